@@ -1,0 +1,1 @@
+//! End-to-end load benchmarks; see `benches/README.md`.
