@@ -1,0 +1,9 @@
+//! Durable storage. The embedded default is SQLite (one file under the data dir),
+//! shared by `pbx serve` and the admin subcommands, which may run at the same time
+//! (WAL mode, busy timeout).
+
+mod sqlite;
+mod write_behind;
+
+pub use sqlite::{Store, StoreError, UserRow};
+pub use write_behind::{BindingChange, WriteBehind};

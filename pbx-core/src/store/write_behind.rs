@@ -1,0 +1,115 @@
+//! Write-behind of binding changes: the registrar answers from memory and hands
+//! changes to a thread that commits them in batches every `interval` (default
+//! 100 ms), so that every binding acknowledged more than a second before a crash
+//! is on disk, without a disk write on the REGISTER path.
+
+use std::collections::HashMap;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+use super::Store;
+use crate::registrar::Binding;
+
+/// One change to persist.
+#[derive(Debug, Clone)]
+pub enum BindingChange {
+    /// Insert or refresh.
+    Upsert(Binding),
+    /// Remove one binding.
+    Remove {
+        /// AOR.
+        aor: String,
+        /// Binding key within the AOR.
+        key: String,
+    },
+    /// Delete every binding that lapsed before these Unix seconds.
+    ExpireBefore(u64),
+}
+
+/// The sender half plus the writer thread.
+pub struct WriteBehind {
+    tx: Option<Sender<BindingChange>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl WriteBehind {
+    /// Starts the writer thread on `store`.
+    pub fn start(store: Store, interval: Duration) -> Self {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let thread = std::thread::Builder::new()
+            .name("pbx-store".into())
+            .spawn(move || run(store, rx, interval))
+            .expect("spawning the store thread");
+        Self { tx: Some(tx), thread: Some(thread) }
+    }
+
+    /// A cheap handle for the registrar.
+    pub fn sender(&self) -> Sender<BindingChange> {
+        self.tx.clone().expect("sender exists until shutdown")
+    }
+
+    /// Flushes everything queued and stops the thread.
+    pub fn shutdown(mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(mut store: Store, rx: Receiver<BindingChange>, interval: Duration) {
+    let mut batch: Vec<BindingChange> = Vec::new();
+    let mut open = true;
+    while open {
+        match rx.recv_timeout(interval) {
+            Ok(c) => batch.push(c),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => open = false,
+        }
+        // Gather whatever else is queued, then wait out the rest of the interval's worth.
+        let deadline = std::time::Instant::now() + interval;
+        while open {
+            match rx.recv_deadline(deadline) {
+                Ok(c) => batch.push(c),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => open = false,
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let compacted = compact(std::mem::take(&mut batch));
+        if let Err(e) = store.apply(&compacted) {
+            tracing::error!(error = %e, changes = compacted.len(), "writing bindings failed; retrying next round");
+            batch = compacted;
+        }
+    }
+}
+
+/// Keeps only the last change per binding (a refresh storm writes each binding once).
+fn compact(batch: Vec<BindingChange>) -> Vec<BindingChange> {
+    let mut last: HashMap<(String, String), usize> = HashMap::with_capacity(batch.len());
+    for (i, c) in batch.iter().enumerate() {
+        match c {
+            BindingChange::Upsert(b) => {
+                last.insert((b.aor.clone(), b.key.clone()), i);
+            }
+            BindingChange::Remove { aor, key } => {
+                last.insert((aor.clone(), key.clone()), i);
+            }
+            BindingChange::ExpireBefore(_) => {}
+        }
+    }
+    batch
+        .into_iter()
+        .enumerate()
+        .filter(|(i, c)| match c {
+            BindingChange::Upsert(b) => last.get(&(b.aor.clone(), b.key.clone())) == Some(i),
+            BindingChange::Remove { aor, key } => last.get(&(aor.clone(), key.clone())) == Some(i),
+            BindingChange::ExpireBefore(_) => true,
+        })
+        .map(|(_, c)| c)
+        .collect()
+}
