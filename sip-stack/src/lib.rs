@@ -8,6 +8,10 @@
 //! `poll_timeout()` or the next input, whichever comes first.
 #![warn(missing_docs)]
 
+pub mod message;
 pub mod peer;
 
+pub use message::{
+    Header, HeaderName, Headers, Method, ParseError, Request, Response, SipMessage, StatusCode, Uri,
+};
 pub use peer::{ConnId, Peer, Transport};
