@@ -1,2 +1,7 @@
 //! The PBX: registrar, stateful proxy, users, store, metrics and the server wiring.
 #![warn(missing_docs)]
+
+pub mod auth;
+pub mod config;
+pub mod registrar;
+pub mod store;
