@@ -10,6 +10,7 @@
 
 pub mod message;
 pub mod peer;
+pub mod transaction;
 
 pub use message::{
     Header, HeaderName, Headers, Method, ParseError, Request, Response, SipMessage, StatusCode, Uri,

@@ -1,0 +1,330 @@
+//! The [`TransactionLayer`] methods: matching, dispatch to the state
+//! machines, timer processing and removal of terminated transactions.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use hashbrown::HashMap;
+
+use super::build::encode_request;
+use super::key::{ClientKeyRef, ServerKeyRef};
+use super::timer::{Deadline, Timer, TimerHeap};
+use super::{
+    ClientTx, ClientTxId, InviteClient, InviteServer, NonInviteClient, NonInviteServer, Output,
+    ServerTx, ServerTxId, Shared, Status, TimerConfig, TransactionLayer, TxError, TxEvent, TxId,
+};
+use crate::message::{Method, Request, Response, SipMessage, Via};
+use crate::peer::Peer;
+
+const INVITE: &Method = &Method::Invite;
+
+/// The sent-by host of a Via, as text.
+fn via_host(via: &Via) -> &str {
+    via.host.as_str()
+}
+
+impl TransactionLayer {
+    /// An empty layer.
+    pub fn new(config: TimerConfig) -> Self {
+        Self {
+            shared: Shared { config, out: VecDeque::new(), heap: TimerHeap::default() },
+            next_id: 0,
+            clients: HashMap::new(),
+            servers: HashMap::new(),
+            client_keys: HashMap::new(),
+            server_keys: HashMap::new(),
+        }
+    }
+
+    /// The configuration the layer runs with.
+    pub const fn config(&self) -> &TimerConfig {
+        &self.shared.config
+    }
+
+    /// How many transactions are alive (for metrics and leak tests).
+    pub fn len(&self) -> usize {
+        self.clients.len() + self.servers.len()
+    }
+
+    /// Whether no transaction is alive.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Next output for the driver, if any.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.shared.out.pop_front()
+    }
+
+    /// Earliest deadline of all transactions; call
+    /// [`handle_timeout`](Self::handle_timeout) then.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.shared.heap.peek().map(|d| d.at)
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// A message received from `peer`, already parsed: matched to a
+    /// transaction (RFC 3261 §17.1.3 for responses, §17.2.3 for requests) or,
+    /// for a new request, creating a server transaction. A request whose top
+    /// Via does not parse is dropped (a stateless 400 is the TU's business).
+    /// Branches without the `z9hG4bK` cookie are matched the same way (the
+    /// RFC 2543 fallback of §17.2.3 is not implemented).
+    pub fn handle_message(&mut self, now: Instant, msg: SipMessage, peer: Peer) {
+        match msg {
+            SipMessage::Request(request) => self.handle_request(now, request, peer),
+            SipMessage::Response(response) => self.handle_response(now, response, peer),
+        }
+        self.prune();
+    }
+
+    fn handle_response(&mut self, now: Instant, response: Response, peer: Peer) {
+        let found = match (response.top_via(), response.cseq()) {
+            (Ok(via), Ok(cseq)) => {
+                let key = ClientKeyRef { branch: via.branch().unwrap_or(""), method: &cseq.method };
+                self.client_keys.get(&key).copied()
+            }
+            _ => None,
+        };
+        let Some(id) = found else {
+            self.shared.event(TxEvent::StrayResponse { response, peer });
+            return;
+        };
+        let Some((_, tx)) = self.clients.get_mut(&id.0) else {
+            return;
+        };
+        let status = match tx {
+            ClientTx::Invite(t) => t.on_response(now, response, &mut self.shared),
+            ClientTx::NonInvite(t) => t.on_response(now, response, &mut self.shared),
+        };
+        if status == Status::Terminated {
+            self.remove_client(id);
+        }
+    }
+
+    fn handle_request(&mut self, now: Instant, request: Request, peer: Peer) {
+        let via = match request.top_via() {
+            Ok(via) => via,
+            Err(error) => {
+                tracing::debug!(%peer, %error, "request without a usable top Via dropped");
+                return;
+            }
+        };
+        let is_ack = request.method == Method::Ack;
+        let key = ServerKeyRef {
+            branch: via.branch().unwrap_or(""),
+            host: via_host(&via),
+            port: via.sent_by_port(),
+            method: if is_ack { INVITE } else { &request.method },
+        };
+        let Some(id) = self.server_keys.get(&key).copied() else {
+            if is_ack {
+                self.shared.event(TxEvent::Ack { request, peer });
+            } else {
+                let owned = key.to_owned();
+                drop(via);
+                self.create_server(owned, request, peer);
+            }
+            return;
+        };
+        drop(via);
+        let Some((_, tx)) = self.servers.get_mut(&id.0) else {
+            return;
+        };
+        let status = match tx {
+            ServerTx::Invite(t) if is_ack => t.on_ack(now, request, peer, &mut self.shared),
+            ServerTx::Invite(t) => {
+                t.on_retransmission(&mut self.shared);
+                Status::Alive
+            }
+            // An ACK never maps to a non-INVITE key: the key method is INVITE.
+            ServerTx::NonInvite(t) => {
+                t.on_retransmission(&mut self.shared);
+                Status::Alive
+            }
+        };
+        if status == Status::Terminated {
+            self.remove_server(id);
+        }
+    }
+
+    fn create_server(&mut self, key: super::ServerKey, request: Request, peer: Peer) {
+        let id = ServerTxId(self.next_id());
+        let tx = if request.method == Method::Invite {
+            ServerTx::Invite(InviteServer::start(id, &request, peer, &mut self.shared))
+        } else {
+            ServerTx::NonInvite(NonInviteServer::start(id, peer))
+        };
+        self.server_keys.insert(key.clone(), id);
+        self.servers.insert(id.0, (key, tx));
+        self.shared.event(TxEvent::Request { tx: id, request, peer });
+    }
+
+    /// Starts a client transaction for `request` towards `peer` (RFC 3261
+    /// §17.1): sends it and arms the retransmission and timeout timers. The
+    /// TU must already have pushed its top Via with a fresh branch (§8.1.1.7).
+    ///
+    /// An ACK is not a transaction: it is sent as with
+    /// [`send_stateless`](Self::send_stateless) and the returned id is
+    /// terminated at once.
+    pub fn send_request(&mut self, now: Instant, request: Request, peer: Peer) -> ClientTxId {
+        let id = ClientTxId(self.next_id());
+        let data = encode_request(&request);
+        if request.method == Method::Ack {
+            self.shared.transmit(peer, data);
+            self.shared.event(TxEvent::Terminated { tx: id.into() });
+            return id;
+        }
+        let key = {
+            let via = request.top_via();
+            let branch = via.as_ref().ok().and_then(Via::branch).unwrap_or("");
+            ClientKeyRef { branch, method: &request.method }.to_owned()
+        };
+        let tx = if request.method == Method::Invite {
+            ClientTx::Invite(InviteClient::start(id, now, request, data, peer, &mut self.shared))
+        } else {
+            ClientTx::NonInvite(NonInviteClient::start(id, now, request, data, peer, &mut self.shared))
+        };
+        if let Some(old) = self.client_keys.insert(key.clone(), id) {
+            tracing::warn!(?old, new = ?id, "client transaction branch reused; the older one stops matching");
+        }
+        self.clients.insert(id.0, (key, tx));
+        self.prune();
+        id
+    }
+
+    /// The TU answers on a server transaction with a provisional or final
+    /// response (RFC 3261 §17.2.1, §17.2.2; RFC 6026 §8.7 for further 2xx).
+    pub fn send_response(&mut self, now: Instant, tx: ServerTxId, response: Response) -> Result<(), TxError> {
+        let Some((_, machine)) = self.servers.get_mut(&tx.0) else {
+            return Err(TxError::NoSuchTransaction(tx));
+        };
+        let status = match machine {
+            ServerTx::Invite(t) => t.send_response(now, &response, &mut self.shared)?,
+            ServerTx::NonInvite(t) => t.send_response(now, &response, &mut self.shared)?,
+        };
+        if status == Status::Terminated {
+            self.remove_server(tx);
+        }
+        self.prune();
+        Ok(())
+    }
+
+    /// Sends a message outside any transaction (the ACK for a 2xx, a
+    /// statelessly forwarded response): it just becomes an [`Output::Transmit`].
+    pub fn send_stateless(&mut self, msg: &SipMessage, peer: Peer) {
+        self.shared.transmit(peer, msg.to_bytes());
+    }
+
+    /// The INVITE server transaction a CANCEL refers to (RFC 3261 §9.2: same
+    /// top Via branch and sent-by as the INVITE, method INVITE).
+    pub fn find_invite_for_cancel(&self, cancel: &Request) -> Option<ServerTxId> {
+        let via = cancel.top_via().ok()?;
+        let key = ServerKeyRef {
+            branch: via.branch().unwrap_or(""),
+            host: via_host(&via),
+            port: via.sent_by_port(),
+            method: INVITE,
+        };
+        self.server_keys.get(&key).copied()
+    }
+
+    /// The request that started a client transaction (to build a CANCEL,
+    /// §9.1), while the transaction is alive.
+    pub fn client_request(&self, tx: ClientTxId) -> Option<&Request> {
+        self.clients.get(&tx.0).map(|(_, t)| t.request())
+    }
+
+    /// Fires every timer due at or before `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(deadline) = self.shared.heap.peek() {
+            if deadline.at > now {
+                break;
+            }
+            self.shared.heap.pop();
+            if self.is_live(deadline) {
+                self.fire(now, deadline);
+            }
+        }
+        self.prune();
+    }
+
+    fn fire(&mut self, now: Instant, Deadline { tx, timer, .. }: Deadline) {
+        match tx {
+            TxId::Client(id) => {
+                let Some((_, t)) = self.clients.get_mut(&id.0) else { return };
+                let status = match t {
+                    ClientTx::Invite(t) => t.on_timer(now, timer, &mut self.shared),
+                    ClientTx::NonInvite(t) => t.on_timer(now, timer, &mut self.shared),
+                };
+                if status == Status::Terminated {
+                    self.remove_client(id);
+                }
+            }
+            TxId::Server(id) => {
+                let Some((_, t)) = self.servers.get_mut(&id.0) else { return };
+                let status = match t {
+                    ServerTx::Invite(t) => t.on_timer(now, timer, &mut self.shared),
+                    ServerTx::NonInvite(t) => t.on_timer(timer),
+                };
+                if status == Status::Terminated {
+                    self.remove_server(id);
+                }
+            }
+        }
+    }
+
+    /// Whether a heap entry still stands: its transaction is alive and has
+    /// that timer armed for that instant (a re-armed or cleared timer leaves
+    /// a stale entry behind).
+    fn is_live(&self, d: Deadline) -> bool {
+        match d.tx {
+            TxId::Client(id) => self.clients.get(&id.0).is_some_and(|(_, t)| t.timers().is_armed_at(d.timer, d.at)),
+            TxId::Server(id) => self.servers.get(&id.0).is_some_and(|(_, t)| t.timers().is_armed_at(d.timer, d.at)),
+        }
+    }
+
+    /// Drops stale entries from the top of the heap so that
+    /// [`poll_timeout`](Self::poll_timeout) is exact.
+    fn prune(&mut self) {
+        while let Some(d) = self.shared.heap.peek() {
+            if self.is_live(d) {
+                break;
+            }
+            self.shared.heap.pop();
+        }
+    }
+
+    fn remove_client(&mut self, id: ClientTxId) {
+        if let Some((key, _)) = self.clients.remove(&id.0) {
+            // Only unmap the key if a newer transaction did not take it over.
+            if self.client_keys.get(&key) == Some(&id) {
+                self.client_keys.remove(&key);
+            }
+            self.shared.event(TxEvent::Terminated { tx: id.into() });
+        }
+    }
+
+    fn remove_server(&mut self, id: ServerTxId) {
+        if let Some((key, _)) = self.servers.remove(&id.0) {
+            if self.server_keys.get(&key) == Some(&id) {
+                self.server_keys.remove(&key);
+            }
+            self.shared.event(TxEvent::Terminated { tx: id.into() });
+        }
+    }
+
+    /// Number of pending heap entries, stale ones included (for tests).
+    #[cfg(test)]
+    pub(crate) fn heap_len(&self) -> usize {
+        self.shared.heap.len()
+    }
+
+    /// The timer that fires next, for logs and tests.
+    pub fn next_timer(&self) -> Option<(Instant, TxId, Timer)> {
+        self.shared.heap.peek().map(|d| (d.at, d.tx, d.timer))
+    }
+}

@@ -1,0 +1,269 @@
+//! RFC 3261 §17 transactions as a sans-IO layer, with the RFC 6026
+//! corrections (INVITE "Accepted" states, Timers L and M).
+//!
+//! [`TransactionLayer`] owns every client and server transaction of an
+//! endpoint or proxy. It never touches a socket or a clock: the driver feeds
+//! it parsed messages ([`TransactionLayer::handle_message`]) and the current
+//! time ([`TransactionLayer::handle_timeout`]), the transaction user (TU)
+//! starts client transactions and answers server transactions, and after
+//! every call the driver drains [`TransactionLayer::poll_output`] (bytes to
+//! send, events for the TU) and sleeps until [`TransactionLayer::poll_timeout`].
+//!
+//! Matching (§17.1.3, §17.2.3) uses hash maps keyed by borrowed views of the
+//! incoming message, so a lookup does not allocate. Each outgoing message is
+//! serialized once and the bytes are kept for retransmission. Server
+//! transactions answer to the [`Peer`] the request came from (its source
+//! address and connection), which is what §18.2.2 amounts to with `rport`.
+
+mod build;
+mod invite_client;
+mod invite_server;
+mod key;
+mod layer;
+mod non_invite_client;
+mod non_invite_server;
+mod timer;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hashbrown::HashMap;
+
+pub use build::{build_ack_for_non2xx, build_cancel};
+pub use timer::Timer;
+
+use invite_client::InviteClient;
+use invite_server::InviteServer;
+use key::{ClientKey, ServerKey};
+use non_invite_client::NonInviteClient;
+use non_invite_server::NonInviteServer;
+use timer::{TimerHeap, Timers};
+
+use crate::message::{Request, Response};
+use crate::peer::Peer;
+
+/// Timer values of RFC 3261 §17 (Table 4) and the layer's behaviour switches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerConfig {
+    /// RTT estimate, 500 ms by default (§17.1.1.1).
+    pub t1: Duration,
+    /// Maximum retransmit interval for non-INVITE requests and INVITE responses, 4 s.
+    pub t2: Duration,
+    /// Maximum time a message stays in the network, 5 s (Timers I and K).
+    pub t4: Duration,
+    /// Timer D on unreliable transports, "at least 32 s" (§17.1.1.2).
+    pub timer_d: Duration,
+    /// Send `100 Trying` as soon as an INVITE server transaction is created
+    /// (a proxy MUST, §16.2; a UAS may, §17.2.1).
+    pub auto_trying: bool,
+}
+
+impl Default for TimerConfig {
+    fn default() -> Self {
+        Self {
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            t4: Duration::from_secs(5),
+            timer_d: Duration::from_secs(32),
+            auto_trying: true,
+        }
+    }
+}
+
+/// Identifies a client transaction of a [`TransactionLayer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientTxId(u64);
+
+/// Identifies a server transaction of a [`TransactionLayer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServerTxId(u64);
+
+/// Either kind of transaction id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TxId {
+    /// A client transaction.
+    Client(ClientTxId),
+    /// A server transaction.
+    Server(ServerTxId),
+}
+
+impl From<ClientTxId> for TxId {
+    fn from(id: ClientTxId) -> Self {
+        Self::Client(id)
+    }
+}
+
+impl From<ServerTxId> for TxId {
+    fn from(id: ServerTxId) -> Self {
+        Self::Server(id)
+    }
+}
+
+/// Errors of the TU-facing calls of the layer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TxError {
+    /// The server transaction has terminated (or never existed).
+    #[error("server transaction {0:?} does not exist")]
+    NoSuchTransaction(ServerTxId),
+    /// The server transaction already sent its final response; only further
+    /// 2xx are allowed after a 2xx to an INVITE (RFC 6026 §8.7).
+    #[error("server transaction {0:?} already sent a final response")]
+    AlreadyFinal(ServerTxId),
+}
+
+/// What the driver must do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send `data` to `peer`.
+    Transmit {
+        /// Destination (for responses: the request's source and connection).
+        peer: Peer,
+        /// The serialized message.
+        data: Bytes,
+    },
+    /// Tell the TU.
+    Event(TxEvent),
+}
+
+/// Events for the transaction user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TxEvent {
+    /// A new server transaction (any method but ACK; CANCEL too: the TU
+    /// answers 200 or 481, RFC 3261 §9.2).
+    Request {
+        /// The new transaction, to answer with [`TransactionLayer::send_response`].
+        tx: ServerTxId,
+        /// The request.
+        request: Request,
+        /// Where it came from.
+        peer: Peer,
+    },
+    /// An ACK outside any server transaction (the ACK for a 2xx is its own
+    /// end-to-end request, §17.1.1.3), or one reaching an INVITE server
+    /// transaction in RFC 6026 "Accepted".
+    Ack {
+        /// The ACK.
+        request: Request,
+        /// Where it came from.
+        peer: Peer,
+    },
+    /// A response on a client transaction. Retransmissions are absorbed,
+    /// except 2xx on an INVITE in "Accepted" (RFC 6026 §8.4).
+    Response {
+        /// The client transaction.
+        tx: ClientTxId,
+        /// The response.
+        response: Response,
+    },
+    /// A response that matched no client transaction: a proxy forwards a 2xx
+    /// statelessly (RFC 3261 §16.7, RFC 6026 §8.4), others are dropped.
+    StrayResponse {
+        /// The response.
+        response: Response,
+        /// Where it came from.
+        peer: Peer,
+    },
+    /// Timer B or F fired: the TU acts as if a 408 had arrived (§8.1.3.1).
+    Timeout {
+        /// The client transaction.
+        tx: ClientTxId,
+    },
+    /// Timer H fired: no ACK came for a non-2xx final (§17.2.1).
+    AckTimeout {
+        /// The INVITE server transaction.
+        tx: ServerTxId,
+    },
+    /// The transaction is gone; the TU frees whatever it kept for it.
+    Terminated {
+        /// The transaction.
+        tx: TxId,
+    },
+}
+
+/// Whether a state machine lives on after handling an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    Alive,
+    Terminated,
+}
+
+/// Layer state every state machine writes to: config, output queue, timers.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: TimerConfig,
+    out: VecDeque<Output>,
+    heap: TimerHeap,
+}
+
+impl Shared {
+    pub(crate) fn transmit(&mut self, peer: Peer, data: Bytes) {
+        self.out.push_back(Output::Transmit { peer, data });
+    }
+
+    pub(crate) fn event(&mut self, event: TxEvent) {
+        self.out.push_back(Output::Event(event));
+    }
+
+    pub(crate) fn arm(&mut self, timers: &mut Timers, tx: TxId, timer: Timer, at: Instant) {
+        self.heap.arm(timers, tx, timer, at);
+    }
+}
+
+#[derive(Debug)]
+enum ClientTx {
+    Invite(InviteClient),
+    NonInvite(NonInviteClient),
+}
+
+impl ClientTx {
+    const fn request(&self) -> &Request {
+        match self {
+            Self::Invite(t) => t.request(),
+            Self::NonInvite(t) => t.request(),
+        }
+    }
+
+    const fn timers(&self) -> &Timers {
+        match self {
+            Self::Invite(t) => t.timers(),
+            Self::NonInvite(t) => t.timers(),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum ServerTx {
+    Invite(InviteServer),
+    NonInvite(NonInviteServer),
+}
+
+impl ServerTx {
+    const fn timers(&self) -> &Timers {
+        match self {
+            Self::Invite(t) => t.timers(),
+            Self::NonInvite(t) => t.timers(),
+        }
+    }
+}
+
+/// All client and server transactions of one SIP element (RFC 3261 §17).
+///
+/// Drive it as the crate docs describe: after each `handle_*`/`send_*` call
+/// drain [`poll_output`](Self::poll_output), then wake up at
+/// [`poll_timeout`](Self::poll_timeout) and call
+/// [`handle_timeout`](Self::handle_timeout).
+#[derive(Debug)]
+pub struct TransactionLayer {
+    shared: Shared,
+    next_id: u64,
+    clients: HashMap<u64, (ClientKey, ClientTx)>,
+    servers: HashMap<u64, (ServerKey, ServerTx)>,
+    client_keys: HashMap<ClientKey, ClientTxId>,
+    server_keys: HashMap<ServerKey, ServerTxId>,
+}
