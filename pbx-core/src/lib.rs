@@ -3,5 +3,8 @@
 
 pub mod auth;
 pub mod config;
+pub mod metrics;
+pub mod proxy;
 pub mod registrar;
+pub mod sip;
 pub mod store;

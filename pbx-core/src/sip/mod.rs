@@ -1,0 +1,236 @@
+//! The SIP entry point of the server: every received message goes through
+//! [`SipCore::handle_incoming`] — ban check, parse, validation (400 naming the bad
+//! header), RFC 3581 Via fix-up, then either the stateless paths (REGISTER in
+//! `register.rs`, OPTIONS to the server) or a transaction shard where the
+//! stateful proxy (`crate::proxy`) runs.
+//!
+//! Sans-IO: time comes in as [`Now`], packets to send go out in an [`Outbox`].
+//! Transactions are sharded by Call-ID over `Mutex`es so that several receive
+//! threads work in parallel while all messages of a call meet in one shard.
+
+mod register;
+#[cfg(test)]
+mod tests;
+
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use ipnet::IpNet;
+use parking_lot::Mutex;
+use sip_stack::message::{Header, HeaderName, Method, Request, Response, SipMessage, StatusCode};
+use sip_stack::transaction::{TimerConfig, TransactionLayer};
+use sip_stack::Peer;
+
+use crate::auth::{Authenticator, BanList};
+use crate::metrics::Metrics;
+use crate::proxy::{self, IdGen, Locals, Shard};
+use crate::registrar::Registrar;
+
+/// The current time, as the driver read it.
+#[derive(Debug, Clone, Copy)]
+pub struct Now {
+    /// Monotonic time (transaction timers).
+    pub instant: Instant,
+    /// Unix seconds (binding expiry, nonces).
+    pub unix_secs: u64,
+    /// Monotonic milliseconds (ban windows).
+    pub mono_ms: u64,
+}
+
+/// Messages to send: (destination, bytes).
+pub type Outbox = Vec<(Peer, Bytes)>;
+
+/// Everything the SIP core needs, shared by all receive threads.
+pub struct SipCore {
+    /// Who we are.
+    pub locals: Locals,
+    /// Digest authentication.
+    pub auth: Authenticator,
+    /// The registrar.
+    pub registrar: Registrar,
+    /// Failed-auth bans.
+    pub bans: BanList,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Peers not challenged (except for REGISTER).
+    pub trusted: Vec<IpNet>,
+    /// Whether REGISTER is challenged.
+    pub register_auth: bool,
+    /// Branch and tag generator.
+    pub ids: IdGen,
+    shards: Vec<Mutex<Shard>>,
+    shard_hasher: ahash::RandomState,
+}
+
+/// The parts [`SipCore::new`] assembles.
+pub struct SipCoreParts {
+    /// Who we are.
+    pub locals: Locals,
+    /// Digest authentication.
+    pub auth: Authenticator,
+    /// The registrar.
+    pub registrar: Registrar,
+    /// Failed-auth bans.
+    pub bans: BanList,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Trusted networks.
+    pub trusted: Vec<IpNet>,
+    /// Whether REGISTER is challenged.
+    pub register_auth: bool,
+    /// Seed for identifiers (from the driver's RNG).
+    pub seed: u64,
+    /// Number of transaction shards.
+    pub shards: usize,
+    /// Transaction timers.
+    pub timers: TimerConfig,
+}
+
+impl SipCore {
+    /// Assembles a core.
+    pub fn new(p: SipCoreParts) -> Self {
+        let shards = (0..p.shards.max(1)).map(|_| Mutex::new(Shard::new(TransactionLayer::new(p.timers.clone())))).collect();
+        Self {
+            locals: p.locals,
+            auth: p.auth,
+            registrar: p.registrar,
+            bans: p.bans,
+            metrics: p.metrics,
+            trusted: p.trusted,
+            register_auth: p.register_auth,
+            ids: IdGen::new(p.seed),
+            shards,
+            shard_hasher: ahash::RandomState::with_seeds(p.seed, 7, 11, 13),
+        }
+    }
+
+    /// Whether `ip` belongs to a trusted peer.
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.trusted.iter().any(|n| n.contains(&ip))
+    }
+
+    fn shard_of(&self, call_id: &str) -> &Mutex<Shard> {
+        let mut h = self.shard_hasher.build_hasher();
+        call_id.hash(&mut h);
+        &self.shards[(h.finish() as usize) % self.shards.len()]
+    }
+
+    /// Handles one received message (a datagram or a framed stream message).
+    pub fn handle_incoming(&self, now: &Now, data: Bytes, peer: Peer, out: &mut Outbox) {
+        if self.bans.is_banned(peer.addr.ip(), now.mono_ms) {
+            self.metrics.banned_drops.inc();
+            return;
+        }
+        let msg = match SipMessage::parse(data) {
+            Ok(m) => m,
+            Err(e) => {
+                self.metrics.parse_errors.inc();
+                tracing::debug!(%peer, error = %e, "dropping unparseable message");
+                return;
+            }
+        };
+        match msg {
+            SipMessage::Request(req) => self.handle_request(now, req, peer, out),
+            SipMessage::Response(resp) => {
+                self.metrics.responses_in.inc();
+                let Ok(call_id) = resp.call_id() else {
+                    self.metrics.parse_errors.inc();
+                    return;
+                };
+                let mut shard = self.shard_of(call_id).lock();
+                shard.layer.handle_message(now.instant, SipMessage::Response(resp), peer);
+                proxy::drive(self, &mut shard, now, out);
+            }
+        }
+    }
+
+    fn handle_request(&self, now: &Now, mut req: Request, peer: Peer, out: &mut Outbox) {
+        self.metrics.requests.inc();
+        if let Err(e) = req.validate() {
+            self.metrics.bad_requests.inc();
+            tracing::debug!(%peer, error = %e, "malformed request");
+            if req.method != Method::Ack && req.headers.contains(&HeaderName::Via) {
+                let reason = e.to_string();
+                self.reply(out, peer, proxy::local_response(&req, StatusCode::BAD_REQUEST, &reason, &self.ids.tag()));
+            }
+            return;
+        }
+        fix_via(&mut req, peer);
+        if req.method == Method::Register {
+            let resp = self.handle_register(now, &req, peer);
+            self.reply(out, peer, resp);
+            return;
+        }
+        if req.method == Method::Options && req.uri.user.is_none() && self.locals.is_us(&req.uri) {
+            let resp = self.options_response(&req);
+            self.reply(out, peer, resp);
+            return;
+        }
+        let Ok(call_id) = req.call_id() else { return };
+        let mut shard = self.shard_of(call_id).lock();
+        shard.layer.handle_message(now.instant, SipMessage::Request(req), peer);
+        proxy::drive(self, &mut shard, now, out);
+    }
+
+    /// A stateless reply (RFC 3261 §8.2.7).
+    fn reply(&self, out: &mut Outbox, peer: Peer, resp: Response) {
+        self.metrics.response_sent(resp.status.0);
+        out.push((peer, resp.to_bytes()));
+    }
+
+    /// OPTIONS to the server itself: what we support (RFC 3261 §11.2).
+    fn options_response(&self, req: &Request) -> Response {
+        let mut resp = proxy::local_response(req, StatusCode::OK, "", &self.ids.tag());
+        resp.headers.push(Header::new(
+            HeaderName::Allow,
+            Bytes::from_static(b"INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE"),
+        ));
+        resp.headers.push(Header::new(HeaderName::Supported, Bytes::from_static(b"path, outbound")));
+        resp.headers.push(Header::new(HeaderName::Accept, Bytes::from_static(b"application/sdp")));
+        resp
+    }
+
+    /// Runs due transaction timers.
+    pub fn handle_timers(&self, now: &Now, out: &mut Outbox) {
+        for shard in &self.shards {
+            let mut shard = shard.lock();
+            if shard.layer.poll_timeout().is_some_and(|t| t <= now.instant) {
+                shard.layer.handle_timeout(now.instant);
+                proxy::drive(self, &mut shard, now, out);
+            }
+        }
+    }
+
+    /// The earliest transaction deadline of all shards.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.shards.iter().filter_map(|s| s.lock().layer.poll_timeout()).min()
+    }
+
+    /// Live transactions over all shards.
+    pub fn transactions(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().layer.len()).sum()
+    }
+}
+
+/// RFC 3581 §4 and RFC 3261 §18.2.1: record where the request really came from in
+/// its top Via (`received`, and `rport` when the client asked for it).
+fn fix_via(req: &mut Request, peer: Peer) {
+    let Ok(mut via) = req.top_via() else { return };
+    let ip = peer.addr.ip();
+    let host_matches = via.host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok_and(|h| h == ip);
+    let wants_rport = via.rport().is_some();
+    if host_matches && !wants_rport {
+        return;
+    }
+    if wants_rport {
+        via.set_param("rport", Some(peer.addr.port().to_string()));
+    }
+    if !host_matches || wants_rport {
+        via.set_param("received", Some(ip.to_string()));
+    }
+    req.headers.remove_first_value(&HeaderName::Via);
+    req.headers.push_front(Header::new(HeaderName::Via, Bytes::from(via.to_string())));
+}
