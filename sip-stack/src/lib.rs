@@ -9,5 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod peer;
+#[cfg(feature = "tokio")]
+pub mod transport;
 
 pub use peer::{ConnId, Peer, Transport};
