@@ -218,6 +218,10 @@ async fn read_loop(
     loop {
         loop {
             match frame(&buf) {
+                Ok(Frame::Message(n)) if n > shared.limits.max_message_size => {
+                    TransportStats::inc(&shared.stats.dropped);
+                    return Err("message too large");
+                }
                 Ok(Frame::Message(n)) => {
                     let data = buf.split_to(n).freeze();
                     TransportStats::inc(&shared.stats.received);
