@@ -8,8 +8,12 @@
 //! `poll_timeout()` or the next input, whichever comes first.
 #![warn(missing_docs)]
 
+pub mod message;
 pub mod peer;
 #[cfg(feature = "tokio")]
 pub mod transport;
 
+pub use message::{
+    Header, HeaderName, Headers, Method, ParseError, Request, Response, SipMessage, StatusCode, Uri,
+};
 pub use peer::{ConnId, Peer, Transport};

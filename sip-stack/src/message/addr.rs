@@ -1,0 +1,142 @@
+//! name-addr / addr-spec values: From, To, Contact, Route, Record-Route,
+//! Path, Refer-To (RFC 3261 §20.10, §25.1).
+
+use std::fmt::{self, Write as _};
+use std::str::FromStr;
+
+use super::uri::{find_param, parse_params, set_param};
+use super::{trim, Param, ParseError, ParseErrorKind, Uri};
+
+/// `"Display" <uri>;params` or a bare `uri;params`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NameAddr {
+    /// Display name, unquoted and unescaped.
+    pub display: Option<String>,
+    /// The address.
+    pub uri: Uri,
+    /// Header parameters (`tag`, `expires`, `q`, ...), not URI parameters.
+    pub params: Vec<Param>,
+}
+
+impl NameAddr {
+    /// A name-addr with only a URI.
+    pub fn new(uri: Uri) -> Self {
+        Self { display: None, uri, params: Vec::new() }
+    }
+
+    /// Parses one value. In the bare form (no `<>`) everything after the
+    /// first `;` is a header parameter (RFC 3261 §20.10).
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        parse_name_addr(trim(s)).map_err(ParseError::new)
+    }
+
+    /// The `tag` parameter (RFC 3261 §19.3).
+    pub fn tag(&self) -> Option<&str> {
+        self.param("tag").flatten()
+    }
+
+    /// A header parameter by case-insensitive name.
+    pub fn param(&self, name: &str) -> Option<Option<&str>> {
+        find_param(&self.params, name)
+    }
+
+    /// Sets (or adds) a header parameter.
+    pub fn set_param(&mut self, name: &str, value: Option<String>) {
+        set_param(&mut self.params, name, value);
+    }
+}
+
+fn parse_name_addr(s: &str) -> Result<NameAddr, ParseErrorKind> {
+    let err = ParseErrorKind::HeaderValue;
+    let (display, rest) = if let Some(q) = s.strip_prefix('"') {
+        let (name, after) = parse_quoted(q).ok_or(err)?;
+        let after = trim(after);
+        if !after.starts_with('<') {
+            return Err(err);
+        }
+        (Some(name), after)
+    } else if let Some(lt) = s.find('<') {
+        let name = trim(&s[..lt]);
+        if !name.bytes().all(|c| c.is_ascii_whitespace() || super::is_token_char(c)) {
+            return Err(err);
+        }
+        ((!name.is_empty()).then(|| name.to_owned()), &s[lt..])
+    } else {
+        let (uri, params) = match s.find(';') {
+            Some(i) => s.split_at(i),
+            None => (s, ""),
+        };
+        let uri = Uri::parse(trim(uri)).map_err(|e| e.kind())?;
+        let params = parse_params(params, true)?;
+        return Ok(NameAddr { display: None, uri, params });
+    };
+    // rest starts with '<'
+    let gt = rest.find('>').ok_or(err)?;
+    let uri = Uri::parse(trim(&rest[1..gt])).map_err(|e| e.kind())?;
+    let tail = trim(&rest[gt + 1..]);
+    if !tail.is_empty() && !tail.starts_with(';') {
+        return Err(err);
+    }
+    let params = parse_params(tail, true)?;
+    Ok(NameAddr { display, uri, params })
+}
+
+/// Parses the body of a quoted string (after the opening quote); returns the
+/// unescaped text and what follows the closing quote (RFC 3261 §25.1 `quoted-string`).
+pub(crate) fn parse_quoted(s: &str) -> Option<(String, &str)> {
+    let mut out = String::new();
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some((out, &s[i + 1..])),
+            '\\' => out.push(chars.next()?.1),
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+/// Writes `s` as a quoted string, escaping `"` and `\`.
+pub(crate) fn write_quoted(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
+    f.write_char('"')?;
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            f.write_char('\\')?;
+        }
+        f.write_char(c)?;
+    }
+    f.write_char('"')
+}
+
+impl fmt::Display for NameAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(d) = &self.display {
+            write_quoted(f, d)?;
+            f.write_char(' ')?;
+        }
+        write!(f, "<{}>", self.uri)?;
+        for p in &self.params {
+            f.write_char(';')?;
+            fmt::Display::fmt(p, f)?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for NameAddr {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// The Contact header of a request: `*` (REGISTER removal, RFC 3261 §10.2.2)
+/// or a list of addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Contacts {
+    /// `Contact: *`.
+    Star,
+    /// Zero or more addresses, in order.
+    List(Vec<NameAddr>),
+}
