@@ -11,6 +11,8 @@
 pub mod message;
 pub mod peer;
 pub mod transaction;
+#[cfg(feature = "tokio")]
+pub mod transport;
 
 pub use message::{
     Header, HeaderName, Headers, Method, ParseError, Request, Response, SipMessage, StatusCode, Uri,
