@@ -1,3 +1,51 @@
-fn main() {
-    println!("pbx");
+//! `pbx`: the one binary — `serve`, `check` and the admin subcommands.
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A telephony engine: SIP registrar and proxy (and, growing, a PBX).
+#[derive(Parser)]
+#[command(name = "pbx", version, about)]
+struct Cli {
+    /// Configuration file (TOML). Without it the embedded defaults (fixtures/pbx.toml) are used.
+    #[arg(long, short, global = true, env = "PBX_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server until SIGINT/SIGTERM.
+    Serve,
+    /// Validate the configuration and report errors as file:line:column.
+    Check,
+    /// Manage users (SIP accounts).
+    Users {
+        #[command(subcommand)]
+        action: commands::users::UsersCmd,
+    },
+    /// List registration bindings, one per line.
+    Registrations,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve => commands::serve::run(cli.config.as_deref()),
+        Command::Check => commands::check::run(cli.config.as_deref()),
+        Command::Users { action } => commands::users::run(cli.config.as_deref(), action),
+        Command::Registrations => commands::registrations::run(cli.config.as_deref()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("pbx: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -8,3 +8,4 @@ pub mod proxy;
 pub mod registrar;
 pub mod sip;
 pub mod store;
+pub mod server;

@@ -72,6 +72,14 @@ CREATE TABLE IF NOT EXISTS bindings (
     user_agent TEXT,
     PRIMARY KEY (aor, binding_key)
 );
+CREATE TABLE IF NOT EXISTS meta (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    users_version INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO meta (id, users_version) VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS users_ins AFTER INSERT ON users BEGIN UPDATE meta SET users_version = users_version + 1; END;
+CREATE TRIGGER IF NOT EXISTS users_upd AFTER UPDATE ON users BEGIN UPDATE meta SET users_version = users_version + 1; END;
+CREATE TRIGGER IF NOT EXISTS users_del AFTER DELETE ON users BEGIN UPDATE meta SET users_version = users_version + 1; END;
 ";
 
 impl Store {
@@ -99,9 +107,10 @@ impl Store {
         &self.path
     }
 
-    /// SQLite's `data_version`: changes when another connection committed (user reloads).
-    pub fn data_version(&self) -> Result<i64, StoreError> {
-        self.conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(|e| self.err(e))
+    /// A counter bumped (by triggers) on every change to the users table: the
+    /// server polls it to pick up `pbx users add` while running.
+    pub fn users_version(&self) -> Result<i64, StoreError> {
+        self.conn.query_row("SELECT users_version FROM meta WHERE id = 1", [], |r| r.get(0)).map_err(|e| self.err(e))
     }
 
     /// Adds or replaces users (one transaction). Returns how many were written.

@@ -4,8 +4,10 @@
 //! is on disk, without a disk write on the REGISTER path.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
@@ -30,7 +32,8 @@ pub enum BindingChange {
 
 /// The sender half plus the writer thread.
 pub struct WriteBehind {
-    tx: Option<Sender<BindingChange>>,
+    tx: Sender<BindingChange>,
+    stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -38,52 +41,61 @@ impl WriteBehind {
     /// Starts the writer thread on `store`.
     pub fn start(store: Store, interval: Duration) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("pbx-store".into())
-            .spawn(move || run(store, rx, interval))
+            .spawn(move || run(store, rx, interval, flag))
             .expect("spawning the store thread");
-        Self { tx: Some(tx), thread: Some(thread) }
+        Self { tx, stop, thread: Some(thread) }
     }
 
     /// A cheap handle for the registrar.
     pub fn sender(&self) -> Sender<BindingChange> {
-        self.tx.clone().expect("sender exists until shutdown")
+        self.tx.clone()
     }
 
-    /// Flushes everything queued and stops the thread.
+    /// Writes everything queued so far and stops the thread (other senders may
+    /// still exist; what they send afterwards is not written).
     pub fn shutdown(mut self) {
-        self.tx.take();
+        self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
 }
 
-fn run(mut store: Store, rx: Receiver<BindingChange>, interval: Duration) {
+fn run(mut store: Store, rx: Receiver<BindingChange>, interval: Duration, stop: Arc<AtomicBool>) {
     let mut batch: Vec<BindingChange> = Vec::new();
-    let mut open = true;
-    while open {
-        match rx.recv_timeout(interval) {
-            Ok(c) => batch.push(c),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => open = false,
-        }
-        // Gather whatever else is queued, then wait out the rest of the interval's worth.
-        let deadline = std::time::Instant::now() + interval;
-        while open {
+    loop {
+        let stopping = stop.load(Ordering::SeqCst);
+        let deadline = Instant::now() + interval;
+        loop {
+            if stopping {
+                match rx.try_recv() {
+                    Ok(c) => batch.push(c),
+                    Err(_) => break,
+                }
+                continue;
+            }
             match rx.recv_deadline(deadline) {
                 Ok(c) => batch.push(c),
                 Err(RecvTimeoutError::Timeout) => break,
-                Err(RecvTimeoutError::Disconnected) => open = false,
+                Err(RecvTimeoutError::Disconnected) => {
+                    std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+                    break;
+                }
             }
         }
-        if batch.is_empty() {
-            continue;
+        if !batch.is_empty() {
+            let compacted = compact(std::mem::take(&mut batch));
+            if let Err(e) = store.apply(&compacted) {
+                tracing::error!(error = %e, changes = compacted.len(), "writing bindings failed; retrying next round");
+                batch = compacted;
+            }
         }
-        let compacted = compact(std::mem::take(&mut batch));
-        if let Err(e) = store.apply(&compacted) {
-            tracing::error!(error = %e, changes = compacted.len(), "writing bindings failed; retrying next round");
-            batch = compacted;
+        if stopping {
+            return;
         }
     }
 }

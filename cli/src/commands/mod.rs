@@ -1,0 +1,25 @@
+//! One module per subcommand.
+
+pub(crate) mod check;
+pub(crate) mod registrations;
+pub(crate) mod serve;
+pub(crate) mod users;
+
+use std::path::Path;
+
+use anyhow::Context;
+use pbx_core::config::Config;
+use pbx_core::store::Store;
+
+/// Loads the configuration the same way for every subcommand.
+pub(crate) fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    match path {
+        Some(p) => Ok(Config::from_file(p)?),
+        None => Ok(Config::embedded()),
+    }
+}
+
+/// Opens the store the server of this configuration uses.
+pub(crate) fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::open(&config.db_path()).with_context(|| format!("opening the store of {}", config.source))
+}

@@ -1,0 +1,219 @@
+//! `pbx serve`: wires the store, the SIP core, the transports, the timer and
+//! housekeeping threads and the metrics endpoint together, and shuts them down
+//! in order (stop receiving, then flush bindings).
+
+mod handler;
+mod housekeeping;
+mod http;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rand::RngCore;
+use sip_stack::transaction::TimerConfig;
+use sip_stack::transport::{TlsConfig, TransportConfig, Transports};
+use sip_stack::Transport;
+
+use crate::auth::{Authenticator, BanList, Credentials, NonceBook, Users};
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::proxy::Locals;
+use crate::registrar::{Location, Registrar, RegistrarConfig};
+use crate::sip::{Now, SipCore, SipCoreParts};
+use crate::store::{Store, StoreError, WriteBehind};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The store could not be opened or read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A listener could not be bound.
+    #[error("cannot bind the SIP listeners: {0}")]
+    Bind(std::io::Error),
+    /// The metrics listener could not be bound.
+    #[error("cannot bind the metrics listener {addr}: {source}")]
+    Metrics {
+        /// Address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A clock reading for the SIP core.
+pub(crate) struct Clock {
+    start: Instant,
+}
+
+impl Clock {
+    pub(crate) fn now(&self) -> Now {
+        let instant = Instant::now();
+        let unix_secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Now { instant, unix_secs, mono_ms: instant.duration_since(self.start).as_millis() as u64 }
+    }
+}
+
+/// Unix seconds now (admin commands).
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// A running server.
+pub struct Server {
+    core: Arc<SipCore>,
+    transports: Transports,
+    write_behind: Option<WriteBehind>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    metrics_addr: Option<SocketAddr>,
+    http: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Adds the config file's users to the store (hashed for the realm).
+pub fn sync_config_users(store: &mut Store, config: &Config) -> Result<usize, StoreError> {
+    let users: Vec<(String, Credentials)> = config
+        .users
+        .iter()
+        .map(|u| (u.name.clone(), Credentials::from_password(&u.name, &config.realm, &u.password)))
+        .collect();
+    store.upsert_users(&config.realm, &users, unix_now())
+}
+
+impl Server {
+    /// Starts everything; must run inside a tokio runtime.
+    pub async fn start(config: Config) -> Result<Self, ServerError> {
+        let db = config.db_path();
+        let mut store = Store::open(&db)?;
+        sync_config_users(&mut store, &config)?;
+        let users = Users::default();
+        users.replace_all(store.load_users(&config.realm)?);
+        let other = store.count_users_of_other_realms(&config.realm)?;
+        if other > 0 {
+            tracing::warn!(count = other, realm = %config.realm, "users stored for another realm cannot authenticate; re-add them");
+        }
+        let location = Arc::new(Location::new());
+        let bindings = store.load_bindings(unix_now())?;
+        tracing::info!(bindings = bindings.len(), users = users.len(), db = %db.display(), "store loaded");
+        location.load(bindings);
+        let users_version = store.users_version()?;
+        let write_behind = WriteBehind::start(Store::open(&db)?, Duration::from_millis(100));
+
+        let mut rng = rand::thread_rng();
+        let mut key = [0u8; 32];
+        rng.fill_bytes(&mut key);
+        let metrics = Arc::new(Metrics::default());
+        let registrar = Registrar::new(
+            RegistrarConfig {
+                domain: config.domain.clone(),
+                min_expires: config.min_expires,
+                max_expires: config.max_expires,
+                default_expires: config.default_expires,
+                max_contacts: config.max_contacts,
+            },
+            location,
+            Some(write_behind.sender()),
+        );
+        let auth = Authenticator::new(
+            config.realm.clone(),
+            config.algorithms.clone(),
+            NonceBook::new(key, config.nonce_ttl.as_secs()),
+            users,
+        );
+
+        let udp_threads = if config.udp_threads == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            config.udp_threads
+        };
+        let tconf = TransportConfig {
+            udp: config.listen.iter().filter(|l| l.transport == Transport::Udp).map(|l| l.addr).collect(),
+            tcp: config.listen.iter().filter(|l| l.transport == Transport::Tcp).map(|l| l.addr).collect(),
+            tls: config
+                .listen
+                .iter()
+                .filter_map(|l| l.tls.as_ref().map(|(c, k)| (l.addr, TlsConfig { cert_pem: c.clone(), key_pem: k.clone() })))
+                .collect(),
+            udp_threads,
+            ..TransportConfig::default()
+        };
+        let start = Instant::now();
+        let cell: Arc<OnceLock<(Arc<SipCore>, Transports)>> = Arc::new(OnceLock::new());
+        let handler = Arc::new(handler::CoreHandler { cell: cell.clone(), clock: Clock { start } });
+        let transports = Transports::start(tconf, handler).await.map_err(ServerError::Bind)?;
+
+        let mut listeners = Vec::new();
+        for t in [Transport::Udp, Transport::Tcp, Transport::Tls] {
+            for a in transports.local_addrs(t) {
+                listeners.push((t, a));
+            }
+        }
+        tracing::info!(?listeners, domain = %config.domain, "SIP listening");
+        let core = Arc::new(SipCore::new(SipCoreParts {
+            locals: Locals { domain: config.domain.clone(), aliases: config.aliases.clone(), listeners },
+            auth,
+            registrar,
+            bans: BanList::new(config.ban_threshold, config.ban_window.as_millis() as u64, config.ban_time.as_millis() as u64),
+            metrics,
+            trusted: config.trusted.clone(),
+            register_auth: config.register_auth,
+            seed: rng.next_u64(),
+            shards: 64,
+            timers: TimerConfig::default(),
+        }));
+        let _ = cell.set((core.clone(), transports.clone()));
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = vec![
+            housekeeping::spawn_timers(core.clone(), transports.clone(), stop.clone(), start),
+            housekeeping::spawn_housekeeping(core.clone(), store, users_version, config.realm.clone(), stop.clone(), start),
+        ];
+
+        let (http, metrics_addr) = match config.metrics_listen {
+            Some(addr) => {
+                let (task, bound) = http::serve_metrics(addr, core.clone(), transports.clone(), start)
+                    .await
+                    .map_err(|source| ServerError::Metrics { addr, source })?;
+                tracing::info!(%bound, "metrics on http://{bound}/metrics");
+                (Some(task), Some(bound))
+            }
+            None => (None, None),
+        };
+        Ok(Self { core, transports, write_behind: Some(write_behind), stop, threads, metrics_addr, http })
+    }
+
+    /// The SIP core (tests, admin).
+    pub fn core(&self) -> &Arc<SipCore> {
+        &self.core
+    }
+
+    /// Bound SIP address of a transport.
+    pub fn local_addr(&self, t: Transport) -> Option<SocketAddr> {
+        self.transports.local_addr(t)
+    }
+
+    /// Bound metrics address.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// Graceful stop: close the listeners, stop the threads, flush bindings to disk.
+    pub async fn shutdown(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.http.take() {
+            h.abort();
+        }
+        self.transports.clone().shutdown().await;
+        for t in self.threads.drain(..) {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+        if let Some(wb) = self.write_behind.take() {
+            // Dropping the registrar's sender happens with the core; flush what is queued now.
+            let _ = tokio::task::spawn_blocking(move || wb.shutdown()).await;
+        }
+        tracing::info!("stopped");
+    }
+}
