@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages pbx needs (idempotent; runs apt only when something is missing).
+#   scripts/deps.sh          everything the tests need (sipp, baresip, sox, ...)
+#   scripts/deps.sh --run    only what building and running `pbx serve` needs
+set -euo pipefail
+
+run_pkgs=(gcc pkg-config libopus-dev)
+test_pkgs=(sip-tester baresip sox espeak-ng iproute2 procps)
+
+pkgs=("${run_pkgs[@]}")
+[ "${1:-}" = "--run" ] || pkgs+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing: ${missing[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs) first" >&2; exit 1; }
