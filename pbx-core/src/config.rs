@@ -327,7 +327,7 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
     let data_dir = raw.server.data_dir.as_ref().map_or_else(default_data_dir, |d| PathBuf::from(d.get_ref()));
 
     let algorithms = match &raw.auth.algorithms {
-        None => vec![DigestAlgorithm::Md5, DigestAlgorithm::Sha256],
+        None => vec![DigestAlgorithm::Md5],
         Some(list) => {
             let mut out = Vec::new();
             for a in list {
