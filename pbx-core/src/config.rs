@@ -206,7 +206,12 @@ impl Positioner<'_> {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let column = before[line_start..].chars().count() + 1;
-        ConfigError { file: self.file.to_owned(), line, column, message: message.to_string() }
+        ConfigError {
+            file: self.file.to_owned(),
+            line,
+            column,
+            message: message.to_string(),
+        }
     }
 
     fn at<T>(&self, spanned: &Spanned<T>, message: impl fmt::Display) -> ConfigError {
@@ -273,17 +278,31 @@ pub fn default_data_dir() -> PathBuf {
 fn parse_listen(spec: &Spanned<String>, pos: &Positioner<'_>) -> Result<Listen, ConfigError> {
     let text = spec.get_ref();
     let (proto, addr) = text.split_once(':').ok_or_else(|| {
-        pos.at(spec, format!("listen entry `{text}`: expected `udp:IP:PORT` or `tcp:IP:PORT`"))
+        pos.at(
+            spec,
+            format!("listen entry `{text}`: expected `udp:IP:PORT` or `tcp:IP:PORT`"),
+        )
     })?;
-    let transport: Transport = proto
-        .parse()
-        .map_err(|_| pos.at(spec, format!("unknown transport `{proto}` (use udp or tcp; tls goes in [[server.tls]])")))?;
+    let transport: Transport = proto.parse().map_err(|_| {
+        pos.at(
+            spec,
+            format!("unknown transport `{proto}` (use udp or tcp; tls goes in [[server.tls]])"),
+        )
+    })?;
     if !matches!(transport, Transport::Udp | Transport::Tcp) {
-        return Err(pos.at(spec, format!("`{proto}` listeners need a certificate: declare them in [[server.tls]]")));
+        return Err(pos.at(
+            spec,
+            format!("`{proto}` listeners need a certificate: declare them in [[server.tls]]"),
+        ));
     }
-    let addr: SocketAddr =
-        addr.parse().map_err(|e| pos.at(spec, format!("bad address `{addr}`: {e} (write IP:PORT)")))?;
-    Ok(Listen { transport, addr, tls: None })
+    let addr: SocketAddr = addr
+        .parse()
+        .map_err(|e| pos.at(spec, format!("bad address `{addr}`: {e} (write IP:PORT)")))?;
+    Ok(Listen {
+        transport,
+        addr,
+        tls: None,
+    })
 }
 
 fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
@@ -296,8 +315,16 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         }
         None => {
             let addr: SocketAddr = "127.0.0.1:5060".parse().expect("literal address");
-            listen.push(Listen { transport: Transport::Udp, addr, tls: None });
-            listen.push(Listen { transport: Transport::Tcp, addr, tls: None });
+            listen.push(Listen {
+                transport: Transport::Udp,
+                addr,
+                tls: None,
+            });
+            listen.push(Listen {
+                transport: Transport::Tcp,
+                addr,
+                tls: None,
+            });
         }
     }
     for tls in &raw.server.tls {
@@ -309,22 +336,41 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         let cert = PathBuf::from(tls.cert.get_ref());
         let key = PathBuf::from(tls.key.get_ref());
         if !cert.exists() {
-            return Err(pos.at(&tls.cert, format!("certificate file {} does not exist", cert.display())));
+            return Err(pos.at(
+                &tls.cert,
+                format!("certificate file {} does not exist", cert.display()),
+            ));
         }
         if !key.exists() {
-            return Err(pos.at(&tls.key, format!("key file {} does not exist", key.display())));
+            return Err(pos.at(
+                &tls.key,
+                format!("key file {} does not exist", key.display()),
+            ));
         }
-        listen.push(Listen { transport: Transport::Tls, addr, tls: Some((cert, key)) });
+        listen.push(Listen {
+            transport: Transport::Tls,
+            addr,
+            tls: Some((cert, key)),
+        });
     }
     if listen.is_empty() {
-        return Err(pos.error(0, "no listener: add `listen = [\"udp:127.0.0.1:5060\"]` under [server]"));
+        return Err(pos.error(
+            0,
+            "no listener: add `listen = [\"udp:127.0.0.1:5060\"]` under [server]",
+        ));
     }
     let domain = match &raw.server.domain {
-        Some(d) if d.get_ref().trim().is_empty() => return Err(pos.at(d, "domain must not be empty")),
+        Some(d) if d.get_ref().trim().is_empty() => {
+            return Err(pos.at(d, "domain must not be empty"))
+        }
         Some(d) => d.get_ref().trim().to_owned(),
         None => listen[0].addr.ip().to_string(),
     };
-    let data_dir = raw.server.data_dir.as_ref().map_or_else(default_data_dir, |d| PathBuf::from(d.get_ref()));
+    let data_dir = raw
+        .server
+        .data_dir
+        .as_ref()
+        .map_or_else(default_data_dir, |d| PathBuf::from(d.get_ref()));
 
     let algorithms = match &raw.auth.algorithms {
         None => vec![DigestAlgorithm::Md5],
@@ -334,7 +380,12 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
                 let alg = match a.get_ref().to_ascii_uppercase().as_str() {
                     "MD5" => DigestAlgorithm::Md5,
                     "SHA-256" | "SHA256" => DigestAlgorithm::Sha256,
-                    other => return Err(pos.at(a, format!("unknown digest algorithm `{other}` (use MD5 or SHA-256)"))),
+                    other => {
+                        return Err(pos.at(
+                            a,
+                            format!("unknown digest algorithm `{other}` (use MD5 or SHA-256)"),
+                        ))
+                    }
                 };
                 out.push(alg);
             }
@@ -353,16 +404,30 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
     })?;
 
     let min_expires = raw.registrar.min_expires.unwrap_or(60);
-    let max_expires = raw.registrar.max_expires.as_ref().map_or(7200, |m| *m.get_ref());
+    let max_expires = raw
+        .registrar
+        .max_expires
+        .as_ref()
+        .map_or(7200, |m| *m.get_ref());
     if let Some(m) = &raw.registrar.max_expires {
         if *m.get_ref() < min_expires {
-            return Err(pos.at(m, format!("max_expires must be >= min_expires ({min_expires})")));
+            return Err(pos.at(
+                m,
+                format!("max_expires must be >= min_expires ({min_expires})"),
+            ));
         }
     }
-    let default_expires = raw.registrar.default_expires.as_ref().map_or(3600.min(max_expires), |d| *d.get_ref());
+    let default_expires = raw
+        .registrar
+        .default_expires
+        .as_ref()
+        .map_or(3600.min(max_expires), |d| *d.get_ref());
     if let Some(d) = &raw.registrar.default_expires {
         if *d.get_ref() < min_expires || *d.get_ref() > max_expires {
-            return Err(pos.at(d, format!("default_expires must lie within [{min_expires}, {max_expires}]")));
+            return Err(pos.at(
+                d,
+                format!("default_expires must lie within [{min_expires}, {max_expires}]"),
+            ));
         }
     }
 
@@ -372,26 +437,45 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         let net = text
             .parse::<IpNet>()
             .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
-            .map_err(|_| pos.at(t, format!("`{text}` is neither an address nor a CIDR (e.g. 10.0.0.0/8)")))?;
+            .map_err(|_| {
+                pos.at(
+                    t,
+                    format!("`{text}` is neither an address nor a CIDR (e.g. 10.0.0.0/8)"),
+                )
+            })?;
         trusted.push(net);
     }
 
     let metrics_listen = match &raw.metrics.listen {
         None => Some("127.0.0.1:9060".parse().expect("literal address")),
         Some(s) if s.get_ref().is_empty() || s.get_ref() == "off" => None,
-        Some(s) => Some(s.get_ref().parse().map_err(|e| pos.at(s, format!("bad address: {e} (write IP:PORT or \"off\")")))?),
+        Some(s) => Some(
+            s.get_ref()
+                .parse()
+                .map_err(|e| pos.at(s, format!("bad address: {e} (write IP:PORT or \"off\")")))?,
+        ),
     };
 
     let mut users = Vec::new();
     for u in raw.users {
         let name = u.name.get_ref();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.!~*'()&=+$,;?/".contains(c)) {
-            return Err(pos.at(&u.name, format!("user name `{name}` is not a valid SIP user part")));
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.!~*'()&=+$,;?/".contains(c))
+        {
+            return Err(pos.at(
+                &u.name,
+                format!("user name `{name}` is not a valid SIP user part"),
+            ));
         }
         if users.iter().any(|x: &UserConfig| x.name == *name) {
             return Err(pos.at(&u.name, format!("user `{name}` is declared twice")));
         }
-        users.push(UserConfig { name: name.clone(), password: u.password });
+        users.push(UserConfig {
+            name: name.clone(),
+            password: u.password,
+        });
     }
 
     let mut aliases = Vec::new();
@@ -458,7 +542,8 @@ mod tests {
 
     #[test]
     fn bad_cidr_and_duplicate_user() {
-        let err = Config::from_str_named("[security]\ntrusted = [\"10.0.0.0/33\"]\n", "x").unwrap_err();
+        let err =
+            Config::from_str_named("[security]\ntrusted = [\"10.0.0.0/33\"]\n", "x").unwrap_err();
         assert_eq!((err.line, err.column), (2, 12), "{err}");
         let text = "[[users]]\nname = \"a\"\npassword = \"x\"\n[[users]]\nname = \"a\"\npassword = \"y\"\n";
         let err = Config::from_str_named(text, "x").unwrap_err();
@@ -467,7 +552,8 @@ mod tests {
 
     #[test]
     fn expires_limits_are_checked() {
-        let err = Config::from_str_named("[registrar]\nmin_expires = 100\nmax_expires = 50\n", "x").unwrap_err();
+        let err = Config::from_str_named("[registrar]\nmin_expires = 100\nmax_expires = 50\n", "x")
+            .unwrap_err();
         assert_eq!(err.line, 3, "{err}");
     }
 }

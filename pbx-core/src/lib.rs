@@ -6,6 +6,6 @@ pub mod config;
 pub mod metrics;
 pub mod proxy;
 pub mod registrar;
+pub mod server;
 pub mod sip;
 pub mod store;
-pub mod server;

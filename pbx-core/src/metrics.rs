@@ -83,26 +83,85 @@ impl Metrics {
     pub fn render(&self, g: &Gauges) -> String {
         let mut out = String::with_capacity(2048);
         let mut counter = |name: &str, help: &str, v: u64| {
-            let _ = writeln!(out, "# HELP pbx_{name} {help}\n# TYPE pbx_{name} counter\npbx_{name} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP pbx_{name} {help}\n# TYPE pbx_{name} counter\npbx_{name} {v}"
+            );
         };
-        counter("sip_requests_received_total", "SIP requests received", self.requests.get());
-        counter("sip_responses_received_total", "SIP responses received", self.responses_in.get());
-        counter("sip_parse_errors_total", "Messages dropped because they did not parse", self.parse_errors.get());
-        counter("sip_bad_requests_total", "Requests answered 400 for a malformed header", self.bad_requests.get());
-        counter("registrations_total", "Successful REGISTER transactions", self.registrations.get());
-        counter("auth_failures_total", "Failed digest authentications", self.auth_failures.get());
-        counter("auth_challenges_total", "401/407 challenges sent", self.auth_challenges.get());
-        counter("bans_total", "Sources banned after repeated authentication failures", self.bans.get());
-        counter("banned_packets_dropped_total", "Packets dropped from banned sources", self.banned_drops.get());
-        counter("proxy_forwarded_requests_total", "Requests forwarded (one per branch)", self.forwarded_requests.get());
-        counter("proxy_forwarded_responses_total", "Responses forwarded upstream", self.forwarded_responses.get());
-        counter("transport_send_errors_total", "Messages the transport could not send", self.send_errors.get());
+        counter(
+            "sip_requests_received_total",
+            "SIP requests received",
+            self.requests.get(),
+        );
+        counter(
+            "sip_responses_received_total",
+            "SIP responses received",
+            self.responses_in.get(),
+        );
+        counter(
+            "sip_parse_errors_total",
+            "Messages dropped because they did not parse",
+            self.parse_errors.get(),
+        );
+        counter(
+            "sip_bad_requests_total",
+            "Requests answered 400 for a malformed header",
+            self.bad_requests.get(),
+        );
+        counter(
+            "registrations_total",
+            "Successful REGISTER transactions",
+            self.registrations.get(),
+        );
+        counter(
+            "auth_failures_total",
+            "Failed digest authentications",
+            self.auth_failures.get(),
+        );
+        counter(
+            "auth_challenges_total",
+            "401/407 challenges sent",
+            self.auth_challenges.get(),
+        );
+        counter(
+            "bans_total",
+            "Sources banned after repeated authentication failures",
+            self.bans.get(),
+        );
+        counter(
+            "banned_packets_dropped_total",
+            "Packets dropped from banned sources",
+            self.banned_drops.get(),
+        );
+        counter(
+            "proxy_forwarded_requests_total",
+            "Requests forwarded (one per branch)",
+            self.forwarded_requests.get(),
+        );
+        counter(
+            "proxy_forwarded_responses_total",
+            "Responses forwarded upstream",
+            self.forwarded_responses.get(),
+        );
+        counter(
+            "transport_send_errors_total",
+            "Messages the transport could not send",
+            self.send_errors.get(),
+        );
         let _ = writeln!(out, "# HELP pbx_sip_responses_sent_total SIP responses sent by class\n# TYPE pbx_sip_responses_sent_total counter");
         for (i, c) in self.responses_out.iter().enumerate() {
-            let _ = writeln!(out, "pbx_sip_responses_sent_total{{class=\"{}xx\"}} {}", i + 1, c.get());
+            let _ = writeln!(
+                out,
+                "pbx_sip_responses_sent_total{{class=\"{}xx\"}} {}",
+                i + 1,
+                c.get()
+            );
         }
         let mut gauge = |name: &str, help: &str, v: u64| {
-            let _ = writeln!(out, "# HELP pbx_{name} {help}\n# TYPE pbx_{name} gauge\npbx_{name} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP pbx_{name} {help}\n# TYPE pbx_{name} gauge\npbx_{name} {v}"
+            );
         };
         gauge("registrations", "Active registration bindings", g.bindings);
         gauge("transactions", "Live SIP transactions", g.transactions);
@@ -123,7 +182,10 @@ mod tests {
         m.response_sent(200);
         m.response_sent(404);
         m.response_sent(180);
-        let text = m.render(&Gauges { bindings: 2, ..Gauges::default() });
+        let text = m.render(&Gauges {
+            bindings: 2,
+            ..Gauges::default()
+        });
         assert!(text.contains("pbx_sip_requests_received_total 3\n"));
         assert!(text.contains("pbx_sip_responses_sent_total{class=\"2xx\"} 1\n"));
         assert!(text.contains("pbx_sip_responses_sent_total{class=\"4xx\"} 1\n"));

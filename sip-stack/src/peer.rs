@@ -102,7 +102,11 @@ pub struct Peer {
 impl Peer {
     /// A UDP peer.
     pub const fn udp(addr: SocketAddr) -> Self {
-        Self { transport: Transport::Udp, addr, conn: None }
+        Self {
+            transport: Transport::Udp,
+            addr,
+            conn: None,
+        }
     }
 }
 

@@ -28,7 +28,12 @@ pub struct BanList {
 impl BanList {
     /// A ban list; `threshold` 0 disables banning.
     pub fn new(threshold: u32, window_ms: u64, ban_ms: u64) -> Self {
-        Self { threshold, window_ms, ban_ms, entries: Mutex::new(HashMap::default()) }
+        Self {
+            threshold,
+            window_ms,
+            ban_ms,
+            entries: Mutex::new(HashMap::default()),
+        }
     }
 
     /// Whether packets from `ip` are to be dropped now.
@@ -46,7 +51,11 @@ impl BanList {
             return false;
         }
         let mut entries = self.entries.lock();
-        let e = entries.entry(ip).or_insert(Entry { window_start: now_ms, failures: 0, banned_until: 0 });
+        let e = entries.entry(ip).or_insert(Entry {
+            window_start: now_ms,
+            failures: 0,
+            banned_until: 0,
+        });
         if now_ms.saturating_sub(e.window_start) > self.window_ms {
             e.window_start = now_ms;
             e.failures = 0;
@@ -64,7 +73,9 @@ impl BanList {
     /// Drops entries whose window and ban are over; returns the number of active bans.
     pub fn sweep(&self, now_ms: u64) -> usize {
         let mut entries = self.entries.lock();
-        entries.retain(|_, e| e.banned_until > now_ms || now_ms.saturating_sub(e.window_start) <= self.window_ms);
+        entries.retain(|_, e| {
+            e.banned_until > now_ms || now_ms.saturating_sub(e.window_start) <= self.window_ms
+        });
         entries.values().filter(|e| e.banned_until > now_ms).count()
     }
 }

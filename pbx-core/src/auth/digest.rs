@@ -26,7 +26,10 @@ pub fn hash(alg: DigestAlgorithm, parts: &[&[u8]]) -> String {
 
 /// HA1 = H(username:realm:password) (RFC 7616 §3.4.2).
 pub fn ha1(alg: DigestAlgorithm, user: &str, realm: &str, password: &str) -> String {
-    hash(alg, &[user.as_bytes(), realm.as_bytes(), password.as_bytes()])
+    hash(
+        alg,
+        &[user.as_bytes(), realm.as_bytes(), password.as_bytes()],
+    )
 }
 
 /// The parameters of a response computation.
@@ -48,9 +51,19 @@ pub fn response(alg: DigestAlgorithm, ha1: &str, input: &ResponseInput<'_>) -> S
     match input.qop_auth {
         Some((nc, cnonce)) => hash(
             alg,
-            &[ha1.as_bytes(), input.nonce.as_bytes(), nc.as_bytes(), cnonce.as_bytes(), b"auth", ha2.as_bytes()],
+            &[
+                ha1.as_bytes(),
+                input.nonce.as_bytes(),
+                nc.as_bytes(),
+                cnonce.as_bytes(),
+                b"auth",
+                ha2.as_bytes(),
+            ],
         ),
-        None => hash(alg, &[ha1.as_bytes(), input.nonce.as_bytes(), ha2.as_bytes()]),
+        None => hash(
+            alg,
+            &[ha1.as_bytes(), input.nonce.as_bytes(), ha2.as_bytes()],
+        ),
     }
 }
 
@@ -59,7 +72,9 @@ pub fn ct_eq(a: &str, b: &str) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x.to_ascii_lowercase() ^ y.to_ascii_lowercase())) == 0
+    a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| {
+        acc | (x.to_ascii_lowercase() ^ y.to_ascii_lowercase())
+    }) == 0
 }
 
 #[cfg(test)]
@@ -69,7 +84,12 @@ mod tests {
     /// RFC 2617 §3.5 example (MD5, qop=auth).
     #[test]
     fn rfc2617_vector() {
-        let ha1 = ha1(DigestAlgorithm::Md5, "Mufasa", "testrealm@host.com", "Circle Of Life");
+        let ha1 = ha1(
+            DigestAlgorithm::Md5,
+            "Mufasa",
+            "testrealm@host.com",
+            "Circle Of Life",
+        );
         let r = response(
             DigestAlgorithm::Md5,
             &ha1,
@@ -92,9 +112,22 @@ mod tests {
             nonce: "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v",
             qop_auth: Some(("00000001", "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ")),
         };
-        let md5 = ha1(DigestAlgorithm::Md5, "Mufasa", "http-auth@example.org", "Circle of Life");
-        assert_eq!(response(DigestAlgorithm::Md5, &md5, &input), "8ca523f5e9506fed4657c9700eebdbec");
-        let sha = ha1(DigestAlgorithm::Sha256, "Mufasa", "http-auth@example.org", "Circle of Life");
+        let md5 = ha1(
+            DigestAlgorithm::Md5,
+            "Mufasa",
+            "http-auth@example.org",
+            "Circle of Life",
+        );
+        assert_eq!(
+            response(DigestAlgorithm::Md5, &md5, &input),
+            "8ca523f5e9506fed4657c9700eebdbec"
+        );
+        let sha = ha1(
+            DigestAlgorithm::Sha256,
+            "Mufasa",
+            "http-auth@example.org",
+            "Circle of Life",
+        );
         assert_eq!(
             response(DigestAlgorithm::Sha256, &sha, &input),
             "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"

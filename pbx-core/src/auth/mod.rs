@@ -51,8 +51,18 @@ pub struct Authenticator {
 
 impl Authenticator {
     /// An authenticator for `realm` offering `algorithms` (preferred first).
-    pub fn new(realm: String, algorithms: Vec<DigestAlgorithm>, nonces: NonceBook, users: Users) -> Self {
-        Self { realm, algorithms, nonces, users }
+    pub fn new(
+        realm: String,
+        algorithms: Vec<DigestAlgorithm>,
+        nonces: NonceBook,
+        users: Users,
+    ) -> Self {
+        Self {
+            realm,
+            algorithms,
+            nonces,
+            users,
+        }
     }
 
     /// The user directory.
@@ -97,9 +107,12 @@ impl Authenticator {
         if !creds.scheme.eq_ignore_ascii_case("digest") {
             return AuthOutcome::Challenge { stale: false };
         }
-        let (Some(user), Some(nonce), Some(uri), Some(response)) =
-            (creds.get("username"), creds.get("nonce"), creds.get("uri"), creds.get("response"))
-        else {
+        let (Some(user), Some(nonce), Some(uri), Some(response)) = (
+            creds.get("username"),
+            creds.get("nonce"),
+            creds.get("uri"),
+            creds.get("response"),
+        ) else {
             return AuthOutcome::Failed("incomplete credentials");
         };
         if creds.get("realm").is_some_and(|r| r != self.realm) {
@@ -135,7 +148,16 @@ impl Authenticator {
             DigestAlgorithm::Md5 => &stored.ha1_md5,
             DigestAlgorithm::Sha256 => &stored.ha1_sha256,
         };
-        let expected = digest::response(alg, ha1, &digest::ResponseInput { method: req.method, uri, nonce, qop_auth });
+        let expected = digest::response(
+            alg,
+            ha1,
+            &digest::ResponseInput {
+                method: req.method,
+                uri,
+                nonce,
+                qop_auth,
+            },
+        );
         if !digest::ct_eq(&expected, response) {
             return AuthOutcome::Failed("wrong password");
         }

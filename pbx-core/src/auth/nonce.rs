@@ -48,7 +48,9 @@ impl NonceBook {
             key,
             ttl_secs,
             counter: AtomicU64::new(0),
-            seen: (0..SHARDS).map(|_| Mutex::new(HashMap::default())).collect(),
+            seen: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::default()))
+                .collect(),
         }
     }
 
@@ -82,7 +84,10 @@ impl NonceBook {
         let issued = u64::from_be_bytes(raw[..8].try_into().ok()?);
         let serial = u64::from_be_bytes(raw[8..16].try_into().ok()?);
         let expected = self.mac(issued, serial);
-        let diff = expected.iter().zip(&raw[16..]).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        let diff = expected
+            .iter()
+            .zip(&raw[16..])
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
         (diff == 0).then_some((issued, serial))
     }
 
@@ -90,24 +95,39 @@ impl NonceBook {
     /// (`None` without qop); `request` identifies the request (hash of Call-ID and CSeq)
     /// so that a retransmission of the same request is not taken for a replay.
     pub fn check(&self, nonce: &str, nc: Option<u32>, request: u64, now_secs: u64) -> NonceCheck {
-        let Some((issued, serial)) = self.open(nonce) else { return NonceCheck::Invalid };
+        let Some((issued, serial)) = self.open(nonce) else {
+            return NonceCheck::Invalid;
+        };
         if issued > now_secs + 5 {
             return NonceCheck::Invalid;
         }
         if now_secs.saturating_sub(issued) > self.ttl_secs {
             return NonceCheck::Stale;
         }
-        let Some(nc) = nc else { return NonceCheck::Valid };
+        let Some(nc) = nc else {
+            return NonceCheck::Valid;
+        };
         let mut shard = self.seen[(serial as usize) % SHARDS].lock();
         match shard.get_mut(&serial) {
             Some(seen) if nc > seen.nc => {
-                *seen = Seen { issued, nc, request };
+                *seen = Seen {
+                    issued,
+                    nc,
+                    request,
+                };
                 NonceCheck::Valid
             }
             Some(seen) if nc == seen.nc && request == seen.request => NonceCheck::Valid,
             Some(_) => NonceCheck::Invalid,
             None => {
-                shard.insert(serial, Seen { issued, nc, request });
+                shard.insert(
+                    serial,
+                    Seen {
+                        issued,
+                        nc,
+                        request,
+                    },
+                );
                 NonceCheck::Valid
             }
         }
@@ -159,10 +179,22 @@ mod tests {
         let b = book();
         let n = b.issue(1000);
         assert_eq!(b.check(&n, Some(1), 11, 1000), NonceCheck::Valid);
-        assert_eq!(b.check(&n, Some(1), 11, 1001), NonceCheck::Valid, "same request retransmitted");
-        assert_eq!(b.check(&n, Some(1), 12, 1001), NonceCheck::Invalid, "same nc, other request");
+        assert_eq!(
+            b.check(&n, Some(1), 11, 1001),
+            NonceCheck::Valid,
+            "same request retransmitted"
+        );
+        assert_eq!(
+            b.check(&n, Some(1), 12, 1001),
+            NonceCheck::Invalid,
+            "same nc, other request"
+        );
         assert_eq!(b.check(&n, Some(2), 12, 1001), NonceCheck::Valid);
-        assert_eq!(b.check(&n, Some(1), 13, 1001), NonceCheck::Invalid, "nc went backwards");
+        assert_eq!(
+            b.check(&n, Some(1), 13, 1001),
+            NonceCheck::Invalid,
+            "nc went backwards"
+        );
     }
 
     #[test]

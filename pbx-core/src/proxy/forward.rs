@@ -57,7 +57,15 @@ pub struct Forward {
 impl Forward {
     /// A context for `request` on `server_tx`.
     pub fn new(server_tx: ServerTxId, request: Request) -> Self {
-        Self { server_tx, request, branches: Vec::new(), best: None, challenges: Vec::new(), final_sent: false, cancelled: false }
+        Self {
+            server_tx,
+            request,
+            branches: Vec::new(),
+            best: None,
+            challenges: Vec::new(),
+            final_sent: false,
+            cancelled: false,
+        }
     }
 
     /// Whether this is an INVITE (CANCEL and forking rules apply).
@@ -79,8 +87,13 @@ impl Forward {
     pub fn offer_final(&mut self, response: Response) {
         let code = response.status.0;
         if code == 401 || code == 407 {
-            let name = if code == 401 { HeaderName::WwwAuthenticate } else { HeaderName::ProxyAuthenticate };
-            self.challenges.extend(response.headers.get_all(&name).cloned());
+            let name = if code == 401 {
+                HeaderName::WwwAuthenticate
+            } else {
+                HeaderName::ProxyAuthenticate
+            };
+            self.challenges
+                .extend(response.headers.get_all(&name).cloned());
         }
         let better = match &self.best {
             None => true,
@@ -95,7 +108,11 @@ impl Forward {
     /// 503 turned into 500 (§16.7 step 6), challenges of every branch merged.
     pub fn best_response(&mut self, fallback_tag: &str) -> Response {
         let mut resp = self.best.take().unwrap_or_else(|| {
-            Response::for_request(&self.request, StatusCode::REQUEST_TIMEOUT, Some(fallback_tag))
+            Response::for_request(
+                &self.request,
+                StatusCode::REQUEST_TIMEOUT,
+                Some(fallback_tag),
+            )
         });
         if resp.status == StatusCode::SERVICE_UNAVAILABLE {
             resp.status = StatusCode::SERVER_INTERNAL_ERROR;
@@ -103,7 +120,11 @@ impl Forward {
         }
         let code = resp.status.0;
         if code == 401 || code == 407 {
-            let name = if code == 401 { HeaderName::WwwAuthenticate } else { HeaderName::ProxyAuthenticate };
+            let name = if code == 401 {
+                HeaderName::WwwAuthenticate
+            } else {
+                HeaderName::ProxyAuthenticate
+            };
             resp.headers.remove_all(&name);
             for c in self.challenges.drain(..) {
                 resp.headers.push(c);
@@ -182,21 +203,34 @@ mod tests {
         let mut f = Forward::new_for_test(req.clone());
         for realm in ["a", "b"] {
             let mut r = resp(&req, 407);
-            r.headers.push(header(HeaderName::ProxyAuthenticate, format!("Digest realm=\"{realm}\", nonce=\"n\"")));
+            r.headers.push(header(
+                HeaderName::ProxyAuthenticate,
+                format!("Digest realm=\"{realm}\", nonce=\"n\""),
+            ));
             f.offer_final(r);
         }
         let best = f.best_response("x");
-        assert_eq!(best.headers.get_all(&HeaderName::ProxyAuthenticate).count(), 2);
+        assert_eq!(
+            best.headers.get_all(&HeaderName::ProxyAuthenticate).count(),
+            2
+        );
     }
 
     impl Forward {
         fn new_for_test(request: Request) -> Self {
             let mut layer = sip_stack::transaction::TransactionLayer::new(Default::default());
             let now = std::time::Instant::now();
-            layer.handle_message(now, SipMessage::Request(request.clone()), Peer::udp("127.0.0.1:5070".parse().unwrap()));
+            layer.handle_message(
+                now,
+                SipMessage::Request(request.clone()),
+                Peer::udp("127.0.0.1:5070".parse().unwrap()),
+            );
             let mut tx = None;
             while let Some(o) = layer.poll_output() {
-                if let sip_stack::transaction::Output::Event(sip_stack::transaction::TxEvent::Request { tx: t, .. }) = o {
+                if let sip_stack::transaction::Output::Event(
+                    sip_stack::transaction::TxEvent::Request { tx: t, .. },
+                ) = o
+                {
                     tx = Some(t);
                 }
             }

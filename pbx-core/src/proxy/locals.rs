@@ -27,7 +27,9 @@ impl Locals {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         bare.eq_ignore_ascii_case(&self.domain)
             || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(bare))
-            || bare.parse::<IpAddr>().is_ok_and(|ip| self.listeners.iter().any(|(_, a)| a.ip() == ip))
+            || bare
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| self.listeners.iter().any(|(_, a)| a.ip() == ip))
     }
 
     /// Whether a URI (Route, Request-URI) addresses this very server: a local host
@@ -54,7 +56,11 @@ impl Locals {
     pub fn is_our_sent_by(&self, host: &str, port: Option<u16>, transport: Transport) -> bool {
         let port = port.unwrap_or(transport.default_port());
         let bare = host.trim_start_matches('[').trim_end_matches(']');
-        bare.parse::<IpAddr>().is_ok_and(|ip| self.listeners.iter().any(|(_, a)| a.ip() == ip && a.port() == port))
+        bare.parse::<IpAddr>().is_ok_and(|ip| {
+            self.listeners
+                .iter()
+                .any(|(_, a)| a.ip() == ip && a.port() == port)
+        })
     }
 
     /// A Record-Route header for the interface of `transport` (RFC 3261 §16.6 step 4).
@@ -71,7 +77,11 @@ impl Locals {
 
 /// The transport a URI asks for: `transport=` parameter, else TLS for `sips:`, else UDP.
 pub fn uri_transport(uri: &Uri) -> Transport {
-    uri.transport().unwrap_or(if uri.scheme == Scheme::Sips { Transport::Tls } else { Transport::Udp })
+    uri.transport().unwrap_or(if uri.scheme == Scheme::Sips {
+        Transport::Tls
+    } else {
+        Transport::Udp
+    })
 }
 
 /// Resolves a URI to the next hop (RFC 3263 reduced to what needs no DNS: IP
@@ -79,9 +89,17 @@ pub fn uri_transport(uri: &Uri) -> Transport {
 pub fn resolve(uri: &Uri) -> Option<Peer> {
     let transport = uri_transport(uri);
     let bare = uri.host.trim_start_matches('[').trim_end_matches(']');
-    let ip: IpAddr = if bare.eq_ignore_ascii_case("localhost") { IpAddr::V4(Ipv4Addr::LOCALHOST) } else { bare.parse().ok()? };
+    let ip: IpAddr = if bare.eq_ignore_ascii_case("localhost") {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        bare.parse().ok()?
+    };
     let port = uri.port.unwrap_or(transport.default_port());
-    Some(Peer { transport, addr: SocketAddr::new(ip, port), conn: None })
+    Some(Peer {
+        transport,
+        addr: SocketAddr::new(ip, port),
+        conn: None,
+    })
 }
 
 /// Generates branches and tags: unique per process (random prefix from the driver
@@ -99,18 +117,32 @@ impl IdGen {
         Self {
             prefix: (seed >> 32) as u32 ^ seed as u32,
             counter: AtomicU64::new(0),
-            hasher: ahash::RandomState::with_seeds(seed, seed.rotate_left(17), 0x5bd1_e995, 0x27d4_eb2f),
+            hasher: ahash::RandomState::with_seeds(
+                seed,
+                seed.rotate_left(17),
+                0x5bd1_e995,
+                0x27d4_eb2f,
+            ),
         }
     }
 
     /// A To/From tag.
     pub fn tag(&self) -> String {
-        format!("{:08x}{:x}", self.prefix, self.counter.fetch_add(1, Ordering::Relaxed))
+        format!(
+            "{:08x}{:x}",
+            self.prefix,
+            self.counter.fetch_add(1, Ordering::Relaxed)
+        )
     }
 
     /// A Via branch carrying a loop-detection hash (RFC 3261 §16.6 step 8).
     pub fn branch(&self, loop_hash: u64) -> String {
-        format!("z9hG4bK{:08x}{:x}.{:x}", self.prefix, self.counter.fetch_add(1, Ordering::Relaxed), loop_hash)
+        format!(
+            "z9hG4bK{:08x}{:x}.{:x}",
+            self.prefix,
+            self.counter.fetch_add(1, Ordering::Relaxed),
+            loop_hash
+        )
     }
 
     /// A deterministic branch for stateless forwarding (RFC 3261 §16.11): the same
@@ -135,7 +167,10 @@ mod tests {
         Locals {
             domain: "pbx.example.com".into(),
             aliases: vec!["alias.example.com".into()],
-            listeners: vec![(Transport::Udp, "127.0.0.1:5060".parse().unwrap()), (Transport::Tcp, "127.0.0.1:5060".parse().unwrap())],
+            listeners: vec![
+                (Transport::Udp, "127.0.0.1:5060".parse().unwrap()),
+                (Transport::Tcp, "127.0.0.1:5060".parse().unwrap()),
+            ],
         }
     }
 
@@ -149,20 +184,32 @@ mod tests {
         assert!(l.is_us(&Uri::parse("sip:127.0.0.1;lr").unwrap()));
         assert!(l.is_us(&Uri::parse("sip:127.0.0.1:5060;transport=tcp;lr").unwrap()));
         assert!(!l.is_us(&Uri::parse("sip:127.0.0.1:5090;lr").unwrap()));
-        assert!(!l.is_us(&Uri::parse("sips:127.0.0.1;lr").unwrap()), "5061 is not bound");
+        assert!(
+            !l.is_us(&Uri::parse("sips:127.0.0.1;lr").unwrap()),
+            "5061 is not bound"
+        );
     }
 
     #[test]
     fn record_route_names_the_transport() {
         let l = locals();
-        assert_eq!(l.record_route(Transport::Udp).value_str().unwrap(), "<sip:127.0.0.1:5060;lr>");
-        assert_eq!(l.record_route(Transport::Tcp).value_str().unwrap(), "<sip:127.0.0.1:5060;transport=tcp;lr>");
+        assert_eq!(
+            l.record_route(Transport::Udp).value_str().unwrap(),
+            "<sip:127.0.0.1:5060;lr>"
+        );
+        assert_eq!(
+            l.record_route(Transport::Tcp).value_str().unwrap(),
+            "<sip:127.0.0.1:5060;transport=tcp;lr>"
+        );
     }
 
     #[test]
     fn resolves_ip_literals_only() {
         let p = resolve(&Uri::parse("sip:bob@192.0.2.7:5070;transport=tcp").unwrap()).unwrap();
-        assert_eq!((p.transport, p.addr), (Transport::Tcp, "192.0.2.7:5070".parse().unwrap()));
+        assert_eq!(
+            (p.transport, p.addr),
+            (Transport::Tcp, "192.0.2.7:5070".parse().unwrap())
+        );
         let p = resolve(&Uri::parse("sips:bob@[::1]").unwrap()).unwrap();
         assert_eq!((p.transport, p.addr.port()), (Transport::Tls, 5061));
         assert!(resolve(&Uri::parse("sip:bob@example.com").unwrap()).is_none());
@@ -174,6 +221,9 @@ mod tests {
         assert_ne!(g.tag(), g.tag());
         let b = g.branch(7);
         assert!(b.starts_with("z9hG4bK") && b.ends_with(".7"));
-        assert_eq!(g.stateless_branch("z9hG4bKx"), g.stateless_branch("z9hG4bKx"));
+        assert_eq!(
+            g.stateless_branch("z9hG4bKx"),
+            g.stateless_branch("z9hG4bKx")
+        );
     }
 }

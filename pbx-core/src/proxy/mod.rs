@@ -14,8 +14,12 @@ pub use route::{decide, via_destination, Decision};
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use sip_stack::message::{Header, HeaderName, Method, Request, Response, SipMessage, StatusCode, Via};
-use sip_stack::transaction::{build_cancel, ClientTxId, Output, ServerTxId, TransactionLayer, TxEvent, TxId};
+use sip_stack::message::{
+    Header, HeaderName, Method, Request, Response, SipMessage, StatusCode, Via,
+};
+use sip_stack::transaction::{
+    build_cancel, ClientTxId, Output, ServerTxId, TransactionLayer, TxEvent, TxId,
+};
 use sip_stack::Peer;
 
 use crate::sip::{Now, Outbox, SipCore};
@@ -40,7 +44,11 @@ pub struct Shard {
 impl Shard {
     /// An empty shard.
     pub fn new(layer: TransactionLayer) -> Self {
-        Self { layer, forwards: HashMap::default(), clients: HashMap::default() }
+        Self {
+            layer,
+            forwards: HashMap::default(),
+            clients: HashMap::default(),
+        }
     }
 
     /// Forwards in progress (tests, metrics).
@@ -62,20 +70,28 @@ pub fn drive(core: &SipCore, shard: &mut Shard, now: &Now, out: &mut Outbox) {
 
 fn on_event(core: &SipCore, shard: &mut Shard, now: &Now, ev: TxEvent) {
     match ev {
-        TxEvent::Request { tx, request, .. } if request.method == Method::Cancel => on_cancel(core, shard, now, tx, &request),
+        TxEvent::Request { tx, request, .. } if request.method == Method::Cancel => {
+            on_cancel(core, shard, now, tx, &request)
+        }
         TxEvent::Request { tx, request, peer } => on_request(core, shard, now, tx, request, peer),
         TxEvent::Ack { request, .. } => forward_ack(core, shard, request),
         TxEvent::Response { tx, response } => on_response(core, shard, now, tx, response),
-        TxEvent::StrayResponse { response, .. } => forward_stateless_response(core, shard, response),
+        TxEvent::StrayResponse { response, .. } => {
+            forward_stateless_response(core, shard, response)
+        }
         TxEvent::Timeout { tx } => on_timeout(core, shard, now, tx),
-        TxEvent::Terminated { tx: TxId::Server(tx) } => {
+        TxEvent::Terminated {
+            tx: TxId::Server(tx),
+        } => {
             if let Some(f) = shard.forwards.remove(&tx) {
                 for b in f.branches {
                     shard.clients.remove(&b.tx);
                 }
             }
         }
-        TxEvent::Terminated { tx: TxId::Client(tx) } => {
+        TxEvent::Terminated {
+            tx: TxId::Client(tx),
+        } => {
             shard.clients.remove(&tx);
         }
         _ => {}
@@ -89,7 +105,14 @@ fn respond(core: &SipCore, shard: &mut Shard, now: &Now, tx: ServerTxId, resp: R
     }
 }
 
-fn on_request(core: &SipCore, shard: &mut Shard, now: &Now, tx: ServerTxId, mut req: Request, peer: Peer) {
+fn on_request(
+    core: &SipCore,
+    shard: &mut Shard,
+    now: &Now,
+    tx: ServerTxId,
+    mut req: Request,
+    peer: Peer,
+) {
     let decision = route::decide(core, &mut req, peer, now);
     match decision {
         Decision::Reply(status, reason) => {
@@ -101,12 +124,18 @@ fn on_request(core: &SipCore, shard: &mut Shard, now: &Now, tx: ServerTxId, mut 
             core.metrics.response_sent(407);
             let _ = shard.layer.send_response(now.instant, tx, resp);
         }
-        Decision::Forward { targets, record_route } => {
+        Decision::Forward {
+            targets,
+            record_route,
+        } => {
             let loop_hash = route::loop_hash(core, &req);
             let mut fwd = Forward::new(tx, req);
             for target in &targets {
-                let branch_req = build_branch(core, &fwd.request, target, record_route, peer, loop_hash);
-                let ctx = shard.layer.send_request(now.instant, branch_req, target.dest);
+                let branch_req =
+                    build_branch(core, &fwd.request, target, record_route, peer, loop_hash);
+                let ctx = shard
+                    .layer
+                    .send_request(now.instant, branch_req, target.dest);
                 core.metrics.forwarded_requests.inc();
                 shard.clients.insert(ctx, ClientRole::Branch(tx));
                 fwd.branches.push(Branch {
@@ -125,25 +154,48 @@ fn on_request(core: &SipCore, shard: &mut Shard, now: &Now, tx: ServerTxId, mut 
 
 /// The request of one branch (§16.6): new Request-URI, Path routes, Max-Forwards,
 /// Record-Route (double when transports differ, RFC 5658) and our Via.
-fn build_branch(core: &SipCore, req: &Request, target: &Target, record_route: bool, from: Peer, loop_hash: u64) -> Request {
+fn build_branch(
+    core: &SipCore,
+    req: &Request,
+    target: &Target,
+    record_route: bool,
+    from: Peer,
+    loop_hash: u64,
+) -> Request {
     let mut r = req.clone();
     if let Some(uri) = &target.uri {
         r.uri = uri.clone();
     }
     for route in target.routes.iter().rev() {
-        r.headers.push_front(Header::new(HeaderName::Route, Bytes::from(route.clone())));
+        r.headers
+            .push_front(Header::new(HeaderName::Route, Bytes::from(route.clone())));
     }
-    let mf = req.max_forwards().ok().flatten().map_or(70, |m| m.saturating_sub(1));
-    r.headers.set(Header::new(HeaderName::MaxForwards, Bytes::from(mf.to_string())));
+    let mf = req
+        .max_forwards()
+        .ok()
+        .flatten()
+        .map_or(70, |m| m.saturating_sub(1));
+    r.headers.set(Header::new(
+        HeaderName::MaxForwards,
+        Bytes::from(mf.to_string()),
+    ));
     if record_route {
-        r.headers.push_front(core.locals.record_route(from.transport));
+        r.headers
+            .push_front(core.locals.record_route(from.transport));
         if from.transport != target.dest.transport {
-            r.headers.push_front(core.locals.record_route(target.dest.transport));
+            r.headers
+                .push_front(core.locals.record_route(target.dest.transport));
         }
     }
     let sent_by = core.locals.sent_by(target.dest.transport);
-    let via = Via::new(target.dest.transport, sent_by.ip().to_string(), Some(sent_by.port()), &core.ids.branch(loop_hash));
-    r.headers.push_front(Header::new(HeaderName::Via, Bytes::from(via.to_string())));
+    let via = Via::new(
+        target.dest.transport,
+        sent_by.ip().to_string(),
+        Some(sent_by.port()),
+        &core.ids.branch(loop_hash),
+    );
+    r.headers
+        .push_front(Header::new(HeaderName::Via, Bytes::from(via.to_string())));
     r
 }
 
@@ -158,8 +210,12 @@ fn on_response(core: &SipCore, shard: &mut Shard, now: &Now, ctx: ClientTxId, mu
     }
     resp.headers.remove_first_value(&HeaderName::Via);
     let code = resp.status.0;
-    let Some(fwd) = shard.forwards.get_mut(&stx) else { return };
-    let Some(branch) = fwd.branch_mut(ctx) else { return };
+    let Some(fwd) = shard.forwards.get_mut(&stx) else {
+        return;
+    };
+    let Some(branch) = fwd.branch_mut(ctx) else {
+        return;
+    };
     let mut cancel_this = false;
     if code < 200 {
         branch.provisional = true;
@@ -171,7 +227,9 @@ fn on_response(core: &SipCore, shard: &mut Shard, now: &Now, ctx: ClientTxId, mu
     if cancel_this {
         send_cancel(core, shard, now, stx, ctx);
     }
-    let Some(fwd) = shard.forwards.get_mut(&stx) else { return };
+    let Some(fwd) = shard.forwards.get_mut(&stx) else {
+        return;
+    };
     match code {
         100 => {}
         101..=199 => {
@@ -199,10 +257,16 @@ fn on_response(core: &SipCore, shard: &mut Shard, now: &Now, ctx: ClientTxId, mu
 }
 
 fn on_timeout(core: &SipCore, shard: &mut Shard, now: &Now, ctx: ClientTxId) {
-    let Some(ClientRole::Branch(stx)) = shard.clients.get(&ctx).copied() else { return };
+    let Some(ClientRole::Branch(stx)) = shard.clients.get(&ctx).copied() else {
+        return;
+    };
     let tag = core.ids.tag();
-    let Some(fwd) = shard.forwards.get_mut(&stx) else { return };
-    let Some(branch) = fwd.branch_mut(ctx) else { return };
+    let Some(fwd) = shard.forwards.get_mut(&stx) else {
+        return;
+    };
+    let Some(branch) = fwd.branch_mut(ctx) else {
+        return;
+    };
     if branch.final_status.is_some() {
         return;
     }
@@ -214,7 +278,9 @@ fn on_timeout(core: &SipCore, shard: &mut Shard, now: &Now, ctx: ClientTxId) {
 
 fn finish_if_complete(core: &SipCore, shard: &mut Shard, now: &Now, stx: ServerTxId) {
     let tag = core.ids.tag();
-    let Some(fwd) = shard.forwards.get_mut(&stx) else { return };
+    let Some(fwd) = shard.forwards.get_mut(&stx) else {
+        return;
+    };
     if fwd.final_sent || !fwd.all_final() {
         return;
     }
@@ -225,8 +291,15 @@ fn finish_if_complete(core: &SipCore, shard: &mut Shard, now: &Now, stx: ServerT
 }
 
 fn cancel_all(core: &SipCore, shard: &mut Shard, now: &Now, stx: ServerTxId) {
-    let Some(fwd) = shard.forwards.get(&stx) else { return };
-    let pending: Vec<ClientTxId> = fwd.branches.iter().filter(|b| b.final_status.is_none() && !b.cancelled).map(|b| b.tx).collect();
+    let Some(fwd) = shard.forwards.get(&stx) else {
+        return;
+    };
+    let pending: Vec<ClientTxId> = fwd
+        .branches
+        .iter()
+        .filter(|b| b.final_status.is_none() && !b.cancelled)
+        .map(|b| b.tx)
+        .collect();
     for ctx in pending {
         send_cancel(core, shard, now, stx, ctx);
     }
@@ -236,8 +309,12 @@ fn cancel_all(core: &SipCore, shard: &mut Shard, now: &Now, stx: ServerTxId) {
 /// as soon as one arrives (§9.1).
 fn send_cancel(core: &SipCore, shard: &mut Shard, now: &Now, stx: ServerTxId, ctx: ClientTxId) {
     let _ = core;
-    let Some(fwd) = shard.forwards.get_mut(&stx) else { return };
-    let Some(branch) = fwd.branch_mut(ctx) else { return };
+    let Some(fwd) = shard.forwards.get_mut(&stx) else {
+        return;
+    };
+    let Some(branch) = fwd.branch_mut(ctx) else {
+        return;
+    };
     if branch.final_status.is_some() || branch.cancelled {
         return;
     }
@@ -248,7 +325,9 @@ fn send_cancel(core: &SipCore, shard: &mut Shard, now: &Now, stx: ServerTxId, ct
     branch.cancelled = true;
     branch.cancel_pending = false;
     let dest = branch.dest;
-    let Some(invite) = shard.layer.client_request(ctx) else { return };
+    let Some(invite) = shard.layer.client_request(ctx) else {
+        return;
+    };
     let cancel = build_cancel(invite);
     let cancel_tx = shard.layer.send_request(now.instant, cancel, dest);
     shard.clients.insert(cancel_tx, ClientRole::Cancel);
@@ -258,11 +337,30 @@ fn send_cancel(core: &SipCore, shard: &mut Shard, now: &Now, stx: ServerTxId, ct
 fn on_cancel(core: &SipCore, shard: &mut Shard, now: &Now, tx: ServerTxId, cancel: &Request) {
     let tag = core.ids.tag();
     let Some(inv) = shard.layer.find_invite_for_cancel(cancel) else {
-        respond(core, shard, now, tx, local_response(cancel, StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST, "", &tag));
+        respond(
+            core,
+            shard,
+            now,
+            tx,
+            local_response(
+                cancel,
+                StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST,
+                "",
+                &tag,
+            ),
+        );
         return;
     };
-    respond(core, shard, now, tx, local_response(cancel, StatusCode::OK, "", &tag));
-    let Some(fwd) = shard.forwards.get_mut(&inv) else { return };
+    respond(
+        core,
+        shard,
+        now,
+        tx,
+        local_response(cancel, StatusCode::OK, "", &tag),
+    );
+    let Some(fwd) = shard.forwards.get_mut(&inv) else {
+        return;
+    };
     fwd.cancelled = true;
     if fwd.branches.is_empty() && !fwd.final_sent {
         fwd.final_sent = true;
@@ -276,13 +374,21 @@ fn on_cancel(core: &SipCore, shard: &mut Shard, now: &Now, tx: ServerTxId, cance
 /// ACK for a 2xx: end-to-end, routed by its Route set and forwarded statelessly (§16.11).
 fn forward_ack(core: &SipCore, shard: &mut Shard, mut ack: Request) {
     let routed_through_us = {
-        let Ok(routes) = ack.headers.route_set(&HeaderName::Route) else { return };
+        let Ok(routes) = ack.headers.route_set(&HeaderName::Route) else {
+            return;
+        };
         routes.first().is_some_and(|r| core.locals.is_us(&r.uri))
     };
     if !routed_through_us {
         return;
     }
-    while ack.headers.route_set(&HeaderName::Route).ok().and_then(|r| r.first().map(|t| core.locals.is_us(&t.uri))) == Some(true) {
+    while ack
+        .headers
+        .route_set(&HeaderName::Route)
+        .ok()
+        .and_then(|r| r.first().map(|t| core.locals.is_us(&t.uri)))
+        == Some(true)
+    {
         ack.headers.remove_first_value(&HeaderName::Route);
     }
     if ack.max_forwards().ok().flatten() == Some(0) {
@@ -294,12 +400,29 @@ fn forward_ack(core: &SipCore, shard: &mut Shard, mut ack: Request) {
         Err(_) => None,
     };
     let Some(dest) = dest else { return };
-    let incoming_branch = ack.top_via().ok().and_then(|v| v.branch().map(str::to_owned)).unwrap_or_default();
-    let mf = ack.max_forwards().ok().flatten().map_or(70, |m| m.saturating_sub(1));
-    ack.headers.set(Header::new(HeaderName::MaxForwards, Bytes::from(mf.to_string())));
+    let incoming_branch = ack
+        .top_via()
+        .ok()
+        .and_then(|v| v.branch().map(str::to_owned))
+        .unwrap_or_default();
+    let mf = ack
+        .max_forwards()
+        .ok()
+        .flatten()
+        .map_or(70, |m| m.saturating_sub(1));
+    ack.headers.set(Header::new(
+        HeaderName::MaxForwards,
+        Bytes::from(mf.to_string()),
+    ));
     let sent_by = core.locals.sent_by(dest.transport);
-    let via = Via::new(dest.transport, sent_by.ip().to_string(), Some(sent_by.port()), &core.ids.stateless_branch(&incoming_branch));
-    ack.headers.push_front(Header::new(HeaderName::Via, Bytes::from(via.to_string())));
+    let via = Via::new(
+        dest.transport,
+        sent_by.ip().to_string(),
+        Some(sent_by.port()),
+        &core.ids.stateless_branch(&incoming_branch),
+    );
+    ack.headers
+        .push_front(Header::new(HeaderName::Via, Bytes::from(via.to_string())));
     shard.layer.send_stateless(&SipMessage::Request(ack), dest);
 }
 
@@ -307,12 +430,19 @@ fn forward_ack(core: &SipCore, shard: &mut Shard, mut ack: Request) {
 /// the INVITE transactions are gone): pop our Via and send it to the next one.
 fn forward_stateless_response(core: &SipCore, shard: &mut Shard, mut resp: Response) {
     let Ok(top) = resp.top_via() else { return };
-    if !core.locals.is_our_sent_by(&top.host, top.port, top.transport) {
+    if !core
+        .locals
+        .is_our_sent_by(&top.host, top.port, top.transport)
+    {
         return;
     }
     resp.headers.remove_first_value(&HeaderName::Via);
     let Ok(next) = resp.top_via() else { return };
-    let Some(dest) = via_destination(&next) else { return };
+    let Some(dest) = via_destination(&next) else {
+        return;
+    };
     core.metrics.forwarded_responses.inc();
-    shard.layer.send_stateless(&SipMessage::Response(resp), dest);
+    shard
+        .layer
+        .send_stateless(&SipMessage::Response(resp), dest);
 }

@@ -33,7 +33,10 @@ pub enum Decision {
 
 /// Methods that create dialogs and so get a Record-Route.
 fn creates_dialog(m: &Method) -> bool {
-    matches!(m, Method::Invite | Method::Subscribe | Method::Refer | Method::Notify)
+    matches!(
+        m,
+        Method::Invite | Method::Subscribe | Method::Refer | Method::Notify
+    )
 }
 
 /// The loop-detection hash of RFC 3261 §16.6 step 8 (over the fields that a
@@ -42,7 +45,13 @@ pub(crate) fn loop_hash(core: &SipCore, req: &Request) -> u64 {
     let from_tag = req.from().ok().and_then(|f| f.tag().map(str::to_owned));
     let to_tag = req.to().ok().and_then(|t| t.tag().map(str::to_owned));
     let cseq = req.cseq().map(|c| c.seq).unwrap_or(0);
-    core.ids.hash(&(req.uri.to_string(), from_tag, to_tag, req.call_id().unwrap_or(""), cseq))
+    core.ids.hash(&(
+        req.uri.to_string(),
+        from_tag,
+        to_tag,
+        req.call_id().unwrap_or(""),
+        cseq,
+    ))
 }
 
 /// Decides what to do with a request that is not REGISTER, ACK or CANCEL.
@@ -64,20 +73,34 @@ pub fn decide(core: &SipCore, req: &mut Request, peer: Peer, now: &Now) -> Decis
             return Decision::Reply(StatusCode::NOT_FOUND, "Not a dialog of this proxy");
         }
         return match next_hop(req) {
-            Some(dest) => Decision::Forward { targets: vec![Target { uri: None, routes: Vec::new(), dest }], record_route: false },
+            Some(dest) => Decision::Forward {
+                targets: vec![Target {
+                    uri: None,
+                    routes: Vec::new(),
+                    dest,
+                }],
+                record_route: false,
+            },
             None => Decision::Reply(StatusCode::SERVICE_UNAVAILABLE, "Destination unresolvable"),
         };
     }
-    let trusted = core.is_trusted(peer.addr.ip());
+    // Our own sockets count as trusted: a spiral through this proxy is not re-challenged.
+    let trusted = core.is_trusted(peer.addr.ip())
+        || core.locals.listeners.iter().any(|(_, a)| *a == peer.addr);
     if req.headers.contains(&HeaderName::Route) {
         // A pre-loaded route to somewhere else: only trusted peers may use us as a relay.
         if !trusted {
             return Decision::Reply(StatusCode::FORBIDDEN, "Relaying denied");
         }
         return match next_hop(req) {
-            Some(dest) => {
-                Decision::Forward { targets: vec![Target { uri: None, routes: Vec::new(), dest }], record_route: creates_dialog(&req.method) }
-            }
+            Some(dest) => Decision::Forward {
+                targets: vec![Target {
+                    uri: None,
+                    routes: Vec::new(),
+                    dest,
+                }],
+                record_route: creates_dialog(&req.method),
+            },
             None => Decision::Reply(StatusCode::SERVICE_UNAVAILABLE, "Destination unresolvable"),
         };
     }
@@ -94,8 +117,15 @@ pub fn decide(core: &SipCore, req: &mut Request, peer: Peer, now: &Now) -> Decis
         };
         if core.locals.is_local_host(&from.uri.host) {
             match core.check_credentials(now, req, peer, &HeaderName::ProxyAuthorization) {
-                Ok(auth_user) if Some(&auth_user) == from.uri.user.as_ref() => strip_our_credentials(core, req),
-                Ok(_) => return Decision::Reply(StatusCode::FORBIDDEN, "Authentication user does not match From"),
+                Ok(auth_user) if Some(&auth_user) == from.uri.user.as_ref() => {
+                    strip_our_credentials(core, req)
+                }
+                Ok(_) => {
+                    return Decision::Reply(
+                        StatusCode::FORBIDDEN,
+                        "Authentication user does not match From",
+                    )
+                }
                 Err(stale) => return Decision::Challenge { stale },
             }
         }
@@ -111,9 +141,14 @@ pub fn decide(core: &SipCore, req: &mut Request, peer: Peer, now: &Now) -> Decis
     }
     let mut targets = Vec::with_capacity(bindings.len());
     for b in bindings {
-        let Ok(uri) = Uri::parse(&b.uri) else { continue };
+        let Ok(uri) = Uri::parse(&b.uri) else {
+            continue;
+        };
         let dest = if !b.path.is_empty() {
-            b.path.first().and_then(|p| route_uri(p)).and_then(|u| resolve(&u))
+            b.path
+                .first()
+                .and_then(|p| route_uri(p))
+                .and_then(|u| resolve(&u))
         } else if b.source.transport.is_reliable() && b.source.conn.is_some() {
             // A TCP/TLS contact is reached over the connection it registered on (RFC 5626 §5.3).
             Some(b.source)
@@ -121,36 +156,57 @@ pub fn decide(core: &SipCore, req: &mut Request, peer: Peer, now: &Now) -> Decis
             resolve(&uri)
         };
         if let Some(dest) = dest {
-            targets.push(Target { uri: Some(uri), routes: b.path.clone(), dest });
+            targets.push(Target {
+                uri: Some(uri),
+                routes: b.path.clone(),
+                dest,
+            });
         }
     }
     if targets.is_empty() {
         return Decision::Reply(StatusCode::SERVICE_UNAVAILABLE, "Destination unresolvable");
     }
-    Decision::Forward { targets, record_route: creates_dialog(&req.method) }
+    Decision::Forward {
+        targets,
+        record_route: creates_dialog(&req.method),
+    }
 }
 
 /// Out-of-dialog methods from local users that must carry credentials.
 fn needs_auth(m: &Method) -> bool {
-    !matches!(m, Method::Options | Method::Ack | Method::Cancel | Method::Bye | Method::Register)
+    !matches!(
+        m,
+        Method::Options | Method::Ack | Method::Cancel | Method::Bye | Method::Register
+    )
 }
 
 /// A request that comes back with a Via of ours whose loop hash equals the
 /// request's own has looped (a spiral changes the Request-URI and so the hash).
 fn is_loop(core: &SipCore, req: &Request) -> bool {
-    let mut ours = req.headers.vias().filter_map(Result::ok).filter(|v| core.locals.is_our_sent_by(&v.host, v.port, v.transport)).peekable();
+    let mut ours = req
+        .headers
+        .vias()
+        .filter_map(Result::ok)
+        .filter(|v| core.locals.is_our_sent_by(&v.host, v.port, v.transport))
+        .peekable();
     if ours.peek().is_none() {
         return false;
     }
     let hash = format!("{:x}", loop_hash(core, req));
-    ours.any(|v| v.branch().and_then(|b| b.rsplit_once('.')).is_some_and(|(_, h)| h == hash))
+    ours.any(|v| {
+        v.branch()
+            .and_then(|b| b.rsplit_once('.'))
+            .is_some_and(|(_, h)| h == hash)
+    })
 }
 
 /// Removes the Route entries at the top that name us (loose routing, §16.4).
 fn pop_own_routes(core: &SipCore, req: &mut Request) -> usize {
     let mut popped = 0;
     loop {
-        let Ok(routes) = req.headers.route_set(&HeaderName::Route) else { return popped };
+        let Ok(routes) = req.headers.route_set(&HeaderName::Route) else {
+            return popped;
+        };
         match routes.first() {
             Some(top) if core.locals.is_us(&top.uri) => {
                 req.headers.remove_first_value(&HeaderName::Route);
@@ -171,7 +227,9 @@ fn next_hop(req: &Request) -> Option<Peer> {
 }
 
 fn route_uri(value: &str) -> Option<Uri> {
-    sip_stack::message::NameAddr::parse(value).ok().map(|n| n.uri)
+    sip_stack::message::NameAddr::parse(value)
+        .ok()
+        .map(|n| n.uri)
 }
 
 /// Removes Proxy-Authorization for our realm: it is consumed here (§22.3).
@@ -180,7 +238,10 @@ fn strip_our_credentials(core: &SipCore, req: &mut Request) {
     let keep: Vec<_> = req
         .headers
         .get_all(&HeaderName::ProxyAuthorization)
-        .filter(|h| !h.value_str().is_ok_and(|v| v.contains(&format!("realm=\"{realm}\""))))
+        .filter(|h| {
+            !h.value_str()
+                .is_ok_and(|v| v.contains(&format!("realm=\"{realm}\"")))
+        })
         .cloned()
         .collect();
     req.headers.remove_all(&HeaderName::ProxyAuthorization);
@@ -196,6 +257,14 @@ pub fn via_destination(via: &sip_stack::message::Via) -> Option<Peer> {
         Some(Some(p)) => p,
         _ => via.sent_by_port(),
     };
-    let ip = host.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
-    Some(Peer { transport: via.transport, addr: SocketAddr::new(ip, port), conn: None })
+    let ip = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()?;
+    Some(Peer {
+        transport: via.transport,
+        addr: SocketAddr::new(ip, port),
+        conn: None,
+    })
 }

@@ -54,6 +54,10 @@ impl Binding {
         let (t, a) = text.split_once(' ')?;
         let transport: Transport = t.parse().ok()?;
         let addr: SocketAddr = a.parse().ok()?;
-        Some(Peer { transport, addr, conn: None })
+        Some(Peer {
+            transport,
+            addr,
+            conn: None,
+        })
     }
 }

@@ -28,7 +28,9 @@ impl Location {
     /// An empty table.
     pub fn new() -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::default())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(HashMap::default()))
+                .collect(),
             hasher: ahash::RandomState::with_seeds(1, 2, 3, 4),
         }
     }
@@ -42,8 +44,15 @@ impl Location {
     /// The live bindings of an AOR at `now_secs`, highest q first.
     pub fn lookup(&self, aor: &str, now_secs: u64) -> Vec<Binding> {
         let shard = self.shard(aor).read();
-        let mut out: Vec<Binding> =
-            shard.get(aor).map(|v| v.iter().filter(|b| b.expires_at > now_secs).cloned().collect()).unwrap_or_default();
+        let mut out: Vec<Binding> = shard
+            .get(aor)
+            .map(|v| {
+                v.iter()
+                    .filter(|b| b.expires_at > now_secs)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
         out.sort_by(|a, b| b.q.cmp(&a.q));
         out
     }
@@ -103,14 +112,21 @@ impl Location {
 
     /// Every binding (for `pbx registrations` and metrics), sorted by AOR.
     pub fn snapshot(&self) -> Vec<Binding> {
-        let mut all: Vec<Binding> = self.shards.iter().flat_map(|s| s.read().values().flatten().cloned().collect::<Vec<_>>()).collect();
+        let mut all: Vec<Binding> = self
+            .shards
+            .iter()
+            .flat_map(|s| s.read().values().flatten().cloned().collect::<Vec<_>>())
+            .collect();
         all.sort_by(|a, b| a.aor.cmp(&b.aor).then(a.key.cmp(&b.key)));
         all
     }
 
     /// Number of bindings.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.read().values().map(Vec::len).sum::<usize>()).sum()
+        self.shards
+            .iter()
+            .map(|s| s.read().values().map(Vec::len).sum::<usize>())
+            .sum()
     }
 
     /// Whether no binding exists.

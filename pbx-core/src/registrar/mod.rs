@@ -54,7 +54,11 @@ pub struct Refusal {
 
 impl Refusal {
     fn new(status: StatusCode, reason: &'static str) -> Self {
-        Self { status, reason, headers: Vec::new() }
+        Self {
+            status,
+            reason,
+            headers: Vec::new(),
+        }
     }
 }
 
@@ -70,8 +74,16 @@ struct Wanted {
 
 impl Registrar {
     /// A registrar over `location`; changes are sent to `persist` (write-behind) when given.
-    pub fn new(config: RegistrarConfig, location: Arc<Location>, persist: Option<Sender<BindingChange>>) -> Self {
-        Self { config, location, persist }
+    pub fn new(
+        config: RegistrarConfig,
+        location: Arc<Location>,
+        persist: Option<Sender<BindingChange>>,
+    ) -> Self {
+        Self {
+            config,
+            location,
+            persist,
+        }
     }
 
     /// The location service.
@@ -81,7 +93,10 @@ impl Registrar {
 
     /// The AOR (`user@domain`) of a REGISTER's To, or None when it has no user part.
     pub fn aor_of(&self, to: &NameAddr) -> Option<String> {
-        to.uri.user.as_ref().map(|u| format!("{u}@{}", self.config.domain))
+        to.uri
+            .user
+            .as_ref()
+            .map(|u| format!("{u}@{}", self.config.domain))
     }
 
     /// Handles an (already authenticated, already domain-checked) REGISTER for `aor`.
@@ -100,21 +115,37 @@ impl Registrar {
         }
     }
 
-    fn try_register(&self, req: &Request, aor: &str, source: Peer, now_secs: u64) -> Result<Vec<Binding>, Refusal> {
+    fn try_register(
+        &self,
+        req: &Request,
+        aor: &str,
+        source: Peer,
+        now_secs: u64,
+    ) -> Result<Vec<Binding>, Refusal> {
         let bad = |_| Refusal::new(StatusCode::BAD_REQUEST, "Bad REGISTER");
         let call_id = req.call_id().map_err(bad)?.to_owned();
         let cseq = req.cseq().map_err(bad)?.seq;
-        let header_expires = req.expires().map_err(|_| Refusal::new(StatusCode::BAD_REQUEST, "Bad Expires"))?;
-        let contacts = req.contacts().map_err(|_| Refusal::new(StatusCode::BAD_REQUEST, "Bad Contact"))?;
+        let header_expires = req
+            .expires()
+            .map_err(|_| Refusal::new(StatusCode::BAD_REQUEST, "Bad Expires"))?;
+        let contacts = req
+            .contacts()
+            .map_err(|_| Refusal::new(StatusCode::BAD_REQUEST, "Bad Contact"))?;
 
         let list = match contacts {
             Contacts::Star => {
                 // RFC 3261 §10.3 step 6: `*` only with Expires: 0 and no other contact.
                 if header_expires != Some(0) {
-                    return Err(Refusal::new(StatusCode::BAD_REQUEST, "Contact * requires Expires: 0"));
+                    return Err(Refusal::new(
+                        StatusCode::BAD_REQUEST,
+                        "Contact * requires Expires: 0",
+                    ));
                 }
                 let removed = self.location.update(aor, std::mem::take);
-                self.persist_all(removed.into_iter().map(|b| BindingChange::Remove { aor: b.aor, key: b.key }));
+                self.persist_all(removed.into_iter().map(|b| BindingChange::Remove {
+                    aor: b.aor,
+                    key: b.key,
+                }));
                 return Ok(Vec::new());
             }
             Contacts::List(list) => list,
@@ -134,7 +165,11 @@ impl Registrar {
             .iter()
             .map(ToString::to_string)
             .collect();
-        let user_agent = req.headers.get(&HeaderName::UserAgent).and_then(|h| h.value_str().ok()).map(str::to_owned);
+        let user_agent = req
+            .headers
+            .get(&HeaderName::UserAgent)
+            .and_then(|h| h.value_str().ok())
+            .map(str::to_owned);
 
         let mut changes = Vec::with_capacity(wanted.len());
         let result = self.location.update(aor, |bindings| {
@@ -148,7 +183,10 @@ impl Registrar {
                 }
                 bindings.retain(|b| b.key != w.key);
                 if w.expires == 0 {
-                    changes.push(BindingChange::Remove { aor: aor.to_owned(), key: w.key.clone() });
+                    changes.push(BindingChange::Remove {
+                        aor: aor.to_owned(),
+                        key: w.key.clone(),
+                    });
                     continue;
                 }
                 if bindings.len() >= self.config.max_contacts {
@@ -181,12 +219,18 @@ impl Registrar {
 
     fn wanted(&self, c: &NameAddr, header_expires: Option<u32>) -> Result<Wanted, Refusal> {
         let expires = match c.param("expires") {
-            Some(Some(v)) => v.trim().parse::<u32>().unwrap_or(self.config.default_expires),
+            Some(Some(v)) => v
+                .trim()
+                .parse::<u32>()
+                .unwrap_or(self.config.default_expires),
             _ => header_expires.unwrap_or(self.config.default_expires),
         };
         if expires != 0 && expires < self.config.min_expires {
             let mut r = Refusal::new(StatusCode::INTERVAL_TOO_BRIEF, "Interval Too Brief");
-            r.headers.push(Header::new(HeaderName::MinExpires, Bytes::from(self.config.min_expires.to_string())));
+            r.headers.push(Header::new(
+                HeaderName::MinExpires,
+                Bytes::from(self.config.min_expires.to_string()),
+            ));
             return Err(r);
         }
         let expires = expires.min(self.config.max_expires);
@@ -202,7 +246,10 @@ impl Registrar {
             _ => None,
         };
         let reg_id = match c.param("reg-id") {
-            Some(Some(v)) => Some(v.parse::<u32>().map_err(|_| Refusal::new(StatusCode::BAD_REQUEST, "Bad reg-id"))?),
+            Some(Some(v)) => Some(
+                v.parse::<u32>()
+                    .map_err(|_| Refusal::new(StatusCode::BAD_REQUEST, "Bad reg-id"))?,
+            ),
             _ => None,
         };
         let uri = c.uri.to_string();
@@ -213,8 +260,18 @@ impl Registrar {
         };
         // Store the contact without its expires parameter: the 200 lists the granted value.
         let mut stored = c.clone();
-        stored.params.retain(|p| !p.name.eq_ignore_ascii_case("expires"));
-        Ok(Wanted { key, contact: stored.to_string(), uri, expires, q, instance, reg_id })
+        stored
+            .params
+            .retain(|p| !p.name.eq_ignore_ascii_case("expires"));
+        Ok(Wanted {
+            key,
+            contact: stored.to_string(),
+            uri,
+            expires,
+            q,
+            instance,
+            reg_id,
+        })
     }
 
     fn persist_all(&self, changes: impl IntoIterator<Item = BindingChange>) {
@@ -230,7 +287,8 @@ impl Registrar {
         let mut resp = Response::for_request(req, StatusCode::OK, None);
         for b in bindings {
             let value = format!("{};expires={}", b.contact, b.remaining(now_secs));
-            resp.headers.push(Header::new(HeaderName::Contact, Bytes::from(value)));
+            resp.headers
+                .push(Header::new(HeaderName::Contact, Bytes::from(value)));
         }
         // RFC 3327 §5.3: the Path as stored is echoed in the 200.
         for p in req.headers.get_all(&HeaderName::Path) {

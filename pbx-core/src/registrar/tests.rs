@@ -7,7 +7,13 @@ use sip_stack::Peer;
 use super::*;
 
 fn config() -> RegistrarConfig {
-    RegistrarConfig { domain: "example.com".into(), min_expires: 60, max_expires: 3600, default_expires: 600, max_contacts: 3 }
+    RegistrarConfig {
+        domain: "example.com".into(),
+        min_expires: 60,
+        max_expires: 3600,
+        default_expires: 600,
+        max_contacts: 3,
+    }
 }
 
 fn register(cseq: u32, extra: &str) -> Request {
@@ -37,15 +43,26 @@ fn source() -> Peer {
 }
 
 fn contacts(resp: &Response) -> Vec<String> {
-    resp.headers.get_all(&HeaderName::Contact).map(|h| h.value_str().unwrap().to_owned()).collect()
+    resp.headers
+        .get_all(&HeaderName::Contact)
+        .map(|h| h.value_str().unwrap().to_owned())
+        .collect()
 }
 
 #[test]
 fn binds_with_default_expires_and_lists_contacts() {
     let r = registrar();
-    let resp = r.register(&register(1, "Contact: <sip:alice@10.0.0.1:5070>\r\n"), "alice@example.com", source(), 1000);
+    let resp = r.register(
+        &register(1, "Contact: <sip:alice@10.0.0.1:5070>\r\n"),
+        "alice@example.com",
+        source(),
+        1000,
+    );
     assert_eq!(resp.status, StatusCode::OK);
-    assert_eq!(contacts(&resp), vec!["<sip:alice@10.0.0.1:5070>;expires=600"]);
+    assert_eq!(
+        contacts(&resp),
+        vec!["<sip:alice@10.0.0.1:5070>;expires=600"]
+    );
     let b = r.location().lookup("alice@example.com", 1000);
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].expires_at, 1600);
@@ -54,16 +71,33 @@ fn binds_with_default_expires_and_lists_contacts() {
 #[test]
 fn too_brief_gets_423_with_min_expires() {
     let r = registrar();
-    let resp = r.register(&register(1, "Contact: <sip:alice@10.0.0.1>;expires=30\r\n"), "alice@example.com", source(), 0);
+    let resp = r.register(
+        &register(1, "Contact: <sip:alice@10.0.0.1>;expires=30\r\n"),
+        "alice@example.com",
+        source(),
+        0,
+    );
     assert_eq!(resp.status, StatusCode::INTERVAL_TOO_BRIEF);
-    assert_eq!(resp.headers.get(&HeaderName::MinExpires).unwrap().value_str().unwrap(), "60");
+    assert_eq!(
+        resp.headers
+            .get(&HeaderName::MinExpires)
+            .unwrap()
+            .value_str()
+            .unwrap(),
+        "60"
+    );
     assert!(r.location().is_empty());
 }
 
 #[test]
 fn expires_is_clamped_and_header_expires_applies() {
     let r = registrar();
-    let resp = r.register(&register(1, "Expires: 99999\r\nContact: <sip:alice@10.0.0.1>\r\n"), "alice@example.com", source(), 0);
+    let resp = r.register(
+        &register(1, "Expires: 99999\r\nContact: <sip:alice@10.0.0.1>\r\n"),
+        "alice@example.com",
+        source(),
+        0,
+    );
     assert_eq!(contacts(&resp), vec!["<sip:alice@10.0.0.1>;expires=3600"]);
 }
 
@@ -71,12 +105,25 @@ fn expires_is_clamped_and_header_expires_applies() {
 fn q_values_order_contacts_and_star_removes_all() {
     let r = registrar();
     let aor = "alice@example.com";
-    r.register(&register(1, "Contact: <sip:a@10.0.0.1>;q=0.2, <sip:a@10.0.0.2>;q=0.9\r\n"), aor, source(), 0);
+    r.register(
+        &register(
+            1,
+            "Contact: <sip:a@10.0.0.1>;q=0.2, <sip:a@10.0.0.2>;q=0.9\r\n",
+        ),
+        aor,
+        source(),
+        0,
+    );
     let b = r.location().lookup(aor, 0);
     assert_eq!(b.iter().map(|b| b.q).collect::<Vec<_>>(), vec![900, 200]);
     let bad = r.register(&register(2, "Contact: *\r\n"), aor, source(), 0);
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "* without Expires: 0");
-    let ok = r.register(&register(3, "Contact: *\r\nExpires: 0\r\n"), aor, source(), 0);
+    let ok = r.register(
+        &register(3, "Contact: *\r\nExpires: 0\r\n"),
+        aor,
+        source(),
+        0,
+    );
     assert_eq!(ok.status, StatusCode::OK);
     assert!(r.location().lookup(aor, 0).is_empty());
 }
@@ -85,11 +132,26 @@ fn q_values_order_contacts_and_star_removes_all() {
 fn expires_zero_removes_one_and_old_cseq_does_not_undo() {
     let r = registrar();
     let aor = "alice@example.com";
-    r.register(&register(5, "Contact: <sip:a@10.0.0.1>, <sip:a@10.0.0.2>\r\n"), aor, source(), 0);
-    r.register(&register(6, "Contact: <sip:a@10.0.0.1>;expires=0\r\n"), aor, source(), 0);
+    r.register(
+        &register(5, "Contact: <sip:a@10.0.0.1>, <sip:a@10.0.0.2>\r\n"),
+        aor,
+        source(),
+        0,
+    );
+    r.register(
+        &register(6, "Contact: <sip:a@10.0.0.1>;expires=0\r\n"),
+        aor,
+        source(),
+        0,
+    );
     assert_eq!(r.location().lookup(aor, 0).len(), 1);
     // A delayed CSeq 4 from the same Call-ID must not resurrect or change anything.
-    r.register(&register(4, "Contact: <sip:a@10.0.0.2>;expires=100\r\n"), aor, source(), 0);
+    r.register(
+        &register(4, "Contact: <sip:a@10.0.0.2>;expires=100\r\n"),
+        aor,
+        source(),
+        0,
+    );
     assert_eq!(r.location().lookup(aor, 0)[0].expires_at, 600);
 }
 
@@ -98,9 +160,17 @@ fn instance_and_reg_id_replace_binding_with_new_uri_and_path_is_kept() {
     let r = registrar();
     let aor = "alice@example.com";
     let inst = "+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000A95A0E128>\";reg-id=1";
-    r.register(&register(1, &format!("Contact: <sip:a@10.0.0.1>;{inst}\r\n")), aor, source(), 0);
+    r.register(
+        &register(1, &format!("Contact: <sip:a@10.0.0.1>;{inst}\r\n")),
+        aor,
+        source(),
+        0,
+    );
     let resp = r.register(
-        &register(2, &format!("Path: <sip:edge.example.com;lr>\r\nContact: <sip:a@10.0.0.9>;{inst}\r\n")),
+        &register(
+            2,
+            &format!("Path: <sip:edge.example.com;lr>\r\nContact: <sip:a@10.0.0.9>;{inst}\r\n"),
+        ),
         aor,
         source(),
         0,
@@ -110,14 +180,20 @@ fn instance_and_reg_id_replace_binding_with_new_uri_and_path_is_kept() {
     assert_eq!(b[0].uri, "sip:a@10.0.0.9");
     assert_eq!(b[0].reg_id, Some(1));
     assert_eq!(b[0].path, vec!["<sip:edge.example.com;lr>".to_owned()]);
-    assert!(resp.headers.get(&HeaderName::Path).is_some(), "Path echoed in the 200");
+    assert!(
+        resp.headers.get(&HeaderName::Path).is_some(),
+        "Path echoed in the 200"
+    );
 }
 
 #[test]
 fn max_contacts_is_enforced() {
     let r = registrar();
     let resp = r.register(
-        &register(1, "Contact: <sip:a@10.0.0.1>, <sip:a@10.0.0.2>, <sip:a@10.0.0.3>, <sip:a@10.0.0.4>\r\n"),
+        &register(
+            1,
+            "Contact: <sip:a@10.0.0.1>, <sip:a@10.0.0.2>, <sip:a@10.0.0.3>, <sip:a@10.0.0.4>\r\n",
+        ),
         "alice@example.com",
         source(),
         0,
@@ -128,7 +204,12 @@ fn max_contacts_is_enforced() {
 #[test]
 fn sweep_removes_lapsed_bindings() {
     let r = registrar();
-    r.register(&register(1, "Contact: <sip:a@10.0.0.1>;expires=60\r\n"), "alice@example.com", source(), 0);
+    r.register(
+        &register(1, "Contact: <sip:a@10.0.0.1>;expires=60\r\n"),
+        "alice@example.com",
+        source(),
+        0,
+    );
     assert_eq!(r.sweep(59), 0);
     assert_eq!(r.sweep(61), 1);
     assert!(r.location().is_empty());

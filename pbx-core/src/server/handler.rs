@@ -20,10 +20,14 @@ thread_local! {
 impl Handler for CoreHandler {
     fn on_message(&self, incoming: Incoming) {
         // Messages that arrive while the server is still starting are dropped; UAs retransmit.
-        let Some((core, transports)) = self.cell.get() else { return };
+        let Some((core, transports)) = self.cell.get() else {
+            return;
+        };
         let now = self.clock.now();
         OUTBOX.with(|cell| {
-            let Ok(mut out) = cell.try_borrow_mut() else { return };
+            let Ok(mut out) = cell.try_borrow_mut() else {
+                return;
+            };
             core.handle_incoming(&now, incoming.data, incoming.peer, &mut out);
             send_all(core, transports, &mut out);
         });

@@ -16,7 +16,12 @@ use crate::store::Store;
 
 const TIMER_TICK: Duration = Duration::from_millis(5);
 
-pub(super) fn spawn_timers(core: Arc<SipCore>, transports: Transports, stop: Arc<AtomicBool>, start: Instant) -> JoinHandle<()> {
+pub(super) fn spawn_timers(
+    core: Arc<SipCore>,
+    transports: Transports,
+    stop: Arc<AtomicBool>,
+    start: Instant,
+) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("pbx-timers".into())
         .spawn(move || {

@@ -31,8 +31,14 @@ pub(super) async fn serve_metrics(
 ) -> std::io::Result<(tokio::task::JoinHandle<()>, SocketAddr)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    let state = AppState { core, transports, clock: Arc::new(Clock { start }) };
-    let app = Router::new().route("/metrics", get(metrics)).with_state(state);
+    let state = AppState {
+        core,
+        transports,
+        clock: Arc::new(Clock { start }),
+    };
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state);
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "metrics server failed");
@@ -52,15 +58,46 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     let mut text = s.core.metrics.render(&g);
     let t = s.transports.stats().snapshot();
     for (name, help, v) in [
-        ("transport_received_total", "Messages received by the transports", t.received),
-        ("transport_sent_total", "Messages sent by the transports", t.sent),
-        ("transport_dropped_total", "Datagrams or stream bytes dropped as unframeable or oversized", t.dropped),
-        ("transport_connections_accepted_total", "TCP/TLS connections accepted", t.connections_accepted),
-        ("transport_connections_connected_total", "Outbound TCP/TLS connections made", t.connections_connected),
-        ("transport_connections_closed_total", "TCP/TLS connections closed", t.connections_closed),
-        ("transport_connections_refused_total", "TCP/TLS connections refused at the limit", t.connections_refused),
+        (
+            "transport_received_total",
+            "Messages received by the transports",
+            t.received,
+        ),
+        (
+            "transport_sent_total",
+            "Messages sent by the transports",
+            t.sent,
+        ),
+        (
+            "transport_dropped_total",
+            "Datagrams or stream bytes dropped as unframeable or oversized",
+            t.dropped,
+        ),
+        (
+            "transport_connections_accepted_total",
+            "TCP/TLS connections accepted",
+            t.connections_accepted,
+        ),
+        (
+            "transport_connections_connected_total",
+            "Outbound TCP/TLS connections made",
+            t.connections_connected,
+        ),
+        (
+            "transport_connections_closed_total",
+            "TCP/TLS connections closed",
+            t.connections_closed,
+        ),
+        (
+            "transport_connections_refused_total",
+            "TCP/TLS connections refused at the limit",
+            t.connections_refused,
+        ),
     ] {
-        let _ = writeln!(text, "# HELP pbx_{name} {help}\n# TYPE pbx_{name} counter\npbx_{name} {v}");
+        let _ = writeln!(
+            text,
+            "# HELP pbx_{name} {help}\n# TYPE pbx_{name} counter\npbx_{name} {v}"
+        );
     }
     let _ = writeln!(
         text,

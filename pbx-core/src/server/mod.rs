@@ -52,14 +52,22 @@ pub(crate) struct Clock {
 impl Clock {
     pub(crate) fn now(&self) -> Now {
         let instant = Instant::now();
-        let unix_secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        Now { instant, unix_secs, mono_ms: instant.duration_since(self.start).as_millis() as u64 }
+        let unix_secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Now {
+            instant,
+            unix_secs,
+            mono_ms: instant.duration_since(self.start).as_millis() as u64,
+        }
     }
 }
 
 /// Unix seconds now (admin commands).
 pub fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// A running server.
@@ -78,7 +86,12 @@ pub fn sync_config_users(store: &mut Store, config: &Config) -> Result<usize, St
     let users: Vec<(String, Credentials)> = config
         .users
         .iter()
-        .map(|u| (u.name.clone(), Credentials::from_password(&u.name, &config.realm, &u.password)))
+        .map(|u| {
+            (
+                u.name.clone(),
+                Credentials::from_password(&u.name, &config.realm, &u.password),
+            )
+        })
         .collect();
     store.upsert_users(&config.realm, &users, unix_now())
 }
@@ -130,20 +143,45 @@ impl Server {
             config.udp_threads
         };
         let tconf = TransportConfig {
-            udp: config.listen.iter().filter(|l| l.transport == Transport::Udp).map(|l| l.addr).collect(),
-            tcp: config.listen.iter().filter(|l| l.transport == Transport::Tcp).map(|l| l.addr).collect(),
+            udp: config
+                .listen
+                .iter()
+                .filter(|l| l.transport == Transport::Udp)
+                .map(|l| l.addr)
+                .collect(),
+            tcp: config
+                .listen
+                .iter()
+                .filter(|l| l.transport == Transport::Tcp)
+                .map(|l| l.addr)
+                .collect(),
             tls: config
                 .listen
                 .iter()
-                .filter_map(|l| l.tls.as_ref().map(|(c, k)| (l.addr, TlsConfig { cert_pem: c.clone(), key_pem: k.clone() })))
+                .filter_map(|l| {
+                    l.tls.as_ref().map(|(c, k)| {
+                        (
+                            l.addr,
+                            TlsConfig {
+                                cert_pem: c.clone(),
+                                key_pem: k.clone(),
+                            },
+                        )
+                    })
+                })
                 .collect(),
             udp_threads,
             ..TransportConfig::default()
         };
         let start = Instant::now();
         let cell: Arc<OnceLock<(Arc<SipCore>, Transports)>> = Arc::new(OnceLock::new());
-        let handler = Arc::new(handler::CoreHandler { cell: cell.clone(), clock: Clock { start } });
-        let transports = Transports::start(tconf, handler).await.map_err(ServerError::Bind)?;
+        let handler = Arc::new(handler::CoreHandler {
+            cell: cell.clone(),
+            clock: Clock { start },
+        });
+        let transports = Transports::start(tconf, handler)
+            .await
+            .map_err(ServerError::Bind)?;
 
         let mut listeners = Vec::new();
         for t in [Transport::Udp, Transport::Tcp, Transport::Tls] {
@@ -153,10 +191,18 @@ impl Server {
         }
         tracing::info!(?listeners, domain = %config.domain, "SIP listening");
         let core = Arc::new(SipCore::new(SipCoreParts {
-            locals: Locals { domain: config.domain.clone(), aliases: config.aliases.clone(), listeners },
+            locals: Locals {
+                domain: config.domain.clone(),
+                aliases: config.aliases.clone(),
+                listeners,
+            },
             auth,
             registrar,
-            bans: BanList::new(config.ban_threshold, config.ban_window.as_millis() as u64, config.ban_time.as_millis() as u64),
+            bans: BanList::new(
+                config.ban_threshold,
+                config.ban_window.as_millis() as u64,
+                config.ban_time.as_millis() as u64,
+            ),
             metrics,
             trusted: config.trusted.clone(),
             register_auth: config.register_auth,
@@ -169,20 +215,36 @@ impl Server {
         let stop = Arc::new(AtomicBool::new(false));
         let threads = vec![
             housekeeping::spawn_timers(core.clone(), transports.clone(), stop.clone(), start),
-            housekeeping::spawn_housekeeping(core.clone(), store, users_version, config.realm.clone(), stop.clone(), start),
+            housekeeping::spawn_housekeeping(
+                core.clone(),
+                store,
+                users_version,
+                config.realm.clone(),
+                stop.clone(),
+                start,
+            ),
         ];
 
         let (http, metrics_addr) = match config.metrics_listen {
             Some(addr) => {
-                let (task, bound) = http::serve_metrics(addr, core.clone(), transports.clone(), start)
-                    .await
-                    .map_err(|source| ServerError::Metrics { addr, source })?;
+                let (task, bound) =
+                    http::serve_metrics(addr, core.clone(), transports.clone(), start)
+                        .await
+                        .map_err(|source| ServerError::Metrics { addr, source })?;
                 tracing::info!(%bound, "metrics on http://{bound}/metrics");
                 (Some(task), Some(bound))
             }
             None => (None, None),
         };
-        Ok(Self { core, transports, write_behind: Some(write_behind), stop, threads, metrics_addr, http })
+        Ok(Self {
+            core,
+            transports,
+            write_behind: Some(write_behind),
+            stop,
+            threads,
+            metrics_addr,
+            http,
+        })
     }
 
     /// The SIP core (tests, admin).

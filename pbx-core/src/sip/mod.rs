@@ -92,7 +92,9 @@ pub struct SipCoreParts {
 impl SipCore {
     /// Assembles a core.
     pub fn new(p: SipCoreParts) -> Self {
-        let shards = (0..p.shards.max(1)).map(|_| Mutex::new(Shard::new(TransactionLayer::new(p.timers.clone())))).collect();
+        let shards = (0..p.shards.max(1))
+            .map(|_| Mutex::new(Shard::new(TransactionLayer::new(p.timers.clone()))))
+            .collect();
         Self {
             locals: p.locals,
             auth: p.auth,
@@ -141,7 +143,9 @@ impl SipCore {
                     return;
                 };
                 let mut shard = self.shard_of(call_id).lock();
-                shard.layer.handle_message(now.instant, SipMessage::Response(resp), peer);
+                shard
+                    .layer
+                    .handle_message(now.instant, SipMessage::Response(resp), peer);
                 proxy::drive(self, &mut shard, now, out);
             }
         }
@@ -154,7 +158,11 @@ impl SipCore {
             tracing::debug!(%peer, error = %e, "malformed request");
             if req.method != Method::Ack && req.headers.contains(&HeaderName::Via) {
                 let reason = e.to_string();
-                self.reply(out, peer, proxy::local_response(&req, StatusCode::BAD_REQUEST, &reason, &self.ids.tag()));
+                self.reply(
+                    out,
+                    peer,
+                    proxy::local_response(&req, StatusCode::BAD_REQUEST, &reason, &self.ids.tag()),
+                );
             }
             return;
         }
@@ -171,7 +179,9 @@ impl SipCore {
         }
         let Ok(call_id) = req.call_id() else { return };
         let mut shard = self.shard_of(call_id).lock();
-        shard.layer.handle_message(now.instant, SipMessage::Request(req), peer);
+        shard
+            .layer
+            .handle_message(now.instant, SipMessage::Request(req), peer);
         proxy::drive(self, &mut shard, now, out);
     }
 
@@ -188,8 +198,14 @@ impl SipCore {
             HeaderName::Allow,
             Bytes::from_static(b"INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE"),
         ));
-        resp.headers.push(Header::new(HeaderName::Supported, Bytes::from_static(b"path, outbound")));
-        resp.headers.push(Header::new(HeaderName::Accept, Bytes::from_static(b"application/sdp")));
+        resp.headers.push(Header::new(
+            HeaderName::Supported,
+            Bytes::from_static(b"path, outbound"),
+        ));
+        resp.headers.push(Header::new(
+            HeaderName::Accept,
+            Bytes::from_static(b"application/sdp"),
+        ));
         resp
     }
 
@@ -206,7 +222,10 @@ impl SipCore {
 
     /// The earliest transaction deadline of all shards.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.shards.iter().filter_map(|s| s.lock().layer.poll_timeout()).min()
+        self.shards
+            .iter()
+            .filter_map(|s| s.lock().layer.poll_timeout())
+            .min()
     }
 
     /// Live transactions over all shards.
@@ -220,7 +239,12 @@ impl SipCore {
 fn fix_via(req: &mut Request, peer: Peer) {
     let Ok(mut via) = req.top_via() else { return };
     let ip = peer.addr.ip();
-    let host_matches = via.host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok_and(|h| h == ip);
+    let host_matches = via
+        .host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .is_ok_and(|h| h == ip);
     let wants_rport = via.rport().is_some();
     if host_matches && !wants_rport {
         return;
@@ -232,5 +256,6 @@ fn fix_via(req: &mut Request, peer: Peer) {
         via.set_param("received", Some(ip.to_string()));
     }
     req.headers.remove_first_value(&HeaderName::Via);
-    req.headers.push_front(Header::new(HeaderName::Via, Bytes::from(via.to_string())));
+    req.headers
+        .push_front(Header::new(HeaderName::Via, Bytes::from(via.to_string())));
 }

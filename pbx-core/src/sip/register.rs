@@ -22,7 +22,10 @@ impl SipCore {
         }
         if let Some(unsupported) = unsupported_extensions(req) {
             let mut r = local_response(req, StatusCode::BAD_EXTENSION, "", &tag());
-            r.headers.push(Header::new(HeaderName::Unsupported, Bytes::from(unsupported)));
+            r.headers.push(Header::new(
+                HeaderName::Unsupported,
+                Bytes::from(unsupported),
+            ));
             return r;
         }
         let Ok(to) = req.to() else {
@@ -37,7 +40,14 @@ impl SipCore {
         if self.register_auth {
             match self.check_credentials(now, req, peer, &HeaderName::Authorization) {
                 Ok(auth_user) if auth_user == user => {}
-                Ok(_) => return local_response(req, StatusCode::FORBIDDEN, "Authentication user does not match To", &tag()),
+                Ok(_) => {
+                    return local_response(
+                        req,
+                        StatusCode::FORBIDDEN,
+                        "Authentication user does not match To",
+                        &tag(),
+                    )
+                }
                 Err(stale) => return self.challenge(now, req, StatusCode::UNAUTHORIZED, stale),
             }
         } else if !self.auth.users().contains(&user) {
@@ -56,16 +66,31 @@ impl SipCore {
 
     /// Verifies the credentials in `header` (Authorization or Proxy-Authorization).
     /// Ok: the authenticated user. Err(stale): challenge (with `stale=true` if so).
-    pub(crate) fn check_credentials(&self, now: &Now, req: &Request, peer: Peer, header: &HeaderName) -> Result<String, bool> {
+    pub(crate) fn check_credentials(
+        &self,
+        now: &Now,
+        req: &Request,
+        peer: Peer,
+        header: &HeaderName,
+    ) -> Result<String, bool> {
         let realm = self.auth.realm();
         let creds = req
             .headers
             .get_all(header)
             .filter_map(|h| h.value_str().ok().and_then(|v| AuthParams::parse(v).ok()))
             .find(|p| p.get("realm") == Some(realm));
-        let Some(creds) = creds else { return Err(false) };
-        let request_id = self.ids.hash(&(req.call_id().unwrap_or(""), req.cseq().map(|c| c.seq).unwrap_or(0)));
-        let ar = AuthRequest { method: req.method.as_str(), request_id, now_secs: now.unix_secs };
+        let Some(creds) = creds else {
+            return Err(false);
+        };
+        let request_id = self.ids.hash(&(
+            req.call_id().unwrap_or(""),
+            req.cseq().map(|c| c.seq).unwrap_or(0),
+        ));
+        let ar = AuthRequest {
+            method: req.method.as_str(),
+            request_id,
+            now_secs: now.unix_secs,
+        };
         match self.auth.verify(&creds, &ar) {
             AuthOutcome::Authenticated(user) => Ok(user),
             AuthOutcome::Challenge { stale } => Err(stale),
@@ -82,10 +107,20 @@ impl SipCore {
     }
 
     /// A 401 or 407 with one challenge per configured algorithm (RFC 8760 §2.4).
-    pub(crate) fn challenge(&self, now: &Now, req: &Request, status: StatusCode, stale: bool) -> Response {
+    pub(crate) fn challenge(
+        &self,
+        now: &Now,
+        req: &Request,
+        status: StatusCode,
+        stale: bool,
+    ) -> Response {
         self.metrics.auth_challenges.inc();
         let mut resp = local_response(req, status, "", &self.ids.tag());
-        let name = if status == StatusCode::UNAUTHORIZED { HeaderName::WwwAuthenticate } else { HeaderName::ProxyAuthenticate };
+        let name = if status == StatusCode::UNAUTHORIZED {
+            HeaderName::WwwAuthenticate
+        } else {
+            HeaderName::ProxyAuthenticate
+        };
         for c in self.auth.challenges(stale, now.unix_secs) {
             resp.headers.push(Header::new(name.clone(), Bytes::from(c)));
         }

@@ -86,20 +86,34 @@ impl Store {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir { dir: dir.to_owned(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+                dir: dir.to_owned(),
+                source,
+            })?;
         }
-        let wrap = |source| StoreError::Sqlite { path: path.to_owned(), source };
+        let wrap = |source| StoreError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
         let conn = Connection::open(path).map_err(wrap)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(wrap)?;
         // WAL + synchronous=NORMAL: committed transactions survive a process crash (kill -9).
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(wrap)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(wrap)?;
         conn.execute_batch(SCHEMA).map_err(wrap)?;
-        Ok(Self { conn, path: path.to_owned() })
+        Ok(Self {
+            conn,
+            path: path.to_owned(),
+        })
     }
 
     fn err(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite { path: self.path.clone(), source }
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     /// The database file.
@@ -110,12 +124,24 @@ impl Store {
     /// A counter bumped (by triggers) on every change to the users table: the
     /// server polls it to pick up `pbx users add` while running.
     pub fn users_version(&self) -> Result<i64, StoreError> {
-        self.conn.query_row("SELECT users_version FROM meta WHERE id = 1", [], |r| r.get(0)).map_err(|e| self.err(e))
+        self.conn
+            .query_row("SELECT users_version FROM meta WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))
     }
 
     /// Adds or replaces users (one transaction). Returns how many were written.
-    pub fn upsert_users(&mut self, realm: &str, users: &[(String, Credentials)], now_secs: u64) -> Result<usize, StoreError> {
-        let tx = self.conn.transaction().map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
+    pub fn upsert_users(
+        &mut self,
+        realm: &str,
+        users: &[(String, Credentials)],
+        now_secs: u64,
+    ) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction().map_err(|e| StoreError::Sqlite {
+            path: self.path.clone(),
+            source: e,
+        })?;
         {
             let mut stmt = tx
                 .prepare_cached(
@@ -125,25 +151,48 @@ impl Store {
                 )
                 .map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
             for (name, c) in users {
-                stmt.execute(params![name, realm, c.ha1_md5, c.ha1_sha256, now_secs as i64])
-                    .map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
+                stmt.execute(params![
+                    name,
+                    realm,
+                    c.ha1_md5,
+                    c.ha1_sha256,
+                    now_secs as i64
+                ])
+                .map_err(|e| StoreError::Sqlite {
+                    path: self.path.clone(),
+                    source: e,
+                })?;
             }
         }
-        tx.commit().map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
+        tx.commit().map_err(|e| StoreError::Sqlite {
+            path: self.path.clone(),
+            source: e,
+        })?;
         Ok(users.len())
     }
 
     /// Removes a user; returns whether it existed.
     pub fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
-        let n = self.conn.execute("DELETE FROM users WHERE name = ?1", [name]).map_err(|e| self.err(e))?;
+        let n = self
+            .conn
+            .execute("DELETE FROM users WHERE name = ?1", [name])
+            .map_err(|e| self.err(e))?;
         Ok(n > 0)
     }
 
     /// All users, by name.
     pub fn list_users(&self) -> Result<Vec<UserRow>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT name, realm FROM users ORDER BY name").map_err(|e| self.err(e))?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, realm FROM users ORDER BY name")
+            .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([], |r| Ok(UserRow { name: r.get(0)?, realm: r.get(1)? }))
+            .query_map([], |r| {
+                Ok(UserRow {
+                    name: r.get(0)?,
+                    realm: r.get(1)?,
+                })
+            })
             .map_err(|e| self.err(e))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err(e))?;
@@ -158,7 +207,13 @@ impl Store {
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([realm], |r| {
-                Ok((r.get::<_, String>(0)?, Arc::new(Credentials { ha1_md5: r.get(1)?, ha1_sha256: r.get(2)? })))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    Arc::new(Credentials {
+                        ha1_md5: r.get(1)?,
+                        ha1_sha256: r.get(2)?,
+                    }),
+                ))
             })
             .map_err(|e| self.err(e))?
             .collect::<Result<HashMap<_, _>, _>>()
@@ -169,7 +224,11 @@ impl Store {
     /// Users stored for another realm (reported at start-up).
     pub fn count_users_of_other_realms(&self, realm: &str) -> Result<u64, StoreError> {
         self.conn
-            .query_row("SELECT COUNT(*) FROM users WHERE realm <> ?1", [realm], |r| r.get::<_, i64>(0))
+            .query_row(
+                "SELECT COUNT(*) FROM users WHERE realm <> ?1",
+                [realm],
+                |r| r.get::<_, i64>(0),
+            )
             .map(|n| n as u64)
             .map_err(|e| self.err(e))
     }
@@ -177,7 +236,10 @@ impl Store {
     /// Applies binding changes in one transaction.
     pub fn apply(&mut self, changes: &[BindingChange]) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let wrap = |source| StoreError::Sqlite { path: path.clone(), source };
+        let wrap = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
         let tx = self.conn.transaction().map_err(wrap)?;
         {
             let mut upsert = tx
@@ -186,9 +248,12 @@ impl Store {
                      instance, reg_id, source, user_agent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 )
                 .map_err(wrap)?;
-            let mut remove =
-                tx.prepare_cached("DELETE FROM bindings WHERE aor = ?1 AND binding_key = ?2").map_err(wrap)?;
-            let mut expire = tx.prepare_cached("DELETE FROM bindings WHERE expires_at <= ?1").map_err(wrap)?;
+            let mut remove = tx
+                .prepare_cached("DELETE FROM bindings WHERE aor = ?1 AND binding_key = ?2")
+                .map_err(wrap)?;
+            let mut expire = tx
+                .prepare_cached("DELETE FROM bindings WHERE expires_at <= ?1")
+                .map_err(wrap)?;
             for change in changes {
                 match change {
                     BindingChange::Upsert(b) => {
@@ -245,7 +310,11 @@ impl Store {
                         q: r.get(5)?,
                         call_id: r.get(6)?,
                         cseq: r.get(7)?,
-                        path: if path.is_empty() { Vec::new() } else { path.split('\n').map(str::to_owned).collect() },
+                        path: if path.is_empty() {
+                            Vec::new()
+                        } else {
+                            path.split('\n').map(str::to_owned).collect()
+                        },
                         instance: r.get(9)?,
                         reg_id: r.get(10)?,
                         source: sip_stack::Peer::udp(([0, 0, 0, 0], 0).into()),
@@ -269,7 +338,9 @@ impl Store {
     /// Looks one user up (admin use).
     pub fn user_realm(&self, name: &str) -> Result<Option<String>, StoreError> {
         self.conn
-            .query_row("SELECT realm FROM users WHERE name = ?1", [name], |r| r.get(0))
+            .query_row("SELECT realm FROM users WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(|e| self.err(e))
     }
@@ -303,17 +374,33 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(&dir.path().join("sub/pbx.sqlite")).unwrap();
         let creds = Credentials::from_password("1001", "r", "pw");
-        s.upsert_users("r", &[("1001".into(), creds.clone())], 1).unwrap();
-        assert_eq!(s.list_users().unwrap(), vec![UserRow { name: "1001".into(), realm: "r".into() }]);
+        s.upsert_users("r", &[("1001".into(), creds.clone())], 1)
+            .unwrap();
+        assert_eq!(
+            s.list_users().unwrap(),
+            vec![UserRow {
+                name: "1001".into(),
+                realm: "r".into()
+            }]
+        );
         assert_eq!(s.load_users("r").unwrap()["1001"].as_ref(), &creds);
         assert!(s.load_users("other").unwrap().is_empty());
 
         let b1 = binding("1001@r", "sip:1001@127.0.0.1:5070", 2000);
         let b2 = binding("1001@r", "sip:1001@127.0.0.1:5071", 500);
-        s.apply(&[BindingChange::Upsert(b1.clone()), BindingChange::Upsert(b2)]).unwrap();
-        assert_eq!(s.load_bindings(1000).unwrap(), vec![b1.clone()], "expired binding not loaded");
+        s.apply(&[BindingChange::Upsert(b1.clone()), BindingChange::Upsert(b2)])
+            .unwrap();
+        assert_eq!(
+            s.load_bindings(1000).unwrap(),
+            vec![b1.clone()],
+            "expired binding not loaded"
+        );
         s.apply(&[BindingChange::ExpireBefore(1000)]).unwrap();
-        s.apply(&[BindingChange::Remove { aor: b1.aor.clone(), key: b1.key.clone() }]).unwrap();
+        s.apply(&[BindingChange::Remove {
+            aor: b1.aor.clone(),
+            key: b1.key.clone(),
+        }])
+        .unwrap();
         assert!(s.load_bindings(0).unwrap().is_empty());
     }
 }

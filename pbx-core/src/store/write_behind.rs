@@ -47,7 +47,11 @@ impl WriteBehind {
             .name("pbx-store".into())
             .spawn(move || run(store, rx, interval, flag))
             .expect("spawning the store thread");
-        Self { tx, stop, thread: Some(thread) }
+        Self {
+            tx,
+            stop,
+            thread: Some(thread),
+        }
     }
 
     /// A cheap handle for the registrar.

@@ -26,7 +26,10 @@ pub(crate) struct ClientKeyRef<'a> {
 
 impl ClientKeyRef<'_> {
     pub(crate) fn to_owned(self) -> ClientKey {
-        ClientKey { branch: self.branch.into(), method: self.method.clone() }
+        ClientKey {
+            branch: self.branch.into(),
+            method: self.method.clone(),
+        }
     }
 }
 
