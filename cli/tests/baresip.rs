@@ -1,0 +1,231 @@
+//! Interop: two baresip instances register with digest auth at a real `pbx serve`
+//! and call each other through it; the caller's recording must hold the callee's
+//! tone (1000 Hz; the caller sends 440 Hz), checked with a Goertzel filter.
+
+use std::io::Read;
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn have(cmd: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {cmd}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A 16-bit mono 8 kHz sine WAV, made without external tools.
+fn write_tone(path: &Path, freq: f64, secs: f64) {
+    let n = (8000.0 * secs) as usize;
+    let mut data = Vec::with_capacity(44 + 2 * n);
+    let push32 = |v: &mut Vec<u8>, x: u32| v.extend_from_slice(&x.to_le_bytes());
+    data.extend_from_slice(b"RIFF");
+    push32(&mut data, 36 + 2 * n as u32);
+    data.extend_from_slice(b"WAVEfmt ");
+    push32(&mut data, 16);
+    data.extend_from_slice(&[1, 0, 1, 0]);
+    push32(&mut data, 8000);
+    push32(&mut data, 16000);
+    data.extend_from_slice(&[2, 0, 16, 0]);
+    data.extend_from_slice(b"data");
+    push32(&mut data, 2 * n as u32);
+    for i in 0..n {
+        let s = (8000.0 * (2.0 * std::f64::consts::PI * freq * i as f64 / 8000.0).sin()) as i16;
+        data.extend_from_slice(&s.to_le_bytes());
+    }
+    std::fs::write(path, data).unwrap();
+}
+
+/// Share of the signal's energy at `freq` (Goertzel), 1.0 for a pure tone.
+fn tone_share(samples: &[i16], rate: f64, freq: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * freq / rate;
+    let coeff = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    let mut energy = 0.0;
+    for &x in samples {
+        let x = f64::from(x);
+        energy += x * x;
+        let s = x + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s;
+    }
+    let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+    if energy == 0.0 {
+        return 0.0;
+    }
+    power / (energy * samples.len() as f64 / 2.0)
+}
+
+fn read_wav(path: &Path) -> (f64, Vec<i16>) {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .unwrap()
+        .read_to_end(&mut bytes)
+        .unwrap();
+    let rate = f64::from(u32::from_le_bytes(bytes[24..28].try_into().unwrap()));
+    let samples = bytes[44..]
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    (rate, samples)
+}
+
+fn baresip_dir(root: &Path, name: &str, user: &str, pbx_port: u16, tone: &Path) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    // Far apart: baresip also binds TCP/TLS on neighbouring ports.
+    let sip_port = free_udp_port();
+    let config = format!(
+        "poll_method epoll\nsip_listen 127.0.0.1:{sip_port}\nsip_transports udp\n\
+         audio_player alsa,null\naudio_alert alsa,null\naudio_source aufile,{}\n\
+         module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\nmodule alsa.so\nmodule sndfile.so\n\
+         module_app account.so\nmodule_app menu.so\nsnd_path {}\n",
+        tone.display(),
+        dir.display()
+    );
+    std::fs::write(dir.join("config"), config).unwrap();
+    let account = format!(
+        "<sip:{user}@127.0.0.1:{pbx_port};transport=udp>;auth_pass={user}-pw;answermode=auto;audio_codecs=PCMU\n"
+    );
+    std::fs::write(dir.join("accounts"), account).unwrap();
+    dir
+}
+
+fn registrations(config: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_pbx"))
+        .args(["--config", config.to_str().unwrap(), "registrations"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn two_baresips_register_with_digest_and_call_each_other() {
+    if !have("baresip") {
+        assert!(
+            std::env::var_os("PBX_E2E_REQUIRE_SIPP").is_none(),
+            "baresip is required here (apt-get install baresip)"
+        );
+        eprintln!("skipping: baresip not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let port = free_udp_port();
+    let config = root.join("pbx.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\ndomain = \"127.0.0.1\"\nlisten = [\"udp:127.0.0.1:{port}\"]\ndata_dir = \"{}\"\n\
+             [metrics]\nlisten = \"off\"\n\
+             [[users]]\nname = \"2001\"\npassword = \"2001-pw\"\n[[users]]\nname = \"2002\"\npassword = \"2002-pw\"\n",
+            root.join("data").display()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(root.join("pbx.log")).unwrap();
+    let _pbx = Kill(
+        Command::new(env!("CARGO_BIN_EXE_pbx"))
+            .args(["--config", config.to_str().unwrap(), "serve"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+
+    let tone_a = root.join("a440.wav");
+    let tone_b = root.join("b1000.wav");
+    write_tone(&tone_a, 440.0, 20.0);
+    write_tone(&tone_b, 1000.0, 20.0);
+    let alice = baresip_dir(root, "alice", "2001", port, &tone_a);
+    let bob = baresip_dir(root, "bob", "2002", port, &tone_b);
+    let bob_out = std::fs::File::create(root.join("bob.out")).unwrap();
+    let _bob = Kill(
+        Command::new("baresip")
+            .args(["-f", bob.to_str().unwrap(), "-t", "25"])
+            .current_dir(&bob)
+            .stdin(Stdio::null())
+            .stdout(bob_out.try_clone().unwrap())
+            .stderr(bob_out)
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !registrations(&config).contains("2002@127.0.0.1") {
+        assert!(
+            Instant::now() < deadline,
+            "bob never registered:\n{}\npbx:\n{}",
+            std::fs::read_to_string(root.join("bob.out")).unwrap_or_default(),
+            std::fs::read_to_string(root.join("pbx.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let alice_out = Command::new("baresip")
+        .args([
+            "-f",
+            alice.to_str().unwrap(),
+            "-e",
+            &format!("/dial sip:2002@127.0.0.1:{port}"),
+            "-t",
+            "8",
+        ])
+        .current_dir(&alice)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let alice_log = String::from_utf8_lossy(&alice_out.stdout).into_owned();
+    let pbx_log = std::fs::read_to_string(root.join("pbx.log")).unwrap_or_default();
+    assert!(
+        alice_log.contains("Call established"),
+        "alice's call was not established:\n{alice_log}\npbx:\n{pbx_log}"
+    );
+    // (alice unregistered when she quit: baresip sends REGISTER with Expires: 0.)
+    assert!(
+        !registrations(&config).contains("2001@127.0.0.1"),
+        "alice's unregister was honoured"
+    );
+
+    // alice recorded what she decoded: bob's 1000 Hz, not her own 440 Hz.
+    let dec = std::fs::read_dir(&alice)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+        .expect("alice recorded the received audio");
+    let (rate, samples) = read_wav(&dec);
+    let heard: Vec<i16> = samples.into_iter().skip_while(|s| *s == 0).collect();
+    assert!(
+        heard.len() > rate as usize,
+        "alice received at least a second of audio ({} samples)",
+        heard.len()
+    );
+    let (hit, miss) = (
+        tone_share(&heard, rate, 1000.0),
+        tone_share(&heard, rate, 440.0),
+    );
+    assert!(
+        hit > 0.5 && miss < 0.05,
+        "alice hears bob's 1000 Hz: share {hit:.3}, 440 Hz share {miss:.3}"
+    );
+}
