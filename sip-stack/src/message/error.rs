@@ -55,7 +55,10 @@ impl ParseError {
 
     /// An error inside the named header.
     pub const fn with_header(kind: ParseErrorKind, header: HeaderName) -> Self {
-        Self { kind, header: Some(header) }
+        Self {
+            kind,
+            header: Some(header),
+        }
     }
 
     /// The value of `header` does not match its grammar.
