@@ -240,7 +240,8 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine, ParseError> {
 pub enum Framing {
     /// A complete message of this many bytes (headers and body).
     Message(usize),
-    /// CRLF keep-alive bytes to skip (RFC 5626 §3.5.1 ping `CRLFCRLF` / pong `CRLF`).
+    /// CR/LF keep-alive bytes to skip (RFC 5626 §3.5.1: a ping is `CRLFCRLF`,
+    /// answered with a `CRLF` pong; a count of 4 or more means a ping).
     KeepAlive(usize),
     /// More bytes are needed.
     Incomplete,
