@@ -163,11 +163,20 @@ pub(crate) fn parse_message(buf: Bytes) -> Result<SipMessage, ParseError> {
     })
 }
 
+/// The Content-Length; several headers must agree (RFC 4475 §3.1.2.11 "mcl01").
 fn content_length(headers: &Headers) -> Result<Option<usize>, ParseError> {
-    match headers.get(&HeaderName::ContentLength) {
-        Some(h) => parse_content_length(&h.value).map(Some),
-        None => Ok(None),
+    let mut found = None;
+    for h in headers.get_all(&HeaderName::ContentLength) {
+        let n = parse_content_length(&h.value)?;
+        if found.is_some_and(|f| f != n) {
+            return Err(ParseError::with_header(
+                ParseErrorKind::ContentLength,
+                HeaderName::ContentLength,
+            ));
+        }
+        found = Some(n);
     }
+    Ok(found)
 }
 
 fn parse_content_length(v: &[u8]) -> Result<usize, ParseError> {

@@ -268,7 +268,34 @@ fn golden_rfc4475_wsinv() {
 }
 
 #[test]
+fn golden_rfc4475_intmeth() {
+    let r = req(&fixture("torture_intmeth.sip"));
+    r.validate().unwrap();
+    let method = "!interesting-Method0123456789_*+`.%indeed'~";
+    assert_eq!(r.method, Method::Other(method.into()));
+    assert_eq!(r.uri.user.as_deref(), Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"));
+    assert_eq!(r.uri.password.as_deref(), Some("&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"));
+    assert_eq!(r.uri.host, "example.com");
+    let to = r.to().unwrap();
+    assert_eq!(to.display.as_deref(), Some("BEL:\u{7} NUL:\0 DEL:\u{7f}"));
+    assert_eq!(to.uri.user, r.uri.user);
+    let from = r.from().unwrap();
+    assert_eq!(from.display.as_deref(), Some("token1~` token2'+_ token3*%!.-"));
+    assert_eq!(from.tag(), Some("_token~1'+`*%!-."));
+    assert_eq!(from.param("fromparam''~+*_!.-%"), Some(Some("\"работающий\"")));
+    assert_eq!(r.call_id().unwrap(), "intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{");
+    assert_eq!(r.max_forwards().unwrap(), Some(255));
+    let ext = r.headers.get_str(&"EXTENSIONHEADER-!.%*+_`'~".into()).unwrap();
+    assert_eq!(ext, "\u{feff}大停電");
+    assert_round_trip(&SipMessage::Request(r));
+}
+
+#[test]
 fn golden_invalid_messages() {
+    let e = SipMessage::parse(fixture("bad_unknown_scheme.sip")).unwrap_err();
+    assert_eq!((e.kind(), e.status()), (ParseErrorKind::Scheme, StatusCode::UNSUPPORTED_URI_SCHEME));
+    assert_eq!(e.to_string(), "unsupported URI scheme");
+    assert_eq!(kind(&fixture("bad_conflicting_content_length.sip")), ParseErrorKind::ContentLength);
     assert_eq!(kind(&fixture("bad_version.sip")), ParseErrorKind::Version);
     assert_eq!(
         kind(&fixture("bad_content_length_large.sip")),
@@ -330,10 +357,8 @@ fn start_line_errors() {
         kind(b"OPT\xc3IONS sip:a SIP/2.0\r\n\r\n"),
         ParseErrorKind::Method
     );
-    assert_eq!(
-        kind(b"OPTIONS http://a SIP/2.0\r\n\r\n"),
-        ParseErrorKind::Uri
-    );
+    assert_eq!(kind(b"OPTIONS http://a SIP/2.0\r\n\r\n"), ParseErrorKind::Scheme);
+    assert_eq!(kind(b"OPTIONS <sip:a@b> SIP/2.0\r\n\r\n"), ParseErrorKind::Uri);
     assert_eq!(kind(b"SIP/2.0 99 Low\r\n\r\n"), ParseErrorKind::StatusCode);
     assert_eq!(
         kind(b"SIP/2.0 700 High\r\n\r\n"),
@@ -561,6 +586,8 @@ fn uri_parse_and_print() {
         "sip:atlanta.com;method=REGISTER?to=alice%40atlanta.com",
         "sip:alice;day=tuesday@atlanta.com",
         "sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com&x=",
+        "sip:host.example.com?to=a@b",
+        "sip:a?b@host.example.com",
         "tel:+358-555-1234567;postd=pp22",
     ] {
         let u = Uri::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
@@ -576,6 +603,9 @@ fn uri_parse_and_print() {
     assert_eq!(u.transport(), Some(Transport::Tls));
     assert!(u.has_lr());
     assert_eq!(u.host_port(), "[::1]:5061");
+    let u = Uri::parse("sip:host.example.com?to=a@b").unwrap();
+    assert_eq!((u.user, u.host.as_str()), (None, "host.example.com"));
+    assert_eq!(Uri::parse("sip:a?b@h").unwrap().user.as_deref(), Some("a?b"));
     let tel = Uri::parse("tel:+15551234").unwrap();
     assert_eq!(
         (tel.scheme, tel.user.as_deref()),

@@ -321,17 +321,33 @@ fn parse_uri(s: &str) -> Result<Uri, ParseErrorKind> {
         Scheme::Sips
     } else if scheme.eq_ignore_ascii_case("tel") {
         Scheme::Tel
+    } else if super::is_token(scheme.as_bytes()) {
+        // RFC 3261 §8.2.2.1: answered with 416.
+        return Err(ParseErrorKind::Scheme);
     } else {
         return Err(err);
     };
     if scheme == Scheme::Tel {
         return parse_tel(rest);
     }
-    // Header components start at the first '?' after the host part; the
-    // userinfo ends at the first '@' preceding any '?' (RFC 3261 §25.1:
-    // '@' is not allowed unescaped in params or headers).
     let q = rest.find('?').unwrap_or(rest.len());
-    let (user, password, hostpart) = match rest[..q].find('@') {
+    // RFC 3261 §25.1: '@' is not allowed unescaped in params or headers, so
+    // the first '@' before any '?' ends the userinfo. A user part may itself
+    // contain '?' (user-unreserved; RFC 4475 §3.1.1.3 "intmeth"), so when the
+    // only '@' follows a '?', "no userinfo" is tried first, then that split.
+    if let Some(at) = rest[..q].find('@') {
+        return parse_sip(scheme, rest, Some(at));
+    }
+    match rest[q..].find('@') {
+        Some(at) => parse_sip(scheme, rest, None).or_else(|_| parse_sip(scheme, rest, Some(q + at))),
+        None => parse_sip(scheme, rest, None),
+    }
+}
+
+/// Parses the part after `sip:` / `sips:`, with the userinfo ending at `at`.
+fn parse_sip(scheme: Scheme, rest: &str, at: Option<usize>) -> Result<Uri, ParseErrorKind> {
+    let err = ParseErrorKind::Uri;
+    let (user, password, hostpart) = match at {
         Some(at) => {
             let (ui, hp) = (&rest[..at], &rest[at + 1..]);
             let (u, p) = match ui.split_once(':') {
@@ -351,15 +367,7 @@ fn parse_uri(s: &str) -> Result<Uri, ParseErrorKind> {
     };
     let (host, port) = parse_host_port(hostport).ok_or(err)?;
     let (params, headers) = parse_uri_tail(tail)?;
-    Ok(Uri {
-        scheme,
-        user,
-        password,
-        host: host.to_owned(),
-        port,
-        params,
-        headers,
-    })
+    Ok(Uri { scheme, user, password, host: host.to_owned(), port, params, headers })
 }
 
 fn parse_tel(rest: &str) -> Result<Uri, ParseErrorKind> {
