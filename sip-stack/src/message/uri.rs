@@ -339,7 +339,9 @@ fn parse_uri(s: &str) -> Result<Uri, ParseErrorKind> {
         return parse_sip(scheme, rest, Some(at));
     }
     match rest[q..].find('@') {
-        Some(at) => parse_sip(scheme, rest, None).or_else(|_| parse_sip(scheme, rest, Some(q + at))),
+        Some(at) => {
+            parse_sip(scheme, rest, None).or_else(|_| parse_sip(scheme, rest, Some(q + at)))
+        }
         None => parse_sip(scheme, rest, None),
     }
 }
@@ -367,7 +369,15 @@ fn parse_sip(scheme: Scheme, rest: &str, at: Option<usize>) -> Result<Uri, Parse
     };
     let (host, port) = parse_host_port(hostport).ok_or(err)?;
     let (params, headers) = parse_uri_tail(tail)?;
-    Ok(Uri { scheme, user, password, host: host.to_owned(), port, params, headers })
+    Ok(Uri {
+        scheme,
+        user,
+        password,
+        host: host.to_owned(),
+        port,
+        params,
+        headers,
+    })
 }
 
 fn parse_tel(rest: &str) -> Result<Uri, ParseErrorKind> {
