@@ -139,7 +139,10 @@ const TOKEN: [bool; 256] = {
     while c < 256 {
         let b = c as u8;
         t[c] = b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~');
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
         c += 1;
     }
     t

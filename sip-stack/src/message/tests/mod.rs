@@ -591,6 +591,17 @@ fn printing_replaces_content_length_and_sanitises_reason() {
     assert!(text.ends_with("Content-Length: 11\r\n\r\nlonger body"));
     assert_eq!(text.matches("Content-Length").count(), 1);
     let mut resp = Response::new(StatusCode::NOT_FOUND);
+    resp.headers.push(Header::new(
+        HeaderName::Other("X-Note".into()),
+        "a\r\nVia: x",
+    ));
+    assert_eq!(
+        resp.to_bytes()
+            .windows(18)
+            .filter(|w| w == b"X-Note: a  Via: x\r")
+            .count(),
+        1
+    );
     resp.reason = "evil\r\nVia: x".into();
     assert!(resp.to_bytes().starts_with(b"SIP/2.0 404 Not Found\r\n"));
     let mut buf = bytes::BytesMut::new();
