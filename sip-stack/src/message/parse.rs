@@ -163,11 +163,20 @@ pub(crate) fn parse_message(buf: Bytes) -> Result<SipMessage, ParseError> {
     })
 }
 
+/// The Content-Length; several headers must agree (RFC 4475 §3.1.2.11 "mcl01").
 fn content_length(headers: &Headers) -> Result<Option<usize>, ParseError> {
-    match headers.get(&HeaderName::ContentLength) {
-        Some(h) => parse_content_length(&h.value).map(Some),
-        None => Ok(None),
+    let mut found = None;
+    for h in headers.get_all(&HeaderName::ContentLength) {
+        let n = parse_content_length(&h.value)?;
+        if found.is_some_and(|f| f != n) {
+            return Err(ParseError::with_header(
+                ParseErrorKind::ContentLength,
+                HeaderName::ContentLength,
+            ));
+        }
+        found = Some(n);
     }
+    Ok(found)
 }
 
 fn parse_content_length(v: &[u8]) -> Result<usize, ParseError> {
@@ -240,7 +249,8 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine, ParseError> {
 pub enum Framing {
     /// A complete message of this many bytes (headers and body).
     Message(usize),
-    /// CRLF keep-alive bytes to skip (RFC 5626 §3.5.1 ping `CRLFCRLF` / pong `CRLF`).
+    /// CR/LF keep-alive bytes to skip (RFC 5626 §3.5.1: a ping is `CRLFCRLF`,
+    /// answered with a `CRLF` pong; a count of 4 or more means a ping).
     KeepAlive(usize),
     /// More bytes are needed.
     Incomplete,

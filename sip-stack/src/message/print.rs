@@ -65,13 +65,27 @@ fn write_headers_body(headers: &Headers, body: &[u8], out: &mut BytesMut) {
         }
         out.extend_from_slice(h.name.as_str().as_bytes());
         out.extend_from_slice(b": ");
-        out.extend_from_slice(&h.value);
+        write_value(&h.value, out);
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"Content-Length: ");
     write_u(out, body.len());
     out.extend_from_slice(b"\r\n\r\n");
     out.extend_from_slice(body);
+}
+
+/// Writes a header value. Parsed values never hold CR or LF (folding is
+/// undone on input); one built by the application might, and would inject
+/// header lines, so each CR/LF is printed as a space.
+fn write_value(v: &[u8], out: &mut BytesMut) {
+    if memchr::memchr2(b'\r', b'\n', v).is_none() {
+        out.extend_from_slice(v);
+    } else {
+        out.extend(
+            v.iter()
+                .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+        );
+    }
 }
 
 fn write_u(out: &mut BytesMut, mut n: usize) {

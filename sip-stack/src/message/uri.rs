@@ -110,9 +110,8 @@ pub(crate) fn parse_params(s: &str, quoted: bool) -> Result<Vec<Param>, ParseErr
         if name.is_empty() || !super::is_token(name.as_bytes()) {
             return Err(ParseErrorKind::HeaderValue);
         }
-        if value.is_some_and(|v| {
-            v.chars().any(|c| c.is_ascii_control() || c == ' ') && !v.starts_with('"')
-        }) {
+        // Unquoted values are tokens or hosts: no whitespace or control characters.
+        if value.is_some_and(|v| !v.starts_with('"') && v.bytes().any(|c| c <= b' ' || c == 0x7f)) {
             return Err(ParseErrorKind::HeaderValue);
         }
         out.push(Param {
@@ -233,11 +232,8 @@ impl Uri {
         }
         for p in &self.params {
             match other.param(&p.name) {
-                Some(v) => {
-                    if !opt_eq_str(p.value.as_deref(), v, true) {
-                        return false;
-                    }
-                }
+                Some(v) if !opt_eq_str(p.value.as_deref(), v, true) => return false,
+                Some(_) => {}
                 None if MUST.iter().any(|m| p.name.eq_ignore_ascii_case(m)) => return false,
                 None => {}
             }
@@ -325,17 +321,35 @@ fn parse_uri(s: &str) -> Result<Uri, ParseErrorKind> {
         Scheme::Sips
     } else if scheme.eq_ignore_ascii_case("tel") {
         Scheme::Tel
+    } else if super::is_token(scheme.as_bytes()) {
+        // RFC 3261 §8.2.2.1: answered with 416.
+        return Err(ParseErrorKind::Scheme);
     } else {
         return Err(err);
     };
     if scheme == Scheme::Tel {
         return parse_tel(rest);
     }
-    // Header components start at the first '?' after the host part; the
-    // userinfo ends at the first '@' preceding any '?' (RFC 3261 §25.1:
-    // '@' is not allowed unescaped in params or headers).
     let q = rest.find('?').unwrap_or(rest.len());
-    let (user, password, hostpart) = match rest[..q].find('@') {
+    // RFC 3261 §25.1: '@' is not allowed unescaped in params or headers, so
+    // the first '@' before any '?' ends the userinfo. A user part may itself
+    // contain '?' (user-unreserved; RFC 4475 §3.1.1.3 "intmeth"), so when the
+    // only '@' follows a '?', "no userinfo" is tried first, then that split.
+    if let Some(at) = rest[..q].find('@') {
+        return parse_sip(scheme, rest, Some(at));
+    }
+    match rest[q..].find('@') {
+        Some(at) => {
+            parse_sip(scheme, rest, None).or_else(|_| parse_sip(scheme, rest, Some(q + at)))
+        }
+        None => parse_sip(scheme, rest, None),
+    }
+}
+
+/// Parses the part after `sip:` / `sips:`, with the userinfo ending at `at`.
+fn parse_sip(scheme: Scheme, rest: &str, at: Option<usize>) -> Result<Uri, ParseErrorKind> {
+    let err = ParseErrorKind::Uri;
+    let (user, password, hostpart) = match at {
         Some(at) => {
             let (ui, hp) = (&rest[..at], &rest[at + 1..]);
             let (u, p) = match ui.split_once(':') {
@@ -384,7 +398,10 @@ fn parse_tel(rest: &str) -> Result<Uri, ParseErrorKind> {
 }
 
 /// Parses `;params?headers`.
-fn parse_uri_tail(tail: &str) -> Result<(Vec<Param>, Vec<(String, String)>), ParseErrorKind> {
+/// URI parameters and header components.
+type UriTail = (Vec<Param>, Vec<(String, String)>);
+
+fn parse_uri_tail(tail: &str) -> Result<UriTail, ParseErrorKind> {
     let err = ParseErrorKind::Uri;
     let (ps, hs) = match tail.split_once('?') {
         Some((p, h)) => (p, Some(h)),
