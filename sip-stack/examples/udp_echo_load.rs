@@ -1,0 +1,106 @@
+//! UDP echo throughput: receive → handler → `send` back, measured from one
+//! client socket (like sipp, a single source address) on loopback.
+//!
+//! `cargo run --release -p sip-stack --example udp_echo_load -- [threads] [count] [window]`
+//!
+//! The client keeps at most `window` datagrams in flight, so the number is
+//! the loss-free echo rate. Bounded by `count` and a 60 s deadline. On a
+//! 2-core machine the client threads share the CPUs with the receivers.
+
+use std::net::UdpSocket;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use sip_stack::transport::{Handler, Incoming, TransportConfig, Transports};
+use sip_stack::Transport;
+
+struct Echo(OnceLock<Transports>);
+
+impl Handler for Echo {
+    fn on_message(&self, incoming: Incoming) {
+        if let Some(t) = self.0.get() {
+            let _ = t.send(&incoming.peer, incoming.data);
+        }
+    }
+}
+
+const MESSAGE: &str = "OPTIONS sip:load@127.0.0.1 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-load-1\r\n\
+Max-Forwards: 70\r\nFrom: <sip:load@127.0.0.1>;tag=1\r\nTo: <sip:load@127.0.0.1>\r\n\
+Call-ID: load-1@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+
+fn arg(i: usize, default: u64) -> u64 {
+    std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(default)
+}
+
+fn main() -> std::io::Result<()> {
+    let threads = arg(1, 2) as usize;
+    let count = arg(2, 500_000);
+    let window = arg(3, 512);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let echo = Arc::new(Echo(OnceLock::new()));
+    let config = TransportConfig {
+        udp: vec!["127.0.0.1:0".parse().expect("literal")],
+        udp_threads: threads,
+        ..Default::default()
+    };
+    let transports = rt.block_on(Transports::start(config, echo.clone()))?;
+    let _ = echo.0.set(transports.clone());
+    let server = transports.local_addr(Transport::Udp).expect("UDP bound");
+
+    let client = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
+    client.set_recv_buffer_size(4 << 20)?;
+    client.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().expect("literal").into())?;
+    let client: UdpSocket = client.into();
+    client.set_read_timeout(Some(Duration::from_millis(200)))?;
+    let receiver = client.try_clone()?;
+    let received = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let last_rx = Arc::new(parking_lot::Mutex::new(Instant::now()));
+    let (rx_count, rx_last) = (received.clone(), last_rx.clone());
+    let rx = std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        // Stops after `count` echoes, or 200 ms of silence (lost datagrams).
+        while rx_count.load(Ordering::Relaxed) < count && Instant::now() < deadline {
+            if receiver.recv(&mut buf).is_err() {
+                break;
+            }
+            rx_count.fetch_add(1, Ordering::Relaxed);
+            *rx_last.lock() = Instant::now();
+        }
+    });
+    let start = Instant::now();
+    let mut sent = 0u64;
+    // Datagrams presumed lost after a stall, so the window reopens.
+    let mut written_off = 0u64;
+    let mut stalled_since = None;
+    while sent < count && Instant::now() < deadline {
+        let done = received.load(Ordering::Relaxed);
+        if sent < done + written_off + window {
+            client.send_to(MESSAGE.as_bytes(), server)?;
+            sent += 1;
+            stalled_since = None;
+        } else if stalled_since.get_or_insert_with(Instant::now).elapsed() > Duration::from_millis(50) {
+            written_off = sent - done;
+            stalled_since = None;
+        } else {
+            std::thread::yield_now();
+        }
+    }
+    rx.join().expect("receiver thread");
+    let elapsed = *last_rx.lock() - start;
+    let done = received.load(Ordering::Relaxed);
+    let stats = transports.stats().snapshot();
+    println!(
+        "udp_threads={threads} window={window} echoed={done}/{sent} (lost {}) in {:.2}s = {:.0} datagrams/s (server received={} sent={} dropped={})",
+        sent - done,
+        elapsed.as_secs_f64(),
+        done as f64 / elapsed.as_secs_f64(),
+        stats.received,
+        stats.sent,
+        stats.dropped
+    );
+    rt.block_on(transports.shutdown());
+    Ok(())
+}
