@@ -3,12 +3,11 @@
 //!
 //! `cargo run --release -p sip-stack --example udp_echo_load -- [threads] [count] [window]`
 //!
-//! The client keeps at most `window` datagrams in flight, so the number is
+//! The client (one thread) keeps `window` datagrams in flight, so the number is
 //! the loss-free echo rate. Bounded by `count` and a 60 s deadline. On a
 //! 2-core machine the client threads share the CPUs with the receivers.
 
 use std::net::UdpSocket;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -54,43 +53,30 @@ fn main() -> std::io::Result<()> {
     client.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().expect("literal").into())?;
     let client: UdpSocket = client.into();
     client.set_read_timeout(Some(Duration::from_millis(200)))?;
-    let receiver = client.try_clone()?;
-    let received = Arc::new(AtomicU64::new(0));
+    // Closed loop on one thread: `window` datagrams in flight, one sent per
+    // echo received; 200 ms of silence ends the run (the rest is lost).
     let deadline = Instant::now() + Duration::from_secs(60);
-    let last_rx = Arc::new(parking_lot::Mutex::new(Instant::now()));
-    let (rx_count, rx_last) = (received.clone(), last_rx.clone());
-    let rx = std::thread::spawn(move || {
-        let mut buf = [0u8; 2048];
-        // Stops after `count` echoes, or 200 ms of silence (lost datagrams).
-        while rx_count.load(Ordering::Relaxed) < count && Instant::now() < deadline {
-            if receiver.recv(&mut buf).is_err() {
-                break;
-            }
-            rx_count.fetch_add(1, Ordering::Relaxed);
-            *rx_last.lock() = Instant::now();
-        }
-    });
+    let mut buf = [0u8; 2048];
     let start = Instant::now();
     let mut sent = 0u64;
-    // Datagrams presumed lost after a stall, so the window reopens.
-    let mut written_off = 0u64;
-    let mut stalled_since = None;
-    while sent < count && Instant::now() < deadline {
-        let done = received.load(Ordering::Relaxed);
-        if sent < done + written_off + window {
+    let mut done = 0u64;
+    while sent < window.min(count) {
+        client.send_to(MESSAGE.as_bytes(), server)?;
+        sent += 1;
+    }
+    let mut last = start;
+    while done < count && Instant::now() < deadline {
+        if client.recv(&mut buf).is_err() {
+            break;
+        }
+        done += 1;
+        last = Instant::now();
+        if sent < count {
             client.send_to(MESSAGE.as_bytes(), server)?;
             sent += 1;
-            stalled_since = None;
-        } else if stalled_since.get_or_insert_with(Instant::now).elapsed() > Duration::from_millis(50) {
-            written_off = sent - done;
-            stalled_since = None;
-        } else {
-            std::thread::yield_now();
         }
     }
-    rx.join().expect("receiver thread");
-    let elapsed = *last_rx.lock() - start;
-    let done = received.load(Ordering::Relaxed);
+    let elapsed = last - start;
     let stats = transports.stats().snapshot();
     println!(
         "udp_threads={threads} window={window} echoed={done}/{sent} (lost {}) in {:.2}s = {:.0} datagrams/s (server received={} sent={} dropped={})",
