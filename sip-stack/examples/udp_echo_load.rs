@@ -30,14 +30,20 @@ Max-Forwards: 70\r\nFrom: <sip:load@127.0.0.1>;tag=1\r\nTo: <sip:load@127.0.0.1>
 Call-ID: load-1@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
 
 fn arg(i: usize, default: u64) -> u64 {
-    std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(default)
+    std::env::args()
+        .nth(i)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() -> std::io::Result<()> {
     let threads = arg(1, 2) as usize;
     let count = arg(2, 500_000);
     let window = arg(3, 512);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
     let echo = Arc::new(Echo(OnceLock::new()));
     let config = TransportConfig {
         udp: vec!["127.0.0.1:0".parse().expect("literal")],
@@ -50,7 +56,12 @@ fn main() -> std::io::Result<()> {
 
     let client = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
     client.set_recv_buffer_size(4 << 20)?;
-    client.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().expect("literal").into())?;
+    client.bind(
+        &"127.0.0.1:0"
+            .parse::<std::net::SocketAddr>()
+            .expect("literal")
+            .into(),
+    )?;
     let client: UdpSocket = client.into();
     client.set_read_timeout(Some(Duration::from_millis(200)))?;
     // Closed loop on one thread: `window` datagrams in flight, one sent per

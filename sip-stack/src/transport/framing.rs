@@ -26,7 +26,10 @@ pub(crate) fn frame(buf: &[u8]) -> Result<Frame, ParseError> {
         // A lone CR or CRLFCR at the end may be a ping cut by the read:
         // wait for the rest unless a message already follows.
         Framing::KeepAlive(len) if len == buf.len() && len < 4 && len != 2 => Frame::Incomplete,
-        Framing::KeepAlive(len) => Frame::KeepAlive { len, ping: len >= 4 },
+        Framing::KeepAlive(len) => Frame::KeepAlive {
+            len,
+            ping: len >= 4,
+        },
     })
 }
 
@@ -36,10 +39,25 @@ mod tests {
 
     #[test]
     fn keepalives() {
-        assert_eq!(frame(b"\r\n"), Ok(Frame::KeepAlive { len: 2, ping: false }));
+        assert_eq!(
+            frame(b"\r\n"),
+            Ok(Frame::KeepAlive {
+                len: 2,
+                ping: false
+            })
+        );
         assert_eq!(frame(b"\r\n\r"), Ok(Frame::Incomplete));
-        assert_eq!(frame(b"\r\n\r\n"), Ok(Frame::KeepAlive { len: 4, ping: true }));
-        assert_eq!(frame(b"\r\nOPTIONS"), Ok(Frame::KeepAlive { len: 2, ping: false }));
+        assert_eq!(
+            frame(b"\r\n\r\n"),
+            Ok(Frame::KeepAlive { len: 4, ping: true })
+        );
+        assert_eq!(
+            frame(b"\r\nOPTIONS"),
+            Ok(Frame::KeepAlive {
+                len: 2,
+                ping: false
+            })
+        );
     }
 
     #[test]
@@ -47,7 +65,10 @@ mod tests {
         let m = b"OPTIONS sip:a SIP/2.0\r\nl: 3\r\n\r\nabcX";
         assert_eq!(frame(m), Ok(Frame::Message(m.len() - 1)));
         assert_eq!(frame(&m[..m.len() - 2]), Ok(Frame::Incomplete));
-        assert!(frame(b"X\r\n\r\n").is_err(), "no Content-Length on a stream");
+        assert!(
+            frame(b"X\r\n\r\n").is_err(),
+            "no Content-Length on a stream"
+        );
         assert!(frame(b"X\r\nContent-Length: z\r\n\r\n").is_err());
     }
 }

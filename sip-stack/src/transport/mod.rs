@@ -68,12 +68,18 @@ pub struct Incoming {
     pub peer: Peer,
     /// The local address it arrived on.
     pub local: SocketAddr,
-    /// The message bytes (headers and body).
+    /// The message bytes (headers and body). UDP messages share a 256 KiB
+    /// receive chunk with their neighbours; a consumer that keeps one for a
+    /// long time (hours, not transaction lifetimes) should copy it out.
     pub data: Bytes,
 }
 
 /// Receives every message, synchronously, on the receiving thread or task.
 /// Must be fast and non-blocking: hand work off to a channel or queue.
+///
+/// A handler that holds a [`Transports`] clone (to answer directly) forms a
+/// reference cycle: such owners must call [`Transports::shutdown`] rather than
+/// rely on dropping the last handle.
 pub trait Handler: Send + Sync + 'static {
     /// Called once per complete message.
     fn on_message(&self, incoming: Incoming);
@@ -150,7 +156,16 @@ pub struct Transports {
 impl std::fmt::Debug for Transports {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transports")
-            .field("udp", &self.inner.shared.udp.iter().map(|u| u.local).collect::<Vec<_>>())
+            .field(
+                "udp",
+                &self
+                    .inner
+                    .shared
+                    .udp
+                    .iter()
+                    .map(|u| u.local)
+                    .collect::<Vec<_>>(),
+            )
             .field("tcp", &self.inner.shared.tcp_local)
             .field("tls", &self.inner.shared.tls_local)
             .finish_non_exhaustive()
@@ -162,8 +177,14 @@ impl Transports {
     /// and starts the receivers. Must be called inside a tokio runtime: TCP and
     /// TLS run as tasks on it; UDP receivers are dedicated std threads.
     pub async fn start(config: TransportConfig, handler: Arc<dyn Handler>) -> io::Result<Self> {
-        config.validate().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let udp = config.udp.iter().map(|&a| UdpEndpoint::bind(a, config.recv_buffer)).collect::<io::Result<Vec<_>>>()?;
+        config
+            .validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let udp = config
+            .udp
+            .iter()
+            .map(|&a| UdpEndpoint::bind(a, config.recv_buffer))
+            .collect::<io::Result<Vec<_>>>()?;
         let mut tcp = Vec::new();
         for &addr in &config.tcp {
             tcp.push(TcpListener::bind(addr).await?);
@@ -178,7 +199,10 @@ impl Transports {
             handler,
             stats: Arc::default(),
             tcp_local: tcp.iter().map(local).collect::<io::Result<_>>()?,
-            tls_local: tls.iter().map(|(l, _)| local(l)).collect::<io::Result<_>>()?,
+            tls_local: tls
+                .iter()
+                .map(|(l, _)| local(l))
+                .collect::<io::Result<_>>()?,
             udp,
             registry: Mutex::default(),
             runtime: tokio::runtime::Handle::current(),
@@ -196,23 +220,42 @@ impl Transports {
         let udp_stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         for endpoint in &shared.udp {
-            let started = endpoint.spawn_receivers(config.udp_threads, &shared.handler, &shared.stats, &udp_stop);
+            let started = endpoint.spawn_receivers(
+                config.udp_threads,
+                &shared.handler,
+                &shared.stats,
+                &udp_stop,
+            );
             match started {
                 Ok(mut t) => threads.append(&mut t),
                 Err(e) => {
                     udp_stop.store(true, Relaxed);
-                    threads.into_iter().for_each(|t: JoinHandle<()>| drop(t.join()));
+                    threads
+                        .into_iter()
+                        .for_each(|t: JoinHandle<()>| drop(t.join()));
                     return Err(e);
                 }
             }
         }
         for listener in tcp {
-            shared.tracker.spawn(stream::accept_loop(shared.clone(), listener, None));
+            shared
+                .tracker
+                .spawn(stream::accept_loop(shared.clone(), listener, None));
         }
         for (listener, acceptor) in tls {
-            shared.tracker.spawn(stream::accept_loop(shared.clone(), listener, Some(acceptor)));
+            shared.tracker.spawn(stream::accept_loop(
+                shared.clone(),
+                listener,
+                Some(acceptor),
+            ));
         }
-        Ok(Self { inner: Arc::new(Inner { shared, udp_stop, udp_threads: Mutex::new(threads) }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                shared,
+                udp_stop,
+                udp_threads: Mutex::new(threads),
+            }),
+        })
     }
 
     /// Queues `data` for `peer` without blocking; callable from any thread.
@@ -325,7 +368,10 @@ impl Transports {
         self.inner.udp_stop.store(true, Relaxed);
         let threads = std::mem::take(&mut *self.inner.udp_threads.lock());
         if !threads.is_empty() {
-            let _ = tokio::task::spawn_blocking(move || threads.into_iter().for_each(|t| drop(t.join()))).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                threads.into_iter().for_each(|t| drop(t.join()))
+            })
+            .await;
         }
     }
 }

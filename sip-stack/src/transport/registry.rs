@@ -26,7 +26,12 @@ pub(crate) struct Registry {
 
 impl Registry {
     /// Adds a connection; it becomes the preferred one for `remote`.
-    pub(crate) fn insert(&mut self, transport: Transport, remote: SocketAddr, tx: mpsc::Sender<Bytes>) -> ConnId {
+    pub(crate) fn insert(
+        &mut self,
+        transport: Transport,
+        remote: SocketAddr,
+        tx: mpsc::Sender<Bytes>,
+    ) -> ConnId {
         self.next_id += 1;
         let id = ConnId(self.next_id);
         self.by_id.insert(id, ConnHandle { tx, transport });
@@ -49,7 +54,9 @@ impl Registry {
 
     /// Any open connection of `transport` to `remote`.
     pub(crate) fn by_addr(&self, transport: Transport, remote: SocketAddr) -> Option<&ConnHandle> {
-        self.by_addr.get(&(transport, remote)).and_then(|id| self.by_id.get(id))
+        self.by_addr
+            .get(&(transport, remote))
+            .and_then(|id| self.by_id.get(id))
     }
 
     /// The id of the connection found by [`Self::by_addr`].

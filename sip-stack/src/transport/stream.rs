@@ -52,9 +52,19 @@ impl Drop for OpenGuard {
 }
 
 /// Accepts connections on `listener` until shutdown.
-pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option<TlsAcceptor>) {
-    let transport = if tls.is_some() { Transport::Tls } else { Transport::Tcp };
-    let Ok(local) = listener.local_addr() else { return };
+pub(crate) async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+) {
+    let transport = if tls.is_some() {
+        Transport::Tls
+    } else {
+        Transport::Tcp
+    };
+    let Ok(local) = listener.local_addr() else {
+        return;
+    };
     loop {
         let accepted = tokio::select! {
             () = shared.cancel.cancelled() => return,
@@ -101,13 +111,30 @@ pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls:
 }
 
 /// Registers an accepted connection and runs it.
-async fn serve<S>(shared: &Arc<Shared>, transport: Transport, remote: SocketAddr, local: SocketAddr, stream: S)
-where
+async fn serve<S>(
+    shared: &Arc<Shared>,
+    transport: Transport,
+    remote: SocketAddr,
+    local: SocketAddr,
+    stream: S,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(shared.limits.send_queue);
     let id = shared.registry.lock().insert(transport, remote, tx.clone());
-    run(shared, ConnInfo { id, transport, remote, local }, stream, tx, rx).await;
+    run(
+        shared,
+        ConnInfo {
+            id,
+            transport,
+            remote,
+            local,
+        },
+        stream,
+        tx,
+        rx,
+    )
+    .await;
 }
 
 /// Opens an outbound connection registered as `id` (data already queued in
@@ -137,11 +164,19 @@ pub(crate) async fn connect(
     let Ok(local) = stream.local_addr() else {
         return fail(&shared, id, transport, remote, &mut rx);
     };
-    let conn = ConnInfo { id, transport, remote, local };
+    let conn = ConnInfo {
+        id,
+        transport,
+        remote,
+        local,
+    };
     match (transport, &shared.tls_connector) {
         (Transport::Tls, Some(connector)) => {
             let name = rustls_pki_types::ServerName::IpAddress(remote.ip().into());
-            let handshake = tokio::time::timeout(shared.limits.connect_timeout, connector.connect(name, stream));
+            let handshake = tokio::time::timeout(
+                shared.limits.connect_timeout,
+                connector.connect(name, stream),
+            );
             let stream = tokio::select! {
                 () = shared.cancel.cancelled() => None,
                 r = handshake => match r {
@@ -165,7 +200,13 @@ pub(crate) async fn connect(
     drop(guard);
 }
 
-fn fail(shared: &Shared, id: ConnId, transport: Transport, remote: SocketAddr, rx: &mut mpsc::Receiver<Bytes>) {
+fn fail(
+    shared: &Shared,
+    id: ConnId,
+    transport: Transport,
+    remote: SocketAddr,
+    rx: &mut mpsc::Receiver<Bytes>,
+) {
     shared.registry.lock().remove(id, transport, remote);
     rx.close();
     while rx.try_recv().is_ok() {
@@ -174,8 +215,13 @@ fn fail(shared: &Shared, id: ConnId, transport: Transport, remote: SocketAddr, r
 }
 
 /// Runs one established connection until EOF, error, idle timeout or shutdown.
-async fn run<S>(shared: &Shared, conn: ConnInfo, stream: S, tx: mpsc::Sender<Bytes>, mut rx: mpsc::Receiver<Bytes>)
-where
+async fn run<S>(
+    shared: &Shared,
+    conn: ConnInfo,
+    stream: S,
+    tx: mpsc::Sender<Bytes>,
+    mut rx: mpsc::Receiver<Bytes>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (mut reader, mut writer) = tokio::io::split(stream);
@@ -196,7 +242,10 @@ where
             tracing::debug!(remote = %conn.remote, "idle connection closed");
         }
     }
-    shared.registry.lock().remove(conn.id, conn.transport, conn.remote);
+    shared
+        .registry
+        .lock()
+        .remove(conn.id, conn.transport, conn.remote);
     rx.close();
     while rx.try_recv().is_ok() {
         TransportStats::inc(&shared.stats.dropped);
@@ -213,7 +262,11 @@ async fn read_loop(
     tx: &mpsc::Sender<Bytes>,
     activity: &Activity,
 ) -> Result<(), &'static str> {
-    let peer = Peer { transport: conn.transport, addr: conn.remote, conn: Some(conn.id) };
+    let peer = Peer {
+        transport: conn.transport,
+        addr: conn.remote,
+        conn: Some(conn.id),
+    };
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     loop {
         loop {
@@ -225,7 +278,11 @@ async fn read_loop(
                 Ok(Frame::Message(n)) => {
                     let data = buf.split_to(n).freeze();
                     TransportStats::inc(&shared.stats.received);
-                    shared.handler.on_message(Incoming { peer, local: conn.local, data });
+                    shared.handler.on_message(Incoming {
+                        peer,
+                        local: conn.local,
+                        data,
+                    });
                 }
                 Ok(Frame::KeepAlive { len, ping }) => {
                     buf.advance(len);
@@ -288,7 +345,10 @@ struct Activity {
 
 impl Activity {
     fn new() -> Self {
-        Self { start: Instant::now(), last_ms: AtomicU64::new(0) }
+        Self {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
     }
 
     fn touch(&self) {

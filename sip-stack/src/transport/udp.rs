@@ -54,7 +54,11 @@ impl UdpEndpoint {
     /// Sends one datagram without blocking (MSG_DONTWAIT): the receiver
     /// threads share the socket in blocking mode, so O_NONBLOCK is not an option.
     pub(crate) fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<usize> {
-        SockRef::from(&self.socket).send_to_with_flags(data, &SockAddr::from(to), libc::MSG_DONTWAIT)
+        SockRef::from(&self.socket).send_to_with_flags(
+            data,
+            &SockAddr::from(to),
+            libc::MSG_DONTWAIT,
+        )
     }
 
     /// Starts `threads` receivers on clones of the socket.
@@ -74,7 +78,9 @@ impl UdpEndpoint {
                     stats: stats.clone(),
                     stop: stop.clone(),
                 };
-                std::thread::Builder::new().name(format!("sip-udp-{}-{i}", self.local.port())).spawn(move || rx.run())
+                std::thread::Builder::new()
+                    .name(format!("sip-udp-{}-{i}", self.local.port()))
+                    .spawn(move || rx.run())
             })
             .collect()
     }
@@ -98,7 +104,11 @@ impl Receiver {
                     let data = buf.split_to(n).freeze();
                     self.deliver(data, from);
                 }
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
                 // ICMP port unreachable from an earlier send surfaces here on Linux.
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -112,11 +122,18 @@ impl Receiver {
 
     fn deliver(&self, data: Bytes, from: SocketAddr) {
         // RFC 5626 §4.4.1 keep-alives (and stray CRLFs) carry no message.
-        if data.iter().all(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t' | 0)) {
+        if data
+            .iter()
+            .all(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t' | 0))
+        {
             return;
         }
         TransportStats::inc(&self.stats.received);
-        self.handler.on_message(Incoming { peer: Peer::udp(from), local: self.local, data });
+        self.handler.on_message(Incoming {
+            peer: Peer::udp(from),
+            local: self.local,
+            data,
+        });
     }
 }
 

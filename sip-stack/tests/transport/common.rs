@@ -24,7 +24,8 @@ impl Handler for Recorder {
     fn on_message(&self, incoming: Incoming) {
         self.count.fetch_add(1, Ordering::Relaxed);
         if let Some(t) = self.echo.get() {
-            t.send(&incoming.peer, incoming.data.clone()).expect("echo send");
+            t.send(&incoming.peer, incoming.data.clone())
+                .expect("echo send");
         }
         let _ = self.tx.send(incoming);
     }
@@ -40,9 +41,19 @@ pub(crate) struct Node {
 impl Node {
     pub(crate) async fn start(config: TransportConfig) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        let recorder = Arc::new(Recorder { tx, echo: OnceLock::new(), count: AtomicUsize::new(0) });
-        let transports = Transports::start(config, recorder.clone()).await.expect("start transports");
-        Self { transports, rx, recorder }
+        let recorder = Arc::new(Recorder {
+            tx,
+            echo: OnceLock::new(),
+            count: AtomicUsize::new(0),
+        });
+        let transports = Transports::start(config, recorder.clone())
+            .await
+            .expect("start transports");
+        Self {
+            transports,
+            rx,
+            recorder,
+        }
     }
 
     /// Echo every received message back to its sender.
@@ -51,13 +62,18 @@ impl Node {
     }
 
     pub(crate) async fn next(&mut self) -> Incoming {
-        tokio::time::timeout(WAIT, self.rx.recv()).await.expect("message within timeout").expect("handler alive")
+        tokio::time::timeout(WAIT, self.rx.recv())
+            .await
+            .expect("message within timeout")
+            .expect("handler alive")
     }
 
     pub(crate) async fn shutdown(self) {
         // The echo handle is a clone; drop it so shutdown is the last owner.
         drop(self.recorder);
-        tokio::time::timeout(WAIT, self.transports.shutdown()).await.expect("shutdown completes");
+        tokio::time::timeout(WAIT, self.transports.shutdown())
+            .await
+            .expect("shutdown completes");
     }
 }
 
@@ -77,7 +93,10 @@ pub(crate) fn request(n: usize, body: &str) -> Bytes {
 pub(crate) async fn eventually(mut f: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !f() {
-        assert!(tokio::time::Instant::now() < deadline, "condition not reached in time");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not reached in time"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }

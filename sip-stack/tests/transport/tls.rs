@@ -19,7 +19,9 @@ impl Pki {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let (ca, ca_key) = ca(name);
         let mut params = CertificateParams::new(vec!["localhost".to_string()]).expect("params");
-        params.subject_alt_names.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
         let key = KeyPair::generate().expect("key");
         let cert = params.signed_by(&key, &ca, &ca_key).expect("sign");
         std::fs::write(dir.join("ca.pem"), ca.pem()).expect("write");
@@ -29,7 +31,10 @@ impl Pki {
     }
 
     fn server(&self) -> TlsConfig {
-        TlsConfig { cert_pem: self.dir.join("cert.pem"), key_pem: self.dir.join("key.pem") }
+        TlsConfig {
+            cert_pem: self.dir.join("cert.pem"),
+            key_pem: self.dir.join("key.pem"),
+        }
     }
 
     fn ca(&self) -> PathBuf {
@@ -46,7 +51,9 @@ impl Drop for Pki {
 fn ca(name: &str) -> (Certificate, KeyPair) {
     let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, format!("pbx test CA {name}"));
+    params
+        .distinguished_name
+        .push(DnType::CommonName, format!("pbx test CA {name}"));
     let key = KeyPair::generate().expect("key");
     (params.self_signed(&key).expect("self-sign"), key)
 }
@@ -54,23 +61,50 @@ fn ca(name: &str) -> (Certificate, KeyPair) {
 #[tokio::test]
 async fn tls_both_directions() {
     let pki = Pki::new("both");
-    let mut server = Node::start(TransportConfig { tls: vec![(loopback(), pki.server())], ..Default::default() }).await;
+    let mut server = Node::start(TransportConfig {
+        tls: vec![(loopback(), pki.server())],
+        ..Default::default()
+    })
+    .await;
     server.echo();
-    let mut client = Node::start(TransportConfig { tls_client_roots: vec![pki.ca()], ..Default::default() }).await;
-    let addr = server.transports.local_addr(Transport::Tls).expect("TLS bound");
-    let to_server = Peer { transport: Transport::Tls, addr, conn: None };
+    let mut client = Node::start(TransportConfig {
+        tls_client_roots: vec![pki.ca()],
+        ..Default::default()
+    })
+    .await;
+    let addr = server
+        .transports
+        .local_addr(Transport::Tls)
+        .expect("TLS bound");
+    let to_server = Peer {
+        transport: Transport::Tls,
+        addr,
+        conn: None,
+    };
 
-    client.transports.send(&to_server, request(1, "over TLS")).expect("send");
+    client
+        .transports
+        .send(&to_server, request(1, "over TLS"))
+        .expect("send");
     let got = server.next().await;
     assert_eq!(got.data, request(1, "over TLS"));
     assert_eq!(got.peer.transport, Transport::Tls);
     // The echo is the server sending on the accepted TLS connection.
     let echoed = client.next().await;
-    assert_eq!((echoed.data, echoed.peer.transport, echoed.peer.addr), (request(1, "over TLS"), Transport::Tls, addr));
+    assert_eq!(
+        (echoed.data, echoed.peer.transport, echoed.peer.addr),
+        (request(1, "over TLS"), Transport::Tls, addr)
+    );
     // And the client reuses its connection for the next request.
-    client.transports.send(&to_server, request(2, "again")).expect("send");
+    client
+        .transports
+        .send(&to_server, request(2, "again"))
+        .expect("send");
     assert_eq!(server.next().await.data, request(2, "again"));
-    assert_eq!(client.transports.stats().snapshot().connections_connected, 1);
+    assert_eq!(
+        client.transports.stats().snapshot().connections_connected,
+        1
+    );
     assert_eq!(server.transports.stats().snapshot().connections_accepted, 1);
     client.shutdown().await;
     server.shutdown().await;
@@ -80,22 +114,49 @@ async fn tls_both_directions() {
 async fn tls_rejects_untrusted_server() {
     let pki = Pki::new("server");
     let other = Pki::new("other");
-    let server = Node::start(TransportConfig { tls: vec![(loopback(), pki.server())], ..Default::default() }).await;
-    let addr = server.transports.local_addr(Transport::Tls).expect("TLS bound");
-    let to_server = Peer { transport: Transport::Tls, addr, conn: None };
+    let server = Node::start(TransportConfig {
+        tls: vec![(loopback(), pki.server())],
+        ..Default::default()
+    })
+    .await;
+    let addr = server
+        .transports
+        .local_addr(Transport::Tls)
+        .expect("TLS bound");
+    let to_server = Peer {
+        transport: Transport::Tls,
+        addr,
+        conn: None,
+    };
 
     // No roots: outbound TLS is not available at all.
     let bare = Node::start(TransportConfig::default()).await;
-    assert!(matches!(bare.transports.send(&to_server, request(1, "")), Err(SendError::NoTransport(Transport::Tls))));
+    assert!(matches!(
+        bare.transports.send(&to_server, request(1, "")),
+        Err(SendError::NoTransport(Transport::Tls))
+    ));
 
     // Roots of another CA: the handshake fails and the queued message is dropped.
-    let wrong = Node::start(TransportConfig { tls_client_roots: vec![other.ca()], ..Default::default() }).await;
-    wrong.transports.send(&to_server, request(1, "")).expect("queued");
+    let wrong = Node::start(TransportConfig {
+        tls_client_roots: vec![other.ca()],
+        ..Default::default()
+    })
+    .await;
+    wrong
+        .transports
+        .send(&to_server, request(1, ""))
+        .expect("queued");
     let t = wrong.transports.clone();
     eventually(|| t.stats().snapshot().connections_closed == 1).await;
     assert_eq!(t.stats().snapshot().dropped, 1);
     assert_eq!(t.stats().snapshot().connections_connected, 0);
-    assert_eq!(server.recorder.count.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(
+        server
+            .recorder
+            .count
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
     drop(t);
     bare.shutdown().await;
     wrong.shutdown().await;
@@ -105,9 +166,15 @@ async fn tls_rejects_untrusted_server() {
 #[tokio::test]
 async fn tls_bad_key_file_fails_start() {
     let pki = Pki::new("badkey");
-    let broken = TlsConfig { cert_pem: pki.server().cert_pem, key_pem: pki.ca() };
+    let broken = TlsConfig {
+        cert_pem: pki.server().cert_pem,
+        key_pem: pki.ca(),
+    };
     let result = sip_stack::transport::Transports::start(
-        TransportConfig { tls: vec![(loopback(), broken)], ..Default::default() },
+        TransportConfig {
+            tls: vec![(loopback(), broken)],
+            ..Default::default()
+        },
         std::sync::Arc::new(Nop),
     )
     .await;
