@@ -7,7 +7,10 @@ use bytes::BytesMut;
 use super::{HeaderName, Headers, Request, Response};
 
 fn headers_len(headers: &Headers) -> usize {
-    headers.iter().map(|h| h.name.as_str().len() + h.value.len() + 4).sum()
+    headers
+        .iter()
+        .map(|h| h.name.as_str().len() + h.value.len() + 4)
+        .sum()
 }
 
 /// Upper estimate of a request's printed size (URI estimated generously).
@@ -15,7 +18,11 @@ pub(crate) fn request_len(r: &Request) -> usize {
     let uri = 16
         + r.uri.user.as_ref().map_or(0, String::len)
         + r.uri.host.len()
-        + r.uri.params.iter().map(|p| p.name.len() + p.value.as_ref().map_or(0, String::len) + 2).sum::<usize>();
+        + r.uri
+            .params
+            .iter()
+            .map(|p| p.name.len() + p.value.as_ref().map_or(0, String::len) + 2)
+            .sum::<usize>();
     r.method.as_str().len() + uri + 12 + headers_len(&r.headers) + 24 + r.body.len()
 }
 
