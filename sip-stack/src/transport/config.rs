@@ -97,3 +97,32 @@ impl TransportConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid_and_zero_limits_are_not() {
+        let ok = TransportConfig::default();
+        assert_eq!(ok.validate(), Ok(()));
+        assert!(ok.udp_threads >= 1);
+        let udp = vec!["127.0.0.1:0".parse().expect("literal")];
+        let no_threads = TransportConfig {
+            udp,
+            udp_threads: 0,
+            ..TransportConfig::default()
+        };
+        assert_eq!(no_threads.validate(), Err(ConfigError::NoUdpThreads));
+        let no_queue = TransportConfig {
+            send_queue: 0,
+            ..TransportConfig::default()
+        };
+        assert_eq!(no_queue.validate(), Err(ConfigError::NoSendQueue));
+        let tiny = TransportConfig {
+            max_message_size: 10,
+            ..TransportConfig::default()
+        };
+        assert_eq!(tiny.validate(), Err(ConfigError::MessageSizeTooSmall));
+    }
+}

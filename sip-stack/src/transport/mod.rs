@@ -68,12 +68,18 @@ pub struct Incoming {
     pub peer: Peer,
     /// The local address it arrived on.
     pub local: SocketAddr,
-    /// The message bytes (headers and body).
+    /// The message bytes (headers and body). UDP messages share a 256 KiB
+    /// receive chunk with their neighbours; a consumer that keeps one for a
+    /// long time (hours, not transaction lifetimes) should copy it out.
     pub data: Bytes,
 }
 
 /// Receives every message, synchronously, on the receiving thread or task.
 /// Must be fast and non-blocking: hand work off to a channel or queue.
+///
+/// A handler that holds a [`Transports`] clone (to answer directly) forms a
+/// reference cycle: such owners must call [`Transports::shutdown`] rather than
+/// rely on dropping the last handle.
 pub trait Handler: Send + Sync + 'static {
     /// Called once per complete message.
     fn on_message(&self, incoming: Incoming);

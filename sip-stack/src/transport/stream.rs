@@ -360,10 +360,46 @@ impl Activity {
     async fn idle(&self, idle: Duration) {
         loop {
             let last = self.last_ms.load(Relaxed);
-            tokio::time::sleep_until(self.start + Duration::from_millis(last) + idle).await;
+            let deadline = (self.start + Duration::from_millis(last)).checked_add(idle);
+            // An idle timeout too large to represent means "never".
+            let Some(deadline) = deadline else {
+                return std::future::pending().await;
+            };
+            tokio::time::sleep_until(deadline).await;
             if self.last_ms.load(Relaxed) == last {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_waits_for_silence_since_last_activity() {
+        let activity = Activity::new();
+        let idle = activity.idle(Duration::from_secs(10));
+        tokio::pin!(idle);
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        activity.touch();
+        // 10 s after the start, but only 4 s after the last traffic.
+        assert!(tokio::time::timeout(Duration::from_secs(4), &mut idle)
+            .await
+            .is_err());
+        assert!(tokio::time::timeout(Duration::from_secs(7), &mut idle)
+            .await
+            .is_ok());
+        assert!(activity.start.elapsed() >= Duration::from_secs(16));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn huge_idle_timeout_never_fires() {
+        let activity = Activity::new();
+        let idle = activity.idle(Duration::MAX);
+        assert!(tokio::time::timeout(Duration::from_secs(86_400), idle)
+            .await
+            .is_err());
     }
 }
