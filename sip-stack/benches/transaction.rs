@@ -56,8 +56,9 @@ fn drain(layer: &mut TransactionLayer) -> Option<sip_stack::transaction::ServerT
 }
 
 fn non_invite_server(c: &mut Criterion) {
-    let pool: Vec<Bytes> =
-        (0..POOL).map(|i| request_bytes("REGISTER", &format!("z9hG4bKreg{i}"), "ua.example.com")).collect();
+    let pool: Vec<Bytes> = (0..POOL)
+        .map(|i| request_bytes("REGISTER", &format!("z9hG4bKreg{i}"), "ua.example.com"))
+        .collect();
     let mut layer = TransactionLayer::new(TimerConfig::default());
     let mut now = Instant::now();
     let mut i = 0;
@@ -84,14 +85,24 @@ fn non_invite_server(c: &mut Criterion) {
         });
     });
     group.finish();
-    eprintln!("non-INVITE steady state: {} transactions alive", layer.len());
+    eprintln!(
+        "non-INVITE steady state: {} transactions alive",
+        layer.len()
+    );
 }
 
 fn invite_proxy_pair(c: &mut Criterion) {
-    let upstream: Vec<Bytes> =
-        (0..POOL).map(|i| request_bytes("INVITE", &format!("z9hG4bKup{i}"), "ua.example.com")).collect();
+    let upstream: Vec<Bytes> = (0..POOL)
+        .map(|i| request_bytes("INVITE", &format!("z9hG4bKup{i}"), "ua.example.com"))
+        .collect();
     let downstream: Vec<Request> = (0..POOL)
-        .map(|i| parse_request(request_bytes("INVITE", &format!("z9hG4bKdn{i}"), "proxy.example.com")))
+        .map(|i| {
+            parse_request(request_bytes(
+                "INVITE",
+                &format!("z9hG4bKdn{i}"),
+                "proxy.example.com",
+            ))
+        })
         .collect();
     let responses: Vec<[Bytes; 3]> = downstream
         .iter()

@@ -18,7 +18,10 @@ pub(crate) fn encode_response(response: &Response) -> Bytes {
 
 /// The first Via value of `headers`, as a zero-copy slice.
 fn top_via_value(headers: &Headers) -> Option<Bytes> {
-    headers.values(&HeaderName::Via).next().map(|(h, v)| h.value.slice_ref(v))
+    headers
+        .values(&HeaderName::Via)
+        .next()
+        .map(|(h, v)| h.value.slice_ref(v))
 }
 
 /// Headers shared by CANCEL and ACK-for-non-2xx: the top Via only, Route

@@ -72,7 +72,12 @@ impl InviteClient {
         &self.timers
     }
 
-    pub(crate) fn on_response(&mut self, now: Instant, response: Response, sh: &mut Shared) -> Status {
+    pub(crate) fn on_response(
+        &mut self,
+        now: Instant,
+        response: Response,
+        sh: &mut Shared,
+    ) -> Status {
         let status = response.status;
         match self.state {
             State::Calling | State::Proceeding => {
@@ -82,13 +87,24 @@ impl InviteClient {
                     // effect there; the TU's Timer C guards a stuck Proceeding.
                     self.timers.clear(Timer::B);
                     self.state = State::Proceeding;
-                    sh.event(TxEvent::Response { tx: self.id, response });
+                    sh.event(TxEvent::Response {
+                        tx: self.id,
+                        response,
+                    });
                     Status::Alive
                 } else if status.is_success() {
                     self.timers.clear(Timer::B);
                     self.state = State::Accepted;
-                    sh.arm(&mut self.timers, self.id.into(), Timer::M, now + 64 * sh.config.t1);
-                    sh.event(TxEvent::Response { tx: self.id, response });
+                    sh.arm(
+                        &mut self.timers,
+                        self.id.into(),
+                        Timer::M,
+                        now + 64 * sh.config.t1,
+                    );
+                    sh.event(TxEvent::Response {
+                        tx: self.id,
+                        response,
+                    });
                     Status::Alive
                 } else {
                     self.timers.clear(Timer::B);
@@ -98,7 +114,10 @@ impl InviteClient {
             State::Accepted => {
                 // RFC 6026 §8.4: 2xx retransmissions (or 2xx from other forks) go up.
                 if status.is_success() {
-                    sh.event(TxEvent::Response { tx: self.id, response });
+                    sh.event(TxEvent::Response {
+                        tx: self.id,
+                        response,
+                    });
                 }
                 Status::Alive
             }
@@ -121,11 +140,19 @@ impl InviteClient {
         sh.transmit(self.peer, data.clone());
         self.ack = Some(data);
         self.state = State::Completed;
-        sh.event(TxEvent::Response { tx: self.id, response });
+        sh.event(TxEvent::Response {
+            tx: self.id,
+            response,
+        });
         if self.peer.transport.is_reliable() {
             return Status::Terminated;
         }
-        sh.arm(&mut self.timers, self.id.into(), Timer::D, now + sh.config.timer_d);
+        sh.arm(
+            &mut self.timers,
+            self.id.into(),
+            Timer::D,
+            now + sh.config.timer_d,
+        );
         Status::Alive
     }
 
@@ -135,7 +162,12 @@ impl InviteClient {
                 // §17.1.1.2: Timer A doubles each time, without the T2 cap of Timer E.
                 sh.transmit(self.peer, self.data.clone());
                 self.interval *= 2;
-                sh.arm(&mut self.timers, self.id.into(), Timer::A, now + self.interval);
+                sh.arm(
+                    &mut self.timers,
+                    self.id.into(),
+                    Timer::A,
+                    now + self.interval,
+                );
                 Status::Alive
             }
             (Timer::B, State::Calling) => {

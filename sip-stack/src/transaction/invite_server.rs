@@ -67,7 +67,13 @@ impl InviteServer {
     }
 
     /// An ACK matching this transaction.
-    pub(crate) fn on_ack(&mut self, now: Instant, request: Request, peer: Peer, sh: &mut Shared) -> Status {
+    pub(crate) fn on_ack(
+        &mut self,
+        now: Instant,
+        request: Request,
+        peer: Peer,
+        sh: &mut Shared,
+    ) -> Status {
         match self.state {
             State::Completed => {
                 self.timers.clear(Timer::G);
@@ -77,7 +83,12 @@ impl InviteServer {
                     // Timer I is zero on reliable transports.
                     return Status::Terminated;
                 }
-                sh.arm(&mut self.timers, self.id.into(), Timer::I, now + sh.config.t4);
+                sh.arm(
+                    &mut self.timers,
+                    self.id.into(),
+                    Timer::I,
+                    now + sh.config.t4,
+                );
                 Status::Alive
             }
             // RFC 6026 §8.7: an ACK (for the 2xx) in Accepted goes to the TU.
@@ -134,7 +145,12 @@ impl InviteServer {
                     sh.transmit(self.peer, last.clone());
                 }
                 self.interval = (self.interval * 2).min(sh.config.t2);
-                sh.arm(&mut self.timers, self.id.into(), Timer::G, now + self.interval);
+                sh.arm(
+                    &mut self.timers,
+                    self.id.into(),
+                    Timer::G,
+                    now + self.interval,
+                );
                 Status::Alive
             }
             (Timer::H, State::Completed) => {

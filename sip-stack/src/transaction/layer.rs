@@ -27,7 +27,11 @@ impl TransactionLayer {
     /// An empty layer.
     pub fn new(config: TimerConfig) -> Self {
         Self {
-            shared: Shared { config, out: VecDeque::new(), heap: TimerHeap::default() },
+            shared: Shared {
+                config,
+                out: VecDeque::new(),
+                heap: TimerHeap::default(),
+            },
             next_id: 0,
             clients: HashMap::new(),
             servers: HashMap::new(),
@@ -84,7 +88,10 @@ impl TransactionLayer {
     fn handle_response(&mut self, now: Instant, response: Response, peer: Peer) {
         let found = match (response.top_via(), response.cseq()) {
             (Ok(via), Ok(cseq)) => {
-                let key = ClientKeyRef { branch: via.branch().unwrap_or(""), method: &cseq.method };
+                let key = ClientKeyRef {
+                    branch: via.branch().unwrap_or(""),
+                    method: &cseq.method,
+                };
                 self.client_keys.get(&key).copied()
             }
             _ => None,
@@ -160,7 +167,11 @@ impl TransactionLayer {
         };
         self.server_keys.insert(key.clone(), id);
         self.servers.insert(id.0, (key, tx));
-        self.shared.event(TxEvent::Request { tx: id, request, peer });
+        self.shared.event(TxEvent::Request {
+            tx: id,
+            request,
+            peer,
+        });
     }
 
     /// Starts a client transaction for `request` towards `peer` (RFC 3261
@@ -181,12 +192,30 @@ impl TransactionLayer {
         let key = {
             let via = request.top_via();
             let branch = via.as_ref().ok().and_then(Via::branch).unwrap_or("");
-            ClientKeyRef { branch, method: &request.method }.to_owned()
+            ClientKeyRef {
+                branch,
+                method: &request.method,
+            }
+            .to_owned()
         };
         let tx = if request.method == Method::Invite {
-            ClientTx::Invite(InviteClient::start(id, now, request, data, peer, &mut self.shared))
+            ClientTx::Invite(InviteClient::start(
+                id,
+                now,
+                request,
+                data,
+                peer,
+                &mut self.shared,
+            ))
         } else {
-            ClientTx::NonInvite(NonInviteClient::start(id, now, request, data, peer, &mut self.shared))
+            ClientTx::NonInvite(NonInviteClient::start(
+                id,
+                now,
+                request,
+                data,
+                peer,
+                &mut self.shared,
+            ))
         };
         if let Some(old) = self.client_keys.insert(key.clone(), id) {
             tracing::warn!(?old, new = ?id, "client transaction branch reused; the older one stops matching");
@@ -198,7 +227,12 @@ impl TransactionLayer {
 
     /// The TU answers on a server transaction with a provisional or final
     /// response (RFC 3261 §17.2.1, §17.2.2; RFC 6026 §8.7 for further 2xx).
-    pub fn send_response(&mut self, now: Instant, tx: ServerTxId, response: Response) -> Result<(), TxError> {
+    pub fn send_response(
+        &mut self,
+        now: Instant,
+        tx: ServerTxId,
+        response: Response,
+    ) -> Result<(), TxError> {
         let Some((_, machine)) = self.servers.get_mut(&tx.0) else {
             return Err(TxError::NoSuchTransaction(tx));
         };
@@ -255,7 +289,9 @@ impl TransactionLayer {
     fn fire(&mut self, now: Instant, Deadline { tx, timer, .. }: Deadline) {
         match tx {
             TxId::Client(id) => {
-                let Some((_, t)) = self.clients.get_mut(&id.0) else { return };
+                let Some((_, t)) = self.clients.get_mut(&id.0) else {
+                    return;
+                };
                 let status = match t {
                     ClientTx::Invite(t) => t.on_timer(now, timer, &mut self.shared),
                     ClientTx::NonInvite(t) => t.on_timer(now, timer, &mut self.shared),
@@ -265,7 +301,9 @@ impl TransactionLayer {
                 }
             }
             TxId::Server(id) => {
-                let Some((_, t)) = self.servers.get_mut(&id.0) else { return };
+                let Some((_, t)) = self.servers.get_mut(&id.0) else {
+                    return;
+                };
                 let status = match t {
                     ServerTx::Invite(t) => t.on_timer(now, timer, &mut self.shared),
                     ServerTx::NonInvite(t) => t.on_timer(timer),
@@ -282,8 +320,14 @@ impl TransactionLayer {
     /// a stale entry behind).
     fn is_live(&self, d: Deadline) -> bool {
         match d.tx {
-            TxId::Client(id) => self.clients.get(&id.0).is_some_and(|(_, t)| t.timers().is_armed_at(d.timer, d.at)),
-            TxId::Server(id) => self.servers.get(&id.0).is_some_and(|(_, t)| t.timers().is_armed_at(d.timer, d.at)),
+            TxId::Client(id) => self
+                .clients
+                .get(&id.0)
+                .is_some_and(|(_, t)| t.timers().is_armed_at(d.timer, d.at)),
+            TxId::Server(id) => self
+                .servers
+                .get(&id.0)
+                .is_some_and(|(_, t)| t.timers().is_armed_at(d.timer, d.at)),
         }
     }
 

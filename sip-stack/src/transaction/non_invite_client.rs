@@ -65,25 +65,41 @@ impl NonInviteClient {
         &self.timers
     }
 
-    pub(crate) fn on_response(&mut self, now: Instant, response: Response, sh: &mut Shared) -> Status {
+    pub(crate) fn on_response(
+        &mut self,
+        now: Instant,
+        response: Response,
+        sh: &mut Shared,
+    ) -> Status {
         if self.state == State::Completed {
             // §17.1.2.2: retransmitted finals are absorbed.
             return Status::Alive;
         }
         if response.status.is_provisional() {
             self.state = State::Proceeding;
-            sh.event(TxEvent::Response { tx: self.id, response });
+            sh.event(TxEvent::Response {
+                tx: self.id,
+                response,
+            });
             return Status::Alive;
         }
         self.timers.clear(Timer::E);
         self.timers.clear(Timer::F);
         self.state = State::Completed;
-        sh.event(TxEvent::Response { tx: self.id, response });
+        sh.event(TxEvent::Response {
+            tx: self.id,
+            response,
+        });
         if self.peer.transport.is_reliable() {
             // Timer K is zero on reliable transports.
             return Status::Terminated;
         }
-        sh.arm(&mut self.timers, self.id.into(), Timer::K, now + sh.config.t4);
+        sh.arm(
+            &mut self.timers,
+            self.id.into(),
+            Timer::K,
+            now + sh.config.t4,
+        );
         Status::Alive
     }
 
@@ -97,7 +113,12 @@ impl NonInviteClient {
                 } else {
                     sh.config.t2
                 };
-                sh.arm(&mut self.timers, self.id.into(), Timer::E, now + self.interval);
+                sh.arm(
+                    &mut self.timers,
+                    self.id.into(),
+                    Timer::E,
+                    now + self.interval,
+                );
                 Status::Alive
             }
             (Timer::F, State::Trying | State::Proceeding) => {

@@ -30,7 +30,13 @@ pub(crate) struct NonInviteServer {
 
 impl NonInviteServer {
     pub(crate) fn start(id: ServerTxId, peer: Peer) -> Self {
-        Self { id, state: State::Trying, peer, last: None, timers: Timers::default() }
+        Self {
+            id,
+            state: State::Trying,
+            peer,
+            last: None,
+            timers: Timers::default(),
+        }
     }
 
     pub(crate) const fn timers(&self) -> &Timers {
@@ -66,7 +72,12 @@ impl NonInviteServer {
             // Timer J is zero on reliable transports.
             return Ok(Status::Terminated);
         }
-        sh.arm(&mut self.timers, self.id.into(), Timer::J, now + 64 * sh.config.t1);
+        sh.arm(
+            &mut self.timers,
+            self.id.into(),
+            Timer::J,
+            now + 64 * sh.config.t1,
+        );
         Ok(Status::Alive)
     }
 

@@ -10,7 +10,6 @@ use super::*;
 use crate::message::{HeaderName, Method, SipMessage, StatusCode};
 use crate::peer::{ConnId, Transport};
 
-
 fn addr() -> SocketAddr {
     SocketAddr::from(([192, 0, 2, 10], 5060))
 }
@@ -20,7 +19,11 @@ fn udp() -> Peer {
 }
 
 fn tcp() -> Peer {
-    Peer { transport: Transport::Tcp, addr: addr(), conn: Some(ConnId(7)) }
+    Peer {
+        transport: Transport::Tcp,
+        addr: addr(),
+        conn: Some(ConnId(7)),
+    }
 }
 
 fn parse(text: &str) -> SipMessage {
@@ -76,7 +79,11 @@ impl Harness {
 
     fn with(config: TimerConfig) -> Self {
         let start = Instant::now();
-        Self { layer: TransactionLayer::new(config), start, now: start }
+        Self {
+            layer: TransactionLayer::new(config),
+            start,
+            now: start,
+        }
     }
 
     fn at(&self, ms: u64) -> Instant {
@@ -123,7 +130,9 @@ impl Harness {
 fn transmits(outs: &[Output]) -> Vec<SipMessage> {
     outs.iter()
         .filter_map(|o| match o {
-            Output::Transmit { data, .. } => Some(SipMessage::parse(data.clone()).expect("sent bytes parse")),
+            Output::Transmit { data, .. } => {
+                Some(SipMessage::parse(data.clone()).expect("sent bytes parse"))
+            }
             Output::Event(_) => None,
         })
         .collect()

@@ -18,10 +18,16 @@ fn timer_a_doubles_without_cap_until_timer_b() {
     assert_eq!(h.layer.poll_timeout(), Some(h.at(500)));
     let log = h.run_until(40_000);
     // §17.1.1.2: A fires at T1, 2T1, 4T1, ... (no T2 cap) until B at 64*T1.
-    assert_eq!(transmit_times(&log), [500, 1500, 3500, 7500, 15_500, 31_500]);
+    assert_eq!(
+        transmit_times(&log),
+        [500, 1500, 3500, 7500, 15_500, 31_500]
+    );
     assert_eq!(
         log_events(&log),
-        [(32_000, TxEvent::Timeout { tx: id }), (32_000, TxEvent::Terminated { tx: id.into() })]
+        [
+            (32_000, TxEvent::Timeout { tx: id }),
+            (32_000, TxEvent::Terminated { tx: id.into() })
+        ]
     );
     assert!(h.layer.is_empty());
     assert_eq!(h.layer.poll_timeout(), None);
@@ -64,11 +70,17 @@ fn provisional_stops_timers_a_and_b() {
     h.run_until(600); // one retransmission
     let outs = h.receive_response(&response(&invite, 180), udp());
     let ev = events(&outs);
-    assert!(matches!(&ev[..], [TxEvent::Response { tx, response }] if *tx == id && response.status.0 == 180));
+    assert!(
+        matches!(&ev[..], [TxEvent::Response { tx, response }] if *tx == id && response.status.0 == 180)
+    );
     // Lazily invalidated timers no longer show up as a deadline.
     assert_eq!(h.layer.poll_timeout(), None);
     assert!(h.run_until(100_000).is_empty());
-    assert_eq!(h.layer.len(), 1, "Proceeding waits for a final (the TU's Timer C)");
+    assert_eq!(
+        h.layer.len(),
+        1,
+        "Proceeding waits for a final (the TU's Timer C)"
+    );
 }
 
 #[test]
@@ -83,26 +95,54 @@ fn non2xx_final_is_acked_by_the_layer_and_timer_d_absorbs() {
     let outs = h.receive_response(&busy, udp());
     let sent = transmits(&outs);
     assert_eq!(sent.len(), 1);
-    let SipMessage::Request(ack) = &sent[0] else { panic!("an ACK was sent") };
+    let SipMessage::Request(ack) = &sent[0] else {
+        panic!("an ACK was sent")
+    };
     assert_eq!(ack.method, Method::Ack);
     assert_eq!(ack.uri, invite.uri);
-    assert_eq!(ack.top_via().ok().and_then(|v| v.branch().map(str::to_owned)).as_deref(), Some("z9hG4bKbusy"));
+    assert_eq!(
+        ack.top_via()
+            .ok()
+            .and_then(|v| v.branch().map(str::to_owned))
+            .as_deref(),
+        Some("z9hG4bKbusy")
+    );
     assert_eq!(ack.headers.vias().count(), 1);
-    assert_eq!(ack.cseq().ok().map(|c| (c.seq, c.method)), Some((1, Method::Ack)));
-    assert_eq!(ack.to().ok().and_then(|t| t.tag().map(str::to_owned)).as_deref(), Some("b2"));
+    assert_eq!(
+        ack.cseq().ok().map(|c| (c.seq, c.method)),
+        Some((1, Method::Ack))
+    );
+    assert_eq!(
+        ack.to()
+            .ok()
+            .and_then(|t| t.tag().map(str::to_owned))
+            .as_deref(),
+        Some("b2")
+    );
     assert_eq!(ack.call_id().ok(), Some("call-1@example.com"));
     assert_eq!(ack.headers.get_all(&HeaderName::Route).count(), 1);
-    assert!(matches!(&events(&outs)[..], [TxEvent::Response { tx, response }] if *tx == id && response.status.0 == 486));
+    assert!(
+        matches!(&events(&outs)[..], [TxEvent::Response { tx, response }] if *tx == id && response.status.0 == 486)
+    );
 
     // A retransmitted 486 is answered with the same ACK and not passed up.
     h.now = h.at(1_000);
     let outs = h.receive_response(&busy, udp());
-    assert_eq!(transmits(&outs).iter().filter_map(method_of).collect::<Vec<_>>(), [Method::Ack]);
+    assert_eq!(
+        transmits(&outs)
+            .iter()
+            .filter_map(method_of)
+            .collect::<Vec<_>>(),
+        [Method::Ack]
+    );
     assert!(events(&outs).is_empty());
 
     // Timer D: 32 s after the final.
     let log = h.run_until(40_000);
-    assert_eq!(log_events(&log), [(32_200, TxEvent::Terminated { tx: id.into() })]);
+    assert_eq!(
+        log_events(&log),
+        [(32_200, TxEvent::Terminated { tx: id.into() })]
+    );
     assert!(h.layer.is_empty());
 }
 
@@ -112,7 +152,13 @@ fn non2xx_final_on_reliable_transport_terminates_at_once() {
     let invite = request_via("INVITE", "z9hG4bKrel", "TCP", "client.example.com", 5060);
     let (id, _) = start(&mut h, &invite, tcp());
     let outs = h.receive_response(&response(&invite, 603), tcp());
-    assert_eq!(transmits(&outs).iter().filter_map(method_of).collect::<Vec<_>>(), [Method::Ack]);
+    assert_eq!(
+        transmits(&outs)
+            .iter()
+            .filter_map(method_of)
+            .collect::<Vec<_>>(),
+        [Method::Ack]
+    );
     let ev = events(&outs);
     assert!(matches!(ev[0], TxEvent::Response { .. }));
     assert_eq!(ev[1], TxEvent::Terminated { tx: id.into() });
@@ -127,18 +173,34 @@ fn rfc6026_accepted_passes_2xx_retransmissions_up_until_timer_m() {
     h.now = h.at(300);
     let ok = response(&invite, 200);
     let outs = h.receive_response(&ok, udp());
-    assert!(transmits(&outs).is_empty(), "the TU ACKs a 2xx, not the transaction");
+    assert!(
+        transmits(&outs).is_empty(),
+        "the TU ACKs a 2xx, not the transaction"
+    );
     assert_eq!(events(&outs).len(), 1);
     let outs = h.receive_response(&ok, udp());
-    assert!(matches!(&events(&outs)[..], [TxEvent::Response { tx, response }] if *tx == id && response.status.is_success()));
+    assert!(
+        matches!(&events(&outs)[..], [TxEvent::Response { tx, response }] if *tx == id && response.status.is_success())
+    );
     // A non-2xx after a 2xx is absorbed.
-    assert!(h.receive_response(&response(&invite, 486), udp()).is_empty());
+    assert!(h
+        .receive_response(&response(&invite, 486), udp())
+        .is_empty());
     let log = h.run_until(40_000);
-    assert!(transmit_times(&log).is_empty(), "no INVITE retransmission after a 2xx");
-    assert_eq!(log_events(&log), [(32_300, TxEvent::Terminated { tx: id.into() })]);
+    assert!(
+        transmit_times(&log).is_empty(),
+        "no INVITE retransmission after a 2xx"
+    );
+    assert_eq!(
+        log_events(&log),
+        [(32_300, TxEvent::Terminated { tx: id.into() })]
+    );
     // After Timer M, a 2xx retransmission is a stray one (a proxy forwards it).
     let outs = h.receive_response(&ok, udp());
-    assert!(matches!(&events(&outs)[..], [TxEvent::StrayResponse { .. }]));
+    assert!(matches!(
+        &events(&outs)[..],
+        [TxEvent::StrayResponse { .. }]
+    ));
 }
 
 #[test]
@@ -153,7 +215,10 @@ fn timer_e_doubles_up_to_t2_then_timer_f() {
     );
     assert_eq!(
         log_events(&log),
-        [(32_000, TxEvent::Timeout { tx: id }), (32_000, TxEvent::Terminated { tx: id.into() })]
+        [
+            (32_000, TxEvent::Timeout { tx: id }),
+            (32_000, TxEvent::Terminated { tx: id.into() })
+        ]
     );
     assert!(h.layer.is_empty());
 }
@@ -173,7 +238,11 @@ fn timer_e_is_t2_in_proceeding() {
 #[test]
 fn reliable_non_invite_has_no_timer_e() {
     let mut h = Harness::new();
-    let (id, _) = start(&mut h, &request_via("OPTIONS", "z9hG4bKt", "TCP", "c.example.com", 5060), tcp());
+    let (id, _) = start(
+        &mut h,
+        &request_via("OPTIONS", "z9hG4bKt", "TCP", "c.example.com", 5060),
+        tcp(),
+    );
     let log = h.run_until(40_000);
     assert!(transmit_times(&log).is_empty());
     assert_eq!(log_events(&log)[0], (32_000, TxEvent::Timeout { tx: id }));
@@ -188,10 +257,19 @@ fn timer_k_absorbs_final_retransmissions() {
     let ok = response(&register, 200);
     let outs = h.receive_response(&ok, udp());
     assert!(matches!(&events(&outs)[..], [TxEvent::Response { tx, .. }] if *tx == id));
-    assert!(h.receive_response(&ok, udp()).is_empty(), "retransmitted final absorbed");
+    assert!(
+        h.receive_response(&ok, udp()).is_empty(),
+        "retransmitted final absorbed"
+    );
     let log = h.run_until(10_000);
-    assert!(transmit_times(&log).is_empty(), "no retransmission in Completed");
-    assert_eq!(log_events(&log), [(5_700, TxEvent::Terminated { tx: id.into() })]);
+    assert!(
+        transmit_times(&log).is_empty(),
+        "no retransmission in Completed"
+    );
+    assert_eq!(
+        log_events(&log),
+        [(5_700, TxEvent::Terminated { tx: id.into() })]
+    );
 }
 
 #[test]
@@ -212,8 +290,14 @@ fn provisional_responses_are_passed_up_each_time() {
     let mut h = Harness::new();
     let options = request("OPTIONS", "z9hG4bKp");
     start(&mut h, &options, udp());
-    assert_eq!(events(&h.receive_response(&response(&options, 100), udp())).len(), 1);
-    assert_eq!(events(&h.receive_response(&response(&options, 100), udp())).len(), 1);
+    assert_eq!(
+        events(&h.receive_response(&response(&options, 100), udp())).len(),
+        1
+    );
+    assert_eq!(
+        events(&h.receive_response(&response(&options, 100), udp())).len(),
+        1
+    );
 }
 
 #[test]
@@ -239,8 +323,10 @@ fn unknown_branch_is_a_stray_response() {
     let resp = response(&other, 200);
     let outs = h.receive_response(&resp, udp());
     assert!(transmits(&outs).is_empty());
-    assert!(matches!(&events(&outs)[..], [TxEvent::StrayResponse { response, peer }]
-        if response.status == StatusCode::OK && *peer == udp()));
+    assert!(
+        matches!(&events(&outs)[..], [TxEvent::StrayResponse { response, peer }]
+        if response.status == StatusCode::OK && *peer == udp())
+    );
 }
 
 #[test]
@@ -250,7 +336,10 @@ fn response_without_via_is_stray_not_a_panic() {
         "SIP/2.0 200 OK\nFrom: <sip:a@example.com>;tag=1\nTo: <sip:b@example.com>\nCall-ID: x\nCSeq: 1 INVITE\nContent-Length: 0\n\n",
     );
     h.layer.handle_message(h.now, msg, udp());
-    assert!(matches!(&events(&h.drain())[..], [TxEvent::StrayResponse { .. }]));
+    assert!(matches!(
+        &events(&h.drain())[..],
+        [TxEvent::StrayResponse { .. }]
+    ));
 }
 
 #[test]
@@ -258,7 +347,10 @@ fn client_request_is_kept_while_alive() {
     let mut h = Harness::new();
     let invite = request("INVITE", "z9hG4bKkeep");
     let (id, _) = start(&mut h, &invite, udp());
-    assert_eq!(h.layer.client_request(id).map(|r| &r.method), Some(&Method::Invite));
+    assert_eq!(
+        h.layer.client_request(id).map(|r| &r.method),
+        Some(&Method::Invite)
+    );
     h.run_until(40_000);
     assert!(h.layer.client_request(id).is_none());
 }
@@ -279,24 +371,48 @@ fn send_stateless_only_transmits() {
     let msg = SipMessage::Request(request("ACK", "z9hG4bKsl"));
     h.layer.send_stateless(&msg, udp());
     let outs = h.drain();
-    assert!(matches!(&outs[..], [Output::Transmit { data, peer }] if *data == msg.to_bytes() && *peer == udp()));
+    assert!(
+        matches!(&outs[..], [Output::Transmit { data, peer }] if *data == msg.to_bytes() && *peer == udp())
+    );
     assert!(h.layer.is_empty());
 }
 
 #[test]
 fn build_cancel_follows_section_9_1() {
     let mut invite = request("INVITE", "z9hG4bKc");
-    invite.headers.push_front(crate::message::Header::new(HeaderName::Via, "SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp"));
+    invite.headers.push_front(crate::message::Header::new(
+        HeaderName::Via,
+        "SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp",
+    ));
     let cancel = build_cancel(&invite);
     assert_eq!(cancel.method, Method::Cancel);
     assert_eq!(cancel.uri, invite.uri);
     assert_eq!(cancel.headers.vias().count(), 1, "top Via only");
-    assert_eq!(cancel.top_via().ok().and_then(|v| v.branch().map(str::to_owned)).as_deref(), Some("z9hG4bKp"));
-    assert_eq!(cancel.cseq().ok().map(|c| (c.seq, c.method)), Some((1, Method::Cancel)));
+    assert_eq!(
+        cancel
+            .top_via()
+            .ok()
+            .and_then(|v| v.branch().map(str::to_owned))
+            .as_deref(),
+        Some("z9hG4bKp")
+    );
+    assert_eq!(
+        cancel.cseq().ok().map(|c| (c.seq, c.method)),
+        Some((1, Method::Cancel))
+    );
     assert_eq!(cancel.call_id().ok(), invite.call_id().ok());
-    assert_eq!(cancel.headers.get(&HeaderName::From), invite.headers.get(&HeaderName::From));
-    assert_eq!(cancel.headers.get(&HeaderName::To), invite.headers.get(&HeaderName::To));
-    assert_eq!(cancel.headers.get(&HeaderName::Route), invite.headers.get(&HeaderName::Route));
+    assert_eq!(
+        cancel.headers.get(&HeaderName::From),
+        invite.headers.get(&HeaderName::From)
+    );
+    assert_eq!(
+        cancel.headers.get(&HeaderName::To),
+        invite.headers.get(&HeaderName::To)
+    );
+    assert_eq!(
+        cancel.headers.get(&HeaderName::Route),
+        invite.headers.get(&HeaderName::Route)
+    );
     assert!(cancel.headers.get(&HeaderName::MaxForwards).is_some());
     assert!(cancel.body.is_empty());
     // It prints and parses back.
@@ -307,7 +423,10 @@ fn build_cancel_follows_section_9_1() {
 fn many_transactions_all_terminate() {
     let mut h = Harness::new();
     for i in 0..200 {
-        let req = request(if i % 2 == 0 { "INVITE" } else { "OPTIONS" }, &format!("z9hG4bKn{i}"));
+        let req = request(
+            if i % 2 == 0 { "INVITE" } else { "OPTIONS" },
+            &format!("z9hG4bKn{i}"),
+        );
         start(&mut h, &req, udp());
         if i % 3 == 0 {
             h.receive_response(&response(&req, 404), udp());
