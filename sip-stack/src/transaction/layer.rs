@@ -2,7 +2,7 @@
 //! machines, timer processing and removal of terminated transactions.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hashbrown::HashMap;
 
@@ -24,8 +24,11 @@ fn via_host(via: &Via) -> &str {
 }
 
 impl TransactionLayer {
-    /// An empty layer.
-    pub fn new(config: TimerConfig) -> Self {
+    /// An empty layer. A zero T1 (see [`TimerConfig::validate`]) is raised
+    /// to 1 ms so that retransmission timers cannot spin.
+    pub fn new(mut config: TimerConfig) -> Self {
+        config.t1 = config.t1.max(Duration::from_millis(1));
+        config.t2 = config.t2.max(config.t1);
         Self {
             shared: Shared {
                 config,

@@ -62,6 +62,31 @@ pub struct TimerConfig {
     pub auto_trying: bool,
 }
 
+/// A [`TimerConfig`] that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// T1 is zero: retransmission timers would fire in a busy loop.
+    #[error("t1 must be greater than zero")]
+    ZeroT1,
+    /// T2 is below T1 (RFC 3261 §17.1.2.2 caps intervals at T2 >= T1).
+    #[error("t2 must not be below t1")]
+    T2BelowT1,
+}
+
+impl TimerConfig {
+    /// Checks the values: T1 > 0 and T2 >= T1.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.t1.is_zero() {
+            return Err(ConfigError::ZeroT1);
+        }
+        if self.t2 < self.t1 {
+            return Err(ConfigError::T2BelowT1);
+        }
+        Ok(())
+    }
+}
+
 impl Default for TimerConfig {
     fn default() -> Self {
         Self {
