@@ -195,10 +195,11 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine, ParseError> {
     // Request-Line = Method SP Request-URI SP SIP-Version (RFC 3261 §7.1)
     let method = Method::from_bytes(first)?;
     let (uri, version) = field(rest);
-    if uri.is_empty() || version.is_empty() {
+    let version = trim_bytes(version);
+    if uri.is_empty() || version.is_empty() || memchr(b' ', version).is_some() {
         return Err(ParseErrorKind::StartLine.into());
     }
-    is_sip_version(trim_bytes(version))?;
+    is_sip_version(version)?;
     let uri = std::str::from_utf8(uri).map_err(|_| ParseError::new(ParseErrorKind::Uri))?;
     Ok(StartLine::Request(method, Uri::parse(uri)?))
 }
