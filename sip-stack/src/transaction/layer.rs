@@ -9,18 +9,34 @@ use hashbrown::HashMap;
 use super::build::encode_request;
 use super::key::{ClientKeyRef, ServerKeyRef};
 use super::timer::{Deadline, Timer, TimerHeap};
+use super::via::{fast_top_via, TopVia};
 use super::{
     ClientTx, ClientTxId, InviteClient, InviteServer, NonInviteClient, NonInviteServer, Output,
     ServerTx, ServerTxId, Shared, Status, TimerConfig, TransactionLayer, TxError, TxEvent, TxId,
 };
-use crate::message::{Method, Request, Response, SipMessage, Via};
+use crate::message::{Headers, Method, Request, Response, SipMessage, Via};
 use crate::peer::Peer;
 
 const INVITE: &Method = &Method::Invite;
 
-/// The sent-by host of a Via, as text.
-fn via_host(via: &Via) -> &str {
-    via.host.as_str()
+/// The top Via's matching fields: the zero-copy fast path, else the full
+/// parser (whose owned result is kept in `slot`). `None`: no usable Via.
+fn top_via<'a>(headers: &'a Headers, slot: &'a mut Option<Via>) -> Option<TopVia<'a>> {
+    if let Some(via) = fast_top_via(headers) {
+        return Some(via);
+    }
+    let via = headers.vias().next()?.ok()?;
+    Some(TopVia::from(&*slot.insert(via)))
+}
+
+/// The server key of a request with the given (key) method.
+fn server_key<'a>(via: TopVia<'a>, method: &'a Method) -> ServerKeyRef<'a> {
+    ServerKeyRef {
+        branch: via.branch,
+        host: via.host,
+        port: via.port,
+        method,
+    }
 }
 
 impl TransactionLayer {
@@ -89,10 +105,11 @@ impl TransactionLayer {
     }
 
     fn handle_response(&mut self, now: Instant, response: Response, peer: Peer) {
-        let found = match (response.top_via(), response.cseq()) {
-            (Ok(via), Ok(cseq)) => {
+        let mut slot = None;
+        let found = match (top_via(&response.headers, &mut slot), response.cseq()) {
+            (Some(via), Ok(cseq)) => {
                 let key = ClientKeyRef {
-                    branch: via.branch().unwrap_or(""),
+                    branch: via.branch,
                     method: &cseq.method,
                 };
                 self.client_keys.get(&key).copied()
@@ -116,31 +133,28 @@ impl TransactionLayer {
     }
 
     fn handle_request(&mut self, now: Instant, request: Request, peer: Peer) {
-        let via = match request.top_via() {
-            Ok(via) => via,
-            Err(error) => {
-                tracing::debug!(%peer, %error, "request without a usable top Via dropped");
+        let is_ack = request.method == Method::Ack;
+        // Some(id): an existing transaction; None + key: a new one.
+        let (found, new_key) = {
+            let mut slot = None;
+            let Some(via) = top_via(&request.headers, &mut slot) else {
+                tracing::debug!(%peer, "request without a usable top Via dropped");
                 return;
+            };
+            let key = server_key(via, if is_ack { INVITE } else { &request.method });
+            match self.server_keys.get(&key) {
+                Some(id) => (Some(*id), None),
+                None if is_ack => (None, None),
+                None => (None, Some(key.to_owned())),
             }
         };
-        let is_ack = request.method == Method::Ack;
-        let key = ServerKeyRef {
-            branch: via.branch().unwrap_or(""),
-            host: via_host(&via),
-            port: via.sent_by_port(),
-            method: if is_ack { INVITE } else { &request.method },
-        };
-        let Some(id) = self.server_keys.get(&key).copied() else {
-            if is_ack {
-                self.shared.event(TxEvent::Ack { request, peer });
-            } else {
-                let owned = key.to_owned();
-                drop(via);
-                self.create_server(owned, request, peer);
+        let Some(id) = found else {
+            match new_key {
+                Some(key) => self.create_server(key, request, peer),
+                None => self.shared.event(TxEvent::Ack { request, peer }),
             }
             return;
         };
-        drop(via);
         let Some((_, tx)) = self.servers.get_mut(&id.0) else {
             return;
         };
@@ -193,8 +207,8 @@ impl TransactionLayer {
             return id;
         }
         let key = {
-            let via = request.top_via();
-            let branch = via.as_ref().ok().and_then(Via::branch).unwrap_or("");
+            let mut slot = None;
+            let branch = top_via(&request.headers, &mut slot).map_or("", |v| v.branch);
             ClientKeyRef {
                 branch,
                 method: &request.method,
@@ -259,14 +273,9 @@ impl TransactionLayer {
     /// The INVITE server transaction a CANCEL refers to (RFC 3261 §9.2: same
     /// top Via branch and sent-by as the INVITE, method INVITE).
     pub fn find_invite_for_cancel(&self, cancel: &Request) -> Option<ServerTxId> {
-        let via = cancel.top_via().ok()?;
-        let key = ServerKeyRef {
-            branch: via.branch().unwrap_or(""),
-            host: via_host(&via),
-            port: via.sent_by_port(),
-            method: INVITE,
-        };
-        self.server_keys.get(&key).copied()
+        let mut slot = None;
+        let via = top_via(&cancel.headers, &mut slot)?;
+        self.server_keys.get(&server_key(via, INVITE)).copied()
     }
 
     /// The request that started a client transaction (to build a CANCEL,

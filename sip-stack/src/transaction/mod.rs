@@ -23,6 +23,7 @@ mod layer;
 mod non_invite_client;
 mod non_invite_server;
 mod timer;
+mod via;
 
 #[cfg(test)]
 mod tests;
