@@ -157,7 +157,10 @@ mod cpu {
     pub struct ThreadCpu;
 
     fn now_ns() -> u64 {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: `ts` is a valid, writable timespec for the call's duration.
         let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
         assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
@@ -202,9 +205,16 @@ mod cpu {
             values.iter_mut().for_each(|v| *v *= factor);
             unit
         }
-        fn scale_throughputs(&self, _typical: f64, throughput: &Throughput, values: &mut [f64]) -> &'static str {
+        fn scale_throughputs(
+            &self,
+            _typical: f64,
+            throughput: &Throughput,
+            values: &mut [f64],
+        ) -> &'static str {
             let n = match throughput {
-                Throughput::Elements(n) | Throughput::Bytes(n) | Throughput::BytesDecimal(n) => *n as f64,
+                Throughput::Elements(n) | Throughput::Bytes(n) | Throughput::BytesDecimal(n) => {
+                    *n as f64
+                }
             };
             values.iter_mut().for_each(|v| *v = n * 1e9 / *v);
             "elem/s(cpu)"

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use hashbrown::HashMap;
+use super::table::Table;
 
 use super::build::encode_request;
 use super::key::{ClientKeyRef, ServerKeyRef};
@@ -51,11 +51,8 @@ impl TransactionLayer {
                 out: VecDeque::new(),
                 heap: TimerHeap::default(),
             },
-            next_id: 0,
-            clients: HashMap::new(),
-            servers: HashMap::new(),
-            client_keys: HashMap::new(),
-            server_keys: HashMap::new(),
+            clients: Table::default(),
+            servers: Table::default(),
         }
     }
 
@@ -85,11 +82,6 @@ impl TransactionLayer {
         self.shared.heap.peek().map(|d| d.at)
     }
 
-    fn next_id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
-    }
-
     /// A message received from `peer`, already parsed: matched to a
     /// transaction (RFC 3261 §17.1.3 for responses, §17.2.3 for requests) or,
     /// for a new request, creating a server transaction. A request whose top
@@ -112,7 +104,7 @@ impl TransactionLayer {
                     branch: via.branch,
                     method: &cseq.method,
                 };
-                self.client_keys.get(&key).copied()
+                self.clients.find(&key).map(ClientTxId)
             }
             _ => None,
         };
@@ -120,7 +112,7 @@ impl TransactionLayer {
             self.shared.event(TxEvent::StrayResponse { response, peer });
             return;
         };
-        let Some((_, tx)) = self.clients.get_mut(&id.0) else {
+        let Some(tx) = self.clients.get_mut(id.0) else {
             return;
         };
         let status = match tx {
@@ -142,8 +134,8 @@ impl TransactionLayer {
                 return;
             };
             let key = server_key(via, if is_ack { INVITE } else { &request.method });
-            match self.server_keys.get(&key) {
-                Some(id) => (Some(*id), None),
+            match self.servers.find(&key) {
+                Some(id) => (Some(ServerTxId(id)), None),
                 None if is_ack => (None, None),
                 None => (None, Some(key.to_owned())),
             }
@@ -155,7 +147,7 @@ impl TransactionLayer {
             }
             return;
         };
-        let Some((_, tx)) = self.servers.get_mut(&id.0) else {
+        let Some(tx) = self.servers.get_mut(id.0) else {
             return;
         };
         let status = match tx {
@@ -176,14 +168,16 @@ impl TransactionLayer {
     }
 
     fn create_server(&mut self, key: super::ServerKey, request: Request, peer: Peer) {
-        let id = ServerTxId(self.next_id());
-        let tx = if request.method == Method::Invite {
-            ServerTx::Invite(InviteServer::start(id, &request, peer, &mut self.shared))
-        } else {
-            ServerTx::NonInvite(NonInviteServer::start(id, peer))
-        };
-        self.server_keys.insert(key.clone(), id);
-        self.servers.insert(id.0, (key, tx));
+        let shared = &mut self.shared;
+        let id = ServerTxId(self.servers.insert_with(key, |raw| {
+            let id = ServerTxId(raw);
+            let tx = if request.method == Method::Invite {
+                ServerTx::Invite(InviteServer::start(id, &request, peer, shared))
+            } else {
+                ServerTx::NonInvite(NonInviteServer::start(id, peer))
+            };
+            tx
+        }));
         self.shared.event(TxEvent::Request {
             tx: id,
             request,
@@ -199,9 +193,9 @@ impl TransactionLayer {
     /// [`send_stateless`](Self::send_stateless) and the returned id is
     /// terminated at once.
     pub fn send_request(&mut self, now: Instant, request: Request, peer: Peer) -> ClientTxId {
-        let id = ClientTxId(self.next_id());
         let data = encode_request(&request);
         if request.method == Method::Ack {
+            let id = ClientTxId(self.clients.burn_id());
             self.shared.transmit(peer, data);
             self.shared.event(TxEvent::Terminated { tx: id.into() });
             return id;
@@ -215,29 +209,16 @@ impl TransactionLayer {
             }
             .to_owned()
         };
-        let tx = if request.method == Method::Invite {
-            ClientTx::Invite(InviteClient::start(
-                id,
-                now,
-                request,
-                data,
-                peer,
-                &mut self.shared,
-            ))
-        } else {
-            ClientTx::NonInvite(NonInviteClient::start(
-                id,
-                now,
-                request,
-                data,
-                peer,
-                &mut self.shared,
-            ))
-        };
-        if let Some(old) = self.client_keys.insert(key.clone(), id) {
-            tracing::warn!(?old, new = ?id, "client transaction branch reused; the older one stops matching");
-        }
-        self.clients.insert(id.0, (key, tx));
+        let shared = &mut self.shared;
+        let id = ClientTxId(self.clients.insert_with(key, |raw| {
+            let id = ClientTxId(raw);
+            let tx = if request.method == Method::Invite {
+                ClientTx::Invite(InviteClient::start(id, now, request, data, peer, shared))
+            } else {
+                ClientTx::NonInvite(NonInviteClient::start(id, now, request, data, peer, shared))
+            };
+            tx
+        }));
         self.prune();
         id
     }
@@ -250,7 +231,7 @@ impl TransactionLayer {
         tx: ServerTxId,
         response: Response,
     ) -> Result<(), TxError> {
-        let Some((_, machine)) = self.servers.get_mut(&tx.0) else {
+        let Some(machine) = self.servers.get_mut(tx.0) else {
             return Err(TxError::NoSuchTransaction(tx));
         };
         let status = match machine {
@@ -275,13 +256,13 @@ impl TransactionLayer {
     pub fn find_invite_for_cancel(&self, cancel: &Request) -> Option<ServerTxId> {
         let mut slot = None;
         let via = top_via(&cancel.headers, &mut slot)?;
-        self.server_keys.get(&server_key(via, INVITE)).copied()
+        self.servers.find(&server_key(via, INVITE)).map(ServerTxId)
     }
 
     /// The request that started a client transaction (to build a CANCEL,
     /// §9.1), while the transaction is alive.
     pub fn client_request(&self, tx: ClientTxId) -> Option<&Request> {
-        self.clients.get(&tx.0).map(|(_, t)| t.request())
+        self.clients.get(tx.0).map(ClientTx::request)
     }
 
     /// Fires every timer due at or before `now`.
@@ -301,7 +282,7 @@ impl TransactionLayer {
     fn fire(&mut self, now: Instant, Deadline { tx, timer, .. }: Deadline) {
         match tx {
             TxId::Client(id) => {
-                let Some((_, t)) = self.clients.get_mut(&id.0) else {
+                let Some(t) = self.clients.get_mut(id.0) else {
                     return;
                 };
                 let status = match t {
@@ -313,7 +294,7 @@ impl TransactionLayer {
                 }
             }
             TxId::Server(id) => {
-                let Some((_, t)) = self.servers.get_mut(&id.0) else {
+                let Some(t) = self.servers.get_mut(id.0) else {
                     return;
                 };
                 let status = match t {
@@ -334,12 +315,12 @@ impl TransactionLayer {
         match d.tx {
             TxId::Client(id) => self
                 .clients
-                .get(&id.0)
-                .is_some_and(|(_, t)| t.timers().is_armed_at(d.timer, d.at)),
+                .get(id.0)
+                .is_some_and(|t| t.timers().is_armed_at(d.timer, d.at)),
             TxId::Server(id) => self
                 .servers
-                .get(&id.0)
-                .is_some_and(|(_, t)| t.timers().is_armed_at(d.timer, d.at)),
+                .get(id.0)
+                .is_some_and(|t| t.timers().is_armed_at(d.timer, d.at)),
         }
     }
 
@@ -355,20 +336,13 @@ impl TransactionLayer {
     }
 
     fn remove_client(&mut self, id: ClientTxId) {
-        if let Some((key, _)) = self.clients.remove(&id.0) {
-            // Only unmap the key if a newer transaction did not take it over.
-            if self.client_keys.get(&key) == Some(&id) {
-                self.client_keys.remove(&key);
-            }
+        if self.clients.remove(id.0).is_some() {
             self.shared.event(TxEvent::Terminated { tx: id.into() });
         }
     }
 
     fn remove_server(&mut self, id: ServerTxId) {
-        if let Some((key, _)) = self.servers.remove(&id.0) {
-            if self.server_keys.get(&key) == Some(&id) {
-                self.server_keys.remove(&key);
-            }
+        if self.servers.remove(id.0).is_some() {
             self.shared.event(TxEvent::Terminated { tx: id.into() });
         }
     }

@@ -15,6 +15,7 @@
 //! transactions answer to the [`Peer`] the request came from (its source
 //! address and connection), which is what §18.2.2 amounts to with `rport`.
 
+mod arena;
 mod build;
 mod invite_client;
 mod invite_server;
@@ -22,6 +23,7 @@ mod key;
 mod layer;
 mod non_invite_client;
 mod non_invite_server;
+mod table;
 mod timer;
 mod via;
 
@@ -32,7 +34,6 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hashbrown::HashMap;
 
 pub use build::{build_ack_for_non2xx, build_cancel};
 pub use timer::Timer;
@@ -287,9 +288,6 @@ impl ServerTx {
 #[derive(Debug)]
 pub struct TransactionLayer {
     shared: Shared,
-    next_id: u64,
-    clients: HashMap<u64, (ClientKey, ClientTx)>,
-    servers: HashMap<u64, (ServerKey, ServerTx)>,
-    client_keys: HashMap<ClientKey, ClientTxId>,
-    server_keys: HashMap<ServerKey, ServerTxId>,
+    clients: table::Table<ClientKey, ClientTx>,
+    servers: table::Table<ServerKey, ServerTx>,
 }
