@@ -154,7 +154,7 @@ mod cpu {
     use criterion::measurement::{Measurement, ValueFormatter};
     use criterion::Throughput;
 
-    pub struct ThreadCpu;
+    pub(crate) struct ThreadCpu;
 
     fn now_ns() -> u64 {
         let mut ts = libc::timespec {

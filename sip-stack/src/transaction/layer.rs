@@ -171,12 +171,11 @@ impl TransactionLayer {
         let shared = &mut self.shared;
         let id = ServerTxId(self.servers.insert_with(key, |raw| {
             let id = ServerTxId(raw);
-            let tx = if request.method == Method::Invite {
+            if request.method == Method::Invite {
                 ServerTx::Invite(InviteServer::start(id, &request, peer, shared))
             } else {
                 ServerTx::NonInvite(NonInviteServer::start(id, peer))
-            };
-            tx
+            }
         }));
         self.shared.event(TxEvent::Request {
             tx: id,
@@ -212,12 +211,11 @@ impl TransactionLayer {
         let shared = &mut self.shared;
         let id = ClientTxId(self.clients.insert_with(key, |raw| {
             let id = ClientTxId(raw);
-            let tx = if request.method == Method::Invite {
+            if request.method == Method::Invite {
                 ClientTx::Invite(InviteClient::start(id, now, request, data, peer, shared))
             } else {
                 ClientTx::NonInvite(NonInviteClient::start(id, now, request, data, peer, shared))
-            };
-            tx
+            }
         }));
         self.prune();
         id
