@@ -78,7 +78,7 @@ impl Timers {
 }
 
 /// One heap entry: which timer of which transaction is due when.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Deadline {
     pub(crate) at: Instant,
     pub(crate) tx: TxId,
@@ -86,24 +86,74 @@ pub(crate) struct Deadline {
 }
 
 /// Min-heap of deadlines over all transactions.
+///
+/// Entries are packed into 24 bytes (nanoseconds since the first deadline's
+/// base instant, raw transaction id, kind + timer) so that the heap, which
+/// also holds stale entries until they surface, stays small and cheap to
+/// compare.
 #[derive(Debug, Default)]
 pub(crate) struct TimerHeap {
-    heap: BinaryHeap<Reverse<Deadline>>,
+    heap: BinaryHeap<Reverse<Packed>>,
+    base: Option<Instant>,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Packed {
+    at_ns: u64,
+    id: u64,
+    /// Bit 7: server transaction; low bits: the timer.
+    meta: u8,
+}
+
+const TIMERS: [Timer; 12] = [
+    Timer::A,
+    Timer::B,
+    Timer::D,
+    Timer::E,
+    Timer::F,
+    Timer::K,
+    Timer::G,
+    Timer::H,
+    Timer::I,
+    Timer::J,
+    Timer::L,
+    Timer::M,
+];
+const SERVER: u8 = 0x80;
 
 impl TimerHeap {
     /// Arms `timer` of transaction `tx` (recorded in its table `timers`) at `at`.
     pub(crate) fn arm(&mut self, timers: &mut Timers, tx: TxId, timer: Timer, at: Instant) {
-        timers.set(timer, at);
-        self.heap.push(Reverse(Deadline { at, tx, timer }));
+        let base = *self.base.get_or_insert(at);
+        // A deadline before the base (a clock that went backwards) fires as
+        // early as possible; the slot keeps the exact instant for liveness.
+        let at_ns = u64::try_from(at.saturating_duration_since(base).as_nanos()).unwrap_or(u64::MAX);
+        timers.set(timer, base + std::time::Duration::from_nanos(at_ns));
+        let index = TIMERS.iter().position(|t| *t == timer).unwrap_or(0) as u8;
+        let (id, meta) = match tx {
+            TxId::Client(c) => (c.0, index),
+            TxId::Server(s) => (s.0, index | SERVER),
+        };
+        self.heap.push(Reverse(Packed { at_ns, id, meta }));
+    }
+
+    fn unpack(&self, p: Packed) -> Deadline {
+        let base = self.base.expect("an entry exists only after a first arm set the base");
+        let timer = TIMERS[usize::from(p.meta & !SERVER) % TIMERS.len()];
+        let tx = if p.meta & SERVER != 0 {
+            TxId::Server(super::ServerTxId(p.id))
+        } else {
+            TxId::Client(super::ClientTxId(p.id))
+        };
+        Deadline { at: base + std::time::Duration::from_nanos(p.at_ns), tx, timer }
     }
 
     pub(crate) fn peek(&self) -> Option<Deadline> {
-        self.heap.peek().map(|r| r.0)
+        self.heap.peek().map(|r| self.unpack(r.0))
     }
 
     pub(crate) fn pop(&mut self) -> Option<Deadline> {
-        self.heap.pop().map(|r| r.0)
+        self.heap.pop().map(|r| self.unpack(r.0))
     }
 
     #[cfg(test)]
