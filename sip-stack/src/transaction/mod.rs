@@ -14,6 +14,41 @@
 //! serialized once and the bytes are kept for retransmission. Server
 //! transactions answer to the [`Peer`] the request came from (its source
 //! address and connection), which is what §18.2.2 amounts to with `rport`.
+//! Timers live in one min-heap, lazily invalidated; see [`Timer`] for names.
+//!
+//! A UAS answering one REGISTER, driven in virtual time:
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use sip_stack::message::{Response, SipMessage, StatusCode};
+//! use sip_stack::transaction::{Output, TimerConfig, TransactionLayer, TxEvent};
+//! use sip_stack::Peer;
+//!
+//! let raw = "REGISTER sip:pbx.example.com SIP/2.0\r\n\
+//!            Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776\r\n\
+//!            From: <sip:alice@example.com>;tag=1\r\nTo: <sip:alice@example.com>\r\n\
+//!            Call-ID: abc\r\nCSeq: 1 REGISTER\r\nMax-Forwards: 70\r\n\r\n";
+//! let peer = Peer::udp("192.0.2.1:5060".parse().unwrap());
+//! let mut layer = TransactionLayer::new(TimerConfig::default());
+//! let mut now = Instant::now();
+//! layer.handle_message(now, SipMessage::parse(raw.into()).unwrap(), peer);
+//! while let Some(out) = layer.poll_output() {
+//!     match out {
+//!         Output::Event(TxEvent::Request { tx, request, .. }) => {
+//!             let ok = Response::for_request(&request, StatusCode::OK, Some("reg1"));
+//!             layer.send_response(now, tx, ok).unwrap();
+//!         }
+//!         Output::Transmit { peer, data } => { /* socket.send_to(&data, peer.addr) */ }
+//!         Output::Event(_) => {}
+//!     }
+//! }
+//! // Timer J keeps the transaction 64*T1 to absorb retransmissions.
+//! while let Some(deadline) = layer.poll_timeout() {
+//!     now = deadline;
+//!     layer.handle_timeout(now);
+//! }
+//! assert!(layer.is_empty());
+//! ```
 
 mod arena;
 mod build;

@@ -127,7 +127,8 @@ impl TimerHeap {
         let base = *self.base.get_or_insert(at);
         // A deadline before the base (a clock that went backwards) fires as
         // early as possible; the slot keeps the exact instant for liveness.
-        let at_ns = u64::try_from(at.saturating_duration_since(base).as_nanos()).unwrap_or(u64::MAX);
+        let at_ns =
+            u64::try_from(at.saturating_duration_since(base).as_nanos()).unwrap_or(u64::MAX);
         timers.set(timer, base + std::time::Duration::from_nanos(at_ns));
         let index = TIMERS.iter().position(|t| *t == timer).unwrap_or(0) as u8;
         let (id, meta) = match tx {
@@ -138,14 +139,20 @@ impl TimerHeap {
     }
 
     fn unpack(&self, p: Packed) -> Deadline {
-        let base = self.base.expect("an entry exists only after a first arm set the base");
+        let base = self
+            .base
+            .expect("an entry exists only after a first arm set the base");
         let timer = TIMERS[usize::from(p.meta & !SERVER) % TIMERS.len()];
         let tx = if p.meta & SERVER != 0 {
             TxId::Server(super::ServerTxId(p.id))
         } else {
             TxId::Client(super::ClientTxId(p.id))
         };
-        Deadline { at: base + std::time::Duration::from_nanos(p.at_ns), tx, timer }
+        Deadline {
+            at: base + std::time::Duration::from_nanos(p.at_ns),
+            tx,
+            timer,
+        }
     }
 
     pub(crate) fn peek(&self) -> Option<Deadline> {
