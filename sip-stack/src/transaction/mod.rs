@@ -14,7 +14,7 @@
 //! serialized once and the bytes are kept for retransmission. Server
 //! transactions answer to the [`Peer`] the request came from (its source
 //! address and connection), which is what §18.2.2 amounts to with `rport`.
-//! Timers live in one min-heap, lazily invalidated; see [`Timer`] for names.
+//! Timers live in per-delay FIFO queues, lazily invalidated; see [`Timer`] for names.
 //!
 //! A UAS answering one REGISTER, driven in virtual time:
 //!
@@ -272,8 +272,16 @@ impl Shared {
         self.out.push_back(Output::Event(event));
     }
 
-    pub(crate) fn arm(&mut self, timers: &mut Timers, tx: TxId, timer: Timer, at: Instant) {
-        self.heap.arm(timers, tx, timer, at);
+    /// Arms `timer` of `tx` to fire `delay` after `now`.
+    pub(crate) fn arm(
+        &mut self,
+        timers: &mut Timers,
+        tx: TxId,
+        timer: Timer,
+        now: Instant,
+        delay: Duration,
+    ) {
+        self.heap.arm(timers, tx, timer, now, delay);
     }
 }
 
