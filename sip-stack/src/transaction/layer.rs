@@ -4,10 +4,9 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::table::Table;
-
 use super::build::encode_request;
 use super::key::{ClientKeyRef, ServerKeyRef};
+use super::table::Table;
 use super::timer::{Deadline, Timer, TimerHeap};
 use super::via::{fast_top_via, TopVia};
 use super::{
@@ -84,8 +83,10 @@ impl TransactionLayer {
 
     /// A message received from `peer`, already parsed: matched to a
     /// transaction (RFC 3261 §17.1.3 for responses, §17.2.3 for requests) or,
-    /// for a new request, creating a server transaction. A request whose top
-    /// Via does not parse is dropped (a stateless 400 is the TU's business).
+    /// for a new request, creating a server transaction. The driver is
+    /// expected to have run `Request::validate` and answered malformed
+    /// requests with a stateless 400; a request that still has no usable top
+    /// Via is dropped here (no response can be routed without one, §18.2.2).
     /// Branches without the `z9hG4bK` cookie are matched the same way (the
     /// RFC 2543 fallback of §17.2.3 is not implemented).
     pub fn handle_message(&mut self, now: Instant, msg: SipMessage, peer: Peer) {
@@ -222,7 +223,10 @@ impl TransactionLayer {
     }
 
     /// The TU answers on a server transaction with a provisional or final
-    /// response (RFC 3261 §17.2.1, §17.2.2; RFC 6026 §8.7 for further 2xx).
+    /// response (RFC 3261 §17.2.1, §17.2.2). After a 2xx to an INVITE the
+    /// transaction stays "Accepted" for Timer L and passes further 2xx (the
+    /// TU's retransmissions, §13.3.1.4) through (RFC 6026 §8.7); after that
+    /// the TU sends them with [`send_stateless`](Self::send_stateless).
     pub fn send_response(
         &mut self,
         now: Instant,
