@@ -222,7 +222,7 @@ mod tests {
         let ms = Duration::from_millis;
         let mut timers = Timers::default();
         let mut arm = |heap: &mut TimerHeap, id: u64, now: Instant, delay: Duration| {
-            let tx = if id % 2 == 0 {
+            let tx = if matches!(id, 2 | 4) {
                 TxId::Client(ClientTxId(id))
             } else {
                 TxId::Server(ServerTxId(id))
