@@ -11,7 +11,9 @@ use sip_stack::message::SipMessage;
 
 fn fixture(name: &str) -> Bytes {
     let path = format!("{}/../fixtures/sip/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")).into()
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .into()
 }
 
 fn inputs() -> Vec<(&'static str, Bytes)> {
@@ -50,7 +52,10 @@ fn rsip_typed(m: &rsip::SipMessage) -> usize {
     let n = m.call_id_header().expect("call-id").value().len();
     let from = m.from_header().expect("from").typed().expect("from typed");
     let to = m.to_header().expect("to").typed().expect("to typed");
-    via.branch().map_or(0, |b| b.to_string().len()) + cseq.seq as usize + n + from.uri.host().to_string().len()
+    via.branch().map_or(0, |b| b.to_string().len())
+        + cseq.seq as usize
+        + n
+        + from.uri.host().to_string().len()
         + to.uri.host().to_string().len()
 }
 
@@ -68,12 +73,18 @@ fn bench(c: &mut Criterion) {
             b.iter(|| ours_typed(&SipMessage::parse(black_box(raw.clone())).expect("parses")))
         });
         g.bench_with_input(BenchmarkId::new("parse+typed", "rsip"), &raw, |b, raw| {
-            b.iter(|| rsip_typed(&rsip::SipMessage::try_from(black_box(&raw[..])).expect("rsip parses")))
+            b.iter(|| {
+                rsip_typed(&rsip::SipMessage::try_from(black_box(&raw[..])).expect("rsip parses"))
+            })
         });
         let ours = SipMessage::parse(raw.clone()).expect("parses");
         let theirs = rsip::SipMessage::try_from(&raw[..]).expect("rsip parses");
-        g.bench_function(BenchmarkId::new("print", "ours"), |b| b.iter(|| black_box(&ours).to_bytes()));
-        g.bench_function(BenchmarkId::new("print", "rsip"), |b| b.iter(|| black_box(&theirs).to_string()));
+        g.bench_function(BenchmarkId::new("print", "ours"), |b| {
+            b.iter(|| black_box(&ours).to_bytes())
+        });
+        g.bench_function(BenchmarkId::new("print", "rsip"), |b| {
+            b.iter(|| black_box(&theirs).to_string())
+        });
         g.finish();
     }
 }

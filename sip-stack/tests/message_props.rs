@@ -5,8 +5,8 @@
 use bytes::Bytes;
 use proptest::prelude::*;
 use sip_stack::message::{
-    frame, AuthParams, CSeq, Header, HeaderName, Headers, Method, NameAddr, Param, Request, Response,
-    Scheme, SipMessage, StatusCode, Uri, Via,
+    frame, AuthParams, CSeq, Header, HeaderName, Headers, Method, NameAddr, Param, Request,
+    Response, Scheme, SipMessage, StatusCode, Uri, Via,
 };
 use sip_stack::Transport;
 
@@ -17,13 +17,15 @@ fn token() -> impl Strategy<Value = String> {
 fn host() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-z][a-z0-9-]{0,10}(\\.[a-z][a-z0-9-]{0,10}){0,3}",
-        (any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>()).prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
+        (any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>())
+            .prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
         any::<[u16; 8]>().prop_map(|s| format!("[{}]", std::net::Ipv6Addr::from(s))),
     ]
 }
 
 fn param() -> impl Strategy<Value = Param> {
-    (token(), proptest::option::of("[a-zA-Z0-9._~-]{1,12}")).prop_map(|(name, value)| Param { name, value })
+    (token(), proptest::option::of("[a-zA-Z0-9._~-]{1,12}"))
+        .prop_map(|(name, value)| Param { name, value })
 }
 
 fn uri() -> impl Strategy<Value = Uri> {
@@ -38,7 +40,15 @@ fn uri() -> impl Strategy<Value = Uri> {
     )
         .prop_map(|(scheme, user, password, host, port, params, headers)| {
             let password = user.as_ref().and(password);
-            Uri { scheme, user, password, host, port, params, headers }
+            Uri {
+                scheme,
+                user,
+                password,
+                host,
+                port,
+                params,
+                headers,
+            }
         })
 }
 
@@ -55,8 +65,16 @@ fn method() -> impl Strategy<Value = Method> {
 }
 
 fn name_addr() -> impl Strategy<Value = NameAddr> {
-    (proptest::option::of("[ -~]{0,16}"), uri(), proptest::collection::vec(param(), 0..3))
-        .prop_map(|(display, uri, params)| NameAddr { display, uri, params })
+    (
+        proptest::option::of("[ -~]{0,16}"),
+        uri(),
+        proptest::collection::vec(param(), 0..3),
+    )
+        .prop_map(|(display, uri, params)| NameAddr {
+            display,
+            uri,
+            params,
+        })
 }
 
 fn via() -> impl Strategy<Value = Via> {
@@ -67,8 +85,18 @@ fn via() -> impl Strategy<Value = Via> {
         Just(Transport::Ws),
         Just(Transport::Wss)
     ];
-    (transport, host(), proptest::option::of(any::<u16>()), proptest::collection::vec(param(), 0..4))
-        .prop_map(|(transport, host, port, params)| Via { transport, host, port, params })
+    (
+        transport,
+        host(),
+        proptest::option::of(any::<u16>()),
+        proptest::collection::vec(param(), 0..4),
+    )
+        .prop_map(|(transport, host, port, params)| Via {
+            transport,
+            host,
+            port,
+            params,
+        })
 }
 
 /// Printable header values without leading/trailing whitespace.
@@ -93,7 +121,14 @@ fn headers(m: Method) -> impl Strategy<Value = Headers> {
             h.push(Header::new(HeaderName::From, from.to_string()));
             h.push(Header::new(HeaderName::To, to.to_string()));
             h.push(Header::new(HeaderName::CallId, call_id));
-            h.push(Header::new(HeaderName::CSeq, CSeq { seq, method: m.clone() }.to_string()));
+            h.push(Header::new(
+                HeaderName::CSeq,
+                CSeq {
+                    seq,
+                    method: m.clone(),
+                }
+                .to_string(),
+            ));
             for (n, v) in extra {
                 h.push(Header::new(HeaderName::parse(n.as_bytes()), v));
             }
@@ -103,20 +138,29 @@ fn headers(m: Method) -> impl Strategy<Value = Headers> {
 
 fn request() -> impl Strategy<Value = Request> {
     (method(), uri()).prop_flat_map(|(method, uri)| {
-        (headers(method.clone()), proptest::collection::vec(any::<u8>(), 0..64)).prop_map(move |(headers, body)| {
-            Request { method: method.clone(), uri: uri.clone(), headers, body: Bytes::from(body) }
-        })
+        (
+            headers(method.clone()),
+            proptest::collection::vec(any::<u8>(), 0..64),
+        )
+            .prop_map(move |(headers, body)| Request {
+                method: method.clone(),
+                uri: uri.clone(),
+                headers,
+                body: Bytes::from(body),
+            })
     })
 }
 
 fn response() -> impl Strategy<Value = Response> {
     (100u16..700, "[ -~]{0,20}", method()).prop_flat_map(|(code, reason, m)| {
-        (headers(m), proptest::collection::vec(any::<u8>(), 0..64)).prop_map(move |(headers, body)| Response {
-            status: StatusCode(code),
-            reason: reason.trim().to_owned(),
-            headers,
-            body: Bytes::from(body),
-        })
+        (headers(m), proptest::collection::vec(any::<u8>(), 0..64)).prop_map(
+            move |(headers, body)| Response {
+                status: StatusCode(code),
+                reason: reason.trim().to_owned(),
+                headers,
+                body: Bytes::from(body),
+            },
+        )
     })
 }
 
@@ -125,12 +169,23 @@ fn poke(msg: &SipMessage) {
     let _ = msg.to_bytes();
     let h = msg.headers();
     let _ = h.vias().count();
-    for name in [HeaderName::Route, HeaderName::RecordRoute, HeaderName::Contact, HeaderName::Path] {
+    for name in [
+        HeaderName::Route,
+        HeaderName::RecordRoute,
+        HeaderName::Contact,
+        HeaderName::Path,
+    ] {
         let _ = h.route_set(&name);
     }
     for hd in h.iter() {
         if let Ok(s) = hd.value_str() {
-            let _ = (AuthParams::parse(s), NameAddr::parse(s), Via::parse(s), CSeq::parse(s), Uri::parse(s));
+            let _ = (
+                AuthParams::parse(s),
+                NameAddr::parse(s),
+                Via::parse(s),
+                CSeq::parse(s),
+                Uri::parse(s),
+            );
         }
     }
     let mut h2 = h.clone();

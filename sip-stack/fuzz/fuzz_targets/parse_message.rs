@@ -5,23 +5,37 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use sip_stack::message::{frame, AuthParams, HeaderName, NameAddr, SipMessage, StatusCode, Uri, Via};
+use sip_stack::message::{
+    frame, AuthParams, HeaderName, NameAddr, SipMessage, StatusCode, Uri, Via,
+};
 use sip_stack::Response;
 
 fuzz_target!(|data: &[u8]| {
     let _ = frame(data);
-    let Ok(msg) = SipMessage::parse(Bytes::copy_from_slice(data)) else { return };
+    let Ok(msg) = SipMessage::parse(Bytes::copy_from_slice(data)) else {
+        return;
+    };
     let printed = msg.to_bytes();
     let again = SipMessage::parse(printed.clone()).expect("printed message must parse");
     assert_eq!(again.to_bytes(), printed, "printing is not stable");
     let h = msg.headers();
     let _ = h.vias().count();
-    for name in [HeaderName::Route, HeaderName::RecordRoute, HeaderName::Contact, HeaderName::Path] {
+    for name in [
+        HeaderName::Route,
+        HeaderName::RecordRoute,
+        HeaderName::Contact,
+        HeaderName::Path,
+    ] {
         let _ = h.route_set(&name);
     }
     for hd in h.iter() {
         if let Ok(s) = hd.value_str() {
-            let _ = (AuthParams::parse(s), NameAddr::parse(s), Via::parse(s), Uri::parse(s));
+            let _ = (
+                AuthParams::parse(s),
+                NameAddr::parse(s),
+                Via::parse(s),
+                Uri::parse(s),
+            );
         }
     }
     if let SipMessage::Request(r) = &msg {

@@ -21,7 +21,11 @@ pub struct NameAddr {
 impl NameAddr {
     /// A name-addr with only a URI.
     pub fn new(uri: Uri) -> Self {
-        Self { display: None, uri, params: Vec::new() }
+        Self {
+            display: None,
+            uri,
+            params: Vec::new(),
+        }
     }
 
     /// Parses one value. In the bare form (no `<>`) everything after the
@@ -57,7 +61,10 @@ fn parse_name_addr(s: &str) -> Result<NameAddr, ParseErrorKind> {
         (Some(name), after)
     } else if let Some(lt) = s.find('<') {
         let name = trim(&s[..lt]);
-        if !name.bytes().all(|c| c.is_ascii_whitespace() || super::is_token_char(c)) {
+        if !name
+            .bytes()
+            .all(|c| c.is_ascii_whitespace() || super::is_token_char(c))
+        {
             return Err(err);
         }
         ((!name.is_empty()).then(|| name.to_owned()), &s[lt..])
@@ -68,7 +75,11 @@ fn parse_name_addr(s: &str) -> Result<NameAddr, ParseErrorKind> {
         };
         let uri = Uri::parse(trim(uri)).map_err(|e| e.kind())?;
         let params = parse_params(params, true)?;
-        return Ok(NameAddr { display: None, uri, params });
+        return Ok(NameAddr {
+            display: None,
+            uri,
+            params,
+        });
     };
     // rest starts with '<'
     let gt = rest.find('>').ok_or(err)?;
@@ -78,7 +89,11 @@ fn parse_name_addr(s: &str) -> Result<NameAddr, ParseErrorKind> {
         return Err(err);
     }
     let params = parse_params(tail, true)?;
-    Ok(NameAddr { display, uri, params })
+    Ok(NameAddr {
+        display,
+        uri,
+        params,
+    })
 }
 
 /// Parses the body of a quoted string (after the opening quote); returns the

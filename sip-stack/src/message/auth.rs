@@ -50,19 +50,27 @@ impl AuthParams {
                 None => return Err(err()),
             };
         }
-        Ok(Self { scheme: scheme.to_owned(), params })
+        Ok(Self {
+            scheme: scheme.to_owned(),
+            params,
+        })
     }
 
     /// A parameter value by case-insensitive name.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// Whether a parameter is printed as a token rather than a quoted string
     /// (RFC 7616 §3.3/§3.4: `algorithm`, `stale`, `nc` always; `qop` in
     /// credentials, i.e. when a `response` parameter is present).
     fn is_token_param(&self, name: &str) -> bool {
-        ["algorithm", "stale", "nc"].iter().any(|t| name.eq_ignore_ascii_case(t))
+        ["algorithm", "stale", "nc"]
+            .iter()
+            .any(|t| name.eq_ignore_ascii_case(t))
             || (name.eq_ignore_ascii_case("qop") && self.get("response").is_some())
     }
 }

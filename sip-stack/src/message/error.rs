@@ -19,6 +19,9 @@ pub enum ParseErrorKind {
     Method,
     /// A URI is malformed (RFC 3261 §19.1, §25.1 `SIP-URI`).
     Uri,
+    /// A well-formed URI of a scheme other than sip, sips or tel
+    /// (answered with 416 when it is the Request-URI, RFC 3261 §8.2.2.1).
+    Scheme,
     /// The status code is not three digits in 100..=699 (RFC 3261 §7.2).
     StatusCode,
     /// A header line has no colon or its name is not a token (RFC 3261 §7.3).
@@ -55,7 +58,10 @@ impl ParseError {
 
     /// An error inside the named header.
     pub const fn with_header(kind: ParseErrorKind, header: HeaderName) -> Self {
-        Self { kind, header: Some(header) }
+        Self {
+            kind,
+            header: Some(header),
+        }
     }
 
     /// The value of `header` does not match its grammar.
@@ -88,11 +94,13 @@ impl ParseError {
 
     /// The response a server sends for a request that failed this way:
     /// 505 for a wrong version (RFC 3261 §21.5.6), 513 for an
-    /// oversized message (§21.5.7), 400 otherwise (§21.4.1).
+    /// oversized message (§21.5.7), 416 for a Request-URI of an unknown
+    /// scheme (§8.2.2.1), 400 otherwise (§21.4.1).
     pub const fn status(&self) -> StatusCode {
         match self.kind {
             ParseErrorKind::Version => StatusCode::VERSION_NOT_SUPPORTED,
             ParseErrorKind::TooLarge => StatusCode::MESSAGE_TOO_LARGE,
+            ParseErrorKind::Scheme if self.header.is_none() => StatusCode::UNSUPPORTED_URI_SCHEME,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -109,7 +117,7 @@ impl fmt::Display for ParseError {
         use ParseErrorKind as K;
         match (self.kind, &self.header) {
             (K::Missing, Some(h)) => write!(f, "missing header: {h}"),
-            (K::HeaderValue | K::Uri | K::Utf8 | K::ContentLength, Some(h)) => {
+            (K::HeaderValue | K::Uri | K::Scheme | K::Utf8 | K::ContentLength, Some(h)) => {
                 write!(f, "bad header: {h}")
             }
             (K::Empty, _) => f.write_str("empty message"),
@@ -117,6 +125,7 @@ impl fmt::Display for ParseError {
             (K::Version, _) => f.write_str("unsupported SIP version"),
             (K::Method, _) => f.write_str("bad method"),
             (K::Uri, _) => f.write_str("bad URI"),
+            (K::Scheme, _) => f.write_str("unsupported URI scheme"),
             (K::StatusCode, _) => f.write_str("bad status code"),
             (K::HeaderLine, _) => f.write_str("bad header line"),
             (K::HeaderValue, _) => f.write_str("bad header value"),

@@ -18,7 +18,10 @@ pub struct Header {
 impl Header {
     /// A header from a name and a value (the value is not validated).
     pub fn new(name: HeaderName, value: impl Into<Bytes>) -> Self {
-        Self { name, value: value.into() }
+        Self {
+            name,
+            value: value.into(),
+        }
     }
 
     /// The value as text.
@@ -200,8 +203,12 @@ impl Headers {
 
     /// All values of the headers called `name`, split on top-level commas,
     /// in order (RFC 3261 §7.3.1: several lines equal one comma-joined line).
-    pub fn values<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = (&'a Header, &'a [u8])> + 'a {
-        self.get_all(name).flat_map(|h| h.values().map(move |v| (h, v)))
+    pub fn values<'a>(
+        &'a self,
+        name: &'a HeaderName,
+    ) -> impl Iterator<Item = (&'a Header, &'a [u8])> + 'a {
+        self.get_all(name)
+            .flat_map(|h| h.values().map(move |v| (h, v)))
     }
 
     /// Every Via value, topmost first, parsed on demand.

@@ -96,24 +96,34 @@ impl HeaderName {
         match name.len() {
             2 => pick! { b"To" => Self::To, },
             3 => pick! { b"Via" => Self::Via, },
-            4 => pick! { b"From" => Self::From, b"CSeq" => Self::CSeq, b"Path" => Self::Path, b"Date" => Self::Date, },
-            5 => pick! { b"Route" => Self::Route, b"Allow" => Self::Allow, b"Event" => Self::Event, },
+            4 => {
+                pick! { b"From" => Self::From, b"CSeq" => Self::CSeq, b"Path" => Self::Path, b"Date" => Self::Date, }
+            }
+            5 => {
+                pick! { b"Route" => Self::Route, b"Allow" => Self::Allow, b"Event" => Self::Event, }
+            }
             6 => pick! { b"Server" => Self::Server, b"Accept" => Self::Accept, },
-            7 => pick! { b"Call-ID" => Self::CallId, b"Contact" => Self::Contact, b"Expires" => Self::Expires,
-                         b"Require" => Self::Require, },
+            7 => {
+                pick! { b"Call-ID" => Self::CallId, b"Contact" => Self::Contact, b"Expires" => Self::Expires,
+                b"Require" => Self::Require, }
+            }
             8 => pick! { b"Refer-To" => Self::ReferTo, b"Replaces" => Self::Replaces, },
             9 => pick! { b"Supported" => Self::Supported, b"Timestamp" => Self::Timestamp, },
             10 => pick! { b"User-Agent" => Self::UserAgent, },
             11 => pick! { b"Min-Expires" => Self::MinExpires, b"Unsupported" => Self::Unsupported,
-                          b"Referred-By" => Self::ReferredBy, },
-            12 => pick! { b"Max-Forwards" => Self::MaxForwards, b"Record-Route" => Self::RecordRoute,
-                          b"Content-Type" => Self::ContentType, },
-            13 => pick! { b"Authorization" => Self::Authorization, b"Proxy-Require" => Self::ProxyRequire, },
+            b"Referred-By" => Self::ReferredBy, },
+            12 => {
+                pick! { b"Max-Forwards" => Self::MaxForwards, b"Record-Route" => Self::RecordRoute,
+                b"Content-Type" => Self::ContentType, }
+            }
+            13 => {
+                pick! { b"Authorization" => Self::Authorization, b"Proxy-Require" => Self::ProxyRequire, }
+            }
             14 => pick! { b"Content-Length" => Self::ContentLength, },
             16 => pick! { b"WWW-Authenticate" => Self::WwwAuthenticate, },
             18 => pick! { b"Proxy-Authenticate" => Self::ProxyAuthenticate, },
             19 => pick! { b"Proxy-Authorization" => Self::ProxyAuthorization,
-                          b"Authentication-Info" => Self::AuthenticationInfo, },
+            b"Authentication-Info" => Self::AuthenticationInfo, },
             _ => {}
         }
         Self::Other(String::from_utf8_lossy(name).into_owned())
@@ -190,7 +200,10 @@ impl HeaderName {
     /// Headers whose value is a comma-separated list that may be split over
     /// several lines (RFC 3261 §7.3.1), among those this crate splits.
     pub fn is_list(&self) -> bool {
-        matches!(self, Self::Via | Self::Route | Self::RecordRoute | Self::Contact | Self::Path)
+        matches!(
+            self,
+            Self::Via | Self::Route | Self::RecordRoute | Self::Contact | Self::Path
+        )
     }
 }
 

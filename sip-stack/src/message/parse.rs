@@ -21,11 +21,19 @@ fn line_at(b: &[u8], pos: usize) -> (usize, usize) {
     match memchr(b'\n', &b[pos..]) {
         Some(i) => {
             let nl = pos + i;
-            let end = if nl > pos && b[nl - 1] == b'\r' { nl - 1 } else { nl };
+            let end = if nl > pos && b[nl - 1] == b'\r' {
+                nl - 1
+            } else {
+                nl
+            };
             (end, nl + 1)
         }
         None => {
-            let end = if b.len() > pos && b[b.len() - 1] == b'\r' { b.len() - 1 } else { b.len() };
+            let end = if b.len() > pos && b[b.len() - 1] == b'\r' {
+                b.len() - 1
+            } else {
+                b.len()
+            };
             (end, b.len())
         }
     }
@@ -45,7 +53,10 @@ impl Pending {
             Some(v) => v.freeze(),
             None => buf.slice(self.start..self.end),
         };
-        Header { name: self.name, value }
+        Header {
+            name: self.name,
+            value,
+        }
     }
 
     /// Appends a continuation line: folding whitespace becomes one space
@@ -73,7 +84,10 @@ pub(crate) fn parse_message(buf: Bytes) -> Result<SipMessage, ParseError> {
     }
     let b: &[u8] = &buf;
     // RFC 3261 §7.5: CRLFs before the start line are ignored.
-    let mut pos = b.iter().position(|&c| c != b'\r' && c != b'\n').ok_or(ParseErrorKind::Empty)?;
+    let mut pos = b
+        .iter()
+        .position(|&c| c != b'\r' && c != b'\n')
+        .ok_or(ParseErrorKind::Empty)?;
     let (end, next) = line_at(b, pos);
     let start = parse_start_line(&b[pos..end])?;
     pos = next;
@@ -112,7 +126,12 @@ pub(crate) fn parse_message(buf: Bytes) -> Result<SipMessage, ParseError> {
         while ve > vs && (b[ve - 1] == b' ' || b[ve - 1] == b'\t') {
             ve -= 1;
         }
-        pending = Some(Pending { name: HeaderName::parse(name), start: vs, end: ve, folded: None });
+        pending = Some(Pending {
+            name: HeaderName::parse(name),
+            start: vs,
+            end: ve,
+            folded: None,
+        });
         pos = next;
     };
     if let Some(p) = pending.take() {
@@ -129,24 +148,44 @@ pub(crate) fn parse_message(buf: Bytes) -> Result<SipMessage, ParseError> {
     };
     let body = buf.slice(body_start..body_start + body_len);
     Ok(match start {
-        StartLine::Request(method, uri) => SipMessage::Request(Request { method, uri, headers, body }),
-        StartLine::Response(status, reason) => {
-            SipMessage::Response(Response { status, reason, headers, body })
-        }
+        StartLine::Request(method, uri) => SipMessage::Request(Request {
+            method,
+            uri,
+            headers,
+            body,
+        }),
+        StartLine::Response(status, reason) => SipMessage::Response(Response {
+            status,
+            reason,
+            headers,
+            body,
+        }),
     })
 }
 
+/// The Content-Length; several headers must agree (RFC 4475 §3.1.2.11 "mcl01").
 fn content_length(headers: &Headers) -> Result<Option<usize>, ParseError> {
-    match headers.get(&HeaderName::ContentLength) {
-        Some(h) => parse_content_length(&h.value).map(Some),
-        None => Ok(None),
+    let mut found = None;
+    for h in headers.get_all(&HeaderName::ContentLength) {
+        let n = parse_content_length(&h.value)?;
+        if found.is_some_and(|f| f != n) {
+            return Err(ParseError::with_header(
+                ParseErrorKind::ContentLength,
+                HeaderName::ContentLength,
+            ));
+        }
+        found = Some(n);
     }
+    Ok(found)
 }
 
 fn parse_content_length(v: &[u8]) -> Result<usize, ParseError> {
     let v = trim_bytes(v);
     if v.is_empty() || v.len() > 9 || !v.iter().all(u8::is_ascii_digit) {
-        return Err(ParseError::with_header(ParseErrorKind::ContentLength, HeaderName::ContentLength));
+        return Err(ParseError::with_header(
+            ParseErrorKind::ContentLength,
+            HeaderName::ContentLength,
+        ));
     }
     Ok(v.iter().fold(0usize, |n, d| n * 10 + usize::from(d - b'0')))
 }
@@ -189,7 +228,8 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine, ParseError> {
         if !(100..=699).contains(&n) {
             return Err(ParseErrorKind::StatusCode.into());
         }
-        let reason = std::str::from_utf8(reason).map_err(|_| ParseError::new(ParseErrorKind::Utf8))?;
+        let reason =
+            std::str::from_utf8(reason).map_err(|_| ParseError::new(ParseErrorKind::Utf8))?;
         return Ok(StartLine::Response(StatusCode(n), reason.trim().to_owned()));
     }
     // Request-Line = Method SP Request-URI SP SIP-Version (RFC 3261 §7.1)
@@ -209,7 +249,8 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine, ParseError> {
 pub enum Framing {
     /// A complete message of this many bytes (headers and body).
     Message(usize),
-    /// CRLF keep-alive bytes to skip (RFC 5626 §3.5.1 ping `CRLFCRLF` / pong `CRLF`).
+    /// CR/LF keep-alive bytes to skip (RFC 5626 §3.5.1: a ping is `CRLFCRLF`,
+    /// answered with a `CRLF` pong; a count of 4 or more means a ping).
     KeepAlive(usize),
     /// More bytes are needed.
     Incomplete,
@@ -220,7 +261,10 @@ pub enum Framing {
 /// total length of the first message in `buf` without allocating. Messages
 /// larger than [`MAX_MESSAGE_LEN`] are refused.
 pub fn frame(buf: &[u8]) -> Result<Framing, ParseError> {
-    let crlf = buf.iter().take_while(|&&c| c == b'\r' || c == b'\n').count();
+    let crlf = buf
+        .iter()
+        .take_while(|&&c| c == b'\r' || c == b'\n')
+        .count();
     if crlf > 0 {
         return Ok(Framing::KeepAlive(crlf));
     }
@@ -250,7 +294,11 @@ pub fn frame(buf: &[u8]) -> Result<Framing, ParseError> {
     if total > MAX_MESSAGE_LEN {
         return Err(ParseErrorKind::TooLarge.into());
     }
-    Ok(if buf.len() >= total { Framing::Message(total) } else { Framing::Incomplete })
+    Ok(if buf.len() >= total {
+        Framing::Message(total)
+    } else {
+        Framing::Incomplete
+    })
 }
 
 /// Index just past the empty line ending the headers (CRLFCRLF or LFLF).

@@ -7,7 +7,10 @@ use bytes::BytesMut;
 use super::{HeaderName, Headers, Request, Response};
 
 fn headers_len(headers: &Headers) -> usize {
-    headers.iter().map(|h| h.name.as_str().len() + h.value.len() + 4).sum()
+    headers
+        .iter()
+        .map(|h| h.name.as_str().len() + h.value.len() + 4)
+        .sum()
 }
 
 /// Upper estimate of a request's printed size (URI estimated generously).
@@ -15,7 +18,11 @@ pub(crate) fn request_len(r: &Request) -> usize {
     let uri = 16
         + r.uri.user.as_ref().map_or(0, String::len)
         + r.uri.host.len()
-        + r.uri.params.iter().map(|p| p.name.len() + p.value.as_ref().map_or(0, String::len) + 2).sum::<usize>();
+        + r.uri
+            .params
+            .iter()
+            .map(|p| p.name.len() + p.value.as_ref().map_or(0, String::len) + 2)
+            .sum::<usize>();
     r.method.as_str().len() + uri + 12 + headers_len(&r.headers) + 24 + r.body.len()
 }
 
@@ -58,13 +65,27 @@ fn write_headers_body(headers: &Headers, body: &[u8], out: &mut BytesMut) {
         }
         out.extend_from_slice(h.name.as_str().as_bytes());
         out.extend_from_slice(b": ");
-        out.extend_from_slice(&h.value);
+        write_value(&h.value, out);
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"Content-Length: ");
     write_u(out, body.len());
     out.extend_from_slice(b"\r\n\r\n");
     out.extend_from_slice(body);
+}
+
+/// Writes a header value. Parsed values never hold CR or LF (folding is
+/// undone on input); one built by the application might, and would inject
+/// header lines, so each CR/LF is printed as a space.
+fn write_value(v: &[u8], out: &mut BytesMut) {
+    if memchr::memchr2(b'\r', b'\n', v).is_none() {
+        out.extend_from_slice(v);
+    } else {
+        out.extend(
+            v.iter()
+                .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+        );
+    }
 }
 
 fn write_u(out: &mut BytesMut, mut n: usize) {

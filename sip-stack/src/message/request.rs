@@ -5,7 +5,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::print::{request_len, response_len, write_request, write_response};
 use super::{
-    Contacts, CSeq, Header, HeaderName, Headers, Method, NameAddr, ParseError, StatusCode, Uri, Via,
+    CSeq, Contacts, Header, HeaderName, Headers, Method, NameAddr, ParseError, StatusCode, Uri, Via,
 };
 
 /// A SIP request (RFC 3261 §7.1).
@@ -35,11 +35,17 @@ pub struct Response {
 }
 
 fn header_str<'a>(headers: &'a Headers, name: &HeaderName) -> Result<&'a str, ParseError> {
-    headers.get(name).ok_or_else(|| ParseError::missing(name.clone()))?.value_str()
+    headers
+        .get(name)
+        .ok_or_else(|| ParseError::missing(name.clone()))?
+        .value_str()
 }
 
 fn top_via(headers: &Headers) -> Result<Via, ParseError> {
-    headers.vias().next().unwrap_or_else(|| Err(ParseError::missing(HeaderName::Via)))
+    headers
+        .vias()
+        .next()
+        .unwrap_or_else(|| Err(ParseError::missing(HeaderName::Via)))
 }
 
 fn call_id(headers: &Headers) -> Result<&str, ParseError> {
@@ -61,19 +67,28 @@ fn name_addr(headers: &Headers, name: HeaderName) -> Result<NameAddr, ParseError
 /// Parses a delta-seconds value; values past u32 saturate (RFC 3261 §20.19
 /// allows up to 2**32-1).
 fn delta_seconds(headers: &Headers, name: HeaderName) -> Result<Option<u32>, ParseError> {
-    let Some(h) = headers.get(&name) else { return Ok(None) };
+    let Some(h) = headers.get(&name) else {
+        return Ok(None);
+    };
     let v = super::header::trim_bytes(&h.value);
     if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
         return Err(ParseError::bad_header(name));
     }
-    let n = v.iter().fold(0u64, |n, d| (n * 10 + u64::from(d - b'0')).min(u64::from(u32::MAX)));
+    let n = v.iter().fold(0u64, |n, d| {
+        (n * 10 + u64::from(d - b'0')).min(u64::from(u32::MAX))
+    });
     Ok(Some(n as u32))
 }
 
 impl Request {
     /// A request with no headers and no body.
     pub fn new(method: Method, uri: Uri) -> Self {
-        Self { method, uri, headers: Headers::new(), body: Bytes::new() }
+        Self {
+            method,
+            uri,
+            headers: Headers::new(),
+            body: Bytes::new(),
+        }
     }
 
     /// The topmost Via value (RFC 3261 §18.2.1).
@@ -124,7 +139,9 @@ impl Request {
                 };
             }
         }
-        self.headers.route_set(&HeaderName::Contact).map(Contacts::List)
+        self.headers
+            .route_set(&HeaderName::Contact)
+            .map(Contacts::List)
     }
 
     /// Checks the mandatory headers (RFC 3261 §8.1.1, §8.2.2):
@@ -164,7 +181,12 @@ impl Request {
 impl Response {
     /// A response with the default reason phrase, no headers and no body.
     pub fn new(status: StatusCode) -> Self {
-        Self { status, reason: status.reason_phrase().to_owned(), headers: Headers::new(), body: Bytes::new() }
+        Self {
+            status,
+            reason: status.reason_phrase().to_owned(),
+            headers: Headers::new(),
+            body: Bytes::new(),
+        }
     }
 
     /// A response to `req` (RFC 3261 §8.2.6.2): copies every Via in order,

@@ -41,7 +41,10 @@ pub struct Param {
 impl Param {
     /// A parameter with a value.
     pub fn new(name: impl Into<String>, value: Option<impl Into<String>>) -> Self {
-        Self { name: name.into(), value: value.map(Into::into) }
+        Self {
+            name: name.into(),
+            value: value.map(Into::into),
+        }
     }
 }
 
@@ -58,14 +61,23 @@ impl fmt::Display for Param {
 
 /// Finds a parameter by case-insensitive name.
 pub(crate) fn find_param<'a>(params: &'a [Param], name: &str) -> Option<Option<&'a str>> {
-    params.iter().find(|p| p.name.eq_ignore_ascii_case(name)).map(|p| p.value.as_deref())
+    params
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case(name))
+        .map(|p| p.value.as_deref())
 }
 
 /// Replaces the first parameter called `name` (case-insensitive) or appends it.
 pub(crate) fn set_param(params: &mut Vec<Param>, name: &str, value: Option<String>) {
-    match params.iter_mut().find(|p| p.name.eq_ignore_ascii_case(name)) {
+    match params
+        .iter_mut()
+        .find(|p| p.name.eq_ignore_ascii_case(name))
+    {
         Some(p) => p.value = value,
-        None => params.push(Param { name: name.to_owned(), value }),
+        None => params.push(Param {
+            name: name.to_owned(),
+            value,
+        }),
     }
 }
 
@@ -84,7 +96,11 @@ pub(crate) fn parse_params(s: &str, quoted: bool) -> Result<Vec<Param>, ParseErr
         if rest.is_empty() {
             return Ok(out);
         }
-        let end = if quoted { param_end_quoted(rest)? } else { rest.find(';').unwrap_or(rest.len()) };
+        let end = if quoted {
+            param_end_quoted(rest)?
+        } else {
+            rest.find(';').unwrap_or(rest.len())
+        };
         let (one, tail) = rest.split_at(end);
         rest = tail;
         let (name, value) = match one.split_once('=') {
@@ -94,12 +110,14 @@ pub(crate) fn parse_params(s: &str, quoted: bool) -> Result<Vec<Param>, ParseErr
         if name.is_empty() || !super::is_token(name.as_bytes()) {
             return Err(ParseErrorKind::HeaderValue);
         }
-        if value.is_some_and(|v| v.chars().any(|c| c.is_ascii_control() || c == ' ')
-            && !v.starts_with('"'))
-        {
+        // Unquoted values are tokens or hosts: no whitespace or control characters.
+        if value.is_some_and(|v| !v.starts_with('"') && v.bytes().any(|c| c <= b' ' || c == 0x7f)) {
             return Err(ParseErrorKind::HeaderValue);
         }
-        out.push(Param { name: name.to_owned(), value: value.map(str::to_owned) });
+        out.push(Param {
+            name: name.to_owned(),
+            value: value.map(str::to_owned),
+        });
     }
 }
 
@@ -178,7 +196,9 @@ impl Uri {
 
     /// The `transport=` parameter, if present and known (RFC 3261 §19.1.1).
     pub fn transport(&self) -> Option<Transport> {
-        self.param("transport").flatten().and_then(|t| t.parse().ok())
+        self.param("transport")
+            .flatten()
+            .and_then(|t| t.parse().ok())
     }
 
     /// Whether the URI carries `;lr` (loose routing, RFC 3261 §16.12).
@@ -212,25 +232,24 @@ impl Uri {
         }
         for p in &self.params {
             match other.param(&p.name) {
-                Some(v) => {
-                    if !opt_eq_str(p.value.as_deref(), v, true) {
-                        return false;
-                    }
-                }
+                Some(v) if !opt_eq_str(p.value.as_deref(), v, true) => return false,
+                Some(_) => {}
                 None if MUST.iter().any(|m| p.name.eq_ignore_ascii_case(m)) => return false,
                 None => {}
             }
         }
         for p in &other.params {
-            if self.param(&p.name).is_none() && MUST.iter().any(|m| p.name.eq_ignore_ascii_case(m)) {
+            if self.param(&p.name).is_none() && MUST.iter().any(|m| p.name.eq_ignore_ascii_case(m))
+            {
                 return false;
             }
         }
         self.headers.len() == other.headers.len()
             && self.headers.iter().all(|(n, v)| {
-                other.headers.iter().any(|(n2, v2)| {
-                    n.eq_ignore_ascii_case(n2) && unescaped_eq(v, v2, false)
-                })
+                other
+                    .headers
+                    .iter()
+                    .any(|(n2, v2)| n.eq_ignore_ascii_case(n2) && unescaped_eq(v, v2, false))
             })
     }
 }
@@ -289,7 +308,8 @@ const fn hex(c: u8) -> Option<u8> {
 /// Characters allowed in the user/password/param/header parts: anything
 /// printable except the delimiters that would make printing ambiguous.
 fn uri_text_ok(s: &str, extra_forbidden: &[u8]) -> bool {
-    s.bytes().all(|c| c > b' ' && c < 0x7f && !b"<>\"".contains(&c) && !extra_forbidden.contains(&c))
+    s.bytes()
+        .all(|c| c > b' ' && c < 0x7f && !b"<>\"".contains(&c) && !extra_forbidden.contains(&c))
 }
 
 fn parse_uri(s: &str) -> Result<Uri, ParseErrorKind> {
@@ -301,17 +321,35 @@ fn parse_uri(s: &str) -> Result<Uri, ParseErrorKind> {
         Scheme::Sips
     } else if scheme.eq_ignore_ascii_case("tel") {
         Scheme::Tel
+    } else if super::is_token(scheme.as_bytes()) {
+        // RFC 3261 §8.2.2.1: answered with 416.
+        return Err(ParseErrorKind::Scheme);
     } else {
         return Err(err);
     };
     if scheme == Scheme::Tel {
         return parse_tel(rest);
     }
-    // Header components start at the first '?' after the host part; the
-    // userinfo ends at the first '@' preceding any '?' (RFC 3261 §25.1:
-    // '@' is not allowed unescaped in params or headers).
     let q = rest.find('?').unwrap_or(rest.len());
-    let (user, password, hostpart) = match rest[..q].find('@') {
+    // RFC 3261 §25.1: '@' is not allowed unescaped in params or headers, so
+    // the first '@' before any '?' ends the userinfo. A user part may itself
+    // contain '?' (user-unreserved; RFC 4475 §3.1.1.3 "intmeth"), so when the
+    // only '@' follows a '?', "no userinfo" is tried first, then that split.
+    if let Some(at) = rest[..q].find('@') {
+        return parse_sip(scheme, rest, Some(at));
+    }
+    match rest[q..].find('@') {
+        Some(at) => {
+            parse_sip(scheme, rest, None).or_else(|_| parse_sip(scheme, rest, Some(q + at)))
+        }
+        None => parse_sip(scheme, rest, None),
+    }
+}
+
+/// Parses the part after `sip:` / `sips:`, with the userinfo ending at `at`.
+fn parse_sip(scheme: Scheme, rest: &str, at: Option<usize>) -> Result<Uri, ParseErrorKind> {
+    let err = ParseErrorKind::Uri;
+    let (user, password, hostpart) = match at {
         Some(at) => {
             let (ui, hp) = (&rest[..at], &rest[at + 1..]);
             let (u, p) = match ui.split_once(':') {
@@ -331,7 +369,15 @@ fn parse_uri(s: &str) -> Result<Uri, ParseErrorKind> {
     };
     let (host, port) = parse_host_port(hostport).ok_or(err)?;
     let (params, headers) = parse_uri_tail(tail)?;
-    Ok(Uri { scheme, user, password, host: host.to_owned(), port, params, headers })
+    Ok(Uri {
+        scheme,
+        user,
+        password,
+        host: host.to_owned(),
+        port,
+        params,
+        headers,
+    })
 }
 
 fn parse_tel(rest: &str) -> Result<Uri, ParseErrorKind> {
@@ -352,7 +398,10 @@ fn parse_tel(rest: &str) -> Result<Uri, ParseErrorKind> {
 }
 
 /// Parses `;params?headers`.
-fn parse_uri_tail(tail: &str) -> Result<(Vec<Param>, Vec<(String, String)>), ParseErrorKind> {
+/// URI parameters and header components.
+type UriTail = (Vec<Param>, Vec<(String, String)>);
+
+fn parse_uri_tail(tail: &str) -> Result<UriTail, ParseErrorKind> {
     let err = ParseErrorKind::Uri;
     let (ps, hs) = match tail.split_once('?') {
         Some((p, h)) => (p, Some(h)),
@@ -364,10 +413,16 @@ fn parse_uri_tail(tail: &str) -> Result<(Vec<Param>, Vec<(String, String)>), Par
             Some((n, v)) => (n, Some(v)),
             None => (p, None),
         };
-        if name.is_empty() || !uri_text_ok(name, b"=?;") || !value.is_none_or(|v| uri_text_ok(v, b"=?;")) {
+        if name.is_empty()
+            || !uri_text_ok(name, b"=?;")
+            || !value.is_none_or(|v| uri_text_ok(v, b"=?;"))
+        {
             return Err(err);
         }
-        params.push(Param { name: name.to_owned(), value: value.map(str::to_owned) });
+        params.push(Param {
+            name: name.to_owned(),
+            value: value.map(str::to_owned),
+        });
     }
     let mut headers = Vec::new();
     if let Some(hs) = hs {
@@ -417,11 +472,16 @@ fn parse_port(p: &str) -> Option<u16> {
 /// RFC 3261 §25.1 `host`: hostname (alnum, '-', '.'; '_' tolerated), IPv4, or `[IPv6]`.
 fn valid_host(h: &str) -> bool {
     if let Some(inner) = h.strip_prefix('[') {
-        return inner
-            .strip_suffix(']')
-            .is_some_and(|v6| !v6.is_empty() && v6.bytes().all(|c| c.is_ascii_hexdigit() || c == b':' || c == b'.'));
+        return inner.strip_suffix(']').is_some_and(|v6| {
+            !v6.is_empty()
+                && v6
+                    .bytes()
+                    .all(|c| c.is_ascii_hexdigit() || c == b':' || c == b'.')
+        });
     }
-    !h.is_empty() && h.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
+    !h.is_empty()
+        && h.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
 }
 
 impl fmt::Display for Uri {

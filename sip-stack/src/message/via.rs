@@ -22,12 +22,20 @@ pub struct Via {
 
 impl Via {
     /// A Via with a branch parameter.
-    pub fn new(transport: Transport, host: impl Into<String>, port: Option<u16>, branch: &str) -> Self {
+    pub fn new(
+        transport: Transport,
+        host: impl Into<String>,
+        port: Option<u16>,
+        branch: &str,
+    ) -> Self {
         Self {
             transport,
             host: host.into(),
             port,
-            params: vec![Param { name: "branch".into(), value: Some(branch.into()) }],
+            params: vec![Param {
+                name: "branch".into(),
+                value: Some(branch.into()),
+            }],
         }
     }
 
@@ -62,7 +70,12 @@ impl Via {
             (h.to_owned(), p)
         };
         let params = parse_params(params, true).ok()?;
-        Some(Self { transport, host, port, params })
+        Some(Self {
+            transport,
+            host,
+            port,
+            params,
+        })
     }
 
     /// A parameter by case-insensitive name.
