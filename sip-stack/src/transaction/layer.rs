@@ -282,6 +282,7 @@ impl TransactionLayer {
     }
 
     fn fire(&mut self, now: Instant, Deadline { tx, timer, .. }: Deadline) {
+        tracing::trace!(?tx, ?timer, "transaction timer fired");
         match tx {
             TxId::Client(id) => {
                 let Some(t) = self.clients.get_mut(id.0) else {
@@ -339,12 +340,14 @@ impl TransactionLayer {
 
     fn remove_client(&mut self, id: ClientTxId) {
         if self.clients.remove(id.0).is_some() {
+            tracing::trace!(tx = ?id, "client transaction terminated");
             self.shared.event(TxEvent::Terminated { tx: id.into() });
         }
     }
 
     fn remove_server(&mut self, id: ServerTxId) {
         if self.servers.remove(id.0).is_some() {
+            tracing::trace!(tx = ?id, "server transaction terminated");
             self.shared.event(TxEvent::Terminated { tx: id.into() });
         }
     }
