@@ -58,9 +58,9 @@ impl InviteClient {
         };
         sh.transmit(peer, tx.data.clone());
         if !peer.transport.is_reliable() {
-            sh.arm(&mut tx.timers, id.into(), Timer::A, now + t1);
+            sh.arm(&mut tx.timers, id.into(), Timer::A, now, t1);
         }
-        sh.arm(&mut tx.timers, id.into(), Timer::B, now + 64 * t1);
+        sh.arm(&mut tx.timers, id.into(), Timer::B, now, 64 * t1);
         tx
     }
 
@@ -99,7 +99,8 @@ impl InviteClient {
                         &mut self.timers,
                         self.id.into(),
                         Timer::M,
-                        now + 64 * sh.config.t1,
+                        now,
+                        64 * sh.config.t1,
                     );
                     sh.event(TxEvent::Response {
                         tx: self.id,
@@ -151,7 +152,8 @@ impl InviteClient {
             &mut self.timers,
             self.id.into(),
             Timer::D,
-            now + sh.config.timer_d,
+            now,
+            sh.config.timer_d,
         );
         Status::Alive
     }
@@ -166,7 +168,8 @@ impl InviteClient {
                     &mut self.timers,
                     self.id.into(),
                     Timer::A,
-                    now + self.interval,
+                    now,
+                    self.interval,
                 );
                 Status::Alive
             }

@@ -87,7 +87,8 @@ impl InviteServer {
                     &mut self.timers,
                     self.id.into(),
                     Timer::I,
-                    now + sh.config.t4,
+                    now,
+                    sh.config.t4,
                 );
                 Status::Alive
             }
@@ -126,14 +127,14 @@ impl InviteServer {
         } else if status.is_success() {
             self.last = None;
             self.state = State::Accepted;
-            sh.arm(&mut self.timers, self.id.into(), Timer::L, now + 64 * t1);
+            sh.arm(&mut self.timers, self.id.into(), Timer::L, now, 64 * t1);
         } else {
             self.last = Some(data);
             self.state = State::Completed;
             if !self.peer.transport.is_reliable() {
-                sh.arm(&mut self.timers, self.id.into(), Timer::G, now + t1);
+                sh.arm(&mut self.timers, self.id.into(), Timer::G, now, t1);
             }
-            sh.arm(&mut self.timers, self.id.into(), Timer::H, now + 64 * t1);
+            sh.arm(&mut self.timers, self.id.into(), Timer::H, now, 64 * t1);
         }
         Ok(Status::Alive)
     }
@@ -149,7 +150,8 @@ impl InviteServer {
                     &mut self.timers,
                     self.id.into(),
                     Timer::G,
-                    now + self.interval,
+                    now,
+                    self.interval,
                 );
                 Status::Alive
             }

@@ -61,10 +61,22 @@ impl Equivalent<ClientKey> for ClientKeyRef<'_> {
 /// case-insensitively (§19.1.4, hosts are case-insensitive).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ServerKey {
-    branch: Box<str>,
-    host: Box<str>,
+    /// Branch followed by the sent-by host, in one allocation.
+    text: Box<str>,
+    /// Where the host starts in `text`.
+    split: usize,
     port: u16,
     method: Method,
+}
+
+impl ServerKey {
+    fn branch(&self) -> &str {
+        &self.text[..self.split]
+    }
+
+    fn host(&self) -> &str {
+        &self.text[self.split..]
+    }
 }
 
 /// Borrowed form of [`ServerKey`], built from a request without allocating.
@@ -78,9 +90,12 @@ pub(crate) struct ServerKeyRef<'a> {
 
 impl ServerKeyRef<'_> {
     pub(crate) fn to_owned(self) -> ServerKey {
+        let mut text = String::with_capacity(self.branch.len() + self.host.len());
+        text.push_str(self.branch);
+        text.push_str(self.host);
         ServerKey {
-            branch: self.branch.into(),
-            host: self.host.into(),
+            text: text.into(),
+            split: self.branch.len(),
             port: self.port,
             method: self.method.clone(),
         }
@@ -89,9 +104,16 @@ impl ServerKeyRef<'_> {
 
 fn hash_server<H: Hasher>(branch: &str, host: &str, port: u16, method: &Method, state: &mut H) {
     branch.hash(state);
+    // Lower-cased through a stack buffer so the hash is case-insensitive
+    // without allocating; chunking only depends on the length, so equal
+    // hosts (ignoring case) hash equally.
     state.write_usize(host.len());
-    for b in host.bytes() {
-        state.write_u8(b.to_ascii_lowercase());
+    let mut buf = [0u8; 32];
+    for chunk in host.as_bytes().chunks(buf.len()) {
+        let lower = &mut buf[..chunk.len()];
+        lower.copy_from_slice(chunk);
+        lower.make_ascii_lowercase();
+        state.write(lower);
     }
     state.write_u16(port);
     method.hash(state);
@@ -99,7 +121,7 @@ fn hash_server<H: Hasher>(branch: &str, host: &str, port: u16, method: &Method, 
 
 impl Hash for ServerKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        hash_server(&self.branch, &self.host, self.port, &self.method, state);
+        hash_server(self.branch(), self.host(), self.port, &self.method, state);
     }
 }
 
@@ -111,9 +133,9 @@ impl Hash for ServerKeyRef<'_> {
 
 impl Equivalent<ServerKey> for ServerKeyRef<'_> {
     fn equivalent(&self, key: &ServerKey) -> bool {
-        *key.branch == *self.branch
-            && key.port == self.port
-            && key.host.eq_ignore_ascii_case(self.host)
+        key.port == self.port
+            && key.branch() == self.branch
+            && key.host().eq_ignore_ascii_case(self.host)
             && key.method == *self.method
     }
 }

@@ -2,41 +2,56 @@
 //! machines, timer processing and removal of terminated transactions.
 
 use std::collections::VecDeque;
-use std::time::Instant;
-
-use hashbrown::HashMap;
+use std::time::{Duration, Instant};
 
 use super::build::encode_request;
 use super::key::{ClientKeyRef, ServerKeyRef};
+use super::table::Table;
 use super::timer::{Deadline, Timer, TimerHeap};
+use super::via::{fast_top_via, TopVia};
 use super::{
     ClientTx, ClientTxId, InviteClient, InviteServer, NonInviteClient, NonInviteServer, Output,
     ServerTx, ServerTxId, Shared, Status, TimerConfig, TransactionLayer, TxError, TxEvent, TxId,
 };
-use crate::message::{Method, Request, Response, SipMessage, Via};
+use crate::message::{Headers, Method, Request, Response, SipMessage, Via};
 use crate::peer::Peer;
 
 const INVITE: &Method = &Method::Invite;
 
-/// The sent-by host of a Via, as text.
-fn via_host(via: &Via) -> &str {
-    via.host.as_str()
+/// The top Via's matching fields: the zero-copy fast path, else the full
+/// parser (whose owned result is kept in `slot`). `None`: no usable Via.
+fn top_via<'a>(headers: &'a Headers, slot: &'a mut Option<Via>) -> Option<TopVia<'a>> {
+    if let Some(via) = fast_top_via(headers) {
+        return Some(via);
+    }
+    let via = headers.vias().next()?.ok()?;
+    Some(TopVia::from(&*slot.insert(via)))
+}
+
+/// The server key of a request with the given (key) method.
+fn server_key<'a>(via: TopVia<'a>, method: &'a Method) -> ServerKeyRef<'a> {
+    ServerKeyRef {
+        branch: via.branch,
+        host: via.host,
+        port: via.port,
+        method,
+    }
 }
 
 impl TransactionLayer {
-    /// An empty layer.
-    pub fn new(config: TimerConfig) -> Self {
+    /// An empty layer. A zero T1 (see [`TimerConfig::validate`]) is raised
+    /// to 1 ms so that retransmission timers cannot spin.
+    pub fn new(mut config: TimerConfig) -> Self {
+        config.t1 = config.t1.max(Duration::from_millis(1));
+        config.t2 = config.t2.max(config.t1);
         Self {
             shared: Shared {
                 config,
                 out: VecDeque::new(),
                 heap: TimerHeap::default(),
             },
-            next_id: 0,
-            clients: HashMap::new(),
-            servers: HashMap::new(),
-            client_keys: HashMap::new(),
-            server_keys: HashMap::new(),
+            clients: Table::default(),
+            servers: Table::default(),
         }
     }
 
@@ -66,15 +81,12 @@ impl TransactionLayer {
         self.shared.heap.peek().map(|d| d.at)
     }
 
-    fn next_id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
-    }
-
     /// A message received from `peer`, already parsed: matched to a
     /// transaction (RFC 3261 §17.1.3 for responses, §17.2.3 for requests) or,
-    /// for a new request, creating a server transaction. A request whose top
-    /// Via does not parse is dropped (a stateless 400 is the TU's business).
+    /// for a new request, creating a server transaction. The driver is
+    /// expected to have run `Request::validate` and answered malformed
+    /// requests with a stateless 400; a request that still has no usable top
+    /// Via is dropped here (no response can be routed without one, §18.2.2).
     /// Branches without the `z9hG4bK` cookie are matched the same way (the
     /// RFC 2543 fallback of §17.2.3 is not implemented).
     pub fn handle_message(&mut self, now: Instant, msg: SipMessage, peer: Peer) {
@@ -86,13 +98,14 @@ impl TransactionLayer {
     }
 
     fn handle_response(&mut self, now: Instant, response: Response, peer: Peer) {
-        let found = match (response.top_via(), response.cseq()) {
-            (Ok(via), Ok(cseq)) => {
+        let mut slot = None;
+        let found = match (top_via(&response.headers, &mut slot), response.cseq()) {
+            (Some(via), Ok(cseq)) => {
                 let key = ClientKeyRef {
-                    branch: via.branch().unwrap_or(""),
+                    branch: via.branch,
                     method: &cseq.method,
                 };
-                self.client_keys.get(&key).copied()
+                self.clients.find(&key).map(ClientTxId)
             }
             _ => None,
         };
@@ -100,7 +113,7 @@ impl TransactionLayer {
             self.shared.event(TxEvent::StrayResponse { response, peer });
             return;
         };
-        let Some((_, tx)) = self.clients.get_mut(&id.0) else {
+        let Some(tx) = self.clients.get_mut(id.0) else {
             return;
         };
         let status = match tx {
@@ -113,32 +126,29 @@ impl TransactionLayer {
     }
 
     fn handle_request(&mut self, now: Instant, request: Request, peer: Peer) {
-        let via = match request.top_via() {
-            Ok(via) => via,
-            Err(error) => {
-                tracing::debug!(%peer, %error, "request without a usable top Via dropped");
+        let is_ack = request.method == Method::Ack;
+        // Some(id): an existing transaction; None + key: a new one.
+        let (found, new_key) = {
+            let mut slot = None;
+            let Some(via) = top_via(&request.headers, &mut slot) else {
+                tracing::debug!(%peer, "request without a usable top Via dropped");
                 return;
+            };
+            let key = server_key(via, if is_ack { INVITE } else { &request.method });
+            match self.servers.find(&key) {
+                Some(id) => (Some(ServerTxId(id)), None),
+                None if is_ack => (None, None),
+                None => (None, Some(key.to_owned())),
             }
         };
-        let is_ack = request.method == Method::Ack;
-        let key = ServerKeyRef {
-            branch: via.branch().unwrap_or(""),
-            host: via_host(&via),
-            port: via.sent_by_port(),
-            method: if is_ack { INVITE } else { &request.method },
-        };
-        let Some(id) = self.server_keys.get(&key).copied() else {
-            if is_ack {
-                self.shared.event(TxEvent::Ack { request, peer });
-            } else {
-                let owned = key.to_owned();
-                drop(via);
-                self.create_server(owned, request, peer);
+        let Some(id) = found else {
+            match new_key {
+                Some(key) => self.create_server(key, request, peer),
+                None => self.shared.event(TxEvent::Ack { request, peer }),
             }
             return;
         };
-        drop(via);
-        let Some((_, tx)) = self.servers.get_mut(&id.0) else {
+        let Some(tx) = self.servers.get_mut(id.0) else {
             return;
         };
         let status = match tx {
@@ -159,14 +169,15 @@ impl TransactionLayer {
     }
 
     fn create_server(&mut self, key: super::ServerKey, request: Request, peer: Peer) {
-        let id = ServerTxId(self.next_id());
-        let tx = if request.method == Method::Invite {
-            ServerTx::Invite(InviteServer::start(id, &request, peer, &mut self.shared))
-        } else {
-            ServerTx::NonInvite(NonInviteServer::start(id, peer))
-        };
-        self.server_keys.insert(key.clone(), id);
-        self.servers.insert(id.0, (key, tx));
+        let shared = &mut self.shared;
+        let id = ServerTxId(self.servers.insert_with(key, |raw| {
+            let id = ServerTxId(raw);
+            if request.method == Method::Invite {
+                ServerTx::Invite(InviteServer::start(id, &request, peer, shared))
+            } else {
+                ServerTx::NonInvite(NonInviteServer::start(id, peer))
+            }
+        }));
         self.shared.event(TxEvent::Request {
             tx: id,
             request,
@@ -182,58 +193,47 @@ impl TransactionLayer {
     /// [`send_stateless`](Self::send_stateless) and the returned id is
     /// terminated at once.
     pub fn send_request(&mut self, now: Instant, request: Request, peer: Peer) -> ClientTxId {
-        let id = ClientTxId(self.next_id());
         let data = encode_request(&request);
         if request.method == Method::Ack {
+            let id = ClientTxId(self.clients.burn_id());
             self.shared.transmit(peer, data);
             self.shared.event(TxEvent::Terminated { tx: id.into() });
             return id;
         }
         let key = {
-            let via = request.top_via();
-            let branch = via.as_ref().ok().and_then(Via::branch).unwrap_or("");
+            let mut slot = None;
+            let branch = top_via(&request.headers, &mut slot).map_or("", |v| v.branch);
             ClientKeyRef {
                 branch,
                 method: &request.method,
             }
             .to_owned()
         };
-        let tx = if request.method == Method::Invite {
-            ClientTx::Invite(InviteClient::start(
-                id,
-                now,
-                request,
-                data,
-                peer,
-                &mut self.shared,
-            ))
-        } else {
-            ClientTx::NonInvite(NonInviteClient::start(
-                id,
-                now,
-                request,
-                data,
-                peer,
-                &mut self.shared,
-            ))
-        };
-        if let Some(old) = self.client_keys.insert(key.clone(), id) {
-            tracing::warn!(?old, new = ?id, "client transaction branch reused; the older one stops matching");
-        }
-        self.clients.insert(id.0, (key, tx));
+        let shared = &mut self.shared;
+        let id = ClientTxId(self.clients.insert_with(key, |raw| {
+            let id = ClientTxId(raw);
+            if request.method == Method::Invite {
+                ClientTx::Invite(InviteClient::start(id, now, request, data, peer, shared))
+            } else {
+                ClientTx::NonInvite(NonInviteClient::start(id, now, request, data, peer, shared))
+            }
+        }));
         self.prune();
         id
     }
 
     /// The TU answers on a server transaction with a provisional or final
-    /// response (RFC 3261 §17.2.1, §17.2.2; RFC 6026 §8.7 for further 2xx).
+    /// response (RFC 3261 §17.2.1, §17.2.2). After a 2xx to an INVITE the
+    /// transaction stays "Accepted" for Timer L and passes further 2xx (the
+    /// TU's retransmissions, §13.3.1.4) through (RFC 6026 §8.7); after that
+    /// the TU sends them with [`send_stateless`](Self::send_stateless).
     pub fn send_response(
         &mut self,
         now: Instant,
         tx: ServerTxId,
         response: Response,
     ) -> Result<(), TxError> {
-        let Some((_, machine)) = self.servers.get_mut(&tx.0) else {
+        let Some(machine) = self.servers.get_mut(tx.0) else {
             return Err(TxError::NoSuchTransaction(tx));
         };
         let status = match machine {
@@ -256,20 +256,15 @@ impl TransactionLayer {
     /// The INVITE server transaction a CANCEL refers to (RFC 3261 §9.2: same
     /// top Via branch and sent-by as the INVITE, method INVITE).
     pub fn find_invite_for_cancel(&self, cancel: &Request) -> Option<ServerTxId> {
-        let via = cancel.top_via().ok()?;
-        let key = ServerKeyRef {
-            branch: via.branch().unwrap_or(""),
-            host: via_host(&via),
-            port: via.sent_by_port(),
-            method: INVITE,
-        };
-        self.server_keys.get(&key).copied()
+        let mut slot = None;
+        let via = top_via(&cancel.headers, &mut slot)?;
+        self.servers.find(&server_key(via, INVITE)).map(ServerTxId)
     }
 
     /// The request that started a client transaction (to build a CANCEL,
     /// §9.1), while the transaction is alive.
     pub fn client_request(&self, tx: ClientTxId) -> Option<&Request> {
-        self.clients.get(&tx.0).map(|(_, t)| t.request())
+        self.clients.get(tx.0).map(ClientTx::request)
     }
 
     /// Fires every timer due at or before `now`.
@@ -287,9 +282,10 @@ impl TransactionLayer {
     }
 
     fn fire(&mut self, now: Instant, Deadline { tx, timer, .. }: Deadline) {
+        tracing::trace!(?tx, ?timer, "transaction timer fired");
         match tx {
             TxId::Client(id) => {
-                let Some((_, t)) = self.clients.get_mut(&id.0) else {
+                let Some(t) = self.clients.get_mut(id.0) else {
                     return;
                 };
                 let status = match t {
@@ -301,7 +297,7 @@ impl TransactionLayer {
                 }
             }
             TxId::Server(id) => {
-                let Some((_, t)) = self.servers.get_mut(&id.0) else {
+                let Some(t) = self.servers.get_mut(id.0) else {
                     return;
                 };
                 let status = match t {
@@ -322,12 +318,12 @@ impl TransactionLayer {
         match d.tx {
             TxId::Client(id) => self
                 .clients
-                .get(&id.0)
-                .is_some_and(|(_, t)| t.timers().is_armed_at(d.timer, d.at)),
+                .get(id.0)
+                .is_some_and(|t| t.timers().is_armed_at(d.timer, d.at)),
             TxId::Server(id) => self
                 .servers
-                .get(&id.0)
-                .is_some_and(|(_, t)| t.timers().is_armed_at(d.timer, d.at)),
+                .get(id.0)
+                .is_some_and(|t| t.timers().is_armed_at(d.timer, d.at)),
         }
     }
 
@@ -343,20 +339,15 @@ impl TransactionLayer {
     }
 
     fn remove_client(&mut self, id: ClientTxId) {
-        if let Some((key, _)) = self.clients.remove(&id.0) {
-            // Only unmap the key if a newer transaction did not take it over.
-            if self.client_keys.get(&key) == Some(&id) {
-                self.client_keys.remove(&key);
-            }
+        if self.clients.remove(id.0).is_some() {
+            tracing::trace!(tx = ?id, "client transaction terminated");
             self.shared.event(TxEvent::Terminated { tx: id.into() });
         }
     }
 
     fn remove_server(&mut self, id: ServerTxId) {
-        if let Some((key, _)) = self.servers.remove(&id.0) {
-            if self.server_keys.get(&key) == Some(&id) {
-                self.server_keys.remove(&key);
-            }
+        if self.servers.remove(id.0).is_some() {
+            tracing::trace!(tx = ?id, "server transaction terminated");
             self.shared.event(TxEvent::Terminated { tx: id.into() });
         }
     }

@@ -14,7 +14,43 @@
 //! serialized once and the bytes are kept for retransmission. Server
 //! transactions answer to the [`Peer`] the request came from (its source
 //! address and connection), which is what §18.2.2 amounts to with `rport`.
+//! Timers live in per-delay FIFO queues, lazily invalidated; see [`Timer`] for names.
+//!
+//! A UAS answering one REGISTER, driven in virtual time:
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use sip_stack::message::{Response, SipMessage, StatusCode};
+//! use sip_stack::transaction::{Output, TimerConfig, TransactionLayer, TxEvent};
+//! use sip_stack::Peer;
+//!
+//! let raw = "REGISTER sip:pbx.example.com SIP/2.0\r\n\
+//!            Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776\r\n\
+//!            From: <sip:alice@example.com>;tag=1\r\nTo: <sip:alice@example.com>\r\n\
+//!            Call-ID: abc\r\nCSeq: 1 REGISTER\r\nMax-Forwards: 70\r\n\r\n";
+//! let peer = Peer::udp("192.0.2.1:5060".parse().unwrap());
+//! let mut layer = TransactionLayer::new(TimerConfig::default());
+//! let mut now = Instant::now();
+//! layer.handle_message(now, SipMessage::parse(raw.into()).unwrap(), peer);
+//! while let Some(out) = layer.poll_output() {
+//!     match out {
+//!         Output::Event(TxEvent::Request { tx, request, .. }) => {
+//!             let ok = Response::for_request(&request, StatusCode::OK, Some("reg1"));
+//!             layer.send_response(now, tx, ok).unwrap();
+//!         }
+//!         Output::Transmit { peer, data } => { /* socket.send_to(&data, peer.addr) */ }
+//!         Output::Event(_) => {}
+//!     }
+//! }
+//! // Timer J keeps the transaction 64*T1 to absorb retransmissions.
+//! while let Some(deadline) = layer.poll_timeout() {
+//!     now = deadline;
+//!     layer.handle_timeout(now);
+//! }
+//! assert!(layer.is_empty());
+//! ```
 
+mod arena;
 mod build;
 mod invite_client;
 mod invite_server;
@@ -22,7 +58,9 @@ mod key;
 mod layer;
 mod non_invite_client;
 mod non_invite_server;
+mod table;
 mod timer;
+mod via;
 
 #[cfg(test)]
 mod tests;
@@ -31,7 +69,6 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hashbrown::HashMap;
 
 pub use build::{build_ack_for_non2xx, build_cancel};
 pub use timer::Timer;
@@ -60,6 +97,31 @@ pub struct TimerConfig {
     /// Send `100 Trying` as soon as an INVITE server transaction is created
     /// (a proxy MUST, §16.2; a UAS may, §17.2.1).
     pub auto_trying: bool,
+}
+
+/// A [`TimerConfig`] that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// T1 is zero: retransmission timers would fire in a busy loop.
+    #[error("t1 must be greater than zero")]
+    ZeroT1,
+    /// T2 is below T1 (RFC 3261 §17.1.2.2 caps intervals at T2 >= T1).
+    #[error("t2 must not be below t1")]
+    T2BelowT1,
+}
+
+impl TimerConfig {
+    /// Checks the values: T1 > 0 and T2 >= T1.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.t1.is_zero() {
+            return Err(ConfigError::ZeroT1);
+        }
+        if self.t2 < self.t1 {
+            return Err(ConfigError::T2BelowT1);
+        }
+        Ok(())
+    }
 }
 
 impl Default for TimerConfig {
@@ -210,8 +272,16 @@ impl Shared {
         self.out.push_back(Output::Event(event));
     }
 
-    pub(crate) fn arm(&mut self, timers: &mut Timers, tx: TxId, timer: Timer, at: Instant) {
-        self.heap.arm(timers, tx, timer, at);
+    /// Arms `timer` of `tx` to fire `delay` after `now`.
+    pub(crate) fn arm(
+        &mut self,
+        timers: &mut Timers,
+        tx: TxId,
+        timer: Timer,
+        now: Instant,
+        delay: Duration,
+    ) {
+        self.heap.arm(timers, tx, timer, now, delay);
     }
 }
 
@@ -261,9 +331,6 @@ impl ServerTx {
 #[derive(Debug)]
 pub struct TransactionLayer {
     shared: Shared,
-    next_id: u64,
-    clients: HashMap<u64, (ClientKey, ClientTx)>,
-    servers: HashMap<u64, (ServerKey, ServerTx)>,
-    client_keys: HashMap<ClientKey, ClientTxId>,
-    server_keys: HashMap<ServerKey, ServerTxId>,
+    clients: table::Table<ClientKey, ClientTx>,
+    servers: table::Table<ServerKey, ServerTx>,
 }

@@ -51,9 +51,9 @@ impl NonInviteClient {
         };
         sh.transmit(peer, tx.data.clone());
         if !peer.transport.is_reliable() {
-            sh.arm(&mut tx.timers, id.into(), Timer::E, now + t1);
+            sh.arm(&mut tx.timers, id.into(), Timer::E, now, t1);
         }
-        sh.arm(&mut tx.timers, id.into(), Timer::F, now + 64 * t1);
+        sh.arm(&mut tx.timers, id.into(), Timer::F, now, 64 * t1);
         tx
     }
 
@@ -98,7 +98,8 @@ impl NonInviteClient {
             &mut self.timers,
             self.id.into(),
             Timer::K,
-            now + sh.config.t4,
+            now,
+            sh.config.t4,
         );
         Status::Alive
     }
@@ -117,7 +118,8 @@ impl NonInviteClient {
                     &mut self.timers,
                     self.id.into(),
                     Timer::E,
-                    now + self.interval,
+                    now,
+                    self.interval,
                 );
                 Status::Alive
             }

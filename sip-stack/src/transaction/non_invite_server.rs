@@ -76,7 +76,8 @@ impl NonInviteServer {
             &mut self.timers,
             self.id.into(),
             Timer::J,
-            now + 64 * sh.config.t1,
+            now,
+            64 * sh.config.t1,
         );
         Ok(Status::Alive)
     }

@@ -188,4 +188,5 @@ fn server_tx(outs: &[Output]) -> ServerTxId {
 }
 
 mod client;
+mod props;
 mod server;

@@ -437,3 +437,17 @@ fn many_transactions_all_terminate() {
     assert!(h.layer.is_empty());
     assert_eq!(h.layer.heap_len(), 0, "no stale deadline is left behind");
 }
+
+#[test]
+fn reused_branch_matches_the_newer_transaction_and_both_terminate() {
+    let mut h = Harness::new();
+    let first = request("OPTIONS", "z9hG4bKreuse");
+    let (old, _) = start(&mut h, &first, udp());
+    let (new, _) = start(&mut h, &first, udp());
+    assert_ne!(old, new);
+    let outs = h.receive_response(&response(&first, 200), udp());
+    assert!(matches!(&events(&outs)[0], TxEvent::Response { tx, .. } if *tx == new));
+    let log = h.run_until(40_000);
+    assert!(log_events(&log).contains(&(32_000, TxEvent::Timeout { tx: old })));
+    assert!(h.layer.is_empty());
+}

@@ -401,3 +401,25 @@ fn send_response_to_unknown_transaction_is_an_error() {
         Err(TxError::NoSuchTransaction(tx))
     );
 }
+
+#[test]
+fn config_validation_and_zero_t1_does_not_spin() {
+    assert_eq!(TimerConfig::default().validate(), Ok(()));
+    let zero = TimerConfig {
+        t1: Duration::ZERO,
+        ..TimerConfig::default()
+    };
+    assert_eq!(zero.validate(), Err(ConfigError::ZeroT1));
+    let low_t2 = TimerConfig {
+        t2: Duration::from_millis(100),
+        ..TimerConfig::default()
+    };
+    assert_eq!(low_t2.validate(), Err(ConfigError::T2BelowT1));
+    let mut h = Harness::with(zero);
+    h.layer
+        .send_request(h.now, request("OPTIONS", "z9hG4bKz"), udp());
+    h.drain();
+    let log = h.run_until(1_000);
+    assert!(h.layer.is_empty(), "Timer F = 64 ms with T1 raised to 1 ms");
+    assert!(!log.is_empty());
+}
