@@ -1,0 +1,123 @@
+//! Malformed input never crashes the server: garbage, truncation, bad headers
+//! (400 naming the header), oversized datagrams, binary junk over TCP.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::harness::{Pbx, RawUa};
+
+/// A deterministic xorshift byte stream.
+fn junk(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
+fn assert_alive(pbx: &mut Pbx) {
+    assert!(pbx.is_running(), "pbx exited:\n{}", pbx.log_text());
+    let r = RawUa::new().options(pbx.addr(), Duration::from_secs(2)).expect("OPTIONS answered after malformed input");
+    assert_eq!(r.status(), 200);
+}
+
+fn request(ua: &RawUa, method: &str, cseq: &str, via: &str, from: &str) -> String {
+    let id = ua.unique();
+    format!(
+        "{method} sip:bob@127.0.0.1 SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: <sip:bob@127.0.0.1>\r\n\
+         Call-ID: bad-{id}\r\nCSeq: {cseq}\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn bad_headers_get_400_naming_the_header() {
+    let mut pbx = Pbx::start("");
+    let ua = RawUa::new();
+    let via = ua.via();
+    let from = format!("<sip:x@example.org>;tag={}", ua.unique());
+    let cases = [
+        ("CSeq", request(&ua, "INVITE", "abc INVITE", &via, &from)),
+        ("CSeq", request(&ua, "INVITE", "1 BYE", &via, &from)),
+        ("From", request(&ua, "OPTIONS", "1 OPTIONS", &via, "<sip:x@example.org")),
+        ("Via", request(&ua, "OPTIONS", "1 OPTIONS", &format!("{via}\r\nVia: SIP/2.0/SCTP"), &from)),
+    ];
+    for (header, msg) in cases {
+        let r = ua.transact(pbx.addr(), &msg, Duration::from_secs(2)).unwrap_or_else(|| panic!("no answer to bad {header}:\n{msg}"));
+        assert_eq!(r.status(), 400, "bad {header}: {}", r.raw);
+        assert!(r.reason().contains(header), "reason `{}` names {header}", r.reason());
+    }
+    assert_alive(&mut pbx);
+}
+
+#[test]
+fn garbage_truncated_and_oversized_datagrams() {
+    let mut pbx = Pbx::start("");
+    let ua = RawUa::new();
+    for (i, len) in [1usize, 7, 64, 512, 1400, 4000].into_iter().enumerate() {
+        ua.send_bytes(pbx.addr(), &junk(len, 0x9e37_79b9 + i as u64));
+    }
+    for g in ["\r\n\r\n", "SIP/2.0 200\r\n\r\n", "INVITE\r\n\r\n", "INVITE sip: SIP/2.0\r\n\r\n", "\0\0\0\0"] {
+        ua.send_bytes(pbx.addr(), g.as_bytes());
+    }
+    assert!(ua.recv(Duration::from_millis(300)).is_none(), "unparseable datagrams are dropped, not answered");
+
+    // Every proper prefix of an OPTIONS with a body.
+    let body = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n";
+    let full = format!(
+        "OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\nFrom: <sip:x@example.org>;tag=t1\r\n\
+         To: <sip:bob@127.0.0.1>\r\nCall-ID: trunc-{}\r\nCSeq: 1 OPTIONS\r\nContent-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        ua.via(),
+        ua.unique(),
+        body.len()
+    );
+    for cut in (1..full.len()).step_by(5) {
+        ua.send_bytes(pbx.addr(), &full.as_bytes()[..cut]);
+    }
+    while let Some(r) = ua.recv(Duration::from_millis(300)) {
+        assert_eq!(r.status(), 400, "a truncated message is refused or dropped, never processed: {}", r.raw);
+    }
+
+    // A datagram of 60,000 bytes: a huge header.
+    let huge = format!(
+        "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: {}\r\nX-Filler: {}\r\nContent-Length: 0\r\n\r\n",
+        ua.via(),
+        "a".repeat(60_000)
+    );
+    ua.send_bytes(pbx.addr(), huge.as_bytes());
+    if let Some(r) = ua.recv(Duration::from_millis(500)) {
+        assert!(r.status() >= 400, "an oversized datagram is not accepted: {}", r.start);
+    }
+    assert_alive(&mut pbx);
+}
+
+#[test]
+fn binary_junk_over_tcp() {
+    let mut pbx = Pbx::start("");
+    for seed in 1..4u64 {
+        let mut s = TcpStream::connect(pbx.addr()).expect("connect TCP");
+        s.set_write_timeout(Some(Duration::from_secs(2))).expect("timeout");
+        // The server may close the connection mid-way: that is a fine reaction.
+        let _ = s.write_all(&junk(70_000, seed));
+        let _ = s.shutdown(std::net::Shutdown::Write);
+    }
+    // A well-formed OPTIONS on a fresh TCP connection is answered over TCP.
+    let mut s = TcpStream::connect(pbx.addr()).expect("connect TCP");
+    s.set_read_timeout(Some(Duration::from_secs(3))).expect("timeout");
+    let local = s.local_addr().expect("local");
+    let msg = format!(
+        "OPTIONS sip:{a} SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch=z9hG4bK-tcp-1\r\nMax-Forwards: 70\r\n\
+         From: <sip:probe@{local}>;tag=tcp1\r\nTo: <sip:{a}>\r\nCall-ID: tcp-probe-{local}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+        a = pbx.addr()
+    );
+    s.write_all(msg.as_bytes()).expect("send OPTIONS over TCP");
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).expect("read the answer over TCP");
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+    assert_alive(&mut pbx);
+}
