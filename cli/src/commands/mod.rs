@@ -21,5 +21,6 @@ pub(crate) fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
 
 /// Opens the store the server of this configuration uses.
 pub(crate) fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Store::open(&config.db_path()).with_context(|| format!("opening the store of {}", config.source))
+    Store::open(&config.db_path())
+        .with_context(|| format!("opening the store of {}", config.source))
 }

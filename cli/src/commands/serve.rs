@@ -8,10 +8,15 @@ use tracing_subscriber::EnvFilter;
 
 pub(crate) fn run(path: Option<&Path>) -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("PBX_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_env("PBX_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .init();
     let config = super::load_config(path)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let server = Server::start(config).await?;
         wait_for_signal().await;

@@ -48,24 +48,37 @@ pub(crate) fn run(path: Option<&Path>, cmd: UsersCmd) -> anyhow::Result<ExitCode
         UsersCmd::Import { file } => {
             let users = read_users_file(&file)?;
             let bar = ProgressBar::new(users.len() as u64);
-            bar.set_style(ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({eta})").expect("valid template"));
+            bar.set_style(
+                ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({eta})")
+                    .expect("valid template"),
+            );
             bar.set_message("hashing");
             let mut hashed = Vec::with_capacity(users.len());
             for (name, pw) in users {
-                hashed.push((name.clone(), Credentials::from_password(&name, &config.realm, &pw)));
+                hashed.push((
+                    name.clone(),
+                    Credentials::from_password(&name, &config.realm, &pw),
+                ));
                 bar.inc(1);
             }
             bar.set_message("writing");
             let n = store.upsert_users(&config.realm, &hashed, unix_now())?;
             bar.finish_and_clear();
-            println!("imported {n} users from {} (realm {})", file.display(), config.realm);
+            println!(
+                "imported {n} users from {} (realm {})",
+                file.display(),
+                config.realm
+            );
         }
         UsersCmd::List => {
             for u in store.list_users()? {
                 if u.realm == config.realm {
                     println!("{}", u.name);
                 } else {
-                    println!("{}\t(realm {}: cannot authenticate here; add it again)", u.name, u.realm);
+                    println!(
+                        "{}\t(realm {}: cannot authenticate here; add it again)",
+                        u.name, u.realm
+                    );
                 }
             }
         }
@@ -80,7 +93,11 @@ pub(crate) fn run(path: Option<&Path>, cmd: UsersCmd) -> anyhow::Result<ExitCode
 }
 
 fn check_name(name: &str) -> anyhow::Result<()> {
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.!~*'()&=+$,?/".contains(c)) {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.!~*'()&=+$,?/".contains(c))
+    {
         bail!("`{name}` is not a valid SIP user name (letters, digits and -_.!~*'()&=+$,?/)");
     }
     Ok(())
@@ -93,7 +110,10 @@ fn read_users_file(file: &Path) -> anyhow::Result<Vec<(String, String)>> {
     for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
         let line = line.with_context(|| format!("{}:{}: cannot read", file.display(), i + 1))?;
         let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || (i == 0 && line.eq_ignore_ascii_case("SEQUENTIAL")) {
+        if line.is_empty()
+            || line.starts_with('#')
+            || (i == 0 && line.eq_ignore_ascii_case("SEQUENTIAL"))
+        {
             continue;
         }
         let Some((name, pw)) = line.split_once(';') else {

@@ -33,15 +33,27 @@ fn bindings_survive_kill_9() {
 
     let out = pbx.registrations();
     for (n, c) in names.iter().zip(&contacts) {
-        let found = out.lines().filter(|l| l.starts_with(&format!("{n}@127.0.0.1\t")) && l.contains(&format!("{c}\t"))).count();
-        assert_eq!(found, 1, "binding {n} -> {c} after kill -9 and restart:\n{out}");
+        let found = out
+            .lines()
+            .filter(|l| l.starts_with(&format!("{n}@127.0.0.1\t")) && l.contains(&format!("{c}\t")))
+            .count();
+        assert_eq!(
+            found, 1,
+            "binding {n} -> {c} after kill -9 and restart:\n{out}"
+        );
     }
     assert_eq!(out.lines().count(), N, "{out}");
-    assert!(pbx.log_text().contains(&format!("bindings={N}")), "restarted server loaded {N} bindings");
+    assert!(
+        pbx.log_text().contains(&format!("bindings={N}")),
+        "restarted server loaded {N} bindings"
+    );
 
     let uas = pbx.sipp("uas").server().local_port(uas_port).spawn();
     let uac = pbx.sipp("uac").service("u00").run();
     let uas = uas.wait();
-    uac.assert_ok("call to a binding restored from the store");
-    uas.assert_ok("callee restored from the store");
+    uac.assert_both(
+        "call to a binding restored from the store",
+        &uas,
+        "callee restored from the store",
+    );
 }

@@ -34,7 +34,9 @@ pub(crate) fn sipp_available() -> bool {
         return true;
     }
     if std::env::var_os("PBX_E2E_REQUIRE_SIPP").is_some() {
-        panic!("sipp is not installed but PBX_E2E_REQUIRE_SIPP is set (apt-get install -y sip-tester)");
+        panic!(
+            "sipp is not installed but PBX_E2E_REQUIRE_SIPP is set (apt-get install -y sip-tester)"
+        );
     }
     eprintln!("SKIPPED: sipp is not installed (apt-get install -y sip-tester); set PBX_E2E_REQUIRE_SIPP=1 to fail instead");
     false
@@ -56,7 +58,9 @@ pub(crate) fn free_port() -> u16 {
     for _ in 0..200 {
         let udp = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral UDP port");
         let port = udp.local_addr().expect("local addr").port();
-        let Ok(tcp) = TcpListener::bind(("127.0.0.1", port)) else { continue };
+        let Ok(tcp) = TcpListener::bind(("127.0.0.1", port)) else {
+            continue;
+        };
         drop((udp, tcp));
         let mut given = GIVEN.lock().expect("port set lock");
         if given.get_or_insert_with(HashSet::new).insert(port) {
@@ -97,7 +101,8 @@ pub(crate) fn run_bounded(mut cmd: Command, timeout: Duration) -> Output {
         .stderr(File::create(&err_path).expect("stderr file"))
         .spawn()
         .expect("spawn command");
-    let status = wait_bounded(&mut child, timeout).unwrap_or_else(|| panic!("{cmd:?} did not finish within {timeout:?}"));
+    let status = wait_bounded(&mut child, timeout)
+        .unwrap_or_else(|| panic!("{cmd:?} did not finish within {timeout:?}"));
     Output {
         status,
         stdout: std::fs::read(&out_path).unwrap_or_default(),
@@ -118,7 +123,11 @@ pub(crate) fn users_toml<S: AsRef<str>>(names: &[S]) -> String {
     let mut s = String::new();
     for n in names {
         let n = n.as_ref();
-        let _ = write!(s, "\n[[users]]\nname = \"{n}\"\npassword = \"{}\"\n", password(n));
+        let _ = write!(
+            s,
+            "\n[[users]]\nname = \"{n}\"\npassword = \"{}\"\n",
+            password(n)
+        );
     }
     s
 }
@@ -150,7 +159,13 @@ impl Pbx {
         );
         std::fs::write(&config, text).expect("write config");
         let log = dir.path().join("pbx.log");
-        let mut pbx = Self { dir, port, config, log, child: None };
+        let mut pbx = Self {
+            dir,
+            port,
+            config,
+            log,
+            child: None,
+        };
         pbx.spawn();
         pbx
     }
@@ -166,12 +181,17 @@ impl Pbx {
     }
 
     fn spawn(&mut self) {
-        let log = File::options().create(true).append(true).open(&self.log).expect("open log");
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("open log");
         let child = Command::new(env!("CARGO_BIN_EXE_pbx"))
             .arg("serve")
             .arg("--config")
             .arg(&self.config)
             .env("PBX_LOG", "info,pbx_core=debug")
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log handle"))
             .stderr(log)
@@ -186,13 +206,22 @@ impl Pbx {
         let deadline = Instant::now() + READY_TIMEOUT;
         while Instant::now() < deadline {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                panic!("pbx serve exited during start-up ({status}); log:\n{}", self.log_text());
+                panic!(
+                    "pbx serve exited during start-up ({status}); log:\n{}",
+                    self.log_text()
+                );
             }
-            if ua.options(self.addr(), Duration::from_millis(200)).is_some_and(|r| r.status() == 200) {
+            if ua
+                .options(self.addr(), Duration::from_millis(200))
+                .is_some_and(|r| r.status() == 200)
+            {
                 return;
             }
         }
-        panic!("pbx serve did not answer OPTIONS within {READY_TIMEOUT:?}; log:\n{}", self.log_text());
+        panic!(
+            "pbx serve did not answer OPTIONS within {READY_TIMEOUT:?}; log:\n{}",
+            self.log_text()
+        );
     }
 
     /// The server's log so far.
@@ -216,7 +245,9 @@ impl Pbx {
 
     /// Whether the process is still running.
     pub(crate) fn is_running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// Runs `pbx --config <this config> ARGS...` (an admin subcommand).
@@ -229,7 +260,11 @@ impl Pbx {
     /// `pbx registrations`, stdout, asserting success.
     pub(crate) fn registrations(&self) -> String {
         let out = self.admin(&["registrations"]);
-        assert!(out.status.success(), "pbx registrations failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pbx registrations failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -242,7 +277,11 @@ impl Pbx {
 impl Drop for Pbx {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("----- pbx log ({}) -----\n{}\n----- end of pbx log -----", self.log.display(), self.log_text());
+            eprintln!(
+                "----- pbx log ({}) -----\n{}\n----- end of pbx log -----",
+                self.log.display(),
+                self.log_text()
+            );
         }
         self.kill9();
     }
@@ -262,6 +301,18 @@ pub(crate) struct SippResult {
 }
 
 impl SippResult {
+    /// Panics with the logs of both sides unless both succeeded (the peer's first).
+    pub(crate) fn assert_both(&self, what: &str, peer: &Self, peer_what: &str) {
+        if self.status != Some(0) {
+            eprintln!(
+                "--- {peer_what}: status {:?}, messages ---\n{}\n--- errors ---\n{}",
+                peer.status, peer.messages, peer.errors
+            );
+        }
+        self.assert_ok(what);
+        peer.assert_ok(peer_what);
+    }
+
     /// Panics with the logs unless every call succeeded.
     pub(crate) fn assert_ok(&self, what: &str) {
         assert_eq!(
@@ -286,7 +337,6 @@ pub(crate) struct Sipp {
     remote: Option<SocketAddr>,
     work: PathBuf,
     name: String,
-    calls: u32,
 }
 
 /// A sipp running in the background (a UAS).
@@ -304,7 +354,6 @@ impl Sipp {
             remote: Some(pbx.addr()),
             work: pbx.dir().to_owned(),
             name: format!("{scenario}-{seq}"),
-            calls: 1,
         }
         .scenario(scenario)
     }
@@ -343,12 +392,6 @@ impl Sipp {
         self.arg("-t").arg("t1")
     }
 
-    /// `-m N`.
-    pub(crate) fn calls(mut self, n: u32) -> Self {
-        self.calls = n;
-        self
-    }
-
     /// Use this local port instead of a fresh one (a UAS whose address was registered).
     pub(crate) fn local_port(mut self, port: u16) -> Self {
         self.port = port;
@@ -369,8 +412,15 @@ impl Sipp {
         let mut cmd = Command::new("sipp");
         cmd.current_dir(&self.work)
             .args(&self.args)
-            .args(["-i", "127.0.0.1", "-p", &self.port.to_string(), "-mp", &free_port().to_string()])
-            .args(["-m", &self.calls.to_string(), "-timeout", "20s", "-timeout_error", "-nostdin"])
+            .args([
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-mp",
+                &free_port().to_string(),
+            ])
+            .args(["-m", "1", "-timeout", "20s", "-timeout_error", "-nostdin"])
             .arg("-trace_err")
             .arg("-error_file")
             .arg(self.file("errors"))
@@ -417,10 +467,17 @@ impl Sipp {
             if bound {
                 break;
             }
-            assert!(Instant::now() < deadline, "sipp did not bind port {} within 5 s", self.port);
+            assert!(
+                Instant::now() < deadline,
+                "sipp did not bind port {} within 5 s",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
-        SippChild { child: Some(child), sipp: self }
+        SippChild {
+            child: Some(child),
+            sipp: self,
+        }
     }
 }
 
@@ -462,12 +519,20 @@ impl Msg {
             .filter_map(|l| l.split_once(':'))
             .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
             .collect();
-        Some(Self { start, headers, raw: raw.to_owned() })
+        Some(Self {
+            start,
+            headers,
+            raw: raw.to_owned(),
+        })
     }
 
     /// The status code of a response (0 for a request).
     pub(crate) fn status(&self) -> u16 {
-        self.start.strip_prefix("SIP/2.0 ").and_then(|r| r.get(..3)).and_then(|c| c.parse().ok()).unwrap_or(0)
+        self.start
+            .strip_prefix("SIP/2.0 ")
+            .and_then(|r| r.get(..3))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0)
     }
 
     /// The reason phrase of a response.
@@ -477,7 +542,11 @@ impl Msg {
 
     /// All values of a header (case-insensitive name).
     pub(crate) fn all(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// The first value of a header.
@@ -546,7 +615,9 @@ impl Default for RawUa {
 impl RawUa {
     /// A UA on a fresh ephemeral port.
     pub(crate) fn new() -> Self {
-        Self { sock: UdpSocket::bind("127.0.0.1:0").expect("bind raw UA socket") }
+        Self {
+            sock: UdpSocket::bind("127.0.0.1:0").expect("bind raw UA socket"),
+        }
     }
 
     /// The local address.
@@ -556,12 +627,21 @@ impl RawUa {
 
     /// A fresh identifier (branch suffix, Call-ID, tag).
     pub(crate) fn unique(&self) -> String {
-        format!("{}-{}-{}", std::process::id(), self.local().port(), RAW_SEQ.fetch_add(1, Ordering::Relaxed))
+        format!(
+            "{}-{}-{}",
+            std::process::id(),
+            self.local().port(),
+            RAW_SEQ.fetch_add(1, Ordering::Relaxed)
+        )
     }
 
     /// A Via of this UA with a fresh branch.
     pub(crate) fn via(&self) -> String {
-        format!("SIP/2.0/UDP {};branch=z9hG4bK-{};rport", self.local(), self.unique())
+        format!(
+            "SIP/2.0/UDP {};branch=z9hG4bK-{};rport",
+            self.local(),
+            self.unique()
+        )
     }
 
     /// Sends raw bytes.
@@ -575,10 +655,19 @@ impl RawUa {
         let mut buf = vec![0u8; 65536];
         loop {
             let left = deadline.checked_duration_since(Instant::now())?;
-            self.sock.set_read_timeout(Some(left.max(Duration::from_millis(1)))).expect("set timeout");
+            self.sock
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+                .expect("set timeout");
             match self.sock.recv_from(&mut buf) {
                 Ok((n, _)) => return Msg::parse(&String::from_utf8_lossy(&buf[..n])),
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => return None,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return None
+                }
                 Err(e) => panic!("recv: {e}"),
             }
         }
@@ -611,7 +700,15 @@ impl RawUa {
     }
 
     /// A REGISTER for `user` with `contact`; `auth` is an extra Authorization line.
-    pub(crate) fn register_msg(&self, to: SocketAddr, user: &str, contact: &str, call_id: &str, cseq: u32, auth: Option<&str>) -> String {
+    pub(crate) fn register_msg(
+        &self,
+        to: SocketAddr,
+        user: &str,
+        contact: &str,
+        call_id: &str,
+        cseq: u32,
+        auth: Option<&str>,
+    ) -> String {
         let mut m = format!(
             "REGISTER sip:{host} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{host}>;tag={call_id}\r\n\
              To: <sip:{user}@{host}>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\nContact: <{contact}>\r\nExpires: 3600\r\n",
@@ -627,16 +724,32 @@ impl RawUa {
 
     /// REGISTER → 401 → REGISTER with digest credentials (qop=auth) of `alg`.
     /// Panics if the first answer is not a 401 offering `alg`.
-    pub(crate) fn register(&self, to: SocketAddr, user: &str, password: &str, contact: &str, alg: Alg) -> RegisterOutcome {
+    pub(crate) fn register(
+        &self,
+        to: SocketAddr,
+        user: &str,
+        password: &str,
+        contact: &str,
+        alg: Alg,
+    ) -> RegisterOutcome {
         let call_id = format!("reg-{}", self.unique());
         let t = Duration::from_secs(2);
         let first = self.register_msg(to, user, contact, &call_id, 1, None);
-        let challenge = self.transact(to, &first, t).unwrap_or_else(|| panic!("no answer to REGISTER of {user}"));
-        assert_eq!(challenge.status(), 401, "first REGISTER of {user}: {}", challenge.raw);
+        let challenge = self
+            .transact(to, &first, t)
+            .unwrap_or_else(|| panic!("no answer to REGISTER of {user}"));
+        assert_eq!(
+            challenge.status(),
+            401,
+            "first REGISTER of {user}: {}",
+            challenge.raw
+        );
         let www = challenge
             .all("WWW-Authenticate")
             .into_iter()
-            .find(|c| challenge_param(c, "algorithm").is_some_and(|a| a.eq_ignore_ascii_case(alg.token())))
+            .find(|c| {
+                challenge_param(c, "algorithm").is_some_and(|a| a.eq_ignore_ascii_case(alg.token()))
+            })
             .unwrap_or_else(|| panic!("no {} challenge in {}", alg.token(), challenge.raw))
             .to_owned();
         let realm = challenge_param(&www, "realm").expect("realm in challenge");
@@ -659,7 +772,9 @@ impl RawUa {
     /// [`Self::register`] with MD5, asserting a 200.
     pub(crate) fn register_ok(&self, to: SocketAddr, user: &str, contact: &str) -> Msg {
         let out = self.register(to, user, &password(user), contact, Alg::Md5);
-        let answer = out.answer.unwrap_or_else(|| panic!("no answer to authenticated REGISTER of {user}"));
+        let answer = out
+            .answer
+            .unwrap_or_else(|| panic!("no answer to authenticated REGISTER of {user}"));
         assert_eq!(answer.status(), 200, "REGISTER of {user}: {}", answer.raw);
         answer
     }
