@@ -649,27 +649,23 @@ impl RawUa {
         self.sock.send_to(data, to).expect("send datagram");
     }
 
-    /// Receives one message within `timeout`.
+    /// Receives one datagram within `timeout` (None: nothing, or not SIP).
     pub(crate) fn recv(&self, timeout: Duration) -> Option<Msg> {
-        let deadline = Instant::now() + timeout;
         let mut buf = vec![0u8; 65536];
-        loop {
-            let left = deadline.checked_duration_since(Instant::now())?;
-            self.sock
-                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
-                .expect("set timeout");
-            match self.sock.recv_from(&mut buf) {
-                Ok((n, _)) => return Msg::parse(&String::from_utf8_lossy(&buf[..n])),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return None
-                }
-                Err(e) => panic!("recv: {e}"),
+        self.sock
+            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))
+            .expect("set timeout");
+        match self.sock.recv_from(&mut buf) {
+            Ok((n, _)) => Msg::parse(&String::from_utf8_lossy(&buf[..n])),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                None
             }
+            Err(e) => panic!("recv: {e}"),
         }
     }
 
