@@ -650,23 +650,30 @@ impl RawUa {
     }
 
     /// Receives one datagram within `timeout` (None: nothing, or not SIP).
+    /// Retries when a signal (a child exiting) interrupts the wait.
     pub(crate) fn recv(&self, timeout: Duration) -> Option<Msg> {
+        let deadline = Instant::now() + timeout;
         let mut buf = vec![0u8; 65536];
-        self.sock
-            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))
-            .expect("set timeout");
-        match self.sock.recv_from(&mut buf) {
-            Ok((n, _)) => Msg::parse(&String::from_utf8_lossy(&buf[..n])),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                None
+        let n = loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            self.sock
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+                .expect("set timeout");
+            match self.sock.recv_from(&mut buf) {
+                Ok((n, _)) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return None
+                }
+                Err(e) => panic!("recv: {e}"),
             }
-            Err(e) => panic!("recv: {e}"),
-        }
+        };
+        Msg::parse(&String::from_utf8_lossy(&buf[..n]))
     }
 
     /// Sends `msg` and returns the first final response with its Call-ID (provisional ones are skipped).
