@@ -1,0 +1,13 @@
+//! End-to-end tests: the real `pbx serve` binary against real sipp (and a raw UDP
+//! helper for single crafted messages) over 127.0.0.1.
+//!
+//! Run: `PBX_E2E_REQUIRE_SIPP=1 cargo test -p pbx --test e2e`. Without sipp
+//! installed (and the variable unset) the sipp-based tests print SKIPPED and pass.
+
+mod harness;
+
+mod admin;
+mod durability;
+mod malformed;
+mod proxy;
+mod register;
