@@ -91,6 +91,22 @@ pub enum TrajectoryEvent {
     Abandon,
 }
 
+impl TrajectoryEvent {
+    /// The stored (snake_case) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EnterNode => "enter_node",
+            Self::KeyPress => "key_press",
+            Self::Retry => "retry",
+            Self::CallurlResult => "callurl_result",
+            Self::ExitNode => "exit_node",
+            Self::Transfer => "transfer",
+            Self::Hangup => "hangup",
+            Self::Abandon => "abandon",
+        }
+    }
+}
+
 /// The callUrl part of an entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallUrlResult {
@@ -217,12 +233,12 @@ impl Trajectory {
         for e in &self.entries {
             let off = (e.at - self.started_at).num_milliseconds().max(0);
             let mut line = format!(
-                "+{:>3}.{:03}s  {:<14} {:<10} {:?}",
+                "+{:>3}.{:03}s  {:<14} {:<10} {}",
                 off / 1000,
                 off % 1000,
                 e.node_id,
                 e.node_type.as_str(),
-                e.event
+                e.event.as_str()
             );
             if let Some(k) = e.key {
                 line.push_str(&format!(" key={k}"));
