@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::model::{NodeKind, TransferTarget};
 use crate::render::{render, RenderFormat};
 use crate::sim::{simulate, SimScript};
-use crate::{check_file, Checked};
+use crate::{check_file, Checked, Diagnostic, Severity};
 
 /// Expands directories into their `*.toml` files (sorted), keeps files as given.
 fn expand(paths: &[PathBuf]) -> Vec<PathBuf> {
@@ -44,8 +44,10 @@ pub fn validate_cmd(paths: &[PathBuf]) -> (String, i32) {
     if files.is_empty() {
         return ("no flow files given\n".into(), 2);
     }
-    let checked: Vec<Checked> = files.iter().map(|f| check_file(f)).collect();
-    let names: HashSet<&str> = checked.iter().filter_map(|c| c.flow.as_ref()).map(|f| f.name.as_str()).collect();
+    let mut checked: Vec<Checked> = files.iter().map(|f| check_file(f)).collect();
+    if files.len() > 1 {
+        check_flow_targets(&mut checked);
+    }
     let mut out = String::new();
     let (mut errors, mut warnings) = (0, 0);
     for c in &checked {
@@ -54,19 +56,6 @@ pub fn validate_cmd(paths: &[PathBuf]) -> (String, i32) {
         }
         errors += c.errors();
         warnings += c.warnings();
-        if let (Some(flow), true) = (&c.flow, files.len() > 1) {
-            for node in &flow.nodes {
-                if let NodeKind::Transfer(t) = &node.kind {
-                    if let TransferTarget::Flow(name) = &t.target {
-                        if !names.contains(name.as_str()) {
-                            let d = crate::Diagnostic::new(&c.source, crate::Severity::Error, t.target_span.clone(), format!("transfer to unknown flow `{name}`"));
-                            out.push_str(&d.render_snippet(&c.source));
-                            errors += 1;
-                        }
-                    }
-                }
-            }
-        }
     }
     for (f, c) in files.iter().zip(&checked) {
         let status = if c.errors() > 0 { "FAILED" } else { "ok" };
@@ -74,6 +63,28 @@ pub fn validate_cmd(paths: &[PathBuf]) -> (String, i32) {
     }
     let _ = writeln!(out, "{errors} error(s), {warnings} warning(s) in {} flow(s)", files.len());
     (out, i32::from(errors > 0))
+}
+
+/// Adds an error for every `transfer` to `flow:NAME` that names none of the
+/// flows checked together.
+fn check_flow_targets(checked: &mut [Checked]) {
+    let names: HashSet<String> = checked.iter().filter_map(|c| c.flow.as_ref()).map(|f| f.name.clone()).collect();
+    for c in checked.iter_mut() {
+        let Some(flow) = &c.flow else { continue };
+        let mut extra = Vec::new();
+        for node in &flow.nodes {
+            if let NodeKind::Transfer(t) = &node.kind {
+                if let TransferTarget::Flow(name) = &t.target {
+                    if !names.contains(name) {
+                        let msg = format!("transfer to unknown flow `{name}`");
+                        extra.push(Diagnostic::new(&c.source, Severity::Error, t.target_span.clone(), msg));
+                    }
+                }
+            }
+        }
+        c.diagnostics.extend(extra);
+        c.diagnostics.sort_by_key(|d| d.span.start);
+    }
 }
 
 fn load_or_report(path: &Path) -> Result<Arc<crate::Flow>, (String, i32)> {

@@ -229,6 +229,15 @@ fn collect(f: &Fields<'_>, dir: &Path, d: &mut Diagnostics<'_>) -> Option<Collec
         .and_then(|(p, span)| compile_regex(&p, span, d).map(|_| p))
         // The pattern must match the whole input, so anchor it.
         .and_then(|p| Regex::new(&format!("^(?:{p})$")).ok());
+    // Read everything before giving up on a bad variable, so that all
+    // problems of the node are reported at once.
+    let invalid_prompts = prompts(f, "invalid_prompts", dir, d);
+    let terminator = terminator(f, d);
+    let timeout = f.duration("timeout", d).unwrap_or(Duration::from_secs(10));
+    let inter_digit_timeout = f
+        .duration("inter_digit_timeout", d)
+        .unwrap_or(Duration::from_secs(3));
+    let attempts = retries(f, d);
     let variable = variable(f, "variable", d);
     if variable.is_none() && f.table.get("variable").is_none() {
         d.error(f.span.clone(), "collect node is missing required key `variable`");
@@ -236,18 +245,16 @@ fn collect(f: &Fields<'_>, dir: &Path, d: &mut Diagnostics<'_>) -> Option<Collec
     let (variable, variable_span) = variable?;
     Some(Collect {
         prompts: prompts_,
-        invalid_prompts: prompts(f, "invalid_prompts", dir, d),
+        invalid_prompts,
         min_digits,
         max_digits,
-        terminator: terminator(f, d),
-        timeout: f.duration("timeout", d).unwrap_or(Duration::from_secs(10)),
-        inter_digit_timeout: f
-            .duration("inter_digit_timeout", d)
-            .unwrap_or(Duration::from_secs(3)),
+        terminator,
+        timeout,
+        inter_digit_timeout,
         pattern,
         variable,
         variable_span,
-        attempts: retries(f, d),
+        attempts,
     })
 }
 
