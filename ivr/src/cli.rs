@@ -59,16 +59,30 @@ pub fn validate_cmd(paths: &[PathBuf]) -> (String, i32) {
     }
     for (f, c) in files.iter().zip(&checked) {
         let status = if c.errors() > 0 { "FAILED" } else { "ok" };
-        let _ = writeln!(out, "{}: {status} ({} error(s), {} warning(s))", f.display(), c.errors(), c.warnings());
+        let _ = writeln!(
+            out,
+            "{}: {status} ({} error(s), {} warning(s))",
+            f.display(),
+            c.errors(),
+            c.warnings()
+        );
     }
-    let _ = writeln!(out, "{errors} error(s), {warnings} warning(s) in {} flow(s)", files.len());
+    let _ = writeln!(
+        out,
+        "{errors} error(s), {warnings} warning(s) in {} flow(s)",
+        files.len()
+    );
     (out, i32::from(errors > 0))
 }
 
 /// Adds an error for every `transfer` to `flow:NAME` that names none of the
 /// flows checked together.
 fn check_flow_targets(checked: &mut [Checked]) {
-    let names: HashSet<String> = checked.iter().filter_map(|c| c.flow.as_ref()).map(|f| f.name.clone()).collect();
+    let names: HashSet<String> = checked
+        .iter()
+        .filter_map(|c| c.flow.as_ref())
+        .map(|f| f.name.clone())
+        .collect();
     for c in checked.iter_mut() {
         let Some(flow) = &c.flow else { continue };
         let mut extra = Vec::new();
@@ -77,7 +91,12 @@ fn check_flow_targets(checked: &mut [Checked]) {
                 if let TransferTarget::Flow(name) = &t.target {
                     if !names.contains(name) {
                         let msg = format!("transfer to unknown flow `{name}`");
-                        extra.push(Diagnostic::new(&c.source, Severity::Error, t.target_span.clone(), msg));
+                        extra.push(Diagnostic::new(
+                            &c.source,
+                            Severity::Error,
+                            t.target_span.clone(),
+                            msg,
+                        ));
                     }
                 }
             }

@@ -142,10 +142,9 @@ impl Diagnostic {
     /// The plain line plus the source line and a caret marker.
     pub fn render_snippet(&self, source: &SourceFile) -> String {
         let text = source.line_text(self.line);
-        let width = source
-            .text()
-            .get(self.span.clone())
-            .map_or(1, |s| s.lines().next().map_or(1, |l| l.chars().count().max(1)));
+        let width = source.text().get(self.span.clone()).map_or(1, |s| {
+            s.lines().next().map_or(1, |l| l.chars().count().max(1))
+        });
         let gutter = self.line.to_string().len();
         format!(
             "{self}\n{:gutter$} |\n{} | {text}\n{:gutter$} | {}{}\n",
@@ -196,8 +195,12 @@ impl<'a> Diagnostics<'a> {
 
     /// Records a warning at `span`.
     pub fn warning(&mut self, span: Span, message: impl Into<String>) {
-        self.items
-            .push(Diagnostic::new(self.source, Severity::Warning, span, message));
+        self.items.push(Diagnostic::new(
+            self.source,
+            Severity::Warning,
+            span,
+            message,
+        ));
     }
 
     /// True if any error was recorded.

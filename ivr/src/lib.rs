@@ -45,7 +45,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use diag::{Diagnostic, Severity, SourceFile};
-pub use interp::{Action, Calendar, CallContext, Event, HttpOutcome, Interpreter, PlayId, RequestId, Time};
+pub use interp::{
+    Action, Calendar, CallContext, Event, HttpOutcome, Interpreter, PlayId, RequestId, Time,
+};
 pub use model::{Digit, Flow, Node, NodeKind, NodeType, TransferTarget};
 pub use render::{render, RenderFormat};
 pub use sim::{simulate, CannedHttp, SimScript, Simulation};
@@ -126,8 +128,17 @@ pub fn check_file(path: &Path) -> Checked {
         Ok(text) => check_source(path, text),
         Err(e) => {
             let source = Arc::new(SourceFile::new(path, ""));
-            let diagnostics = vec![Diagnostic::new(&source, Severity::Error, 0..0, format!("cannot read file: {e}"))];
-            Checked { flow: None, diagnostics, source }
+            let diagnostics = vec![Diagnostic::new(
+                &source,
+                Severity::Error,
+                0..0,
+                format!("cannot read file: {e}"),
+            )];
+            Checked {
+                flow: None,
+                diagnostics,
+                source,
+            }
         }
     }
 }
@@ -139,13 +150,19 @@ pub fn parse_flow(path: impl Into<PathBuf>, text: impl Into<String>) -> Result<F
 
 /// Reads, parses and validates a flow file.
 pub fn load_flow(path: &Path) -> Result<Flow> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     parse_flow(path, text)
 }
 
 fn into_result(c: Checked) -> Result<Flow> {
     match c.flow {
         Some(flow) => Ok(flow),
-        None => Err(Error::Invalid { path: c.source.path().to_path_buf(), diagnostics: c.diagnostics }),
+        None => Err(Error::Invalid {
+            path: c.source.path().to_path_buf(),
+            diagnostics: c.diagnostics,
+        }),
     }
 }

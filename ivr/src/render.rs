@@ -22,7 +22,9 @@ impl std::str::FromStr for RenderFormat {
         match s.to_ascii_lowercase().as_str() {
             "dot" | "graphviz" => Ok(Self::Dot),
             "mermaid" | "mmd" => Ok(Self::Mermaid),
-            other => Err(format!("unknown format `{other}` (expected dot or mermaid)")),
+            other => Err(format!(
+                "unknown format `{other}` (expected dot or mermaid)"
+            )),
         }
     }
 }
@@ -38,12 +40,29 @@ pub fn render(flow: &Flow, format: RenderFormat) -> String {
 /// One-line summary of a node's parameters for its label.
 fn summary(node: &Node) -> String {
     match &node.kind {
-        NodeKind::Play(p) => p.prompts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
-        NodeKind::Menu(m) => format!("{} · {}s × {}", m.prompts.first().map_or("", |p| p.name.as_str()), m.timeout.as_secs(), m.attempts),
-        NodeKind::Collect(c) => format!("{} ← {}..{} digits", c.variable, c.min_digits, c.max_digits),
+        NodeKind::Play(p) => p
+            .prompts
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        NodeKind::Menu(m) => format!(
+            "{} · {}s × {}",
+            m.prompts.first().map_or("", |p| p.name.as_str()),
+            m.timeout.as_secs(),
+            m.attempts
+        ),
+        NodeKind::Collect(c) => {
+            format!("{} ← {}..{} digits", c.variable, c.min_digits, c.max_digits)
+        }
         NodeKind::Condition(c) => format!("{} rule(s)", c.rules.len()),
         NodeKind::Http(h) => format!("POST {}", h.url.raw),
-        NodeKind::Set(s) => s.assignments.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", "),
+        NodeKind::Set(s) => s
+            .assignments
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
         NodeKind::Transfer(t) => t.target.to_string(),
         NodeKind::Record(r) => format!("max {}s", r.max_duration.as_secs()),
         NodeKind::Hangup(h) => h.reason.clone().unwrap_or_default(),
@@ -70,12 +89,20 @@ fn dot(flow: &Flow) -> String {
             NodeType::Record => "cylinder",
             _ => "box",
         };
-        let mut label = format!("{}\\n[{}]", dot_escape(node.display_name()), node.node_type());
+        let mut label = format!(
+            "{}\\n[{}]",
+            dot_escape(node.display_name()),
+            node.node_type()
+        );
         let s = summary(node);
         if !s.is_empty() {
             let _ = write!(label, "\\n{}", dot_escape(&s));
         }
-        let _ = writeln!(out, "  \"{}\" [shape={shape}, label=\"{label}\"];", dot_escape(&node.id));
+        let _ = writeln!(
+            out,
+            "  \"{}\" [shape={shape}, label=\"{label}\"];",
+            dot_escape(&node.id)
+        );
     }
     for node in &flow.nodes {
         for exit in &node.exits {
@@ -95,19 +122,35 @@ fn dot(flow: &Flow) -> String {
 /// Mermaid ids: node ids are `[A-Za-z0-9_-]`, prefixed so keywords such as
 /// `end` cannot clash.
 fn mid(id: &str) -> String {
-    let clean: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+    let clean: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     format!("n_{clean}")
 }
 
 fn mermaid_text(s: &str) -> String {
-    s.replace('"', "#quot;").replace('|', "#124;").replace('<', "#lt;").replace('>', "#gt;")
+    s.replace('"', "#quot;")
+        .replace('|', "#124;")
+        .replace('<', "#lt;")
+        .replace('>', "#gt;")
 }
 
 fn mermaid(flow: &Flow) -> String {
     let mut out = String::from("flowchart TD\n");
     out.push_str("  start((start))\n");
     for node in &flow.nodes {
-        let mut label = format!("{}<br/><i>{}</i>", mermaid_text(node.display_name()), node.node_type());
+        let mut label = format!(
+            "{}<br/><i>{}</i>",
+            mermaid_text(node.display_name()),
+            node.node_type()
+        );
         let s = summary(node);
         if !s.is_empty() {
             let _ = write!(label, "<br/>{}", mermaid_text(&s));
@@ -126,7 +169,13 @@ fn mermaid(flow: &Flow) -> String {
     let _ = writeln!(out, "  start --> {}", mid(&flow.start));
     for node in &flow.nodes {
         for exit in &node.exits {
-            let _ = writeln!(out, "  {} -->|\"{}\"| {}", mid(&node.id), mermaid_text(&exit.name), mid(&exit.target));
+            let _ = writeln!(
+                out,
+                "  {} -->|\"{}\"| {}",
+                mid(&node.id),
+                mermaid_text(&exit.name),
+                mid(&exit.target)
+            );
         }
     }
     out

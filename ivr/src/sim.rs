@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
-use crate::interp::{after, Action, Calendar, CallContext, Event, HttpOutcome, Interpreter, RequestId, Time};
+use crate::interp::{
+    after, Action, Calendar, CallContext, Event, HttpOutcome, Interpreter, RequestId, Time,
+};
 use crate::model::{Digit, Flow};
 use crate::trajectory::Trajectory;
 use crate::{Error, Result};
@@ -123,7 +125,10 @@ impl SimScript {
                 group
                     .chars()
                     .filter(|c| !c.is_whitespace())
-                    .map(|c| Digit::from_char(c).ok_or_else(|| Error::Script(format!("`{c}` is not a DTMF key"))))
+                    .map(|c| {
+                        Digit::from_char(c)
+                            .ok_or_else(|| Error::Script(format!("`{c}` is not a DTMF key")))
+                    })
                     .collect()
             })
             .collect()
@@ -135,30 +140,59 @@ impl SimScript {
         if let Ok(t) = DateTime::parse_from_rfc3339(s) {
             return Ok(t);
         }
-        ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
-            .iter()
-            .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-            .map(|n| n.and_utc().fixed_offset())
-            .ok_or_else(|| Error::Script(format!("bad time `{s}` (expected YYYY-MM-DDTHH:MM[:SS][+HH:MM])")))
+        [
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M:%S",
+            "%Y-%m-%d %H:%M",
+        ]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .map(|n| n.and_utc().fixed_offset())
+        .ok_or_else(|| {
+            Error::Script(format!(
+                "bad time `{s}` (expected YYYY-MM-DDTHH:MM[:SS][+HH:MM])"
+            ))
+        })
     }
 
     /// Parses an http fixture file (TOML): one table per node id or URL with
     /// `status` + `body` (+ `delay_ms`), or `error = "reason"`, or `timeout = true`.
     pub fn parse_http_fixture(text: &str) -> Result<HashMap<String, CannedHttp>> {
-        let doc = toml_edit::Document::parse(text).map_err(|e| Error::Script(format!("http fixture: {}", e.message().trim())))?;
+        let doc = toml_edit::Document::parse(text)
+            .map_err(|e| Error::Script(format!("http fixture: {}", e.message().trim())))?;
         let mut out = HashMap::new();
         for (key, item) in doc.as_table().iter() {
-            let t = item.as_table_like().ok_or_else(|| Error::Script(format!("http fixture `{key}` must be a table")))?;
-            let delay = Duration::from_millis(t.get("delay_ms").and_then(|v| v.as_integer()).unwrap_or(50).clamp(0, 3_600_000) as u64);
+            let t = item
+                .as_table_like()
+                .ok_or_else(|| Error::Script(format!("http fixture `{key}` must be a table")))?;
+            let delay = Duration::from_millis(
+                t.get("delay_ms")
+                    .and_then(|v| v.as_integer())
+                    .unwrap_or(50)
+                    .clamp(0, 3_600_000) as u64,
+            );
             let canned = if t.get("timeout").and_then(|v| v.as_bool()) == Some(true) {
                 CannedHttp::Timeout
             } else if let Some(reason) = t.get("error").and_then(|v| v.as_str()) {
-                CannedHttp::Fail { reason: reason.to_owned(), delay }
+                CannedHttp::Fail {
+                    reason: reason.to_owned(),
+                    delay,
+                }
             } else {
                 let status = t.get("status").and_then(|v| v.as_integer()).unwrap_or(200);
-                let status = u16::try_from(status).map_err(|_| Error::Script(format!("http fixture `{key}`: bad status")))?;
-                let body = t.get("body").and_then(|v| v.as_str()).unwrap_or("").to_owned();
-                CannedHttp::Response { status, body, delay }
+                let status = u16::try_from(status)
+                    .map_err(|_| Error::Script(format!("http fixture `{key}`: bad status")))?;
+                let body = t
+                    .get("body")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_owned();
+                CannedHttp::Response {
+                    status,
+                    body,
+                    delay,
+                }
             };
             out.insert(key.to_owned(), canned);
         }
@@ -167,7 +201,10 @@ impl SimScript {
 
     /// Reads an http fixture file.
     pub fn load_http_fixture(path: &Path) -> Result<HashMap<String, CannedHttp>> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::parse_http_fixture(&text)
     }
 }
@@ -200,7 +237,12 @@ impl Simulation {
     pub fn render_text(&self) -> String {
         let mut out = String::from("steps:\n");
         for s in &self.steps {
-            out.push_str(&format!("  +{:>3}.{:03}s {}\n", s.offset_ms / 1000, s.offset_ms % 1000, s.line));
+            out.push_str(&format!(
+                "  +{:>3}.{:03}s {}\n",
+                s.offset_ms / 1000,
+                s.offset_ms % 1000,
+                s.line
+            ));
         }
         out.push_str("trajectory:\n");
         for line in self.trajectory.render_text().lines() {
@@ -224,7 +266,10 @@ pub fn simulate(flow: Arc<Flow>, script: &SimScript) -> Simulation {
             .get(&req.node)
             .or_else(|| canned.get(&req.url))
             .cloned()
-            .unwrap_or_else(|| CannedHttp::Fail { reason: format!("no http fixture for node `{}` or {}", req.node, req.url), delay: Duration::ZERO })
+            .unwrap_or_else(|| CannedHttp::Fail {
+                reason: format!("no http fixture for node `{}` or {}", req.node, req.url),
+                delay: Duration::ZERO,
+            })
     })
 }
 
@@ -248,7 +293,11 @@ impl Agenda {
 }
 
 /// Like [`simulate`], with http requests answered by `answer`.
-pub fn simulate_with(flow: Arc<Flow>, script: &SimScript, mut answer: impl FnMut(&SimRequest) -> CannedHttp) -> Simulation {
+pub fn simulate_with(
+    flow: Arc<Flow>,
+    script: &SimScript,
+    mut answer: impl FnMut(&SimRequest) -> CannedHttp,
+) -> Simulation {
     let ctx = CallContext {
         call_id: "sim-1".into(),
         caller: script.caller.clone(),
@@ -257,12 +306,24 @@ pub fn simulate_with(flow: Arc<Flow>, script: &SimScript, mut answer: impl FnMut
         vars: BTreeMap::new(),
     };
     let t0 = script.at;
-    let mut call = Interpreter::new(Arc::clone(&flow), ctx, Calendar::new(script.holidays.iter().copied()));
-    let mut agenda = Agenda { items: BTreeMap::new(), seq: 0 };
+    let mut call = Interpreter::new(
+        Arc::clone(&flow),
+        ctx,
+        Calendar::new(script.holidays.iter().copied()),
+    );
+    let mut agenda = Agenda {
+        items: BTreeMap::new(),
+        seq: 0,
+    };
     let mut steps = Vec::new();
     let mut groups: VecDeque<&Vec<Digit>> = script.digits.iter().collect();
     let mut durations: HashMap<PathBuf, Duration> = HashMap::new();
-    let mut log = |now: Time, line: String| steps.push(SimStep { offset_ms: (now - t0).num_milliseconds().max(0) as u64, line });
+    let mut log = |now: Time, line: String| {
+        steps.push(SimStep {
+            offset_ms: (now - t0).num_milliseconds().max(0) as u64,
+            line,
+        })
+    };
     if let Some(h) = script.hangup_after {
         agenda.push(after(t0, h), Event::Hangup);
     }
@@ -278,23 +339,51 @@ pub fn simulate_with(flow: Arc<Flow>, script: &SimScript, mut answer: impl FnMut
                 Action::Play { id, prompts, .. } => {
                     let total: Duration = prompts
                         .iter()
-                        .map(|p| *durations.entry(p.clone()).or_insert_with(|| crate::validate::prompt_info(p).map_or(Duration::from_secs(1), |i| i.duration)))
+                        .map(|p| {
+                            *durations.entry(p.clone()).or_insert_with(|| {
+                                crate::validate::prompt_info(p)
+                                    .map_or(Duration::from_secs(1), |i| i.duration)
+                            })
+                        })
                         .sum();
                     agenda.push(after(now, total), Event::PromptFinished { id });
                 }
-                Action::StopPlayback { id } => agenda.remove_where(|e| *e == Event::PromptFinished { id }),
-                Action::HttpRequest { id, url, body_json, timeout } => {
+                Action::StopPlayback { id } => {
+                    agenda.remove_where(|e| *e == Event::PromptFinished { id })
+                }
+                Action::HttpRequest {
+                    id,
+                    url,
+                    body_json,
+                    timeout,
+                } => {
                     let node = call.current_node().unwrap_or_default().to_owned();
-                    schedule_http(&mut agenda, now, id, answer(&SimRequest { node, url, body_json, timeout }));
+                    schedule_http(
+                        &mut agenda,
+                        now,
+                        id,
+                        answer(&SimRequest {
+                            node,
+                            url,
+                            body_json,
+                            timeout,
+                        }),
+                    );
                 }
                 Action::StartRecording { .. } => {
                     recordings += 1;
-                    let ev = Event::RecordFinished { reference: format!("sim-recording-{recordings}"), duration: script.record_duration };
+                    let ev = Event::RecordFinished {
+                        reference: format!("sim-recording-{recordings}"),
+                        duration: script.record_duration,
+                    };
                     agenda.push(after(now, script.record_duration), ev);
                 }
                 Action::StopRecording => {
                     agenda.remove_where(|e| matches!(e, Event::RecordFinished { .. }));
-                    let ev = Event::RecordFinished { reference: format!("sim-recording-{recordings}"), duration: Duration::ZERO };
+                    let ev = Event::RecordFinished {
+                        reference: format!("sim-recording-{recordings}"),
+                        duration: Duration::ZERO,
+                    };
                     agenda.push(now, ev);
                 }
                 _ => {}
@@ -344,11 +433,27 @@ pub fn simulate_with(flow: Arc<Flow>, script: &SimScript, mut answer: impl FnMut
 
 fn schedule_http(agenda: &mut Agenda, now: Time, id: RequestId, canned: CannedHttp) {
     match canned {
-        CannedHttp::Response { status, body, delay } => {
-            agenda.push(after(now, delay), Event::HttpResult { id, outcome: HttpOutcome::Response { status, body } });
+        CannedHttp::Response {
+            status,
+            body,
+            delay,
+        } => {
+            agenda.push(
+                after(now, delay),
+                Event::HttpResult {
+                    id,
+                    outcome: HttpOutcome::Response { status, body },
+                },
+            );
         }
         CannedHttp::Fail { reason, delay } => {
-            agenda.push(after(now, delay), Event::HttpResult { id, outcome: HttpOutcome::Failed { reason } });
+            agenda.push(
+                after(now, delay),
+                Event::HttpResult {
+                    id,
+                    outcome: HttpOutcome::Failed { reason },
+                },
+            );
         }
         CannedHttp::Timeout => {}
     }
@@ -356,18 +461,48 @@ fn schedule_http(agenda: &mut Agenda, now: Time, id: RequestId, canned: CannedHt
 
 fn describe(a: &Action) -> String {
     match a {
-        Action::Play { prompts, barge_in, id } => {
-            let names: Vec<String> = prompts.iter().map(|p| p.file_name().map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().into_owned())).collect();
-            format!("play #{} [{}]{}", id.0, names.join(", "), if *barge_in { " (barge-in)" } else { "" })
+        Action::Play {
+            prompts,
+            barge_in,
+            id,
+        } => {
+            let names: Vec<String> = prompts
+                .iter()
+                .map(|p| {
+                    p.file_name().map_or_else(
+                        || p.display().to_string(),
+                        |f| f.to_string_lossy().into_owned(),
+                    )
+                })
+                .collect();
+            format!(
+                "play #{} [{}]{}",
+                id.0,
+                names.join(", "),
+                if *barge_in { " (barge-in)" } else { "" }
+            )
         }
         Action::StopPlayback { id } => format!("stop play #{}", id.0),
         Action::StartCollecting => "start collecting DTMF".into(),
         Action::StopCollecting => "stop collecting DTMF".into(),
-        Action::HttpRequest { url, timeout, body_json, .. } => format!("POST {url} (timeout {}ms) {body_json}", timeout.as_millis()),
-        Action::StartRecording { beep, max_duration } => format!("record (beep: {beep}, max {}s)", max_duration.as_secs()),
+        Action::HttpRequest {
+            url,
+            timeout,
+            body_json,
+            ..
+        } => format!("POST {url} (timeout {}ms) {body_json}", timeout.as_millis()),
+        Action::StartRecording { beep, max_duration } => {
+            format!("record (beep: {beep}, max {}s)", max_duration.as_secs())
+        }
         Action::StopRecording => "stop recording".into(),
         Action::Transfer { target } => format!("transfer to {target}"),
-        Action::Hangup { reason } => format!("hang up{}", reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()),
+        Action::Hangup { reason } => format!(
+            "hang up{}",
+            reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ),
     }
 }
 
@@ -380,8 +515,10 @@ fn describe_event(e: &Event) -> String {
             HttpOutcome::Failed { reason } => format!("http failed: {reason}"),
             HttpOutcome::TimedOut => "http timed out".into(),
         },
-        Event::RecordFinished { reference, duration } => format!("recording {reference} finished ({}s)", duration.as_secs()),
+        Event::RecordFinished {
+            reference,
+            duration,
+        } => format!("recording {reference} finished ({}s)", duration.as_secs()),
         Event::Hangup => "caller hangs up".into(),
     }
 }
-

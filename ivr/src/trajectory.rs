@@ -165,7 +165,11 @@ pub struct KeyPath {
 
 impl Trajectory {
     /// An empty trajectory.
-    pub fn new(call_id: impl Into<String>, flow: impl Into<String>, started_at: DateTime<Utc>) -> Self {
+    pub fn new(
+        call_id: impl Into<String>,
+        flow: impl Into<String>,
+        started_at: DateTime<Utc>,
+    ) -> Self {
         Self {
             call_id: call_id.into(),
             flow: flow.into(),
@@ -248,7 +252,10 @@ impl Trajectory {
             }
             if let Some(c) = &e.callurl {
                 let status = c.status.map_or_else(|| "-".to_owned(), |s| s.to_string());
-                line.push_str(&format!(" url={} status={status} result={} latency={}ms", c.url, c.result, c.latency_ms));
+                line.push_str(&format!(
+                    " url={} status={status} result={} latency={}ms",
+                    c.url, c.result, c.latency_ms
+                ));
             }
             if let Some(d) = &e.detail {
                 line.push_str(&format!(" ({d})"));
@@ -257,12 +264,19 @@ impl Trajectory {
             out.push('\n');
         }
         match &self.outcome {
-            Some(Outcome::Transfer { target }) => out.push_str(&format!("outcome: transfer to {target}\n")),
+            Some(Outcome::Transfer { target }) => {
+                out.push_str(&format!("outcome: transfer to {target}\n"))
+            }
             Some(Outcome::Hangup { reason }) => out.push_str(&format!(
                 "outcome: hangup{}\n",
-                reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+                reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
             )),
-            Some(Outcome::Abandon { node }) => out.push_str(&format!("outcome: caller hung up in `{node}`\n")),
+            Some(Outcome::Abandon { node }) => {
+                out.push_str(&format!("outcome: caller hung up in `{node}`\n"))
+            }
             None => out.push_str("outcome: still in the flow\n"),
         }
         let path = self.key_path();

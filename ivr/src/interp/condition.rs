@@ -48,8 +48,12 @@ impl Interpreter {
                     Cmp::Eq(s) => v.is_some_and(|v| v == s),
                     Cmp::Ne(s) => v.is_none_or(|v| v != s),
                     Cmp::Matches(re) => v.is_some_and(|v| re.is_match(v)),
-                    Cmp::Lt(n) => v.and_then(|v| v.trim().parse::<f64>().ok()).is_some_and(|x| x < *n),
-                    Cmp::Gt(n) => v.and_then(|v| v.trim().parse::<f64>().ok()).is_some_and(|x| x > *n),
+                    Cmp::Lt(n) => v
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                        .is_some_and(|x| x < *n),
+                    Cmp::Gt(n) => v
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                        .is_some_and(|x| x > *n),
                     Cmp::IsSet(want) => v.is_some() == *want,
                 }
             }

@@ -305,7 +305,10 @@ impl Interpreter {
             Event::Digit(d) => self.on_digit(now, d),
             Event::PromptFinished { id } => self.on_prompt_finished(now, id),
             Event::HttpResult { id, outcome } => self.on_http_result(now, id, outcome),
-            Event::RecordFinished { reference, duration } => self.on_record_finished(now, reference, duration),
+            Event::RecordFinished {
+                reference,
+                duration,
+            } => self.on_record_finished(now, reference, duration),
             Event::Hangup => None,
         };
         self.follow(now, next);
@@ -348,7 +351,16 @@ impl Interpreter {
     pub fn awaiting_input(&self) -> bool {
         matches!(
             self.current,
-            Some((_, NodeState::Menu { phase: Phase::Waiting, .. } | NodeState::Collect { phase: Phase::Waiting, .. }))
+            Some((
+                _,
+                NodeState::Menu {
+                    phase: Phase::Waiting,
+                    ..
+                } | NodeState::Collect {
+                    phase: Phase::Waiting,
+                    ..
+                }
+            ))
         )
     }
 
@@ -386,7 +398,9 @@ impl Interpreter {
     /// Enters `idx` and keeps following immediate exits, bounded.
     fn run(&mut self, now: Time, mut idx: usize) {
         for _ in 0..MAX_IMMEDIATE_STEPS {
-            let Some(exit) = self.enter(now, idx) else { return };
+            let Some(exit) = self.enter(now, idx) else {
+                return;
+            };
             match self.leave(now, &exit) {
                 Some(next) => idx = next,
                 None => return,
@@ -414,7 +428,13 @@ impl Interpreter {
         match target.and_then(|t| self.flow.node_index(&t)) {
             Some(next) => Some(next),
             None => {
-                self.current = Some((idx, NodeState::Play { play: PlayId(u64::MAX), barge_in: false }));
+                self.current = Some((
+                    idx,
+                    NodeState::Play {
+                        play: PlayId(u64::MAX),
+                        barge_in: false,
+                    },
+                ));
                 self.finish_hangup(now, Some("ivr.dead_end".into()));
                 None
             }
@@ -431,10 +451,14 @@ impl Interpreter {
 
     fn finish_hangup(&mut self, now: Time, reason: Option<String>) {
         if let Some((idx, _)) = self.current {
-            self.push_entry(now, idx, TrajectoryEvent::Hangup, |e| e.detail = reason.clone());
+            self.push_entry(now, idx, TrajectoryEvent::Hangup, |e| {
+                e.detail = reason.clone()
+            });
         }
         self.stop_collecting();
-        self.actions.push_back(Action::Hangup { reason: reason.clone() });
+        self.actions.push_back(Action::Hangup {
+            reason: reason.clone(),
+        });
         self.end(now, Outcome::Hangup { reason });
     }
 
@@ -445,7 +469,13 @@ impl Interpreter {
         self.trajectory.ended_at = Some(now.to_utc());
     }
 
-    fn push_entry(&mut self, now: Time, idx: usize, event: TrajectoryEvent, fill: impl FnOnce(&mut TrajectoryEntry)) {
+    fn push_entry(
+        &mut self,
+        now: Time,
+        idx: usize,
+        event: TrajectoryEvent,
+        fill: impl FnOnce(&mut TrajectoryEntry),
+    ) {
         let node = &self.flow.nodes[idx];
         let mut entry = TrajectoryEntry {
             seq: u32::try_from(self.trajectory.entries.len()).unwrap_or(u32::MAX),
@@ -485,7 +515,11 @@ impl Interpreter {
 
     fn play(&mut self, prompts: Vec<PathBuf>, barge_in: bool) -> PlayId {
         let id = PlayId(self.next_id());
-        self.actions.push_back(Action::Play { id, prompts, barge_in });
+        self.actions.push_back(Action::Play {
+            id,
+            prompts,
+            barge_in,
+        });
         id
     }
 }

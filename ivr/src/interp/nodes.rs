@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::{after, Action, HttpOutcome, Interpreter, NodeState, Phase, PlayId, RecordPhase, RequestId, Time};
+use super::{
+    after, Action, HttpOutcome, Interpreter, NodeState, Phase, PlayId, RecordPhase, RequestId, Time,
+};
 use crate::model::{Collect, Digit, Menu, NodeKind, Prompt};
 use crate::trajectory::{CallUrlResult, Outcome, TrajectoryEvent};
 
@@ -15,7 +17,11 @@ use crate::trajectory::{CallUrlResult, Outcome, TrajectoryEvent};
 const RECORD_STOP_GRACE: Duration = Duration::from_secs(5);
 
 fn paths<'a>(lists: impl IntoIterator<Item = &'a Vec<Prompt>>) -> Vec<PathBuf> {
-    lists.into_iter().flatten().map(|p| p.path.clone()).collect()
+    lists
+        .into_iter()
+        .flatten()
+        .map(|p| p.path.clone())
+        .collect()
 }
 
 impl Interpreter {
@@ -28,25 +34,51 @@ impl Interpreter {
         match &node.kind {
             NodeKind::Play(p) => {
                 if p.barge_in && !self.type_ahead.is_empty() {
-                    self.current = Some((idx, NodeState::Play { play: PlayId(0), barge_in: true }));
+                    self.current = Some((
+                        idx,
+                        NodeState::Play {
+                            play: PlayId(0),
+                            barge_in: true,
+                        },
+                    ));
                     return Some("next".into());
                 }
                 if p.barge_in {
                     self.start_collecting();
                 }
                 let play = self.play(paths([&p.prompts]), p.barge_in);
-                self.current = Some((idx, NodeState::Play { play, barge_in: p.barge_in }));
+                self.current = Some((
+                    idx,
+                    NodeState::Play {
+                        play,
+                        barge_in: p.barge_in,
+                    },
+                ));
                 None
             }
             NodeKind::Menu(m) => {
                 self.start_collecting();
-                self.current = Some((idx, NodeState::Menu { attempt: 1, phase: Phase::Waiting, deadline: None }));
+                self.current = Some((
+                    idx,
+                    NodeState::Menu {
+                        attempt: 1,
+                        phase: Phase::Waiting,
+                        deadline: None,
+                    },
+                ));
                 if let Some(d) = self.type_ahead.pop_front() {
                     self.type_ahead.clear();
                     return self.menu_digit(now, idx, m, d);
                 }
                 let play = self.play(paths([&m.prompts]), m.barge_in);
-                self.current = Some((idx, NodeState::Menu { attempt: 1, phase: Phase::Prompting(play), deadline: None }));
+                self.current = Some((
+                    idx,
+                    NodeState::Menu {
+                        attempt: 1,
+                        phase: Phase::Prompting(play),
+                        deadline: None,
+                    },
+                ));
                 None
             }
             NodeKind::Collect(c) => {
@@ -58,10 +90,18 @@ impl Interpreter {
                 }
                 self.current = Some((idx, collect_state(1, Phase::Waiting)));
                 let typed: Vec<Digit> = self.type_ahead.drain(..).collect();
-                typed.into_iter().find_map(|d| self.collect_digit(now, idx, c, d))
+                typed
+                    .into_iter()
+                    .find_map(|d| self.collect_digit(now, idx, c, d))
             }
             NodeKind::Condition(c) => {
-                self.current = Some((idx, NodeState::Play { play: PlayId(0), barge_in: false }));
+                self.current = Some((
+                    idx,
+                    NodeState::Play {
+                        play: PlayId(0),
+                        barge_in: false,
+                    },
+                ));
                 Some(self.evaluate(now, c).to_owned())
             }
             NodeKind::Set(s) => {
@@ -69,23 +109,57 @@ impl Interpreter {
                     let value = template.expand(|v| self.vars.get(v).map(String::as_str));
                     self.vars.insert(var.clone(), value);
                 }
-                self.current = Some((idx, NodeState::Play { play: PlayId(0), barge_in: false }));
+                self.current = Some((
+                    idx,
+                    NodeState::Play {
+                        play: PlayId(0),
+                        barge_in: false,
+                    },
+                ));
                 Some("next".into())
             }
             NodeKind::Http(h) => {
                 let url = h.url.expand(|v| self.vars.get(v).map(String::as_str));
                 let id = RequestId(self.next_id());
                 let body_json = self.http_body(&node.id).to_string();
-                self.actions.push_back(Action::HttpRequest { id, url: url.clone(), body_json, timeout: h.timeout });
-                self.current = Some((idx, NodeState::Http { id, url, sent_at: now, deadline: after(now, h.timeout) }));
+                self.actions.push_back(Action::HttpRequest {
+                    id,
+                    url: url.clone(),
+                    body_json,
+                    timeout: h.timeout,
+                });
+                self.current = Some((
+                    idx,
+                    NodeState::Http {
+                        id,
+                        url,
+                        sent_at: now,
+                        deadline: after(now, h.timeout),
+                    },
+                ));
                 None
             }
             NodeKind::Transfer(t) => {
                 self.stop_collecting();
-                self.current = Some((idx, NodeState::Play { play: PlayId(0), barge_in: false }));
-                self.push_entry(now, idx, TrajectoryEvent::Transfer, |e| e.detail = Some(t.target.to_string()));
-                self.actions.push_back(Action::Transfer { target: t.target.clone() });
-                self.end(now, Outcome::Transfer { target: t.target.clone() });
+                self.current = Some((
+                    idx,
+                    NodeState::Play {
+                        play: PlayId(0),
+                        barge_in: false,
+                    },
+                ));
+                self.push_entry(now, idx, TrajectoryEvent::Transfer, |e| {
+                    e.detail = Some(t.target.to_string())
+                });
+                self.actions.push_back(Action::Transfer {
+                    target: t.target.clone(),
+                });
+                self.end(
+                    now,
+                    Outcome::Transfer {
+                        target: t.target.clone(),
+                    },
+                );
                 None
             }
             NodeKind::Record(r) => {
@@ -96,12 +170,24 @@ impl Interpreter {
                     self.start_recording(now, idx, r.beep, r.max_duration);
                 } else {
                     let play = self.play(paths([&r.prompts]), false);
-                    self.current = Some((idx, NodeState::Record { phase: RecordPhase::Prompting(play), deadline: None }));
+                    self.current = Some((
+                        idx,
+                        NodeState::Record {
+                            phase: RecordPhase::Prompting(play),
+                            deadline: None,
+                        },
+                    ));
                 }
                 None
             }
             NodeKind::Hangup(h) => {
-                self.current = Some((idx, NodeState::Play { play: PlayId(0), barge_in: false }));
+                self.current = Some((
+                    idx,
+                    NodeState::Play {
+                        play: PlayId(0),
+                        barge_in: false,
+                    },
+                ));
                 self.finish_hangup(now, h.reason.clone());
                 None
             }
@@ -109,9 +195,16 @@ impl Interpreter {
     }
 
     fn start_recording(&mut self, now: Time, idx: usize, beep: bool, max_duration: Duration) {
-        self.actions.push_back(Action::StartRecording { beep, max_duration });
+        self.actions
+            .push_back(Action::StartRecording { beep, max_duration });
         let deadline = Some(after(now, max_duration));
-        self.current = Some((idx, NodeState::Record { phase: RecordPhase::Recording, deadline }));
+        self.current = Some((
+            idx,
+            NodeState::Record {
+                phase: RecordPhase::Recording,
+                deadline,
+            },
+        ));
     }
 
     fn http_body(&self, node: &str) -> Value {
@@ -137,7 +230,13 @@ impl Interpreter {
         let flow = std::sync::Arc::clone(&self.flow);
         let (idx, state) = self.current.clone()?;
         match (&flow.nodes[idx].kind, state) {
-            (NodeKind::Play(_), NodeState::Play { play, barge_in: true }) => {
+            (
+                NodeKind::Play(_),
+                NodeState::Play {
+                    play,
+                    barge_in: true,
+                },
+            ) => {
                 self.actions.push_back(Action::StopPlayback { id: play });
                 self.type_ahead.push_back(d);
                 Some("next".into())
@@ -152,10 +251,22 @@ impl Interpreter {
                 self.menu_digit(now, idx, m, d)
             }
             (NodeKind::Collect(c), NodeState::Collect { .. }) => self.collect_digit(now, idx, c, d),
-            (NodeKind::Record(r), NodeState::Record { phase: RecordPhase::Recording, .. }) if r.terminator == Some(d) => {
+            (
+                NodeKind::Record(r),
+                NodeState::Record {
+                    phase: RecordPhase::Recording,
+                    ..
+                },
+            ) if r.terminator == Some(d) => {
                 self.actions.push_back(Action::StopRecording);
                 let deadline = Some(after(now, RECORD_STOP_GRACE));
-                self.current = Some((idx, NodeState::Record { phase: RecordPhase::Stopping, deadline }));
+                self.current = Some((
+                    idx,
+                    NodeState::Record {
+                        phase: RecordPhase::Stopping,
+                        deadline,
+                    },
+                ));
                 None
             }
             _ => None,
@@ -177,20 +288,49 @@ impl Interpreter {
     }
 
     fn menu_retry(&mut self, now: Time, idx: usize, m: &Menu, reason: &str) -> Option<String> {
-        let Some((_, NodeState::Menu { attempt, .. })) = self.current else { return None };
+        let Some((_, NodeState::Menu { attempt, .. })) = self.current else {
+            return None;
+        };
         if attempt >= m.attempts {
-            let exit = if self.flow.nodes[idx].exit(reason).is_some() { reason } else { "default" };
+            let exit = if self.flow.nodes[idx].exit(reason).is_some() {
+                reason
+            } else {
+                "default"
+            };
             return Some(exit.to_owned());
         }
-        self.push_entry(now, idx, TrajectoryEvent::Retry, |e| e.detail = Some(reason.into()));
-        let first = if reason == "timeout" { &m.timeout_prompts } else { &m.invalid_prompts };
+        self.push_entry(now, idx, TrajectoryEvent::Retry, |e| {
+            e.detail = Some(reason.into())
+        });
+        let first = if reason == "timeout" {
+            &m.timeout_prompts
+        } else {
+            &m.invalid_prompts
+        };
         let play = self.play(paths([first, &m.prompts]), m.barge_in);
-        self.current = Some((idx, NodeState::Menu { attempt: attempt + 1, phase: Phase::Prompting(play), deadline: None }));
+        self.current = Some((
+            idx,
+            NodeState::Menu {
+                attempt: attempt + 1,
+                phase: Phase::Prompting(play),
+                deadline: None,
+            },
+        ));
         None
     }
 
     fn collect_digit(&mut self, now: Time, idx: usize, c: &Collect, d: Digit) -> Option<String> {
-        let Some((_, NodeState::Collect { attempt, phase, mut digits, overall, .. })) = self.current.clone() else {
+        let Some((
+            _,
+            NodeState::Collect {
+                attempt,
+                phase,
+                mut digits,
+                overall,
+                ..
+            },
+        )) = self.current.clone()
+        else {
             return None;
         };
         if let Phase::Prompting(play) = phase {
@@ -203,7 +343,16 @@ impl Interpreter {
         let overall = overall.or(Some(after(now, c.timeout)));
         let inter = Some(after(now, c.inter_digit_timeout));
         let full = digits.len() >= c.max_digits as usize;
-        self.current = Some((idx, NodeState::Collect { attempt, phase: Phase::Waiting, digits, overall, inter }));
+        self.current = Some((
+            idx,
+            NodeState::Collect {
+                attempt,
+                phase: Phase::Waiting,
+                digits,
+                overall,
+                inter,
+            },
+        ));
         if full {
             return self.collect_finish(now, idx, c);
         }
@@ -211,7 +360,9 @@ impl Interpreter {
     }
 
     fn collect_finish(&mut self, now: Time, idx: usize, c: &Collect) -> Option<String> {
-        let Some((_, NodeState::Collect { digits, .. })) = self.current.clone() else { return None };
+        let Some((_, NodeState::Collect { digits, .. })) = self.current.clone() else {
+            return None;
+        };
         if digits.is_empty() {
             return self.collect_retry(now, idx, c, "no_input");
         }
@@ -225,22 +376,43 @@ impl Interpreter {
         self.collect_retry(now, idx, c, "invalid")
     }
 
-    fn collect_retry(&mut self, now: Time, idx: usize, c: &Collect, reason: &str) -> Option<String> {
-        let Some((_, NodeState::Collect { attempt, digits, .. })) = self.current.clone() else { return None };
+    fn collect_retry(
+        &mut self,
+        now: Time,
+        idx: usize,
+        c: &Collect,
+        reason: &str,
+    ) -> Option<String> {
+        let Some((
+            _,
+            NodeState::Collect {
+                attempt, digits, ..
+            },
+        )) = self.current.clone()
+        else {
+            return None;
+        };
         let detail = format!("{reason}, {} digits", digits.len());
         if attempt >= c.attempts {
-            self.push_entry(now, idx, TrajectoryEvent::Retry, |e| e.detail = Some(format!("{detail}, attempts exhausted")));
+            self.push_entry(now, idx, TrajectoryEvent::Retry, |e| {
+                e.detail = Some(format!("{detail}, attempts exhausted"))
+            });
             return Some("fail".into());
         }
-        self.push_entry(now, idx, TrajectoryEvent::Retry, |e| e.detail = Some(detail));
+        self.push_entry(now, idx, TrajectoryEvent::Retry, |e| {
+            e.detail = Some(detail)
+        });
         let play = self.play(paths([&c.invalid_prompts, &c.prompts]), true);
-        self.current = Some((idx, NodeState::Collect {
-            attempt: attempt + 1,
-            phase: Phase::Prompting(play),
-            digits: String::new(),
-            overall: None,
-            inter: None,
-        }));
+        self.current = Some((
+            idx,
+            NodeState::Collect {
+                attempt: attempt + 1,
+                phase: Phase::Prompting(play),
+                digits: String::new(),
+                overall: None,
+                inter: None,
+            },
+        ));
         None
     }
 
@@ -249,17 +421,54 @@ impl Interpreter {
         let (idx, state) = self.current.clone()?;
         match (&flow.nodes[idx].kind, state) {
             (NodeKind::Play(_), NodeState::Play { play, .. }) if play == id => Some("next".into()),
-            (NodeKind::Menu(m), NodeState::Menu { attempt, phase: Phase::Prompting(p), .. }) if p == id => {
+            (
+                NodeKind::Menu(m),
+                NodeState::Menu {
+                    attempt,
+                    phase: Phase::Prompting(p),
+                    ..
+                },
+            ) if p == id => {
                 let deadline = Some(after(now, m.timeout));
-                self.current = Some((idx, NodeState::Menu { attempt, phase: Phase::Waiting, deadline }));
+                self.current = Some((
+                    idx,
+                    NodeState::Menu {
+                        attempt,
+                        phase: Phase::Waiting,
+                        deadline,
+                    },
+                ));
                 None
             }
-            (NodeKind::Collect(c), NodeState::Collect { attempt, phase: Phase::Prompting(p), digits, .. }) if p == id => {
+            (
+                NodeKind::Collect(c),
+                NodeState::Collect {
+                    attempt,
+                    phase: Phase::Prompting(p),
+                    digits,
+                    ..
+                },
+            ) if p == id => {
                 let overall = Some(after(now, c.timeout));
-                self.current = Some((idx, NodeState::Collect { attempt, phase: Phase::Waiting, digits, overall, inter: None }));
+                self.current = Some((
+                    idx,
+                    NodeState::Collect {
+                        attempt,
+                        phase: Phase::Waiting,
+                        digits,
+                        overall,
+                        inter: None,
+                    },
+                ));
                 None
             }
-            (NodeKind::Record(r), NodeState::Record { phase: RecordPhase::Prompting(p), .. }) if p == id => {
+            (
+                NodeKind::Record(r),
+                NodeState::Record {
+                    phase: RecordPhase::Prompting(p),
+                    ..
+                },
+            ) if p == id => {
                 self.start_recording(now, idx, r.beep, r.max_duration);
                 None
             }
@@ -275,9 +484,7 @@ impl Interpreter {
         }
         let (idx, state) = self.current.clone()?;
         match (&flow.nodes[idx].kind, state) {
-            (NodeKind::Menu(m), NodeState::Menu { .. }) => {
-                self.menu_retry(now, idx, m, "timeout")
-            }
+            (NodeKind::Menu(m), NodeState::Menu { .. }) => self.menu_retry(now, idx, m, "timeout"),
             (NodeKind::Collect(c), NodeState::Collect { .. }) => self.collect_finish(now, idx, c),
             (NodeKind::Http(_), NodeState::Http { url, sent_at, .. }) => {
                 let result = CallUrlResult {
@@ -293,10 +500,22 @@ impl Interpreter {
                 let has_timeout = flow.nodes[idx].exit("timeout").is_some();
                 Some(if has_timeout { "timeout" } else { "error" }.into())
             }
-            (NodeKind::Record(_), NodeState::Record { phase: RecordPhase::Recording, .. }) => {
+            (
+                NodeKind::Record(_),
+                NodeState::Record {
+                    phase: RecordPhase::Recording,
+                    ..
+                },
+            ) => {
                 self.actions.push_back(Action::StopRecording);
                 let deadline = Some(after(now, RECORD_STOP_GRACE));
-                self.current = Some((idx, NodeState::Record { phase: RecordPhase::Stopping, deadline }));
+                self.current = Some((
+                    idx,
+                    NodeState::Record {
+                        phase: RecordPhase::Stopping,
+                        deadline,
+                    },
+                ));
                 None
             }
             (NodeKind::Record(_), NodeState::Record { .. }) => Some("next".into()),
@@ -304,10 +523,24 @@ impl Interpreter {
         }
     }
 
-    pub(super) fn on_http_result(&mut self, now: Time, id: RequestId, outcome: HttpOutcome) -> Option<String> {
+    pub(super) fn on_http_result(
+        &mut self,
+        now: Time,
+        id: RequestId,
+        outcome: HttpOutcome,
+    ) -> Option<String> {
         let flow = std::sync::Arc::clone(&self.flow);
         let (idx, state) = self.current.clone()?;
-        let (NodeKind::Http(h), NodeState::Http { id: want, url, sent_at, .. }) = (&flow.nodes[idx].kind, state) else {
+        let (
+            NodeKind::Http(h),
+            NodeState::Http {
+                id: want,
+                url,
+                sent_at,
+                ..
+            },
+        ) = (&flow.nodes[idx].kind, state)
+        else {
             return None;
         };
         if want != id {
@@ -316,7 +549,11 @@ impl Interpreter {
         let latency_ms = (now - sent_at).num_milliseconds().max(0) as u64;
         let (status, result, exit) = match outcome {
             HttpOutcome::Response { status, body } if (200..300).contains(&status) => {
-                let parsed = if body.trim().is_empty() { Ok(Value::Null) } else { serde_json::from_str::<Value>(&body) };
+                let parsed = if body.trim().is_empty() {
+                    Ok(Value::Null)
+                } else {
+                    serde_json::from_str::<Value>(&body)
+                };
                 match parsed {
                     Ok(doc) => {
                         let mapped = self.map_response(h, &doc);
@@ -326,27 +563,52 @@ impl Interpreter {
                             .and_then(|v| self.vars.get(v))
                             .filter(|name| flow.nodes[idx].exit(name).is_some())
                             .cloned();
-                        (Some(status), Value::Object(mapped), chosen.unwrap_or_else(|| "ok".into()))
+                        (
+                            Some(status),
+                            Value::Object(mapped),
+                            chosen.unwrap_or_else(|| "ok".into()),
+                        )
                     }
-                    Err(e) => (Some(status), json!({ "error": format!("invalid JSON: {e}") }), "error".into()),
+                    Err(e) => (
+                        Some(status),
+                        json!({ "error": format!("invalid JSON: {e}") }),
+                        "error".into(),
+                    ),
                 }
             }
-            HttpOutcome::Response { status, .. } => (Some(status), json!({ "error": format!("HTTP {status}") }), "error".into()),
+            HttpOutcome::Response { status, .. } => (
+                Some(status),
+                json!({ "error": format!("HTTP {status}") }),
+                "error".into(),
+            ),
             HttpOutcome::Failed { reason } => (None, json!({ "error": reason }), "error".into()),
             HttpOutcome::TimedOut => {
-                let exit = if flow.nodes[idx].exit("timeout").is_some() { "timeout" } else { "error" };
+                let exit = if flow.nodes[idx].exit("timeout").is_some() {
+                    "timeout"
+                } else {
+                    "error"
+                };
                 (None, json!({ "error": "timeout" }), exit.into())
             }
         };
-        let callurl = CallUrlResult { url, status, result, latency_ms };
-        self.push_entry(now, idx, TrajectoryEvent::CallurlResult, |e| e.callurl = Some(callurl));
+        let callurl = CallUrlResult {
+            url,
+            status,
+            result,
+            latency_ms,
+        };
+        self.push_entry(now, idx, TrajectoryEvent::CallurlResult, |e| {
+            e.callurl = Some(callurl)
+        });
         Some(exit)
     }
 
     fn map_response(&mut self, h: &crate::model::Http, doc: &Value) -> Map<String, Value> {
         let mut mapped = Map::new();
         for (var, pointer) in &h.map {
-            let Some(v) = doc.pointer(pointer) else { continue };
+            let Some(v) = doc.pointer(pointer) else {
+                continue;
+            };
             let text = match v {
                 Value::Null => continue,
                 Value::String(s) => s.clone(),
@@ -358,15 +620,28 @@ impl Interpreter {
         mapped
     }
 
-    pub(super) fn on_record_finished(&mut self, _now: Time, reference: String, duration: Duration) -> Option<String> {
+    pub(super) fn on_record_finished(
+        &mut self,
+        _now: Time,
+        reference: String,
+        duration: Duration,
+    ) -> Option<String> {
         let flow = std::sync::Arc::clone(&self.flow);
         let (idx, state) = self.current.clone()?;
-        let (NodeKind::Record(r), NodeState::Record { phase: RecordPhase::Recording | RecordPhase::Stopping, .. }) =
-            (&flow.nodes[idx].kind, state)
+        let (
+            NodeKind::Record(r),
+            NodeState::Record {
+                phase: RecordPhase::Recording | RecordPhase::Stopping,
+                ..
+            },
+        ) = (&flow.nodes[idx].kind, state)
         else {
             return None;
         };
-        self.exit_detail = Some(format!("recorded {reference} ({} ms)", duration.as_millis()));
+        self.exit_detail = Some(format!(
+            "recorded {reference} ({} ms)",
+            duration.as_millis()
+        ));
         if let Some(var) = &r.variable {
             self.vars.insert(var.clone(), reference);
         }
@@ -375,5 +650,11 @@ impl Interpreter {
 }
 
 fn collect_state(attempt: u32, phase: Phase) -> NodeState {
-    NodeState::Collect { attempt, phase, digits: String::new(), overall: None, inter: None }
+    NodeState::Collect {
+        attempt,
+        phase,
+        digits: String::new(),
+        overall: None,
+        inter: None,
+    }
 }

@@ -8,7 +8,10 @@ use chrono::{DateTime, NaiveDate, TimeDelta};
 use super::*;
 use crate::trajectory::{Outcome, TrajectoryEvent};
 
-const FLOW_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/ivr/inline-test.toml");
+const FLOW_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../fixtures/ivr/inline-test.toml"
+);
 
 /// Parses a flow whose prompts come from `fixtures/prompts`.
 pub(crate) fn flow(src: &str) -> Arc<Flow> {
@@ -16,7 +19,13 @@ pub(crate) fn flow(src: &str) -> Arc<Flow> {
     match crate::parse_flow(FLOW_PATH, text) {
         Ok(f) => Arc::new(f),
         Err(crate::Error::Invalid { diagnostics, .. }) => {
-            panic!("test flow invalid: {:#?}", diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>())
+            panic!(
+                "test flow invalid: {:#?}",
+                diagnostics
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+            )
         }
         Err(e) => panic!("{e}"),
     }
@@ -35,11 +44,24 @@ struct Call {
 
 impl Call {
     fn new(flow: Arc<Flow>) -> Self {
-        Self::with(flow, CallContext { call_id: "c1".into(), caller: "+4930123".into(), ..Default::default() }, Calendar::default(), thursday_10am())
+        Self::with(
+            flow,
+            CallContext {
+                call_id: "c1".into(),
+                caller: "+4930123".into(),
+                ..Default::default()
+            },
+            Calendar::default(),
+            thursday_10am(),
+        )
     }
 
     fn with(flow: Arc<Flow>, ctx: CallContext, cal: Calendar, at: Time) -> Self {
-        let mut c = Self { ivr: Interpreter::new(flow, ctx, cal), now: at, log: Vec::new() };
+        let mut c = Self {
+            ivr: Interpreter::new(flow, ctx, cal),
+            now: at,
+            log: Vec::new(),
+        };
         c.ivr.start(at);
         c.drain();
         c
@@ -82,7 +104,14 @@ impl Call {
         self.log.iter().rev().find_map(|a| match a {
             Action::Play { id, prompts, .. } => Some((
                 *id,
-                prompts.iter().map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()).collect(),
+                prompts
+                    .iter()
+                    .map(|p| {
+                        p.file_stem()
+                            .map(|s| s.to_string_lossy().into_owned())
+                            .unwrap_or_default()
+                    })
+                    .collect(),
             )),
             _ => None,
         })
@@ -110,7 +139,9 @@ impl Call {
 
     fn http_request(&self) -> Option<(RequestId, String, String)> {
         self.log.iter().rev().find_map(|a| match a {
-            Action::HttpRequest { id, url, body_json, .. } => Some((*id, url.clone(), body_json.clone())),
+            Action::HttpRequest {
+                id, url, body_json, ..
+            } => Some((*id, url.clone(), body_json.clone())),
             _ => None,
         })
     }
@@ -189,23 +220,40 @@ fn menu_timeouts_retry_with_timeout_prompt_then_default() {
         assert_eq!(c.ivr.poll_timeout(), Some(c.now + TimeDelta::seconds(5)));
         c.advance(Duration::from_secs(5));
         if attempt < 3 {
-            assert_eq!(c.last_play().map(|p| p.1), Some(vec!["no_input".to_owned(), "main_menu".to_owned()]));
+            assert_eq!(
+                c.last_play().map(|p| p.1),
+                Some(vec!["no_input".to_owned(), "main_menu".to_owned()])
+            );
         }
     }
     // No `timeout` exit: the `default` exit is taken after three attempts.
     assert_eq!(transferred_to(&c).as_deref(), Some("ext:100"));
-    let retries: Vec<_> = c.ivr.trajectory().entries.iter().filter(|e| e.event == TrajectoryEvent::Retry).collect();
+    let retries: Vec<_> = c
+        .ivr
+        .trajectory()
+        .entries
+        .iter()
+        .filter(|e| e.event == TrajectoryEvent::Retry)
+        .collect();
     assert_eq!(retries.len(), 2);
-    assert!(retries.iter().all(|e| e.detail.as_deref() == Some("timeout")));
+    assert!(retries
+        .iter()
+        .all(|e| e.detail.as_deref() == Some("timeout")));
 }
 
 #[test]
 fn menu_invalid_keys_exhaust_to_invalid_exit_when_declared() {
-    let src = MENU.replace("default = \"fallback\"", "default = \"fallback\"\ninvalid = \"one\"");
+    let src = MENU.replace(
+        "default = \"fallback\"",
+        "default = \"fallback\"\ninvalid = \"one\"",
+    );
     let mut c = Call::new(flow(&src));
     c.finish_prompt();
     c.digit('7');
-    assert_eq!(c.last_play().map(|p| p.1), Some(vec!["invalid".to_owned(), "main_menu".to_owned()]));
+    assert_eq!(
+        c.last_play().map(|p| p.1),
+        Some(vec!["invalid".to_owned(), "main_menu".to_owned()])
+    );
     c.finish_prompt();
     c.digit('8');
     c.finish_prompt();
@@ -251,7 +299,10 @@ fn collect_terminator_ends_input_and_stores_variable() {
     let mut c = Call::new(flow(COLLECT));
     c.finish_prompt();
     c.digits("1234#");
-    assert_eq!(c.ivr.variables().get("account").map(String::as_str), Some("1234"));
+    assert_eq!(
+        c.ivr.variables().get("account").map(String::as_str),
+        Some("1234")
+    );
     assert_eq!(transferred_to(&c).as_deref(), Some("queue:good"));
 }
 
@@ -259,7 +310,10 @@ fn collect_terminator_ends_input_and_stores_variable() {
 fn collect_max_digits_ends_input() {
     let mut c = Call::new(flow(COLLECT));
     c.digits("123456");
-    assert_eq!(c.ivr.variables().get("account").map(String::as_str), Some("123456"));
+    assert_eq!(
+        c.ivr.variables().get("account").map(String::as_str),
+        Some("123456")
+    );
     assert!(c.outcome().is_some());
 }
 
@@ -272,7 +326,10 @@ fn collect_inter_digit_timeout_ends_input() {
     c.advance(Duration::from_millis(2999));
     assert!(c.outcome().is_none());
     c.advance(Duration::from_millis(1));
-    assert_eq!(c.ivr.variables().get("account").map(String::as_str), Some("10001"));
+    assert_eq!(
+        c.ivr.variables().get("account").map(String::as_str),
+        Some("10001")
+    );
 }
 
 #[test]
@@ -280,7 +337,13 @@ fn collect_validation_failure_retries_then_fails() {
     let mut c = Call::new(flow(COLLECT));
     c.finish_prompt();
     c.digits("9999#"); // does not match 1[0-9]+
-    assert_eq!(c.last_play().map(|p| p.1), Some(vec!["invalid_account".to_owned(), "enter_account".to_owned()]));
+    assert_eq!(
+        c.last_play().map(|p| p.1),
+        Some(vec![
+            "invalid_account".to_owned(),
+            "enter_account".to_owned()
+        ])
+    );
     c.finish_prompt();
     c.digits("12#"); // too short
     assert!(matches!(c.outcome(), Some(Outcome::Hangup { reason: Some(r) }) if r == "no_account"));
@@ -293,8 +356,17 @@ fn collect_no_input_times_out_overall() {
     let mut c = Call::new(flow(COLLECT));
     c.finish_prompt();
     c.advance(Duration::from_secs(10));
-    let retry = c.ivr.trajectory().entries.iter().find(|e| e.event == TrajectoryEvent::Retry).cloned();
-    assert_eq!(retry.and_then(|e| e.detail).as_deref(), Some("no_input, 0 digits"));
+    let retry = c
+        .ivr
+        .trajectory()
+        .entries
+        .iter()
+        .find(|e| e.event == TrajectoryEvent::Retry)
+        .cloned();
+    assert_eq!(
+        retry.and_then(|e| e.detail).as_deref(),
+        Some("no_input, 0 digits")
+    );
     c.finish_prompt();
     c.advance(Duration::from_secs(10));
     assert_eq!(c.exits(), vec![("start".into(), "fail".into())]);
@@ -302,7 +374,10 @@ fn collect_no_input_times_out_overall() {
 
 #[test]
 fn collect_overall_timeout_cuts_slow_typist() {
-    let src = COLLECT.replace("inter_digit_timeout = \"3s\"", "inter_digit_timeout = \"5s\"");
+    let src = COLLECT.replace(
+        "inter_digit_timeout = \"3s\"",
+        "inter_digit_timeout = \"5s\"",
+    );
     let mut c = Call::new(flow(&src));
     c.finish_prompt();
     for d in ['1', '2', '3', '4'] {
@@ -311,7 +386,12 @@ fn collect_overall_timeout_cuts_slow_typist() {
     }
     // Overall 10 s from the prompt end passed during the third gap; input ended
     // with "12" (too short) and was retried.
-    assert!(c.ivr.trajectory().entries.iter().any(|e| e.event == TrajectoryEvent::Retry));
+    assert!(c
+        .ivr
+        .trajectory()
+        .entries
+        .iter()
+        .any(|e| e.event == TrajectoryEvent::Retry));
 }
 
 #[test]
@@ -330,7 +410,13 @@ exits = {{ next = "menu" }}
     c.digit('2');
     assert_eq!(transferred_to(&c).as_deref(), Some("queue:two"));
     // The menu prompt was never played.
-    assert_eq!(c.log.iter().filter(|a| matches!(a, Action::Play { .. })).count(), 1);
+    assert_eq!(
+        c.log
+            .iter()
+            .filter(|a| matches!(a, Action::Play { .. }))
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -344,11 +430,17 @@ exits = { next = "bye" }
 type = "hangup"
 "#;
     let mut c = Call::new(flow(src));
-    assert_eq!(c.last_play().map(|p| p.1), Some(vec!["welcome".to_owned(), "thanks".to_owned()]));
+    assert_eq!(
+        c.last_play().map(|p| p.1),
+        Some(vec!["welcome".to_owned(), "thanks".to_owned()])
+    );
     c.digit('1');
     assert!(c.outcome().is_none());
     c.finish_prompt();
-    assert!(matches!(c.outcome(), Some(Outcome::Hangup { reason: None })));
+    assert!(matches!(
+        c.outcome(),
+        Some(Outcome::Hangup { reason: None })
+    ));
     assert!(matches!(c.log.last(), Some(Action::Hangup { .. })));
 }
 
@@ -381,7 +473,11 @@ target = "queue:d"
 
 fn hours_at(at: &str, cal: Calendar, region: Option<&str>) -> Option<String> {
     let src = HOURS;
-    let ctx = CallContext { caller: "+4930555".into(), caller_region: region.map(Into::into), ..Default::default() };
+    let ctx = CallContext {
+        caller: "+4930555".into(),
+        caller_region: region.map(Into::into),
+        ..Default::default()
+    };
     let at = DateTime::parse_from_rfc3339(at).expect("valid literal");
     transferred_to(&Call::with(flow(src), ctx, cal, at))
 }
@@ -390,28 +486,62 @@ fn hours_at(at: &str, cal: Calendar, region: Option<&str>) -> Option<String> {
 fn condition_by_time_weekday_holiday_and_caller() {
     let none = Calendar::default;
     // Thursday inside hours; local time is what counts, not UTC.
-    assert_eq!(hours_at("2026-11-26T09:30:00+01:00", none(), None).as_deref(), Some("queue:o"));
-    assert_eq!(hours_at("2026-11-26T08:30:00-01:00", none(), None).as_deref(), Some("queue:d"));
+    assert_eq!(
+        hours_at("2026-11-26T09:30:00+01:00", none(), None).as_deref(),
+        Some("queue:o")
+    );
+    assert_eq!(
+        hours_at("2026-11-26T08:30:00-01:00", none(), None).as_deref(),
+        Some("queue:d")
+    );
     // End is exclusive.
-    assert_eq!(hours_at("2026-11-26T18:00:00+01:00", none(), None).as_deref(), Some("queue:d"));
+    assert_eq!(
+        hours_at("2026-11-26T18:00:00+01:00", none(), None).as_deref(),
+        Some("queue:d")
+    );
     // Saturday inside the time range but not a listed weekday.
-    assert_eq!(hours_at("2026-11-28T10:00:00+01:00", none(), None).as_deref(), Some("queue:d"));
+    assert_eq!(
+        hours_at("2026-11-28T10:00:00+01:00", none(), None).as_deref(),
+        Some("queue:d")
+    );
     // Range wrapping midnight, both sides.
-    assert_eq!(hours_at("2026-11-28T23:00:00+01:00", none(), None).as_deref(), Some("queue:n"));
-    assert_eq!(hours_at("2026-11-29T05:59:00+01:00", none(), None).as_deref(), Some("queue:n"));
+    assert_eq!(
+        hours_at("2026-11-28T23:00:00+01:00", none(), None).as_deref(),
+        Some("queue:n")
+    );
+    assert_eq!(
+        hours_at("2026-11-29T05:59:00+01:00", none(), None).as_deref(),
+        Some("queue:n")
+    );
     // Holiday from the injected calendar wins over opening hours.
     let xmas = Calendar::new([NaiveDate::from_ymd_opt(2026, 11, 26).expect("valid date")]);
-    assert_eq!(hours_at("2026-11-26T10:00:00+01:00", xmas, None).as_deref(), Some("queue:h"));
+    assert_eq!(
+        hours_at("2026-11-26T10:00:00+01:00", xmas, None).as_deref(),
+        Some("queue:h")
+    );
     // Caller prefix and region both required.
-    assert_eq!(hours_at("2026-11-28T12:00:00+01:00", none(), Some("berlin")).as_deref(), Some("queue:b"));
-    assert_eq!(hours_at("2026-11-28T12:00:00+01:00", none(), Some("Hamburg")).as_deref(), Some("queue:d"));
+    assert_eq!(
+        hours_at("2026-11-28T12:00:00+01:00", none(), Some("berlin")).as_deref(),
+        Some("queue:b")
+    );
+    assert_eq!(
+        hours_at("2026-11-28T12:00:00+01:00", none(), Some("Hamburg")).as_deref(),
+        Some("queue:d")
+    );
 }
 
 #[test]
 fn condition_holiday_from_flow_list() {
-    let text = format!("[flow]\nprompts = \"../prompts\"\nstart = \"start\"\nholidays = [\"2026-11-26\"]\n{HOURS}");
+    let text = format!(
+        "[flow]\nprompts = \"../prompts\"\nstart = \"start\"\nholidays = [\"2026-11-26\"]\n{HOURS}"
+    );
     let f = Arc::new(crate::parse_flow(FLOW_PATH, text).expect("valid flow"));
-    let c = Call::with(f, CallContext::default(), Calendar::default(), thursday_10am());
+    let c = Call::with(
+        f,
+        CallContext::default(),
+        Calendar::default(),
+        thursday_10am(),
+    );
     assert_eq!(transferred_to(&c).as_deref(), Some("queue:h"));
 }
 
@@ -469,10 +599,26 @@ fn respond(c: &mut Call, id: RequestId, outcome: HttpOutcome) {
 #[test]
 fn http_success_maps_variables_and_records_result() {
     let (mut c, id) = http_call();
-    respond(&mut c, id, HttpOutcome::Response { status: 200, body: r#"{"customer":{"vip":true},"score":10}"#.into() });
+    respond(
+        &mut c,
+        id,
+        HttpOutcome::Response {
+            status: 200,
+            body: r#"{"customer":{"vip":true},"score":10}"#.into(),
+        },
+    );
     assert_eq!(transferred_to(&c).as_deref(), Some("queue:vip"));
-    assert_eq!(c.ivr.variables().get("vip").map(String::as_str), Some("true"));
-    let e = c.ivr.trajectory().entries.iter().find(|e| e.event == TrajectoryEvent::CallurlResult).expect("callurl entry");
+    assert_eq!(
+        c.ivr.variables().get("vip").map(String::as_str),
+        Some("true")
+    );
+    let e = c
+        .ivr
+        .trajectory()
+        .entries
+        .iter()
+        .find(|e| e.event == TrajectoryEvent::CallurlResult)
+        .expect("callurl entry");
     let r = e.callurl.as_ref().expect("callurl");
     assert_eq!((r.status, r.latency_ms), (Some(200), 150));
     assert_eq!(r.result, serde_json::json!({"vip": true, "score": 10}));
@@ -481,10 +627,24 @@ fn http_success_maps_variables_and_records_result() {
 #[test]
 fn http_numeric_comparison_and_exit_var() {
     let (mut c, id) = http_call();
-    respond(&mut c, id, HttpOutcome::Response { status: 200, body: r#"{"score":80}"#.into() });
+    respond(
+        &mut c,
+        id,
+        HttpOutcome::Response {
+            status: 200,
+            body: r#"{"score":80}"#.into(),
+        },
+    );
     assert_eq!(transferred_to(&c).as_deref(), Some("queue:high"));
     let (mut c, id) = http_call();
-    respond(&mut c, id, HttpOutcome::Response { status: 200, body: r#"{"route":"closed"}"#.into() });
+    respond(
+        &mut c,
+        id,
+        HttpOutcome::Response {
+            status: 200,
+            body: r#"{"route":"closed"}"#.into(),
+        },
+    );
     assert!(matches!(c.outcome(), Some(Outcome::Hangup { .. })));
     assert_eq!(c.exits().get(1).map(|e| e.1.as_str()), Some("closed"));
 }
@@ -492,9 +652,17 @@ fn http_numeric_comparison_and_exit_var() {
 #[test]
 fn http_error_status_failure_and_bad_json_take_error_exit() {
     for outcome in [
-        HttpOutcome::Response { status: 503, body: String::new() },
-        HttpOutcome::Failed { reason: "connection refused".into() },
-        HttpOutcome::Response { status: 200, body: "{not json".into() },
+        HttpOutcome::Response {
+            status: 503,
+            body: String::new(),
+        },
+        HttpOutcome::Failed {
+            reason: "connection refused".into(),
+        },
+        HttpOutcome::Response {
+            status: 200,
+            body: "{not json".into(),
+        },
     ] {
         let (mut c, id) = http_call();
         respond(&mut c, id, outcome);
@@ -509,13 +677,23 @@ fn http_timeout_fires_and_late_result_is_ignored() {
     c.advance(Duration::from_secs(2));
     assert_eq!(transferred_to(&c).as_deref(), Some("queue:slow"));
     let n = c.ivr.trajectory().entries.len();
-    respond(&mut c, id, HttpOutcome::Response { status: 200, body: "{}".into() });
+    respond(
+        &mut c,
+        id,
+        HttpOutcome::Response {
+            status: 200,
+            body: "{}".into(),
+        },
+    );
     assert_eq!(c.ivr.trajectory().entries.len(), n);
 }
 
 #[test]
 fn http_timeout_without_timeout_exit_takes_error() {
-    let src = HTTP.replace(", timeout = \"slow\"", "").replace("[nodes.slow]\ntype = \"transfer\"\ntarget = \"queue:slow\"\n", "");
+    let src = HTTP.replace(", timeout = \"slow\"", "").replace(
+        "[nodes.slow]\ntype = \"transfer\"\ntarget = \"queue:slow\"\n",
+        "",
+    );
     let mut c = Call::new(flow(&src));
     c.advance(Duration::from_secs(3));
     assert_eq!(transferred_to(&c).as_deref(), Some("queue:err"));
@@ -524,7 +702,14 @@ fn http_timeout_without_timeout_exit_takes_error() {
 #[test]
 fn http_result_for_other_request_is_ignored() {
     let (mut c, id) = http_call();
-    respond(&mut c, RequestId(id.0 + 100), HttpOutcome::Response { status: 200, body: "{}".into() });
+    respond(
+        &mut c,
+        RequestId(id.0 + 100),
+        HttpOutcome::Response {
+            status: 200,
+            body: "{}".into(),
+        },
+    );
     assert!(c.outcome().is_none());
 }
 
@@ -545,12 +730,21 @@ reason = "voicemail"
 fn record_terminator_stops_and_stores_reference() {
     let mut c = Call::new(flow(RECORD));
     c.finish_prompt();
-    assert!(c.log.contains(&Action::StartRecording { beep: true, max_duration: Duration::from_secs(30) }));
+    assert!(c.log.contains(&Action::StartRecording {
+        beep: true,
+        max_duration: Duration::from_secs(30)
+    }));
     c.advance(Duration::from_secs(4));
     c.digit('#');
     assert_eq!(c.log.last(), Some(&Action::StopRecording));
-    c.event(Event::RecordFinished { reference: "rec-1".into(), duration: Duration::from_secs(4) });
-    assert_eq!(c.ivr.variables().get("msg").map(String::as_str), Some("rec-1"));
+    c.event(Event::RecordFinished {
+        reference: "rec-1".into(),
+        duration: Duration::from_secs(4),
+    });
+    assert_eq!(
+        c.ivr.variables().get("msg").map(String::as_str),
+        Some("rec-1")
+    );
     assert!(matches!(c.outcome(), Some(Outcome::Hangup { reason: Some(r) }) if r == "voicemail"));
 }
 
@@ -571,12 +765,22 @@ fn caller_hangup_is_abandon_with_node() {
     let mut c = Call::new(flow(MENU));
     c.finish_prompt();
     c.event(Event::Hangup);
-    assert_eq!(c.outcome(), Some(&Outcome::Abandon { node: "start".into() }));
+    assert_eq!(
+        c.outcome(),
+        Some(&Outcome::Abandon {
+            node: "start".into()
+        })
+    );
     assert!(c.ivr.is_finished());
     // Nothing happens after the end.
     c.digit('1');
     c.advance(Duration::from_secs(60));
-    assert_eq!(c.outcome(), Some(&Outcome::Abandon { node: "start".into() }));
+    assert_eq!(
+        c.outcome(),
+        Some(&Outcome::Abandon {
+            node: "start".into()
+        })
+    );
 }
 
 #[test]
@@ -599,7 +803,10 @@ fn trajectory_times_are_utc_and_serialize() {
     c.digit('1');
     let t = c.ivr.trajectory();
     assert_eq!(t.started_at, thursday_10am().to_utc());
-    assert_eq!(t.entries.first().map(|e| e.at.to_rfc3339()), Some("2026-11-26T09:00:00+00:00".to_owned()));
+    assert_eq!(
+        t.entries.first().map(|e| e.at.to_rfc3339()),
+        Some("2026-11-26T09:00:00+00:00".to_owned())
+    );
     let seqs: Vec<u32> = t.entries.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (0..t.entries.len() as u32).collect::<Vec<_>>());
     let json = serde_json::to_string(t).expect("serializes");

@@ -100,7 +100,9 @@ impl<'t> Fields<'t> {
     pub(crate) fn uint(&self, key: &str, max: u32, d: &mut Diagnostics<'_>) -> Option<(u32, Span)> {
         let (item, span) = self.item(key)?;
         match item.as_integer() {
-            Some(i) if (0..=i64::from(max)).contains(&i) => u32::try_from(i).ok().map(|v| (v, span)),
+            Some(i) if (0..=i64::from(max)).contains(&i) => {
+                u32::try_from(i).ok().map(|v| (v, span))
+            }
             _ => {
                 self.wrong(d, span, key, &format!("an integer from 0 to {max}"));
                 None
@@ -136,7 +138,11 @@ impl<'t> Fields<'t> {
     }
 
     /// One string or an array of strings, each with its span.
-    pub(crate) fn str_list(&self, key: &str, d: &mut Diagnostics<'_>) -> Option<Vec<(String, Span)>> {
+    pub(crate) fn str_list(
+        &self,
+        key: &str,
+        d: &mut Diagnostics<'_>,
+    ) -> Option<Vec<(String, Span)>> {
         let (item, span) = self.item(key)?;
         if let Some(s) = item.as_str() {
             return Some(vec![(s.to_owned(), span)]);

@@ -133,7 +133,11 @@ fn read_header(source: &SourceFile, f: Option<&Fields<'_>>, d: &mut Diagnostics<
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "flow".into());
-    let base = source.path().parent().unwrap_or(Path::new("")).to_path_buf();
+    let base = source
+        .path()
+        .parent()
+        .unwrap_or(Path::new(""))
+        .to_path_buf();
     let Some(f) = f else {
         return (stem, None, None, base.join("prompts"), BTreeSet::new());
     };
@@ -152,10 +156,17 @@ fn read_header(source: &SourceFile, f: Option<&Fields<'_>>, d: &mut Diagnostics<
 }
 
 /// Reads an array of `YYYY-MM-DD` dates (strings or TOML local dates).
-pub(crate) fn date_list(f: &Fields<'_>, key: &str, d: &mut Diagnostics<'_>) -> Option<Vec<NaiveDate>> {
+pub(crate) fn date_list(
+    f: &Fields<'_>,
+    key: &str,
+    d: &mut Diagnostics<'_>,
+) -> Option<Vec<NaiveDate>> {
     let (item, span) = f.item(key)?;
     let Some(arr) = item.as_array() else {
-        d.error(span, format!("`{key}` must be an array of dates (\"YYYY-MM-DD\")"));
+        d.error(
+            span,
+            format!("`{key}` must be an array of dates (\"YYYY-MM-DD\")"),
+        );
         return None;
     };
     let mut out = Vec::new();
@@ -167,7 +178,10 @@ pub(crate) fn date_list(f: &Fields<'_>, key: &str, d: &mut Diagnostics<'_>) -> O
         };
         match NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
             Ok(date) => out.push(date),
-            Err(_) => d.error(vspan, format!("invalid date `{text}` in `{key}` (expected YYYY-MM-DD)")),
+            Err(_) => d.error(
+                vspan,
+                format!("invalid date `{text}` in `{key}` (expected YYYY-MM-DD)"),
+            ),
         }
     }
     Some(out)
@@ -183,10 +197,16 @@ fn valid_id(id: &str) -> bool {
 fn read_node(id: &str, f: &Fields<'_>, prompt_dir: &Path, d: &mut Diagnostics<'_>) -> Option<Node> {
     let (ty, ty_span) = f.req_str("type", d)?;
     let Some(node_type) = crate::model::NodeType::parse(&ty) else {
-        let all: Vec<_> = crate::model::NodeType::ALL.iter().map(|t| t.as_str()).collect();
+        let all: Vec<_> = crate::model::NodeType::ALL
+            .iter()
+            .map(|t| t.as_str())
+            .collect();
         d.error(
             ty_span,
-            format!("unknown node type `{ty}` (expected one of: {})", all.join(", ")),
+            format!(
+                "unknown node type `{ty}` (expected one of: {})",
+                all.join(", ")
+            ),
         );
         return None;
     };

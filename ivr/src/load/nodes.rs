@@ -37,7 +37,10 @@ pub(super) fn read_kind(
             f.reject_unknown(&allowed(&["prompts", "barge_in"]), d);
             let prompts = prompts(f, "prompts", dir, d);
             if prompts.is_empty() {
-                d.error(f.span.clone(), "play node needs at least one prompt in `prompts`");
+                d.error(
+                    f.span.clone(),
+                    "play node needs at least one prompt in `prompts`",
+                );
             }
             NodeKind::Play(Play {
                 prompts,
@@ -125,7 +128,10 @@ fn terminator(f: &Fields<'_>, d: &mut Diagnostics<'_>) -> Option<Digit> {
     match (chars.next().and_then(Digit::from_char), chars.next()) {
         (Some(digit), None) => Some(digit),
         _ => {
-            d.error(span, format!("terminator `{s}` must be one DTMF key (0-9, *, #, A-D)"));
+            d.error(
+                span,
+                format!("terminator `{s}` must be one DTMF key (0-9, *, #, A-D)"),
+            );
             None
         }
     }
@@ -150,8 +156,12 @@ fn menu(f: &Fields<'_>, exits: &[Exit], dir: &Path, d: &mut Diagnostics<'_>) -> 
     let mut options = BTreeMap::new();
     let mut seen: BTreeMap<Digit, Span> = BTreeMap::new();
     for exit in exits {
-        if NodeType::Menu.required_exits().contains(&exit.name.as_str())
-            || NodeType::Menu.optional_exits().contains(&exit.name.as_str())
+        if NodeType::Menu
+            .required_exits()
+            .contains(&exit.name.as_str())
+            || NodeType::Menu
+                .optional_exits()
+                .contains(&exit.name.as_str())
         {
             continue;
         }
@@ -240,7 +250,10 @@ fn collect(f: &Fields<'_>, dir: &Path, d: &mut Diagnostics<'_>) -> Option<Collec
     let attempts = retries(f, d);
     let variable = variable(f, "variable", d);
     if variable.is_none() && f.table.get("variable").is_none() {
-        d.error(f.span.clone(), "collect node is missing required key `variable`");
+        d.error(
+            f.span.clone(),
+            "collect node is missing required key `variable`",
+        );
     }
     let (variable, variable_span) = variable?;
     Some(Collect {
@@ -303,14 +316,25 @@ fn rules(f: &Fields<'_>, d: &mut Diagnostics<'_>) -> Vec<Rule> {
     let tables: Vec<(&dyn toml_edit::TableLike, Span)> = match item {
         Item::ArrayOfTables(a) => a
             .iter()
-            .map(|t| (t as &dyn toml_edit::TableLike, t.span().unwrap_or_else(|| span.clone())))
+            .map(|t| {
+                (
+                    t as &dyn toml_edit::TableLike,
+                    t.span().unwrap_or_else(|| span.clone()),
+                )
+            })
             .collect(),
         Item::Value(toml_edit::Value::Array(a)) => a
             .iter()
             .filter_map(|v| match v.as_inline_table() {
-                Some(t) => Some((t as &dyn toml_edit::TableLike, v.span().unwrap_or_else(|| span.clone()))),
+                Some(t) => Some((
+                    t as &dyn toml_edit::TableLike,
+                    v.span().unwrap_or_else(|| span.clone()),
+                )),
                 None => {
-                    d.error(v.span().unwrap_or_else(|| span.clone()), "each rule must be a table");
+                    d.error(
+                        v.span().unwrap_or_else(|| span.clone()),
+                        "each rule must be a table",
+                    );
                     None
                 }
             })
@@ -384,7 +408,9 @@ fn rule(f: &Fields<'_>, d: &mut Diagnostics<'_>) -> Option<Rule> {
         tests.push(Test::Dates(dates.into_iter().collect()));
     }
     if let Some(list) = f.str_list("caller_prefix", d) {
-        tests.push(Test::CallerPrefix(list.into_iter().map(|(s, _)| s).collect()));
+        tests.push(Test::CallerPrefix(
+            list.into_iter().map(|(s, _)| s).collect(),
+        ));
     }
     if let Some(list) = f.str_list("region", d) {
         tests.push(Test::Region(list.into_iter().map(|(s, _)| s).collect()));
@@ -399,7 +425,11 @@ fn rule(f: &Fields<'_>, d: &mut Diagnostics<'_>) -> Option<Rule> {
 
 fn var_test(f: &Fields<'_>, tests: &mut Vec<Test>, d: &mut Diagnostics<'_>) {
     let ops = ["eq", "ne", "matches", "lt", "gt", "is_set"];
-    let present: Vec<&str> = ops.iter().copied().filter(|k| f.table.get(k).is_some()).collect();
+    let present: Vec<&str> = ops
+        .iter()
+        .copied()
+        .filter(|k| f.table.get(k).is_some())
+        .collect();
     let var = variable(f, "var", d);
     match (var, present.as_slice()) {
         (None, []) => {}
@@ -421,7 +451,13 @@ fn var_test(f: &Fields<'_>, tests: &mut Vec<Test>, d: &mut Diagnostics<'_>) {
                     .and_then(|(p, s)| compile_regex(&p, s, d))
                     .map(Cmp::Matches),
                 "is_set" => f.bool("is_set", d).map(Cmp::IsSet),
-                other => number(f, other, d).map(|n| if other == "lt" { Cmp::Lt(n) } else { Cmp::Gt(n) }),
+                other => number(f, other, d).map(|n| {
+                    if other == "lt" {
+                        Cmp::Lt(n)
+                    } else {
+                        Cmp::Gt(n)
+                    }
+                }),
             };
             if let Some(cmp) = cmp {
                 tests.push(Test::Var { name, span, cmp });
@@ -477,8 +513,16 @@ fn http(f: &Fields<'_>, d: &mut Diagnostics<'_>) -> Option<Http> {
     let (url, span) = f.req_str("url", d)?;
     let url = template(&url, span.clone(), d)?;
     let literal = url.expand(|_| Some("x"));
-    if !(literal.starts_with("http://") || literal.starts_with("https://")) || literal.contains(char::is_whitespace) {
-        d.error(span, format!("`url` must be an http:// or https:// URL, got `{}`", url.raw));
+    if !(literal.starts_with("http://") || literal.starts_with("https://"))
+        || literal.contains(char::is_whitespace)
+    {
+        d.error(
+            span,
+            format!(
+                "`url` must be an http:// or https:// URL, got `{}`",
+                url.raw
+            ),
+        );
     }
     let mut map = Vec::new();
     if let Some(t) = f.table("map", d) {
@@ -488,7 +532,9 @@ fn http(f: &Fields<'_>, d: &mut Diagnostics<'_>) -> Option<Http> {
                 d.error(kspan.clone(), format!("invalid variable name `{var}`"));
             }
             match item.as_str() {
-                Some(p) if p.is_empty() || p.starts_with('/') => map.push((var.to_owned(), p.to_owned())),
+                Some(p) if p.is_empty() || p.starts_with('/') => {
+                    map.push((var.to_owned(), p.to_owned()))
+                }
                 Some(p) => map.push((var.to_owned(), format!("/{}", p.replace('.', "/")))),
                 None => d.error(
                     item.span().unwrap_or(kspan),
@@ -522,7 +568,10 @@ fn set(f: &Fields<'_>, d: &mut Diagnostics<'_>) -> Set {
                     Some(toml_edit::Value::Float(x)) => x.value().to_string(),
                     Some(toml_edit::Value::Boolean(b)) => b.value().to_string(),
                     _ => {
-                        d.error(vspan, format!("value of `{var}` must be a string, number or boolean"));
+                        d.error(
+                            vspan,
+                            format!("value of `{var}` must be a string, number or boolean"),
+                        );
                         continue;
                     }
                 };
@@ -583,8 +632,15 @@ pub(crate) fn template(raw: &str, span: Span, d: &mut Diagnostics<'_>) -> Option
 
 /// Syntax check of a transfer target.
 pub(crate) fn parse_transfer_target(s: &str) -> Result<TransferTarget, String> {
-    let ident = |v: &str| !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    let digits = |v: &str, min: usize, max: usize| (min..=max).contains(&v.len()) && v.chars().all(|c| c.is_ascii_digit());
+    let ident = |v: &str| {
+        !v.is_empty()
+            && v.len() <= 64
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    let digits = |v: &str, min: usize, max: usize| {
+        (min..=max).contains(&v.len()) && v.chars().all(|c| c.is_ascii_digit())
+    };
     let Some((scheme, rest)) = s.split_once(':') else {
         return Err("expected ext:, queue:, tel:, flow:, sip: or sips:".into());
     };
@@ -605,7 +661,13 @@ pub(crate) fn parse_transfer_target(s: &str) -> Result<TransferTarget, String> {
         "sip" | "sips" => {
             let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
             let user_ok = rest.rsplit_once('@').is_none_or(|(u, _)| !u.is_empty());
-            if user_ok && !host.is_empty() && !s.contains(char::is_whitespace) && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[];=".contains(c)) {
+            if user_ok
+                && !host.is_empty()
+                && !s.contains(char::is_whitespace)
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[];=".contains(c))
+            {
                 Ok(TransferTarget::Sip(s.to_owned()))
             } else {
                 Err("a SIP URI is sip:user@host (RFC 3261 §19.1)".into())

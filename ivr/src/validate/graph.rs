@@ -27,7 +27,10 @@ pub(super) fn check_reachability(flow: &Flow, broken: &HashSet<String>, d: &mut 
         if !seen {
             d.warning(
                 node.span.clone(),
-                format!("node `{}` is unreachable from start node `{}`", node.id, flow.start),
+                format!(
+                    "node `{}` is unreachable from start node `{}`",
+                    node.id, flow.start
+                ),
             );
         }
     }

@@ -62,7 +62,10 @@ fn check_exits(node: &Node, exists: &dyn Fn(&str) -> bool, d: &mut Diagnostics<'
                     if !rule_exits.contains(&name) {
                         d.warning(
                             exit.name_span.clone(),
-                            format!("exit `{name}` of condition node `{}` is used by no rule", node.id),
+                            format!(
+                                "exit `{name}` of condition node `{}` is used by no rule",
+                                node.id
+                            ),
                         );
                     }
                     true
@@ -126,7 +129,9 @@ fn check_variables(flow: &Flow, d: &mut Diagnostics<'_>) {
             _ => {}
         }
     }
-    let undefined = |v: &str| format!("variable `{v}` is used but never assigned (set, collect, http map or record)");
+    let undefined = |v: &str| {
+        format!("variable `{v}` is used but never assigned (set, collect, http map or record)")
+    };
     for node in &flow.nodes {
         match &node.kind {
             NodeKind::Set(s) => {

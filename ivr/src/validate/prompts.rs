@@ -72,7 +72,10 @@ pub(super) fn check_prompts(flow: &Flow, d: &mut Diagnostics<'_>) {
                 .or_insert_with(|| prompt_info(&prompt.path));
             let shown = prompt.path.display();
             match info {
-                Err(e) => d.error(prompt.span.clone(), format!("prompt `{}` ({shown}): {e}", prompt.name)),
+                Err(e) => d.error(
+                    prompt.span.clone(),
+                    format!("prompt `{}` ({shown}): {e}", prompt.name),
+                ),
                 Ok(i) => {
                     if i.sample_rate != 8000 || i.channels != 1 {
                         d.error(

@@ -14,8 +14,15 @@ fn positions(name: &str) -> Vec<(usize, usize, Severity, String)> {
         .collect()
 }
 
-fn has(list: &[(usize, usize, Severity, String)], line: usize, col: usize, sev: Severity, frag: &str) -> bool {
-    list.iter().any(|(l, c, s, m)| *l == line && *c == col && *s == sev && m.contains(frag))
+fn has(
+    list: &[(usize, usize, Severity, String)],
+    line: usize,
+    col: usize,
+    sev: Severity,
+    frag: &str,
+) -> bool {
+    list.iter()
+        .any(|(l, c, s, m)| *l == line && *c == col && *s == sev && m.contains(frag))
 }
 
 #[test]
@@ -34,25 +41,64 @@ fn node_level_errors_all_reported_with_positions() {
     let d = positions("nodes.toml");
     let e = Severity::Error;
     assert!(has(&d, 7, 1, e, "unknown key `timout`"), "{d:#?}");
-    assert!(has(&d, 8, 11, e, "`timeout` in node `start` must be a duration"), "{d:#?}");
+    assert!(
+        has(&d, 8, 11, e, "`timeout` in node `start` must be a duration"),
+        "{d:#?}"
+    );
     assert!(has(&d, 9, 11, e, "integer from 0 to 10"), "{d:#?}");
     assert!(has(&d, 13, 1, e, "duplicate digit `1`"), "{d:#?}");
     assert!(has(&d, 14, 1, e, "invalid digit map key `12`"), "{d:#?}");
     assert!(has(&d, 15, 1, e, "invalid digit map key `x`"), "{d:#?}");
-    assert!(has(&d, 21, 14, e, "`min_digits` (9) is larger than `max_digits` (4)"), "{d:#?}");
+    assert!(
+        has(
+            &d,
+            21,
+            14,
+            e,
+            "`min_digits` (9) is larger than `max_digits` (4)"
+        ),
+        "{d:#?}"
+    );
     assert!(has(&d, 23, 14, e, "terminator `##`"), "{d:#?}");
     assert!(has(&d, 24, 11, e, "bad regex `[0-9`"), "{d:#?}");
-    assert!(has(&d, 25, 12, e, "invalid variable name `1acct`"), "{d:#?}");
+    assert!(
+        has(&d, 25, 12, e, "invalid variable name `1acct`"),
+        "{d:#?}"
+    );
     assert!(has(&d, 31, 27, e, "bad time range `09:00-25:00`"), "{d:#?}");
     assert!(has(&d, 31, 50, e, "bad weekday `mon-fry`"), "{d:#?}");
     assert!(has(&d, 32, 31, e, "invalid date `2026-02-30`"), "{d:#?}");
     assert!(has(&d, 32, 52, e, "`var` needs one comparison"), "{d:#?}");
-    assert!(has(&d, 32, 12, e, "rule exit `closed` is not declared under `exits`"), "{d:#?}");
+    assert!(
+        has(
+            &d,
+            32,
+            12,
+            e,
+            "rule exit `closed` is not declared under `exits`"
+        ),
+        "{d:#?}"
+    );
     assert!(has(&d, 33, 42, e, "bad regex `(`"), "{d:#?}");
-    assert!(has(&d, 35, 43, Severity::Warning, "exit `spare` of condition node `condition` is used by no rule"), "{d:#?}");
-    assert!(has(&d, 39, 10, e, "invalid transfer target `phone:123`"), "{d:#?}");
+    assert!(
+        has(
+            &d,
+            35,
+            43,
+            Severity::Warning,
+            "exit `spare` of condition node `condition` is used by no rule"
+        ),
+        "{d:#?}"
+    );
+    assert!(
+        has(&d, 39, 10, e, "invalid transfer target `phone:123`"),
+        "{d:#?}"
+    );
     assert!(has(&d, 42, 8, e, "unknown node type `ivr-menu`"), "{d:#?}");
-    assert!(has(&d, 46, 11, e, "unknown exit `next` for a hangup node"), "{d:#?}");
+    assert!(
+        has(&d, 46, 11, e, "unknown exit `next` for a hangup node"),
+        "{d:#?}"
+    );
     let (out, code) = validate_cmd(&[data("nodes.toml")]);
     assert_eq!(code, 1);
     golden("nodes.expected", &out);
@@ -62,15 +108,66 @@ fn node_level_errors_all_reported_with_positions() {
 fn graph_errors_dead_ends_loops_unreachable_and_variables() {
     let d = positions("graph.toml");
     let e = Severity::Error;
-    assert!(has(&d, 2, 9, e, "start node `begin` does not exist"), "{d:#?}");
-    assert!(has(&d, 12, 38, e, "exit `default` goes to unknown node `nowhere`"), "{d:#?}");
-    assert!(has(&d, 4, 8, e, "infinite loop: nodes start → check"), "{d:#?}");
-    assert!(has(&d, 14, 8, e, "dead end: play node `island` has no `next` exit"), "{d:#?}");
-    assert!(has(&d, 20, 7, e, "`url` must be an http:// or https:// URL"), "{d:#?}");
-    assert!(has(&d, 20, 7, e, "variable `missing` is used but never assigned"), "{d:#?}");
-    assert!(has(&d, 21, 25, e, "unknown exit `fail` for a http node"), "{d:#?}");
-    assert!(has(&d, 18, 8, e, "dead end: http node `http` has no `error` exit"), "{d:#?}");
-    assert!(has(&d, 25, 17, e, "variable `who` is used but never assigned"), "{d:#?}");
+    assert!(
+        has(&d, 2, 9, e, "start node `begin` does not exist"),
+        "{d:#?}"
+    );
+    assert!(
+        has(
+            &d,
+            12,
+            38,
+            e,
+            "exit `default` goes to unknown node `nowhere`"
+        ),
+        "{d:#?}"
+    );
+    assert!(
+        has(&d, 4, 8, e, "infinite loop: nodes start → check"),
+        "{d:#?}"
+    );
+    assert!(
+        has(
+            &d,
+            14,
+            8,
+            e,
+            "dead end: play node `island` has no `next` exit"
+        ),
+        "{d:#?}"
+    );
+    assert!(
+        has(&d, 20, 7, e, "`url` must be an http:// or https:// URL"),
+        "{d:#?}"
+    );
+    assert!(
+        has(
+            &d,
+            20,
+            7,
+            e,
+            "variable `missing` is used but never assigned"
+        ),
+        "{d:#?}"
+    );
+    assert!(
+        has(&d, 21, 25, e, "unknown exit `fail` for a http node"),
+        "{d:#?}"
+    );
+    assert!(
+        has(
+            &d,
+            18,
+            8,
+            e,
+            "dead end: http node `http` has no `error` exit"
+        ),
+        "{d:#?}"
+    );
+    assert!(
+        has(&d, 25, 17, e, "variable `who` is used but never assigned"),
+        "{d:#?}"
+    );
     assert!(has(&d, 25, 39, e, "unclosed `${`"), "{d:#?}");
     // The start node is missing, so reachability is not judged.
     assert!(!d.iter().any(|x| x.3.contains("unreachable")), "{d:#?}");
@@ -101,7 +198,9 @@ fn unreachable_node_is_a_warning_only() {
     let c = ivr::check_source(crate::fixture("orphan.toml"), text);
     assert_eq!(c.errors(), 0, "{:#?}", c.diagnostics);
     assert_eq!(c.warnings(), 1);
-    assert!(c.diagnostics[0].message.contains("node `orphan` is unreachable"));
+    assert!(c.diagnostics[0]
+        .message
+        .contains("node `orphan` is unreachable"));
     assert!(c.flow.is_some());
 }
 
@@ -109,19 +208,34 @@ fn unreachable_node_is_a_warning_only() {
 fn example_flows_are_valid_and_cross_flow_targets_resolve() {
     let (out, code) = validate_cmd(&[crate::fixture("")]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.ends_with("0 error(s), 0 warning(s) in 3 flow(s)\n"), "{out}");
+    assert!(
+        out.ends_with("0 error(s), 0 warning(s) in 3 flow(s)\n"),
+        "{out}"
+    );
     // Alone, main.toml's `flow:` targets are not checked against other files.
     assert_eq!(validate_cmd(&[crate::fixture("main.toml")]).1, 0);
     // With a flow missing from the set, they are.
-    let (out, code) = validate_cmd(&[crate::fixture("main.toml"), crate::fixture("voicemail.toml")]);
+    let (out, code) = validate_cmd(&[
+        crate::fixture("main.toml"),
+        crate::fixture("voicemail.toml"),
+    ]);
     assert_eq!(code, 1);
-    assert!(out.contains("main.toml:48:10: error: transfer to unknown flow `account`"), "{out}");
-    assert!(out.contains("main.toml: FAILED (1 error(s), 0 warning(s))"), "{out}");
+    assert!(
+        out.contains("main.toml:48:10: error: transfer to unknown flow `account`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("main.toml: FAILED (1 error(s), 0 warning(s))"),
+        "{out}"
+    );
 }
 
 #[test]
 fn unreadable_file_is_an_error_at_1_1() {
     let (out, code) = validate_cmd(&[data("does-not-exist.toml")]);
     assert_eq!(code, 1);
-    assert!(out.starts_with("tests/data/does-not-exist.toml:1:1: error: cannot read file"), "{out}");
+    assert!(
+        out.starts_with("tests/data/does-not-exist.toml:1:1: error: cannot read file"),
+        "{out}"
+    );
 }

@@ -27,6 +27,10 @@ pub(crate) fn golden(name: &str, actual: &str) {
         std::fs::write(&path, actual).expect("write golden");
         return;
     }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    assert_eq!(actual, expected, "golden mismatch for {name} (UPDATE_GOLDEN=1 to accept)");
+    let expected =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    assert_eq!(
+        actual, expected,
+        "golden mismatch for {name} (UPDATE_GOLDEN=1 to accept)"
+    );
 }

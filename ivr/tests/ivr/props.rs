@@ -10,20 +10,79 @@ const PATH: &str = "../fixtures/ivr/prop.toml";
 
 fn key() -> impl Strategy<Value = &'static str> {
     prop::sample::select(vec![
-        "type", "prompts", "exits", "next", "default", "\"1\"", "\"2|3\"", "ok", "fail", "error", "timeout", "rules",
-        "time", "days", "holiday", "var", "eq", "gt", "matches", "url", "map", "vars", "target", "pattern", "variable",
-        "max_digits", "min_digits", "terminator", "retries", "barge_in", "exit", "start", "holidays", "exit_var",
+        "type",
+        "prompts",
+        "exits",
+        "next",
+        "default",
+        "\"1\"",
+        "\"2|3\"",
+        "ok",
+        "fail",
+        "error",
+        "timeout",
+        "rules",
+        "time",
+        "days",
+        "holiday",
+        "var",
+        "eq",
+        "gt",
+        "matches",
+        "url",
+        "map",
+        "vars",
+        "target",
+        "pattern",
+        "variable",
+        "max_digits",
+        "min_digits",
+        "terminator",
+        "retries",
+        "barge_in",
+        "exit",
+        "start",
+        "holidays",
+        "exit_var",
     ])
 }
 
 fn value() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
-            "\"play\"", "\"menu\"", "\"collect\"", "\"condition\"", "\"http\"", "\"set\"", "\"transfer\"", "\"record\"",
-            "\"hangup\"", "\"a\"", "\"b\"", "\"c\"", "[\"welcome\"]", "[\"main_menu\", \"invalid\"]", "\"09:00-18:00\"",
-            "\"mon-fri\"", "\"[0-9]{4}\"", "\"(\"", "\"queue:q\"", "\"ext:1\"", "\"tel:+49\"", "\"http://127.0.0.1/${x}\"",
-            "{ next = \"a\" }", "{ default = \"b\", \"1\" = \"c\" }", "[{ exit = \"default\" }]", "{ x = \"1\" }",
-            "\"#\"", "true", "3", "-1", "\"5s\"", "[\"2026-12-25\"]", "{ ok = \"a\", fail = \"b\", error = \"c\" }",
+            "\"play\"",
+            "\"menu\"",
+            "\"collect\"",
+            "\"condition\"",
+            "\"http\"",
+            "\"set\"",
+            "\"transfer\"",
+            "\"record\"",
+            "\"hangup\"",
+            "\"a\"",
+            "\"b\"",
+            "\"c\"",
+            "[\"welcome\"]",
+            "[\"main_menu\", \"invalid\"]",
+            "\"09:00-18:00\"",
+            "\"mon-fri\"",
+            "\"[0-9]{4}\"",
+            "\"(\"",
+            "\"queue:q\"",
+            "\"ext:1\"",
+            "\"tel:+49\"",
+            "\"http://127.0.0.1/${x}\"",
+            "{ next = \"a\" }",
+            "{ default = \"b\", \"1\" = \"c\" }",
+            "[{ exit = \"default\" }]",
+            "{ x = \"1\" }",
+            "\"#\"",
+            "true",
+            "3",
+            "-1",
+            "\"5s\"",
+            "[\"2026-12-25\"]",
+            "{ ok = \"a\", fail = \"b\", error = \"c\" }",
         ])
         .prop_map(str::to_owned),
         "[ -~]{0,12}".prop_map(|s| format!("{s:?}")),
@@ -42,7 +101,8 @@ fn line() -> impl Strategy<Value = String> {
 }
 
 fn tomlish() -> impl Strategy<Value = String> {
-    prop::collection::vec(line(), 0..24).prop_map(|lines| format!("[flow]\nprompts = \"../prompts\"\n{}\n", lines.join("\n")))
+    prop::collection::vec(line(), 0..24)
+        .prop_map(|lines| format!("[flow]\nprompts = \"../prompts\"\n{}\n", lines.join("\n")))
 }
 
 proptest! {
