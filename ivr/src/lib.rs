@@ -36,6 +36,7 @@ pub mod diag;
 pub mod interp;
 mod load;
 pub mod model;
+pub mod registry;
 pub mod render;
 pub mod sim;
 pub mod trajectory;
@@ -49,6 +50,7 @@ pub use interp::{
     Action, Calendar, CallContext, Event, HttpOutcome, Interpreter, PlayId, RequestId, Time,
 };
 pub use model::{Digit, Flow, Node, NodeKind, NodeType, TransferTarget};
+pub use registry::{FlowRegistry, ReloadReport};
 pub use render::{render, RenderFormat};
 pub use sim::{simulate, CannedHttp, SimScript, Simulation};
 pub use trajectory::{KeyPath, Outcome, Trajectory, TrajectoryEntry, TrajectoryEvent};

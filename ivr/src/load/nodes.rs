@@ -20,6 +20,8 @@ use crate::model::{
 const COMMON: [&str; 3] = ["type", "name", "exits"];
 const DEFAULT_MENU_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_RETRIES: u32 = 2;
+/// Compiled-size cap so a hostile pattern cannot eat memory.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 fn allowed(extra: &[&'static str]) -> Vec<&'static str> {
     COMMON.iter().chain(extra).copied().collect()
@@ -238,7 +240,12 @@ fn collect(f: &Fields<'_>, dir: &Path, d: &mut Diagnostics<'_>) -> Option<Collec
         .str("pattern", d)
         .and_then(|(p, span)| compile_regex(&p, span, d).map(|_| p))
         // The pattern must match the whole input, so anchor it.
-        .and_then(|p| Regex::new(&format!("^(?:{p})$")).ok());
+        .and_then(|p| {
+            regex::RegexBuilder::new(&format!("^(?:{p})$"))
+                .size_limit(REGEX_SIZE_LIMIT)
+                .build()
+                .ok()
+        });
     // Read everything before giving up on a bad variable, so that all
     // problems of the node are reported at once.
     let invalid_prompts = prompts(f, "invalid_prompts", dir, d);
@@ -272,7 +279,7 @@ fn collect(f: &Fields<'_>, dir: &Path, d: &mut Diagnostics<'_>) -> Option<Collec
 }
 
 fn compile_regex(p: &str, span: Span, d: &mut Diagnostics<'_>) -> Option<Regex> {
-    match regex::RegexBuilder::new(p).size_limit(1 << 20).build() {
+    match regex::RegexBuilder::new(p).size_limit(REGEX_SIZE_LIMIT).build() {
         Ok(re) => Some(re),
         Err(e) => {
             let msg = e.to_string();

@@ -22,7 +22,7 @@ use std::collections::HashSet;
 use crate::diag::Diagnostics;
 use crate::interp::BUILTIN_VARS;
 use crate::load::Loaded;
-use crate::model::{Flow, Node, NodeKind, NodeType, Test};
+use crate::model::{Flow, Node, NodeKind, Test};
 
 pub use prompts::{prompt_info, PromptInfo};
 
@@ -161,5 +161,4 @@ fn check_variables(flow: &Flow, d: &mut Diagnostics<'_>) {
             _ => {}
         }
     }
-    let _ = NodeType::ALL;
 }
