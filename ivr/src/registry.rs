@@ -100,7 +100,9 @@ mod tests {
         let new = reg.get("f").expect("served");
         assert!(!Arc::ptr_eq(&running, &new));
         // The call that started on v1 still sees v1.
-        assert!(matches!(&running.nodes[0].kind, crate::NodeKind::Hangup(h) if h.reason.as_deref() == Some("v1")));
+        assert!(
+            matches!(&running.nodes[0].kind, crate::NodeKind::Hangup(h) if h.reason.as_deref() == Some("v1"))
+        );
         assert_eq!(reg.names().collect::<Vec<_>>(), ["f"]);
         std::fs::remove_dir_all(&dir).ok();
     }

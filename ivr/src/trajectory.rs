@@ -304,7 +304,12 @@ mod tests {
     use super::*;
     use chrono::TimeDelta;
 
-    fn entry(seq: u32, at: DateTime<Utc>, event: TrajectoryEvent, key: Option<Digit>) -> TrajectoryEntry {
+    fn entry(
+        seq: u32,
+        at: DateTime<Utc>,
+        event: TrajectoryEvent,
+        key: Option<Digit>,
+    ) -> TrajectoryEntry {
         TrajectoryEntry {
             seq,
             at,
@@ -321,11 +326,24 @@ mod tests {
     }
 
     fn sample() -> (Trajectory, DateTime<Utc>) {
-        let start = DateTime::parse_from_rfc3339("2026-11-01T23:00:00Z").expect("literal").to_utc();
+        let start = DateTime::parse_from_rfc3339("2026-11-01T23:00:00Z")
+            .expect("literal")
+            .to_utc();
         let mut t = Trajectory::new("c", "f", start);
-        t.entries.push(entry(0, start, TrajectoryEvent::EnterNode, None));
-        t.entries.push(entry(1, start + TimeDelta::hours(2), TrajectoryEvent::KeyPress, Some(Digit::D2)));
-        t.entries.push(entry(2, start + TimeDelta::hours(3), TrajectoryEvent::KeyPress, Some(Digit::Pound)));
+        t.entries
+            .push(entry(0, start, TrajectoryEvent::EnterNode, None));
+        t.entries.push(entry(
+            1,
+            start + TimeDelta::hours(2),
+            TrajectoryEvent::KeyPress,
+            Some(Digit::D2),
+        ));
+        t.entries.push(entry(
+            2,
+            start + TimeDelta::hours(3),
+            TrajectoryEvent::KeyPress,
+            Some(Digit::Pound),
+        ));
         (t, start)
     }
 
@@ -334,7 +352,14 @@ mod tests {
         let (t, start) = sample();
         let p = t.key_path();
         assert_eq!(p.summary, "2>#");
-        assert_eq!(p.steps[0], KeyStep { node: "m".into(), key: Digit::D2, at: start + TimeDelta::hours(2) });
+        assert_eq!(
+            p.steps[0],
+            KeyStep {
+                node: "m".into(),
+                key: Digit::D2,
+                at: start + TimeDelta::hours(2)
+            }
+        );
     }
 
     #[test]
@@ -342,7 +367,10 @@ mod tests {
         // A day before 15 days have passed: nothing goes.
         let (mut t, start) = sample();
         let fifteen = TimeDelta::days(15);
-        assert_eq!(t.purge(start + fifteen - TimeDelta::seconds(1), DEFAULT_RETENTION), 0);
+        assert_eq!(
+            t.purge(start + fifteen - TimeDelta::seconds(1), DEFAULT_RETENTION),
+            0
+        );
         assert!(!t.cleared);
         // At start + 15 days the call start is 15 days old: cleared entirely.
         assert_eq!(t.purge(start + fifteen, DEFAULT_RETENTION), 3);
@@ -358,11 +386,20 @@ mod tests {
         t.entries[2].at = start + TimeDelta::days(3);
         let fifteen = TimeDelta::days(15);
         // Call start is older than 15 days, later entries are not.
-        assert_eq!(t.purge(start + fifteen + TimeDelta::hours(1), DEFAULT_RETENTION), 1);
+        assert_eq!(
+            t.purge(start + fifteen + TimeDelta::hours(1), DEFAULT_RETENTION),
+            1
+        );
         assert_eq!(t.entries.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
         assert!(!t.cleared);
-        assert_eq!(t.purge(start + fifteen + TimeDelta::days(2), DEFAULT_RETENTION), 1);
-        assert_eq!(t.purge(start + fifteen + TimeDelta::days(3), DEFAULT_RETENTION), 1);
+        assert_eq!(
+            t.purge(start + fifteen + TimeDelta::days(2), DEFAULT_RETENTION),
+            1
+        );
+        assert_eq!(
+            t.purge(start + fifteen + TimeDelta::days(3), DEFAULT_RETENTION),
+            1
+        );
         assert!(t.cleared && t.entries.is_empty());
     }
 }

@@ -197,6 +197,8 @@ enum Phase {
 /// What the current node is doing.
 #[derive(Debug, Clone)]
 enum NodeState {
+    /// A node that finishes at once or ends the call.
+    Passing,
     Play {
         play: PlayId,
         barge_in: bool,
@@ -337,7 +339,7 @@ impl Interpreter {
                 (a, b) => a.or(*b),
             },
             NodeState::Http { deadline, .. } => Some(*deadline),
-            NodeState::Play { .. } => None,
+            NodeState::Play { .. } | NodeState::Passing => None,
         }
     }
 
@@ -428,13 +430,7 @@ impl Interpreter {
         match target.and_then(|t| self.flow.node_index(&t)) {
             Some(next) => Some(next),
             None => {
-                self.current = Some((
-                    idx,
-                    NodeState::Play {
-                        play: PlayId(u64::MAX),
-                        barge_in: false,
-                    },
-                ));
+                self.current = Some((idx, NodeState::Passing));
                 self.finish_hangup(now, Some("ivr.dead_end".into()));
                 None
             }

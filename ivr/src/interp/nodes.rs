@@ -3,6 +3,7 @@
 //! enters the next node.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
@@ -10,7 +11,7 @@ use serde_json::{json, Map, Value};
 use super::{
     after, Action, HttpOutcome, Interpreter, NodeState, Phase, PlayId, RecordPhase, RequestId, Time,
 };
-use crate::model::{Collect, Digit, Menu, NodeKind, Prompt};
+use crate::model::{Collect, Digit, Menu, NodeKind, Play, Prompt};
 use crate::trajectory::{CallUrlResult, Outcome, TrajectoryEvent};
 
 /// Grace period for the driver to report a stopped recording.
@@ -27,139 +28,57 @@ fn paths<'a>(lists: impl IntoIterator<Item = &'a Vec<Prompt>>) -> Vec<PathBuf> {
 impl Interpreter {
     /// Enters node `idx`; returns an exit when the node finishes at once.
     pub(super) fn enter(&mut self, now: Time, idx: usize) -> Option<String> {
-        let flow = std::sync::Arc::clone(&self.flow);
+        let flow = Arc::clone(&self.flow);
         let node = &flow.nodes[idx];
         self.entered_at = Some(now);
         self.push_entry(now, idx, TrajectoryEvent::EnterNode, |_| {});
+        // Nodes that finish at once, or end the call, stay `Passing`.
+        self.current = Some((idx, NodeState::Passing));
         match &node.kind {
-            NodeKind::Play(p) => {
-                if p.barge_in && !self.type_ahead.is_empty() {
-                    self.current = Some((
-                        idx,
-                        NodeState::Play {
-                            play: PlayId(0),
-                            barge_in: true,
-                        },
-                    ));
-                    return Some("next".into());
-                }
-                if p.barge_in {
-                    self.start_collecting();
-                }
-                let play = self.play(paths([&p.prompts]), p.barge_in);
-                self.current = Some((
-                    idx,
-                    NodeState::Play {
-                        play,
-                        barge_in: p.barge_in,
-                    },
-                ));
-                None
-            }
-            NodeKind::Menu(m) => {
-                self.start_collecting();
-                self.current = Some((
-                    idx,
-                    NodeState::Menu {
-                        attempt: 1,
-                        phase: Phase::Waiting,
-                        deadline: None,
-                    },
-                ));
-                if let Some(d) = self.type_ahead.pop_front() {
-                    self.type_ahead.clear();
-                    return self.menu_digit(now, idx, m, d);
-                }
-                let play = self.play(paths([&m.prompts]), m.barge_in);
-                self.current = Some((
-                    idx,
-                    NodeState::Menu {
-                        attempt: 1,
-                        phase: Phase::Prompting(play),
-                        deadline: None,
-                    },
-                ));
-                None
-            }
-            NodeKind::Collect(c) => {
-                self.start_collecting();
-                if self.type_ahead.is_empty() {
-                    let play = self.play(paths([&c.prompts]), true);
-                    self.current = Some((idx, collect_state(1, Phase::Prompting(play))));
-                    return None;
-                }
-                self.current = Some((idx, collect_state(1, Phase::Waiting)));
-                let typed: Vec<Digit> = self.type_ahead.drain(..).collect();
-                typed
-                    .into_iter()
-                    .find_map(|d| self.collect_digit(now, idx, c, d))
-            }
-            NodeKind::Condition(c) => {
-                self.current = Some((
-                    idx,
-                    NodeState::Play {
-                        play: PlayId(0),
-                        barge_in: false,
-                    },
-                ));
-                Some(self.evaluate(now, c).to_owned())
-            }
+            NodeKind::Play(p) => self.enter_play(idx, p),
+            NodeKind::Menu(m) => self.enter_menu(now, idx, m),
+            NodeKind::Collect(c) => self.enter_collect(now, idx, c),
+            NodeKind::Condition(c) => Some(self.evaluate(now, c).to_owned()),
             NodeKind::Set(s) => {
                 for (var, template) in &s.assignments {
                     let value = template.expand(|v| self.vars.get(v).map(String::as_str));
                     self.vars.insert(var.clone(), value);
                 }
-                self.current = Some((
-                    idx,
-                    NodeState::Play {
-                        play: PlayId(0),
-                        barge_in: false,
-                    },
-                ));
                 Some("next".into())
             }
             NodeKind::Http(h) => {
                 let url = h.url.expand(|v| self.vars.get(v).map(String::as_str));
                 let id = RequestId(self.next_id());
                 let body_json = self.http_body(&node.id).to_string();
+                let timeout = h.timeout;
                 self.actions.push_back(Action::HttpRequest {
                     id,
                     url: url.clone(),
                     body_json,
-                    timeout: h.timeout,
+                    timeout,
                 });
+                let deadline = after(now, timeout);
                 self.current = Some((
                     idx,
                     NodeState::Http {
                         id,
                         url,
                         sent_at: now,
-                        deadline: after(now, h.timeout),
+                        deadline,
                     },
                 ));
                 None
             }
             NodeKind::Transfer(t) => {
                 self.stop_collecting();
-                self.current = Some((
-                    idx,
-                    NodeState::Play {
-                        play: PlayId(0),
-                        barge_in: false,
-                    },
-                ));
+                let target = t.target.clone();
                 self.push_entry(now, idx, TrajectoryEvent::Transfer, |e| {
-                    e.detail = Some(t.target.to_string())
+                    e.detail = Some(target.to_string())
                 });
                 self.actions.push_back(Action::Transfer {
-                    target: t.target.clone(),
+                    target: target.clone(),
                 });
-                self.end(
-                    now,
-                    Outcome::Transfer {
-                        target: t.target.clone(),
-                    },
-                );
+                self.end(now, Outcome::Transfer { target });
                 None
             }
             NodeKind::Record(r) => {
@@ -170,10 +89,11 @@ impl Interpreter {
                     self.start_recording(now, idx, r.beep, r.max_duration);
                 } else {
                     let play = self.play(paths([&r.prompts]), false);
+                    let phase = RecordPhase::Prompting(play);
                     self.current = Some((
                         idx,
                         NodeState::Record {
-                            phase: RecordPhase::Prompting(play),
+                            phase,
                             deadline: None,
                         },
                     ));
@@ -181,17 +101,65 @@ impl Interpreter {
                 None
             }
             NodeKind::Hangup(h) => {
-                self.current = Some((
-                    idx,
-                    NodeState::Play {
-                        play: PlayId(0),
-                        barge_in: false,
-                    },
-                ));
                 self.finish_hangup(now, h.reason.clone());
                 None
             }
         }
+    }
+
+    fn enter_play(&mut self, idx: usize, p: &Play) -> Option<String> {
+        if p.barge_in && !self.type_ahead.is_empty() {
+            // The caller already typed ahead: skip the prompt.
+            return Some("next".into());
+        }
+        if p.barge_in {
+            self.start_collecting();
+        }
+        let play = self.play(paths([&p.prompts]), p.barge_in);
+        self.current = Some((
+            idx,
+            NodeState::Play {
+                play,
+                barge_in: p.barge_in,
+            },
+        ));
+        None
+    }
+
+    fn enter_menu(&mut self, now: Time, idx: usize, m: &Menu) -> Option<String> {
+        self.start_collecting();
+        let waiting = NodeState::Menu {
+            attempt: 1,
+            phase: Phase::Waiting,
+            deadline: None,
+        };
+        self.current = Some((idx, waiting));
+        if let Some(d) = self.type_ahead.pop_front() {
+            self.type_ahead.clear();
+            return self.menu_digit(now, idx, m, d);
+        }
+        let play = self.play(paths([&m.prompts]), m.barge_in);
+        let prompting = NodeState::Menu {
+            attempt: 1,
+            phase: Phase::Prompting(play),
+            deadline: None,
+        };
+        self.current = Some((idx, prompting));
+        None
+    }
+
+    fn enter_collect(&mut self, now: Time, idx: usize, c: &Collect) -> Option<String> {
+        self.start_collecting();
+        if self.type_ahead.is_empty() {
+            let play = self.play(paths([&c.prompts]), true);
+            self.current = Some((idx, collect_state(1, Phase::Prompting(play))));
+            return None;
+        }
+        self.current = Some((idx, collect_state(1, Phase::Waiting)));
+        let typed: Vec<Digit> = self.type_ahead.drain(..).collect();
+        typed
+            .into_iter()
+            .find_map(|d| self.collect_digit(now, idx, c, d))
     }
 
     fn start_recording(&mut self, now: Time, idx: usize, beep: bool, max_duration: Duration) {
@@ -227,7 +195,7 @@ impl Interpreter {
     }
 
     pub(super) fn on_digit(&mut self, now: Time, d: Digit) -> Option<String> {
-        let flow = std::sync::Arc::clone(&self.flow);
+        let flow = Arc::clone(&self.flow);
         let (idx, state) = self.current.clone()?;
         match (&flow.nodes[idx].kind, state) {
             (
@@ -417,7 +385,7 @@ impl Interpreter {
     }
 
     pub(super) fn on_prompt_finished(&mut self, now: Time, id: PlayId) -> Option<String> {
-        let flow = std::sync::Arc::clone(&self.flow);
+        let flow = Arc::clone(&self.flow);
         let (idx, state) = self.current.clone()?;
         match (&flow.nodes[idx].kind, state) {
             (NodeKind::Play(_), NodeState::Play { play, .. }) if play == id => Some("next".into()),
@@ -477,7 +445,7 @@ impl Interpreter {
     }
 
     pub(super) fn on_timeout(&mut self, now: Time) -> Option<String> {
-        let flow = std::sync::Arc::clone(&self.flow);
+        let flow = Arc::clone(&self.flow);
         let due = self.poll_timeout().is_some_and(|t| t <= now);
         if !due {
             return None;
@@ -529,7 +497,7 @@ impl Interpreter {
         id: RequestId,
         outcome: HttpOutcome,
     ) -> Option<String> {
-        let flow = std::sync::Arc::clone(&self.flow);
+        let flow = Arc::clone(&self.flow);
         let (idx, state) = self.current.clone()?;
         let (
             NodeKind::Http(h),
@@ -626,7 +594,7 @@ impl Interpreter {
         reference: String,
         duration: Duration,
     ) -> Option<String> {
-        let flow = std::sync::Arc::clone(&self.flow);
+        let flow = Arc::clone(&self.flow);
         let (idx, state) = self.current.clone()?;
         let (
             NodeKind::Record(r),

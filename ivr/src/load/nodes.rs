@@ -279,7 +279,10 @@ fn collect(f: &Fields<'_>, dir: &Path, d: &mut Diagnostics<'_>) -> Option<Collec
 }
 
 fn compile_regex(p: &str, span: Span, d: &mut Diagnostics<'_>) -> Option<Regex> {
-    match regex::RegexBuilder::new(p).size_limit(REGEX_SIZE_LIMIT).build() {
+    match regex::RegexBuilder::new(p)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+    {
         Ok(re) => Some(re),
         Err(e) => {
             let msg = e.to_string();
