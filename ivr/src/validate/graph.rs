@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use crate::diag::Diagnostics;
-use crate::model::Flow;
+use crate::model::{Flow, NodeType};
 
 /// Warns about nodes no path from the start reaches.
 pub(super) fn check_reachability(flow: &Flow, broken: &HashSet<String>, d: &mut Diagnostics<'_>) {
@@ -36,40 +36,69 @@ pub(super) fn check_reachability(flow: &Flow, broken: &HashSet<String>, d: &mut 
     }
 }
 
-/// Errors on cycles made only of nodes that never wait (set, condition,
-/// transfer-less jumps): a call entering one would spin forever.
-/// Tarjan's strongly connected components over the non-waiting subgraph.
-pub(super) fn check_busy_loops(flow: &Flow, d: &mut Diagnostics<'_>) {
-    let n = flow.nodes.len();
-    let busy: Vec<bool> = flow.nodes.iter().map(|x| !x.node_type().waits()).collect();
+/// Cycles (strongly connected components with a loop) of the subgraph of
+/// nodes for which `keep` holds, each sorted by node index.
+fn cycles(flow: &Flow, keep: impl Fn(NodeType) -> bool) -> Vec<Vec<usize>> {
+    let kept: Vec<bool> = flow.nodes.iter().map(|x| keep(x.node_type())).collect();
     let succ: Vec<Vec<usize>> = flow
         .nodes
         .iter()
         .enumerate()
         .map(|(i, node)| {
-            if !busy[i] {
+            if !kept[i] {
                 return Vec::new();
             }
             node.exits
                 .iter()
                 .filter_map(|e| flow.node_index(&e.target))
-                .filter(|&j| busy[j])
+                .filter(|&j| kept[j])
                 .collect()
         })
         .collect();
-    for comp in tarjan(n, &succ) {
-        let cyclic = comp.len() > 1 || comp.first().is_some_and(|&i| succ[i].contains(&i));
-        if !cyclic {
-            continue;
-        }
-        let mut comp = comp;
-        comp.sort_unstable();
-        let names: Vec<&str> = comp.iter().map(|&i| flow.nodes[i].id.as_str()).collect();
+    let mut out: Vec<Vec<usize>> = tarjan(flow.nodes.len(), &succ)
+        .into_iter()
+        .filter(|c| c.len() > 1 || c.first().is_some_and(|&i| succ[i].contains(&i)))
+        .map(|mut c| {
+            c.sort_unstable();
+            c
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn names(flow: &Flow, comp: &[usize]) -> String {
+    comp.iter()
+        .map(|&i| flow.nodes[i].id.as_str())
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
+
+/// Errors on cycles made only of nodes that never wait (`set`, `condition`):
+/// a call entering one would spin forever. Warns about cycles that wait
+/// (prompts, http) but never take input (`menu`, `collect`, `record`): the
+/// caller can only leave them by hanging up, which is right for a hold loop
+/// and wrong almost everywhere else.
+pub(super) fn check_busy_loops(flow: &Flow, d: &mut Diagnostics<'_>) {
+    for comp in cycles(flow, |t| !t.waits()) {
         d.error(
             flow.nodes[comp[0]].span.clone(),
             format!(
                 "infinite loop: nodes {} form a cycle that never waits for input or media",
-                names.join(" → ")
+                names(flow, &comp)
+            ),
+        );
+    }
+    let input = |t: NodeType| matches!(t, NodeType::Menu | NodeType::Collect | NodeType::Record);
+    for comp in cycles(flow, |t| !input(t)) {
+        if comp.iter().all(|&i| !flow.nodes[i].node_type().waits()) {
+            continue; // already an error above
+        }
+        d.warning(
+            flow.nodes[comp[0]].span.clone(),
+            format!(
+                "nodes {} form a loop without any menu, collect or record: the caller can only leave it by hanging up",
+                names(flow, &comp)
             ),
         );
     }

@@ -231,6 +231,21 @@ fn example_flows_are_valid_and_cross_flow_targets_resolve() {
 }
 
 #[test]
+fn hold_loop_without_input_is_a_warning() {
+    let text = "[flow]\nprompts = \"../prompts\"\n[nodes.hold]\ntype = \"play\"\nprompts = [\"connecting\"]\nexits = { next = \"again\" }\n[nodes.again]\ntype = \"set\"\nvars = { n = \"1\" }\nexits = { next = \"hold\" }\n";
+    let c = ivr::check_source(crate::fixture("hold.toml"), text);
+    assert_eq!(c.errors(), 0, "{:#?}", c.diagnostics);
+    let d = &c.diagnostics[0];
+    assert_eq!((d.line, d.column, d.severity), (3, 8, Severity::Warning));
+    assert!(
+        d.message
+            .contains("nodes hold → again form a loop without any menu"),
+        "{}",
+        d.message
+    );
+}
+
+#[test]
 fn unreadable_file_is_an_error_at_1_1() {
     let (out, code) = validate_cmd(&[data("does-not-exist.toml")]);
     assert_eq!(code, 1);
