@@ -85,7 +85,7 @@ fn dot(flow: &Flow) -> String {
             NodeType::Condition => "diamond",
             NodeType::Http => "parallelogram",
             NodeType::Transfer => "house",
-            NodeType::Hangup => "doublecircle",
+            NodeType::Hangup => "octagon",
             NodeType::Record => "cylinder",
             _ => "box",
         };

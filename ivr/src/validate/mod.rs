@@ -13,6 +13,8 @@
 //! | variable used but assigned nowhere and not built in | error |
 //! | node unreachable from the start node | warning |
 //! | exit declared but never used by any condition rule | warning |
+//! | menu without key options | warning |
+//! | loop with prompts/http but no menu, collect or record | warning |
 
 mod graph;
 mod prompts;
@@ -99,6 +101,17 @@ fn check_exits(node: &Node, exists: &dyn Fn(&str) -> bool, d: &mut Diagnostics<'
                 node.span.clone(),
                 format!(
                     "dead end: {ty} node `{}` has no `{req}` exit (add it under `exits`)",
+                    node.id
+                ),
+            );
+        }
+    }
+    if let NodeKind::Menu(m) = &node.kind {
+        if m.options.is_empty() {
+            d.warning(
+                node.span.clone(),
+                format!(
+                    "menu node `{}` has no key options; every attempt ends invalid or timed out",
                     node.id
                 ),
             );

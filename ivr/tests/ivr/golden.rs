@@ -246,6 +246,17 @@ fn hold_loop_without_input_is_a_warning() {
 }
 
 #[test]
+fn menu_without_options_is_a_warning() {
+    let text = "[flow]\nprompts = \"../prompts\"\n[nodes.m]\ntype = \"menu\"\nprompts = \"main_menu\"\nexits = { default = \"bye\" }\n[nodes.bye]\ntype = \"hangup\"\n";
+    let c = ivr::check_source(crate::fixture("m.toml"), text);
+    assert_eq!((c.errors(), c.warnings()), (0, 1), "{:#?}", c.diagnostics);
+    assert_eq!((c.diagnostics[0].line, c.diagnostics[0].column), (3, 8));
+    assert!(c.diagnostics[0]
+        .message
+        .contains("menu node `m` has no key options"));
+}
+
+#[test]
 fn unreadable_file_is_an_error_at_1_1() {
     let (out, code) = validate_cmd(&[data("does-not-exist.toml")]);
     assert_eq!(code, 1);

@@ -379,3 +379,24 @@ fn trajectory_times_are_utc_and_serialize() {
     let back: crate::Trajectory = serde_json::from_str(&json).expect("deserializes");
     assert_eq!(&back, t);
 }
+
+#[test]
+fn events_before_start_are_ignored_and_start_is_idempotent() {
+    let f = flow(MENU);
+    let mut ivr = Interpreter::new(f, CallContext::default(), Calendar::default());
+    let at = thursday_10am();
+    ivr.handle_event(at, Event::Digit(Digit::D1));
+    ivr.handle_timeout(at);
+    assert!(ivr.poll_action().is_none());
+    assert!(ivr.trajectory().entries.is_empty());
+    ivr.start(at);
+    let first: Vec<Action> = std::iter::from_fn(|| ivr.poll_action()).collect();
+    ivr.start(at);
+    assert!(ivr.poll_action().is_none());
+    assert_eq!(first.len(), 2, "{first:?}");
+    assert_eq!(ivr.current_node(), Some("start"));
+    assert_eq!(
+        ivr.variables().get("flow").map(String::as_str),
+        Some("inline-test")
+    );
+}
