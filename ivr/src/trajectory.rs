@@ -213,7 +213,7 @@ impl Trajectory {
     }
 
     /// Applies the retention rule of SPEC §5 at `now` and returns the number
-    /// of entries removed. The cut-off is `now - retention` (the [proposed]
+    /// of entries removed. The cut-off is `now - retention` (the \[proposed\]
     /// predicate `entry.at <= now - 15×24h`). SPEC §26.6 leaves open how the
     /// two rules combine; our reading:
     /// - a trajectory whose entries lie within 24 h of the call start is
