@@ -60,7 +60,10 @@ pub(crate) fn load(source: &Arc<SourceFile>, d: &mut Diagnostics<'_>) -> Option<
         what: "the flow file".into(),
     };
     root.reject_unknown(&["flow", "nodes"], d);
-    let header = root.table("flow", d);
+    let header = root.table("flow", d).map(|mut f| {
+        f.what = "`[flow]`".into();
+        f
+    });
     let (name, description, start, prompt_dir, holidays) = read_header(source, header.as_ref(), d);
 
     let Some(nodes_t) = root.table("nodes", d) else {

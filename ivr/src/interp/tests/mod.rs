@@ -447,3 +447,11 @@ type = "hangup"
     ));
     assert!(matches!(c.log.last(), Some(Action::Hangup { .. })));
 }
+
+#[test]
+fn interpreter_and_flow_can_move_to_a_call_task() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Interpreter>();
+    assert_send_sync::<Flow>();
+    assert_send_sync::<crate::FlowRegistry>();
+}
