@@ -200,11 +200,6 @@ fn two_baresips_register_with_digest_and_call_each_other() {
         alice_log.contains("Call established"),
         "alice's call was not established:\n{alice_log}\npbx:\n{pbx_log}"
     );
-    // (alice unregistered when she quit: baresip sends REGISTER with Expires: 0.)
-    assert!(
-        !registrations(&config).contains("2001@127.0.0.1"),
-        "alice's unregister was honoured"
-    );
 
     // alice recorded what she decoded: bob's 1000 Hz, not her own 440 Hz.
     let dec = std::fs::read_dir(&alice)

@@ -98,7 +98,7 @@ fn unknown_user_is_refused() {
 
 #[test]
 fn register_with_sha256() {
-    let pbx = Pbx::start("");
+    let pbx = Pbx::start("[auth]\nalgorithms = [\"SHA-256\", \"MD5\"]\n");
     let ua = RawUa::new();
     let contact = format!("sip:bob@{}", ua.local());
     let out = ua.register(pbx.addr(), "bob", &password("bob"), &contact, Alg::Sha256);
