@@ -31,6 +31,11 @@ enum Command {
     },
     /// List registration bindings, one per line.
     Registrations,
+    /// IVR flows: validate, render, simulate.
+    Ivr {
+        #[command(subcommand)]
+        action: commands::ivr::IvrCmd,
+    },
 }
 
 fn main() -> ExitCode {
@@ -40,6 +45,7 @@ fn main() -> ExitCode {
         Command::Check => commands::check::run(cli.config.as_deref()),
         Command::Users { action } => commands::users::run(cli.config.as_deref(), action),
         Command::Registrations => commands::registrations::run(cli.config.as_deref()),
+        Command::Ivr { action } => commands::ivr::run(action),
     };
     match result {
         Ok(code) => code,

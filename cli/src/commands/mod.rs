@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod check;
+pub(crate) mod ivr;
 pub(crate) mod registrations;
 pub(crate) mod serve;
 pub(crate) mod users;
