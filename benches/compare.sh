@@ -56,5 +56,10 @@ for s in "${scenarios[@]}"; do
     line=$(env "${env[@]}" "$bench/compare.sh" 127.0.0.1:5060 "$s" ramp "$budget" | tail -1)
     stop
     echo "$line" | tee -a "$out_dir/results.jsonl"
-    python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(f"{d[\"scenario\"]}: pbx {d[\"project\"].get(\"max_clean_cps\")} /s, kamailio {d[\"kamailio\"].get(\"max_clean_cps\")} /s, ratio {d.get(\"ratio\")}")' "$line" || true
+    python3 - "$line" <<'PY' || true
+import json, sys
+d = json.loads(sys.argv[1])
+p, k = d["project"].get("max_clean_cps"), d["kamailio"].get("max_clean_cps")
+print(f"{d['scenario']}: pbx {p}/s, kamailio {k}/s, ratio {d.get('ratio')}")
+PY
 done

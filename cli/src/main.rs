@@ -2,6 +2,11 @@
 
 mod commands;
 
+/// mimalloc: the SIP path allocates small, short-lived buffers on several threads,
+/// where glibc malloc showed ~12 % of the server's CPU in profiles.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

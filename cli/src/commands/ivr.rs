@@ -59,7 +59,14 @@ pub(crate) fn run(cmd: IvrCmd) -> anyhow::Result<ExitCode> {
             };
             ivr::cli::render_cmd(&flow, f)
         }
-        IvrCmd::Simulate { flow, digits, at, caller, http, json } => {
+        IvrCmd::Simulate {
+            flow,
+            digits,
+            at,
+            caller,
+            http,
+            json,
+        } => {
             let mut script = ivr::SimScript::default();
             script.digits = ivr::SimScript::parse_digits(&digits)?;
             if let Some(at) = at {

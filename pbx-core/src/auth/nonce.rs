@@ -1,36 +1,31 @@
-//! Server nonces: stateless to issue and verify (timestamp + counter + HMAC), with
+//! Server nonces: stateless to issue and verify (timestamp + serial + HMAC), with
 //! expiry (`stale=true`, RFC 7616 §3.3) and nonce-count replay checks (RFC 7616 §3.4).
 //!
-//! Only nonces that were actually used with `qop=auth` get state: the highest
-//! nonce-count seen, so a captured request cannot be replayed. State is dropped
-//! once the nonce has expired anyway.
+//! Replay state is a fixed ring of atomic slots indexed by the nonce's serial
+//! number (the scheme of Kamailio's `nid`/`nc` arrays): issuing a nonce resets its
+//! slot, a check compares-and-swaps the highest nonce-count seen. No locks, no
+//! allocation, nothing to sweep. A nonce whose slot has been reused by a newer one
+//! (more than `slots` nonces issued since) is answered `Stale`, and the UA simply
+//! authenticates again with a fresh nonce.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hmac::{Hmac, Mac};
-use parking_lot::Mutex;
 use sha2::Sha256;
 
-const SHARDS: usize = 32;
 const MAC_LEN: usize = 12;
+/// Default ring size: at 20,000 challenges/s a nonce stays checkable for ~50 s.
+pub const DEFAULT_SLOTS: usize = 1 << 20;
 
 /// What a presented nonce is worth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NonceCheck {
     /// Ours, fresh, and the nonce-count advances (or the same request is retransmitted).
     Valid,
-    /// Ours but expired: challenge again with `stale=true`.
+    /// Ours but expired (or its replay slot was recycled): challenge again with `stale=true`.
     Stale,
     /// Not issued by us, malformed, or a nonce-count replay.
     Invalid,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Seen {
-    issued: u64,
-    nc: u32,
-    request: u64,
 }
 
 /// Issues and verifies nonces; one per server (shared by all threads).
@@ -38,19 +33,23 @@ pub struct NonceBook {
     key: [u8; 32],
     ttl_secs: u64,
     counter: AtomicU64,
-    seen: Vec<Mutex<HashMap<u64, Seen, ahash::RandomState>>>,
+    /// Per serial (mod len): `nc << 32 | request hash (32 bits)`, 0 = not used yet.
+    slots: Box<[AtomicU64]>,
 }
 
 impl NonceBook {
     /// `key` must be secret and random (from the driver's RNG); `ttl_secs` is the lifetime.
     pub fn new(key: [u8; 32], ttl_secs: u64) -> Self {
+        Self::with_slots(key, ttl_secs, DEFAULT_SLOTS)
+    }
+
+    /// Like [`Self::new`] with a replay ring of `slots` entries (a power of two is not required).
+    pub fn with_slots(key: [u8; 32], ttl_secs: u64, slots: usize) -> Self {
         Self {
             key,
             ttl_secs,
             counter: AtomicU64::new(0),
-            seen: (0..SHARDS)
-                .map(|_| Mutex::new(HashMap::default()))
-                .collect(),
+            slots: (0..slots.max(1)).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
@@ -64,9 +63,14 @@ impl NonceBook {
         out
     }
 
+    fn slot(&self, serial: u64) -> &AtomicU64 {
+        &self.slots[(serial % self.slots.len() as u64) as usize]
+    }
+
     /// A fresh nonce issued at `now_secs` (Unix seconds).
     pub fn issue(&self, now_secs: u64) -> String {
         let serial = self.counter.fetch_add(1, Ordering::Relaxed);
+        self.slot(serial).store(0, Ordering::Relaxed);
         let mut raw = [0u8; 16 + MAC_LEN];
         raw[..8].copy_from_slice(&now_secs.to_be_bytes());
         raw[8..16].copy_from_slice(&serial.to_be_bytes());
@@ -107,41 +111,33 @@ impl NonceBook {
         let Some(nc) = nc else {
             return NonceCheck::Valid;
         };
-        let mut shard = self.seen[(serial as usize) % SHARDS].lock();
-        match shard.get_mut(&serial) {
-            Some(seen) if nc > seen.nc => {
-                *seen = Seen {
-                    issued,
-                    nc,
-                    request,
+        if nc == 0 {
+            return NonceCheck::Invalid;
+        }
+        if self.counter.load(Ordering::Relaxed).saturating_sub(serial) >= self.slots.len() as u64 {
+            return NonceCheck::Stale;
+        }
+        let req = (request as u32) | 1;
+        let wanted = (u64::from(nc) << 32) | u64::from(req);
+        let slot = self.slot(serial);
+        let mut current = slot.load(Ordering::Acquire);
+        loop {
+            let (seen_nc, seen_req) = ((current >> 32) as u32, current as u32);
+            if current != 0 && nc < seen_nc {
+                return NonceCheck::Invalid;
+            }
+            if current != 0 && nc == seen_nc {
+                return if seen_req == req {
+                    NonceCheck::Valid
+                } else {
+                    NonceCheck::Invalid
                 };
-                NonceCheck::Valid
             }
-            Some(seen) if nc == seen.nc && request == seen.request => NonceCheck::Valid,
-            Some(_) => NonceCheck::Invalid,
-            None => {
-                shard.insert(
-                    serial,
-                    Seen {
-                        issued,
-                        nc,
-                        request,
-                    },
-                );
-                NonceCheck::Valid
+            match slot.compare_exchange_weak(current, wanted, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return NonceCheck::Valid,
+                Err(now) => current = now,
             }
         }
-    }
-
-    /// Forgets nonce-counts of expired nonces. Returns how many are still tracked.
-    pub fn sweep(&self, now_secs: u64) -> usize {
-        let mut left = 0;
-        for shard in &self.seen {
-            let mut shard = shard.lock();
-            shard.retain(|_, s| now_secs.saturating_sub(s.issued) <= self.ttl_secs);
-            left += shard.len();
-        }
-        left
     }
 }
 
@@ -198,11 +194,20 @@ mod tests {
     }
 
     #[test]
-    fn sweep_drops_expired_state() {
+    fn recycled_slot_makes_the_nonce_stale() {
+        let b = NonceBook::with_slots([7; 32], 300, 4);
+        let n = b.issue(1000);
+        assert_eq!(b.check(&n, Some(1), 1, 1000), NonceCheck::Valid);
+        for _ in 0..4 {
+            b.issue(1000);
+        }
+        assert_eq!(b.check(&n, Some(2), 2, 1000), NonceCheck::Stale);
+    }
+
+    #[test]
+    fn nonce_count_zero_is_invalid() {
         let b = book();
         let n = b.issue(1000);
-        b.check(&n, Some(1), 1, 1000);
-        assert_eq!(b.sweep(1100), 1);
-        assert_eq!(b.sweep(1400), 0);
+        assert_eq!(b.check(&n, Some(0), 1, 1000), NonceCheck::Invalid);
     }
 }

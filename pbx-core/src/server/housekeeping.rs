@@ -61,7 +61,6 @@ pub(super) fn spawn_housekeeping(
                 if expired > 0 {
                     tracing::debug!(expired, "bindings expired");
                 }
-                core.auth.nonces().sweep(now.unix_secs);
                 core.bans.sweep(now.mono_ms);
                 match store.users_version() {
                     Ok(v) if v != users_version => match store.load_users(&realm) {

@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender};
 
 use super::Store;
 use crate::registrar::Binding;
@@ -70,27 +70,15 @@ impl WriteBehind {
 }
 
 fn run(mut store: Store, rx: Receiver<BindingChange>, interval: Duration, stop: Arc<AtomicBool>) {
+    // Sleep, then drain: the registrar's `send` never has to wake this thread (a
+    // futex syscall per REGISTER otherwise).
     let mut batch: Vec<BindingChange> = Vec::new();
     loop {
         let stopping = stop.load(Ordering::SeqCst);
-        let deadline = Instant::now() + interval;
-        loop {
-            if stopping {
-                match rx.try_recv() {
-                    Ok(c) => batch.push(c),
-                    Err(_) => break,
-                }
-                continue;
-            }
-            match rx.recv_deadline(deadline) {
-                Ok(c) => batch.push(c),
-                Err(RecvTimeoutError::Timeout) => break,
-                Err(RecvTimeoutError::Disconnected) => {
-                    std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
-                    break;
-                }
-            }
+        if !stopping {
+            std::thread::sleep(interval);
         }
+        batch.extend(rx.try_iter());
         if !batch.is_empty() {
             let compacted = compact(std::mem::take(&mut batch));
             if let Err(e) = store.apply(&compacted) {
@@ -106,26 +94,29 @@ fn run(mut store: Store, rx: Receiver<BindingChange>, interval: Duration, stop: 
 
 /// Keeps only the last change per binding (a refresh storm writes each binding once).
 fn compact(batch: Vec<BindingChange>) -> Vec<BindingChange> {
-    let mut last: HashMap<(String, String), usize> = HashMap::with_capacity(batch.len());
-    for (i, c) in batch.iter().enumerate() {
+    fn key(c: &BindingChange) -> Option<(&str, &str)> {
         match c {
-            BindingChange::Upsert(b) => {
-                last.insert((b.aor.clone(), b.key.clone()), i);
-            }
-            BindingChange::Remove { aor, key } => {
-                last.insert((aor.clone(), key.clone()), i);
-            }
-            BindingChange::ExpireBefore(_) => {}
+            BindingChange::Upsert(b) => Some((&b.aor, &b.key)),
+            BindingChange::Remove { aor, key } => Some((aor, key)),
+            BindingChange::ExpireBefore(_) => None,
         }
     }
+    let keep: Vec<bool> = {
+        let mut last: HashMap<(&str, &str), usize> = HashMap::with_capacity(batch.len());
+        for (i, c) in batch.iter().enumerate() {
+            if let Some(k) = key(c) {
+                last.insert(k, i);
+            }
+        }
+        batch
+            .iter()
+            .enumerate()
+            .map(|(i, c)| key(c).is_none_or(|k| last.get(&k) == Some(&i)))
+            .collect()
+    };
     batch
         .into_iter()
-        .enumerate()
-        .filter(|(i, c)| match c {
-            BindingChange::Upsert(b) => last.get(&(b.aor.clone(), b.key.clone())) == Some(i),
-            BindingChange::Remove { aor, key } => last.get(&(aor.clone(), key.clone())) == Some(i),
-            BindingChange::ExpireBefore(_) => true,
-        })
-        .map(|(_, c)| c)
+        .zip(keep)
+        .filter_map(|(c, k)| k.then_some(c))
         .collect()
 }
