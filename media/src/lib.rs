@@ -19,8 +19,10 @@
 
 pub mod demux;
 pub mod error;
+pub mod g711;
 pub mod rtcp;
 pub mod rtp;
+pub mod sdp;
 pub mod stats;
 
 pub use error::PacketError;
