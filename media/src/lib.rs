@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod demux;
+pub mod dtmf;
 pub mod error;
 pub mod g711;
 pub mod rtcp;
