@@ -21,6 +21,7 @@ pub mod demux;
 pub mod dtmf;
 pub mod error;
 pub mod g711;
+pub mod jitter;
 pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
