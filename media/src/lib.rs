@@ -23,6 +23,7 @@ pub mod error;
 pub mod g711;
 pub mod jitter;
 pub mod rtcp;
+pub mod relay;
 pub mod rtp;
 pub mod sdp;
 pub mod stats;
