@@ -22,6 +22,7 @@ pub mod dtmf;
 pub mod error;
 pub mod g711;
 pub mod jitter;
+pub mod mixer;
 pub mod rtcp;
 pub mod relay;
 pub mod rtp;
