@@ -28,11 +28,19 @@ const fn ulaw_decode(u: u8) -> i16 {
     let u = !u;
     let mut t = (((u & 0x0f) as i32) << 3) + ULAW_BIAS;
     t <<= (u & 0x70) >> 4;
-    (if u & 0x80 != 0 { ULAW_BIAS - t } else { t - ULAW_BIAS }) as i16
+    (if u & 0x80 != 0 {
+        ULAW_BIAS - t
+    } else {
+        t - ULAW_BIAS
+    }) as i16
 }
 
 const fn alaw_encode_13(pcm: i32) -> u8 {
-    let (v, mask) = if pcm >= 0 { (pcm, 0xd5) } else { (-pcm - 1, 0x55) };
+    let (v, mask) = if pcm >= 0 {
+        (pcm, 0xd5)
+    } else {
+        (-pcm - 1, 0x55)
+    };
     let ends = [0x1f, 0x3f, 0x7f, 0xff, 0x1ff, 0x3ff, 0x7ff, 0xfff];
     let mut seg = 0;
     while seg < 8 && v > ends[seg] {
@@ -138,8 +146,14 @@ impl Law {
     pub fn encode(self, pcm: &[i16], out: &mut [u8]) -> usize {
         let n = pcm.len().min(out.len());
         match self {
-            Self::Ulaw => pcm[..n].iter().zip(&mut out[..n]).for_each(|(s, o)| *o = ulaw_encode(*s)),
-            Self::Alaw => pcm[..n].iter().zip(&mut out[..n]).for_each(|(s, o)| *o = alaw_encode(*s)),
+            Self::Ulaw => pcm[..n]
+                .iter()
+                .zip(&mut out[..n])
+                .for_each(|(s, o)| *o = ulaw_encode(*s)),
+            Self::Alaw => pcm[..n]
+                .iter()
+                .zip(&mut out[..n])
+                .for_each(|(s, o)| *o = alaw_encode(*s)),
         }
         n
     }
@@ -150,7 +164,10 @@ impl Law {
             Self::Ulaw => &ULAW_DEC,
             Self::Alaw => &ALAW_DEC,
         };
-        g711[..n].iter().zip(&mut out[..n]).for_each(|(c, o)| *o = table[usize::from(*c)]);
+        g711[..n]
+            .iter()
+            .zip(&mut out[..n])
+            .for_each(|(c, o)| *o = table[usize::from(*c)]);
         n
     }
     /// Encoded value of digital silence.
@@ -221,7 +238,10 @@ mod tests {
                 law.decode(&enc, &mut dec);
                 let snr = snr_db(&pcm, &dec);
                 assert!(snr > min_snr, "{law:?} amp {amp}: snr {snr}");
-                assert!(snr < 45.0, "{law:?}: 8-bit companding cannot exceed ~40 dB, got {snr}");
+                assert!(
+                    snr < 45.0,
+                    "{law:?}: 8-bit companding cannot exceed ~40 dB, got {snr}"
+                );
             }
         }
     }

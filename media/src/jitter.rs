@@ -45,7 +45,10 @@ impl JitterConfig {
         if self.capacity < 4 || self.capacity > 4096 {
             return Err("capacity must be 4..=4096");
         }
-        if self.min_delay == 0 || self.min_delay > self.max_delay || usize::from(self.max_delay) >= self.capacity {
+        if self.min_delay == 0
+            || self.min_delay > self.max_delay
+            || usize::from(self.max_delay) >= self.capacity
+        {
             return Err("need 1 <= min_delay <= max_delay < capacity");
         }
         if self.frame_ms == 0 || self.clock_rate == 0 || self.max_payload == 0 {
@@ -193,7 +196,9 @@ impl JitterBuffer {
 
     fn update_jitter(&mut self, now: Instant, timestamp: u32) {
         let epoch = *self.epoch.get_or_insert(now);
-        let arrival = (now.duration_since(epoch).as_micros() as u64 * u64::from(self.cfg.clock_rate) / 1_000_000) as u32;
+        let arrival = (now.duration_since(epoch).as_micros() as u64
+            * u64::from(self.cfg.clock_rate)
+            / 1_000_000) as u32;
         let transit = i64::from(arrival.wrapping_sub(timestamp) as i32);
         if let Some(last) = self.last_transit {
             let d = (transit - last).abs() as f64;

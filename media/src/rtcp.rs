@@ -370,7 +370,10 @@ mod tests {
         assert_eq!(pkts.len(), 3);
         assert_eq!(pkts[0].sender_info(), Some(info));
         assert_eq!(pkts[0].sender_ssrc(), Some(Ssrc(1)));
-        assert_eq!(pkts[0].report_blocks().collect::<Vec<_>>(), vec![block(2), block(3)]);
+        assert_eq!(
+            pkts[0].report_blocks().collect::<Vec<_>>(),
+            vec![block(2), block(3)]
+        );
         assert_eq!(pkts[1].packet_type(), PT_SDES);
         assert_eq!(pkts[2].packet_type(), PT_BYE);
     }
@@ -384,10 +387,16 @@ mod tests {
         assert_eq!(p.report_blocks().next(), Some(block(9)));
         assert!(p.sender_info().is_none());
         // truncated
-        assert!(matches!(RtcpCompound::parse(&buf[..n - 4]), Err(PacketError::BadLength { .. })));
+        assert!(matches!(
+            RtcpCompound::parse(&buf[..n - 4]),
+            Err(PacketError::BadLength { .. })
+        ));
         // compound starting with BYE
         let m = write_bye(Ssrc(1), &mut buf).unwrap();
-        assert_eq!(RtcpCompound::parse(&buf[..m]).unwrap_err(), PacketError::BadCompoundStart(PT_BYE));
+        assert_eq!(
+            RtcpCompound::parse(&buf[..m]).unwrap_err(),
+            PacketError::BadCompoundStart(PT_BYE)
+        );
         assert!(write_rr(Ssrc(1), &[block(1); 32], &mut [0u8; 1024]).is_err());
     }
 

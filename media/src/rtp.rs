@@ -101,7 +101,12 @@ impl<'a> RtpPacket<'a> {
     }
     /// Synchronization source.
     pub fn ssrc(&self) -> Ssrc {
-        Ssrc(u32::from_be_bytes([self.buf[8], self.buf[9], self.buf[10], self.buf[11]]))
+        Ssrc(u32::from_be_bytes([
+            self.buf[8],
+            self.buf[9],
+            self.buf[10],
+            self.buf[11],
+        ]))
     }
     /// Contributing sources (RFC 3550 §5.1 "CSRC list").
     pub fn csrcs(&self) -> impl Iterator<Item = Ssrc> + 'a {
@@ -230,8 +235,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        assert!(matches!(RtpPacket::parse(&[0x80; 5]), Err(PacketError::TooShort { .. })));
-        assert_eq!(RtpPacket::parse(&[0x40; 12]), Err(PacketError::BadVersion(1)));
+        assert!(matches!(
+            RtpPacket::parse(&[0x80; 5]),
+            Err(PacketError::TooShort { .. })
+        ));
+        assert_eq!(
+            RtpPacket::parse(&[0x40; 12]),
+            Err(PacketError::BadVersion(1))
+        );
         let mut pad = [0u8; 13];
         pad[0] = 0xa0;
         pad[12] = 200;

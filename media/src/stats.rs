@@ -94,7 +94,11 @@ impl ReceiverStats {
                 self.cycles += RTP_SEQ_MOD;
             }
             self.max_seq = seq;
-        } else if udelta <= (RTP_SEQ_MOD as u16).wrapping_sub(MAX_MISORDER).wrapping_sub(1) {
+        } else if udelta
+            <= (RTP_SEQ_MOD as u16)
+                .wrapping_sub(MAX_MISORDER)
+                .wrapping_sub(1)
+        {
             // udelta <= RTP_SEQ_MOD - MAX_MISORDER: very large jump
             if u32::from(seq) == self.bad_seq {
                 self.init_seq(seq);
@@ -117,7 +121,9 @@ impl ReceiverStats {
         if self.received == 0 && self.probation > 0 {
             return 0;
         }
-        self.extended_max().wrapping_sub(self.base_seq).wrapping_add(1)
+        self.extended_max()
+            .wrapping_sub(self.base_seq)
+            .wrapping_add(1)
     }
     /// Packets received (valid).
     pub fn received(&self) -> u32 {

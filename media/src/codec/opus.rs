@@ -28,7 +28,9 @@ pub struct OpusEncoder {
 
 impl std::fmt::Debug for OpusEncoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpusEncoder").field("rate", &self.rate).finish()
+        f.debug_struct("OpusEncoder")
+            .field("rate", &self.rate)
+            .finish()
     }
 }
 
@@ -59,7 +61,9 @@ pub struct OpusDecoder {
 
 impl std::fmt::Debug for OpusDecoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpusDecoder").field("rate", &self.rate).finish()
+        f.debug_struct("OpusDecoder")
+            .field("rate", &self.rate)
+            .finish()
     }
 }
 
@@ -82,7 +86,11 @@ impl OpusDecoder {
             Some(p) => Some(Packet::try_from(p).map_err(err)?),
             None => None,
         };
-        let len = if packet.is_none() { frame.min(out.len()) } else { out.len() };
+        let len = if packet.is_none() {
+            frame.min(out.len())
+        } else {
+            out.len()
+        };
         let signals = MutSignals::try_from(&mut out[..len]).map_err(err)?;
         self.dec.decode(packet, signals, false).map_err(err)
     }

@@ -58,7 +58,11 @@ impl Resampler {
         if up > 48 || down > 48 {
             return Err(ResampleError::Unsupported { from, to });
         }
-        let taps = if up == down { 1 } else { TAPS_PER_ZERO * down.max(up).div_ceil(up) };
+        let taps = if up == down {
+            1
+        } else {
+            TAPS_PER_ZERO * down.max(up).div_ceil(up)
+        };
         let n = up * taps;
         let mut coeffs = vec![0f32; n];
         if up == down {
@@ -70,8 +74,13 @@ impl Resampler {
             let mut h = vec![0f64; n];
             for (i, v) in h.iter_mut().enumerate() {
                 let x = i as f64 - c;
-                let sinc = if x == 0.0 { 2.0 * fc } else { (2.0 * std::f64::consts::PI * fc * x).sin() / (std::f64::consts::PI * x) };
-                let w = 0.42 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / (n as f64 - 1.0)).cos()
+                let sinc = if x == 0.0 {
+                    2.0 * fc
+                } else {
+                    (2.0 * std::f64::consts::PI * fc * x).sin() / (std::f64::consts::PI * x)
+                };
+                let w = 0.42
+                    - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / (n as f64 - 1.0)).cos()
                     + 0.08 * (4.0 * std::f64::consts::PI * i as f64 / (n as f64 - 1.0)).cos();
                 *v = sinc * w * up as f64;
             }
@@ -139,7 +148,9 @@ mod tests {
     use super::*;
 
     fn sine(f: f64, rate: f64, n: usize, amp: f64) -> Vec<i16> {
-        (0..n).map(|i| (amp * (2.0 * std::f64::consts::PI * f * i as f64 / rate).sin()) as i16).collect()
+        (0..n)
+            .map(|i| (amp * (2.0 * std::f64::consts::PI * f * i as f64 / rate).sin()) as i16)
+            .collect()
     }
 
     /// SNR of `x` against the best-fitting sinusoid at `f` (delay-independent).
@@ -172,12 +183,24 @@ mod tests {
 
     #[test]
     fn frame_sizes_are_exact() {
-        for (from, to) in [(8000, 48000), (48000, 8000), (8000, 16000), (16000, 8000), (16000, 48000), (48000, 16000), (8000, 8000)] {
+        for (from, to) in [
+            (8000, 48000),
+            (48000, 8000),
+            (8000, 16000),
+            (16000, 8000),
+            (16000, 48000),
+            (48000, 16000),
+            (8000, 8000),
+        ] {
             let mut r = Resampler::new(from, to, 960).unwrap();
             let frame = from as usize / 50;
             let mut out = vec![0i16; 2000];
             for _ in 0..5 {
-                assert_eq!(r.process(&vec![0; frame][..], &mut out).unwrap(), to as usize / 50, "{from}->{to}");
+                assert_eq!(
+                    r.process(&vec![0; frame][..], &mut out).unwrap(),
+                    to as usize / 50,
+                    "{from}->{to}"
+                );
             }
         }
     }
@@ -202,7 +225,9 @@ mod tests {
         let x = sine(6000.0, 48000.0, 48000, 10000.0);
         let mut r = Resampler::new(48000, 8000, 960).unwrap();
         let y = run(&mut r, &x, 960);
-        let rms = (y[400..].iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / (y.len() - 400) as f64).sqrt();
+        let rms = (y[400..].iter().map(|&v| f64::from(v).powi(2)).sum::<f64>()
+            / (y.len() - 400) as f64)
+            .sqrt();
         assert!(rms < 10000.0 / 2f64.sqrt() / 100.0, "alias rms {rms}");
     }
 
@@ -211,6 +236,9 @@ mod tests {
         assert!(Resampler::new(0, 8000, 10).is_err());
         assert!(Resampler::new(44100, 8000, 10).is_err());
         let mut r = Resampler::new(8000, 16000, 10).unwrap();
-        assert!(matches!(r.process(&[0; 11], &mut [0; 40]), Err(ResampleError::FrameTooLarge { .. })));
+        assert!(matches!(
+            r.process(&[0; 11], &mut [0; 40]),
+            Err(ResampleError::FrameTooLarge { .. })
+        ));
     }
 }

@@ -25,7 +25,11 @@ impl Transcoder {
         let dec = AudioDecoder::new(from, opus_rate)?;
         let enc = AudioEncoder::new(to, opus_rate)?;
         let resampler = if dec.sample_rate() != enc.sample_rate() {
-            Some(Resampler::new(dec.sample_rate(), enc.sample_rate(), MAX_PCM)?)
+            Some(Resampler::new(
+                dec.sample_rate(),
+                enc.sample_rate(),
+                MAX_PCM,
+            )?)
         } else {
             None
         };
@@ -39,7 +43,11 @@ impl Transcoder {
     }
 
     /// Transcodes one payload (`None`: the frame was lost, conceal it).
-    pub fn transcode(&mut self, payload: Option<&[u8]>, out: &mut [u8]) -> Result<usize, CodecError> {
+    pub fn transcode(
+        &mut self,
+        payload: Option<&[u8]>,
+        out: &mut [u8],
+    ) -> Result<usize, CodecError> {
         let n = self.dec.decode(payload, &mut self.pcm)?;
         match &mut self.resampler {
             Some(r) => {
@@ -57,7 +65,9 @@ mod tests {
     use crate::g711::{snr_db, Law};
 
     fn sine(n: usize, rate: f64) -> Vec<i16> {
-        (0..n).map(|i| (8000.0 * (2.0 * std::f64::consts::PI * 800.0 * i as f64 / rate).sin()) as i16).collect()
+        (0..n)
+            .map(|i| (8000.0 * (2.0 * std::f64::consts::PI * 800.0 * i as f64 / rate).sin()) as i16)
+            .collect()
     }
 
     #[test]
@@ -83,7 +93,10 @@ mod tests {
     #[cfg(not(feature = "opus"))]
     #[test]
     fn opus_unavailable_without_feature() {
-        assert_eq!(Transcoder::new(Codec::Pcmu, Codec::Opus, 48000).unwrap_err(), CodecError::Unavailable(Codec::Opus));
+        assert_eq!(
+            Transcoder::new(Codec::Pcmu, Codec::Opus, 48000).unwrap_err(),
+            CodecError::Unavailable(Codec::Opus)
+        );
     }
 
     #[cfg(feature = "opus")]
@@ -103,7 +116,12 @@ mod tests {
                 assert!(n > 0 && n < 400);
                 let mut mu2 = [0u8; 160];
                 // lose every 10th packet: PLC fills it
-                let m = if i % 10 == 5 { back.transcode(None, &mut mu2) } else { back.transcode(Some(&op[..n]), &mut mu2) }.unwrap();
+                let m = if i % 10 == 5 {
+                    back.transcode(None, &mut mu2)
+                } else {
+                    back.transcode(Some(&op[..n]), &mut mu2)
+                }
+                .unwrap();
                 assert_eq!(m, 160, "rate {rate}");
                 let mut d = [0i16; 160];
                 Law::Ulaw.decode(&mu2, &mut d);

@@ -92,7 +92,12 @@ fn strongest(freqs: &[f32; 4], block: &[i16]) -> (usize, f32, f32) {
         .iter()
         .enumerate()
         .fold((0, &0f32), |acc, x| if x.1 > acc.1 { x } else { acc });
-    let second = p.iter().enumerate().filter(|(i, _)| *i != best).map(|(_, v)| *v).fold(0f32, f32::max);
+    let second = p
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != best)
+        .map(|(_, v)| *v)
+        .fold(0f32, f32::max);
     (best, bp, second)
 }
 
@@ -131,7 +136,8 @@ mod tests {
         (start..start + ms * 8)
             .map(|i| {
                 let t = i as f32 / 8000.0;
-                (amp * ((2.0 * std::f32::consts::PI * lo * t).sin() + (2.0 * std::f32::consts::PI * hi * t).sin())) as i16
+                (amp * ((2.0 * std::f32::consts::PI * lo * t).sin()
+                    + (2.0 * std::f32::consts::PI * hi * t).sin())) as i16
             })
             .collect()
     }
@@ -163,13 +169,18 @@ mod tests {
             audio.extend(tone(d, 80, 5000.0, audio.len()));
             audio.extend(std::iter::repeat_n(0, 480));
         }
-        assert_eq!(detect(&audio), vec![Digit::D1, Digit::D1, Digit::D9, Digit::Pound]);
+        assert_eq!(
+            detect(&audio),
+            vec![Digit::D1, Digit::D1, Digit::D9, Digit::Pound]
+        );
     }
 
     #[test]
     fn rejects_single_tone_noise_and_short_blips() {
         let single: Vec<i16> = (0..4000)
-            .map(|i| (8000.0 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 8000.0).sin()) as i16)
+            .map(|i| {
+                (8000.0 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 8000.0).sin()) as i16
+            })
             .collect();
         assert!(detect(&single).is_empty());
         let mut seed = 12345u32;
@@ -189,7 +200,9 @@ mod tests {
     #[test]
     fn goertzel_picks_frequency() {
         let s: Vec<i16> = (0..800)
-            .map(|i| (1000.0 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 8000.0).sin()) as i16)
+            .map(|i| {
+                (1000.0 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 8000.0).sin()) as i16
+            })
             .collect();
         assert!(goertzel_power(&s, 440.0, 8000.0) > 100.0 * goertzel_power(&s, 880.0, 8000.0));
     }

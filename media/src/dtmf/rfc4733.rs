@@ -33,7 +33,12 @@ impl TelephoneEvent {
     /// Serializes into 4 bytes.
     pub fn to_bytes(self) -> [u8; 4] {
         let d = self.duration.to_be_bytes();
-        [self.event, (u8::from(self.end) << 7) | (self.volume & 0x3f), d[0], d[1]]
+        [
+            self.event,
+            (u8::from(self.end) << 7) | (self.volume & 0x3f),
+            d[0],
+            d[1],
+        ]
     }
 }
 
@@ -214,8 +219,13 @@ mod tests {
         // 5 updates (160..800) + 3 ends
         assert_eq!(p.len(), 8);
         assert!(p[0].marker && p[1..].iter().all(|x| !x.marker));
-        assert!(p.iter().all(|x| x.timestamp == 1000 && x.payload.event == 5));
-        assert_eq!(p.iter().map(|x| x.payload.duration).collect::<Vec<_>>(), vec![160, 320, 480, 640, 800, 800, 800, 800]);
+        assert!(p
+            .iter()
+            .all(|x| x.timestamp == 1000 && x.payload.event == 5));
+        assert_eq!(
+            p.iter().map(|x| x.payload.duration).collect::<Vec<_>>(),
+            vec![160, 320, 480, 640, 800, 800, 800, 800]
+        );
         assert_eq!(p.iter().filter(|x| x.payload.end).count(), 3);
         let b = p[7].payload.to_bytes();
         assert_eq!(TelephoneEvent::parse(&b), Some(p[7].payload));
@@ -238,10 +248,24 @@ mod tests {
         assert_eq!(
             ev,
             vec![
-                DtmfEvent::Began { digit: Digit::Pound, timestamp: 5000 },
-                DtmfEvent::Ended { digit: Digit::Pound, timestamp: 5000, duration: 480 },
-                DtmfEvent::Began { digit: Digit::D1, timestamp: 9000 },
-                DtmfEvent::Ended { digit: Digit::D1, timestamp: 9000, duration: 320 },
+                DtmfEvent::Began {
+                    digit: Digit::Pound,
+                    timestamp: 5000
+                },
+                DtmfEvent::Ended {
+                    digit: Digit::Pound,
+                    timestamp: 5000,
+                    duration: 480
+                },
+                DtmfEvent::Began {
+                    digit: Digit::D1,
+                    timestamp: 9000
+                },
+                DtmfEvent::Ended {
+                    digit: Digit::D1,
+                    timestamp: 9000,
+                    duration: 320
+                },
             ]
         );
         assert_eq!(r.duplicates, 4);
@@ -250,9 +274,18 @@ mod tests {
         lossy.swap(1, 2);
         let mut r = DtmfReceiver::new();
         let ev = receive(&lossy, &mut r);
-        let ended: Vec<_> = ev.iter().filter(|e| matches!(e, DtmfEvent::Ended { .. })).collect();
+        let ended: Vec<_> = ev
+            .iter()
+            .filter(|e| matches!(e, DtmfEvent::Ended { .. }))
+            .collect();
         assert_eq!(ended.len(), 2);
-        assert!(matches!(ev[0], DtmfEvent::Began { digit: Digit::Pound, .. }));
+        assert!(matches!(
+            ev[0],
+            DtmfEvent::Began {
+                digit: Digit::Pound,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -28,7 +28,10 @@ fn reorders_and_plays_in_order() {
     let mut b = jb();
     for (i, seq) in [1u16, 0, 3, 2, 4, 5].into_iter().enumerate() {
         let at = t0 + Duration::from_millis(20 * i as u64);
-        assert_eq!(b.push(at, seq, u32::from(seq) * 160, &frame(seq)), PushOutcome::Stored);
+        assert_eq!(
+            b.push(at, seq, u32::from(seq) * 160, &frame(seq)),
+            PushOutcome::Stored
+        );
     }
     let out: Vec<_> = (0..6).filter_map(|_| played(b.pop())).collect();
     assert_eq!(out, vec![0, 1, 2, 3, 4, 5]);
@@ -111,7 +114,17 @@ fn underrun_raises_delay_and_backlog_shrinks() {
 
 #[test]
 fn invalid_config_is_reported() {
-    assert!(JitterConfig { capacity: 2, ..JitterConfig::default() }.validate().is_err());
-    assert!(JitterConfig { min_delay: 0, ..JitterConfig::default() }.validate().is_err());
+    assert!(JitterConfig {
+        capacity: 2,
+        ..JitterConfig::default()
+    }
+    .validate()
+    .is_err());
+    assert!(JitterConfig {
+        min_delay: 0,
+        ..JitterConfig::default()
+    }
+    .validate()
+    .is_err());
     assert!(JitterConfig::default().validate().is_ok());
 }

@@ -7,5 +7,7 @@ pub mod room;
 pub mod thread;
 pub mod tick;
 
-pub use room::{ConferenceError, Participant, ParticipantId, Role, Room, RoomEvent, RoomId, RoomLimits};
+pub use room::{
+    ConferenceError, Participant, ParticipantId, Role, Room, RoomEvent, RoomId, RoomLimits,
+};
 pub use tick::{Mixer, MixerEvent};

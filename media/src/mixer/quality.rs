@@ -85,7 +85,11 @@ impl QualityMonitor {
         let secs = dt.as_secs_f64();
         let expected = c.expected.saturating_sub(prev.expected);
         let lost = (c.lost - prev.lost).max(0) as f64;
-        let loss = if expected > 0 { (lost / expected as f64).min(1.0) } else { 0.0 };
+        let loss = if expected > 0 {
+            (lost / expected as f64).min(1.0)
+        } else {
+            0.0
+        };
         let delay = c.rtt_ms / 2.0 + 2.0 * c.jitter_ms + 20.0;
         let s = QualitySample {
             at: now,
@@ -169,7 +173,10 @@ mod tests {
             }
         }
         let v: Vec<_> = m.samples().collect();
-        let after = v.iter().find(|x| x.at >= t0 + Duration::from_secs(80)).unwrap();
+        let after = v
+            .iter()
+            .find(|x| x.at >= t0 + Duration::from_secs(80))
+            .unwrap();
         assert!((after.loss_pct - 5.0).abs() < 0.5, "{}", after.loss_pct);
         assert!(after.mos < clean_mos - 0.3, "{} vs {clean_mos}", after.mos);
     }

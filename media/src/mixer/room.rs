@@ -220,7 +220,10 @@ impl Room {
 
     /// Roster: featured participants first, then by join order.
     pub fn roster(&self) -> impl Iterator<Item = &Participant> {
-        self.participants.iter().filter(|p| p.featured).chain(self.participants.iter().filter(|p| !p.featured))
+        self.participants
+            .iter()
+            .filter(|p| p.featured)
+            .chain(self.participants.iter().filter(|p| !p.featured))
     }
     /// One participant.
     pub fn participant(&self, id: ParticipantId) -> Option<&Participant> {
@@ -238,7 +241,10 @@ impl Room {
         self.participants.iter().filter(|p| p.role == role).count()
     }
     fn index(&self, id: ParticipantId) -> Result<usize, ConferenceError> {
-        self.participants.iter().position(|p| p.id == id).ok_or(ConferenceError::UnknownParticipant(id))
+        self.participants
+            .iter()
+            .position(|p| p.id == id)
+            .ok_or(ConferenceError::UnknownParticipant(id))
     }
     fn role_of(&self, id: ParticipantId) -> Result<Role, ConferenceError> {
         Ok(self.participants[self.index(id)?].role)
@@ -252,7 +258,13 @@ impl Room {
     }
 
     /// Adds a participant, enforcing lock, bans and per-role limits.
-    pub fn join(&mut self, id: ParticipantId, role: Role, display_name: &str, identity: &str) -> Result<(), ConferenceError> {
+    pub fn join(
+        &mut self,
+        id: ParticipantId,
+        role: Role,
+        display_name: &str,
+        identity: &str,
+    ) -> Result<(), ConferenceError> {
         if self.participants.iter().any(|p| p.id == id) {
             return Err(ConferenceError::AlreadyJoined);
         }
@@ -264,7 +276,9 @@ impl Room {
             return Err(ConferenceError::Locked);
         }
         let full = match role {
-            Role::Moderator if self.count(Role::Moderator) >= 1 => return Err(ConferenceError::ModeratorPresent),
+            Role::Moderator if self.count(Role::Moderator) >= 1 => {
+                return Err(ConferenceError::ModeratorPresent)
+            }
             Role::Moderator => false,
             Role::Speaker => self.count(Role::Speaker) >= self.limits.max_speakers,
             Role::Supervisor => self.count(Role::Supervisor) >= self.limits.max_supervisors,
@@ -312,7 +326,11 @@ impl Room {
     }
 
     /// Mute by a moderator or supervisor: immediate (SPEC §20, §21 "silence").
-    pub fn mute(&mut self, by: ParticipantId, target: ParticipantId) -> Result<(), ConferenceError> {
+    pub fn mute(
+        &mut self,
+        by: ParticipantId,
+        target: ParticipantId,
+    ) -> Result<(), ConferenceError> {
         self.require(by, &[Role::Moderator, Role::Supervisor])?;
         let i = self.index(target)?;
         let p = &mut self.participants[i];
@@ -324,7 +342,11 @@ impl Room {
 
     /// Unmute request by the moderator: the participant stays muted until
     /// they accept (SPEC §20 consent rule).
-    pub fn request_unmute(&mut self, by: ParticipantId, target: ParticipantId) -> Result<(), ConferenceError> {
+    pub fn request_unmute(
+        &mut self,
+        by: ParticipantId,
+        target: ParticipantId,
+    ) -> Result<(), ConferenceError> {
         self.require(by, &[Role::Moderator])?;
         let i = self.index(target)?;
         let p = &mut self.participants[i];
@@ -337,7 +359,11 @@ impl Room {
     }
 
     /// The participant answers an unmute request (API or softphone prompt).
-    pub fn answer_unmute(&mut self, target: ParticipantId, accept: bool) -> Result<(), ConferenceError> {
+    pub fn answer_unmute(
+        &mut self,
+        target: ParticipantId,
+        accept: bool,
+    ) -> Result<(), ConferenceError> {
         let i = self.index(target)?;
         let p = &mut self.participants[i];
         if !p.unmute_request_pending {
@@ -355,7 +381,11 @@ impl Room {
 
     /// DTMF from a participant: with a pending unmute request `1` accepts
     /// and `2` declines; otherwise `*` toggles self-mute.
-    pub fn handle_dtmf(&mut self, from: ParticipantId, digit: Digit) -> Result<(), ConferenceError> {
+    pub fn handle_dtmf(
+        &mut self,
+        from: ParticipantId,
+        digit: Digit,
+    ) -> Result<(), ConferenceError> {
         let i = self.index(from)?;
         let pending = self.participants[i].unmute_request_pending;
         match digit {
@@ -371,14 +401,23 @@ impl Room {
     }
 
     /// Self-mute (own microphone toggle).
-    pub fn set_self_muted(&mut self, id: ParticipantId, muted: bool) -> Result<(), ConferenceError> {
+    pub fn set_self_muted(
+        &mut self,
+        id: ParticipantId,
+        muted: bool,
+    ) -> Result<(), ConferenceError> {
         let i = self.index(id)?;
         self.participants[i].self_muted = muted;
         Ok(())
     }
 
     /// Removes `target`; with `ban` they may not rejoin (SPEC §21).
-    pub fn kick(&mut self, by: ParticipantId, target: ParticipantId, ban: bool) -> Result<(), ConferenceError> {
+    pub fn kick(
+        &mut self,
+        by: ParticipantId,
+        target: ParticipantId,
+        ban: bool,
+    ) -> Result<(), ConferenceError> {
         self.require(by, &[Role::Moderator, Role::Supervisor])?;
         let i = self.index(target)?;
         if self.participants[i].role == Role::Moderator {
@@ -388,7 +427,10 @@ impl Room {
         if ban {
             self.ban_list.push(p.identity);
         }
-        self.events.push_back(RoomEvent::Kicked { participant: target, banned: ban });
+        self.events.push_back(RoomEvent::Kicked {
+            participant: target,
+            banned: ban,
+        });
         Ok(())
     }
 
@@ -405,13 +447,23 @@ impl Room {
     /// Per-participant gain in dB (clamped to -inf..+18 dB; below -60 is silence).
     pub fn set_gain_db(&mut self, target: ParticipantId, db: f32) -> Result<(), ConferenceError> {
         let i = self.index(target)?;
-        let g = if db <= -60.0 { 0 } else { (4096.0 * 10f32.powf(db / 20.0)) as i32 };
+        let g = if db <= -60.0 {
+            0
+        } else {
+            (4096.0 * 10f32.powf(db / 20.0)) as i32
+        };
         self.participants[i].gain_q12 = g.clamp(0, MAX_GAIN);
         Ok(())
     }
 
     /// Presenter (floor) and featured flags (moderator only).
-    pub fn set_presenter(&mut self, by: ParticipantId, target: ParticipantId, presenter: bool, featured: bool) -> Result<(), ConferenceError> {
+    pub fn set_presenter(
+        &mut self,
+        by: ParticipantId,
+        target: ParticipantId,
+        presenter: bool,
+        featured: bool,
+    ) -> Result<(), ConferenceError> {
         self.require(by, &[Role::Moderator])?;
         let i = self.index(target)?;
         self.participants[i].presenter = presenter;
@@ -429,7 +481,11 @@ impl Room {
     }
 
     /// Stores this tick's input frame of `id` (shorter frames are zero-padded).
-    pub fn push_audio(&mut self, id: ParticipantId, samples: &[i16]) -> Result<(), ConferenceError> {
+    pub fn push_audio(
+        &mut self,
+        id: ParticipantId,
+        samples: &[i16],
+    ) -> Result<(), ConferenceError> {
         let i = self.index(id)?;
         let p = &mut self.participants[i];
         let n = samples.len().min(p.input.len());

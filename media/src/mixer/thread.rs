@@ -90,33 +90,39 @@ impl MixerHandle {
         let (ctx, crx) = crossbeam_channel::unbounded();
         let (atx, arx) = crossbeam_channel::bounded::<AudioFrame>(4096);
         let (otx, orx) = crossbeam_channel::unbounded();
-        let thread = std::thread::Builder::new().name("mixer".into()).spawn(move || {
-            let mut mixer = Mixer::new(frame_len.min(MAX_FRAME));
-            let mut next = Instant::now() + tick;
-            loop {
-                while let Ok(c) = crx.try_recv() {
-                    if matches!(c, Control::Shutdown) {
-                        return;
+        let thread = std::thread::Builder::new()
+            .name("mixer".into())
+            .spawn(move || {
+                let mut mixer = Mixer::new(frame_len.min(MAX_FRAME));
+                let mut next = Instant::now() + tick;
+                loop {
+                    while let Ok(c) = crx.try_recv() {
+                        if matches!(c, Control::Shutdown) {
+                            return;
+                        }
+                        if let Err(e) = apply(&mut mixer, c) {
+                            let _ = otx.send(MixerOutput::Refused(e));
+                        }
                     }
-                    if let Err(e) = apply(&mut mixer, c) {
-                        let _ = otx.send(MixerOutput::Refused(e));
+                    while let Ok(f) = arx.try_recv() {
+                        let _ = mixer.push_audio(
+                            f.room,
+                            f.participant,
+                            &f.samples[..f.len.min(MAX_FRAME)],
+                        );
                     }
+                    mixer.tick();
+                    mixer.for_each_output(&mut sink);
+                    while let Some(e) = mixer.poll_event() {
+                        let _ = otx.send(MixerOutput::Event(e));
+                    }
+                    let now = Instant::now();
+                    if next > now {
+                        std::thread::sleep(next - now);
+                    }
+                    next += tick;
                 }
-                while let Ok(f) = arx.try_recv() {
-                    let _ = mixer.push_audio(f.room, f.participant, &f.samples[..f.len.min(MAX_FRAME)]);
-                }
-                mixer.tick();
-                mixer.for_each_output(&mut sink);
-                while let Some(e) = mixer.poll_event() {
-                    let _ = otx.send(MixerOutput::Event(e));
-                }
-                let now = Instant::now();
-                if next > now {
-                    std::thread::sleep(next - now);
-                }
-                next += tick;
-            }
-        })?;
+            })?;
         Ok(Self {
             control: ctx,
             audio: atx,

@@ -24,14 +24,20 @@ fn rms(frame: &[i16]) -> u32 {
     if frame.is_empty() {
         return 0;
     }
-    let sum: u64 = frame.iter().map(|&s| (i64::from(s) * i64::from(s)) as u64).sum();
+    let sum: u64 = frame
+        .iter()
+        .map(|&s| (i64::from(s) * i64::from(s)) as u64)
+        .sum();
     ((sum / frame.len() as u64) as f64).sqrt() as u32
 }
 
 /// Mixes one room's current inputs into every participant's output.
 pub fn mix_room(room: &mut Room) {
     let Room {
-        participants, mix, events, ..
+        participants,
+        mix,
+        events,
+        ..
     } = room;
     mix.fill(0);
     for p in participants.iter_mut() {
@@ -104,7 +110,12 @@ impl Mixer {
         self.frame_len
     }
     /// Creates a room.
-    pub fn create_room(&mut self, id: RoomId, name: &str, limits: RoomLimits) -> Result<(), ConferenceError> {
+    pub fn create_room(
+        &mut self,
+        id: RoomId,
+        name: &str,
+        limits: RoomLimits,
+    ) -> Result<(), ConferenceError> {
         if self.rooms.iter().any(|r| r.id == id) {
             return Err(ConferenceError::RoomExists(id));
         }
@@ -117,19 +128,37 @@ impl Mixer {
     }
     /// A room, mutable (for moderator operations).
     pub fn room_mut(&mut self, id: RoomId) -> Result<&mut Room, ConferenceError> {
-        self.rooms.iter_mut().find(|r| r.id == id).ok_or(ConferenceError::UnknownRoom(id))
+        self.rooms
+            .iter_mut()
+            .find(|r| r.id == id)
+            .ok_or(ConferenceError::UnknownRoom(id))
     }
     /// Removes ended rooms.
     pub fn remove_room(&mut self, id: RoomId) {
         self.rooms.retain(|r| r.id != id);
     }
     /// Input for the next tick.
-    pub fn push_audio(&mut self, room: RoomId, p: ParticipantId, samples: &[i16]) -> Result<(), ConferenceError> {
+    pub fn push_audio(
+        &mut self,
+        room: RoomId,
+        p: ParticipantId,
+        samples: &[i16],
+    ) -> Result<(), ConferenceError> {
         self.room_mut(room)?.push_audio(p, samples)
     }
     /// Feeds quality counters (received-from, sent-to) for a participant.
-    pub fn observe_quality(&mut self, now: Instant, room: RoomId, p: ParticipantId, inbound: StreamCounters, outbound: StreamCounters) -> Result<(), ConferenceError> {
-        let part = self.room_mut(room)?.participant_mut(p).ok_or(ConferenceError::UnknownParticipant(p))?;
+    pub fn observe_quality(
+        &mut self,
+        now: Instant,
+        room: RoomId,
+        p: ParticipantId,
+        inbound: StreamCounters,
+        outbound: StreamCounters,
+    ) -> Result<(), ConferenceError> {
+        let part = self
+            .room_mut(room)?
+            .participant_mut(p)
+            .ok_or(ConferenceError::UnknownParticipant(p))?;
         part.quality_in.observe(now, inbound);
         part.quality_out.observe(now, outbound);
         Ok(())

@@ -38,16 +38,24 @@ impl Continuity {
 
     /// Rewrites a validated RTP packet in place. `clock_rate` converts the
     /// gap between the last old-source packet and the first new one.
-    pub fn rewrite(&mut self, now: Instant, clock_rate: u32, buf: &mut [u8], ssrc: Ssrc, seq: u16, ts: u32) {
+    pub fn rewrite(
+        &mut self,
+        now: Instant,
+        clock_rate: u32,
+        buf: &mut [u8],
+        ssrc: Ssrc,
+        seq: u16,
+        ts: u32,
+    ) {
         match self.out_ssrc {
             None => {
                 self.out_ssrc = Some(ssrc);
                 self.in_ssrc = ssrc;
             }
             Some(_) if ssrc != self.in_ssrc => {
-                let elapsed = self
-                    .last_at
-                    .map_or(0, |t| now.duration_since(t).as_micros() as u64 * u64::from(clock_rate) / 1_000_000);
+                let elapsed = self.last_at.map_or(0, |t| {
+                    now.duration_since(t).as_micros() as u64 * u64::from(clock_rate) / 1_000_000
+                });
                 let elapsed = (elapsed as u32).max(1);
                 self.seq_offset = self.last_out_seq.wrapping_add(1).wrapping_sub(seq);
                 self.ts_offset = self.last_out_ts.wrapping_add(elapsed).wrapping_sub(ts);
@@ -86,9 +94,15 @@ mod tests {
 
     fn pkt(ssrc: u32, seq: u16, ts: u32) -> [u8; 20] {
         let mut b = [0u8; 20];
-        RtpHeader { marker: false, payload_type: PayloadType::PCMU, sequence: seq, timestamp: ts, ssrc: Ssrc(ssrc) }
-            .write(&[0; 8], &mut b)
-            .unwrap();
+        RtpHeader {
+            marker: false,
+            payload_type: PayloadType::PCMU,
+            sequence: seq,
+            timestamp: ts,
+            ssrc: Ssrc(ssrc),
+        }
+        .write(&[0; 8], &mut b)
+        .unwrap();
         b
     }
 
@@ -98,7 +112,14 @@ mod tests {
         let mut c = Continuity::default();
         for i in 0..5u16 {
             let mut b = pkt(111, 1000 + i, 8000 + u32::from(i) * 160);
-            c.rewrite(t0 + Duration::from_millis(20 * u64::from(i)), 8000, &mut b, Ssrc(111), 1000 + i, 8000 + u32::from(i) * 160);
+            c.rewrite(
+                t0 + Duration::from_millis(20 * u64::from(i)),
+                8000,
+                &mut b,
+                Ssrc(111),
+                1000 + i,
+                8000 + u32::from(i) * 160,
+            );
             assert_eq!(RtpPacket::parse(&b).unwrap().sequence(), 1000 + i);
         }
         // re-anchored: new endpoint, random ssrc/seq/ts, 100 ms later
@@ -110,7 +131,14 @@ mod tests {
         assert_eq!(p.sequence(), 1005);
         assert_eq!(p.timestamp(), 8000 + 4 * 160 + 800);
         let mut b = pkt(222, 51, 999_999 + 160);
-        c.rewrite(at + Duration::from_millis(20), 8000, &mut b, Ssrc(222), 51, 999_999 + 160);
+        c.rewrite(
+            at + Duration::from_millis(20),
+            8000,
+            &mut b,
+            Ssrc(222),
+            51,
+            999_999 + 160,
+        );
         let p = RtpPacket::parse(&b).unwrap();
         assert_eq!((p.sequence(), p.timestamp()), (1006, 8000 + 4 * 160 + 960));
         assert_eq!(c.source_changes, 1);

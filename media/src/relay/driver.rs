@@ -138,20 +138,22 @@ impl RelayHandle {
         let waker = std::sync::Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (ctx, crx) = crossbeam_channel::unbounded();
         let (etx, erx) = crossbeam_channel::unbounded();
-        let thread = std::thread::Builder::new().name("rtp-relay".into()).spawn(move || {
-            let mut d = Driver {
-                cfg,
-                poll,
-                ports,
-                entries: Vec::new(),
-                free: Vec::new(),
-                commands: crx,
-                events: etx,
-            };
-            if let Err(e) = d.run() {
-                tracing::error!(error = %e, "relay thread stopped");
-            }
-        })?;
+        let thread = std::thread::Builder::new()
+            .name("rtp-relay".into())
+            .spawn(move || {
+                let mut d = Driver {
+                    cfg,
+                    poll,
+                    ports,
+                    entries: Vec::new(),
+                    free: Vec::new(),
+                    commands: crx,
+                    events: etx,
+                };
+                if let Err(e) = d.run() {
+                    tracing::error!(error = %e, "relay thread stopped");
+                }
+            })?;
         Ok(Self {
             commands: ctx,
             waker,
@@ -250,7 +252,10 @@ impl Driver {
                 Err(_) => return,
             };
             let now = Instant::now();
-            if let Forward::Send { side, channel, to } = e.session.handle_packet(now, side, channel, from, &mut buf[..n]) {
+            if let Forward::Send { side, channel, to } =
+                e.session
+                    .handle_packet(now, side, channel, from, &mut buf[..n])
+            {
                 let _ = e.sockets[socket_index(side, channel)].send_to(&buf[..n], to);
             }
         }
@@ -270,7 +275,12 @@ impl Driver {
         Err(PortError::Exhausted)
     }
 
-    fn open(&mut self, id: SessionId, a: LegConfig, b: LegConfig) -> Result<(PortPair, PortPair), PortError> {
+    fn open(
+        &mut self,
+        id: SessionId,
+        a: LegConfig,
+        b: LegConfig,
+    ) -> Result<(PortPair, PortPair), PortError> {
         let (pa, a_rtp, a_rtcp) = self.bind_pair()?;
         let (pb, b_rtp, b_rtcp) = match self.bind_pair() {
             Ok(x) => x,
@@ -285,7 +295,12 @@ impl Driver {
         });
         let mut sockets = [a_rtp, a_rtcp, b_rtp, b_rtcp];
         for (k, s) in sockets.iter_mut().enumerate() {
-            if self.poll.registry().register(s, Token(slot * 4 + k), Interest::READABLE).is_err() {
+            if self
+                .poll
+                .registry()
+                .register(s, Token(slot * 4 + k), Interest::READABLE)
+                .is_err()
+            {
                 tracing::warn!("relay socket registration failed");
             }
         }
@@ -299,7 +314,9 @@ impl Driver {
     }
 
     fn find(&self, id: SessionId) -> Option<usize> {
-        self.entries.iter().position(|e| e.as_ref().is_some_and(|e| e.id == id))
+        self.entries
+            .iter()
+            .position(|e| e.as_ref().is_some_and(|e| e.id == id))
     }
 
     fn close(&mut self, slot: usize, expired: bool) {
@@ -311,7 +328,11 @@ impl Driver {
             self.ports.release(e.ports.1);
             self.free.push(slot);
             let stats = (e.session.stats(Side::A), e.session.stats(Side::B));
-            let _ = self.events.send(RelayEvent::Closed { id: e.id, expired, stats });
+            let _ = self.events.send(RelayEvent::Closed {
+                id: e.id,
+                expired,
+                stats,
+            });
         }
     }
 
@@ -346,7 +367,9 @@ impl Driver {
 
     fn sweep(&mut self, now: Instant) {
         for i in 0..self.entries.len() {
-            let expired = self.entries[i].as_mut().is_some_and(|e| e.session.handle_timeout(now));
+            let expired = self.entries[i]
+                .as_mut()
+                .is_some_and(|e| e.session.handle_timeout(now));
             if expired {
                 self.close(i, true);
             }

@@ -81,7 +81,8 @@ impl Latch {
     }
 
     fn window_open(&self, now: Instant) -> bool {
-        self.seen_in_window < self.cfg.window_packets && now.duration_since(self.opened_at) < self.cfg.window
+        self.seen_in_window < self.cfg.window_packets
+            && now.duration_since(self.opened_at) < self.cfg.window
     }
 
     /// Checks a packet from `from` arriving at `now`.
@@ -99,7 +100,8 @@ impl Latch {
         };
         // Outside the window only the exact signalled address may still latch
         // (a late-starting endpoint), never an arbitrary source.
-        let ok = allowed && (self.window_open(now) || (self.latched.is_none() && self.signalled == Some(from)));
+        let ok = allowed
+            && (self.window_open(now) || (self.latched.is_none() && self.signalled == Some(from)));
         if ok {
             self.latched = Some(from);
             self.seen_in_window += 1;
@@ -140,7 +142,10 @@ mod tests {
         let t0 = Instant::now();
         let mut l = Latch::new(LatchConfig::default(), t0, Some(a("10.0.0.5:4000")));
         let later = t0 + Duration::from_secs(5);
-        assert_eq!(l.check(later, a("198.51.100.66:5000")), LatchDecision::Reject);
+        assert_eq!(
+            l.check(later, a("198.51.100.66:5000")),
+            LatchDecision::Reject
+        );
         // the signalled address itself may still latch late
         assert_eq!(l.check(later, a("10.0.0.5:4000")), LatchDecision::Latched);
         l.reopen(later, Some(a("10.0.0.7:4100")));
@@ -152,7 +157,10 @@ mod tests {
         let t0 = Instant::now();
         let mut l = Latch::new(LatchConfig::default(), t0, Some(a("10.0.0.5:4000")));
         assert_eq!(l.check(t0, a("[2001:db8::1]:4000")), LatchDecision::Reject);
-        let strict = LatchConfig { strict_ip: true, ..LatchConfig::default() };
+        let strict = LatchConfig {
+            strict_ip: true,
+            ..LatchConfig::default()
+        };
         let mut s = Latch::new(strict, t0, Some(a("10.0.0.5:4000")));
         assert_eq!(s.check(t0, a("10.0.0.6:4000")), LatchDecision::Reject);
         assert_eq!(s.check(t0, a("10.0.0.5:4002")), LatchDecision::Latched);

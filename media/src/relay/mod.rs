@@ -9,4 +9,6 @@ pub mod latch;
 pub mod ports;
 pub mod session;
 
-pub use session::{Channel, DropReason, Forward, LegConfig, LegStats, RelayConfig, RelaySession, Side};
+pub use session::{
+    Channel, DropReason, Forward, LegConfig, LegStats, RelayConfig, RelaySession, Side,
+};

@@ -71,7 +71,7 @@ impl PortAllocator {
     }
     /// Returns a pair; unknown or already-free pairs are ignored.
     pub fn release(&mut self, pair: PortPair) {
-        if pair.rtp < self.start || pair.rtp >= self.end || pair.rtp % 2 != 0 {
+        if pair.rtp < self.start || pair.rtp >= self.end || pair.rtp & 1 != 0 {
             return;
         }
         let i = usize::from((pair.rtp - self.start) / 2);
@@ -104,6 +104,9 @@ mod tests {
         a.release(PortPair { rtp: 40000 });
         assert_eq!(a.available(), 1);
         assert_eq!(a.allocate().unwrap(), p1);
-        assert!(matches!(PortAllocator::new(5000, 5000), Err(PortError::EmptyRange { .. })));
+        assert!(matches!(
+            PortAllocator::new(5000, 5000),
+            Err(PortError::EmptyRange { .. })
+        ));
     }
 }

@@ -154,7 +154,15 @@ impl Leg {
         Self {
             cfg,
             rtp: Latch::new(latch, now, cfg.remote_rtp),
-            rtcp: Latch::new(latch, now, if cfg.rtcp_mux { cfg.remote_rtp } else { cfg.remote_rtcp }),
+            rtcp: Latch::new(
+                latch,
+                now,
+                if cfg.rtcp_mux {
+                    cfg.remote_rtp
+                } else {
+                    cfg.remote_rtcp
+                },
+            ),
             recv: ReceiverStats::new(),
             recv_ssrc: None,
             cont: Continuity::default(),
@@ -169,7 +177,11 @@ impl Leg {
         } else {
             self.rtcp
                 .destination()
-                .or_else(|| self.rtp.destination().map(|a| SocketAddr::new(a.ip(), a.port().wrapping_add(1))))
+                .or_else(|| {
+                    self.rtp
+                        .destination()
+                        .map(|a| SocketAddr::new(a.ip(), a.port().wrapping_add(1)))
+                })
                 .map(|a| (Channel::Rtcp, a))
         }
     }
@@ -202,7 +214,14 @@ impl RelaySession {
         let leg = &mut self.legs[side.idx()];
         leg.cfg = cfg;
         leg.rtp.reopen(now, cfg.remote_rtp);
-        leg.rtcp.reopen(now, if cfg.rtcp_mux { cfg.remote_rtp } else { cfg.remote_rtcp });
+        leg.rtcp.reopen(
+            now,
+            if cfg.rtcp_mux {
+                cfg.remote_rtp
+            } else {
+                cfg.remote_rtcp
+            },
+        );
     }
 
     /// Deadline for [`RelaySession::handle_timeout`].
@@ -230,7 +249,11 @@ impl RelaySession {
         s.expected = u64::from(leg.recv.expected());
         s.lost = leg.recv.cumulative_lost();
         s.jitter_ms = leg.recv.jitter() * 1000.0 / f64::from(self.cfg.clock_rate);
-        let loss = if s.expected > 0 { s.lost.max(0) as f64 / s.expected as f64 } else { 0.0 };
+        let loss = if s.expected > 0 {
+            s.lost.max(0) as f64 / s.expected as f64
+        } else {
+            0.0
+        };
         // one-way delay: half the RTT plus a jitter buffer of ~2x jitter plus one frame
         let delay = s.rtt_ms.unwrap_or(0.0) / 2.0 + 2.0 * s.jitter_ms + 20.0;
         s.mos = mos_g711(delay, loss);
@@ -239,7 +262,14 @@ impl RelaySession {
 
     /// Handles one datagram that arrived at `now` on `side`'s `channel`
     /// socket from `from`. `buf` is rewritten in place.
-    pub fn handle_packet(&mut self, now: Instant, side: Side, channel: Channel, from: SocketAddr, buf: &mut [u8]) -> Forward {
+    pub fn handle_packet(
+        &mut self,
+        now: Instant,
+        side: Side,
+        channel: Channel,
+        from: SocketAddr,
+        buf: &mut [u8],
+    ) -> Forward {
         if self.expired {
             return Forward::Drop(DropReason::Expired);
         }
@@ -269,7 +299,9 @@ impl RelaySession {
         self.last_activity = now;
         leg.stats.packets_in += 1;
         leg.stats.bytes_in += buf.len() as u64;
-        let arrival = (now.duration_since(self.created).as_micros() as u64 * u64::from(self.cfg.clock_rate) / 1_000_000) as u32;
+        let arrival = (now.duration_since(self.created).as_micros() as u64
+            * u64::from(self.cfg.clock_rate)
+            / 1_000_000) as u32;
         if leg.recv_ssrc != Some(ssrc) {
             // new source (RFC 3550 §8.2): statistics restart for it
             if leg.recv_ssrc.is_some() {
@@ -278,7 +310,8 @@ impl RelaySession {
             leg.recv_ssrc = Some(ssrc);
         }
         leg.recv.update(seq, ts, arrival, len);
-        leg.cont.rewrite(now, self.cfg.clock_rate, buf, ssrc, seq, ts);
+        leg.cont
+            .rewrite(now, self.cfg.clock_rate, buf, ssrc, seq, ts);
         let other = &mut self.legs[side.other().idx()];
         match other.rtp.destination() {
             Some(to) => {
@@ -294,13 +327,23 @@ impl RelaySession {
         }
     }
 
-    fn handle_rtcp(&mut self, now: Instant, side: Side, from: SocketAddr, buf: &mut [u8]) -> Forward {
+    fn handle_rtcp(
+        &mut self,
+        now: Instant,
+        side: Side,
+        from: SocketAddr,
+        buf: &mut [u8],
+    ) -> Forward {
         let leg = &mut self.legs[side.idx()];
         if RtcpCompound::parse(buf).is_err() {
             leg.stats.dropped += 1;
             return Forward::Drop(DropReason::Malformed);
         }
-        let latch = if leg.cfg.rtcp_mux { &mut leg.rtp } else { &mut leg.rtcp };
+        let latch = if leg.cfg.rtcp_mux {
+            &mut leg.rtp
+        } else {
+            &mut leg.rtcp
+        };
         if latch.check(now, from) == LatchDecision::Reject {
             leg.stats.dropped += 1;
             return Forward::Drop(DropReason::Hijack);
@@ -374,7 +417,11 @@ fn rewrite_rtcp(now: Instant, this: &mut Leg, other: &mut Leg, buf: &mut [u8]) {
                     buf[b..b + 4].copy_from_slice(&other.cont.in_ssrc().0.to_be_bytes());
                 }
                 let (lsr, dlsr) = (be32(buf, b + 16), be32(buf, b + 20));
-                if let Some((_, Some(sent))) = this.sr_sent.iter().find(|(c, t)| *c == lsr && t.is_some() && lsr != 0) {
+                if let Some((_, Some(sent))) = this
+                    .sr_sent
+                    .iter()
+                    .find(|(c, t)| *c == lsr && t.is_some() && lsr != 0)
+                {
                     let held = f64::from(dlsr) / 65536.0;
                     let rtt = now.duration_since(*sent).as_secs_f64() - held;
                     if rtt >= 0.0 {

@@ -153,7 +153,10 @@ pub struct MediaDescription {
 impl MediaDescription {
     /// First value of attribute `name`.
     pub fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes.iter().find(|a| a.name == name).and_then(|a| a.value.as_deref())
+        self.attributes
+            .iter()
+            .find(|a| a.name == name)
+            .and_then(|a| a.value.as_deref())
     }
     /// Whether property attribute `name` is present.
     pub fn has_attribute(&self, name: &str) -> bool {
@@ -161,7 +164,9 @@ impl MediaDescription {
     }
     /// Direction attribute at media level, if any.
     pub fn direction(&self) -> Option<Direction> {
-        self.attributes.iter().find_map(|a| Direction::from_attr(&a.name))
+        self.attributes
+            .iter()
+            .find_map(|a| Direction::from_attr(&a.name))
     }
     /// All well-formed `a=rtpmap` entries.
     pub fn rtpmaps(&self) -> impl Iterator<Item = RtpMap<'_>> {
@@ -172,11 +177,14 @@ impl MediaDescription {
     }
     /// `a=fmtp` parameters for payload type `pt`.
     pub fn fmtp(&self, pt: u8) -> Option<&str> {
-        self.attributes.iter().filter(|a| a.name == "fmtp").find_map(|a| {
-            let v = a.value.as_deref()?;
-            let (p, rest) = v.split_once(' ')?;
-            (p.parse::<u8>().ok()? == pt).then_some(rest.trim())
-        })
+        self.attributes
+            .iter()
+            .filter(|a| a.name == "fmtp")
+            .find_map(|a| {
+                let v = a.value.as_deref()?;
+                let (p, rest) = v.split_once(' ')?;
+                (p.parse::<u8>().ok()? == pt).then_some(rest.trim())
+            })
     }
     /// `a=ptime` in milliseconds.
     pub fn ptime(&self) -> Option<u32> {
@@ -184,7 +192,11 @@ impl MediaDescription {
     }
     /// `a=rtcp` port (RFC 3605), if present.
     pub fn rtcp_port(&self) -> Option<u16> {
-        self.attribute("rtcp")?.split_whitespace().next()?.parse().ok()
+        self.attribute("rtcp")?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
     }
     /// Whether `a=rtcp-mux` (RFC 5761 §5.1.1) is present.
     pub fn rtcp_mux(&self) -> bool {
@@ -192,7 +204,8 @@ impl MediaDescription {
     }
     /// Replaces (or adds) the direction attribute.
     pub fn set_direction(&mut self, d: Direction) {
-        self.attributes.retain(|a| Direction::from_attr(&a.name).is_none());
+        self.attributes
+            .retain(|a| Direction::from_attr(&a.name).is_none());
         self.attributes.push(Attribute::flag(d.as_str()));
     }
 }
@@ -224,7 +237,9 @@ impl SessionDescription {
 
     /// Session-level direction attribute.
     pub fn direction(&self) -> Option<Direction> {
-        self.attributes.iter().find_map(|a| Direction::from_attr(&a.name))
+        self.attributes
+            .iter()
+            .find_map(|a| Direction::from_attr(&a.name))
     }
 
     /// Effective direction of media `i`: media level, else session level,
@@ -237,7 +252,10 @@ impl SessionDescription {
         if let Some(d) = m.direction().or(self.direction()) {
             return d;
         }
-        if self.media_connection(i).is_some_and(|c| c.address.is_unspecified()) {
+        if self
+            .media_connection(i)
+            .is_some_and(|c| c.address.is_unspecified())
+        {
             return Direction::SendOnly;
         }
         Direction::SendRecv
@@ -272,7 +290,8 @@ impl SessionDescription {
             m.attributes.retain(|a| a.name != "rtcp");
             if !mux {
                 let fam = if address.is_ipv4() { "IP4" } else { "IP6" };
-                m.attributes.push(Attribute::new("rtcp", format!("{rtcp} IN {fam} {address}")));
+                m.attributes
+                    .push(Attribute::new("rtcp", format!("{rtcp} IN {fam} {address}")));
             }
         }
     }

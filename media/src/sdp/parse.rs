@@ -117,7 +117,11 @@ fn media(v: &str) -> Option<MediaDescription> {
     if formats.is_empty() {
         return None;
     }
-    if protocol.contains("RTP") && formats.iter().any(|p| p.parse::<u8>().map_or(true, |n| n > 127)) {
+    if protocol.contains("RTP")
+        && formats
+            .iter()
+            .any(|p| p.parse::<u8>().map_or(true, |n| n > 127))
+    {
         return None;
     }
     Some(MediaDescription {
@@ -155,8 +159,15 @@ fn check_attribute(a: &Attribute) -> Result<(), SdpErrorKind> {
     let v = a.value.as_deref().unwrap_or("");
     match a.name.as_str() {
         "rtpmap" if rtpmap(v).is_none() => Err(SdpErrorKind::BadAttribute("rtpmap")),
-        "ptime" if v.trim().parse::<u32>().map_or(true, |p| p == 0) => Err(SdpErrorKind::BadAttribute("ptime")),
-        "rtcp" if v.split_whitespace().next().and_then(|p| p.parse::<u16>().ok()).is_none() => {
+        "ptime" if v.trim().parse::<u32>().map_or(true, |p| p == 0) => {
+            Err(SdpErrorKind::BadAttribute("ptime"))
+        }
+        "rtcp"
+            if v.split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<u16>().ok())
+                .is_none() =>
+        {
             Err(SdpErrorKind::BadAttribute("rtcp"))
         }
         _ => Ok(()),
@@ -295,7 +306,10 @@ m=video 51372 RTP/AVP 31\r\n";
     fn lf_only_and_media_level_connection() {
         let text = "v=0\no=- 1 1 IN IP6 ::1\ns=x\nt=0 0\nm=audio 4000 RTP/AVP 0\nc=IN IP6 2001:db8::1\na=inactive\n";
         let s = parse(text).unwrap();
-        assert_eq!(s.media_connection(0).unwrap().address, "2001:db8::1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            s.media_connection(0).unwrap().address,
+            "2001:db8::1".parse::<IpAddr>().unwrap()
+        );
         assert_eq!(s.media_direction(0), Direction::Inactive);
     }
 
@@ -321,8 +335,14 @@ m=video 51372 RTP/AVP 31\r\n";
             assert_eq!(e.status(), 488);
         }
         let e = parse("v=0\r\nbogus\r\n").unwrap_err();
-        assert_eq!(e.to_string(), "SDP line 2: line is not of the form <type>=<value>");
-        assert_eq!(parse_bytes(&[0xff, 0xfe]).unwrap_err().kind, SdpErrorKind::NotUtf8);
+        assert_eq!(
+            e.to_string(),
+            "SDP line 2: line is not of the form <type>=<value>"
+        );
+        assert_eq!(
+            parse_bytes(&[0xff, 0xfe]).unwrap_err().kind,
+            SdpErrorKind::NotUtf8
+        );
     }
 
     #[test]
@@ -343,6 +363,34 @@ m=video 51372 RTP/AVP 31\r\n";
         fn never_panics(s in "(v=0\r\n)?([a-z]=[ -~]{0,30}\r?\n){0,12}") {
             let _ = parse(&s);
         }
+        #[test]
+        fn print_parse_round_trip(
+            sess in 0u64..u64::MAX,
+            ver in 0u64..1000,
+            lines in proptest::collection::vec(prop_oneof![
+                (1u16..65535, proptest::collection::vec(0u8..128, 1..5)).prop_map(|(p, f)| {
+                    let f: Vec<String> = f.iter().map(|x| x.to_string()).collect();
+                    format!("m=audio {p} RTP/AVP {}", f.join(" "))
+                }),
+                Just("c=IN IP4 192.0.2.1".to_owned()),
+                Just("c=IN IP6 2001:db8::2".to_owned()),
+                (0u8..128, 8000u32..48001).prop_map(|(pt, r)| format!("a=rtpmap:{pt} X/{r}")),
+                "[a-z-]{1,10}".prop_map(|n| format!("a={n}")),
+                "[a-z]{1,6}:[ -~]{0,12}".prop_map(|n| format!("a={n}")),
+                (1u32..200).prop_map(|p| format!("a=ptime:{p}")),
+                "[A-Z]{2}:[0-9]{1,4}".prop_map(|b| format!("b={b}")),
+            ], 0..12),
+        ) {
+            let mut text = format!("v=0\r\no=- {sess} {ver} IN IP4 10.1.2.3\r\ns=-\r\nt=0 0\r\n");
+            for l in lines {
+                text.push_str(&l);
+                text.push_str("\r\n");
+            }
+            let Ok(first) = parse(&text) else { return Ok(()) };
+            let again = parse(&first.to_string()).unwrap();
+            prop_assert_eq!(first, again);
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = parse_bytes(&b);

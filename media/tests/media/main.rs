@@ -1,4 +1,4 @@
 //! Integration tests over real sockets on 127.0.0.1 and dedicated threads.
 
-mod relay;
 mod mixer;
+mod relay;

@@ -6,7 +6,9 @@ use media::mixer::thread::{AudioFrame, Control, MixerHandle, MixerOutput, MAX_FR
 use media::mixer::{ConferenceError, ParticipantId, Role, RoomEvent, RoomId, RoomLimits};
 
 fn next_event(h: &MixerHandle) -> MixerOutput {
-    h.output.recv_timeout(Duration::from_secs(2)).expect("mixer output")
+    h.output
+        .recv_timeout(Duration::from_secs(2))
+        .expect("mixer output")
 }
 
 #[test]
@@ -18,20 +20,49 @@ fn mixer_thread_ticks_and_applies_moderator_ops() {
     })
     .unwrap();
     let (room, m, g) = (RoomId(1), ParticipantId(1), ParticipantId(2));
-    h.control.send(Control::CreateRoom(room, "r".into(), RoomLimits::default())).unwrap();
-    h.control.send(Control::Join(room, m, Role::Moderator, "Host".into(), "h".into())).unwrap();
-    h.control.send(Control::Join(room, g, Role::Speaker, "Guest".into(), "g".into())).unwrap();
-    assert!(matches!(next_event(&h), MixerOutput::Event(e) if e.event == RoomEvent::Joined { participant: m, role: Role::Moderator, display_name: Some("Host".into()) }));
+    h.control
+        .send(Control::CreateRoom(room, "r".into(), RoomLimits::default()))
+        .unwrap();
+    h.control
+        .send(Control::Join(
+            room,
+            m,
+            Role::Moderator,
+            "Host".into(),
+            "h".into(),
+        ))
+        .unwrap();
+    h.control
+        .send(Control::Join(
+            room,
+            g,
+            Role::Speaker,
+            "Guest".into(),
+            "g".into(),
+        ))
+        .unwrap();
+    assert!(
+        matches!(next_event(&h), MixerOutput::Event(e) if e.event == RoomEvent::Joined { participant: m, role: Role::Moderator, display_name: Some("Host".into()) })
+    );
     assert!(matches!(next_event(&h), MixerOutput::Event(_)));
     // guest speaks a constant; the host hears it
-    let mut f = AudioFrame { room, participant: g, len: 160, samples: [0; MAX_FRAME] };
+    let mut f = AudioFrame {
+        room,
+        participant: g,
+        len: 160,
+        samples: [0; MAX_FRAME],
+    };
     f.samples[..160].fill(1234);
     for _ in 0..5 {
         assert!(h.send_audio(f));
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(60));
-    assert!(heard.lock().unwrap().iter().any(|(p, s)| *p == m && *s == 1234));
+    assert!(heard
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(p, s)| *p == m && *s == 1234));
     // moderator mutes, requests unmute, guest accepts by DTMF 1
     h.control.send(Control::Mute(room, m, g)).unwrap();
     h.control.send(Control::RequestUnmute(room, m, g)).unwrap();
@@ -39,12 +70,22 @@ fn mixer_thread_ticks_and_applies_moderator_ops() {
     let mut seen = Vec::new();
     while seen.len() < 3 {
         if let MixerOutput::Event(e) = next_event(&h) {
-            if !matches!(e.event, RoomEvent::TalkingStarted(_) | RoomEvent::TalkingStopped(_)) {
+            if !matches!(
+                e.event,
+                RoomEvent::TalkingStarted(_) | RoomEvent::TalkingStopped(_)
+            ) {
                 seen.push(e.event);
             }
         }
     }
-    assert_eq!(seen, vec![RoomEvent::Muted(g), RoomEvent::UnmuteRequested(g), RoomEvent::Unmuted(g)]);
+    assert_eq!(
+        seen,
+        vec![
+            RoomEvent::Muted(g),
+            RoomEvent::UnmuteRequested(g),
+            RoomEvent::Unmuted(g)
+        ]
+    );
     // a guest may not kick
     h.control.send(Control::Kick(room, g, m, false)).unwrap();
     loop {

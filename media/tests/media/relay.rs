@@ -12,15 +12,27 @@ fn endpoint() -> UdpSocket {
 }
 
 fn leg(s: &UdpSocket) -> LegConfig {
-    LegConfig { remote_rtp: Some(s.local_addr().unwrap()), remote_rtcp: None, rtcp_mux: true }
+    LegConfig {
+        remote_rtp: Some(s.local_addr().unwrap()),
+        remote_rtcp: None,
+        rtcp_mux: true,
+    }
 }
 
 fn rtp(ssrc: u32, seq: u16) -> Vec<u8> {
     let mut b = vec![0u8; 172];
-    let payload: Vec<u8> = (0..160).map(|i| (i as u8).wrapping_add(seq as u8)).collect();
-    RtpHeader { marker: false, payload_type: PayloadType::PCMU, sequence: seq, timestamp: u32::from(seq) * 160, ssrc: Ssrc(ssrc) }
-        .write(&payload, &mut b)
-        .unwrap();
+    let payload: Vec<u8> = (0..160)
+        .map(|i| (i as u8).wrapping_add(seq as u8))
+        .collect();
+    RtpHeader {
+        marker: false,
+        payload_type: PayloadType::PCMU,
+        sequence: seq,
+        timestamp: u32::from(seq) * 160,
+        ssrc: Ssrc(ssrc),
+    }
+    .write(&payload, &mut b)
+    .unwrap();
     b
 }
 
@@ -28,7 +40,10 @@ fn cfg(port_min: u16, timeout: Duration) -> DriverConfig {
     DriverConfig {
         port_min,
         port_max: port_min + 40,
-        relay: RelayConfig { inactivity_timeout: timeout, ..RelayConfig::default() },
+        relay: RelayConfig {
+            inactivity_timeout: timeout,
+            ..RelayConfig::default()
+        },
         ..DriverConfig::default()
     }
 }
@@ -37,8 +52,14 @@ fn cfg(port_min: u16, timeout: Duration) -> DriverConfig {
 fn relays_between_two_endpoints_and_blocks_hijack() {
     let relay = RelayHandle::spawn(cfg(41000, Duration::from_secs(30))).unwrap();
     let (a, b, evil) = (endpoint(), endpoint(), endpoint());
-    relay.send(Command::Open { id: SessionId(1), a: leg(&a), b: leg(&b) });
-    let RelayEvent::Opened { ports, .. } = relay.events.recv_timeout(Duration::from_secs(2)).unwrap() else {
+    relay.send(Command::Open {
+        id: SessionId(1),
+        a: leg(&a),
+        b: leg(&b),
+    });
+    let RelayEvent::Opened { ports, .. } =
+        relay.events.recv_timeout(Duration::from_secs(2)).unwrap()
+    else {
         panic!("open failed")
     };
     let to_a_side: SocketAddr = format!("127.0.0.1:{}", ports.0.rtp).parse().unwrap();
@@ -60,9 +81,15 @@ fn relays_between_two_endpoints_and_blocks_hijack() {
     evil.send_to(&rtp(0xe, 1), to_a_side).unwrap();
     a.send_to(&rtp(0xa, 50), to_a_side).unwrap();
     let (n, _) = b.recv_from(&mut buf).unwrap();
-    assert_eq!(RtpPacket::parse(&buf[..n]).unwrap().ssrc(), Ssrc(0xa), "hijack packet must not be relayed");
+    assert_eq!(
+        RtpPacket::parse(&buf[..n]).unwrap().ssrc(),
+        Ssrc(0xa),
+        "hijack packet must not be relayed"
+    );
     relay.send(Command::QueryStats(SessionId(1)));
-    let RelayEvent::Stats { stats, .. } = relay.events.recv_timeout(Duration::from_secs(2)).unwrap() else {
+    let RelayEvent::Stats { stats, .. } =
+        relay.events.recv_timeout(Duration::from_secs(2)).unwrap()
+    else {
         panic!("no stats")
     };
     assert_eq!(stats.0.packets_in, 51);
@@ -79,12 +106,28 @@ fn relays_between_two_endpoints_and_blocks_hijack() {
 fn inactivity_frees_ports() {
     let relay = RelayHandle::spawn(cfg(41100, Duration::from_millis(300))).unwrap();
     let (a, b) = (endpoint(), endpoint());
-    relay.send(Command::Open { id: SessionId(7), a: leg(&a), b: leg(&b) });
-    let RelayEvent::Opened { ports, .. } = relay.events.recv_timeout(Duration::from_secs(2)).unwrap() else {
+    relay.send(Command::Open {
+        id: SessionId(7),
+        a: leg(&a),
+        b: leg(&b),
+    });
+    let RelayEvent::Opened { ports, .. } =
+        relay.events.recv_timeout(Duration::from_secs(2)).unwrap()
+    else {
         panic!("open failed")
     };
     let ev = relay.events.recv_timeout(Duration::from_secs(3)).unwrap();
-    assert!(matches!(ev, RelayEvent::Closed { id: SessionId(7), expired: true, .. }), "{ev:?}");
+    assert!(
+        matches!(
+            ev,
+            RelayEvent::Closed {
+                id: SessionId(7),
+                expired: true,
+                ..
+            }
+        ),
+        "{ev:?}"
+    );
     // the ports are free again: we can bind them ourselves
     UdpSocket::bind(("127.0.0.1", ports.0.rtp)).expect("port released");
 }

@@ -57,9 +57,15 @@ fn count<R>(f: impl FnOnce() -> R) -> (usize, R) {
 const N: usize = 20_000;
 
 fn rtp_packet(buf: &mut [u8], ssrc: u32, seq: u16, payload: &[u8]) -> usize {
-    RtpHeader { marker: false, payload_type: PayloadType::PCMU, sequence: seq, timestamp: u32::from(seq) * 160, ssrc: Ssrc(ssrc) }
-        .write(payload, buf)
-        .expect("buffer fits")
+    RtpHeader {
+        marker: false,
+        payload_type: PayloadType::PCMU,
+        sequence: seq,
+        timestamp: u32::from(seq) * 160,
+        ssrc: Ssrc(ssrc),
+    }
+    .write(payload, buf)
+    .expect("buffer fits")
 }
 
 #[test]
@@ -78,8 +84,17 @@ fn relay_path_over_udp_allocates_nothing() {
         s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     }
     let (a_addr, b_addr) = (ep_a.local_addr().unwrap(), ep_b.local_addr().unwrap());
-    let leg = |a: SocketAddr| LegConfig { remote_rtp: Some(a), remote_rtcp: Some(a), rtcp_mux: true };
-    let mut session = RelaySession::new(RelayConfig::default(), Instant::now(), leg(a_addr), leg(b_addr));
+    let leg = |a: SocketAddr| LegConfig {
+        remote_rtp: Some(a),
+        remote_rtcp: Some(a),
+        rtcp_mux: true,
+    };
+    let mut session = RelaySession::new(
+        RelayConfig::default(),
+        Instant::now(),
+        leg(a_addr),
+        leg(b_addr),
+    );
     let relay_a_addr = relay_a.local_addr().unwrap();
     let payload = [0xd5u8; 160];
     let mut out = [0u8; 1500];
@@ -97,18 +112,30 @@ fn relay_path_over_udp_allocates_nothing() {
         }
         let (m, _) = ep_b.recv_from(&mut buf).unwrap();
         assert_eq!(RtpPacket::parse(&buf[..m]).unwrap().sequence(), seq);
-        if seq % 250 == 0 {
+        if seq.is_multiple_of(250) {
             // RTCP SR through the relay, parsed on the far side
-            let info = SenderInfo { ntp: NtpTime(u64::from(seq) << 20), rtp_timestamp: 0, packet_count: 1, octet_count: 1 };
-            let block = ReportBlock { ssrc: Ssrc(0xbbbb), ..ReportBlock::default() };
+            let info = SenderInfo {
+                ntp: NtpTime(u64::from(seq) << 20),
+                rtp_timestamp: 0,
+                packet_count: 1,
+                octet_count: 1,
+            };
+            let block = ReportBlock {
+                ssrc: Ssrc(0xbbbb),
+                ..ReportBlock::default()
+            };
             let n = write_sr(Ssrc(0xaaaa), &info, &[block], &mut out).unwrap();
             buf[..n].copy_from_slice(&out[..n]);
-            let f = session.handle_packet(Instant::now(), Side::A, Channel::Rtp, a_addr, &mut buf[..n]);
+            let f =
+                session.handle_packet(Instant::now(), Side::A, Channel::Rtp, a_addr, &mut buf[..n]);
             assert!(matches!(f, Forward::Send { .. }));
             let c = RtcpCompound::parse(&buf[..n]).unwrap();
             assert_eq!(c.iter().count(), 1);
             let m = write_rr(Ssrc(0xbbbb), &[block], &mut out).unwrap();
-            assert!(matches!(session.handle_packet(Instant::now(), Side::B, Channel::Rtp, b_addr, &mut out[..m]), Forward::Send { .. }));
+            assert!(matches!(
+                session.handle_packet(Instant::now(), Side::B, Channel::Rtp, b_addr, &mut out[..m]),
+                Forward::Send { .. }
+            ));
         }
     };
     for seq in 0..500u16 {
@@ -119,7 +146,10 @@ fn relay_path_over_udp_allocates_nothing() {
             step(500u16.wrapping_add(i as u16));
         }
     });
-    assert_eq!(allocs, 0, "relay path allocated {allocs} times for {N} packets");
+    assert_eq!(
+        allocs, 0,
+        "relay path allocated {allocs} times for {N} packets"
+    );
     assert!(session.stats(Side::A).packets_in >= N as u64);
 }
 
@@ -127,16 +157,22 @@ fn relay_path_over_udp_allocates_nothing() {
 fn mixer_tick_allocates_nothing() {
     let mut m = Mixer::new(160);
     let room = RoomId(1);
-    let limits = RoomLimits { max_speakers: 100, ..RoomLimits::default() };
+    let limits = RoomLimits {
+        max_speakers: 100,
+        ..RoomLimits::default()
+    };
     m.create_room(room, "bench", limits).unwrap();
     {
         let r = m.room_mut(room).unwrap();
         r.join(ParticipantId(0), Role::Moderator, "m", "m").unwrap();
         for i in 1..32 {
-            r.join(ParticipantId(i), Role::Speaker, "s", &i.to_string()).unwrap();
+            r.join(ParticipantId(i), Role::Speaker, "s", &i.to_string())
+                .unwrap();
         }
     }
-    let frames: Vec<Vec<i16>> = (0..32).map(|i| (0..160).map(|s| ((s * (i + 3)) % 2000) as i16).collect()).collect();
+    let frames: Vec<Vec<i16>> = (0..32)
+        .map(|i| (0..160).map(|s| ((s * (i + 3)) % 2000) as i16).collect())
+        .collect();
     let mut sink = 0i64;
     let mut tick = |m: &mut Mixer| {
         for (i, f) in frames.iter().enumerate() {
@@ -170,8 +206,17 @@ fn jitter_codec_dtmf_paths_allocate_nothing() {
     let mut run = |seq: u16, played: &mut u64| {
         Law::Ulaw.encode(&pcm, &mut enc);
         // mild reordering: swap pairs
-        let s = if seq % 2 == 0 { seq.wrapping_add(1) } else { seq.wrapping_sub(1) };
-        jb.push(t0 + Duration::from_millis(20 * u64::from(seq)), s, u32::from(s) * 160, &enc);
+        let s = if seq & 1 == 0 {
+            seq.wrapping_add(1)
+        } else {
+            seq.wrapping_sub(1)
+        };
+        jb.push(
+            t0 + Duration::from_millis(20 * u64::from(seq)),
+            s,
+            u32::from(s) * 160,
+            &enc,
+        );
         if let Playout::Frame { payload, .. } = jb.pop() {
             Law::Ulaw.decode(payload, &mut dec);
             *played += 1;

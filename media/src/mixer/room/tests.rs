@@ -16,15 +16,34 @@ fn drain(r: &mut Room) -> Vec<RoomEvent> {
 fn limits_per_role() {
     let mut r = room();
     for i in 0..15 {
-        r.join(ParticipantId(100 + i), Role::Speaker, "g", &format!("g{i}")).unwrap();
+        r.join(ParticipantId(100 + i), Role::Speaker, "g", &format!("g{i}"))
+            .unwrap();
     }
-    assert_eq!(r.join(ParticipantId(200), Role::Speaker, "g", "x"), Err(ConferenceError::Full(Role::Speaker)));
+    assert_eq!(
+        r.join(ParticipantId(200), Role::Speaker, "g", "x"),
+        Err(ConferenceError::Full(Role::Speaker))
+    );
     for i in 0..8 {
-        r.join(ParticipantId(300 + i), Role::Supervisor, "s", &format!("s{i}")).unwrap();
+        r.join(
+            ParticipantId(300 + i),
+            Role::Supervisor,
+            "s",
+            &format!("s{i}"),
+        )
+        .unwrap();
     }
-    assert_eq!(r.join(ParticipantId(400), Role::Supervisor, "s", "y"), Err(ConferenceError::Full(Role::Supervisor)));
-    assert_eq!(r.join(ParticipantId(2), Role::Moderator, "m2", "z"), Err(ConferenceError::ModeratorPresent));
-    assert_eq!(r.join(ParticipantId(100), Role::Attendee, "dup", "d"), Err(ConferenceError::AlreadyJoined));
+    assert_eq!(
+        r.join(ParticipantId(400), Role::Supervisor, "s", "y"),
+        Err(ConferenceError::Full(Role::Supervisor))
+    );
+    assert_eq!(
+        r.join(ParticipantId(2), Role::Moderator, "m2", "z"),
+        Err(ConferenceError::ModeratorPresent)
+    );
+    assert_eq!(
+        r.join(ParticipantId(100), Role::Attendee, "dup", "d"),
+        Err(ConferenceError::AlreadyJoined)
+    );
     // host + 15 guests = 16 speaking participants
     assert_eq!(r.participants.iter().filter(|p| p.speaks()).count(), 16);
 }
@@ -39,19 +58,32 @@ fn mute_is_immediate_unmute_needs_consent() {
     assert!(!r.participant(g).unwrap().speaks());
     r.request_unmute(M, g).unwrap();
     let p = r.participant(g).unwrap();
-    assert!(p.moderator_muted && p.unmute_request_pending && !p.speaks(), "still muted until accepted");
+    assert!(
+        p.moderator_muted && p.unmute_request_pending && !p.speaks(),
+        "still muted until accepted"
+    );
     // unrelated digit does nothing; 1 accepts
     r.handle_dtmf(g, Digit::D5).unwrap();
     assert!(!r.participant(g).unwrap().speaks());
     r.handle_dtmf(g, Digit::D1).unwrap();
     assert!(r.participant(g).unwrap().speaks());
-    assert_eq!(drain(&mut r), vec![RoomEvent::Muted(g), RoomEvent::UnmuteRequested(g), RoomEvent::Unmuted(g)]);
+    assert_eq!(
+        drain(&mut r),
+        vec![
+            RoomEvent::Muted(g),
+            RoomEvent::UnmuteRequested(g),
+            RoomEvent::Unmuted(g)
+        ]
+    );
     // decline path via API
     r.mute(M, g).unwrap();
     r.request_unmute(M, g).unwrap();
     r.answer_unmute(g, false).unwrap();
     assert!(!r.participant(g).unwrap().speaks());
-    assert_eq!(r.answer_unmute(g, true), Err(ConferenceError::NoPendingRequest));
+    assert_eq!(
+        r.answer_unmute(g, true),
+        Err(ConferenceError::NoPendingRequest)
+    );
     // a guest cannot mute others
     assert_eq!(r.mute(g, M), Err(ConferenceError::NotPermitted(g)));
 }
@@ -65,13 +97,26 @@ fn kick_ban_lock_end() {
     r.join(a, Role::Attendee, "Viewer", "sip:v@x").unwrap();
     r.kick(sup, a, true).unwrap();
     assert!(r.participant(a).is_none());
-    assert_eq!(r.join(ParticipantId(5), Role::Attendee, "again", "sip:v@x"), Err(ConferenceError::Banned));
-    assert_eq!(r.kick(sup, M, false), Err(ConferenceError::NotPermitted(sup)));
-    assert_eq!(r.set_locked(sup, true), Err(ConferenceError::NotPermitted(sup)));
+    assert_eq!(
+        r.join(ParticipantId(5), Role::Attendee, "again", "sip:v@x"),
+        Err(ConferenceError::Banned)
+    );
+    assert_eq!(
+        r.kick(sup, M, false),
+        Err(ConferenceError::NotPermitted(sup))
+    );
+    assert_eq!(
+        r.set_locked(sup, true),
+        Err(ConferenceError::NotPermitted(sup))
+    );
     r.set_locked(M, true).unwrap();
-    assert_eq!(r.join(ParticipantId(6), Role::Speaker, "late", "sip:l@x"), Err(ConferenceError::Locked));
+    assert_eq!(
+        r.join(ParticipantId(6), Role::Speaker, "late", "sip:l@x"),
+        Err(ConferenceError::Locked)
+    );
     r.set_locked(M, false).unwrap();
-    r.join(ParticipantId(6), Role::Speaker, "late", "sip:l@x").unwrap();
+    r.join(ParticipantId(6), Role::Speaker, "late", "sip:l@x")
+        .unwrap();
     assert_eq!(r.end(sup), Err(ConferenceError::NotPermitted(sup)));
     r.end(M).unwrap();
     assert!(r.ended && r.participants.is_empty());
@@ -88,6 +133,14 @@ fn roster_features_first_and_name_tags() {
     assert_eq!(names, vec!["Bob", "Host", "Ann"]);
     r.name_tags_enabled = false;
     drain(&mut r);
-    r.join(ParticipantId(9), Role::Attendee, "Zed", "z").unwrap();
-    assert_eq!(drain(&mut r), vec![RoomEvent::Joined { participant: ParticipantId(9), role: Role::Attendee, display_name: None }]);
+    r.join(ParticipantId(9), Role::Attendee, "Zed", "z")
+        .unwrap();
+    assert_eq!(
+        drain(&mut r),
+        vec![RoomEvent::Joined {
+            participant: ParticipantId(9),
+            role: Role::Attendee,
+            display_name: None
+        }]
+    );
 }

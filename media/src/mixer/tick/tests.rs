@@ -26,13 +26,15 @@ fn mix_minus_by_spectrum() {
         for id in &ids[1..] {
             r.join(*id, Role::Speaker, "s", &format!("{id:?}")).unwrap();
         }
-        r.join(ParticipantId(99), Role::Attendee, "listener", "l").unwrap();
+        r.join(ParticipantId(99), Role::Attendee, "listener", "l")
+            .unwrap();
     }
     // run 10 ticks; analyse the last 800 samples each participant heard
     let mut heard: Vec<Vec<i16>> = vec![Vec::new(); 5];
     for t in 0..10 {
         for (i, id) in ids.iter().enumerate() {
-            m.push_audio(room, *id, &sine(FREQS[i], 6000.0, 160, t * 160)).unwrap();
+            m.push_audio(room, *id, &sine(FREQS[i], 6000.0, 160, t * 160))
+                .unwrap();
         }
         m.tick();
         let mut k = 0;
@@ -47,7 +49,10 @@ fn mix_minus_by_spectrum() {
         for (j, f) in FREQS.iter().enumerate() {
             if i != j {
                 let other = power(tail, *f);
-                assert!(other > 1e4 * own.max(1.0), "participant {i} hears freq {j}: {other} vs own {own}");
+                assert!(
+                    other > 1e4 * own.max(1.0),
+                    "participant {i} hears freq {j}: {other} vs own {own}"
+                );
             }
         }
     }
@@ -66,20 +71,31 @@ fn saturation_gain_and_mute() {
     let r = m.room_mut(room).unwrap();
     r.join(ParticipantId(1), Role::Moderator, "m", "m").unwrap();
     for i in 2..=4 {
-        r.join(ParticipantId(i), Role::Speaker, "s", &i.to_string()).unwrap();
+        r.join(ParticipantId(i), Role::Speaker, "s", &i.to_string())
+            .unwrap();
     }
     r.join(ParticipantId(5), Role::Attendee, "a", "a").unwrap();
     for i in 1..=4 {
         r.push_audio(ParticipantId(i), &[30000; 160]).unwrap();
     }
     mix_room(r);
-    assert!(r.participant(ParticipantId(5)).unwrap().output().iter().all(|&s| s == i16::MAX));
+    assert!(r
+        .participant(ParticipantId(5))
+        .unwrap()
+        .output()
+        .iter()
+        .all(|&s| s == i16::MAX));
     // negative saturation
     for i in 1..=4 {
         r.push_audio(ParticipantId(i), &[-30000; 160]).unwrap();
     }
     mix_room(r);
-    assert!(r.participant(ParticipantId(5)).unwrap().output().iter().all(|&s| s == i16::MIN));
+    assert!(r
+        .participant(ParticipantId(5))
+        .unwrap()
+        .output()
+        .iter()
+        .all(|&s| s == i16::MIN));
     // gain: -6 dB on 2, others silent
     r.set_gain_db(ParticipantId(2), -6.0206).unwrap();
     r.push_audio(ParticipantId(2), &[10000; 160]).unwrap();
@@ -102,18 +118,28 @@ fn talker_events_with_hysteresis() {
     let room = RoomId(7);
     m.create_room(room, "r", RoomLimits::default()).unwrap();
     let p = ParticipantId(1);
-    m.room_mut(room).unwrap().join(p, Role::Moderator, "m", "m").unwrap();
+    m.room_mut(room)
+        .unwrap()
+        .join(p, Role::Moderator, "m", "m")
+        .unwrap();
     while m.poll_event().is_some() {}
     let mut events = Vec::new();
     for t in 0..60 {
         if t < 10 {
-            m.push_audio(room, p, &sine(300.0, 3000.0, 160, t * 160)).unwrap();
+            m.push_audio(room, p, &sine(300.0, 3000.0, 160, t * 160))
+                .unwrap();
         }
         m.tick();
         while let Some(e) = m.poll_event() {
             events.push((t, e.event));
         }
     }
-    assert_eq!(events, vec![(1, RoomEvent::TalkingStarted(p)), (34, RoomEvent::TalkingStopped(p))]);
+    assert_eq!(
+        events,
+        vec![
+            (1, RoomEvent::TalkingStarted(p)),
+            (34, RoomEvent::TalkingStopped(p))
+        ]
+    );
     assert_eq!(m.room(room).unwrap().participant(p).unwrap().level_rms, 0);
 }

@@ -20,9 +20,15 @@ fn session(t0: Instant) -> RelaySession {
 
 fn rtp(ssrc: u32, seq: u16, ts: u32) -> Vec<u8> {
     let mut b = vec![0u8; 12 + 160];
-    RtpHeader { marker: false, payload_type: PayloadType::PCMU, sequence: seq, timestamp: ts, ssrc: Ssrc(ssrc) }
-        .write(&[0xff; 160], &mut b)
-        .unwrap();
+    RtpHeader {
+        marker: false,
+        payload_type: PayloadType::PCMU,
+        sequence: seq,
+        timestamp: ts,
+        ssrc: Ssrc(ssrc),
+    }
+    .write(&[0xff; 160], &mut b)
+    .unwrap();
     b
 }
 
@@ -38,13 +44,21 @@ fn forwards_both_ways_and_latches_nat_source() {
     let mut p = rtp(1, 10, 0);
     assert_eq!(
         s.handle_packet(t0, Side::A, Channel::Rtp, nat_a, &mut p),
-        Forward::Send { side: Side::B, channel: Channel::Rtp, to: addr(B) }
+        Forward::Send {
+            side: Side::B,
+            channel: Channel::Rtp,
+            to: addr(B)
+        }
     );
     let mut q = rtp(2, 500, 0);
     // B answers; goes to A's latched (NAT) address, not the signalled one
     assert_eq!(
         s.handle_packet(t0, Side::B, Channel::Rtp, addr(B), &mut q),
-        Forward::Send { side: Side::A, channel: Channel::Rtp, to: nat_a }
+        Forward::Send {
+            side: Side::A,
+            channel: Channel::Rtp,
+            to: nat_a
+        }
     );
     let st = s.stats(Side::A);
     assert_eq!((st.packets_in, st.packets_out), (1, 1));
@@ -57,16 +71,30 @@ fn rejects_hijack_after_window() {
     let mut s = session(t0);
     for i in 0..20u16 {
         let mut p = rtp(1, i, u32::from(i) * 160);
-        s.handle_packet(ms(t0, 20 * u64::from(i)), Side::A, Channel::Rtp, addr(A), &mut p);
+        s.handle_packet(
+            ms(t0, 20 * u64::from(i)),
+            Side::A,
+            Channel::Rtp,
+            addr(A),
+            &mut p,
+        );
     }
     let mut evil = rtp(666, 0, 0);
     assert_eq!(
-        s.handle_packet(ms(t0, 500), Side::A, Channel::Rtp, addr("203.0.113.66:1234"), &mut evil),
+        s.handle_packet(
+            ms(t0, 500),
+            Side::A,
+            Channel::Rtp,
+            addr("203.0.113.66:1234"),
+            &mut evil
+        ),
         Forward::Drop(DropReason::Hijack)
     );
     // B still sends to A
     let mut q = rtp(2, 0, 0);
-    assert!(matches!(s.handle_packet(ms(t0, 520), Side::B, Channel::Rtp, addr(B), &mut q), Forward::Send { to, .. } if to == addr(A)));
+    assert!(
+        matches!(s.handle_packet(ms(t0, 520), Side::B, Channel::Rtp, addr(B), &mut q), Forward::Send { to, .. } if to == addr(A))
+    );
     assert_eq!(s.stats(Side::A).dropped, 1);
 }
 
@@ -76,11 +104,25 @@ fn reanchor_keeps_ssrc_and_sequence() {
     let mut s = session(t0);
     for i in 0..5u16 {
         let mut p = rtp(1, 100 + i, u32::from(i) * 160);
-        s.handle_packet(ms(t0, 20 * u64::from(i)), Side::A, Channel::Rtp, addr(A), &mut p);
+        s.handle_packet(
+            ms(t0, 20 * u64::from(i)),
+            Side::A,
+            Channel::Rtp,
+            addr(A),
+            &mut p,
+        );
     }
     // transfer: A's side is now another phone
     let new_a = addr("10.0.0.9:7000");
-    s.reanchor(ms(t0, 2000), Side::A, LegConfig { remote_rtp: Some(new_a), remote_rtcp: None, rtcp_mux: true });
+    s.reanchor(
+        ms(t0, 2000),
+        Side::A,
+        LegConfig {
+            remote_rtp: Some(new_a),
+            remote_rtcp: None,
+            rtcp_mux: true,
+        },
+    );
     let mut p = rtp(77, 9000, 123_456);
     let f = s.handle_packet(ms(t0, 2020), Side::A, Channel::Rtp, new_a, &mut p);
     assert!(matches!(f, Forward::Send { to, .. } if to == addr(B)));
@@ -88,7 +130,9 @@ fn reanchor_keeps_ssrc_and_sequence() {
     assert_eq!((out.ssrc(), out.sequence()), (Ssrc(1), 105));
     // B's packets now go to the new phone
     let mut q = rtp(2, 0, 0);
-    assert!(matches!(s.handle_packet(ms(t0, 2030), Side::B, Channel::Rtp, addr(B), &mut q), Forward::Send { to, .. } if to == new_a));
+    assert!(
+        matches!(s.handle_packet(ms(t0, 2030), Side::B, Channel::Rtp, addr(B), &mut q), Forward::Send { to, .. } if to == new_a)
+    );
 }
 
 #[test]
@@ -101,18 +145,57 @@ fn rtcp_relayed_with_rtt() {
     s.handle_packet(t0, Side::A, Channel::Rtp, addr(A), &mut p);
     let mut buf = [0u8; 128];
     let ntp = NtpTime(0x0000_1234_8000_0000);
-    let n = write_sr(Ssrc(1), &SenderInfo { ntp, rtp_timestamp: 0, packet_count: 1, octet_count: 160 }, &[], &mut buf).unwrap();
+    let n = write_sr(
+        Ssrc(1),
+        &SenderInfo {
+            ntp,
+            rtp_timestamp: 0,
+            packet_count: 1,
+            octet_count: 160,
+        },
+        &[],
+        &mut buf,
+    )
+    .unwrap();
     let f = s.handle_packet(ms(t0, 100), Side::A, Channel::Rtcp, a_rtcp, &mut buf[..n]);
-    assert_eq!(f, Forward::Send { side: Side::B, channel: Channel::Rtcp, to: b_rtcp });
+    assert_eq!(
+        f,
+        Forward::Send {
+            side: Side::B,
+            channel: Channel::Rtcp,
+            to: b_rtcp
+        }
+    );
     // B answers 60 ms later, having held the SR 10 ms: RTT relay<->B = 50 ms
-    let block = ReportBlock { ssrc: Ssrc(1), lsr: ntp.compact(), dlsr: 655, ..ReportBlock::default() };
+    let block = ReportBlock {
+        ssrc: Ssrc(1),
+        lsr: ntp.compact(),
+        dlsr: 655,
+        ..ReportBlock::default()
+    };
     let n = write_rr(Ssrc(2), &[block], &mut buf).unwrap();
     let f = s.handle_packet(ms(t0, 160), Side::B, Channel::Rtcp, b_rtcp, &mut buf[..n]);
-    assert_eq!(f, Forward::Send { side: Side::A, channel: Channel::Rtcp, to: a_rtcp });
+    assert_eq!(
+        f,
+        Forward::Send {
+            side: Side::A,
+            channel: Channel::Rtcp,
+            to: a_rtcp
+        }
+    );
     let rtt = s.stats(Side::B).rtt_ms.unwrap();
     assert!((rtt - 50.0).abs() < 0.5, "{rtt}");
     // garbage on the RTCP port is dropped
-    assert_eq!(s.handle_packet(ms(t0, 170), Side::B, Channel::Rtcp, b_rtcp, &mut [0x80, 200, 0, 9]), Forward::Drop(DropReason::Malformed));
+    assert_eq!(
+        s.handle_packet(
+            ms(t0, 170),
+            Side::B,
+            Channel::Rtcp,
+            b_rtcp,
+            &mut [0x80, 200, 0, 9]
+        ),
+        Forward::Drop(DropReason::Malformed)
+    );
 }
 
 #[test]
@@ -124,7 +207,13 @@ fn loss_lowers_mos_and_inactivity_expires() {
             continue; // 10 % loss
         }
         let mut p = rtp(1, i, u32::from(i) * 160);
-        s.handle_packet(ms(t0, 20 * u64::from(i)), Side::A, Channel::Rtp, addr(A), &mut p);
+        s.handle_packet(
+            ms(t0, 20 * u64::from(i)),
+            Side::A,
+            Channel::Rtp,
+            addr(A),
+            &mut p,
+        );
     }
     let st = s.stats(Side::A);
     assert_eq!(st.lost, 20);
@@ -135,6 +224,9 @@ fn loss_lowers_mos_and_inactivity_expires() {
     assert!(!s.handle_timeout(deadline - Duration::from_millis(1)));
     assert!(s.handle_timeout(deadline));
     let mut p = rtp(1, 300, 0);
-    assert_eq!(s.handle_packet(deadline, Side::A, Channel::Rtp, addr(A), &mut p), Forward::Drop(DropReason::Expired));
+    assert_eq!(
+        s.handle_packet(deadline, Side::A, Channel::Rtp, addr(A), &mut p),
+        Forward::Drop(DropReason::Expired)
+    );
     assert_eq!(s.poll_timeout(), None);
 }

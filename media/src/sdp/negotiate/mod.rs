@@ -169,24 +169,43 @@ fn codec_of(m: &MediaDescription, fmt: &str) -> Option<(Codec, u8)> {
 }
 
 fn telephone_event_pt(m: &MediaDescription, rate: u32) -> Option<u8> {
-    let maps = || m.rtpmaps().filter(|r| r.encoding.eq_ignore_ascii_case("telephone-event"));
+    let maps = || {
+        m.rtpmaps()
+            .filter(|r| r.encoding.eq_ignore_ascii_case("telephone-event"))
+    };
     maps()
         .find(|r| r.clock_rate == rate)
         .or_else(|| maps().next())
         .map(|r| r.payload_type)
 }
 
-fn audio_section(local: &LocalMedia, offered: &[(Codec, u8)], te: Option<u8>, dir: Direction, mux: bool) -> MediaDescription {
+fn audio_section(
+    local: &LocalMedia,
+    offered: &[(Codec, u8)],
+    te: Option<u8>,
+    dir: Direction,
+    mux: bool,
+) -> MediaDescription {
     let mut attributes = Vec::new();
     let mut formats = Vec::new();
     for (c, pt) in offered {
         formats.push(pt.to_string());
-        let ch = if c.channels() > 1 { format!("/{}", c.channels()) } else { String::new() };
-        attributes.push(Attribute::new("rtpmap", format!("{pt} {}/{}{ch}", c.encoding(), c.clock_rate())));
+        let ch = if c.channels() > 1 {
+            format!("/{}", c.channels())
+        } else {
+            String::new()
+        };
+        attributes.push(Attribute::new(
+            "rtpmap",
+            format!("{pt} {}/{}{ch}", c.encoding(), c.clock_rate()),
+        ));
     }
     if let Some(pt) = te {
         formats.push(pt.to_string());
-        attributes.push(Attribute::new("rtpmap", format!("{pt} telephone-event/8000")));
+        attributes.push(Attribute::new(
+            "rtpmap",
+            format!("{pt} telephone-event/8000"),
+        ));
         attributes.push(Attribute::new("fmtp", format!("{pt} 0-16")));
     }
     attributes.push(Attribute::new("ptime", local.ptime.to_string()));
@@ -229,18 +248,30 @@ fn session(local: &LocalMedia, media: Vec<MediaDescription>) -> SessionDescripti
 pub fn create_offer(local: &LocalMedia) -> SessionDescription {
     let codecs: Vec<(Codec, u8)> = local.codecs.iter().map(|c| (*c, c.default_pt())).collect();
     let te = local.telephone_event.then_some(101);
-    session(local, vec![audio_section(local, &codecs, te, local.direction, false)])
+    session(
+        local,
+        vec![audio_section(local, &codecs, te, local.direction, false)],
+    )
 }
 
-fn remote_addrs(sdp: &SessionDescription, i: usize) -> Result<(Option<SocketAddr>, Option<SocketAddr>, bool), NegotiationError> {
+fn remote_addrs(
+    sdp: &SessionDescription,
+    i: usize,
+) -> Result<(Option<SocketAddr>, Option<SocketAddr>, bool), NegotiationError> {
     let m = &sdp.media[i];
-    let c = sdp.media_connection(i).ok_or(NegotiationError::NoConnection(i))?;
+    let c = sdp
+        .media_connection(i)
+        .ok_or(NegotiationError::NoConnection(i))?;
     if c.address.is_unspecified() {
         return Ok((None, None, m.rtcp_mux()));
     }
     let rtp = SocketAddr::new(c.address, m.port);
     let mux = m.rtcp_mux();
-    let rtcp_port = if mux { m.port } else { m.rtcp_port().unwrap_or(m.port.wrapping_add(1)) };
+    let rtcp_port = if mux {
+        m.port
+    } else {
+        m.rtcp_port().unwrap_or(m.port.wrapping_add(1))
+    };
     Ok((Some(rtp), Some(SocketAddr::new(c.address, rtcp_port)), mux))
 }
 
@@ -248,7 +279,10 @@ fn remote_addrs(sdp: &SessionDescription, i: usize) -> Result<(Option<SocketAddr
 /// is accepted with the offerer's payload type numbers, the codecs listed in
 /// our preference order; every other stream is rejected (port 0). The
 /// answered direction is the offer's reversed, intersected with ours.
-pub fn create_answer(offer: &SessionDescription, local: &LocalMedia) -> Result<(SessionDescription, Negotiated), NegotiationError> {
+pub fn create_answer(
+    offer: &SessionDescription,
+    local: &LocalMedia,
+) -> Result<(SessionDescription, Negotiated), NegotiationError> {
     let mut chosen = None;
     for (i, m) in offer.media.iter().enumerate() {
         if m.media != "audio" || m.port == 0 || !m.protocol.starts_with("RTP/") {
@@ -275,7 +309,11 @@ pub fn create_answer(offer: &SessionDescription, local: &LocalMedia) -> Result<(
         None => return Err(NegotiationError::NoAudio),
     };
     let om = &offer.media[idx];
-    let te = if local.telephone_event { telephone_event_pt(om, 8000) } else { None };
+    let te = if local.telephone_event {
+        telephone_event_pt(om, 8000)
+    } else {
+        None
+    };
     let offer_dir = offer.media_direction(idx);
     let dir = Direction::from_flags(
         offer_dir.receives() && local.direction.sends(),
@@ -321,7 +359,10 @@ pub fn create_answer(offer: &SessionDescription, local: &LocalMedia) -> Result<(
 
 /// Processes the answer to our `offer` (RFC 3264 §7): the first codec of the
 /// answer's accepted audio stream is used for sending.
-pub fn process_answer(offer: &SessionDescription, answer: &SessionDescription) -> Result<Negotiated, NegotiationError> {
+pub fn process_answer(
+    offer: &SessionDescription,
+    answer: &SessionDescription,
+) -> Result<Negotiated, NegotiationError> {
     if offer.media.len() != answer.media.len() {
         return Err(NegotiationError::MediaCountMismatch {
             offer: offer.media.len(),
@@ -339,8 +380,16 @@ pub fn process_answer(offer: &SessionDescription, answer: &SessionDescription) -
         .iter()
         .find_map(|f| codec_of(m, f))
         .ok_or(NegotiationError::NoCommonCodec { media_index: idx })?;
-    let offer_has_te = offer.media.get(idx).and_then(|om| telephone_event_pt(om, 8000)).is_some();
-    let te = if offer_has_te { telephone_event_pt(m, 8000) } else { None };
+    let offer_has_te = offer
+        .media
+        .get(idx)
+        .and_then(|om| telephone_event_pt(om, 8000))
+        .is_some();
+    let te = if offer_has_te {
+        telephone_event_pt(m, 8000)
+    } else {
+        None
+    };
     let (remote_rtp, remote_rtcp, mux) = remote_addrs(answer, idx)?;
     Ok(Negotiated {
         media_index: idx,

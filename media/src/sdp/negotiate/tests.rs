@@ -38,8 +38,15 @@ fn answer_picks_our_preference_with_offerer_pts() {
     assert_eq!(answer.media[0].formats, vec!["97", "0", "101"]);
     assert_eq!(answer.media[1].port, 0);
     // the offerer sees the same result
-    let back = process_answer(&offer, &SessionDescription::parse(&answer.to_string()).unwrap()).unwrap();
-    assert_eq!((back.codec, back.payload_type, back.telephone_event), (Codec::Opus, PayloadType(97), Some(PayloadType(101))));
+    let back = process_answer(
+        &offer,
+        &SessionDescription::parse(&answer.to_string()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (back.codec, back.payload_type, back.telephone_event),
+        (Codec::Opus, PayloadType(97), Some(PayloadType(101)))
+    );
     assert_eq!(back.remote_rtp, Some("127.0.0.1:30000".parse().unwrap()));
 }
 
@@ -63,7 +70,10 @@ fn codec_matrix() {
             if offered == ours {
                 assert_eq!(r.unwrap().1.codec, ours);
             } else {
-                assert_eq!(r.unwrap_err(), NegotiationError::NoCommonCodec { media_index: 0 });
+                assert_eq!(
+                    r.unwrap_err(),
+                    NegotiationError::NoCommonCodec { media_index: 0 }
+                );
             }
         }
     }
@@ -89,7 +99,13 @@ fn direction_and_hold() {
         direction: Direction::SendOnly,
         ..LocalMedia::default()
     };
-    assert_eq!(create_answer(&offer_with("0", "", ""), &local).unwrap().1.direction, Direction::SendOnly);
+    assert_eq!(
+        create_answer(&offer_with("0", "", ""), &local)
+            .unwrap()
+            .1
+            .direction,
+        Direction::SendOnly
+    );
     // RFC 2543 hold: c=0.0.0.0
     let old = SessionDescription::parse("v=0\r\no=- 1 2 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n").unwrap();
     let (_, n) = create_answer(&old, &LocalMedia::default()).unwrap();
@@ -100,13 +116,22 @@ fn direction_and_hold() {
 #[test]
 fn rejections() {
     let video = SessionDescription::parse("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=video 4000 RTP/AVP 31\r\n").unwrap();
-    assert_eq!(create_answer(&video, &LocalMedia::default()).unwrap_err(), NegotiationError::NoAudio);
+    assert_eq!(
+        create_answer(&video, &LocalMedia::default()).unwrap_err(),
+        NegotiationError::NoAudio
+    );
     let g729 = offer_with("18", "a=rtpmap:18 G729/8000\r\n", "");
     let e = create_answer(&g729, &LocalMedia::default()).unwrap_err();
     assert_eq!(e.status(), 488);
     assert!(e.to_string().contains("no common codec"));
-    let no_c = SessionDescription::parse("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n").unwrap();
-    assert_eq!(create_answer(&no_c, &LocalMedia::default()).unwrap_err(), NegotiationError::NoConnection(0));
+    let no_c = SessionDescription::parse(
+        "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
+    )
+    .unwrap();
+    assert_eq!(
+        create_answer(&no_c, &LocalMedia::default()).unwrap_err(),
+        NegotiationError::NoConnection(0)
+    );
     // a dynamic pt without rtpmap is not guessed
     let bare = offer_with("96", "", "");
     assert!(create_answer(&bare, &LocalMedia::default()).is_err());
