@@ -131,6 +131,70 @@ fn mixer(c: &mut Criterion) {
     g.finish();
 }
 
+/// Whole G.711 conference path per tick: decode every sender's payload,
+/// mix, encode each distinct output (personal mixes of contributors, one
+/// shared full mix for everyone else).
+fn conference_g711(c: &mut Criterion) {
+    let mut g = c.benchmark_group("conference_g711_tick");
+    for (n, speakers) in [(1000u32, 1000u32), (1000, 16)] {
+        let mut m = Mixer::new(160);
+        let room = RoomId(1);
+        m.create_room(
+            room,
+            "b",
+            RoomLimits {
+                max_speakers: 2000,
+                max_attendees: 2000,
+                ..RoomLimits::default()
+            },
+        )
+        .unwrap();
+        let r = m.room_mut(room).unwrap();
+        r.join(ParticipantId(0), Role::Moderator, "m", "m").unwrap();
+        for i in 1..n {
+            let role = if i < speakers {
+                Role::Speaker
+            } else {
+                Role::Attendee
+            };
+            r.join(ParticipantId(i), role, "s", &i.to_string()).unwrap();
+        }
+        let payloads: Vec<[u8; 160]> = (0..speakers)
+            .map(|i| {
+                let pcm: Vec<i16> = (0..160)
+                    .map(|s| (((s * (i + 3)) % 700) as i16) * 8)
+                    .collect();
+                let mut p = [0u8; 160];
+                Law::Ulaw.encode(&pcm, &mut p);
+                p
+            })
+            .collect();
+        let mut pcm = [0i16; 160];
+        let mut out = [0u8; 160];
+        g.throughput(Throughput::Elements(u64::from(n)));
+        g.bench_function(BenchmarkId::new(format!("{speakers}_speaking"), n), |b| {
+            b.iter(|| {
+                let r = m.room_mut(room).unwrap();
+                for (i, p) in payloads.iter().enumerate() {
+                    Law::Ulaw.decode(p, &mut pcm);
+                    r.push_audio(ParticipantId(i as u32), &pcm).unwrap();
+                }
+                m.tick();
+                let r = m.room(room).unwrap();
+                Law::Ulaw.encode(r.full_mix(), &mut out);
+                let mut sink = u32::from(out[0]);
+                for p in r.roster().filter(|p| !p.hears_full_mix()) {
+                    Law::Ulaw.encode(p.output(), &mut out);
+                    sink += u32::from(out[0]);
+                }
+                while m.poll_event().is_some() {}
+                black_box(sink)
+            })
+        });
+    }
+    g.finish();
+}
+
 fn rtp_packet(buf: &mut [u8], seq: u16) -> usize {
     RtpHeader {
         marker: false,
@@ -214,5 +278,5 @@ fn relay(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, g711, opus, jitter, mixer, relay);
+criterion_group!(benches, g711, opus, jitter, mixer, conference_g711, relay);
 criterion_main!(benches);

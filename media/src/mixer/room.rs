@@ -159,6 +159,7 @@ pub struct Participant {
     pub(crate) input: Vec<i16>,
     pub(crate) has_input: bool,
     pub(crate) output: Vec<i16>,
+    pub(crate) contributes: bool,
     pub(crate) above: u8,
     pub(crate) below: u16,
 }
@@ -172,6 +173,13 @@ impl Participant {
     /// Audio this participant hears from the last tick.
     pub fn output(&self) -> &[i16] {
         &self.output
+    }
+    /// True when the participant was not in the last mix, so what they hear
+    /// equals [`Room::full_mix`]: an encoder can encode that once and send
+    /// the same payload to all such participants (listeners, muted and
+    /// silent speakers) instead of encoding per participant.
+    pub fn hears_full_mix(&self) -> bool {
+        !self.contributes
     }
 }
 
@@ -195,6 +203,7 @@ pub struct Room {
     pub(crate) events: VecDeque<RoomEvent>,
     pub(crate) frame_len: usize,
     pub(crate) mix: Vec<i32>,
+    pub(crate) full_mix: Vec<i16>,
 }
 
 const UNITY_GAIN: i32 = 4096;
@@ -215,6 +224,7 @@ impl Room {
             events: VecDeque::with_capacity(64),
             frame_len,
             mix: vec![0; frame_len],
+            full_mix: vec![0; frame_len],
         }
     }
 
@@ -232,6 +242,10 @@ impl Room {
     /// Mutable participant (for quality updates).
     pub fn participant_mut(&mut self, id: ParticipantId) -> Option<&mut Participant> {
         self.participants.iter_mut().find(|p| p.id == id)
+    }
+    /// The last tick's mix of every contributor (what non-contributors hear).
+    pub fn full_mix(&self) -> &[i16] {
+        &self.full_mix
     }
     /// Next pending event.
     pub fn poll_event(&mut self) -> Option<RoomEvent> {
@@ -305,6 +319,7 @@ impl Room {
             input: vec![0; self.frame_len],
             has_input: false,
             output: vec![0; self.frame_len],
+            contributes: false,
             above: 0,
             below: 0,
         });

@@ -36,6 +36,7 @@ pub fn mix_room(room: &mut Room) {
     let Room {
         participants,
         mix,
+        full_mix,
         events,
         ..
     } = room;
@@ -59,23 +60,25 @@ pub fn mix_room(room: &mut Room) {
                 events.push_back(RoomEvent::TalkingStopped(p.id));
             }
         }
-        if p.has_input && p.speaks() && p.gain_q12 > 0 {
+        p.contributes = p.has_input && p.speaks() && p.gain_q12 > 0;
+        if p.contributes {
             let g = p.gain_q12;
             for (m, &x) in mix.iter_mut().zip(p.input.iter()) {
                 *m += (i32::from(x) * g) >> 12;
             }
         }
     }
+    for (o, &m) in full_mix.iter_mut().zip(mix.iter()) {
+        *o = sat16(m);
+    }
     for p in participants.iter_mut() {
-        if p.has_input && p.speaks() && p.gain_q12 > 0 {
+        if p.contributes {
             let g = p.gain_q12;
             for ((o, &m), &x) in p.output.iter_mut().zip(mix.iter()).zip(p.input.iter()) {
                 *o = sat16(m - ((i32::from(x) * g) >> 12));
             }
         } else {
-            for (o, &m) in p.output.iter_mut().zip(mix.iter()) {
-                *o = sat16(m);
-            }
+            p.output.copy_from_slice(full_mix);
         }
         p.has_input = false;
     }

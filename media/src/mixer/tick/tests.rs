@@ -110,6 +110,9 @@ fn saturation_gain_and_mute() {
     assert_eq!(r.participant(ParticipantId(5)).unwrap().output()[0], 1000);
     assert_eq!(r.participant(ParticipantId(2)).unwrap().output()[0], 1000);
     assert_eq!(r.participant(ParticipantId(3)).unwrap().output()[0], 0);
+    assert_eq!(r.full_mix()[0], 1000);
+    assert!(r.participant(ParticipantId(2)).unwrap().hears_full_mix());
+    assert!(!r.participant(ParticipantId(3)).unwrap().hears_full_mix());
 }
 
 #[test]
