@@ -2,7 +2,7 @@
 //! ([`room`]), the mix-minus tick ([`tick`]), the quality monitor
 //! ([`quality`]) and the dedicated 20 ms mixing thread ([`thread`]).
 
-pub mod quality;
+pub use crate::quality;
 pub mod room;
 pub mod thread;
 pub mod tick;

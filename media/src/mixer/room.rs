@@ -4,8 +4,8 @@
 
 use std::collections::VecDeque;
 
-use super::quality::QualityMonitor;
 use crate::dtmf::Digit;
+use crate::quality::QualityMonitor;
 
 /// Room id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -5,8 +5,8 @@
 
 use std::time::Instant;
 
-use super::quality::StreamCounters;
 use super::room::{ConferenceError, ParticipantId, Room, RoomEvent, RoomId, RoomLimits};
+use crate::quality::StreamCounters;
 
 /// RMS above which a frame counts as voice (about -40 dBov).
 const TALK_RMS: u32 = 330;

@@ -15,6 +15,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::ports::{PortAllocator, PortError, PortPair};
 use super::session::{Channel, Forward, LegConfig, LegStats, RelayConfig, RelaySession, Side};
+use crate::quality::QualitySample;
 
 /// Caller-chosen id of a relayed call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,6 +69,8 @@ pub enum Command {
     },
     /// Ask for stats (answered with [`RelayEvent::Stats`]).
     QueryStats(SessionId),
+    /// Ask for the quality window (answered with [`RelayEvent::Quality`]).
+    QueryQuality(SessionId),
     /// Release the ports (BYE, CANCEL, failure).
     Close(SessionId),
     /// Stop the thread.
@@ -98,6 +101,15 @@ pub enum RelayEvent {
         id: SessionId,
         /// (A, B).
         stats: (LegStats, LegStats),
+    },
+    /// Quality samples (oldest first) of what the relay receives from A and B.
+    Quality {
+        /// Id.
+        id: SessionId,
+        /// Leg A samples.
+        a: Vec<QualitySample>,
+        /// Leg B samples.
+        b: Vec<QualitySample>,
     },
     /// Closed, by command or inactivity.
     Closed {
@@ -354,6 +366,13 @@ impl Driver {
                 if let Some(Some(e)) = self.find(id).map(|i| self.entries[i].as_ref()) {
                     let stats = (e.session.stats(Side::A), e.session.stats(Side::B));
                     let _ = self.events.send(RelayEvent::Stats { id, stats });
+                }
+            }
+            Command::QueryQuality(id) => {
+                if let Some(Some(e)) = self.find(id).map(|i| self.entries[i].as_ref()) {
+                    let a = e.session.quality(Side::A).samples().copied().collect();
+                    let b = e.session.quality(Side::B).samples().copied().collect();
+                    let _ = self.events.send(RelayEvent::Quality { id, a, b });
                 }
             }
             Command::Close(id) => {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::continuity::Continuity;
 use super::latch::{Latch, LatchConfig, LatchDecision};
 use crate::demux::{classify, PacketKind};
+use crate::quality::{QualityMonitor, StreamCounters};
 use crate::rtcp::{self, NtpTime, RtcpCompound};
 use crate::rtp::{RtpPacket, Ssrc};
 use crate::stats::{mos_g711, ReceiverStats};
@@ -147,6 +148,7 @@ struct Leg {
     // SRs forwarded *to* this leg's endpoint: (compact NTP, when) for RTT
     sr_sent: [(u32, Option<Instant>); 4],
     sr_next: usize,
+    quality: QualityMonitor,
 }
 
 impl Leg {
@@ -169,6 +171,11 @@ impl Leg {
             stats: LegStats::default(),
             sr_sent: [(0, None); 4],
             sr_next: 0,
+            quality: {
+                let mut q = QualityMonitor::new();
+                q.observe(now, StreamCounters::default());
+                q
+            },
         }
     }
     fn rtcp_destination(&self) -> Option<(Channel, SocketAddr)> {
@@ -224,17 +231,49 @@ impl RelaySession {
         );
     }
 
-    /// Deadline for [`RelaySession::handle_timeout`].
+    /// Earliest deadline for [`RelaySession::handle_timeout`]: the
+    /// inactivity timeout or the next 10 s quality sample.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        (!self.expired).then(|| self.last_activity + self.cfg.inactivity_timeout)
+        if self.expired {
+            return None;
+        }
+        let idle = self.last_activity + self.cfg.inactivity_timeout;
+        let sample = self
+            .legs
+            .iter()
+            .filter_map(|l| l.quality.next_sample_at())
+            .min();
+        Some(sample.map_or(idle, |s| s.min(idle)))
     }
 
-    /// Returns true once the session has expired (inactivity).
+    /// Takes due quality samples; returns true once the session has
+    /// expired (inactivity), after which the driver frees the ports.
     pub fn handle_timeout(&mut self, now: Instant) -> bool {
-        if !self.expired && now >= self.last_activity + self.cfg.inactivity_timeout {
+        if self.expired {
+            return true;
+        }
+        for side in [Side::A, Side::B] {
+            let s = self.stats(side);
+            let counters = StreamCounters {
+                packets: s.packets_in,
+                bytes: s.bytes_in,
+                expected: s.expected,
+                lost: s.lost,
+                jitter_ms: s.jitter_ms,
+                rtt_ms: s.rtt_ms.unwrap_or(0.0),
+            };
+            self.legs[side.idx()].quality.observe(now, counters);
+        }
+        if now >= self.last_activity + self.cfg.inactivity_timeout {
             self.expired = true;
         }
         self.expired
+    }
+
+    /// Quality samples of what the relay receives from `side`'s endpoint
+    /// (SPEC §21 [proposed]: kept for two-party legs too).
+    pub fn quality(&self, side: Side) -> &QualityMonitor {
+        &self.legs[side.idx()].quality
     }
 
     /// Whether the session has expired.

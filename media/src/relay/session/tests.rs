@@ -219,8 +219,19 @@ fn loss_lowers_mos_and_inactivity_expires() {
     assert_eq!(st.lost, 20);
     assert_eq!(st.expected, 200);
     assert!(st.mos < 3.6, "{}", st.mos);
-    let deadline = s.poll_timeout().unwrap();
+    // quality samples are due every 10 s
+    assert_eq!(s.poll_timeout(), Some(ms(t0, 10_000)));
+    assert!(!s.handle_timeout(ms(t0, 10_000)));
+    let q = *s.quality(Side::A).latest().unwrap();
+    assert!((q.loss_pct - 10.0).abs() < 0.01, "{}", q.loss_pct);
+    assert!((q.packets_per_s - 18.0).abs() < 0.01);
+    let mut deadline = s.poll_timeout().unwrap();
+    while deadline < ms(t0, 20 * 199) + Duration::from_secs(60) {
+        assert!(!s.handle_timeout(deadline));
+        deadline = s.poll_timeout().unwrap();
+    }
     assert_eq!(deadline, ms(t0, 20 * 199) + Duration::from_secs(60));
+    assert_eq!(s.quality(Side::A).samples().len(), 6);
     assert!(!s.handle_timeout(deadline - Duration::from_millis(1)));
     assert!(s.handle_timeout(deadline));
     let mut p = rtp(1, 300, 0);

@@ -1,5 +1,6 @@
-//! Quality monitor (SPEC §21): per participant and direction, one sample
-//! every 10 s kept for the last 10 minutes (60 samples), computed from
+//! Quality monitor (SPEC §21): per conference participant / call leg and
+//! direction, one sample every 10 s kept for the last 10 minutes (60
+//! samples), computed from
 //! cumulative RTP counters (loss = lost/expected, RFC 3550 A.3; jitter
 //! A.8; RTT from RTCP; MOS from the simplified E-model).
 
@@ -116,6 +117,44 @@ impl QualityMonitor {
     pub fn latest(&self) -> Option<&QualitySample> {
         self.samples.back()
     }
+    /// When the next sample is due (for `poll_timeout`).
+    pub fn next_sample_at(&self) -> Option<Instant> {
+        self.last.map(|(t, _)| t + SAMPLE_INTERVAL)
+    }
+    /// Summary for a call record (SPEC §21 [proposed]): average and worst
+    /// MOS, max loss and max jitter over the kept window.
+    pub fn summary(&self) -> Option<QualitySummary> {
+        let n = self.samples.len();
+        if n == 0 {
+            return None;
+        }
+        let mut s = QualitySummary {
+            average_mos: 0.0,
+            worst_mos: f64::MAX,
+            max_loss_pct: 0.0,
+            max_jitter_ms: 0.0,
+        };
+        for x in &self.samples {
+            s.average_mos += x.mos / n as f64;
+            s.worst_mos = s.worst_mos.min(x.mos);
+            s.max_loss_pct = s.max_loss_pct.max(x.loss_pct);
+            s.max_jitter_ms = s.max_jitter_ms.max(x.jitter_ms);
+        }
+        Some(s)
+    }
+}
+
+/// Per-leg quality summary for the call record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QualitySummary {
+    /// Mean MOS.
+    pub average_mos: f64,
+    /// Lowest MOS.
+    pub worst_mos: f64,
+    /// Highest loss, percent.
+    pub max_loss_pct: f64,
+    /// Highest jitter, ms.
+    pub max_jitter_ms: f64,
 }
 
 #[cfg(test)]
@@ -179,5 +218,8 @@ mod tests {
             .unwrap();
         assert!((after.loss_pct - 5.0).abs() < 0.5, "{}", after.loss_pct);
         assert!(after.mos < clean_mos - 0.3, "{} vs {clean_mos}", after.mos);
+        let sum = m.summary().unwrap();
+        assert!(sum.worst_mos <= after.mos && sum.average_mos > sum.worst_mos);
+        assert!((sum.max_loss_pct - 5.0).abs() < 1.0);
     }
 }
