@@ -66,6 +66,9 @@ pub struct RelayConfig {
     pub inactivity_timeout: Duration,
     /// Clock rate for jitter/continuity (8000 for G.711).
     pub clock_rate: u32,
+    /// Rewrite SSRC/sequence/timestamp after a source change. Must be off
+    /// for SRTP (RTP/SAVP): rewriting would break authentication (RFC 3711).
+    pub continuity: bool,
 }
 
 impl Default for RelayConfig {
@@ -74,6 +77,7 @@ impl Default for RelayConfig {
             latch: LatchConfig::default(),
             inactivity_timeout: Duration::from_secs(60),
             clock_rate: 8000,
+            continuity: true,
         }
     }
 }
@@ -422,6 +426,9 @@ fn be32(b: &[u8], at: usize) -> u32 {
 /// Walks the compound in place: measures RTT of `this` leg from report
 /// blocks answering SRs we forwarded to it, remembers SRs forwarded to
 /// `other`, and maps SSRCs/timestamps into the rewritten spaces.
+///
+/// With continuity off the maps are identities, so nothing is modified
+/// (required for SRTCP, whose authentication covers these fields).
 fn rewrite_rtcp(now: Instant, this: &mut Leg, other: &mut Leg, buf: &mut [u8]) {
     let mut off = 0;
     while off + 8 <= buf.len() {
@@ -439,8 +446,11 @@ fn rewrite_rtcp(now: Instant, this: &mut Leg, other: &mut Leg, buf: &mut [u8]) {
             let mut blocks = off + 8;
             if pt == rtcp::PT_SR {
                 let ntp = (u64::from(be32(buf, off + 8)) << 32) | u64::from(be32(buf, off + 12));
-                let ts = this.cont.map_timestamp(be32(buf, off + 16));
-                buf[off + 16..off + 20].copy_from_slice(&ts.to_be_bytes());
+                let ts = be32(buf, off + 16);
+                let mapped = this.cont.map_timestamp(ts);
+                if mapped != ts {
+                    buf[off + 16..off + 20].copy_from_slice(&mapped.to_be_bytes());
+                }
                 other.sr_sent[other.sr_next] = (NtpTime(ntp).compact(), Some(now));
                 other.sr_next = (other.sr_next + 1) % other.sr_sent.len();
                 blocks += 20;

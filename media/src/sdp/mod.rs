@@ -270,12 +270,16 @@ impl SessionDescription {
     /// session and media `c=` lines get `address`; media `i` gets `ports[i]`
     /// (streams with port 0 stay rejected); `a=rtcp` becomes `port + 1`
     /// unless rtcp-mux is used. Missing entries in `ports` keep their port.
+    /// ICE attributes (RFC 8839) are removed: their candidates would let the
+    /// endpoints bypass the relay.
     pub fn rewrite_for_anchor(&mut self, address: IpAddr, ports: &[u16]) {
         self.origin.address = address;
         if self.connection.is_some() || self.media.iter().any(|m| m.connection.is_none()) {
             self.connection = Some(Connection { address });
         }
+        self.attributes.retain(|a| !is_ice(&a.name));
         for (i, m) in self.media.iter_mut().enumerate() {
+            m.attributes.retain(|a| !is_ice(&a.name));
             if m.connection.is_some() {
                 m.connection = Some(Connection { address });
             }
@@ -295,6 +299,20 @@ impl SessionDescription {
             }
         }
     }
+}
+
+fn is_ice(name: &str) -> bool {
+    matches!(
+        name,
+        "candidate"
+            | "remote-candidates"
+            | "end-of-candidates"
+            | "ice-ufrag"
+            | "ice-pwd"
+            | "ice-options"
+            | "ice-lite"
+            | "ice-mismatch"
+    )
 }
 
 fn addr_type(a: &IpAddr) -> &'static str {

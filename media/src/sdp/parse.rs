@@ -347,7 +347,8 @@ m=video 51372 RTP/AVP 31\r\n";
 
     #[test]
     fn anchor_rewrite() {
-        let mut s = parse(OFFER).unwrap();
+        let with_ice = OFFER.replace("a=ptime:20\r\n", "a=ptime:20\r\na=ice-ufrag:abcd\r\na=candidate:1 1 UDP 2130706431 198.51.100.1 49170 typ host\r\n");
+        let mut s = parse(&with_ice).unwrap();
         let relay: IpAddr = "203.0.113.5".parse().unwrap();
         s.rewrite_for_anchor(relay, &[30000, 30002]);
         let text = s.to_string();
@@ -356,6 +357,7 @@ m=video 51372 RTP/AVP 31\r\n";
         assert!(text.contains("m=audio 30000 RTP/AVP"));
         assert!(text.contains("a=rtcp:30001 IN IP4 203.0.113.5\r\n"));
         assert!(!text.contains("198.51.100.1"));
+        assert!(!text.contains("candidate") && !text.contains("ice-ufrag"));
     }
 
     proptest! {
