@@ -353,8 +353,10 @@ impl RelaySession {
             leg.recv_ssrc = Some(ssrc);
         }
         leg.recv.update(seq, ts, arrival, len);
-        leg.cont
-            .rewrite(now, self.cfg.clock_rate, buf, ssrc, seq, ts);
+        if self.cfg.continuity {
+            leg.cont
+                .rewrite(now, self.cfg.clock_rate, buf, ssrc, seq, ts);
+        }
         let other = &mut self.legs[side.other().idx()];
         match other.rtp.destination() {
             Some(to) => {

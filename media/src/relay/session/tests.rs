@@ -245,13 +245,23 @@ fn loss_lowers_mos_and_inactivity_expires() {
 #[test]
 fn continuity_off_leaves_packets_untouched_for_srtp() {
     let t0 = Instant::now();
-    let leg = |s: &str| LegConfig { remote_rtp: Some(addr(s)), remote_rtcp: None, rtcp_mux: true };
-    let cfg = RelayConfig { continuity: false, ..RelayConfig::default() };
+    let leg = |s: &str| LegConfig {
+        remote_rtp: Some(addr(s)),
+        remote_rtcp: None,
+        rtcp_mux: true,
+    };
+    let cfg = RelayConfig {
+        continuity: false,
+        ..RelayConfig::default()
+    };
     let mut s = RelaySession::new(cfg, t0, leg(A), leg(B));
     let mut p = rtp(1, 10, 1600);
     s.handle_packet(t0, Side::A, Channel::Rtp, addr(A), &mut p);
     let original = rtp(99, 5000, 7);
     let mut q = original.clone();
-    assert!(matches!(s.handle_packet(ms(t0, 20), Side::A, Channel::Rtp, addr(A), &mut q), Forward::Send { .. }));
+    assert!(matches!(
+        s.handle_packet(ms(t0, 20), Side::A, Channel::Rtp, addr(A), &mut q),
+        Forward::Send { .. }
+    ));
     assert_eq!(q, original);
 }
