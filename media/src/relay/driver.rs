@@ -336,15 +336,14 @@ impl Driver {
             for s in &mut e.sockets {
                 let _ = self.poll.registry().deregister(s);
             }
-            self.ports.release(e.ports.0);
-            self.ports.release(e.ports.1);
-            self.free.push(slot);
             let stats = (e.session.stats(Side::A), e.session.stats(Side::B));
-            let _ = self.events.send(RelayEvent::Closed {
-                id: e.id,
-                expired,
-                stats,
-            });
+            let (id, ports) = (e.id, e.ports);
+            // close the sockets before announcing the ports are free
+            drop(e);
+            self.ports.release(ports.0);
+            self.ports.release(ports.1);
+            self.free.push(slot);
+            let _ = self.events.send(RelayEvent::Closed { id, expired, stats });
         }
     }
 
