@@ -57,12 +57,21 @@ fn mixer_thread_ticks_and_applies_moderator_ops() {
         assert!(h.send_audio(f));
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(60));
-    assert!(heard
+    // wait (bounded) for a tick that mixed the guest's audio to the host
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while !heard
         .lock()
         .unwrap()
         .iter()
-        .any(|(p, s)| *p == m && *s == 1234));
+        .any(|(p, s)| *p == m && *s == 1234)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "host never heard the guest"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
     // moderator mutes, requests unmute, guest accepts by DTMF 1
     h.control.send(Control::Mute(room, m, g)).unwrap();
     h.control.send(Control::RequestUnmute(room, m, g)).unwrap();
