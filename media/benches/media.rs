@@ -40,7 +40,7 @@ fn g711(c: &mut Criterion) {
 fn opus(c: &mut Criterion) {
     use media::codec::opus::{OpusDecoder, OpusEncoder};
     let mut g = c.benchmark_group("opus_20ms_frame");
-    for rate in [8000u32, 48000] {
+    for rate in [8000u32, 16000, 48000] {
         let frame: Vec<i16> = (0..rate / 50)
             .map(|i| ((i as f32 * 0.05).sin() * 10000.0) as i16)
             .collect();
@@ -268,6 +268,57 @@ fn relay(c: &mut Criterion) {
                         relay_out.send_to(&rbuf[..n], to).unwrap();
                     }
                 }
+                total += t.elapsed();
+                while far.recv_from(&mut rbuf).is_ok() {}
+                left -= batch;
+            }
+            total
+        })
+    });
+    // Same path on a tokio current-thread runtime, to compare runtimes.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let (t_in, t_out) = rt.block_on(async {
+        (
+            tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+            tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+        )
+    });
+    let t_in_addr = t_in.local_addr().unwrap();
+    let mut s = RelaySession::new(
+        RelayConfig::default(),
+        Instant::now(),
+        leg(client_addr),
+        leg(far_addr),
+    );
+    g.bench_function("udp_recv_handle_send_tokio", |bch| {
+        bch.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let batch = left.min(64);
+                for _ in 0..batch {
+                    let n = rtp_packet(&mut buf, seq);
+                    seq = seq.wrapping_add(1);
+                    client.send_to(&buf[..n], t_in_addr).unwrap();
+                }
+                let t = Instant::now();
+                rt.block_on(async {
+                    for _ in 0..batch {
+                        let (n, from) = t_in.recv_from(&mut rbuf).await.unwrap();
+                        if let Forward::Send { to, .. } = s.handle_packet(
+                            Instant::now(),
+                            Side::A,
+                            Channel::Rtp,
+                            from,
+                            &mut rbuf[..n],
+                        ) {
+                            t_out.send_to(&rbuf[..n], to).await.unwrap();
+                        }
+                    }
+                });
                 total += t.elapsed();
                 while far.recv_from(&mut rbuf).is_ok() {}
                 left -= batch;
