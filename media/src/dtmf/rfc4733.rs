@@ -297,6 +297,49 @@ mod tests {
         assert!(receive(&a[..1], &mut r).is_empty());
     }
 
+    /// Seeded fake network: drops `loss_pct` % and swaps neighbours.
+    fn lossy_reordering(packets: &[EventPacket], seed: u64, loss_pct: u64) -> Vec<EventPacket> {
+        let mut x = seed;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % 100
+        };
+        let mut out: Vec<EventPacket> = packets.iter().copied().filter(|_| rnd() >= loss_pct).collect();
+        for i in 1..out.len() {
+            if rnd() < 30 {
+                out.swap(i - 1, i);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn digit_string_survives_loss_and_reordering() {
+        let digits: Vec<Digit> = "0123456789*#ABCD".chars().filter_map(Digit::from_char).collect();
+        for seed in 1..=50u64 {
+            let mut sent = Vec::new();
+            let mut ts = 0u32;
+            for d in &digits {
+                sent.extend(all_packets(*d, ts, 800)); // 100 ms digits
+                ts += 1600; // 100 ms gap
+            }
+            let got = lossy_reordering(&sent, seed, 20);
+            let mut r = DtmfReceiver::new();
+            let ended: Vec<Digit> = receive(&got, &mut r)
+                .into_iter()
+                .filter_map(|e| match e {
+                    DtmfEvent::Began { digit, .. } => Some(digit),
+                    DtmfEvent::Ended { .. } => None,
+                })
+                .collect();
+            // each digit has 8 packets; with 20 % loss every digit survives
+            // unless all 8 are lost; it is reported once and in order
+            assert_eq!(ended, digits, "seed {seed}");
+        }
+    }
+
     proptest! {
         #[test]
         fn arbitrary_payloads_never_panic(ts: u32, b in proptest::collection::vec(any::<u8>(), 0..8)) {
