@@ -306,7 +306,11 @@ mod tests {
             x ^= x << 17;
             x % 100
         };
-        let mut out: Vec<EventPacket> = packets.iter().copied().filter(|_| rnd() >= loss_pct).collect();
+        let mut out: Vec<EventPacket> = packets
+            .iter()
+            .copied()
+            .filter(|_| rnd() >= loss_pct)
+            .collect();
         for i in 1..out.len() {
             if rnd() < 30 {
                 out.swap(i - 1, i);
@@ -317,7 +321,10 @@ mod tests {
 
     #[test]
     fn digit_string_survives_loss_and_reordering() {
-        let digits: Vec<Digit> = "0123456789*#ABCD".chars().filter_map(Digit::from_char).collect();
+        let digits: Vec<Digit> = "0123456789*#ABCD"
+            .chars()
+            .filter_map(Digit::from_char)
+            .collect();
         for seed in 1..=50u64 {
             let mut sent = Vec::new();
             let mut ts = 0u32;

@@ -58,6 +58,17 @@ pub enum Command {
         /// Callee leg.
         b: LegConfig,
     },
+    /// Like `Open`, answered on `reply` instead of the event channel.
+    OpenReply {
+        /// Id.
+        id: SessionId,
+        /// Caller leg.
+        a: LegConfig,
+        /// Callee leg.
+        b: LegConfig,
+        /// Where the result goes.
+        reply: Sender<Result<(PortPair, PortPair), PortError>>,
+    },
     /// New SDP for one leg.
     Reanchor {
         /// Id.
@@ -172,6 +183,21 @@ impl RelayHandle {
             events: erx,
             thread: Some(thread),
         })
+    }
+
+    /// Opens a session and waits (up to `timeout`) for its port pairs
+    /// (leg A, leg B): what the proxy puts into the rewritten SDP.
+    pub fn open_sync(
+        &self,
+        id: SessionId,
+        a: LegConfig,
+        b: LegConfig,
+        timeout: Duration,
+    ) -> Result<(PortPair, PortPair), PortError> {
+        let (reply, rx) = crossbeam_channel::bounded(1);
+        self.send(Command::OpenReply { id, a, b, reply });
+        rx.recv_timeout(timeout)
+            .unwrap_or(Err(PortError::Exhausted))
     }
 
     /// Sends a command and wakes the thread.
@@ -355,6 +381,9 @@ impl Driver {
                     Err(error) => RelayEvent::OpenFailed { id, error },
                 };
                 let _ = self.events.send(ev);
+            }
+            Command::OpenReply { id, a, b, reply } => {
+                let _ = reply.send(self.open(id, a, b));
             }
             Command::Reanchor { id, side, leg } => {
                 if let Some(Some(e)) = self.find(id).map(|i| self.entries[i].as_mut()) {

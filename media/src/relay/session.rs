@@ -13,6 +13,7 @@ use crate::demux::{classify, PacketKind};
 use crate::quality::{QualityMonitor, StreamCounters};
 use crate::rtcp::{self, NtpTime, RtcpCompound};
 use crate::rtp::{RtpPacket, Ssrc};
+use crate::sdp::SessionDescription;
 use crate::stats::{mos_g711, ReceiverStats};
 
 /// Which leg.
@@ -46,7 +47,10 @@ pub enum Channel {
     Rtcp,
 }
 
-/// What the SDP said about one leg's endpoint.
+/// What the SDP said about one leg's endpoint. A leg whose SDP is not
+/// known yet (the callee before its answer) starts with `Default`; send
+/// [`RelaySession::reanchor`] when the answer arrives, which also reopens the
+/// latch window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LegConfig {
     /// Endpoint's RTP address from SDP (None: unknown yet or hold).
@@ -55,6 +59,38 @@ pub struct LegConfig {
     pub remote_rtcp: Option<SocketAddr>,
     /// rtcp-mux negotiated.
     pub rtcp_mux: bool,
+}
+
+impl LegConfig {
+    /// From the first active audio stream of an SDP body (offer or answer):
+    /// its connection address, port, `a=rtcp` port (RFC 3605) and rtcp-mux.
+    /// Hold with `c=0.0.0.0` yields no addresses.
+    pub fn from_sdp(sdp: &SessionDescription) -> Option<Self> {
+        let i = sdp
+            .media
+            .iter()
+            .position(|m| m.media == "audio" && m.port != 0)?;
+        let m = &sdp.media[i];
+        let c = sdp.media_connection(i)?;
+        let rtcp_mux = m.rtcp_mux();
+        if c.address.is_unspecified() {
+            return Some(Self {
+                remote_rtp: None,
+                remote_rtcp: None,
+                rtcp_mux,
+            });
+        }
+        let rtcp_port = if rtcp_mux {
+            m.port
+        } else {
+            m.rtcp_port().unwrap_or(m.port.wrapping_add(1))
+        };
+        Some(Self {
+            remote_rtp: Some(SocketAddr::new(c.address, m.port)),
+            remote_rtcp: Some(SocketAddr::new(c.address, rtcp_port)),
+            rtcp_mux,
+        })
+    }
 }
 
 /// Session policy.

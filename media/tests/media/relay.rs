@@ -106,16 +106,9 @@ fn relays_between_two_endpoints_and_blocks_hijack() {
 fn inactivity_frees_ports() {
     let relay = RelayHandle::spawn(cfg(41100, Duration::from_millis(300))).unwrap();
     let (a, b) = (endpoint(), endpoint());
-    relay.send(Command::Open {
-        id: SessionId(7),
-        a: leg(&a),
-        b: leg(&b),
-    });
-    let RelayEvent::Opened { ports, .. } =
-        relay.events.recv_timeout(Duration::from_secs(2)).unwrap()
-    else {
-        panic!("open failed")
-    };
+    let ports = relay
+        .open_sync(SessionId(7), leg(&a), leg(&b), Duration::from_secs(2))
+        .unwrap();
     let ev = relay.events.recv_timeout(Duration::from_secs(3)).unwrap();
     assert!(
         matches!(

@@ -265,3 +265,24 @@ fn continuity_off_leaves_packets_untouched_for_srtp() {
     ));
     assert_eq!(q, original);
 }
+
+#[test]
+fn leg_config_from_sdp() {
+    let sdp = crate::sdp::SessionDescription::parse(
+        "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=video 5000 RTP/AVP 31\r\nm=audio 4000 RTP/AVP 0\r\na=rtcp:4005\r\n",
+    )
+    .unwrap();
+    let l = LegConfig::from_sdp(&sdp).unwrap();
+    assert_eq!(l.remote_rtp, Some(addr("10.0.0.1:4000")));
+    assert_eq!(l.remote_rtcp, Some(addr("10.0.0.1:4005")));
+    assert!(!l.rtcp_mux);
+    let hold = crate::sdp::SessionDescription::parse("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=rtcp-mux\r\n").unwrap();
+    assert_eq!(
+        LegConfig::from_sdp(&hold),
+        Some(LegConfig {
+            remote_rtp: None,
+            remote_rtcp: None,
+            rtcp_mux: true
+        })
+    );
+}
