@@ -88,6 +88,19 @@ pub enum Command {
     Shutdown,
 }
 
+impl Command {
+    /// The session a command is about (`None` for `Shutdown`).
+    pub fn session_id(&self) -> Option<SessionId> {
+        match self {
+            Self::Open { id, .. } | Self::OpenReply { id, .. } | Self::Reanchor { id, .. } => {
+                Some(*id)
+            }
+            Self::QueryStats(id) | Self::QueryQuality(id) | Self::Close(id) => Some(*id),
+            Self::Shutdown => None,
+        }
+    }
+}
+
 /// Events from the media thread.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -156,11 +169,21 @@ pub struct RelayHandle {
 impl RelayHandle {
     /// Starts the relay thread.
     pub fn spawn(cfg: DriverConfig) -> io::Result<Self> {
+        let (etx, erx) = crossbeam_channel::unbounded();
+        Self::spawn_with_events(cfg, etx, erx)
+    }
+
+    /// Starts the relay thread reporting to an existing event channel
+    /// (used by [`super::pool::RelayPool`] to merge shards).
+    pub fn spawn_with_events(
+        cfg: DriverConfig,
+        etx: Sender<RelayEvent>,
+        erx: Receiver<RelayEvent>,
+    ) -> io::Result<Self> {
         let ports = PortAllocator::new(cfg.port_min, cfg.port_max).map_err(io::Error::other)?;
         let poll = Poll::new()?;
         let waker = std::sync::Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (ctx, crx) = crossbeam_channel::unbounded();
-        let (etx, erx) = crossbeam_channel::unbounded();
         let thread = std::thread::Builder::new()
             .name("rtp-relay".into())
             .spawn(move || {

@@ -124,3 +124,23 @@ fn inactivity_frees_ports() {
     // the ports are free again: we can bind them ourselves
     UdpSocket::bind(("127.0.0.1", ports.0.rtp)).expect("port released");
 }
+
+#[test]
+fn pool_routes_sessions_to_shards() {
+    use media::relay::pool::RelayPool;
+    let pool = RelayPool::spawn(cfg(41200, Duration::from_secs(30)), 2).unwrap();
+    assert_eq!(pool.threads(), 2);
+    let mut buf = [0u8; 2048];
+    for id in 0..4u64 {
+        let (a, b) = (endpoint(), endpoint());
+        let (pa, _) = pool
+            .open_sync(SessionId(id), leg(&a), leg(&b), Duration::from_secs(2))
+            .unwrap();
+        a.send_to(&rtp(1, 0), ("127.0.0.1", pa.rtp)).unwrap();
+        let (n, _) = b.recv_from(&mut buf).unwrap();
+        assert_eq!(n, 172);
+        pool.send(Command::Close(SessionId(id)));
+        let ev = pool.events.recv_timeout(Duration::from_secs(2)).unwrap();
+        assert!(matches!(ev, RelayEvent::Closed { id: got, .. } if got == SessionId(id)));
+    }
+}
