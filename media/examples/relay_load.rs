@@ -4,12 +4,13 @@
 //! relay) and the relay thread's CPU use, from which "calls per core"
 //! follows.
 //!
-//! `cargo run --release -p media --example relay_load -- [calls] [seconds] [port_base]`
+//! `cargo run --release -p media --example relay_load -- [calls] [seconds] [port_base] [threads]`
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use media::relay::driver::{Command, DriverConfig, RelayEvent, RelayHandle, SessionId};
+use media::relay::driver::{DriverConfig, SessionId};
+use media::relay::pool::RelayPool;
 use media::relay::{LegConfig, RelayConfig};
 use media::rtp::{PayloadType, RtpHeader, Ssrc};
 use mio::{Events, Interest, Poll, Token};
@@ -39,6 +40,7 @@ fn main() {
     let calls: usize = args.get(1).and_then(|v| v.parse().ok()).unwrap_or(500);
     let secs: u64 = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(10);
     let base: u16 = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(20000);
+    let threads: usize = args.get(4).and_then(|v| v.parse().ok()).unwrap_or(1);
     let cfg = DriverConfig {
         port_min: base,
         port_max: base + (calls as u16) * 4 + 16,
@@ -48,7 +50,7 @@ fn main() {
         },
         ..DriverConfig::default()
     };
-    let relay = RelayHandle::spawn(cfg).expect("relay");
+    let relay = RelayPool::spawn(cfg, threads).expect("relay");
     let mut eps: Vec<(UdpSocket, UdpSocket, SocketAddr, SocketAddr)> = Vec::with_capacity(calls);
     for i in 0..calls {
         let a = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -58,18 +60,14 @@ fn main() {
             remote_rtcp: None,
             rtcp_mux: true,
         };
-        relay.send(Command::Open {
-            id: SessionId(i as u64),
-            a: leg(&a),
-            b: leg(&b),
-        });
-        let RelayEvent::Opened { ports, .. } = relay
-            .events
-            .recv_timeout(Duration::from_secs(5))
-            .expect("opened")
-        else {
-            panic!("open failed at call {i}");
-        };
+        let ports = relay
+            .open_sync(
+                SessionId(i as u64),
+                leg(&a),
+                leg(&b),
+                Duration::from_secs(5),
+            )
+            .unwrap_or_else(|e| panic!("open failed at call {i}: {e}"));
         let ra: SocketAddr = format!("127.0.0.1:{}", ports.0.rtp).parse().unwrap();
         let rb: SocketAddr = format!("127.0.0.1:{}", ports.1.rtp).parse().unwrap();
         a.set_nonblocking(true).unwrap();
