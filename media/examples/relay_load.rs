@@ -164,7 +164,7 @@ fn main() {
     let loss = 1.0 - received as f64 / sent.max(1) as f64;
     let util = cpu / wall;
     println!(
-        "calls={calls} wall={wall:.1}s sent={sent} received={received} loss={:.4}%",
+        "threads={threads} calls={calls} wall={wall:.1}s sent={sent} received={received} loss={:.4}%",
         loss * 100.0
     );
     println!(

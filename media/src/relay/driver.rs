@@ -45,6 +45,37 @@ impl Default for DriverConfig {
     }
 }
 
+/// Invalid driver configuration (reported by [`DriverConfig::validate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `port_min..=port_max` holds no RTP/RTCP pair.
+    #[error("media.port_min..port_max ({0}..{1}) must hold at least one even/odd port pair")]
+    PortRange(u16, u16),
+    /// Inactivity timeout of zero.
+    #[error("media.inactivity_timeout must be > 0")]
+    Timeout,
+    /// Clock rate of zero.
+    #[error("media.clock_rate must be > 0")]
+    ClockRate,
+}
+
+impl DriverConfig {
+    /// Checks the values (call before [`RelayHandle::spawn`]).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if PortAllocator::new(self.port_min, self.port_max).is_err() {
+            return Err(ConfigError::PortRange(self.port_min, self.port_max));
+        }
+        if self.relay.inactivity_timeout.is_zero() {
+            return Err(ConfigError::Timeout);
+        }
+        if self.relay.clock_rate == 0 {
+            return Err(ConfigError::ClockRate);
+        }
+        Ok(())
+    }
+}
+
 /// Commands from control to the media thread.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -180,6 +211,7 @@ impl RelayHandle {
         etx: Sender<RelayEvent>,
         erx: Receiver<RelayEvent>,
     ) -> io::Result<Self> {
+        cfg.validate().map_err(io::Error::other)?;
         let ports = PortAllocator::new(cfg.port_min, cfg.port_max).map_err(io::Error::other)?;
         let poll = Poll::new()?;
         let waker = std::sync::Arc::new(Waker::new(poll.registry(), WAKER)?);

@@ -24,7 +24,8 @@ impl RelayPool {
     /// Starts `threads` relay threads sharing `cfg`'s port range.
     pub fn spawn(cfg: DriverConfig, threads: usize) -> io::Result<Self> {
         let threads = threads.max(1);
-        let span = (u32::from(cfg.port_max) - u32::from(cfg.port_min) + 1) / threads as u32;
+        let span =
+            (u32::from(cfg.port_max).saturating_sub(u32::from(cfg.port_min)) + 1) / threads as u32;
         if span < 4 {
             return Err(io::Error::other(PortError::EmptyRange {
                 start: cfg.port_min,

@@ -144,3 +144,18 @@ fn pool_routes_sessions_to_shards() {
         assert!(matches!(ev, RelayEvent::Closed { id: got, .. } if got == SessionId(id)));
     }
 }
+
+#[test]
+fn config_is_validated() {
+    use media::relay::driver::ConfigError;
+    let bad = DriverConfig {
+        port_min: 5000,
+        port_max: 5000,
+        ..DriverConfig::default()
+    };
+    assert_eq!(bad.validate(), Err(ConfigError::PortRange(5000, 5000)));
+    assert!(RelayHandle::spawn(bad).is_err());
+    let zero = cfg(41300, Duration::ZERO);
+    assert_eq!(zero.validate(), Err(ConfigError::Timeout));
+    assert!(DriverConfig::default().validate().is_ok());
+}
