@@ -122,21 +122,33 @@ fn main() {
     let mut next = Instant::now();
     let cpu0 = relay_cpu_seconds();
     let gen_start = Instant::now();
+    // Calls are spread evenly over the 20 ms (as real calls are not in
+    // phase): 20 slots of 1 ms, each sending its share of the calls.
+    const SLOTS: usize = 20;
+    let per_slot = calls.div_ceil(SLOTS);
     while Instant::now() < stop_at {
-        for (i, (a, b, ra, rb)) in eps.iter().enumerate() {
-            for (sock, to, ssrc) in [(a, ra, 2 * i as u32), (b, rb, 2 * i as u32 + 1)] {
-                let now = t0.elapsed().as_nanos() as u64;
-                payload[..8].copy_from_slice(&now.to_be_bytes());
-                let h = RtpHeader {
-                    marker: false,
-                    payload_type: PayloadType::PCMU,
-                    sequence: seq,
-                    timestamp: u32::from(seq) * 160,
-                    ssrc: Ssrc(ssrc),
-                };
-                let n = h.write(&payload, &mut pkt).unwrap();
-                if sock.send_to(&pkt[..n], to).is_ok() {
-                    sent += 1;
+        for (slot, chunk) in eps.chunks(per_slot.max(1)).enumerate() {
+            let slot_at = next + Duration::from_millis(slot as u64);
+            let now = Instant::now();
+            if slot_at > now {
+                std::thread::sleep(slot_at - now);
+            }
+            for (j, (a, b, ra, rb)) in chunk.iter().enumerate() {
+                let i = slot * per_slot + j;
+                for (sock, to, ssrc) in [(a, ra, 2 * i as u32), (b, rb, 2 * i as u32 + 1)] {
+                    let now = t0.elapsed().as_nanos() as u64;
+                    payload[..8].copy_from_slice(&now.to_be_bytes());
+                    let h = RtpHeader {
+                        marker: false,
+                        payload_type: PayloadType::PCMU,
+                        sequence: seq,
+                        timestamp: u32::from(seq) * 160,
+                        ssrc: Ssrc(ssrc),
+                    };
+                    let n = h.write(&payload, &mut pkt).unwrap();
+                    if sock.send_to(&pkt[..n], to).is_ok() {
+                        sent += 1;
+                    }
                 }
             }
         }
