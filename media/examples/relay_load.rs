@@ -5,6 +5,10 @@
 //! follows.
 //!
 //! `cargo run --release -p media --example relay_load -- [calls] [seconds] [port_base] [threads]`
+//!
+//! Keep the relay port range below the ephemeral range
+//! (`/proc/sys/net/ipv4/ip_local_port_range`): the simulated endpoints bind
+//! ephemeral ports, which would otherwise collide with relay ports.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};

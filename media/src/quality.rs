@@ -121,7 +121,7 @@ impl QualityMonitor {
     pub fn next_sample_at(&self) -> Option<Instant> {
         self.last.map(|(t, _)| t + SAMPLE_INTERVAL)
     }
-    /// Summary for a call record (SPEC §21 [proposed]): average and worst
+    /// Summary for a call record (SPEC §21, proposed): average and worst
     /// MOS, max loss and max jitter over the kept window.
     pub fn summary(&self) -> Option<QualitySummary> {
         let n = self.samples.len();

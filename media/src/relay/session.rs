@@ -311,7 +311,7 @@ impl RelaySession {
     }
 
     /// Quality samples of what the relay receives from `side`'s endpoint
-    /// (SPEC §21 [proposed]: kept for two-party legs too).
+    /// (SPEC §21, proposed: kept for two-party legs too).
     pub fn quality(&self, side: Side) -> &QualityMonitor {
         &self.legs[side.idx()].quality
     }
