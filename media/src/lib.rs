@@ -64,6 +64,7 @@ pub mod jitter;
 pub mod mixer;
 pub mod quality;
 pub mod relay;
+pub mod reporter;
 pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
