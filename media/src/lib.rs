@@ -4,7 +4,8 @@
 //!
 //! # Run-loop contract
 //! Protocol cores ([`relay::RelaySession`], [`mixer::Mixer`], [`jitter::JitterBuffer`],
-//! [`dtmf`]) never own a socket, a thread or a clock. A driver feeds them
+//! [`reporter::RtcpReporter`], [`dtmf`]) never own a socket, a thread or a
+//! clock. A driver feeds them
 //! input with the current time (`handle_*`), drains their outputs
 //! (`poll_*`) until empty, then sleeps until `poll_timeout()` or the next
 //! input. The socket drivers live in [`relay::driver`] and [`mixer::thread`].
