@@ -11,6 +11,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use super::room::{ConferenceError, ParticipantId, Role, RoomId, RoomLimits};
 use super::tick::{Mixer, MixerEvent};
 use crate::dtmf::Digit;
+use crate::quality::{QualitySample, StreamCounters};
 
 /// Largest frame carried by [`AudioFrame`] (20 ms at 48 kHz).
 pub const MAX_FRAME: usize = 960;
@@ -54,8 +55,44 @@ pub enum Control {
     Gain(RoomId, ParticipantId, f32),
     /// End the room.
     End(RoomId, ParticipantId),
+    /// Cumulative RTP counters of a participant (received from, sent to);
+    /// the thread samples them every 10 s (SPEC §21).
+    ObserveQuality(RoomId, ParticipantId, StreamCounters, StreamCounters),
+    /// Live quality window of a participant: (inbound, outbound) samples.
+    QueryQuality(
+        RoomId,
+        ParticipantId,
+        Sender<(Vec<QualitySample>, Vec<QualitySample>)>,
+    ),
+    /// Live roster (featured first).
+    QueryRoster(RoomId, Sender<Vec<RosterEntry>>),
     /// Stop the thread.
     Shutdown,
+}
+
+/// One roster line (SPEC §20 participant fields that change live).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterEntry {
+    /// Id.
+    pub id: ParticipantId,
+    /// Role.
+    pub role: Role,
+    /// Name tag (empty when name tags are off).
+    pub display_name: String,
+    /// Self-muted.
+    pub self_muted: bool,
+    /// Muted by a moderator.
+    pub moderator_muted: bool,
+    /// Unmute request awaiting consent.
+    pub unmute_request_pending: bool,
+    /// Presenter.
+    pub presenter: bool,
+    /// Featured.
+    pub featured: bool,
+    /// Talking now.
+    pub talking: bool,
+    /// Input level (RMS) for the live meter.
+    pub level_rms: u16,
 }
 
 /// Output of the thread.
@@ -159,6 +196,46 @@ fn apply(m: &mut Mixer, c: Control) -> Result<(), ConferenceError> {
         Control::Lock(r, by, l) => m.room_mut(r)?.set_locked(by, l),
         Control::Gain(r, p, db) => m.room_mut(r)?.set_gain_db(p, db),
         Control::End(r, by) => m.room_mut(r)?.end(by),
+        Control::ObserveQuality(r, p, inbound, outbound) => {
+            m.observe_quality(Instant::now(), r, p, inbound, outbound)
+        }
+        Control::QueryQuality(r, p, reply) => {
+            let part = m
+                .room_mut(r)?
+                .participant(p)
+                .ok_or(ConferenceError::UnknownParticipant(p))?;
+            let samples = (
+                part.quality_in.samples().copied().collect(),
+                part.quality_out.samples().copied().collect(),
+            );
+            let _ = reply.send(samples);
+            Ok(())
+        }
+        Control::QueryRoster(r, reply) => {
+            let room = m.room_mut(r)?;
+            let tags = room.name_tags_enabled;
+            let roster = room
+                .roster()
+                .map(|p| RosterEntry {
+                    id: p.id,
+                    role: p.role,
+                    display_name: if tags {
+                        p.display_name.clone()
+                    } else {
+                        String::new()
+                    },
+                    self_muted: p.self_muted,
+                    moderator_muted: p.moderator_muted,
+                    unmute_request_pending: p.unmute_request_pending,
+                    presenter: p.presenter,
+                    featured: p.featured,
+                    talking: p.talking,
+                    level_rms: p.level_rms,
+                })
+                .collect();
+            let _ = reply.send(roster);
+            Ok(())
+        }
         Control::Shutdown => Ok(()),
     }
 }

@@ -107,4 +107,31 @@ fn mixer_thread_ticks_and_applies_moderator_ops() {
             other => panic!("{other:?}"),
         }
     }
+    // live roster and quality through the thread
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    h.control.send(Control::QueryRoster(room, tx)).unwrap();
+    let roster = rx.recv_timeout(Duration::from_secs(2)).unwrap();
+    assert_eq!(
+        roster
+            .iter()
+            .map(|e| e.display_name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["Host", "Guest"]
+    );
+    assert!(!roster[1].moderator_muted);
+    let c = media::quality::StreamCounters {
+        packets: 50,
+        expected: 50,
+        ..Default::default()
+    };
+    h.control
+        .send(Control::ObserveQuality(room, g, c, c))
+        .unwrap();
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    h.control.send(Control::QueryQuality(room, g, tx)).unwrap();
+    let (inbound, outbound) = rx.recv_timeout(Duration::from_secs(2)).unwrap();
+    assert!(
+        inbound.is_empty() && outbound.is_empty(),
+        "first observation is the baseline"
+    );
 }
