@@ -168,7 +168,9 @@ fn codec_of(m: &MediaDescription, fmt: &str) -> Option<(Codec, u8)> {
     Codec::static_for(pt).map(|c| (c, pt))
 }
 
-fn telephone_event_pt(m: &MediaDescription, rate: u32) -> Option<u8> {
+/// telephone-event payload type and clock rate, preferring `rate` (the
+/// audio codec's, RFC 4733 §2.1).
+fn telephone_event_pt(m: &MediaDescription, rate: u32) -> Option<(u8, u32)> {
     let maps = || {
         m.rtpmaps()
             .filter(|r| r.encoding.eq_ignore_ascii_case("telephone-event"))
@@ -176,13 +178,13 @@ fn telephone_event_pt(m: &MediaDescription, rate: u32) -> Option<u8> {
     maps()
         .find(|r| r.clock_rate == rate)
         .or_else(|| maps().next())
-        .map(|r| r.payload_type)
+        .map(|r| (r.payload_type, r.clock_rate))
 }
 
 fn audio_section(
     local: &LocalMedia,
     offered: &[(Codec, u8)],
-    te: Option<u8>,
+    te: Option<(u8, u32)>,
     dir: Direction,
     mux: bool,
 ) -> MediaDescription {
@@ -200,11 +202,11 @@ fn audio_section(
             format!("{pt} {}/{}{ch}", c.encoding(), c.clock_rate()),
         ));
     }
-    if let Some(pt) = te {
+    if let Some((pt, rate)) = te {
         formats.push(pt.to_string());
         attributes.push(Attribute::new(
             "rtpmap",
-            format!("{pt} telephone-event/8000"),
+            format!("{pt} telephone-event/{rate}"),
         ));
         attributes.push(Attribute::new("fmtp", format!("{pt} 0-16")));
     }
@@ -247,7 +249,7 @@ fn session(local: &LocalMedia, media: Vec<MediaDescription>) -> SessionDescripti
 /// Builds an offer with one audio stream.
 pub fn create_offer(local: &LocalMedia) -> SessionDescription {
     let codecs: Vec<(Codec, u8)> = local.codecs.iter().map(|c| (*c, c.default_pt())).collect();
-    let te = local.telephone_event.then_some(101);
+    let te = local.telephone_event.then_some((101, 8000));
     session(
         local,
         vec![audio_section(local, &codecs, te, local.direction, false)],
@@ -310,7 +312,7 @@ pub fn create_answer(
     };
     let om = &offer.media[idx];
     let te = if local.telephone_event {
-        telephone_event_pt(om, 8000)
+        telephone_event_pt(om, common[0].0.clock_rate())
     } else {
         None
     };
@@ -347,7 +349,7 @@ pub fn create_answer(
             media_index: idx,
             codec,
             payload_type: PayloadType(pt),
-            telephone_event: te.map(PayloadType),
+            telephone_event: te.map(|(pt, _)| PayloadType(pt)),
             ptime,
             direction: dir,
             remote_rtp,
@@ -386,7 +388,7 @@ pub fn process_answer(
         .and_then(|om| telephone_event_pt(om, 8000))
         .is_some();
     let te = if offer_has_te {
-        telephone_event_pt(m, 8000)
+        telephone_event_pt(m, codec.clock_rate())
     } else {
         None
     };
@@ -395,7 +397,7 @@ pub fn process_answer(
         media_index: idx,
         codec,
         payload_type: PayloadType(pt),
-        telephone_event: te.map(PayloadType),
+        telephone_event: te.map(|(pt, _)| PayloadType(pt)),
         ptime: m.ptime().unwrap_or(20),
         direction: answer.media_direction(idx).reverse(),
         remote_rtp,

@@ -155,3 +155,30 @@ fn offer_round_trip_and_rtcp_mux() {
     assert_eq!(n.remote_rtcp, n.remote_rtp);
     assert!(answer.media[0].rtcp_mux());
 }
+
+#[test]
+fn telephone_event_rate_follows_codec() {
+    let offer = offer_with(
+        "111 0 110 101",
+        "a=rtpmap:111 opus/48000/2\r\na=rtpmap:110 telephone-event/48000\r\na=rtpmap:101 telephone-event/8000\r\n",
+        "",
+    );
+    let opus_first = LocalMedia {
+        codecs: vec![Codec::Opus, Codec::Pcmu],
+        ..LocalMedia::default()
+    };
+    let (answer, n) = create_answer(&offer, &opus_first).unwrap();
+    assert_eq!(n.telephone_event, Some(PayloadType(110)));
+    assert!(answer
+        .to_string()
+        .contains("a=rtpmap:110 telephone-event/48000\r\n"));
+    let pcmu_first = LocalMedia {
+        codecs: vec![Codec::Pcmu],
+        ..LocalMedia::default()
+    };
+    let (answer, n) = create_answer(&offer, &pcmu_first).unwrap();
+    assert_eq!(n.telephone_event, Some(PayloadType(101)));
+    assert!(answer
+        .to_string()
+        .contains("a=rtpmap:101 telephone-event/8000\r\n"));
+}
