@@ -83,6 +83,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// UDP receive threads (0 = one per CPU).
     pub udp_threads: usize,
+    /// How long finished transactions absorb retransmissions (Timers J, L, M).
+    pub transaction_linger: Duration,
     /// Digest realm.
     pub realm: String,
     /// Algorithms offered, preferred first.
@@ -143,6 +145,7 @@ struct RawServer {
     tls: Vec<RawTls>,
     data_dir: Option<Spanned<String>>,
     udp_threads: Option<usize>,
+    transaction_linger_secs: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -478,6 +481,17 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         });
     }
 
+    let transaction_linger = match &raw.server.transaction_linger_secs {
+        None => Duration::from_secs(32),
+        Some(s) if (1..=64).contains(s.get_ref()) => Duration::from_secs(*s.get_ref()),
+        Some(s) => {
+            return Err(pos.at(
+                s,
+                "transaction_linger_secs must lie within [1, 64] (RFC 3261: 32)",
+            ))
+        }
+    };
+
     let mut aliases = Vec::new();
     for a in raw.server.aliases {
         aliases.push(a.into_inner());
@@ -490,6 +504,7 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         listen,
         data_dir,
         udp_threads: raw.server.udp_threads.unwrap_or(0),
+        transaction_linger,
         algorithms,
         nonce_ttl: Duration::from_secs(nonce_ttl),
         register_auth: raw.auth.register.unwrap_or(true),

@@ -254,6 +254,24 @@ fn on_response(core: &SipCore, shard: &mut Shard, now: &Now, ctx: ClientTxId, mu
             finish_if_complete(core, shard, now, stx);
         }
     }
+    retire_if_done(shard, stx);
+}
+
+/// Drops a forward once its final response went upstream and every branch has
+/// answered: later 2xx retransmissions are forwarded statelessly (RFC 6026 §8.4),
+/// so nothing needs the context any more and the memory is back at once.
+fn retire_if_done(shard: &mut Shard, stx: ServerTxId) {
+    let done = shard
+        .forwards
+        .get(&stx)
+        .is_some_and(|f| f.final_sent && f.all_final());
+    if done {
+        if let Some(f) = shard.forwards.remove(&stx) {
+            for b in f.branches {
+                shard.clients.remove(&b.tx);
+            }
+        }
+    }
 }
 
 fn on_timeout(core: &SipCore, shard: &mut Shard, now: &Now, ctx: ClientTxId) {
@@ -274,6 +292,7 @@ fn on_timeout(core: &SipCore, shard: &mut Shard, now: &Now, ctx: ClientTxId) {
     let timeout = local_response(&fwd.request, StatusCode::REQUEST_TIMEOUT, "", &tag);
     fwd.offer_final(timeout);
     finish_if_complete(core, shard, now, stx);
+    retire_if_done(shard, stx);
 }
 
 fn finish_if_complete(core: &SipCore, shard: &mut Shard, now: &Now, stx: ServerTxId) {

@@ -208,7 +208,10 @@ impl Server {
             register_auth: config.register_auth,
             seed: rng.next_u64(),
             shards: 64,
-            timers: TimerConfig::default(),
+            timers: TimerConfig {
+                linger: config.transaction_linger,
+                ..TimerConfig::default()
+            },
         }));
         let _ = cell.set((core.clone(), transports.clone()));
 

@@ -100,7 +100,7 @@ impl InviteClient {
                         self.id.into(),
                         Timer::M,
                         now,
-                        64 * sh.config.t1,
+                        sh.config.linger,
                     );
                     sh.event(TxEvent::Response {
                         tx: self.id,

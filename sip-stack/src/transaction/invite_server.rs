@@ -127,7 +127,13 @@ impl InviteServer {
         } else if status.is_success() {
             self.last = None;
             self.state = State::Accepted;
-            sh.arm(&mut self.timers, self.id.into(), Timer::L, now, 64 * t1);
+            sh.arm(
+                &mut self.timers,
+                self.id.into(),
+                Timer::L,
+                now,
+                sh.config.linger,
+            );
         } else {
             self.last = Some(data);
             self.state = State::Completed;

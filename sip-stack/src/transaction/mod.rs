@@ -94,6 +94,10 @@ pub struct TimerConfig {
     pub t4: Duration,
     /// Timer D on unreliable transports, "at least 32 s" (§17.1.1.2).
     pub timer_d: Duration,
+    /// How long a finished transaction lingers to absorb retransmissions: Timers J
+    /// (§17.2.2), L and M (RFC 6026). The RFC value is 64*T1 (32 s); proxies often
+    /// keep less (Kamailio's `wt_timer` is 5 s) to bound memory under load.
+    pub linger: Duration,
     /// Send `100 Trying` as soon as an INVITE server transaction is created
     /// (a proxy MUST, §16.2; a UAS may, §17.2.1).
     pub auto_trying: bool,
@@ -131,6 +135,7 @@ impl Default for TimerConfig {
             t2: Duration::from_secs(4),
             t4: Duration::from_secs(5),
             timer_d: Duration::from_secs(32),
+            linger: Duration::from_secs(32),
             auto_trying: true,
         }
     }

@@ -77,7 +77,7 @@ impl NonInviteServer {
             self.id.into(),
             Timer::J,
             now,
-            64 * sh.config.t1,
+            sh.config.linger,
         );
         Ok(Status::Alive)
     }
