@@ -96,7 +96,7 @@ fn baresip_dir(root: &Path, name: &str, user: &str, pbx_port: u16, tone: &Path) 
     // Far apart: baresip also binds TCP/TLS on neighbouring ports.
     let sip_port = free_udp_port();
     let config = format!(
-        "poll_method epoll\nsip_listen 127.0.0.1:{sip_port}\nsip_transports udp\n\
+        "poll_method epoll\nnet_interface 127.0.0.1\nsip_listen 127.0.0.1:{sip_port}\nsip_transports udp\n\
          audio_player alsa,null\naudio_alert alsa,null\naudio_source aufile,{}\n\
          module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\nmodule alsa.so\nmodule sndfile.so\n\
          module_app account.so\nmodule_app menu.so\nsnd_path {}\n",
@@ -119,15 +119,16 @@ fn registrations(config: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[test]
-fn two_baresips_register_with_digest_and_call_each_other() {
+/// Runs a call alice (2001, 440 Hz) → bob (2002, 1000 Hz) through a `pbx serve`
+/// with `extra_toml` appended to its config; returns alice's baresip log.
+fn call_through_pbx(extra_toml: &str) -> Option<String> {
     if !have("baresip") {
         assert!(
             std::env::var_os("PBX_E2E_REQUIRE_SIPP").is_none(),
             "baresip is required here (apt-get install baresip)"
         );
         eprintln!("skipping: baresip not installed");
-        return;
+        return None;
     }
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
@@ -138,7 +139,7 @@ fn two_baresips_register_with_digest_and_call_each_other() {
         format!(
             "[server]\ndomain = \"127.0.0.1\"\nlisten = [\"udp:127.0.0.1:{port}\"]\ndata_dir = \"{}\"\n\
              [metrics]\nlisten = \"off\"\n\
-             [[users]]\nname = \"2001\"\npassword = \"2001-pw\"\n[[users]]\nname = \"2002\"\npassword = \"2002-pw\"\n",
+             {extra_toml}\n[[users]]\nname = \"2001\"\npassword = \"2001-pw\"\n[[users]]\nname = \"2002\"\npassword = \"2002-pw\"\n",
             root.join("data").display()
         ),
     )
@@ -223,4 +224,26 @@ fn two_baresips_register_with_digest_and_call_each_other() {
         hit > 0.5 && miss < 0.05,
         "alice hears bob's 1000 Hz: share {hit:.3}, 440 Hz share {miss:.3}"
     );
+    Some(alice_log)
+}
+
+#[test]
+fn two_baresips_register_with_digest_and_call_each_other() {
+    if let Some(log) = call_through_pbx("") {
+        assert!(
+            !log.contains("receiving from 127.0.0.1:41"),
+            "media flows end to end without anchoring:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn anchored_call_carries_the_audio_through_the_relay() {
+    let relay = "[media]\nanchor = \"always\"\naddress = \"127.0.0.1\"\nport_min = 41000\nport_max = 41999\n";
+    if let Some(log) = call_through_pbx(relay) {
+        assert!(
+            log.contains("receiving from 127.0.0.1:41"),
+            "alice receives RTP from the relay's ports:\n{log}"
+        );
+    }
 }

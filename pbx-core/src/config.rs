@@ -111,6 +111,8 @@ pub struct Config {
     pub ban_time: Duration,
     /// Prometheus `/metrics` listener (None: disabled).
     pub metrics_listen: Option<SocketAddr>,
+    /// Media anchoring (`[media]`).
+    pub media: crate::proxy::AnchorConfig,
     /// Users from the file (the store may hold more).
     pub users: Vec<UserConfig>,
     /// Where the config came from.
@@ -131,7 +133,20 @@ struct RawConfig {
     #[serde(default)]
     metrics: RawMetrics,
     #[serde(default)]
+    media: RawMedia,
+    #[serde(default)]
     users: Vec<RawUser>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMedia {
+    anchor: Option<Spanned<String>>,
+    address: Option<Spanned<String>>,
+    port_min: Option<u16>,
+    port_max: Option<Spanned<u16>>,
+    threads: Option<usize>,
+    inactivity_timeout_secs: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -492,6 +507,8 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         }
     };
 
+    let media = build_media(&raw.media, &listen, pos)?;
+
     let mut aliases = Vec::new();
     for a in raw.server.aliases {
         aliases.push(a.into_inner());
@@ -517,8 +534,58 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         ban_window: Duration::from_secs(raw.security.ban_window_secs.unwrap_or(60)),
         ban_time: Duration::from_secs(raw.security.ban_time_secs.unwrap_or(300)),
         metrics_listen,
+        media,
         users,
         source: pos.file.to_owned(),
+    })
+}
+
+fn build_media(
+    raw: &RawMedia,
+    listen: &[Listen],
+    pos: &Positioner<'_>,
+) -> Result<crate::proxy::AnchorConfig, ConfigError> {
+    use crate::proxy::AnchorMode;
+    let mode = match &raw.anchor {
+        None => AnchorMode::Never,
+        Some(m) => match m.get_ref().as_str() {
+            "always" => AnchorMode::Always,
+            "nat" => AnchorMode::Nat,
+            "never" => AnchorMode::Never,
+            other => {
+                return Err(pos.at(
+                    m,
+                    format!("media.anchor `{other}`: use \"always\", \"nat\" or \"never\""),
+                ))
+            }
+        },
+    };
+    let address = match &raw.address {
+        None => listen[0].addr.ip(),
+        Some(a) => a
+            .get_ref()
+            .parse()
+            .map_err(|e| pos.at(a, format!("bad address: {e} (write an IP)")))?,
+    };
+    let port_min = raw.port_min.unwrap_or(30000);
+    let port_max = raw.port_max.as_ref().map_or(39999, |p| *p.get_ref());
+    if let Some(p) = &raw.port_max {
+        if u32::from(*p.get_ref()) < u32::from(port_min) + 3 {
+            return Err(pos.at(
+                p,
+                format!(
+                    "media.port_max must leave at least two port pairs above port_min ({port_min})"
+                ),
+            ));
+        }
+    }
+    Ok(crate::proxy::AnchorConfig {
+        mode,
+        address,
+        port_min,
+        port_max,
+        threads: raw.threads.unwrap_or(1).max(1),
+        inactivity_timeout: Duration::from_secs(raw.inactivity_timeout_secs.unwrap_or(60).max(1)),
     })
 }
 

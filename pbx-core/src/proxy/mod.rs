@@ -3,10 +3,12 @@
 //! chooses (parallel forking), relays responses upstream with the best-response
 //! rule, cancels branches, and forwards ACK for 2xx and stray 2xx statelessly.
 
+pub mod anchor;
 mod forward;
 mod locals;
 mod route;
 
+pub use anchor::{AnchorConfig, AnchorMode, MediaAnchor};
 pub use forward::{header, local_response, Branch, Forward, Target};
 pub use locals::{resolve, uri_transport, IdGen, Locals};
 pub use route::{decide, via_destination, Decision};
@@ -39,6 +41,8 @@ pub struct Shard {
     pub layer: TransactionLayer,
     forwards: HashMap<ServerTxId, Forward, ahash::RandomState>,
     clients: HashMap<ClientTxId, ClientRole, ahash::RandomState>,
+    /// Calls whose media is anchored.
+    pub anchors: anchor::AnchorTable,
 }
 
 impl Shard {
@@ -48,6 +52,7 @@ impl Shard {
             layer,
             forwards: HashMap::default(),
             clients: HashMap::default(),
+            anchors: anchor::AnchorTable::default(),
         }
     }
 
@@ -128,6 +133,15 @@ fn on_request(
             targets,
             record_route,
         } => {
+            if let Err(e) = anchor_request(core, shard, &mut req, peer) {
+                let status = match e {
+                    anchor::AnchorError::BadSdp(_) => StatusCode::NOT_ACCEPTABLE_HERE,
+                    _ => StatusCode::SERVICE_UNAVAILABLE,
+                };
+                let resp = local_response(&req, status, &e.to_string(), &core.ids.tag());
+                respond(core, shard, now, tx, resp);
+                return;
+            }
             let loop_hash = route::loop_hash(core, &req);
             let mut fwd = Forward::new(tx, req);
             for target in &targets {
@@ -209,6 +223,7 @@ fn on_response(core: &SipCore, shard: &mut Shard, now: &Now, ctx: ClientTxId, mu
         return forward_stateless_response(core, shard, resp);
     }
     resp.headers.remove_first_value(&HeaderName::Via);
+    anchor_response(core, shard, &mut resp);
     let code = resp.status.0;
     let Some(fwd) = shard.forwards.get_mut(&stx) else {
         return;
@@ -305,8 +320,15 @@ fn finish_if_complete(core: &SipCore, shard: &mut Shard, now: &Now, stx: ServerT
     }
     fwd.final_sent = true;
     let resp = fwd.best_response(&tag);
+    let failed_call = fwd.is_invite() && fwd.request.to().ok().is_some_and(|t| t.tag().is_none());
     core.metrics.forwarded_responses.inc();
+    let call_id = resp.call_id().ok().map(str::to_owned);
     respond(core, shard, now, stx, resp);
+    if failed_call {
+        if let Some(call_id) = call_id {
+            release_anchor(core, shard, &call_id);
+        }
+    }
 }
 
 fn cancel_all(core: &SipCore, shard: &mut Shard, now: &Now, stx: ServerTxId) {
@@ -377,6 +399,10 @@ fn on_cancel(core: &SipCore, shard: &mut Shard, now: &Now, tx: ServerTxId, cance
         tx,
         local_response(cancel, StatusCode::OK, "", &tag),
     );
+    if let Ok(call_id) = cancel.call_id() {
+        let call_id = call_id.to_owned();
+        release_anchor(core, shard, &call_id);
+    }
     let Some(fwd) = shard.forwards.get_mut(&inv) else {
         return;
     };
@@ -419,6 +445,9 @@ fn forward_ack(core: &SipCore, shard: &mut Shard, mut ack: Request) {
         Err(_) => None,
     };
     let Some(dest) = dest else { return };
+    if let Err(e) = anchor_request(core, shard, &mut ack, dest) {
+        tracing::debug!(error = %e, "ACK with SDP not anchored");
+    }
     let incoming_branch = ack
         .top_via()
         .ok()
@@ -456,6 +485,7 @@ fn forward_stateless_response(core: &SipCore, shard: &mut Shard, mut resp: Respo
         return;
     }
     resp.headers.remove_first_value(&HeaderName::Via);
+    anchor_response(core, shard, &mut resp);
     let Ok(next) = resp.top_via() else { return };
     let Some(dest) = via_destination(&next) else {
         return;
@@ -464,4 +494,64 @@ fn forward_stateless_response(core: &SipCore, shard: &mut Shard, mut resp: Respo
     shard
         .layer
         .send_stateless(&SipMessage::Response(resp), dest);
+}
+
+/// Anchors the SDP of a request the proxy forwards (see `anchor`): opens the
+/// relay for a new call's offer, re-anchors in-dialog offers/answers, and
+/// releases the ports on BYE.
+fn anchor_request(
+    core: &SipCore,
+    shard: &mut Shard,
+    req: &mut Request,
+    peer: Peer,
+) -> Result<(), anchor::AnchorError> {
+    let Some(relay) = &core.anchor else {
+        return Ok(());
+    };
+    let Ok(call_id) = req.call_id().map(str::to_owned) else {
+        return Ok(());
+    };
+    if req.method == Method::Bye {
+        release_anchor(core, shard, &call_id);
+        return Ok(());
+    }
+    if !anchor::is_sdp(&req.headers, &req.body) {
+        return Ok(());
+    }
+    let from_tag = req.from().ok().and_then(|f| f.tag().map(str::to_owned));
+    if let Some(call) = shard.anchors.get(&call_id) {
+        req.body = relay.update(call, &req.body, call.is_caller(from_tag.as_deref()))?;
+        return Ok(());
+    }
+    let in_dialog = req.to().ok().is_some_and(|t| t.tag().is_some());
+    if req.method == Method::Invite && !in_dialog && relay.wants(&req.body, peer.addr.ip()) {
+        let (body, call) = relay.open(&req.body, from_tag.as_deref().unwrap_or(""))?;
+        req.body = body;
+        shard.anchors.insert(call_id, call);
+    }
+    Ok(())
+}
+
+/// Rewrites the SDP of a response going upstream: it comes from the party the
+/// request was sent to.
+fn anchor_response(core: &SipCore, shard: &mut Shard, resp: &mut Response) {
+    let Some(relay) = &core.anchor else { return };
+    if !anchor::is_sdp(&resp.headers, &resp.body) {
+        return;
+    }
+    let Ok(call_id) = resp.call_id() else { return };
+    let Some(call) = shard.anchors.get(call_id) else {
+        return;
+    };
+    let request_from_caller = call.is_caller(resp.from().ok().as_ref().and_then(|f| f.tag()));
+    match relay.update(call, &resp.body, !request_from_caller) {
+        Ok(body) => resp.body = body,
+        Err(e) => tracing::debug!(error = %e, "response SDP not anchored"),
+    }
+}
+
+fn release_anchor(core: &SipCore, shard: &mut Shard, call_id: &str) {
+    if let (Some(relay), Some(call)) = (&core.anchor, shard.anchors.remove(call_id)) {
+        relay.close(&call);
+    }
 }

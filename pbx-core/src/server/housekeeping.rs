@@ -52,6 +52,9 @@ pub(super) fn spawn_housekeeping(
             let mut last = Instant::now();
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(50));
+                if let Some(anchor) = &core.anchor {
+                    anchor.poll_events();
+                }
                 if last.elapsed() < Duration::from_secs(1) {
                     continue;
                 }

@@ -34,6 +34,9 @@ pub enum ServerError {
     /// A listener could not be bound.
     #[error("cannot bind the SIP listeners: {0}")]
     Bind(std::io::Error),
+    /// The media relay could not start (ports, threads).
+    #[error("cannot start the media relay: {0}")]
+    Media(std::io::Error),
     /// The metrics listener could not be bound.
     #[error("cannot bind the metrics listener {addr}: {source}")]
     Metrics {
@@ -173,6 +176,13 @@ impl Server {
             udp_threads,
             ..TransportConfig::default()
         };
+        let anchor = match config.media.mode {
+            crate::proxy::AnchorMode::Never => None,
+            _ => Some(
+                crate::proxy::MediaAnchor::start(config.media.clone())
+                    .map_err(ServerError::Media)?,
+            ),
+        };
         let start = Instant::now();
         let cell: Arc<OnceLock<(Arc<SipCore>, Transports)>> = Arc::new(OnceLock::new());
         let handler = Arc::new(handler::CoreHandler {
@@ -212,6 +222,7 @@ impl Server {
                 linger: config.transaction_linger,
                 ..TimerConfig::default()
             },
+            anchor,
         }));
         let _ = cell.set((core.clone(), transports.clone()));
 

@@ -61,6 +61,8 @@ pub struct SipCore {
     pub register_auth: bool,
     /// Branch and tag generator.
     pub ids: IdGen,
+    /// Media anchoring (None: `media.anchor = "never"`).
+    pub anchor: Option<proxy::MediaAnchor>,
     shards: Vec<Mutex<Shard>>,
     shard_hasher: ahash::RandomState,
 }
@@ -87,6 +89,8 @@ pub struct SipCoreParts {
     pub shards: usize,
     /// Transaction timers.
     pub timers: TimerConfig,
+    /// Media anchoring.
+    pub anchor: Option<proxy::MediaAnchor>,
 }
 
 impl SipCore {
@@ -104,6 +108,7 @@ impl SipCore {
             trusted: p.trusted,
             register_auth: p.register_auth,
             ids: IdGen::new(p.seed),
+            anchor: p.anchor,
             shards,
             shard_hasher: ahash::RandomState::with_seeds(p.seed, 7, 11, 13),
         }

@@ -57,6 +57,7 @@ impl Harness {
             seed: 9,
             shards: 4,
             timers: TimerConfig::default(),
+            anchor: None,
         });
         Self {
             core,

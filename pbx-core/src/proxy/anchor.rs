@@ -1,0 +1,249 @@
+//! Media anchoring in the proxy — the job rtpengine does for Kamailio: SDP in
+//! INVITE / 18x / 200 / re-INVITE / UPDATE / ACK is rewritten to point at relay
+//! ports of `media::relay`, so that RTP flows through pbx; the ports are
+//! released on BYE, CANCEL, failure, or by the relay's inactivity timeout.
+//!
+//! Leg A is the caller (the From tag of the initial INVITE), leg B the callee.
+//! An SDP body sent by A is taken as A's media and rewritten to relay port B
+//! (the one B talks to), and vice versa.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use media::relay::driver::{Command, DriverConfig, RelayEvent, SessionId};
+use media::relay::pool::RelayPool;
+use media::relay::ports::PortPair;
+use media::relay::{LegConfig, RelayConfig, Side};
+use media::sdp::SessionDescription;
+use sip_stack::message::HeaderName;
+
+/// When to anchor media (`media.anchor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnchorMode {
+    /// Every call with SDP.
+    Always,
+    /// Only when an SDP's connection address differs from the signalling source
+    /// (a UA behind NAT advertising its private address).
+    Nat,
+    /// Never: media flows end to end.
+    Never,
+}
+
+/// Relay settings from the config file.
+#[derive(Debug, Clone)]
+pub struct AnchorConfig {
+    /// Policy.
+    pub mode: AnchorMode,
+    /// Address the relay binds and advertises in SDP.
+    pub address: IpAddr,
+    /// Port range (even/odd pairs).
+    pub port_min: u16,
+    /// Last port of the range.
+    pub port_max: u16,
+    /// Relay threads.
+    pub threads: usize,
+    /// Ports are freed when no packet flowed for this long.
+    pub inactivity_timeout: Duration,
+}
+
+/// Why SDP could not be anchored (the request gets this status).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnchorError {
+    /// The SDP did not parse: 488 with the reason.
+    #[error("bad SDP: {0}")]
+    BadSdp(String),
+    /// No relay ports left: 503.
+    #[error("no media relay ports available")]
+    NoPorts,
+}
+
+/// The anchoring of one call.
+#[derive(Debug, Clone)]
+pub struct Anchored {
+    id: SessionId,
+    caller_tag: String,
+    ports: (PortPair, PortPair),
+}
+
+/// The relay and the policy; shared by all shards.
+pub struct MediaAnchor {
+    config: AnchorConfig,
+    relay: RelayPool,
+    next_id: AtomicU64,
+}
+
+/// The anchored calls of one shard, by Call-ID.
+#[derive(Default)]
+pub struct AnchorTable {
+    calls: HashMap<String, Anchored, ahash::RandomState>,
+}
+
+impl AnchorTable {
+    /// The anchoring of a call.
+    pub fn get(&self, call_id: &str) -> Option<&Anchored> {
+        self.calls.get(call_id)
+    }
+
+    /// Forgets a call (its ports are closed by the caller).
+    pub fn remove(&mut self, call_id: &str) -> Option<Anchored> {
+        self.calls.remove(call_id)
+    }
+
+    /// Number of anchored calls.
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Whether no call is anchored.
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+}
+
+/// Whether a message body is SDP (by Content-Type; an empty type with a body
+/// starting `v=0` counts too).
+pub fn is_sdp(headers: &sip_stack::message::Headers, body: &[u8]) -> bool {
+    if body.is_empty() {
+        return false;
+    }
+    match headers.get_str(&HeaderName::ContentType) {
+        Some(ct) => ct
+            .trim()
+            .to_ascii_lowercase()
+            .starts_with("application/sdp"),
+        None => body.starts_with(b"v=0"),
+    }
+}
+
+fn parse(body: &[u8]) -> Result<SessionDescription, AnchorError> {
+    media::sdp::parse::parse_bytes(body).map_err(|e| AnchorError::BadSdp(e.to_string()))
+}
+
+impl MediaAnchor {
+    /// Starts the relay threads.
+    pub fn start(config: AnchorConfig) -> std::io::Result<Self> {
+        let driver = DriverConfig {
+            bind: config.address,
+            port_min: config.port_min,
+            port_max: config.port_max,
+            relay: RelayConfig {
+                inactivity_timeout: config.inactivity_timeout,
+                ..RelayConfig::default()
+            },
+        };
+        driver.validate().map_err(std::io::Error::other)?;
+        let relay = RelayPool::spawn(driver, config.threads)?;
+        Ok(Self {
+            config,
+            relay,
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    /// The policy.
+    pub fn mode(&self) -> AnchorMode {
+        self.config.mode
+    }
+
+    /// Whether the initial offer of a call from `source` is to be anchored.
+    pub fn wants(&self, body: &[u8], source: IpAddr) -> bool {
+        match self.config.mode {
+            AnchorMode::Never => false,
+            AnchorMode::Always => true,
+            AnchorMode::Nat => parse(body)
+                .ok()
+                .and_then(|s| s.media_connection(0))
+                .is_some_and(|c| c.address != source),
+        }
+    }
+
+    /// Anchors the caller's offer of a new call: opens a relay session and returns
+    /// the rewritten body (pointing at relay port B) and the call's state.
+    pub fn open(&self, body: &[u8], caller_tag: &str) -> Result<(Bytes, Anchored), AnchorError> {
+        let mut sdp = parse(body)?;
+        let a = LegConfig::from_sdp(&sdp).unwrap_or(LegConfig {
+            remote_rtp: None,
+            remote_rtcp: None,
+            rtcp_mux: false,
+        });
+        let b = LegConfig {
+            remote_rtp: None,
+            remote_rtcp: None,
+            rtcp_mux: a.rtcp_mux,
+        };
+        let id = SessionId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let ports = self
+            .relay
+            .open_sync(id, a, b, Duration::from_secs(2))
+            .map_err(|_| AnchorError::NoPorts)?;
+        sdp.rewrite_for_anchor(self.config.address, &[ports.1.rtp]);
+        let anchored = Anchored {
+            id,
+            caller_tag: caller_tag.to_owned(),
+            ports,
+        };
+        Ok((Bytes::from(sdp.to_string()), anchored))
+    }
+
+    /// An SDP body sent by the party whose From tag (for requests) or whose
+    /// request's From tag (for responses, `from_caller` false) says which leg it is:
+    /// re-anchors that leg and returns the body rewritten for the other party.
+    pub fn update(
+        &self,
+        call: &Anchored,
+        body: &[u8],
+        sender_is_caller: bool,
+    ) -> Result<Bytes, AnchorError> {
+        let mut sdp = parse(body)?;
+        let (side, toward) = if sender_is_caller {
+            (Side::A, call.ports.1)
+        } else {
+            (Side::B, call.ports.0)
+        };
+        if let Some(leg) = LegConfig::from_sdp(&sdp) {
+            self.relay.send(Command::Reanchor {
+                id: call.id,
+                side,
+                leg,
+            });
+        }
+        sdp.rewrite_for_anchor(self.config.address, &[toward.rtp]);
+        Ok(Bytes::from(sdp.to_string()))
+    }
+
+    /// Releases a call's ports.
+    pub fn close(&self, call: &Anchored) {
+        self.relay.send(Command::Close(call.id));
+    }
+
+    /// Drains relay events (logs closed sessions); called periodically.
+    pub fn poll_events(&self) {
+        while let Ok(ev) = self.relay.events.try_recv() {
+            if let RelayEvent::Closed { id, expired, stats } = ev {
+                tracing::debug!(session = id.0, expired, a = ?stats.0, b = ?stats.1, "media relay closed");
+            }
+        }
+    }
+}
+
+impl Anchored {
+    /// Whether `from_tag` is the caller's.
+    pub fn is_caller(&self, from_tag: Option<&str>) -> bool {
+        from_tag == Some(self.caller_tag.as_str())
+    }
+
+    /// The relay ports (leg A side, leg B side).
+    pub fn ports(&self) -> (PortPair, PortPair) {
+        self.ports
+    }
+}
+
+impl AnchorTable {
+    pub(crate) fn insert(&mut self, call_id: String, a: Anchored) {
+        self.calls.insert(call_id, a);
+    }
+}
