@@ -8,9 +8,12 @@
 //! `poll_timeout()` or the next input, whichever comes first.
 #![warn(missing_docs)]
 
+pub mod auth;
+pub mod dialog;
 pub mod message;
 pub mod peer;
 pub mod transaction;
+pub mod ua;
 #[cfg(feature = "tokio")]
 pub mod transport;
 
