@@ -13,9 +13,9 @@ pub mod dialog;
 pub mod message;
 pub mod peer;
 pub mod transaction;
-pub mod ua;
 #[cfg(feature = "tokio")]
 pub mod transport;
+pub mod ua;
 
 pub use message::{
     Header, HeaderName, Headers, Method, ParseError, Request, Response, SipMessage, StatusCode, Uri,

@@ -159,11 +159,24 @@ mod tests {
     /// response = H(HA1:nonce:HA2).
     #[test]
     fn no_qop() {
-        let ch = AuthParams::parse("Digest realm=\"testrealm@host.com\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\"")
-            .expect("parses");
-        let creds = authorization(&ch, "GET", "/dir/index.html", "Mufasa", "CircleOfLife", 1, "x")
-            .expect("answerable");
-        assert_eq!(creds.get("response"), Some("1949323746fe6a43ef61f9606e7febea"));
+        let ch = AuthParams::parse(
+            "Digest realm=\"testrealm@host.com\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\"",
+        )
+        .expect("parses");
+        let creds = authorization(
+            &ch,
+            "GET",
+            "/dir/index.html",
+            "Mufasa",
+            "CircleOfLife",
+            1,
+            "x",
+        )
+        .expect("answerable");
+        assert_eq!(
+            creds.get("response"),
+            Some("1949323746fe6a43ef61f9606e7febea")
+        );
         assert_eq!(creds.get("qop"), None);
         assert_eq!(creds.get("cnonce"), None);
     }
@@ -176,11 +189,27 @@ mod tests {
             Err(AuthError::UnsupportedScheme("Basic".into()))
         );
         assert_eq!(
-            authorization(&ch("Digest realm=\"x\", nonce=\"n\", algorithm=SHA-512-256"), "GET", "/", "u", "p", 1, "c"),
+            authorization(
+                &ch("Digest realm=\"x\", nonce=\"n\", algorithm=SHA-512-256"),
+                "GET",
+                "/",
+                "u",
+                "p",
+                1,
+                "c"
+            ),
             Err(AuthError::UnsupportedAlgorithm("SHA-512-256".into()))
         );
         assert_eq!(
-            authorization(&ch("Digest realm=\"x\", nonce=\"n\", qop=\"auth-int\""), "GET", "/", "u", "p", 1, "c"),
+            authorization(
+                &ch("Digest realm=\"x\", nonce=\"n\", qop=\"auth-int\""),
+                "GET",
+                "/",
+                "u",
+                "p",
+                1,
+                "c"
+            ),
             Err(AuthError::UnsupportedQop("auth-int".into()))
         );
         assert_eq!(

@@ -3,7 +3,6 @@
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
-
 /// Digest algorithms (RFC 7616 §3.3, RFC 8760 for SIP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DigestAlgorithm {

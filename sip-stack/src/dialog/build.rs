@@ -31,7 +31,10 @@ impl Dialog {
         for route in routes {
             h.push(Header::new(HeaderName::Route, route.to_string()));
         }
-        h.push(Header::new(HeaderName::MaxForwards, Bytes::from_static(b"70")));
+        h.push(Header::new(
+            HeaderName::MaxForwards,
+            Bytes::from_static(b"70"),
+        ));
         let mut from = self.local_uri.clone();
         from.set_param("tag", Some(self.id.local_tag.clone()));
         h.push(Header::new(HeaderName::From, from.to_string()));
@@ -65,7 +68,8 @@ impl Dialog {
             Some(first) => {
                 let mut uri = first.uri.clone();
                 // Parameters not allowed in a Request-URI are stripped (§12.2.1.1).
-                uri.params.retain(|p| !p.name.eq_ignore_ascii_case("method"));
+                uri.params
+                    .retain(|p| !p.name.eq_ignore_ascii_case("method"));
                 let mut routes: Vec<NameAddr> = self.route_set[1..].to_vec();
                 routes.push(NameAddr::new(self.remote_target.clone()));
                 (uri, routes)

@@ -151,7 +151,10 @@ impl Dialog {
         let to = response.to()?;
         let remote_tag = to.tag().ok_or(DialogError::MissingTag("To"))?.to_owned();
         let from = request.from()?;
-        let local_tag = from.tag().ok_or(DialogError::MissingTag("From"))?.to_owned();
+        let local_tag = from
+            .tag()
+            .ok_or(DialogError::MissingTag("From"))?
+            .to_owned();
         let mut route_set = response.headers.route_set(&HeaderName::RecordRoute)?;
         route_set.reverse();
         let local_contact = request
@@ -189,7 +192,10 @@ impl Dialog {
         initial_seq: u32,
     ) -> Result<Self, DialogError> {
         let from = request.from()?;
-        let remote_tag = from.tag().ok_or(DialogError::MissingTag("From"))?.to_owned();
+        let remote_tag = from
+            .tag()
+            .ok_or(DialogError::MissingTag("From"))?
+            .to_owned();
         Ok(Self {
             id: DialogId {
                 call_id: request.call_id()?.to_owned(),

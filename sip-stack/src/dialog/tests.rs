@@ -180,7 +180,9 @@ fn incoming_cseq_must_increase_and_reinvite_refreshes_target() {
         .headers
         .set(crate::message::Header::new(HeaderName::CallId, "zzz"));
     assert_eq!(
-        d.receive_request(&other).expect_err("other dialog").status(),
+        d.receive_request(&other)
+            .expect_err("other dialog")
+            .status(),
         StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST
     );
 }

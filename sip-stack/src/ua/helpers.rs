@@ -106,9 +106,11 @@ impl UserAgent {
                 .and_then(|r| r.into_iter().next())
                 .map(|r| r.uri);
             let uri = first_route.unwrap_or_else(|| req.uri.clone());
-            literal(&uri).or(proxy).ok_or(UaError::NoRoute(uri))?
+            literal(&uri)
+                .or(proxy)
+                .ok_or_else(|| UaError::NoRoute(Box::new(uri)))?
         } else {
-            proxy.ok_or_else(|| UaError::NoRoute(req.uri.clone()))?
+            proxy.ok_or_else(|| UaError::NoRoute(Box::new(req.uri.clone())))?
         };
         Ok(Peer {
             transport: self.config.transport,
@@ -121,14 +123,22 @@ impl UserAgent {
     /// `req` (RFC 3261 §22.2, §22.3). `attempts` counts the tries for this
     /// request: the first challenge is answered, later ones only when they
     /// say `stale=true` (the nonce expired, RFC 7616 §3.3), at most three.
-    pub(super) fn authorize(&mut self, req: &mut Request, resp: &Response, attempts: &mut u8) -> bool {
+    pub(super) fn authorize(
+        &mut self,
+        req: &mut Request,
+        resp: &Response,
+        attempts: &mut u8,
+    ) -> bool {
         let Some(creds) = self.config.credentials.clone() else {
             return false;
         };
         let (challenge_name, answer_name) = if resp.status == StatusCode::UNAUTHORIZED {
             (HeaderName::WwwAuthenticate, HeaderName::Authorization)
         } else {
-            (HeaderName::ProxyAuthenticate, HeaderName::ProxyAuthorization)
+            (
+                HeaderName::ProxyAuthenticate,
+                HeaderName::ProxyAuthorization,
+            )
         };
         let challenges: Vec<AuthParams> = resp
             .headers
@@ -147,7 +157,16 @@ impl UserAgent {
             let nonce = ch.get("nonce")?.to_owned();
             let nc = self.nonce_counts.entry(nonce).or_insert(0);
             *nc += 1;
-            authorization(ch, &method, &uri, &creds.username, &creds.password, *nc, &cnonce).ok()
+            authorization(
+                ch,
+                &method,
+                &uri,
+                &creds.username,
+                &creds.password,
+                *nc,
+                &cnonce,
+            )
+            .ok()
         });
         let Some(answer) = answer else {
             return false;
@@ -155,7 +174,8 @@ impl UserAgent {
         *attempts += 1;
         req.headers.remove_all(&answer_name);
         req.headers.remove_all(&HeaderName::Via);
-        req.headers.push(Header::new(answer_name, answer.to_string()));
+        req.headers
+            .push(Header::new(answer_name, answer.to_string()));
         true
     }
 }

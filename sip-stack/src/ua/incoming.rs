@@ -65,7 +65,10 @@ impl UserAgent {
             self.respond(now, tx, &req, StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST);
             return;
         };
-        let found = self.sessions.iter_mut().find(|(_, s)| s.dialog.as_ref().is_some_and(|d| d.id == did));
+        let found = self
+            .sessions
+            .iter_mut()
+            .find(|(_, s)| s.dialog.as_ref().is_some_and(|d| d.id == did));
         let Some((&id, session)) = found else {
             self.respond(now, tx, &req, StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST);
             return;
@@ -100,7 +103,11 @@ impl UserAgent {
         let body = body_of(&req.headers, &req.body);
         let mut session = Session::new(Role::Uas, Phase::Incoming, local_tag);
         session.invite_seq = req.cseq().map_or(0, |c| c.seq);
-        session.pending = Some(PendingInvite { tx, request: req, peer });
+        session.pending = Some(PendingInvite {
+            tx,
+            request: req,
+            peer,
+        });
         self.sessions.insert(id, session);
         self.emit(UaEvent::IncomingCall {
             session: id,
@@ -137,7 +144,11 @@ impl UserAgent {
             return;
         };
         let initial = session.phase == Phase::Incoming;
-        let resp = Response::for_request(&pending.request, StatusCode::REQUEST_TERMINATED, Some(&session.local_tag));
+        let resp = Response::for_request(
+            &pending.request,
+            StatusCode::REQUEST_TERMINATED,
+            Some(&session.local_tag),
+        );
         let _ = self.layer.send_response(now, pending.tx, resp);
         if initial {
             self.end(id, EndReason::RemoteCancelled);
@@ -161,7 +172,14 @@ impl UserAgent {
         }
     }
 
-    fn on_in_dialog_request(&mut self, now: Instant, id: SessionId, tx: ServerTxId, req: Request, peer: Peer) {
+    fn on_in_dialog_request(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        tx: ServerTxId,
+        req: Request,
+        peer: Peer,
+    ) {
         match req.method {
             Method::Bye => {
                 self.respond(now, tx, &req, StatusCode::OK);
@@ -176,7 +194,11 @@ impl UserAgent {
                     return;
                 }
                 let body = body_of(&req.headers, &req.body);
-                session.pending = Some(PendingInvite { tx, request: req, peer });
+                session.pending = Some(PendingInvite {
+                    tx,
+                    request: req,
+                    peer,
+                });
                 self.emit(UaEvent::Reoffer { session: id, body });
             }
             Method::Info => {
@@ -185,7 +207,11 @@ impl UserAgent {
                 match body {
                     Some(b) if b.content_type.starts_with("application/dtmf-relay") => {
                         if let Some((digit, duration_ms)) = parse_dtmf_relay(&b.data) {
-                            self.emit(UaEvent::Dtmf { session: id, digit, duration_ms });
+                            self.emit(UaEvent::Dtmf {
+                                session: id,
+                                digit,
+                                duration_ms,
+                            });
                         }
                     }
                     Some(body) => self.emit(UaEvent::Info { session: id, body }),
@@ -200,7 +226,10 @@ impl UserAgent {
                     .get_str(&HeaderName::Event)
                     .is_some_and(|e| e.trim().starts_with("refer"));
                 if let Some(status) = is_refer.then(|| parse_sipfrag(&req.body)).flatten() {
-                    self.emit(UaEvent::TransferProgress { session: id, status });
+                    self.emit(UaEvent::TransferProgress {
+                        session: id,
+                        status,
+                    });
                 }
             }
             Method::Update | Method::Options => self.respond(now, tx, &req, StatusCode::OK),
@@ -222,7 +251,10 @@ impl UserAgent {
         };
         self.respond(now, tx, req, StatusCode::ACCEPTED);
         let _ = self.notify_transfer(now, id, StatusCode::TRYING);
-        self.emit(UaEvent::TransferRequested { session: id, target });
+        self.emit(UaEvent::TransferRequested {
+            session: id,
+            target,
+        });
     }
 }
 
@@ -232,7 +264,10 @@ mod tests {
 
     #[test]
     fn dtmf_relay_bodies() {
-        assert_eq!(parse_dtmf_relay(b"Signal=5\r\nDuration=160\r\n"), Some(('5', 160)));
+        assert_eq!(
+            parse_dtmf_relay(b"Signal=5\r\nDuration=160\r\n"),
+            Some(('5', 160))
+        );
         assert_eq!(parse_dtmf_relay(b"Signal= #\r\n"), Some(('#', 100)));
         assert_eq!(parse_dtmf_relay(b"Signal=x\r\n"), None);
         assert_eq!(parse_dtmf_relay(b"\xff"), None);

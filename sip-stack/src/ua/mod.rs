@@ -188,6 +188,8 @@ impl fmt::Display for EndReason {
 }
 
 /// What happened, for the application.
+// Events are per call, not per packet: the size of IncomingCall is no concern.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UaEvent {
@@ -308,6 +310,7 @@ pub enum UaEvent {
 }
 
 /// What the driver must do next.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
     /// Send `data` to `peer`.
@@ -333,7 +336,7 @@ pub enum UaError {
     InvalidState(SessionId, &'static str),
     /// No next hop for the URI: not an IP literal and no outbound proxy.
     #[error("no route to {0}")]
-    NoRoute(Uri),
+    NoRoute(Box<Uri>),
 }
 
 /// Convenience alias.
@@ -416,7 +419,8 @@ impl UserAgent {
     pub fn handle_message(&mut self, now: Instant, msg: crate::message::SipMessage, peer: Peer) {
         if let crate::message::SipMessage::Request(req) = &msg {
             if req.validate().is_err() && req.method != Method::Ack {
-                let resp = crate::message::Response::for_request(req, StatusCode::BAD_REQUEST, None);
+                let resp =
+                    crate::message::Response::for_request(req, StatusCode::BAD_REQUEST, None);
                 self.layer.send_stateless(&resp.into(), peer);
                 self.pump(now);
                 return;
@@ -482,10 +486,10 @@ impl UserAgent {
                     self.on_response(now, tx, owner, timeout);
                 }
             }
-            TxEvent::Terminated { tx } => {
-                if let crate::transaction::TxId::Client(id) = tx {
-                    self.clients.remove(&id);
-                }
+            TxEvent::Terminated {
+                tx: crate::transaction::TxId::Client(id),
+            } => {
+                self.clients.remove(&id);
             }
             _ => {}
         }

@@ -63,7 +63,11 @@ impl Registration {
 /// When to refresh a binding of `expires` seconds: 30 s early for long
 /// bindings, halfway for short ones.
 fn refresh_after(expires: u32) -> Duration {
-    let secs = if expires > 60 { expires - 30 } else { expires / 2 };
+    let secs = if expires > 60 {
+        expires - 30
+    } else {
+        expires / 2
+    };
     Duration::from_secs(u64::from(secs.max(1)))
 }
 
@@ -74,6 +78,7 @@ impl UserAgent {
         self.registration.expires = self.config.register_expires;
         self.registration.state = State::Registering;
         self.send_register(now);
+        self.pump(now);
     }
 
     /// Removes our binding (REGISTER with Expires: 0, §10.2.2) and stops refreshing.
@@ -81,6 +86,7 @@ impl UserAgent {
         self.registration.state = State::Unregistering;
         self.registration.timer = None;
         self.send_register(now);
+        self.pump(now);
     }
 
     fn send_register(&mut self, now: Instant) {
@@ -106,7 +112,10 @@ impl UserAgent {
         h.push(Header::new(HeaderName::From, from.to_string()));
         h.push(Header::new(HeaderName::To, to));
         h.push(Header::new(HeaderName::CallId, reg.call_id.clone()));
-        h.push(Header::new(HeaderName::CSeq, format!("{} REGISTER", reg.cseq)));
+        h.push(Header::new(
+            HeaderName::CSeq,
+            format!("{} REGISTER", reg.cseq),
+        ));
         h.push(Header::new(HeaderName::Contact, contact.to_string()));
         h.push(Header::new(HeaderName::Expires, expires.to_string()));
         h.push(Header::new(
@@ -146,7 +155,8 @@ impl UserAgent {
                 }
             }
         }
-        if status == StatusCode::INTERVAL_TOO_BRIEF && self.registration.state == State::Registering {
+        if status == StatusCode::INTERVAL_TOO_BRIEF && self.registration.state == State::Registering
+        {
             let min = resp
                 .headers
                 .get_str(&HeaderName::MinExpires)
@@ -158,7 +168,10 @@ impl UserAgent {
             }
         }
         if !status.is_success() {
-            self.registration_failed(now, (status != StatusCode::REQUEST_TIMEOUT).then_some(status));
+            self.registration_failed(
+                now,
+                (status != StatusCode::REQUEST_TIMEOUT).then_some(status),
+            );
             return;
         }
         if self.registration.state == State::Unregistering {

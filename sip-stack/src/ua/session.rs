@@ -132,8 +132,7 @@ impl UserAgent {
             rt.interval = (rt.interval * 2).min(t2);
             rt.next = now + rt.interval;
             let (data, peer) = (rt.data.clone(), rt.peer);
-            self.out
-                .push_back(super::Output::Transmit { peer, data });
+            self.out.push_back(super::Output::Transmit { peer, data });
         }
     }
 

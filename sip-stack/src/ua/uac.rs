@@ -5,9 +5,7 @@
 use std::time::Instant;
 
 use crate::dialog::{Dialog, DialogId};
-use crate::message::{
-    Header, HeaderName, Method, NameAddr, Request, Response, StatusCode, Uri,
-};
+use crate::message::{Header, HeaderName, Method, NameAddr, Request, Response, StatusCode, Uri};
 use crate::transaction::{build_cancel, ClientTxId};
 
 use super::helpers::{body_of, set_body, set_cseq};
@@ -32,7 +30,10 @@ impl UserAgent {
         let h = &mut req.headers;
         h.push(Header::new(HeaderName::MaxForwards, "70"));
         h.push(Header::new(HeaderName::From, from.to_string()));
-        h.push(Header::new(HeaderName::To, NameAddr::new(target).to_string()));
+        h.push(Header::new(
+            HeaderName::To,
+            NameAddr::new(target).to_string(),
+        ));
         h.push(Header::new(HeaderName::CallId, call_id));
         h.push(Header::new(HeaderName::CSeq, "1 INVITE"));
         h.push(Header::new(
@@ -40,7 +41,10 @@ impl UserAgent {
             NameAddr::new(self.config.contact.clone()).to_string(),
         ));
         h.push(Header::new(HeaderName::Allow, ALLOW));
-        h.push(Header::new(HeaderName::UserAgent, self.config.user_agent.clone()));
+        h.push(Header::new(
+            HeaderName::UserAgent,
+            self.config.user_agent.clone(),
+        ));
         set_body(&mut req.headers, &mut req.body, body);
         let peer = self.next_hop(&req, false)?;
         let mut session = Session::new(Role::Uac, Phase::Calling, local_tag);
@@ -111,7 +115,8 @@ impl UserAgent {
             .pending
             .take()
             .ok_or(UaError::InvalidState(id, "answer"))?;
-        let mut resp = Response::for_request(&pending.request, StatusCode::OK, Some(&session.local_tag));
+        let mut resp =
+            Response::for_request(&pending.request, StatusCode::OK, Some(&session.local_tag));
         resp.headers
             .push(Header::new(HeaderName::Contact, contact.to_string()));
         resp.headers.push(Header::new(HeaderName::Allow, ALLOW));
@@ -193,7 +198,13 @@ impl UserAgent {
     }
 
     /// Sends one DTMF digit by INFO (`application/dtmf-relay`).
-    pub fn send_dtmf_info(&mut self, now: Instant, id: SessionId, digit: char, duration_ms: u32) -> Result<()> {
+    pub fn send_dtmf_info(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        digit: char,
+        duration_ms: u32,
+    ) -> Result<()> {
         let body = Body {
             content_type: "application/dtmf-relay".into(),
             data: format!("Signal={digit}\r\nDuration={duration_ms}\r\n").into(),
@@ -217,7 +228,12 @@ impl UserAgent {
     /// Reports the progress of a transfer we were asked to make (NOTIFY
     /// with a `message/sipfrag` status line, RFC 3515 §2.4.4); a final
     /// status ends the implicit subscription.
-    pub fn notify_transfer(&mut self, now: Instant, id: SessionId, status: StatusCode) -> Result<()> {
+    pub fn notify_transfer(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        status: StatusCode,
+    ) -> Result<()> {
         let mut req = self.dialog_request(id, Method::Notify)?;
         req.headers.push(Header::new(HeaderName::Event, "refer"));
         let state = if status.is_final() {
@@ -225,8 +241,10 @@ impl UserAgent {
         } else {
             "active;expires=60"
         };
-        req.headers
-            .push(Header::new(HeaderName::Other("Subscription-State".into()), state));
+        req.headers.push(Header::new(
+            HeaderName::Other("Subscription-State".into()),
+            state,
+        ));
         let frag = format!("SIP/2.0 {} {}\r\n", status.0, status.reason_phrase());
         set_body(
             &mut req.headers,
@@ -250,7 +268,13 @@ impl UserAgent {
     }
 
     /// A response on an INVITE client transaction.
-    pub(super) fn on_invite_response(&mut self, now: Instant, id: SessionId, tx: ClientTxId, resp: Response) {
+    pub(super) fn on_invite_response(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        tx: ClientTxId,
+        resp: Response,
+    ) {
         let Some(invite) = self.layer.client_request(tx).cloned() else {
             return;
         };
@@ -261,7 +285,13 @@ impl UserAgent {
         let code = resp.status;
         if code.is_provisional() {
             session.provisional = true;
-            if code.0 > 100 && resp.to().ok().and_then(|t| t.tag().map(str::to_owned)).is_some() {
+            if code.0 > 100
+                && resp
+                    .to()
+                    .ok()
+                    .and_then(|t| t.tag().map(str::to_owned))
+                    .is_some()
+            {
                 match &mut session.dialog {
                     Some(d) => {
                         let _ = d.update_from_response(&resp);
@@ -296,7 +326,11 @@ impl UserAgent {
         }
         let reason = match phase {
             Phase::Terminating if code == StatusCode::REQUEST_TERMINATED => EndReason::Cancelled,
-            _ if code == StatusCode::REQUEST_TIMEOUT && resp.to().ok().and_then(|t| t.tag().map(|_| ())).is_none() => EndReason::Timeout,
+            _ if code == StatusCode::REQUEST_TIMEOUT
+                && resp.to().ok().and_then(|t| t.tag().map(|_| ())).is_none() =>
+            {
+                EndReason::Timeout
+            }
             Phase::Terminating => EndReason::Cancelled,
             _ => EndReason::Rejected(code),
         };
@@ -306,7 +340,13 @@ impl UserAgent {
     /// Re-sends the INVITE with credentials (RFC 3261 §22.2): new CSeq,
     /// new branch, same Call-ID and tags. `false` when the challenge cannot
     /// or must not be answered again.
-    fn retry_invite(&mut self, now: Instant, id: SessionId, invite: &Request, resp: &Response) -> bool {
+    fn retry_invite(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        invite: &Request,
+        resp: &Response,
+    ) -> bool {
         let Some(mut attempts) = self.sessions.get(&id).map(|s| s.auth_attempts) else {
             return false;
         };
@@ -373,7 +413,10 @@ impl UserAgent {
         if let Ok(peer) = self.next_hop(&ack, true) {
             let ack = self.request_with_via(ack);
             let data = ack.to_bytes();
-            self.out.push_back(super::Output::Transmit { peer, data: data.clone() });
+            self.out.push_back(super::Output::Transmit {
+                peer,
+                data: data.clone(),
+            });
             if let Some(s) = self.sessions.get_mut(&id) {
                 s.ack = Some((seq, data, peer));
             }
@@ -408,7 +451,13 @@ impl UserAgent {
     }
 
     /// A final response to BYE, re-INVITE, INFO, REFER or NOTIFY.
-    pub(super) fn on_in_dialog_response(&mut self, now: Instant, id: SessionId, tx: ClientTxId, resp: Response) {
+    pub(super) fn on_in_dialog_response(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        tx: ClientTxId,
+        resp: Response,
+    ) {
         let Some(req) = self.layer.client_request(tx).cloned() else {
             return;
         };
@@ -432,7 +481,13 @@ impl UserAgent {
         }
     }
 
-    fn on_reinvite_response(&mut self, now: Instant, id: SessionId, req: &Request, resp: &Response) {
+    fn on_reinvite_response(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        req: &Request,
+        resp: &Response,
+    ) {
         let Some(session) = self.sessions.get_mut(&id) else {
             return;
         };
@@ -468,7 +523,10 @@ impl UserAgent {
         if let Ok(peer) = self.next_hop(&ack, true) {
             let ack = self.request_with_via(ack);
             let data = ack.to_bytes();
-            self.out.push_back(super::Output::Transmit { peer, data: data.clone() });
+            self.out.push_back(super::Output::Transmit {
+                peer,
+                data: data.clone(),
+            });
             if let Some(s) = self.sessions.get_mut(&id) {
                 s.ack = Some((seq, data, peer));
             }
