@@ -1,0 +1,480 @@
+//! Socket driver for the relay: one dedicated thread owns every relay
+//! socket and a `mio` poll (blocking epoll, no async runtime: the per-packet
+//! path is recv → [`RelaySession::handle_packet`] → send, with no
+//! allocation). Control talks to it through crossbeam channels and a
+//! `mio::Waker`.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::ports::{PortAllocator, PortError, PortPair};
+use super::session::{Channel, Forward, LegConfig, LegStats, RelayConfig, RelaySession, Side};
+use crate::quality::QualitySample;
+
+/// Caller-chosen id of a relayed call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionId(pub u64);
+
+/// Driver configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DriverConfig {
+    /// Local address to bind relay sockets on (and to put in SDP).
+    pub bind: IpAddr,
+    /// First port of the range.
+    pub port_min: u16,
+    /// Last port of the range.
+    pub port_max: u16,
+    /// Per-session policy.
+    pub relay: RelayConfig,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        Self {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            port_min: 30000,
+            port_max: 39999,
+            relay: RelayConfig::default(),
+        }
+    }
+}
+
+/// Invalid driver configuration (reported by [`DriverConfig::validate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `port_min..=port_max` holds no RTP/RTCP pair.
+    #[error("media.port_min..port_max ({0}..{1}) must hold at least one even/odd port pair")]
+    PortRange(u16, u16),
+    /// Inactivity timeout of zero.
+    #[error("media.inactivity_timeout must be > 0")]
+    Timeout,
+    /// Clock rate of zero.
+    #[error("media.clock_rate must be > 0")]
+    ClockRate,
+}
+
+impl DriverConfig {
+    /// Checks the values (call before [`RelayHandle::spawn`]).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if PortAllocator::new(self.port_min, self.port_max).is_err() {
+            return Err(ConfigError::PortRange(self.port_min, self.port_max));
+        }
+        if self.relay.inactivity_timeout.is_zero() {
+            return Err(ConfigError::Timeout);
+        }
+        if self.relay.clock_rate == 0 {
+            return Err(ConfigError::ClockRate);
+        }
+        Ok(())
+    }
+}
+
+/// Commands from control to the media thread.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Command {
+    /// Allocate two port pairs and start relaying.
+    Open {
+        /// Id.
+        id: SessionId,
+        /// Caller leg.
+        a: LegConfig,
+        /// Callee leg.
+        b: LegConfig,
+    },
+    /// Like `Open`, answered on `reply` instead of the event channel.
+    OpenReply {
+        /// Id.
+        id: SessionId,
+        /// Caller leg.
+        a: LegConfig,
+        /// Callee leg.
+        b: LegConfig,
+        /// Where the result goes.
+        reply: Sender<Result<(PortPair, PortPair), PortError>>,
+    },
+    /// New SDP for one leg.
+    Reanchor {
+        /// Id.
+        id: SessionId,
+        /// Which leg.
+        side: Side,
+        /// New addresses.
+        leg: LegConfig,
+    },
+    /// Ask for stats (answered with [`RelayEvent::Stats`]).
+    QueryStats(SessionId),
+    /// Ask for the quality window (answered with [`RelayEvent::Quality`]).
+    QueryQuality(SessionId),
+    /// Release the ports (BYE, CANCEL, failure).
+    Close(SessionId),
+    /// Stop the thread.
+    Shutdown,
+}
+
+impl Command {
+    /// The session a command is about (`None` for `Shutdown`).
+    pub fn session_id(&self) -> Option<SessionId> {
+        match self {
+            Self::Open { id, .. } | Self::OpenReply { id, .. } | Self::Reanchor { id, .. } => {
+                Some(*id)
+            }
+            Self::QueryStats(id) | Self::QueryQuality(id) | Self::Close(id) => Some(*id),
+            Self::Shutdown => None,
+        }
+    }
+}
+
+/// Events from the media thread.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum RelayEvent {
+    /// Ports bound; put `ports.0` in the SDP sent to A, `ports.1` in B's.
+    Opened {
+        /// Id.
+        id: SessionId,
+        /// (leg A, leg B) pairs on the relay.
+        ports: (PortPair, PortPair),
+    },
+    /// Could not open.
+    OpenFailed {
+        /// Id.
+        id: SessionId,
+        /// Why.
+        error: PortError,
+    },
+    /// Current stats.
+    Stats {
+        /// Id.
+        id: SessionId,
+        /// (A, B).
+        stats: (LegStats, LegStats),
+    },
+    /// Quality samples (oldest first) of what the relay receives from A and B.
+    Quality {
+        /// Id.
+        id: SessionId,
+        /// Leg A samples.
+        a: Vec<QualitySample>,
+        /// Leg B samples.
+        b: Vec<QualitySample>,
+    },
+    /// Closed, by command or inactivity.
+    Closed {
+        /// Id.
+        id: SessionId,
+        /// True if by inactivity timeout.
+        expired: bool,
+        /// Final (A, B) stats.
+        stats: (LegStats, LegStats),
+    },
+}
+
+struct Entry {
+    id: SessionId,
+    session: RelaySession,
+    // [A rtp, A rtcp, B rtp, B rtcp]
+    sockets: [UdpSocket; 4],
+    ports: (PortPair, PortPair),
+}
+
+const WAKER: Token = Token(usize::MAX);
+
+/// Handle to the relay thread.
+#[derive(Debug)]
+pub struct RelayHandle {
+    commands: Sender<Command>,
+    waker: std::sync::Arc<Waker>,
+    /// Events from the media thread.
+    pub events: Receiver<RelayEvent>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RelayHandle {
+    /// Starts the relay thread.
+    pub fn spawn(cfg: DriverConfig) -> io::Result<Self> {
+        let (etx, erx) = crossbeam_channel::unbounded();
+        Self::spawn_with_events(cfg, etx, erx)
+    }
+
+    /// Starts the relay thread reporting to an existing event channel
+    /// (used by [`super::pool::RelayPool`] to merge shards).
+    pub fn spawn_with_events(
+        cfg: DriverConfig,
+        etx: Sender<RelayEvent>,
+        erx: Receiver<RelayEvent>,
+    ) -> io::Result<Self> {
+        cfg.validate().map_err(io::Error::other)?;
+        let ports = PortAllocator::new(cfg.port_min, cfg.port_max).map_err(io::Error::other)?;
+        let poll = Poll::new()?;
+        let waker = std::sync::Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let (ctx, crx) = crossbeam_channel::unbounded();
+        let thread = std::thread::Builder::new()
+            .name("rtp-relay".into())
+            .spawn(move || {
+                let mut d = Driver {
+                    cfg,
+                    poll,
+                    ports,
+                    entries: Vec::new(),
+                    free: Vec::new(),
+                    commands: crx,
+                    events: etx,
+                };
+                if let Err(e) = d.run() {
+                    tracing::error!(error = %e, "relay thread stopped");
+                }
+            })?;
+        Ok(Self {
+            commands: ctx,
+            waker,
+            events: erx,
+            thread: Some(thread),
+        })
+    }
+
+    /// Opens a session and waits (up to `timeout`) for its port pairs
+    /// (leg A, leg B): what the proxy puts into the rewritten SDP.
+    pub fn open_sync(
+        &self,
+        id: SessionId,
+        a: LegConfig,
+        b: LegConfig,
+        timeout: Duration,
+    ) -> Result<(PortPair, PortPair), PortError> {
+        let (reply, rx) = crossbeam_channel::bounded(1);
+        self.send(Command::OpenReply { id, a, b, reply });
+        rx.recv_timeout(timeout)
+            .unwrap_or(Err(PortError::Exhausted))
+    }
+
+    /// Sends a command and wakes the thread.
+    pub fn send(&self, cmd: Command) {
+        if self.commands.send(cmd).is_ok() {
+            let _ = self.waker.wake();
+        }
+    }
+}
+
+impl Drop for RelayHandle {
+    fn drop(&mut self) {
+        self.send(Command::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Driver {
+    cfg: DriverConfig,
+    poll: Poll,
+    ports: PortAllocator,
+    entries: Vec<Option<Entry>>,
+    free: Vec<usize>,
+    commands: Receiver<Command>,
+    events: Sender<RelayEvent>,
+}
+
+const SOCKETS: [(Side, Channel); 4] = [
+    (Side::A, Channel::Rtp),
+    (Side::A, Channel::Rtcp),
+    (Side::B, Channel::Rtp),
+    (Side::B, Channel::Rtcp),
+];
+
+fn socket_index(side: Side, channel: Channel) -> usize {
+    (side as usize) * 2 + channel as usize
+}
+
+impl Driver {
+    fn run(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut buf = [0u8; 2048];
+        let mut next_sweep = Instant::now() + Duration::from_millis(250);
+        loop {
+            let timeout = next_sweep.saturating_duration_since(Instant::now());
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            for ev in events.iter() {
+                if ev.token() == WAKER {
+                    continue;
+                }
+                self.drain_socket(ev.token().0, &mut buf);
+            }
+            while let Ok(cmd) = self.commands.try_recv() {
+                if matches!(cmd, Command::Shutdown) {
+                    return Ok(());
+                }
+                self.command(cmd);
+            }
+            let now = Instant::now();
+            if now >= next_sweep {
+                self.sweep(now);
+                next_sweep = now + Duration::from_millis(250);
+            }
+        }
+    }
+
+    /// Reads until WouldBlock (edge-triggered poll).
+    fn drain_socket(&mut self, token: usize, buf: &mut [u8; 2048]) {
+        let (slot, k) = (token / 4, token % 4);
+        let Some(Some(e)) = self.entries.get_mut(slot) else {
+            return;
+        };
+        let (side, channel) = SOCKETS[k];
+        let mut errors = 0;
+        loop {
+            let (n, from) = match e.sockets[k].recv_from(buf) {
+                Ok(x) => x,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
+                // ICMP errors (e.g. port unreachable) surface here; keep draining
+                Err(_) if errors < 64 => {
+                    errors += 1;
+                    continue;
+                }
+                Err(_) => return,
+            };
+            let now = Instant::now();
+            if let Forward::Send { side, channel, to } =
+                e.session
+                    .handle_packet(now, side, channel, from, &mut buf[..n])
+            {
+                let _ = e.sockets[socket_index(side, channel)].send_to(&buf[..n], to);
+            }
+        }
+    }
+
+    fn bind_pair(&mut self) -> Result<(PortPair, UdpSocket, UdpSocket), PortError> {
+        for _ in 0..16 {
+            let pair = self.ports.allocate()?;
+            let rtp = UdpSocket::bind(SocketAddr::new(self.cfg.bind, pair.rtp));
+            let rtcp = UdpSocket::bind(SocketAddr::new(self.cfg.bind, pair.rtcp()));
+            if let (Ok(a), Ok(b)) = (rtp, rtcp) {
+                return Ok((pair, a, b));
+            }
+            // in use by someone else: keep it out of rotation for now
+            tracing::debug!(port = pair.rtp, "relay port pair busy");
+        }
+        Err(PortError::Exhausted)
+    }
+
+    fn open(
+        &mut self,
+        id: SessionId,
+        a: LegConfig,
+        b: LegConfig,
+    ) -> Result<(PortPair, PortPair), PortError> {
+        let (pa, a_rtp, a_rtcp) = self.bind_pair()?;
+        let (pb, b_rtp, b_rtcp) = match self.bind_pair() {
+            Ok(x) => x,
+            Err(e) => {
+                self.ports.release(pa);
+                return Err(e);
+            }
+        };
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.entries.push(None);
+            self.entries.len() - 1
+        });
+        let mut sockets = [a_rtp, a_rtcp, b_rtp, b_rtcp];
+        for (k, s) in sockets.iter_mut().enumerate() {
+            if self
+                .poll
+                .registry()
+                .register(s, Token(slot * 4 + k), Interest::READABLE)
+                .is_err()
+            {
+                tracing::warn!("relay socket registration failed");
+            }
+        }
+        self.entries[slot] = Some(Entry {
+            id,
+            session: RelaySession::new(self.cfg.relay, Instant::now(), a, b),
+            sockets,
+            ports: (pa, pb),
+        });
+        Ok((pa, pb))
+    }
+
+    fn find(&self, id: SessionId) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| e.as_ref().is_some_and(|e| e.id == id))
+    }
+
+    fn close(&mut self, slot: usize, expired: bool) {
+        if let Some(mut e) = self.entries[slot].take() {
+            for s in &mut e.sockets {
+                let _ = self.poll.registry().deregister(s);
+            }
+            let stats = (e.session.stats(Side::A), e.session.stats(Side::B));
+            let (id, ports) = (e.id, e.ports);
+            // close the sockets before announcing the ports are free
+            drop(e);
+            self.ports.release(ports.0);
+            self.ports.release(ports.1);
+            self.free.push(slot);
+            let _ = self.events.send(RelayEvent::Closed { id, expired, stats });
+        }
+    }
+
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Open { id, a, b } => {
+                let ev = match self.open(id, a, b) {
+                    Ok(ports) => RelayEvent::Opened { id, ports },
+                    Err(error) => RelayEvent::OpenFailed { id, error },
+                };
+                let _ = self.events.send(ev);
+            }
+            Command::OpenReply { id, a, b, reply } => {
+                let _ = reply.send(self.open(id, a, b));
+            }
+            Command::Reanchor { id, side, leg } => {
+                if let Some(Some(e)) = self.find(id).map(|i| self.entries[i].as_mut()) {
+                    e.session.reanchor(Instant::now(), side, leg);
+                }
+            }
+            Command::QueryStats(id) => {
+                if let Some(Some(e)) = self.find(id).map(|i| self.entries[i].as_ref()) {
+                    let stats = (e.session.stats(Side::A), e.session.stats(Side::B));
+                    let _ = self.events.send(RelayEvent::Stats { id, stats });
+                }
+            }
+            Command::QueryQuality(id) => {
+                if let Some(Some(e)) = self.find(id).map(|i| self.entries[i].as_ref()) {
+                    let a = e.session.quality(Side::A).samples().copied().collect();
+                    let b = e.session.quality(Side::B).samples().copied().collect();
+                    let _ = self.events.send(RelayEvent::Quality { id, a, b });
+                }
+            }
+            Command::Close(id) => {
+                if let Some(i) = self.find(id) {
+                    self.close(i, false);
+                }
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        for i in 0..self.entries.len() {
+            let expired = self.entries[i]
+                .as_mut()
+                .is_some_and(|e| e.session.handle_timeout(now));
+            if expired {
+                self.close(i, true);
+            }
+        }
+    }
+}

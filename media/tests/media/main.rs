@@ -1,0 +1,5 @@
+//! Integration tests over real sockets on 127.0.0.1 and dedicated threads.
+
+mod mixer;
+mod pipeline;
+mod relay;

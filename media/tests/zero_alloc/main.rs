@@ -1,0 +1,237 @@
+//! Proves the per-packet paths allocate nothing after warm-up: a counting
+//! global allocator (counting only on the thread under test) wraps the
+//! system allocator while the relay, the mixer, the jitter buffer and the
+//! codecs process N packets.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use media::dtmf::rfc4733::DtmfReceiver;
+use media::g711::Law;
+use media::jitter::{JitterBuffer, JitterConfig, Playout};
+use media::mixer::{Mixer, ParticipantId, Role, RoomId, RoomLimits};
+use media::relay::{Channel, Forward, LegConfig, RelayConfig, RelaySession, Side};
+use media::rtcp::{write_rr, write_sr, NtpTime, ReportBlock, RtcpCompound, SenderInfo};
+use media::rtp::{PayloadType, RtpHeader, RtpPacket, Ssrc};
+
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static ON: Cell<bool> = const { Cell::new(false) };
+}
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if ON.with(Cell::get) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if ON.with(Cell::get) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn count<R>(f: impl FnOnce() -> R) -> (usize, R) {
+    ALLOCS.store(0, Ordering::SeqCst);
+    ON.with(|c| c.set(true));
+    let r = f();
+    ON.with(|c| c.set(false));
+    (ALLOCS.load(Ordering::SeqCst), r)
+}
+
+const N: usize = 20_000;
+
+fn rtp_packet(buf: &mut [u8], ssrc: u32, seq: u16, payload: &[u8]) -> usize {
+    RtpHeader {
+        marker: false,
+        payload_type: PayloadType::PCMU,
+        sequence: seq,
+        timestamp: u32::from(seq) * 160,
+        ssrc: Ssrc(ssrc),
+    }
+    .write(payload, buf)
+    .expect("buffer fits")
+}
+
+#[test]
+fn counter_sees_allocations() {
+    let (n, v) = count(|| vec![1u8; 10]);
+    assert!(n >= 1 && v.len() == 10);
+}
+
+#[test]
+fn relay_path_over_udp_allocates_nothing() {
+    let relay_a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let relay_b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let ep_a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let ep_b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for s in [&relay_a, &relay_b, &ep_a, &ep_b] {
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    }
+    let (a_addr, b_addr) = (ep_a.local_addr().unwrap(), ep_b.local_addr().unwrap());
+    let leg = |a: SocketAddr| LegConfig {
+        remote_rtp: Some(a),
+        remote_rtcp: Some(a),
+        rtcp_mux: true,
+    };
+    let mut session = RelaySession::new(
+        RelayConfig::default(),
+        Instant::now(),
+        leg(a_addr),
+        leg(b_addr),
+    );
+    let relay_a_addr = relay_a.local_addr().unwrap();
+    let payload = [0xd5u8; 160];
+    let mut out = [0u8; 1500];
+    let mut buf = [0u8; 2048];
+    let mut step = |seq: u16| {
+        // endpoint A sends; the relay receives, rewrites, forwards; B receives
+        let n = rtp_packet(&mut out, 0xaaaa, seq, &payload);
+        ep_a.send_to(&out[..n], relay_a_addr).unwrap();
+        let (n, from) = relay_a.recv_from(&mut buf).unwrap();
+        match session.handle_packet(Instant::now(), Side::A, Channel::Rtp, from, &mut buf[..n]) {
+            Forward::Send { to, .. } => {
+                relay_b.send_to(&buf[..n], to).unwrap();
+            }
+            other => panic!("{other:?}"),
+        }
+        let (m, _) = ep_b.recv_from(&mut buf).unwrap();
+        assert_eq!(RtpPacket::parse(&buf[..m]).unwrap().sequence(), seq);
+        if seq.is_multiple_of(250) {
+            // RTCP SR through the relay, parsed on the far side
+            let info = SenderInfo {
+                ntp: NtpTime(u64::from(seq) << 20),
+                rtp_timestamp: 0,
+                packet_count: 1,
+                octet_count: 1,
+            };
+            let block = ReportBlock {
+                ssrc: Ssrc(0xbbbb),
+                ..ReportBlock::default()
+            };
+            let n = write_sr(Ssrc(0xaaaa), &info, &[block], &mut out).unwrap();
+            buf[..n].copy_from_slice(&out[..n]);
+            let f =
+                session.handle_packet(Instant::now(), Side::A, Channel::Rtp, a_addr, &mut buf[..n]);
+            assert!(matches!(f, Forward::Send { .. }));
+            let c = RtcpCompound::parse(&buf[..n]).unwrap();
+            assert_eq!(c.iter().count(), 1);
+            let m = write_rr(Ssrc(0xbbbb), &[block], &mut out).unwrap();
+            assert!(matches!(
+                session.handle_packet(Instant::now(), Side::B, Channel::Rtp, b_addr, &mut out[..m]),
+                Forward::Send { .. }
+            ));
+        }
+    };
+    for seq in 0..500u16 {
+        step(seq);
+    }
+    let (allocs, ()) = count(|| {
+        for i in 0..N {
+            step(500u16.wrapping_add(i as u16));
+        }
+    });
+    assert_eq!(
+        allocs, 0,
+        "relay path allocated {allocs} times for {N} packets"
+    );
+    assert!(session.stats(Side::A).packets_in >= N as u64);
+}
+
+#[test]
+fn mixer_tick_allocates_nothing() {
+    let mut m = Mixer::new(160);
+    let room = RoomId(1);
+    let limits = RoomLimits {
+        max_speakers: 100,
+        ..RoomLimits::default()
+    };
+    m.create_room(room, "bench", limits).unwrap();
+    {
+        let r = m.room_mut(room).unwrap();
+        r.join(ParticipantId(0), Role::Moderator, "m", "m").unwrap();
+        for i in 1..32 {
+            r.join(ParticipantId(i), Role::Speaker, "s", &i.to_string())
+                .unwrap();
+        }
+    }
+    let frames: Vec<Vec<i16>> = (0..32)
+        .map(|i| (0..160).map(|s| ((s * (i + 3)) % 2000) as i16).collect())
+        .collect();
+    let mut sink = 0i64;
+    let mut tick = |m: &mut Mixer| {
+        for (i, f) in frames.iter().enumerate() {
+            m.push_audio(room, ParticipantId(i as u32), f).unwrap();
+        }
+        m.tick();
+        m.for_each_output(|_, _, out| sink += i64::from(out[7]));
+        while m.poll_event().is_some() {}
+    };
+    for _ in 0..100 {
+        tick(&mut m);
+    }
+    let (allocs, ()) = count(|| {
+        for _ in 0..N / 10 {
+            tick(&mut m);
+        }
+    });
+    assert_eq!(allocs, 0, "mixer allocated {allocs} times");
+    assert_ne!(sink, 0);
+}
+
+#[test]
+fn jitter_codec_dtmf_paths_allocate_nothing() {
+    let mut jb = JitterBuffer::new(JitterConfig::default());
+    let mut dtmf = DtmfReceiver::new();
+    let t0 = Instant::now();
+    let pcm: Vec<i16> = (0..160).map(|i| (i * 100) as i16).collect();
+    let mut enc = [0u8; 160];
+    let mut dec = [0i16; 160];
+    let mut played = 0u64;
+    let mut run = |seq: u16, played: &mut u64| {
+        Law::Ulaw.encode(&pcm, &mut enc);
+        // mild reordering: swap pairs
+        let s = if seq & 1 == 0 {
+            seq.wrapping_add(1)
+        } else {
+            seq.wrapping_sub(1)
+        };
+        jb.push(
+            t0 + Duration::from_millis(20 * u64::from(seq)),
+            s,
+            u32::from(s) * 160,
+            &enc,
+        );
+        if let Playout::Frame { payload, .. } = jb.pop() {
+            Law::Ulaw.decode(payload, &mut dec);
+            *played += 1;
+        }
+        let ev = [5u8, 0x0a, 0, 160];
+        let _ = dtmf.handle_packet(u32::from(seq / 10) * 1600, &ev);
+    };
+    for seq in 0..200u16 {
+        run(seq, &mut played);
+    }
+    let (allocs, ()) = count(|| {
+        for i in 0..N {
+            run(200u16.wrapping_add(i as u16), &mut played);
+        }
+    });
+    assert_eq!(allocs, 0, "allocated {allocs} times");
+    assert!(played > N as u64 / 2);
+}
