@@ -23,7 +23,12 @@ pub(crate) struct AccountArgs {
     #[arg(long, env = "PBX_PHONE_PASSWORD", global = true)]
     password: Option<String>,
     /// The pbx (registrar/proxy) as HOST:PORT.
-    #[arg(long, env = "PBX_PHONE_SERVER", default_value = "127.0.0.1:5060", global = true)]
+    #[arg(
+        long,
+        env = "PBX_PHONE_SERVER",
+        default_value = "127.0.0.1:5060",
+        global = true
+    )]
     server: String,
     /// AOR domain (default: the server's host).
     #[arg(long, global = true)]
@@ -89,8 +94,18 @@ pub(crate) enum PhoneCmd {
 }
 
 fn account(a: &AccountArgs) -> anyhow::Result<Account> {
-    let user = a.user.clone().ok_or_else(|| anyhow::anyhow!("pbx phone needs --user (and --password, --server)"))?;
-    Account::new(user, a.password.clone(), &a.server, a.domain.clone(), a.bind, &a.codec)
+    let user = a
+        .user
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("pbx phone needs --user (and --password, --server)"))?;
+    Account::new(
+        user,
+        a.password.clone(),
+        &a.server,
+        a.domain.clone(),
+        a.bind,
+        &a.codec,
+    )
 }
 
 fn options(m: &MediaArgs) -> anyhow::Result<CallOptions> {
@@ -98,14 +113,21 @@ fn options(m: &MediaArgs) -> anyhow::Result<CallOptions> {
         duration: m.duration,
         play: m.play.clone(),
         record: m.record.clone(),
-        dtmf: m.dtmf.as_deref().map(digits).transpose()?.unwrap_or_default(),
+        dtmf: m
+            .dtmf
+            .as_deref()
+            .map(digits)
+            .transpose()?
+            .unwrap_or_default(),
         wait: m.wait,
     })
 }
 
 /// Runs `pbx phone`.
 pub(crate) fn run(args: PhoneArgs) -> anyhow::Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         match args.mode {
             Some(PhoneCmd::Call { uri, media }) => {
@@ -115,7 +137,10 @@ pub(crate) fn run(args: PhoneArgs) -> anyhow::Result<ExitCode> {
                 crate::phone::oneshot::answer(&account(&args.account)?, &options(&media)?).await
             }
             None => {
-                let opts = ConsoleOptions { play: args.play, record: args.record };
+                let opts = ConsoleOptions {
+                    play: args.play,
+                    record: args.record,
+                };
                 crate::phone::console::run(&account(&args.account)?, opts).await
             }
         }

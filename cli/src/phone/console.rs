@@ -51,7 +51,10 @@ struct Console<'a> {
 pub(crate) async fn run(account: &Account, opts: ConsoleOptions) -> anyhow::Result<ExitCode> {
     let mut phone = super::start(account).await?;
     match register(&mut phone).await {
-        Ok(expires) => say(&format!("registered as {}@{} ({expires} s)", account.user, account.domain)),
+        Ok(expires) => say(&format!(
+            "registered as {}@{} ({expires} s)",
+            account.user, account.domain
+        )),
         Err(e) => say(&format!("{e:#} (calls may still work)")),
     }
     say(HELP);
@@ -91,12 +94,19 @@ impl Console<'_> {
         let cfg = self.phone.ua().config();
         let ip = cfg.local_addr.ip();
         let media = MediaStream::start(ip, source, cfg.seed as u32 ^ self.recordings).await?;
-        let negotiation = Negotiation::new(ip, media.local().port(), self.account.codecs.clone(), cfg.seed >> 8);
+        let negotiation = Negotiation::new(
+            ip,
+            media.local().port(),
+            self.account.codecs.clone(),
+            cfg.seed >> 8,
+        );
         Ok((media, negotiation))
     }
 
     async fn on_line(&mut self, line: &str) -> anyhow::Result<bool> {
-        let (cmd, arg) = line.split_once(' ').map_or((line, ""), |(c, a)| (c, a.trim()));
+        let (cmd, arg) = line
+            .split_once(' ')
+            .map_or((line, ""), |(c, a)| (c, a.trim()));
         let result = match cmd {
             "" => Ok(()),
             "quit" | "exit" => return Ok(false),
@@ -129,14 +139,26 @@ impl Console<'_> {
         let uri = self.account.target(target)?;
         let (media, mut negotiation) = self.new_call_media().await?;
         let offer = negotiation.offer(Direction::SendRecv);
-        let session = self.phone.act(|ua, now| ua.call(now, uri.clone(), Some(offer)))?;
+        let session = self
+            .phone
+            .act(|ua, now| ua.call(now, uri.clone(), Some(offer)))?;
         say(&format!("calling {uri}"));
-        self.call = Some(Call { session, media, negotiation, connected: false, held: false, muted: false });
+        self.call = Some(Call {
+            session,
+            media,
+            negotiation,
+            connected: false,
+            held: false,
+            muted: false,
+        });
         Ok(())
     }
 
     async fn answer(&mut self) -> anyhow::Result<()> {
-        let (session, offer) = self.incoming.take().ok_or_else(|| anyhow::anyhow!("no incoming call"))?;
+        let (session, offer) = self
+            .incoming
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no incoming call"))?;
         anyhow::ensure!(self.call.is_none(), "already in a call");
         let (media, mut negotiation) = self.new_call_media().await?;
         let answer = match offer {
@@ -147,35 +169,60 @@ impl Console<'_> {
             }
             None => negotiation.offer(Direction::SendRecv),
         };
-        self.phone.act(|ua, now| ua.answer(now, session, Some(answer)))?;
+        self.phone
+            .act(|ua, now| ua.answer(now, session, Some(answer)))?;
         say("connected");
-        self.call = Some(Call { session, media, negotiation, connected: true, held: false, muted: false });
+        self.call = Some(Call {
+            session,
+            media,
+            negotiation,
+            connected: true,
+            held: false,
+            muted: false,
+        });
         Ok(())
     }
 
     fn hangup(&mut self) -> anyhow::Result<()> {
         if let Some((session, _)) = self.incoming.take() {
-            self.phone.act(|ua, now| ua.reject(now, session, StatusCode::BUSY_HERE))?;
+            self.phone
+                .act(|ua, now| ua.reject(now, session, StatusCode::BUSY_HERE))?;
             return Ok(());
         }
-        let call = self.call.as_ref().ok_or_else(|| anyhow::anyhow!("no call"))?;
+        let call = self
+            .call
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("no call"))?;
         let session = call.session;
         self.phone.act(|ua, now| ua.hangup(now, session))?;
         Ok(())
     }
 
     fn hold(&mut self, on: bool) -> anyhow::Result<()> {
-        let call = self.call.as_mut().filter(|c| c.connected).ok_or_else(|| anyhow::anyhow!("no connected call"))?;
-        let offer = call.negotiation.offer(if on { Direction::SendOnly } else { Direction::SendRecv });
+        let call = self
+            .call
+            .as_mut()
+            .filter(|c| c.connected)
+            .ok_or_else(|| anyhow::anyhow!("no connected call"))?;
+        let offer = call.negotiation.offer(if on {
+            Direction::SendOnly
+        } else {
+            Direction::SendRecv
+        });
         call.held = on;
         let session = call.session;
-        self.phone.act(|ua, now| ua.reinvite(now, session, Some(offer)))?;
+        self.phone
+            .act(|ua, now| ua.reinvite(now, session, Some(offer)))?;
         Ok(())
     }
 
     fn transfer(&mut self, target: &str) -> anyhow::Result<()> {
         let uri = self.account.target(target)?;
-        let call = self.call.as_ref().filter(|c| c.connected).ok_or_else(|| anyhow::anyhow!("no connected call"))?;
+        let call = self
+            .call
+            .as_ref()
+            .filter(|c| c.connected)
+            .ok_or_else(|| anyhow::anyhow!("no connected call"))?;
         let session = call.session;
         self.phone.act(|ua, now| ua.refer(now, session, &uri))?;
         say(&format!("transferring to {uri}"));
@@ -183,7 +230,11 @@ impl Console<'_> {
     }
 
     fn dtmf(&mut self, arg: &str) -> anyhow::Result<()> {
-        let call = self.call.as_ref().filter(|c| c.connected).ok_or_else(|| anyhow::anyhow!("no connected call"))?;
+        let call = self
+            .call
+            .as_ref()
+            .filter(|c| c.connected)
+            .ok_or_else(|| anyhow::anyhow!("no connected call"))?;
         for d in digits(arg)? {
             call.media.dtmf(d);
         }
@@ -191,7 +242,10 @@ impl Console<'_> {
     }
 
     fn mute(&mut self) -> anyhow::Result<()> {
-        let call = self.call.as_mut().ok_or_else(|| anyhow::anyhow!("no call"))?;
+        let call = self
+            .call
+            .as_mut()
+            .ok_or_else(|| anyhow::anyhow!("no call"))?;
         call.muted = !call.muted;
         call.media.mute(call.muted);
         say(if call.muted { "muted" } else { "unmuted" });
@@ -199,8 +253,15 @@ impl Console<'_> {
     }
 
     fn status(&self) {
-        let reg = if self.phone.ua().is_registered() { "registered" } else { "not registered" };
-        say(&format!("{}@{}: {reg}", self.account.user, self.account.domain));
+        let reg = if self.phone.ua().is_registered() {
+            "registered"
+        } else {
+            "not registered"
+        };
+        say(&format!(
+            "{}@{}: {reg}",
+            self.account.user, self.account.domain
+        ));
         if let Some((s, _)) = &self.incoming {
             say(&format!("incoming call {s} waiting (answer / hangup)"));
         }
@@ -208,7 +269,13 @@ impl Console<'_> {
             None => say("no call"),
             Some(c) => {
                 let st = c.media.stats();
-                let state = if !c.connected { "setting up" } else if c.held { "on hold" } else { "connected" };
+                let state = if !c.connected {
+                    "setting up"
+                } else if c.held {
+                    "on hold"
+                } else {
+                    "connected"
+                };
                 say(&format!(
                     "call {}: {state}{}; rtp sent {} received {} lost {} jitter {:.1} ms MOS {:.2}",
                     c.session,
@@ -231,11 +298,20 @@ impl Console<'_> {
                 "registration failed ({}), retrying in {retry_in:?}",
                 status.map_or("timeout".into(), |s| s.0.to_string())
             )),
-            UaEvent::IncomingCall { session, from, body, .. } => {
+            UaEvent::IncomingCall {
+                session,
+                from,
+                body,
+                ..
+            } => {
                 if self.call.is_some() || self.incoming.is_some() {
-                    self.phone.act(|ua, now| ua.reject(now, session, StatusCode::BUSY_HERE))?;
+                    self.phone
+                        .act(|ua, now| ua.reject(now, session, StatusCode::BUSY_HERE))?;
                 } else {
-                    say(&format!("incoming call from {} (answer / hangup)", from.uri));
+                    say(&format!(
+                        "incoming call from {} (answer / hangup)",
+                        from.uri
+                    ));
                     self.incoming = Some((session, body));
                 }
             }
@@ -253,10 +329,14 @@ impl Console<'_> {
                 }
                 say("connected");
                 if let Some(old) = self.transferred.take() {
-                    self.phone.act(|ua, now| ua.notify_transfer(now, old, StatusCode::OK))?;
+                    self.phone
+                        .act(|ua, now| ua.notify_transfer(now, old, StatusCode::OK))?;
                 }
             }
-            UaEvent::Updated { session, body: Some(b) } if Some(session) == current => {
+            UaEvent::Updated {
+                session,
+                body: Some(b),
+            } if Some(session) == current => {
                 self.apply_answer(&b);
                 let held = self.call.as_ref().is_some_and(|c| c.held);
                 say(if held { "on hold" } else { "resumed" });
@@ -272,9 +352,17 @@ impl Console<'_> {
                 self.transferred = Some(session);
                 self.dial(&target.to_string()).await?;
             }
-            UaEvent::TransferProgress { status, .. } => say(&format!("transfer: {} {}", status.0, status.reason_phrase())),
+            UaEvent::TransferProgress { status, .. } => say(&format!(
+                "transfer: {} {}",
+                status.0,
+                status.reason_phrase()
+            )),
             UaEvent::RequestFailed { method, status, .. } => {
-                say(&format!("{method} failed: {} {}", status.0, status.reason_phrase()));
+                say(&format!(
+                    "{method} failed: {} {}",
+                    status.0,
+                    status.reason_phrase()
+                ));
             }
             UaEvent::Terminated { session, reason } => {
                 if self.incoming.as_ref().is_some_and(|(s, _)| *s == session) {
@@ -284,7 +372,9 @@ impl Console<'_> {
                     say(&format!("call ended: {reason}"));
                     self.end_call(true).await?;
                     if let Some(old) = self.transferred.take() {
-                        let _ = self.phone.act(|ua, now| ua.notify_transfer(now, old, StatusCode::SERVICE_UNAVAILABLE));
+                        let _ = self.phone.act(|ua, now| {
+                            ua.notify_transfer(now, old, StatusCode::SERVICE_UNAVAILABLE)
+                        });
                     }
                 }
             }
@@ -310,17 +400,24 @@ impl Console<'_> {
             Some(b) => match c.negotiation.answer(&b) {
                 Ok((answer, n)) => {
                     c.media.update(&n);
-                    say(if n.direction.sends() { "peer resumed" } else { "peer put us on hold" });
+                    say(if n.direction.sends() {
+                        "peer resumed"
+                    } else {
+                        "peer put us on hold"
+                    });
                     answer
                 }
                 Err(e) => {
                     say(&format!("re-offer not usable: {e:#}"));
-                    return Ok(self.phone.act(|ua, now| ua.reject(now, session, StatusCode::NOT_ACCEPTABLE_HERE))?);
+                    return Ok(self.phone.act(|ua, now| {
+                        ua.reject(now, session, StatusCode::NOT_ACCEPTABLE_HERE)
+                    })?);
                 }
             },
             None => c.negotiation.offer(Direction::SendRecv),
         };
-        self.phone.act(|ua, now| ua.answer(now, session, Some(answer)))?;
+        self.phone
+            .act(|ua, now| ua.answer(now, session, Some(answer)))?;
         Ok(())
     }
 
@@ -332,7 +429,9 @@ impl Console<'_> {
         let recording = call.media.stop().await;
         if let Some(base) = &self.opts.record {
             self.recordings += 1;
-            let stem = base.file_stem().map_or("call".into(), |s| s.to_string_lossy().into_owned());
+            let stem = base
+                .file_stem()
+                .map_or("call".into(), |s| s.to_string_lossy().into_owned());
             let path = base.with_file_name(format!("{stem}-{}.wav", self.recordings));
             wav::write(&path, &recording)?;
             say(&format!("recorded {}", path.display()));
@@ -348,7 +447,10 @@ impl Console<'_> {
                 .phone
                 .wait_for(
                     std::time::Duration::from_secs(3),
-                    |ev| matches!(ev, UaEvent::Terminated { session: s, .. } if *s == session).then_some(()),
+                    |ev| {
+                        matches!(ev, UaEvent::Terminated { session: s, .. } if *s == session)
+                            .then_some(())
+                    },
                     |_| {},
                 )
                 .await;

@@ -34,7 +34,11 @@ struct Params {
 impl Params {
     fn from(n: &Negotiated) -> Self {
         Self {
-            law: if n.codec == Codec::Pcma { Law::Alaw } else { Law::Ulaw },
+            law: if n.codec == Codec::Pcma {
+                Law::Alaw
+            } else {
+                Law::Ulaw
+            },
             payload_type: n.payload_type,
             telephone_event: n.telephone_event,
             remote: n.remote_rtp,
@@ -82,13 +86,19 @@ impl MediaStream {
     /// Binds an RTP socket on `ip` and starts the (idle) stream task;
     /// `source` is played once, then silence follows.
     pub(crate) async fn start(ip: IpAddr, source: Vec<i16>, seed: u32) -> anyhow::Result<Self> {
-        let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await.context("binding RTP socket")?;
+        let socket = UdpSocket::bind(SocketAddr::new(ip, 0))
+            .await
+            .context("binding RTP socket")?;
         let local = socket.local_addr()?;
         let (control, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(Mutex::new(MediaStats::default()));
         let task = StreamTask::new(socket, source, seed, Arc::clone(&stats));
         tokio::spawn(task.run(rx));
-        Ok(Self { local, control, stats })
+        Ok(Self {
+            local,
+            control,
+            stats,
+        })
     }
 
     /// The local RTP address (for SDP).
@@ -138,7 +148,7 @@ struct StreamTask {
     dtmf: DtmfSender,
     gap: u8,
     /// First sequence number of the RFC 4733 event being received.
-    te_event: Option<(u16, u8)>,
+    te_event: Option<(u32, u16)>,
     jitter: JitterBuffer,
     recording: Vec<i16>,
     stats: Arc<Mutex<MediaStats>>,
@@ -206,24 +216,30 @@ impl StreamTask {
             // RFC 4733 events take sequence numbers from the audio stream:
             // play silence in their place so they do not count as loss.
             let silence = [params.law.silence(); FRAME];
-            let ts = pkt.timestamp().wrapping_add(u32::from(self.te_seen(pkt.sequence())) * FRAME as u32);
-            self.jitter.push(Instant::now(), pkt.sequence(), ts, &silence);
+            let n = self.te_seen(pkt.timestamp(), pkt.sequence());
+            let ts = pkt.timestamp().wrapping_add(u32::from(n) * FRAME as u32);
+            self.jitter
+                .push(Instant::now(), pkt.sequence(), ts, &silence);
             return;
         }
-        self.jitter
-            .push(Instant::now(), pkt.sequence(), pkt.timestamp(), pkt.payload());
+        self.jitter.push(
+            Instant::now(),
+            pkt.sequence(),
+            pkt.timestamp(),
+            pkt.payload(),
+        );
     }
 
     /// How many packets of the current RFC 4733 event came before this
     /// one (they all carry the event's start timestamp, §2.5.1.1).
-    fn te_seen(&mut self, seq: u16) -> u16 {
-        let (start, _) = *self.te_event.get_or_insert((seq, 0));
-        let n = seq.wrapping_sub(start);
-        if n > 50 {
-            self.te_event = Some((seq, 0));
-            return 0;
+    fn te_seen(&mut self, timestamp: u32, seq: u16) -> u16 {
+        match self.te_event {
+            Some((ts, first)) if ts == timestamp => seq.wrapping_sub(first),
+            _ => {
+                self.te_event = Some((timestamp, seq));
+                0
+            }
         }
-        n
     }
 
     /// One 20 ms step: send a frame (audio or DTMF) and play one out.

@@ -14,8 +14,8 @@ pub(crate) mod wav;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context};
 use ::media::sdp::negotiate::Codec;
+use anyhow::{bail, Context};
 use sip_stack::ua::{Credentials, UaConfig, UaEvent};
 use sip_stack::Uri;
 
@@ -51,12 +51,19 @@ impl Account {
         bind: Option<SocketAddr>,
         codec: &str,
     ) -> anyhow::Result<Self> {
-        let with_port = if server.contains(':') { server.to_owned() } else { format!("{server}:5060") };
+        let with_port = if server.contains(':') {
+            server.to_owned()
+        } else {
+            format!("{server}:5060")
+        };
         let addr = std::net::ToSocketAddrs::to_socket_addrs(&with_port)
             .with_context(|| format!("resolving {server}"))?
             .next()
             .with_context(|| format!("{server} has no address"))?;
-        let host = with_port.rsplit_once(':').map_or(server, |(h, _)| h).to_owned();
+        let host = with_port
+            .rsplit_once(':')
+            .map_or(server, |(h, _)| h)
+            .to_owned();
         let bind = match bind {
             Some(b) => b,
             None => SocketAddr::new(route_to(addr)?, 0),
@@ -95,20 +102,26 @@ impl Account {
     /// A URI from what the user typed: a full `sip:` URI, `user@host`, or
     /// a bare number/user at our domain.
     pub(crate) fn target(&self, typed: &str) -> anyhow::Result<Uri> {
-        let text = if typed.starts_with("sip:") || typed.starts_with("sips:") || typed.starts_with("tel:") {
-            typed.to_owned()
-        } else if typed.contains('@') {
-            format!("sip:{typed}")
-        } else {
-            format!("sip:{typed}@{}", self.domain)
-        };
+        let text =
+            if typed.starts_with("sip:") || typed.starts_with("sips:") || typed.starts_with("tel:")
+            {
+                typed.to_owned()
+            } else if typed.contains('@') {
+                format!("sip:{typed}")
+            } else {
+                format!("sip:{typed}@{}", self.domain)
+            };
         Uri::parse(&text).with_context(|| format!("{typed:?} is not a SIP URI"))
     }
 }
 
 /// The local address the OS would use to reach `to`.
 fn route_to(to: SocketAddr) -> anyhow::Result<IpAddr> {
-    let any: SocketAddr = if to.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
+    let any: SocketAddr = if to.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
     let probe = std::net::UdpSocket::bind(any)?;
     probe.connect(to)?;
     Ok(probe.local_addr()?.ip())
@@ -116,7 +129,9 @@ fn route_to(to: SocketAddr) -> anyhow::Result<IpAddr> {
 
 /// Seed for tags and branches: the driver may read the clock, the core may not.
 fn seed() -> u64 {
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     t.as_nanos() as u64 ^ (u64::from(std::process::id()) << 32)
 }
 
@@ -153,7 +168,11 @@ pub(crate) async fn register(phone: &mut SipDriver) -> anyhow::Result<u32> {
         .await?;
     match outcome {
         Some(Ok(expires)) => Ok(expires),
-        Some(Err(Some(status))) => bail!("registration failed: {} {}", status.0, status.reason_phrase()),
+        Some(Err(Some(status))) => bail!(
+            "registration failed: {} {}",
+            status.0,
+            status.reason_phrase()
+        ),
         Some(Err(None)) | None => bail!("registration failed: no answer from the server"),
     }
 }
@@ -176,7 +195,10 @@ pub(crate) async fn unregister(phone: &mut SipDriver) {
 /// Parses `10s`, `1500ms`, `2m` or a bare number of seconds.
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
+    let (num, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
     let n: f64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
     let secs = match unit {
         "" | "s" => n,
@@ -203,10 +225,20 @@ mod tests {
 
     #[test]
     fn targets() {
-        let a = Account::new("1001".into(), None, "127.0.0.1:5070", None, None, "pcmu").expect("account");
+        let a = Account::new("1001".into(), None, "127.0.0.1:5070", None, None, "pcmu")
+            .expect("account");
         assert_eq!(a.domain, "127.0.0.1");
-        assert_eq!(a.target("1002").expect("uri").to_string(), "sip:1002@127.0.0.1");
-        assert_eq!(a.target("bob@example.com").expect("uri").to_string(), "sip:bob@example.com");
-        assert_eq!(a.target("sip:x@y:5080").expect("uri").to_string(), "sip:x@y:5080");
+        assert_eq!(
+            a.target("1002").expect("uri").to_string(),
+            "sip:1002@127.0.0.1"
+        );
+        assert_eq!(
+            a.target("bob@example.com").expect("uri").to_string(),
+            "sip:bob@example.com"
+        );
+        assert_eq!(
+            a.target("sip:x@y:5080").expect("uri").to_string(),
+            "sip:x@y:5080"
+        );
     }
 }

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use ::media::dtmf::Digit;
 use ::media::sdp::Direction;
+use anyhow::Context;
 use sip_stack::ua::{EndReason, SessionId, UaEvent};
 
 use super::media::MediaStream;
@@ -44,7 +44,11 @@ struct Call {
     negotiation: Negotiation,
 }
 
-async fn media_for(account: &Account, phone: &SipDriver, opts: &CallOptions) -> anyhow::Result<(MediaStream, Negotiation)> {
+async fn media_for(
+    account: &Account,
+    phone: &SipDriver,
+    opts: &CallOptions,
+) -> anyhow::Result<(MediaStream, Negotiation)> {
     let source = match &opts.play {
         Some(p) => wav::read(p)?,
         None => Vec::new(),
@@ -57,12 +61,19 @@ async fn media_for(account: &Account, phone: &SipDriver, opts: &CallOptions) -> 
 }
 
 /// `pbx phone call URI`.
-pub(crate) async fn call(account: &Account, target: &str, opts: &CallOptions) -> anyhow::Result<ExitCode> {
+pub(crate) async fn call(
+    account: &Account,
+    target: &str,
+    opts: &CallOptions,
+) -> anyhow::Result<ExitCode> {
     let target = account.target(target)?;
     let mut phone = super::start(account).await?;
     if account.password.is_some() {
         let expires = register(&mut phone).await?;
-        eprintln!("registered as {}@{} ({expires} s)", account.user, account.domain);
+        eprintln!(
+            "registered as {}@{} ({expires} s)",
+            account.user, account.domain
+        );
     }
     let (media, mut negotiation) = media_for(account, &phone, opts).await?;
     let offer = negotiation.offer(Direction::SendRecv);
@@ -73,7 +84,9 @@ pub(crate) async fn call(account: &Account, target: &str, opts: &CallOptions) ->
             opts.wait,
             |ev| match ev {
                 UaEvent::Answered { session: s, body } if *s == session => Some(Ok(body.clone())),
-                UaEvent::Terminated { session: s, reason } if *s == session => Some(Err(reason.clone())),
+                UaEvent::Terminated { session: s, reason } if *s == session => {
+                    Some(Err(reason.clone()))
+                }
                 _ => None,
             },
             |ev| match ev {
@@ -106,7 +119,11 @@ pub(crate) async fn call(account: &Account, target: &str, opts: &CallOptions) ->
         None => eprintln!("answer without SDP"),
     }
     eprintln!("connected");
-    let call = Call { session, media, negotiation };
+    let call = Call {
+        session,
+        media,
+        negotiation,
+    };
     finish(&mut phone, call, opts).await?;
     unregister(&mut phone).await;
     Ok(ExitCode::SUCCESS)
@@ -116,12 +133,20 @@ pub(crate) async fn call(account: &Account, target: &str, opts: &CallOptions) ->
 pub(crate) async fn answer(account: &Account, opts: &CallOptions) -> anyhow::Result<ExitCode> {
     let mut phone = super::start(account).await?;
     let expires = register(&mut phone).await?;
-    eprintln!("registered as {}@{} ({expires} s), waiting for a call", account.user, account.domain);
+    eprintln!(
+        "registered as {}@{} ({expires} s), waiting for a call",
+        account.user, account.domain
+    );
     let incoming = phone
         .wait_for(
             opts.wait,
             |ev| match ev {
-                UaEvent::IncomingCall { session, from, body, .. } => Some((*session, from.clone(), body.clone())),
+                UaEvent::IncomingCall {
+                    session,
+                    from,
+                    body,
+                    ..
+                } => Some((*session, from.clone(), body.clone())),
                 _ => None,
             },
             |_| {},
@@ -141,7 +166,8 @@ pub(crate) async fn answer(account: &Account, opts: &CallOptions) -> anyhow::Res
         }
         Some(Err(e)) => {
             eprintln!("cannot answer the offer: {e:#}");
-            let _ = phone.act(|ua, now| ua.reject(now, session, sip_stack::StatusCode::NOT_ACCEPTABLE_HERE));
+            let _ = phone
+                .act(|ua, now| ua.reject(now, session, sip_stack::StatusCode::NOT_ACCEPTABLE_HERE));
             media.stop().await;
             unregister(&mut phone).await;
             return Ok(ExitCode::from(1));
@@ -151,7 +177,11 @@ pub(crate) async fn answer(account: &Account, opts: &CallOptions) -> anyhow::Res
     };
     phone.act(|ua, now| ua.answer(now, session, answer))?;
     eprintln!("connected");
-    let call = Call { session, media, negotiation };
+    let call = Call {
+        session,
+        media,
+        negotiation,
+    };
     finish(&mut phone, call, opts).await?;
     unregister(&mut phone).await;
     Ok(ExitCode::SUCCESS)
@@ -215,7 +245,11 @@ async fn finish(phone: &mut SipDriver, mut call: Call, opts: &CallOptions) -> an
     let recording = call.media.stop().await;
     if let Some(path) = &opts.record {
         wav::write(path, &recording)?;
-        eprintln!("recorded {:.1} s to {}", recording.len() as f64 / 8000.0, path.display());
+        eprintln!(
+            "recorded {:.1} s to {}",
+            recording.len() as f64 / 8000.0,
+            path.display()
+        );
     }
     Ok(())
 }

@@ -4,7 +4,9 @@
 use std::net::IpAddr;
 
 use anyhow::Context;
-use media::sdp::negotiate::{create_answer, create_offer, process_answer, Codec, LocalMedia, Negotiated};
+use media::sdp::negotiate::{
+    create_answer, create_offer, process_answer, Codec, LocalMedia, Negotiated,
+};
 use media::sdp::{Direction, SessionDescription};
 use sip_stack::ua::Body;
 
@@ -84,6 +86,9 @@ mod tests {
         let hold = a.offer(Direction::SendOnly);
         let (answer, nb) = b.answer(&hold).expect("answer");
         assert_eq!(nb.direction, Direction::RecvOnly);
-        assert_eq!(a.process_answer(&answer).expect("process").direction, Direction::SendOnly);
+        assert_eq!(
+            a.process_answer(&answer).expect("process").direction,
+            Direction::SendOnly
+        );
     }
 }

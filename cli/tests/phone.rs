@@ -1,0 +1,208 @@
+//! Two `pbx phone` processes register with digest auth at a real `pbx
+//! serve` and call each other through it with tones of different
+//! frequencies: each recording must hold the other side's tone (Goertzel),
+//! and the caller's exit code says the call connected.
+
+#[path = "support/audio.rs"]
+mod audio;
+
+use std::net::UdpSocket;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use audio::{read_wav, tone_share, write_tone};
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn pbx() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pbx"))
+}
+
+fn start_server(root: &Path) -> (Kill, u16, std::path::PathBuf) {
+    let port = free_udp_port();
+    let config = root.join("pbx.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\ndomain = \"127.0.0.1\"\nlisten = [\"udp:127.0.0.1:{port}\"]\ndata_dir = \"{}\"\n\
+             [metrics]\nlisten = \"off\"\n\
+             [[users]]\nname = \"2001\"\npassword = \"2001-pw\"\n[[users]]\nname = \"2002\"\npassword = \"2002-pw\"\n",
+            root.join("data").display()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(root.join("pbx.log")).unwrap();
+    let server = Kill(
+        pbx()
+            .args(["--config", config.to_str().unwrap(), "serve"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    (server, port, config)
+}
+
+fn wait_registered(config: &Path, aor: &str, root: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = pbx()
+            .args(["--config", config.to_str().unwrap(), "registrations"])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&out.stdout).contains(aor) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{aor} never registered:\n{}\npbx:\n{}",
+            std::fs::read_to_string(root.join("bob.log")).unwrap_or_default(),
+            std::fs::read_to_string(root.join("pbx.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The recording at `path` holds `want` Hz and not `other` Hz.
+fn assert_hears(path: &Path, want: f64, other: f64, who: &str) {
+    let (rate, samples) = read_wav(path);
+    let heard: Vec<i16> = samples.into_iter().skip_while(|s| *s == 0).collect();
+    assert!(
+        heard.len() > rate as usize,
+        "{who} received at least a second of audio ({} samples)",
+        heard.len()
+    );
+    let (hit, miss) = (
+        tone_share(&heard, rate, want),
+        tone_share(&heard, rate, other),
+    );
+    assert!(
+        hit > 0.5 && miss < 0.05,
+        "{who} hears {want} Hz: share {hit:.3}, {other} Hz share {miss:.3}"
+    );
+}
+
+#[test]
+fn two_phones_register_and_call_each_other_through_pbx() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (_server, port, config) = start_server(root);
+    std::thread::sleep(Duration::from_millis(300));
+    let server = format!("127.0.0.1:{port}");
+    let (tone_a, tone_b) = (root.join("a440.wav"), root.join("b1000.wav"));
+    write_tone(&tone_a, 440.0, 10.0);
+    write_tone(&tone_b, 1000.0, 10.0);
+    let (heard_a, heard_b) = (root.join("a-heard.wav"), root.join("b-heard.wav"));
+
+    let bob_log = std::fs::File::create(root.join("bob.log")).unwrap();
+    let mut bob = Kill(
+        pbx()
+            .args([
+                "phone",
+                "--user",
+                "2002",
+                "--password",
+                "2002-pw",
+                "--server",
+                &server,
+            ])
+            .args(["answer", "--duration", "5s", "--wait", "20s"])
+            .arg("--play")
+            .arg(&tone_b)
+            .arg("--record")
+            .arg(&heard_b)
+            .stdin(Stdio::null())
+            .stdout(bob_log.try_clone().unwrap())
+            .stderr(bob_log)
+            .spawn()
+            .unwrap(),
+    );
+    wait_registered(&config, "2002@127.0.0.1", root);
+
+    let alice = pbx()
+        .args([
+            "phone",
+            "--user",
+            "2001",
+            "--password",
+            "2001-pw",
+            "--server",
+            &server,
+        ])
+        .args(["call", "2002", "--duration", "3s", "--dtmf", "1#"])
+        .arg("--play")
+        .arg(&tone_a)
+        .arg("--record")
+        .arg(&heard_a)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let alice_log = String::from_utf8_lossy(&alice.stderr).into_owned();
+    let bob_status = bob.0.wait().unwrap();
+    let bob_text = std::fs::read_to_string(root.join("bob.log")).unwrap_or_default();
+    let pbx_text = std::fs::read_to_string(root.join("pbx.log")).unwrap_or_default();
+    assert!(
+        alice.status.success(),
+        "alice's call connected (exit {:?}):\n{alice_log}\nbob:\n{bob_text}\npbx:\n{pbx_text}",
+        alice.status.code()
+    );
+    assert!(bob_status.success(), "bob answered:\n{bob_text}");
+    assert!(alice_log.contains("connected"), "{alice_log}");
+    // Alice hung up after 3 s: bob saw the BYE before his own 5 s ran out.
+    assert!(bob_text.contains("call ended: remote hangup"), "{bob_text}");
+
+    assert_hears(&heard_a, 1000.0, 440.0, "alice");
+    assert_hears(&heard_b, 440.0, 1000.0, "bob");
+}
+
+#[test]
+fn calling_an_unknown_user_fails_with_a_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (_server, port, _) = start_server(root);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = pbx()
+        .args(["phone", "--user", "2001", "--password", "2001-pw"])
+        .args(["--server", &format!("127.0.0.1:{port}")])
+        .args(["call", "2002", "--duration", "1s", "--wait", "10s"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("call failed: rejected with 4"), "{err}");
+}
+
+#[test]
+fn wrong_password_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (_server, port, _) = start_server(root);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = pbx()
+        .args(["phone", "--user", "2001", "--password", "nope"])
+        .args(["--server", &format!("127.0.0.1:{port}")])
+        .args(["call", "2002"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("registration failed: 40"), "{err}");
+}
