@@ -166,6 +166,12 @@ fn two_phones_register_and_call_each_other_through_pbx() {
     assert!(alice_log.contains("connected"), "{alice_log}");
     // Alice hung up after 3 s: bob saw the BYE before his own 5 s ran out.
     assert!(bob_text.contains("call ended: remote hangup"), "{bob_text}");
+    // Alice's RFC 4733 digits reached bob, in order.
+    let digits: Vec<&str> = bob_text
+        .lines()
+        .filter_map(|l| l.strip_prefix("DTMF "))
+        .collect();
+    assert_eq!(digits, ["1 received", "# received"], "{bob_text}");
 
     assert_hears(&heard_a, 1000.0, 440.0, "alice");
     assert_hears(&heard_b, 440.0, 1000.0, "bob");

@@ -69,7 +69,14 @@ pub(crate) async fn run(account: &Account, opts: ConsoleOptions) -> anyhow::Resu
     };
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     loop {
+        let digit = async {
+            match console.call.as_mut() {
+                Some(c) => c.media.next_digit().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
+            d = digit => say(&format!("DTMF {} received", d.as_char())),
             ev = console.phone.next_event() => console.on_event(ev?).await?,
             line = lines.next_line() => match line? {
                 Some(l) => if !console.on_line(l.trim()).await? { break },

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use media::dtmf::rfc4733::DtmfSender;
+use media::dtmf::rfc4733::{DtmfEvent, DtmfReceiver, DtmfSender};
 use media::dtmf::Digit;
 use media::g711::Law;
 use media::jitter::{JitterBuffer, JitterConfig, Playout};
@@ -80,6 +80,7 @@ pub(crate) struct MediaStream {
     local: SocketAddr,
     control: mpsc::UnboundedSender<Control>,
     stats: Arc<Mutex<MediaStats>>,
+    digits: mpsc::UnboundedReceiver<Digit>,
 }
 
 impl MediaStream {
@@ -92,12 +93,14 @@ impl MediaStream {
         let local = socket.local_addr()?;
         let (control, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(Mutex::new(MediaStats::default()));
-        let task = StreamTask::new(socket, source, seed, Arc::clone(&stats));
+        let (digit_tx, digits) = mpsc::unbounded_channel();
+        let task = StreamTask::new(socket, source, seed, Arc::clone(&stats), digit_tx);
         tokio::spawn(task.run(rx));
         Ok(Self {
             local,
             control,
             stats,
+            digits,
         })
     }
 
@@ -119,6 +122,15 @@ impl MediaStream {
     /// Queues a DTMF digit (RFC 4733 events, 100 ms each).
     pub(crate) fn dtmf(&self, digit: Digit) {
         let _ = self.control.send(Control::Dtmf(digit));
+    }
+
+    /// The next DTMF digit received as RFC 4733 events (pending forever
+    /// once the stream stopped). Cancel-safe.
+    pub(crate) async fn next_digit(&mut self) -> Digit {
+        match self.digits.recv().await {
+            Some(d) => d,
+            None => std::future::pending().await,
+        }
     }
 
     /// Counters so far.
@@ -149,6 +161,8 @@ struct StreamTask {
     gap: u8,
     /// First sequence number of the RFC 4733 event being received.
     te_event: Option<(u32, u16)>,
+    dtmf_in: DtmfReceiver,
+    digits_out: mpsc::UnboundedSender<Digit>,
     jitter: JitterBuffer,
     recording: Vec<i16>,
     stats: Arc<Mutex<MediaStats>>,
@@ -156,7 +170,13 @@ struct StreamTask {
 }
 
 impl StreamTask {
-    fn new(socket: UdpSocket, source: Vec<i16>, seed: u32, stats: Arc<Mutex<MediaStats>>) -> Self {
+    fn new(
+        socket: UdpSocket,
+        source: Vec<i16>,
+        seed: u32,
+        stats: Arc<Mutex<MediaStats>>,
+        digits_out: mpsc::UnboundedSender<Digit>,
+    ) -> Self {
         Self {
             socket,
             source,
@@ -171,6 +191,8 @@ impl StreamTask {
             dtmf: DtmfSender::new(FRAME as u16),
             gap: 0,
             te_event: None,
+            dtmf_in: DtmfReceiver::new(),
+            digits_out,
             jitter: JitterBuffer::new(JitterConfig::default()),
             recording: Vec::new(),
             stats,
@@ -215,6 +237,11 @@ impl StreamTask {
         if Some(pkt.payload_type()) == params.telephone_event {
             // RFC 4733 events take sequence numbers from the audio stream:
             // play silence in their place so they do not count as loss.
+            for ev in self.dtmf_in.handle_packet(pkt.timestamp(), pkt.payload()) {
+                if let Some(DtmfEvent::Began { digit, .. }) = ev {
+                    let _ = self.digits_out.send(digit);
+                }
+            }
             let silence = [params.law.silence(); FRAME];
             let n = self.te_seen(pkt.timestamp(), pkt.sequence());
             let ts = pkt.timestamp().wrapping_add(u32::from(n) * FRAME as u32);

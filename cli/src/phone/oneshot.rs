@@ -198,6 +198,10 @@ async fn finish(phone: &mut SipDriver, mut call: Call, opts: &CallOptions) -> an
     let ended = loop {
         let ev = tokio::select! {
             ev = phone.next_event() => ev?,
+            digit = call.media.next_digit() => {
+                eprintln!("DTMF {} received", digit.as_char());
+                continue;
+            }
             () = tokio::time::sleep_until(end) => break None,
         };
         match ev {
