@@ -6,6 +6,7 @@
 #[path = "support/audio.rs"]
 mod audio;
 
+use std::io::Write;
 use std::net::UdpSocket;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -211,4 +212,91 @@ fn wrong_password_is_reported() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("registration failed: 40"), "{err}");
+}
+
+#[test]
+fn console_dials_holds_resumes_sends_dtmf_and_hangs_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (_server, port, config) = start_server(root);
+    std::thread::sleep(Duration::from_millis(300));
+    let server = format!("127.0.0.1:{port}");
+    let bob_log = std::fs::File::create(root.join("bob.log")).unwrap();
+    let mut bob = Kill(
+        pbx()
+            .args([
+                "phone",
+                "--user",
+                "2002",
+                "--password",
+                "2002-pw",
+                "--server",
+                &server,
+            ])
+            .args(["answer", "--duration", "20s", "--wait", "20s"])
+            .stdin(Stdio::null())
+            .stdout(bob_log.try_clone().unwrap())
+            .stderr(bob_log)
+            .spawn()
+            .unwrap(),
+    );
+    wait_registered(&config, "2002@127.0.0.1", root);
+    let mut alice = pbx()
+        .args([
+            "phone",
+            "--user",
+            "2001",
+            "--password",
+            "2001-pw",
+            "--server",
+            &server,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = alice.stdin.take().unwrap();
+    for (line, pause) in [
+        ("dial 2002", 1500),
+        ("hold", 700),
+        ("status", 100),
+        ("resume", 700),
+        ("dtmf 7", 700),
+        ("hangup", 700),
+        ("quit", 0),
+    ] {
+        writeln!(stdin, "{line}").unwrap();
+        std::thread::sleep(Duration::from_millis(pause));
+    }
+    drop(stdin);
+    let out = alice.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let bob_status = bob.0.wait().unwrap();
+    let bob_text = std::fs::read_to_string(root.join("bob.log")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let order = [
+        "registered as 2001",
+        "calling sip:2002@127.0.0.1",
+        "connected",
+        "on hold",
+        "call #1: on hold",
+        "resumed",
+        "call ended: local hangup",
+        "bye",
+    ];
+    let mut rest = text.as_str();
+    for want in order {
+        let at = rest
+            .find(want)
+            .unwrap_or_else(|| panic!("{want:?} missing (in order) from:\n{text}"));
+        rest = &rest[at + want.len()..];
+    }
+    assert!(bob_status.success(), "{bob_text}");
+    assert!(bob_text.contains("DTMF 7 received"), "{bob_text}");
+    assert!(bob_text.contains("call ended: remote hangup"), "{bob_text}");
 }
