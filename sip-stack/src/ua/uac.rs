@@ -279,7 +279,9 @@ impl UserAgent {
             return;
         };
         let Some(session) = self.sessions.get_mut(&id) else {
-            // The session is gone (e.g. cancelled): ACK a late 2xx and hang up.
+            if resp.status.is_success() {
+                self.ack_and_bye_orphan(now, &invite, &resp);
+            }
             return;
         };
         let code = resp.status;
@@ -431,6 +433,27 @@ impl UserAgent {
         }
         let body = body_of(&resp.headers, &resp.body);
         self.emit(UaEvent::Answered { session: id, body });
+    }
+
+    /// A 2xx for a session that already ended (a forked second answer, or
+    /// one after a 487): the dialog it creates is ACKed and closed with BYE
+    /// at once (RFC 3261 §13.2.2.4, §15).
+    fn ack_and_bye_orphan(&mut self, now: Instant, invite: &Request, resp: &Response) {
+        let Ok(mut dialog) = Dialog::from_uac(invite, resp) else {
+            return;
+        };
+        let seq = invite.cseq().map_or(1, |c| c.seq);
+        let ack = dialog.ack(seq);
+        let bye = dialog.request(Method::Bye);
+        if let Ok(peer) = self.next_hop(&ack, true) {
+            let ack = self.request_with_via(ack);
+            self.out.push_back(super::Output::Transmit {
+                peer,
+                data: ack.to_bytes(),
+            });
+            let bye = self.request_with_via(bye);
+            let _ = self.layer.send_request(now, bye, peer);
+        }
     }
 
     /// A 2xx that matched no transaction (Timer M gone): re-send our ACK.

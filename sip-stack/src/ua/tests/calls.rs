@@ -387,3 +387,64 @@ fn stale_in_dialog_cseq_gets_500() {
     net.advance(Duration::from_millis(10));
     assert_eq!(net.count("SIP/2.0 500"), 1);
 }
+
+#[test]
+fn cancel_crossing_the_2xx_ends_with_ack_and_bye() {
+    let mut net = Net::pair();
+    let a = net.uas[0]
+        .call(net.now, callee_uri(), Some(sdp("sendrecv")))
+        .expect("call");
+    net.advance(Duration::from_millis(10));
+    let b = net.incoming(1);
+    // Both act at the same instant: the CANCEL and the 200 cross (§9.1).
+    net.uas[0].hangup(net.now, a).expect("cancel");
+    net.uas[1]
+        .answer(net.now, b, Some(sdp("sendrecv")))
+        .expect("answer");
+    net.advance(Duration::from_millis(10));
+    assert_eq!(net.count("CANCEL"), 1);
+    assert_eq!(
+        net.count("SIP/2.0 487"),
+        0,
+        "the INVITE was already answered"
+    );
+    assert_eq!(net.count("ACK"), 1);
+    assert_eq!(net.count("BYE"), 1);
+    assert!(!net
+        .events_of(0)
+        .iter()
+        .any(|e| matches!(e, UaEvent::Answered { .. })));
+    assert_eq!(
+        net.events_of(1).last(),
+        Some(&UaEvent::Terminated {
+            session: b,
+            reason: EndReason::RemoteHangup
+        })
+    );
+    assert!(matches!(
+        net.events_of(0).last(),
+        Some(UaEvent::Terminated { session, .. }) if *session == a
+    ));
+}
+
+#[test]
+fn a_2xx_after_the_session_ended_is_acked_and_closed() {
+    let mut net = Net::pair();
+    let a = net.uas[0].call(net.now, callee_uri(), None).expect("call");
+    net.advance(Duration::from_millis(10));
+    let b = net.incoming(1);
+    net.uas[1].answer(net.now, b, None).expect("answer");
+    // A's session is forgotten before the 200 arrives (e.g. a fork's
+    // other branch already failed it): the answer must not leak a dialog.
+    net.uas[0].sessions.remove(&a);
+    net.advance(Duration::from_millis(10));
+    assert_eq!(net.count("ACK"), 1);
+    assert_eq!(net.count("BYE"), 1);
+    assert_eq!(
+        net.events_of(1).last(),
+        Some(&UaEvent::Terminated {
+            session: b,
+            reason: EndReason::RemoteHangup
+        })
+    );
+}
