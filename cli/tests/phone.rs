@@ -300,3 +300,105 @@ fn console_dials_holds_resumes_sends_dtmf_and_hangs_up() {
     assert!(bob_text.contains("DTMF 7 received"), "{bob_text}");
     assert!(bob_text.contains("call ended: remote hangup"), "{bob_text}");
 }
+
+/// With the `audio` feature the console runs on a sound card: the ALSA
+/// `null` device (zeros in, discard out) stands in for one in CI. The
+/// call connects and the peer hears the null microphone: silence.
+#[cfg(feature = "audio")]
+#[test]
+fn console_on_the_alsa_null_sound_card() {
+    let devices = pbx().args(["phone", "devices"]).output().unwrap();
+    let listing = String::from_utf8_lossy(&devices.stdout).into_owned();
+    assert!(devices.status.success(), "{listing}");
+    if !listing.contains("null") {
+        eprintln!("skipping: no ALSA null device:\n{listing}");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (_server, port, config) = start_server(root);
+    std::thread::sleep(Duration::from_millis(300));
+    let server = format!("127.0.0.1:{port}");
+    let heard_b = root.join("b-heard.wav");
+    let bob_log = std::fs::File::create(root.join("bob.log")).unwrap();
+    let mut bob = Kill(
+        pbx()
+            .args([
+                "phone",
+                "--user",
+                "2002",
+                "--password",
+                "2002-pw",
+                "--server",
+                &server,
+            ])
+            .args(["answer", "--duration", "20s", "--wait", "20s", "--record"])
+            .arg(&heard_b)
+            .stdin(Stdio::null())
+            .stdout(bob_log.try_clone().unwrap())
+            .stderr(bob_log)
+            .spawn()
+            .unwrap(),
+    );
+    wait_registered(&config, "2002@127.0.0.1", root);
+    let mut alice = pbx()
+        .args([
+            "phone",
+            "--user",
+            "2001",
+            "--password",
+            "2001-pw",
+            "--server",
+            &server,
+        ])
+        .args([
+            "--audio",
+            "--input-device",
+            "null",
+            "--output-device",
+            "null",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = alice.stdin.take().unwrap();
+    for (line, pause) in [
+        ("dial 2002", 2500),
+        ("status", 100),
+        ("hangup", 700),
+        ("quit", 0),
+    ] {
+        writeln!(stdin, "{line}").unwrap();
+        std::thread::sleep(Duration::from_millis(pause));
+    }
+    drop(stdin);
+    let out = alice.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("connected"), "{text}");
+    assert!(text.contains("call ended: local hangup"), "{text}");
+    assert!(bob.0.wait().unwrap().success());
+    let (_, samples) = read_wav(&heard_b);
+    assert!(samples.len() > 8000, "bob recorded the call");
+    assert!(
+        samples.iter().all(|s| s.unsigned_abs() < 64),
+        "the null microphone is silent"
+    );
+    // Alice sent RTP from the null capture device all along.
+    let sent: u64 = text
+        .lines()
+        .find_map(|l| l.split("rtp sent ").nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        sent > 50,
+        "alice sent RTP from the sound card ({sent}):\n{text}"
+    );
+}

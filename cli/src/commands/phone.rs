@@ -74,6 +74,15 @@ pub(crate) struct PhoneArgs {
     /// Console: record each call to NAME-<n>.wav.
     #[arg(long)]
     record: Option<PathBuf>,
+    /// Console: use the sound card (needs the `audio` build feature).
+    #[arg(long)]
+    audio: bool,
+    /// Console: input device (part of its name; default device otherwise).
+    #[arg(long, requires = "audio")]
+    input_device: Option<String>,
+    /// Console: output device (part of its name; default device otherwise).
+    #[arg(long, requires = "audio")]
+    output_device: Option<String>,
 }
 
 /// One-shot modes.
@@ -91,6 +100,8 @@ pub(crate) enum PhoneCmd {
         #[command(flatten)]
         media: MediaArgs,
     },
+    /// List sound card devices (needs the `audio` build feature).
+    Devices,
 }
 
 fn account(a: &AccountArgs) -> anyhow::Result<Account> {
@@ -136,13 +147,30 @@ pub(crate) fn run(args: PhoneArgs) -> anyhow::Result<ExitCode> {
             Some(PhoneCmd::Answer { media }) => {
                 crate::phone::oneshot::answer(&account(&args.account)?, &options(&media)?).await
             }
+            Some(PhoneCmd::Devices) => devices(),
             None => {
                 let opts = ConsoleOptions {
                     play: args.play,
                     record: args.record,
+                    sound_card: args
+                        .audio
+                        .then_some((args.input_device, args.output_device)),
                 };
                 crate::phone::console::run(&account(&args.account)?, opts).await
             }
         }
     })
+}
+
+#[cfg(feature = "audio")]
+fn devices() -> anyhow::Result<ExitCode> {
+    for d in crate::phone::audio::list()? {
+        println!("{d}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "audio"))]
+fn devices() -> anyhow::Result<ExitCode> {
+    anyhow::bail!("this pbx was built without sound card support (cargo feature `audio`)")
 }

@@ -10,7 +10,7 @@ use sip_stack::ua::{Body, SessionId, UaEvent};
 use sip_stack::StatusCode;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use super::media::MediaStream;
+use super::media::{MediaStream, Pcm, Source};
 use super::oneshot::digits;
 use super::sdp::Negotiation;
 use super::sip::SipDriver;
@@ -18,13 +18,38 @@ use super::{register, unregister, wav, Account};
 
 const HELP: &str = "commands: dial URI | answer | hangup | hold | resume | transfer URI | dtmf DIGITS | mute | status | quit";
 
-/// Console options: WAV files instead of a sound card.
+/// Console options: WAV files or a sound card.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ConsoleOptions {
     /// Played as the microphone in every call.
     pub(crate) play: Option<PathBuf>,
     /// Where each call's audio is written (`NAME-<n>.wav`).
     pub(crate) record: Option<PathBuf>,
+    /// Use the sound card (feature `audio`): (input, output) device name
+    /// parts, `None` for the defaults.
+    pub(crate) sound_card: Option<(Option<String>, Option<String>)>,
+}
+
+/// The sound card's queues and whatever keeps its streams alive.
+struct Devices {
+    mic: Pcm,
+    speaker: Pcm,
+    _keep: Box<dyn std::any::Any>,
+}
+
+#[cfg(feature = "audio")]
+fn open_devices(input: Option<&str>, output: Option<&str>) -> anyhow::Result<Devices> {
+    let card = super::audio::open(input, output)?;
+    Ok(Devices {
+        mic: card.mic.clone(),
+        speaker: card.speaker.clone(),
+        _keep: Box::new(card),
+    })
+}
+
+#[cfg(not(feature = "audio"))]
+fn open_devices(_input: Option<&str>, _output: Option<&str>) -> anyhow::Result<Devices> {
+    anyhow::bail!("this pbx was built without sound card support (cargo feature `audio`)")
 }
 
 struct Call {
@@ -45,10 +70,15 @@ struct Console<'a> {
     /// The call that asked us to transfer (REFER) while we dial the target.
     transferred: Option<SessionId>,
     recordings: u32,
+    devices: Option<Devices>,
 }
 
 /// Runs the console until `quit` or end of input.
 pub(crate) async fn run(account: &Account, opts: ConsoleOptions) -> anyhow::Result<ExitCode> {
+    let devices = match &opts.sound_card {
+        Some((i, o)) => Some(open_devices(i.as_deref(), o.as_deref())?),
+        None => None,
+    };
     let mut phone = super::start(account).await?;
     match register(&mut phone).await {
         Ok(expires) => say(&format!(
@@ -66,6 +96,7 @@ pub(crate) async fn run(account: &Account, opts: ConsoleOptions) -> anyhow::Resu
         incoming: None,
         transferred: None,
         recordings: 0,
+        devices,
     };
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     loop {
@@ -94,13 +125,15 @@ fn say(line: &str) {
 
 impl Console<'_> {
     async fn new_call_media(&self) -> anyhow::Result<(MediaStream, Negotiation)> {
-        let source = match &self.opts.play {
-            Some(p) => wav::read(p)?,
-            None => Vec::new(),
+        let (source, speaker) = match (&self.devices, &self.opts.play) {
+            (Some(d), _) => (Source::Device(d.mic.clone()), Some(d.speaker.clone())),
+            (None, Some(p)) => (Source::Samples(wav::read(p)?), None),
+            (None, None) => (Source::Samples(Vec::new()), None),
         };
         let cfg = self.phone.ua().config();
         let ip = cfg.local_addr.ip();
-        let media = MediaStream::start(ip, source, cfg.seed as u32 ^ self.recordings).await?;
+        let media =
+            MediaStream::start(ip, source, speaker, cfg.seed as u32 ^ self.recordings).await?;
         let negotiation = Negotiation::new(
             ip,
             media.local().port(),

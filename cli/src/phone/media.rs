@@ -19,6 +19,17 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 const FRAME: usize = 160;
+
+/// 8 kHz mono samples shared with a sound card callback.
+pub(crate) type Pcm = Arc<Mutex<VecDeque<i16>>>;
+
+/// Where our audio comes from.
+pub(crate) enum Source {
+    /// Samples played once (a WAV file), then silence.
+    Samples(Vec<i16>),
+    /// A live capture queue (the sound card's microphone).
+    Device(Pcm),
+}
 const PTIME: Duration = Duration::from_millis(20);
 
 /// What the stream sends and to whom, from the SDP negotiation.
@@ -84,9 +95,15 @@ pub(crate) struct MediaStream {
 }
 
 impl MediaStream {
-    /// Binds an RTP socket on `ip` and starts the (idle) stream task;
-    /// `source` is played once, then silence follows.
-    pub(crate) async fn start(ip: IpAddr, source: Vec<i16>, seed: u32) -> anyhow::Result<Self> {
+    /// Binds an RTP socket on `ip` and starts the (idle) stream task that
+    /// sends `source` and hands what it hears to `speaker` (if any) as well
+    /// as to the recording.
+    pub(crate) async fn start(
+        ip: IpAddr,
+        source: Source,
+        speaker: Option<Pcm>,
+        seed: u32,
+    ) -> anyhow::Result<Self> {
         let socket = UdpSocket::bind(SocketAddr::new(ip, 0))
             .await
             .context("binding RTP socket")?;
@@ -94,7 +111,8 @@ impl MediaStream {
         let (control, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(Mutex::new(MediaStats::default()));
         let (digit_tx, digits) = mpsc::unbounded_channel();
-        let task = StreamTask::new(socket, source, seed, Arc::clone(&stats), digit_tx);
+        let mut task = StreamTask::new(socket, source, seed, Arc::clone(&stats), digit_tx);
+        task.speaker = speaker;
         tokio::spawn(task.run(rx));
         Ok(Self {
             local,
@@ -148,8 +166,9 @@ impl MediaStream {
 
 struct StreamTask {
     socket: UdpSocket,
-    source: Vec<i16>,
+    source: Source,
     position: usize,
+    speaker: Option<Pcm>,
     params: Option<Params>,
     muted: bool,
     ssrc: Ssrc,
@@ -172,7 +191,7 @@ struct StreamTask {
 impl StreamTask {
     fn new(
         socket: UdpSocket,
-        source: Vec<i16>,
+        source: Source,
         seed: u32,
         stats: Arc<Mutex<MediaStats>>,
         digits_out: mpsc::UnboundedSender<Digit>,
@@ -181,6 +200,7 @@ impl StreamTask {
             socket,
             source,
             position: 0,
+            speaker: None,
             params: None,
             muted: false,
             ssrc: Ssrc(seed | 1),
@@ -284,6 +304,11 @@ impl StreamTask {
             Playout::Conceal { .. } | Playout::Buffering => {}
         }
         self.recording.extend_from_slice(&pcm);
+        if let Some(speaker) = &self.speaker {
+            if let Ok(mut q) = speaker.lock() {
+                q.extend(pcm);
+            }
+        }
         let js = self.jitter.stats();
         self.counters.lost = js.lost;
         self.counters.jitter_ms = self.jitter.jitter_ms();
@@ -294,11 +319,25 @@ impl StreamTask {
 
     fn send_frame(&mut self, params: Params) {
         let mut pcm = [0i16; FRAME];
-        let end = (self.position + FRAME).min(self.source.len());
-        if self.position < end {
-            pcm[..end - self.position].copy_from_slice(&self.source[self.position..end]);
+        match &self.source {
+            Source::Samples(samples) => {
+                let end = (self.position + FRAME).min(samples.len());
+                if self.position < end {
+                    pcm[..end - self.position].copy_from_slice(&samples[self.position..end]);
+                }
+                self.position = end;
+            }
+            Source::Device(mic) => {
+                if let Ok(mut q) = mic.lock() {
+                    // Only whole frames: a short capture is sent next tick.
+                    if q.len() >= FRAME {
+                        for (dst, src) in pcm.iter_mut().zip(q.drain(..FRAME)) {
+                            *dst = src;
+                        }
+                    }
+                }
+            }
         }
-        self.position = end;
         let (Some(remote), true) = (params.remote, params.sends) else {
             return;
         };

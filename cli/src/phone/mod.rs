@@ -4,6 +4,8 @@
 //! by [`sip::SipDriver`] over UDP; audio is G.711 over RTP from the
 //! `media` crate ([`media::MediaStream`]).
 
+#[cfg(feature = "audio")]
+pub(crate) mod audio;
 pub(crate) mod console;
 pub(crate) mod media;
 pub(crate) mod oneshot;

@@ -11,7 +11,7 @@ use ::media::sdp::Direction;
 use anyhow::Context;
 use sip_stack::ua::{EndReason, SessionId, UaEvent};
 
-use super::media::MediaStream;
+use super::media::{MediaStream, Source};
 use super::sdp::Negotiation;
 use super::sip::SipDriver;
 use super::{register, unregister, wav, Account};
@@ -55,7 +55,7 @@ async fn media_for(
     };
     let ip = phone.ua().config().local_addr.ip();
     let seed = phone.ua().config().seed;
-    let media = MediaStream::start(ip, source, seed as u32).await?;
+    let media = MediaStream::start(ip, Source::Samples(source), None, seed as u32).await?;
     let negotiation = Negotiation::new(ip, media.local().port(), account.codecs.clone(), seed >> 8);
     Ok((media, negotiation))
 }
