@@ -226,6 +226,9 @@ async fn finish(phone: &mut SipDriver, mut call: Call, opts: &CallOptions) -> an
                 }
             }
             UaEvent::Dtmf { digit, .. } => eprintln!("DTMF {digit} (INFO)"),
+            UaEvent::IncomingCall { session: other, .. } => {
+                phone.act(|ua, now| ua.reject(now, other, sip_stack::StatusCode::BUSY_HERE))?;
+            }
             _ => {}
         }
     };

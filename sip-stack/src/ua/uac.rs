@@ -381,17 +381,23 @@ impl UserAgent {
         let Some(session) = self.sessions.get_mut(&id) else {
             return;
         };
-        if let Some((acked, data, peer)) = &session.ack {
-            if *acked == seq {
-                let (data, peer) = (data.clone(), *peer);
-                self.out.push_back(super::Output::Transmit { peer, data });
-                return;
-            }
-        }
         let same_dialog = session
             .dialog
             .as_ref()
             .is_some_and(|d| DialogId::of_response(resp).as_ref() == Some(&d.id));
+        if let Some((acked, data, peer)) = &session.ack {
+            if *acked == seq {
+                if same_dialog {
+                    // A retransmitted 2xx: our ACK was lost (§13.2.2.4).
+                    let (data, peer) = (data.clone(), *peer);
+                    self.out.push_back(super::Output::Transmit { peer, data });
+                } else {
+                    // Another fork answered too: accept and close it (§13.2.2.4).
+                    self.ack_and_bye_orphan(now, invite, resp);
+                }
+                return;
+            }
+        }
         if same_dialog {
             if let Some(d) = session.dialog.as_mut() {
                 let _ = d.update_from_response(resp);

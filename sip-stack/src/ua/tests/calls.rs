@@ -448,3 +448,39 @@ fn a_2xx_after_the_session_ended_is_acked_and_closed() {
         })
     );
 }
+
+#[test]
+fn a_second_forked_2xx_is_acked_and_closed() {
+    let mut net = Net::pair();
+    let (a, b) = connected(&mut net);
+    // The same 200 from another fork: a different To tag.
+    let ok = net
+        .log
+        .iter()
+        .find(|(_, _, t)| t.starts_with("SIP/2.0 200") && t.contains("INVITE"))
+        .expect("200")
+        .2
+        .clone();
+    let tag = net.uas[1].sessions[&b].local_tag.clone();
+    let forked = ok.replace(&format!("tag={tag}"), "tag=fork2");
+    let msg = SipMessage::parse(Bytes::from(forked)).expect("parses");
+    let now = net.now;
+    net.uas[0].handle_message(now, msg, crate::Peer::udp(addr(3)));
+    net.advance(Duration::from_millis(10));
+    let to_fork: Vec<_> = net
+        .log
+        .iter()
+        .filter(|(_, _, t)| t.contains("tag=fork2") && !t.starts_with("SIP/2.0"))
+        .map(|(_, _, t)| t.split(' ').next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(to_fork, ["ACK", "BYE"]);
+    // The first dialog is untouched.
+    assert_eq!(
+        net.events_of(0)
+            .iter()
+            .filter(|e| matches!(e, UaEvent::Answered { .. }))
+            .count(),
+        1
+    );
+    assert!(net.uas[0].sessions().any(|s| s == a));
+}
