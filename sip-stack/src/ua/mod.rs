@@ -1,5 +1,5 @@
 //! A sans-IO SIP user agent (RFC 3261 §8, §10, §12–15; RFC 3515 REFER;
-//! RFC 6086 INFO) on top of the [`TransactionLayer`](crate::transaction::TransactionLayer).
+//! RFC 6086 INFO) on top of the [`TransactionLayer`].
 //!
 //! [`UserAgent`] owns a transaction layer, a registration client and the
 //! INVITE sessions of one account. It follows the crate's run-loop
@@ -18,6 +18,45 @@
 //!
 //! Session descriptions are opaque [`Body`]s: hold/resume is a re-INVITE
 //! whose SDP the caller writes (`a=sendonly`), the UA only carries it.
+//!
+//! Two agents calling each other through an in-memory "network":
+//!
+//! ```
+//! use std::time::Instant;
+//! use sip_stack::message::SipMessage;
+//! use sip_stack::ua::{Output, UaConfig, UaEvent, UserAgent};
+//! use sip_stack::{Peer, Uri};
+//!
+//! let (a_addr, b_addr) = ("10.0.0.1:5060".parse().unwrap(), "10.0.0.2:5060".parse().unwrap());
+//! let mut a = UaConfig::new(Uri::parse("sip:alice@example.com").unwrap(), a_addr);
+//! a.outbound_proxy = Some(b_addr); // no proxy here: straight to bob
+//! let b = UaConfig::new(Uri::parse("sip:bob@example.com").unwrap(), b_addr);
+//! let mut uas = [UserAgent::new(a), UserAgent::new(b)];
+//! let now = Instant::now();
+//! let call = uas[0].call(now, Uri::parse("sip:bob@10.0.0.2").unwrap(), None).unwrap();
+//! let mut answered = false;
+//! // The driver loop: drain outputs, deliver datagrams, react to events.
+//! for _ in 0..20 {
+//!     for i in 0..2 {
+//!         while let Some(out) = uas[i].poll_output() {
+//!             match out {
+//!                 Output::Transmit { peer, data } => {
+//!                     let to = if peer.addr == a_addr { 0 } else { 1 };
+//!                     let from = Peer::udp(if i == 0 { a_addr } else { b_addr });
+//!                     uas[to].handle_message(now, SipMessage::parse(data).unwrap(), from);
+//!                 }
+//!                 Output::Event(UaEvent::IncomingCall { session, .. }) => {
+//!                     uas[i].answer(now, session, None).unwrap();
+//!                 }
+//!                 Output::Event(UaEvent::Answered { session, .. }) => answered = session == call,
+//!                 Output::Event(_) => {}
+//!             }
+//!         }
+//!     }
+//! }
+//! assert!(answered);
+//! // Otherwise: sleep until `poll_timeout()`, then `handle_timeout(now)`.
+//! ```
 
 mod helpers;
 mod incoming;
