@@ -1,6 +1,7 @@
-//! `pbx`: the one binary — `serve`, `check` and the admin subcommands.
+//! `pbx`: the one binary — `serve`, `check`, the admin subcommands and the `phone`.
 
 mod commands;
+mod phone;
 
 /// mimalloc: the SIP path allocates small, short-lived buffers on several threads,
 /// where glibc malloc showed ~12 % of the server's CPU in profiles.
@@ -41,6 +42,8 @@ enum Command {
         #[command(subcommand)]
         action: commands::ivr::IvrCmd,
     },
+    /// Softphone: interactive console, or `call` / `answer` for scripts.
+    Phone(commands::phone::PhoneArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Users { action } => commands::users::run(cli.config.as_deref(), action),
         Command::Registrations => commands::registrations::run(cli.config.as_deref()),
         Command::Ivr { action } => commands::ivr::run(action),
+        Command::Phone(args) => commands::phone::run(args),
     };
     match result {
         Ok(code) => code,

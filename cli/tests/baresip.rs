@@ -2,11 +2,15 @@
 //! and call each other through it; the caller's recording must hold the callee's
 //! tone (1000 Hz; the caller sends 440 Hz), checked with a Goertzel filter.
 
-use std::io::Read;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "support/audio.rs"]
+mod audio;
+
+use audio::{read_wav, tone_share, write_tone};
 
 fn have(cmd: &str) -> bool {
     Command::new("sh")
@@ -32,62 +36,6 @@ impl Drop for Kill {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// A 16-bit mono 8 kHz sine WAV, made without external tools.
-fn write_tone(path: &Path, freq: f64, secs: f64) {
-    let n = (8000.0 * secs) as usize;
-    let mut data = Vec::with_capacity(44 + 2 * n);
-    let push32 = |v: &mut Vec<u8>, x: u32| v.extend_from_slice(&x.to_le_bytes());
-    data.extend_from_slice(b"RIFF");
-    push32(&mut data, 36 + 2 * n as u32);
-    data.extend_from_slice(b"WAVEfmt ");
-    push32(&mut data, 16);
-    data.extend_from_slice(&[1, 0, 1, 0]);
-    push32(&mut data, 8000);
-    push32(&mut data, 16000);
-    data.extend_from_slice(&[2, 0, 16, 0]);
-    data.extend_from_slice(b"data");
-    push32(&mut data, 2 * n as u32);
-    for i in 0..n {
-        let s = (8000.0 * (2.0 * std::f64::consts::PI * freq * i as f64 / 8000.0).sin()) as i16;
-        data.extend_from_slice(&s.to_le_bytes());
-    }
-    std::fs::write(path, data).unwrap();
-}
-
-/// Share of the signal's energy at `freq` (Goertzel), 1.0 for a pure tone.
-fn tone_share(samples: &[i16], rate: f64, freq: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * freq / rate;
-    let coeff = 2.0 * w.cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    let mut energy = 0.0;
-    for &x in samples {
-        let x = f64::from(x);
-        energy += x * x;
-        let s = x + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s;
-    }
-    let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-    if energy == 0.0 {
-        return 0.0;
-    }
-    power / (energy * samples.len() as f64 / 2.0)
-}
-
-fn read_wav(path: &Path) -> (f64, Vec<i16>) {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .unwrap()
-        .read_to_end(&mut bytes)
-        .unwrap();
-    let rate = f64::from(u32::from_le_bytes(bytes[24..28].try_into().unwrap()));
-    let samples = bytes[44..]
-        .chunks_exact(2)
-        .map(|c| i16::from_le_bytes([c[0], c[1]]))
-        .collect();
-    (rate, samples)
 }
 
 fn baresip_dir(root: &Path, name: &str, user: &str, pbx_port: u16, tone: &Path) -> PathBuf {

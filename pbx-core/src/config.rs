@@ -43,23 +43,7 @@ pub struct Listen {
 }
 
 /// Digest algorithms offered in challenges (RFC 8760), in order of preference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DigestAlgorithm {
-    /// MD5 (RFC 2617 / RFC 7616).
-    Md5,
-    /// SHA-256 (RFC 7616 / RFC 8760).
-    Sha256,
-}
-
-impl DigestAlgorithm {
-    /// The token of the `algorithm=` parameter.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Md5 => "MD5",
-            Self::Sha256 => "SHA-256",
-        }
-    }
-}
+pub use sip_stack::auth::digest::DigestAlgorithm;
 
 /// A configured user (extension).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 
 pub(crate) mod check;
 pub(crate) mod ivr;
+pub(crate) mod phone;
 pub(crate) mod registrations;
 pub(crate) mod serve;
 pub(crate) mod users;

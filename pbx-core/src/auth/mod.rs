@@ -2,9 +2,10 @@
 //! challenges, verification, nonce expiry, replay checks and failure bans.
 
 pub mod ban;
-pub mod digest;
 pub mod nonce;
 mod users;
+
+pub use sip_stack::auth::digest;
 
 pub use ban::BanList;
 pub use nonce::{NonceBook, NonceCheck};

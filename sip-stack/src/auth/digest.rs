@@ -3,7 +3,36 @@
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
-use crate::config::DigestAlgorithm;
+/// Digest algorithms (RFC 7616 §3.3, RFC 8760 for SIP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DigestAlgorithm {
+    /// MD5 (RFC 2617 / RFC 7616).
+    Md5,
+    /// SHA-256 (RFC 7616 / RFC 8760).
+    Sha256,
+}
+
+impl DigestAlgorithm {
+    /// The token of the `algorithm=` parameter.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Md5 => "MD5",
+            Self::Sha256 => "SHA-256",
+        }
+    }
+
+    /// Parses an `algorithm=` token (case-insensitive); `None` for unknown
+    /// algorithms and the `-sess` variants, which are not supported.
+    pub fn from_token(token: &str) -> Option<Self> {
+        if token.eq_ignore_ascii_case("MD5") {
+            Some(Self::Md5)
+        } else if token.eq_ignore_ascii_case("SHA-256") || token.eq_ignore_ascii_case("SHA256") {
+            Some(Self::Sha256)
+        } else {
+            None
+        }
+    }
+}
 
 fn hex_digest<D: Digest>(parts: &[&[u8]]) -> String {
     let mut h = D::new();

@@ -1,0 +1,176 @@
+//! `pbx phone`: the softphone's command line. Without a subcommand it is
+//! the interactive console; `call` and `answer` are one-shot modes for
+//! scripts (exit 0 only when the call connected).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use crate::phone::console::ConsoleOptions;
+use crate::phone::oneshot::{digits, CallOptions};
+use crate::phone::{parse_duration, Account};
+
+/// Account and network flags shared by every mode.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct AccountArgs {
+    /// SIP user (extension) to register and call as.
+    #[arg(long, env = "PBX_PHONE_USER", global = true)]
+    user: Option<String>,
+    /// Digest password (without it, no registration and no credentials).
+    #[arg(long, env = "PBX_PHONE_PASSWORD", global = true)]
+    password: Option<String>,
+    /// The pbx (registrar/proxy) as HOST:PORT.
+    #[arg(
+        long,
+        env = "PBX_PHONE_SERVER",
+        default_value = "127.0.0.1:5060",
+        global = true
+    )]
+    server: String,
+    /// AOR domain (default: the server's host).
+    #[arg(long, global = true)]
+    domain: Option<String>,
+    /// Local SIP address (default: the address routing to the server, any port).
+    #[arg(long, global = true)]
+    bind: Option<SocketAddr>,
+    /// Preferred codec: pcmu or pcma.
+    #[arg(long, default_value = "pcmu", global = true)]
+    codec: String,
+}
+
+/// Media and timing flags of the one-shot modes.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct MediaArgs {
+    /// Hang up this long after the call connected (e.g. 10s, 1500ms).
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    duration: Duration,
+    /// WAV file to send as our audio.
+    #[arg(long)]
+    play: Option<PathBuf>,
+    /// WAV file to write what we hear into (8 kHz mono).
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// DTMF digits to send (RFC 4733) once connected.
+    #[arg(long)]
+    dtmf: Option<String>,
+    /// How long to wait for an answer (call) or a call (answer).
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    wait: Duration,
+}
+
+/// `pbx phone` arguments.
+#[derive(Args, Debug)]
+pub(crate) struct PhoneArgs {
+    #[command(subcommand)]
+    mode: Option<PhoneCmd>,
+    #[command(flatten)]
+    account: AccountArgs,
+    /// Console: WAV file used as the microphone.
+    #[arg(long)]
+    play: Option<PathBuf>,
+    /// Console: record each call to NAME-<n>.wav.
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// Console: use the sound card (needs the `audio` build feature).
+    #[arg(long)]
+    audio: bool,
+    /// Console: input device (part of its name; default device otherwise).
+    #[arg(long, requires = "audio")]
+    input_device: Option<String>,
+    /// Console: output device (part of its name; default device otherwise).
+    #[arg(long, requires = "audio")]
+    output_device: Option<String>,
+}
+
+/// One-shot modes.
+#[derive(Subcommand, Debug)]
+pub(crate) enum PhoneCmd {
+    /// Call URI (sip:1002@host, 1002@host or 1002), exit 0 if it connected.
+    Call {
+        /// Who to call.
+        uri: String,
+        #[command(flatten)]
+        media: MediaArgs,
+    },
+    /// Register and answer the next incoming call.
+    Answer {
+        #[command(flatten)]
+        media: MediaArgs,
+    },
+    /// List sound card devices (needs the `audio` build feature).
+    Devices,
+}
+
+fn account(a: &AccountArgs) -> anyhow::Result<Account> {
+    let user = a
+        .user
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("pbx phone needs --user (and --password, --server)"))?;
+    Account::new(
+        user,
+        a.password.clone(),
+        &a.server,
+        a.domain.clone(),
+        a.bind,
+        &a.codec,
+    )
+}
+
+fn options(m: &MediaArgs) -> anyhow::Result<CallOptions> {
+    Ok(CallOptions {
+        duration: m.duration,
+        play: m.play.clone(),
+        record: m.record.clone(),
+        dtmf: m
+            .dtmf
+            .as_deref()
+            .map(digits)
+            .transpose()?
+            .unwrap_or_default(),
+        wait: m.wait,
+    })
+}
+
+/// Runs `pbx phone`.
+pub(crate) fn run(args: PhoneArgs) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        match args.mode {
+            Some(PhoneCmd::Call { uri, media }) => {
+                crate::phone::oneshot::call(&account(&args.account)?, &uri, &options(&media)?).await
+            }
+            Some(PhoneCmd::Answer { media }) => {
+                crate::phone::oneshot::answer(&account(&args.account)?, &options(&media)?).await
+            }
+            Some(PhoneCmd::Devices) => devices(),
+            None => {
+                let opts = ConsoleOptions {
+                    play: args.play,
+                    record: args.record,
+                    sound_card: args
+                        .audio
+                        .then_some((args.input_device, args.output_device)),
+                };
+                crate::phone::console::run(&account(&args.account)?, opts).await
+            }
+        }
+    })
+}
+
+#[cfg(feature = "audio")]
+fn devices() -> anyhow::Result<ExitCode> {
+    for d in crate::phone::audio::list()? {
+        println!("{d}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "audio"))]
+fn devices() -> anyhow::Result<ExitCode> {
+    anyhow::bail!("this pbx was built without sound card support (cargo feature `audio`)")
+}

@@ -1,0 +1,163 @@
+//! INVITE session state and the UAS 2xx retransmission timer (RFC 3261
+//! §13.3.1.4): the 2xx is re-sent at T1, 2*T1, ... capped at T2 until the
+//! ACK arrives; after 64*T1 without one the session is ended with a BYE.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::dialog::Dialog;
+use crate::message::{Method, Request};
+use crate::peer::Peer;
+use crate::transaction::{ClientTxId, ServerTxId};
+
+use super::{EndReason, SessionId, UserAgent};
+
+/// Which side of the INVITE we are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    Uac,
+    Uas,
+}
+
+/// Where the session stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// UAC: INVITE sent, no final response yet.
+    Calling,
+    /// UAS: INVITE received, not answered yet.
+    Incoming,
+    /// 2xx sent or received.
+    Confirmed,
+    /// BYE or CANCEL sent, waiting for the end.
+    Terminating,
+}
+
+/// A 2xx we re-send until its ACK arrives.
+#[derive(Debug, Clone)]
+pub(super) struct Retransmit {
+    pub(super) data: Bytes,
+    pub(super) peer: Peer,
+    /// CSeq number of the INVITE the 2xx answers (the ACK carries it).
+    pub(super) seq: u32,
+    pub(super) interval: Duration,
+    pub(super) next: Instant,
+    pub(super) give_up: Instant,
+}
+
+/// An incoming INVITE (initial or re-INVITE) waiting for our answer.
+#[derive(Debug, Clone)]
+pub(super) struct PendingInvite {
+    pub(super) tx: ServerTxId,
+    pub(super) request: Request,
+    pub(super) peer: Peer,
+}
+
+/// One INVITE session.
+#[derive(Debug)]
+pub(super) struct Session {
+    pub(super) role: Role,
+    pub(super) phase: Phase,
+    pub(super) local_tag: String,
+    pub(super) dialog: Option<Dialog>,
+    /// UAC: the INVITE's client transaction and CSeq number.
+    pub(super) invite_tx: Option<ClientTxId>,
+    pub(super) invite_seq: u32,
+    pub(super) auth_attempts: u8,
+    /// UAC: a provisional response arrived, so CANCEL may be sent (§9.1).
+    pub(super) provisional: bool,
+    /// UAC: hang up was asked before any provisional response.
+    pub(super) cancel_pending: bool,
+    /// UAC: the last ACK sent for a 2xx, re-sent on 2xx retransmissions.
+    pub(super) ack: Option<(u32, Bytes, Peer)>,
+    /// UAS: the INVITE or re-INVITE to answer.
+    pub(super) pending: Option<PendingInvite>,
+    /// UAS: our 2xx until ACKed.
+    pub(super) retransmit: Option<Retransmit>,
+    /// UAC: a re-INVITE of ours is in progress (glare → 491, §14.2).
+    pub(super) reinvite_tx: Option<ClientTxId>,
+}
+
+impl Session {
+    pub(super) fn new(role: Role, phase: Phase, local_tag: String) -> Self {
+        Self {
+            role,
+            phase,
+            local_tag,
+            dialog: None,
+            invite_tx: None,
+            invite_seq: 0,
+            auth_attempts: 0,
+            provisional: false,
+            cancel_pending: false,
+            ack: None,
+            pending: None,
+            retransmit: None,
+            reinvite_tx: None,
+        }
+    }
+
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        self.retransmit.as_ref().map(|r| r.next.min(r.give_up))
+    }
+
+    /// Stops the 2xx retransmission when the ACK for `seq` arrives.
+    pub(super) fn on_ack(&mut self, seq: u32) -> bool {
+        if self.retransmit.as_ref().is_some_and(|r| r.seq == seq) {
+            self.retransmit = None;
+            return true;
+        }
+        false
+    }
+}
+
+impl UserAgent {
+    /// A session's 2xx retransmission timer fired.
+    pub(super) fn on_session_timer(&mut self, now: Instant, id: SessionId) {
+        let t2 = self.config.timers.t2;
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        let Some(rt) = session.retransmit.as_mut() else {
+            return;
+        };
+        if rt.give_up <= now {
+            session.retransmit = None;
+            tracing::debug!(session = %id, "no ACK for 2xx within 64*T1: BYE");
+            let _ = self.send_bye(now, id);
+            self.end(id, EndReason::NoAck);
+            return;
+        }
+        if rt.next <= now {
+            rt.interval = (rt.interval * 2).min(t2);
+            rt.next = now + rt.interval;
+            let (data, peer) = (rt.data.clone(), rt.peer);
+            self.out.push_back(super::Output::Transmit { peer, data });
+        }
+    }
+
+    /// Sends BYE in the session's dialog (RFC 3261 §15.1.1).
+    pub(super) fn send_bye(&mut self, now: Instant, id: SessionId) -> super::Result<()> {
+        let session = self.session(id)?;
+        let dialog = session
+            .dialog
+            .as_mut()
+            .ok_or(super::UaError::InvalidState(id, "send BYE"))?;
+        let req = dialog.request(Method::Bye);
+        self.send_in_dialog(now, id, req).map(|_| ())
+    }
+
+    /// Sends a request built from the session's dialog.
+    pub(super) fn send_in_dialog(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        req: Request,
+    ) -> super::Result<ClientTxId> {
+        let peer = self.next_hop(&req, true)?;
+        let req = self.request_with_via(req);
+        let tx = self.layer.send_request(now, req, peer);
+        self.clients.insert(tx, super::ClientOwner::InDialog(id));
+        Ok(tx)
+    }
+}
