@@ -63,13 +63,17 @@ impl Locals {
         })
     }
 
-    /// A Record-Route header for the interface of `transport` (RFC 3261 §16.6 step 4).
-    pub fn record_route(&self, transport: Transport) -> Header {
+    /// A Record-Route header for the interface of `transport` (RFC 3261 §16.6
+    /// step 4), carrying `token` (see `SipCore::route_token`) in a `pbx` parameter.
+    pub fn record_route(&self, transport: Transport, token: &str) -> Header {
         let a = self.sent_by(transport);
         let value = match transport {
-            Transport::Udp => format!("<sip:{a};lr>"),
-            Transport::Tls => format!("<sips:{a};lr>"),
-            t => format!("<sip:{a};transport={};lr>", t.as_str().to_ascii_lowercase()),
+            Transport::Udp => format!("<sip:{a};lr;pbx={token}>"),
+            Transport::Tls => format!("<sips:{a};lr;pbx={token}>"),
+            t => format!(
+                "<sip:{a};transport={};lr;pbx={token}>",
+                t.as_str().to_ascii_lowercase()
+            ),
         };
         Header::new(HeaderName::RecordRoute, Bytes::from(value))
     }
@@ -194,12 +198,12 @@ mod tests {
     fn record_route_names_the_transport() {
         let l = locals();
         assert_eq!(
-            l.record_route(Transport::Udp).value_str().unwrap(),
-            "<sip:127.0.0.1:5060;lr>"
+            l.record_route(Transport::Udp, "t1").value_str().unwrap(),
+            "<sip:127.0.0.1:5060;lr;pbx=t1>"
         );
         assert_eq!(
-            l.record_route(Transport::Tcp).value_str().unwrap(),
-            "<sip:127.0.0.1:5060;transport=tcp;lr>"
+            l.record_route(Transport::Tcp, "t1").value_str().unwrap(),
+            "<sip:127.0.0.1:5060;transport=tcp;lr;pbx=t1>"
         );
     }
 

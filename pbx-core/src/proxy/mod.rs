@@ -194,11 +194,12 @@ fn build_branch(
         Bytes::from(mf.to_string()),
     ));
     if record_route {
+        let token = core.route_token(req.call_id().unwrap_or(""));
         r.headers
-            .push_front(core.locals.record_route(from.transport));
+            .push_front(core.locals.record_route(from.transport, &token));
         if from.transport != target.dest.transport {
             r.headers
-                .push_front(core.locals.record_route(target.dest.transport));
+                .push_front(core.locals.record_route(target.dest.transport, &token));
         }
     }
     let sent_by = core.locals.sent_by(target.dest.transport);
@@ -418,23 +419,9 @@ fn on_cancel(core: &SipCore, shard: &mut Shard, now: &Now, tx: ServerTxId, cance
 
 /// ACK for a 2xx: end-to-end, routed by its Route set and forwarded statelessly (§16.11).
 fn forward_ack(core: &SipCore, shard: &mut Shard, mut ack: Request) {
-    let routed_through_us = {
-        let Ok(routes) = ack.headers.route_set(&HeaderName::Route) else {
-            return;
-        };
-        routes.first().is_some_and(|r| core.locals.is_us(&r.uri))
-    };
-    if !routed_through_us {
+    // Only ACKs of dialogs we record-routed (with their route token) go anywhere.
+    if !route::pop_own_routes(core, &mut ack).authentic {
         return;
-    }
-    while ack
-        .headers
-        .route_set(&HeaderName::Route)
-        .ok()
-        .and_then(|r| r.first().map(|t| core.locals.is_us(&t.uri)))
-        == Some(true)
-    {
-        ack.headers.remove_first_value(&HeaderName::Route);
     }
     if ack.max_forwards().ok().flatten() == Some(0) {
         return;

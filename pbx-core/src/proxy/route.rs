@@ -65,12 +65,15 @@ pub fn decide(core: &SipCore, req: &mut Request, peer: Peer, now: &Now) -> Decis
     if is_loop(core, req) {
         return Decision::Reply(StatusCode::LOOP_DETECTED, "");
     }
-    let popped = pop_own_routes(core, req);
+    let own = pop_own_routes(core, req);
     let in_dialog = req.to().ok().is_some_and(|t| t.tag().is_some());
     if in_dialog {
-        if popped == 0 {
+        if own.popped == 0 {
             // Not record-routed through us: nothing of ours to route.
             return Decision::Reply(StatusCode::NOT_FOUND, "Not a dialog of this proxy");
+        }
+        if !own.authentic {
+            return Decision::Reply(StatusCode::FORBIDDEN, "Relaying denied");
         }
         return match next_hop(req) {
             Some(dest) => Decision::Forward {
@@ -200,19 +203,35 @@ fn is_loop(core: &SipCore, req: &Request) -> bool {
     })
 }
 
-/// Removes the Route entries at the top that name us (loose routing, §16.4).
-fn pop_own_routes(core: &SipCore, req: &mut Request) -> usize {
-    let mut popped = 0;
+/// What [`pop_own_routes`] removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OwnRoutes {
+    /// How many top Route entries named us.
+    pub(crate) popped: usize,
+    /// Whether one of them carried this dialog's route token: we record-routed it.
+    pub(crate) authentic: bool,
+}
+
+/// Removes the Route entries at the top that name us (loose routing, §16.4) and
+/// checks their `pbx` token against the Call-ID, so that a forged Route cannot
+/// turn the proxy into an open relay for "in-dialog" requests.
+pub(crate) fn pop_own_routes(core: &SipCore, req: &mut Request) -> OwnRoutes {
+    let token = core.route_token(req.call_id().unwrap_or(""));
+    let mut own = OwnRoutes {
+        popped: 0,
+        authentic: false,
+    };
     loop {
         let Ok(routes) = req.headers.route_set(&HeaderName::Route) else {
-            return popped;
+            return own;
         };
         match routes.first() {
             Some(top) if core.locals.is_us(&top.uri) => {
+                own.authentic |= top.uri.param("pbx") == Some(Some(token.as_str()));
                 req.headers.remove_first_value(&HeaderName::Route);
-                popped += 1;
+                own.popped += 1;
             }
-            _ => return popped,
+            _ => return own,
         }
     }
 }

@@ -223,6 +223,11 @@ impl Server {
                 ..TimerConfig::default()
             },
             anchor,
+            route_key: {
+                let mut k = [0u8; 32];
+                rng.fill_bytes(&mut k);
+                k
+            },
         }));
         let _ = cell.set((core.clone(), transports.clone()));
 

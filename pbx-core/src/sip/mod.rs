@@ -63,6 +63,7 @@ pub struct SipCore {
     pub ids: IdGen,
     /// Media anchoring (None: `media.anchor = "never"`).
     pub anchor: Option<proxy::MediaAnchor>,
+    route_key: [u8; 32],
     shards: Vec<Mutex<Shard>>,
     shard_hasher: ahash::RandomState,
 }
@@ -91,6 +92,8 @@ pub struct SipCoreParts {
     pub timers: TimerConfig,
     /// Media anchoring.
     pub anchor: Option<proxy::MediaAnchor>,
+    /// Secret key of the Record-Route tokens (random, from the driver).
+    pub route_key: [u8; 32],
 }
 
 impl SipCore {
@@ -109,9 +112,20 @@ impl SipCore {
             register_auth: p.register_auth,
             ids: IdGen::new(p.seed),
             anchor: p.anchor,
+            route_key: p.route_key,
             shards,
             shard_hasher: ahash::RandomState::with_seeds(p.seed, 7, 11, 13),
         }
+    }
+
+    /// The route token put in our Record-Route for a dialog (HMAC of its Call-ID
+    /// under a per-process key): in-dialog requests must bring it back.
+    pub fn route_token(&self, call_id: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.route_key)
+            .expect("HMAC takes any key length");
+        mac.update(call_id.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..8])
     }
 
     /// Whether `ip` belongs to a trusted peer.

@@ -58,6 +58,7 @@ impl Harness {
             shards: 4,
             timers: TimerConfig::default(),
             anchor: None,
+            route_key: [5; 32],
         });
         Self {
             core,
@@ -164,9 +165,13 @@ fn invite_forks_first_200_wins_and_the_other_branch_is_cancelled() {
     assert_eq!(branches.len(), 2, "forked to both contacts");
     for (addr, r) in &branches {
         assert_eq!(r.uri.to_string(), format!("sip:bob@{addr}"));
+        let rr = format!(
+            "<sip:127.0.0.1:5060;lr;pbx={}>",
+            h.core.route_token("call-f1")
+        );
         assert_eq!(
             r.headers.get_str(&HeaderName::RecordRoute),
-            Some("<sip:127.0.0.1:5060;lr>")
+            Some(rr.as_str())
         );
         assert_eq!(r.max_forwards().unwrap(), Some(69));
         assert_eq!(r.headers.vias().count(), 2);
@@ -324,9 +329,10 @@ fn a_request_looping_back_is_refused_with_482() {
 fn ack_for_2xx_is_routed_by_its_route_header() {
     let h = Harness::new();
     h.register("bob", "10.0.0.2:5060");
-    let ack = "ACK sip:bob@10.0.0.2:5060 SIP/2.0\nVia: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKack1\nRoute: <sip:127.0.0.1:5060;lr>\n\
-               From: <sip:alice@127.0.0.1>;tag=a1\nTo: <sip:bob@127.0.0.1>;tag=tb\nCall-ID: call-ack\nCSeq: 1 ACK\nMax-Forwards: 70\nContent-Length: 0\n\n";
-    let out = h.send("10.0.0.1:5070", ack);
+    let token = h.core.route_token("call-ack");
+    let ack = format!("ACK sip:bob@10.0.0.2:5060 SIP/2.0\nVia: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKack1\nRoute: <sip:127.0.0.1:5060;lr;pbx={token}>\n\
+               From: <sip:alice@127.0.0.1>;tag=a1\nTo: <sip:bob@127.0.0.1>;tag=tb\nCall-ID: call-ack\nCSeq: 1 ACK\nMax-Forwards: 70\nContent-Length: 0\n\n");
+    let out = h.send("10.0.0.1:5070", &ack);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].0.addr.to_string(), "10.0.0.2:5060");
     let fwd = req(&out[0].1);
@@ -336,6 +342,45 @@ fn ack_for_2xx_is_routed_by_its_route_header() {
         "our Route popped"
     );
     assert_eq!(fwd.headers.vias().count(), 2);
+    // Without the dialog's route token the same ACK goes nowhere.
+    let forged = ack
+        .replace(&format!(";pbx={token}"), "")
+        .replace("ack1", "ack2");
+    assert!(h.send("10.0.0.1:5070", &forged).is_empty());
+}
+
+#[test]
+fn forged_in_dialog_route_is_not_an_open_relay() {
+    let h = Harness::new();
+    let token = h.core.route_token("relay-1");
+    let req = |route: &str| {
+        format!(
+            "INVITE sip:victim@198.51.100.7 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.9:5070;branch=z9hG4bKrelay{}\nRoute: {route}\n\
+             From: <sip:x@example.org>;tag=x\nTo: <sip:victim@198.51.100.7>;tag=y\nCall-ID: relay-1\nCSeq: 2 INVITE\n\
+             Max-Forwards: 70\nContent-Length: 0\n\n",
+            route.len()
+        )
+    };
+    let finals = |out: Vec<(Peer, SipMessage)>| -> Vec<u16> {
+        out.iter()
+            .filter(|(_, m)| matches!(m, SipMessage::Response(r) if r.status.0 >= 200))
+            .map(|(_, m)| status(m))
+            .collect()
+    };
+    assert_eq!(
+        finals(h.send("192.0.2.9:5070", &req("<sip:127.0.0.1:5060;lr>"))),
+        vec![403]
+    );
+    let out = h.send(
+        "192.0.2.9:5070",
+        &req(&format!("<sip:127.0.0.1:5060;lr;pbx={token}>")),
+    );
+    assert!(
+        out.iter()
+            .any(|(p, m)| p.addr.to_string() == "198.51.100.7:5060"
+                && matches!(m, SipMessage::Request(_))),
+        "genuine dialog routes: {out:?}"
+    );
 }
 
 #[test]
