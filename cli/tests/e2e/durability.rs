@@ -57,3 +57,26 @@ fn bindings_survive_kill_9() {
         "callee restored from the store",
     );
 }
+
+#[test]
+fn sigterm_flushes_fresh_bindings() {
+    let names: Vec<String> = (0..5).map(|i| format!("t{i}")).collect();
+    let mut pbx = Pbx::start(&format!("{TRUSTED}{}", users_toml(&names)));
+    let ua = RawUa::new();
+    for (i, n) in names.iter().enumerate() {
+        ua.register_ok(pbx.addr(), n, &format!("sip:{n}@127.0.0.1:{}", 21000 + i));
+    }
+    // No wait for the write-behind: a graceful stop must flush what is queued.
+    assert!(
+        pbx.terminate(),
+        "pbx exits 0 on SIGTERM:\n{}",
+        pbx.log_text()
+    );
+    let out = pbx.registrations();
+    for n in &names {
+        assert!(
+            out.contains(&format!("{n}@127.0.0.1\t")),
+            "{n} flushed at shutdown:\n{out}"
+        );
+    }
+}

@@ -237,6 +237,16 @@ impl Pbx {
         }
     }
 
+    /// SIGTERM, then waits (bounded) for a graceful exit; returns whether it exited 0.
+    pub(crate) fn terminate(&mut self) -> bool {
+        let Some(mut c) = self.child.take() else {
+            return false;
+        };
+        let pid = c.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        wait_bounded(&mut c, Duration::from_secs(10)).is_some_and(|s| s.success())
+    }
+
     /// Starts the server again on the same config and data dir.
     pub(crate) fn restart(&mut self) {
         self.kill9();

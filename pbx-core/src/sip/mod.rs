@@ -164,7 +164,7 @@ impl SipCore {
                 // Everything logged for this message carries its Call-ID (a no-op unless debug is on).
                 let _span = tracing::debug_span!("sip", call_id).entered();
                 let _span = tracing::debug_span!("sip", call_id).entered();
-        let mut shard = self.shard_of(call_id).lock();
+                let mut shard = self.shard_of(call_id).lock();
                 shard
                     .layer
                     .handle_message(now.instant, SipMessage::Response(resp), peer);
