@@ -75,17 +75,7 @@ pub fn decide(core: &SipCore, req: &mut Request, peer: Peer, now: &Now) -> Decis
         if !own.authentic {
             return Decision::Reply(StatusCode::FORBIDDEN, "Relaying denied");
         }
-        return match next_hop(req) {
-            Some(dest) => Decision::Forward {
-                targets: vec![Target {
-                    uri: None,
-                    routes: Vec::new(),
-                    dest,
-                }],
-                record_route: false,
-            },
-            None => Decision::Reply(StatusCode::SERVICE_UNAVAILABLE, "Destination unresolvable"),
-        };
+        return forward_to_next_hop(req, false);
     }
     // Our own sockets count as trusted: a spiral through this proxy is not re-challenged.
     let trusted = core.is_trusted(peer.addr.ip())
@@ -95,17 +85,7 @@ pub fn decide(core: &SipCore, req: &mut Request, peer: Peer, now: &Now) -> Decis
         if !trusted {
             return Decision::Reply(StatusCode::FORBIDDEN, "Relaying denied");
         }
-        return match next_hop(req) {
-            Some(dest) => Decision::Forward {
-                targets: vec![Target {
-                    uri: None,
-                    routes: Vec::new(),
-                    dest,
-                }],
-                record_route: creates_dialog(&req.method),
-            },
-            None => Decision::Reply(StatusCode::SERVICE_UNAVAILABLE, "Destination unresolvable"),
-        };
+        return forward_to_next_hop(req, creates_dialog(&req.method));
     }
     if !core.locals.is_local_host(&req.uri.host) {
         return Decision::Reply(StatusCode::FORBIDDEN, "Relaying denied");
@@ -233,6 +213,21 @@ pub(crate) fn pop_own_routes(core: &SipCore, req: &mut Request) -> OwnRoutes {
             }
             _ => return own,
         }
+    }
+}
+
+/// Forwards a request along its Route set (or to its Request-URI) unchanged.
+fn forward_to_next_hop(req: &Request, record_route: bool) -> Decision {
+    match next_hop(req) {
+        Some(dest) => Decision::Forward {
+            targets: vec![Target {
+                uri: None,
+                routes: Vec::new(),
+                dest,
+            }],
+            record_route,
+        },
+        None => Decision::Reply(StatusCode::SERVICE_UNAVAILABLE, "Destination unresolvable"),
     }
 }
 
