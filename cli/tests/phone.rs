@@ -5,22 +5,20 @@
 
 #[path = "support/audio.rs"]
 mod audio;
+#[path = "support/baresip.rs"]
+mod baresip;
+#[path = "phone/interop.rs"]
+mod interop;
+#[path = "phone/transport.rs"]
+mod transport;
 
 use std::io::Write;
-use std::net::UdpSocket;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use audio::{read_wav, tone_share, write_tone};
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use baresip::free_udp_port;
 
 struct Kill(Child);
 
@@ -36,12 +34,18 @@ fn pbx() -> Command {
 }
 
 fn start_server(root: &Path) -> (Kill, u16, std::path::PathBuf) {
+    start_server_with(root, "")
+}
+
+/// `pbx serve` on UDP and TCP 127.0.0.1:PORT with users 2001 and 2002;
+/// `tls` is added to its `[server]` table (`[[server.tls]]` entries).
+fn start_server_with(root: &Path, tls: &str) -> (Kill, u16, std::path::PathBuf) {
     let port = free_udp_port();
     let config = root.join("pbx.toml");
     std::fs::write(
         &config,
         format!(
-            "[server]\ndomain = \"127.0.0.1\"\nlisten = [\"udp:127.0.0.1:{port}\"]\ndata_dir = \"{}\"\n\
+            "[server]\ndomain = \"127.0.0.1\"\nlisten = [\"udp:127.0.0.1:{port}\", \"tcp:127.0.0.1:{port}\"]\ndata_dir = \"{}\"\n{tls}\n\
              [metrics]\nlisten = \"off\"\n\
              [[users]]\nname = \"2001\"\npassword = \"2001-pw\"\n[[users]]\nname = \"2002\"\npassword = \"2002-pw\"\n",
             root.join("data").display()

@@ -11,6 +11,7 @@ use clap::{Args, Subcommand};
 
 use crate::phone::console::ConsoleOptions;
 use crate::phone::oneshot::{digits, CallOptions};
+use crate::phone::sip::LinkConfig;
 use crate::phone::{parse_duration, Account};
 
 /// Account and network flags shared by every mode.
@@ -39,6 +40,18 @@ pub(crate) struct AccountArgs {
     /// Preferred codec: pcmu or pcma.
     #[arg(long, default_value = "pcmu", global = true)]
     codec: String,
+    /// SIP transport: udp, tcp or tls.
+    #[arg(long, default_value = "udp", global = true)]
+    transport: sip_stack::Transport,
+    /// PEM file with the CA certificate(s) trusted for TLS.
+    #[arg(long, global = true)]
+    tls_ca: Option<PathBuf>,
+    /// Interval of CRLF keep-alives on TCP/TLS (RFC 5626).
+    #[arg(long, value_parser = parse_duration, default_value = "30s", global = true)]
+    keepalive: Duration,
+    /// Requested registration lifetime in seconds.
+    #[arg(long, default_value_t = 300, global = true)]
+    expires: u32,
 }
 
 /// Media and timing flags of the one-shot modes.
@@ -109,14 +122,21 @@ fn account(a: &AccountArgs) -> anyhow::Result<Account> {
         .user
         .clone()
         .ok_or_else(|| anyhow::anyhow!("pbx phone needs --user (and --password, --server)"))?;
-    Account::new(
+    let mut account = Account::new(
         user,
         a.password.clone(),
         &a.server,
         a.domain.clone(),
         a.bind,
         &a.codec,
-    )
+    )?;
+    account.expires = a.expires;
+    account.link = LinkConfig {
+        transport: a.transport,
+        tls_roots: a.tls_ca.iter().cloned().collect(),
+        keepalive: a.keepalive,
+    };
+    Ok(account)
 }
 
 fn options(m: &MediaArgs) -> anyhow::Result<CallOptions> {
@@ -136,6 +156,13 @@ fn options(m: &MediaArgs) -> anyhow::Result<CallOptions> {
 
 /// Runs `pbx phone`.
 pub(crate) fn run(args: PhoneArgs) -> anyhow::Result<ExitCode> {
+    // Diagnostics go to stderr, off unless PBX_LOG asks (e.g. PBX_LOG=debug).
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PBX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -21,7 +21,7 @@ use anyhow::{bail, Context};
 use sip_stack::ua::{Credentials, UaConfig, UaEvent};
 use sip_stack::Uri;
 
-use self::sip::SipDriver;
+use self::sip::{LinkConfig, SipDriver};
 
 /// The account and network settings shared by every `pbx phone` mode.
 #[derive(Debug, Clone)]
@@ -40,6 +40,8 @@ pub(crate) struct Account {
     pub(crate) codecs: Vec<Codec>,
     /// Registration lifetime.
     pub(crate) expires: u32,
+    /// Transport, TLS trust and keep-alives.
+    pub(crate) link: LinkConfig,
 }
 
 impl Account {
@@ -83,6 +85,7 @@ impl Account {
             bind,
             codecs,
             expires: 300,
+            link: LinkConfig::default(),
         })
     }
 
@@ -91,6 +94,12 @@ impl Account {
         let aor = Uri::parse(&format!("sip:{}@{}", self.user, self.domain))
             .with_context(|| format!("{}@{} is not a SIP address", self.user, self.domain))?;
         let mut c = UaConfig::new(aor, local);
+        c.transport = self.link.transport;
+        if c.transport != sip_stack::Transport::Udp {
+            // RFC 3261 §19.1.1: requests for us must come over this transport.
+            let t = c.transport.as_str().to_ascii_lowercase();
+            c.contact.set_param("transport", Some(t));
+        }
         c.outbound_proxy = Some(self.server);
         c.credentials = self.password.clone().map(|password| Credentials {
             username: self.user.clone(),
@@ -140,7 +149,7 @@ fn seed() -> u64 {
 /// Starts the SIP driver for `account`.
 pub(crate) async fn start(account: &Account) -> anyhow::Result<SipDriver> {
     let mut err = None;
-    let driver = SipDriver::bind(account.bind, |local| match account.ua_config(local) {
+    let driver = SipDriver::bind(account.bind, &account.link, |local| match account.ua_config(local) {
         Ok(c) => c,
         Err(e) => {
             err = Some(e);

@@ -1,21 +1,72 @@
-//! The tokio driver of the sans-IO [`UserAgent`]: one UDP socket, the
-//! agent, and the run loop of the sip-stack contract (feed, drain, sleep
-//! until `poll_timeout`). The application awaits [`SipDriver::next_event`]
-//! and issues commands through [`SipDriver::act`].
+//! The tokio driver of the sans-IO [`UserAgent`]: its transport (one UDP
+//! socket, or the sip-stack TCP/TLS transports), the agent, and the run
+//! loop of the sip-stack contract (feed, drain, sleep until
+//! `poll_timeout`). The application awaits [`SipDriver::next_event`] and
+//! issues commands through [`SipDriver::act`].
+//!
+//! On TCP and TLS the driver keeps the connection to the server open with
+//! RFC 5626 §4.4.1 CRLF keep-alives (a double CRLF "ping" the server
+//! answers with a CRLF "pong"), so NATs keep the flow the server uses to
+//! reach us.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use bytes::Bytes;
 use sip_stack::message::SipMessage;
+use sip_stack::transport::{Handler, Incoming, TransportConfig, Transports};
 use sip_stack::ua::{Output, UaConfig, UaEvent, UserAgent};
-use sip_stack::Peer;
+use sip_stack::{Peer, Transport};
 use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
 
-/// A user agent on a UDP socket.
+/// How the phone reaches the server.
+#[derive(Debug, Clone)]
+pub(crate) struct LinkConfig {
+    /// UDP, TCP or TLS.
+    pub(crate) transport: Transport,
+    /// CA certificates (PEM) trusted for TLS.
+    pub(crate) tls_roots: Vec<PathBuf>,
+    /// Interval of the CRLF keep-alives on TCP/TLS.
+    pub(crate) keepalive: Duration,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        Self {
+            transport: Transport::Udp,
+            tls_roots: Vec::new(),
+            keepalive: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Hands stream messages from the transport tasks to the driver.
+struct Forward(mpsc::UnboundedSender<Incoming>);
+
+impl Handler for Forward {
+    fn on_message(&self, incoming: Incoming) {
+        let _ = self.0.send(incoming);
+    }
+}
+
+/// The socket(s) under the agent.
+enum Link {
+    Udp(UdpSocket),
+    Stream {
+        transports: Transports,
+        incoming: mpsc::UnboundedReceiver<Incoming>,
+        keepalive: tokio::time::Interval,
+    },
+}
+
+/// A user agent on its transport.
 pub(crate) struct SipDriver {
-    socket: UdpSocket,
+    link: Link,
     ua: UserAgent,
     events: VecDeque<UaEvent>,
     buf: Vec<u8>,
@@ -25,18 +76,59 @@ impl SipDriver {
     /// Binds `bind` and starts a user agent whose Via/Contact use the bound address.
     pub(crate) async fn bind(
         bind: SocketAddr,
+        link: &LinkConfig,
         config: impl FnOnce(SocketAddr) -> UaConfig,
     ) -> anyhow::Result<Self> {
-        let socket = UdpSocket::bind(bind)
-            .await
-            .with_context(|| format!("binding SIP socket {bind}"))?;
-        let local = socket.local_addr()?;
+        let (link, local) = match link.transport {
+            Transport::Udp => {
+                let socket = UdpSocket::bind(bind)
+                    .await
+                    .with_context(|| format!("binding SIP socket {bind}"))?;
+                let local = socket.local_addr()?;
+                (Link::Udp(socket), local)
+            }
+            Transport::Tcp | Transport::Tls => Self::bind_stream(bind, link).await?,
+            t @ (Transport::Ws | Transport::Wss) => {
+                anyhow::bail!("transport {t} is not supported by pbx phone (udp, tcp or tls)")
+            }
+        };
         Ok(Self {
-            socket,
+            link,
             ua: UserAgent::new(config(local)),
             events: VecDeque::new(),
             buf: vec![0; 65_535],
         })
+    }
+
+    /// TCP/TLS: a TCP listener on `bind` (requests the server sends on a new
+    /// connection arrive there; its address goes into Via and Contact) and
+    /// outbound connections opened on demand.
+    async fn bind_stream(bind: SocketAddr, link: &LinkConfig) -> anyhow::Result<(Link, SocketAddr)> {
+        let (tx, incoming) = mpsc::unbounded_channel();
+        let config = TransportConfig {
+            tcp: vec![bind],
+            udp_threads: 1,
+            tls_client_roots: link.tls_roots.clone(),
+            ..TransportConfig::default()
+        };
+        let transports = Transports::start(config, Arc::new(Forward(tx)))
+            .await
+            .with_context(|| format!("binding SIP TCP listener {bind}"))?;
+        if link.transport == Transport::Tls && link.tls_roots.is_empty() {
+            anyhow::bail!("TLS needs the server's CA certificate (--tls-ca FILE.pem)");
+        }
+        let local = transports
+            .local_addr(Transport::Tcp)
+            .context("no TCP listener")?;
+        let mut keepalive = tokio::time::interval(link.keepalive);
+        keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        keepalive.reset();
+        let link = Link::Stream {
+            transports,
+            incoming,
+            keepalive,
+        };
+        Ok((link, local))
     }
 
     /// Runs a command on the agent with the current time, then sends what it produced.
@@ -55,7 +147,11 @@ impl SipDriver {
         while let Some(out) = self.ua.poll_output() {
             match out {
                 Output::Transmit { peer, data } => {
-                    if let Err(e) = self.socket.try_send_to(&data, peer.addr) {
+                    let sent = match &self.link {
+                        Link::Udp(socket) => socket.try_send_to(&data, peer.addr).map(drop).map_err(anyhow::Error::from),
+                        Link::Stream { transports, .. } => transports.send(&peer, data).map_err(anyhow::Error::from),
+                    };
+                    if let Err(e) = sent {
                         tracing::debug!(error = %e, to = %peer.addr, "SIP send failed");
                     }
                 }
@@ -76,18 +172,39 @@ impl SipDriver {
                 .ua
                 .poll_timeout()
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
-            tokio::select! {
-                r = self.socket.recv_from(&mut self.buf) => {
-                    let (n, from) = r.context("receiving SIP")?;
-                    let data = bytes::Bytes::copy_from_slice(&self.buf[..n]);
-                    match SipMessage::parse(data) {
-                        Ok(msg) => self.ua.handle_message(Instant::now(), msg, Peer::udp(from)),
-                        Err(e) => tracing::debug!(%from, error = %e, "unparsable SIP datagram dropped"),
+            let server = self.ua.config().outbound_proxy;
+            let received = match &mut self.link {
+                Link::Udp(socket) => tokio::select! {
+                    r = socket.recv_from(&mut self.buf) => {
+                        let (n, from) = r.context("receiving SIP")?;
+                        Some((Bytes::copy_from_slice(&self.buf[..n]), Peer::udp(from)))
                     }
-                }
-                () = tokio::time::sleep_until(deadline.into()) => {
-                    self.ua.handle_timeout(Instant::now());
-                }
+                    () = tokio::time::sleep_until(deadline.into()) => None,
+                },
+                Link::Stream { transports, incoming, keepalive } => tokio::select! {
+                    m = incoming.recv() => {
+                        let m = m.context("SIP transports stopped")?;
+                        Some((m.data, m.peer))
+                    }
+                    _ = keepalive.tick() => {
+                        if let Some(addr) = server {
+                            let peer = Peer { transport: self.ua.config().transport, addr, conn: None };
+                            // RFC 5626 §4.4.1: a CRLF ping on the flow to the server.
+                            if let Err(e) = transports.send(&peer, Bytes::from_static(b"\r\n\r\n")) {
+                                tracing::debug!(error = %e, "keep-alive not sent");
+                            }
+                        }
+                        continue;
+                    }
+                    () = tokio::time::sleep_until(deadline.into()) => None,
+                },
+            };
+            match received {
+                Some((data, from)) => match SipMessage::parse(data) {
+                    Ok(msg) => self.ua.handle_message(Instant::now(), msg, from),
+                    Err(e) => tracing::debug!(%from, error = %e, "unparsable SIP message dropped"),
+                },
+                None => self.ua.handle_timeout(Instant::now()),
             }
         }
     }

@@ -401,6 +401,11 @@ pub struct UserAgent {
     sessions: BTreeMap<SessionId, Session>,
     next_session: u64,
     clients: HashMap<ClientTxId, ClientOwner>,
+    /// A copy of each live client transaction's request: on reliable
+    /// transports the layer ends a non-INVITE transaction (Timer K = 0,
+    /// RFC 3261 §17.1.2.2) before its final response reaches us, and a
+    /// 401/407 retry or a CANCEL still needs the request.
+    sent: HashMap<ClientTxId, Request>,
     nonce_counts: HashMap<String, u32>,
 }
 
@@ -417,6 +422,7 @@ impl UserAgent {
             sessions: BTreeMap::new(),
             next_session: 1,
             clients: HashMap::new(),
+            sent: HashMap::new(),
             nonce_counts: HashMap::new(),
             config,
         }
@@ -515,7 +521,7 @@ impl UserAgent {
             TxEvent::Timeout { tx } => {
                 if let Some(owner) = self.clients.get(&tx).copied() {
                     let mut timeout = crate::message::Response::new(StatusCode::REQUEST_TIMEOUT);
-                    if let Some(req) = self.layer.client_request(tx) {
+                    if let Some(req) = self.client_request(tx) {
                         timeout = crate::message::Response::for_request(
                             req,
                             StatusCode::REQUEST_TIMEOUT,
@@ -529,6 +535,7 @@ impl UserAgent {
                 tx: crate::transaction::TxId::Client(id),
             } => {
                 self.clients.remove(&id);
+                self.sent.remove(&id);
             }
             _ => {}
         }
@@ -565,6 +572,19 @@ impl UserAgent {
                 reason,
             });
         }
+    }
+
+    /// Starts a client transaction for `req`, keeping a copy of it.
+    fn send_client(&mut self, now: Instant, req: Request, peer: Peer) -> ClientTxId {
+        let copy = req.clone();
+        let tx = self.layer.send_request(now, req, peer);
+        self.sent.insert(tx, copy);
+        tx
+    }
+
+    /// The request of a client transaction, while we track it.
+    fn client_request(&self, tx: ClientTxId) -> Option<&Request> {
+        self.sent.get(&tx).or_else(|| self.layer.client_request(tx))
     }
 
     fn request_with_via(&mut self, mut req: Request) -> Request {

@@ -131,7 +131,7 @@ impl UserAgent {
             return;
         };
         let req = self.request_with_via(req);
-        let tx = self.layer.send_request(now, req, peer);
+        let tx = self.send_client(now, req, peer);
         self.clients.insert(tx, ClientOwner::Register);
         self.registration.tx = Some(tx);
     }
@@ -144,7 +144,7 @@ impl UserAgent {
         let status = resp.status;
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::PROXY_AUTHENTICATION_REQUIRED
         {
-            if let Some(mut req) = self.layer.client_request(tx).cloned() {
+            if let Some(mut req) = self.client_request(tx).cloned() {
                 let mut attempts = self.registration.attempts;
                 if self.authorize(&mut req, &resp, &mut attempts) {
                     self.registration.attempts = attempts;

@@ -1,0 +1,126 @@
+//! `pbx phone` over TCP and TLS: two phones register at `pbx serve` on a
+//! stream transport and call each other through it; each recording holds
+//! the other side's tone and the callee gets the caller's digits.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
+
+use super::*;
+
+/// Alice (2001, 440 Hz) calls bob (2002, 1000 Hz) through the pbx at
+/// `server`, each phone with `args` (transport flags) before its mode.
+fn call_over(root: &Path, config: &Path, server: &str, args: &[&str]) {
+    let (tone_a, tone_b) = (root.join("a440.wav"), root.join("b1000.wav"));
+    write_tone(&tone_a, 440.0, 10.0);
+    write_tone(&tone_b, 1000.0, 10.0);
+    let (heard_a, heard_b) = (root.join("a-heard.wav"), root.join("b-heard.wav"));
+    let bob_log = std::fs::File::create(root.join("bob.log")).unwrap();
+    let mut bob = Kill(
+        pbx()
+            .args(["phone", "--user", "2002", "--password", "2002-pw"])
+            .args(["--server", server])
+            .args(args)
+            .args(["answer", "--duration", "5s", "--wait", "20s"])
+            .arg("--play")
+            .arg(&tone_b)
+            .arg("--record")
+            .arg(&heard_b)
+            .stdin(Stdio::null())
+            .stdout(bob_log.try_clone().unwrap())
+            .stderr(bob_log)
+            .spawn()
+            .unwrap(),
+    );
+    wait_registered(config, "2002@127.0.0.1", root);
+    let alice = pbx()
+        .args(["phone", "--user", "2001", "--password", "2001-pw"])
+        .args(["--server", server])
+        .args(args)
+        .args(["call", "2002", "--duration", "3s", "--dtmf", "9"])
+        .arg("--play")
+        .arg(&tone_a)
+        .arg("--record")
+        .arg(&heard_a)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let alice_log = String::from_utf8_lossy(&alice.stderr).into_owned();
+    let bob_status = bob.0.wait().unwrap();
+    let bob_text = std::fs::read_to_string(root.join("bob.log")).unwrap_or_default();
+    let pbx_text = std::fs::read_to_string(root.join("pbx.log")).unwrap_or_default();
+    assert!(
+        alice.status.success(),
+        "alice's call connected:\n{alice_log}\nbob:\n{bob_text}\npbx:\n{pbx_text}"
+    );
+    assert!(bob_status.success(), "bob answered:\n{bob_text}");
+    assert!(bob_text.contains("call ended: remote hangup"), "{bob_text}");
+    assert!(bob_text.contains("DTMF 9 received"), "{bob_text}");
+    assert_hears(&heard_a, 1000.0, 440.0, "alice");
+    assert_hears(&heard_b, 440.0, 1000.0, "bob");
+}
+
+/// The registrations listing names the contacts' transport.
+#[allow(dead_code)]
+fn assert_registered_over(config: &Path, transport: &str) {
+    let out = pbx()
+        .args(["--config", config.to_str().unwrap(), "registrations"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.to_ascii_lowercase().contains(&format!("transport={transport}")),
+        "contacts registered over {transport}:\n{text}"
+    );
+}
+
+#[test]
+fn two_phones_call_each_other_over_tcp() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (_server, port, config) = start_server(root);
+    std::thread::sleep(Duration::from_millis(300));
+    let server = format!("127.0.0.1:{port}");
+    // A 1 s keep-alive: CRLF pings run during the call without disturbing it.
+    call_over(root, &config, &server, &["--transport", "tcp", "--keepalive", "1s"]);
+}
+
+/// A CA and a certificate for 127.0.0.1 it signed, as PEM files in `dir`;
+/// returns the CA's path.
+fn pki(dir: &Path) -> std::path::PathBuf {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "pbx phone test CA");
+    let ca_key = KeyPair::generate().unwrap();
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    dir.join("ca.pem")
+}
+
+#[test]
+fn two_phones_call_each_other_over_tls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let ca = pki(root);
+    let tls_port = free_udp_port();
+    let tls = format!(
+        "[[server.tls]]\nlisten = \"127.0.0.1:{tls_port}\"\ncert = \"{}\"\nkey = \"{}\"\n",
+        root.join("cert.pem").display(),
+        root.join("key.pem").display()
+    );
+    let (_server, _, config) = start_server_with(root, &tls);
+    std::thread::sleep(Duration::from_millis(300));
+    let server = format!("127.0.0.1:{tls_port}");
+    let ca = ca.to_str().unwrap().to_owned();
+    call_over(root, &config, &server, &["--transport", "tls", "--tls-ca", &ca]);
+}
