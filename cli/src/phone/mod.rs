@@ -106,6 +106,9 @@ impl Account {
             password,
         });
         c.register_expires = self.expires;
+        // NAT, and TCP/TLS where our Contact is the connection's address:
+        // take the address the server saw (RFC 3581).
+        c.learn_contact = true;
         c.seed = seed();
         Ok(c)
     }
@@ -174,7 +177,11 @@ pub(crate) async fn register(phone: &mut SipDriver) -> anyhow::Result<u32> {
                 UaEvent::RegistrationFailed { status, .. } => Some(Err(*status)),
                 _ => None,
             },
-            |_| {},
+            |ev| {
+                if let UaEvent::ContactLearned { contact } = ev {
+                    eprintln!("contact learnt from the server: {contact}");
+                }
+            },
         )
         .await?;
     match outcome {

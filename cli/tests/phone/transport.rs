@@ -33,6 +33,9 @@ fn call_over(root: &Path, config: &Path, server: &str, args: &[&str]) {
             .unwrap(),
     );
     wait_registered(config, "2002@127.0.0.1", root);
+    if let Some(transport) = args.windows(2).find(|w| w[0] == "--transport").map(|w| w[1]) {
+        assert_registered_over(config, transport);
+    }
     let alice = pbx()
         .args(["phone", "--user", "2001", "--password", "2001-pw"])
         .args(["--server", server])
@@ -60,18 +63,35 @@ fn call_over(root: &Path, config: &Path, server: &str, args: &[&str]) {
     assert_hears(&heard_b, 440.0, 1000.0, "bob");
 }
 
-/// The registrations listing names the contacts' transport.
-#[allow(dead_code)]
+/// The registrations listing shows bob's contact on `transport`, learnt
+/// from the connection (its port is the one the registration came from).
 fn assert_registered_over(config: &Path, transport: &str) {
-    let out = pbx()
-        .args(["--config", config.to_str().unwrap(), "registrations"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        text.to_ascii_lowercase().contains(&format!("transport={transport}")),
-        "contacts registered over {transport}:\n{text}"
-    );
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let out = pbx()
+            .args(["--config", config.to_str().unwrap(), "registrations"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        // 2002@127.0.0.1 <tab> contact <tab> expires <tab> q <tab> via TRANSPORT ADDR ...
+        let learnt = text.lines().filter(|l| l.starts_with("2002@")).any(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let port = fields[1]
+                .rsplit_once(':')
+                .and_then(|(_, rest)| rest.split(';').next())
+                .unwrap_or_default();
+            let source = format!("via {} 127.0.0.1:{port}", transport.to_ascii_uppercase());
+            fields[1].ends_with(&format!(";transport={transport}")) && line.contains(&source)
+        });
+        if learnt {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "bob's contact is his {transport} connection:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]

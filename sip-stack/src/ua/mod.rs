@@ -156,6 +156,13 @@ pub struct UaConfig {
     pub register_retry_max: Duration,
     /// Send `180 Ringing` as soon as an INVITE arrives.
     pub auto_ringing: bool,
+    /// Learn our public address from the `received`/`rport` parameters the
+    /// registrar puts in our Via (RFC 3261 §18.2.1, RFC 3581 §4): when they
+    /// differ from the Contact, the Contact is rewritten to them and
+    /// registered again (the old binding is removed in the same REGISTER).
+    /// On TCP/TLS that makes the Contact the connection's own address, so
+    /// the server reaches us over the flow we opened (RFC 5626 §5.3).
+    pub learn_contact: bool,
     /// RFC 3261 timers for the transaction layer and 2xx retransmission.
     pub timers: TimerConfig,
     /// Seed for tags, branches, Call-IDs and cnonces.
@@ -182,6 +189,7 @@ impl UaConfig {
             register_retry_base: Duration::from_secs(2),
             register_retry_max: Duration::from_secs(300),
             auto_ringing: true,
+            learn_contact: false,
             timers: TimerConfig::default(),
             seed: 0,
             user_agent: concat!("pbx-phone/", env!("CARGO_PKG_VERSION")).into(),
@@ -246,6 +254,12 @@ pub enum UaEvent {
     },
     /// The binding was removed (REGISTER with Expires: 0 answered).
     Unregistered,
+    /// The registrar saw us at another address ([`UaConfig::learn_contact`]):
+    /// our Contact is now `contact`, and a REGISTER for it is on its way.
+    ContactLearned {
+        /// The new Contact URI.
+        contact: Uri,
+    },
     /// A new INVITE; answer with [`UserAgent::answer`] or [`UserAgent::reject`].
     IncomingCall {
         /// The new session.
