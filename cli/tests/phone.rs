@@ -38,14 +38,15 @@ fn start_server(root: &Path) -> (Kill, u16, std::path::PathBuf) {
 }
 
 /// `pbx serve` on UDP and TCP 127.0.0.1:PORT with users 2001 and 2002;
-/// `tls` is added to its `[server]` table (`[[server.tls]]` entries).
-fn start_server_with(root: &Path, tls: &str) -> (Kill, u16, std::path::PathBuf) {
+/// `extra` TOML follows its `[server]` table (`[[server.tls]]` entries,
+/// other tables).
+fn start_server_with(root: &Path, extra: &str) -> (Kill, u16, std::path::PathBuf) {
     let port = free_udp_port();
     let config = root.join("pbx.toml");
     std::fs::write(
         &config,
         format!(
-            "[server]\ndomain = \"127.0.0.1\"\nlisten = [\"udp:127.0.0.1:{port}\", \"tcp:127.0.0.1:{port}\"]\ndata_dir = \"{}\"\n{tls}\n\
+            "[server]\ndomain = \"127.0.0.1\"\nlisten = [\"udp:127.0.0.1:{port}\", \"tcp:127.0.0.1:{port}\"]\ndata_dir = \"{}\"\n{extra}\n\
              [metrics]\nlisten = \"off\"\n\
              [[users]]\nname = \"2001\"\npassword = \"2001-pw\"\n[[users]]\nname = \"2002\"\npassword = \"2002-pw\"\n",
             root.join("data").display()
@@ -62,6 +63,24 @@ fn start_server_with(root: &Path, tls: &str) -> (Kill, u16, std::path::PathBuf) 
             .unwrap(),
     );
     (server, port, config)
+}
+
+/// `pbx serve` again with the config (and data) of a stopped one.
+fn restart_server(root: &Path, config: &Path) -> Kill {
+    let log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(root.join("pbx.log"))
+        .unwrap();
+    let server = Kill(
+        pbx()
+            .args(["--config", config.to_str().unwrap(), "serve"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    server
 }
 
 fn wait_registered(config: &Path, aor: &str, root: &Path) {

@@ -166,8 +166,8 @@ pub(crate) async fn start(account: &Account) -> anyhow::Result<SipDriver> {
     }
 }
 
-/// Registers and waits for the outcome.
-pub(crate) async fn register(phone: &mut SipDriver) -> anyhow::Result<u32> {
+/// Registers and waits for the outcome; `say` reports a learnt contact.
+pub(crate) async fn register(phone: &mut SipDriver, say: fn(&str)) -> anyhow::Result<u32> {
     phone.act(|ua, now| ua.register(now));
     let outcome = phone
         .wait_for(
@@ -179,7 +179,7 @@ pub(crate) async fn register(phone: &mut SipDriver) -> anyhow::Result<u32> {
             },
             |ev| {
                 if let UaEvent::ContactLearned { contact } = ev {
-                    eprintln!("contact learnt from the server: {contact}");
+                    say(&format!("contact learnt from the server: {contact}"));
                 }
             },
         )

@@ -69,7 +69,7 @@ pub(crate) async fn call(
     let target = account.target(target)?;
     let mut phone = super::start(account).await?;
     if account.password.is_some() {
-        let expires = register(&mut phone).await?;
+        let expires = register(&mut phone, |l| eprintln!("{l}")).await?;
         eprintln!(
             "registered as {}@{} ({expires} s)",
             account.user, account.domain
@@ -132,7 +132,7 @@ pub(crate) async fn call(
 /// `pbx phone answer`: register, auto-answer the next call.
 pub(crate) async fn answer(account: &Account, opts: &CallOptions) -> anyhow::Result<ExitCode> {
     let mut phone = super::start(account).await?;
-    let expires = register(&mut phone).await?;
+    let expires = register(&mut phone, |l| eprintln!("{l}")).await?;
     eprintln!(
         "registered as {}@{} ({expires} s), waiting for a call",
         account.user, account.domain

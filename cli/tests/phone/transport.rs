@@ -144,3 +144,53 @@ fn two_phones_call_each_other_over_tls() {
     let ca = ca.to_str().unwrap().to_owned();
     call_over(root, &config, &server, &["--transport", "tls", "--tls-ca", &ca]);
 }
+
+/// Network loss on TCP: the server goes away (its connections die with
+/// it) and comes back on the same address. The console's next refresh
+/// opens a new connection, learns its new address from the server and
+/// registers it.
+#[test]
+fn tcp_console_re_registers_on_a_new_connection_after_a_server_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (server, port, config) = start_server_with(root, "[registrar]\nmin_expires = 2\n");
+    std::thread::sleep(Duration::from_millis(300));
+    let mut alice = pbx()
+        .args(["phone", "--user", "2002", "--password", "2002-pw"])
+        .args(["--server", &format!("127.0.0.1:{port}")])
+        .args(["--transport", "tcp", "--expires", "4"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = alice.stdin.take().unwrap();
+    wait_registered(&config, "2002@127.0.0.1", root);
+    assert_registered_over(&config, "tcp");
+    drop(server);
+    let _restarted = restart_server(root, &config);
+    // The 4 s binding is refreshed after 2 s, on a new connection.
+    std::thread::sleep(Duration::from_millis(3500));
+    assert_registered_over(&config, "tcp");
+    let bindings = pbx()
+        .args(["--config", config.to_str().unwrap(), "registrations"])
+        .output()
+        .unwrap();
+    let bindings = String::from_utf8_lossy(&bindings.stdout).into_owned();
+    writeln!(stdin, "quit").unwrap();
+    drop(stdin);
+    let out = alice.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    let learnt: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("contact learnt from the server"))
+        .collect();
+    assert_eq!(learnt.len(), 2, "one contact per connection:\n{text}");
+    assert_ne!(learnt[0], learnt[1], "{text}");
+    // The new connection's contact replaced the old one.
+    let contact = |line: &str| line.rsplit(' ').next().unwrap_or_default().to_owned();
+    assert!(bindings.contains(&contact(learnt[1])), "{bindings}");
+    assert!(!bindings.contains(&contact(learnt[0])), "{bindings}");
+    assert!(text.contains("registered again (4 s)"), "{text}");
+}
