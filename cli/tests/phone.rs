@@ -9,6 +9,8 @@ mod audio;
 mod baresip;
 #[path = "phone/interop.rs"]
 mod interop;
+#[path = "phone/profile.rs"]
+mod profile;
 #[path = "phone/transport.rs"]
 mod transport;
 

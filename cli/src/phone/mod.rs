@@ -9,6 +9,7 @@ pub(crate) mod audio;
 pub(crate) mod console;
 pub(crate) mod media;
 pub(crate) mod oneshot;
+pub(crate) mod profile;
 pub(crate) mod sdp;
 pub(crate) mod sip;
 pub(crate) mod wav;
@@ -53,7 +54,7 @@ impl Account {
         server: &str,
         domain: Option<String>,
         bind: Option<SocketAddr>,
-        codec: &str,
+        codecs: Vec<Codec>,
     ) -> anyhow::Result<Self> {
         let with_port = if server.contains(':') {
             server.to_owned()
@@ -71,11 +72,6 @@ impl Account {
         let bind = match bind {
             Some(b) => b,
             None => SocketAddr::new(route_to(addr)?, 0),
-        };
-        let codecs = match codec.to_ascii_lowercase().as_str() {
-            "pcmu" => vec![Codec::Pcmu, Codec::Pcma],
-            "pcma" => vec![Codec::Pcma, Codec::Pcmu],
-            other => bail!("unknown codec {other:?} (pcmu or pcma)"),
         };
         Ok(Self {
             user,
@@ -129,6 +125,23 @@ impl Account {
     }
 }
 
+/// One codec by name.
+pub(crate) fn codec(name: &str) -> anyhow::Result<Codec> {
+    match name.to_ascii_lowercase().as_str() {
+        "pcmu" => Ok(Codec::Pcmu),
+        "pcma" => Ok(Codec::Pcma),
+        other => bail!("unknown codec {other:?} (pcmu or pcma)"),
+    }
+}
+
+/// `preferred` first, then the other G.711 law (what `--codec` means).
+pub(crate) fn preferring(preferred: &str) -> anyhow::Result<Vec<Codec>> {
+    Ok(match codec(preferred)? {
+        Codec::Pcma => vec![Codec::Pcma, Codec::Pcmu],
+        _ => vec![Codec::Pcmu, Codec::Pcma],
+    })
+}
+
 /// The local address the OS would use to reach `to`.
 fn route_to(to: SocketAddr) -> anyhow::Result<IpAddr> {
     let any: SocketAddr = if to.is_ipv4() {
@@ -152,11 +165,13 @@ fn seed() -> u64 {
 /// Starts the SIP driver for `account`.
 pub(crate) async fn start(account: &Account) -> anyhow::Result<SipDriver> {
     let mut err = None;
-    let driver = SipDriver::bind(account.bind, &account.link, |local| match account.ua_config(local) {
-        Ok(c) => c,
-        Err(e) => {
-            err = Some(e);
-            UaConfig::new(Uri::sip("invalid"), local)
+    let driver = SipDriver::bind(account.bind, &account.link, |local| {
+        match account.ua_config(local) {
+            Ok(c) => c,
+            Err(e) => {
+                err = Some(e);
+                UaConfig::new(Uri::sip("invalid"), local)
+            }
         }
     })
     .await?;
@@ -243,7 +258,8 @@ mod tests {
 
     #[test]
     fn targets() {
-        let a = Account::new("1001".into(), None, "127.0.0.1:5070", None, None, "pcmu")
+        let codecs = preferring("pcmu").expect("codec");
+        let a = Account::new("1001".into(), None, "127.0.0.1:5070", None, None, codecs)
             .expect("account");
         assert_eq!(a.domain, "127.0.0.1");
         assert_eq!(

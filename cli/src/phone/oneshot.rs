@@ -114,7 +114,10 @@ pub(crate) async fn call(
         }
     };
     match body.as_ref().map(|b| negotiation.process_answer(b)) {
-        Some(Ok(n)) => media.update(&n),
+        Some(Ok(n)) => {
+            eprintln!("codec {:?}", n.codec);
+            media.update(&n);
+        }
         Some(Err(e)) => eprintln!("unusable answer SDP: {e:#}"),
         None => eprintln!("answer without SDP"),
     }
@@ -161,6 +164,7 @@ pub(crate) async fn answer(account: &Account, opts: &CallOptions) -> anyhow::Res
     let (media, mut negotiation) = media_for(account, &phone, opts).await?;
     let answer = match offer.as_ref().map(|o| negotiation.answer(o)) {
         Some(Ok((body, n))) => {
+            eprintln!("codec {:?}", n.codec);
             media.update(&n);
             Some(body)
         }

@@ -103,7 +103,10 @@ impl SipDriver {
     /// TCP/TLS: a TCP listener on `bind` (requests the server sends on a new
     /// connection arrive there; its address goes into Via and Contact) and
     /// outbound connections opened on demand.
-    async fn bind_stream(bind: SocketAddr, link: &LinkConfig) -> anyhow::Result<(Link, SocketAddr)> {
+    async fn bind_stream(
+        bind: SocketAddr,
+        link: &LinkConfig,
+    ) -> anyhow::Result<(Link, SocketAddr)> {
         let (tx, incoming) = mpsc::unbounded_channel();
         let config = TransportConfig {
             tcp: vec![bind],
@@ -148,8 +151,13 @@ impl SipDriver {
             match out {
                 Output::Transmit { peer, data } => {
                     let sent = match &self.link {
-                        Link::Udp(socket) => socket.try_send_to(&data, peer.addr).map(drop).map_err(anyhow::Error::from),
-                        Link::Stream { transports, .. } => transports.send(&peer, data).map_err(anyhow::Error::from),
+                        Link::Udp(socket) => socket
+                            .try_send_to(&data, peer.addr)
+                            .map(drop)
+                            .map_err(anyhow::Error::from),
+                        Link::Stream { transports, .. } => {
+                            transports.send(&peer, data).map_err(anyhow::Error::from)
+                        }
                     };
                     if let Err(e) = sent {
                         tracing::debug!(error = %e, to = %peer.addr, "SIP send failed");
@@ -181,7 +189,11 @@ impl SipDriver {
                     }
                     () = tokio::time::sleep_until(deadline.into()) => None,
                 },
-                Link::Stream { transports, incoming, keepalive } => tokio::select! {
+                Link::Stream {
+                    transports,
+                    incoming,
+                    keepalive,
+                } => tokio::select! {
                     m = incoming.recv() => {
                         let m = m.context("SIP transports stopped")?;
                         Some((m.data, m.peer))

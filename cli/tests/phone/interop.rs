@@ -41,7 +41,10 @@ fn wait_decoded(dir: &Path, log: &Path) -> std::path::PathBuf {
         if let Some(wav) = decoded_wav(dir).filter(|_| text.contains("terminated")) {
             return wav;
         }
-        assert!(Instant::now() < deadline, "baresip's call did not end:\n{text}");
+        assert!(
+            Instant::now() < deadline,
+            "baresip's call did not end:\n{text}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -106,7 +109,15 @@ fn baresip_calls_pbx_phone() {
         pbx()
             .args(["phone", "--user", "2002", "--password", "2002-pw"])
             .args(["--server", &format!("127.0.0.1:{port}")])
-            .args(["answer", "--duration", "4s", "--wait", "20s", "--dtmf", "2*"])
+            .args([
+                "answer",
+                "--duration",
+                "4s",
+                "--wait",
+                "20s",
+                "--dtmf",
+                "2*",
+            ])
             .arg("--play")
             .arg(&tone_b)
             .arg("--record")
@@ -134,7 +145,10 @@ fn baresip_calls_pbx_phone() {
         "pbx phone answered baresip:\n{bob_text}\nbaresip:\n{}",
         std::fs::read_to_string(&alice_log).unwrap_or_default()
     );
-    assert!(bob_text.contains("incoming call from sip:2001@"), "{bob_text}");
+    assert!(
+        bob_text.contains("incoming call from sip:2001@"),
+        "{bob_text}"
+    );
     let dec = wait_decoded(&alice_dir, &alice_log);
     let alice_text = std::fs::read_to_string(&alice_log).unwrap_or_default();
     assert!(alice_text.contains("Call established"), "{alice_text}");

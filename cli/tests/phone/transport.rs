@@ -33,7 +33,11 @@ fn call_over(root: &Path, config: &Path, server: &str, args: &[&str]) {
             .unwrap(),
     );
     wait_registered(config, "2002@127.0.0.1", root);
-    if let Some(transport) = args.windows(2).find(|w| w[0] == "--transport").map(|w| w[1]) {
+    if let Some(transport) = args
+        .windows(2)
+        .find(|w| w[0] == "--transport")
+        .map(|w| w[1])
+    {
         assert_registered_over(config, transport);
     }
     let alice = pbx()
@@ -65,7 +69,7 @@ fn call_over(root: &Path, config: &Path, server: &str, args: &[&str]) {
 
 /// The registrations listing shows bob's contact on `transport`, learnt
 /// from the connection (its port is the one the registration came from).
-fn assert_registered_over(config: &Path, transport: &str) {
+pub(crate) fn assert_registered_over(config: &Path, transport: &str) {
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         let out = pbx()
@@ -102,7 +106,12 @@ fn two_phones_call_each_other_over_tcp() {
     std::thread::sleep(Duration::from_millis(300));
     let server = format!("127.0.0.1:{port}");
     // A 1 s keep-alive: CRLF pings run during the call without disturbing it.
-    call_over(root, &config, &server, &["--transport", "tcp", "--keepalive", "1s"]);
+    call_over(
+        root,
+        &config,
+        &server,
+        &["--transport", "tcp", "--keepalive", "1s"],
+    );
 }
 
 /// A CA and a certificate for 127.0.0.1 it signed, as PEM files in `dir`;
@@ -142,7 +151,12 @@ fn two_phones_call_each_other_over_tls() {
     std::thread::sleep(Duration::from_millis(300));
     let server = format!("127.0.0.1:{tls_port}");
     let ca = ca.to_str().unwrap().to_owned();
-    call_over(root, &config, &server, &["--transport", "tls", "--tls-ca", &ca]);
+    call_over(
+        root,
+        &config,
+        &server,
+        &["--transport", "tls", "--tls-ca", &ca],
+    );
 }
 
 /// Network loss on TCP: the server goes away (its connections die with

@@ -43,7 +43,13 @@ pub(crate) fn free_udp_port() -> u16 {
 /// `USER-pw`, auto-answer, PCMU) registering at the pbx on `pbx_port`,
 /// sending `tone` as its microphone and recording what it decodes into
 /// the directory (see [`decoded_wav`]).
-pub(crate) fn baresip_dir(root: &Path, name: &str, user: &str, pbx_port: u16, tone: &Path) -> PathBuf {
+pub(crate) fn baresip_dir(
+    root: &Path,
+    name: &str,
+    user: &str,
+    pbx_port: u16,
+    tone: &Path,
+) -> PathBuf {
     let dir = root.join(name);
     std::fs::create_dir_all(&dir).unwrap();
     // Far apart: baresip also binds TCP/TLS on neighbouring ports.
