@@ -128,10 +128,20 @@ fn the_contact_is_learnt_from_received_and_rport() {
     );
     assert_eq!(net.uas[0].config().contact, learnt);
     // The second REGISTER binds the public contact and removes the private one.
-    let last = net.log.iter().rev().find(|(_, _, m)| m.starts_with("REGISTER"));
+    let last = net
+        .log
+        .iter()
+        .rev()
+        .find(|(_, _, m)| m.starts_with("REGISTER"));
     let text = &last.expect("a REGISTER").2;
-    assert!(text.contains("Contact: <sip:u1@203.0.113.7:40000>;expires=60"), "{text}");
-    assert!(text.contains("Contact: <sip:u1@10.0.0.1:5060>;expires=0"), "{text}");
+    assert!(
+        text.contains("Contact: <sip:u1@203.0.113.7:40000>;expires=60"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Contact: <sip:u1@10.0.0.1:5060>;expires=0"),
+        "{text}"
+    );
     // Refreshes see the same address: nothing more to learn.
     net.run(Duration::from_secs(31));
     assert_eq!(registered(&net), 2);
