@@ -21,7 +21,7 @@ use sip_stack::Transport;
 #[derive(Args, Debug, Clone)]
 pub(crate) struct AccountArgs {
     /// TOML profile with the account, server, transport, codecs and
-    /// devices (see `pbx phone --help`); flags override it.
+    /// devices (format: README, "The softphone"); flags override it.
     #[arg(long, env = "PBX_PHONE_PROFILE", global = true)]
     profile: Option<PathBuf>,
     /// SIP user (extension) to register and call as.
