@@ -11,6 +11,8 @@ mod baresip;
 mod interop;
 #[path = "phone/profile.rs"]
 mod profile;
+#[path = "phone/sipp.rs"]
+mod sipp;
 #[path = "phone/transport.rs"]
 mod transport;
 
