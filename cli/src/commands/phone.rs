@@ -48,7 +48,7 @@ pub(crate) struct AccountArgs {
     /// PEM file with the CA certificate(s) trusted for TLS.
     #[arg(long, global = true)]
     tls_ca: Option<PathBuf>,
-    /// Interval of CRLF keep-alives on TCP/TLS, RFC 5626 [default: 30s].
+    /// Interval of CRLF keep-alives to the server, RFC 5626 [default: 30s].
     #[arg(long, value_parser = parse_duration, global = true)]
     keepalive: Option<Duration>,
     /// Requested registration lifetime in seconds [default: 300].

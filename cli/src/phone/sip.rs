@@ -4,10 +4,11 @@
 //! `poll_timeout`). The application awaits [`SipDriver::next_event`] and
 //! issues commands through [`SipDriver::act`].
 //!
-//! On TCP and TLS the driver keeps the connection to the server open with
-//! RFC 5626 §4.4.1 CRLF keep-alives (a double CRLF "ping" the server
-//! answers with a CRLF "pong"), so NATs keep the flow the server uses to
-//! reach us.
+//! The driver keeps the flow to the server open with RFC 5626 §4.4.1 CRLF
+//! keep-alives: on TCP/TLS a double CRLF "ping" the server answers with a
+//! CRLF "pong"; on UDP the same bytes, which servers drop as an empty
+//! message (RFC 5626 prefers STUN there, pbx and most servers accept
+//! CRLF), so a NAT keeps the mapping the server uses to reach us.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -31,7 +32,7 @@ pub(crate) struct LinkConfig {
     pub(crate) transport: Transport,
     /// CA certificates (PEM) trusted for TLS.
     pub(crate) tls_roots: Vec<PathBuf>,
-    /// Interval of the CRLF keep-alives on TCP/TLS.
+    /// Interval of the CRLF keep-alives to the server.
     pub(crate) keepalive: Duration,
 }
 
@@ -60,8 +61,21 @@ enum Link {
     Stream {
         transports: Transports,
         incoming: mpsc::UnboundedReceiver<Incoming>,
-        keepalive: tokio::time::Interval,
     },
+}
+
+/// The next message from the link. Cancel-safe.
+async fn receive(link: &mut Link, buf: &mut [u8]) -> anyhow::Result<(Bytes, Peer)> {
+    match link {
+        Link::Udp(socket) => {
+            let (n, from) = socket.recv_from(buf).await.context("receiving SIP")?;
+            Ok((Bytes::copy_from_slice(&buf[..n]), Peer::udp(from)))
+        }
+        Link::Stream { incoming, .. } => {
+            let m = incoming.recv().await.context("SIP transports stopped")?;
+            Ok((m.data, m.peer))
+        }
+    }
 }
 
 /// A user agent on its transport.
@@ -70,6 +84,7 @@ pub(crate) struct SipDriver {
     ua: UserAgent,
     events: VecDeque<UaEvent>,
     buf: Vec<u8>,
+    keepalive: tokio::time::Interval,
 }
 
 impl SipDriver {
@@ -79,7 +94,7 @@ impl SipDriver {
         link: &LinkConfig,
         config: impl FnOnce(SocketAddr) -> UaConfig,
     ) -> anyhow::Result<Self> {
-        let (link, local) = match link.transport {
+        let (socket, local) = match link.transport {
             Transport::Udp => {
                 let socket = UdpSocket::bind(bind)
                     .await
@@ -92,11 +107,15 @@ impl SipDriver {
                 anyhow::bail!("transport {t} is not supported by pbx phone (udp, tcp or tls)")
             }
         };
+        let mut keepalive = tokio::time::interval(link.keepalive);
+        keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        keepalive.reset();
         Ok(Self {
-            link,
+            link: socket,
             ua: UserAgent::new(config(local)),
             events: VecDeque::new(),
             buf: vec![0; 65_535],
+            keepalive,
         })
     }
 
@@ -123,13 +142,9 @@ impl SipDriver {
         let local = transports
             .local_addr(Transport::Tcp)
             .context("no TCP listener")?;
-        let mut keepalive = tokio::time::interval(link.keepalive);
-        keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        keepalive.reset();
         let link = Link::Stream {
             transports,
             incoming,
-            keepalive,
         };
         Ok((link, local))
     }
@@ -149,22 +164,37 @@ impl SipDriver {
     fn flush(&mut self) {
         while let Some(out) = self.ua.poll_output() {
             match out {
-                Output::Transmit { peer, data } => {
-                    let sent = match &self.link {
-                        Link::Udp(socket) => socket
-                            .try_send_to(&data, peer.addr)
-                            .map(drop)
-                            .map_err(anyhow::Error::from),
-                        Link::Stream { transports, .. } => {
-                            transports.send(&peer, data).map_err(anyhow::Error::from)
-                        }
-                    };
-                    if let Err(e) = sent {
-                        tracing::debug!(error = %e, to = %peer.addr, "SIP send failed");
-                    }
-                }
+                Output::Transmit { peer, data } => self.transmit(&peer, data),
                 Output::Event(ev) => self.events.push_back(ev),
             }
+        }
+    }
+
+    fn transmit(&self, peer: &Peer, data: Bytes) {
+        let sent = match &self.link {
+            Link::Udp(socket) => socket
+                .try_send_to(&data, peer.addr)
+                .map(drop)
+                .map_err(anyhow::Error::from),
+            Link::Stream { transports, .. } => {
+                transports.send(peer, data).map_err(anyhow::Error::from)
+            }
+        };
+        if let Err(e) = sent {
+            tracing::debug!(error = %e, to = %peer.addr, "SIP send failed");
+        }
+    }
+
+    /// RFC 5626 §4.4.1: a CRLF ping on the flow to the server.
+    fn ping(&self) {
+        if let Some(addr) = self.ua.config().outbound_proxy {
+            let peer = Peer {
+                transport: self.ua.config().transport,
+                addr,
+                conn: None,
+            };
+            tracing::trace!(to = %peer, "keep-alive");
+            self.transmit(&peer, Bytes::from_static(b"\r\n\r\n"));
         }
     }
 
@@ -180,43 +210,18 @@ impl SipDriver {
                 .ua
                 .poll_timeout()
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
-            let server = self.ua.config().outbound_proxy;
-            let received = match &mut self.link {
-                Link::Udp(socket) => tokio::select! {
-                    r = socket.recv_from(&mut self.buf) => {
-                        let (n, from) = r.context("receiving SIP")?;
-                        Some((Bytes::copy_from_slice(&self.buf[..n]), Peer::udp(from)))
+            tokio::select! {
+                r = receive(&mut self.link, &mut self.buf) => {
+                    let (data, from) = r?;
+                    match SipMessage::parse(data) {
+                        Ok(msg) => self.ua.handle_message(Instant::now(), msg, from),
+                        Err(e) => tracing::debug!(%from, error = %e, "unparsable SIP message dropped"),
                     }
-                    () = tokio::time::sleep_until(deadline.into()) => None,
-                },
-                Link::Stream {
-                    transports,
-                    incoming,
-                    keepalive,
-                } => tokio::select! {
-                    m = incoming.recv() => {
-                        let m = m.context("SIP transports stopped")?;
-                        Some((m.data, m.peer))
-                    }
-                    _ = keepalive.tick() => {
-                        if let Some(addr) = server {
-                            let peer = Peer { transport: self.ua.config().transport, addr, conn: None };
-                            // RFC 5626 §4.4.1: a CRLF ping on the flow to the server.
-                            if let Err(e) = transports.send(&peer, Bytes::from_static(b"\r\n\r\n")) {
-                                tracing::debug!(error = %e, "keep-alive not sent");
-                            }
-                        }
-                        continue;
-                    }
-                    () = tokio::time::sleep_until(deadline.into()) => None,
-                },
-            };
-            match received {
-                Some((data, from)) => match SipMessage::parse(data) {
-                    Ok(msg) => self.ua.handle_message(Instant::now(), msg, from),
-                    Err(e) => tracing::debug!(%from, error = %e, "unparsable SIP message dropped"),
-                },
-                None => self.ua.handle_timeout(Instant::now()),
+                }
+                _ = self.keepalive.tick() => self.ping(),
+                () = tokio::time::sleep_until(deadline.into()) => {
+                    self.ua.handle_timeout(Instant::now());
+                }
             }
         }
     }

@@ -208,3 +208,62 @@ fn tcp_console_re_registers_on_a_new_connection_after_a_server_restart() {
     assert!(!bindings.contains(&contact(learnt[0])), "{bindings}");
     assert!(text.contains("registered again (4 s)"), "{text}");
 }
+
+/// Runs `pbx phone call` against `server` (which never answers) with
+/// 200 ms keep-alives for about 1.5 s.
+fn call_silent_server(server: &str, transport: &str) -> std::process::Child {
+    pbx()
+        .args(["phone", "--user", "alice", "--server", server])
+        .args(["--transport", transport, "--keepalive", "200ms"])
+        .args(["call", &format!("sip:nobody@{server}"), "--wait", "1500ms"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// RFC 5626 §4.4.1 keep-alives: a double CRLF to the server every
+/// `--keepalive`, on UDP (one datagram each) and on TCP (on the flow).
+#[test]
+fn crlf_keep_alives_reach_the_server_on_udp_and_tcp() {
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let server = udp.local_addr().unwrap().to_string();
+    let phone = Kill(call_silent_server(&server, "udp"));
+    let (mut pings, mut invites) = (0, 0);
+    let end = Instant::now() + Duration::from_millis(1300);
+    let mut buf = [0u8; 4096];
+    while Instant::now() < end {
+        if let Ok((n, _)) = udp.recv_from(&mut buf) {
+            match &buf[..n] {
+                b"\r\n\r\n" => pings += 1,
+                m if m.starts_with(b"INVITE ") => invites += 1,
+                _ => {}
+            }
+        }
+    }
+    drop(phone);
+    assert!(invites >= 1, "the INVITE arrived");
+    assert!(pings >= 4, "{pings} UDP keep-alives in 1.3 s at 200 ms");
+
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = tcp.local_addr().unwrap().to_string();
+    let phone = Kill(call_silent_server(&server, "tcp"));
+    let (mut conn, _) = tcp.accept().unwrap();
+    conn.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut data = Vec::new();
+    let end = Instant::now() + Duration::from_millis(1300);
+    while Instant::now() < end {
+        if let Ok(n) = std::io::Read::read(&mut conn, &mut buf) {
+            data.extend_from_slice(&buf[..n]);
+        }
+    }
+    drop(phone);
+    let text = String::from_utf8_lossy(&data).into_owned();
+    assert!(text.starts_with("INVITE sip:nobody@"), "{text}");
+    // A message never holds two empty lines in a row: these are pings.
+    assert!(text.contains("\r\n\r\n\r\n\r\n\r\n\r\n"), "{text:?}");
+}
