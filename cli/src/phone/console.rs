@@ -398,6 +398,13 @@ impl Console<'_> {
                 let held = self.call.as_ref().is_some_and(|c| c.held);
                 say(if held { "on hold" } else { "resumed" });
             }
+            UaEvent::Confirmed {
+                session,
+                body: Some(b),
+            } if Some(session) == current => {
+                // We offered in our 2xx: the answer came in the ACK (RFC 3264 late offer).
+                self.apply_answer(&b);
+            }
             UaEvent::Reoffer { session, body } => self.on_reoffer(session, body)?,
             UaEvent::Dtmf { digit, .. } => say(&format!("DTMF {digit} received")),
             UaEvent::TransferRequested { session, target } => {

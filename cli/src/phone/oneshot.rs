@@ -176,7 +176,7 @@ pub(crate) async fn answer(account: &Account, opts: &CallOptions) -> anyhow::Res
             unregister(&mut phone).await;
             return Ok(ExitCode::from(1));
         }
-        // Offer in the ACK (RFC 3264 late offer) is not supported: offer now.
+        // No offer (RFC 3264 late offer): offer in the 2xx, the answer comes in the ACK.
         None => Some(negotiation.offer(Direction::SendRecv)),
     };
     phone.act(|ua, now| ua.answer(now, session, answer))?;
@@ -227,6 +227,19 @@ async fn finish(phone: &mut SipDriver, mut call: Call, opts: &CallOptions) -> an
                     None => phone.act(|ua, now| {
                         ua.reject(now, session, sip_stack::StatusCode::NOT_ACCEPTABLE_HERE)
                     })?,
+                }
+            }
+            UaEvent::Confirmed {
+                session: s,
+                body: Some(b),
+            } if s == session => {
+                // We offered in our 2xx: the answer came in the ACK (RFC 3264 late offer).
+                match call.negotiation.process_answer(&b) {
+                    Ok(n) => {
+                        eprintln!("codec {:?} (answer in the ACK)", n.codec);
+                        call.media.update(&n);
+                    }
+                    Err(e) => eprintln!("unusable answer in the ACK: {e:#}"),
                 }
             }
             UaEvent::Dtmf { digit, .. } => eprintln!("DTMF {digit} (INFO)"),

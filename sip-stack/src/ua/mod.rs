@@ -292,10 +292,14 @@ pub enum UaEvent {
         /// The answer.
         body: Option<Body>,
     },
-    /// The peer's ACK for our 2xx arrived: the session is established.
+    /// The peer's ACK for our 2xx arrived: the session is established
+    /// (also reported for a re-INVITE's ACK that carries an answer).
     Confirmed {
         /// The session.
         session: SessionId,
+        /// The ACK's body: the answer when our 2xx carried the offer
+        /// because the INVITE had none (RFC 3261 §13.2.1, RFC 3264 late offer).
+        body: Option<Body>,
     },
     /// A re-INVITE arrived (hold/resume, RFC 3261 §14.2); answer it with
     /// [`UserAgent::answer`].
