@@ -2,32 +2,17 @@
 //! and call each other through it; the caller's recording must hold the callee's
 //! tone (1000 Hz; the caller sends 440 Hz), checked with a Goertzel filter.
 
-use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[path = "support/audio.rs"]
 mod audio;
+#[path = "support/baresip.rs"]
+mod baresip;
 
 use audio::{read_wav, tone_share, write_tone};
-
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {cmd}"))
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use baresip::{baresip_dir, decoded_wav, free_udp_port};
 
 struct Kill(Child);
 
@@ -36,27 +21,6 @@ impl Drop for Kill {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn baresip_dir(root: &Path, name: &str, user: &str, pbx_port: u16, tone: &Path) -> PathBuf {
-    let dir = root.join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    // Far apart: baresip also binds TCP/TLS on neighbouring ports.
-    let sip_port = free_udp_port();
-    let config = format!(
-        "poll_method epoll\nnet_interface 127.0.0.1\nsip_listen 127.0.0.1:{sip_port}\nsip_transports udp\n\
-         audio_player alsa,null\naudio_alert alsa,null\naudio_source aufile,{}\n\
-         module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\nmodule alsa.so\nmodule sndfile.so\n\
-         module_app account.so\nmodule_app menu.so\nsnd_path {}\n",
-        tone.display(),
-        dir.display()
-    );
-    std::fs::write(dir.join("config"), config).unwrap();
-    let account = format!(
-        "<sip:{user}@127.0.0.1:{pbx_port};transport=udp>;auth_pass={user}-pw;answermode=auto;audio_codecs=PCMU\n"
-    );
-    std::fs::write(dir.join("accounts"), account).unwrap();
-    dir
 }
 
 fn registrations(config: &Path) -> String {
@@ -70,12 +34,7 @@ fn registrations(config: &Path) -> String {
 /// Runs a call alice (2001, 440 Hz) → bob (2002, 1000 Hz) through a `pbx serve`
 /// with `extra_toml` appended to its config; returns alice's baresip log.
 fn call_through_pbx(extra_toml: &str) -> Option<String> {
-    if !have("baresip") {
-        assert!(
-            std::env::var_os("PBX_E2E_REQUIRE_SIPP").is_none(),
-            "baresip is required here (apt-get install baresip)"
-        );
-        eprintln!("skipping: baresip not installed");
+    if !baresip::available() {
         return None;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -151,12 +110,7 @@ fn call_through_pbx(extra_toml: &str) -> Option<String> {
     );
 
     // alice recorded what she decoded: bob's 1000 Hz, not her own 440 Hz.
-    let dec = std::fs::read_dir(&alice)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
-        .expect("alice recorded the received audio");
+    let dec = decoded_wav(&alice).expect("alice recorded the received audio");
     let (rate, samples) = read_wav(&dec);
     let heard: Vec<i16> = samples.into_iter().skip_while(|s| *s == 0).collect();
     assert!(

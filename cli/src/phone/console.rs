@@ -71,6 +71,8 @@ struct Console<'a> {
     transferred: Option<SessionId>,
     recordings: u32,
     devices: Option<Devices>,
+    /// A refresh failed or the contact changed: say when we are registered again.
+    registration_lost: bool,
 }
 
 /// Runs the console until `quit` or end of input.
@@ -80,7 +82,7 @@ pub(crate) async fn run(account: &Account, opts: ConsoleOptions) -> anyhow::Resu
         None => None,
     };
     let mut phone = super::start(account).await?;
-    match register(&mut phone).await {
+    match register(&mut phone, say).await {
         Ok(expires) => say(&format!(
             "registered as {}@{} ({expires} s)",
             account.user, account.domain
@@ -97,6 +99,7 @@ pub(crate) async fn run(account: &Account, opts: ConsoleOptions) -> anyhow::Resu
         transferred: None,
         recordings: 0,
         devices,
+        registration_lost: false,
     };
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     loop {
@@ -333,11 +336,25 @@ impl Console<'_> {
     async fn on_event(&mut self, ev: UaEvent) -> anyhow::Result<()> {
         let current = self.call.as_ref().map(|c| c.session);
         match ev {
-            UaEvent::Registered { expires } => tracing::debug!(expires, "registration refreshed"),
-            UaEvent::RegistrationFailed { status, retry_in } => say(&format!(
-                "registration failed ({}), retrying in {retry_in:?}",
-                status.map_or("timeout".into(), |s| s.0.to_string())
-            )),
+            UaEvent::Registered { expires } => {
+                if std::mem::take(&mut self.registration_lost) {
+                    say(&format!("registered again ({expires} s)"));
+                } else {
+                    tracing::debug!(expires, "registration refreshed");
+                }
+            }
+            UaEvent::RegistrationFailed { status, retry_in } => {
+                self.registration_lost = true;
+                say(&format!(
+                    "registration failed ({}), retrying in {retry_in:?}",
+                    status.map_or("timeout".into(), |s| s.0.to_string())
+                ));
+            }
+            UaEvent::ContactLearned { contact } => {
+                // A new flow (reconnect) or NAT mapping: the refresh carries it.
+                self.registration_lost = true;
+                say(&format!("contact learnt from the server: {contact}"));
+            }
             UaEvent::IncomingCall {
                 session,
                 from,
@@ -380,6 +397,13 @@ impl Console<'_> {
                 self.apply_answer(&b);
                 let held = self.call.as_ref().is_some_and(|c| c.held);
                 say(if held { "on hold" } else { "resumed" });
+            }
+            UaEvent::Confirmed {
+                session,
+                body: Some(b),
+            } if Some(session) == current => {
+                // We offered in our 2xx: the answer came in the ACK (RFC 3264 late offer).
+                self.apply_answer(&b);
             }
             UaEvent::Reoffer { session, body } => self.on_reoffer(session, body)?,
             UaEvent::Dtmf { digit, .. } => say(&format!("DTMF {digit} received")),

@@ -9,6 +9,7 @@ pub(crate) mod audio;
 pub(crate) mod console;
 pub(crate) mod media;
 pub(crate) mod oneshot;
+pub(crate) mod profile;
 pub(crate) mod sdp;
 pub(crate) mod sip;
 pub(crate) mod wav;
@@ -21,7 +22,7 @@ use anyhow::{bail, Context};
 use sip_stack::ua::{Credentials, UaConfig, UaEvent};
 use sip_stack::Uri;
 
-use self::sip::SipDriver;
+use self::sip::{LinkConfig, SipDriver};
 
 /// The account and network settings shared by every `pbx phone` mode.
 #[derive(Debug, Clone)]
@@ -40,6 +41,8 @@ pub(crate) struct Account {
     pub(crate) codecs: Vec<Codec>,
     /// Registration lifetime.
     pub(crate) expires: u32,
+    /// Transport, TLS trust and keep-alives.
+    pub(crate) link: LinkConfig,
 }
 
 impl Account {
@@ -51,7 +54,7 @@ impl Account {
         server: &str,
         domain: Option<String>,
         bind: Option<SocketAddr>,
-        codec: &str,
+        codecs: Vec<Codec>,
     ) -> anyhow::Result<Self> {
         let with_port = if server.contains(':') {
             server.to_owned()
@@ -70,11 +73,6 @@ impl Account {
             Some(b) => b,
             None => SocketAddr::new(route_to(addr)?, 0),
         };
-        let codecs = match codec.to_ascii_lowercase().as_str() {
-            "pcmu" => vec![Codec::Pcmu, Codec::Pcma],
-            "pcma" => vec![Codec::Pcma, Codec::Pcmu],
-            other => bail!("unknown codec {other:?} (pcmu or pcma)"),
-        };
         Ok(Self {
             user,
             password,
@@ -83,6 +81,7 @@ impl Account {
             bind,
             codecs,
             expires: 300,
+            link: LinkConfig::default(),
         })
     }
 
@@ -91,12 +90,21 @@ impl Account {
         let aor = Uri::parse(&format!("sip:{}@{}", self.user, self.domain))
             .with_context(|| format!("{}@{} is not a SIP address", self.user, self.domain))?;
         let mut c = UaConfig::new(aor, local);
+        c.transport = self.link.transport;
+        if c.transport != sip_stack::Transport::Udp {
+            // RFC 3261 §19.1.1: requests for us must come over this transport.
+            let t = c.transport.as_str().to_ascii_lowercase();
+            c.contact.set_param("transport", Some(t));
+        }
         c.outbound_proxy = Some(self.server);
         c.credentials = self.password.clone().map(|password| Credentials {
             username: self.user.clone(),
             password,
         });
         c.register_expires = self.expires;
+        // NAT, and TCP/TLS where our Contact is the connection's address:
+        // take the address the server saw (RFC 3581).
+        c.learn_contact = true;
         c.seed = seed();
         Ok(c)
     }
@@ -115,6 +123,23 @@ impl Account {
             };
         Uri::parse(&text).with_context(|| format!("{typed:?} is not a SIP URI"))
     }
+}
+
+/// One codec by name.
+pub(crate) fn codec(name: &str) -> anyhow::Result<Codec> {
+    match name.to_ascii_lowercase().as_str() {
+        "pcmu" => Ok(Codec::Pcmu),
+        "pcma" => Ok(Codec::Pcma),
+        other => bail!("unknown codec {other:?} (pcmu or pcma)"),
+    }
+}
+
+/// `preferred` first, then the other G.711 law (what `--codec` means).
+pub(crate) fn preferring(preferred: &str) -> anyhow::Result<Vec<Codec>> {
+    Ok(match codec(preferred)? {
+        Codec::Pcma => vec![Codec::Pcma, Codec::Pcmu],
+        _ => vec![Codec::Pcmu, Codec::Pcma],
+    })
 }
 
 /// The local address the OS would use to reach `to`.
@@ -140,11 +165,13 @@ fn seed() -> u64 {
 /// Starts the SIP driver for `account`.
 pub(crate) async fn start(account: &Account) -> anyhow::Result<SipDriver> {
     let mut err = None;
-    let driver = SipDriver::bind(account.bind, |local| match account.ua_config(local) {
-        Ok(c) => c,
-        Err(e) => {
-            err = Some(e);
-            UaConfig::new(Uri::sip("invalid"), local)
+    let driver = SipDriver::bind(account.bind, &account.link, |local| {
+        match account.ua_config(local) {
+            Ok(c) => c,
+            Err(e) => {
+                err = Some(e);
+                UaConfig::new(Uri::sip("invalid"), local)
+            }
         }
     })
     .await?;
@@ -154,8 +181,8 @@ pub(crate) async fn start(account: &Account) -> anyhow::Result<SipDriver> {
     }
 }
 
-/// Registers and waits for the outcome.
-pub(crate) async fn register(phone: &mut SipDriver) -> anyhow::Result<u32> {
+/// Registers and waits for the outcome; `say` reports a learnt contact.
+pub(crate) async fn register(phone: &mut SipDriver, say: fn(&str)) -> anyhow::Result<u32> {
     phone.act(|ua, now| ua.register(now));
     let outcome = phone
         .wait_for(
@@ -165,7 +192,11 @@ pub(crate) async fn register(phone: &mut SipDriver) -> anyhow::Result<u32> {
                 UaEvent::RegistrationFailed { status, .. } => Some(Err(*status)),
                 _ => None,
             },
-            |_| {},
+            |ev| {
+                if let UaEvent::ContactLearned { contact } = ev {
+                    say(&format!("contact learnt from the server: {contact}"));
+                }
+            },
         )
         .await?;
     match outcome {
@@ -227,7 +258,8 @@ mod tests {
 
     #[test]
     fn targets() {
-        let a = Account::new("1001".into(), None, "127.0.0.1:5070", None, None, "pcmu")
+        let codecs = preferring("pcmu").expect("codec");
+        let a = Account::new("1001".into(), None, "127.0.0.1:5070", None, None, codecs)
             .expect("account");
         assert_eq!(a.domain, "127.0.0.1");
         assert_eq!(

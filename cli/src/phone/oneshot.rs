@@ -69,7 +69,7 @@ pub(crate) async fn call(
     let target = account.target(target)?;
     let mut phone = super::start(account).await?;
     if account.password.is_some() {
-        let expires = register(&mut phone).await?;
+        let expires = register(&mut phone, |l| eprintln!("{l}")).await?;
         eprintln!(
             "registered as {}@{} ({expires} s)",
             account.user, account.domain
@@ -114,7 +114,10 @@ pub(crate) async fn call(
         }
     };
     match body.as_ref().map(|b| negotiation.process_answer(b)) {
-        Some(Ok(n)) => media.update(&n),
+        Some(Ok(n)) => {
+            eprintln!("codec {:?}", n.codec);
+            media.update(&n);
+        }
         Some(Err(e)) => eprintln!("unusable answer SDP: {e:#}"),
         None => eprintln!("answer without SDP"),
     }
@@ -132,7 +135,7 @@ pub(crate) async fn call(
 /// `pbx phone answer`: register, auto-answer the next call.
 pub(crate) async fn answer(account: &Account, opts: &CallOptions) -> anyhow::Result<ExitCode> {
     let mut phone = super::start(account).await?;
-    let expires = register(&mut phone).await?;
+    let expires = register(&mut phone, |l| eprintln!("{l}")).await?;
     eprintln!(
         "registered as {}@{} ({expires} s), waiting for a call",
         account.user, account.domain
@@ -161,6 +164,7 @@ pub(crate) async fn answer(account: &Account, opts: &CallOptions) -> anyhow::Res
     let (media, mut negotiation) = media_for(account, &phone, opts).await?;
     let answer = match offer.as_ref().map(|o| negotiation.answer(o)) {
         Some(Ok((body, n))) => {
+            eprintln!("codec {:?}", n.codec);
             media.update(&n);
             Some(body)
         }
@@ -172,7 +176,7 @@ pub(crate) async fn answer(account: &Account, opts: &CallOptions) -> anyhow::Res
             unregister(&mut phone).await;
             return Ok(ExitCode::from(1));
         }
-        // Offer in the ACK (RFC 3264 late offer) is not supported: offer now.
+        // No offer (RFC 3264 late offer): offer in the 2xx, the answer comes in the ACK.
         None => Some(negotiation.offer(Direction::SendRecv)),
     };
     phone.act(|ua, now| ua.answer(now, session, answer))?;
@@ -223,6 +227,19 @@ async fn finish(phone: &mut SipDriver, mut call: Call, opts: &CallOptions) -> an
                     None => phone.act(|ua, now| {
                         ua.reject(now, session, sip_stack::StatusCode::NOT_ACCEPTABLE_HERE)
                     })?,
+                }
+            }
+            UaEvent::Confirmed {
+                session: s,
+                body: Some(b),
+            } if s == session => {
+                // We offered in our 2xx: the answer came in the ACK (RFC 3264 late offer).
+                match call.negotiation.process_answer(&b) {
+                    Ok(n) => {
+                        eprintln!("codec {:?} (answer in the ACK)", n.codec);
+                        call.media.update(&n);
+                    }
+                    Err(e) => eprintln!("unusable answer in the ACK: {e:#}"),
                 }
             }
             UaEvent::Dtmf { digit, .. } => eprintln!("DTMF {digit} (INFO)"),

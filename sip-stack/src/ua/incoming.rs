@@ -166,8 +166,10 @@ impl UserAgent {
             .find(|(_, s)| s.dialog.as_ref().is_some_and(|d| d.id == did));
         if let Some((&id, session)) = found {
             let initial = session.invite_seq == cseq.seq;
-            if session.on_ack(cseq.seq) && initial {
-                self.emit(UaEvent::Confirmed { session: id });
+            let body = body_of(&ack.headers, &ack.body);
+            // A re-INVITE's ACK matters only when it answers our offer.
+            if session.on_ack(cseq.seq) && (initial || body.is_some()) {
+                self.emit(UaEvent::Confirmed { session: id, body });
             }
         }
     }

@@ -156,6 +156,13 @@ pub struct UaConfig {
     pub register_retry_max: Duration,
     /// Send `180 Ringing` as soon as an INVITE arrives.
     pub auto_ringing: bool,
+    /// Learn our public address from the `received`/`rport` parameters the
+    /// registrar puts in our Via (RFC 3261 §18.2.1, RFC 3581 §4): when they
+    /// differ from the Contact, the Contact is rewritten to them and
+    /// registered again (the old binding is removed in the same REGISTER).
+    /// On TCP/TLS that makes the Contact the connection's own address, so
+    /// the server reaches us over the flow we opened (RFC 5626 §5.3).
+    pub learn_contact: bool,
     /// RFC 3261 timers for the transaction layer and 2xx retransmission.
     pub timers: TimerConfig,
     /// Seed for tags, branches, Call-IDs and cnonces.
@@ -182,6 +189,7 @@ impl UaConfig {
             register_retry_base: Duration::from_secs(2),
             register_retry_max: Duration::from_secs(300),
             auto_ringing: true,
+            learn_contact: false,
             timers: TimerConfig::default(),
             seed: 0,
             user_agent: concat!("pbx-phone/", env!("CARGO_PKG_VERSION")).into(),
@@ -246,6 +254,12 @@ pub enum UaEvent {
     },
     /// The binding was removed (REGISTER with Expires: 0 answered).
     Unregistered,
+    /// The registrar saw us at another address ([`UaConfig::learn_contact`]):
+    /// our Contact is now `contact`, and a REGISTER for it is on its way.
+    ContactLearned {
+        /// The new Contact URI.
+        contact: Uri,
+    },
     /// A new INVITE; answer with [`UserAgent::answer`] or [`UserAgent::reject`].
     IncomingCall {
         /// The new session.
@@ -278,10 +292,14 @@ pub enum UaEvent {
         /// The answer.
         body: Option<Body>,
     },
-    /// The peer's ACK for our 2xx arrived: the session is established.
+    /// The peer's ACK for our 2xx arrived: the session is established
+    /// (also reported for a re-INVITE's ACK that carries an answer).
     Confirmed {
         /// The session.
         session: SessionId,
+        /// The ACK's body: the answer when our 2xx carried the offer
+        /// because the INVITE had none (RFC 3261 §13.2.1, RFC 3264 late offer).
+        body: Option<Body>,
     },
     /// A re-INVITE arrived (hold/resume, RFC 3261 §14.2); answer it with
     /// [`UserAgent::answer`].
@@ -401,6 +419,11 @@ pub struct UserAgent {
     sessions: BTreeMap<SessionId, Session>,
     next_session: u64,
     clients: HashMap<ClientTxId, ClientOwner>,
+    /// A copy of each live client transaction's request: on reliable
+    /// transports the layer ends a non-INVITE transaction (Timer K = 0,
+    /// RFC 3261 §17.1.2.2) before its final response reaches us, and a
+    /// 401/407 retry or a CANCEL still needs the request.
+    sent: HashMap<ClientTxId, Request>,
     nonce_counts: HashMap<String, u32>,
 }
 
@@ -417,6 +440,7 @@ impl UserAgent {
             sessions: BTreeMap::new(),
             next_session: 1,
             clients: HashMap::new(),
+            sent: HashMap::new(),
             nonce_counts: HashMap::new(),
             config,
         }
@@ -515,7 +539,7 @@ impl UserAgent {
             TxEvent::Timeout { tx } => {
                 if let Some(owner) = self.clients.get(&tx).copied() {
                     let mut timeout = crate::message::Response::new(StatusCode::REQUEST_TIMEOUT);
-                    if let Some(req) = self.layer.client_request(tx) {
+                    if let Some(req) = self.client_request(tx) {
                         timeout = crate::message::Response::for_request(
                             req,
                             StatusCode::REQUEST_TIMEOUT,
@@ -529,6 +553,7 @@ impl UserAgent {
                 tx: crate::transaction::TxId::Client(id),
             } => {
                 self.clients.remove(&id);
+                self.sent.remove(&id);
             }
             _ => {}
         }
@@ -565,6 +590,19 @@ impl UserAgent {
                 reason,
             });
         }
+    }
+
+    /// Starts a client transaction for `req`, keeping a copy of it.
+    fn send_client(&mut self, now: Instant, req: Request, peer: Peer) -> ClientTxId {
+        let copy = req.clone();
+        let tx = self.layer.send_request(now, req, peer);
+        self.sent.insert(tx, copy);
+        tx
+    }
+
+    /// The request of a client transaction, while we track it.
+    fn client_request(&self, tx: ClientTxId) -> Option<&Request> {
+        self.sent.get(&tx).or_else(|| self.layer.client_request(tx))
     }
 
     fn request_with_via(&mut self, mut req: Request) -> Request {

@@ -33,6 +33,10 @@ pub(super) struct Registration {
     timer: Option<Instant>,
     backoff: Duration,
     expires_at: Option<Instant>,
+    /// A Contact replaced by a learnt one, removed by the next REGISTER.
+    stale_contact: Option<Uri>,
+    /// Contacts learnt since the last success (bounds re-registration loops).
+    learnt: u8,
 }
 
 impl Registration {
@@ -48,6 +52,8 @@ impl Registration {
             timer: None,
             backoff: config.register_retry_base,
             expires_at: None,
+            stale_contact: None,
+            learnt: 0,
         }
     }
 
@@ -117,6 +123,12 @@ impl UserAgent {
             format!("{} REGISTER", reg.cseq),
         ));
         h.push(Header::new(HeaderName::Contact, contact.to_string()));
+        if let Some(old) = reg.stale_contact.take().filter(|_| expires != 0) {
+            // RFC 3261 §10.2.2: expires=0 on a contact removes that binding.
+            let mut old = NameAddr::new(old);
+            old.set_param("expires", Some("0".into()));
+            h.push(Header::new(HeaderName::Contact, old.to_string()));
+        }
         h.push(Header::new(HeaderName::Expires, expires.to_string()));
         h.push(Header::new(
             HeaderName::UserAgent,
@@ -131,7 +143,7 @@ impl UserAgent {
             return;
         };
         let req = self.request_with_via(req);
-        let tx = self.layer.send_request(now, req, peer);
+        let tx = self.send_client(now, req, peer);
         self.clients.insert(tx, ClientOwner::Register);
         self.registration.tx = Some(tx);
     }
@@ -144,7 +156,7 @@ impl UserAgent {
         let status = resp.status;
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::PROXY_AUTHENTICATION_REQUIRED
         {
-            if let Some(mut req) = self.layer.client_request(tx).cloned() {
+            if let Some(mut req) = self.client_request(tx).cloned() {
                 let mut attempts = self.registration.attempts;
                 if self.authorize(&mut req, &resp, &mut attempts) {
                     self.registration.attempts = attempts;
@@ -180,13 +192,49 @@ impl UserAgent {
             self.emit(UaEvent::Unregistered);
             return;
         }
+        if let Some(learnt) = self.public_contact(&resp) {
+            let old = std::mem::replace(&mut self.config.contact, learnt.clone());
+            self.registration.stale_contact = Some(old);
+            self.registration.learnt += 1;
+            self.emit(UaEvent::ContactLearned { contact: learnt });
+            self.send_register(now);
+            return;
+        }
         let expires = self.granted_expires(&resp);
         let reg = &mut self.registration;
+        reg.learnt = 0;
         reg.state = State::Registered;
         reg.backoff = self.config.register_retry_base;
         reg.expires_at = Some(now + Duration::from_secs(u64::from(expires)));
         reg.timer = Some(now + refresh_after(expires));
         self.emit(UaEvent::Registered { expires });
+    }
+
+    /// Our Contact at the address the registrar saw in our Via (`received`,
+    /// `rport`: RFC 3261 §18.2.1, RFC 3581 §4), when learning is on and it
+    /// differs from the current one. Learnt at most twice in a row, so a
+    /// registrar whose view keeps changing cannot make us loop.
+    fn public_contact(&self, resp: &Response) -> Option<Uri> {
+        if !self.config.learn_contact || self.registration.learnt >= 2 {
+            return None;
+        }
+        let via = resp.top_via().ok()?;
+        let mut host = via.received().unwrap_or(&via.host).to_owned();
+        if host.contains(':') && !host.starts_with('[') {
+            host = format!("[{host}]");
+        }
+        let port = via.rport().flatten().unwrap_or_else(|| via.sent_by_port());
+        let contact = &self.config.contact;
+        let current = contact
+            .port
+            .unwrap_or_else(|| self.config.transport.default_port());
+        if host.eq_ignore_ascii_case(&contact.host) && port == current {
+            return None;
+        }
+        let mut learnt = contact.clone();
+        learnt.host = host;
+        learnt.port = Some(port);
+        Some(learnt)
     }
 
     /// The lifetime granted to our Contact: its `expires` parameter in the

@@ -156,7 +156,7 @@ impl UserAgent {
     ) -> super::Result<ClientTxId> {
         let peer = self.next_hop(&req, true)?;
         let req = self.request_with_via(req);
-        let tx = self.layer.send_request(now, req, peer);
+        let tx = self.send_client(now, req, peer);
         self.clients.insert(tx, super::ClientOwner::InDialog(id));
         Ok(tx)
     }

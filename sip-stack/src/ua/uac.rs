@@ -50,7 +50,7 @@ impl UserAgent {
         let mut session = Session::new(Role::Uac, Phase::Calling, local_tag);
         session.invite_seq = 1;
         let req = self.request_with_via(req);
-        let tx = self.layer.send_request(now, req, peer);
+        let tx = self.send_client(now, req, peer);
         session.invite_tx = Some(tx);
         self.clients.insert(tx, ClientOwner::Invite(id));
         self.sessions.insert(id, session);
@@ -93,14 +93,14 @@ impl UserAgent {
             .sessions
             .get(&id)
             .and_then(|s| s.invite_tx)
-            .and_then(|tx| self.layer.client_request(tx))
+            .and_then(|tx| self.client_request(tx))
             .cloned()
         else {
             return;
         };
         let cancel = build_cancel(&invite);
         if let Ok(peer) = self.next_hop(&invite, false) {
-            let tx = self.layer.send_request(now, cancel, peer);
+            let tx = self.send_client(now, cancel, peer);
             self.clients.insert(tx, ClientOwner::Cancel(id));
         }
     }
@@ -275,7 +275,7 @@ impl UserAgent {
         tx: ClientTxId,
         resp: Response,
     ) {
-        let Some(invite) = self.layer.client_request(tx).cloned() else {
+        let Some(invite) = self.client_request(tx).cloned() else {
             return;
         };
         let Some(session) = self.sessions.get_mut(&id) else {
@@ -367,7 +367,7 @@ impl UserAgent {
         session.provisional = false;
         set_cseq(&mut retry, session.invite_seq);
         let retry = self.request_with_via(retry);
-        let tx = self.layer.send_request(now, retry, peer);
+        let tx = self.send_client(now, retry, peer);
         self.clients.insert(tx, ClientOwner::Invite(id));
         if let Some(s) = self.sessions.get_mut(&id) {
             s.invite_tx = Some(tx);
@@ -487,7 +487,7 @@ impl UserAgent {
         tx: ClientTxId,
         resp: Response,
     ) {
-        let Some(req) = self.layer.client_request(tx).cloned() else {
+        let Some(req) = self.client_request(tx).cloned() else {
             return;
         };
         if resp.status.is_provisional() {

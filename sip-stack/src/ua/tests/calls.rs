@@ -35,7 +35,13 @@ fn call_answer_and_bye_from_caller() {
         matches!(&ev_b[0], UaEvent::IncomingCall { from, body: Some(_), .. }
         if from.uri.user.as_deref() == Some("u1"))
     );
-    assert_eq!(ev_b[1], UaEvent::Confirmed { session: b });
+    assert_eq!(
+        ev_b[1],
+        UaEvent::Confirmed {
+            session: b,
+            body: None
+        }
+    );
     assert_eq!(net.count("ACK"), 1);
     net.uas[0].hangup(net.now, a).expect("hangup");
     net.advance(Duration::from_millis(10));
@@ -112,7 +118,10 @@ fn uas_retransmits_2xx_until_ack() {
     assert_eq!(net.count("SIP/2.0 200"), 4);
     assert_eq!(
         net.events_of(1).last(),
-        Some(&UaEvent::Confirmed { session: b })
+        Some(&UaEvent::Confirmed {
+            session: b,
+            body: None
+        })
     );
     net.advance(Duration::from_secs(30));
     assert_eq!(

@@ -32,6 +32,9 @@ pub(super) struct Proxy {
     /// Answer every REGISTER with this instead.
     pub(super) register_status: Option<u16>,
     pub(super) nonce: u32,
+    /// Where a NAT in front of the UAs makes REGISTERs come from: written
+    /// as `received`/`rport` into the REGISTER responses' Via.
+    pub(super) public: Option<SocketAddr>,
 }
 
 /// A message in flight.
@@ -228,13 +231,22 @@ impl Net {
             }
             r
         };
+        let public = self.proxy.public.filter(|_| req.method == Method::Register);
+        let nat = |mut r: Response| {
+            if let (Some(public), Ok(mut via)) = (public, r.top_via()) {
+                via.set_param("received", Some(public.ip().to_string()));
+                via.set_param("rport", Some(public.port().to_string()));
+                r.headers.set(Header::new(HeaderName::Via, via.to_string()));
+            }
+            r
+        };
         let resp = if !authorized {
             self.proxy.challenges += 1;
             Some(reply(code))
         } else if req.method == Method::Register {
             let status = self.proxy.register_status.unwrap_or(200);
             let mut r = reply(status);
-            if let Some(c) = req.headers.get(&HeaderName::Contact) {
+            for c in req.headers.get_all(&HeaderName::Contact) {
                 r.headers.push(c.clone());
             }
             Some(r)
@@ -245,7 +257,7 @@ impl Net {
             Some(r) => self.queue.push_back(Packet {
                 from: addr(PROXY),
                 to: from,
-                data: r.to_bytes(),
+                data: nat(r).to_bytes(),
             }),
             None => {
                 // Forward by Request-URI host (u2@example.com → 10.0.0.2).

@@ -106,3 +106,59 @@ fn timeout_is_a_failure_without_status() {
         Some(UaEvent::RegistrationFailed { status: None, .. })
     ));
 }
+
+#[test]
+fn the_contact_is_learnt_from_received_and_rport() {
+    let mut cfg = config(1, PROXY);
+    cfg.learn_contact = true;
+    let mut net = Net::new(vec![cfg]);
+    let public = SocketAddr::from(([203, 0, 113, 7], 40_000));
+    net.proxy.public = Some(public);
+    net.uas[0].register(net.now);
+    net.run(Duration::from_secs(1));
+    let learnt = Uri::parse("sip:u1@203.0.113.7:40000").expect("uri");
+    assert_eq!(
+        net.events_of(0),
+        [
+            UaEvent::ContactLearned {
+                contact: learnt.clone()
+            },
+            UaEvent::Registered { expires: 60 }
+        ]
+    );
+    assert_eq!(net.uas[0].config().contact, learnt);
+    // The second REGISTER binds the public contact and removes the private one.
+    let last = net
+        .log
+        .iter()
+        .rev()
+        .find(|(_, _, m)| m.starts_with("REGISTER"));
+    let text = &last.expect("a REGISTER").2;
+    assert!(
+        text.contains("Contact: <sip:u1@203.0.113.7:40000>;expires=60"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Contact: <sip:u1@10.0.0.1:5060>;expires=0"),
+        "{text}"
+    );
+    // Refreshes see the same address: nothing more to learn.
+    net.run(Duration::from_secs(31));
+    assert_eq!(registered(&net), 2);
+    let learnt_events = net
+        .events_of(0)
+        .iter()
+        .filter(|e| matches!(e, UaEvent::ContactLearned { .. }))
+        .count();
+    assert_eq!(learnt_events, 1);
+}
+
+#[test]
+fn without_learning_the_contact_stays() {
+    let mut net = Net::new(vec![config(1, PROXY)]);
+    net.proxy.public = Some(SocketAddr::from(([203, 0, 113, 7], 40_000)));
+    net.uas[0].register(net.now);
+    net.run(Duration::from_secs(1));
+    assert_eq!(net.events_of(0), [UaEvent::Registered { expires: 60 }]);
+    assert_eq!(net.uas[0].config().contact.host, "10.0.0.1");
+}
