@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod dialplan;
 pub mod metrics;
 pub mod proxy;
 pub mod registrar;

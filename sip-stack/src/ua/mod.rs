@@ -58,6 +58,7 @@
 //! // Otherwise: sleep until `poll_timeout()`, then `handle_timeout(now)`.
 //! ```
 
+mod b2b;
 mod helpers;
 mod incoming;
 mod register;
@@ -78,6 +79,7 @@ use crate::message::{Method, NameAddr, Request, StatusCode, Uri};
 use crate::peer::{Peer, Transport};
 use crate::transaction::{ClientTxId, Output as TxOutput, TimerConfig, TransactionLayer, TxEvent};
 
+pub use b2b::CallOptions;
 use helpers::Rng;
 use register::Registration;
 use session::Session;

@@ -19,20 +19,37 @@ impl UserAgent {
     /// Events: [`UaEvent::Ringing`], [`UaEvent::EarlyMedia`],
     /// [`UaEvent::Answered`], or [`UaEvent::Terminated`].
     pub fn call(&mut self, now: Instant, target: Uri, body: Option<Body>) -> Result<SessionId> {
+        let mut opts = super::CallOptions::new(target);
+        opts.body = body;
+        self.call_with(now, opts)
+    }
+
+    /// Like [`UserAgent::call`], with the From / To identities of `opts`
+    /// (a B2BUA presents the original caller to the callee, RFC 7092 §3).
+    pub fn call_with(&mut self, now: Instant, opts: super::CallOptions) -> Result<SessionId> {
+        let super::CallOptions {
+            target,
+            from,
+            to,
+            body,
+        } = opts;
         let id = SessionId(self.next_session);
         self.next_session += 1;
         let local_tag = self.rng.token();
         let call_id = format!("{}@{}", self.rng.token(), self.config.local_addr.ip());
         let mut req = Request::new(Method::Invite, target.clone());
-        let mut from = NameAddr::new(self.config.aor.clone());
-        from.display.clone_from(&self.config.display_name);
+        let mut from = from.unwrap_or_else(|| {
+            let mut f = NameAddr::new(self.config.aor.clone());
+            f.display.clone_from(&self.config.display_name);
+            f
+        });
         from.set_param("tag", Some(local_tag.clone()));
         let h = &mut req.headers;
         h.push(Header::new(HeaderName::MaxForwards, "70"));
         h.push(Header::new(HeaderName::From, from.to_string()));
         h.push(Header::new(
             HeaderName::To,
-            NameAddr::new(target).to_string(),
+            to.unwrap_or_else(|| NameAddr::new(target)).to_string(),
         ));
         h.push(Header::new(HeaderName::CallId, call_id));
         h.push(Header::new(HeaderName::CSeq, "1 INVITE"));
