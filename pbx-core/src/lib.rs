@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod b2bua;
 pub mod config;
 pub mod dialplan;
 pub mod metrics;

@@ -236,6 +236,11 @@ impl Anchored {
         from_tag == Some(self.caller_tag.as_str())
     }
 
+    /// The relay's id of this call's session (matches `RelayEvent::Closed`).
+    pub fn relay_id(&self) -> u64 {
+        self.id.0
+    }
+
     /// The relay ports (leg A side, leg B side).
     pub fn ports(&self) -> (PortPair, PortPair) {
         self.ports

@@ -64,3 +64,21 @@ impl UserAgent {
         Ok(())
     }
 }
+
+impl UserAgent {
+    /// The SIP Call-ID of a session (its INVITE's, for outgoing calls).
+    pub fn session_call_id(&self, id: SessionId) -> Option<String> {
+        let s = self.sessions.get(&id)?;
+        if let Some(d) = &s.dialog {
+            return Some(d.id.call_id.clone());
+        }
+        if let Some(p) = &s.pending {
+            return p.request.call_id().ok().map(str::to_owned);
+        }
+        let tx = s.invite_tx?;
+        self.layer
+            .client_request(tx)
+            .and_then(|r| r.call_id().ok())
+            .map(str::to_owned)
+    }
+}
