@@ -1,6 +1,7 @@
 //! Interop: two baresip instances register with digest auth at a real `pbx serve`
 //! and call each other through it; the caller's recording must hold the callee's
-//! tone (1000 Hz; the caller sends 440 Hz), checked with a Goertzel filter.
+//! tone (1000 Hz; the caller sends 440 Hz), checked with a Goertzel filter —
+//! through the proxy (media end to end or anchored) and through the B2BUA.
 
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
@@ -192,6 +193,18 @@ fn anchored_call_carries_the_audio_through_the_relay() {
         assert!(
             log.contains("receiving from 127.0.0.1:41"),
             "alice receives RTP from the relay's ports:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn b2bua_call_carries_the_audio_through_both_legs() {
+    let b2bua = "[calls]\nengine = \"b2bua\"\n\
+                 [media]\nanchor = \"always\"\naddress = \"127.0.0.1\"\nport_min = 42000\nport_max = 42999\n";
+    if let Some(log) = call_through_pbx(b2bua) {
+        assert!(
+            log.contains("receiving from 127.0.0.1:42"),
+            "alice receives RTP from the relay's ports of her leg:\n{log}"
         );
     }
 }
