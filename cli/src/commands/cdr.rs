@@ -154,7 +154,7 @@ fn print_table(rows: &[StoredCdr], offset: i64) {
         return;
     }
     println!(
-        "{:<12} {:<19} {:<12} {:<12} {:<10} {:>5} {:>7} {:<16} {:<6} codec",
+        "{:<17} {:<19} {:<12} {:<12} {:<10} {:>5} {:>7} {:<16} {:<6} codec",
         "call", "start", "caller", "callee", "result", "dur", "billsec", "cause", "side"
     );
     for s in rows {
@@ -165,7 +165,7 @@ fn print_table(rows: &[StoredCdr], offset: i64) {
             .find_map(|l| l.codec.as_deref())
             .unwrap_or("-");
         println!(
-            "{:<12} {:<19} {:<12} {:<12} {:<10} {:>5} {:>7} {:<16} {:<6} {codec}",
+            "{:<17} {:<19} {:<12} {:<12} {:<10} {:>5} {:>7} {:<16} {:<6} {codec}",
             r.call_id,
             format_local(r.start_ms, offset),
             r.caller,

@@ -216,3 +216,38 @@ fn cancel_through_the_b2bua() {
         rows[0]
     );
 }
+
+#[test]
+fn live_call_is_listed_by_pbx_calls() {
+    require_sipp!();
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let pbx = Pbx::start_with_metrics(&b2bua_config(), &metrics);
+    let port = free_port();
+    register_contact(&pbx, "bob", port, false);
+    let server = pbx.sipp("b2b_uas").server().local_port(port).spawn();
+    // The caller waits 1.2 s between ACK and BYE: the call is live meanwhile.
+    let client = pbx.sipp("b2b_uac").service("bob").spawn();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let listed = loop {
+        let out = pbx.admin(&["calls"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if text.contains("\tcaller\tbob\tanswered\t") {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pbx calls never listed the answered call: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(listed.contains("\tbridge\t2"), "app and legs: {listed}");
+    let (client, server) = (client.wait(), server.wait());
+    client.assert_both("caller", &server, "callee");
+    let after = pbx.admin(&["calls"]);
+    assert!(
+        String::from_utf8_lossy(&after.stderr).contains("no live calls"),
+        "{}",
+        String::from_utf8_lossy(&after.stdout)
+    );
+}

@@ -42,7 +42,7 @@ pub struct CallId(pub u64);
 
 impl fmt::Display for CallId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "c{:x}", self.0)
+        write!(f, "c{:016x}", self.0)
     }
 }
 

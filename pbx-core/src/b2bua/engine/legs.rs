@@ -139,7 +139,7 @@ impl Engine {
         body: Option<Body>,
         svc: Services<'_>,
     ) {
-        self.next_call += 1;
+        self.next_call = self.next_call.wrapping_add(1);
         let id = CallId(self.next_call);
         let caller = from.uri.user.clone().unwrap_or_default();
         let callee = to.uri.user.clone().unwrap_or_default();

@@ -142,7 +142,9 @@ impl Engine {
         ua_config.auto_ringing = false;
         Self {
             ua: UserAgent::new(ua_config),
-            next_call: config.ua.seed & 0xffff_ffff,
+            // Call ids continue from a random 64-bit start: ids of different
+            // runs do not meet in the records table.
+            next_call: config.ua.seed.rotate_left(17),
             config,
             calls: BTreeMap::new(),
             sessions: HashMap::new(),
