@@ -177,7 +177,7 @@ impl Engine {
         let legs = entry.legs.iter().map(leg_record).collect();
         match CallRecord::of(&entry.call, legs, now) {
             Some(record) => {
-                tracing::info!(call = %id, disposition = %record.disposition, cause = %record.hangup_cause, "call ended");
+                tracing::debug!(call = %id, disposition = %record.disposition, cause = %record.hangup_cause, "call ended");
                 self.sink.write(record);
             }
             None => tracing::warn!(call = %id, "ended call without a record"),
