@@ -251,3 +251,33 @@ fn live_call_is_listed_by_pbx_calls() {
         String::from_utf8_lossy(&after.stdout)
     );
 }
+
+#[test]
+fn forked_call_first_answer_wins() {
+    require_sipp!();
+    let pbx = Pbx::start(&b2bua_config());
+    let (winner_port, loser_port) = (free_port(), free_port());
+    register_contact(&pbx, "bob", winner_port, false);
+    register_contact(&pbx, "bob", loser_port, false);
+    let winner = pbx.sipp("b2b_uas").server().local_port(winner_port).spawn();
+    let loser = pbx
+        .sipp("b2b_uas_cancel")
+        .server()
+        .local_port(loser_port)
+        .spawn();
+    let uac = pbx.sipp("b2b_uac").service("bob").run();
+    let (winner, loser) = (winner.wait(), loser.wait());
+    uac.assert_both("caller: one dialog with pbx", &winner, "answering leg");
+    loser.assert_both("other leg rings and is cancelled by pbx", &uac, "caller");
+    let rows = cdr_rows(&pbx, 1);
+    assert_fields(
+        &rows[0],
+        &[("disposition", "ANSWERED"), ("hangup_side", "caller")],
+    );
+    let legs = &rows[0]["legs"];
+    assert!(
+        legs.contains(&format!(":{winner_port}:200"))
+            && legs.contains(&format!(":{loser_port}:487")),
+        "three legs, the loser cancelled: {legs}"
+    );
+}

@@ -374,3 +374,40 @@ fn hold_passes_through_and_callee_bye_ends_the_call() {
         ("ANSWERED", "callee")
     );
 }
+
+#[test]
+fn early_media_reaches_the_caller_before_the_answer() {
+    let mut w = World::new();
+    w.call("bob");
+    let bob = w.bob_incoming();
+    w.bob
+        .progress(w.now, bob, StatusCode(183), Some(Body::sdp(ANSWER)))
+        .unwrap();
+    w.run();
+    assert!(w
+        .alice_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::EarlyMedia { body, .. } if body.data == ANSWER.as_bytes())));
+    assert!(w.event_kinds().contains(&CallEventKind::EarlyMedia));
+    w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
+    w.run();
+    assert!(w
+        .alice_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::Answered { .. })));
+}
+
+#[test]
+fn dtmf_info_is_an_event() {
+    let mut w = World::new();
+    let call = w.call("bob");
+    let bob = w.bob_incoming();
+    w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
+    w.run();
+    w.alice.send_dtmf_info(w.now, call, '7', 160).unwrap();
+    w.run();
+    assert!(w.event_kinds().contains(&CallEventKind::Dtmf {
+        leg: LegId::CALLER,
+        digit: '7'
+    }));
+}
