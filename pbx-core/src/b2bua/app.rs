@@ -86,6 +86,9 @@ pub enum LegEvent {
     ReofferFailed(LegId, u16),
     /// A DTMF digit (SIP INFO) on a leg.
     Dtmf(LegId, char),
+    /// The leg's party asks for a blind transfer of the other party to
+    /// this number (REFER, RFC 3515; already answered 202 by the engine).
+    TransferRequested(LegId, String),
 }
 
 /// What an application asks the engine to do.
@@ -143,6 +146,20 @@ pub enum Action {
         /// The leg.
         leg: LegId,
         /// Status.
+        status: u16,
+    },
+    /// Place outbound legs to a number, routed like a new call (dial plan,
+    /// registrar), offering the caller's media.
+    DialNumber {
+        /// The number or user to dial.
+        number: String,
+    },
+    /// Report a transfer's progress to the leg that asked for it (NOTIFY
+    /// with a sipfrag status line, RFC 3515 §2.4.4).
+    NotifyTransfer {
+        /// The transferor's leg.
+        leg: LegId,
+        /// Status of the transfer call (200 once it is answered).
         status: u16,
     },
     /// Tell the call state machine (ringing, answered, bridged, hold, hangup).

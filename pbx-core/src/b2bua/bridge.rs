@@ -3,6 +3,12 @@
 //! hang up the others; then relay re-INVITEs (hold / resume) between the two
 //! legs and end both when either hangs up (RFC 7092 §3.1 signalling-only
 //! B2BUA behaviour with media anchored by the engine).
+//!
+//! Blind transfer (RFC 3515): when the answering party REFERs the caller to
+//! another number, that number is dialed with the caller's media; its answer
+//! replaces the transferor (who gets NOTIFY 200 and a BYE, unless it hung up
+//! already), a failure is reported by NOTIFY and ends the call if the
+//! transferor is gone. Transfers asked by the caller are refused (501).
 
 use super::app::{Action, AppView, Application, DialTarget, LegEvent};
 use super::call::{CallInput, HangupCause, Side};
@@ -19,6 +25,16 @@ pub struct Bridge {
     /// The most telling failure status of the forks so far.
     best_failure: Option<u16>,
     ended: bool,
+    transfer: Option<Transfer>,
+}
+
+/// A blind transfer in progress.
+#[derive(Debug, Clone, Copy)]
+struct Transfer {
+    /// The transferor's leg.
+    from: LegId,
+    /// The transferor hung up already (common right after the 202).
+    from_gone: bool,
 }
 
 impl Bridge {
@@ -30,6 +46,7 @@ impl Bridge {
             reoffer_from: None,
             best_failure: None,
             ended: false,
+            transfer: None,
         }
     }
 
@@ -50,6 +67,37 @@ impl Bridge {
         };
         if self.best_failure.is_none_or(|b| rank(status) > rank(b)) {
             self.best_failure = Some(status);
+        }
+    }
+
+    /// The transfer target answered: it replaces the transferor.
+    fn transfer_answered(&mut self, leg: LegId, out: &mut Vec<Action>) {
+        let Some(t) = self.transfer.take() else {
+            return;
+        };
+        out.push(Action::NotifyTransfer {
+            leg: t.from,
+            status: 200,
+        });
+        if !t.from_gone {
+            out.push(Action::Hangup(t.from));
+        }
+        self.winner = Some(leg);
+        out.push(Action::Call(CallInput::Bridged(LegId::CALLER, leg)));
+    }
+
+    /// The transfer target failed: tell the transferor; without it the call ends.
+    fn transfer_failed(&mut self, view: &AppView<'_>, status: u16, out: &mut Vec<Action>) {
+        let Some(t) = self.transfer.take() else {
+            return;
+        };
+        out.push(Action::NotifyTransfer {
+            leg: t.from,
+            status,
+        });
+        if t.from_gone {
+            out.push(Action::Hangup(LegId::CALLER));
+            self.end(view, HangupCause::Normal, Side::Callee, out);
         }
     }
 
@@ -91,6 +139,36 @@ impl Application for Bridge {
                     sdp: Some(sdp.clone()),
                 });
                 out.push(Action::Call(CallInput::EarlyMedia));
+            }
+            LegEvent::Answered(leg, _) if self.transfer.is_some() && !self.ended => {
+                self.transfer_answered(*leg, out);
+            }
+            LegEvent::Failed(leg, status)
+                if self.transfer.is_some() && Some(*leg) != self.winner =>
+            {
+                self.transfer_failed(view, *status, out);
+            }
+            LegEvent::Ended(leg) if self.transfer.is_some() && Some(*leg) == self.winner => {
+                if let Some(t) = &mut self.transfer {
+                    t.from_gone = true;
+                }
+            }
+            LegEvent::TransferRequested(leg, number) => {
+                if Some(*leg) == self.winner && self.transfer.is_none() && !self.ended {
+                    self.transfer = Some(Transfer {
+                        from: *leg,
+                        from_gone: false,
+                    });
+                    out.push(Action::Call(CallInput::Transferred(number.clone())));
+                    out.push(Action::DialNumber {
+                        number: number.clone(),
+                    });
+                } else {
+                    out.push(Action::NotifyTransfer {
+                        leg: *leg,
+                        status: 501,
+                    });
+                }
             }
             LegEvent::Answered(leg, sdp) => {
                 if self.winner.is_some() || self.ended {

@@ -13,7 +13,7 @@ use crate::b2bua::cdr::{CallRecord, LegRecord};
 use crate::b2bua::{CallId, LegId};
 
 impl Engine {
-    pub(super) fn execute(&mut self, now: Instant, id: CallId, action: Action) {
+    pub(super) fn execute(&mut self, now: Instant, id: CallId, action: Action, svc: Services<'_>) {
         let Some(entry) = self.calls.get_mut(&id) else {
             return;
         };
@@ -27,9 +27,27 @@ impl Engine {
             Action::Dial { targets, offer } => {
                 let targets = targets.clone();
                 let offer = offer.clone();
-                self.dial(now, id, targets, offer);
+                let to = entry.call.callee().to_owned();
+                self.dial(now, id, targets, offer, &to);
                 return;
             }
+            Action::DialNumber { number } => {
+                let offer = entry.caller_offer.clone();
+                match svc.router.route(entry.call.caller(), number) {
+                    super::Routing::Dial(targets) => self.dial(now, id, targets, offer, number),
+                    super::Routing::Refuse(cause) => {
+                        let leg = LegId(entry.next_leg);
+                        entry.next_leg += 1;
+                        self.pending
+                            .push_back((id, LegEvent::Failed(leg, cause.status())));
+                    }
+                }
+                return;
+            }
+            Action::NotifyTransfer { leg, status } => match session_of(*leg) {
+                Some(s) => self.ua.notify_transfer(now, s, StatusCode(*status)),
+                None => return stale(id, &action),
+            },
             Action::Call(input) => {
                 if let Err(e) = entry.call.handle_input(now, input.clone()) {
                     tracing::debug!(error = %e, "call input ignored");
@@ -105,6 +123,7 @@ impl Engine {
         id: CallId,
         targets: Vec<crate::b2bua::app::DialTarget>,
         offer: Option<sip_stack::ua::Body>,
+        to_user: &str,
     ) {
         for target in targets {
             let Some(entry) = self.calls.get_mut(&id) else {
@@ -113,7 +132,7 @@ impl Engine {
             let leg = LegId(entry.next_leg);
             entry.next_leg += 1;
             let mut to_uri = Uri::sip(self.config.domain.clone());
-            to_uri.user = Some(entry.call.callee().to_owned());
+            to_uri.user = Some(to_user.to_owned());
             let opts = CallOptions {
                 target: target.uri.clone(),
                 from: Some(entry.identity.clone()),

@@ -34,6 +34,7 @@ impl Engine {
             | UaEvent::Updated { session, .. }
             | UaEvent::RequestFailed { session, .. }
             | UaEvent::Dtmf { session, .. }
+            | UaEvent::TransferRequested { session, .. }
             | UaEvent::Terminated { session, .. } => *session,
             _ => return,
         };
@@ -74,6 +75,10 @@ impl Engine {
                 ..
             } => LegEvent::ReofferFailed(leg, status.0),
             UaEvent::Dtmf { digit, .. } => LegEvent::Dtmf(leg, digit),
+            UaEvent::TransferRequested { target, .. } => {
+                let number = target.user.clone().unwrap_or_else(|| target.to_string());
+                LegEvent::TransferRequested(leg, number)
+            }
             UaEvent::Terminated { reason, .. } => {
                 self.sessions.remove(&session);
                 let status = match &reason {
@@ -189,6 +194,7 @@ impl Engine {
                 anchor,
                 next_leg: 1,
                 identity,
+                caller_offer: offer.clone(),
             },
         );
         self.sessions.insert(session, (id, LegId::CALLER));

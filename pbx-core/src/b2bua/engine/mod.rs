@@ -108,6 +108,9 @@ struct CallEntry {
     next_leg: u32,
     /// The caller's From without tag: the identity shown to callees.
     identity: sip_stack::message::NameAddr,
+    /// The caller's offer as rewritten for the callee side (transfers
+    /// offer it to the new party).
+    caller_offer: Option<sip_stack::ua::Body>,
 }
 
 impl CallEntry {
@@ -282,7 +285,7 @@ impl Engine {
             &mut actions,
         );
         for action in actions {
-            self.execute(now, id, action);
+            self.execute(now, id, action, svc);
         }
         self.after_call(now, id, svc);
     }

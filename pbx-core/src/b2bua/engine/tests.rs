@@ -16,6 +16,7 @@ use crate::b2bua::events::CallEventKind;
 const PBX: &str = "10.0.0.1:5060";
 const ALICE: &str = "10.0.0.2:5060";
 const BOB: &str = "10.0.0.3:5060";
+const CAROL: &str = "10.0.0.4:5060";
 const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
 const ANSWER: &str = "v=0\r\no=- 2 2 IN IP4 10.0.0.3\r\ns=-\r\nc=IN IP4 10.0.0.3\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
 
@@ -29,6 +30,9 @@ impl Router for Bob {
     fn route(&self, _caller: &str, dialed: &str) -> Routing {
         match dialed {
             "bob" => Routing::Dial(self.0.clone()),
+            "carol" => Routing::Dial(vec![DialTarget {
+                uri: Uri::parse("sip:carol@10.0.0.4:5060").unwrap(),
+            }]),
             "ivr" => Routing::Refuse(HangupCause::NotImplemented),
             _ => Routing::Refuse(HangupCause::NoRoute),
         }
@@ -42,9 +46,11 @@ struct World {
     router: Bob,
     alice: UserAgent,
     bob: UserAgent,
+    carol: UserAgent,
     sink: Arc<MemoryCdrSink>,
     alice_events: Vec<UaEvent>,
     bob_events: Vec<UaEvent>,
+    carol_events: Vec<UaEvent>,
     /// Raw messages pbx sent to Alice (to inspect tags and Contact).
     to_alice: Vec<SipMessage>,
     events: tokio::sync::broadcast::Receiver<crate::b2bua::CallEvent>,
@@ -57,6 +63,8 @@ impl World {
         a.outbound_proxy = Some(addr(PBX));
         let mut b = UaConfig::new(Uri::parse("sip:bob@pbx.test").unwrap(), addr(BOB));
         b.seed = 2;
+        let mut c = UaConfig::new(Uri::parse("sip:carol@pbx.test").unwrap(), addr(CAROL));
+        c.seed = 4;
         let mut p = UaConfig::new(Uri::parse("sip:pbx@pbx.test").unwrap(), addr(PBX));
         p.seed = 3;
         let sink = Arc::new(MemoryCdrSink::default());
@@ -83,9 +91,11 @@ impl World {
             }]),
             alice: UserAgent::new(a),
             bob: UserAgent::new(b),
+            carol: UserAgent::new(c),
             sink,
             alice_events: Vec::new(),
             bob_events: Vec::new(),
+            carol_events: Vec::new(),
             to_alice: Vec::new(),
             events,
         }
@@ -98,6 +108,7 @@ impl World {
             for (from, ua, log) in [
                 (ALICE, &mut self.alice, &mut self.alice_events),
                 (BOB, &mut self.bob, &mut self.bob_events),
+                (CAROL, &mut self.carol, &mut self.carol_events),
             ] {
                 while let Some(o) = ua.poll_output() {
                     match o {
@@ -123,6 +134,7 @@ impl World {
                         .handle_message(self.now, msg, peer, svc, &mut out),
                     t if t == addr(ALICE) => self.alice.handle_message(self.now, msg, peer),
                     t if t == addr(BOB) => self.bob.handle_message(self.now, msg, peer),
+                    t if t == addr(CAROL) => self.carol.handle_message(self.now, msg, peer),
                     t => panic!("nobody at {t}"),
                 }
                 for (peer, data) in out {
@@ -134,6 +146,7 @@ impl World {
                             self.alice.handle_message(self.now, msg, from);
                         }
                         a if a == addr(BOB) => self.bob.handle_message(self.now, msg, from),
+                        a if a == addr(CAROL) => self.carol.handle_message(self.now, msg, from),
                         a => panic!("pbx sent to {a}"),
                     }
                 }
@@ -153,14 +166,15 @@ impl World {
         for (peer, data) in out {
             let msg = SipMessage::parse(data).unwrap();
             let from = Peer::udp(addr(PBX));
-            if peer.addr == addr(ALICE) {
-                self.alice.handle_message(self.now, msg, from);
-            } else {
-                self.bob.handle_message(self.now, msg, from);
+            match peer.addr {
+                a if a == addr(ALICE) => self.alice.handle_message(self.now, msg, from),
+                a if a == addr(BOB) => self.bob.handle_message(self.now, msg, from),
+                _ => self.carol.handle_message(self.now, msg, from),
             }
         }
         self.alice.handle_timeout(self.now);
         self.bob.handle_timeout(self.now);
+        self.carol.handle_timeout(self.now);
         self.run();
     }
 
@@ -410,4 +424,112 @@ fn dtmf_info_is_an_event() {
         leg: LegId::CALLER,
         digit: '7'
     }));
+}
+
+fn incoming_of(events: &[UaEvent]) -> Option<SessionId> {
+    events.iter().find_map(|e| match e {
+        UaEvent::IncomingCall { session, .. } => Some(*session),
+        _ => None,
+    })
+}
+
+fn transfer_statuses(events: &[UaEvent]) -> Vec<u16> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            UaEvent::TransferProgress { status, .. } => Some(status.0),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Bob answers Alice, then REFERs her to Carol (blind transfer).
+fn transferred_call(bob_hangs_up_at_once: bool) -> (World, SessionId) {
+    let mut w = World::new();
+    let call = w.call("bob");
+    let bob = w.bob_incoming();
+    w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
+    w.run();
+    w.bob
+        .refer(w.now, bob, &Uri::parse("sip:carol@pbx.test").unwrap())
+        .unwrap();
+    w.run();
+    if bob_hangs_up_at_once {
+        w.bob.hangup(w.now, bob).unwrap();
+        w.run();
+    }
+    (w, call)
+}
+
+#[test]
+fn blind_transfer_connects_the_caller_to_the_target() {
+    let (mut w, call) = transferred_call(false);
+    assert_eq!(transfer_statuses(&w.bob_events), vec![202, 100]);
+    let carol = incoming_of(&w.carol_events).expect("carol is called");
+    if let Some(UaEvent::IncomingCall { from, to, .. }) = w.carol_events.first() {
+        assert_eq!(
+            from.uri.user.as_deref(),
+            Some("alice"),
+            "carol sees the caller"
+        );
+        assert_eq!(to.uri.user.as_deref(), Some("carol"));
+    }
+    w.advance(Duration::from_secs(1));
+    w.carol
+        .answer(w.now, carol, Some(Body::sdp(ANSWER)))
+        .unwrap();
+    w.run();
+    assert_eq!(transfer_statuses(&w.bob_events), vec![202, 100, 200]);
+    assert_eq!(
+        ended(&w.bob_events),
+        Some(EndReason::RemoteHangup),
+        "bob is released"
+    );
+    assert_eq!(ended(&w.alice_events), None, "alice stays in the call");
+    w.advance(Duration::from_secs(5));
+    w.alice.hangup(w.now, call).unwrap();
+    w.run();
+    assert_eq!(ended(&w.carol_events), Some(EndReason::RemoteHangup));
+    let r = w.sink.records.lock()[0].clone();
+    assert_eq!(
+        (r.disposition.as_str(), r.hangup_side.as_str()),
+        ("ANSWERED", "caller")
+    );
+    assert_eq!(r.legs.len(), 3);
+    assert_eq!(r.legs[2].party, "sip:carol@10.0.0.4:5060");
+    assert_eq!(r.billsec, 6);
+    assert!(w
+        .event_kinds()
+        .contains(&CallEventKind::Transferred { to: "carol".into() }));
+}
+
+#[test]
+fn failed_transfer_after_the_transferor_left_ends_the_call() {
+    let (mut w, _) = transferred_call(true);
+    assert_eq!(ended(&w.alice_events), None, "alice waits for the transfer");
+    let carol = incoming_of(&w.carol_events).expect("carol is called");
+    w.carol.reject(w.now, carol, StatusCode::BUSY_HERE).unwrap();
+    w.run();
+    assert_eq!(ended(&w.alice_events), Some(EndReason::RemoteHangup));
+    let r = w.sink.records.lock()[0].clone();
+    assert_eq!(
+        (r.disposition.as_str(), r.hangup_side.as_str()),
+        ("ANSWERED", "callee")
+    );
+    assert!(w.engine.is_empty());
+}
+
+#[test]
+fn transfer_asked_by_the_caller_is_refused() {
+    let mut w = World::new();
+    let call = w.call("bob");
+    let bob = w.bob_incoming();
+    w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
+    w.run();
+    w.alice
+        .refer(w.now, call, &Uri::parse("sip:carol@pbx.test").unwrap())
+        .unwrap();
+    w.run();
+    assert_eq!(transfer_statuses(&w.alice_events), vec![202, 100, 501]);
+    assert!(incoming_of(&w.carol_events).is_none());
 }
