@@ -150,11 +150,12 @@ impl Engine {
                         party: target.uri.to_string(),
                         status: 0,
                         codec: None,
+                        placed_at: now,
                     });
                     self.sessions.insert(session, (id, leg));
                 }
                 Err(e) => {
-                    tracing::info!(call = %id, target = %target.uri, error = %e, "leg not placed");
+                    tracing::debug!(call = %id, target = %target.uri, error = %e, "leg not placed");
                     self.pending.push_back((id, LegEvent::Failed(leg, 503)));
                 }
             }

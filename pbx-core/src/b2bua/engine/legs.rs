@@ -189,6 +189,7 @@ impl Engine {
                     party: identity.uri.to_string(),
                     status: 0,
                     codec,
+                    placed_at: now,
                 }],
                 app,
                 anchor,

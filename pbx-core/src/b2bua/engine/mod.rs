@@ -98,6 +98,7 @@ struct Leg {
     party: String,
     status: u16,
     codec: Option<String>,
+    placed_at: Instant,
 }
 
 struct CallEntry {
@@ -114,6 +115,20 @@ struct CallEntry {
 }
 
 impl CallEntry {
+    /// When an unanswered outbound leg of an answered call (a transfer
+    /// target) gives up: the call's own ring timeout covers the rest.
+    fn leg_deadline(&self, ring_timeout: Duration) -> Option<Instant> {
+        if self.call.state() != CallState::Answered {
+            return None;
+        }
+        self.legs
+            .iter()
+            .filter(|l| l.id != LegId::CALLER)
+            .filter(|l| matches!(l.state, LegState::Calling | LegState::Ringing))
+            .map(|l| l.placed_at + ring_timeout)
+            .min()
+    }
+
     fn leg_mut(&mut self, id: LegId) -> Option<&mut Leg> {
         self.legs.iter_mut().find(|l| l.id == id)
     }
@@ -182,15 +197,35 @@ impl Engine {
     pub fn handle_timeout(&mut self, now: Instant, svc: Services<'_>, out: &mut Outbox) {
         self.ua.handle_timeout(now);
         self.pump(now, svc, out);
+        let ring = self.config.ring_timeout;
         let due: Vec<CallId> = self
             .calls
             .iter()
-            .filter(|(_, c)| c.call.poll_timeout().is_some_and(|t| t <= now))
+            .filter(|(_, c)| {
+                c.call
+                    .poll_timeout()
+                    .into_iter()
+                    .chain(c.leg_deadline(ring))
+                    .any(|t| t <= now)
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in due {
             if let Some(entry) = self.calls.get_mut(&id) {
                 entry.call.handle_timeout(now);
+                for leg in entry.legs.iter_mut().filter(|l| {
+                    l.id != LegId::CALLER
+                        && matches!(l.state, LegState::Calling | LegState::Ringing)
+                        && l.placed_at + ring <= now
+                        && entry.call.state() == CallState::Answered
+                }) {
+                    leg.state = LegState::Ended;
+                    leg.status = 408;
+                    if let Err(e) = self.ua.hangup(now, leg.session) {
+                        tracing::debug!(call = %id, error = %e, "leg not cancelled");
+                    }
+                    self.pending.push_back((id, LegEvent::Failed(leg.id, 408)));
+                }
             }
             self.after_call(now, id, svc);
         }
@@ -199,9 +234,15 @@ impl Engine {
 
     /// The earliest deadline of the user agent and the calls.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        let ring = self.config.ring_timeout;
         self.calls
             .values()
-            .filter_map(|c| c.call.poll_timeout())
+            .flat_map(|c| {
+                c.call
+                    .poll_timeout()
+                    .into_iter()
+                    .chain(c.leg_deadline(ring))
+            })
             .chain(self.ua.poll_timeout())
             .min()
     }

@@ -533,3 +533,14 @@ fn transfer_asked_by_the_caller_is_refused() {
     assert_eq!(transfer_statuses(&w.alice_events), vec![202, 100, 501]);
     assert!(incoming_of(&w.carol_events).is_none());
 }
+
+#[test]
+fn unanswered_transfer_target_times_out() {
+    let (mut w, _) = transferred_call(false);
+    assert!(incoming_of(&w.carol_events).is_some());
+    w.advance(Duration::from_secs(31));
+    assert_eq!(ended(&w.carol_events), Some(EndReason::RemoteCancelled));
+    assert_eq!(transfer_statuses(&w.bob_events), vec![202, 100, 408]);
+    assert_eq!(ended(&w.alice_events), None, "alice stays with bob");
+    assert_eq!(w.engine.len(), 1);
+}
