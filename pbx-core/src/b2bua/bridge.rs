@@ -14,6 +14,7 @@ use super::app::{Action, AppView, Application, DialTarget, LegEvent};
 use super::call::{CallInput, HangupCause, Side};
 use super::sdp::is_hold;
 use super::LegId;
+use sip_stack::ua::Body;
 
 /// The application of a call between two parties.
 #[derive(Debug)]
@@ -98,6 +99,34 @@ impl Bridge {
         if t.from_gone {
             out.push(Action::Hangup(LegId::CALLER));
             self.end(view, HangupCause::Normal, Side::Callee, out);
+        }
+    }
+
+    /// A re-INVITE on one leg is relayed to the other (hold / resume are
+    /// reported to the call); glare or no other leg yet: 491 (RFC 3261 §14.2).
+    fn reoffer(&mut self, leg: LegId, sdp: Option<&Body>, out: &mut Vec<Action>) {
+        match self.other(leg) {
+            Some(other) if self.reoffer_from.is_none() => {
+                self.reoffer_from = Some(leg);
+                let side = if leg == LegId::CALLER {
+                    Side::Caller
+                } else {
+                    Side::Callee
+                };
+                if let Some(body) = sdp {
+                    let input = if is_hold(&body.data) {
+                        CallInput::Hold(side)
+                    } else {
+                        CallInput::Resume(side)
+                    };
+                    out.push(Action::Call(input));
+                }
+                out.push(Action::Reinvite {
+                    leg: other,
+                    sdp: sdp.cloned(),
+                });
+            }
+            _ => out.push(Action::RejectReoffer { leg, status: 491 }),
         }
     }
 
@@ -211,33 +240,7 @@ impl Application for Bridge {
                 out.push(Action::Hangup(LegId::CALLER));
                 self.end(view, HangupCause::Normal, Side::Callee, out);
             }
-            LegEvent::Reoffer(leg, sdp) => match self.other(*leg) {
-                Some(other) if self.reoffer_from.is_none() => {
-                    self.reoffer_from = Some(*leg);
-                    let side = if *leg == LegId::CALLER {
-                        Side::Caller
-                    } else {
-                        Side::Callee
-                    };
-                    if let Some(body) = sdp {
-                        let input = if is_hold(&body.data) {
-                            CallInput::Hold(side)
-                        } else {
-                            CallInput::Resume(side)
-                        };
-                        out.push(Action::Call(input));
-                    }
-                    out.push(Action::Reinvite {
-                        leg: other,
-                        sdp: sdp.clone(),
-                    });
-                }
-                // Glare or nobody to ask (RFC 3261 §14.2).
-                _ => out.push(Action::RejectReoffer {
-                    leg: *leg,
-                    status: 491,
-                }),
-            },
+            LegEvent::Reoffer(leg, sdp) => self.reoffer(*leg, sdp.as_ref(), out),
             LegEvent::Updated(_, sdp) => {
                 if let Some(from) = self.reoffer_from.take() {
                     out.push(Action::AnswerReoffer {
