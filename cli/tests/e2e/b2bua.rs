@@ -281,3 +281,30 @@ fn forked_call_first_answer_wins() {
         "three legs, the loser cancelled: {legs}"
     );
 }
+
+#[test]
+fn hold_passes_through_the_b2bua() {
+    require_sipp!();
+    let pbx = Pbx::start(&b2bua_config());
+    let (uas, uac, _) = call(&pbx, "b2b_uas_hold", "b2b_uac_hold");
+    uac.assert_both(
+        "caller: re-INVITE sendonly answered recvonly by the callee, via pbx",
+        &uas,
+        "callee: pbx's re-INVITE with a=sendonly",
+    );
+    let reinvite = uas
+        .messages
+        .split("INVITE sip:")
+        .nth(2)
+        .expect("a second INVITE (the re-INVITE) reached the callee");
+    assert!(reinvite.contains("a=sendonly"), "{reinvite}");
+    let rows = cdr_rows(&pbx, 1);
+    assert_fields(
+        &rows[0],
+        &[
+            ("disposition", "ANSWERED"),
+            ("hold_s", "1"),
+            ("hangup_side", "caller"),
+        ],
+    );
+}
