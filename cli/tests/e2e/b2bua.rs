@@ -20,10 +20,19 @@ fn b2bua_config() -> String {
 }
 
 fn call(pbx: &Pbx, uas: &str, uac: &str) -> (SippResult, SippResult, u16) {
+    call_over(pbx, uas, uac, false)
+}
+
+fn call_over(pbx: &Pbx, uas: &str, uac: &str, tcp: bool) -> (SippResult, SippResult, u16) {
     let port = free_port();
-    register_contact(pbx, "bob", port, false);
-    let server = pbx.sipp(uas).server().local_port(port).spawn();
-    let client = pbx.sipp(uac).service("bob").run();
+    register_contact(pbx, "bob", port, tcp);
+    let (mut server, mut client) = (pbx.sipp(uas).server().local_port(port), pbx.sipp(uac));
+    if tcp {
+        server = server.tcp();
+        client = client.tcp();
+    }
+    let server = server.spawn();
+    let client = client.service("bob").run();
     (server.wait(), client, port)
 }
 
@@ -306,5 +315,23 @@ fn hold_passes_through_the_b2bua() {
             ("hold_s", "1"),
             ("hangup_side", "caller"),
         ],
+    );
+}
+
+#[test]
+fn call_over_tcp_through_the_b2bua() {
+    require_sipp!();
+    let pbx = Pbx::start(&b2bua_config());
+    let (uas, uac, _) = call_over(&pbx, "b2b_uas", "b2b_uac", true);
+    uac.assert_both("caller over TCP", &uas, "callee over TCP, called by pbx");
+    assert!(
+        uas.messages.contains("Via: SIP/2.0/TCP"),
+        "pbx's leg to the callee runs over TCP:\n{}",
+        uas.messages
+    );
+    let rows = cdr_rows(&pbx, 1);
+    assert_fields(
+        &rows[0],
+        &[("disposition", "ANSWERED"), ("hangup_side", "caller")],
     );
 }

@@ -158,6 +158,11 @@ pub struct UaConfig {
     pub register_retry_max: Duration,
     /// Send `180 Ringing` as soon as an INVITE arrives.
     pub auto_ringing: bool,
+    /// Reach a target over the transport its URI names (`;transport=tcp`,
+    /// RFC 3263 §4.1 without DNS) instead of always [`UaConfig::transport`]:
+    /// a B2BUA talks to UDP and TCP peers from one agent. Requests through
+    /// the outbound proxy keep [`UaConfig::transport`].
+    pub uri_transport: bool,
     /// RFC 3261 timers for the transaction layer and 2xx retransmission.
     pub timers: TimerConfig,
     /// Seed for tags, branches, Call-IDs and cnonces.
@@ -184,6 +189,7 @@ impl UaConfig {
             register_retry_base: Duration::from_secs(2),
             register_retry_max: Duration::from_secs(300),
             auto_ringing: true,
+            uri_transport: false,
             timers: TimerConfig::default(),
             seed: 0,
             user_agent: concat!("pbx-phone/", env!("CARGO_PKG_VERSION")).into(),
@@ -569,8 +575,8 @@ impl UserAgent {
         }
     }
 
-    fn request_with_via(&mut self, mut req: Request) -> Request {
-        let via = helpers::via(&self.config, &mut self.rng);
+    fn request_with_via(&mut self, mut req: Request, transport: Transport) -> Request {
+        let via = helpers::via(&self.config, transport, &mut self.rng);
         req.headers.push_front(via);
         req
     }

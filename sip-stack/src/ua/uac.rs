@@ -66,7 +66,7 @@ impl UserAgent {
         let peer = self.next_hop(&req, false)?;
         let mut session = Session::new(Role::Uac, Phase::Calling, local_tag);
         session.invite_seq = 1;
-        let req = self.request_with_via(req);
+        let req = self.request_with_via(req, peer.transport);
         let tx = self.layer.send_request(now, req, peer);
         session.invite_tx = Some(tx);
         self.clients.insert(tx, ClientOwner::Invite(id));
@@ -383,7 +383,7 @@ impl UserAgent {
         session.invite_seq += 1;
         session.provisional = false;
         set_cseq(&mut retry, session.invite_seq);
-        let retry = self.request_with_via(retry);
+        let retry = self.request_with_via(retry, peer.transport);
         let tx = self.layer.send_request(now, retry, peer);
         self.clients.insert(tx, ClientOwner::Invite(id));
         if let Some(s) = self.sessions.get_mut(&id) {
@@ -436,7 +436,7 @@ impl UserAgent {
         let cancelled = session.phase == Phase::Terminating;
         session.phase = Phase::Confirmed;
         if let Ok(peer) = self.next_hop(&ack, true) {
-            let ack = self.request_with_via(ack);
+            let ack = self.request_with_via(ack, peer.transport);
             let data = ack.to_bytes();
             self.out.push_back(super::Output::Transmit {
                 peer,
@@ -469,12 +469,12 @@ impl UserAgent {
         let ack = dialog.ack(seq);
         let bye = dialog.request(Method::Bye);
         if let Ok(peer) = self.next_hop(&ack, true) {
-            let ack = self.request_with_via(ack);
+            let ack = self.request_with_via(ack, peer.transport);
             self.out.push_back(super::Output::Transmit {
                 peer,
                 data: ack.to_bytes(),
             });
-            let bye = self.request_with_via(bye);
+            let bye = self.request_with_via(bye, peer.transport);
             let _ = self.layer.send_request(now, bye, peer);
         }
     }
@@ -567,7 +567,7 @@ impl UserAgent {
         let _ = dialog.update_from_response(resp);
         let ack = dialog.ack(seq);
         if let Ok(peer) = self.next_hop(&ack, true) {
-            let ack = self.request_with_via(ack);
+            let ack = self.request_with_via(ack, peer.transport);
             let data = ack.to_bytes();
             self.out.push_back(super::Output::Transmit {
                 peer,

@@ -158,6 +158,8 @@ impl Engine {
         let mut ua_config = config.ua.clone();
         // Ringing is sent when the callee rings, not on arrival.
         ua_config.auto_ringing = false;
+        // Legs reach UDP and TCP parties alike (the contact's `;transport=`).
+        ua_config.uri_transport = true;
         Self {
             ua: UserAgent::new(ua_config),
             // Call ids continue from a random 64-bit start: ids of different
