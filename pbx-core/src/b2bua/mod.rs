@@ -12,6 +12,8 @@
 //! - [`app`]: the [`app::Application`] trait — whatever owns a call for a
 //!   while (dial + bridge today; conference, IVR and queues later) sees leg
 //!   events and returns actions, and never touches SIP;
+//! - [`bridge`]: dial + bridge — forking, ringing / early media, answer,
+//!   hold and re-INVITE relay, blind transfer (REFER, RFC 3515);
 //! - [`events`]: the call event bus (created, ringing, early media,
 //!   answered, bridged, held, resumed, transferred, DTMF, ended);
 //! - [`cdr`]: the call record written at hangup and the [`cdr::CdrSink`]
