@@ -37,6 +37,10 @@ enum Command {
     },
     /// List registration bindings, one per line.
     Registrations,
+    /// Call-detail records (default: today), with filters and `--csv`.
+    Cdr(commands::cdr::CdrArgs),
+    /// Live calls of the running server (B2BUA engine).
+    Calls,
     /// IVR flows: validate, render, simulate.
     Ivr {
         #[command(subcommand)]
@@ -53,6 +57,8 @@ fn main() -> ExitCode {
         Command::Check => commands::check::run(cli.config.as_deref()),
         Command::Users { action } => commands::users::run(cli.config.as_deref(), action),
         Command::Registrations => commands::registrations::run(cli.config.as_deref()),
+        Command::Cdr(args) => commands::cdr::run(cli.config.as_deref(), args),
+        Command::Calls => commands::cdr::run_calls(cli.config.as_deref()),
         Command::Ivr { action } => commands::ivr::run(action),
         Command::Phone(args) => commands::phone::run(args),
     };

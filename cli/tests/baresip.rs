@@ -1,6 +1,7 @@
 //! Interop: two baresip instances register with digest auth at a real `pbx serve`
 //! and call each other through it; the caller's recording must hold the callee's
-//! tone (1000 Hz; the caller sends 440 Hz), checked with a Goertzel filter.
+//! tone (1000 Hz; the caller sends 440 Hz), checked with a Goertzel filter —
+//! through the proxy (media end to end or anchored) and through the B2BUA.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -32,8 +33,9 @@ fn registrations(config: &Path) -> String {
 }
 
 /// Runs a call alice (2001, 440 Hz) → bob (2002, 1000 Hz) through a `pbx serve`
-/// with `extra_toml` appended to its config; returns alice's baresip log.
-fn call_through_pbx(extra_toml: &str) -> Option<String> {
+/// with `extra_toml` appended to its config; `after` runs with the config
+/// path while pbx still runs; returns alice's baresip log.
+fn call_through_pbx(extra_toml: &str, after: &dyn Fn(&Path)) -> Option<String> {
     if !baresip::available() {
         return None;
     }
@@ -126,12 +128,13 @@ fn call_through_pbx(extra_toml: &str) -> Option<String> {
         hit > 0.5 && miss < 0.05,
         "alice hears bob's 1000 Hz: share {hit:.3}, 440 Hz share {miss:.3}"
     );
+    after(&config);
     Some(alice_log)
 }
 
 #[test]
 fn two_baresips_register_with_digest_and_call_each_other() {
-    if let Some(log) = call_through_pbx("") {
+    if let Some(log) = call_through_pbx("", &|_| {}) {
         assert!(
             !log.contains("receiving from 127.0.0.1:41"),
             "media flows end to end without anchoring:\n{log}"
@@ -142,10 +145,58 @@ fn two_baresips_register_with_digest_and_call_each_other() {
 #[test]
 fn anchored_call_carries_the_audio_through_the_relay() {
     let relay = "[media]\nanchor = \"always\"\naddress = \"127.0.0.1\"\nport_min = 41000\nport_max = 41999\n";
-    if let Some(log) = call_through_pbx(relay) {
+    if let Some(log) = call_through_pbx(relay, &|_| {}) {
         assert!(
             log.contains("receiving from 127.0.0.1:41"),
             "alice receives RTP from the relay's ports:\n{log}"
         );
+    }
+}
+
+#[test]
+fn b2bua_call_carries_the_audio_through_both_legs() {
+    let b2bua = "[calls]\nengine = \"b2bua\"\n\
+                 [media]\nanchor = \"always\"\naddress = \"127.0.0.1\"\nport_min = 42000\nport_max = 42999\n";
+    if let Some(log) = call_through_pbx(b2bua, &answered_record_with_quality) {
+        assert!(
+            log.contains("receiving from 127.0.0.1:42"),
+            "alice receives RTP from the relay's ports of her leg:\n{log}"
+        );
+    }
+}
+
+/// The call's record: ANSWERED, PCMU on both legs, and the relay's quality
+/// figures for both legs (packets flowed, a MOS was computed).
+fn answered_record_with_quality(config: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let out = Command::new(env!("CARGO_BIN_EXE_pbx"))
+            .args(["--config", config.to_str().unwrap(), "cdr", "--csv"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+        let row: Option<Vec<&str>> = lines.next().map(|l| l.split(',').collect());
+        let field = |name: &str| {
+            let i = header.iter().position(|h| *h == name)?;
+            row.as_ref()?.get(i).copied()
+        };
+        let done = field("caller_mos").is_some_and(|m| !m.is_empty())
+            && field("callee_mos").is_some_and(|m| !m.is_empty());
+        if done {
+            assert_eq!(field("disposition"), Some("ANSWERED"), "{text}");
+            assert_eq!(field("caller"), Some("2001"), "{text}");
+            assert_eq!(field("callee"), Some("2002"), "{text}");
+            assert_eq!(field("codecs"), Some("PCMU/8000 PCMU/8000"), "{text}");
+            let mos: f64 = field("caller_mos").unwrap_or("0").parse().unwrap_or(0.0);
+            assert!(mos > 3.0, "caller leg MOS {mos}: {text}");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no record with both legs' quality:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
 }

@@ -99,6 +99,10 @@ pub struct Config {
     pub media: crate::proxy::AnchorConfig,
     /// Users from the file (the store may hold more).
     pub users: Vec<UserConfig>,
+    /// The call engine (`[calls]`).
+    pub calls: CallsConfig,
+    /// The dial plan (`[[dialplan]]`).
+    pub dialplan: crate::dialplan::Dialplan,
     /// Where the config came from.
     pub source: String,
 }
@@ -120,6 +124,46 @@ struct RawConfig {
     media: RawMedia,
     #[serde(default)]
     users: Vec<RawUser>,
+    #[serde(default)]
+    calls: RawCalls,
+    #[serde(default)]
+    dialplan: Vec<crate::dialplan::raw::RawEntry>,
+}
+
+/// Which component handles calls between local users (`calls.engine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CallEngine {
+    /// The stateful proxy: pbx stays out of the dialogs (fastest).
+    #[default]
+    Proxy,
+    /// The B2BUA: pbx answers every call and places its own legs.
+    B2bua,
+}
+
+/// `[calls]`: the call engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallsConfig {
+    /// Proxy or B2BUA.
+    pub engine: CallEngine,
+    /// How long the callee may ring before the call ends with NO ANSWER.
+    pub ring_timeout: Duration,
+}
+
+impl Default for CallsConfig {
+    fn default() -> Self {
+        Self {
+            engine: CallEngine::Proxy,
+            ring_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCalls {
+    engine: Option<Spanned<String>>,
+    ring_timeout_secs: Option<u64>,
+    utc_offset_minutes: Option<Spanned<i32>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -308,6 +352,7 @@ fn parse_listen(spec: &Spanned<String>, pos: &Positioner<'_>) -> Result<Listen, 
 }
 
 fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
+    let (calls, dialplan) = build_calls(&raw, pos)?;
     let mut listen = Vec::new();
     match &raw.server.listen {
         Some(list) => {
@@ -520,8 +565,46 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         metrics_listen,
         media,
         users,
+        calls,
+        dialplan,
         source: pos.file.to_owned(),
     })
+}
+
+fn build_calls(
+    raw: &RawConfig,
+    pos: &Positioner<'_>,
+) -> Result<(CallsConfig, crate::dialplan::Dialplan), ConfigError> {
+    let engine = match &raw.calls.engine {
+        None => CallEngine::Proxy,
+        Some(e) => match e.get_ref().as_str() {
+            "proxy" => CallEngine::Proxy,
+            "b2bua" => CallEngine::B2bua,
+            other => {
+                return Err(pos.at(
+                    e,
+                    format!("calls.engine `{other}`: use \"proxy\" or \"b2bua\""),
+                ))
+            }
+        },
+    };
+    let utc_offset_secs = match &raw.calls.utc_offset_minutes {
+        None => 0,
+        Some(m) if m.get_ref().abs() <= 14 * 60 => m.get_ref() * 60,
+        Some(m) => return Err(pos.at(m, "calls.utc_offset_minutes must be within ±840")),
+    };
+    let entries =
+        crate::dialplan::raw::build(&raw.dialplan).map_err(|e| pos.error(e.offset, e.message))?;
+    Ok((
+        CallsConfig {
+            engine,
+            ring_timeout: Duration::from_secs(raw.calls.ring_timeout_secs.unwrap_or(60).max(1)),
+        },
+        crate::dialplan::Dialplan {
+            entries,
+            utc_offset_secs,
+        },
+    ))
 }
 
 fn build_media(
@@ -614,6 +697,31 @@ mod tests {
         let text = "[[users]]\nname = \"a\"\npassword = \"x\"\n[[users]]\nname = \"a\"\npassword = \"y\"\n";
         let err = Config::from_str_named(text, "x").unwrap_err();
         assert_eq!(err.line, 5, "{err}");
+    }
+
+    #[test]
+    fn dialplan_and_engine() {
+        let text = "[calls]\nengine = \"b2bua\"\n[[dialplan]]\nextension = \"800\"\ntype = \"conference\"\nmoderator_pin = \"42\"\n[[dialplan]]\nregex = \"^0(\\\\d+)$\"\ntype = \"trunk\"\ntrunk = \"t\"\nnumber = \"+49$1\"\n";
+        let c = Config::from_str_named(text, "x").unwrap();
+        assert_eq!(c.calls.engine, CallEngine::B2bua);
+        assert_eq!(c.dialplan.entries.len(), 2);
+        assert_eq!(
+            c.dialplan.route("0301", 0),
+            Some(crate::dialplan::Route::Trunk {
+                trunk: "t".into(),
+                number: "+49301".into()
+            })
+        );
+        let bad = "[[dialplan]]\nextension = \"1\"\ntype = \"voicemail\"\n";
+        let err = Config::from_str_named(bad, "x").unwrap_err();
+        assert_eq!((err.line, err.column), (3, 8), "{err}");
+        assert!(err.message.contains("voicemail"), "{err}");
+        let bad = "[calls]\nengine = \"sbc\"\n";
+        let err = Config::from_str_named(bad, "x").unwrap_err();
+        assert_eq!((err.line, err.column), (2, 10), "{err}");
+        let bad = "[[dialplan]]\nregex = \"(\"\ntype = \"user\"\n";
+        let err = Config::from_str_named(bad, "x").unwrap_err();
+        assert_eq!(err.line, 2, "{err}");
     }
 
     #[test]

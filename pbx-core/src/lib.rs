@@ -2,7 +2,9 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod b2bua;
 pub mod config;
+pub mod dialplan;
 pub mod metrics;
 pub mod proxy;
 pub mod registrar;

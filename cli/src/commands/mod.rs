@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub(crate) mod cdr;
 pub(crate) mod check;
 pub(crate) mod ivr;
 pub(crate) mod phone;

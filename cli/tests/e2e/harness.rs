@@ -147,13 +147,19 @@ impl Pbx {
     /// Writes a config (`extra_toml` is appended: `[security]`, `[registrar]`,
     /// more `[[users]]`...) and starts the server; returns once it answers OPTIONS.
     pub(crate) fn start(extra_toml: &str) -> Self {
+        Self::start_with_metrics(extra_toml, "off")
+    }
+
+    /// Like [`Pbx::start`] with the HTTP endpoint (`/metrics`, `/calls`) on
+    /// `metrics_listen` (an address, or `off`).
+    pub(crate) fn start_with_metrics(extra_toml: &str, metrics_listen: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let data = dir.path().join("data");
         let config = dir.path().join("pbx.toml");
         let text = format!(
             "[server]\ndomain = \"127.0.0.1\"\nlisten = [\"udp:127.0.0.1:{port}\", \"tcp:127.0.0.1:{port}\"]\n\
-             data_dir = \"{}\"\nudp_threads = 1\n\n[metrics]\nlisten = \"off\"\n\n{extra_toml}\n{}",
+             data_dir = \"{}\"\nudp_threads = 1\n\n[metrics]\nlisten = \"{metrics_listen}\"\n\n{extra_toml}\n{}",
             data.display(),
             users_toml(&BASE_USERS)
         );

@@ -7,6 +7,7 @@
 mod harness;
 
 mod admin;
+mod b2bua;
 mod durability;
 mod malformed;
 mod proxy;

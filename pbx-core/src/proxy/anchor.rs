@@ -16,6 +16,7 @@ use bytes::Bytes;
 use media::relay::driver::{Command, DriverConfig, RelayEvent, SessionId};
 use media::relay::pool::RelayPool;
 use media::relay::ports::PortPair;
+use media::relay::session::LegStats;
 use media::relay::{LegConfig, RelayConfig, Side};
 use media::sdp::SessionDescription;
 use sip_stack::message::HeaderName;
@@ -222,11 +223,20 @@ impl MediaAnchor {
 
     /// Drains relay events (logs closed sessions); called periodically.
     pub fn poll_events(&self) {
+        let _ = self.poll_closed();
+    }
+
+    /// Drains relay events and returns the final stats of the sessions that
+    /// closed since the last call: (relay session id, (A, B) stats).
+    pub fn poll_closed(&self) -> Vec<(u64, (LegStats, LegStats))> {
+        let mut closed = Vec::new();
         while let Ok(ev) = self.relay.events.try_recv() {
             if let RelayEvent::Closed { id, expired, stats } = ev {
                 tracing::debug!(session = id.0, expired, a = ?stats.0, b = ?stats.1, "media relay closed");
+                closed.push((id.0, stats));
             }
         }
+        closed
     }
 }
 
@@ -234,6 +244,11 @@ impl Anchored {
     /// Whether `from_tag` is the caller's.
     pub fn is_caller(&self, from_tag: Option<&str>) -> bool {
         from_tag == Some(self.caller_tag.as_str())
+    }
+
+    /// The relay's id of this call's session (matches `RelayEvent::Closed`).
+    pub fn relay_id(&self) -> u64 {
+        self.id.0
     }
 
     /// The relay ports (leg A side, leg B side).

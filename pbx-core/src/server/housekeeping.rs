@@ -53,7 +53,14 @@ pub(super) fn spawn_housekeeping(
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(50));
                 if let Some(anchor) = &core.anchor {
-                    anchor.poll_events();
+                    let closed = anchor.poll_closed();
+                    if let Some(host) = &core.b2bua {
+                        let mut engine = host.engine.lock();
+                        for (id, stats) in closed {
+                            let q = [(&stats.0).into(), (&stats.1).into()];
+                            engine.handle_relay_closed(id, q);
+                        }
+                    }
                 }
                 if last.elapsed() < Duration::from_secs(1) {
                     continue;

@@ -38,6 +38,7 @@ pub(super) async fn serve_metrics(
     };
     let app = Router::new()
         .route("/metrics", get(metrics))
+        .route("/calls", get(calls))
         .with_state(state);
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -105,4 +106,21 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         t.connections_open
     );
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+/// Live B2BUA calls, one per line: id, caller, callee, state, age (s),
+/// application, legs (tab-separated; read by `pbx calls`).
+async fn calls(State(s): State<AppState>) -> impl IntoResponse {
+    let now = s.clock.now();
+    let mut text = String::new();
+    if let Some(host) = &s.core.b2bua {
+        for c in host.engine.lock().live_calls(now.instant) {
+            let _ = writeln!(
+                text,
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                c.id, c.caller, c.callee, c.state, c.age_s, c.app, c.legs
+            );
+        }
+    }
+    ([(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
 }

@@ -78,10 +78,51 @@ pub struct Server {
     core: Arc<SipCore>,
     transports: Transports,
     write_behind: Option<WriteBehind>,
+    cdr_writer: Option<crate::store::CdrWriter>,
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
     metrics_addr: Option<SocketAddr>,
     http: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The call engine of `calls.engine = "b2bua"`: pbx's user agent on the
+/// UDP listener, records to `cdr`.
+fn b2bua_host(
+    config: &Config,
+    udp: SocketAddr,
+    cdr: crate::store::CdrQueue,
+    seed: u64,
+) -> crate::sip::B2buaHost {
+    use crate::b2bua::{Engine, EngineConfig, EventBus, Timestamp};
+    let aor = sip_stack::Uri::parse(&format!("sip:pbx@{}", config.domain))
+        .unwrap_or_else(|_| sip_stack::Uri::sip(udp.ip().to_string()));
+    let mut ua = sip_stack::ua::UaConfig::new(aor, udp);
+    ua.seed = seed;
+    ua.user_agent = concat!("pbx/", env!("CARGO_PKG_VERSION")).into();
+    ua.timers = TimerConfig {
+        linger: config.transaction_linger,
+        ..TimerConfig::default()
+    };
+    let epoch = Timestamp {
+        instant: Instant::now(),
+        unix_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+    };
+    let engine = Engine::new(
+        EngineConfig {
+            ua,
+            domain: config.domain.clone(),
+            ring_timeout: config.calls.ring_timeout,
+            epoch,
+        },
+        EventBus::default(),
+        Arc::new(cdr),
+    );
+    crate::sip::B2buaHost {
+        engine: parking_lot::Mutex::new(engine),
+        dialplan: config.dialplan.clone(),
+    }
 }
 
 /// Adds the config file's users to the store (hashed for the realm).
@@ -200,7 +241,23 @@ impl Server {
             }
         }
         tracing::info!(?listeners, domain = %config.domain, "SIP listening");
-        let core = Arc::new(SipCore::new(SipCoreParts {
+        let cdr_writer = match config.calls.engine {
+            crate::config::CallEngine::B2bua => Some(crate::store::CdrWriter::start(
+                Store::open(&db)?,
+                Duration::from_millis(100),
+            )),
+            crate::config::CallEngine::Proxy => None,
+        };
+        let b2bua = cdr_writer.as_ref().and_then(|w| {
+            let udp = transports.local_addr(Transport::Udp)?;
+            Some(b2bua_host(&config, udp, w.queue(), rng.next_u64()))
+        });
+        if cdr_writer.is_some() && b2bua.is_none() {
+            return Err(ServerError::Bind(std::io::Error::other(
+                "calls.engine = \"b2bua\" needs a UDP listener",
+            )));
+        }
+        let mut core = SipCore::new(SipCoreParts {
             locals: Locals {
                 domain: config.domain.clone(),
                 aliases: config.aliases.clone(),
@@ -228,7 +285,12 @@ impl Server {
                 rng.fill_bytes(&mut k);
                 k
             },
-        }));
+        });
+        if let Some(host) = b2bua {
+            tracing::info!("calls handled by the B2BUA");
+            core = core.with_b2bua(host);
+        }
+        let core = Arc::new(core);
         let _ = cell.set((core.clone(), transports.clone()));
 
         let stop = Arc::new(AtomicBool::new(false));
@@ -259,6 +321,7 @@ impl Server {
             core,
             transports,
             write_behind: Some(write_behind),
+            cdr_writer,
             stop,
             threads,
             metrics_addr,
@@ -294,6 +357,9 @@ impl Server {
         if let Some(wb) = self.write_behind.take() {
             // Dropping the registrar's sender happens with the core; flush what is queued now.
             let _ = tokio::task::spawn_blocking(move || wb.shutdown()).await;
+        }
+        if let Some(w) = self.cdr_writer.take() {
+            let _ = tokio::task::spawn_blocking(move || w.shutdown()).await;
         }
         tracing::info!("stopped");
     }

@@ -8,7 +8,10 @@
 //! Transactions are sharded by Call-ID over `Mutex`es so that several receive
 //! threads work in parallel while all messages of a call meet in one shard.
 
+mod b2bua;
 mod register;
+
+pub use b2bua::{B2buaHost, CoreRouter};
 #[cfg(test)]
 mod tests;
 
@@ -64,6 +67,8 @@ pub struct SipCore {
     /// Media anchoring (None: `media.anchor = "never"`).
     pub anchor: Option<proxy::MediaAnchor>,
     route_key: [u8; 32],
+    /// The call engine (`calls.engine = "b2bua"`); None: the proxy handles calls.
+    pub b2bua: Option<B2buaHost>,
     shards: Vec<Mutex<Shard>>,
     shard_hasher: ahash::RandomState,
 }
@@ -113,6 +118,7 @@ impl SipCore {
             ids: IdGen::new(p.seed),
             anchor: p.anchor,
             route_key: p.route_key,
+            b2bua: None,
             shards,
             shard_hasher: ahash::RandomState::with_seeds(p.seed, 7, 11, 13),
         }
@@ -157,6 +163,10 @@ impl SipCore {
             SipMessage::Request(req) => self.handle_request(now, req, peer, out),
             SipMessage::Response(resp) => {
                 self.metrics.responses_in.inc();
+                if let Some(host) = &self.b2bua {
+                    self.to_engine(host, now, SipMessage::Response(resp), peer, out);
+                    return;
+                }
                 let Ok(call_id) = resp.call_id() else {
                     self.metrics.parse_errors.inc();
                     return;
@@ -199,6 +209,10 @@ impl SipCore {
             self.reply(out, peer, resp);
             return;
         }
+        if let Some(host) = &self.b2bua {
+            self.b2bua_request(host, now, req, peer, out);
+            return;
+        }
         let Ok(call_id) = req.call_id() else { return };
         let mut shard = self.shard_of(call_id).lock();
         shard
@@ -233,6 +247,9 @@ impl SipCore {
 
     /// Runs due transaction timers.
     pub fn handle_timers(&self, now: &Now, out: &mut Outbox) {
+        if let Some(host) = &self.b2bua {
+            self.b2bua_timers(host, now, out);
+        }
         for shard in &self.shards {
             let mut shard = shard.lock();
             if shard.layer.poll_timeout().is_some_and(|t| t <= now.instant) {
@@ -247,6 +264,7 @@ impl SipCore {
         self.shards
             .iter()
             .filter_map(|s| s.lock().layer.poll_timeout())
+            .chain(self.b2bua_deadline())
             .min()
     }
 

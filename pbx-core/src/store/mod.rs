@@ -2,8 +2,10 @@
 //! shared by `pbx serve` and the admin subcommands, which may run at the same time
 //! (WAL mode, busy timeout).
 
+mod cdr;
 mod sqlite;
 mod write_behind;
 
+pub use cdr::{CdrFilter, CdrQueue, CdrWriter, StoredCdr};
 pub use sqlite::{Store, StoreError, UserRow};
 pub use write_behind::{BindingChange, WriteBehind};

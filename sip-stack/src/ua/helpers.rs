@@ -7,7 +7,7 @@ use crate::auth::client::{authorization, is_stale};
 use crate::message::{
     AuthParams, Header, HeaderName, Headers, Request, Response, StatusCode, Uri, Via,
 };
-use crate::peer::Peer;
+use crate::peer::{Peer, Transport};
 
 use super::{Body, UaConfig, UaError, UserAgent};
 
@@ -36,10 +36,10 @@ impl Rng {
 }
 
 /// Our Via with a fresh RFC 3261 branch and `rport` (RFC 3581).
-pub(super) fn via(config: &UaConfig, rng: &mut Rng) -> Header {
+pub(super) fn via(config: &UaConfig, transport: Transport, rng: &mut Rng) -> Header {
     let branch = format!("z9hG4bK{}", rng.token());
     let mut via = Via::new(
-        config.transport,
+        transport,
         config.local_addr.ip().to_string(),
         Some(config.local_addr.port()),
         &branch,
@@ -98,6 +98,7 @@ impl UserAgent {
     /// Request-URI when that is an IP literal, else to the outbound proxy.
     pub(super) fn next_hop(&self, req: &Request, in_dialog: bool) -> Result<Peer, UaError> {
         let proxy = self.config.outbound_proxy;
+        let mut transport = self.config.transport;
         let target = if in_dialog || proxy.is_none() {
             let first_route = req
                 .headers
@@ -106,14 +107,20 @@ impl UserAgent {
                 .and_then(|r| r.into_iter().next())
                 .map(|r| r.uri);
             let uri = first_route.unwrap_or_else(|| req.uri.clone());
-            literal(&uri)
-                .or(proxy)
-                .ok_or_else(|| UaError::NoRoute(Box::new(uri)))?
+            match literal(&uri) {
+                Some(addr) => {
+                    if self.config.uri_transport {
+                        transport = uri.transport().unwrap_or(transport);
+                    }
+                    addr
+                }
+                None => proxy.ok_or_else(|| UaError::NoRoute(Box::new(uri)))?,
+            }
         } else {
             proxy.ok_or_else(|| UaError::NoRoute(Box::new(req.uri.clone())))?
         };
         Ok(Peer {
-            transport: self.config.transport,
+            transport,
             addr: target,
             conn: None,
         })

@@ -58,6 +58,7 @@
 //! // Otherwise: sleep until `poll_timeout()`, then `handle_timeout(now)`.
 //! ```
 
+mod b2b;
 mod helpers;
 mod incoming;
 mod register;
@@ -78,6 +79,7 @@ use crate::message::{Method, NameAddr, Request, StatusCode, Uri};
 use crate::peer::{Peer, Transport};
 use crate::transaction::{ClientTxId, Output as TxOutput, TimerConfig, TransactionLayer, TxEvent};
 
+pub use b2b::CallOptions;
 use helpers::Rng;
 use register::Registration;
 use session::Session;
@@ -163,6 +165,11 @@ pub struct UaConfig {
     /// On TCP/TLS that makes the Contact the connection's own address, so
     /// the server reaches us over the flow we opened (RFC 5626 §5.3).
     pub learn_contact: bool,
+    /// Reach a target over the transport its URI names (`;transport=tcp`,
+    /// RFC 3263 §4.1 without DNS) instead of always [`UaConfig::transport`]:
+    /// a B2BUA talks to UDP and TCP peers from one agent. Requests through
+    /// the outbound proxy keep [`UaConfig::transport`].
+    pub uri_transport: bool,
     /// RFC 3261 timers for the transaction layer and 2xx retransmission.
     pub timers: TimerConfig,
     /// Seed for tags, branches, Call-IDs and cnonces.
@@ -190,6 +197,7 @@ impl UaConfig {
             register_retry_max: Duration::from_secs(300),
             auto_ringing: true,
             learn_contact: false,
+            uri_transport: false,
             timers: TimerConfig::default(),
             seed: 0,
             user_agent: concat!("pbx-phone/", env!("CARGO_PKG_VERSION")).into(),
@@ -605,8 +613,8 @@ impl UserAgent {
         self.sent.get(&tx).or_else(|| self.layer.client_request(tx))
     }
 
-    fn request_with_via(&mut self, mut req: Request) -> Request {
-        let via = helpers::via(&self.config, &mut self.rng);
+    fn request_with_via(&mut self, mut req: Request, transport: Transport) -> Request {
+        let via = helpers::via(&self.config, transport, &mut self.rng);
         req.headers.push_front(via);
         req
     }

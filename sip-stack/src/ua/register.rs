@@ -142,7 +142,7 @@ impl UserAgent {
             self.registration_failed(now, None);
             return;
         };
-        let req = self.request_with_via(req);
+        let req = self.request_with_via(req, peer.transport);
         let tx = self.send_client(now, req, peer);
         self.clients.insert(tx, ClientOwner::Register);
         self.registration.tx = Some(tx);

@@ -155,7 +155,7 @@ impl UserAgent {
         req: Request,
     ) -> super::Result<ClientTxId> {
         let peer = self.next_hop(&req, true)?;
-        let req = self.request_with_via(req);
+        let req = self.request_with_via(req, peer.transport);
         let tx = self.send_client(now, req, peer);
         self.clients.insert(tx, super::ClientOwner::InDialog(id));
         Ok(tx)

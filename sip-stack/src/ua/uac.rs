@@ -19,20 +19,37 @@ impl UserAgent {
     /// Events: [`UaEvent::Ringing`], [`UaEvent::EarlyMedia`],
     /// [`UaEvent::Answered`], or [`UaEvent::Terminated`].
     pub fn call(&mut self, now: Instant, target: Uri, body: Option<Body>) -> Result<SessionId> {
+        let mut opts = super::CallOptions::new(target);
+        opts.body = body;
+        self.call_with(now, opts)
+    }
+
+    /// Like [`UserAgent::call`], with the From / To identities of `opts`
+    /// (a B2BUA presents the original caller to the callee, RFC 7092 §3).
+    pub fn call_with(&mut self, now: Instant, opts: super::CallOptions) -> Result<SessionId> {
+        let super::CallOptions {
+            target,
+            from,
+            to,
+            body,
+        } = opts;
         let id = SessionId(self.next_session);
         self.next_session += 1;
         let local_tag = self.rng.token();
         let call_id = format!("{}@{}", self.rng.token(), self.config.local_addr.ip());
         let mut req = Request::new(Method::Invite, target.clone());
-        let mut from = NameAddr::new(self.config.aor.clone());
-        from.display.clone_from(&self.config.display_name);
+        let mut from = from.unwrap_or_else(|| {
+            let mut f = NameAddr::new(self.config.aor.clone());
+            f.display.clone_from(&self.config.display_name);
+            f
+        });
         from.set_param("tag", Some(local_tag.clone()));
         let h = &mut req.headers;
         h.push(Header::new(HeaderName::MaxForwards, "70"));
         h.push(Header::new(HeaderName::From, from.to_string()));
         h.push(Header::new(
             HeaderName::To,
-            NameAddr::new(target).to_string(),
+            to.unwrap_or_else(|| NameAddr::new(target)).to_string(),
         ));
         h.push(Header::new(HeaderName::CallId, call_id));
         h.push(Header::new(HeaderName::CSeq, "1 INVITE"));
@@ -49,7 +66,7 @@ impl UserAgent {
         let peer = self.next_hop(&req, false)?;
         let mut session = Session::new(Role::Uac, Phase::Calling, local_tag);
         session.invite_seq = 1;
-        let req = self.request_with_via(req);
+        let req = self.request_with_via(req, peer.transport);
         let tx = self.send_client(now, req, peer);
         session.invite_tx = Some(tx);
         self.clients.insert(tx, ClientOwner::Invite(id));
@@ -366,7 +383,7 @@ impl UserAgent {
         session.invite_seq += 1;
         session.provisional = false;
         set_cseq(&mut retry, session.invite_seq);
-        let retry = self.request_with_via(retry);
+        let retry = self.request_with_via(retry, peer.transport);
         let tx = self.send_client(now, retry, peer);
         self.clients.insert(tx, ClientOwner::Invite(id));
         if let Some(s) = self.sessions.get_mut(&id) {
@@ -419,7 +436,7 @@ impl UserAgent {
         let cancelled = session.phase == Phase::Terminating;
         session.phase = Phase::Confirmed;
         if let Ok(peer) = self.next_hop(&ack, true) {
-            let ack = self.request_with_via(ack);
+            let ack = self.request_with_via(ack, peer.transport);
             let data = ack.to_bytes();
             self.out.push_back(super::Output::Transmit {
                 peer,
@@ -452,12 +469,12 @@ impl UserAgent {
         let ack = dialog.ack(seq);
         let bye = dialog.request(Method::Bye);
         if let Ok(peer) = self.next_hop(&ack, true) {
-            let ack = self.request_with_via(ack);
+            let ack = self.request_with_via(ack, peer.transport);
             self.out.push_back(super::Output::Transmit {
                 peer,
                 data: ack.to_bytes(),
             });
-            let bye = self.request_with_via(bye);
+            let bye = self.request_with_via(bye, peer.transport);
             let _ = self.layer.send_request(now, bye, peer);
         }
     }
@@ -550,7 +567,7 @@ impl UserAgent {
         let _ = dialog.update_from_response(resp);
         let ack = dialog.ack(seq);
         if let Ok(peer) = self.next_hop(&ack, true) {
-            let ack = self.request_with_via(ack);
+            let ack = self.request_with_via(ack, peer.transport);
             let data = ack.to_bytes();
             self.out.push_back(super::Output::Transmit {
                 peer,

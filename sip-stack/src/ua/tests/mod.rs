@@ -1,6 +1,7 @@
 //! User agents in virtual time: two (or more) [`UserAgent`]s and an
 //! optional digest-checking proxy wired through a fake network, no sockets.
 
+mod b2b;
 mod calls;
 mod register;
 

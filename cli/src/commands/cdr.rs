@@ -1,0 +1,272 @@
+//! `pbx cdr`: call-detail records from the store (default: today, in the
+//! dial plan's UTC offset), with filters and CSV export; `pbx calls`: the
+//! live B2BUA calls from the server's local HTTP endpoint.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use pbx_core::server::unix_now;
+use pbx_core::store::{CdrFilter, StoredCdr};
+
+/// Filters of `pbx cdr`.
+#[derive(Args, Debug)]
+pub(crate) struct CdrArgs {
+    /// Start of the window: `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM` (local time of
+    /// `calls.utc_offset_minutes`). Default: today 00:00.
+    #[arg(long)]
+    from: Option<String>,
+    /// End of the window (exclusive), same forms. Default: `--from` + 1 day.
+    #[arg(long)]
+    to: Option<String>,
+    /// Only calls from this caller.
+    #[arg(long)]
+    caller: Option<String>,
+    /// Only calls to this number.
+    #[arg(long)]
+    callee: Option<String>,
+    /// ANSWERED, NO_ANSWER, BUSY, FAILED or CANCELLED.
+    #[arg(long)]
+    disposition: Option<String>,
+    /// At most this many records, newest first (0: all).
+    #[arg(long, default_value_t = 0)]
+    limit: usize,
+    /// CSV with every field (legs and quality included) instead of a table.
+    #[arg(long)]
+    csv: bool,
+}
+
+/// Days since 1970-01-01 of a civil date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (i64::from(m) + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `(y, m, d, hh, mm, ss)` of Unix seconds.
+fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400) as u32;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d, rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+/// Parses `YYYY-MM-DD[THH:MM]` as local time into Unix ms.
+fn parse_local(s: &str, offset_secs: i64) -> anyhow::Result<u64> {
+    let (date, time) = match s.split_once(['T', ' ']) {
+        Some((d, t)) => (d, Some(t)),
+        None => (s, None),
+    };
+    let parts: Vec<&str> = date.split('-').collect();
+    let [y, m, d] = parts.as_slice() else {
+        bail!("bad date `{s}`: use YYYY-MM-DD or YYYY-MM-DDTHH:MM");
+    };
+    let (y, m, d): (i64, u32, u32) = (y.parse()?, m.parse()?, d.parse()?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        bail!("bad date `{s}`");
+    }
+    let mut secs = days_from_civil(y, m, d) * 86_400;
+    if let Some(t) = time {
+        let (h, mi) = t
+            .split_once(':')
+            .with_context(|| format!("bad time in `{s}`: use HH:MM"))?;
+        secs += i64::from(h.parse::<u32>()?) * 3600 + i64::from(mi.parse::<u32>()?) * 60;
+    }
+    Ok(((secs - offset_secs).max(0) * 1000) as u64)
+}
+
+fn format_local(ms: u64, offset_secs: i64) -> String {
+    let (y, m, d, hh, mm, ss) = civil(ms as i64 / 1000 + offset_secs);
+    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02}")
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+pub(crate) fn run(path: Option<&Path>, args: CdrArgs) -> anyhow::Result<ExitCode> {
+    let config = super::load_config(path)?;
+    let offset = i64::from(config.dialplan.utc_offset_secs);
+    let from_ms = match &args.from {
+        Some(f) => parse_local(f, offset)?,
+        None => {
+            let local_day = (unix_now() as i64 + offset).div_euclid(86_400);
+            ((local_day * 86_400 - offset) * 1000) as u64
+        }
+    };
+    let to_ms = match &args.to {
+        Some(t) => parse_local(t, offset)?,
+        None => from_ms + 86_400_000,
+    };
+    let disposition = match &args.disposition {
+        Some(d) => Some(
+            pbx_core::b2bua::call::Disposition::parse(d)
+                .with_context(|| {
+                    format!(
+                        "unknown disposition `{d}`: ANSWERED, NO_ANSWER, BUSY, FAILED, CANCELLED"
+                    )
+                })?
+                .as_str()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let store = super::open_store(&config)?;
+    let rows = store.query_cdrs(&CdrFilter {
+        from_ms: Some(from_ms),
+        to_ms: Some(to_ms),
+        caller: args.caller.clone(),
+        callee: args.callee.clone(),
+        disposition,
+        limit: args.limit,
+    })?;
+    if args.csv {
+        print_csv(&rows, offset);
+    } else {
+        print_table(&rows, offset);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_table(rows: &[StoredCdr], offset: i64) {
+    if rows.is_empty() {
+        eprintln!("no call records in the window");
+        return;
+    }
+    println!(
+        "{:<17} {:<19} {:<12} {:<12} {:<10} {:>5} {:>7} {:<16} {:<6} codec",
+        "call", "start", "caller", "callee", "result", "dur", "billsec", "cause", "side"
+    );
+    for s in rows {
+        let r = &s.record;
+        let codec = r
+            .legs
+            .iter()
+            .find_map(|l| l.codec.as_deref())
+            .unwrap_or("-");
+        println!(
+            "{:<17} {:<19} {:<12} {:<12} {:<10} {:>5} {:>7} {:<16} {:<6} {codec}",
+            r.call_id,
+            format_local(r.start_ms, offset),
+            r.caller,
+            r.callee,
+            r.disposition,
+            r.duration_s,
+            r.billsec,
+            r.hangup_cause,
+            r.hangup_side
+        );
+    }
+}
+
+fn print_csv(rows: &[StoredCdr], offset: i64) {
+    println!("call_id,caller,callee,direction,start,ring,answer,end,duration_s,billsec,disposition,hangup_cause,hangup_side,hold_s,legs,codecs,caller_mos,caller_lost,caller_jitter_ms,callee_mos,callee_lost,callee_jitter_ms");
+    for s in rows {
+        let r = &s.record;
+        let t = |v: Option<u64>| v.map_or(String::new(), |ms| format_local(ms, offset));
+        let legs: Vec<String> = r
+            .legs
+            .iter()
+            .map(|l| format!("{}:{}:{}", l.leg, l.party, l.status))
+            .collect();
+        let codecs: Vec<&str> = r.legs.iter().filter_map(|l| l.codec.as_deref()).collect();
+        let q = |i: usize| {
+            let answered = if i == 0 {
+                Some(0)
+            } else {
+                r.legs.iter().position(|l| l.leg > 0 && l.status == 200)
+            };
+            match answered.and_then(|p| s.quality.get(p).copied().flatten()) {
+                Some(q) => format!("{:.2},{},{:.1}", q.mos, q.lost, q.jitter_ms),
+                None => ",,".into(),
+            }
+        };
+        println!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            csv_field(&r.call_id),
+            csv_field(&r.caller),
+            csv_field(&r.callee),
+            r.direction,
+            t(Some(r.start_ms)),
+            t(r.ring_ms),
+            t(r.answer_ms),
+            t(Some(r.end_ms)),
+            r.duration_s,
+            r.billsec,
+            r.disposition,
+            r.hangup_cause,
+            r.hangup_side,
+            r.hold_s,
+            csv_field(&legs.join(" ")),
+            csv_field(&codecs.join(" ")),
+            q(0),
+            q(1)
+        );
+    }
+}
+
+/// `pbx calls`: GET /calls on the server's metrics listener.
+pub(crate) fn run_calls(path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let config = super::load_config(path)?;
+    let Some(addr) = config.metrics_listen else {
+        bail!(
+            "live calls are served on metrics.listen, which is off in {}",
+            config.source
+        );
+    };
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        .with_context(|| format!("connecting to the server at {addr} (is `pbx serve` running?)"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(stream, "GET /calls HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let mut resp = String::new();
+    stream.read_to_string(&mut resp)?;
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((resp.as_str(), ""));
+    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
+        bail!("server answered: {}", head.lines().next().unwrap_or(""));
+    }
+    if body.trim().is_empty() {
+        eprintln!("no live calls");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("call\tcaller\tcallee\tstate\tage_s\tapp\tlegs");
+    print!("{body}");
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_round_trip_and_offsets() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2024, 3, 1), 19_783);
+        assert_eq!(civil(19_783 * 86_400 + 3661), (2024, 3, 1, 1, 1, 1));
+        let ms = parse_local("2024-03-01T10:30", 3600).unwrap();
+        assert_eq!(ms, (19_783 * 86_400 + 9 * 3600 + 30 * 60) as u64 * 1000);
+        assert_eq!(format_local(ms, 3600), "2024-03-01 10:30:00");
+        assert!(parse_local("2024-13-01", 0).is_err());
+        assert!(parse_local("yesterday", 0).is_err());
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+    }
+}

@@ -1,0 +1,200 @@
+//! Applications: whatever owns a call for a while. The engine turns SIP
+//! into [`LegEvent`]s and hands them to the call's [`Application`], which
+//! answers with [`Action`]s; SDP arrives already rewritten for the relay, so
+//! an application can pass it from one leg to another unchanged. Dial +
+//! bridge ([`super::bridge::Bridge`]) is the first application; conference
+//! rooms, IVR flows and queues plug in here without touching SIP code.
+
+use sip_stack::message::Uri;
+use sip_stack::ua::Body;
+
+use super::call::{Call, CallInput, HangupCause};
+use super::LegId;
+
+/// A party to dial (one branch of a fork).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialTarget {
+    /// Request-URI (a registered contact).
+    pub uri: Uri,
+}
+
+/// Where a leg stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegState {
+    /// INVITE sent or received, no answer.
+    Calling,
+    /// Rings (180) or sends early media (183).
+    Ringing,
+    /// Answered.
+    Answered,
+    /// Over.
+    Ended,
+}
+
+/// What an application sees of a leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LegView {
+    /// The leg.
+    pub id: LegId,
+    /// Its state.
+    pub state: LegState,
+}
+
+/// What an application sees of its call.
+#[derive(Debug)]
+pub struct AppView<'a> {
+    /// The call.
+    pub call: &'a Call,
+    /// Its legs, caller first.
+    pub legs: &'a [LegView],
+}
+
+impl AppView<'_> {
+    /// Outbound legs not ended yet.
+    pub fn live_outbound(&self) -> impl Iterator<Item = LegId> + '_ {
+        self.legs
+            .iter()
+            .filter(|l| l.id != LegId::CALLER && l.state != LegState::Ended)
+            .map(|l| l.id)
+    }
+}
+
+/// Something that happened on a leg.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LegEvent {
+    /// The caller's INVITE (leg 0), with its offer.
+    Incoming {
+        /// The offer, rewritten for the callee side.
+        offer: Option<Body>,
+    },
+    /// An outbound leg rings.
+    Ringing(LegId),
+    /// An outbound leg sent early media.
+    EarlyMedia(LegId, Body),
+    /// An outbound leg answered.
+    Answered(LegId, Option<Body>),
+    /// An outbound leg failed with a final status (408 on timeout).
+    Failed(LegId, u16),
+    /// The leg's party ended it (BYE, or the caller's CANCEL).
+    Ended(LegId),
+    /// A re-INVITE on a leg (hold / resume / new media).
+    Reoffer(LegId, Option<Body>),
+    /// Our re-INVITE on a leg was answered.
+    Updated(LegId, Option<Body>),
+    /// Our re-INVITE on a leg failed.
+    ReofferFailed(LegId, u16),
+    /// A DTMF digit (SIP INFO) on a leg.
+    Dtmf(LegId, char),
+    /// The leg's party asks for a blind transfer of the other party to
+    /// this number (REFER, RFC 3515; already answered 202 by the engine).
+    TransferRequested(LegId, String),
+}
+
+/// What an application asks the engine to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Action {
+    /// Place outbound legs (in parallel) with this offer.
+    Dial {
+        /// One leg per target.
+        targets: Vec<DialTarget>,
+        /// The offer.
+        offer: Option<Body>,
+    },
+    /// A provisional response on the caller's leg (180, 183 with SDP).
+    Progress {
+        /// The leg (the caller's).
+        leg: LegId,
+        /// 180 or 183.
+        status: u16,
+        /// Early media answer.
+        sdp: Option<Body>,
+    },
+    /// Answer the caller's leg (200 OK).
+    Answer {
+        /// The leg.
+        leg: LegId,
+        /// The answer.
+        sdp: Option<Body>,
+    },
+    /// Refuse the caller's leg with the cause's status.
+    Reject {
+        /// The leg.
+        leg: LegId,
+        /// Why.
+        cause: HangupCause,
+    },
+    /// End a leg whatever its state (CANCEL or BYE).
+    Hangup(LegId),
+    /// Send a re-INVITE on a leg.
+    Reinvite {
+        /// The leg.
+        leg: LegId,
+        /// The new offer.
+        sdp: Option<Body>,
+    },
+    /// Answer a re-INVITE received on a leg.
+    AnswerReoffer {
+        /// The leg.
+        leg: LegId,
+        /// The answer.
+        sdp: Option<Body>,
+    },
+    /// Refuse a re-INVITE received on a leg.
+    RejectReoffer {
+        /// The leg.
+        leg: LegId,
+        /// Status.
+        status: u16,
+    },
+    /// Place outbound legs to a number, routed like a new call (dial plan,
+    /// registrar), offering the caller's media.
+    DialNumber {
+        /// The number or user to dial.
+        number: String,
+    },
+    /// Report a transfer's progress to the leg that asked for it (NOTIFY
+    /// with a sipfrag status line, RFC 3515 §2.4.4).
+    NotifyTransfer {
+        /// The transferor's leg.
+        leg: LegId,
+        /// Status of the transfer call (200 once it is answered).
+        status: u16,
+    },
+    /// Tell the call state machine (ringing, answered, bridged, hold, hangup).
+    Call(CallInput),
+}
+
+/// An owner of a call. Implementations are sans-IO: they never block and
+/// never see SIP messages.
+pub trait Application: Send {
+    /// A short name for logs (`bridge`, `conference`, ...).
+    fn name(&self) -> &'static str;
+    /// Reacts to one leg event.
+    fn handle(&mut self, view: &AppView<'_>, event: &LegEvent, out: &mut Vec<Action>);
+}
+
+/// An application that refuses the call at once with a cause: routes whose
+/// feature has not landed yet (IVR 501, queue 480, trunk / conference 501).
+#[derive(Debug, Clone, Copy)]
+pub struct Refuse(pub HangupCause);
+
+impl Application for Refuse {
+    fn name(&self) -> &'static str {
+        "refuse"
+    }
+
+    fn handle(&mut self, _view: &AppView<'_>, event: &LegEvent, out: &mut Vec<Action>) {
+        if let LegEvent::Incoming { .. } = event {
+            out.push(Action::Reject {
+                leg: LegId::CALLER,
+                cause: self.0,
+            });
+            out.push(Action::Call(CallInput::Hangup(
+                self.0,
+                super::call::Side::Pbx,
+            )));
+        }
+    }
+}

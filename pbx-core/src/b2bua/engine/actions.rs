@@ -1,0 +1,216 @@
+//! Actions → UA commands, and the end of a call: remaining legs hung up,
+//! relay ports released, the record written.
+
+use std::time::Instant;
+
+use sip_stack::message::{NameAddr, StatusCode, Uri};
+use sip_stack::ua::CallOptions;
+
+use super::{stale, Engine, Leg, Services};
+use crate::b2bua::app::{Action, LegEvent, LegState};
+use crate::b2bua::call::HangupCause;
+use crate::b2bua::cdr::{CallRecord, LegRecord};
+use crate::b2bua::{CallId, LegId};
+
+impl Engine {
+    pub(super) fn execute(&mut self, now: Instant, id: CallId, action: Action, svc: Services<'_>) {
+        let Some(entry) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let session_of = |leg: LegId| {
+            entry
+                .leg(leg)
+                .filter(|l| l.state != LegState::Ended)
+                .map(|l| l.session)
+        };
+        let result = match &action {
+            Action::Dial { targets, offer } => {
+                let targets = targets.clone();
+                let offer = offer.clone();
+                let to = entry.call.callee().to_owned();
+                self.dial(now, id, targets, offer, &to);
+                return;
+            }
+            Action::DialNumber { number } => {
+                let offer = entry.caller_offer.clone();
+                match svc.router.route(entry.call.caller(), number) {
+                    super::Routing::Dial(targets) => self.dial(now, id, targets, offer, number),
+                    super::Routing::Refuse(cause) => {
+                        let leg = LegId(entry.next_leg);
+                        entry.next_leg += 1;
+                        self.pending
+                            .push_back((id, LegEvent::Failed(leg, cause.status())));
+                    }
+                }
+                return;
+            }
+            Action::NotifyTransfer { leg, status } => match session_of(*leg) {
+                Some(s) => self.ua.notify_transfer(now, s, StatusCode(*status)),
+                None => return stale(id, &action),
+            },
+            Action::Call(input) => {
+                if let Err(e) = entry.call.handle_input(now, input.clone()) {
+                    tracing::debug!(error = %e, "call input ignored");
+                }
+                return;
+            }
+            Action::Progress { leg, status, sdp } => match session_of(*leg) {
+                Some(s) => self.ua.progress(now, s, StatusCode(*status), sdp.clone()),
+                None => return stale(id, &action),
+            },
+            Action::Answer { leg, sdp } => match session_of(*leg) {
+                Some(s) => {
+                    if let Some(l) = entry.leg_mut(*leg) {
+                        l.state = LegState::Answered;
+                        l.status = 200;
+                    }
+                    self.ua.answer(now, s, sdp.clone())
+                }
+                None => return stale(id, &action),
+            },
+            Action::Reject { leg, cause } => match session_of(*leg) {
+                Some(s) => {
+                    if let Some(l) = entry.leg_mut(*leg) {
+                        l.state = LegState::Ended;
+                        l.status = cause.status();
+                    }
+                    self.ua.reject(now, s, StatusCode(cause.status()))
+                }
+                None => return stale(id, &action),
+            },
+            Action::Hangup(leg) => match session_of(*leg) {
+                Some(s) => {
+                    if let Some(l) = entry.leg_mut(*leg) {
+                        if l.state != LegState::Answered && l.status == 0 {
+                            l.status = 487;
+                        }
+                        l.state = LegState::Ended;
+                    }
+                    self.ua.hangup(now, s)
+                }
+                None => return stale(id, &action),
+            },
+            Action::Reinvite { leg, sdp } => match session_of(*leg) {
+                Some(s) => {
+                    let r = self.ua.reinvite(now, s, sdp.clone());
+                    if r.is_err() {
+                        self.pending
+                            .push_back((id, LegEvent::ReofferFailed(*leg, 500)));
+                    }
+                    r
+                }
+                None => return stale(id, &action),
+            },
+            Action::AnswerReoffer { leg, sdp } => match session_of(*leg) {
+                Some(s) => self.ua.answer(now, s, sdp.clone()),
+                None => return stale(id, &action),
+            },
+            Action::RejectReoffer { leg, status } => match session_of(*leg) {
+                Some(s) => self.ua.reject(now, s, StatusCode(*status)),
+                None => return stale(id, &action),
+            },
+        };
+        if let Err(e) = result {
+            tracing::debug!(call = %id, ?action, error = %e, "action failed");
+        }
+    }
+
+    /// Places one outbound leg per target; a target that cannot be called
+    /// fails at once (503) so the application sees every leg end.
+    fn dial(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        targets: Vec<crate::b2bua::app::DialTarget>,
+        offer: Option<sip_stack::ua::Body>,
+        to_user: &str,
+    ) {
+        for target in targets {
+            let Some(entry) = self.calls.get_mut(&id) else {
+                return;
+            };
+            let leg = LegId(entry.next_leg);
+            entry.next_leg += 1;
+            let mut to_uri = Uri::sip(self.config.domain.clone());
+            to_uri.user = Some(to_user.to_owned());
+            let opts = CallOptions {
+                target: target.uri.clone(),
+                from: Some(entry.identity.clone()),
+                to: Some(NameAddr::new(to_uri)),
+                body: offer.clone(),
+            };
+            match self.ua.call_with(now, opts) {
+                Ok(session) => {
+                    let sip_call_id = self.ua.session_call_id(session).unwrap_or_default();
+                    entry.legs.push(Leg {
+                        id: leg,
+                        session,
+                        state: LegState::Calling,
+                        sip_call_id,
+                        party: target.uri.to_string(),
+                        status: 0,
+                        codec: None,
+                        placed_at: now,
+                    });
+                    self.sessions.insert(session, (id, leg));
+                }
+                Err(e) => {
+                    tracing::debug!(call = %id, target = %target.uri, error = %e, "leg not placed");
+                    self.pending.push_back((id, LegEvent::Failed(leg, 503)));
+                }
+            }
+        }
+    }
+
+    /// An ended call: hang up what is left, release the relay, write the record.
+    pub(super) fn finish(&mut self, now: Instant, id: CallId, svc: Services<'_>) {
+        let Some(mut entry) = self.calls.remove(&id) else {
+            return;
+        };
+        let cause = entry
+            .call
+            .ending()
+            .map_or(HangupCause::Signalling, |(c, _)| c);
+        for leg in &mut entry.legs {
+            self.sessions.remove(&leg.session);
+            if leg.state == LegState::Ended {
+                continue;
+            }
+            let unanswered_caller = leg.id == LegId::CALLER && leg.state != LegState::Answered;
+            let r = if unanswered_caller {
+                leg.status = cause.status();
+                self.ua.reject(now, leg.session, StatusCode(cause.status()))
+            } else {
+                if leg.state != LegState::Answered {
+                    leg.status = 487;
+                }
+                self.ua.hangup(now, leg.session)
+            };
+            if let Err(e) = r {
+                tracing::debug!(call = %id, leg = %leg.id, error = %e, "leg not ended");
+            }
+            leg.state = LegState::Ended;
+        }
+        if let (Some(relay), Some(a)) = (svc.anchor, &entry.anchor) {
+            relay.close(a);
+        }
+        let legs = entry.legs.iter().map(leg_record).collect();
+        match CallRecord::of(&entry.call, legs, now) {
+            Some(record) => {
+                tracing::debug!(call = %id, disposition = %record.disposition, cause = %record.hangup_cause, "call ended");
+                self.sink.write(record);
+            }
+            None => tracing::warn!(call = %id, "ended call without a record"),
+        }
+    }
+}
+
+fn leg_record(l: &Leg) -> LegRecord {
+    LegRecord {
+        leg: l.id.0,
+        sip_call_id: l.sip_call_id.clone(),
+        party: l.party.clone(),
+        status: l.status,
+        codec: l.codec.clone(),
+    }
+}

@@ -1,0 +1,359 @@
+//! The engine: pbx's [`UserAgent`] plus the calls it carries. Every message
+//! of a B2BUA call goes through [`Engine::handle_message`]; the clock through
+//! [`Engine::handle_timeout`] at [`Engine::poll_timeout`]. Datagrams to send
+//! are appended to the caller's `Outbox`. The engine reads no clock: time
+//! comes in as an `Instant` and wall time is derived from the `epoch` it was
+//! built with.
+//!
+//! UA events become [`LegEvent`]s (with SDP rewritten by the relay for the
+//! other side) for the call's [`Application`]; its [`Action`]s become UA
+//! commands (`actions.rs`). When a call ends its record goes to the
+//! [`CdrSink`], its events to the [`EventBus`].
+
+mod actions;
+mod legs;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sip_stack::message::SipMessage;
+use sip_stack::ua::{Output, SessionId, UaConfig, UserAgent};
+use sip_stack::Peer;
+
+use super::app::{Action, AppView, Application, DialTarget, LegEvent, LegState, LegView};
+use super::call::{Call, CallState, HangupCause};
+use super::cdr::{CdrSink, LegQuality};
+use super::events::EventBus;
+use super::{CallId, LegId, Timestamp};
+use crate::proxy::anchor::{Anchored, MediaAnchor};
+use crate::sip::Outbox;
+
+/// Settings of an [`Engine`].
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// pbx's user agent: AOR (`sip:pbx@domain`), Contact, Via address.
+    pub ua: UaConfig,
+    /// The served domain (To of outbound legs).
+    pub domain: String,
+    /// How long a call may ring unanswered.
+    pub ring_timeout: Duration,
+    /// A reading of both clocks at start: wall time of later instants is
+    /// `epoch.unix_ms + (instant - epoch.instant)`.
+    pub epoch: Timestamp,
+}
+
+/// What a dialed number leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Routing {
+    /// Ring these contacts and bridge the first that answers.
+    Dial(Vec<DialTarget>),
+    /// Refuse the call with this cause.
+    Refuse(HangupCause),
+}
+
+/// The dial plan and the location service as the engine sees them.
+pub trait Router {
+    /// Where a call from `caller` to the dialed `dialed` goes.
+    fn route(&self, caller: &str, dialed: &str) -> Routing;
+}
+
+/// Shared services the engine uses while handling one input.
+#[derive(Clone, Copy)]
+pub struct Services<'a> {
+    /// Routing.
+    pub router: &'a dyn Router,
+    /// The media relay (None: media flows end to end).
+    pub anchor: Option<&'a MediaAnchor>,
+}
+
+/// A live call as `pbx calls` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveCall {
+    /// Call id.
+    pub id: CallId,
+    /// Caller.
+    pub caller: String,
+    /// Dialed number.
+    pub callee: String,
+    /// State name.
+    pub state: &'static str,
+    /// Seconds since creation.
+    pub age_s: u64,
+    /// The application owning the call.
+    pub app: &'static str,
+    /// Number of legs (ended ones included).
+    pub legs: usize,
+}
+
+#[derive(Debug)]
+struct Leg {
+    id: LegId,
+    session: SessionId,
+    state: LegState,
+    sip_call_id: String,
+    party: String,
+    status: u16,
+    codec: Option<String>,
+    placed_at: Instant,
+}
+
+struct CallEntry {
+    call: Call,
+    legs: Vec<Leg>,
+    app: Box<dyn Application>,
+    anchor: Option<Anchored>,
+    next_leg: u32,
+    /// The caller's From without tag: the identity shown to callees.
+    identity: sip_stack::message::NameAddr,
+    /// The caller's offer as rewritten for the callee side (transfers
+    /// offer it to the new party).
+    caller_offer: Option<sip_stack::ua::Body>,
+}
+
+impl CallEntry {
+    /// When an unanswered outbound leg of an answered call (a transfer
+    /// target) gives up: the call's own ring timeout covers the rest.
+    fn leg_deadline(&self, ring_timeout: Duration) -> Option<Instant> {
+        if self.call.state() != CallState::Answered {
+            return None;
+        }
+        self.legs
+            .iter()
+            .filter(|l| l.id != LegId::CALLER)
+            .filter(|l| matches!(l.state, LegState::Calling | LegState::Ringing))
+            .map(|l| l.placed_at + ring_timeout)
+            .min()
+    }
+
+    fn leg_mut(&mut self, id: LegId) -> Option<&mut Leg> {
+        self.legs.iter_mut().find(|l| l.id == id)
+    }
+
+    fn leg(&self, id: LegId) -> Option<&Leg> {
+        self.legs.iter().find(|l| l.id == id)
+    }
+}
+
+/// The B2BUA engine; see the module docs.
+pub struct Engine {
+    ua: UserAgent,
+    config: EngineConfig,
+    calls: BTreeMap<CallId, CallEntry>,
+    sessions: HashMap<SessionId, (CallId, LegId)>,
+    /// Relay session id → call id, until the relay reports the final stats.
+    relay_calls: HashMap<u64, String>,
+    next_call: u64,
+    bus: EventBus,
+    sink: Arc<dyn CdrSink>,
+    pending: VecDeque<(CallId, LegEvent)>,
+}
+
+impl Engine {
+    /// An engine with no calls.
+    pub fn new(config: EngineConfig, bus: EventBus, sink: Arc<dyn CdrSink>) -> Self {
+        let mut ua_config = config.ua.clone();
+        // Ringing is sent when the callee rings, not on arrival.
+        ua_config.auto_ringing = false;
+        // Legs reach UDP and TCP parties alike (the contact's `;transport=`).
+        ua_config.uri_transport = true;
+        Self {
+            ua: UserAgent::new(ua_config),
+            // Call ids continue from a random 64-bit start: ids of different
+            // runs do not meet in the records table.
+            next_call: config.ua.seed.rotate_left(17),
+            config,
+            calls: BTreeMap::new(),
+            sessions: HashMap::new(),
+            relay_calls: HashMap::new(),
+            bus,
+            sink,
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// The event bus.
+    pub fn bus(&self) -> &EventBus {
+        &self.bus
+    }
+
+    /// A SIP message for a B2BUA call (anything but REGISTER and OPTIONS to
+    /// the server), already validated and authenticated by the SIP core.
+    pub fn handle_message(
+        &mut self,
+        now: Instant,
+        msg: SipMessage,
+        peer: Peer,
+        svc: Services<'_>,
+        out: &mut Outbox,
+    ) {
+        self.ua.handle_message(now, msg, peer);
+        self.pump(now, svc, out);
+    }
+
+    /// Runs the timers due at `now` (transactions, 2xx retransmissions,
+    /// ring timeouts).
+    pub fn handle_timeout(&mut self, now: Instant, svc: Services<'_>, out: &mut Outbox) {
+        self.ua.handle_timeout(now);
+        self.pump(now, svc, out);
+        let ring = self.config.ring_timeout;
+        let due: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| {
+                c.call
+                    .poll_timeout()
+                    .into_iter()
+                    .chain(c.leg_deadline(ring))
+                    .any(|t| t <= now)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            if let Some(entry) = self.calls.get_mut(&id) {
+                entry.call.handle_timeout(now);
+                for leg in entry.legs.iter_mut().filter(|l| {
+                    l.id != LegId::CALLER
+                        && matches!(l.state, LegState::Calling | LegState::Ringing)
+                        && l.placed_at + ring <= now
+                        && entry.call.state() == CallState::Answered
+                }) {
+                    leg.state = LegState::Ended;
+                    leg.status = 408;
+                    if let Err(e) = self.ua.hangup(now, leg.session) {
+                        tracing::debug!(call = %id, error = %e, "leg not cancelled");
+                    }
+                    self.pending.push_back((id, LegEvent::Failed(leg.id, 408)));
+                }
+            }
+            self.after_call(now, id, svc);
+        }
+        self.pump(now, svc, out);
+    }
+
+    /// The earliest deadline of the user agent and the calls.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let ring = self.config.ring_timeout;
+        self.calls
+            .values()
+            .flat_map(|c| {
+                c.call
+                    .poll_timeout()
+                    .into_iter()
+                    .chain(c.leg_deadline(ring))
+            })
+            .chain(self.ua.poll_timeout())
+            .min()
+    }
+
+    /// Final media stats of a relay session (from `MediaAnchor::poll_events`):
+    /// adds per-leg quality to the call's record.
+    pub fn handle_relay_closed(&mut self, relay_session: u64, legs: [LegQuality; 2]) {
+        if let Some(call_id) = self.relay_calls.remove(&relay_session) {
+            self.sink.quality(&call_id, legs);
+        }
+    }
+
+    /// The live calls.
+    pub fn live_calls(&self, now: Instant) -> Vec<LiveCall> {
+        self.calls
+            .values()
+            .map(|c| LiveCall {
+                id: c.call.id(),
+                caller: c.call.caller().to_owned(),
+                callee: c.call.callee().to_owned(),
+                state: c.call.state().as_str(),
+                age_s: c.call.duration_ms(now) / 1000,
+                app: c.app.name(),
+                legs: c.legs.len(),
+            })
+            .collect()
+    }
+
+    /// Number of live calls.
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Whether no call is live.
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    /// Drains the UA: datagrams out, events to the calls (whose actions may
+    /// produce more output), until nothing is left.
+    fn pump(&mut self, now: Instant, svc: Services<'_>, out: &mut Outbox) {
+        loop {
+            let mut idle = true;
+            while let Some(o) = self.ua.poll_output() {
+                idle = false;
+                match o {
+                    Output::Transmit { peer, data } => out.push((peer, data)),
+                    Output::Event(ev) => self.on_ua_event(now, ev, svc),
+                }
+            }
+            while let Some((id, ev)) = self.pending.pop_front() {
+                idle = false;
+                self.dispatch(now, id, ev, svc);
+            }
+            if idle {
+                return;
+            }
+        }
+    }
+
+    /// Hands a leg event to the call's application and runs its actions.
+    fn dispatch(&mut self, now: Instant, id: CallId, ev: LegEvent, svc: Services<'_>) {
+        let Some(entry) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let views: Vec<LegView> = entry
+            .legs
+            .iter()
+            .map(|l| LegView {
+                id: l.id,
+                state: l.state,
+            })
+            .collect();
+        let mut actions = Vec::new();
+        entry.app.handle(
+            &AppView {
+                call: &entry.call,
+                legs: &views,
+            },
+            &ev,
+            &mut actions,
+        );
+        for action in actions {
+            self.execute(now, id, action, svc);
+        }
+        self.after_call(now, id, svc);
+    }
+
+    /// Publishes the call's events; an ended call is torn down and recorded.
+    fn after_call(&mut self, now: Instant, id: CallId, svc: Services<'_>) {
+        let Some(entry) = self.calls.get_mut(&id) else {
+            return;
+        };
+        while let Some(ev) = entry.call.poll_event() {
+            self.bus.publish(ev);
+        }
+        if entry.call.state() == CallState::Ended {
+            self.finish(now, id, svc);
+        }
+    }
+
+    /// Wall time of `instant`.
+    fn timestamp(&self, instant: Instant) -> Timestamp {
+        self.config.epoch.at(instant)
+    }
+}
+
+/// Actions are executed one by one; an action may not apply any more (the
+/// leg ended meanwhile): it is dropped with a debug log.
+fn stale(id: CallId, action: &Action) {
+    tracing::debug!(call = %id, ?action, "action on an ended leg ignored");
+}

@@ -1,0 +1,546 @@
+//! The engine between two in-memory user agents (a caller and a callee
+//! phone), in virtual time: no sockets, no sleeping.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sip_stack::message::{SipMessage, StatusCode, Uri};
+use sip_stack::ua::{Body, EndReason, Output, SessionId, UaConfig, UaEvent, UserAgent};
+use sip_stack::Peer;
+
+use super::*;
+use crate::b2bua::cdr::MemoryCdrSink;
+use crate::b2bua::events::CallEventKind;
+
+const PBX: &str = "10.0.0.1:5060";
+const ALICE: &str = "10.0.0.2:5060";
+const BOB: &str = "10.0.0.3:5060";
+const CAROL: &str = "10.0.0.4:5060";
+const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+const ANSWER: &str = "v=0\r\no=- 2 2 IN IP4 10.0.0.3\r\ns=-\r\nc=IN IP4 10.0.0.3\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+struct Bob(Vec<DialTarget>);
+
+impl Router for Bob {
+    fn route(&self, _caller: &str, dialed: &str) -> Routing {
+        match dialed {
+            "bob" => Routing::Dial(self.0.clone()),
+            "carol" => Routing::Dial(vec![DialTarget {
+                uri: Uri::parse("sip:carol@10.0.0.4:5060").unwrap(),
+            }]),
+            "ivr" => Routing::Refuse(HangupCause::NotImplemented),
+            _ => Routing::Refuse(HangupCause::NoRoute),
+        }
+    }
+}
+
+/// Alice, pbx and Bob on a lossless in-memory network.
+struct World {
+    now: Instant,
+    engine: Engine,
+    router: Bob,
+    alice: UserAgent,
+    bob: UserAgent,
+    carol: UserAgent,
+    sink: Arc<MemoryCdrSink>,
+    alice_events: Vec<UaEvent>,
+    bob_events: Vec<UaEvent>,
+    carol_events: Vec<UaEvent>,
+    /// Raw messages pbx sent to Alice (to inspect tags and Contact).
+    to_alice: Vec<SipMessage>,
+    events: tokio::sync::broadcast::Receiver<crate::b2bua::CallEvent>,
+}
+
+impl World {
+    fn new() -> Self {
+        let now = Instant::now();
+        let mut a = UaConfig::new(Uri::parse("sip:alice@pbx.test").unwrap(), addr(ALICE));
+        a.outbound_proxy = Some(addr(PBX));
+        let mut b = UaConfig::new(Uri::parse("sip:bob@pbx.test").unwrap(), addr(BOB));
+        b.seed = 2;
+        let mut c = UaConfig::new(Uri::parse("sip:carol@pbx.test").unwrap(), addr(CAROL));
+        c.seed = 4;
+        let mut p = UaConfig::new(Uri::parse("sip:pbx@pbx.test").unwrap(), addr(PBX));
+        p.seed = 3;
+        let sink = Arc::new(MemoryCdrSink::default());
+        let bus = EventBus::default();
+        let events = bus.subscribe();
+        let engine = Engine::new(
+            EngineConfig {
+                ua: p,
+                domain: "pbx.test".into(),
+                ring_timeout: Duration::from_secs(30),
+                epoch: Timestamp {
+                    instant: now,
+                    unix_ms: 1_000_000,
+                },
+            },
+            bus,
+            sink.clone(),
+        );
+        Self {
+            now,
+            engine,
+            router: Bob(vec![DialTarget {
+                uri: Uri::parse("sip:bob@10.0.0.3:5060").unwrap(),
+            }]),
+            alice: UserAgent::new(a),
+            bob: UserAgent::new(b),
+            carol: UserAgent::new(c),
+            sink,
+            alice_events: Vec::new(),
+            bob_events: Vec::new(),
+            carol_events: Vec::new(),
+            to_alice: Vec::new(),
+            events,
+        }
+    }
+
+    /// Delivers everything until the network is quiet.
+    fn run(&mut self) {
+        for _ in 0..100 {
+            let mut wire: Vec<(SocketAddr, SocketAddr, bytes::Bytes)> = Vec::new();
+            for (from, ua, log) in [
+                (ALICE, &mut self.alice, &mut self.alice_events),
+                (BOB, &mut self.bob, &mut self.bob_events),
+                (CAROL, &mut self.carol, &mut self.carol_events),
+            ] {
+                while let Some(o) = ua.poll_output() {
+                    match o {
+                        Output::Transmit { peer, data } => wire.push((addr(from), peer.addr, data)),
+                        Output::Event(e) => log.push(e),
+                    }
+                }
+            }
+            if wire.is_empty() {
+                return;
+            }
+            for (from, to, data) in wire {
+                let msg = SipMessage::parse(data).unwrap();
+                let peer = Peer::udp(from);
+                let mut out = Vec::new();
+                let svc = Services {
+                    router: &self.router,
+                    anchor: None,
+                };
+                match to {
+                    t if t == addr(PBX) => self
+                        .engine
+                        .handle_message(self.now, msg, peer, svc, &mut out),
+                    t if t == addr(ALICE) => self.alice.handle_message(self.now, msg, peer),
+                    t if t == addr(BOB) => self.bob.handle_message(self.now, msg, peer),
+                    t if t == addr(CAROL) => self.carol.handle_message(self.now, msg, peer),
+                    t => panic!("nobody at {t}"),
+                }
+                for (peer, data) in out {
+                    let msg = SipMessage::parse(data).unwrap();
+                    let from = Peer::udp(addr(PBX));
+                    match peer.addr {
+                        a if a == addr(ALICE) => {
+                            self.to_alice.push(msg.clone());
+                            self.alice.handle_message(self.now, msg, from);
+                        }
+                        a if a == addr(BOB) => self.bob.handle_message(self.now, msg, from),
+                        a if a == addr(CAROL) => self.carol.handle_message(self.now, msg, from),
+                        a => panic!("pbx sent to {a}"),
+                    }
+                }
+            }
+        }
+        panic!("the network never went quiet");
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now += d;
+        let mut out = Vec::new();
+        let svc = Services {
+            router: &self.router,
+            anchor: None,
+        };
+        self.engine.handle_timeout(self.now, svc, &mut out);
+        for (peer, data) in out {
+            let msg = SipMessage::parse(data).unwrap();
+            let from = Peer::udp(addr(PBX));
+            match peer.addr {
+                a if a == addr(ALICE) => self.alice.handle_message(self.now, msg, from),
+                a if a == addr(BOB) => self.bob.handle_message(self.now, msg, from),
+                _ => self.carol.handle_message(self.now, msg, from),
+            }
+        }
+        self.alice.handle_timeout(self.now);
+        self.bob.handle_timeout(self.now);
+        self.carol.handle_timeout(self.now);
+        self.run();
+    }
+
+    fn call(&mut self, to: &str) -> SessionId {
+        let uri = Uri::parse(&format!("sip:{to}@pbx.test")).unwrap();
+        let s = self
+            .alice
+            .call(self.now, uri, Some(Body::sdp(OFFER)))
+            .unwrap();
+        self.run();
+        s
+    }
+
+    fn bob_incoming(&self) -> SessionId {
+        self.bob_events
+            .iter()
+            .find_map(|e| match e {
+                UaEvent::IncomingCall { session, .. } => Some(*session),
+                _ => None,
+            })
+            .expect("bob was called")
+    }
+
+    fn event_kinds(&mut self) -> Vec<CallEventKind> {
+        std::iter::from_fn(|| self.events.try_recv().ok())
+            .map(|e| e.kind)
+            .collect()
+    }
+}
+
+fn ended(events: &[UaEvent]) -> Option<EndReason> {
+    events.iter().find_map(|e| match e {
+        UaEvent::Terminated { reason, .. } => Some(reason.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn answered_call_is_bridged_and_recorded() {
+    let mut w = World::new();
+    let call = w.call("bob");
+    let bob = w.bob_incoming();
+    if let Some(UaEvent::IncomingCall { from, body, .. }) = w.bob_events.first() {
+        assert_eq!(
+            from.uri.user.as_deref(),
+            Some("alice"),
+            "callee sees the caller"
+        );
+        assert_eq!(body.as_ref().map(|b| &b.data[..]), Some(OFFER.as_bytes()));
+    }
+    assert!(w
+        .alice_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::Ringing { .. })));
+    w.advance(Duration::from_secs(2));
+    w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
+    w.run();
+    assert!(w.alice_events.iter().any(
+        |e| matches!(e, UaEvent::Answered { body: Some(b), .. } if b.data == ANSWER.as_bytes())
+    ));
+    // The caller's 200 carries pbx's To tag and Contact, not Bob's.
+    let ok = w
+        .to_alice
+        .iter()
+        .find_map(|m| match m {
+            SipMessage::Response(r) if r.status == StatusCode::OK => Some(r.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let contact = ok
+        .headers
+        .get_str(&sip_stack::message::HeaderName::Contact)
+        .unwrap();
+    assert!(contact.contains("10.0.0.1:5060"), "{contact}");
+    assert_eq!(w.engine.live_calls(w.now).len(), 1);
+    w.advance(Duration::from_secs(10));
+    w.alice.hangup(w.now, call).unwrap();
+    w.run();
+    assert_eq!(ended(&w.bob_events), Some(EndReason::RemoteHangup));
+    assert!(w.engine.is_empty());
+    let records = w.sink.records.lock().clone();
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!((r.caller.as_str(), r.callee.as_str()), ("alice", "bob"));
+    assert_eq!(r.disposition, "ANSWERED");
+    assert_eq!(
+        (r.hangup_cause.as_str(), r.hangup_side.as_str()),
+        ("call.normal", "caller")
+    );
+    assert_eq!((r.duration_s, r.billsec), (12, 10));
+    assert_eq!(r.start_ms, 1_000_000);
+    assert_eq!(r.answer_ms, Some(1_002_000));
+    assert_eq!(r.legs.len(), 2);
+    assert_eq!(r.legs[1].status, 200);
+    assert_eq!(r.legs[1].codec.as_deref(), Some("PCMU/8000"));
+    assert_ne!(
+        r.legs[0].sip_call_id, r.legs[1].sip_call_id,
+        "legs are separate dialogs"
+    );
+    let kinds = w.event_kinds();
+    assert!(matches!(kinds.first(), Some(CallEventKind::Created { .. })));
+    assert!(kinds.contains(&CallEventKind::Answered));
+    assert!(matches!(kinds.last(), Some(CallEventKind::Ended { .. })));
+}
+
+#[test]
+fn busy_callee_is_busy_for_the_caller() {
+    let mut w = World::new();
+    w.call("bob");
+    let bob = w.bob_incoming();
+    w.bob.reject(w.now, bob, StatusCode::BUSY_HERE).unwrap();
+    w.run();
+    assert_eq!(
+        ended(&w.alice_events),
+        Some(EndReason::Rejected(StatusCode::BUSY_HERE))
+    );
+    let r = w.sink.records.lock()[0].clone();
+    assert_eq!(
+        (r.disposition.as_str(), r.hangup_cause.as_str()),
+        ("BUSY", "call.busy")
+    );
+    assert_eq!(r.hangup_side, "callee");
+    assert_eq!(r.billsec, 0);
+}
+
+#[test]
+fn caller_cancel_cancels_the_callee() {
+    let mut w = World::new();
+    let call = w.call("bob");
+    w.advance(Duration::from_secs(3));
+    w.alice.hangup(w.now, call).unwrap();
+    w.run();
+    assert_eq!(ended(&w.bob_events), Some(EndReason::RemoteCancelled));
+    let r = w.sink.records.lock()[0].clone();
+    assert_eq!(
+        (r.disposition.as_str(), r.hangup_side.as_str()),
+        ("CANCELLED", "caller")
+    );
+    assert_eq!(r.duration_s, 3);
+}
+
+#[test]
+fn ring_timeout_is_no_answer() {
+    let mut w = World::new();
+    w.call("bob");
+    w.advance(Duration::from_secs(31));
+    assert_eq!(
+        ended(&w.alice_events),
+        Some(EndReason::Rejected(StatusCode::TEMPORARILY_UNAVAILABLE))
+    );
+    assert_eq!(ended(&w.bob_events), Some(EndReason::RemoteCancelled));
+    let r = w.sink.records.lock()[0].clone();
+    assert_eq!(
+        (r.disposition.as_str(), r.hangup_side.as_str()),
+        ("NO ANSWER", "pbx")
+    );
+}
+
+#[test]
+fn unknown_and_unimplemented_targets_are_refused() {
+    let mut w = World::new();
+    w.call("nobody");
+    assert_eq!(
+        ended(&w.alice_events),
+        Some(EndReason::Rejected(StatusCode::NOT_FOUND))
+    );
+    let mut w = World::new();
+    w.call("ivr");
+    assert_eq!(
+        ended(&w.alice_events),
+        Some(EndReason::Rejected(StatusCode(501)))
+    );
+    assert_eq!(
+        w.sink.records.lock()[0].hangup_cause,
+        "routing.not_implemented"
+    );
+}
+
+#[test]
+fn hold_passes_through_and_callee_bye_ends_the_call() {
+    let mut w = World::new();
+    let call = w.call("bob");
+    let bob = w.bob_incoming();
+    w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
+    w.run();
+    let hold = OFFER.replace("t=0 0\r\n", "t=0 0\r\na=sendonly\r\n");
+    w.alice
+        .reinvite(w.now, call, Some(Body::sdp(hold.clone())))
+        .unwrap();
+    w.run();
+    let reoffer = w.bob_events.iter().find_map(|e| match e {
+        UaEvent::Reoffer { body, .. } => body.clone(),
+        _ => None,
+    });
+    assert_eq!(reoffer.map(|b| b.data), Some(bytes::Bytes::from(hold)));
+    w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
+    w.run();
+    assert!(w
+        .alice_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::Updated { .. })));
+    assert!(w.event_kinds().contains(&CallEventKind::Held {
+        by: crate::b2bua::Side::Caller
+    }));
+    w.bob.hangup(w.now, bob).unwrap();
+    w.run();
+    assert_eq!(ended(&w.alice_events), Some(EndReason::RemoteHangup));
+    let r = w.sink.records.lock()[0].clone();
+    assert_eq!(
+        (r.disposition.as_str(), r.hangup_side.as_str()),
+        ("ANSWERED", "callee")
+    );
+}
+
+#[test]
+fn early_media_reaches_the_caller_before_the_answer() {
+    let mut w = World::new();
+    w.call("bob");
+    let bob = w.bob_incoming();
+    w.bob
+        .progress(w.now, bob, StatusCode(183), Some(Body::sdp(ANSWER)))
+        .unwrap();
+    w.run();
+    assert!(w
+        .alice_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::EarlyMedia { body, .. } if body.data == ANSWER.as_bytes())));
+    assert!(w.event_kinds().contains(&CallEventKind::EarlyMedia));
+    w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
+    w.run();
+    assert!(w
+        .alice_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::Answered { .. })));
+}
+
+#[test]
+fn dtmf_info_is_an_event() {
+    let mut w = World::new();
+    let call = w.call("bob");
+    let bob = w.bob_incoming();
+    w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
+    w.run();
+    w.alice.send_dtmf_info(w.now, call, '7', 160).unwrap();
+    w.run();
+    assert!(w.event_kinds().contains(&CallEventKind::Dtmf {
+        leg: LegId::CALLER,
+        digit: '7'
+    }));
+}
+
+fn incoming_of(events: &[UaEvent]) -> Option<SessionId> {
+    events.iter().find_map(|e| match e {
+        UaEvent::IncomingCall { session, .. } => Some(*session),
+        _ => None,
+    })
+}
+
+fn transfer_statuses(events: &[UaEvent]) -> Vec<u16> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            UaEvent::TransferProgress { status, .. } => Some(status.0),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Bob answers Alice, then REFERs her to Carol (blind transfer).
+fn transferred_call(bob_hangs_up_at_once: bool) -> (World, SessionId) {
+    let mut w = World::new();
+    let call = w.call("bob");
+    let bob = w.bob_incoming();
+    w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
+    w.run();
+    w.bob
+        .refer(w.now, bob, &Uri::parse("sip:carol@pbx.test").unwrap())
+        .unwrap();
+    w.run();
+    if bob_hangs_up_at_once {
+        w.bob.hangup(w.now, bob).unwrap();
+        w.run();
+    }
+    (w, call)
+}
+
+#[test]
+fn blind_transfer_connects_the_caller_to_the_target() {
+    let (mut w, call) = transferred_call(false);
+    assert_eq!(transfer_statuses(&w.bob_events), vec![202, 100]);
+    let carol = incoming_of(&w.carol_events).expect("carol is called");
+    if let Some(UaEvent::IncomingCall { from, to, .. }) = w.carol_events.first() {
+        assert_eq!(
+            from.uri.user.as_deref(),
+            Some("alice"),
+            "carol sees the caller"
+        );
+        assert_eq!(to.uri.user.as_deref(), Some("carol"));
+    }
+    w.advance(Duration::from_secs(1));
+    w.carol
+        .answer(w.now, carol, Some(Body::sdp(ANSWER)))
+        .unwrap();
+    w.run();
+    assert_eq!(transfer_statuses(&w.bob_events), vec![202, 100, 200]);
+    assert_eq!(
+        ended(&w.bob_events),
+        Some(EndReason::RemoteHangup),
+        "bob is released"
+    );
+    assert_eq!(ended(&w.alice_events), None, "alice stays in the call");
+    w.advance(Duration::from_secs(5));
+    w.alice.hangup(w.now, call).unwrap();
+    w.run();
+    assert_eq!(ended(&w.carol_events), Some(EndReason::RemoteHangup));
+    let r = w.sink.records.lock()[0].clone();
+    assert_eq!(
+        (r.disposition.as_str(), r.hangup_side.as_str()),
+        ("ANSWERED", "caller")
+    );
+    assert_eq!(r.legs.len(), 3);
+    assert_eq!(r.legs[2].party, "sip:carol@10.0.0.4:5060");
+    assert_eq!(r.billsec, 6);
+    assert!(w
+        .event_kinds()
+        .contains(&CallEventKind::Transferred { to: "carol".into() }));
+}
+
+#[test]
+fn failed_transfer_after_the_transferor_left_ends_the_call() {
+    let (mut w, _) = transferred_call(true);
+    assert_eq!(ended(&w.alice_events), None, "alice waits for the transfer");
+    let carol = incoming_of(&w.carol_events).expect("carol is called");
+    w.carol.reject(w.now, carol, StatusCode::BUSY_HERE).unwrap();
+    w.run();
+    assert_eq!(ended(&w.alice_events), Some(EndReason::RemoteHangup));
+    let r = w.sink.records.lock()[0].clone();
+    assert_eq!(
+        (r.disposition.as_str(), r.hangup_side.as_str()),
+        ("ANSWERED", "callee")
+    );
+    assert!(w.engine.is_empty());
+}
+
+#[test]
+fn transfer_asked_by_the_caller_is_refused() {
+    let mut w = World::new();
+    let call = w.call("bob");
+    let bob = w.bob_incoming();
+    w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
+    w.run();
+    w.alice
+        .refer(w.now, call, &Uri::parse("sip:carol@pbx.test").unwrap())
+        .unwrap();
+    w.run();
+    assert_eq!(transfer_statuses(&w.alice_events), vec![202, 100, 501]);
+    assert!(incoming_of(&w.carol_events).is_none());
+}
+
+#[test]
+fn unanswered_transfer_target_times_out() {
+    let (mut w, _) = transferred_call(false);
+    assert!(incoming_of(&w.carol_events).is_some());
+    w.advance(Duration::from_secs(31));
+    assert_eq!(ended(&w.carol_events), Some(EndReason::RemoteCancelled));
+    assert_eq!(transfer_statuses(&w.bob_events), vec![202, 100, 408]);
+    assert_eq!(ended(&w.alice_events), None, "alice stays with bob");
+    assert_eq!(w.engine.len(), 1);
+}

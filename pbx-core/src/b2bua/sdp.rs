@@ -1,0 +1,47 @@
+//! The few facts the engine reads from SDP bodies without parsing them fully:
+//! hold direction (RFC 3264 §8.4) and the first audio codec (for records).
+
+/// Whether an offer puts the other side on hold: `a=sendonly`,
+/// `a=inactive`, or the RFC 2543 style `c=IN IP4 0.0.0.0`.
+pub fn is_hold(sdp: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(sdp);
+    text.lines()
+        .map(str::trim)
+        .any(|l| l == "a=sendonly" || l == "a=inactive" || l.starts_with("c=IN IP4 0.0.0.0"))
+}
+
+/// The first codec of the first audio stream, as `encoding/clock`
+/// (`PCMU/8000`); static payload types 0 and 8 without rtpmap are named too.
+pub fn first_audio_codec(sdp: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(sdp);
+    let mut lines = text.lines().map(str::trim);
+    let m = lines.find(|l| l.starts_with("m=audio "))?;
+    let pt = m.split_whitespace().nth(3)?.to_owned();
+    let rtpmap = format!("a=rtpmap:{pt} ");
+    let named = lines
+        .take_while(|l| !l.starts_with("m="))
+        .find_map(|l| l.strip_prefix(rtpmap.as_str()).map(str::to_owned));
+    named.or_else(|| match pt.as_str() {
+        "0" => Some("PCMU/8000".into()),
+        "8" => Some("PCMA/8000".into()),
+        "9" => Some("G722/8000".into()),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hold_and_codec() {
+        let offer = b"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendonly\r\n";
+        assert!(is_hold(offer));
+        assert_eq!(first_audio_codec(offer).as_deref(), Some("PCMA/8000"));
+        let resume =
+            b"v=0\r\nm=audio 4000 RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\na=sendrecv\r\n";
+        assert!(!is_hold(resume));
+        assert_eq!(first_audio_codec(resume).as_deref(), Some("opus/48000/2"));
+        assert_eq!(first_audio_codec(b"garbage\xff"), None);
+    }
+}

@@ -1,0 +1,246 @@
+//! The dial plan (`[[dialplan]]` entries): what a dialed number means. Each
+//! entry has one pattern (an exact extension, a prefix, or a regex whose
+//! captures `$1`..`$9` may be used in the target) and one typed target: a
+//! local user, a trunk, a conference room, an IVR flow or a queue. Entries are
+//! tried in file order; the first match wins. With no entry matching, a
+//! dialed number that names a local user goes to that user (the implicit
+//! extension plan), so a config without `[[dialplan]]` behaves as before.
+//!
+//! Unknown target types are configuration errors with `file:line:column`
+//! (see [`raw`]); IVR and queue targets validate today and are answered with
+//! 501 / 480 until their features land.
+
+pub mod raw;
+#[cfg(test)]
+mod tests;
+
+use regex::Regex;
+
+/// How an entry matches the dialed number.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Pattern {
+    /// The whole number, e.g. an extension `1001`.
+    Exact(String),
+    /// A leading part, e.g. `9` for an outside line.
+    Prefix(String),
+    /// A regular expression (anchored by the author); captures feed `$n`.
+    Regex(Regex),
+}
+
+/// Where a matching call goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// A local user (extension); the name may use `$n` captures.
+    User(String),
+    /// A SIP trunk by name, dialing `number` (with `$n` captures, after `strip`).
+    Trunk {
+        /// Trunk name (trunks themselves are configured in a later issue).
+        trunk: String,
+        /// Number template; `None`: the dialed number after `strip`.
+        number: Option<String>,
+        /// Leading digits removed from the dialed number (prefix routes).
+        strip: usize,
+    },
+    /// A conference room of the mixer.
+    Conference {
+        /// Room number.
+        room: String,
+        /// PIN that makes a participant the moderator.
+        moderator_pin: Option<String>,
+    },
+    /// An IVR flow (answered 501 until the IVR issue lands).
+    Ivr {
+        /// Flow name.
+        flow: String,
+    },
+    /// A queue (answered 480 until the queue issue lands).
+    Queue {
+        /// Queue name.
+        queue: String,
+    },
+}
+
+/// Day of the week, Monday first (ISO 8601).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Weekday {
+    /// Monday.
+    Mon,
+    /// Tuesday.
+    Tue,
+    /// Wednesday.
+    Wed,
+    /// Thursday.
+    Thu,
+    /// Friday.
+    Fri,
+    /// Saturday.
+    Sat,
+    /// Sunday.
+    Sun,
+}
+
+impl Weekday {
+    /// The weekday of a Unix time (1970-01-01 was a Thursday).
+    pub fn of_unix_secs(secs: i64) -> Self {
+        const DAYS: [Weekday; 7] = [
+            Weekday::Thu,
+            Weekday::Fri,
+            Weekday::Sat,
+            Weekday::Sun,
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+        ];
+        DAYS[secs.div_euclid(86_400).rem_euclid(7) as usize]
+    }
+}
+
+/// When an entry applies (all given parts must hold), in the dial plan's
+/// UTC offset.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Condition {
+    /// Days the entry applies on (empty: every day).
+    pub days: Vec<Weekday>,
+    /// Minutes after midnight `[from, to)`; `from > to` wraps past midnight.
+    pub time: Option<(u16, u16)>,
+}
+
+impl Condition {
+    /// Whether the condition holds at local Unix seconds `local_secs`.
+    pub fn holds(&self, local_secs: i64) -> bool {
+        if !self.days.is_empty() && !self.days.contains(&Weekday::of_unix_secs(local_secs)) {
+            return false;
+        }
+        match self.time {
+            None => true,
+            Some((from, to)) => {
+                let minute = (local_secs.rem_euclid(86_400) / 60) as u16;
+                if from <= to {
+                    (from..to).contains(&minute)
+                } else {
+                    minute >= from || minute < to
+                }
+            }
+        }
+    }
+}
+
+/// One `[[dialplan]]` entry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// What it matches.
+    pub pattern: Pattern,
+    /// Where it sends the call.
+    pub target: Target,
+    /// When it applies.
+    pub condition: Condition,
+}
+
+/// The result of routing a dialed number: the target with captures applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Route {
+    /// Ring this local user.
+    User(String),
+    /// Send `number` out through `trunk`.
+    Trunk {
+        /// Trunk name.
+        trunk: String,
+        /// Number to dial on the trunk.
+        number: String,
+    },
+    /// Join a conference room.
+    Conference {
+        /// Room number.
+        room: String,
+        /// Moderator PIN.
+        moderator_pin: Option<String>,
+    },
+    /// Run an IVR flow.
+    Ivr(String),
+    /// Enter a queue.
+    Queue(String),
+}
+
+/// The whole dial plan.
+#[derive(Debug, Clone, Default)]
+pub struct Dialplan {
+    /// Entries in file order.
+    pub entries: Vec<Entry>,
+    /// Offset of the local time used by conditions, in seconds east of UTC.
+    pub utc_offset_secs: i32,
+}
+
+impl Dialplan {
+    /// The route of `dialed` at Unix time `unix_secs`: the first entry that
+    /// matches and whose condition holds; `None` leaves it to the implicit
+    /// extension plan.
+    pub fn route(&self, dialed: &str, unix_secs: u64) -> Option<Route> {
+        let local = unix_secs as i64 + i64::from(self.utc_offset_secs);
+        self.entries
+            .iter()
+            .filter(|e| e.condition.holds(local))
+            .find_map(|e| e.apply(dialed))
+    }
+}
+
+impl Entry {
+    /// The route of `dialed` if this entry's pattern matches.
+    pub fn apply(&self, dialed: &str) -> Option<Route> {
+        let captures: Vec<String> = match &self.pattern {
+            Pattern::Exact(x) => (x == dialed).then(Vec::new)?,
+            Pattern::Prefix(p) => dialed.starts_with(p.as_str()).then(Vec::new)?,
+            Pattern::Regex(re) => {
+                let caps = re.captures(dialed)?;
+                caps.iter()
+                    .map(|m| m.map_or(String::new(), |m| m.as_str().to_owned()))
+                    .collect()
+            }
+        };
+        let expand = |t: &str| expand(t, &captures);
+        Some(match &self.target {
+            Target::User(u) => Route::User(expand(u)),
+            Target::Trunk {
+                trunk,
+                number,
+                strip,
+            } => Route::Trunk {
+                trunk: trunk.clone(),
+                number: match number {
+                    Some(n) => expand(n),
+                    None => dialed.get(*strip..).unwrap_or("").to_owned(),
+                },
+            },
+            Target::Conference {
+                room,
+                moderator_pin,
+            } => Route::Conference {
+                room: room.clone(),
+                moderator_pin: moderator_pin.clone(),
+            },
+            Target::Ivr { flow } => Route::Ivr(flow.clone()),
+            Target::Queue { queue } => Route::Queue(queue.clone()),
+        })
+    }
+}
+
+/// Replaces `$0`..`$9` in `template` with regex captures (missing ones: empty).
+pub fn expand(template: &str, captures: &[String]) -> String {
+    let mut out = String::with_capacity(template.len() + 8);
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' {
+            if let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
+                chars.next();
+                if let Some(s) = captures.get(d as usize) {
+                    out.push_str(s);
+                }
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
+}
