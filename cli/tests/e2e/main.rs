@@ -5,6 +5,7 @@
 //! installed (and the variable unset) the sipp-based tests print SKIPPED and pass.
 
 mod harness;
+mod raw_ua;
 
 mod admin;
 mod b2bua;
