@@ -3,6 +3,8 @@
 //! frequencies: each recording must hold the other side's tone (Goertzel),
 //! and the caller's exit code says the call connected.
 
+#[path = "phone/attended.rs"]
+mod attended;
 #[path = "support/audio.rs"]
 mod audio;
 #[path = "support/baresip.rs"]
