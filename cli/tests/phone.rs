@@ -11,6 +11,8 @@ mod audio;
 mod baresip;
 #[path = "phone/interop.rs"]
 mod interop;
+#[path = "phone/opus.rs"]
+mod opus;
 #[path = "phone/profile.rs"]
 mod profile;
 #[path = "phone/sipp.rs"]
