@@ -3,12 +3,16 @@
 //! frequencies: each recording must hold the other side's tone (Goertzel),
 //! and the caller's exit code says the call connected.
 
+#[path = "phone/attended.rs"]
+mod attended;
 #[path = "support/audio.rs"]
 mod audio;
 #[path = "support/baresip.rs"]
 mod baresip;
 #[path = "phone/interop.rs"]
 mod interop;
+#[path = "phone/opus.rs"]
+mod opus;
 #[path = "phone/profile.rs"]
 mod profile;
 #[path = "phone/sipp.rs"]

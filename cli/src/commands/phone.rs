@@ -39,7 +39,7 @@ pub(crate) struct AccountArgs {
     /// Local SIP address (default: the address routing to the server, any port).
     #[arg(long, global = true)]
     bind: Option<SocketAddr>,
-    /// Preferred codec: pcmu or pcma [default: pcmu].
+    /// Preferred codec: pcmu, pcma or opus [default: pcmu].
     #[arg(long, global = true)]
     codec: Option<String>,
     /// SIP transport: udp, tcp or tls [default: udp].

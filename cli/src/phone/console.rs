@@ -1,6 +1,7 @@
 //! The interactive console: `pbx phone` alone. Line commands on stdin
 //! (dial, answer, hangup, hold, resume, transfer, dtmf, mute, status,
-//! quit), state changes printed as they happen. One call at a time.
+//! quit), state changes printed as they happen. One call at a time, plus
+//! one on hold while consulting for an attended transfer (RFC 5589 §7).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,7 +17,7 @@ use super::sdp::Negotiation;
 use super::sip::SipDriver;
 use super::{register, unregister, wav, Account};
 
-const HELP: &str = "commands: dial URI | answer | hangup | hold | resume | transfer URI | dtmf DIGITS | mute | status | quit";
+const HELP: &str = "commands: dial URI | answer | hangup | hold | resume | transfer URI | atransfer | dtmf DIGITS | mute | status | quit";
 
 /// Console options: WAV files or a sound card.
 #[derive(Debug, Clone, Default)]
@@ -66,6 +67,8 @@ struct Console<'a> {
     opts: ConsoleOptions,
     phone: SipDriver,
     call: Option<Call>,
+    /// The call put on hold before dialing a consultation call.
+    held_call: Option<Call>,
     incoming: Option<(SessionId, Option<Body>)>,
     /// The call that asked us to transfer (REFER) while we dial the target.
     transferred: Option<SessionId>,
@@ -95,6 +98,7 @@ pub(crate) async fn run(account: &Account, opts: ConsoleOptions) -> anyhow::Resu
         opts,
         phone,
         call: None,
+        held_call: None,
         incoming: None,
         transferred: None,
         recordings: 0,
@@ -163,6 +167,7 @@ impl Console<'_> {
             "hold" => self.hold(true),
             "resume" | "unhold" => self.hold(false),
             "transfer" => self.transfer(arg),
+            "atransfer" | "transfer-attended" => self.attended_transfer(),
             "dtmf" => self.dtmf(arg),
             "mute" => self.mute(),
             "status" => {
@@ -178,7 +183,15 @@ impl Console<'_> {
     }
 
     async fn dial(&mut self, target: &str) -> anyhow::Result<()> {
-        anyhow::ensure!(self.call.is_none(), "already in a call (hangup first)");
+        if self.call.as_ref().is_some_and(|c| c.connected && c.held) {
+            anyhow::ensure!(self.held_call.is_none(), "a call is already on hold");
+            // Consultation (RFC 5589 §7): the held call waits aside.
+            self.held_call = self.call.take();
+        }
+        anyhow::ensure!(
+            self.call.is_none(),
+            "already in a call (hold it to consult, or hangup)"
+        );
         let uri = self.account.target(target)?;
         let (media, mut negotiation) = self.new_call_media().await?;
         let offer = negotiation.offer(Direction::SendRecv);
@@ -272,6 +285,28 @@ impl Console<'_> {
         Ok(())
     }
 
+    /// Hands the held call over to the consultation call's peer (REFER
+    /// with Replaces, RFC 5589 §7); the held call ends once it succeeds.
+    fn attended_transfer(&mut self) -> anyhow::Result<()> {
+        let held = self
+            .held_call
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("no call on hold (hold, dial, then atransfer)"))?
+            .session;
+        let consult = self
+            .call
+            .as_ref()
+            .filter(|c| c.connected)
+            .ok_or_else(|| anyhow::anyhow!("no connected consultation call"))?
+            .session;
+        self.phone
+            .act(|ua, now| ua.refer_replacing(now, held, consult))?;
+        say(&format!(
+            "attended transfer of call {held} to call {consult}"
+        ));
+        Ok(())
+    }
+
     fn dtmf(&mut self, arg: &str) -> anyhow::Result<()> {
         let call = self
             .call
@@ -307,6 +342,9 @@ impl Console<'_> {
         ));
         if let Some((s, _)) = &self.incoming {
             say(&format!("incoming call {s} waiting (answer / hangup)"));
+        }
+        if let Some(h) = &self.held_call {
+            say(&format!("call {} on hold (atransfer / hangup)", h.session));
         }
         match &self.call {
             None => say("no call"),
@@ -361,7 +399,14 @@ impl Console<'_> {
                 body,
                 ..
             } => {
-                if self.call.is_some() || self.incoming.is_some() {
+                let replaced = self.phone.ua().replaces(session);
+                if replaced.is_some() && replaced == current && self.incoming.is_none() {
+                    // RFC 3891: the transferee takes over this call.
+                    say(&format!("call replaced by a call from {}", from.uri));
+                    self.end_call(false).await?;
+                    self.incoming = Some((session, body));
+                    self.answer().await?;
+                } else if self.call.is_some() || self.incoming.is_some() {
                     self.phone
                         .act(|ua, now| ua.reject(now, session, StatusCode::BUSY_HERE))?;
                 } else {
@@ -386,8 +431,10 @@ impl Console<'_> {
                 }
                 say("connected");
                 if let Some(old) = self.transferred.take() {
-                    self.phone
-                        .act(|ua, now| ua.notify_transfer(now, old, StatusCode::OK))?;
+                    // The transferor may have hung up already (nothing to notify).
+                    let _ = self
+                        .phone
+                        .act(|ua, now| ua.notify_transfer(now, old, StatusCode::OK));
                 }
             }
             UaEvent::Updated {
@@ -416,11 +463,17 @@ impl Console<'_> {
                 self.transferred = Some(session);
                 self.dial(&target.to_string()).await?;
             }
-            UaEvent::TransferProgress { status, .. } => say(&format!(
-                "transfer: {} {}",
-                status.0,
-                status.reason_phrase()
-            )),
+            UaEvent::TransferProgress { session, status } => {
+                say(&format!(
+                    "transfer: {} {}",
+                    status.0,
+                    status.reason_phrase()
+                ));
+                let held = self.held_call.as_ref().map(|c| c.session);
+                if status.is_success() && status != StatusCode::ACCEPTED && held == Some(session) {
+                    self.phone.act(|ua, now| ua.hangup(now, session))?;
+                }
+            }
             UaEvent::RequestFailed { method, status, .. } => {
                 say(&format!(
                     "{method} failed: {} {}",
@@ -429,12 +482,25 @@ impl Console<'_> {
                 ));
             }
             UaEvent::Terminated { session, reason } => {
-                if self.incoming.as_ref().is_some_and(|(s, _)| *s == session) {
+                if self
+                    .held_call
+                    .as_ref()
+                    .is_some_and(|c| c.session == session)
+                {
+                    say(&format!("held call ended: {reason}"));
+                    if let Some(h) = self.held_call.take() {
+                        self.finish(h).await?;
+                    }
+                } else if self.incoming.as_ref().is_some_and(|(s, _)| *s == session) {
                     self.incoming = None;
                     say(&format!("missed call ({reason})"));
                 } else if Some(session) == current {
                     say(&format!("call ended: {reason}"));
                     self.end_call(true).await?;
+                    if let Some(h) = self.held_call.take() {
+                        say(&format!("call {} is on hold (resume / hangup)", h.session));
+                        self.call = Some(h);
+                    }
                     if let Some(old) = self.transferred.take() {
                         let _ = self.phone.act(|ua, now| {
                             ua.notify_transfer(now, old, StatusCode::SERVICE_UNAVAILABLE)
@@ -490,6 +556,11 @@ impl Console<'_> {
         let Some(call) = self.call.take() else {
             return Ok(());
         };
+        self.finish(call).await
+    }
+
+    /// Stops a call's media and writes its recording.
+    async fn finish(&mut self, call: Call) -> anyhow::Result<()> {
         let recording = call.media.stop().await;
         if let Some(base) = &self.opts.record {
             self.recordings += 1;
@@ -504,6 +575,11 @@ impl Console<'_> {
     }
 
     async fn quit(&mut self) -> anyhow::Result<()> {
+        if let Some(h) = self.held_call.take() {
+            let session = h.session;
+            let _ = self.phone.act(|ua, now| ua.hangup(now, session));
+            self.finish(h).await?;
+        }
         if let Some(c) = &self.call {
             let session = c.session;
             let _ = self.phone.act(|ua, now| ua.hangup(now, session));

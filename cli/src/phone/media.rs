@@ -1,5 +1,5 @@
-//! The phone's audio path: one RTP socket, 20 ms G.711 frames out (from a
-//! WAV file or silence), RFC 4733 DTMF events, and a jitter buffer whose
+//! The phone's audio path: one RTP socket, 20 ms G.711 or Opus frames out
+//! (from a WAV file or silence; coded by [`media::codec`]), RFC 4733 DTMF events, and a jitter buffer whose
 //! output is recorded. It runs as one tokio task controlled by messages;
 //! stopping it returns what was heard.
 
@@ -9,16 +9,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use media::codec::{AudioDecoder, AudioEncoder};
 use media::dtmf::rfc4733::{DtmfEvent, DtmfReceiver, DtmfSender};
 use media::dtmf::Digit;
-use media::g711::Law;
 use media::jitter::{JitterBuffer, JitterConfig, Playout};
 use media::rtp::{PayloadType, RtpHeader, RtpPacket, Ssrc};
 use media::sdp::negotiate::{Codec, Negotiated};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
+/// Samples per 20 ms frame at the phone's 8 kHz audio rate.
 const FRAME: usize = 160;
+/// Largest encoded frame we send (G.711: 160; Opus at 8 kHz: far less).
+const MAX_PAYLOAD: usize = 1000;
 
 /// 8 kHz mono samples shared with a sound card callback.
 pub(crate) type Pcm = Arc<Mutex<VecDeque<i16>>>;
@@ -35,7 +38,7 @@ const PTIME: Duration = Duration::from_millis(20);
 /// What the stream sends and to whom, from the SDP negotiation.
 #[derive(Debug, Clone, Copy)]
 struct Params {
-    law: Law,
+    codec: Codec,
     payload_type: PayloadType,
     telephone_event: Option<PayloadType>,
     remote: Option<SocketAddr>,
@@ -45,11 +48,7 @@ struct Params {
 impl Params {
     fn from(n: &Negotiated) -> Self {
         Self {
-            law: if n.codec == Codec::Pcma {
-                Law::Alaw
-            } else {
-                Law::Ulaw
-            },
+            codec: n.codec,
             payload_type: n.payload_type,
             telephone_event: n.telephone_event,
             remote: n.remote_rtp,
@@ -183,6 +182,8 @@ struct StreamTask {
     dtmf_in: DtmfReceiver,
     digits_out: mpsc::UnboundedSender<Digit>,
     jitter: JitterBuffer,
+    /// Encoder and decoder of the negotiated codec (8 kHz PCM).
+    coder: Option<(Codec, AudioEncoder, AudioDecoder)>,
     recording: Vec<i16>,
     stats: Arc<Mutex<MediaStats>>,
     counters: MediaStats,
@@ -214,6 +215,7 @@ impl StreamTask {
             dtmf_in: DtmfReceiver::new(),
             digits_out,
             jitter: JitterBuffer::new(JitterConfig::default()),
+            coder: None,
             recording: Vec::new(),
             stats,
             counters: MediaStats::default(),
@@ -233,7 +235,7 @@ impl StreamTask {
                     }
                 }
                 c = control.recv() => match c {
-                    Some(Control::Update(p)) => self.params = Some(p),
+                    Some(Control::Update(p)) => self.update(p),
                     Some(Control::Mute(m)) => self.muted = m,
                     Some(Control::Dtmf(d)) => self.digits.push_back(d),
                     Some(Control::Stop(reply)) => {
@@ -244,6 +246,33 @@ impl StreamTask {
                 },
             }
         }
+    }
+
+    /// A (re-)negotiation: a new codec gets a fresh coder and a jitter
+    /// buffer on its RTP clock (Opus: 48 kHz whatever the audio rate,
+    /// RFC 7587 §4.1).
+    fn update(&mut self, p: Params) {
+        if self.coder.as_ref().map(|c| c.0) != Some(p.codec) {
+            let coder = AudioEncoder::new(p.codec, 8000)
+                .and_then(|e| Ok((e, AudioDecoder::new(p.codec, 8000)?)));
+            match coder {
+                Ok((e, d)) => self.coder = Some((p.codec, e, d)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "codec unavailable");
+                    self.coder = None;
+                }
+            }
+            self.jitter = JitterBuffer::new(JitterConfig {
+                clock_rate: p.codec.clock_rate(),
+                ..JitterConfig::default()
+            });
+        }
+        self.params = Some(p);
+    }
+
+    /// RTP timestamp units per 20 ms frame.
+    fn frame_ticks(params: Params) -> u32 {
+        params.codec.clock_rate() / 50
     }
 
     fn on_packet(&mut self, data: &[u8], _from: SocketAddr) {
@@ -262,11 +291,12 @@ impl StreamTask {
                     let _ = self.digits_out.send(digit);
                 }
             }
-            let silence = [params.law.silence(); FRAME];
+            // An empty payload plays as silence.
             let n = self.te_seen(pkt.timestamp(), pkt.sequence());
-            let ts = pkt.timestamp().wrapping_add(u32::from(n) * FRAME as u32);
-            self.jitter
-                .push(Instant::now(), pkt.sequence(), ts, &silence);
+            let ts = pkt
+                .timestamp()
+                .wrapping_add(u32::from(n) * Self::frame_ticks(params));
+            self.jitter.push(Instant::now(), pkt.sequence(), ts, &[]);
             return;
         }
         self.jitter.push(
@@ -295,13 +325,18 @@ impl StreamTask {
             return;
         };
         self.send_frame(params);
-        self.timestamp = self.timestamp.wrapping_add(FRAME as u32);
+        self.timestamp = self.timestamp.wrapping_add(Self::frame_ticks(params));
         let mut pcm = [0i16; FRAME];
-        match self.jitter.pop() {
-            Playout::Frame { payload, .. } => {
-                params.law.decode(payload, &mut pcm);
+        let decoded = match (self.jitter.pop(), self.coder.as_mut()) {
+            (Playout::Frame { payload, .. }, Some((_, _, dec))) if !payload.is_empty() => {
+                dec.decode(Some(payload), &mut pcm)
             }
-            Playout::Conceal { .. } | Playout::Buffering => {}
+            (Playout::Conceal { .. }, Some((_, _, dec))) => dec.decode(None, &mut pcm),
+            _ => Ok(0),
+        };
+        if let Err(e) = decoded {
+            tracing::debug!(error = %e, "undecodable frame");
+            pcm = [0; FRAME];
         }
         self.recording.extend_from_slice(&pcm);
         if let Some(speaker) = &self.speaker {
@@ -341,7 +376,7 @@ impl StreamTask {
         let (Some(remote), true) = (params.remote, params.sends) else {
             return;
         };
-        let mut payload = [0u8; FRAME];
+        let mut payload = [0u8; MAX_PAYLOAD];
         let mut header = RtpHeader {
             marker: false,
             payload_type: params.payload_type,
@@ -362,11 +397,19 @@ impl StreamTask {
                     pcm = [0; FRAME];
                 }
                 header.marker = std::mem::take(&mut self.marker);
-                params.law.encode(&pcm, &mut payload);
-                &payload
+                let Some((_, enc, _)) = self.coder.as_mut() else {
+                    return;
+                };
+                match enc.encode(&pcm, &mut payload) {
+                    Ok(n) => &payload[..n],
+                    Err(e) => {
+                        tracing::debug!(error = %e, "encoding failed");
+                        return;
+                    }
+                }
             }
         };
-        let mut out = [0u8; 12 + FRAME];
+        let mut out = [0u8; 12 + MAX_PAYLOAD];
         if let Ok(n) = header.write(body, &mut out) {
             if self.socket.try_send_to(&out[..n], remote).is_ok() {
                 self.counters.sent += 1;

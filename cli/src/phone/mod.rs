@@ -130,14 +130,23 @@ pub(crate) fn codec(name: &str) -> anyhow::Result<Codec> {
     match name.to_ascii_lowercase().as_str() {
         "pcmu" => Ok(Codec::Pcmu),
         "pcma" => Ok(Codec::Pcma),
-        other => bail!("unknown codec {other:?} (pcmu or pcma)"),
+        "opus" if opus_available() => Ok(Codec::Opus),
+        "opus" => bail!("this pbx was built without Opus (cargo feature `opus`)"),
+        other => bail!("unknown codec {other:?} (pcmu, pcma or opus)"),
     }
 }
 
-/// `preferred` first, then the other G.711 law (what `--codec` means).
+/// Whether the media crate was built with Opus.
+fn opus_available() -> bool {
+    ::media::codec::AudioEncoder::new(Codec::Opus, 8000).is_ok()
+}
+
+/// `preferred` first, then G.711 (what `--codec` means): Opus (RFC 7587,
+/// `opus/48000/2`) falls back to PCMU then PCMA.
 pub(crate) fn preferring(preferred: &str) -> anyhow::Result<Vec<Codec>> {
     Ok(match codec(preferred)? {
         Codec::Pcma => vec![Codec::Pcma, Codec::Pcmu],
+        Codec::Opus => vec![Codec::Opus, Codec::Pcmu, Codec::Pcma],
         _ => vec![Codec::Pcmu, Codec::Pcma],
     })
 }

@@ -88,6 +88,14 @@ impl UserAgent {
             self.respond(now, tx, &req, StatusCode::BAD_REQUEST);
             return;
         };
+        let replaces = match self.match_replaces(&req) {
+            Some(Err(status)) => {
+                self.respond(now, tx, &req, status);
+                return;
+            }
+            Some(Ok(old)) => Some(old),
+            None => None,
+        };
         let call_id = CallId(call_id.to_owned());
         let id = SessionId(self.next_session);
         self.next_session += 1;
@@ -103,6 +111,7 @@ impl UserAgent {
         let body = body_of(&req.headers, &req.body);
         let mut session = Session::new(Role::Uas, Phase::Incoming, local_tag);
         session.invite_seq = req.cseq().map_or(0, |c| c.seq);
+        session.replaces = replaces;
         session.pending = Some(PendingInvite {
             tx,
             request: req,

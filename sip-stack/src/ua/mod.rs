@@ -62,6 +62,7 @@ mod b2b;
 mod helpers;
 mod incoming;
 mod register;
+mod replaces;
 mod session;
 mod uac;
 

@@ -76,6 +76,8 @@ pub(super) struct Session {
     pub(super) retransmit: Option<Retransmit>,
     /// UAC: a re-INVITE of ours is in progress (glare → 491, §14.2).
     pub(super) reinvite_tx: Option<ClientTxId>,
+    /// UAS: the session this incoming INVITE replaces (RFC 3891).
+    pub(super) replaces: Option<SessionId>,
 }
 
 impl Session {
@@ -94,6 +96,7 @@ impl Session {
             pending: None,
             retransmit: None,
             reinvite_tx: None,
+            replaces: None,
         }
     }
 

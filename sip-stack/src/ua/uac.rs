@@ -38,6 +38,9 @@ impl UserAgent {
         let local_tag = self.rng.token();
         let call_id = format!("{}@{}", self.rng.token(), self.config.local_addr.ip());
         let mut req = Request::new(Method::Invite, target.clone());
+        super::replaces::apply_uri_headers(&mut req);
+        let mut target = target;
+        target.headers.clear();
         let mut from = from.unwrap_or_else(|| {
             let mut f = NameAddr::new(self.config.aor.clone());
             f.display.clone_from(&self.config.display_name);
@@ -160,7 +163,12 @@ impl UserAgent {
             next: now + t1,
             give_up: now + 64 * t1,
         });
+        let replaced = session.replaces.take();
         let _ = self.layer.send_response(now, pending.tx, resp);
+        if let Some(old) = replaced {
+            // RFC 3891 §3: the new dialog takes over; the old one ends by BYE.
+            let _ = self.hangup(now, old);
+        }
         self.pump(now);
         Ok(())
     }
@@ -276,7 +284,7 @@ impl UserAgent {
         Ok(())
     }
 
-    fn dialog_request(&mut self, id: SessionId, method: Method) -> Result<Request> {
+    pub(super) fn dialog_request(&mut self, id: SessionId, method: Method) -> Result<Request> {
         let session = self.session(id)?;
         match (&mut session.dialog, session.phase) {
             (Some(d), Phase::Confirmed) => Ok(d.request(method)),
