@@ -143,10 +143,18 @@ fn on_request(
                 return;
             }
             let loop_hash = route::loop_hash(core, &req);
+            // One route token (an HMAC of the Call-ID) for every branch.
+            let route_token = record_route.then(|| core.route_token(req.call_id().unwrap_or("")));
             let mut fwd = Forward::new(tx, req);
             for target in &targets {
-                let branch_req =
-                    build_branch(core, &fwd.request, target, record_route, peer, loop_hash);
+                let branch_req = build_branch(
+                    core,
+                    &fwd.request,
+                    target,
+                    route_token.as_deref(),
+                    peer,
+                    loop_hash,
+                );
                 let ctx = shard
                     .layer
                     .send_request(now.instant, branch_req, target.dest);
@@ -167,12 +175,13 @@ fn on_request(
 }
 
 /// The request of one branch (§16.6): new Request-URI, Path routes, Max-Forwards,
-/// Record-Route (double when transports differ, RFC 5658) and our Via.
+/// Record-Route with `route_token` when given (double when transports differ, RFC 5658)
+/// and our Via.
 fn build_branch(
     core: &SipCore,
     req: &Request,
     target: &Target,
-    record_route: bool,
+    route_token: Option<&str>,
     from: Peer,
     loop_hash: u64,
 ) -> Request {
@@ -193,13 +202,12 @@ fn build_branch(
         HeaderName::MaxForwards,
         Bytes::from(mf.to_string()),
     ));
-    if record_route {
-        let token = core.route_token(req.call_id().unwrap_or(""));
+    if let Some(token) = route_token {
         r.headers
-            .push_front(core.locals.record_route(from.transport, &token));
+            .push_front(core.locals.record_route(from.transport, token));
         if from.transport != target.dest.transport {
             r.headers
-                .push_front(core.locals.record_route(target.dest.transport, &token));
+                .push_front(core.locals.record_route(target.dest.transport, token));
         }
     }
     let sent_by = core.locals.sent_by(target.dest.transport);

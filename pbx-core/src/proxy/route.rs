@@ -196,7 +196,9 @@ pub(crate) struct OwnRoutes {
 /// checks their `pbx` token against the Call-ID, so that a forged Route cannot
 /// turn the proxy into an open relay for "in-dialog" requests.
 pub(crate) fn pop_own_routes(core: &SipCore, req: &mut Request) -> OwnRoutes {
-    let token = core.route_token(req.call_id().unwrap_or(""));
+    // The token (an HMAC) is computed only once a Route of ours is found: most
+    // out-of-dialog requests carry none.
+    let mut token: Option<String> = None;
     let mut own = OwnRoutes {
         popped: 0,
         authentic: false,
@@ -207,6 +209,8 @@ pub(crate) fn pop_own_routes(core: &SipCore, req: &mut Request) -> OwnRoutes {
         };
         match routes.first() {
             Some(top) if core.locals.is_us(&top.uri) => {
+                let token =
+                    token.get_or_insert_with(|| core.route_token(req.call_id().unwrap_or("")));
                 own.authentic |= top.uri.param("pbx") == Some(Some(token.as_str()));
                 req.headers.remove_first_value(&HeaderName::Route);
                 own.popped += 1;
