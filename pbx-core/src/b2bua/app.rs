@@ -5,11 +5,14 @@
 //! bridge ([`super::bridge::Bridge`]) is the first application; conference
 //! rooms, IVR flows and queues plug in here without touching SIP code.
 
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
 use sip_stack::message::Uri;
 use sip_stack::ua::Body;
 
 use super::call::{Call, CallInput, HangupCause};
-use super::LegId;
+use super::{LegId, Timestamp};
 
 /// A party to dial (one branch of a fork).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +50,8 @@ pub struct AppView<'a> {
     pub call: &'a Call,
     /// Its legs, caller first.
     pub legs: &'a [LegView],
+    /// The engine's clock at this event (timers and wall-clock conditions).
+    pub now: Timestamp,
 }
 
 impl AppView<'_> {
@@ -89,6 +94,47 @@ pub enum LegEvent {
     /// The leg's party asks for a blind transfer of the other party to
     /// this number (REFER, RFC 3515; already answered 202 by the engine).
     TransferRequested(LegId, String),
+    /// The application's own deadline ([`Application::poll_timeout`]) passed.
+    Timer,
+    /// A play started by [`Action::Play`] finished (or was stopped).
+    PlayDone(LegId, u64),
+    /// The answer to [`Action::Http`] with this id.
+    HttpResult(u64, HttpOutcome),
+    /// The recording started by [`Action::StartRecording`] ended.
+    RecordDone {
+        /// The leg recorded.
+        leg: LegId,
+        /// Where the WAV file is.
+        path: PathBuf,
+        /// Its length.
+        duration: Duration,
+    },
+}
+
+/// How an [`Action::Http`] request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HttpOutcome {
+    /// A response arrived.
+    Response {
+        /// HTTP status.
+        status: u16,
+        /// Body text.
+        body: String,
+    },
+    /// Connection or protocol failure.
+    Failed(String),
+    /// No answer within the timeout.
+    TimedOut,
+}
+
+/// A participant's role in a conference room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomRole {
+    /// The host: may mute, kick, lock and end the room.
+    Moderator,
+    /// Everyone else.
+    Guest,
 }
 
 /// What an application asks the engine to do.
@@ -164,6 +210,75 @@ pub enum Action {
     },
     /// Tell the call state machine (ringing, answered, bridged, hold, hangup).
     Call(CallInput),
+    /// Answer the leg with pbx's own media endpoint (IVR, conference, music
+    /// on hold): pbx sends and receives the leg's audio itself. DTMF from
+    /// RFC 4733 events and in-band tones arrives as [`LegEvent::Dtmf`].
+    AnswerMedia {
+        /// The leg (the caller's).
+        leg: LegId,
+    },
+    /// Play WAV prompts (8 kHz mono) in order on a leg answered with
+    /// [`Action::AnswerMedia`]; [`LegEvent::PlayDone`] follows.
+    Play {
+        /// The leg.
+        leg: LegId,
+        /// Echoed in `PlayDone`.
+        id: u64,
+        /// Files, played in order.
+        prompts: Vec<PathBuf>,
+        /// Loop until stopped (music on hold).
+        repeat: bool,
+    },
+    /// Stop play `id` on a leg (no `PlayDone` follows).
+    StopPlay {
+        /// The leg.
+        leg: LegId,
+        /// The play.
+        id: u64,
+    },
+    /// Record what the leg's party says into a WAV file;
+    /// [`LegEvent::RecordDone`] follows.
+    StartRecording {
+        /// The leg.
+        leg: LegId,
+        /// Beep first.
+        beep: bool,
+        /// Longest recording.
+        max: Duration,
+    },
+    /// Stop the leg's recording.
+    StopRecording {
+        /// The leg.
+        leg: LegId,
+    },
+    /// Put the leg (answered with `AnswerMedia`) into a conference room,
+    /// created on first use.
+    JoinRoom {
+        /// The leg.
+        leg: LegId,
+        /// Room number.
+        room: String,
+        /// Role.
+        role: RoomRole,
+    },
+    /// Release the leg's pbx media endpoint (leaving its room); its audio
+    /// goes back to the relay, to whichever leg is bridged next.
+    ReleaseMedia {
+        /// The leg.
+        leg: LegId,
+    },
+    /// POST a JSON body to a URL outside the engine (IVR http nodes);
+    /// [`LegEvent::HttpResult`] follows.
+    Http {
+        /// Echoed in `HttpResult`.
+        id: u64,
+        /// URL.
+        url: String,
+        /// JSON body.
+        body_json: String,
+        /// Give up after this long.
+        timeout: Duration,
+    },
 }
 
 /// An owner of a call. Implementations are sans-IO: they never block and
@@ -173,6 +288,11 @@ pub trait Application: Send {
     fn name(&self) -> &'static str;
     /// Reacts to one leg event.
     fn handle(&mut self, view: &AppView<'_>, event: &LegEvent, out: &mut Vec<Action>);
+    /// The application's next deadline: when it passes the engine hands it
+    /// [`LegEvent::Timer`].
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
 }
 
 /// An application that refuses the call at once with a cause: routes whose

@@ -35,6 +35,14 @@ impl Engine {
                 let offer = entry.caller_offer.clone();
                 match svc.router.route(entry.call.caller(), number) {
                     super::Routing::Dial(targets) => self.dial(now, id, targets, offer, number),
+                    // A transfer to an IVR / room / trunk needs the
+                    // application handover, which is not built yet.
+                    super::Routing::App(app) => {
+                        tracing::info!(call = %id, app = app.name(), "transfer to an application refused");
+                        let leg = LegId(entry.next_leg);
+                        entry.next_leg += 1;
+                        self.pending.push_back((id, LegEvent::Failed(leg, 501)));
+                    }
                     super::Routing::Refuse(cause) => {
                         let leg = LegId(entry.next_leg);
                         entry.next_leg += 1;
@@ -109,6 +117,17 @@ impl Engine {
                 Some(s) => self.ua.reject(now, s, StatusCode(*status)),
                 None => return stale(id, &action),
             },
+            Action::AnswerMedia { .. }
+            | Action::Play { .. }
+            | Action::StopPlay { .. }
+            | Action::StartRecording { .. }
+            | Action::StopRecording { .. }
+            | Action::JoinRoom { .. }
+            | Action::ReleaseMedia { .. }
+            | Action::Http { .. } => {
+                tracing::warn!(call = %id, ?action, "action not supported by this engine");
+                return;
+            }
         };
         if let Err(e) = result {
             tracing::debug!(call = %id, ?action, error = %e, "action failed");

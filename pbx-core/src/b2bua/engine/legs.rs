@@ -162,6 +162,7 @@ impl Engine {
                 let app: Box<dyn Application> = match svc.router.route(&caller, &callee) {
                     Routing::Dial(targets) => Box::new(Bridge::new(targets)),
                     Routing::Refuse(cause) => Box::new(Refuse(cause)),
+                    Routing::App(app) => app,
                 };
                 (offer, anchor, app)
             }

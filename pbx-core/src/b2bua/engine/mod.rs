@@ -46,13 +46,25 @@ pub struct EngineConfig {
 }
 
 /// What a dialed number leads to.
-#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Routing {
     /// Ring these contacts and bridge the first that answers.
     Dial(Vec<DialTarget>),
     /// Refuse the call with this cause.
     Refuse(HangupCause),
+    /// Hand the call to this application (IVR flow, conference room, trunk
+    /// route, queue): the router builds it, the engine only runs it.
+    App(Box<dyn Application>),
+}
+
+impl std::fmt::Debug for Routing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Dial(t) => f.debug_tuple("Dial").field(t).finish(),
+            Self::Refuse(c) => f.debug_tuple("Refuse").field(c).finish(),
+            Self::App(a) => f.debug_tuple("App").field(&a.name()).finish(),
+        }
+    }
 }
 
 /// The dial plan and the location service as the engine sees them.
@@ -208,6 +220,7 @@ impl Engine {
                     .poll_timeout()
                     .into_iter()
                     .chain(c.leg_deadline(ring))
+                    .chain(c.app.poll_timeout())
                     .any(|t| t <= now)
             })
             .map(|(id, _)| *id)
@@ -228,6 +241,9 @@ impl Engine {
                     }
                     self.pending.push_back((id, LegEvent::Failed(leg.id, 408)));
                 }
+                if entry.app.poll_timeout().is_some_and(|t| t <= now) {
+                    self.pending.push_back((id, LegEvent::Timer));
+                }
             }
             self.after_call(now, id, svc);
         }
@@ -244,6 +260,7 @@ impl Engine {
                     .poll_timeout()
                     .into_iter()
                     .chain(c.leg_deadline(ring))
+                    .chain(c.app.poll_timeout())
             })
             .chain(self.ua.poll_timeout())
             .min()
@@ -319,10 +336,12 @@ impl Engine {
             })
             .collect();
         let mut actions = Vec::new();
+        let stamp = self.config.epoch.at(now);
         entry.app.handle(
             &AppView {
                 call: &entry.call,
                 legs: &views,
+                now: stamp,
             },
             &ev,
             &mut actions,
