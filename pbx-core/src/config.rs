@@ -148,6 +148,10 @@ pub struct CallsConfig {
     pub engine: CallEngine,
     /// How long the callee may ring before the call ends with NO ANSWER.
     pub ring_timeout: Duration,
+    /// Session timers (RFC 4028) on every leg: the interval pbx asks for
+    /// and grants (`None`: only when a party asks). A call whose party stops
+    /// refreshing is hung up after one interval.
+    pub session_expires: Option<Duration>,
 }
 
 impl Default for CallsConfig {
@@ -155,6 +159,7 @@ impl Default for CallsConfig {
         Self {
             engine: CallEngine::Proxy,
             ring_timeout: Duration::from_secs(60),
+            session_expires: Some(Duration::from_secs(1800)),
         }
     }
 }
@@ -164,6 +169,7 @@ impl Default for CallsConfig {
 struct RawCalls {
     engine: Option<Spanned<String>>,
     ring_timeout_secs: Option<u64>,
+    session_expires_secs: Option<Spanned<u64>>,
     utc_offset_minutes: Option<Spanned<i32>>,
 }
 
@@ -596,10 +602,22 @@ fn build_calls(
     };
     let entries =
         crate::dialplan::raw::build(&raw.dialplan).map_err(|e| pos.error(e.offset, e.message))?;
+    let session_expires = match &raw.calls.session_expires_secs {
+        None => Some(Duration::from_secs(1800)),
+        Some(s) if *s.get_ref() == 0 => None,
+        Some(s) if *s.get_ref() < 90 => {
+            return Err(pos.at(
+                s,
+                "calls.session_expires_secs must be 0 (off) or at least 90 (RFC 4028 Min-SE)",
+            ))
+        }
+        Some(s) => Some(Duration::from_secs(*s.get_ref())),
+    };
     Ok((
         CallsConfig {
             engine,
             ring_timeout: Duration::from_secs(raw.calls.ring_timeout_secs.unwrap_or(60).max(1)),
+            session_expires,
         },
         crate::dialplan::Dialplan {
             entries,

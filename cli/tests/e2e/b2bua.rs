@@ -335,3 +335,39 @@ fn call_over_tcp_through_the_b2bua() {
         &[("disposition", "ANSWERED"), ("hangup_side", "caller")],
     );
 }
+
+/// Session timers (RFC 4028): the caller asks for 90 s with itself as the
+/// refresher, pbx grants it in the 200, and when no refresh comes pbx hangs
+/// up both legs with BYE before the interval ends (at 90 - 30 s).
+#[test]
+fn unrefreshed_session_is_ended_by_pbx() {
+    require_sipp!();
+    let pbx = Pbx::start(&b2bua_config());
+    let port = free_port();
+    register_contact(&pbx, "bob", port, false);
+    let limit = Duration::from_secs(90);
+    let uas = pbx
+        .sipp("b2b_uas")
+        .server()
+        .local_port(port)
+        .limit(limit)
+        .spawn();
+    let started = Instant::now();
+    let uac = pbx
+        .sipp("b2b_uac_session_timer")
+        .service("bob")
+        .limit(limit)
+        .run();
+    let took = started.elapsed();
+    uac.assert_both(
+        "caller: 200 with Session-Expires, then pbx's BYE",
+        &uas.wait(),
+        "callee: BYE from pbx",
+    );
+    assert!(
+        took >= Duration::from_secs(55) && took < Duration::from_secs(75),
+        "pbx ended the session after {took:?}, expected about 60 s"
+    );
+    let rows = cdr_rows(&pbx, 1);
+    assert_fields(&rows[0], &[("disposition", "ANSWERED")]);
+}

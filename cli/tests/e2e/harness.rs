@@ -350,6 +350,9 @@ pub(crate) struct Sipp {
     remote: Option<SocketAddr>,
     work: PathBuf,
     name: String,
+    /// How long sipp may run (its own `-timeout`; the harness kills it a
+    /// little later).
+    limit: Duration,
 }
 
 /// A sipp running in the background (a UAS).
@@ -367,6 +370,7 @@ impl Sipp {
             remote: Some(pbx.addr()),
             work: pbx.dir().to_owned(),
             name: format!("{scenario}-{seq}"),
+            limit: Duration::from_secs(20),
         }
         .scenario(scenario)
     }
@@ -411,6 +415,12 @@ impl Sipp {
         self
     }
 
+    /// Let the scenario run up to `limit` (default 20 s).
+    pub(crate) fn limit(mut self, limit: Duration) -> Self {
+        self.limit = limit;
+        self
+    }
+
     /// No remote host (a UAS only answers).
     pub(crate) fn server(mut self) -> Self {
         self.remote = None;
@@ -433,7 +443,9 @@ impl Sipp {
                 "-mp",
                 &free_port().to_string(),
             ])
-            .args(["-m", "1", "-timeout", "20s", "-timeout_error", "-nostdin"])
+            .args(["-m", "1", "-timeout"])
+            .arg(format!("{}s", self.limit.as_secs()))
+            .args(["-timeout_error", "-nostdin"])
             .arg("-trace_err")
             .arg("-error_file")
             .arg(self.file("errors"))
@@ -462,7 +474,10 @@ impl Sipp {
     /// Runs to completion (bounded).
     pub(crate) fn run(self) -> SippResult {
         let mut child = self.command().spawn().expect("spawn sipp");
-        let status = wait_bounded(&mut child, SIPP_HARD_TIMEOUT);
+        let status = wait_bounded(
+            &mut child,
+            SIPP_HARD_TIMEOUT.max(self.limit + Duration::from_secs(10)),
+        );
         self.result(status)
     }
 
@@ -498,7 +513,8 @@ impl SippChild {
     /// Waits for it to finish (bounded).
     pub(crate) fn wait(mut self) -> SippResult {
         let mut child = self.child.take().expect("sipp child present");
-        let status = wait_bounded(&mut child, SIPP_HARD_TIMEOUT);
+        let limit = SIPP_HARD_TIMEOUT.max(self.sipp.limit + Duration::from_secs(10));
+        let status = wait_bounded(&mut child, limit);
         self.sipp.result(status)
     }
 }

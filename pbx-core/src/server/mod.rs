@@ -99,6 +99,7 @@ fn b2bua_host(
     let mut ua = sip_stack::ua::UaConfig::new(aor, udp);
     ua.seed = seed;
     ua.user_agent = concat!("pbx/", env!("CARGO_PKG_VERSION")).into();
+    ua.session_expires = config.calls.session_expires;
     ua.timers = TimerConfig {
         linger: config.transaction_linger,
         ..TimerConfig::default()

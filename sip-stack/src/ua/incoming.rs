@@ -88,6 +88,9 @@ impl UserAgent {
             self.respond(now, tx, &req, StatusCode::BAD_REQUEST);
             return;
         };
+        if self.refuse_short_interval(now, tx, &req) || self.refuse_extensions(now, tx, &req) {
+            return;
+        }
         let replaces = match self.match_replaces(&req) {
             Some(Err(status)) => {
                 self.respond(now, tx, &req, status);
@@ -125,6 +128,30 @@ impl UserAgent {
             to,
             body,
         });
+    }
+
+    /// §8.2.2.3: an INVITE that requires an extension we do not support
+    /// gets 420 with Unsupported. Returns whether it was refused.
+    fn refuse_extensions(&mut self, now: Instant, tx: ServerTxId, req: &Request) -> bool {
+        const SUPPORTED: [&str; 2] = ["timer", "replaces"];
+        let unsupported: Vec<&str> = req
+            .headers
+            .get_all(&HeaderName::Require)
+            .filter_map(|h| h.value_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(t)))
+            .collect();
+        if unsupported.is_empty() {
+            return false;
+        }
+        let mut resp = Response::for_request(req, StatusCode::BAD_EXTENSION, None);
+        resp.headers.push(Header::new(
+            HeaderName::Other("Unsupported".into()),
+            unsupported.join(", "),
+        ));
+        let _ = self.layer.send_response(now, tx, resp);
+        true
     }
 
     /// CANCEL (§9.2): 200 for the CANCEL; 487 for the INVITE if unanswered.
@@ -243,7 +270,8 @@ impl UserAgent {
                     });
                 }
             }
-            Method::Update | Method::Options => self.respond(now, tx, &req, StatusCode::OK),
+            Method::Update => self.on_update(now, id, tx, &req),
+            Method::Options => self.respond(now, tx, &req, StatusCode::OK),
             _ => self.respond(now, tx, &req, StatusCode::METHOD_NOT_ALLOWED),
         }
     }

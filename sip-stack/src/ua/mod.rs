@@ -64,6 +64,7 @@ mod incoming;
 mod register;
 mod replaces;
 mod session;
+mod session_timer;
 mod uac;
 
 #[cfg(test)]
@@ -177,6 +178,10 @@ pub struct UaConfig {
     pub seed: u64,
     /// User-Agent header value.
     pub user_agent: String,
+    /// Session timers (RFC 4028): the interval we ask for in INVITEs and
+    /// grant to callers that do not ask; `None` uses them only when the
+    /// peer asks. Dead calls end with a BYE after one interval.
+    pub session_expires: Option<Duration>,
 }
 
 impl UaConfig {
@@ -202,6 +207,7 @@ impl UaConfig {
             timers: TimerConfig::default(),
             seed: 0,
             user_agent: concat!("pbx-phone/", env!("CARGO_PKG_VERSION")).into(),
+            session_expires: None,
         }
     }
 }
@@ -226,6 +232,8 @@ pub enum EndReason {
     Timeout,
     /// Our 2xx was never acknowledged (RFC 3261 §13.3.1.4): we sent BYE.
     NoAck,
+    /// The session was not refreshed in time (RFC 4028 §10): we sent BYE.
+    SessionExpired,
 }
 
 impl fmt::Display for EndReason {
@@ -239,6 +247,7 @@ impl fmt::Display for EndReason {
             Self::Declined(s) => write!(f, "declined with {s}"),
             Self::Timeout => f.write_str("timeout"),
             Self::NoAck => f.write_str("no ACK for 2xx"),
+            Self::SessionExpired => f.write_str("session expired"),
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::message::{Method, Request};
 use crate::peer::Peer;
 use crate::transaction::{ClientTxId, ServerTxId};
 
+use super::session_timer::SessionTimer;
 use super::{EndReason, SessionId, UserAgent};
 
 /// Which side of the INVITE we are.
@@ -78,6 +79,12 @@ pub(super) struct Session {
     pub(super) reinvite_tx: Option<ClientTxId>,
     /// UAS: the session this incoming INVITE replaces (RFC 3891).
     pub(super) replaces: Option<SessionId>,
+    /// Session timer (RFC 4028), once negotiated.
+    pub(super) timer: Option<SessionTimer>,
+    /// The last SDP we sent (a refreshing re-INVITE repeats it).
+    pub(super) local_sdp: Option<super::Body>,
+    /// The re-INVITE in flight is a session refresh of ours.
+    pub(super) refresh_reinvite: bool,
 }
 
 impl Session {
@@ -97,11 +104,19 @@ impl Session {
             retransmit: None,
             reinvite_tx: None,
             replaces: None,
+            timer: None,
+            local_sdp: None,
+            refresh_reinvite: false,
         }
     }
 
     pub(super) fn deadline(&self) -> Option<Instant> {
-        self.retransmit.as_ref().map(|r| r.next.min(r.give_up))
+        let retransmit = self.retransmit.as_ref().map(|r| r.next.min(r.give_up));
+        let timer = self
+            .timer
+            .filter(|_| self.phase == Phase::Confirmed)
+            .map(|t| t.deadline());
+        retransmit.into_iter().chain(timer).min()
     }
 
     /// Stops the 2xx retransmission when the ACK for `seq` arrives.
@@ -117,6 +132,7 @@ impl Session {
 impl UserAgent {
     /// A session's 2xx retransmission timer fired.
     pub(super) fn on_session_timer(&mut self, now: Instant, id: SessionId) {
+        self.on_refresh_timer(now, id);
         let t2 = self.config.timers.t2;
         let Some(session) = self.sessions.get_mut(&id) else {
             return;

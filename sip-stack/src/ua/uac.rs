@@ -65,10 +65,13 @@ impl UserAgent {
             HeaderName::UserAgent,
             self.config.user_agent.clone(),
         ));
+        self.timer_on_invite(&mut req);
+        let local_sdp = body.clone();
         set_body(&mut req.headers, &mut req.body, body);
         let peer = self.next_hop(&req, false)?;
         let mut session = Session::new(Role::Uac, Phase::Calling, local_tag);
         session.invite_seq = 1;
+        session.local_sdp = local_sdp;
         let req = self.request_with_via(req, peer.transport);
         let tx = self.send_client(now, req, peer);
         session.invite_tx = Some(tx);
@@ -143,6 +146,9 @@ impl UserAgent {
         for rr in pending.request.headers.get_all(&HeaderName::RecordRoute) {
             resp.headers.push(rr.clone());
         }
+        if body.is_some() {
+            session.local_sdp.clone_from(&body);
+        }
         set_body(&mut resp.headers, &mut resp.body, body);
         if session.dialog.is_none() {
             match Dialog::from_uas(&pending.request, &session.local_tag, contact, 0) {
@@ -155,6 +161,10 @@ impl UserAgent {
         }
         session.phase = Phase::Confirmed;
         let seq = pending.request.cseq().map_or(0, |c| c.seq);
+        self.timer_on_answer(now, id, &pending.request, &mut resp);
+        let Ok(session) = self.session(id) else {
+            return Ok(());
+        };
         session.retransmit = Some(Retransmit {
             data: resp.to_bytes(),
             peer: pending.peer,
@@ -203,6 +213,9 @@ impl UserAgent {
             .as_mut()
             .ok_or(UaError::InvalidState(id, "re-INVITE"))?;
         let mut req = dialog.request(Method::Invite);
+        if body.is_some() {
+            session.local_sdp.clone_from(&body);
+        }
         set_body(&mut req.headers, &mut req.body, body);
         let tx = self.send_in_dialog(now, id, req)?;
         if let Ok(s) = self.session(id) {
@@ -462,6 +475,7 @@ impl UserAgent {
             }
             return;
         }
+        self.timer_on_2xx(now, id, resp);
         let body = body_of(&resp.headers, &resp.body);
         self.emit(UaEvent::Answered { session: id, body });
     }
@@ -522,6 +536,15 @@ impl UserAgent {
         match method {
             Method::Bye => self.end(id, EndReason::LocalHangup),
             Method::Invite => self.on_reinvite_response(now, id, &req, &resp),
+            Method::Update
+                if self
+                    .sessions
+                    .get(&id)
+                    .and_then(|s| s.timer)
+                    .is_some_and(|t| t.refreshing) =>
+            {
+                self.on_refresh_response(now, id, &resp)
+            }
             Method::Refer if resp.status.is_success() => self.emit(UaEvent::TransferProgress {
                 session: id,
                 status: resp.status,
@@ -546,6 +569,18 @@ impl UserAgent {
             return;
         };
         session.reinvite_tx = None;
+        let refresh = std::mem::take(&mut session.refresh_reinvite);
+        if refresh {
+            // A session refresh of ours (RFC 4028 §7.4): no news for the
+            // application; a 2xx is still ACKed below.
+            self.on_refresh_response(now, id, resp);
+            if !resp.status.is_success() {
+                return;
+            }
+        }
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return;
+        };
         let seq = req.cseq().map_or(0, |c| c.seq);
         if let Some((acked, data, peer)) = &session.ack {
             if *acked == seq && resp.status.is_success() {
@@ -584,6 +619,9 @@ impl UserAgent {
             if let Some(s) = self.sessions.get_mut(&id) {
                 s.ack = Some((seq, data, peer));
             }
+        }
+        if refresh {
+            return;
         }
         let body = body_of(&resp.headers, &resp.body);
         self.emit(UaEvent::Updated { session: id, body });

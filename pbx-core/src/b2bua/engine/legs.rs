@@ -93,9 +93,10 @@ impl Engine {
                     }
                 });
                 match reason {
-                    EndReason::RemoteHangup | EndReason::RemoteCancelled | EndReason::NoAck => {
-                        LegEvent::Ended(leg)
-                    }
+                    EndReason::RemoteHangup
+                    | EndReason::RemoteCancelled
+                    | EndReason::NoAck
+                    | EndReason::SessionExpired => LegEvent::Ended(leg),
                     EndReason::Rejected(s) => LegEvent::Failed(leg, s.0),
                     EndReason::Timeout => LegEvent::Failed(leg, 408),
                     // We ended it ourselves: the application asked for it.

@@ -4,6 +4,7 @@
 mod b2b;
 mod calls;
 mod register;
+mod session_timer;
 mod transfer;
 
 use std::collections::VecDeque;
