@@ -371,3 +371,15 @@ fn unrefreshed_session_is_ended_by_pbx() {
     let rows = cdr_rows(&pbx, 1);
     assert_fields(&rows[0], &[("disposition", "ANSWERED")]);
 }
+
+/// Reliable provisionals (RFC 3262): a caller that requires 100rel gets a
+/// 180 with RSeq from pbx, PRACKs it, and the call completes.
+#[test]
+fn caller_requiring_100rel_gets_reliable_ringing() {
+    require_sipp!();
+    let pbx = Pbx::start(&b2bua_config());
+    let (uas, uac, _) = call(&pbx, "b2b_uas", "b2b_uac_100rel");
+    uac.assert_both("caller: reliable 180, PRACK, 200, ACK, BYE", &uas, "callee");
+    let rows = cdr_rows(&pbx, 1);
+    assert_fields(&rows[0], &[("disposition", "ANSWERED")]);
+}

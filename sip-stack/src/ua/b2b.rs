@@ -59,6 +59,12 @@ impl UserAgent {
             .push(Header::new(HeaderName::Contact, contact.to_string()));
         set_body(&mut resp.headers, &mut resp.body, body);
         let tx = pending.tx;
+        if !self.make_reliable(now, id, &mut resp) {
+            return Err(UaError::InvalidState(
+                id,
+                "send a provisional before the last one's PRACK",
+            ));
+        }
         let _ = self.layer.send_response(now, tx, resp);
         self.pump(now);
         Ok(())

@@ -52,6 +52,9 @@ impl UserAgent {
             self.on_cancel(now, tx, &req);
             return;
         }
+        if req.method == Method::Prack && self.on_prack(now, tx, &req) {
+            return;
+        }
         let has_to_tag = req.to().ok().is_some_and(|t| t.tag().is_some());
         if !has_to_tag {
             match req.method {
@@ -103,17 +106,18 @@ impl UserAgent {
         let id = SessionId(self.next_session);
         self.next_session += 1;
         let local_tag = self.rng.token();
-        if self.config.auto_ringing {
+        let ringing = self.config.auto_ringing.then(|| {
             let mut ringing = Response::for_request(&req, StatusCode::RINGING, Some(&local_tag));
             ringing.headers.push(Header::new(
                 HeaderName::Contact,
                 NameAddr::new(self.config.contact.clone()).to_string(),
             ));
-            let _ = self.layer.send_response(now, tx, ringing);
-        }
+            ringing
+        });
         let body = body_of(&req.headers, &req.body);
         let mut session = Session::new(Role::Uas, Phase::Incoming, local_tag);
         session.invite_seq = req.cseq().map_or(0, |c| c.seq);
+        session.reliability = self.reliability_of(&req);
         session.replaces = replaces;
         session.pending = Some(PendingInvite {
             tx,
@@ -121,6 +125,11 @@ impl UserAgent {
             peer,
         });
         self.sessions.insert(id, session);
+        if let Some(mut ringing) = ringing {
+            if self.make_reliable(now, id, &mut ringing) {
+                let _ = self.layer.send_response(now, tx, ringing);
+            }
+        }
         self.emit(UaEvent::IncomingCall {
             session: id,
             call_id,
@@ -133,7 +142,7 @@ impl UserAgent {
     /// §8.2.2.3: an INVITE that requires an extension we do not support
     /// gets 420 with Unsupported. Returns whether it was refused.
     fn refuse_extensions(&mut self, now: Instant, tx: ServerTxId, req: &Request) -> bool {
-        const SUPPORTED: [&str; 2] = ["timer", "replaces"];
+        const SUPPORTED: [&str; 3] = ["timer", "replaces", "100rel"];
         let unsupported: Vec<&str> = req
             .headers
             .get_all(&HeaderName::Require)

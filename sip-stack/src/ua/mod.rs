@@ -61,6 +61,7 @@
 mod b2b;
 mod helpers;
 mod incoming;
+mod prack;
 mod register;
 mod replaces;
 mod session;

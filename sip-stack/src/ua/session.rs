@@ -11,6 +11,7 @@ use crate::message::{Method, Request};
 use crate::peer::Peer;
 use crate::transaction::{ClientTxId, ServerTxId};
 
+use super::prack::Reliability;
 use super::session_timer::SessionTimer;
 use super::{EndReason, SessionId, UserAgent};
 
@@ -85,6 +86,8 @@ pub(super) struct Session {
     pub(super) local_sdp: Option<super::Body>,
     /// The re-INVITE in flight is a session refresh of ours.
     pub(super) refresh_reinvite: bool,
+    /// Reliable provisionals (RFC 3262), both roles.
+    pub(super) reliability: Reliability,
 }
 
 impl Session {
@@ -107,6 +110,7 @@ impl Session {
             timer: None,
             local_sdp: None,
             refresh_reinvite: false,
+            reliability: Reliability::default(),
         }
     }
 
@@ -116,7 +120,8 @@ impl Session {
             .timer
             .filter(|_| self.phase == Phase::Confirmed)
             .map(|t| t.deadline());
-        retransmit.into_iter().chain(timer).min()
+        let reliable = self.reliability.unacked.as_ref().map(|u| u.deadline());
+        retransmit.into_iter().chain(timer).chain(reliable).min()
     }
 
     /// Stops the 2xx retransmission when the ACK for `seq` arrives.
@@ -133,6 +138,7 @@ impl UserAgent {
     /// A session's 2xx retransmission timer fired.
     pub(super) fn on_session_timer(&mut self, now: Instant, id: SessionId) {
         self.on_refresh_timer(now, id);
+        self.on_reliable_timer(now, id);
         let t2 = self.config.timers.t2;
         let Some(session) = self.sessions.get_mut(&id) else {
             return;

@@ -66,6 +66,8 @@ impl UserAgent {
             self.config.user_agent.clone(),
         ));
         self.timer_on_invite(&mut req);
+        req.headers
+            .push(Header::new(HeaderName::Supported, "100rel"));
         let local_sdp = body.clone();
         set_body(&mut req.headers, &mut req.body, body);
         let peer = self.next_hop(&req, false)?;
@@ -345,6 +347,9 @@ impl UserAgent {
                 return;
             }
             if session.phase != Phase::Calling {
+                return;
+            }
+            if !self.acknowledge_provisional(now, id, &resp) {
                 return;
             }
             if let Some(body) = body_of(&resp.headers, &resp.body) {

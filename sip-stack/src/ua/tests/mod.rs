@@ -3,6 +3,7 @@
 
 mod b2b;
 mod calls;
+mod prack;
 mod register;
 mod session_timer;
 mod transfer;
