@@ -78,6 +78,8 @@ pub(super) struct Session {
     pub(super) reinvite_tx: Option<ClientTxId>,
     /// UAS: the session this incoming INVITE replaces (RFC 3891).
     pub(super) replaces: Option<SessionId>,
+    /// Credentials for challenges to this session's INVITE (None: the account's).
+    pub(super) credentials: Option<super::Credentials>,
 }
 
 impl Session {
@@ -97,6 +99,7 @@ impl Session {
             retransmit: None,
             reinvite_tx: None,
             replaces: None,
+            credentials: None,
         }
     }
 
