@@ -92,6 +92,7 @@ fn b2bua_host(
     udp: SocketAddr,
     cdr: crate::store::CdrQueue,
     seed: u64,
+    listeners: &[(Transport, SocketAddr)],
 ) -> crate::sip::B2buaHost {
     use crate::b2bua::{Engine, EngineConfig, EventBus, Timestamp};
     let aor = sip_stack::Uri::parse(&format!("sip:pbx@{}", config.domain))
@@ -119,9 +120,18 @@ fn b2bua_host(
         EventBus::default(),
         Arc::new(cdr),
     );
+    if !config.trunks.is_empty() {
+        tracing::info!(trunks = config.trunks.len(), "SIP trunks configured");
+    }
     crate::sip::B2buaHost {
         engine: parking_lot::Mutex::new(engine),
         dialplan: config.dialplan.clone(),
+        trunks: crate::trunks::Trunks::new(
+            config.trunks.clone(),
+            listeners,
+            seed.rotate_left(29),
+            Instant::now(),
+        ),
     }
 }
 
@@ -250,8 +260,17 @@ impl Server {
         };
         let b2bua = cdr_writer.as_ref().and_then(|w| {
             let udp = transports.local_addr(Transport::Udp)?;
-            Some(b2bua_host(&config, udp, w.queue(), rng.next_u64()))
+            Some(b2bua_host(
+                &config,
+                udp,
+                w.queue(),
+                rng.next_u64(),
+                &listeners,
+            ))
         });
+        if b2bua.is_none() && !config.trunks.is_empty() {
+            tracing::warn!("[[trunks]] are used by the B2BUA only: set calls.engine = \"b2bua\"");
+        }
         if cdr_writer.is_some() && b2bua.is_none() {
             return Err(ServerError::Bind(std::io::Error::other(
                 "calls.engine = \"b2bua\" needs a UDP listener",

@@ -103,7 +103,9 @@ fn call_with_answers_the_challenge_with_the_call_credentials() {
         .filter(|(_, _, t)| t.starts_with("INVITE"))
         .nth(1)
         .expect("a second INVITE");
-    assert!(retry.2.contains("Proxy-Authorization: Digest username=\"u1\""));
+    assert!(retry
+        .2
+        .contains("Proxy-Authorization: Digest username=\"u1\""));
 }
 
 #[test]
