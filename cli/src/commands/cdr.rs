@@ -154,8 +154,18 @@ fn print_table(rows: &[StoredCdr], offset: i64) {
         return;
     }
     println!(
-        "{:<17} {:<19} {:<12} {:<12} {:<10} {:>5} {:>7} {:<16} {:<6} codec",
-        "call", "start", "caller", "callee", "result", "dur", "billsec", "cause", "side"
+        "{:<17} {:<19} {:<12} {:<12} {:<8} {:<10} {:<10} {:>5} {:>7} {:<16} {:<6} codec",
+        "call",
+        "start",
+        "caller",
+        "callee",
+        "dir",
+        "trunk",
+        "result",
+        "dur",
+        "billsec",
+        "cause",
+        "side"
     );
     for s in rows {
         let r = &s.record;
@@ -165,11 +175,13 @@ fn print_table(rows: &[StoredCdr], offset: i64) {
             .find_map(|l| l.codec.as_deref())
             .unwrap_or("-");
         println!(
-            "{:<17} {:<19} {:<12} {:<12} {:<10} {:>5} {:>7} {:<16} {:<6} {codec}",
+            "{:<17} {:<19} {:<12} {:<12} {:<8} {:<10} {:<10} {:>5} {:>7} {:<16} {:<6} {codec}",
             r.call_id,
             format_local(r.start_ms, offset),
             r.caller,
             r.callee,
+            r.direction,
+            r.trunk.as_deref().unwrap_or("-"),
             r.disposition,
             r.duration_s,
             r.billsec,
@@ -180,7 +192,7 @@ fn print_table(rows: &[StoredCdr], offset: i64) {
 }
 
 fn print_csv(rows: &[StoredCdr], offset: i64) {
-    println!("call_id,caller,callee,direction,start,ring,answer,end,duration_s,billsec,disposition,hangup_cause,hangup_side,hold_s,legs,codecs,caller_mos,caller_lost,caller_jitter_ms,callee_mos,callee_lost,callee_jitter_ms");
+    println!("call_id,caller,callee,direction,did,trunk,start,ring,answer,end,duration_s,billsec,disposition,hangup_cause,hangup_side,hold_s,legs,codecs,caller_mos,caller_lost,caller_jitter_ms,callee_mos,callee_lost,callee_jitter_ms");
     for s in rows {
         let r = &s.record;
         let t = |v: Option<u64>| v.map_or(String::new(), |ms| format_local(ms, offset));
@@ -202,11 +214,13 @@ fn print_csv(rows: &[StoredCdr], offset: i64) {
             }
         };
         println!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             csv_field(&r.call_id),
             csv_field(&r.caller),
             csv_field(&r.callee),
             r.direction,
+            csv_field(r.did.as_deref().unwrap_or("")),
+            csv_field(r.trunk.as_deref().unwrap_or("")),
             t(Some(r.start_ms)),
             t(r.ring_ms),
             t(r.answer_ms),
@@ -225,25 +239,36 @@ fn print_csv(rows: &[StoredCdr], offset: i64) {
     }
 }
 
-/// `pbx calls`: GET /calls on the server's metrics listener.
-pub(crate) fn run_calls(path: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let config = super::load_config(path)?;
+/// GET `path` on the running server's local HTTP endpoint (metrics.listen):
+/// the body of a 200 answer.
+pub(crate) fn admin_get(
+    config_path: Option<&Path>,
+    what: &str,
+    path: &str,
+) -> anyhow::Result<String> {
+    let config = super::load_config(config_path)?;
     let Some(addr) = config.metrics_listen else {
         bail!(
-            "live calls are served on metrics.listen, which is off in {}",
+            "{what} are served on metrics.listen, which is off in {}",
             config.source
         );
     };
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
         .with_context(|| format!("connecting to the server at {addr} (is `pbx serve` running?)"))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(stream, "GET /calls HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
     let mut resp = String::new();
     stream.read_to_string(&mut resp)?;
     let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((resp.as_str(), ""));
     if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
         bail!("server answered: {}", head.lines().next().unwrap_or(""));
     }
+    Ok(body.to_owned())
+}
+
+/// `pbx calls`: GET /calls on the server's metrics listener.
+pub(crate) fn run_calls(path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let body = admin_get(path, "live calls", "/calls")?;
     if body.trim().is_empty() {
         eprintln!("no live calls");
         return Ok(ExitCode::SUCCESS);
