@@ -411,3 +411,148 @@ fn ua_config(t: &TrunkConfig, local: SocketAddr, seed: u64) -> UaConfig {
     c.user_agent = concat!("pbx/", env!("CARGO_PKG_VERSION")).into();
     c
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sip_stack::message::{Response, StatusCode};
+
+    const CARRIER: &str = "10.9.9.9:5060";
+    const US: &str = "10.0.0.1:5060";
+
+    fn trunk(register: bool, probe_secs: Option<u64>) -> TrunkConfig {
+        let text = format!(
+            "[[trunks]]\nname = \"c\"\nproxy = \"{CARRIER}\"\nusername = \"acct\"\npassword = \"pw\"\n\
+             register = {register}\nregister_expires_secs = 60\noptions_interval_secs = {}\ndown_after = 2\n",
+            probe_secs.unwrap_or(0)
+        );
+        crate::config::Config::from_str_named(&text, "t")
+            .expect("trunk config")
+            .trunks
+            .remove(0)
+    }
+
+    fn manager(t: TrunkConfig, now: Instant) -> TrunkManager {
+        TrunkManager::new(vec![t], &[(Transport::Udp, US.parse().unwrap())], 7, now)
+    }
+
+    /// The requests the manager sent since the last call.
+    fn sent(m: &mut TrunkManager) -> Vec<Request> {
+        let mut out = Vec::new();
+        m.drain(&mut out);
+        out.into_iter()
+            .map(|(peer, data)| {
+                assert_eq!(peer.addr, CARRIER.parse().unwrap());
+                match SipMessage::parse(data).unwrap() {
+                    SipMessage::Request(r) => r,
+                    SipMessage::Response(r) => panic!("sent a response {r:?}"),
+                }
+            })
+            .collect()
+    }
+
+    fn answer(
+        m: &mut TrunkManager,
+        now: Instant,
+        req: &Request,
+        status: u16,
+        extra: &[(HeaderName, &str)],
+    ) {
+        let mut resp = Response::for_request(req, StatusCode(status), Some("carrier"));
+        for (name, value) in extra {
+            resp.headers
+                .push(Header::new(name.clone(), value.to_string()));
+        }
+        let call_id = resp.call_id().unwrap().to_owned();
+        assert!(m.owns(&call_id), "responses to our requests are ours");
+        m.handle_response(
+            now,
+            SipMessage::Response(resp),
+            Peer::udp(CARRIER.parse().unwrap()),
+        );
+    }
+
+    #[test]
+    fn registers_with_digest_refreshes_and_reports() {
+        let t0 = Instant::now();
+        let mut m = manager(trunk(true, None), t0);
+        assert_eq!(m.poll_timeout(), Some(t0), "starts at once");
+        assert_eq!(m.status(t0)[0].registration, "registering");
+        m.handle_timeout(t0);
+        let reg = sent(&mut m);
+        assert_eq!(reg.len(), 1);
+        assert_eq!(reg[0].method, Method::Register);
+        answer(
+            &mut m,
+            t0,
+            &reg[0],
+            401,
+            &[(
+                HeaderName::WwwAuthenticate,
+                "Digest realm=\"c\", nonce=\"n1\"",
+            )],
+        );
+        let retry = sent(&mut m);
+        assert!(retry[0]
+            .headers
+            .get_str(&HeaderName::Authorization)
+            .is_some_and(|a| a.contains("username=\"acct\"")));
+        answer(&mut m, t0, &retry[0], 200, &[(HeaderName::Expires, "60")]);
+        let st = &m.status(t0)[0];
+        assert_eq!(
+            (st.registration.as_str(), st.expires_in),
+            ("registered", Some(60))
+        );
+        assert!(!m.owns("someone-else@x"));
+        // Refreshed before expiry (RFC 3261 §10.2.4).
+        let mut refresh_at = t0;
+        let mut refresh = Vec::new();
+        while refresh.is_empty() {
+            refresh_at = m.poll_timeout().expect("a refresh is scheduled");
+            assert!(
+                refresh_at < t0 + Duration::from_secs(60),
+                "refreshed in time"
+            );
+            m.handle_timeout(refresh_at);
+            refresh = sent(&mut m);
+        }
+        assert!(
+            refresh_at >= t0 + Duration::from_secs(20),
+            "not too early either"
+        );
+        assert_eq!(refresh[0].method, Method::Register);
+        answer(&mut m, refresh_at, &refresh[0], 503, &[]);
+        let st = &m.status(refresh_at)[0];
+        assert_eq!(st.registration, "failed(503)");
+        assert!(st.expires_in.is_some(), "the retry is scheduled");
+    }
+
+    #[test]
+    fn probes_bring_a_trunk_up_and_silence_takes_it_down() {
+        let t0 = Instant::now();
+        let mut m = manager(trunk(false, Some(1)), t0);
+        assert_eq!(m.status(t0)[0].registration, "off");
+        assert!(m.usable(0), "unknown counts as usable");
+        m.handle_timeout(t0);
+        let probe = sent(&mut m);
+        assert_eq!(probe[0].method, Method::Options);
+        answer(&mut m, t0 + Duration::from_millis(12), &probe[0], 200, &[]);
+        let st = &m.status(t0)[0];
+        assert_eq!((st.health.as_str(), st.rtt_ms), ("up", Some(12)));
+        // Two unanswered probes in a row: down.
+        let mut now = t0;
+        for _ in 0..3 {
+            now = m.poll_timeout().expect("next probe");
+            m.handle_timeout(now);
+            sent(&mut m);
+        }
+        assert_eq!(m.status(now)[0].health, "down");
+        assert!(!m.usable(0));
+        // An answer from an old probe counts for nothing; a fresh one does.
+        now = m.poll_timeout().unwrap();
+        m.handle_timeout(now);
+        let probe = sent(&mut m);
+        answer(&mut m, now, &probe[0], 200, &[]);
+        assert_eq!(m.status(now)[0].health, "up");
+    }
+}
