@@ -544,6 +544,7 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
     let media = build_media(&raw.media, &listen, pos)?;
     let trunks =
         crate::trunks::config::build(&raw.trunks).map_err(|e| pos.error(e.offset, e.message))?;
+    check_trunk_routes(&dialplan, &trunks, pos)?;
 
     let mut aliases = Vec::new();
     for a in raw.server.aliases {
@@ -577,6 +578,41 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         trunks,
         source: pos.file.to_owned(),
     })
+}
+
+/// With trunks configured, every dial plan trunk target must name one of
+/// them (or `lcr`). Without any, trunk routes validate as before and are
+/// refused at run time.
+fn check_trunk_routes(
+    dialplan: &crate::dialplan::Dialplan,
+    trunks: &[crate::trunks::TrunkConfig],
+    pos: &Positioner<'_>,
+) -> Result<(), ConfigError> {
+    if trunks.is_empty() {
+        return Ok(());
+    }
+    for e in &dialplan.entries {
+        let crate::dialplan::Target::Trunk { trunk, .. } = &e.target else {
+            continue;
+        };
+        if trunk == crate::trunks::lcr::LCR || trunks.iter().any(|t| &t.name == trunk) {
+            continue;
+        }
+        // Entries keep no spans: point at the value where it is written.
+        let offset = regex::Regex::new(&format!(r#"trunk\s*=\s*"{}""#, regex::escape(trunk)))
+            .ok()
+            .and_then(|re| re.find(pos.text))
+            .map_or(0, |m| m.start());
+        let names: Vec<&str> = trunks.iter().map(|t| t.name.as_str()).collect();
+        return Err(pos.error(
+            offset,
+            format!(
+                "dial plan trunk `{trunk}` is not a configured trunk (use \"lcr\" or one of: {})",
+                names.join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn build_calls(
@@ -754,6 +790,7 @@ mod tests {
             ("[[trunks]]\nname = \"t\"\nproxy = \"127.0.0.1:5060\"\n[[trunks]]\nname = \"t\"\nproxy = \"127.0.0.1:5061\"\n", 5, "twice"),
             ("[[trunks]]\nname = \"t\"\nproxy = \"127.0.0.1:5060\"\ninbound = { country_code = \"abc\" }\n", 4, "country_code"),
             ("[[trunks]]\nname = \"lcr\"\nproxy = \"127.0.0.1:5060\"\n", 2, "lcr"),
+            ("[[dialplan]]\nprefix = \"0\"\ntype = \"trunk\"\ntrunk = \"nope\"\n[[trunks]]\nname = \"t\"\nproxy = \"127.0.0.1:5060\"\n", 4, "nope"),
         ] {
             let err = Config::from_str_named(bad, "x").unwrap_err();
             assert_eq!(err.line, line, "{err}");

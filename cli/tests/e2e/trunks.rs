@@ -115,7 +115,9 @@ fn outbound_fails_over_from_503_to_a_trunk_that_challenges() {
         second.messages
     );
     assert!(
-        second.messages.contains("\nAuthorization: Digest username=\"acct\""),
+        second
+            .messages
+            .contains("\nAuthorization: Digest username=\"acct\""),
         "{}",
         second.messages
     );

@@ -284,7 +284,7 @@ pub enum Action {
     /// is answered with the trunk's account, RFC 3261 §22.2).
     DialLeg {
         /// The INVITE to send.
-        leg: LegSpec,
+        leg: Box<LegSpec>,
         /// The offer.
         offer: Option<Body>,
     },

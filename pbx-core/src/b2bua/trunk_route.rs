@@ -95,7 +95,7 @@ impl TrunkRoute {
                 trunk: Some(a.name.clone()),
             }));
             out.push(Action::DialLeg {
-                leg: a.leg,
+                leg: Box::new(a.leg),
                 offer: self.offer.clone(),
             });
             self.current = Some(Current {

@@ -97,7 +97,7 @@ pub struct CdrFilter {
 /// One write.
 #[derive(Debug, Clone)]
 enum CdrOp {
-    Insert(CallRecord),
+    Insert(Box<CallRecord>),
     Quality(String, [LegQuality; 2]),
 }
 
@@ -121,7 +121,10 @@ impl Store {
 
     /// Writes records at once (tests, imports).
     pub fn insert_cdrs(&mut self, records: &[CallRecord]) -> Result<(), StoreError> {
-        let ops: Vec<CdrOp> = records.iter().cloned().map(CdrOp::Insert).collect();
+        let ops: Vec<CdrOp> = records
+            .iter()
+            .map(|r| CdrOp::Insert(Box::new(r.clone())))
+            .collect();
         self.write_cdr_ops(&ops)
     }
 
@@ -301,7 +304,7 @@ pub struct CdrQueue {
 
 impl CdrSink for CdrQueue {
     fn write(&self, record: CallRecord) {
-        let _ = self.tx.send(CdrOp::Insert(record));
+        let _ = self.tx.send(CdrOp::Insert(Box::new(record)));
     }
 
     fn quality(&self, call_id: &str, legs: [LegQuality; 2]) {
