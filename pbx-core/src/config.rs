@@ -544,7 +544,8 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
     let media = build_media(&raw.media, &listen, pos)?;
     let trunks =
         crate::trunks::config::build(&raw.trunks).map_err(|e| pos.error(e.offset, e.message))?;
-    check_trunk_routes(&dialplan, &trunks, pos)?;
+    crate::trunks::config::check_routes(&dialplan, &trunks, pos.text)
+        .map_err(|e| pos.error(e.offset, e.message))?;
 
     let mut aliases = Vec::new();
     for a in raw.server.aliases {
@@ -578,41 +579,6 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         trunks,
         source: pos.file.to_owned(),
     })
-}
-
-/// With trunks configured, every dial plan trunk target must name one of
-/// them (or `lcr`). Without any, trunk routes validate as before and are
-/// refused at run time.
-fn check_trunk_routes(
-    dialplan: &crate::dialplan::Dialplan,
-    trunks: &[crate::trunks::TrunkConfig],
-    pos: &Positioner<'_>,
-) -> Result<(), ConfigError> {
-    if trunks.is_empty() {
-        return Ok(());
-    }
-    for e in &dialplan.entries {
-        let crate::dialplan::Target::Trunk { trunk, .. } = &e.target else {
-            continue;
-        };
-        if trunk == crate::trunks::lcr::LCR || trunks.iter().any(|t| &t.name == trunk) {
-            continue;
-        }
-        // Entries keep no spans: point at the value where it is written.
-        let offset = regex::Regex::new(&format!(r#"trunk\s*=\s*"{}""#, regex::escape(trunk)))
-            .ok()
-            .and_then(|re| re.find(pos.text))
-            .map_or(0, |m| m.start());
-        let names: Vec<&str> = trunks.iter().map(|t| t.name.as_str()).collect();
-        return Err(pos.error(
-            offset,
-            format!(
-                "dial plan trunk `{trunk}` is not a configured trunk (use \"lcr\" or one of: {})",
-                names.join(", ")
-            ),
-        ));
-    }
-    Ok(())
 }
 
 fn build_calls(

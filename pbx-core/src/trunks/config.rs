@@ -191,6 +191,41 @@ pub fn build(raw: &[RawTrunk]) -> Result<Vec<TrunkConfig>, RawError> {
     Ok(out)
 }
 
+/// With trunks configured, every dial plan trunk target must name one of
+/// them (or `lcr`). Without any, trunk routes validate as before and are
+/// refused at run time. `text` is the file (entries keep no spans: the error
+/// points at the value where it is written).
+pub fn check_routes(
+    dialplan: &crate::dialplan::Dialplan,
+    trunks: &[TrunkConfig],
+    text: &str,
+) -> Result<(), RawError> {
+    if trunks.is_empty() {
+        return Ok(());
+    }
+    for e in &dialplan.entries {
+        let crate::dialplan::Target::Trunk { trunk, .. } = &e.target else {
+            continue;
+        };
+        if trunk == super::lcr::LCR || trunks.iter().any(|t| &t.name == trunk) {
+            continue;
+        }
+        let offset = regex::Regex::new(&format!(r#"trunk\s*=\s*"{}""#, regex::escape(trunk)))
+            .ok()
+            .and_then(|re| re.find(text))
+            .map_or(0, |m| m.start());
+        let names: Vec<&str> = trunks.iter().map(|t| t.name.as_str()).collect();
+        return Err(RawError {
+            offset,
+            message: format!(
+                "dial plan trunk `{trunk}` is not a configured trunk (use \"lcr\" or one of: {})",
+                names.join(", ")
+            ),
+        });
+    }
+    Ok(())
+}
+
 fn parse_addr(s: &Spanned<String>) -> Result<SocketAddr, RawError> {
     let text = s.get_ref();
     if let Ok(a) = text.parse::<SocketAddr>() {
