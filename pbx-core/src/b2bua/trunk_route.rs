@@ -110,6 +110,11 @@ impl TrunkRoute {
     /// No trunk could take the call at all.
     fn refuse(&mut self, status: u16, out: &mut Vec<Action>) {
         self.ended = true;
+        out.push(Action::Classify(CallClass {
+            direction: Direction::Outbound,
+            did: None,
+            trunk: None,
+        }));
         let cause = HangupCause::of_status(status);
         out.push(Action::Reject {
             leg: LegId::CALLER,

@@ -102,8 +102,8 @@ impl CoreRouter<'_> {
             .map(|i| trunk_attempt(i, &configs[i], caller, number))
             .collect();
         if attempts.is_empty() {
+            // The route refuses with 503 and records the call as outbound.
             tracing::info!(%trunk, %number, "no trunk up for the number");
-            return Routing::Refuse(HangupCause::Rejected(503));
         }
         Routing::App(Box::new(TrunkRoute::new(
             attempts,

@@ -21,6 +21,11 @@ use crate::sip::Outbox;
 
 /// Call-ID prefix of our OPTIONS probes.
 const PROBE_PREFIX: &str = "pbxprobe-";
+/// Whether a Call-ID is one of our OPTIONS probes'.
+pub fn is_probe(call_id: &str) -> bool {
+    call_id.starts_with(PROBE_PREFIX)
+}
+
 /// Longest wait for a probe's answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -136,6 +141,15 @@ impl TrunkManager {
         self.rt
             .get(i)
             .is_some_and(|r| r.health.as_ref().is_none_or(Health::usable))
+    }
+
+    /// The Call-IDs of the registration agents' REGISTERs.
+    pub fn registration_call_ids(&self) -> Vec<String> {
+        self.rt
+            .iter()
+            .filter_map(|r| r.ua.as_ref())
+            .map(|ua| ua.registration_call_id().to_owned())
+            .collect()
     }
 
     /// Whether a response with this Call-ID is ours (a REGISTER or a probe).

@@ -39,6 +39,9 @@ pub struct Trunks {
     configs: Arc<Vec<TrunkConfig>>,
     manager: Mutex<TrunkManager>,
     slots: Arc<Slots>,
+    /// The registration agents' Call-IDs (fixed for their lifetime): the
+    /// SIP core asks [`Trunks::owns`] for every response without a lock.
+    reg_call_ids: Vec<String>,
 }
 
 /// A trunk's line in `pbx trunks`.
@@ -63,10 +66,18 @@ impl Trunks {
         let slots = Slots::new(configs.len());
         let manager = TrunkManager::new(configs.clone(), listeners, seed, now);
         Self {
+            reg_call_ids: manager.registration_call_ids(),
             configs: Arc::new(configs),
             manager: Mutex::new(manager),
             slots,
         }
+    }
+
+    /// Whether a response with this Call-ID belongs to the trunks'
+    /// REGISTERs or probes (no lock; per-message path).
+    pub fn owns(&self, call_id: &str) -> bool {
+        !self.configs.is_empty()
+            && (manager::is_probe(call_id) || self.reg_call_ids.iter().any(|c| c == call_id))
     }
 
     /// No trunks configured.

@@ -36,6 +36,11 @@ impl Router for Bob {
             "ivr" => Routing::Refuse(HangupCause::NotImplemented),
             // Out through two trunks: Bob's carrier first, then Carol's.
             "0201234567" => Routing::App(Box::new(trunk_route(self.1.clone()))),
+            // No trunk up for the number.
+            "0209999999" => Routing::App(Box::new(crate::b2bua::trunk_route::TrunkRoute::new(
+                Vec::new(),
+                self.1.clone(),
+            ))),
             _ => Routing::Refuse(HangupCause::NoRoute),
         }
     }
@@ -668,4 +673,20 @@ fn trunk_route_skips_a_full_trunk_and_refuses_when_all_fail() {
         ("outbound", "FAILED")
     );
     assert_eq!(w.router.1.used(1), 0);
+}
+
+#[test]
+fn trunk_route_without_candidates_refuses_503_as_outbound() {
+    let mut w = World::new();
+    w.call("0209999999");
+    assert_eq!(
+        ended(&w.alice_events),
+        Some(EndReason::Rejected(StatusCode(503)))
+    );
+    let r = w.sink.records.lock()[0].clone();
+    assert_eq!(
+        (r.direction.as_str(), r.trunk.as_deref()),
+        ("outbound", None)
+    );
+    assert_eq!(r.hangup_side, "pbx");
 }
