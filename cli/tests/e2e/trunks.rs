@@ -7,14 +7,18 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::harness::{free_port, Pbx};
+use crate::harness::{free_port, Pbx, RawUa};
 use crate::proxy::{register_contact, TRUSTED};
 use crate::require_sipp;
 
 fn b2bua(extra: &str) -> String {
+    format!("{TRUSTED}\n{}", b2bua_untrusted(extra))
+}
+
+fn b2bua_untrusted(extra: &str) -> String {
     let base = 20_000 + (free_port() % 200) * 100;
     format!(
-        "{TRUSTED}\n[calls]\nengine = \"b2bua\"\nring_timeout_secs = 20\n\n\
+        "[calls]\nengine = \"b2bua\"\nring_timeout_secs = 20\n\n\
          [media]\nanchor = \"always\"\naddress = \"127.0.0.1\"\nport_min = {base}\nport_max = {}\n\n{extra}",
         base + 99
     )
@@ -299,4 +303,22 @@ fn register_with_digest_and_refresh_probes_and_pbx_trunks() {
     // The state change is logged.
     let log = pbx.log_text();
     assert!(log.contains("trunk down"), "{log}");
+}
+
+#[test]
+fn foreign_callers_cannot_call_out_through_a_trunk() {
+    // No sipp needed: the INVITE must be refused before any trunk is tried.
+    let carrier = free_port();
+    let pbx = Pbx::start(&b2bua_untrusted(&format!(
+        "{LCR_PLAN}{}",
+        trunk("carrier", carrier, 1, "")
+    )));
+    let ua = RawUa::new();
+    let ruri = format!("sip:0201234567@{}", pbx.addr());
+    let invite = ua.invite_msg(&ruri, "sip:mallory@evil.example", "");
+    let answer = ua
+        .transact(pbx.addr(), &invite, Duration::from_secs(3))
+        .expect("an answer");
+    assert_eq!(answer.status(), 403, "{}", answer.raw);
+    assert!(!pbx.log_text().contains("call out through trunk"));
 }

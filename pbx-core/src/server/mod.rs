@@ -349,6 +349,25 @@ impl Server {
     }
 
     /// The SIP core (tests, admin).
+    /// Removes the trunks' registrations (REGISTER with Expires: 0) and
+    /// gives the carriers a moment to answer (and to challenge).
+    async fn unregister_trunks(&self) {
+        let Some(host) = self.core.b2bua.as_ref().filter(|h| !h.trunks.is_empty()) else {
+            return;
+        };
+        let mut out = Vec::new();
+        let registered = {
+            let mut m = host.trunks.manager().lock();
+            let n = m.unregister_all(Instant::now());
+            m.drain(&mut out);
+            n
+        };
+        if registered > 0 {
+            handler::send_all(&self.core, &self.transports, &mut out);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
     pub fn core(&self) -> &Arc<SipCore> {
         &self.core
     }
@@ -365,6 +384,7 @@ impl Server {
 
     /// Graceful stop: close the listeners, stop the threads, flush bindings to disk.
     pub async fn shutdown(mut self) {
+        self.unregister_trunks().await;
         self.stop.store(true, Ordering::SeqCst);
         if let Some(h) = self.http.take() {
             h.abort();

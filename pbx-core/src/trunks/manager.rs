@@ -213,6 +213,23 @@ impl TrunkManager {
         }
     }
 
+    /// Removes every registration (REGISTER with Expires: 0, RFC 3261
+    /// §10.2.2) at shutdown; returns how many were registered.
+    pub fn unregister_all(&mut self, now: Instant) -> usize {
+        let mut n = 0;
+        for i in 0..self.rt.len() {
+            if !matches!(self.rt[i].reg, RegState::Registered(_)) {
+                continue;
+            }
+            if let Some(ua) = self.rt[i].ua.as_mut() {
+                ua.unregister(now);
+                n += 1;
+            }
+            self.drain_ua(now, i);
+        }
+        n
+    }
+
     /// The next deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if !self.started {
@@ -282,6 +299,7 @@ impl TrunkManager {
                     tracing::info!(trunk = %name, expires, "trunk registered");
                     rt.reg = RegState::Registered(now + Duration::from_secs(u64::from(expires)));
                 }
+                Output::Event(UaEvent::Unregistered) => rt.reg = RegState::Off,
                 Output::Event(UaEvent::RegistrationFailed { status, retry_in }) => {
                     tracing::warn!(trunk = %name, ?status, ?retry_in, "trunk registration failed");
                     rt.reg = RegState::Failed(status.map(|s| s.0), now + retry_in);
@@ -535,6 +553,22 @@ mod tests {
             "not too early either"
         );
         assert_eq!(refresh[0].method, Method::Register);
+        // At shutdown the binding is removed.
+        let mut probe = manager(trunk(true, None), t0);
+        probe.handle_timeout(t0);
+        let first = sent(&mut probe);
+        answer(
+            &mut probe,
+            t0,
+            &first[0],
+            200,
+            &[(HeaderName::Expires, "60")],
+        );
+        assert_eq!(probe.unregister_all(t0), 1);
+        let bye = sent(&mut probe);
+        assert_eq!(bye[0].headers.get_str(&HeaderName::Expires), Some("0"));
+        answer(&mut probe, t0, &bye[0], 200, &[]);
+        assert_eq!(probe.status(t0)[0].registration, "off");
         answer(&mut m, refresh_at, &refresh[0], 503, &[]);
         let st = &m.status(refresh_at)[0];
         assert_eq!(st.registration, "failed(503)");
