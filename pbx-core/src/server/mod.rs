@@ -348,7 +348,6 @@ impl Server {
         })
     }
 
-    /// The SIP core (tests, admin).
     /// Removes the trunks' registrations (REGISTER with Expires: 0) and
     /// gives the carriers a moment to answer (and to challenge).
     async fn unregister_trunks(&self) {
@@ -368,6 +367,7 @@ impl Server {
         }
     }
 
+    /// The SIP core (tests, admin).
     pub fn core(&self) -> &Arc<SipCore> {
         &self.core
     }
