@@ -32,6 +32,12 @@ pub(crate) struct CdrArgs {
     /// ANSWERED, NO_ANSWER, BUSY, FAILED or CANCELLED.
     #[arg(long)]
     disposition: Option<String>,
+    /// internal, inbound or outbound.
+    #[arg(long)]
+    direction: Option<String>,
+    /// Only calls carried by this trunk.
+    #[arg(long)]
+    trunk: Option<String>,
     /// At most this many records, newest first (0: all).
     #[arg(long, default_value_t = 0)]
     limit: usize,
@@ -131,6 +137,11 @@ pub(crate) fn run(path: Option<&Path>, args: CdrArgs) -> anyhow::Result<ExitCode
         ),
         None => None,
     };
+    if let Some(d) = &args.direction {
+        if !["internal", "inbound", "outbound"].contains(&d.as_str()) {
+            bail!("unknown direction `{d}`: internal, inbound or outbound");
+        }
+    }
     let store = super::open_store(&config)?;
     let rows = store.query_cdrs(&CdrFilter {
         from_ms: Some(from_ms),
@@ -138,6 +149,8 @@ pub(crate) fn run(path: Option<&Path>, args: CdrArgs) -> anyhow::Result<ExitCode
         caller: args.caller.clone(),
         callee: args.callee.clone(),
         disposition,
+        direction: args.direction.clone(),
+        trunk: args.trunk.clone(),
         limit: args.limit,
     })?;
     if args.csv {

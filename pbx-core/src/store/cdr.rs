@@ -90,6 +90,10 @@ pub struct CdrFilter {
     pub callee: Option<String>,
     /// Disposition equals (`ANSWERED`, ...).
     pub disposition: Option<String>,
+    /// Direction equals (`internal`, `inbound`, `outbound`).
+    pub direction: Option<String>,
+    /// Trunk equals.
+    pub trunk: Option<String>,
     /// At most this many rows (newest first); 0: no limit.
     pub limit: usize,
 }
@@ -153,6 +157,12 @@ impl Store {
         }
         if let Some(v) = &filter.disposition {
             add(" AND disposition = ?", Value::Text(v.clone()));
+        }
+        if let Some(v) = &filter.direction {
+            add(" AND direction = ?", Value::Text(v.clone()));
+        }
+        if let Some(v) = &filter.trunk {
+            add(" AND trunk = ?", Value::Text(v.clone()));
         }
         sql.push_str(" ORDER BY start_ms DESC, call_id");
         if filter.limit > 0 {
@@ -431,6 +441,14 @@ mod tests {
         store.insert_cdrs(std::slice::from_ref(&r)).unwrap();
         let all = store.query_cdrs(&CdrFilter::default()).unwrap();
         assert_eq!(all[0].record, r);
+        let by_trunk = store
+            .query_cdrs(&CdrFilter {
+                trunk: Some("carrier".into()),
+                direction: Some("outbound".into()),
+                ..CdrFilter::default()
+            })
+            .unwrap();
+        assert_eq!(by_trunk.len(), 1);
         assert_eq!(all[1].record.call_id, "old");
         assert_eq!(
             (all[1].record.did.as_deref(), all[1].record.trunk.as_deref()),
