@@ -41,6 +41,8 @@ enum Command {
     Cdr(commands::cdr::CdrArgs),
     /// Live calls of the running server (B2BUA engine).
     Calls,
+    /// SIP trunks of the running server: registration, health, calls.
+    Trunks,
     /// IVR flows: validate, render, simulate.
     Ivr {
         #[command(subcommand)]
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Command::Registrations => commands::registrations::run(cli.config.as_deref()),
         Command::Cdr(args) => commands::cdr::run(cli.config.as_deref(), args),
         Command::Calls => commands::cdr::run_calls(cli.config.as_deref()),
+        Command::Trunks => commands::trunks::run(cli.config.as_deref()),
         Command::Ivr { action } => commands::ivr::run(action),
         Command::Phone(args) => commands::phone::run(args),
     };

@@ -104,6 +104,8 @@ pub struct Config {
     pub calls: CallsConfig,
     /// The dial plan (`[[dialplan]]`).
     pub dialplan: crate::dialplan::Dialplan,
+    /// SIP trunks (`[[trunks]]`, used by the B2BUA).
+    pub trunks: Vec<crate::trunks::TrunkConfig>,
     /// Where the config came from.
     pub source: String,
 }
@@ -129,6 +131,8 @@ struct RawConfig {
     calls: RawCalls,
     #[serde(default)]
     dialplan: Vec<crate::dialplan::raw::RawEntry>,
+    #[serde(default)]
+    trunks: Vec<crate::trunks::config::RawTrunk>,
 }
 
 /// Which component handles calls between local users (`calls.engine`).
@@ -544,6 +548,10 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
     };
 
     let media = build_media(&raw.media, &listen, pos)?;
+    let trunks =
+        crate::trunks::config::build(&raw.trunks).map_err(|e| pos.error(e.offset, e.message))?;
+    crate::trunks::config::check_routes(&dialplan, &trunks, pos.text)
+        .map_err(|e| pos.error(e.offset, e.message))?;
 
     let mut aliases = Vec::new();
     for a in raw.server.aliases {
@@ -574,6 +582,7 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         users,
         calls,
         dialplan,
+        trunks,
         source: pos.file.to_owned(),
     })
 }
@@ -741,6 +750,36 @@ mod tests {
         let bad = "[[dialplan]]\nregex = \"(\"\ntype = \"user\"\n";
         let err = Config::from_str_named(bad, "x").unwrap_err();
         assert_eq!(err.line, 2, "{err}");
+    }
+
+    #[test]
+    fn trunks_are_validated_with_positions() {
+        let text = "[[trunks]]\nname = \"carrier\"\nproxy = \"localhost:5070\"\nusername = \"acct\"\npassword = \"pw\"\nregister = true\nmax_calls = 2\nprefixes = [\"+31\"]\noutbound = { strip = 1, country_code = \"31\" }\ninbound = { country_code = \"31\" }\ndids = [\"0201234567\", { number = \"+31201234568\", target = \"1002\" }]\n";
+        let c = Config::from_str_named(text, "x").unwrap();
+        let t = &c.trunks[0];
+        assert_eq!(t.addr, "127.0.0.1:5070".parse().unwrap());
+        assert!(t.register);
+        assert_eq!(t.max_calls, Some(2));
+        assert_eq!(t.outbound.apply("90201234567"), "+31201234567");
+        assert_eq!(
+            t.dids[0].number, "+31201234567",
+            "DIDs are stored normalised"
+        );
+        assert_eq!(t.dids[1].target.as_deref(), Some("1002"));
+        for (bad, line, needle) in [
+            ("[[trunks]]\nname = \"t\"\nproxy = \"carrier.example:5060\"\n", 3, "DNS"),
+            ("[[trunks]]\nname = \"t\"\nproxy = \"127.0.0.1:5060\"\ntransport = \"tls\"\n", 4, "tls"),
+            ("[[trunks]]\nname = \"t\"\nproxy = \"127.0.0.1:5060\"\nregister = true\n", 4, "username"),
+            ("[[trunks]]\nname = \"t\"\nproxy = \"127.0.0.1:5060\"\nmax_calls = 0\n", 4, "max_calls"),
+            ("[[trunks]]\nname = \"t\"\nproxy = \"127.0.0.1:5060\"\n[[trunks]]\nname = \"t\"\nproxy = \"127.0.0.1:5061\"\n", 5, "twice"),
+            ("[[trunks]]\nname = \"t\"\nproxy = \"127.0.0.1:5060\"\ninbound = { country_code = \"abc\" }\n", 4, "country_code"),
+            ("[[trunks]]\nname = \"lcr\"\nproxy = \"127.0.0.1:5060\"\n", 2, "lcr"),
+            ("[[dialplan]]\nprefix = \"0\"\ntype = \"trunk\"\ntrunk = \"nope\"\n[[trunks]]\nname = \"t\"\nproxy = \"127.0.0.1:5060\"\n", 4, "nope"),
+        ] {
+            let err = Config::from_str_named(bad, "x").unwrap_err();
+            assert_eq!(err.line, line, "{err}");
+            assert!(err.message.contains(needle), "{err}");
+        }
     }
 
     #[test]

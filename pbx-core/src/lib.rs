@@ -11,3 +11,4 @@ pub mod registrar;
 pub mod server;
 pub mod sip;
 pub mod store;
+pub mod trunks;

@@ -32,6 +32,12 @@ pub(crate) struct CdrArgs {
     /// ANSWERED, NO_ANSWER, BUSY, FAILED or CANCELLED.
     #[arg(long)]
     disposition: Option<String>,
+    /// internal, inbound or outbound.
+    #[arg(long)]
+    direction: Option<String>,
+    /// Only calls carried by this trunk.
+    #[arg(long)]
+    trunk: Option<String>,
     /// At most this many records, newest first (0: all).
     #[arg(long, default_value_t = 0)]
     limit: usize,
@@ -131,6 +137,11 @@ pub(crate) fn run(path: Option<&Path>, args: CdrArgs) -> anyhow::Result<ExitCode
         ),
         None => None,
     };
+    if let Some(d) = &args.direction {
+        if !["internal", "inbound", "outbound"].contains(&d.as_str()) {
+            bail!("unknown direction `{d}`: internal, inbound or outbound");
+        }
+    }
     let store = super::open_store(&config)?;
     let rows = store.query_cdrs(&CdrFilter {
         from_ms: Some(from_ms),
@@ -138,6 +149,8 @@ pub(crate) fn run(path: Option<&Path>, args: CdrArgs) -> anyhow::Result<ExitCode
         caller: args.caller.clone(),
         callee: args.callee.clone(),
         disposition,
+        direction: args.direction.clone(),
+        trunk: args.trunk.clone(),
         limit: args.limit,
     })?;
     if args.csv {
@@ -154,8 +167,18 @@ fn print_table(rows: &[StoredCdr], offset: i64) {
         return;
     }
     println!(
-        "{:<17} {:<19} {:<12} {:<12} {:<10} {:>5} {:>7} {:<16} {:<6} codec",
-        "call", "start", "caller", "callee", "result", "dur", "billsec", "cause", "side"
+        "{:<17} {:<19} {:<12} {:<12} {:<8} {:<10} {:<10} {:>5} {:>7} {:<16} {:<6} codec",
+        "call",
+        "start",
+        "caller",
+        "callee",
+        "dir",
+        "trunk",
+        "result",
+        "dur",
+        "billsec",
+        "cause",
+        "side"
     );
     for s in rows {
         let r = &s.record;
@@ -165,11 +188,13 @@ fn print_table(rows: &[StoredCdr], offset: i64) {
             .find_map(|l| l.codec.as_deref())
             .unwrap_or("-");
         println!(
-            "{:<17} {:<19} {:<12} {:<12} {:<10} {:>5} {:>7} {:<16} {:<6} {codec}",
+            "{:<17} {:<19} {:<12} {:<12} {:<8} {:<10} {:<10} {:>5} {:>7} {:<16} {:<6} {codec}",
             r.call_id,
             format_local(r.start_ms, offset),
             r.caller,
             r.callee,
+            r.direction,
+            r.trunk.as_deref().unwrap_or("-"),
             r.disposition,
             r.duration_s,
             r.billsec,
@@ -180,7 +205,7 @@ fn print_table(rows: &[StoredCdr], offset: i64) {
 }
 
 fn print_csv(rows: &[StoredCdr], offset: i64) {
-    println!("call_id,caller,callee,direction,start,ring,answer,end,duration_s,billsec,disposition,hangup_cause,hangup_side,hold_s,legs,codecs,caller_mos,caller_lost,caller_jitter_ms,callee_mos,callee_lost,callee_jitter_ms");
+    println!("call_id,caller,callee,direction,did,trunk,start,ring,answer,end,duration_s,billsec,disposition,hangup_cause,hangup_side,hold_s,legs,codecs,caller_mos,caller_lost,caller_jitter_ms,callee_mos,callee_lost,callee_jitter_ms");
     for s in rows {
         let r = &s.record;
         let t = |v: Option<u64>| v.map_or(String::new(), |ms| format_local(ms, offset));
@@ -202,11 +227,13 @@ fn print_csv(rows: &[StoredCdr], offset: i64) {
             }
         };
         println!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             csv_field(&r.call_id),
             csv_field(&r.caller),
             csv_field(&r.callee),
             r.direction,
+            csv_field(r.did.as_deref().unwrap_or("")),
+            csv_field(r.trunk.as_deref().unwrap_or("")),
             t(Some(r.start_ms)),
             t(r.ring_ms),
             t(r.answer_ms),
@@ -225,25 +252,36 @@ fn print_csv(rows: &[StoredCdr], offset: i64) {
     }
 }
 
-/// `pbx calls`: GET /calls on the server's metrics listener.
-pub(crate) fn run_calls(path: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let config = super::load_config(path)?;
+/// GET `path` on the running server's local HTTP endpoint (metrics.listen):
+/// the body of a 200 answer.
+pub(crate) fn admin_get(
+    config_path: Option<&Path>,
+    what: &str,
+    path: &str,
+) -> anyhow::Result<String> {
+    let config = super::load_config(config_path)?;
     let Some(addr) = config.metrics_listen else {
         bail!(
-            "live calls are served on metrics.listen, which is off in {}",
+            "{what} are served on metrics.listen, which is off in {}",
             config.source
         );
     };
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
         .with_context(|| format!("connecting to the server at {addr} (is `pbx serve` running?)"))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(stream, "GET /calls HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
     let mut resp = String::new();
     stream.read_to_string(&mut resp)?;
     let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((resp.as_str(), ""));
     if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
         bail!("server answered: {}", head.lines().next().unwrap_or(""));
     }
+    Ok(body.to_owned())
+}
+
+/// `pbx calls`: GET /calls on the server's metrics listener.
+pub(crate) fn run_calls(path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let body = admin_get(path, "live calls", "/calls")?;
     if body.trim().is_empty() {
         eprintln!("no live calls");
         return Ok(ExitCode::SUCCESS);

@@ -6,6 +6,7 @@ pub(crate) mod ivr;
 pub(crate) mod phone;
 pub(crate) mod registrations;
 pub(crate) mod serve;
+pub(crate) mod trunks;
 pub(crate) mod users;
 
 use std::path::Path;

@@ -13,3 +13,4 @@ mod durability;
 mod malformed;
 mod proxy;
 mod register;
+mod trunks;

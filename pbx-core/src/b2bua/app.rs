@@ -279,6 +279,18 @@ pub enum Action {
         /// Give up after this long.
         timeout: Duration,
     },
+    /// Place one outbound leg with explicit identities and credentials (a
+    /// SIP trunk: From is the caller id presented to the carrier, a 401/407
+    /// is answered with the trunk's account, RFC 3261 §22.2).
+    DialLeg {
+        /// The INVITE to send.
+        leg: Box<LegSpec>,
+        /// The offer.
+        offer: Option<Body>,
+    },
+    /// Classify the call for its record (direction, service number, trunk);
+    /// the last classification before the end wins.
+    Classify(CallClass),
 }
 
 /// An owner of a call. Implementations are sans-IO: they never block and
@@ -317,4 +329,51 @@ impl Application for Refuse {
             )));
         }
     }
+}
+
+/// One outbound INVITE of [`Action::DialLeg`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegSpec {
+    /// Request-URI (`sip:+31201234567@carrier:5060;transport=tcp`).
+    pub uri: Uri,
+    /// From without tag (None: the caller's identity).
+    pub from: Option<sip_stack::message::NameAddr>,
+    /// To (None: the Request-URI).
+    pub to: Option<sip_stack::message::NameAddr>,
+    /// Credentials answering a challenge (None: none).
+    pub credentials: Option<sip_stack::ua::Credentials>,
+}
+
+/// Which way a call crosses pbx's boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    /// Between local users.
+    #[default]
+    Internal,
+    /// From a trunk to a local target.
+    Inbound,
+    /// From a local user out through a trunk.
+    Outbound,
+}
+
+impl Direction {
+    /// `internal`, `inbound` or `outbound` (the records' column).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Internal => "internal",
+            Self::Inbound => "inbound",
+            Self::Outbound => "outbound",
+        }
+    }
+}
+
+/// What a call's record says about where it came from and went.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CallClass {
+    /// Direction.
+    pub direction: Direction,
+    /// The service number (DID) an inbound call was made to.
+    pub did: Option<String>,
+    /// The trunk carrying the call.
+    pub trunk: Option<String>,
 }

@@ -57,8 +57,12 @@ pub struct CallRecord {
     pub caller: String,
     /// Dialed number.
     pub callee: String,
-    /// `internal` (`inbound` / `outbound` once trunks land).
+    /// `internal`, `inbound` or `outbound`.
     pub direction: String,
+    /// The service number (DID) of an inbound call.
+    pub did: Option<String>,
+    /// The trunk that carried the call.
+    pub trunk: Option<String>,
     /// Creation, Unix ms.
     pub start_ms: u64,
     /// First ringing / early media, Unix ms.
@@ -98,6 +102,8 @@ impl CallRecord {
             caller: call.caller().to_owned(),
             callee: call.callee().to_owned(),
             direction: "internal".into(),
+            did: None,
+            trunk: None,
             start_ms: call.created().unix_ms,
             ring_ms: call.ring_at().map(|t| t.unix_ms),
             answer_ms: call.answer_at().map(|t| t.unix_ms),

@@ -29,6 +29,7 @@ pub mod cdr;
 pub mod engine;
 pub mod events;
 pub mod sdp;
+pub mod trunk_route;
 
 use std::fmt;
 use std::time::Instant;

@@ -39,6 +39,7 @@ pub(super) async fn serve_metrics(
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/calls", get(calls))
+        .route("/trunks", get(trunks))
         .with_state(state);
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -119,6 +120,31 @@ async fn calls(State(s): State<AppState>) -> impl IntoResponse {
                 text,
                 "{}\t{}\t{}\t{}\t{}\t{}\t{}",
                 c.id, c.caller, c.callee, c.state, c.age_s, c.app, c.legs
+            );
+        }
+    }
+    ([(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
+}
+
+/// Trunks, one per line: name, registration, expires in (s), health, last
+/// probe RTT (ms), live calls, max calls (tab-separated, `-` for none; read
+/// by `pbx trunks`).
+async fn trunks(State(s): State<AppState>) -> impl IntoResponse {
+    let now = s.clock.now();
+    let mut text = String::new();
+    let opt = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    if let Some(host) = &s.core.b2bua {
+        for t in host.trunks.lines(now.instant) {
+            let _ = writeln!(
+                text,
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                t.status.name,
+                t.status.registration,
+                opt(t.status.expires_in),
+                t.status.health,
+                opt(t.status.rtt_ms),
+                t.calls,
+                opt(t.max_calls.map(u64::from)),
             );
         }
     }

@@ -92,6 +92,7 @@ fn b2bua_host(
     udp: SocketAddr,
     cdr: crate::store::CdrQueue,
     seed: u64,
+    listeners: &[(Transport, SocketAddr)],
 ) -> crate::sip::B2buaHost {
     use crate::b2bua::{Engine, EngineConfig, EventBus, Timestamp};
     let aor = sip_stack::Uri::parse(&format!("sip:pbx@{}", config.domain))
@@ -120,9 +121,18 @@ fn b2bua_host(
         EventBus::default(),
         Arc::new(cdr),
     );
+    if !config.trunks.is_empty() {
+        tracing::info!(trunks = config.trunks.len(), "SIP trunks configured");
+    }
     crate::sip::B2buaHost {
         engine: parking_lot::Mutex::new(engine),
         dialplan: config.dialplan.clone(),
+        trunks: crate::trunks::Trunks::new(
+            config.trunks.clone(),
+            listeners,
+            seed.rotate_left(29),
+            Instant::now(),
+        ),
     }
 }
 
@@ -251,8 +261,17 @@ impl Server {
         };
         let b2bua = cdr_writer.as_ref().and_then(|w| {
             let udp = transports.local_addr(Transport::Udp)?;
-            Some(b2bua_host(&config, udp, w.queue(), rng.next_u64()))
+            Some(b2bua_host(
+                &config,
+                udp,
+                w.queue(),
+                rng.next_u64(),
+                &listeners,
+            ))
         });
+        if b2bua.is_none() && !config.trunks.is_empty() {
+            tracing::warn!("[[trunks]] are used by the B2BUA only: set calls.engine = \"b2bua\"");
+        }
         if cdr_writer.is_some() && b2bua.is_none() {
             return Err(ServerError::Bind(std::io::Error::other(
                 "calls.engine = \"b2bua\" needs a UDP listener",
@@ -330,6 +349,25 @@ impl Server {
         })
     }
 
+    /// Removes the trunks' registrations (REGISTER with Expires: 0) and
+    /// gives the carriers a moment to answer (and to challenge).
+    async fn unregister_trunks(&self) {
+        let Some(host) = self.core.b2bua.as_ref().filter(|h| !h.trunks.is_empty()) else {
+            return;
+        };
+        let mut out = Vec::new();
+        let registered = {
+            let mut m = host.trunks.manager().lock();
+            let n = m.unregister_all(Instant::now());
+            m.drain(&mut out);
+            n
+        };
+        if registered > 0 {
+            handler::send_all(&self.core, &self.transports, &mut out);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
     /// The SIP core (tests, admin).
     pub fn core(&self) -> &Arc<SipCore> {
         &self.core
@@ -347,6 +385,7 @@ impl Server {
 
     /// Graceful stop: close the listeners, stop the threads, flush bindings to disk.
     pub async fn shutdown(mut self) {
+        self.unregister_trunks().await;
         self.stop.store(true, Ordering::SeqCst);
         if let Some(h) = self.http.take() {
             h.abort();

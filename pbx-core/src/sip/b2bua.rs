@@ -12,11 +12,13 @@ use sip_stack::message::{HeaderName, Method, Request, SipMessage, StatusCode, Ur
 use sip_stack::Peer;
 
 use super::{Now, Outbox, SipCore};
-use crate::b2bua::app::DialTarget;
+use crate::b2bua::app::{CallClass, DialTarget, Direction, LegSpec};
 use crate::b2bua::engine::{Engine, Router, Routing, Services};
+use crate::b2bua::trunk_route::{Classified, TrunkAttempt, TrunkRoute};
 use crate::b2bua::HangupCause;
 use crate::dialplan::{Dialplan, Route};
 use crate::proxy::local_response;
+use crate::trunks::{TrunkConfig, Trunks};
 
 /// The call engine and the dial plan, owned by the SIP core.
 pub struct B2buaHost {
@@ -24,23 +26,37 @@ pub struct B2buaHost {
     pub engine: Mutex<Engine>,
     /// The dial plan.
     pub dialplan: Dialplan,
+    /// SIP trunks (possibly none).
+    pub trunks: Trunks,
 }
 
-/// Routing through the dial plan and the registrar at one moment.
+/// Routing through the dial plan, the registrar and the trunks at one moment.
+#[derive(Clone, Copy)]
 pub struct CoreRouter<'a> {
     core: &'a SipCore,
     dialplan: &'a Dialplan,
+    trunks: &'a Trunks,
     unix_secs: u64,
+    /// The message being handled came from this trunk's carrier.
+    source_trunk: Option<usize>,
+    /// The message is a new INVITE of an authenticated local user or a
+    /// trusted peer: it may leave through a trunk (no open relay for
+    /// unauthenticated foreign callers, and none for transfers).
+    may_call_out: bool,
 }
 
 impl Router for CoreRouter<'_> {
-    fn route(&self, _caller: &str, dialed: &str) -> Routing {
+    fn route(&self, caller: &str, dialed: &str) -> Routing {
+        if let Some(t) = self.source_trunk {
+            return self.inbound(t, caller, dialed);
+        }
         let route = self
             .dialplan
             .route(dialed, self.unix_secs)
             .unwrap_or_else(|| Route::User(dialed.to_owned()));
         match route {
             Route::User(user) => self.user_targets(&user),
+            Route::Trunk { trunk, number } => self.outbound(caller, &trunk, &number),
             // Features of later issues: the targets validate, calls are refused.
             Route::Queue(_) => Routing::Refuse(HangupCause::Rejected(480)),
             _ => Routing::Refuse(HangupCause::NotImplemented),
@@ -49,6 +65,52 @@ impl Router for CoreRouter<'_> {
 }
 
 impl CoreRouter<'_> {
+    /// An INVITE from trunk `t`'s carrier: only its DIDs are routed (to the
+    /// DID's target through the dial plan); anything else is 404.
+    fn inbound(&self, t: usize, caller: &str, dialed: &str) -> Routing {
+        let cfg = &self.trunks.configs()[t];
+        let did = cfg.inbound.apply(dialed);
+        let Some(d) = cfg.dids.iter().find(|d| d.number == did) else {
+            tracing::info!(trunk = %cfg.name, %did, "inbound call to a number that is no DID of the trunk");
+            return Routing::Refuse(HangupCause::NoRoute);
+        };
+        let target = d.target.clone().unwrap_or_else(|| did.clone());
+        let local = CoreRouter {
+            source_trunk: None,
+            may_call_out: false,
+            ..*self
+        };
+        let inner = local.route(caller, &target).into_app();
+        let class = CallClass {
+            direction: Direction::Inbound,
+            did: Some(did),
+            trunk: Some(cfg.name.clone()),
+        };
+        Routing::App(Box::new(Classified::new(class, inner)))
+    }
+
+    /// A call out through the trunks of least-cost routing for `number`.
+    fn outbound(&self, caller: &str, trunk: &str, number: &str) -> Routing {
+        if !self.may_call_out {
+            return Routing::Refuse(HangupCause::Rejected(403));
+        }
+        let configs = self.trunks.configs();
+        let order = crate::trunks::lcr::candidates(configs, trunk, number);
+        let attempts: Vec<TrunkAttempt> = order
+            .into_iter()
+            .filter(|i| self.trunks.usable(*i))
+            .map(|i| trunk_attempt(i, &configs[i], caller, number))
+            .collect();
+        if attempts.is_empty() {
+            // The route refuses with 503 and records the call as outbound.
+            tracing::info!(%trunk, %number, "no trunk up for the number");
+        }
+        Routing::App(Box::new(TrunkRoute::new(
+            attempts,
+            self.trunks.slots().clone(),
+        )))
+    }
+
     /// The registered contacts of a local user (parallel fork).
     fn user_targets(&self, user: &str) -> Routing {
         let aor = format!("{user}@{}", self.core.locals.domain);
@@ -76,18 +138,24 @@ impl SipCore {
     }
 
     /// Hands a message to the engine with the services it needs.
+    /// `may_call_out`: a new INVITE admitted as a local user's (or a
+    /// trusted peer's), which may be routed out through a trunk.
     pub(super) fn to_engine(
         &self,
         host: &B2buaHost,
         now: &Now,
         msg: SipMessage,
         peer: Peer,
+        may_call_out: bool,
         out: &mut Outbox,
     ) {
         let router = CoreRouter {
             core: self,
             dialplan: &host.dialplan,
+            trunks: &host.trunks,
             unix_secs: now.unix_secs,
+            source_trunk: host.trunks.by_source(peer.addr),
+            may_call_out,
         };
         let svc = Services {
             router: &router,
@@ -96,6 +164,27 @@ impl SipCore {
         host.engine
             .lock()
             .handle_message(now.instant, msg, peer, svc, out);
+    }
+
+    /// A response in B2BUA mode: the trunks' REGISTERs and probes, or the engine's.
+    pub(super) fn b2bua_response(
+        &self,
+        host: &B2buaHost,
+        now: &Now,
+        resp: sip_stack::message::Response,
+        peer: Peer,
+        out: &mut Outbox,
+    ) {
+        let ours = resp
+            .call_id()
+            .is_ok_and(|c| !host.trunks.is_empty() && host.trunks.manager().lock().owns(c));
+        if ours {
+            let mut m = host.trunks.manager().lock();
+            m.handle_response(now.instant, SipMessage::Response(resp), peer);
+            m.drain(out);
+            return;
+        }
+        self.to_engine(host, now, SipMessage::Response(resp), peer, false, out);
     }
 
     /// A request in B2BUA mode: new INVITEs are admitted, the rest goes
@@ -110,27 +199,36 @@ impl SipCore {
     ) {
         let initial_invite =
             req.method == Method::Invite && req.to().ok().is_some_and(|t| t.tag().is_none());
+        let mut may_call_out = false;
         if initial_invite {
-            if let Err((status, reason)) = self.admit(now, &mut req, peer) {
-                let resp = if status == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
-                    self.challenge(now, &req, status, reason == "stale")
-                } else {
-                    local_response(&req, status, reason, &self.ids.tag())
-                };
-                self.reply(out, peer, resp);
-                return;
+            let from_trunk = host.trunks.by_source(peer.addr).is_some();
+            match self.admit(now, &mut req, peer, from_trunk) {
+                Ok(local) => may_call_out = local && !from_trunk,
+                Err((status, reason)) => {
+                    let resp = if status == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
+                        self.challenge(now, &req, status, reason == "stale")
+                    } else {
+                        local_response(&req, status, reason, &self.ids.tag())
+                    };
+                    self.reply(out, peer, resp);
+                    return;
+                }
             }
         }
-        self.to_engine(host, now, SipMessage::Request(req), peer, out);
+        self.to_engine(host, now, SipMessage::Request(req), peer, may_call_out, out);
     }
 
     /// RFC 3261 §16.3 checks and §22.3 authentication of a new call.
+    /// `Ok(true)`: a trusted peer or an authenticated local user (who may
+    /// call out through trunks); `Ok(false)`: a foreign caller, or a trunk
+    /// (trusted by its source address, `from_trunk`).
     fn admit(
         &self,
         now: &Now,
         req: &mut Request,
         peer: Peer,
-    ) -> Result<(), (StatusCode, &'static str)> {
+        from_trunk: bool,
+    ) -> Result<bool, (StatusCode, &'static str)> {
         match req.max_forwards() {
             Ok(Some(0)) => return Err((StatusCode::TOO_MANY_HOPS, "")),
             Ok(_) => {}
@@ -143,13 +241,16 @@ impl SipCore {
         let from = req
             .from()
             .map_err(|_| (StatusCode::BAD_REQUEST, "bad header: From"))?;
-        if trusted || !self.locals.is_local_host(&from.uri.host) {
-            return Ok(());
+        if trusted {
+            return Ok(true);
+        }
+        if from_trunk || !self.locals.is_local_host(&from.uri.host) {
+            return Ok(false);
         }
         match self.check_credentials(now, req, peer, &HeaderName::ProxyAuthorization) {
             Ok(user) if Some(&user) == from.uri.user.as_ref() => {
                 req.headers.remove_all(&HeaderName::ProxyAuthorization);
-                Ok(())
+                Ok(true)
             }
             Ok(_) => Err((
                 StatusCode::FORBIDDEN,
@@ -169,7 +270,10 @@ impl SipCore {
         let router = CoreRouter {
             core: self,
             dialplan: &host.dialplan,
+            trunks: &host.trunks,
             unix_secs: now.unix_secs,
+            source_trunk: None,
+            may_call_out: false,
         };
         let svc = Services {
             router: &router,
@@ -178,8 +282,74 @@ impl SipCore {
         engine.handle_timeout(now.instant, svc, out);
     }
 
-    /// The engine's next deadline.
+    /// The trunks' registrations and probes, when due.
+    pub(super) fn trunk_timers(&self, host: &B2buaHost, now: &Now, out: &mut Outbox) {
+        if host.trunks.is_empty() {
+            return;
+        }
+        let mut m = host.trunks.manager().lock();
+        if m.poll_timeout().is_some_and(|t| t <= now.instant) {
+            m.handle_timeout(now.instant);
+            m.drain(out);
+        }
+    }
+
+    /// The engine's (and the trunks') next deadline.
     pub(super) fn b2bua_deadline(&self) -> Option<Instant> {
-        self.b2bua.as_ref()?.engine.lock().poll_timeout()
+        let host = self.b2bua.as_ref()?;
+        let trunks = if host.trunks.is_empty() {
+            None
+        } else {
+            host.trunks.manager().lock().poll_timeout()
+        };
+        host.engine
+            .lock()
+            .poll_timeout()
+            .into_iter()
+            .chain(trunks)
+            .min()
+    }
+}
+
+/// The INVITE of a call through trunk `t`: the number and the caller id as
+/// the trunk's outbound rules write them, the trunk's credentials.
+fn trunk_attempt(i: usize, t: &TrunkConfig, caller: &str, number: &str) -> TrunkAttempt {
+    let number = t.outbound.apply(number);
+    let mut uri = Uri::sip(t.addr.ip().to_string());
+    uri.user = Some(number.clone());
+    uri.port = Some(t.addr.port());
+    if t.transport != sip_stack::Transport::Udp {
+        uri.params.push(sip_stack::message::Param {
+            name: "transport".into(),
+            value: Some(t.transport.as_str().to_ascii_lowercase()),
+        });
+    }
+    let domain = t.domain();
+    let mut to = Uri::sip(domain.clone());
+    to.user = Some(number);
+    let mut from = Uri::sip(domain);
+    from.user = Some(
+        t.caller_id
+            .clone()
+            .unwrap_or_else(|| t.outbound.apply(caller)),
+    );
+    let credentials = match (&t.username, &t.password) {
+        (Some(u), Some(p)) => Some(sip_stack::ua::Credentials {
+            username: u.clone(),
+            password: p.clone(),
+        }),
+        _ => None,
+    };
+    TrunkAttempt {
+        trunk: i,
+        name: t.name.clone(),
+        leg: LegSpec {
+            uri,
+            from: Some(sip_stack::message::NameAddr::new(from)),
+            to: Some(sip_stack::message::NameAddr::new(to)),
+            credentials,
+        },
+        max_calls: t.max_calls,
+        setup_timeout: t.setup_timeout,
     }
 }

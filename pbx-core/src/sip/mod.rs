@@ -164,7 +164,7 @@ impl SipCore {
             SipMessage::Response(resp) => {
                 self.metrics.responses_in.inc();
                 if let Some(host) = &self.b2bua {
-                    self.to_engine(host, now, SipMessage::Response(resp), peer, out);
+                    self.b2bua_response(host, now, resp, peer, out);
                     return;
                 }
                 let Ok(call_id) = resp.call_id() else {
@@ -249,6 +249,7 @@ impl SipCore {
     pub fn handle_timers(&self, now: &Now, out: &mut Outbox) {
         if let Some(host) = &self.b2bua {
             self.b2bua_timers(host, now, out);
+            self.trunk_timers(host, now, out);
         }
         for shard in &self.shards {
             let mut shard = shard.lock();

@@ -30,7 +30,9 @@ CREATE TABLE IF NOT EXISTS cdr (
     disposition TEXT NOT NULL,
     hangup_cause TEXT NOT NULL,
     hangup_side TEXT NOT NULL,
-    hold_s INTEGER NOT NULL
+    hold_s INTEGER NOT NULL,
+    did TEXT,
+    trunk TEXT
 );
 CREATE INDEX IF NOT EXISTS cdr_start ON cdr (start_ms);
 CREATE TABLE IF NOT EXISTS cdr_legs (
@@ -47,6 +49,24 @@ CREATE TABLE IF NOT EXISTS cdr_legs (
     PRIMARY KEY (call_id, leg)
 );
 ";
+
+/// Columns added after the first release of the `cdr` table: databases
+/// written by an older pbx get them on open (`ALTER TABLE … ADD COLUMN`).
+const ADDED_COLUMNS: [(&str, &str); 2] = [("did", "TEXT"), ("trunk", "TEXT")];
+
+/// Brings an existing `cdr` table up to [`SCHEMA`].
+pub(super) fn migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare("PRAGMA table_info(cdr)")?;
+    let have: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(1))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (name, kind) in ADDED_COLUMNS {
+        if !have.iter().any(|h| h == name) {
+            conn.execute_batch(&format!("ALTER TABLE cdr ADD COLUMN {name} {kind}"))?;
+        }
+    }
+    Ok(())
+}
 
 /// A stored record with the legs' quality (None until the relay reported).
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +90,10 @@ pub struct CdrFilter {
     pub callee: Option<String>,
     /// Disposition equals (`ANSWERED`, ...).
     pub disposition: Option<String>,
+    /// Direction equals (`internal`, `inbound`, `outbound`).
+    pub direction: Option<String>,
+    /// Trunk equals.
+    pub trunk: Option<String>,
     /// At most this many rows (newest first); 0: no limit.
     pub limit: usize,
 }
@@ -77,7 +101,7 @@ pub struct CdrFilter {
 /// One write.
 #[derive(Debug, Clone)]
 enum CdrOp {
-    Insert(CallRecord),
+    Insert(Box<CallRecord>),
     Quality(String, [LegQuality; 2]),
 }
 
@@ -101,7 +125,10 @@ impl Store {
 
     /// Writes records at once (tests, imports).
     pub fn insert_cdrs(&mut self, records: &[CallRecord]) -> Result<(), StoreError> {
-        let ops: Vec<CdrOp> = records.iter().cloned().map(CdrOp::Insert).collect();
+        let ops: Vec<CdrOp> = records
+            .iter()
+            .map(|r| CdrOp::Insert(Box::new(r.clone())))
+            .collect();
         self.write_cdr_ops(&ops)
     }
 
@@ -109,7 +136,7 @@ impl Store {
     pub fn query_cdrs(&self, filter: &CdrFilter) -> Result<Vec<StoredCdr>, StoreError> {
         let mut sql = String::from(
             "SELECT call_id, caller, callee, direction, start_ms, ring_ms, answer_ms, end_ms, \
-             duration_s, billsec, disposition, hangup_cause, hangup_side, hold_s FROM cdr WHERE 1=1",
+             duration_s, billsec, disposition, hangup_cause, hangup_side, hold_s, did, trunk FROM cdr WHERE 1=1",
         );
         let mut args: Vec<Value> = Vec::new();
         let mut add = |cond: &str, v: Value| {
@@ -130,6 +157,12 @@ impl Store {
         }
         if let Some(v) = &filter.disposition {
             add(" AND disposition = ?", Value::Text(v.clone()));
+        }
+        if let Some(v) = &filter.direction {
+            add(" AND direction = ?", Value::Text(v.clone()));
+        }
+        if let Some(v) = &filter.trunk {
+            add(" AND trunk = ?", Value::Text(v.clone()));
         }
         sql.push_str(" ORDER BY start_ms DESC, call_id");
         if filter.limit > 0 {
@@ -153,6 +186,8 @@ impl Store {
                     hangup_cause: r.get(11)?,
                     hangup_side: r.get(12)?,
                     hold_s: r.get::<_, i64>(13)? as u64,
+                    did: r.get(14)?,
+                    trunk: r.get(15)?,
                     legs: Vec::new(),
                 })
             })
@@ -207,8 +242,8 @@ impl Store {
 fn insert(tx: &rusqlite::Transaction<'_>, r: &CallRecord) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT OR REPLACE INTO cdr (call_id, caller, callee, direction, start_ms, ring_ms, \
-         answer_ms, end_ms, duration_s, billsec, disposition, hangup_cause, hangup_side, hold_s) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+         answer_ms, end_ms, duration_s, billsec, disposition, hangup_cause, hangup_side, hold_s, \
+         did, trunk) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         params![
             r.call_id,
             r.caller,
@@ -224,6 +259,8 @@ fn insert(tx: &rusqlite::Transaction<'_>, r: &CallRecord) -> rusqlite::Result<()
             r.hangup_cause,
             r.hangup_side,
             r.hold_s as i64,
+            r.did,
+            r.trunk,
         ],
     )?;
     for l in &r.legs {
@@ -277,7 +314,7 @@ pub struct CdrQueue {
 
 impl CdrSink for CdrQueue {
     fn write(&self, record: CallRecord) {
-        let _ = self.tx.send(CdrOp::Insert(record));
+        let _ = self.tx.send(CdrOp::Insert(Box::new(record)));
     }
 
     fn quality(&self, call_id: &str, legs: [LegQuality; 2]) {
@@ -350,6 +387,8 @@ mod tests {
             caller: "1001".into(),
             callee: "1002".into(),
             direction: "internal".into(),
+            did: None,
+            trunk: None,
             start_ms,
             ring_ms: Some(start_ms + 100),
             answer_ms: (disposition == "ANSWERED").then_some(start_ms + 2000),
@@ -377,6 +416,47 @@ mod tests {
                 },
             ],
         }
+    }
+
+    #[test]
+    fn an_old_cdr_table_gets_the_trunk_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pbx.sqlite");
+        {
+            // The table as pbx wrote it before trunks: no did / trunk.
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            let old = SCHEMA.replace(",\n    did TEXT,\n    trunk TEXT\n", "\n");
+            assert!(!old.contains("did TEXT"));
+            conn.execute_batch(&old).unwrap();
+            conn.execute_batch(
+                "INSERT INTO cdr VALUES ('old', '1001', '1002', 'internal', 5, NULL, NULL, 9, 1, 0, 'BUSY', 'call.busy', 'callee', 0)",
+            )
+            .unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        let mut r = record("new", 10, "ANSWERED");
+        r.direction = "outbound".into();
+        r.trunk = Some("carrier".into());
+        r.did = Some("+31201234567".into());
+        store.insert_cdrs(std::slice::from_ref(&r)).unwrap();
+        let all = store.query_cdrs(&CdrFilter::default()).unwrap();
+        assert_eq!(all[0].record, r);
+        let by_trunk = store
+            .query_cdrs(&CdrFilter {
+                trunk: Some("carrier".into()),
+                direction: Some("outbound".into()),
+                ..CdrFilter::default()
+            })
+            .unwrap();
+        assert_eq!(by_trunk.len(), 1);
+        assert_eq!(all[1].record.call_id, "old");
+        assert_eq!(
+            (all[1].record.did.as_deref(), all[1].record.trunk.as_deref()),
+            (None, None)
+        );
+        drop(store);
+        // Opening again does not add them twice.
+        Store::open(&path).unwrap();
     }
 
     #[test]

@@ -21,6 +21,10 @@ pub struct CallOptions {
     pub to: Option<NameAddr>,
     /// The SDP offer.
     pub body: Option<Body>,
+    /// Credentials answering a 401/407 to this INVITE (RFC 3261 §22.2)
+    /// instead of the account's (None: the account's): a B2BUA leg to a SIP
+    /// trunk authenticates with the trunk's account.
+    pub credentials: Option<super::Credentials>,
 }
 
 impl CallOptions {
@@ -31,6 +35,7 @@ impl CallOptions {
             from: None,
             to: None,
             body: None,
+            credentials: None,
         }
     }
 }
@@ -72,6 +77,13 @@ impl UserAgent {
 }
 
 impl UserAgent {
+    /// The Call-ID of the registration client's REGISTERs (RFC 3261 §10.2.4:
+    /// one per binding): a driver sharing a socket between several agents
+    /// routes REGISTER responses by it.
+    pub fn registration_call_id(&self) -> &str {
+        self.registration.call_id()
+    }
+
     /// The SIP Call-ID of a session (its INVITE's, for outgoing calls).
     pub fn session_call_id(&self, id: SessionId) -> Option<String> {
         let s = self.sessions.get(&id)?;

@@ -136,7 +136,20 @@ impl UserAgent {
         resp: &Response,
         attempts: &mut u8,
     ) -> bool {
-        let Some(creds) = self.config.credentials.clone() else {
+        let creds = self.config.credentials.clone();
+        self.authorize_with(req, resp, attempts, creds)
+    }
+
+    /// [`UserAgent::authorize`] with explicit credentials (a B2BUA leg to a
+    /// SIP trunk answers the trunk's challenge with the trunk's account).
+    pub(super) fn authorize_with(
+        &mut self,
+        req: &mut Request,
+        resp: &Response,
+        attempts: &mut u8,
+        creds: Option<super::Credentials>,
+    ) -> bool {
+        let Some(creds) = creds else {
             return false;
         };
         let (challenge_name, answer_name) = if resp.status == StatusCode::UNAUTHORIZED {

@@ -61,6 +61,10 @@ impl Registration {
         self.timer
     }
 
+    pub(super) fn call_id(&self) -> &str {
+        &self.call_id
+    }
+
     pub(super) fn is_registered(&self) -> bool {
         self.state == State::Registered
     }

@@ -88,6 +88,8 @@ pub(super) struct Session {
     pub(super) refresh_reinvite: bool,
     /// Reliable provisionals (RFC 3262), both roles.
     pub(super) reliability: Reliability,
+    /// Credentials for challenges to this session's INVITE (None: the account's).
+    pub(super) credentials: Option<super::Credentials>,
 }
 
 impl Session {
@@ -111,6 +113,7 @@ impl Session {
             local_sdp: None,
             refresh_reinvite: false,
             reliability: Reliability::default(),
+            credentials: None,
         }
     }
 

@@ -32,6 +32,7 @@ impl UserAgent {
             from,
             to,
             body,
+            credentials,
         } = opts;
         let id = SessionId(self.next_session);
         self.next_session += 1;
@@ -74,6 +75,7 @@ impl UserAgent {
         let mut session = Session::new(Role::Uac, Phase::Calling, local_tag);
         session.invite_seq = 1;
         session.local_sdp = local_sdp;
+        session.credentials = credentials;
         let req = self.request_with_via(req, peer.transport);
         let tx = self.send_client(now, req, peer);
         session.invite_tx = Some(tx);
@@ -392,11 +394,16 @@ impl UserAgent {
         invite: &Request,
         resp: &Response,
     ) -> bool {
-        let Some(mut attempts) = self.sessions.get(&id).map(|s| s.auth_attempts) else {
+        let Some((mut attempts, creds)) = self
+            .sessions
+            .get(&id)
+            .map(|s| (s.auth_attempts, s.credentials.clone()))
+        else {
             return false;
         };
+        let creds = creds.or_else(|| self.config.credentials.clone());
         let mut retry = invite.clone();
-        if !self.authorize(&mut retry, resp, &mut attempts) {
+        if !self.authorize_with(&mut retry, resp, &mut attempts, creds) {
             return false;
         }
         let Ok(peer) = self.next_hop(&retry, false) else {

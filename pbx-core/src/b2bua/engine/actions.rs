@@ -128,6 +128,21 @@ impl Engine {
                 tracing::warn!(call = %id, ?action, "action not supported by this engine");
                 return;
             }
+            Action::DialLeg { leg, offer } => {
+                let opts = CallOptions {
+                    target: leg.uri.clone(),
+                    from: Some(leg.from.clone().unwrap_or_else(|| entry.identity.clone())),
+                    to: leg.to.clone(),
+                    body: offer.clone(),
+                    credentials: leg.credentials.clone(),
+                };
+                self.place_leg(now, id, opts);
+                return;
+            }
+            Action::Classify(class) => {
+                entry.class = class.clone();
+                return;
+            }
         };
         if let Err(e) = result {
             tracing::debug!(call = %id, ?action, error = %e, "action failed");
@@ -145,38 +160,48 @@ impl Engine {
         to_user: &str,
     ) {
         for target in targets {
-            let Some(entry) = self.calls.get_mut(&id) else {
+            let Some(entry) = self.calls.get(&id) else {
                 return;
             };
-            let leg = LegId(entry.next_leg);
-            entry.next_leg += 1;
             let mut to_uri = Uri::sip(self.config.domain.clone());
             to_uri.user = Some(to_user.to_owned());
             let opts = CallOptions {
-                target: target.uri.clone(),
+                target: target.uri,
                 from: Some(entry.identity.clone()),
                 to: Some(NameAddr::new(to_uri)),
                 body: offer.clone(),
+                credentials: None,
             };
-            match self.ua.call_with(now, opts) {
-                Ok(session) => {
-                    let sip_call_id = self.ua.session_call_id(session).unwrap_or_default();
-                    entry.legs.push(Leg {
-                        id: leg,
-                        session,
-                        state: LegState::Calling,
-                        sip_call_id,
-                        party: target.uri.to_string(),
-                        status: 0,
-                        codec: None,
-                        placed_at: now,
-                    });
-                    self.sessions.insert(session, (id, leg));
-                }
-                Err(e) => {
-                    tracing::debug!(call = %id, target = %target.uri, error = %e, "leg not placed");
-                    self.pending.push_back((id, LegEvent::Failed(leg, 503)));
-                }
+            self.place_leg(now, id, opts);
+        }
+    }
+
+    /// Places one outbound leg; failing that, the leg fails at once (503).
+    fn place_leg(&mut self, now: Instant, id: CallId, opts: CallOptions) {
+        let Some(entry) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let leg = LegId(entry.next_leg);
+        entry.next_leg += 1;
+        let party = opts.target.to_string();
+        match self.ua.call_with(now, opts) {
+            Ok(session) => {
+                let sip_call_id = self.ua.session_call_id(session).unwrap_or_default();
+                entry.legs.push(Leg {
+                    id: leg,
+                    session,
+                    state: LegState::Calling,
+                    sip_call_id,
+                    party,
+                    status: 0,
+                    codec: None,
+                    placed_at: now,
+                });
+                self.sessions.insert(session, (id, leg));
+            }
+            Err(e) => {
+                tracing::debug!(call = %id, target = %party, error = %e, "leg not placed");
+                self.pending.push_back((id, LegEvent::Failed(leg, 503)));
             }
         }
     }
@@ -215,7 +240,10 @@ impl Engine {
         }
         let legs = entry.legs.iter().map(leg_record).collect();
         match CallRecord::of(&entry.call, legs, now) {
-            Some(record) => {
+            Some(mut record) => {
+                record.direction = entry.class.direction.as_str().into();
+                record.did = entry.class.did.take();
+                record.trunk = entry.class.trunk.take();
                 tracing::debug!(call = %id, disposition = %record.disposition, cause = %record.hangup_cause, "call ended");
                 self.sink.write(record);
             }

@@ -7,9 +7,8 @@ use std::time::Instant;
 use sip_stack::message::{Method, NameAddr};
 use sip_stack::ua::{Body, CallId as SipCallId, EndReason, SessionId, UaEvent};
 
-use super::{CallEntry, Engine, Leg, Routing, Services};
+use super::{CallEntry, Engine, Leg, Services};
 use crate::b2bua::app::{Application, LegEvent, LegState, Refuse};
-use crate::b2bua::bridge::Bridge;
 use crate::b2bua::call::{Call, HangupCause};
 use crate::b2bua::sdp::first_audio_codec;
 use crate::b2bua::{CallId, LegId};
@@ -160,11 +159,7 @@ impl Engine {
         let codec = body.as_ref().and_then(|b| first_audio_codec(&b.data));
         let (offer, anchor, app): (_, _, Box<dyn Application>) = match anchor_offer(body, svc) {
             Ok((offer, anchor)) => {
-                let app: Box<dyn Application> = match svc.router.route(&caller, &callee) {
-                    Routing::Dial(targets) => Box::new(Bridge::new(targets)),
-                    Routing::Refuse(cause) => Box::new(Refuse(cause)),
-                    Routing::App(app) => app,
-                };
+                let app = svc.router.route(&caller, &callee).into_app();
                 (offer, anchor, app)
             }
             Err(e) => {
@@ -198,6 +193,7 @@ impl Engine {
                 next_leg: 1,
                 identity,
                 caller_offer: offer.clone(),
+                class: Default::default(),
             },
         );
         self.sessions.insert(session, (id, LegId::CALLER));

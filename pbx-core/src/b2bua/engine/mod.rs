@@ -57,6 +57,17 @@ pub enum Routing {
     App(Box<dyn Application>),
 }
 
+impl Routing {
+    /// The application that runs a call routed this way.
+    pub fn into_app(self) -> Box<dyn Application> {
+        match self {
+            Self::Dial(targets) => Box::new(super::bridge::Bridge::new(targets)),
+            Self::Refuse(cause) => Box::new(super::app::Refuse(cause)),
+            Self::App(app) => app,
+        }
+    }
+}
+
 impl std::fmt::Debug for Routing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -124,6 +135,8 @@ struct CallEntry {
     /// The caller's offer as rewritten for the callee side (transfers
     /// offer it to the new party).
     caller_offer: Option<sip_stack::ua::Body>,
+    /// Direction, DID and trunk for the record ([`Action::Classify`]).
+    class: super::app::CallClass,
 }
 
 impl CallEntry {

@@ -24,7 +24,7 @@ fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
-struct Bob(Vec<DialTarget>);
+struct Bob(Vec<DialTarget>, Arc<crate::trunks::Slots>);
 
 impl Router for Bob {
     fn route(&self, _caller: &str, dialed: &str) -> Routing {
@@ -34,6 +34,13 @@ impl Router for Bob {
                 uri: Uri::parse("sip:carol@10.0.0.4:5060").unwrap(),
             }]),
             "ivr" => Routing::Refuse(HangupCause::NotImplemented),
+            // Out through two trunks: Bob's carrier first, then Carol's.
+            "0201234567" => Routing::App(Box::new(trunk_route(self.1.clone()))),
+            // No trunk up for the number.
+            "0209999999" => Routing::App(Box::new(crate::b2bua::trunk_route::TrunkRoute::new(
+                Vec::new(),
+                self.1.clone(),
+            ))),
             _ => Routing::Refuse(HangupCause::NoRoute),
         }
     }
@@ -86,9 +93,12 @@ impl World {
         Self {
             now,
             engine,
-            router: Bob(vec![DialTarget {
-                uri: Uri::parse("sip:bob@10.0.0.3:5060").unwrap(),
-            }]),
+            router: Bob(
+                vec![DialTarget {
+                    uri: Uri::parse("sip:bob@10.0.0.3:5060").unwrap(),
+                }],
+                crate::trunks::Slots::new(2),
+            ),
             alice: UserAgent::new(a),
             bob: UserAgent::new(b),
             carol: UserAgent::new(c),
@@ -543,4 +553,140 @@ fn unanswered_transfer_target_times_out() {
     assert_eq!(transfer_statuses(&w.bob_events), vec![202, 100, 408]);
     assert_eq!(ended(&w.alice_events), None, "alice stays with bob");
     assert_eq!(w.engine.len(), 1);
+}
+
+/// Trunk 0 reaches Bob, trunk 1 Carol (one call each at most).
+fn trunk_route(slots: Arc<crate::trunks::Slots>) -> crate::b2bua::trunk_route::TrunkRoute {
+    use crate::b2bua::app::LegSpec;
+    use crate::b2bua::trunk_route::TrunkAttempt;
+    let attempt = |i: usize, name: &str, host: &str| TrunkAttempt {
+        trunk: i,
+        name: name.into(),
+        leg: LegSpec {
+            uri: Uri::parse(&format!("sip:+31201234567@{host}")).unwrap(),
+            from: None,
+            to: None,
+            credentials: None,
+        },
+        max_calls: Some(1),
+        setup_timeout: Duration::from_secs(3),
+    };
+    crate::b2bua::trunk_route::TrunkRoute::new(
+        vec![
+            attempt(0, "bob-carrier", BOB),
+            attempt(1, "carol-carrier", CAROL),
+        ],
+        slots,
+    )
+}
+
+fn carol_incoming(w: &World) -> SessionId {
+    w.carol_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::IncomingCall { session, .. } => Some(*session),
+            _ => None,
+        })
+        .expect("carol was called")
+}
+
+#[test]
+fn trunk_route_fails_over_on_503_and_holds_a_slot() {
+    let mut w = World::new();
+    let call = w.call("0201234567");
+    let bob = w.bob_incoming();
+    assert_eq!(w.router.1.used(0), 1, "the first trunk's slot is taken");
+    w.bob.reject(w.now, bob, StatusCode(503)).unwrap();
+    w.run();
+    assert!(
+        ended(&w.alice_events).is_none(),
+        "the caller waits for the next trunk"
+    );
+    let carol = carol_incoming(&w);
+    assert_eq!((w.router.1.used(0), w.router.1.used(1)), (0, 1));
+    w.carol
+        .answer(w.now, carol, Some(Body::sdp(ANSWER)))
+        .unwrap();
+    w.run();
+    assert!(w
+        .alice_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::Answered { .. })));
+    w.advance(Duration::from_secs(5));
+    w.alice.hangup(w.now, call).unwrap();
+    w.run();
+    assert_eq!(ended(&w.carol_events), Some(EndReason::RemoteHangup));
+    assert_eq!(
+        (w.router.1.used(0), w.router.1.used(1)),
+        (0, 0),
+        "slots freed"
+    );
+    let r = w.sink.records.lock()[0].clone();
+    assert_eq!(r.direction, "outbound");
+    assert_eq!(r.trunk.as_deref(), Some("carol-carrier"));
+    assert_eq!(r.disposition, "ANSWERED");
+    let statuses: Vec<u16> = r.legs.iter().map(|l| l.status).collect();
+    assert_eq!(statuses, [200, 503, 200]);
+}
+
+#[test]
+fn trunk_route_fails_over_when_the_trunk_stays_silent() {
+    let mut w = World::new();
+    let mut b = UaConfig::new(Uri::parse("sip:bob@pbx.test").unwrap(), addr(BOB));
+    b.seed = 2;
+    b.auto_ringing = false;
+    w.bob = UserAgent::new(b);
+    w.call("0201234567");
+    w.bob_incoming();
+    w.advance(Duration::from_secs(2));
+    assert!(w.carol_events.is_empty(), "not before the setup timeout");
+    w.advance(Duration::from_secs(2));
+    let carol = carol_incoming(&w);
+    w.carol
+        .answer(w.now, carol, Some(Body::sdp(ANSWER)))
+        .unwrap();
+    w.run();
+    assert!(w
+        .alice_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::Answered { .. })));
+}
+
+#[test]
+fn trunk_route_skips_a_full_trunk_and_refuses_when_all_fail() {
+    let mut w = World::new();
+    let held = w.router.1.try_acquire(0, Some(1)).expect("slot");
+    w.call("0201234567");
+    assert!(w.bob_events.is_empty(), "the full trunk is skipped");
+    let carol = carol_incoming(&w);
+    w.carol.reject(w.now, carol, StatusCode(502)).unwrap();
+    w.run();
+    // No trunk left: the caller gets the last trunk's failure.
+    assert_eq!(
+        ended(&w.alice_events),
+        Some(EndReason::Rejected(StatusCode(502)))
+    );
+    drop(held);
+    let r = w.sink.records.lock()[0].clone();
+    assert_eq!(
+        (r.direction.as_str(), r.disposition.as_str()),
+        ("outbound", "FAILED")
+    );
+    assert_eq!(w.router.1.used(1), 0);
+}
+
+#[test]
+fn trunk_route_without_candidates_refuses_503_as_outbound() {
+    let mut w = World::new();
+    w.call("0209999999");
+    assert_eq!(
+        ended(&w.alice_events),
+        Some(EndReason::Rejected(StatusCode(503)))
+    );
+    let r = w.sink.records.lock()[0].clone();
+    assert_eq!(
+        (r.direction.as_str(), r.trunk.as_deref()),
+        ("outbound", None)
+    );
+    assert_eq!(r.hangup_side, "pbx");
 }

@@ -74,3 +74,58 @@ fn progress_sends_ringing_and_early_media_until_the_answer() {
         .iter()
         .any(|e| matches!(e, UaEvent::Answered { session, .. } if *session == a)));
 }
+
+#[test]
+fn call_with_answers_the_challenge_with_the_call_credentials() {
+    // The account has no credentials (a B2BUA's own agent): the INVITE's
+    // own credentials (a trunk account) answer the 407.
+    let mut cfg = config(1, PROXY);
+    cfg.credentials = None;
+    let mut net = Net::new(vec![cfg, config(2, PROXY)]);
+    let mut opts = CallOptions::new(Uri::parse("sip:u2@example.com").expect("uri"));
+    opts.credentials = Some(Credentials {
+        username: "u1".into(),
+        password: PASSWORD.into(),
+    });
+    let a = net.uas[0].call_with(net.now, opts).expect("call");
+    net.advance(Duration::from_millis(10));
+    assert_eq!(net.proxy.challenges, 1);
+    let b = net.incoming(1);
+    net.uas[1].answer(net.now, b, None).expect("answer");
+    net.advance(Duration::from_millis(10));
+    assert!(net
+        .events_of(0)
+        .iter()
+        .any(|e| matches!(e, UaEvent::Answered { session, .. } if *session == a)));
+    let retry = net
+        .log
+        .iter()
+        .filter(|(_, _, t)| t.starts_with("INVITE"))
+        .nth(1)
+        .expect("a second INVITE");
+    assert!(retry
+        .2
+        .contains("Proxy-Authorization: Digest username=\"u1\""));
+}
+
+#[test]
+fn call_without_any_credentials_ends_with_the_challenge() {
+    let mut cfg = config(1, PROXY);
+    cfg.credentials = None;
+    let mut net = Net::new(vec![cfg, config(2, PROXY)]);
+    let a = net.uas[0]
+        .call_with(
+            net.now,
+            CallOptions::new(Uri::parse("sip:u2@example.com").expect("uri")),
+        )
+        .expect("call");
+    net.advance(Duration::from_secs(1));
+    assert_eq!(net.proxy.challenges, 1);
+    assert_eq!(
+        net.events_of(0).last(),
+        Some(&UaEvent::Terminated {
+            session: a,
+            reason: EndReason::Rejected(StatusCode::PROXY_AUTHENTICATION_REQUIRED)
+        })
+    );
+}
