@@ -298,8 +298,9 @@ impl IvrApp {
                 self.interp.handle_timeout(now);
                 return self.drain(view, out);
             }
+            // Keys typed into the flow (account numbers, PINs) stay out of
+            // the event bus, like they stay out of the trajectory.
             LegEvent::Dtmf(leg, c) => {
-                out.push(Action::Call(CallInput::Dtmf(*leg, *c)));
                 match ivr::Digit::from_char(*c) {
                     Some(d) if *leg == LegId::CALLER => ivr::Event::Digit(d),
                     _ => return,
@@ -393,7 +394,6 @@ impl IvrApp {
                     Side::Caller,
                 )));
             }
-            LegEvent::Dtmf(leg, c) => out.push(Action::Call(CallInput::Dtmf(*leg, *c))),
             LegEvent::Reoffer(leg, _) => out.push(Action::RejectReoffer {
                 leg: *leg,
                 status: 491,
