@@ -55,7 +55,10 @@ impl HttpClient {
         }
         let request = hyper::Request::post(uri)
             .header(hyper::header::CONTENT_TYPE, "application/json")
-            .header(hyper::header::USER_AGENT, concat!("pbx/", env!("CARGO_PKG_VERSION")))
+            .header(
+                hyper::header::USER_AGENT,
+                concat!("pbx/", env!("CARGO_PKG_VERSION")),
+            )
             .body(Full::new(Bytes::from(body_json)));
         let request = match request {
             Ok(r) => r,
@@ -125,7 +128,11 @@ mod tests {
         let client = HttpClient::new();
         let t = Duration::from_millis(500);
         let ok = client
-            .post_json(&format!("http://{addr}/ok"), r#"{"caller":"1001"}"#.into(), t)
+            .post_json(
+                &format!("http://{addr}/ok"),
+                r#"{"caller":"1001"}"#.into(),
+                t,
+            )
             .await;
         assert_eq!(
             ok,
@@ -150,13 +157,18 @@ mod tests {
             .await;
         assert_eq!(slow, HttpOutcome::TimedOut);
         let waited = started.elapsed();
-        assert!(waited >= t && waited < Duration::from_millis(1500), "{waited:?}");
+        assert!(
+            waited >= t && waited < Duration::from_millis(1500),
+            "{waited:?}"
+        );
         // Nothing listens on port 9 of localhost (discard, not served).
         let refused = client
             .post_json("http://127.0.0.1:9/x", "{}".into(), t)
             .await;
         assert!(matches!(refused, HttpOutcome::Failed(_)), "{refused:?}");
-        let https = client.post_json("https://example.com/", "{}".into(), t).await;
+        let https = client
+            .post_json("https://example.com/", "{}".into(), t)
+            .await;
         assert!(matches!(https, HttpOutcome::Failed(r) if r.contains("https")));
     }
 }

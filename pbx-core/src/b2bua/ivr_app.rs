@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset};
-use ivr::{CallContext, Calendar, Flow, Interpreter, Outcome, Trajectory, TransferTarget};
+use ivr::{Calendar, CallContext, Flow, Interpreter, Outcome, Trajectory, TransferTarget};
 
 use super::app::{Action, AppView, Application, HttpOutcome, LegEvent};
 use super::bridge::Bridge;
@@ -209,7 +209,9 @@ impl IvrApp {
                         Side::Pbx,
                     )));
                 }
-                other => tracing::debug!(call = %view.call.id(), action = ?other, "IVR action ignored"),
+                other => {
+                    tracing::debug!(call = %view.call.id(), action = ?other, "IVR action ignored")
+                }
             }
         }
         if self.interp.is_finished() && matches!(self.phase, Phase::Flow) {
@@ -240,9 +242,7 @@ impl IvrApp {
             _ => return self.refuse(&target, "SIP URI targets are not supported", out),
         };
         self.phase = Phase::Transferring(target.clone());
-        out.push(Action::ReleaseMedia {
-            leg: LegId::CALLER,
-        });
+        out.push(Action::ReleaseMedia { leg: LegId::CALLER });
         out.push(Action::Call(CallInput::Transferred(target.to_string())));
         out.push(Action::DialNumber { number });
     }
@@ -284,9 +284,7 @@ impl IvrApp {
         let now = self.local(view.now);
         let ev = match event {
             LegEvent::Incoming { .. } => {
-                out.push(Action::AnswerMedia {
-                    leg: LegId::CALLER,
-                });
+                out.push(Action::AnswerMedia { leg: LegId::CALLER });
                 out.push(Action::Call(CallInput::Answered));
                 let flow = Arc::clone(self.interp.flow());
                 let ctx = Self::context(view, &flow);
@@ -300,12 +298,10 @@ impl IvrApp {
             }
             // Keys typed into the flow (account numbers, PINs) stay out of
             // the event bus, like they stay out of the trajectory.
-            LegEvent::Dtmf(leg, c) => {
-                match ivr::Digit::from_char(*c) {
-                    Some(d) if *leg == LegId::CALLER => ivr::Event::Digit(d),
-                    _ => return,
-                }
-            }
+            LegEvent::Dtmf(leg, c) => match ivr::Digit::from_char(*c) {
+                Some(d) if *leg == LegId::CALLER => ivr::Event::Digit(d),
+                _ => return,
+            },
             LegEvent::PlayDone(_, id) => match self.interp_id(*id) {
                 Some(id) => ivr::Event::PromptFinished {
                     id: ivr::PlayId(id),

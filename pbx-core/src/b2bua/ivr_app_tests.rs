@@ -109,7 +109,13 @@ impl Harness {
         };
         Self {
             app: IvrApp::new(svc, flow),
-            call: Call::new(CallId(7), "1001".into(), "500".into(), now, Duration::from_secs(60)),
+            call: Call::new(
+                CallId(7),
+                "1001".into(),
+                "500".into(),
+                now,
+                Duration::from_secs(60),
+            ),
             legs: vec![LegView {
                 id: LegId::CALLER,
                 state: LegState::Calling,
@@ -167,7 +173,10 @@ impl Harness {
             _ => None,
         });
         self.advance(Duration::from_secs(3));
-        self.ev(LegEvent::PlayDone(LegId::CALLER, play.expect("menu prompt")));
+        self.ev(LegEvent::PlayDone(
+            LegId::CALLER,
+            play.expect("menu prompt"),
+        ));
     }
 
     fn stored(&self) -> Vec<TrajectoryRecord> {
@@ -189,9 +198,7 @@ fn incoming_call_is_answered_by_the_media_endpoint_and_the_menu_plays() {
     assert_eq!(
         out,
         vec![
-            Action::AnswerMedia {
-                leg: LegId::CALLER
-            },
+            Action::AnswerMedia { leg: LegId::CALLER },
             Action::Call(CallInput::Answered),
             Action::Play {
                 leg: LegId::CALLER,
@@ -202,7 +209,11 @@ fn incoming_call_is_answered_by_the_media_endpoint_and_the_menu_plays() {
         ]
     );
     assert_eq!(h.app.name(), "ivr");
-    assert_eq!(h.app.poll_timeout(), None, "no timer while the prompt plays");
+    assert_eq!(
+        h.app.poll_timeout(),
+        None,
+        "no timer while the prompt plays"
+    );
 }
 
 #[test]
@@ -236,7 +247,10 @@ fn menu_collect_http_then_transfer_is_bridged() {
         _ => None,
     });
     h.advance(Duration::from_secs(2));
-    h.ev(LegEvent::PlayDone(LegId::CALLER, play.expect("collect prompt")));
+    h.ev(LegEvent::PlayDone(
+        LegId::CALLER,
+        play.expect("collect prompt"),
+    ));
     for c in ['4', '2'] {
         assert!(h.digit(c).is_empty());
     }
@@ -255,7 +269,11 @@ fn menu_collect_http_then_transfer_is_bridged() {
     };
     assert_eq!(url, "http://127.0.0.1:8080/lookup?acct=42");
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(body.to_string().contains("1001"), true, "caller in the context: {body}");
+    assert_eq!(
+        body.to_string().contains("1001"),
+        true,
+        "caller in the context: {body}"
+    );
 
     h.advance(Duration::from_millis(120));
     let out = h.ev(LegEvent::HttpResult(
@@ -268,9 +286,7 @@ fn menu_collect_http_then_transfer_is_bridged() {
     assert_eq!(
         out,
         vec![
-            Action::ReleaseMedia {
-                leg: LegId::CALLER
-            },
+            Action::ReleaseMedia { leg: LegId::CALLER },
             Action::Call(CallInput::Transferred("ext:1002".into())),
             Action::DialNumber {
                 number: "1002".into()
@@ -325,7 +341,13 @@ fn failed_transfer_hangs_up_and_says_why() {
     let Some(Action::Http { id, .. }) = out.first() else {
         panic!("{out:?}")
     };
-    h.ev(LegEvent::HttpResult(*id, HttpOutcome::Response { status: 200, body: "{}".into() }));
+    h.ev(LegEvent::HttpResult(
+        *id,
+        HttpOutcome::Response {
+            status: 200,
+            body: "{}".into(),
+        },
+    ));
     h.set(LegId(1), LegState::Ended);
     let out = h.ev(LegEvent::Failed(LegId(1), 480));
     assert!(hangs_up_caller(&out), "{out:?}");
@@ -368,7 +390,11 @@ fn http_failure_and_timeout_take_the_error_exit() {
         let out = h.ev(LegEvent::HttpResult(*id, outcome.clone()));
         assert!(hangs_up_caller(&out), "{outcome:?}: {out:?}");
         let t = &h.stored()[0].trajectory;
-        assert_eq!(t.visited(), ["menu", "acct", "lookup", "bye"], "{outcome:?}");
+        assert_eq!(
+            t.visited(),
+            ["menu", "acct", "lookup", "bye"],
+            "{outcome:?}"
+        );
     }
 }
 

@@ -13,7 +13,8 @@ use sip_stack::Peer;
 
 use super::{Now, Outbox, SipCore};
 use crate::b2bua::app::DialTarget;
-use crate::b2bua::engine::{Engine, Router, Routing, Services};
+use crate::b2bua::engine::{Engine, HttpJob, Router, Routing, Services};
+use crate::b2bua::ivr_app::{IvrApp, IvrServices};
 use crate::b2bua::HangupCause;
 use crate::dialplan::{Dialplan, Route};
 use crate::proxy::local_response;
@@ -24,12 +25,15 @@ pub struct B2buaHost {
     pub engine: Mutex<Engine>,
     /// The dial plan.
     pub dialplan: Dialplan,
+    /// IVR flows and the trajectory store (None: `ivr` routes are refused).
+    pub ivr: Option<IvrServices>,
 }
 
 /// Routing through the dial plan and the registrar at one moment.
 pub struct CoreRouter<'a> {
     core: &'a SipCore,
     dialplan: &'a Dialplan,
+    ivr: Option<&'a IvrServices>,
     unix_secs: u64,
 }
 
@@ -41,6 +45,7 @@ impl Router for CoreRouter<'_> {
             .unwrap_or_else(|| Route::User(dialed.to_owned()));
         match route {
             Route::User(user) => self.user_targets(&user),
+            Route::Ivr(flow) => self.ivr(&flow),
             // Features of later issues: the targets validate, calls are refused.
             Route::Queue(_) => Routing::Refuse(HangupCause::Rejected(480)),
             _ => Routing::Refuse(HangupCause::NotImplemented),
@@ -49,6 +54,22 @@ impl Router for CoreRouter<'_> {
 }
 
 impl CoreRouter<'_> {
+    /// A call into IVR flow `name` (the version loaded now).
+    fn ivr(&self, name: &str) -> Routing {
+        let Some(svc) = self.ivr else {
+            tracing::info!(flow = name, "IVR route without [ivr] flows_dir");
+            return Routing::Refuse(HangupCause::NotImplemented);
+        };
+        let flow = svc.flows.read().get(name);
+        match flow {
+            Some(flow) => Routing::App(Box::new(IvrApp::new(svc.clone(), flow))),
+            None => {
+                tracing::warn!(flow = name, "IVR flow not loaded; call refused");
+                Routing::Refuse(HangupCause::NoRoute)
+            }
+        }
+    }
+
     /// The registered contacts of a local user (parallel fork).
     fn user_targets(&self, user: &str) -> Routing {
         let aor = format!("{user}@{}", self.core.locals.domain);
@@ -87,6 +108,7 @@ impl SipCore {
         let router = CoreRouter {
             core: self,
             dialplan: &host.dialplan,
+            ivr: host.ivr.as_ref(),
             unix_secs: now.unix_secs,
         };
         let svc = Services {
@@ -169,6 +191,7 @@ impl SipCore {
         let router = CoreRouter {
             core: self,
             dialplan: &host.dialplan,
+            ivr: host.ivr.as_ref(),
             unix_secs: now.unix_secs,
         };
         let svc = Services {
@@ -176,6 +199,41 @@ impl SipCore {
             anchor: self.anchor.as_ref(),
         };
         engine.handle_timeout(now.instant, svc, out);
+    }
+
+    /// HTTP requests of applications waiting to run (IVR http nodes).
+    pub fn b2bua_jobs(&self) -> Vec<HttpJob> {
+        let Some(host) = &self.b2bua else {
+            return Vec::new();
+        };
+        let mut engine = host.engine.lock();
+        std::iter::from_fn(|| engine.poll_job()).collect()
+    }
+
+    /// The outcome of a job from [`Self::b2bua_jobs`].
+    pub fn b2bua_http_result(
+        &self,
+        now: &Now,
+        job: &HttpJob,
+        outcome: crate::b2bua::app::HttpOutcome,
+        out: &mut Outbox,
+    ) {
+        let Some(host) = &self.b2bua else {
+            return;
+        };
+        let router = CoreRouter {
+            core: self,
+            dialplan: &host.dialplan,
+            ivr: host.ivr.as_ref(),
+            unix_secs: now.unix_secs,
+        };
+        let svc = Services {
+            router: &router,
+            anchor: self.anchor.as_ref(),
+        };
+        host.engine
+            .lock()
+            .handle_http_result(now.instant, job.call, job.id, outcome, svc, out);
     }
 
     /// The engine's next deadline.

@@ -104,7 +104,8 @@ impl Store {
             .map_err(wrap)?;
         conn.execute_batch(SCHEMA).map_err(wrap)?;
         conn.execute_batch(super::cdr::SCHEMA).map_err(wrap)?;
-        conn.execute_batch(super::trajectory::SCHEMA).map_err(wrap)?;
+        conn.execute_batch(super::trajectory::SCHEMA)
+            .map_err(wrap)?;
         Ok(Self {
             conn,
             path: path.to_owned(),

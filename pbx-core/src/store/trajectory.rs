@@ -195,7 +195,10 @@ mod tests {
         let removed = store
             .purge_trajectories(cutoff.timestamp_millis() as u64)
             .unwrap();
-        assert_eq!(removed, 0, "Nov 1 09:00 UTC is after the Nov 1 08:00 cut-off");
+        assert_eq!(
+            removed, 0,
+            "Nov 1 09:00 UTC is after the Nov 1 08:00 cut-off"
+        );
         let later = chrono::DateTime::parse_from_rfc3339("2026-11-16T10:00:00Z").unwrap()
             - chrono::TimeDelta::days(15);
         assert_eq!(
