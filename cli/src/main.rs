@@ -41,7 +41,7 @@ enum Command {
     Cdr(commands::cdr::CdrArgs),
     /// Live calls of the running server (B2BUA engine).
     Calls,
-    /// IVR flows: validate, render, simulate.
+    /// IVR flows: validate, render, simulate; trace a call's path.
     Ivr {
         #[command(subcommand)]
         action: commands::ivr::IvrCmd,
@@ -59,7 +59,7 @@ fn main() -> ExitCode {
         Command::Registrations => commands::registrations::run(cli.config.as_deref()),
         Command::Cdr(args) => commands::cdr::run(cli.config.as_deref(), args),
         Command::Calls => commands::cdr::run_calls(cli.config.as_deref()),
-        Command::Ivr { action } => commands::ivr::run(action),
+        Command::Ivr { action } => commands::ivr::run(cli.config.as_deref(), action),
         Command::Phone(args) => commands::phone::run(args),
     };
     match result {

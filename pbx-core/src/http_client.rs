@@ -69,7 +69,7 @@ impl HttpClient {
                 .client
                 .request(request)
                 .await
-                .map_err(|e| format!("request failed: {e}"))?;
+                .map_err(|e| format!("request failed: {}", chain(&e)))?;
             let status = response.status().as_u16();
             let body = Limited::new(response.into_body(), MAX_BODY)
                 .collect()
@@ -87,6 +87,19 @@ impl HttpClient {
             Err(_) => HttpOutcome::TimedOut,
         }
     }
+}
+
+/// An error with its sources (`client error (Connect): tcp connect error:
+/// Connection refused`).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 #[cfg(test)]
