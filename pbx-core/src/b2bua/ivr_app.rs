@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, FixedOffset};
 use ivr::{Calendar, CallContext, Flow, Interpreter, Outcome, Trajectory, TransferTarget};
 
-use super::app::{Action, AppView, Application, HttpOutcome, LegEvent};
+use super::app::{Action, AppView, Application, HttpOutcome, LegEvent, LegState};
 use super::bridge::Bridge;
 use super::call::{CallInput, HangupCause, Side};
 use super::{LegId, Timestamp};
@@ -356,8 +356,20 @@ impl IvrApp {
         out: &mut Vec<Action>,
     ) {
         match event {
-            LegEvent::Answered(leg, _) => {
+            LegEvent::Answered(leg, sdp) => {
                 self.store(None);
+                // Normally the media endpoint answered the caller; if it
+                // could not, the caller gets the target's answer now.
+                let caller_answered = view
+                    .legs
+                    .iter()
+                    .any(|l| l.id == LegId::CALLER && l.state == LegState::Answered);
+                if !caller_answered {
+                    out.push(Action::Answer {
+                        leg: LegId::CALLER,
+                        sdp: sdp.clone(),
+                    });
+                }
                 for other in view.live_outbound().filter(|l| l != leg) {
                     out.push(Action::Hangup(other));
                 }

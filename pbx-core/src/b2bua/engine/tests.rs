@@ -24,16 +24,29 @@ fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
-struct Bob(Vec<DialTarget>);
+mod ivr;
+
+/// Routes: `bob` (forks to the targets), `carol` (or 1003), `ivr` (the IVR flow `t`
+/// when the services are set, else 501), anything else 404.
+struct Bob(Vec<DialTarget>, Option<crate::b2bua::ivr_app::IvrServices>);
 
 impl Router for Bob {
     fn route(&self, _caller: &str, dialed: &str) -> Routing {
         match dialed {
             "bob" => Routing::Dial(self.0.clone()),
-            "carol" => Routing::Dial(vec![DialTarget {
+            "carol" | "1003" => Routing::Dial(vec![DialTarget {
                 uri: Uri::parse("sip:carol@10.0.0.4:5060").unwrap(),
             }]),
-            "ivr" => Routing::Refuse(HangupCause::NotImplemented),
+            "ivr" => match &self.1 {
+                Some(svc) => match svc.flows.read().get("t") {
+                    Some(flow) => Routing::App(Box::new(crate::b2bua::ivr_app::IvrApp::new(
+                        svc.clone(),
+                        flow,
+                    ))),
+                    None => Routing::Refuse(HangupCause::NoRoute),
+                },
+                None => Routing::Refuse(HangupCause::NotImplemented),
+            },
             _ => Routing::Refuse(HangupCause::NoRoute),
         }
     }
@@ -86,9 +99,12 @@ impl World {
         Self {
             now,
             engine,
-            router: Bob(vec![DialTarget {
-                uri: Uri::parse("sip:bob@10.0.0.3:5060").unwrap(),
-            }]),
+            router: Bob(
+                vec![DialTarget {
+                    uri: Uri::parse("sip:bob@10.0.0.3:5060").unwrap(),
+                }],
+                None,
+            ),
             alice: UserAgent::new(a),
             bob: UserAgent::new(b),
             carol: UserAgent::new(c),
