@@ -169,7 +169,10 @@ fn http_node_and_transfer_are_traced_across_a_restart() {
     pbx.kill9();
     pbx.restart();
     let after = trace(&pbx, &id);
-    assert_eq!(after, before, "the trajectory survives kill -9 and a restart");
+    assert_eq!(
+        after, before,
+        "the trajectory survives kill -9 and a restart"
+    );
 
     let unknown = pbx.admin(&["ivr", "trace", "c0000000000000000"]);
     assert!(!unknown.status.success());

@@ -185,3 +185,77 @@ pub(super) fn spawn_http_jobs(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, text: &str, mtime_secs: u64) {
+        std::fs::write(path, text).unwrap();
+        let f = std::fs::File::options().write(true).open(path).unwrap();
+        f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(mtime_secs))
+            .unwrap();
+    }
+
+    fn reason(flows: &SharedFlows) -> Option<String> {
+        let flow = flows.read().get("f")?;
+        match &flow.nodes[0].kind {
+            ivr::NodeKind::Hangup(h) => h.reason.clone(),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn changed_files_are_reloaded_and_invalid_ones_keep_the_old_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.toml");
+        let v = |r: &str| {
+            format!("[flow]\nname = \"f\"\n[nodes.a]\ntype = \"hangup\"\nreason = \"{r}\"\n")
+        };
+        write(&path, &v("v1"), 1_000);
+        let flows: SharedFlows = Arc::default();
+        load_flows(&flows, dir.path());
+        let mut w = Watcher {
+            dir: dir.path().to_owned(),
+            flows: flows.clone(),
+            seen: HashMap::new(),
+        };
+        w.seen = w.scan();
+        let running = flows.read().get("f").unwrap();
+        assert_eq!(reason(&flows).as_deref(), Some("v1"));
+
+        w.poll();
+        assert!(
+            Arc::ptr_eq(&running, &flows.read().get("f").unwrap()),
+            "unchanged: not reloaded"
+        );
+
+        write(
+            &path,
+            "[flow]\nname = \"f\"\n[nodes.a]\ntype = \"nope\"\n",
+            2_000,
+        );
+        w.poll();
+        assert_eq!(
+            reason(&flows).as_deref(),
+            Some("v1"),
+            "an invalid file keeps v1"
+        );
+
+        write(&path, &v("v2"), 3_000);
+        w.poll();
+        assert_eq!(reason(&flows).as_deref(), Some("v2"));
+        // The call that started on v1 keeps it.
+        assert!(
+            matches!(&running.nodes[0].kind, ivr::NodeKind::Hangup(h) if h.reason.as_deref() == Some("v1"))
+        );
+
+        write(
+            &dir.path().join("g.toml"),
+            &v("g").replace("\"f\"", "\"g\""),
+            4_000,
+        );
+        w.poll();
+        assert!(flows.read().get("g").is_some(), "new files are picked up");
+    }
+}
