@@ -81,8 +81,10 @@ pub(crate) fn run(config: Option<&Path>, cmd: IvrCmd) -> anyhow::Result<ExitCode
             http,
             json,
         } => {
-            let mut script = ivr::SimScript::default();
-            script.digits = ivr::SimScript::parse_digits(&digits)?;
+            let mut script = ivr::SimScript {
+                digits: ivr::SimScript::parse_digits(&digits)?,
+                ..ivr::SimScript::default()
+            };
             if let Some(at) = at {
                 script.at = ivr::SimScript::parse_at(&at)?;
             }

@@ -269,11 +269,7 @@ fn menu_collect_http_then_transfer_is_bridged() {
     };
     assert_eq!(url, "http://127.0.0.1:8080/lookup?acct=42");
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(
-        body.to_string().contains("1001"),
-        true,
-        "caller in the context: {body}"
-    );
+    assert_eq!(body["caller"], "1001", "the call context: {body}");
 
     h.advance(Duration::from_millis(120));
     let out = h.ev(LegEvent::HttpResult(
