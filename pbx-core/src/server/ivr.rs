@@ -20,8 +20,9 @@ use crate::http_client::HttpClient;
 use crate::sip::SipCore;
 use crate::store::Store;
 
-/// How often queued HTTP jobs are picked up.
-const JOB_TICK: Duration = Duration::from_millis(5);
+/// How often queued HTTP jobs are looked for without a wake-up (a guard:
+/// the engine's host wakes the runner when it queues one).
+const JOB_TICK: Duration = Duration::from_millis(500);
 /// How often expired trajectories are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
@@ -164,11 +165,11 @@ pub(super) fn spawn_http_jobs(
     start: Instant,
 ) -> tokio::task::JoinHandle<()> {
     let client = HttpClient::new();
+    let ready = core.b2bua.as_ref().map(|h| h.jobs_ready.clone());
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(JOB_TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let Some(ready) = ready else { return };
         loop {
-            tick.tick().await;
+            let _ = tokio::time::timeout(JOB_TICK, ready.notified()).await;
             for job in core.b2bua_jobs() {
                 let (core, transports, client) = (core.clone(), transports.clone(), client.clone());
                 tokio::spawn(async move {

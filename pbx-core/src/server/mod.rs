@@ -132,6 +132,7 @@ fn b2bua_host(
         engine: parking_lot::Mutex::new(engine),
         dialplan: config.dialplan.clone(),
         ivr,
+        jobs_ready: Arc::default(),
     }
 }
 

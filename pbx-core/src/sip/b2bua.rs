@@ -27,6 +27,17 @@ pub struct B2buaHost {
     pub dialplan: Dialplan,
     /// IVR flows and the trajectory store (None: `ivr` routes are refused).
     pub ivr: Option<IvrServices>,
+    /// Woken when the engine queued HTTP jobs ([`SipCore::b2bua_jobs`]).
+    pub jobs_ready: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl B2buaHost {
+    /// Wakes the job runner if the engine queued work.
+    fn signal_jobs(&self, engine: &Engine) {
+        if engine.has_jobs() {
+            self.jobs_ready.notify_one();
+        }
+    }
 }
 
 /// Routing through the dial plan and the registrar at one moment.
@@ -115,9 +126,9 @@ impl SipCore {
             router: &router,
             anchor: self.anchor.as_ref(),
         };
-        host.engine
-            .lock()
-            .handle_message(now.instant, msg, peer, svc, out);
+        let mut engine = host.engine.lock();
+        engine.handle_message(now.instant, msg, peer, svc, out);
+        host.signal_jobs(&engine);
     }
 
     /// A request in B2BUA mode: new INVITEs are admitted, the rest goes
@@ -199,6 +210,7 @@ impl SipCore {
             anchor: self.anchor.as_ref(),
         };
         engine.handle_timeout(now.instant, svc, out);
+        host.signal_jobs(&engine);
     }
 
     /// HTTP requests of applications waiting to run (IVR http nodes).
@@ -231,9 +243,9 @@ impl SipCore {
             router: &router,
             anchor: self.anchor.as_ref(),
         };
-        host.engine
-            .lock()
-            .handle_http_result(now.instant, job.call, job.id, outcome, svc, out);
+        let mut engine = host.engine.lock();
+        engine.handle_http_result(now.instant, job.call, job.id, outcome, svc, out);
+        host.signal_jobs(&engine);
     }
 
     /// The engine's next deadline.

@@ -33,6 +33,11 @@ impl Engine {
         self.jobs.pop_front()
     }
 
+    /// Whether a job waits (the driver wakes its runner on this).
+    pub fn has_jobs(&self) -> bool {
+        !self.jobs.is_empty()
+    }
+
     /// The outcome of a job from [`Self::poll_job`]; a call that ended
     /// meanwhile ignores it.
     pub fn handle_http_result(
