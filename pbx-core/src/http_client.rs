@@ -184,4 +184,71 @@ mod tests {
             .await;
         assert!(matches!(https, HttpOutcome::Failed(r) if r.contains("https")));
     }
+
+    /// An IVR http node run by the interpreter against the local server:
+    /// success maps the JSON and takes `ok`, a 500 takes `error`, a slow
+    /// server takes `timeout`.
+    #[test]
+    fn http_node_exits_against_a_real_server() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let addr = runtime.block_on(server());
+        let client = runtime.block_on(async { HttpClient::new() });
+        for (path, reason, name) in [
+            ("ok", "ok", Some("Ada")),
+            ("error", "error", None),
+            ("slow", "timeout", None),
+        ] {
+            let flow = ivr::parse_flow(
+                "h.toml",
+                format!(
+                    "[flow]\nname = \"h\"\n[nodes.lookup]\ntype = \"http\"\n\
+                     url = \"http://{addr}/{path}\"\ntimeout = \"500ms\"\nmap = {{ name = \"/name\" }}\n\
+                     exits = {{ ok = \"ok\", error = \"error\", timeout = \"timeout\" }}\n\
+                     [nodes.ok]\ntype = \"hangup\"\nreason = \"ok\"\n\
+                     [nodes.error]\ntype = \"hangup\"\nreason = \"error\"\n\
+                     [nodes.timeout]\ntype = \"hangup\"\nreason = \"timeout\"\n"
+                ),
+            )
+            .unwrap();
+            let sim = ivr::sim::simulate_with(
+                std::sync::Arc::new(flow),
+                &ivr::SimScript::default(),
+                |req| {
+                    let started = std::time::Instant::now();
+                    let outcome = runtime.block_on(client.post_json(
+                        &req.url,
+                        req.body_json.clone(),
+                        req.timeout,
+                    ));
+                    let delay = started.elapsed();
+                    match outcome {
+                        HttpOutcome::Response { status, body } => ivr::CannedHttp::Response {
+                            status,
+                            body,
+                            delay,
+                        },
+                        HttpOutcome::Failed(reason) => ivr::CannedHttp::Fail { reason, delay },
+                        HttpOutcome::TimedOut => ivr::CannedHttp::Timeout,
+                    }
+                },
+            );
+            assert_eq!(
+                sim.trajectory.outcome,
+                Some(ivr::Outcome::Hangup {
+                    reason: Some(reason.into())
+                }),
+                "{path}: {}",
+                sim.render_text()
+            );
+            assert_eq!(
+                sim.variables.get("name").map(String::as_str),
+                name,
+                "{path}"
+            );
+        }
+    }
 }
