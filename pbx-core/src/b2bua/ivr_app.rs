@@ -80,6 +80,10 @@ pub struct IvrServices {
 /// interpreter's id in the low bits.
 const PART_SHIFT: u32 = 32;
 
+/// Most `flow:` transfers in one call: flows that hand the call back and
+/// forth without waiting would otherwise never end.
+pub const MAX_FLOW_SWITCHES: u32 = 16;
+
 enum Phase {
     /// The flow runs.
     Flow,
@@ -227,6 +231,9 @@ impl IvrApp {
             TransferTarget::Flow(name) => {
                 let next = self.svc.flows.read().get(name);
                 return match next {
+                    Some(_) if self.part >= MAX_FLOW_SWITCHES => {
+                        self.refuse(&target, "too many flow transfers in this call", out)
+                    }
                     Some(flow) => {
                         self.store(None);
                         self.part += 1;
@@ -418,8 +425,8 @@ impl IvrApp {
 /// Appends a last entry to `t` saying `detail`; with `reason`, the outcome
 /// becomes a hangup for that reason (a transfer that did not happen).
 fn amend_trajectory(t: &mut Trajectory, detail: String, reason: Option<&str>) {
-    let at = t.ended_at.unwrap_or(t.started_at);
     if let Some(last) = t.entries.last().cloned() {
+        let at = t.ended_at.unwrap_or(last.at);
         t.entries.push(ivr::TrajectoryEntry {
             seq: last.seq.saturating_add(1),
             at,
@@ -440,6 +447,19 @@ fn amend_trajectory(t: &mut Trajectory, detail: String, reason: Option<&str>) {
         t.outcome = Some(Outcome::Hangup {
             reason: Some(reason.to_owned()),
         });
+    }
+}
+
+/// A call the engine ended without telling the application (shutdown,
+/// signalling failure) still leaves its trajectory.
+impl Drop for IvrApp {
+    fn drop(&mut self) {
+        if !self.stored && !self.interp.trajectory().entries.is_empty() {
+            self.store(Some((
+                "the call ended inside the flow".into(),
+                Some("ivr.call_ended"),
+            )));
+        }
     }
 }
 

@@ -71,6 +71,12 @@ fn second_flow() -> String {
     )
 }
 
+/// `ping` and `pong` hand the call to each other at once, forever.
+const PING: &str =
+    "[flow]\nname = \"ping\"\n[nodes.go]\ntype = \"transfer\"\ntarget = \"flow:pong\"\n";
+const PONG: &str =
+    "[flow]\nname = \"pong\"\n[nodes.go]\ntype = \"transfer\"\ntarget = \"flow:ping\"\n";
+
 fn prompt(name: &str) -> PathBuf {
     PathBuf::from(PROMPTS).join(format!("{name}.wav"))
 }
@@ -89,7 +95,13 @@ impl Harness {
     fn new() -> Self {
         let mut registry = ivr::FlowRegistry::new();
         let dir = tempfile::tempdir().unwrap();
-        for (name, text) in [("main", main_flow()), ("second", second_flow())] {
+        let flows = [
+            ("main", main_flow()),
+            ("second", second_flow()),
+            ("ping", PING.to_owned()),
+            ("pong", PONG.to_owned()),
+        ];
+        for (name, text) in flows {
             let path = dir.path().join(format!("{name}.toml"));
             std::fs::write(&path, text).unwrap();
             let report = registry.reload_file(&path);
@@ -123,6 +135,14 @@ impl Harness {
             now,
             sink,
         }
+    }
+
+    /// A harness whose call runs flow `name`.
+    fn with_flow(name: &str) -> Self {
+        let mut h = Self::new();
+        let flow = h.app.svc.flows.read().get(name).unwrap();
+        h.app = IvrApp::new(h.app.svc.clone(), flow);
+        h
     }
 
     fn advance(&mut self, d: Duration) {
@@ -502,4 +522,39 @@ fn reloads_do_not_touch_a_running_call() {
         &running,
         &h.app.svc.flows.read().get("main").unwrap()
     ));
+}
+
+#[test]
+fn flows_handing_the_call_back_and_forth_are_cut_off() {
+    let mut h = Harness::with_flow("ping");
+    let out = h.ev(LegEvent::Incoming { offer: None });
+    assert!(hangs_up_caller(&out), "{out:?}");
+    let stored = h.stored();
+    assert_eq!(stored.len(), MAX_FLOW_SWITCHES as usize + 1);
+    let last = &stored.last().unwrap().trajectory;
+    assert_eq!(
+        last.entries.last().and_then(|e| e.detail.as_deref()),
+        Some("transfer to flow:pong refused: too many flow transfers in this call")
+    );
+}
+
+#[test]
+fn a_call_dropped_by_the_engine_still_stores_its_trajectory() {
+    let mut h = Harness::new();
+    h.at_menu();
+    let sink = h.sink.clone();
+    drop(h);
+    let stored = sink.records.lock().clone();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0].trajectory.outcome,
+        Some(Outcome::Hangup {
+            reason: Some("ivr.call_ended".into())
+        })
+    );
+    // A call that never started leaves nothing.
+    let h = Harness::new();
+    let sink = h.sink.clone();
+    drop(h);
+    assert!(sink.records.lock().is_empty());
 }
