@@ -278,7 +278,8 @@ impl IvrApp {
         self.stored = true;
         let mut t = self.interp.trajectory().clone();
         if let Some((detail, reason)) = amend {
-            amend_trajectory(&mut t, detail, reason);
+            let at = self.last.map(|ts| self.local(ts).to_utc());
+            amend_trajectory(&mut t, at, detail, reason);
         }
         self.svc.sink.write_trajectory(TrajectoryRecord {
             call_id: t.call_id.clone(),
@@ -422,11 +423,17 @@ impl IvrApp {
     }
 }
 
-/// Appends a last entry to `t` saying `detail`; with `reason`, the outcome
-/// becomes a hangup for that reason (a transfer that did not happen).
-fn amend_trajectory(t: &mut Trajectory, detail: String, reason: Option<&str>) {
+/// Appends a last entry to `t` saying `detail` (at `at`, default: the last
+/// entry's time); with `reason`, the outcome becomes a hangup for that
+/// reason (a transfer that did not happen).
+fn amend_trajectory(
+    t: &mut Trajectory,
+    at: Option<DateTime<chrono::Utc>>,
+    detail: String,
+    reason: Option<&str>,
+) {
     if let Some(last) = t.entries.last().cloned() {
-        let at = t.ended_at.unwrap_or(last.at);
+        let at = at.unwrap_or(last.at).max(last.at);
         t.entries.push(ivr::TrajectoryEntry {
             seq: last.seq.saturating_add(1),
             at,

@@ -365,6 +365,7 @@ fn failed_transfer_hangs_up_and_says_why() {
         },
     ));
     h.set(LegId(1), LegState::Ended);
+    h.advance(Duration::from_secs(4));
     let out = h.ev(LegEvent::Failed(LegId(1), 480));
     assert!(hangs_up_caller(&out), "{out:?}");
     let t = &h.stored()[0].trajectory;
@@ -374,9 +375,15 @@ fn failed_transfer_hangs_up_and_says_why() {
             reason: Some("ivr.transfer_failed".into())
         })
     );
+    let last = t.entries.last().unwrap();
     assert_eq!(
-        t.entries.last().and_then(|e| e.detail.as_deref()),
+        last.detail.as_deref(),
         Some("transfer to ext:1002 failed (480)")
+    );
+    assert_eq!(
+        (last.at - t.ended_at.unwrap()).num_milliseconds(),
+        4000,
+        "the failure is dated when it happened"
     );
 }
 
