@@ -212,11 +212,12 @@ fn rfc4733_digits_through_a_menu_and_a_collect_into_a_transfer() {
         cmd
     };
     let bob_log = pbx.dir().join("1002.log");
+    let log = std::fs::File::create(&bob_log).expect("log");
     let mut bob = phone("1002")
         .args(["answer", "--duration", "3s", "--wait", "40s"])
         .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&bob_log).expect("log"))
-        .stderr(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
         .spawn()
         .expect("spawn 1002");
     let deadline = Instant::now() + Duration::from_secs(10);
