@@ -170,15 +170,8 @@ fn trace(config: Option<&Path>, call_id: &str, json: bool) -> anyhow::Result<(St
             p.record.part,
             t.started_at.format("%Y-%m-%d %H:%M:%S%.3f UTC")
         ));
+        // Ends with `keys: 1>3` when keys were pressed (the stored key path).
         out.push_str(&t.render_text());
-        out.push_str(&format!(
-            "key path: {}\n",
-            if p.key_path.is_empty() {
-                "-"
-            } else {
-                &p.key_path
-            }
-        ));
     }
     Ok((out, 0))
 }
