@@ -43,7 +43,7 @@ enum Command {
     Calls,
     /// SIP trunks of the running server: registration, health, calls.
     Trunks,
-    /// IVR flows: validate, render, simulate.
+    /// IVR flows: validate, render, simulate; trace a call's path.
     Ivr {
         #[command(subcommand)]
         action: commands::ivr::IvrCmd,
@@ -62,7 +62,7 @@ fn main() -> ExitCode {
         Command::Cdr(args) => commands::cdr::run(cli.config.as_deref(), args),
         Command::Calls => commands::cdr::run_calls(cli.config.as_deref()),
         Command::Trunks => commands::trunks::run(cli.config.as_deref()),
-        Command::Ivr { action } => commands::ivr::run(action),
+        Command::Ivr { action } => commands::ivr::run(cli.config.as_deref(), action),
         Command::Phone(args) => commands::phone::run(args),
     };
     match result {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::model::{NodeKind, TransferTarget};
 use crate::render::{render, RenderFormat};
-use crate::sim::{simulate, SimScript};
+use crate::sim::{simulate, simulate_with, CannedHttp, SimRequest, SimScript};
 use crate::{check_file, Checked, Diagnostic, Severity};
 
 /// Expands directories into their `*.toml` files (sorted), keeps files as given.
@@ -157,5 +157,28 @@ pub fn simulate_json_cmd(path: &Path, script: &SimScript) -> (String, i32) {
             }
         }
         Err(report) => report,
+    }
+}
+
+/// Like [`simulate_cmd`] (`json`: [`simulate_json_cmd`]) with http nodes
+/// answered by `answer` (`pbx ivr simulate` calls real URLs with it).
+pub fn simulate_with_cmd(
+    path: &Path,
+    script: &SimScript,
+    json: bool,
+    answer: impl FnMut(&SimRequest) -> CannedHttp,
+) -> (String, i32) {
+    let flow = match load_or_report(path) {
+        Ok(flow) => flow,
+        Err(report) => return report,
+    };
+    let sim = simulate_with(flow, script, answer);
+    let code = if sim.stalled { 3 } else { 0 };
+    if !json {
+        return (sim.render_text(), code);
+    }
+    match serde_json::to_string_pretty(&sim.trajectory) {
+        Ok(json) => (json + "\n", code),
+        Err(e) => (format!("cannot encode trajectory: {e}\n"), 1),
     }
 }

@@ -52,7 +52,7 @@ pub use interp::{
 pub use model::{Digit, Flow, Node, NodeKind, NodeType, TransferTarget};
 pub use registry::{FlowRegistry, ReloadReport};
 pub use render::{render, RenderFormat};
-pub use sim::{simulate, CannedHttp, SimScript, Simulation};
+pub use sim::{simulate, CannedHttp, SimRequest, SimScript, Simulation};
 pub use trajectory::{KeyPath, Outcome, Trajectory, TrajectoryEntry, TrajectoryEvent};
 
 /// Errors of this crate.

@@ -14,6 +14,10 @@ use serde::Deserialize;
 use sip_stack::Transport;
 use toml::Spanned;
 
+mod ivr_section;
+pub use ivr_section::IvrConfig;
+use ivr_section::{build_ivr, RawIvr};
+
 /// The configuration a newcomer gets with no `--config`: demo extensions on 127.0.0.1.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../fixtures/pbx.toml");
 
@@ -106,6 +110,8 @@ pub struct Config {
     pub dialplan: crate::dialplan::Dialplan,
     /// SIP trunks (`[[trunks]]`, used by the B2BUA).
     pub trunks: Vec<crate::trunks::TrunkConfig>,
+    /// IVR flows (`[ivr]`).
+    pub ivr: IvrConfig,
     /// Where the config came from.
     pub source: String,
 }
@@ -133,6 +139,8 @@ struct RawConfig {
     dialplan: Vec<crate::dialplan::raw::RawEntry>,
     #[serde(default)]
     trunks: Vec<crate::trunks::config::RawTrunk>,
+    #[serde(default)]
+    ivr: RawIvr,
 }
 
 /// Which component handles calls between local users (`calls.engine`).
@@ -285,23 +293,40 @@ impl Config {
             column: 1,
             message: format!("cannot read the file: {e}"),
         })?;
-        Self::from_str_named(&text, &path.display().to_string())
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, &path.display().to_string(), base, false)
     }
 
-    /// The embedded default configuration.
+    /// The embedded default configuration. Its relative paths (`[ivr]
+    /// flows_dir`) mean the source tree's `fixtures/`; where that is gone
+    /// (an installed binary) IVR routes are refused at call time instead.
     pub fn embedded() -> Self {
-        Self::from_str_named(EMBEDDED_DEFAULT, "<embedded fixtures/pbx.toml>")
-            .expect("the embedded default config is validated by a unit test")
+        let fixtures = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"));
+        Self::parse(
+            EMBEDDED_DEFAULT,
+            "<embedded fixtures/pbx.toml>",
+            fixtures,
+            true,
+        )
+        .expect("the embedded default config is validated by a unit test")
     }
 
-    /// Parses and validates `text`; `file` names it in errors.
+    /// Parses and validates `text`; `file` names it in errors; relative
+    /// paths are relative to the current directory.
     pub fn from_str_named(text: &str, file: &str) -> Result<Self, ConfigError> {
+        Self::parse(text, file, Path::new("."), false)
+    }
+
+    fn parse(text: &str, file: &str, base: &Path, lenient: bool) -> Result<Self, ConfigError> {
         let pos = Positioner { file, text };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let offset = e.span().map_or(0, |s| s.start);
             pos.error(offset, e.message().trim_end())
         })?;
-        build(raw, &pos)
+        let ivr = build_ivr(&raw, &pos, base, lenient)?;
+        let mut config = build(raw, &pos)?;
+        config.ivr = ivr;
+        Ok(config)
     }
 
     /// The SQLite database file.
@@ -583,6 +608,7 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         calls,
         dialplan,
         trunks,
+        ivr: IvrConfig::default(),
         source: pos.file.to_owned(),
     })
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod b2bua;
 pub mod config;
 pub mod dialplan;
+pub mod http_client;
 pub mod metrics;
 pub mod proxy;
 pub mod registrar;

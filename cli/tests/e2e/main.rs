@@ -10,6 +10,7 @@ mod raw_ua;
 mod admin;
 mod b2bua;
 mod durability;
+mod ivr;
 mod malformed;
 mod proxy;
 mod register;

@@ -51,6 +51,15 @@ impl Bridge {
         }
     }
 
+    /// A bridge whose caller is connected to `winner` already: an
+    /// application (IVR transfer) hands over an answered call.
+    pub fn bridged(winner: LegId) -> Self {
+        Self {
+            winner: Some(winner),
+            ..Self::new(Vec::new())
+        }
+    }
+
     fn other(&self, leg: LegId) -> Option<LegId> {
         if leg == LegId::CALLER {
             self.winner

@@ -28,6 +28,7 @@ pub mod call;
 pub mod cdr;
 pub mod engine;
 pub mod events;
+pub mod ivr_app;
 pub mod sdp;
 pub mod trunk_route;
 

@@ -41,6 +41,15 @@ pub struct RawEntry {
     time: Option<Spanned<String>>,
 }
 
+impl RawEntry {
+    /// The flow of a `type = "ivr"` entry with the offset of its `type`.
+    pub fn ivr_flow(&self) -> Option<(&str, usize)> {
+        (self.kind.get_ref() == "ivr")
+            .then(|| self.flow.as_deref().map(|f| (f, self.kind.span().start)))
+            .flatten()
+    }
+}
+
 /// A validation error at a byte offset of the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawError {

@@ -5,6 +5,7 @@
 mod handler;
 mod housekeeping;
 mod http;
+mod ivr;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -83,6 +84,8 @@ pub struct Server {
     threads: Vec<std::thread::JoinHandle<()>>,
     metrics_addr: Option<SocketAddr>,
     http: Option<tokio::task::JoinHandle<()>>,
+    /// IVR tasks (HTTP jobs, SIGHUP reload).
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// The call engine of `calls.engine = "b2bua"`: pbx's user agent on the
@@ -93,6 +96,7 @@ fn b2bua_host(
     cdr: crate::store::CdrQueue,
     seed: u64,
     listeners: &[(Transport, SocketAddr)],
+    flows: Option<crate::b2bua::ivr_app::SharedFlows>,
 ) -> crate::sip::B2buaHost {
     use crate::b2bua::{Engine, EngineConfig, EventBus, Timestamp};
     let aor = sip_stack::Uri::parse(&format!("sip:pbx@{}", config.domain))
@@ -119,11 +123,16 @@ fn b2bua_host(
             epoch,
         },
         EventBus::default(),
-        Arc::new(cdr),
+        Arc::new(cdr.clone()),
     );
     if !config.trunks.is_empty() {
         tracing::info!(trunks = config.trunks.len(), "SIP trunks configured");
     }
+    let ivr = flows.map(|flows| crate::b2bua::ivr_app::IvrServices {
+        flows,
+        sink: Arc::new(cdr),
+        utc_offset_secs: config.dialplan.utc_offset_secs,
+    });
     crate::sip::B2buaHost {
         engine: parking_lot::Mutex::new(engine),
         dialplan: config.dialplan.clone(),
@@ -133,6 +142,8 @@ fn b2bua_host(
             seed.rotate_left(29),
             Instant::now(),
         ),
+        ivr,
+        jobs_ready: Arc::default(),
     }
 }
 
@@ -259,14 +270,24 @@ impl Server {
             )),
             crate::config::CallEngine::Proxy => None,
         };
+        let flows = match (&cdr_writer, &config.ivr.flows_dir) {
+            (Some(_), Some(dir)) => {
+                let flows: crate::b2bua::ivr_app::SharedFlows = Arc::default();
+                ivr::load_flows(&flows, dir);
+                Some((flows, dir.clone()))
+            }
+            _ => None,
+        };
         let b2bua = cdr_writer.as_ref().and_then(|w| {
             let udp = transports.local_addr(Transport::Udp)?;
+            let shared = flows.as_ref().map(|(f, _)| f.clone());
             Some(b2bua_host(
                 &config,
                 udp,
                 w.queue(),
                 rng.next_u64(),
                 &listeners,
+                shared,
             ))
         });
         if b2bua.is_none() && !config.trunks.is_empty() {
@@ -314,7 +335,26 @@ impl Server {
         let _ = cell.set((core.clone(), transports.clone()));
 
         let stop = Arc::new(AtomicBool::new(false));
-        let threads = vec![
+        let mut tasks = Vec::new();
+        let mut threads = Vec::new();
+        if core.b2bua.is_some() {
+            tasks.push(ivr::spawn_http_jobs(
+                core.clone(),
+                transports.clone(),
+                start,
+            ));
+        }
+        if let Some((flows, dir)) = flows {
+            threads.push(ivr::spawn_housekeeping(
+                flows.clone(),
+                dir.clone(),
+                Store::open(&db)?,
+                config.ivr.trajectory_retention,
+                stop.clone(),
+            ));
+            tasks.extend(ivr::spawn_sighup(flows, dir));
+        }
+        threads.extend([
             housekeeping::spawn_timers(core.clone(), transports.clone(), stop.clone(), start),
             housekeeping::spawn_housekeeping(
                 core.clone(),
@@ -324,7 +364,7 @@ impl Server {
                 stop.clone(),
                 start,
             ),
-        ];
+        ]);
 
         let (http, metrics_addr) = match config.metrics_listen {
             Some(addr) => {
@@ -346,6 +386,7 @@ impl Server {
             threads,
             metrics_addr,
             http,
+            tasks,
         })
     }
 
@@ -389,6 +430,9 @@ impl Server {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(h) = self.http.take() {
             h.abort();
+        }
+        for t in self.tasks.drain(..) {
+            t.abort();
         }
         self.transports.clone().shutdown().await;
         for t in self.threads.drain(..) {

@@ -13,7 +13,8 @@ use sip_stack::Peer;
 
 use super::{Now, Outbox, SipCore};
 use crate::b2bua::app::{CallClass, DialTarget, Direction, LegSpec};
-use crate::b2bua::engine::{Engine, Router, Routing, Services};
+use crate::b2bua::engine::{Engine, HttpJob, Router, Routing, Services};
+use crate::b2bua::ivr_app::{IvrApp, IvrServices};
 use crate::b2bua::trunk_route::{Classified, TrunkAttempt, TrunkRoute};
 use crate::b2bua::HangupCause;
 use crate::dialplan::{Dialplan, Route};
@@ -28,6 +29,19 @@ pub struct B2buaHost {
     pub dialplan: Dialplan,
     /// SIP trunks (possibly none).
     pub trunks: Trunks,
+    /// IVR flows and the trajectory store (None: `ivr` routes are refused).
+    pub ivr: Option<IvrServices>,
+    /// Woken when the engine queued HTTP jobs ([`SipCore::b2bua_jobs`]).
+    pub jobs_ready: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl B2buaHost {
+    /// Wakes the job runner if the engine queued work.
+    fn signal_jobs(&self, engine: &Engine) {
+        if engine.has_jobs() {
+            self.jobs_ready.notify_one();
+        }
+    }
 }
 
 /// Routing through the dial plan, the registrar and the trunks at one moment.
@@ -36,6 +50,7 @@ pub struct CoreRouter<'a> {
     core: &'a SipCore,
     dialplan: &'a Dialplan,
     trunks: &'a Trunks,
+    ivr: Option<&'a IvrServices>,
     unix_secs: u64,
     /// The message being handled came from this trunk's carrier.
     source_trunk: Option<usize>,
@@ -57,6 +72,7 @@ impl Router for CoreRouter<'_> {
         match route {
             Route::User(user) => self.user_targets(&user),
             Route::Trunk { trunk, number } => self.outbound(caller, &trunk, &number),
+            Route::Ivr(flow) => self.ivr(&flow),
             // Features of later issues: the targets validate, calls are refused.
             Route::Queue(_) => Routing::Refuse(HangupCause::Rejected(480)),
             _ => Routing::Refuse(HangupCause::NotImplemented),
@@ -111,6 +127,22 @@ impl CoreRouter<'_> {
         )))
     }
 
+    /// A call into IVR flow `name` (the version loaded now).
+    fn ivr(&self, name: &str) -> Routing {
+        let Some(svc) = self.ivr else {
+            tracing::info!(flow = name, "IVR route without [ivr] flows_dir");
+            return Routing::Refuse(HangupCause::NotImplemented);
+        };
+        let flow = svc.flows.read().get(name);
+        match flow {
+            Some(flow) => Routing::App(Box::new(IvrApp::new(svc.clone(), flow))),
+            None => {
+                tracing::warn!(flow = name, "IVR flow not loaded; call refused");
+                Routing::Refuse(HangupCause::NoRoute)
+            }
+        }
+    }
+
     /// The registered contacts of a local user (parallel fork).
     fn user_targets(&self, user: &str) -> Routing {
         let aor = format!("{user}@{}", self.core.locals.domain);
@@ -153,6 +185,7 @@ impl SipCore {
             core: self,
             dialplan: &host.dialplan,
             trunks: &host.trunks,
+            ivr: host.ivr.as_ref(),
             unix_secs: now.unix_secs,
             source_trunk: host.trunks.by_source(peer.addr),
             may_call_out,
@@ -161,9 +194,9 @@ impl SipCore {
             router: &router,
             anchor: self.anchor.as_ref(),
         };
-        host.engine
-            .lock()
-            .handle_message(now.instant, msg, peer, svc, out);
+        let mut engine = host.engine.lock();
+        engine.handle_message(now.instant, msg, peer, svc, out);
+        host.signal_jobs(&engine);
     }
 
     /// A response in B2BUA mode: the trunks' REGISTERs and probes, or the engine's.
@@ -271,6 +304,7 @@ impl SipCore {
             core: self,
             dialplan: &host.dialplan,
             trunks: &host.trunks,
+            ivr: host.ivr.as_ref(),
             unix_secs: now.unix_secs,
             source_trunk: None,
             may_call_out: false,
@@ -280,6 +314,45 @@ impl SipCore {
             anchor: self.anchor.as_ref(),
         };
         engine.handle_timeout(now.instant, svc, out);
+        host.signal_jobs(&engine);
+    }
+
+    /// HTTP requests of applications waiting to run (IVR http nodes).
+    pub fn b2bua_jobs(&self) -> Vec<HttpJob> {
+        let Some(host) = &self.b2bua else {
+            return Vec::new();
+        };
+        let mut engine = host.engine.lock();
+        std::iter::from_fn(|| engine.poll_job()).collect()
+    }
+
+    /// The outcome of a job from [`Self::b2bua_jobs`].
+    pub fn b2bua_http_result(
+        &self,
+        now: &Now,
+        job: &HttpJob,
+        outcome: crate::b2bua::app::HttpOutcome,
+        out: &mut Outbox,
+    ) {
+        let Some(host) = &self.b2bua else {
+            return;
+        };
+        let router = CoreRouter {
+            core: self,
+            dialplan: &host.dialplan,
+            trunks: &host.trunks,
+            ivr: host.ivr.as_ref(),
+            unix_secs: now.unix_secs,
+            source_trunk: None,
+            may_call_out: false,
+        };
+        let svc = Services {
+            router: &router,
+            anchor: self.anchor.as_ref(),
+        };
+        let mut engine = host.engine.lock();
+        engine.handle_http_result(now.instant, job.call, job.id, outcome, svc, out);
+        host.signal_jobs(&engine);
     }
 
     /// The trunks' registrations and probes, when due.

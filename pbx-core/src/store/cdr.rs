@@ -14,6 +14,7 @@ use rusqlite::{params, params_from_iter, types::Value};
 
 use super::{Store, StoreError};
 use crate::b2bua::cdr::{CallRecord, CdrSink, LegQuality, LegRecord};
+use crate::b2bua::ivr_app::{TrajectoryRecord, TrajectorySink};
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS cdr (
@@ -100,13 +101,15 @@ pub struct CdrFilter {
 
 /// One write.
 #[derive(Debug, Clone)]
-enum CdrOp {
+pub(super) enum CdrOp {
     Insert(Box<CallRecord>),
     Quality(String, [LegQuality; 2]),
+    /// An IVR trajectory part (`store/trajectory.rs`).
+    Trajectory(TrajectoryRecord),
 }
 
 impl Store {
-    fn write_cdr_ops(&mut self, ops: &[CdrOp]) -> Result<(), StoreError> {
+    pub(super) fn write_cdr_ops(&mut self, ops: &[CdrOp]) -> Result<(), StoreError> {
         let path = self.path().to_owned();
         let wrap = |source| StoreError::Sqlite {
             path: path.clone(),
@@ -117,6 +120,7 @@ impl Store {
             match op {
                 CdrOp::Insert(r) => insert(&tx, r),
                 CdrOp::Quality(call_id, q) => quality(&tx, call_id, q),
+                CdrOp::Trajectory(t) => super::trajectory::insert(&tx, t),
             }
             .map_err(wrap)?;
         }
@@ -319,6 +323,12 @@ impl CdrSink for CdrQueue {
 
     fn quality(&self, call_id: &str, legs: [LegQuality; 2]) {
         let _ = self.tx.send(CdrOp::Quality(call_id.to_owned(), legs));
+    }
+}
+
+impl TrajectorySink for CdrQueue {
+    fn write_trajectory(&self, record: TrajectoryRecord) {
+        let _ = self.tx.send(CdrOp::Trajectory(record));
     }
 }
 

@@ -4,8 +4,10 @@
 
 mod cdr;
 mod sqlite;
+mod trajectory;
 mod write_behind;
 
 pub use cdr::{CdrFilter, CdrQueue, CdrWriter, StoredCdr};
 pub use sqlite::{Store, StoreError, UserRow};
+pub use trajectory::StoredTrajectory;
 pub use write_behind::{BindingChange, WriteBehind};

@@ -105,6 +105,8 @@ impl Store {
         conn.execute_batch(SCHEMA).map_err(wrap)?;
         conn.execute_batch(super::cdr::SCHEMA).map_err(wrap)?;
         super::cdr::migrate(&conn).map_err(wrap)?;
+        conn.execute_batch(super::trajectory::SCHEMA)
+            .map_err(wrap)?;
         Ok(Self {
             conn,
             path: path.to_owned(),

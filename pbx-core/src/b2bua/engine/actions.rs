@@ -56,6 +56,21 @@ impl Engine {
                 Some(s) => self.ua.notify_transfer(now, s, StatusCode(*status)),
                 None => return stale(id, &action),
             },
+            Action::Http {
+                id: job,
+                url,
+                body_json,
+                timeout,
+            } => {
+                self.jobs.push_back(super::HttpJob {
+                    call: id,
+                    id: *job,
+                    url: url.clone(),
+                    body_json: body_json.clone(),
+                    timeout: *timeout,
+                });
+                return;
+            }
             Action::Call(input) => {
                 if let Err(e) = entry.call.handle_input(now, input.clone()) {
                     tracing::debug!(error = %e, "call input ignored");
@@ -123,8 +138,7 @@ impl Engine {
             | Action::StartRecording { .. }
             | Action::StopRecording { .. }
             | Action::JoinRoom { .. }
-            | Action::ReleaseMedia { .. }
-            | Action::Http { .. } => {
+            | Action::ReleaseMedia { .. } => {
                 tracing::warn!(call = %id, ?action, "action not supported by this engine");
                 return;
             }

@@ -11,6 +11,7 @@
 //! [`CdrSink`], its events to the [`EventBus`].
 
 mod actions;
+mod jobs;
 mod legs;
 #[cfg(test)]
 mod tests;
@@ -30,6 +31,8 @@ use super::events::EventBus;
 use super::{CallId, LegId, Timestamp};
 use crate::proxy::anchor::{Anchored, MediaAnchor};
 use crate::sip::Outbox;
+
+pub use jobs::HttpJob;
 
 /// Settings of an [`Engine`].
 #[derive(Debug, Clone)]
@@ -175,6 +178,8 @@ pub struct Engine {
     bus: EventBus,
     sink: Arc<dyn CdrSink>,
     pending: VecDeque<(CallId, LegEvent)>,
+    /// HTTP requests of applications waiting for the driver.
+    jobs: VecDeque<HttpJob>,
 }
 
 impl Engine {
@@ -197,6 +202,7 @@ impl Engine {
             bus,
             sink,
             pending: VecDeque::new(),
+            jobs: VecDeque::new(),
         }
     }
 

@@ -24,16 +24,23 @@ fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
-struct Bob(Vec<DialTarget>, Arc<crate::trunks::Slots>);
+mod ivr;
+
+/// Routes: `bob` (forks to the targets), `carol` (or 1003), `ivr` (the IVR flow `t`
+/// when the services are set, else 501), two trunk numbers, anything else 404.
+struct Bob(
+    Vec<DialTarget>,
+    Arc<crate::trunks::Slots>,
+    Option<crate::b2bua::ivr_app::IvrServices>,
+);
 
 impl Router for Bob {
     fn route(&self, _caller: &str, dialed: &str) -> Routing {
         match dialed {
             "bob" => Routing::Dial(self.0.clone()),
-            "carol" => Routing::Dial(vec![DialTarget {
+            "carol" | "1003" => Routing::Dial(vec![DialTarget {
                 uri: Uri::parse("sip:carol@10.0.0.4:5060").unwrap(),
             }]),
-            "ivr" => Routing::Refuse(HangupCause::NotImplemented),
             // Out through two trunks: Bob's carrier first, then Carol's.
             "0201234567" => Routing::App(Box::new(trunk_route(self.1.clone()))),
             // No trunk up for the number.
@@ -41,6 +48,16 @@ impl Router for Bob {
                 Vec::new(),
                 self.1.clone(),
             ))),
+            "ivr" => match &self.2 {
+                Some(svc) => match svc.flows.read().get("t") {
+                    Some(flow) => Routing::App(Box::new(crate::b2bua::ivr_app::IvrApp::new(
+                        svc.clone(),
+                        flow,
+                    ))),
+                    None => Routing::Refuse(HangupCause::NoRoute),
+                },
+                None => Routing::Refuse(HangupCause::NotImplemented),
+            },
             _ => Routing::Refuse(HangupCause::NoRoute),
         }
     }
@@ -98,6 +115,7 @@ impl World {
                     uri: Uri::parse("sip:bob@10.0.0.3:5060").unwrap(),
                 }],
                 crate::trunks::Slots::new(2),
+                None,
             ),
             alice: UserAgent::new(a),
             bob: UserAgent::new(b),
