@@ -59,6 +59,7 @@
 pub mod codec;
 pub mod demux;
 pub mod dtmf;
+pub mod endpoint;
 pub mod error;
 pub mod g711;
 pub mod jitter;
