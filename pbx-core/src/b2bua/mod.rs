@@ -18,6 +18,8 @@
 //!   answered, bridged, held, resumed, transferred, DTMF, ended);
 //! - [`cdr`]: the call record written at hangup and the [`cdr::CdrSink`]
 //!   storage trait;
+//! - [`media`]: pbx's own media endpoints (prompts, recording, DTMF,
+//!   conference rooms) as a service of the engine;
 //! - [`engine`]: the glue between the user agent, the relay, the calls,
 //!   their applications, the bus and the CDR sink. It follows the SIP core's
 //!   contract: messages and timers in, datagrams out in an `Outbox`.
@@ -28,6 +30,7 @@ pub mod call;
 pub mod cdr;
 pub mod engine;
 pub mod events;
+pub mod media;
 pub mod sdp;
 
 use std::fmt;

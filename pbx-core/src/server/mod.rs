@@ -119,9 +119,20 @@ fn b2bua_host(
         EventBus::default(),
         Arc::new(cdr),
     );
+    let endpoints = match crate::b2bua::media::EndpointService::start(
+        config.endpoints.clone(),
+        config.recordings_dir.clone(),
+    ) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            tracing::error!(error = %e, "media endpoints not started: conference rooms refuse calls");
+            None
+        }
+    };
     crate::sip::B2buaHost {
         engine: parking_lot::Mutex::new(engine),
         dialplan: config.dialplan.clone(),
+        endpoints,
     }
 }
 

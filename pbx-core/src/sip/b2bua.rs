@@ -14,6 +14,7 @@ use sip_stack::Peer;
 use super::{Now, Outbox, SipCore};
 use crate::b2bua::app::DialTarget;
 use crate::b2bua::engine::{Engine, Router, Routing, Services};
+use crate::b2bua::media::{EndpointService, MediaEndpoints};
 use crate::b2bua::HangupCause;
 use crate::dialplan::{Dialplan, Route};
 use crate::proxy::local_response;
@@ -24,6 +25,9 @@ pub struct B2buaHost {
     pub engine: Mutex<Engine>,
     /// The dial plan.
     pub dialplan: Dialplan,
+    /// pbx's own media endpoints (conference rooms, prompts); None when
+    /// they could not start.
+    pub endpoints: Option<EndpointService>,
 }
 
 /// Routing through the dial plan and the registrar at one moment.
@@ -92,6 +96,7 @@ impl SipCore {
         let svc = Services {
             router: &router,
             anchor: self.anchor.as_ref(),
+            endpoints: host.endpoints.as_ref().map(|e| e as &dyn MediaEndpoints),
         };
         host.engine
             .lock()
@@ -160,20 +165,31 @@ impl SipCore {
         }
     }
 
-    /// The engine's timers, when due.
+    /// The engine's timers, when due, and the media endpoints' events.
     pub(super) fn b2bua_timers(&self, host: &B2buaHost, now: &Now, out: &mut Outbox) {
         let mut engine = host.engine.lock();
-        if engine.poll_timeout().is_none_or(|t| t > now.instant) {
-            return;
-        }
         let router = CoreRouter {
             core: self,
             dialplan: &host.dialplan,
             unix_secs: now.unix_secs,
         };
+        if let Some(eps) = &host.endpoints {
+            while let Some(ev) = eps.poll_event() {
+                let svc = Services {
+                    router: &router,
+                    anchor: self.anchor.as_ref(),
+                    endpoints: Some(eps),
+                };
+                engine.handle_media_event(now.instant, ev, svc, out);
+            }
+        }
+        if engine.poll_timeout().is_none_or(|t| t > now.instant) {
+            return;
+        }
         let svc = Services {
             router: &router,
             anchor: self.anchor.as_ref(),
+            endpoints: host.endpoints.as_ref().map(|e| e as &dyn MediaEndpoints),
         };
         engine.handle_timeout(now.instant, svc, out);
     }

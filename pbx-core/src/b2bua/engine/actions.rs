@@ -123,8 +123,12 @@ impl Engine {
             | Action::StartRecording { .. }
             | Action::StopRecording { .. }
             | Action::JoinRoom { .. }
-            | Action::ReleaseMedia { .. }
-            | Action::Http { .. } => {
+            | Action::RoomControl { .. }
+            | Action::ReleaseMedia { .. } => {
+                self.execute_media(now, id, action, svc);
+                return;
+            }
+            Action::Http { .. } => {
                 tracing::warn!(call = %id, ?action, "action not supported by this engine");
                 return;
             }
@@ -170,6 +174,7 @@ impl Engine {
                         status: 0,
                         codec: None,
                         placed_at: now,
+                        endpoint: None,
                     });
                     self.sessions.insert(session, (id, leg));
                 }
@@ -212,6 +217,11 @@ impl Engine {
         }
         if let (Some(relay), Some(a)) = (svc.anchor, &entry.anchor) {
             relay.close(a);
+        }
+        if let Some(eps) = svc.endpoints {
+            for e in entry.legs.iter_mut().filter_map(|l| l.endpoint.take()) {
+                eps.close(e);
+            }
         }
         let legs = entry.legs.iter().map(leg_record).collect();
         match CallRecord::of(&entry.call, legs, now) {

@@ -127,6 +127,7 @@ impl World {
                 let svc = Services {
                     router: &self.router,
                     anchor: None,
+                    endpoints: None,
                 };
                 match to {
                     t if t == addr(PBX) => self
@@ -161,6 +162,7 @@ impl World {
         let svc = Services {
             router: &self.router,
             anchor: None,
+            endpoints: None,
         };
         self.engine.handle_timeout(self.now, svc, &mut out);
         for (peer, data) in out {
