@@ -18,6 +18,7 @@
 //!   answered, bridged, held, resumed, transferred, DTMF, ended);
 //! - [`cdr`]: the call record written at hangup and the [`cdr::CdrSink`]
 //!   storage trait;
+//! - [`conference`]: a caller of a conference room (PIN, moderator keys);
 //! - [`media`]: pbx's own media endpoints (prompts, recording, DTMF,
 //!   conference rooms) as a service of the engine;
 //! - [`engine`]: the glue between the user agent, the relay, the calls,
@@ -28,6 +29,7 @@ pub mod app;
 pub mod bridge;
 pub mod call;
 pub mod cdr;
+pub mod conference;
 pub mod engine;
 pub mod events;
 pub mod media;

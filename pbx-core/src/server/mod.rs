@@ -133,6 +133,7 @@ fn b2bua_host(
         engine: parking_lot::Mutex::new(engine),
         dialplan: config.dialplan.clone(),
         endpoints,
+        prompts_dir: config.prompts_dir.clone(),
     }
 }
 

@@ -13,6 +13,7 @@ use sip_stack::Peer;
 
 use super::{Now, Outbox, SipCore};
 use crate::b2bua::app::DialTarget;
+use crate::b2bua::conference::Conference;
 use crate::b2bua::engine::{Engine, Router, Routing, Services};
 use crate::b2bua::media::{EndpointService, MediaEndpoints};
 use crate::b2bua::HangupCause;
@@ -28,12 +29,15 @@ pub struct B2buaHost {
     /// pbx's own media endpoints (conference rooms, prompts); None when
     /// they could not start.
     pub endpoints: Option<EndpointService>,
+    /// Where applications' prompts are (`media.prompts_dir`).
+    pub prompts_dir: std::path::PathBuf,
 }
 
 /// Routing through the dial plan and the registrar at one moment.
 pub struct CoreRouter<'a> {
     core: &'a SipCore,
     dialplan: &'a Dialplan,
+    prompts: &'a std::path::Path,
     unix_secs: u64,
 }
 
@@ -45,6 +49,10 @@ impl Router for CoreRouter<'_> {
             .unwrap_or_else(|| Route::User(dialed.to_owned()));
         match route {
             Route::User(user) => self.user_targets(&user),
+            Route::Conference {
+                room,
+                moderator_pin,
+            } => Routing::App(Box::new(Conference::new(room, moderator_pin, self.prompts))),
             // Features of later issues: the targets validate, calls are refused.
             Route::Queue(_) => Routing::Refuse(HangupCause::Rejected(480)),
             _ => Routing::Refuse(HangupCause::NotImplemented),
@@ -91,6 +99,7 @@ impl SipCore {
         let router = CoreRouter {
             core: self,
             dialplan: &host.dialplan,
+            prompts: &host.prompts_dir,
             unix_secs: now.unix_secs,
         };
         let svc = Services {
@@ -171,6 +180,7 @@ impl SipCore {
         let router = CoreRouter {
             core: self,
             dialplan: &host.dialplan,
+            prompts: &host.prompts_dir,
             unix_secs: now.unix_secs,
         };
         if let Some(eps) = &host.endpoints {
