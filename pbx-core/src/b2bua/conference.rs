@@ -197,10 +197,10 @@ impl Application for Conference {
                 }
             }
             (State::Pin, LegEvent::Dtmf(LegId::CALLER, key)) => self.pin_key(*key, out),
-            (State::Pin, LegEvent::Timer) => {
-                if self.deadline.is_some_and(|d| d <= view.now.instant) {
-                    self.join(RoomRole::Guest, out);
-                }
+            (State::Pin, LegEvent::Timer)
+                if self.deadline.is_some_and(|d| d <= view.now.instant) =>
+            {
+                self.join(RoomRole::Guest, out);
             }
             (State::Joined(role), LegEvent::Dtmf(LegId::CALLER, key)) => {
                 self.room_key(role, *key, out);
