@@ -20,7 +20,7 @@ use super::session::{EndpointSession, SessionEvent, WavWriter, FRAME, MAX_DECODE
 use super::{EndpointConfig, EndpointEvent, EndpointId, RoomOp};
 use crate::mixer::room::Role;
 use crate::mixer::thread::{AudioFrame, Control, MixerHandle, MixerOutput, MAX_FRAME};
-use crate::mixer::{ParticipantId, RoomId, RoomLimits};
+use crate::mixer::{ConferenceError, ParticipantId, RoomId, RoomLimits};
 use crate::relay::ports::{PortAllocator, PortError, PortPair};
 use crate::rtp::Ssrc;
 use crate::sdp::Negotiated;
@@ -145,6 +145,7 @@ pub struct Driver {
     free: Vec<usize>,
     by_id: HashMap<EndpointId, usize>,
     rooms: HashSet<RoomId>,
+    locked: HashSet<RoomId>,
 }
 
 impl Driver {
@@ -169,6 +170,7 @@ impl Driver {
             free: Vec::new(),
             by_id: HashMap::new(),
             rooms: HashSet::new(),
+            locked: HashSet::new(),
         })
     }
 
@@ -399,8 +401,42 @@ impl Driver {
         }
     }
 
+    /// Joins `room`, checking what the mixer would refuse (SPEC §20 limits,
+    /// lock) so the refusal reaches this endpoint; a second moderator
+    /// joins as a speaker.
     fn join(&mut self, id: EndpointId, room: RoomId, name: String, role: Role) {
         self.leave(id);
+        let count = |r: Role| {
+            self.entries
+                .iter()
+                .flatten()
+                .filter(|e| e.room == Some((room, r)))
+                .count()
+        };
+        let role = if role == Role::Moderator && count(Role::Moderator) > 0 {
+            Role::Speaker
+        } else {
+            role
+        };
+        let limits = RoomLimits::default();
+        let refused = match role {
+            Role::Moderator => None,
+            _ if self.locked.contains(&room) => Some(ConferenceError::Locked),
+            Role::Speaker if count(role) >= limits.max_speakers => {
+                Some(ConferenceError::Full(role))
+            }
+            Role::Supervisor if count(role) >= limits.max_supervisors => {
+                Some(ConferenceError::Full(role))
+            }
+            Role::Attendee if count(role) >= limits.max_attendees => {
+                Some(ConferenceError::Full(role))
+            }
+            _ => None,
+        };
+        if let Some(error) = refused {
+            let _ = self.events.send(EndpointEvent::JoinRefused { id, error });
+            return;
+        }
         let Some(e) = self.entry(id) else {
             return;
         };
@@ -431,9 +467,18 @@ impl Driver {
     }
 
     fn room_op(&mut self, id: EndpointId, op: RoomOp) {
-        let Some((room, _)) = self.entry(id).and_then(|e| e.room) else {
+        let Some((room, role)) = self.entry(id).and_then(|e| e.room) else {
             return;
         };
+        match op {
+            RoomOp::Lock(true) if role == Role::Moderator => {
+                self.locked.insert(room);
+            }
+            RoomOp::Lock(false) | RoomOp::End if role == Role::Moderator => {
+                self.locked.remove(&room);
+            }
+            _ => {}
+        }
         let by = ParticipantId(id.0);
         let guests: Vec<ParticipantId> = self
             .entries

@@ -111,8 +111,16 @@ pub enum EndpointEvent {
         /// What.
         event: RoomEvent,
     },
-    /// A room operation or join was refused by the mixer.
+    /// A room operation was refused by the mixer.
     RoomRefused(ConferenceError),
+    /// The endpoint could not join its room (full for its role, locked);
+    /// it stays out of every room.
+    JoinRefused {
+        /// Endpoint.
+        id: EndpointId,
+        /// Why.
+        error: ConferenceError,
+    },
     /// The endpoint is closed; its final counters.
     Closed {
         /// Endpoint.

@@ -363,3 +363,48 @@ fn room_mix_minus_and_moderator_mute() {
         h.close(p.id);
     }
 }
+
+#[test]
+fn room_refuses_a_16th_speaker_and_joins_when_locked() {
+    let h = host(41800);
+    let phones: Vec<Phone> = (0..18).map(|_| Phone::open(&h)).collect();
+    h.join(phones[0].id, "400", Role::Moderator);
+    // a second moderator PIN holder joins as a speaker: 15 speakers in all
+    for p in &phones[1..16] {
+        h.join(p.id, "400", Role::Moderator);
+    }
+    h.join(phones[16].id, "400", Role::Speaker);
+    let ev = next_event(&h, |e| matches!(e, EndpointEvent::JoinRefused { .. }));
+    assert_eq!(
+        ev,
+        EndpointEvent::JoinRefused {
+            id: phones[16].id,
+            error: media::mixer::ConferenceError::Full(Role::Speaker)
+        }
+    );
+    // only the first moderator is one; nothing else was refused by the mixer
+    std::thread::sleep(Duration::from_millis(100));
+    let events: Vec<EndpointEvent> = h.events().try_iter().collect();
+    assert!(
+        !events.iter().any(|e| matches!(
+            e,
+            EndpointEvent::RoomRefused(_) | EndpointEvent::JoinRefused { .. }
+        )),
+        "{events:?}"
+    );
+    // the moderator locks the room: a newcomer is refused, even after a guest left
+    h.leave(phones[1].id);
+    h.room_op(phones[0].id, RoomOp::Lock(true));
+    h.join(phones[17].id, "400", Role::Speaker);
+    let ev = next_event(&h, |e| matches!(e, EndpointEvent::JoinRefused { .. }));
+    assert!(
+        matches!(ev, EndpointEvent::JoinRefused { id, error: media::mixer::ConferenceError::Locked } if id == phones[17].id)
+    );
+    h.room_op(phones[0].id, RoomOp::Lock(false));
+    h.join(phones[17].id, "400", Role::Speaker);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!h.events().try_iter().any(|e| matches!(
+        e,
+        EndpointEvent::JoinRefused { .. } | EndpointEvent::RoomRefused(_)
+    )));
+}

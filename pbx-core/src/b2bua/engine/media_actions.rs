@@ -81,6 +81,13 @@ impl Engine {
                     .filter(|m| m.room == Some(room))
                     .map(|m| (m.call, LegEvent::RoomLeft(m.leg))),
             ),
+            EndpointEvent::JoinRefused { id, error } => {
+                tracing::info!(endpoint = id.0, %error, "conference join refused");
+                events.extend(found(id).map(|m| (m.call, LegEvent::RoomLeft(m.leg))));
+                if let Some(m) = self.endpoints.get_mut(&id) {
+                    m.room = None;
+                }
+            }
             EndpointEvent::Room { .. } => {}
             EndpointEvent::RoomRefused(e) => {
                 tracing::info!(error = %e, "conference operation refused");

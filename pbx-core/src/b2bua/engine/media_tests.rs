@@ -376,3 +376,25 @@ fn answer_media_without_ports_refuses_the_call() {
     let r = w.sink.records.lock()[0].clone();
     assert_eq!(r.hangup_cause, "media.unavailable");
 }
+
+#[test]
+fn refused_join_ends_the_call() {
+    let mut w = World::new(FakeEndpoints::default());
+    w.call();
+    let ep = EndpointId(1);
+    w.media_event(EndpointEvent::Dtmf {
+        id: ep,
+        digit: ::media::dtmf::Digit::D5,
+    });
+    w.media_event(EndpointEvent::JoinRefused {
+        id: ep,
+        error: ::media::mixer::ConferenceError::Full(Role::Speaker),
+    });
+    assert!(w
+        .seen
+        .lock()
+        .unwrap()
+        .contains(&LegEvent::RoomLeft(LegId::CALLER)));
+    assert!(w.engine.is_empty());
+    assert_eq!(w.eps.log().last().unwrap(), "close 1");
+}
