@@ -387,5 +387,14 @@ fn endpoint(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, g711, opus, jitter, mixer, conference_g711, relay, endpoint);
+criterion_group!(
+    benches,
+    g711,
+    opus,
+    jitter,
+    mixer,
+    conference_g711,
+    relay,
+    endpoint
+);
 criterion_main!(benches);

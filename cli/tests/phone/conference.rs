@@ -54,7 +54,7 @@ fn three_phones_in_a_room_hear_mix_minus_and_the_moderator_mutes_guests() {
     let root = tmp.path();
     let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/prompts");
     let extra = format!(
-        "[calls]\nengine = \"b2bua\"\n[media]\nprompts_dir = \"{}\"\n\
+        "[calls]\nengine = \"b2bua\"\n[media]\nanchor = \"always\"\nprompts_dir = \"{}\"\n\
          [[dialplan]]\nextension = \"800\"\ntype = \"conference\"\nmoderator_pin = \"42\"\n\
          [[users]]\nname = \"2003\"\npassword = \"2003-pw\"\n",
         prompts.display()

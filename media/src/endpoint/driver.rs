@@ -133,7 +133,7 @@ struct Entry {
 pub const WAKER: Token = Token(usize::MAX);
 
 /// The media thread's state.
-pub struct Driver {
+pub(crate) struct Driver {
     pub(super) cfg: EndpointConfig,
     pub(super) poll: Poll,
     pub(super) ports: PortAllocator,
