@@ -16,6 +16,7 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 
+use super::queue::FrameQueue;
 use super::session::{EndpointSession, SessionEvent, WavWriter, FRAME, MAX_DECODED};
 use super::{EndpointConfig, EndpointEvent, EndpointId, RoomOp};
 use crate::mixer::room::Role;
@@ -127,6 +128,8 @@ struct Entry {
     sockets: [UdpSocket; 2],
     ports: PortPair,
     room: Option<(RoomId, Role)>,
+    /// Decoded frames waiting for the mixer.
+    inbox: FrameQueue,
 }
 
 /// Token of the waker.
@@ -178,7 +181,8 @@ impl Driver {
     pub(super) fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(256);
         let mut buf = [0u8; 2048];
-        let mut next_tick = Instant::now() + TICK;
+        // half a tick out of phase with the mixer thread, started just before
+        let mut next_tick = Instant::now() + TICK / 2;
         loop {
             let timeout = next_tick.saturating_duration_since(Instant::now());
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
@@ -250,16 +254,9 @@ impl Driver {
             let got = e
                 .session
                 .handle_rtp(Instant::now(), from, &buf[..n], &mut pcm, &mut emit);
-            if let (Some((room, _)), true) = (e.room, got > 0) {
+            if e.room.is_some() && got > 0 {
                 for chunk in pcm[..got].chunks(FRAME) {
-                    let mut f = AudioFrame {
-                        room,
-                        participant: ParticipantId(id.0),
-                        len: chunk.len(),
-                        samples: [0; MAX_FRAME],
-                    };
-                    f.samples[..chunk.len()].copy_from_slice(chunk);
-                    self.mixer.send_audio(f);
+                    e.inbox.push(chunk);
                 }
             }
         }
@@ -289,6 +286,17 @@ impl Driver {
             let mut emit = |ev| emit_event(events, id, ev);
             if e.session.tick(now, &mut pcm, &mut emit) {
                 send_frame(e, now, &pcm, buf);
+            }
+            // one queued frame per tick to the mixer (it mixes one per tick)
+            if let (Some((room, _)), Some(frame)) = (e.room, e.inbox.pop()) {
+                let mut f = AudioFrame {
+                    room,
+                    participant: ParticipantId(id.0),
+                    len: FRAME,
+                    samples: [0; MAX_FRAME],
+                };
+                f.samples[..FRAME].copy_from_slice(frame);
+                self.mixer.send_audio(f);
             }
         }
     }
@@ -328,6 +336,7 @@ impl Driver {
             sockets,
             ports,
             room: None,
+            inbox: FrameQueue::new(),
         });
         self.by_id.insert(id, slot);
         Ok(ports)
@@ -458,6 +467,7 @@ impl Driver {
         let Some(e) = self.entry(id) else {
             return;
         };
+        e.inbox.clear();
         if let Some((room, _)) = e.room.take() {
             let _ = self
                 .mixer

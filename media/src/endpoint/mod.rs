@@ -17,6 +17,7 @@
 pub mod clip;
 pub mod driver;
 pub mod host;
+pub mod queue;
 pub mod session;
 
 use std::net::IpAddr;

@@ -68,8 +68,7 @@ impl Phone {
             .and_then(|l| l.split(' ').next())
             .and_then(|p| p.parse().ok())
             .expect("answer port");
-        sock.set_read_timeout(Some(Duration::from_millis(5)))
-            .unwrap();
+        sock.set_nonblocking(true).unwrap();
         Self {
             sock,
             id,
@@ -290,9 +289,10 @@ fn records_incoming_audio_after_a_beep() {
     );
 }
 
-/// Runs three phones sending their tones for `frames` × 20 ms; returns what
-/// each heard in the last half.
-fn talk(phones: &mut [Phone], tones: &[Vec<i16>], frames: usize) -> Vec<Vec<i16>> {
+/// Runs three phones sending their tones for `frames` × 20 ms (in bursts
+/// of two frames every 40 ms if `bursty`); returns what each heard in the
+/// last half.
+fn talk(phones: &mut [Phone], tones: &[Vec<i16>], frames: usize, bursty: bool) -> Vec<Vec<i16>> {
     let mut heard = vec![Vec::new(); phones.len()];
     let mut hdr = Vec::new();
     let start = Instant::now();
@@ -301,7 +301,12 @@ fn talk(phones: &mut [Phone], tones: &[Vec<i16>], frames: usize) -> Vec<Vec<i16>
             let k = (f * 160) % (t.len() - 160);
             p.send_pcm(&t[k..k + 160]);
         }
-        let next = start + Duration::from_millis(20 * (f as u64 + 1));
+        let due = if bursty {
+            40 * ((f as u64 + 2) / 2)
+        } else {
+            20 * (f as u64 + 1)
+        };
+        let next = start + Duration::from_millis(due);
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
         for (p, h) in phones.iter().zip(&mut heard) {
             if f == frames / 2 {
@@ -323,7 +328,7 @@ fn room_mix_minus_and_moderator_mute() {
     let freqs = [500.0, 800.0, 1100.0];
     // 8000 samples hold whole periods of each: loops without a click
     let tones: Vec<Vec<i16>> = freqs.iter().map(|&f| tone(f, 8000, 5000.0)).collect();
-    let heard = talk(&mut phones, &tones, 80);
+    let heard = talk(&mut phones, &tones, 80, false);
     for (i, got) in heard.iter().enumerate() {
         assert!(got.len() > 4000, "phone {i} hears the room: {}", got.len());
         for (j, &f) in freqs.iter().enumerate() {
@@ -336,7 +341,7 @@ fn room_mix_minus_and_moderator_mute() {
         }
     }
     h.room_op(phones[0].id, RoomOp::MuteGuests);
-    let heard = talk(&mut phones, &tones, 60);
+    let heard = talk(&mut phones, &tones, 60, false);
     let expect = [
         [false, false, false],
         [true, false, false],
@@ -407,4 +412,35 @@ fn room_refuses_a_16th_speaker_and_joins_when_locked() {
         e,
         EndpointEvent::JoinRefused { .. } | EndpointEvent::RoomRefused(_)
     )));
+}
+
+#[test]
+fn bursty_senders_are_paced_into_the_mixer() {
+    // two frames every 40 ms: without pacing the mixer would keep one of
+    // each pair (it mixes one frame per 20 ms tick) and half the mix would
+    // lack that speaker
+    let h = host(42000);
+    let mut phones: Vec<Phone> = (0..3).map(|_| Phone::open(&h)).collect();
+    for p in &phones {
+        h.join(p.id, "500", Role::Speaker);
+    }
+    let tones: Vec<Vec<i16>> = [500.0, 800.0, 1100.0]
+        .iter()
+        .map(|&f| tone(f, 8000, 5000.0))
+        .collect();
+    let heard = talk(&mut phones, &tones, 80, true);
+    for (i, got) in heard.iter().enumerate() {
+        // both other tones in a frame: RMS ≈ 5000; one missing: ≈ 3500
+        let frames: Vec<f64> = got
+            .chunks_exact(160)
+            .map(|f| (f.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / 160.0).sqrt())
+            .collect();
+        let full = frames.iter().filter(|&&r| r > 4200.0).count();
+        assert!(frames.len() >= 30, "phone {i}: {} frames", frames.len());
+        assert!(
+            full + 3 >= frames.len(),
+            "phone {i}: {full}/{} full frames",
+            frames.len()
+        );
+    }
 }
