@@ -468,11 +468,21 @@ impl Driver {
             return;
         };
         e.inbox.clear();
-        if let Some((room, _)) = e.room.take() {
-            let _ = self
-                .mixer
-                .control
-                .send(Control::Leave(room, ParticipantId(id.0)));
+        let Some((room, _)) = e.room.take() else {
+            return;
+        };
+        let control = &self.mixer.control;
+        let _ = control.send(Control::Leave(room, ParticipantId(id.0)));
+        let empty = !self
+            .entries
+            .iter()
+            .flatten()
+            .any(|e| e.room.is_some_and(|(r, _)| r == room));
+        if empty {
+            // the next caller starts a fresh room (no lock, no bans)
+            let _ = control.send(Control::RemoveRoom(room));
+            self.rooms.remove(&room);
+            self.locked.remove(&room);
         }
     }
 

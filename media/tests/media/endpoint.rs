@@ -412,6 +412,27 @@ fn room_refuses_a_16th_speaker_and_joins_when_locked() {
         e,
         EndpointEvent::JoinRefused { .. } | EndpointEvent::RoomRefused(_)
     )));
+    // locked, then everyone leaves: the next caller finds a fresh room
+    h.room_op(phones[0].id, RoomOp::Lock(true));
+    std::thread::sleep(Duration::from_millis(60));
+    for p in &phones {
+        h.leave(p.id);
+    }
+    h.join(phones[5].id, "400", Role::Speaker);
+    let joined = next_event(&h, |e| {
+        matches!(
+            e,
+            EndpointEvent::Room {
+                event: media::mixer::RoomEvent::Joined { .. },
+                ..
+            } | EndpointEvent::JoinRefused { .. }
+                | EndpointEvent::RoomRefused(_)
+        )
+    });
+    assert!(
+        matches!(&joined, EndpointEvent::Room { event: media::mixer::RoomEvent::Joined { participant, .. }, .. } if participant.0 == phones[5].id.0),
+        "{joined:?}"
+    );
 }
 
 #[test]
