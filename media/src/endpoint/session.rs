@@ -147,6 +147,8 @@ pub struct EndpointSession {
     telephone_event: Option<PayloadType>,
     remote: Option<SocketAddr>,
     latched: bool,
+    /// The answer allows us to send (not recvonly / inactive: a held peer).
+    sends: bool,
     out: RtpOut,
     player: Option<Player>,
     beep: Option<Player>,
@@ -177,6 +179,7 @@ impl EndpointSession {
             telephone_event: n.telephone_event,
             remote: n.remote_rtp,
             latched: false,
+            sends: n.direction.sends(),
             out: RtpOut {
                 ssrc,
                 seq: (ssrc.0 >> 16) as u16,
@@ -204,11 +207,14 @@ impl EndpointSession {
         self.telephone_event = n.telephone_event;
         self.remote = n.remote_rtp;
         self.latched = false;
+        self.sends = n.direction.sends();
     }
 
-    /// Where RTP goes (signalled, or latched to the real source).
+    /// Where RTP goes (signalled, or latched to the real source); `None`
+    /// while the peer holds the call (RFC 3264 §8.4: we answered recvonly
+    /// or inactive, so nothing is sent; prompts keep their pace).
     pub fn remote(&self) -> Option<SocketAddr> {
-        self.remote
+        self.remote.filter(|_| self.sends)
     }
 
     /// Starts play `id` of `clips` (replacing any play in progress, which
@@ -301,7 +307,7 @@ impl EndpointSession {
             return 0;
         }
         // symmetric RTP: answer to where the peer really sends from
-        if !self.latched || self.remote.is_none() {
+        if !self.latched {
             self.latched = true;
             self.remote = Some(from);
         } else if self.remote != Some(from) {
@@ -538,6 +544,12 @@ mod tests {
         assert_eq!(s.handle_rtp(t, real, &[1, 2, 3], &mut pcm, &mut emit), 0);
         let st = s.stats();
         assert_eq!((st.packets_in, st.dropped), (1, 3));
+        // a hold (we answered recvonly): nothing is sent, resume sends again
+        s.update(&Negotiated {
+            direction: Direction::RecvOnly,
+            ..negotiated()
+        });
+        assert_eq!(s.remote(), None);
         // a re-offer starts latching over
         s.update(&negotiated());
         assert_eq!(
