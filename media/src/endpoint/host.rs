@@ -62,7 +62,8 @@ impl EndpointHost {
             };
             let n = mix.len().min(FRAME);
             f.samples[..n].copy_from_slice(&mix[..n]);
-            if mtx.try_send(f).is_ok() {
+            // one wake per batch: only when the queue was empty before
+            if mtx.try_send(f).is_ok() && mtx.len() == 1 {
                 let _ = sink_waker.wake();
             }
         })?;
