@@ -9,6 +9,8 @@ mod attended;
 mod audio;
 #[path = "support/baresip.rs"]
 mod baresip;
+#[path = "phone/conference.rs"]
+mod conference;
 #[path = "phone/interop.rs"]
 mod interop;
 #[path = "phone/opus.rs"]

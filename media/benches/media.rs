@@ -329,5 +329,72 @@ fn relay(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, g711, opus, jitter, mixer, conference_g711, relay);
+/// The endpoint's per-packet work without sockets: one G.711 packet in
+/// (parse, stats, decode, in-band DTMF check) and one prompt frame out
+/// (20 ms of a cached clip, encode, RTP header).
+fn endpoint(c: &mut Criterion) {
+    use media::endpoint::session::{EndpointSession, FRAME, MAX_DECODED};
+    use media::sdp::{Codec, Direction, Negotiated};
+    let peer: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+    let n = Negotiated {
+        media_index: 0,
+        codec: Codec::Pcmu,
+        payload_type: PayloadType::PCMU,
+        telephone_event: Some(PayloadType(101)),
+        ptime: 20,
+        direction: Direction::SendRecv,
+        remote_rtp: Some(peer),
+        remote_rtcp: None,
+        rtcp_mux: false,
+    };
+    let t0 = Instant::now();
+    let mut s = EndpointSession::new(&n, t0, Ssrc(9));
+    let clip: std::sync::Arc<[i16]> = pcm().repeat(50).into();
+    s.play(1, vec![clip], true);
+    let (mut pkt, mut out) = ([0u8; 512], [0u8; 512]);
+    let (mut dec, mut frame) = ([0i16; MAX_DECODED], [0i16; FRAME]);
+    let mut g = c.benchmark_group("endpoint_packet");
+    g.throughput(Throughput::Elements(1));
+    let mut seq = 0u16;
+    // a loud (speech-level) payload: the in-band detector does its full work
+    let mut voice = [0u8; 160];
+    Law::Ulaw.encode(&pcm(), &mut voice);
+    g.bench_function("rx_decode_dtmf", |bch| {
+        bch.iter(|| {
+            seq = seq.wrapping_add(1);
+            let len = RtpHeader {
+                marker: false,
+                payload_type: PayloadType::PCMU,
+                sequence: seq,
+                timestamp: u32::from(seq) * 160,
+                ssrc: Ssrc(7),
+            }
+            .write(&voice, &mut pkt)
+            .unwrap();
+            let now = t0 + Duration::from_millis(20 * u64::from(seq));
+            black_box(s.handle_rtp(now, peer, &pkt[..len], &mut dec, &mut |_| {}))
+        })
+    });
+    let mut k = 0u64;
+    g.bench_function("tx_prompt_frame", |bch| {
+        bch.iter(|| {
+            k += 1;
+            let now = t0 + Duration::from_millis(20 * k);
+            s.tick(now, &mut frame, &mut |_| {});
+            black_box(s.packetize(now, &frame, &mut out))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    g711,
+    opus,
+    jitter,
+    mixer,
+    conference_g711,
+    relay,
+    endpoint
+);
 criterion_main!(benches);

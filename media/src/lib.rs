@@ -1,6 +1,7 @@
 //! Media for pbx: RTP/RTCP packets, SDP offer/answer, G.711 (and Opus behind
 //! the `opus` feature), DTMF, an adaptive jitter buffer, an RTP relay for
-//! media anchoring and a conference mixer.
+//! media anchoring, a conference mixer and media endpoints that terminate a
+//! call's audio ([`endpoint`]).
 //!
 //! # Run-loop contract
 //! Protocol cores ([`relay::RelaySession`], [`mixer::Mixer`], [`jitter::JitterBuffer`],
@@ -8,7 +9,9 @@
 //! clock. A driver feeds them
 //! input with the current time (`handle_*`), drains their outputs
 //! (`poll_*`) until empty, then sleeps until `poll_timeout()` or the next
-//! input. The socket drivers live in [`relay::driver`] and [`mixer::thread`].
+//! input. The socket drivers live in [`relay::driver`], [`mixer::thread`] and
+//! [`endpoint::driver`] (pbx's own media endpoints: prompts, DTMF,
+//! recording, conference rooms).
 //!
 //! A minimal relay driver loop (the real one is [`relay::driver`]):
 //!
@@ -59,6 +62,7 @@
 pub mod codec;
 pub mod demux;
 pub mod dtmf;
+pub mod endpoint;
 pub mod error;
 pub mod g711;
 pub mod jitter;

@@ -102,6 +102,15 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// Media anchoring (`[media]`).
     pub media: crate::proxy::AnchorConfig,
+    /// pbx's own media endpoints (`[media]` `endpoint_port_min/max`; bound
+    /// on `media.address`).
+    pub endpoints: media::endpoint::EndpointConfig,
+    /// Where recordings go (`media.recordings_dir`, default
+    /// `<data_dir>/recordings`).
+    pub recordings_dir: PathBuf,
+    /// Where the prompts of pbx's applications are
+    /// (`media.prompts_dir`, default `fixtures/prompts`).
+    pub prompts_dir: PathBuf,
     /// Users from the file (the store may hold more).
     pub users: Vec<UserConfig>,
     /// The call engine (`[calls]`).
@@ -194,6 +203,10 @@ struct RawMedia {
     port_max: Option<Spanned<u16>>,
     threads: Option<usize>,
     inactivity_timeout_secs: Option<u64>,
+    endpoint_port_min: Option<u16>,
+    endpoint_port_max: Option<Spanned<u16>>,
+    recordings_dir: Option<String>,
+    prompts_dir: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -577,6 +590,18 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         crate::trunks::config::build(&raw.trunks).map_err(|e| pos.error(e.offset, e.message))?;
     crate::trunks::config::check_routes(&dialplan, &trunks, pos.text)
         .map_err(|e| pos.error(e.offset, e.message))?;
+    let endpoints = build_endpoints(&raw.media, media.address, pos)?;
+    let recordings_dir = raw
+        .media
+        .recordings_dir
+        .as_ref()
+        .map_or_else(|| data_dir.join("recordings"), PathBuf::from);
+    let prompts_dir = PathBuf::from(
+        raw.media
+            .prompts_dir
+            .as_deref()
+            .unwrap_or("fixtures/prompts"),
+    );
 
     let mut aliases = Vec::new();
     for a in raw.server.aliases {
@@ -604,6 +629,9 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         ban_time: Duration::from_secs(raw.security.ban_time_secs.unwrap_or(300)),
         metrics_listen,
         media,
+        endpoints,
+        recordings_dir,
+        prompts_dir,
         users,
         calls,
         dialplan,
@@ -707,6 +735,33 @@ fn build_media(
         port_max,
         threads: raw.threads.unwrap_or(1).max(1),
         inactivity_timeout: Duration::from_secs(raw.inactivity_timeout_secs.unwrap_or(60).max(1)),
+    })
+}
+
+/// `[media]` `endpoint_port_min` / `endpoint_port_max` (defaults 40000 /
+/// 44999, above the relay's default range).
+fn build_endpoints(
+    raw: &RawMedia,
+    address: std::net::IpAddr,
+    pos: &Positioner<'_>,
+) -> Result<media::endpoint::EndpointConfig, ConfigError> {
+    let port_min = raw.endpoint_port_min.unwrap_or(40000);
+    let port_max = raw
+        .endpoint_port_max
+        .as_ref()
+        .map_or(44999, |p| *p.get_ref());
+    if let Some(p) = &raw.endpoint_port_max {
+        if u32::from(port_max) < u32::from(port_min) + 3 {
+            return Err(pos.at(
+                p,
+                format!("media.endpoint_port_max must leave at least two port pairs above endpoint_port_min ({port_min})"),
+            ));
+        }
+    }
+    Ok(media::endpoint::EndpointConfig {
+        bind: address,
+        port_min,
+        port_max,
     })
 }
 

@@ -184,7 +184,6 @@ fn http_node_and_transfer_are_traced_across_a_restart() {
 }
 
 #[test]
-#[ignore = "needs media endpoints (branch endpoint)"]
 fn rfc4733_digits_through_a_menu_and_a_collect_into_a_transfer() {
     let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/prompts");
     let flows = tempfile::tempdir().expect("tempdir");

@@ -68,6 +68,8 @@ pub enum Control {
     QueryRoster(RoomId, Sender<Vec<RosterEntry>>),
     /// Stop the thread.
     Shutdown,
+    /// Forget a room (its last participant left): roster, lock and bans go.
+    RemoveRoom(RoomId),
 }
 
 /// One roster line (SPEC §20 participant fields that change live).
@@ -237,5 +239,9 @@ fn apply(m: &mut Mixer, c: Control) -> Result<(), ConferenceError> {
             Ok(())
         }
         Control::Shutdown => Ok(()),
+        Control::RemoveRoom(r) => {
+            m.remove_room(r);
+            Ok(())
+        }
     }
 }

@@ -235,3 +235,45 @@ fn jitter_codec_dtmf_paths_allocate_nothing() {
     assert_eq!(allocs, 0, "allocated {allocs} times");
     assert!(played > N as u64 / 2);
 }
+
+#[test]
+fn endpoint_session_path_allocates_nothing() {
+    use media::endpoint::session::{EndpointSession, SessionEvent, FRAME, MAX_DECODED};
+    use media::sdp::{Codec, Direction, Negotiated};
+    let peer: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+    let n = Negotiated {
+        media_index: 0,
+        codec: Codec::Pcmu,
+        payload_type: PayloadType::PCMU,
+        telephone_event: Some(PayloadType(101)),
+        ptime: 20,
+        direction: Direction::SendRecv,
+        remote_rtp: Some(peer),
+        remote_rtcp: None,
+        rtcp_mux: false,
+    };
+    let t0 = Instant::now();
+    let mut s = EndpointSession::new(&n, t0, Ssrc(7));
+    let clip: std::sync::Arc<[i16]> = (0..8000).map(|i| (i % 200) as i16 * 50).collect();
+    s.play(1, vec![clip], true);
+    let payload: Vec<u8> = (0..160).map(|i| i as u8).collect();
+    let (mut pkt, mut out) = ([0u8; 512], [0u8; 512]);
+    let mut pcm = [0i16; MAX_DECODED];
+    let mut frame = [0i16; FRAME];
+    let mut events = 0;
+    let mut emit = |_: SessionEvent| events += 1;
+    let mut step = |i: usize| {
+        // one packet in (decode, in-band DTMF check), one packet out (play)
+        let now = t0 + Duration::from_millis(20 * i as u64);
+        let len = rtp_packet(&mut pkt, 0xcafe, i as u16, &payload);
+        let got = s.handle_rtp(now, peer, &pkt[..len], &mut pcm, &mut emit);
+        assert_eq!(got, 160);
+        assert!(s.tick(now, &mut frame, &mut emit));
+        assert!(s.packetize(now, &frame, &mut out) > 160);
+    };
+    for i in 0..100 {
+        step(i);
+    }
+    let (allocs, ()) = count(|| (100..N).for_each(&mut step));
+    assert_eq!(allocs, 0, "endpoint per-packet path allocated");
+}

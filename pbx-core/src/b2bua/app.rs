@@ -109,6 +109,9 @@ pub enum LegEvent {
         /// Its length.
         duration: Duration,
     },
+    /// The leg's pbx media endpoint was taken out of its conference room by
+    /// the room (a moderator kicked it, or ended the room).
+    RoomLeft(LegId),
 }
 
 /// How an [`Action::Http`] request ended.
@@ -291,6 +294,33 @@ pub enum Action {
     /// Classify the call for its record (direction, service number, trunk);
     /// the last classification before the end wins.
     Classify(CallClass),
+    /// A conference operation by the participant on a leg that joined a
+    /// room with [`Action::JoinRoom`] (moderator controls of SPEC §20).
+    RoomControl {
+        /// The participant's leg.
+        leg: LegId,
+        /// What to do.
+        op: RoomControl,
+    },
+}
+
+/// A conference operation ([`Action::RoomControl`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RoomControl {
+    /// Moderator: mute every speaking guest at once.
+    MuteGuests,
+    /// Moderator: ask every muted guest to unmute; each guest stays muted
+    /// until they accept with `1` (SPEC §20 consent rule).
+    RequestUnmuteGuests,
+    /// Moderator: lock (true) or unlock the room to new guests.
+    Lock(bool),
+    /// Moderator: end the room; every participant's leg gets
+    /// [`LegEvent::RoomLeft`].
+    End,
+    /// A key of the participant for the room itself: `1` / `2` accept or
+    /// decline an unmute request, `*` toggles self-mute.
+    Key(char),
 }
 
 /// An owner of a call. Implementations are sans-IO: they never block and

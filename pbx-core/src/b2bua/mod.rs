@@ -18,6 +18,9 @@
 //!   answered, bridged, held, resumed, transferred, DTMF, ended);
 //! - [`cdr`]: the call record written at hangup and the [`cdr::CdrSink`]
 //!   storage trait;
+//! - [`conference`]: a caller of a conference room (PIN, moderator keys);
+//! - [`media`]: pbx's own media endpoints (prompts, recording, DTMF,
+//!   conference rooms) as a service of the engine;
 //! - [`engine`]: the glue between the user agent, the relay, the calls,
 //!   their applications, the bus and the CDR sink. It follows the SIP core's
 //!   contract: messages and timers in, datagrams out in an `Outbox`.
@@ -26,9 +29,11 @@ pub mod app;
 pub mod bridge;
 pub mod call;
 pub mod cdr;
+pub mod conference;
 pub mod engine;
 pub mod events;
 pub mod ivr_app;
+pub mod media;
 pub mod sdp;
 pub mod trunk_route;
 

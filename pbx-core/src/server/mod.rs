@@ -125,6 +125,16 @@ fn b2bua_host(
         EventBus::default(),
         Arc::new(cdr.clone()),
     );
+    let endpoints = match crate::b2bua::media::EndpointService::start(
+        config.endpoints.clone(),
+        config.recordings_dir.clone(),
+    ) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            tracing::error!(error = %e, "media endpoints not started: conference rooms refuse calls");
+            None
+        }
+    };
     if !config.trunks.is_empty() {
         tracing::info!(trunks = config.trunks.len(), "SIP trunks configured");
     }
@@ -144,6 +154,8 @@ fn b2bua_host(
         ),
         ivr,
         jobs_ready: Arc::default(),
+        endpoints,
+        prompts_dir: config.prompts_dir.clone(),
     }
 }
 

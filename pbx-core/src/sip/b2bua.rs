@@ -13,8 +13,10 @@ use sip_stack::Peer;
 
 use super::{Now, Outbox, SipCore};
 use crate::b2bua::app::{CallClass, DialTarget, Direction, LegSpec};
+use crate::b2bua::conference::Conference;
 use crate::b2bua::engine::{Engine, HttpJob, Router, Routing, Services};
 use crate::b2bua::ivr_app::{IvrApp, IvrServices};
+use crate::b2bua::media::{EndpointService, MediaEndpoints};
 use crate::b2bua::trunk_route::{Classified, TrunkAttempt, TrunkRoute};
 use crate::b2bua::HangupCause;
 use crate::dialplan::{Dialplan, Route};
@@ -33,6 +35,11 @@ pub struct B2buaHost {
     pub ivr: Option<IvrServices>,
     /// Woken when the engine queued HTTP jobs ([`SipCore::b2bua_jobs`]).
     pub jobs_ready: std::sync::Arc<tokio::sync::Notify>,
+    /// pbx's own media endpoints (conference rooms, prompts); None when
+    /// they could not start.
+    pub endpoints: Option<EndpointService>,
+    /// Where applications' prompts are (`media.prompts_dir`).
+    pub prompts_dir: std::path::PathBuf,
 }
 
 impl B2buaHost {
@@ -51,6 +58,7 @@ pub struct CoreRouter<'a> {
     dialplan: &'a Dialplan,
     trunks: &'a Trunks,
     ivr: Option<&'a IvrServices>,
+    prompts: &'a std::path::Path,
     unix_secs: u64,
     /// The message being handled came from this trunk's carrier.
     source_trunk: Option<usize>,
@@ -73,9 +81,12 @@ impl Router for CoreRouter<'_> {
             Route::User(user) => self.user_targets(&user),
             Route::Trunk { trunk, number } => self.outbound(caller, &trunk, &number),
             Route::Ivr(flow) => self.ivr(&flow),
-            // Features of later issues: the targets validate, calls are refused.
+            Route::Conference {
+                room,
+                moderator_pin,
+            } => Routing::App(Box::new(Conference::new(room, moderator_pin, self.prompts))),
+            // Queues are a later issue: the target validates, calls are refused.
             Route::Queue(_) => Routing::Refuse(HangupCause::Rejected(480)),
-            _ => Routing::Refuse(HangupCause::NotImplemented),
         }
     }
 }
@@ -163,6 +174,27 @@ impl CoreRouter<'_> {
 }
 
 impl SipCore {
+    /// The router for one input: dial plan, registrar, trunks, IVR flows
+    /// and prompts as they are now.
+    fn router<'a>(
+        &'a self,
+        host: &'a B2buaHost,
+        now: &Now,
+        source_trunk: Option<usize>,
+        may_call_out: bool,
+    ) -> CoreRouter<'a> {
+        CoreRouter {
+            core: self,
+            dialplan: &host.dialplan,
+            trunks: &host.trunks,
+            ivr: host.ivr.as_ref(),
+            prompts: &host.prompts_dir,
+            unix_secs: now.unix_secs,
+            source_trunk,
+            may_call_out,
+        }
+    }
+
     /// Installs the call engine: from now on calls go through the B2BUA.
     pub fn with_b2bua(mut self, host: B2buaHost) -> Self {
         self.b2bua = Some(host);
@@ -181,18 +213,11 @@ impl SipCore {
         may_call_out: bool,
         out: &mut Outbox,
     ) {
-        let router = CoreRouter {
-            core: self,
-            dialplan: &host.dialplan,
-            trunks: &host.trunks,
-            ivr: host.ivr.as_ref(),
-            unix_secs: now.unix_secs,
-            source_trunk: host.trunks.by_source(peer.addr),
-            may_call_out,
-        };
+        let router = self.router(host, now, host.trunks.by_source(peer.addr), may_call_out);
         let svc = Services {
             router: &router,
             anchor: self.anchor.as_ref(),
+            endpoints: host.endpoints.as_ref().map(|e| e as &dyn MediaEndpoints),
         };
         let mut engine = host.engine.lock();
         engine.handle_message(now.instant, msg, peer, svc, out);
@@ -294,24 +319,27 @@ impl SipCore {
         }
     }
 
-    /// The engine's timers, when due.
+    /// The engine's timers, when due, and the media endpoints' events.
     pub(super) fn b2bua_timers(&self, host: &B2buaHost, now: &Now, out: &mut Outbox) {
         let mut engine = host.engine.lock();
+        let router = self.router(host, now, None, false);
+        if let Some(eps) = &host.endpoints {
+            while let Some(ev) = eps.poll_event() {
+                let svc = Services {
+                    router: &router,
+                    anchor: self.anchor.as_ref(),
+                    endpoints: Some(eps),
+                };
+                engine.handle_media_event(now.instant, ev, svc, out);
+            }
+        }
         if engine.poll_timeout().is_none_or(|t| t > now.instant) {
             return;
         }
-        let router = CoreRouter {
-            core: self,
-            dialplan: &host.dialplan,
-            trunks: &host.trunks,
-            ivr: host.ivr.as_ref(),
-            unix_secs: now.unix_secs,
-            source_trunk: None,
-            may_call_out: false,
-        };
         let svc = Services {
             router: &router,
             anchor: self.anchor.as_ref(),
+            endpoints: host.endpoints.as_ref().map(|e| e as &dyn MediaEndpoints),
         };
         engine.handle_timeout(now.instant, svc, out);
         host.signal_jobs(&engine);
@@ -337,18 +365,11 @@ impl SipCore {
         let Some(host) = &self.b2bua else {
             return;
         };
-        let router = CoreRouter {
-            core: self,
-            dialplan: &host.dialplan,
-            trunks: &host.trunks,
-            ivr: host.ivr.as_ref(),
-            unix_secs: now.unix_secs,
-            source_trunk: None,
-            may_call_out: false,
-        };
+        let router = self.router(host, now, None, false);
         let svc = Services {
             router: &router,
             anchor: self.anchor.as_ref(),
+            endpoints: host.endpoints.as_ref().map(|e| e as &dyn MediaEndpoints),
         };
         let mut engine = host.engine.lock();
         engine.handle_http_result(now.instant, job.call, job.id, outcome, svc, out);

@@ -138,8 +138,9 @@ impl Engine {
             | Action::StartRecording { .. }
             | Action::StopRecording { .. }
             | Action::JoinRoom { .. }
+            | Action::RoomControl { .. }
             | Action::ReleaseMedia { .. } => {
-                tracing::warn!(call = %id, ?action, "action not supported by this engine");
+                self.execute_media(now, id, action, svc);
                 return;
             }
             Action::DialLeg { leg, offer } => {
@@ -210,6 +211,7 @@ impl Engine {
                     status: 0,
                     codec: None,
                     placed_at: now,
+                    endpoint: None,
                 });
                 self.sessions.insert(session, (id, leg));
             }
@@ -251,6 +253,11 @@ impl Engine {
         }
         if let (Some(relay), Some(a)) = (svc.anchor, &entry.anchor) {
             relay.close(a);
+        }
+        if let Some(eps) = svc.endpoints {
+            for e in entry.legs.iter_mut().filter_map(|l| l.endpoint.take()) {
+                eps.close(e);
+            }
         }
         let legs = entry.legs.iter().map(leg_record).collect();
         match CallRecord::of(&entry.call, legs, now) {

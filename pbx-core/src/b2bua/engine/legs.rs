@@ -62,6 +62,9 @@ impl Engine {
             }
             UaEvent::Reoffer { body, .. } => {
                 let body = body.map(|b| self.rewrite(id, leg, b, svc));
+                if self.reoffer_to_endpoint(now, id, leg, body.as_ref(), svc) {
+                    return;
+                }
                 LegEvent::Reoffer(leg, body)
             }
             UaEvent::Updated { body, .. } => {
@@ -114,7 +117,13 @@ impl Engine {
     }
 
     /// Re-anchors the sender's media and returns the body for the other side.
-    fn rewrite(&mut self, id: CallId, from: LegId, body: Body, svc: Services<'_>) -> Body {
+    pub(super) fn rewrite(
+        &mut self,
+        id: CallId,
+        from: LegId,
+        body: Body,
+        svc: Services<'_>,
+    ) -> Body {
         let (Some(relay), Some(entry)) = (svc.anchor, self.calls.get(&id)) else {
             return body;
         };
@@ -187,6 +196,7 @@ impl Engine {
                     status: 0,
                     codec,
                     placed_at: now,
+                    endpoint: None,
                 }],
                 app,
                 anchor,

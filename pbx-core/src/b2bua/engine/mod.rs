@@ -13,6 +13,9 @@
 mod actions;
 mod jobs;
 mod legs;
+mod media_actions;
+#[cfg(test)]
+mod media_tests;
 #[cfg(test)]
 mod tests;
 
@@ -94,6 +97,9 @@ pub struct Services<'a> {
     pub router: &'a dyn Router,
     /// The media relay (None: media flows end to end).
     pub anchor: Option<&'a MediaAnchor>,
+    /// pbx's own media endpoints (None: applications cannot answer with
+    /// media; `AnswerMedia` refuses the call with 503).
+    pub endpoints: Option<&'a dyn crate::b2bua::media::MediaEndpoints>,
 }
 
 /// A live call as `pbx calls` lists it.
@@ -125,6 +131,8 @@ struct Leg {
     status: u16,
     codec: Option<String>,
     placed_at: Instant,
+    /// pbx's media endpoint answering this leg (`Action::AnswerMedia`).
+    endpoint: Option<media::endpoint::EndpointId>,
 }
 
 struct CallEntry {
@@ -174,6 +182,8 @@ pub struct Engine {
     sessions: HashMap<SessionId, (CallId, LegId)>,
     /// Relay session id → call id, until the relay reports the final stats.
     relay_calls: HashMap<u64, String>,
+    /// Media endpoint → its call and leg (until the endpoint reports closed).
+    endpoints: HashMap<media::endpoint::EndpointId, media_actions::MediaLeg>,
     next_call: u64,
     bus: EventBus,
     sink: Arc<dyn CdrSink>,
@@ -199,6 +209,7 @@ impl Engine {
             calls: BTreeMap::new(),
             sessions: HashMap::new(),
             relay_calls: HashMap::new(),
+            endpoints: HashMap::new(),
             bus,
             sink,
             pending: VecDeque::new(),

@@ -78,6 +78,8 @@ struct World {
     /// Raw messages pbx sent to Alice (to inspect tags and Contact).
     to_alice: Vec<SipMessage>,
     events: tokio::sync::broadcast::Receiver<crate::b2bua::CallEvent>,
+    /// pbx's media endpoints (IVR tests; None elsewhere).
+    eps: Option<Box<dyn crate::b2bua::media::MediaEndpoints>>,
 }
 
 impl World {
@@ -126,6 +128,7 @@ impl World {
             carol_events: Vec::new(),
             to_alice: Vec::new(),
             events,
+            eps: None,
         }
     }
 
@@ -155,6 +158,7 @@ impl World {
                 let svc = Services {
                     router: &self.router,
                     anchor: None,
+                    endpoints: self.eps.as_deref(),
                 };
                 match to {
                     t if t == addr(PBX) => self
@@ -189,6 +193,7 @@ impl World {
         let svc = Services {
             router: &self.router,
             anchor: None,
+            endpoints: self.eps.as_deref(),
         };
         self.engine.handle_timeout(self.now, svc, &mut out);
         for (peer, data) in out {

@@ -3,16 +3,52 @@
 //! timers run through the engine's `poll_timeout`, the transfer dials a real
 //! leg and the trajectory is stored once.
 //!
-//! The engine does not play prompts or answer with a media endpoint yet
-//! (branch `endpoint`): the flows here start with an http node, and the
-//! caller's leg stays unanswered until the flow ends or the transfer target
-//! answers.
+//! The caller is answered by a fake media endpoint service (no prompts in
+//! these flows).
 
+use std::path::PathBuf;
 use std::sync::Arc;
+
+use ::media::endpoint::{EndpointError, EndpointId};
+use ::media::mixer::{Role, RoomId};
 
 use super::*;
 use crate::b2bua::app::HttpOutcome;
 use crate::b2bua::ivr_app::{IvrServices, MemoryTrajectorySink};
+use crate::b2bua::media::{MediaEndpoints, RoomOp};
+
+const EP_ANSWER: &str = "v=0\r\no=- 9 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n";
+
+/// Answers every offer; nothing else is used by these flows.
+struct Endpoints;
+
+impl MediaEndpoints for Endpoints {
+    fn open(&self, _offer: &str) -> Result<(EndpointId, String), EndpointError> {
+        Ok((EndpointId(1), EP_ANSWER.into()))
+    }
+    fn update(&self, _id: EndpointId, _offer: &str) -> Result<String, EndpointError> {
+        Ok(EP_ANSWER.into())
+    }
+    fn close(&self, _id: EndpointId) {}
+    fn play(&self, _: EndpointId, _: u64, _: &[PathBuf], _: bool) -> Result<(), EndpointError> {
+        Ok(())
+    }
+    fn stop_play(&self, _id: EndpointId, _play: u64) {}
+    fn record(
+        &self,
+        _: EndpointId,
+        name: &str,
+        _: bool,
+        _: Duration,
+    ) -> Result<PathBuf, EndpointError> {
+        Ok(PathBuf::from(name))
+    }
+    fn stop_recording(&self, _id: EndpointId) {}
+    fn join(&self, _id: EndpointId, _room: &str, _role: Role) -> RoomId {
+        RoomId(1)
+    }
+    fn room_op(&self, _id: EndpointId, _op: RoomOp) {}
+}
 
 const FLOW: &str = r#"
 [flow]
@@ -38,7 +74,8 @@ fn ivr_world() -> (World, Arc<MemoryTrajectorySink>) {
     let mut flows = ::ivr::FlowRegistry::new();
     assert!(flows.reload_file(&path).applied);
     let sink = Arc::new(MemoryTrajectorySink::default());
-    w.router.1 = Some(IvrServices {
+    w.eps = Some(Box::new(Endpoints));
+    w.router.2 = Some(IvrServices {
         flows: Arc::new(parking_lot::RwLock::new(flows)),
         sink: sink.clone(),
         utc_offset_secs: 0,
@@ -51,6 +88,7 @@ fn http_result(w: &mut World, job: &HttpJob, outcome: HttpOutcome) {
     let svc = Services {
         router: &w.router,
         anchor: None,
+        endpoints: w.eps.as_deref(),
     };
     w.engine
         .handle_http_result(w.now, job.call, job.id, outcome, svc, &mut out);
@@ -104,7 +142,7 @@ fn http_job_result_leads_to_a_transfer_that_is_bridged() {
         w.alice_events
             .iter()
             .any(|e| matches!(e, UaEvent::Answered { .. })),
-        "without a media endpoint the caller gets the target's answer"
+        "the media endpoint answered the caller"
     );
     let kinds = w.event_kinds();
     assert!(

@@ -1,0 +1,574 @@
+//! The endpoint media thread: one `mio` poll owns every endpoint's RTP and
+//! RTCP sockets; prompts are paced by a 20 ms tick on absolute deadlines;
+//! conference audio goes to the mixer thread as [`AudioFrame`]s and each
+//! participant's mix comes back through a bounded channel (the mixer's
+//! sink) and is sent at once. Per packet: recv → decode → (DTMF, record,
+//! mixer) and encode → send, with no allocation.
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token};
+
+use super::queue::FrameQueue;
+use super::session::{EndpointSession, SessionEvent, WavWriter, FRAME, MAX_DECODED};
+use super::{EndpointConfig, EndpointEvent, EndpointId, RoomOp};
+use crate::mixer::room::Role;
+use crate::mixer::thread::{AudioFrame, Control, MixerHandle, MixerOutput, MAX_FRAME};
+use crate::mixer::{ConferenceError, ParticipantId, RoomId, RoomLimits};
+use crate::relay::ports::{PortAllocator, PortError, PortPair};
+use crate::rtp::Ssrc;
+use crate::sdp::Negotiated;
+
+/// The tick of prompts and the mixer.
+pub const TICK: Duration = Duration::from_millis(20);
+
+/// One participant's mix of the last mixer tick.
+#[derive(Debug, Clone, Copy)]
+pub struct MixFrame {
+    /// The participant (= endpoint id).
+    pub participant: ParticipantId,
+    /// 20 ms at 8 kHz.
+    pub samples: [i16; FRAME],
+}
+
+/// Commands from [`super::EndpointHost`] to the media thread.
+#[non_exhaustive]
+pub enum Command {
+    /// Bind a port pair and start a session.
+    Open {
+        /// Id.
+        id: EndpointId,
+        /// Negotiated stream.
+        negotiated: Negotiated,
+        /// SSRC to send with.
+        ssrc: Ssrc,
+        /// Where the bound pair goes.
+        reply: Sender<Result<PortPair, PortError>>,
+    },
+    /// A re-offer was answered.
+    Update(EndpointId, Negotiated),
+    /// Start a play.
+    Play {
+        /// Endpoint.
+        id: EndpointId,
+        /// Play id.
+        play: u64,
+        /// Decoded clips.
+        clips: Vec<Arc<[i16]>>,
+        /// Loop.
+        repeat: bool,
+    },
+    /// Stop a play.
+    StopPlay(EndpointId, u64),
+    /// Start recording.
+    Record {
+        /// Endpoint.
+        id: EndpointId,
+        /// The open file.
+        writer: Box<WavWriter>,
+        /// Its path.
+        path: PathBuf,
+        /// Beep to play first.
+        beep: Option<Arc<[i16]>>,
+        /// Longest recording.
+        max: Duration,
+    },
+    /// Stop recording.
+    StopRecording(EndpointId),
+    /// Join a room (created on first use).
+    Join {
+        /// Endpoint.
+        id: EndpointId,
+        /// Room.
+        room: RoomId,
+        /// Room name (at creation).
+        name: String,
+        /// Role.
+        role: Role,
+    },
+    /// Leave the endpoint's room.
+    Leave(EndpointId),
+    /// A room operation by the endpoint's participant.
+    Room(EndpointId, RoomOp),
+    /// Close (final stats as [`EndpointEvent::Closed`]).
+    Close(EndpointId),
+    /// Stop the thread.
+    Shutdown,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            Self::Open { .. } => "Open",
+            Self::Update(..) => "Update",
+            Self::Play { .. } => "Play",
+            Self::StopPlay(..) => "StopPlay",
+            Self::Record { .. } => "Record",
+            Self::StopRecording(_) => "StopRecording",
+            Self::Join { .. } => "Join",
+            Self::Leave(_) => "Leave",
+            Self::Room(..) => "Room",
+            Self::Close(_) => "Close",
+            Self::Shutdown => "Shutdown",
+        };
+        f.write_str(name)
+    }
+}
+
+struct Entry {
+    id: EndpointId,
+    session: EndpointSession,
+    sockets: [UdpSocket; 2],
+    ports: PortPair,
+    room: Option<(RoomId, Role)>,
+    /// Decoded frames waiting for the mixer.
+    inbox: FrameQueue,
+}
+
+/// Token of the waker.
+pub const WAKER: Token = Token(usize::MAX);
+
+/// The media thread's state.
+pub(crate) struct Driver {
+    pub(super) cfg: EndpointConfig,
+    pub(super) poll: Poll,
+    pub(super) ports: PortAllocator,
+    pub(super) commands: Receiver<Command>,
+    pub(super) events: Sender<EndpointEvent>,
+    pub(super) mixer: MixerHandle,
+    pub(super) mixes: Receiver<MixFrame>,
+    entries: Vec<Option<Entry>>,
+    free: Vec<usize>,
+    by_id: HashMap<EndpointId, usize>,
+    rooms: HashSet<RoomId>,
+    locked: HashSet<RoomId>,
+}
+
+impl Driver {
+    /// A driver with no endpoints.
+    pub(super) fn new(
+        cfg: EndpointConfig,
+        poll: Poll,
+        commands: Receiver<Command>,
+        events: Sender<EndpointEvent>,
+        mixer: MixerHandle,
+        mixes: Receiver<MixFrame>,
+    ) -> Result<Self, PortError> {
+        Ok(Self {
+            ports: PortAllocator::new(cfg.port_min, cfg.port_max)?,
+            cfg,
+            poll,
+            commands,
+            events,
+            mixer,
+            mixes,
+            entries: Vec::new(),
+            free: Vec::new(),
+            by_id: HashMap::new(),
+            rooms: HashSet::new(),
+            locked: HashSet::new(),
+        })
+    }
+
+    /// Runs until [`Command::Shutdown`] or the host is dropped.
+    pub(super) fn run(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(256);
+        let mut buf = [0u8; 2048];
+        // half a tick out of phase with the mixer thread, started just before
+        let mut next_tick = Instant::now() + TICK / 2;
+        loop {
+            let timeout = next_tick.saturating_duration_since(Instant::now());
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            for ev in events.iter() {
+                if ev.token() != WAKER {
+                    self.drain_socket(ev.token().0, &mut buf);
+                }
+            }
+            loop {
+                match self.commands.try_recv() {
+                    Ok(Command::Shutdown) => return Ok(()),
+                    Ok(cmd) => self.command(cmd),
+                    Err(crossbeam_channel::TryRecvError::Empty) => break,
+                    Err(crossbeam_channel::TryRecvError::Disconnected) => return Ok(()),
+                }
+            }
+            self.send_mixes(&mut buf);
+            while let Ok(out) = self.mixer.output.try_recv() {
+                let ev = match out {
+                    MixerOutput::Event(e) => EndpointEvent::Room {
+                        room: e.room,
+                        event: e.event,
+                    },
+                    MixerOutput::Refused(e) => EndpointEvent::RoomRefused(e),
+                };
+                let _ = self.events.send(ev);
+            }
+            let now = Instant::now();
+            if now >= next_tick {
+                self.tick(now, &mut buf);
+                next_tick += TICK;
+                if next_tick < now {
+                    // fell behind (suspended?): skip, do not burst
+                    next_tick = now + TICK;
+                }
+            }
+        }
+    }
+
+    /// Reads until WouldBlock (edge-triggered).
+    fn drain_socket(&mut self, token: usize, buf: &mut [u8; 2048]) {
+        let (slot, k) = (token / 2, token % 2);
+        let Some(Some(e)) = self.entries.get_mut(slot) else {
+            return;
+        };
+        let mut pcm = [0i16; MAX_DECODED];
+        let mut errors = 0;
+        loop {
+            let (n, from) = match e.sockets[k].recv_from(buf) {
+                Ok(x) => x,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) if errors < 64 => {
+                    errors += 1;
+                    continue;
+                }
+                Err(_) => return,
+            };
+            if k == 1 {
+                // RTCP: read and ignored (reports are not sent yet)
+                continue;
+            }
+            let id = e.id;
+            let events = &self.events;
+            let mut emit = |ev| emit_event(events, id, ev);
+            let got = e
+                .session
+                .handle_rtp(Instant::now(), from, &buf[..n], &mut pcm, &mut emit);
+            if e.room.is_some() && got > 0 {
+                for chunk in pcm[..got].chunks(FRAME) {
+                    e.inbox.push(chunk);
+                }
+            }
+        }
+    }
+
+    /// Sends each participant's mix (unless a prompt is playing to it).
+    fn send_mixes(&mut self, buf: &mut [u8; 2048]) {
+        while let Ok(m) = self.mixes.try_recv() {
+            let Some(&slot) = self.by_id.get(&EndpointId(m.participant.0)) else {
+                continue;
+            };
+            let Some(e) = self.entries[slot].as_mut() else {
+                continue;
+            };
+            if e.room.is_none() || e.session.is_playing() {
+                continue;
+            }
+            send_frame(e, Instant::now(), &m.samples, buf);
+        }
+    }
+
+    fn tick(&mut self, now: Instant, buf: &mut [u8; 2048]) {
+        let mut pcm = [0i16; FRAME];
+        for e in self.entries.iter_mut().flatten() {
+            let id = e.id;
+            let events = &self.events;
+            let mut emit = |ev| emit_event(events, id, ev);
+            if e.session.tick(now, &mut pcm, &mut emit) {
+                send_frame(e, now, &pcm, buf);
+            }
+            // one queued frame per tick to the mixer (it mixes one per tick)
+            if let (Some((room, _)), Some(frame)) = (e.room, e.inbox.pop()) {
+                let mut f = AudioFrame {
+                    room,
+                    participant: ParticipantId(id.0),
+                    len: FRAME,
+                    samples: [0; MAX_FRAME],
+                };
+                f.samples[..FRAME].copy_from_slice(frame);
+                self.mixer.send_audio(f);
+            }
+        }
+    }
+
+    fn bind_pair(&mut self) -> Result<(PortPair, UdpSocket, UdpSocket), PortError> {
+        for _ in 0..16 {
+            let pair = self.ports.allocate()?;
+            let rtp = UdpSocket::bind(SocketAddr::new(self.cfg.bind, pair.rtp));
+            let rtcp = UdpSocket::bind(SocketAddr::new(self.cfg.bind, pair.rtcp()));
+            if let (Ok(a), Ok(b)) = (rtp, rtcp) {
+                return Ok((pair, a, b));
+            }
+            tracing::debug!(port = pair.rtp, "endpoint port pair busy");
+        }
+        Err(PortError::Exhausted)
+    }
+
+    fn open(&mut self, id: EndpointId, n: &Negotiated, ssrc: Ssrc) -> Result<PortPair, PortError> {
+        let (ports, rtp, rtcp) = self.bind_pair()?;
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.entries.push(None);
+            self.entries.len() - 1
+        });
+        let mut sockets = [rtp, rtcp];
+        for (k, s) in sockets.iter_mut().enumerate() {
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .register(s, Token(slot * 2 + k), Interest::READABLE)
+            {
+                tracing::warn!(error = %e, "endpoint socket registration failed");
+            }
+        }
+        self.entries[slot] = Some(Entry {
+            id,
+            session: EndpointSession::new(n, Instant::now(), ssrc),
+            sockets,
+            ports,
+            room: None,
+            inbox: FrameQueue::new(),
+        });
+        self.by_id.insert(id, slot);
+        Ok(ports)
+    }
+
+    fn entry(&mut self, id: EndpointId) -> Option<&mut Entry> {
+        let slot = *self.by_id.get(&id)?;
+        self.entries[slot].as_mut()
+    }
+
+    fn command(&mut self, cmd: Command) {
+        let now = Instant::now();
+        let events = self.events.clone();
+        match cmd {
+            Command::Open {
+                id,
+                negotiated,
+                ssrc,
+                reply,
+            } => {
+                let _ = reply.send(self.open(id, &negotiated, ssrc));
+            }
+            Command::Update(id, n) => {
+                if let Some(e) = self.entry(id) {
+                    e.session.update(&n);
+                }
+            }
+            Command::Play {
+                id,
+                play,
+                clips,
+                repeat,
+            } => {
+                if let Some(e) = self.entry(id) {
+                    e.session.play(play, clips, repeat);
+                }
+            }
+            Command::StopPlay(id, play) => {
+                if let Some(e) = self.entry(id) {
+                    e.session.stop_play(play);
+                }
+            }
+            Command::Record {
+                id,
+                writer,
+                path,
+                beep,
+                max,
+            } => {
+                if let Some(e) = self.entry(id) {
+                    let mut emit = |ev| emit_event(&events, id, ev);
+                    e.session.record(now, *writer, path, beep, max, &mut emit);
+                }
+            }
+            Command::StopRecording(id) => {
+                if let Some(e) = self.entry(id) {
+                    e.session
+                        .stop_recording(&mut |ev| emit_event(&events, id, ev));
+                }
+            }
+            Command::Join {
+                id,
+                room,
+                name,
+                role,
+            } => self.join(id, room, name, role),
+            Command::Leave(id) => self.leave(id),
+            Command::Room(id, op) => self.room_op(id, op),
+            Command::Close(id) => self.close(id),
+            Command::Shutdown => {}
+        }
+    }
+
+    /// Joins `room`, checking what the mixer would refuse (SPEC §20 limits,
+    /// lock) so the refusal reaches this endpoint; a second moderator
+    /// joins as a speaker.
+    fn join(&mut self, id: EndpointId, room: RoomId, name: String, role: Role) {
+        self.leave(id);
+        let count = |r: Role| {
+            self.entries
+                .iter()
+                .flatten()
+                .filter(|e| e.room == Some((room, r)))
+                .count()
+        };
+        let role = if role == Role::Moderator && count(Role::Moderator) > 0 {
+            Role::Speaker
+        } else {
+            role
+        };
+        let limits = RoomLimits::default();
+        let refused = match role {
+            Role::Moderator => None,
+            _ if self.locked.contains(&room) => Some(ConferenceError::Locked),
+            Role::Speaker if count(role) >= limits.max_speakers => {
+                Some(ConferenceError::Full(role))
+            }
+            Role::Supervisor if count(role) >= limits.max_supervisors => {
+                Some(ConferenceError::Full(role))
+            }
+            Role::Attendee if count(role) >= limits.max_attendees => {
+                Some(ConferenceError::Full(role))
+            }
+            _ => None,
+        };
+        if let Some(error) = refused {
+            let _ = self.events.send(EndpointEvent::JoinRefused { id, error });
+            return;
+        }
+        let Some(e) = self.entry(id) else {
+            return;
+        };
+        e.room = Some((room, role));
+        let control = &self.mixer.control;
+        if self.rooms.insert(room) {
+            let _ = control.send(Control::CreateRoom(room, name, RoomLimits::default()));
+        }
+        let _ = control.send(Control::Join(
+            room,
+            ParticipantId(id.0),
+            role,
+            String::new(),
+            format!("endpoint-{}", id.0),
+        ));
+    }
+
+    fn leave(&mut self, id: EndpointId) {
+        let Some(e) = self.entry(id) else {
+            return;
+        };
+        e.inbox.clear();
+        let Some((room, _)) = e.room.take() else {
+            return;
+        };
+        let control = &self.mixer.control;
+        let _ = control.send(Control::Leave(room, ParticipantId(id.0)));
+        let empty = !self
+            .entries
+            .iter()
+            .flatten()
+            .any(|e| e.room.is_some_and(|(r, _)| r == room));
+        if empty {
+            // the next caller starts a fresh room (no lock, no bans)
+            let _ = control.send(Control::RemoveRoom(room));
+            self.rooms.remove(&room);
+            self.locked.remove(&room);
+        }
+    }
+
+    fn room_op(&mut self, id: EndpointId, op: RoomOp) {
+        let Some((room, role)) = self.entry(id).and_then(|e| e.room) else {
+            return;
+        };
+        match op {
+            RoomOp::Lock(true) if role == Role::Moderator => {
+                self.locked.insert(room);
+            }
+            RoomOp::Lock(false) | RoomOp::End if role == Role::Moderator => {
+                self.locked.remove(&room);
+            }
+            _ => {}
+        }
+        let by = ParticipantId(id.0);
+        let guests: Vec<ParticipantId> = self
+            .entries
+            .iter()
+            .flatten()
+            .filter(|e| e.id != id && e.room == Some((room, Role::Speaker)))
+            .map(|e| ParticipantId(e.id.0))
+            .collect();
+        let controls: Vec<Control> = match op {
+            RoomOp::MuteGuests => guests
+                .into_iter()
+                .map(|g| Control::Mute(room, by, g))
+                .collect(),
+            RoomOp::RequestUnmuteGuests => guests
+                .into_iter()
+                .map(|g| Control::RequestUnmute(room, by, g))
+                .collect(),
+            RoomOp::Mute(t) => vec![Control::Mute(room, by, ParticipantId(t.0))],
+            RoomOp::RequestUnmute(t) => {
+                vec![Control::RequestUnmute(room, by, ParticipantId(t.0))]
+            }
+            RoomOp::Lock(locked) => vec![Control::Lock(room, by, locked)],
+            RoomOp::End => vec![Control::End(room, by)],
+            RoomOp::Key(d) => vec![Control::Dtmf(room, by, d)],
+        };
+        for c in controls {
+            let _ = self.mixer.control.send(c);
+        }
+    }
+
+    fn close(&mut self, id: EndpointId) {
+        self.leave(id);
+        let Some(slot) = self.by_id.remove(&id) else {
+            return;
+        };
+        let Some(mut e) = self.entries[slot].take() else {
+            return;
+        };
+        for s in &mut e.sockets {
+            let _ = self.poll.registry().deregister(s);
+        }
+        let events = &self.events;
+        e.session
+            .stop_recording(&mut |ev| emit_event(events, id, ev));
+        let stats = e.session.stats();
+        let ports = e.ports;
+        drop(e);
+        self.ports.release(ports);
+        self.free.push(slot);
+        let _ = self.events.send(EndpointEvent::Closed { id, stats });
+    }
+}
+
+fn send_frame(e: &mut Entry, now: Instant, pcm: &[i16], buf: &mut [u8; 2048]) {
+    let Some(to) = e.session.remote() else {
+        return;
+    };
+    let n = e.session.packetize(now, pcm, buf);
+    if n > 0 {
+        let _ = e.sockets[0].send_to(&buf[..n], to);
+    }
+}
+
+fn emit_event(events: &Sender<EndpointEvent>, id: EndpointId, ev: SessionEvent) {
+    let ev = match ev {
+        SessionEvent::PlayDone(play) => EndpointEvent::PlayDone { id, play },
+        SessionEvent::Dtmf(digit) => EndpointEvent::Dtmf { id, digit },
+        SessionEvent::RecordDone(path, duration) => {
+            EndpointEvent::RecordDone { id, path, duration }
+        }
+    };
+    let _ = events.send(ev);
+}

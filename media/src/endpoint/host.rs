@@ -1,0 +1,299 @@
+//! The control side of the endpoint runtime: SDP offer/answer (RFC 3264),
+//! prompt loading, recording files, room names; every operation becomes a
+//! [`Command`] for the media thread ([`super::driver`]).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use mio::{Poll, Waker};
+
+use super::clip::{self, ClipCache};
+use super::driver::{Command, Driver, MixFrame, TICK, WAKER};
+use super::session::FRAME;
+use super::{EndpointConfig, EndpointError, EndpointEvent, EndpointId, RoomOp};
+use crate::mixer::room::Role;
+use crate::mixer::thread::MixerHandle;
+use crate::mixer::{ParticipantId, RoomId};
+use crate::rtp::Ssrc;
+use crate::sdp::negotiate::create_answer;
+use crate::sdp::{Codec, LocalMedia, SessionDescription};
+
+/// What the host remembers of an open endpoint (for re-offers).
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    port: u16,
+    version: u64,
+}
+
+/// Handle to the endpoint media thread (and its mixer thread).
+#[derive(Debug)]
+pub struct EndpointHost {
+    cfg: EndpointConfig,
+    commands: Sender<Command>,
+    waker: Arc<Waker>,
+    events: Receiver<EndpointEvent>,
+    clips: ClipCache,
+    beep: Arc<[i16]>,
+    rooms: Mutex<HashMap<String, RoomId>>,
+    open: Mutex<HashMap<EndpointId, Open>>,
+    next_id: AtomicU32,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EndpointHost {
+    /// Starts the media thread and a mixer thread (160-sample frames, 20 ms).
+    pub fn spawn(cfg: EndpointConfig) -> std::io::Result<Self> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let (ctx, crx) = crossbeam_channel::unbounded();
+        let (etx, erx) = crossbeam_channel::unbounded();
+        let (mtx, mrx) = crossbeam_channel::bounded::<MixFrame>(1024);
+        let sink_waker = waker.clone();
+        let mixer = MixerHandle::spawn(FRAME, TICK, move |_room, participant, mix| {
+            let mut f = MixFrame {
+                participant,
+                samples: [0; FRAME],
+            };
+            let n = mix.len().min(FRAME);
+            f.samples[..n].copy_from_slice(&mix[..n]);
+            // one wake per batch: only when the queue was empty before
+            if mtx.try_send(f).is_ok() && mtx.len() == 1 {
+                let _ = sink_waker.wake();
+            }
+        })?;
+        let mut driver =
+            Driver::new(cfg.clone(), poll, crx, etx, mixer, mrx).map_err(std::io::Error::other)?;
+        let thread = std::thread::Builder::new()
+            .name("media-endpoint".into())
+            .spawn(move || {
+                if let Err(e) = driver.run() {
+                    tracing::error!(error = %e, "endpoint thread stopped");
+                }
+            })?;
+        Ok(Self {
+            cfg,
+            commands: ctx,
+            waker,
+            events: erx,
+            clips: ClipCache::new(),
+            beep: clip::beep(),
+            rooms: Mutex::default(),
+            open: Mutex::default(),
+            next_id: AtomicU32::new(1),
+            thread: Some(thread),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EndpointConfig {
+        &self.cfg
+    }
+
+    /// Events from the media thread (play done, DTMF, recordings, rooms,
+    /// closes).
+    pub fn events(&self) -> &Receiver<EndpointEvent> {
+        &self.events
+    }
+
+    /// Next pending event, if any.
+    pub fn poll_event(&self) -> Option<EndpointEvent> {
+        self.events.try_recv().ok()
+    }
+
+    fn local(&self, port: u16, version: u64) -> LocalMedia {
+        LocalMedia {
+            address: self.cfg.bind,
+            port,
+            codecs: vec![Codec::Pcmu, Codec::Pcma],
+            telephone_event: true,
+            ptime: 20,
+            session_id: u64::from(port) << 16 | 0x7062,
+            session_version: version,
+            ..LocalMedia::default()
+        }
+    }
+
+    /// Opens an endpoint for `offer` (RFC 3264 §6): binds a port pair,
+    /// answers PCMU/PCMA + telephone-event with the offer's payload numbers.
+    /// Returns the id and the answer.
+    pub fn open(&self, offer: &str) -> Result<(EndpointId, String), EndpointError> {
+        let offer = SessionDescription::parse(offer)?;
+        // negotiate first: a bad offer takes no ports
+        let (_, negotiated) = create_answer(&offer, &self.local(9, 1))?;
+        let id = EndpointId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let (reply, rx) = crossbeam_channel::bounded(1);
+        self.send(Command::Open {
+            id,
+            negotiated,
+            ssrc: ssrc_for(id),
+            reply,
+        });
+        let ports = rx
+            .recv_timeout(Duration::from_secs(2))
+            .map_err(|_| EndpointError::Stopped)??;
+        let (answer, _) = create_answer(&offer, &self.local(ports.rtp, 1))?;
+        self.lock_open().insert(
+            id,
+            Open {
+                port: ports.rtp,
+                version: 1,
+            },
+        );
+        Ok((id, answer.to_string()))
+    }
+
+    /// A re-offer on an open endpoint (hold, new address, codec change):
+    /// returns the answer, with a new session version.
+    pub fn update(&self, id: EndpointId, offer: &str) -> Result<String, EndpointError> {
+        let offer = SessionDescription::parse(offer)?;
+        let open = {
+            let mut map = self.lock_open();
+            let o = map.get_mut(&id).ok_or(EndpointError::Unknown(id))?;
+            o.version += 1;
+            *o
+        };
+        let (answer, negotiated) = create_answer(&offer, &self.local(open.port, open.version))?;
+        self.send(Command::Update(id, negotiated));
+        Ok(answer.to_string())
+    }
+
+    /// Closes an endpoint (leaving its room, finishing its recording);
+    /// [`EndpointEvent::Closed`] carries the final stats.
+    pub fn close(&self, id: EndpointId) {
+        if self.lock_open().remove(&id).is_some() {
+            self.send(Command::Close(id));
+        }
+    }
+
+    /// Plays `files` (8 kHz mono 16-bit WAV) in order, looping if `repeat`;
+    /// [`EndpointEvent::PlayDone`] with `play` follows unless stopped.
+    pub fn play(
+        &self,
+        id: EndpointId,
+        play: u64,
+        files: &[PathBuf],
+        repeat: bool,
+    ) -> Result<(), EndpointError> {
+        let clips = files
+            .iter()
+            .map(|f| self.clips.get(f))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.send(Command::Play {
+            id,
+            play,
+            clips,
+            repeat,
+        });
+        Ok(())
+    }
+
+    /// Stops play `play` (no `PlayDone`).
+    pub fn stop_play(&self, id: EndpointId, play: u64) {
+        self.send(Command::StopPlay(id, play));
+    }
+
+    /// Records what the peer says into a new WAV file at `path`, after a
+    /// beep if asked, for at most `max`; [`EndpointEvent::RecordDone`]
+    /// follows.
+    pub fn record(
+        &self,
+        id: EndpointId,
+        path: &Path,
+        beep: bool,
+        max: Duration,
+    ) -> Result<(), EndpointError> {
+        let fail = |reason: String| EndpointError::Record {
+            path: path.to_owned(),
+            reason,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+        }
+        let writer =
+            hound::WavWriter::create(path, clip::wav_spec()).map_err(|e| fail(e.to_string()))?;
+        self.send(Command::Record {
+            id,
+            writer: Box::new(writer),
+            path: path.to_owned(),
+            beep: beep.then(|| self.beep.clone()),
+            max,
+        });
+        Ok(())
+    }
+
+    /// Stops the recording (RecordDone follows).
+    pub fn stop_recording(&self, id: EndpointId) {
+        self.send(Command::StopRecording(id));
+    }
+
+    /// Puts the endpoint into room `room` (created on first use, SPEC §20
+    /// limits) with `role`; it leaves any room it was in.
+    pub fn join(&self, id: EndpointId, room: &str, role: Role) -> RoomId {
+        let room_id = {
+            let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+            let next = RoomId(rooms.len() as u32 + 1);
+            *rooms.entry(room.to_owned()).or_insert(next)
+        };
+        self.send(Command::Join {
+            id,
+            room: room_id,
+            name: room.to_owned(),
+            role,
+        });
+        room_id
+    }
+
+    /// The mixer id of a room name, if it was ever joined.
+    pub fn room_id(&self, room: &str) -> Option<RoomId> {
+        let rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        rooms.get(room).copied()
+    }
+
+    /// Takes the endpoint out of its room.
+    pub fn leave(&self, id: EndpointId) {
+        self.send(Command::Leave(id));
+    }
+
+    /// A conference operation by the endpoint's participant.
+    pub fn room_op(&self, id: EndpointId, op: RoomOp) {
+        self.send(Command::Room(id, op));
+    }
+
+    /// The endpoint of a room participant.
+    pub fn endpoint_of(p: ParticipantId) -> EndpointId {
+        EndpointId(p.0)
+    }
+
+    fn send(&self, cmd: Command) {
+        if self.commands.send(cmd).is_ok() {
+            let _ = self.waker.wake();
+        }
+    }
+
+    fn lock_open(&self) -> std::sync::MutexGuard<'_, HashMap<EndpointId, Open>> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for EndpointHost {
+    fn drop(&mut self) {
+        self.send(Command::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// An SSRC that differs per endpoint and per run (RFC 3550 §8.1: random).
+fn ssrc_for(id: EndpointId) -> Ssrc {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    id.hash(&mut h);
+    Instant::now().hash(&mut h);
+    Ssrc(h.finish() as u32)
+}

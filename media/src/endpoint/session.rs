@@ -1,0 +1,613 @@
+//! One endpoint's media state, sans-IO: the negotiated stream, the RTP
+//! sender (sequence, timestamp, SSRC, marker; RFC 3550 §5.1), the prompt
+//! player, DTMF detection (RFC 4733 events first, in-band Goertzel as a
+//! fallback) and the recorder. The driver ([`super::driver`]) feeds it
+//! packets and 20 ms ticks with the current time; nothing here allocates per
+//! packet.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::dtmf::goertzel::GoertzelDetector;
+use crate::dtmf::rfc4733::{DtmfEvent, DtmfReceiver};
+use crate::dtmf::Digit;
+use crate::g711::Law;
+use crate::relay::LegStats;
+use crate::rtp::{PayloadType, RtpHeader, RtpPacket, Ssrc, FIXED_HEADER_LEN};
+use crate::sdp::{Codec, Negotiated};
+use crate::stats::{mos_g711, ReceiverStats};
+
+/// Samples in one 20 ms frame at 8 kHz.
+pub const FRAME: usize = 160;
+/// Largest payload decoded from one packet (60 ms of G.711).
+pub const MAX_DECODED: usize = 480;
+/// A recording WAV writer (8 kHz mono 16-bit).
+pub type WavWriter = hound::WavWriter<BufWriter<File>>;
+
+/// Something a session reports to its driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// The play with this id reached its end.
+    PlayDone(u64),
+    /// A key press (reported once per press).
+    Dtmf(Digit),
+    /// A recording ended: file and length.
+    RecordDone(PathBuf, Duration),
+}
+
+/// Plays a list of decoded clips in order, optionally looping.
+#[derive(Debug, Clone)]
+struct Player {
+    id: u64,
+    clips: Vec<Arc<[i16]>>,
+    clip: usize,
+    pos: usize,
+    repeat: bool,
+}
+
+impl Player {
+    /// Fills `out` with the next 20 ms (the last frame padded with silence);
+    /// false once everything was played.
+    fn next_frame(&mut self, out: &mut [i16; FRAME]) -> bool {
+        let mut filled = 0;
+        let loops = self.repeat && self.clips.iter().any(|c| !c.is_empty());
+        while filled < FRAME {
+            if self.clip >= self.clips.len() {
+                if !loops {
+                    break;
+                }
+                self.clip = 0;
+            }
+            let c = &self.clips[self.clip];
+            let n = (c.len() - self.pos).min(FRAME - filled);
+            out[filled..filled + n].copy_from_slice(&c[self.pos..self.pos + n]);
+            filled += n;
+            self.pos += n;
+            if self.pos >= c.len() {
+                self.clip += 1;
+                self.pos = 0;
+            }
+        }
+        out[filled..].fill(0);
+        filled > 0
+    }
+}
+
+/// A recording in progress.
+struct Recorder {
+    writer: WavWriter,
+    path: PathBuf,
+    samples: u64,
+    max_samples: u64,
+    /// Recording starts after the beep (20 ms frames left).
+    beep_frames: u32,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("path", &self.path)
+            .field("samples", &self.samples)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The RTP sender of one endpoint.
+#[derive(Debug, Clone, Copy)]
+struct RtpOut {
+    ssrc: Ssrc,
+    seq: u16,
+    ts: u32,
+    last: Option<Instant>,
+}
+
+impl RtpOut {
+    /// Header of the next packet sent at `now`: after a pause longer than
+    /// one frame the timestamp jumps by the pause and the marker starts the
+    /// talkspurt (RFC 3551 §4.1).
+    fn next(&mut self, now: Instant, payload_type: PayloadType) -> RtpHeader {
+        let marker = match self.last {
+            None => true,
+            Some(last) => {
+                let gap = now.saturating_duration_since(last);
+                if gap > Duration::from_millis(40) {
+                    let frames = (gap.as_millis() / 20) as u32;
+                    self.ts = self
+                        .ts
+                        .wrapping_add(frames.saturating_sub(1) * FRAME as u32);
+                    true
+                } else {
+                    false
+                }
+            }
+        };
+        self.last = Some(now);
+        let h = RtpHeader {
+            marker,
+            payload_type,
+            sequence: self.seq,
+            timestamp: self.ts,
+            ssrc: self.ssrc,
+        };
+        self.seq = self.seq.wrapping_add(1);
+        self.ts = self.ts.wrapping_add(FRAME as u32);
+        h
+    }
+}
+
+/// Per-endpoint media state; see the module docs.
+#[derive(Debug)]
+pub struct EndpointSession {
+    law: Law,
+    payload_type: PayloadType,
+    telephone_event: Option<PayloadType>,
+    remote: Option<SocketAddr>,
+    latched: bool,
+    /// The answer allows us to send (not recvonly / inactive: a held peer).
+    sends: bool,
+    out: RtpOut,
+    player: Option<Player>,
+    beep: Option<Player>,
+    dtmf: DtmfReceiver,
+    inband: GoertzelDetector,
+    rfc4733_seen: bool,
+    recorder: Option<Recorder>,
+    record_deadline: Option<Instant>,
+    recv: ReceiverStats,
+    epoch: Instant,
+    stats: LegStats,
+}
+
+/// `law` of a negotiated G.711 codec (the endpoint offers nothing else).
+fn law_of(codec: Codec) -> Law {
+    match codec {
+        Codec::Pcma => Law::Alaw,
+        _ => Law::Ulaw,
+    }
+}
+
+impl EndpointSession {
+    /// A session for a negotiated stream, sending with `ssrc`.
+    pub fn new(n: &Negotiated, now: Instant, ssrc: Ssrc) -> Self {
+        Self {
+            law: law_of(n.codec),
+            payload_type: n.payload_type,
+            telephone_event: n.telephone_event,
+            remote: n.remote_rtp,
+            latched: false,
+            sends: n.direction.sends(),
+            out: RtpOut {
+                ssrc,
+                seq: (ssrc.0 >> 16) as u16,
+                ts: ssrc.0.rotate_left(7),
+                last: None,
+            },
+            player: None,
+            beep: None,
+            dtmf: DtmfReceiver::new(),
+            inband: GoertzelDetector::new(),
+            rfc4733_seen: false,
+            recorder: None,
+            record_deadline: None,
+            recv: ReceiverStats::new(),
+            epoch: now,
+            stats: LegStats::default(),
+        }
+    }
+
+    /// A re-offer: new codec / payload types / address; the sender keeps
+    /// its SSRC and sequence (RFC 3264 §8), latching starts over.
+    pub fn update(&mut self, n: &Negotiated) {
+        self.law = law_of(n.codec);
+        self.payload_type = n.payload_type;
+        self.telephone_event = n.telephone_event;
+        self.remote = n.remote_rtp;
+        self.latched = false;
+        self.sends = n.direction.sends();
+    }
+
+    /// Where RTP goes (signalled, or latched to the real source); `None`
+    /// while the peer holds the call (RFC 3264 §8.4: we answered recvonly
+    /// or inactive, so nothing is sent; prompts keep their pace).
+    pub fn remote(&self) -> Option<SocketAddr> {
+        self.remote.filter(|_| self.sends)
+    }
+
+    /// Starts play `id` of `clips` (replacing any play in progress, which
+    /// reports nothing).
+    pub fn play(&mut self, id: u64, clips: Vec<Arc<[i16]>>, repeat: bool) {
+        self.player = Some(Player {
+            id,
+            clips,
+            clip: 0,
+            pos: 0,
+            repeat,
+        });
+    }
+
+    /// Stops play `id` if it is the current one.
+    pub fn stop_play(&mut self, id: u64) {
+        if self.player.as_ref().is_some_and(|p| p.id == id) {
+            self.player = None;
+        }
+    }
+
+    /// Whether a prompt or a beep is being sent (a conference mix waits).
+    pub fn is_playing(&self) -> bool {
+        self.player.is_some() || self.beep.is_some()
+    }
+
+    /// Starts recording into `writer` (replacing and finishing any current
+    /// recording), after `beep` if given, for at most `max`.
+    pub fn record(
+        &mut self,
+        now: Instant,
+        writer: WavWriter,
+        path: PathBuf,
+        beep: Option<Arc<[i16]>>,
+        max: Duration,
+        emit: &mut impl FnMut(SessionEvent),
+    ) {
+        self.stop_recording(emit);
+        let beep_frames = beep.as_ref().map_or(0, |b| b.len().div_ceil(FRAME)) as u32;
+        if let Some(b) = beep {
+            self.beep = Some(Player {
+                id: 0,
+                clips: vec![b],
+                clip: 0,
+                pos: 0,
+                repeat: false,
+            });
+        }
+        let max_samples = max.as_millis() as u64 * 8;
+        self.record_deadline = Some(now + max + Duration::from_millis(20 * u64::from(beep_frames)));
+        self.recorder = Some(Recorder {
+            writer,
+            path,
+            samples: 0,
+            max_samples,
+            beep_frames,
+        });
+    }
+
+    /// Finishes the recording (RecordDone), if any.
+    pub fn stop_recording(&mut self, emit: &mut impl FnMut(SessionEvent)) {
+        self.record_deadline = None;
+        if let Some(r) = self.recorder.take() {
+            if let Err(e) = r.writer.finalize() {
+                tracing::warn!(path = %r.path.display(), error = %e, "recording not finalized");
+            }
+            let duration = Duration::from_millis(r.samples / 8);
+            emit(SessionEvent::RecordDone(r.path, duration));
+        }
+    }
+
+    /// One received datagram from `from` at `now`. Audio is decoded into
+    /// `pcm` (its sample count is returned, 0 for anything else); DTMF and
+    /// recording happen here.
+    pub fn handle_rtp(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+        pcm: &mut [i16; MAX_DECODED],
+        emit: &mut impl FnMut(SessionEvent),
+    ) -> usize {
+        let Ok(p) = RtpPacket::parse(data) else {
+            self.stats.dropped += 1;
+            return 0;
+        };
+        let pt = p.payload_type();
+        if pt != self.payload_type && Some(pt) != self.telephone_event {
+            self.stats.dropped += 1;
+            return 0;
+        }
+        // symmetric RTP: answer to where the peer really sends from
+        if !self.latched {
+            self.latched = true;
+            self.remote = Some(from);
+        } else if self.remote != Some(from) {
+            self.stats.dropped += 1;
+            return 0;
+        }
+        self.stats.packets_in += 1;
+        self.stats.bytes_in += data.len() as u64;
+        let arrival = (now.saturating_duration_since(self.epoch).as_micros() / 125) as u32;
+        self.recv
+            .update(p.sequence(), p.timestamp(), arrival, p.payload().len());
+        if Some(pt) == self.telephone_event {
+            self.rfc4733_seen = true;
+            for ev in self.dtmf.handle_packet(p.timestamp(), p.payload()) {
+                if let Some(DtmfEvent::Began { digit, .. }) = ev {
+                    emit(SessionEvent::Dtmf(digit));
+                }
+            }
+            return 0;
+        }
+        let n = self.law.decode(p.payload(), pcm);
+        if !self.rfc4733_seen {
+            // in-band fallback, off once the peer is seen to use RFC 4733
+            self.inband.push(&pcm[..n], |d| emit(SessionEvent::Dtmf(d)));
+        }
+        self.write_recording(&pcm[..n], emit);
+        n
+    }
+
+    fn write_recording(&mut self, pcm: &[i16], emit: &mut impl FnMut(SessionEvent)) {
+        let Some(r) = self.recorder.as_mut() else {
+            return;
+        };
+        if r.beep_frames > 0 {
+            return;
+        }
+        let room = r.max_samples.saturating_sub(r.samples) as usize;
+        for &s in &pcm[..pcm.len().min(room)] {
+            if r.writer.write_sample(s).is_err() {
+                break;
+            }
+        }
+        r.samples += pcm.len().min(room) as u64;
+        if r.samples >= r.max_samples {
+            self.stop_recording(emit);
+        }
+    }
+
+    /// The 20 ms tick: fills `pcm` with the next frame to send (beep, then
+    /// prompts) and returns true, or false when there is nothing to send
+    /// (the endpoint stays silent: no comfort noise). Ends recordings past
+    /// their deadline.
+    pub fn tick(
+        &mut self,
+        now: Instant,
+        pcm: &mut [i16; FRAME],
+        emit: &mut impl FnMut(SessionEvent),
+    ) -> bool {
+        if self.record_deadline.is_some_and(|d| now >= d) {
+            self.stop_recording(emit);
+        }
+        if let Some(r) = self.recorder.as_mut() {
+            r.beep_frames = r.beep_frames.saturating_sub(1);
+        }
+        if let Some(b) = self.beep.as_mut() {
+            if b.next_frame(pcm) {
+                return true;
+            }
+            self.beep = None;
+        }
+        if let Some(p) = self.player.as_mut() {
+            if p.next_frame(pcm) {
+                return true;
+            }
+            let id = p.id;
+            self.player = None;
+            emit(SessionEvent::PlayDone(id));
+        }
+        false
+    }
+
+    /// Writes one RTP packet carrying `pcm` (G.711-encoded) into `buf`;
+    /// returns its length (0 if `buf` is too small).
+    pub fn packetize(&mut self, now: Instant, pcm: &[i16], buf: &mut [u8]) -> usize {
+        let n = pcm.len().min(MAX_DECODED);
+        let mut payload = [0u8; MAX_DECODED];
+        self.law.encode(&pcm[..n], &mut payload[..n]);
+        let len = self
+            .out
+            .next(now, self.payload_type)
+            .write(&payload[..n], buf)
+            .unwrap_or(0);
+        if len > 0 {
+            self.stats.packets_out += 1;
+            self.stats.bytes_out += len as u64;
+        }
+        len
+    }
+
+    /// Counters so far (RFC 3550 A.3 loss, A.8 jitter, G.711 MOS).
+    pub fn stats(&self) -> LegStats {
+        let mut s = self.stats;
+        s.expected = u64::from(self.recv.expected());
+        s.lost = self.recv.cumulative_lost();
+        s.jitter_ms = self.recv.jitter() / 8.0;
+        let loss = if s.expected > 0 {
+            s.lost.max(0) as f64 / s.expected as f64
+        } else {
+            0.0
+        };
+        s.mos = mos_g711(0.0, loss);
+        s
+    }
+}
+
+/// Size of the RTP packets the endpoint sends for one frame.
+pub const PACKET_LEN: usize = FIXED_HEADER_LEN + FRAME;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sdp::Direction;
+
+    fn negotiated() -> Negotiated {
+        Negotiated {
+            media_index: 0,
+            codec: Codec::Pcma,
+            payload_type: PayloadType(8),
+            telephone_event: Some(PayloadType(101)),
+            ptime: 20,
+            direction: Direction::SendRecv,
+            remote_rtp: Some("127.0.0.1:4000".parse().unwrap()),
+            remote_rtcp: None,
+            rtcp_mux: false,
+        }
+    }
+
+    fn packet(pt: u8, seq: u16, payload: &[u8]) -> Vec<u8> {
+        let mut buf = vec![0u8; 12 + payload.len()];
+        RtpHeader {
+            marker: false,
+            payload_type: PayloadType(pt),
+            sequence: seq,
+            timestamp: u32::from(seq) * 160,
+            ssrc: Ssrc(1),
+        }
+        .write(payload, &mut buf)
+        .unwrap();
+        buf
+    }
+
+    #[test]
+    fn player_crosses_clips_pads_the_end_and_loops() {
+        let t = Instant::now();
+        let mut s = EndpointSession::new(&negotiated(), t, Ssrc(5));
+        let a: Arc<[i16]> = vec![1; 100].into();
+        let b: Arc<[i16]> = vec![2; 100].into();
+        s.play(3, vec![a.clone(), b], false);
+        let mut f = [0i16; FRAME];
+        let mut events = Vec::new();
+        let mut emit = |e| events.push(e);
+        assert!(s.tick(t, &mut f, &mut emit));
+        assert_eq!((f[99], f[100], f[159]), (1, 2, 2));
+        assert!(s.tick(t, &mut f, &mut emit));
+        assert_eq!((f[39], f[40]), (2, 0), "last frame padded with silence");
+        assert!(!s.tick(t, &mut f, &mut emit));
+        assert_eq!(events, [SessionEvent::PlayDone(3)]);
+        // looping never ends and reports nothing; stop is silent
+        s.play(4, vec![a], true);
+        for _ in 0..10 {
+            assert!(s.tick(t, &mut f, &mut |_| panic!("no event")));
+            assert!(f.iter().all(|&x| x == 1));
+        }
+        s.stop_play(4);
+        assert!(!s.tick(t, &mut f, &mut |_| panic!("no event")));
+    }
+
+    #[test]
+    fn rtp_out_sequence_timestamp_and_marker_after_a_pause() {
+        let t = Instant::now();
+        let mut s = EndpointSession::new(&negotiated(), t, Ssrc(0x0102_0304));
+        let mut buf = [0u8; 256];
+        let mut sent = Vec::new();
+        for ms in [0u64, 20, 40, 1040] {
+            let n = s.packetize(t + Duration::from_millis(ms), &[0; FRAME], &mut buf);
+            assert_eq!(n, PACKET_LEN);
+            let p = RtpPacket::parse(&buf[..n]).unwrap();
+            assert_eq!(
+                (p.payload_type(), p.ssrc()),
+                (PayloadType(8), Ssrc(0x0102_0304))
+            );
+            assert_eq!(p.payload()[0], Law::Alaw.silence());
+            sent.push((p.marker(), p.sequence(), p.timestamp()));
+        }
+        assert_eq!(
+            sent.iter().map(|x| x.0).collect::<Vec<_>>(),
+            [true, false, false, true]
+        );
+        assert_eq!(sent[1].1, sent[0].1.wrapping_add(1));
+        assert_eq!(sent[3].1, sent[0].1.wrapping_add(3));
+        assert_eq!(sent[2].2.wrapping_sub(sent[0].2), 320);
+        // 1 s after the third frame: the clock moved 50 frames
+        assert_eq!(sent[3].2.wrapping_sub(sent[2].2), 50 * 160);
+        assert_eq!(s.stats().packets_out, 4);
+        assert_eq!(
+            s.packetize(t, &[0; FRAME], &mut [0u8; 20]),
+            0,
+            "buffer too small"
+        );
+    }
+
+    #[test]
+    fn latches_to_the_first_source_and_drops_others() {
+        let t = Instant::now();
+        let mut s = EndpointSession::new(&negotiated(), t, Ssrc(5));
+        let real = "127.0.0.1:5555".parse().unwrap();
+        let other = "127.0.0.1:6666".parse().unwrap();
+        let mut pcm = [0i16; MAX_DECODED];
+        let mut emit = |_| {};
+        assert_eq!(
+            s.handle_rtp(t, real, &packet(8, 1, &[0xd5; 160]), &mut pcm, &mut emit),
+            160
+        );
+        assert_eq!(s.remote(), Some(real));
+        assert_eq!(
+            s.handle_rtp(t, other, &packet(8, 2, &[0xd5; 160]), &mut pcm, &mut emit),
+            0
+        );
+        // unknown payload types and garbage are dropped too
+        assert_eq!(
+            s.handle_rtp(t, real, &packet(0, 3, &[0xff; 160]), &mut pcm, &mut emit),
+            0
+        );
+        assert_eq!(s.handle_rtp(t, real, &[1, 2, 3], &mut pcm, &mut emit), 0);
+        let st = s.stats();
+        assert_eq!((st.packets_in, st.dropped), (1, 3));
+        // a hold (we answered recvonly): nothing is sent, resume sends again
+        s.update(&Negotiated {
+            direction: Direction::RecvOnly,
+            ..negotiated()
+        });
+        assert_eq!(s.remote(), None);
+        // a re-offer starts latching over
+        s.update(&negotiated());
+        assert_eq!(
+            s.handle_rtp(t, other, &packet(8, 4, &[0xd5; 160]), &mut pcm, &mut emit),
+            160
+        );
+        assert_eq!(s.remote(), Some(other));
+    }
+
+    #[test]
+    fn rfc4733_turns_in_band_detection_off() {
+        let t = Instant::now();
+        let mut s = EndpointSession::new(&negotiated(), t, Ssrc(5));
+        let from = "127.0.0.1:5555".parse().unwrap();
+        let mut pcm = [0i16; MAX_DECODED];
+        let mut digits = Vec::new();
+        let ev = crate::dtmf::rfc4733::TelephoneEvent {
+            event: 1,
+            end: true,
+            volume: 10,
+            duration: 800,
+        };
+        for seq in 0..3 {
+            let mut p = packet(101, 7, &ev.to_bytes());
+            crate::rtp::set_sequence(&mut p, seq);
+            s.handle_rtp(t, from, &p, &mut pcm, &mut |e| digits.push(e));
+        }
+        assert_eq!(digits, [SessionEvent::Dtmf(Digit::D1)]);
+        // an in-band 5 afterwards is ignored (the peer signals RFC 4733)
+        let (lo, hi) = Digit::D5.frequencies();
+        let tone: Vec<i16> = (0..160 * 8)
+            .map(|i| {
+                let x = i as f32 / 8000.0 * 2.0 * std::f32::consts::PI;
+                ((lo * x).sin() * 6000.0 + (hi * x).sin() * 6000.0) as i16
+            })
+            .collect();
+        for (k, chunk) in tone.chunks(160).enumerate() {
+            let mut enc = [0u8; 160];
+            Law::Alaw.encode(chunk, &mut enc);
+            s.handle_rtp(
+                t,
+                from,
+                &packet(8, 10 + k as u16, &enc),
+                &mut pcm,
+                &mut |e| digits.push(e),
+            );
+        }
+        assert_eq!(digits.len(), 1);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_datagrams_never_panic(data in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            let t = Instant::now();
+            let mut s = EndpointSession::new(&negotiated(), t, Ssrc(5));
+            let mut pcm = [0i16; MAX_DECODED];
+            let n = s.handle_rtp(t, "127.0.0.1:1".parse().unwrap(), &data, &mut pcm, &mut |_| {});
+            proptest::prop_assert!(n <= MAX_DECODED);
+        }
+    }
+}

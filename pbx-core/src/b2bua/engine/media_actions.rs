@@ -1,0 +1,315 @@
+//! Media actions (answer with pbx's endpoint, play, record, rooms) and the
+//! endpoint events coming back ([`Engine::handle_media_event`]).
+//!
+//! `AnswerMedia` opens an endpoint on the offer the application saw (in
+//! B2BUA mode the relay's callee side), re-anchors the relay's callee side
+//! to the endpoint and answers the caller with the relay's caller-side SDP,
+//! exactly as if a phone had answered. `ReleaseMedia` closes the endpoint;
+//! a later bridge re-anchors the relay to the new party.
+
+use std::time::Instant;
+
+use media::endpoint::{EndpointEvent, EndpointId, RoomOp};
+use media::mixer::{Role, RoomEvent, RoomId};
+use sip_stack::message::StatusCode;
+use sip_stack::ua::Body;
+
+use super::{stale, Engine, Services};
+use crate::b2bua::app::{Action, LegEvent, LegState, RoomControl, RoomRole};
+use crate::b2bua::call::{CallInput, HangupCause, Side};
+use crate::b2bua::sdp::first_audio_codec;
+use crate::b2bua::{CallId, LegId};
+use crate::sip::Outbox;
+
+/// A leg that pbx's media answers ("the callee side" for the relay).
+const ENDPOINT_SIDE: LegId = LegId(u32::MAX);
+
+/// Where an endpoint belongs.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct MediaLeg {
+    call: CallId,
+    leg: LegId,
+    room: Option<RoomId>,
+}
+
+impl Engine {
+    /// An event of the media endpoints (from `EndpointService::poll_event`):
+    /// becomes the leg event of the endpoint's call (PlayDone, Dtmf,
+    /// RecordDone, RoomLeft) and runs the application's actions.
+    pub fn handle_media_event(
+        &mut self,
+        now: Instant,
+        event: EndpointEvent,
+        svc: Services<'_>,
+        out: &mut Outbox,
+    ) {
+        let found = |e: EndpointId| self.endpoints.get(&e).copied();
+        let mut events: Vec<(CallId, LegEvent)> = Vec::new();
+        match event {
+            EndpointEvent::PlayDone { id, play } => {
+                events.extend(found(id).map(|m| (m.call, LegEvent::PlayDone(m.leg, play))));
+            }
+            EndpointEvent::Dtmf { id, digit } => {
+                events.extend(found(id).map(|m| (m.call, LegEvent::Dtmf(m.leg, digit.as_char()))));
+            }
+            EndpointEvent::RecordDone { id, path, duration } => {
+                events.extend(found(id).map(|m| {
+                    let leg = m.leg;
+                    (
+                        m.call,
+                        LegEvent::RecordDone {
+                            leg,
+                            path,
+                            duration,
+                        },
+                    )
+                }));
+            }
+            EndpointEvent::Room {
+                event: RoomEvent::Kicked { participant, .. },
+                ..
+            } => {
+                let e = EndpointId(participant.0);
+                events.extend(found(e).map(|m| (m.call, LegEvent::RoomLeft(m.leg))));
+            }
+            EndpointEvent::Room {
+                room,
+                event: RoomEvent::Ended,
+            } => events.extend(
+                self.endpoints
+                    .values()
+                    .filter(|m| m.room == Some(room))
+                    .map(|m| (m.call, LegEvent::RoomLeft(m.leg))),
+            ),
+            EndpointEvent::JoinRefused { id, error } => {
+                tracing::info!(endpoint = id.0, %error, "conference join refused");
+                events.extend(found(id).map(|m| (m.call, LegEvent::RoomLeft(m.leg))));
+                if let Some(m) = self.endpoints.get_mut(&id) {
+                    m.room = None;
+                }
+            }
+            EndpointEvent::Room { .. } => {}
+            EndpointEvent::RoomRefused(e) => {
+                tracing::info!(error = %e, "conference operation refused");
+            }
+            EndpointEvent::Closed { id, stats } => {
+                tracing::debug!(
+                    endpoint = id.0,
+                    packets_in = stats.packets_in,
+                    packets_out = stats.packets_out,
+                    "media endpoint closed"
+                );
+                self.endpoints.remove(&id);
+            }
+            other => tracing::debug!(?other, "media event ignored"),
+        }
+        self.pending.extend(events);
+        self.pump(now, svc, out);
+    }
+
+    /// The endpoint answering `leg`, if any.
+    fn endpoint_of(&self, id: CallId, leg: LegId) -> Option<EndpointId> {
+        self.calls
+            .get(&id)?
+            .leg(leg)
+            .filter(|l| l.state != LegState::Ended)?
+            .endpoint
+    }
+
+    pub(super) fn execute_media(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        action: Action,
+        svc: Services<'_>,
+    ) {
+        if let Action::AnswerMedia { leg } = action {
+            return self.answer_media(now, id, leg, svc);
+        }
+        let (Some(eps), Some(leg)) = (svc.endpoints, media_leg(&action)) else {
+            return stale(id, &action);
+        };
+        let Some(ep) = self.endpoint_of(id, leg) else {
+            return stale(id, &action);
+        };
+        match action {
+            Action::Play {
+                id: play,
+                prompts,
+                repeat,
+                ..
+            } => {
+                if let Err(e) = eps.play(ep, play, &prompts, repeat) {
+                    tracing::warn!(call = %id, error = %e, "prompt not played");
+                    self.pending.push_back((id, LegEvent::PlayDone(leg, play)));
+                }
+            }
+            Action::StopPlay { id: play, .. } => eps.stop_play(ep, play),
+            Action::StartRecording { beep, max, .. } => {
+                let name = format!("{id}-{}-{}.wav", leg.0, self.timestamp(now).unix_ms);
+                if let Err(e) = eps.record(ep, &name, beep, max) {
+                    tracing::warn!(call = %id, error = %e, "recording not started");
+                    let ev = LegEvent::RecordDone {
+                        leg,
+                        path: Default::default(),
+                        duration: Default::default(),
+                    };
+                    self.pending.push_back((id, ev));
+                }
+            }
+            Action::StopRecording { .. } => eps.stop_recording(ep),
+            Action::JoinRoom { room, role, .. } => {
+                let role = match role {
+                    RoomRole::Moderator => Role::Moderator,
+                    RoomRole::Guest => Role::Speaker,
+                };
+                let room = eps.join(ep, &room, role);
+                if let Some(m) = self.endpoints.get_mut(&ep) {
+                    m.room = Some(room);
+                }
+            }
+            Action::RoomControl { op, .. } => match room_op(op) {
+                Some(op) => eps.room_op(ep, op),
+                None => tracing::debug!(call = %id, ?op, "room key ignored"),
+            },
+            Action::ReleaseMedia { .. } => {
+                if let Some(l) = self.calls.get_mut(&id).and_then(|c| c.leg_mut(leg)) {
+                    l.endpoint = None;
+                }
+                eps.close(ep);
+            }
+            _ => {}
+        }
+    }
+
+    /// `Action::AnswerMedia`: open, re-anchor, answer (or refuse 488/503).
+    fn answer_media(&mut self, now: Instant, id: CallId, leg: LegId, svc: Services<'_>) {
+        let Some(entry) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(l) = entry.leg(leg).filter(|l| l.state != LegState::Ended) else {
+            return stale(id, &Action::AnswerMedia { leg });
+        };
+        let session = l.session;
+        let offer = entry.caller_offer.clone().filter(|_| leg == LegId::CALLER);
+        let opened = match (svc.endpoints, &offer) {
+            (Some(eps), Some(offer)) => {
+                eps.open(&String::from_utf8_lossy(&offer.data))
+                    .map_err(|e| {
+                        tracing::info!(call = %id, error = %e, "media endpoint not opened");
+                        match e {
+                            media::endpoint::EndpointError::Sdp(_)
+                            | media::endpoint::EndpointError::Negotiation(_) => 488,
+                            _ => 503,
+                        }
+                    })
+            }
+            (None, _) => Err(503),
+            (Some(_), None) => Err(488),
+        };
+        let (ep, answer) = match opened {
+            Ok(x) => x,
+            Err(status) => {
+                if let Some(l) = entry.leg_mut(leg) {
+                    l.state = LegState::Ended;
+                    l.status = status;
+                }
+                let cause = HangupCause::Media;
+                let _ = entry
+                    .call
+                    .handle_input(now, CallInput::Hangup(cause, Side::Pbx));
+                if let Err(e) = self.ua.reject(now, session, StatusCode(status)) {
+                    tracing::debug!(call = %id, error = %e, "leg not refused");
+                }
+                return;
+            }
+        };
+        self.endpoints.insert(
+            ep,
+            MediaLeg {
+                call: id,
+                leg,
+                room: None,
+            },
+        );
+        let codec = first_audio_codec(answer.as_bytes());
+        if let Some(l) = entry.leg_mut(leg) {
+            l.endpoint = Some(ep);
+            l.state = LegState::Answered;
+            l.status = 200;
+            l.codec = codec;
+        }
+        let body = self.rewrite(id, ENDPOINT_SIDE, Body::sdp(answer), svc);
+        if let Err(e) = self.ua.answer(now, session, Some(body)) {
+            tracing::debug!(call = %id, error = %e, "media answer not sent");
+        }
+    }
+
+    /// A re-INVITE on a leg answered by pbx's media: the endpoint answers it
+    /// (hold, new address), the application is not involved. Returns false
+    /// when the leg has no endpoint.
+    pub(super) fn reoffer_to_endpoint(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        leg: LegId,
+        body: Option<&Body>,
+        svc: Services<'_>,
+    ) -> bool {
+        let (Some(eps), Some(ep)) = (svc.endpoints, self.endpoint_of(id, leg)) else {
+            return false;
+        };
+        let Some(session) = self
+            .calls
+            .get(&id)
+            .and_then(|c| c.leg(leg))
+            .map(|l| l.session)
+        else {
+            return false;
+        };
+        let answer = match body {
+            Some(b) => eps.update(ep, &String::from_utf8_lossy(&b.data)),
+            // an offerless re-INVITE: offer what we have (RFC 3261 §14.2)
+            None => return false,
+        };
+        let r = match answer {
+            Ok(sdp) => {
+                let body = self.rewrite(id, ENDPOINT_SIDE, Body::sdp(sdp), svc);
+                self.ua.answer(now, session, Some(body))
+            }
+            Err(e) => {
+                tracing::info!(call = %id, error = %e, "re-offer refused by the media endpoint");
+                self.ua.reject(now, session, StatusCode(488))
+            }
+        };
+        if let Err(e) = r {
+            tracing::debug!(call = %id, error = %e, "re-offer answer not sent");
+        }
+        true
+    }
+}
+
+/// The leg a media action is about.
+fn media_leg(a: &Action) -> Option<LegId> {
+    match a {
+        Action::Play { leg, .. }
+        | Action::StopPlay { leg, .. }
+        | Action::StartRecording { leg, .. }
+        | Action::StopRecording { leg }
+        | Action::JoinRoom { leg, .. }
+        | Action::RoomControl { leg, .. }
+        | Action::ReleaseMedia { leg }
+        | Action::AnswerMedia { leg } => Some(*leg),
+        _ => None,
+    }
+}
+
+fn room_op(op: RoomControl) -> Option<RoomOp> {
+    Some(match op {
+        RoomControl::MuteGuests => RoomOp::MuteGuests,
+        RoomControl::RequestUnmuteGuests => RoomOp::RequestUnmuteGuests,
+        RoomControl::Lock(l) => RoomOp::Lock(l),
+        RoomControl::End => RoomOp::End,
+        RoomControl::Key(c) => RoomOp::Key(media::dtmf::Digit::from_char(c)?),
+    })
+}
