@@ -3,11 +3,14 @@
 # -> sipp UAS, at a fixed call rate, N calls; prints the rate and sipp's verdict.
 #
 #   benches/b2bua.sh [RATE] [CALLS]        # default 200 calls/s, 2000 calls
+#   HOLD_MS=20000 benches/b2bua.sh 500 4000   # memory per live call: all 4000 up at once
 #
 # Uses target/release/pbx (or $PBX), ports 5560 (pbx), 5590 (UAS), 5591 (UAC),
-# relay ports 20000-60999, and a scratch dir under /tmp. sipp sends no RTP here:
+# relay ports 10000-65000 (endpoints 8000-8799), and a scratch dir under /tmp. sipp sends no RTP here:
 # the numbers are signalling + relay set-up/tear-down, not media forwarding.
 set -eu
+# 4 relay sockets per call: raise the descriptor limit (20,000 here by default).
+ulimit -n 262144 2>/dev/null || ulimit -n 65536 2>/dev/null || true
 RATE=${1:-200}
 CALLS=${2:-2000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,15 +32,17 @@ engine = "b2bua"
 [media]
 anchor = "always"
 address = "127.0.0.1"
-port_min = 20000
-port_max = 60999
+port_min = 10000
+port_max = 65000
+endpoint_port_min = 8000
+endpoint_port_max = 8799
 [metrics]
 listen = "off"
 [[users]]
 name = "bob"
 password = "bob-bench"
 CONF
-"$PBX" --config "$WORK/pbx.toml" serve > "$WORK/pbx.log" 2>&1 &
+${PERF:-} "$PBX" --config "$WORK/pbx.toml" serve > "$WORK/pbx.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
 sleep 2
@@ -54,7 +59,7 @@ s.settimeout(2)
 s.sendto(msg.encode(), ("127.0.0.1", 5560))
 print("REGISTER:", s.recv(2000).split(b"\r\n")[0].decode())
 PY
-sipp -sf "$ROOT/fixtures/sipp/b2b_uas.xml" -i 127.0.0.1 -p 5590 -mp 6000 -m "$CALLS" \
+sipp -sf "$ROOT/fixtures/sipp/b2b_uas.xml" -i 127.0.0.1 -p 5590 -mp 6000 -rtp_echo -m "$CALLS" \
     -nostdin -trace_err -error_file "$WORK/uas-errors.log" > "$WORK/uas.out" 2>&1 &
 UAS=$!
 trap 'kill $PID $UAS 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
@@ -62,7 +67,16 @@ sleep 0.5
 IDLE_KB=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
 START=$(date +%s.%N)
 set +e
-sipp -sf "$ROOT/fixtures/sipp/b2b_uac.xml" -i 127.0.0.1 -p 5591 -mp 7000 -s bob \
+# HOLD_MS: how long each call stays up (the scenario's pause; default 1200 ms).
+sed "s/<pause milliseconds=\"1200\"\/>/<pause milliseconds=\"${HOLD_MS:-1200}\"\/>/" \
+    "$ROOT/fixtures/sipp/b2b_uac.xml" > "$WORK/uac.xml"
+# RTP=1: every call also plays a short RTP stream (RFC 4733 packets from sipp's
+# pcap set) after the ACK; the UAS echoes it (-rtp_echo): media flows through
+# both relay legs, latching included.
+if [ "${RTP:-0}" = 1 ]; then
+    sed -i 's|  <pause milliseconds=|  <nop><action><exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_1.pcap"/></action></nop>\n  <pause milliseconds=|' "$WORK/uac.xml"
+fi
+sipp -sf "$WORK/uac.xml" -i 127.0.0.1 -p 5591 -mp 7000 -s bob \
     -r "$RATE" -m "$CALLS" -l 100000 -timeout 120s -timeout_error -nostdin \
     -trace_stat -stf "$WORK/uac-stat.csv" -trace_err -error_file "$WORK/uac-errors.log" \
     127.0.0.1:5560 > "$WORK/uac.out" 2>&1

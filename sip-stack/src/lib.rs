@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod deadlines;
 pub mod dialog;
 pub mod message;
 pub mod peer;

@@ -69,10 +69,9 @@ impl UserAgent {
             return;
         };
         let found = self
-            .sessions
-            .iter_mut()
-            .find(|(_, s)| s.dialog.as_ref().is_some_and(|d| d.id == did));
-        let Some((&id, session)) = found else {
+            .session_of_dialog(&did)
+            .and_then(|id| Some((id, self.sessions.get_mut(&id)?)));
+        let Some((id, session)) = found else {
             self.respond(now, tx, &req, StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST);
             return;
         };
@@ -124,7 +123,7 @@ impl UserAgent {
             request: req,
             peer,
         });
-        self.sessions.insert(id, session);
+        self.add_session(id, &call_id.0, session);
         if let Some(mut ringing) = ringing {
             if self.make_reliable(now, id, &mut ringing) {
                 let _ = self.layer.send_response(now, tx, ringing);
@@ -166,11 +165,14 @@ impl UserAgent {
     /// CANCEL (§9.2): 200 for the CANCEL; 487 for the INVITE if unanswered.
     fn on_cancel(&mut self, now: Instant, tx: ServerTxId, cancel: &Request) {
         let invite_tx = self.layer.find_invite_for_cancel(cancel);
+        let call_id = cancel.call_id().unwrap_or_default();
         let found = invite_tx.and_then(|itx| {
-            self.sessions
-                .iter()
-                .find(|(_, s)| s.pending.as_ref().is_some_and(|p| p.tx == itx))
-                .map(|(id, _)| *id)
+            self.sessions_of(call_id).iter().copied().find(|id| {
+                self.sessions
+                    .get(id)
+                    .and_then(|s| s.pending.as_ref())
+                    .is_some_and(|p| p.tx == itx)
+            })
         });
         let Some(id) = found else {
             let status = if invite_tx.is_some() {
@@ -206,10 +208,9 @@ impl UserAgent {
             return;
         };
         let found = self
-            .sessions
-            .iter_mut()
-            .find(|(_, s)| s.dialog.as_ref().is_some_and(|d| d.id == did));
-        if let Some((&id, session)) = found {
+            .session_of_dialog(&did)
+            .and_then(|id| Some((id, self.sessions.get_mut(&id)?)));
+        if let Some((id, session)) = found {
             let initial = session.invite_seq == cseq.seq;
             let body = body_of(&ack.headers, &ack.body);
             // A re-INVITE's ACK matters only when it answers our offer.

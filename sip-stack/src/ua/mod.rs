@@ -71,7 +71,9 @@ mod uac;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
+
+use crate::deadlines::DeadlineMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -435,7 +437,10 @@ pub struct UserAgent {
     rng: Rng,
     out: VecDeque<Output>,
     registration: Registration,
-    sessions: BTreeMap<SessionId, Session>,
+    sessions: DeadlineMap<SessionId, Session>,
+    /// Sessions by Call-ID: in-dialog requests, ACK, CANCEL, PRACK and
+    /// Replaces find their session without a scan.
+    by_call_id: HashMap<String, Vec<SessionId>>,
     next_session: u64,
     clients: HashMap<ClientTxId, ClientOwner>,
     /// A copy of each live client transaction's request: on reliable
@@ -456,7 +461,8 @@ impl UserAgent {
             rng,
             out: VecDeque::new(),
             registration,
-            sessions: BTreeMap::new(),
+            sessions: DeadlineMap::new(),
+            by_call_id: HashMap::new(),
             next_session: 1,
             clients: HashMap::new(),
             sent: HashMap::new(),
@@ -488,12 +494,11 @@ impl UserAgent {
     /// Earliest deadline of the transaction layer, the registration and
     /// the sessions' 2xx retransmissions.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let sessions = self.sessions.values().filter_map(Session::deadline);
         self.layer
             .poll_timeout()
             .into_iter()
             .chain(self.registration.deadline())
-            .chain(sessions)
+            .chain(self.sessions.next_deadline())
             .min()
     }
 
@@ -519,13 +524,7 @@ impl UserAgent {
         if self.registration.deadline().is_some_and(|d| d <= now) {
             self.on_registration_timer(now);
         }
-        let due: Vec<SessionId> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.deadline().is_some_and(|d| d <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in due {
+        for id in self.sessions.due(now) {
             self.on_session_timer(now, id);
         }
         self.pump(now);
@@ -542,6 +541,7 @@ impl UserAgent {
                 TxOutput::Event(ev) => self.on_tx_event(now, ev),
             }
         }
+        self.sessions.refresh();
     }
 
     fn on_tx_event(&mut self, now: Instant, ev: TxEvent) {
@@ -603,12 +603,43 @@ impl UserAgent {
 
     /// Removes a session and reports why it ended.
     fn end(&mut self, id: SessionId, reason: EndReason) {
-        if self.sessions.remove(&id).is_some() {
+        if let Some(session) = self.sessions.remove(&id) {
+            if let Some(ids) = self.by_call_id.get_mut(&session.call_id) {
+                ids.retain(|s| *s != id);
+                if ids.is_empty() {
+                    self.by_call_id.remove(&session.call_id);
+                }
+            }
             self.emit(UaEvent::Terminated {
                 session: id,
                 reason,
             });
         }
+    }
+
+    /// Adds a session, indexed by its Call-ID.
+    fn add_session(&mut self, id: SessionId, call_id: &str, mut session: Session) {
+        session.call_id = call_id.to_owned();
+        self.by_call_id
+            .entry(session.call_id.clone())
+            .or_default()
+            .push(id);
+        self.sessions.insert(id, session);
+    }
+
+    /// The sessions of a Call-ID.
+    fn sessions_of(&self, call_id: &str) -> &[SessionId] {
+        self.by_call_id.get(call_id).map_or(&[], Vec::as_slice)
+    }
+
+    /// The session whose dialog is `did`.
+    fn session_of_dialog(&self, did: &crate::dialog::DialogId) -> Option<SessionId> {
+        self.sessions_of(&did.call_id).iter().copied().find(|id| {
+            self.sessions
+                .get(id)
+                .and_then(|s| s.dialog.as_ref())
+                .is_some_and(|d| d.id == *did)
+        })
     }
 
     /// Starts a client transaction for `req`, keeping a copy of it.

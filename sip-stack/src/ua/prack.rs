@@ -166,14 +166,14 @@ impl UserAgent {
     pub(super) fn on_prack(&mut self, now: Instant, tx: ServerTxId, req: &Request) -> bool {
         let call_id = req.call_id().ok();
         let to_tag = req.to().ok().and_then(|t| t.tag().map(str::to_owned));
-        let found = self.sessions.iter_mut().find(|(_, s)| {
-            s.phase == Phase::Incoming
-                && Some(s.local_tag.as_str()) == to_tag.as_deref()
-                && s.pending
-                    .as_ref()
-                    .is_some_and(|p| p.request.call_id().ok() == call_id)
+        let id = call_id.and_then(|c| {
+            self.sessions_of(c).iter().copied().find(|id| {
+                self.sessions.get(id).is_some_and(|s| {
+                    s.phase == Phase::Incoming && Some(s.local_tag.as_str()) == to_tag.as_deref()
+                })
+            })
         });
-        let Some((_, session)) = found else {
+        let Some(session) = id.and_then(|id| self.sessions.get_mut(&id)) else {
             return false;
         };
         let invite_seq = session.invite_seq;

@@ -181,14 +181,12 @@ impl UserAgent {
             return Some(Err(StatusCode::BAD_REQUEST));
         };
         let did = wanted.dialog_id();
-        let found = self.sessions.iter().find(|(_, s)| {
-            s.phase == Phase::Confirmed && s.dialog.as_ref().is_some_and(|d| d.id == did)
+        let found = self.session_of_dialog(&did).filter(|id| {
+            self.sessions
+                .get(id)
+                .is_some_and(|s| s.phase == Phase::Confirmed)
         });
-        Some(
-            found
-                .map(|(id, _)| *id)
-                .ok_or(StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST),
-        )
+        Some(found.ok_or(StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST))
     }
 }
 

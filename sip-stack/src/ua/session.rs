@@ -58,6 +58,8 @@ pub(super) struct PendingInvite {
 /// One INVITE session.
 #[derive(Debug)]
 pub(super) struct Session {
+    /// The Call-ID (index key of [`UserAgent`]'s session table).
+    pub(super) call_id: String,
     pub(super) role: Role,
     pub(super) phase: Phase,
     pub(super) local_tag: String,
@@ -95,6 +97,7 @@ pub(super) struct Session {
 impl Session {
     pub(super) fn new(role: Role, phase: Phase, local_tag: String) -> Self {
         Self {
+            call_id: String::new(),
             role,
             phase,
             local_tag,
@@ -134,6 +137,12 @@ impl Session {
             return true;
         }
         false
+    }
+}
+
+impl crate::deadlines::Deadline for Session {
+    fn deadline(&self) -> Option<Instant> {
+        Session::deadline(self)
     }
 }
 

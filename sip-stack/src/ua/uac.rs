@@ -38,6 +38,7 @@ impl UserAgent {
         self.next_session += 1;
         let local_tag = self.rng.token();
         let call_id = format!("{}@{}", self.rng.token(), self.config.local_addr.ip());
+        let call_id_copy = call_id.clone();
         let mut req = Request::new(Method::Invite, target.clone());
         super::replaces::apply_uri_headers(&mut req);
         let mut target = target;
@@ -80,7 +81,7 @@ impl UserAgent {
         let tx = self.send_client(now, req, peer);
         session.invite_tx = Some(tx);
         self.clients.insert(tx, ClientOwner::Invite(id));
-        self.sessions.insert(id, session);
+        self.add_session(id, &call_id_copy, session);
         self.pump(now);
         Ok(id)
     }
@@ -521,10 +522,10 @@ impl UserAgent {
         let Some(did) = DialogId::of_response(resp) else {
             return;
         };
-        let ack = self.sessions.values().find_map(|s| {
-            let matches = s.dialog.as_ref().is_some_and(|d| d.id == did);
-            matches.then(|| s.ack.clone()).flatten()
-        });
+        let ack = self
+            .session_of_dialog(&did)
+            .and_then(|id| self.sessions.get(&id))
+            .and_then(|s| s.ack.clone());
         if let Some((_, data, peer)) = ack {
             self.out.push_back(super::Output::Transmit { peer, data });
         }

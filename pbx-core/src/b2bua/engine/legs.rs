@@ -204,6 +204,7 @@ impl Engine {
                 identity,
                 caller_offer: offer.clone(),
                 class: Default::default(),
+                ring: self.config.ring_timeout,
             },
         );
         self.sessions.insert(session, (id, LegId::CALLER));

@@ -19,10 +19,11 @@ mod media_tests;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use sip_stack::deadlines::DeadlineMap;
 use sip_stack::message::SipMessage;
 use sip_stack::ua::{Output, SessionId, UaConfig, UserAgent};
 use sip_stack::Peer;
@@ -148,6 +149,20 @@ struct CallEntry {
     caller_offer: Option<sip_stack::ua::Body>,
     /// Direction, DID and trunk for the record ([`Action::Classify`]).
     class: super::app::CallClass,
+    /// The engine's ring timeout (legs of an answered call give up after it).
+    ring: Duration,
+}
+
+impl sip_stack::deadlines::Deadline for CallEntry {
+    /// The call's own timers, its ringing transfer legs, its application's.
+    fn deadline(&self) -> Option<Instant> {
+        self.call
+            .poll_timeout()
+            .into_iter()
+            .chain(self.leg_deadline(self.ring))
+            .chain(self.app.poll_timeout())
+            .min()
+    }
 }
 
 impl CallEntry {
@@ -178,7 +193,7 @@ impl CallEntry {
 pub struct Engine {
     ua: UserAgent,
     config: EngineConfig,
-    calls: BTreeMap<CallId, CallEntry>,
+    calls: DeadlineMap<CallId, CallEntry>,
     sessions: HashMap<SessionId, (CallId, LegId)>,
     /// Relay session id → call id, until the relay reports the final stats.
     relay_calls: HashMap<u64, String>,
@@ -206,7 +221,7 @@ impl Engine {
             // runs do not meet in the records table.
             next_call: config.ua.seed.rotate_left(17),
             config,
-            calls: BTreeMap::new(),
+            calls: DeadlineMap::new(),
             sessions: HashMap::new(),
             relay_calls: HashMap::new(),
             endpoints: HashMap::new(),
@@ -242,20 +257,7 @@ impl Engine {
         self.ua.handle_timeout(now);
         self.pump(now, svc, out);
         let ring = self.config.ring_timeout;
-        let due: Vec<CallId> = self
-            .calls
-            .iter()
-            .filter(|(_, c)| {
-                c.call
-                    .poll_timeout()
-                    .into_iter()
-                    .chain(c.leg_deadline(ring))
-                    .chain(c.app.poll_timeout())
-                    .any(|t| t <= now)
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        for id in due {
+        for id in self.calls.due(now) {
             if let Some(entry) = self.calls.get_mut(&id) {
                 entry.call.handle_timeout(now);
                 for leg in entry.legs.iter_mut().filter(|l| {
@@ -282,16 +284,9 @@ impl Engine {
 
     /// The earliest deadline of the user agent and the calls.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let ring = self.config.ring_timeout;
         self.calls
-            .values()
-            .flat_map(|c| {
-                c.call
-                    .poll_timeout()
-                    .into_iter()
-                    .chain(c.leg_deadline(ring))
-                    .chain(c.app.poll_timeout())
-            })
+            .next_deadline()
+            .into_iter()
             .chain(self.ua.poll_timeout())
             .min()
     }
@@ -347,6 +342,7 @@ impl Engine {
                 self.dispatch(now, id, ev, svc);
             }
             if idle {
+                self.calls.refresh();
                 return;
             }
         }

@@ -470,7 +470,12 @@ fn a_second_forked_2xx_is_acked_and_closed() {
         .expect("200")
         .2
         .clone();
-    let tag = net.uas[1].sessions[&b].local_tag.clone();
+    let tag = net.uas[1]
+        .sessions
+        .get(&b)
+        .expect("session")
+        .local_tag
+        .clone();
     let forked = ok.replace(&format!("tag={tag}"), "tag=fork2");
     let msg = SipMessage::parse(Bytes::from(forked)).expect("parses");
     let now = net.now;
