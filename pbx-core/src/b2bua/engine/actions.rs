@@ -35,14 +35,9 @@ impl Engine {
                 let offer = entry.caller_offer.clone();
                 match svc.router.route(entry.call.caller(), number) {
                     super::Routing::Dial(targets) => self.dial(now, id, targets, offer, number),
-                    // A transfer to an IVR / room / trunk needs the
-                    // application handover, which is not built yet.
-                    super::Routing::App(app) => {
-                        tracing::info!(call = %id, app = app.name(), "transfer to an application refused");
-                        let leg = LegId(entry.next_leg);
-                        entry.next_leg += 1;
-                        self.pending.push_back((id, LegEvent::Failed(leg, 501)));
-                    }
+                    // A transfer to an IVR / room / trunk: that application
+                    // takes the call over (`handover.rs`).
+                    super::Routing::App(app) => self.hand_over(id, app),
                     super::Routing::Refuse(cause) => {
                         let leg = LegId(entry.next_leg);
                         entry.next_leg += 1;
@@ -82,6 +77,15 @@ impl Engine {
                 None => return stale(id, &action),
             },
             Action::Answer { leg, sdp } => match session_of(*leg) {
+                // A handed-over caller was answered before: the new answer
+                // is offered to it (RFC 3261 §14.1).
+                Some(s)
+                    if entry
+                        .leg(*leg)
+                        .is_some_and(|l| l.state == LegState::Answered) =>
+                {
+                    self.ua.reinvite(now, s, sdp.clone())
+                }
                 Some(s) => {
                     if let Some(l) = entry.leg_mut(*leg) {
                         l.state = LegState::Answered;

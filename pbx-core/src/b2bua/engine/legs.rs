@@ -204,6 +204,7 @@ impl Engine {
                 identity,
                 caller_offer: offer.clone(),
                 class: Default::default(),
+                successor: None,
             },
         );
         self.sessions.insert(session, (id, LegId::CALLER));

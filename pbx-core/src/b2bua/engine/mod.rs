@@ -11,6 +11,7 @@
 //! [`CdrSink`], its events to the [`EventBus`].
 
 mod actions;
+mod handover;
 mod jobs;
 mod legs;
 mod media_actions;
@@ -148,6 +149,8 @@ struct CallEntry {
     caller_offer: Option<sip_stack::ua::Body>,
     /// Direction, DID and trunk for the record ([`Action::Classify`]).
     class: super::app::CallClass,
+    /// The application taking the call over after [`LegEvent::HandedOver`].
+    successor: Option<Box<dyn Application>>,
 }
 
 impl CallEntry {
@@ -378,6 +381,9 @@ impl Engine {
         );
         for action in actions {
             self.execute(now, id, action, svc);
+        }
+        if ev == LegEvent::HandedOver {
+            self.take_over(now, id, svc);
         }
         self.after_call(now, id, svc);
     }
