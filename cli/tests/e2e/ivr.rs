@@ -270,3 +270,86 @@ fn rfc4733_digits_through_a_menu_and_a_collect_into_a_transfer() {
     pbx.restart();
     assert_eq!(trace(&pbx, &id), before);
 }
+
+/// Blind transfer into the IVR: 1001 calls 1002, 1002 answers and transfers
+/// (REFER) to 500; the IVR takes 1001 over (re-INVITE with pbx's media),
+/// 1001's RFC 4733 key reaches the menu through the relay, and the flow
+/// hangs up. One CDR (to 1002) and the trajectory under its call id.
+#[test]
+fn blind_transfer_into_the_ivr_number() {
+    let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/prompts");
+    let flows = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        flows.path().join("entry.toml"),
+        format!(
+            "[flow]\nname = \"entry\"\nprompts = \"{}\"\n\
+             [nodes.menu]\ntype = \"menu\"\nprompts = [\"main_menu\"]\ntimeout = \"8s\"\n\
+             exits = {{ \"1\" = \"one\", default = \"bye\" }}\n\
+             [nodes.one]\ntype = \"hangup\"\nreason = \"pressed_one\"\n\
+             [nodes.bye]\ntype = \"hangup\"\nreason = \"no_choice\"\n",
+            prompts.display()
+        ),
+    )
+    .expect("write the flow");
+    let pbx = Pbx::start(&ivr_config(flows.path()));
+    let server = format!("127.0.0.1:{}", pbx.port);
+    let console = |user: &str| {
+        Command::new(env!("CARGO_BIN_EXE_pbx"))
+            .args(["phone", "--user", user, "--password", &password(user)])
+            .args(["--server", &server])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn a console phone")
+    };
+    let mut bob = console("1002");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pbx.registrations().contains("1002@127.0.0.1") {
+        assert!(Instant::now() < deadline, "1002 never registered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut alice = console("1001");
+    let mut alice_in = alice.stdin.take().expect("stdin");
+    let mut bob_in = bob.stdin.take().expect("stdin");
+    let steps: [(bool, &str, u64); 6] = [
+        (true, "dial 1002", 1500),
+        (false, "answer", 1500),
+        (false, "transfer 500", 2500),
+        (true, "dtmf 1", 2500),
+        (true, "quit", 0),
+        (false, "quit", 0),
+    ];
+    for (to_alice, line, pause_ms) in steps {
+        let input = if to_alice { &mut alice_in } else { &mut bob_in };
+        writeln!(input, "{line}").expect("console");
+        std::thread::sleep(Duration::from_millis(pause_ms));
+    }
+    drop((alice_in, bob_in));
+    let alice_out = alice.wait_with_output().expect("1001 exits");
+    let bob_out = bob.wait_with_output().expect("1002 exits");
+    let (alice_text, bob_text) = (
+        String::from_utf8_lossy(&alice_out.stdout).into_owned(),
+        String::from_utf8_lossy(&bob_out.stdout).into_owned(),
+    );
+    let both = format!("1001:\n{alice_text}\n1002:\n{bob_text}");
+    assert!(bob_text.contains("transfer: 200"), "{both}");
+
+    let id = call_id_to(&pbx, "1002");
+    let text = trace(&pbx, &id);
+    eprintln!("pbx ivr trace {id}:\n{text}");
+    assert_in_order(
+        &text,
+        &[
+            "flow entry (part 0)",
+            "menu           menu       key_press key=1",
+            "outcome: hangup (pressed_one)",
+            "keys: 1",
+        ],
+    );
+    let out = pbx.admin(&["cdr", "--csv"]);
+    let cdrs = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rows: Vec<&str> = cdrs.lines().filter(|l| l.starts_with(&id)).collect();
+    assert_eq!(rows.len(), 1, "one record for the whole call:\n{cdrs}");
+    assert!(rows[0].contains("ANSWERED"), "{cdrs}");
+}

@@ -27,7 +27,8 @@ fn addr(s: &str) -> SocketAddr {
 mod ivr;
 
 /// Routes: `bob` (forks to the targets), `carol` (or 1003), `ivr` (the IVR flow `t`
-/// when the services are set, else 501), two trunk numbers, anything else 404.
+/// when the services are set, else 501), two trunk numbers, conference room
+/// 700, anything else 404.
 struct Bob(
     Vec<DialTarget>,
     Arc<crate::trunks::Slots>,
@@ -38,6 +39,11 @@ impl Router for Bob {
     fn route(&self, _caller: &str, dialed: &str) -> Routing {
         match dialed {
             "bob" => Routing::Dial(self.0.clone()),
+            "700" => Routing::App(Box::new(crate::b2bua::conference::Conference::new(
+                "700".into(),
+                None,
+                std::path::Path::new("/nonexistent/prompts"),
+            ))),
             "carol" | "1003" => Routing::Dial(vec![DialTarget {
                 uri: Uri::parse("sip:carol@10.0.0.4:5060").unwrap(),
             }]),

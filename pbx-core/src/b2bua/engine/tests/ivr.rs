@@ -67,10 +67,15 @@ reason = "lookup_failed"
 "#;
 
 fn ivr_world() -> (World, Arc<MemoryTrajectorySink>) {
+    ivr_world_with(FLOW)
+}
+
+/// The world with flow `t` read from `flow`.
+fn ivr_world_with(flow: &str) -> (World, Arc<MemoryTrajectorySink>) {
     let mut w = World::new();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.toml");
-    std::fs::write(&path, FLOW).unwrap();
+    std::fs::write(&path, flow).unwrap();
     let mut flows = ::ivr::FlowRegistry::new();
     assert!(flows.reload_file(&path).applied);
     let sink = Arc::new(MemoryTrajectorySink::default());
@@ -296,4 +301,52 @@ fn transfer_requested_inside_the_ivr_is_refused() {
     w.run();
     assert_eq!(transfer_statuses(&w.alice_events), vec![202, 100, 501]);
     assert_eq!(w.engine.live_calls(w.now)[0].app, "ivr");
+}
+
+/// An IVR transfer node to conference room 700: the room takes the caller
+/// over (re-INVITE with pbx's media), the trajectory ends with the transfer,
+/// and the call's one record is written when the caller leaves the room.
+#[test]
+fn ivr_transfer_node_hands_the_caller_to_a_conference_room() {
+    let (mut w, sink) = ivr_world_with(
+        "[flow]\nname = \"t\"\n[nodes.room]\ntype = \"transfer\"\ntarget = \"ext:700\"\n",
+    );
+    let call = w.call("ivr");
+    assert!(
+        w.alice_events
+            .iter()
+            .any(|e| matches!(e, UaEvent::Answered { .. })),
+        "the IVR answered"
+    );
+    assert_eq!(w.engine.live_calls(w.now)[0].app, "conference");
+    let stored = sink.records.lock().clone();
+    assert_eq!(stored.len(), 1, "the flow's part is stored at the handover");
+    assert_eq!(
+        stored[0].trajectory.outcome,
+        Some(::ivr::Outcome::Transfer {
+            target: ::ivr::TransferTarget::Extension("700".into())
+        })
+    );
+    assert!(
+        w.alice_events
+            .iter()
+            .any(|e| matches!(e, UaEvent::Reoffer { .. })),
+        "the room's media is offered to alice"
+    );
+    w.alice.answer(w.now, call, Some(Body::sdp(OFFER))).unwrap();
+    w.run();
+    w.now += Duration::from_secs(4);
+    w.alice.hangup(w.now, call).unwrap();
+    w.run();
+    assert!(w.engine.is_empty());
+    let records = w.sink.records.lock().clone();
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        (
+            records[0].disposition.as_str(),
+            records[0].hangup_side.as_str()
+        ),
+        ("ANSWERED", "caller")
+    );
+    assert_eq!(records[0].billsec, 4);
 }
