@@ -194,7 +194,9 @@ fn caller_id(r: &RawEntry, pattern: &Pattern) -> Result<CallerId, RawError> {
         let text = name.get_ref();
         if text.trim().is_empty()
             || text.chars().count() > MAX_NAME
-            || text.chars().any(|c| c == '"' || c == '\\' || c.is_control())
+            || text
+                .chars()
+                .any(|c| c == '"' || c == '\\' || c.is_control())
         {
             return Err(at(
                 name,

@@ -122,7 +122,10 @@ fn caller_id_templates_expand_with_the_captures() {
 fn prefix_user_routes_default_to_the_dialed_number() {
     let raw = "[[dialplan]]\nprefix = \"10\"\ntype = \"user\"\n";
     let c = crate::config::Config::from_str_named(raw, "x.toml").unwrap();
-    assert_eq!(c.dialplan.route("1002", 0), Some(Route::User("1002".into())));
+    assert_eq!(
+        c.dialplan.route("1002", 0),
+        Some(Route::User("1002".into()))
+    );
 }
 
 #[test]
@@ -131,8 +134,8 @@ fn caller_id_values_are_checked_with_positions() {
         let text = format!("[[dialplan]]\nregex = \"^7(\\\\d+)$\"\ntype = \"user\"\n{extra}\n");
         crate::config::Config::from_str_named(&text, "x.toml")
     };
-    let ok = check("caller_id_number = \"+49$1\"\ncaller_id_name = \"Sales\"\nprivacy = true")
-        .unwrap();
+    let ok =
+        check("caller_id_number = \"+49$1\"\ncaller_id_name = \"Sales\"\nprivacy = true").unwrap();
     let e = &ok.dialplan.entries[0];
     assert_eq!(e.caller_id.number.as_deref(), Some("+49$1"));
     assert!(e.caller_id.privacy);

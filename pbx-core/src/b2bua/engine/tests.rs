@@ -25,6 +25,7 @@ fn addr(s: &str) -> SocketAddr {
 }
 
 mod ivr;
+mod presentation;
 
 /// Routes: `bob` (forks to the targets), `carol` (or 1003), `ivr` (the IVR flow `t`
 /// when the services are set, else 501), two trunk numbers, conference room
@@ -39,6 +40,16 @@ impl Router for Bob {
     fn route(&self, _caller: &str, dialed: &str) -> Routing {
         match dialed {
             "bob" => Routing::Dial(self.0.clone()),
+            // Bob with a presentation rule: `*31bob` hides the caller,
+            // `sales-bob` shows the sales number and name.
+            "*31bob" | "sales-bob" => Routing::Presented {
+                routing: Box::new(Routing::Dial(self.0.clone())),
+                caller_id: crate::dialplan::CallerId {
+                    number: (dialed == "sales-bob").then(|| "+49301234".into()),
+                    name: (dialed == "sales-bob").then(|| "Sales".into()),
+                    privacy: dialed == "*31bob",
+                },
+            },
             "700" => Routing::App(Box::new(crate::b2bua::conference::Conference::new(
                 "700".into(),
                 None,
@@ -83,6 +94,8 @@ struct World {
     carol_events: Vec<UaEvent>,
     /// Raw messages pbx sent to Alice (to inspect tags and Contact).
     to_alice: Vec<SipMessage>,
+    /// Raw messages pbx sent to Bob (to inspect From and privacy headers).
+    to_bob: Vec<SipMessage>,
     events: tokio::sync::broadcast::Receiver<crate::b2bua::CallEvent>,
     /// pbx's media endpoints (IVR tests; None elsewhere).
     eps: Option<Box<dyn crate::b2bua::media::MediaEndpoints>>,
@@ -133,6 +146,7 @@ impl World {
             bob_events: Vec::new(),
             carol_events: Vec::new(),
             to_alice: Vec::new(),
+            to_bob: Vec::new(),
             events,
             eps: None,
         }
@@ -183,7 +197,10 @@ impl World {
                             self.to_alice.push(msg.clone());
                             self.alice.handle_message(self.now, msg, from);
                         }
-                        a if a == addr(BOB) => self.bob.handle_message(self.now, msg, from),
+                        a if a == addr(BOB) => {
+                            self.to_bob.push(msg.clone());
+                            self.bob.handle_message(self.now, msg, from);
+                        }
                         a if a == addr(CAROL) => self.carol.handle_message(self.now, msg, from),
                         a => panic!("pbx sent to {a}"),
                     }
