@@ -353,3 +353,84 @@ fn blind_transfer_into_the_ivr_number() {
     assert_eq!(rows.len(), 1, "one record for the whole call:\n{cdrs}");
     assert!(rows[0].contains("ANSWERED"), "{cdrs}");
 }
+
+/// The README's "Try the IVR" walkthrough on the documented config
+/// (`fixtures/ivr-demo.toml`; only ports, data dir and the flows path are
+/// adapted) with the documented phone command: 500 answers, the 9 typed
+/// during the welcome leads to voicemail in and out of business hours, the
+/// phone hears the prompts, `pbx ivr trace` shows both flow parts.
+#[test]
+fn readme_ivr_demo_config_answers_500() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    let demo = std::fs::read_to_string(fixtures.join("ivr-demo.toml")).expect("the demo config");
+    let relay = 20_000 + (free_port() % 200) * 100;
+    let flows = fixtures.join("ivr");
+    let pbx = Pbx::start_config(|port, data| {
+        let mut text = demo.clone();
+        for (from, to) in [
+            ("127.0.0.1:5060", format!("127.0.0.1:{port}")),
+            (
+                "[server]\n",
+                format!("[server]\ndata_dir = \"{}\"\n", data.display()),
+            ),
+            (
+                "flows_dir = \"ivr\"",
+                format!("flows_dir = \"{}\"", flows.display()),
+            ),
+            ("listen = \"127.0.0.1:9060\"", "listen = \"off\"".into()),
+            ("port_min = 30000", format!("port_min = {relay}")),
+            ("port_max = 30999", format!("port_max = {}", relay + 49)),
+            (
+                "endpoint_port_min = 40000",
+                format!("endpoint_port_min = {}", relay + 50),
+            ),
+            (
+                "endpoint_port_max = 40999",
+                format!("endpoint_port_max = {}", relay + 99),
+            ),
+        ] {
+            assert!(text.contains(from), "ivr-demo.toml no longer has {from:?}");
+            text = text.replace(from, &to);
+        }
+        text
+    });
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let heard = pbx.dir().join("heard.wav");
+    let server = format!("127.0.0.1:{}", pbx.port);
+    let out = Command::new(env!("CARGO_BIN_EXE_pbx"))
+        .current_dir(&root)
+        .args(["phone", "--user", "1001", "--password", "1001-demo"])
+        .args(["--server", &server, "call", "500", "--dtmf", "9"])
+        .args(["--duration", "12s", "--play", "fixtures/prompts/thanks.wav"])
+        .arg("--record")
+        .arg(&heard)
+        .output()
+        .expect("run pbx phone");
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the call connects:\n{text}");
+    let received: u32 = text
+        .split("received ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    // At least the voicemail intro (0.66 s, 33 packets) and the beep.
+    assert!(received >= 25, "the phone heard the prompts:\n{text}");
+    assert!(heard.exists(), "{text}");
+
+    let id = call_id_to(&pbx, "500");
+    let trace = trace(&pbx, &id);
+    eprintln!("pbx ivr trace {id}:\n{trace}");
+    assert_in_order(
+        &trace,
+        &[
+            "flow main (part 0)",
+            "welcome        play       enter_node",
+            "hours          condition  exit_node",
+            "outcome: transfer to flow:voicemail",
+            "flow voicemail (part 1)",
+            "record         record     enter_node",
+        ],
+    );
+}
