@@ -72,10 +72,7 @@ async fn tls_server(ca: &Certificate, ca_key: &KeyPair) -> u16 {
 async fn read_request(s: &mut (impl AsyncReadExt + Unpin)) -> String {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
-    loop {
-        let Ok(n) = s.read(&mut chunk).await else {
-            break;
-        };
+    while let Ok(n) = s.read(&mut chunk).await {
         if n == 0 {
             break;
         }
