@@ -1,25 +1,73 @@
 //! The HTTP client of applications (IVR http nodes, the "callUrl" of SPEC):
 //! POST a JSON body, wait at most the node's timeout, return the status and
-//! the body. Plain `http://` only for now (hyper 1 + hyper-util's pooled
-//! client; no TLS stack is pulled in): an `https://` URL fails with a clear
-//! reason so the flow takes its error exit.
+//! the body. `http://` and `https://` (hyper 1 + hyper-util's pooled client
+//! behind hyper-rustls with the ring provider, TLS 1.2/1.3). Servers are
+//! verified against the Mozilla roots (webpki-roots) plus the CA files of
+//! `[ivr] http_ca_file` (a private CA, a self-signed test server).
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
 
 use crate::b2bua::app::HttpOutcome;
 
 /// Largest response body read (larger ones fail the request).
 pub const MAX_BODY: usize = 1 << 20;
 
-/// A pooled HTTP/1.1 client; cheap to clone.
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpClientError {
+    /// A CA file could not be read or holds a malformed PEM block.
+    #[error("CA file {path}: {source}")]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: rustls_pki_types::pem::Error,
+    },
+    /// A CA file holds no `CERTIFICATE` block.
+    #[error("CA file {0}: no PEM certificate in it")]
+    NoCertificate(PathBuf),
+    /// A certificate of a CA file is not a usable trust anchor.
+    #[error("CA file {path}: {source}")]
+    BadCertificate {
+        /// The file.
+        path: PathBuf,
+        /// rustls' reason.
+        source: rustls::Error,
+    },
+    /// The TLS configuration was refused (no usable protocol version).
+    #[error("TLS configuration: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// Reads the PEM certificates of `path` (at least one).
+pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, HttpClientError> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|source| HttpClientError::CaFile {
+            path: path.to_owned(),
+            source,
+        })?;
+    if certs.is_empty() {
+        return Err(HttpClientError::NoCertificate(path.to_owned()));
+    }
+    Ok(certs)
+}
+
+/// A pooled HTTP/1.1 client (http and https); cheap to clone.
 #[derive(Clone, Debug)]
 pub struct HttpClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
 impl Default for HttpClient {
@@ -29,29 +77,63 @@ impl Default for HttpClient {
 }
 
 impl HttpClient {
-    /// A client with a connection pool (must be used inside a tokio runtime).
+    /// A client trusting the Mozilla roots (must be used inside a tokio
+    /// runtime).
     pub fn new() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        Self {
-            client: Client::builder(TokioExecutor::new()).build(connector),
+        match Self::with_ca_files(&[]) {
+            Ok(c) => c,
+            // Only CA files can fail; the ring provider supports the
+            // default protocol versions.
+            Err(e) => unreachable!("TLS client without CA files: {e}"),
         }
     }
 
+    /// A client trusting the Mozilla roots plus every certificate of the
+    /// PEM `ca_files`.
+    pub fn with_ca_files(ca_files: &[PathBuf]) -> Result<Self, HttpClientError> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for path in ca_files {
+            for cert in read_ca_file(path)? {
+                roots
+                    .add(cert)
+                    .map_err(|source| HttpClientError::BadCertificate {
+                        path: path.clone(),
+                        source,
+                    })?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        Ok(Self {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+        })
+    }
+
     /// POSTs `body_json` to `url` (`Content-Type: application/json`);
-    /// connecting, sending and reading the body together take at most
-    /// `timeout`.
+    /// connecting (TLS handshake included), sending and reading the body
+    /// together take at most `timeout`.
     pub async fn post_json(&self, url: &str, body_json: String, timeout: Duration) -> HttpOutcome {
         let uri: hyper::Uri = match url.parse() {
             Ok(u) => u,
             Err(e) => return HttpOutcome::Failed(format!("bad URL {url}: {e}")),
         };
         match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return HttpOutcome::Failed("https URLs are not supported yet (http only)".into())
+            Some("http" | "https") => {}
+            _ => {
+                return HttpOutcome::Failed(format!("bad URL {url}: http:// or https:// expected"))
             }
-            _ => return HttpOutcome::Failed(format!("bad URL {url}: http:// expected")),
         }
         let request = hyper::Request::post(uri)
             .header(hyper::header::CONTENT_TYPE, "application/json")
@@ -101,6 +183,10 @@ fn chain(e: &dyn std::error::Error) -> String {
     }
     out
 }
+
+#[cfg(test)]
+#[path = "http_client_tls_tests.rs"]
+mod tls_tests;
 
 #[cfg(test)]
 mod tests {
@@ -179,10 +265,8 @@ mod tests {
             .post_json("http://127.0.0.1:9/x", "{}".into(), t)
             .await;
         assert!(matches!(refused, HttpOutcome::Failed(_)), "{refused:?}");
-        let https = client
-            .post_json("https://example.com/", "{}".into(), t)
-            .await;
-        assert!(matches!(https, HttpOutcome::Failed(r) if r.contains("https")));
+        let ftp = client.post_json("ftp://example.com/", "{}".into(), t).await;
+        assert!(matches!(ftp, HttpOutcome::Failed(r) if r.contains("https://")));
     }
 
     /// An IVR http node run by the interpreter against the local server:

@@ -150,17 +150,24 @@ impl Pbx {
     /// Like [`Pbx::start`] with the HTTP endpoint (`/metrics`, `/calls`) on
     /// `metrics_listen` (an address, or `off`).
     pub(crate) fn start_with_metrics(extra_toml: &str, metrics_listen: &str) -> Self {
+        Self::start_config(|port, data| {
+            format!(
+                "[server]\ndomain = \"127.0.0.1\"\nlisten = [\"udp:127.0.0.1:{port}\", \"tcp:127.0.0.1:{port}\"]\n\
+                 data_dir = \"{}\"\nudp_threads = 1\n\n[metrics]\nlisten = \"{metrics_listen}\"\n\n{extra_toml}\n{}",
+                data.display(),
+                users_toml(&BASE_USERS)
+            )
+        })
+    }
+
+    /// Starts the server on a whole config written by `text(port, data_dir)`
+    /// (a fixture adapted to the test's free port and data directory).
+    pub(crate) fn start_config(text: impl FnOnce(u16, &Path) -> String) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let data = dir.path().join("data");
         let config = dir.path().join("pbx.toml");
-        let text = format!(
-            "[server]\ndomain = \"127.0.0.1\"\nlisten = [\"udp:127.0.0.1:{port}\", \"tcp:127.0.0.1:{port}\"]\n\
-             data_dir = \"{}\"\nudp_threads = 1\n\n[metrics]\nlisten = \"{metrics_listen}\"\n\n{extra_toml}\n{}",
-            data.display(),
-            users_toml(&BASE_USERS)
-        );
-        std::fs::write(&config, text).expect("write config");
+        std::fs::write(&config, text(port, &data)).expect("write config");
         let log = dir.path().join("pbx.log");
         let mut pbx = Self {
             dir,

@@ -270,3 +270,167 @@ fn rfc4733_digits_through_a_menu_and_a_collect_into_a_transfer() {
     pbx.restart();
     assert_eq!(trace(&pbx, &id), before);
 }
+
+/// Blind transfer into the IVR: 1001 calls 1002, 1002 answers and transfers
+/// (REFER) to 500; the IVR takes 1001 over (re-INVITE with pbx's media),
+/// 1001's RFC 4733 key reaches the menu through the relay, and the flow
+/// hangs up. One CDR (to 1002) and the trajectory under its call id.
+#[test]
+fn blind_transfer_into_the_ivr_number() {
+    let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/prompts");
+    let flows = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        flows.path().join("entry.toml"),
+        format!(
+            "[flow]\nname = \"entry\"\nprompts = \"{}\"\n\
+             [nodes.menu]\ntype = \"menu\"\nprompts = [\"main_menu\"]\ntimeout = \"8s\"\n\
+             exits = {{ \"1\" = \"one\", default = \"bye\" }}\n\
+             [nodes.one]\ntype = \"hangup\"\nreason = \"pressed_one\"\n\
+             [nodes.bye]\ntype = \"hangup\"\nreason = \"no_choice\"\n",
+            prompts.display()
+        ),
+    )
+    .expect("write the flow");
+    let pbx = Pbx::start(&ivr_config(flows.path()));
+    let server = format!("127.0.0.1:{}", pbx.port);
+    let console = |user: &str| {
+        Command::new(env!("CARGO_BIN_EXE_pbx"))
+            .args(["phone", "--user", user, "--password", &password(user)])
+            .args(["--server", &server])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn a console phone")
+    };
+    let mut bob = console("1002");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pbx.registrations().contains("1002@127.0.0.1") {
+        assert!(Instant::now() < deadline, "1002 never registered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut alice = console("1001");
+    let mut alice_in = alice.stdin.take().expect("stdin");
+    let mut bob_in = bob.stdin.take().expect("stdin");
+    let steps: [(bool, &str, u64); 6] = [
+        (true, "dial 1002", 1500),
+        (false, "answer", 1500),
+        (false, "transfer 500", 2500),
+        (true, "dtmf 1", 2500),
+        (true, "quit", 0),
+        (false, "quit", 0),
+    ];
+    for (to_alice, line, pause_ms) in steps {
+        let input = if to_alice { &mut alice_in } else { &mut bob_in };
+        writeln!(input, "{line}").expect("console");
+        std::thread::sleep(Duration::from_millis(pause_ms));
+    }
+    drop((alice_in, bob_in));
+    let alice_out = alice.wait_with_output().expect("1001 exits");
+    let bob_out = bob.wait_with_output().expect("1002 exits");
+    let (alice_text, bob_text) = (
+        String::from_utf8_lossy(&alice_out.stdout).into_owned(),
+        String::from_utf8_lossy(&bob_out.stdout).into_owned(),
+    );
+    let both = format!("1001:\n{alice_text}\n1002:\n{bob_text}");
+    assert!(bob_text.contains("transfer: 200"), "{both}");
+
+    let id = call_id_to(&pbx, "1002");
+    let text = trace(&pbx, &id);
+    eprintln!("pbx ivr trace {id}:\n{text}");
+    assert_in_order(
+        &text,
+        &[
+            "flow entry (part 0)",
+            "menu           menu       key_press key=1",
+            "outcome: hangup (pressed_one)",
+            "keys: 1",
+        ],
+    );
+    let out = pbx.admin(&["cdr", "--csv"]);
+    let cdrs = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rows: Vec<&str> = cdrs.lines().filter(|l| l.starts_with(&id)).collect();
+    assert_eq!(rows.len(), 1, "one record for the whole call:\n{cdrs}");
+    assert!(rows[0].contains("ANSWERED"), "{cdrs}");
+}
+
+/// The README's "Try the IVR" walkthrough on the documented config
+/// (`fixtures/ivr-demo.toml`; only ports, data dir and the flows path are
+/// adapted) with the documented phone command: 500 answers, the 9 typed
+/// during the welcome leads to voicemail in and out of business hours, the
+/// phone hears the prompts, `pbx ivr trace` shows both flow parts.
+#[test]
+fn readme_ivr_demo_config_answers_500() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    let demo = std::fs::read_to_string(fixtures.join("ivr-demo.toml")).expect("the demo config");
+    let relay = 20_000 + (free_port() % 200) * 100;
+    let flows = fixtures.join("ivr");
+    let pbx = Pbx::start_config(|port, data| {
+        let mut text = demo.clone();
+        for (from, to) in [
+            ("127.0.0.1:5060", format!("127.0.0.1:{port}")),
+            (
+                "[server]\n",
+                format!("[server]\ndata_dir = \"{}\"\n", data.display()),
+            ),
+            (
+                "flows_dir = \"ivr\"",
+                format!("flows_dir = \"{}\"", flows.display()),
+            ),
+            ("listen = \"127.0.0.1:9060\"", "listen = \"off\"".into()),
+            ("port_min = 30000", format!("port_min = {relay}")),
+            ("port_max = 30999", format!("port_max = {}", relay + 49)),
+            (
+                "endpoint_port_min = 40000",
+                format!("endpoint_port_min = {}", relay + 50),
+            ),
+            (
+                "endpoint_port_max = 40999",
+                format!("endpoint_port_max = {}", relay + 99),
+            ),
+        ] {
+            assert!(text.contains(from), "ivr-demo.toml no longer has {from:?}");
+            text = text.replace(from, &to);
+        }
+        text
+    });
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let heard = pbx.dir().join("heard.wav");
+    let server = format!("127.0.0.1:{}", pbx.port);
+    let out = Command::new(env!("CARGO_BIN_EXE_pbx"))
+        .current_dir(&root)
+        .args(["phone", "--user", "1001", "--password", "1001-demo"])
+        .args(["--server", &server, "call", "500", "--dtmf", "9"])
+        .args(["--duration", "12s", "--play", "fixtures/prompts/thanks.wav"])
+        .arg("--record")
+        .arg(&heard)
+        .output()
+        .expect("run pbx phone");
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the call connects:\n{text}");
+    let received: u32 = text
+        .split("received ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    // At least the voicemail intro (0.66 s, 33 packets) and the beep.
+    assert!(received >= 25, "the phone heard the prompts:\n{text}");
+    assert!(heard.exists(), "{text}");
+
+    let id = call_id_to(&pbx, "500");
+    let trace = trace(&pbx, &id);
+    eprintln!("pbx ivr trace {id}:\n{trace}");
+    assert_in_order(
+        &trace,
+        &[
+            "flow main (part 0)",
+            "welcome        play       enter_node",
+            "hours          condition  exit_node",
+            "outcome: transfer to flow:voicemail",
+            "flow voicemail (part 1)",
+            "record         record     enter_node",
+        ],
+    );
+}

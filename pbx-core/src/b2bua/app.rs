@@ -112,6 +112,16 @@ pub enum LegEvent {
     /// The leg's pbx media endpoint was taken out of its conference room by
     /// the room (a moderator kicked it, or ended the room).
     RoomLeft(LegId),
+    /// The number of this application's [`Action::DialNumber`] (a blind
+    /// transfer, an IVR transfer node) is another application (IVR flow,
+    /// conference room, trunk route): after this event that application owns
+    /// the call and its caller's leg, and this one gets no more events.
+    /// Release what it holds now: tell the transferor (NOTIFY 200, RFC 3515
+    /// §2.4.5) and hang it up, store what it keeps. The engine then hangs up
+    /// any other leg left, releases the caller's pbx media and hands the
+    /// new application [`LegEvent::Incoming`] with the caller's offer; its
+    /// answer reaches the already answered caller as a re-INVITE.
+    HandedOver,
 }
 
 /// How an [`Action::Http`] request ended.

@@ -8,7 +8,9 @@
 //! another number, that number is dialed with the caller's media; its answer
 //! replaces the transferor (who gets NOTIFY 200 and a BYE, unless it hung up
 //! already), a failure is reported by NOTIFY and ends the call if the
-//! transferor is gone. Transfers asked by the caller are refused (501).
+//! transferor is gone. Transfers asked by the caller are refused (501). A
+//! number that is an application (IVR, conference room) takes the caller
+//! over ([`LegEvent::HandedOver`]): the transferor gets NOTIFY 200 and a BYE.
 
 use super::app::{Action, AppView, Application, DialTarget, LegEvent};
 use super::call::{CallInput, HangupCause, Side};
@@ -94,6 +96,22 @@ impl Bridge {
         }
         self.winner = Some(leg);
         out.push(Action::Call(CallInput::Bridged(LegId::CALLER, leg)));
+    }
+
+    /// The transfer target is an application (IVR, conference room) that
+    /// takes the caller over: the transfer succeeded for the transferor.
+    fn handed_over(&mut self, out: &mut Vec<Action>) {
+        self.ended = true;
+        let Some(t) = self.transfer.take() else {
+            return;
+        };
+        out.push(Action::NotifyTransfer {
+            leg: t.from,
+            status: 200,
+        });
+        if !t.from_gone {
+            out.push(Action::Hangup(t.from));
+        }
     }
 
     /// The transfer target failed: tell the transferor; without it the call ends.
@@ -267,6 +285,7 @@ impl Application for Bridge {
                 }
             }
             LegEvent::Dtmf(leg, digit) => out.push(Action::Call(CallInput::Dtmf(*leg, *digit))),
+            LegEvent::HandedOver => self.handed_over(out),
             _ => {}
         }
     }

@@ -396,6 +396,12 @@ impl IvrApp {
                     Side::Callee,
                 )));
             }
+            LegEvent::HandedOver => {
+                // The target is another application (a room, a flow behind
+                // a number): the transfer happened.
+                self.store(None);
+                self.phase = Phase::Done;
+            }
             LegEvent::Ended(leg) if *leg == LegId::CALLER => {
                 self.store(Some((
                     format!("caller hung up during the transfer to {target}"),

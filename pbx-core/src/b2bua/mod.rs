@@ -34,6 +34,7 @@ pub mod engine;
 pub mod events;
 pub mod ivr_app;
 pub mod media;
+pub mod presentation;
 pub mod sdp;
 pub mod trunk_route;
 

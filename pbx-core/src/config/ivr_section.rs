@@ -17,6 +17,9 @@ pub struct IvrConfig {
     pub flows_dir: Option<PathBuf>,
     /// How long call trajectories are kept (SPEC §5: 15 days).
     pub trajectory_retention: Duration,
+    /// Extra CA certificates (PEM) trusted by https http nodes besides the
+    /// Mozilla roots (`http_ca_file`, relative to the config file).
+    pub http_ca_file: Option<PathBuf>,
 }
 
 impl Default for IvrConfig {
@@ -24,6 +27,7 @@ impl Default for IvrConfig {
         Self {
             flows_dir: None,
             trajectory_retention: ivr::trajectory::DEFAULT_RETENTION,
+            http_ca_file: None,
         }
     }
 }
@@ -33,6 +37,7 @@ impl Default for IvrConfig {
 pub(super) struct RawIvr {
     pub(super) flows_dir: Option<Spanned<String>>,
     pub(super) trajectory_retention_days: Option<Spanned<u32>>,
+    pub(super) http_ca_file: Option<Spanned<String>>,
 }
 
 /// `[ivr]`, and the flows named by `type = "ivr"` routes: each must be a
@@ -49,6 +54,13 @@ pub(super) fn build_ivr(
             return Err(pos.at(days, "ivr.trajectory_retention_days must be at least 1"));
         }
         config.trajectory_retention = Duration::from_secs(u64::from(*days.get_ref()) * 86_400);
+    }
+    if let Some(file) = &raw.ivr.http_ca_file {
+        let path = base.join(file.get_ref());
+        if let Err(e) = crate::http_client::read_ca_file(&path) {
+            return Err(pos.at(file, format!("ivr.http_ca_file: {e}")));
+        }
+        config.http_ca_file = Some(path);
     }
     let routes: Vec<(&str, usize)> = raw.dialplan.iter().filter_map(|e| e.ivr_flow()).collect();
     let Some(dir) = &raw.ivr.flows_dir else {
@@ -142,6 +154,31 @@ mod tests {
         let err =
             Config::from_str_named("[ivr]\ntrajectory_retention_days = 0\n", "x.toml").unwrap_err();
         assert_eq!(err.line, 2, "{err}");
+    }
+
+    #[test]
+    fn http_ca_file_must_hold_a_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pbx.toml");
+        std::fs::write(dir.path().join("bad.pem"), "not a certificate\n").unwrap();
+        std::fs::write(&path, "[ivr]\nhttp_ca_file = \"bad.pem\"\n").unwrap();
+        let err = Config::from_file(&path).unwrap_err();
+        assert_eq!((err.line, err.column), (2, 16), "{err}");
+        assert!(err.message.contains("no PEM certificate"), "{err}");
+        std::fs::write(&path, "[ivr]\nhttp_ca_file = \"missing.pem\"\n").unwrap();
+        let err = Config::from_file(&path).unwrap_err();
+        assert_eq!((err.line, err.column), (2, 16), "{err}");
+
+        let (cert, _) = {
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            let key = rcgen::KeyPair::generate().unwrap();
+            (params.self_signed(&key).unwrap(), key)
+        };
+        std::fs::write(dir.path().join("ca.pem"), cert.pem()).unwrap();
+        std::fs::write(&path, "[ivr]\nhttp_ca_file = \"ca.pem\"\n").unwrap();
+        let c = Config::from_file(&path).unwrap();
+        assert_eq!(c.ivr.http_ca_file, Some(dir.path().join("ca.pem")));
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //! dialed number that names a local user goes to that user (the implicit
 //! extension plan), so a config without `[[dialplan]]` behaves as before.
 //!
+//! An entry may also set the caller id presented on the legs pbx places
+//! for it ([`CallerId`]: number and name templates, RFC 3323 privacy).
+//!
 //! Unknown target types are configuration errors with `file:line:column`
 //! (see [`raw`]); IVR and queue targets validate today and are answered with
 //! 501 / 480 until their features land.
@@ -127,6 +130,30 @@ impl Condition {
     }
 }
 
+/// Caller-id presentation of an entry (`caller_id_number`,
+/// `caller_id_name`, `privacy`): what the parties pbx calls for the route
+/// see of the caller. In an [`Entry`] the number and name are templates
+/// (`$n` captures of the dialed number); in a [`Routed`] they are expanded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallerId {
+    /// The number (user part of From); None: the caller's own.
+    pub number: Option<String>,
+    /// The display name; None: the caller's own.
+    pub name: Option<String>,
+    /// Privacy requested (RFC 3323 §4.1 `id`): From becomes
+    /// `"Anonymous" <sip:anonymous@anonymous.invalid>`, `Privacy: id` is
+    /// added, and the identity travels in `P-Asserted-Identity` only to
+    /// trusted trunks (RFC 3325 §5).
+    pub privacy: bool,
+}
+
+impl CallerId {
+    /// Whether the caller is shown as they are.
+    pub fn is_unchanged(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// One `[[dialplan]]` entry.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -136,6 +163,17 @@ pub struct Entry {
     pub target: Target,
     /// When it applies.
     pub condition: Condition,
+    /// How the caller is presented on the route's legs (templates).
+    pub caller_id: CallerId,
+}
+
+/// A dialed number resolved by the dial plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    /// Where the call goes.
+    pub route: Route,
+    /// How the caller is presented (templates expanded).
+    pub caller_id: CallerId,
 }
 
 /// The result of routing a dialed number: the target with captures applied.
@@ -178,20 +216,33 @@ impl Dialplan {
     /// matches and whose condition holds; `None` leaves it to the implicit
     /// extension plan.
     pub fn route(&self, dialed: &str, unix_secs: u64) -> Option<Route> {
+        self.lookup(dialed, unix_secs).map(|r| r.route)
+    }
+
+    /// Like [`Self::route`], with the entry's caller-id presentation.
+    pub fn lookup(&self, dialed: &str, unix_secs: u64) -> Option<Routed> {
         let local = unix_secs as i64 + i64::from(self.utc_offset_secs);
         self.entries
             .iter()
             .filter(|e| e.condition.holds(local))
-            .find_map(|e| e.apply(dialed))
+            .find_map(|e| e.resolve(dialed))
     }
 }
 
 impl Entry {
     /// The route of `dialed` if this entry's pattern matches.
     pub fn apply(&self, dialed: &str) -> Option<Route> {
+        self.resolve(dialed).map(|r| r.route)
+    }
+
+    /// The route and the presentation of `dialed` if the pattern matches.
+    pub fn resolve(&self, dialed: &str) -> Option<Routed> {
         let captures: Vec<String> = match &self.pattern {
-            Pattern::Exact(x) => (x == dialed).then(Vec::new)?,
-            Pattern::Prefix(p) => dialed.starts_with(p.as_str()).then(Vec::new)?,
+            // `$0` is the whole dialed number for every kind of pattern.
+            Pattern::Exact(x) => (x == dialed).then(|| vec![dialed.to_owned()])?,
+            Pattern::Prefix(p) => dialed
+                .starts_with(p.as_str())
+                .then(|| vec![dialed.to_owned()])?,
             Pattern::Regex(re) => {
                 let caps = re.captures(dialed)?;
                 caps.iter()
@@ -200,7 +251,12 @@ impl Entry {
             }
         };
         let expand = |t: &str| expand(t, &captures);
-        Some(match &self.target {
+        let caller_id = CallerId {
+            number: self.caller_id.number.as_deref().map(expand),
+            name: self.caller_id.name.as_deref().map(expand),
+            privacy: self.caller_id.privacy,
+        };
+        let route = match &self.target {
             Target::User(u) => Route::User(expand(u)),
             Target::Trunk {
                 trunk,
@@ -222,7 +278,8 @@ impl Entry {
             },
             Target::Ivr { flow } => Route::Ivr(flow.clone()),
             Target::Queue { queue } => Route::Queue(queue.clone()),
-        })
+        };
+        Some(Routed { route, caller_id })
     }
 }
 

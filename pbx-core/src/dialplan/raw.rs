@@ -12,12 +12,16 @@
 //! # flow = "main"                                         (ivr)
 //! # queue = "sales"                                       (queue)
 //! # days = ["mon", "tue"]  time = "09:00-17:00"           (conditions)
+//! # caller_id_number = "+4930123$1"  caller_id_name = "Sales"  privacy = true
 //! ```
 
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Condition, Entry, Pattern, Target, Weekday};
+use super::{CallerId, Condition, Entry, Pattern, Target, Weekday};
+
+/// Longest `caller_id_name` (a display name, RFC 3261 §25.1).
+const MAX_NAME: usize = 64;
 
 /// One entry as written.
 #[derive(Debug, Deserialize)]
@@ -39,6 +43,9 @@ pub struct RawEntry {
     #[serde(default)]
     days: Vec<Spanned<String>>,
     time: Option<Spanned<String>>,
+    caller_id_number: Option<Spanned<String>>,
+    caller_id_name: Option<Spanned<String>>,
+    privacy: Option<bool>,
 }
 
 impl RawEntry {
@@ -130,10 +137,77 @@ fn build_entry(r: &RawEntry) -> Result<Entry, RawError> {
             return Err(at(&r.kind, "type `conference` needs `room`"));
         }
     }
+    let caller_id = caller_id(r, &pattern)?;
     Ok(Entry {
         pattern,
         target,
         condition: condition(r)?,
+        caller_id,
+    })
+}
+
+/// `caller_id_number`, `caller_id_name`, `privacy`: a number is digits,
+/// letters and `+*#._-` (a SIP user part, RFC 3261 §25.1, without escapes),
+/// a name has no quote, backslash or control character; both may use the
+/// `$n` captures the pattern has (`$0`: the dialed number).
+fn caller_id(r: &RawEntry, pattern: &Pattern) -> Result<CallerId, RawError> {
+    let groups = match pattern {
+        Pattern::Regex(re) => re.captures_len() - 1,
+        _ => 0,
+    };
+    let captures_ok = |s: &Spanned<String>, key: &str| -> Result<(), RawError> {
+        let mut chars = s.get_ref().chars().peekable();
+        while let Some(c) = chars.next() {
+            if c != '$' {
+                continue;
+            }
+            match chars.next().and_then(|d| d.to_digit(10)) {
+                Some(n) if n as usize <= groups => {}
+                Some(n) => {
+                    return Err(at(
+                        s,
+                        format!("{key}: `${n}` but the pattern has {groups} capture group(s)"),
+                    ))
+                }
+                None => return Err(at(s, format!("{key}: `$` must be followed by a digit"))),
+            }
+        }
+        Ok(())
+    };
+    if let Some(n) = &r.caller_id_number {
+        captures_ok(n, "caller_id_number")?;
+        let bad = n.get_ref().chars().find(|c| {
+            !(c.is_ascii_alphanumeric() || matches!(c, '+' | '*' | '#' | '.' | '_' | '-' | '$'))
+        });
+        if n.get_ref().is_empty() || bad.is_some() {
+            return Err(at(
+                n,
+                format!(
+                    "caller_id_number must be digits, letters and + * # . _ - (with $n captures){}",
+                    bad.map(|c| format!(", not {c:?}")).unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    if let Some(name) = &r.caller_id_name {
+        captures_ok(name, "caller_id_name")?;
+        let text = name.get_ref();
+        if text.trim().is_empty()
+            || text.chars().count() > MAX_NAME
+            || text
+                .chars()
+                .any(|c| c == '"' || c == '\\' || c.is_control())
+        {
+            return Err(at(
+                name,
+                format!("caller_id_name must be 1 to {MAX_NAME} characters without quotes, backslashes or control characters"),
+            ));
+        }
+    }
+    Ok(CallerId {
+        number: r.caller_id_number.as_ref().map(|s| s.get_ref().clone()),
+        name: r.caller_id_name.as_ref().map(|s| s.get_ref().clone()),
+        privacy: r.privacy.unwrap_or(false),
     })
 }
 

@@ -163,8 +163,16 @@ pub(super) fn spawn_http_jobs(
     core: Arc<SipCore>,
     transports: Transports,
     start: Instant,
+    ca_file: Option<PathBuf>,
 ) -> tokio::task::JoinHandle<()> {
-    let client = HttpClient::new();
+    // The CA file was checked when the config was loaded.
+    let client = match HttpClient::with_ca_files(ca_file.as_slice()) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "IVR http nodes trust the Mozilla roots only");
+            HttpClient::new()
+        }
+    };
     let ready = core.b2bua.as_ref().map(|h| h.jobs_ready.clone());
     tokio::spawn(async move {
         let Some(ready) = ready else { return };

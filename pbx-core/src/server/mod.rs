@@ -354,6 +354,7 @@ impl Server {
                 core.clone(),
                 transports.clone(),
                 start,
+                config.ivr.http_ca_file.clone(),
             ));
         }
         if let Some((flows, dir)) = flows {

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use sip_stack::message::{HeaderName, Method, Request, SipMessage, StatusCode, Uri};
+use sip_stack::message::{HeaderName, Method, NameAddr, Request, SipMessage, StatusCode, Uri};
 use sip_stack::Peer;
 
 use super::{Now, Outbox, SipCore};
@@ -17,9 +17,10 @@ use crate::b2bua::conference::Conference;
 use crate::b2bua::engine::{Engine, HttpJob, Router, Routing, Services};
 use crate::b2bua::ivr_app::{IvrApp, IvrServices};
 use crate::b2bua::media::{EndpointService, MediaEndpoints};
+use crate::b2bua::presentation;
 use crate::b2bua::trunk_route::{Classified, TrunkAttempt, TrunkRoute};
 use crate::b2bua::HangupCause;
-use crate::dialplan::{Dialplan, Route};
+use crate::dialplan::{CallerId, Dialplan, Route};
 use crate::proxy::local_response;
 use crate::trunks::{TrunkConfig, Trunks};
 
@@ -73,13 +74,25 @@ impl Router for CoreRouter<'_> {
         if let Some(t) = self.source_trunk {
             return self.inbound(t, caller, dialed);
         }
-        let route = self
-            .dialplan
-            .route(dialed, self.unix_secs)
-            .unwrap_or_else(|| Route::User(dialed.to_owned()));
+        let routed = self.dialplan.lookup(dialed, self.unix_secs);
+        let (route, caller_id) = match routed {
+            Some(r) => (r.route, r.caller_id),
+            None => (Route::User(dialed.to_owned()), CallerId::default()),
+        };
+        let presented = |routing: Routing| {
+            if caller_id.is_unchanged() {
+                routing
+            } else {
+                Routing::Presented {
+                    routing: Box::new(routing),
+                    caller_id: caller_id.clone(),
+                }
+            }
+        };
         match route {
-            Route::User(user) => self.user_targets(&user),
-            Route::Trunk { trunk, number } => self.outbound(caller, &trunk, &number),
+            Route::User(user) => presented(self.user_targets(&user)),
+            // Trunk legs carry their presentation in their own From.
+            Route::Trunk { trunk, number } => self.outbound(caller, &trunk, &number, &caller_id),
             Route::Ivr(flow) => self.ivr(&flow),
             Route::Conference {
                 room,
@@ -107,17 +120,24 @@ impl CoreRouter<'_> {
             may_call_out: false,
             ..*self
         };
-        let inner = local.route(caller, &target).into_app();
+        let (inner, caller_id) = local.route(caller, &target).split();
         let class = CallClass {
             direction: Direction::Inbound,
             did: Some(did),
             trunk: Some(cfg.name.clone()),
         };
-        Routing::App(Box::new(Classified::new(class, inner)))
+        let app = Routing::App(Box::new(Classified::new(class, inner.into_app())));
+        match caller_id {
+            Some(caller_id) => Routing::Presented {
+                routing: Box::new(app),
+                caller_id,
+            },
+            None => app,
+        }
     }
 
     /// A call out through the trunks of least-cost routing for `number`.
-    fn outbound(&self, caller: &str, trunk: &str, number: &str) -> Routing {
+    fn outbound(&self, caller: &str, trunk: &str, number: &str, caller_id: &CallerId) -> Routing {
         if !self.may_call_out {
             return Routing::Refuse(HangupCause::Rejected(403));
         }
@@ -126,7 +146,7 @@ impl CoreRouter<'_> {
         let attempts: Vec<TrunkAttempt> = order
             .into_iter()
             .filter(|i| self.trunks.usable(*i))
-            .map(|i| trunk_attempt(i, &configs[i], caller, number))
+            .map(|i| trunk_attempt(i, &configs[i], caller, number, caller_id))
             .collect();
         if attempts.is_empty() {
             // The route refuses with 503 and records the call as outbound.
@@ -406,8 +426,17 @@ impl SipCore {
 }
 
 /// The INVITE of a call through trunk `t`: the number and the caller id as
-/// the trunk's outbound rules write them, the trunk's credentials.
-fn trunk_attempt(i: usize, t: &TrunkConfig, caller: &str, number: &str) -> TrunkAttempt {
+/// the trunk's outbound rules write them (the dial plan entry's
+/// presentation first, then the trunk's `caller_id`), the trunk's
+/// credentials; with privacy an anonymous From, `Privacy: id` and, to a
+/// trusted trunk, the identity in `P-Asserted-Identity`.
+fn trunk_attempt(
+    i: usize,
+    t: &TrunkConfig,
+    caller: &str,
+    number: &str,
+    caller_id: &CallerId,
+) -> TrunkAttempt {
     let number = t.outbound.apply(number);
     let mut uri = Uri::sip(t.addr.ip().to_string());
     uri.user = Some(number.clone());
@@ -427,6 +456,8 @@ fn trunk_attempt(i: usize, t: &TrunkConfig, caller: &str, number: &str) -> Trunk
             .clone()
             .unwrap_or_else(|| t.outbound.apply(caller)),
     );
+    let shown = presentation::present(&NameAddr::new(from), caller_id, t.trusted);
+    presentation::add_headers(&mut uri, &shown.headers);
     let credentials = match (&t.username, &t.password) {
         (Some(u), Some(p)) => Some(sip_stack::ua::Credentials {
             username: u.clone(),
@@ -439,7 +470,7 @@ fn trunk_attempt(i: usize, t: &TrunkConfig, caller: &str, number: &str) -> Trunk
         name: t.name.clone(),
         leg: LegSpec {
             uri,
-            from: Some(sip_stack::message::NameAddr::new(from)),
+            from: Some(shown.from),
             to: Some(sip_stack::message::NameAddr::new(to)),
             credentials,
         },

@@ -6,8 +6,13 @@
 //! commits, so a call that ended a second before a kill -9 is on disk) and
 //! purged by the housekeeping thread after the retention period (SPEC §5,
 //! 15 days by default).
+//!
+//! A call handed to a second IVR (a transfer to another IVR number) numbers
+//! its parts from 0 again: a part whose (call, part) is taken by a flow that
+//! started at another time is appended after the call's last part instead
+//! of replacing it.
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 use super::{Store, StoreError};
 use crate::b2bua::ivr_app::TrajectoryRecord;
@@ -43,14 +48,30 @@ pub(super) fn insert(tx: &rusqlite::Transaction<'_>, r: &TrajectoryRecord) -> ru
     let json = |v: serde_json::Result<String>| {
         v.map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
     };
+    let started_ms = t.started_at.timestamp_millis();
+    let taken: Option<i64> = tx
+        .query_row(
+            "SELECT started_ms FROM ivr_trajectory WHERE call_id = ?1 AND part = ?2",
+            params![r.call_id, r.part],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let part: i64 = match taken {
+        Some(other) if other != started_ms => tx.query_row(
+            "SELECT MAX(part) + 1 FROM ivr_trajectory WHERE call_id = ?1",
+            params![r.call_id],
+            |row| row.get(0),
+        )?,
+        _ => i64::from(r.part),
+    };
     tx.execute(
         "INSERT OR REPLACE INTO ivr_trajectory (call_id, part, flow, started_ms, ended_ms, \
          key_path, key_steps, outcome, trajectory) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             r.call_id,
-            r.part,
+            part,
             t.flow,
-            t.started_at.timestamp_millis(),
+            started_ms,
             t.ended_at.map(|e| e.timestamp_millis()),
             key_path.summary,
             json(serde_json::to_string(&key_path.steps))?,
@@ -209,5 +230,30 @@ mod tests {
         );
         assert!(store.trajectories_of("c1").unwrap().is_empty());
         assert_eq!(store.trajectories_of("c2").unwrap().len(), 1);
+    }
+
+    /// A second IVR of the same call (part 0 again, another start) is
+    /// appended; the same part written twice is replaced.
+    #[test]
+    fn a_second_ivr_of_a_call_is_appended() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pbx.sqlite");
+        let first = trajectory("c9", "2026-11-20T10:00:00Z");
+        let second = trajectory("c9", "2026-11-20T10:01:00Z");
+        let mut store = Store::open(&path).unwrap();
+        let record = |t: &ivr::Trajectory| TrajectoryRecord {
+            call_id: "c9".into(),
+            part: 0,
+            trajectory: t.clone(),
+        };
+        store
+            .insert_trajectories(&[record(&first), record(&first), record(&second)])
+            .unwrap();
+        let back = store.trajectories_of("c9").unwrap();
+        let parts: Vec<(u32, &ivr::Trajectory)> = back
+            .iter()
+            .map(|s| (s.record.part, &s.record.trajectory))
+            .collect();
+        assert_eq!(parts, [(0, &first), (1, &second)]);
     }
 }

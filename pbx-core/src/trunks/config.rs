@@ -15,6 +15,7 @@
 //! from_user = "acct"              # From user of REGISTER (default: username)
 //! from_domain = "carrier.example" # From/To host (default: the proxy address)
 //! caller_id = "+31201234500"      # presented caller id (default: the caller, normalised)
+//! trusted = true                  # RFC 3325 trust domain: P-Asserted-Identity on private calls
 //! max_calls = 10                  # concurrent calls (default: unlimited)
 //! options_interval_secs = 30      # OPTIONS probes (0: off)
 //! up_after = 1                    # answered probes to come back up
@@ -74,6 +75,9 @@ pub struct TrunkConfig {
     pub from_domain: Option<String>,
     /// Fixed caller id presented on outbound calls.
     pub caller_id: Option<String>,
+    /// Inside pbx's trust domain (RFC 3325 §2.3): calls with privacy carry
+    /// the caller's identity in `P-Asserted-Identity` to this trunk.
+    pub trusted: bool,
     /// Concurrent calls allowed (None: unlimited).
     pub max_calls: Option<u32>,
     /// OPTIONS probe period (None: no probing).
@@ -126,6 +130,7 @@ pub struct RawTrunk {
     from_user: Option<String>,
     from_domain: Option<String>,
     caller_id: Option<String>,
+    trusted: Option<bool>,
     max_calls: Option<Spanned<u32>>,
     options_interval_secs: Option<u64>,
     up_after: Option<u32>,
@@ -347,6 +352,7 @@ fn build_trunk(r: &RawTrunk) -> Result<TrunkConfig, RawError> {
         from_user: r.from_user.clone(),
         from_domain: r.from_domain.clone(),
         caller_id: r.caller_id.clone(),
+        trusted: r.trusted.unwrap_or(false),
         max_calls: r.max_calls.as_ref().map(|m| *m.get_ref()),
         options_interval: r
             .options_interval_secs

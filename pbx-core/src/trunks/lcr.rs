@@ -64,6 +64,7 @@ mod tests {
             from_user: None,
             from_domain: None,
             caller_id: None,
+            trusted: false,
             max_calls: None,
             options_interval: None,
             up_after: 1,

@@ -33,21 +33,27 @@ impl Engine {
             }
             Action::DialNumber { number } => {
                 let offer = entry.caller_offer.clone();
-                match svc.router.route(entry.call.caller(), number) {
+                let (routing, caller_id) = svc.router.route(entry.call.caller(), number).split();
+                if caller_id.is_some() {
+                    entry.caller_id = caller_id;
+                }
+                match routing {
                     super::Routing::Dial(targets) => self.dial(now, id, targets, offer, number),
-                    // A transfer to an IVR / room / trunk needs the
-                    // application handover, which is not built yet.
-                    super::Routing::App(app) => {
-                        tracing::info!(call = %id, app = app.name(), "transfer to an application refused");
-                        let leg = LegId(entry.next_leg);
-                        entry.next_leg += 1;
-                        self.pending.push_back((id, LegEvent::Failed(leg, 501)));
-                    }
+                    // A transfer to an IVR / room / trunk: that application
+                    // takes the call over (`handover.rs`).
+                    super::Routing::App(app) => self.hand_over(id, app),
+                    // `split` took every presentation off already.
                     super::Routing::Refuse(cause) => {
                         let leg = LegId(entry.next_leg);
                         entry.next_leg += 1;
                         self.pending
                             .push_back((id, LegEvent::Failed(leg, cause.status())));
+                    }
+                    // `split` took every presentation off already.
+                    super::Routing::Presented { .. } => {
+                        let leg = LegId(entry.next_leg);
+                        entry.next_leg += 1;
+                        self.pending.push_back((id, LegEvent::Failed(leg, 500)));
                     }
                 }
                 return;
@@ -82,6 +88,15 @@ impl Engine {
                 None => return stale(id, &action),
             },
             Action::Answer { leg, sdp } => match session_of(*leg) {
+                // A handed-over caller was answered before: the new answer
+                // is offered to it (RFC 3261 §14.1).
+                Some(s)
+                    if entry
+                        .leg(*leg)
+                        .is_some_and(|l| l.state == LegState::Answered) =>
+                {
+                    self.ua.reinvite(now, s, sdp.clone())
+                }
                 Some(s) => {
                     if let Some(l) = entry.leg_mut(*leg) {
                         l.state = LegState::Answered;
@@ -144,9 +159,14 @@ impl Engine {
                 return;
             }
             Action::DialLeg { leg, offer } => {
+                // An explicit From (a trunk's) was presented by the router.
+                let (from, target) = match &leg.from {
+                    Some(from) => (from.clone(), leg.uri.clone()),
+                    None => entry.presented(leg.uri.clone()),
+                };
                 let opts = CallOptions {
-                    target: leg.uri.clone(),
-                    from: Some(leg.from.clone().unwrap_or_else(|| entry.identity.clone())),
+                    target,
+                    from: Some(from),
                     to: leg.to.clone(),
                     body: offer.clone(),
                     credentials: leg.credentials.clone(),
@@ -180,9 +200,10 @@ impl Engine {
             };
             let mut to_uri = Uri::sip(self.config.domain.clone());
             to_uri.user = Some(to_user.to_owned());
+            let (from, target) = entry.presented(target.uri);
             let opts = CallOptions {
-                target: target.uri,
-                from: Some(entry.identity.clone()),
+                target,
+                from: Some(from),
                 to: Some(NameAddr::new(to_uri)),
                 body: offer.clone(),
                 credentials: None,
@@ -198,7 +219,10 @@ impl Engine {
         };
         let leg = LegId(entry.next_leg);
         entry.next_leg += 1;
-        let party = opts.target.to_string();
+        // The party without the header components of a presentation.
+        let mut party = opts.target.clone();
+        party.headers.clear();
+        let party = party.to_string();
         match self.ua.call_with(now, opts) {
             Ok(session) => {
                 let sip_call_id = self.ua.session_call_id(session).unwrap_or_default();

@@ -166,16 +166,17 @@ impl Engine {
             self.config.ring_timeout,
         );
         let codec = body.as_ref().and_then(|b| first_audio_codec(&b.data));
-        let (offer, anchor, app): (_, _, Box<dyn Application>) = match anchor_offer(body, svc) {
-            Ok((offer, anchor)) => {
-                let app = svc.router.route(&caller, &callee).into_app();
-                (offer, anchor, app)
-            }
-            Err(e) => {
-                tracing::info!(call = %id, error = %e, "caller's media not anchored");
-                (None, None, Box::new(Refuse(HangupCause::Media)))
-            }
-        };
+        let (offer, anchor, app, caller_id): (_, _, Box<dyn Application>, _) =
+            match anchor_offer(body, svc) {
+                Ok((offer, anchor)) => {
+                    let (routing, caller_id) = svc.router.route(&caller, &callee).split();
+                    (offer, anchor, routing.into_app(), caller_id)
+                }
+                Err(e) => {
+                    tracing::info!(call = %id, error = %e, "caller's media not anchored");
+                    (None, None, Box::new(Refuse(HangupCause::Media)), None)
+                }
+            };
         if let Some(a) = &anchor {
             self.relay_calls.insert(a.relay_id(), id.to_string());
         }
@@ -205,6 +206,8 @@ impl Engine {
                 caller_offer: offer.clone(),
                 class: Default::default(),
                 ring: self.config.ring_timeout,
+                successor: None,
+                caller_id,
             },
         );
         self.sessions.insert(session, (id, LegId::CALLER));

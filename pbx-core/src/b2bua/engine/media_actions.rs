@@ -191,6 +191,7 @@ impl Engine {
             return stale(id, &Action::AnswerMedia { leg });
         };
         let session = l.session;
+        let answered_before = l.state == LegState::Answered;
         let offer = entry.caller_offer.clone().filter(|_| leg == LegId::CALLER);
         let opened = match (svc.endpoints, &offer) {
             (Some(eps), Some(offer)) => {
@@ -240,7 +241,15 @@ impl Engine {
             l.codec = codec;
         }
         let body = self.rewrite(id, ENDPOINT_SIDE, Body::sdp(answer), svc);
-        if let Err(e) = self.ua.answer(now, session, Some(body)) {
+        // A caller handed over to this application was answered by another
+        // party: pbx's media is offered to it instead (RFC 3261 §14.1), which
+        // also takes it off hold.
+        let sent = if answered_before {
+            self.ua.reinvite(now, session, Some(body))
+        } else {
+            self.ua.answer(now, session, Some(body))
+        };
+        if let Err(e) = sent {
             tracing::debug!(call = %id, error = %e, "media answer not sent");
         }
     }

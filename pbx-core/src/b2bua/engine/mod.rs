@@ -11,6 +11,7 @@
 //! [`CdrSink`], its events to the [`EventBus`].
 
 mod actions;
+mod handover;
 mod jobs;
 mod legs;
 mod media_actions;
@@ -62,6 +63,15 @@ pub enum Routing {
     /// Hand the call to this application (IVR flow, conference room, trunk
     /// route, queue): the router builds it, the engine only runs it.
     App(Box<dyn Application>),
+    /// Route as `routing`, presenting the caller on the legs the engine
+    /// places as `caller_id` says (dial plan presentation rules; see
+    /// [`crate::b2bua::presentation`]).
+    Presented {
+        /// The routing itself.
+        routing: Box<Routing>,
+        /// Number, name, privacy.
+        caller_id: crate::dialplan::CallerId,
+    },
 }
 
 impl Routing {
@@ -71,6 +81,15 @@ impl Routing {
             Self::Dial(targets) => Box::new(super::bridge::Bridge::new(targets)),
             Self::Refuse(cause) => Box::new(super::app::Refuse(cause)),
             Self::App(app) => app,
+            Self::Presented { routing, .. } => routing.into_app(),
+        }
+    }
+
+    /// The routing without its presentation, and the presentation.
+    pub fn split(self) -> (Self, Option<crate::dialplan::CallerId>) {
+        match self {
+            Self::Presented { routing, caller_id } => (routing.split().0, Some(caller_id)),
+            other => (other, None),
         }
     }
 }
@@ -81,6 +100,11 @@ impl std::fmt::Debug for Routing {
             Self::Dial(t) => f.debug_tuple("Dial").field(t).finish(),
             Self::Refuse(c) => f.debug_tuple("Refuse").field(c).finish(),
             Self::App(a) => f.debug_tuple("App").field(&a.name()).finish(),
+            Self::Presented { routing, caller_id } => f
+                .debug_struct("Presented")
+                .field("routing", routing)
+                .field("caller_id", caller_id)
+                .finish(),
         }
     }
 }
@@ -151,6 +175,10 @@ struct CallEntry {
     class: super::app::CallClass,
     /// The engine's ring timeout (legs of an answered call give up after it).
     ring: Duration,
+    /// The application taking the call over after [`LegEvent::HandedOver`].
+    successor: Option<Box<dyn Application>>,
+    /// How the caller is presented on the legs placed for its route.
+    caller_id: Option<crate::dialplan::CallerId>,
 }
 
 impl sip_stack::deadlines::Deadline for CallEntry {
@@ -178,6 +206,21 @@ impl CallEntry {
             .filter(|l| matches!(l.state, LegState::Calling | LegState::Ringing))
             .map(|l| l.placed_at + ring_timeout)
             .min()
+    }
+
+    /// The From of a leg to `target` and the target carrying the extra
+    /// headers of the call's caller-id presentation. Registered phones are
+    /// outside the trust domain: no asserted identity (RFC 3325 §5).
+    fn presented(
+        &self,
+        mut target: sip_stack::message::Uri,
+    ) -> (sip_stack::message::NameAddr, sip_stack::message::Uri) {
+        let Some(rule) = &self.caller_id else {
+            return (self.identity.clone(), target);
+        };
+        let p = super::presentation::present(&self.identity, rule, false);
+        super::presentation::add_headers(&mut target, &p.headers);
+        (p.from, target)
     }
 
     fn leg_mut(&mut self, id: LegId) -> Option<&mut Leg> {
@@ -374,6 +417,9 @@ impl Engine {
         );
         for action in actions {
             self.execute(now, id, action, svc);
+        }
+        if ev == LegEvent::HandedOver {
+            self.take_over(now, id, svc);
         }
         self.after_call(now, id, svc);
     }

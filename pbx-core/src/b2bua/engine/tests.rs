@@ -25,9 +25,11 @@ fn addr(s: &str) -> SocketAddr {
 }
 
 mod ivr;
+mod presentation;
 
 /// Routes: `bob` (forks to the targets), `carol` (or 1003), `ivr` (the IVR flow `t`
-/// when the services are set, else 501), two trunk numbers, anything else 404.
+/// when the services are set, else 501), two trunk numbers, conference room
+/// 700, anything else 404.
 struct Bob(
     Vec<DialTarget>,
     Arc<crate::trunks::Slots>,
@@ -38,6 +40,21 @@ impl Router for Bob {
     fn route(&self, _caller: &str, dialed: &str) -> Routing {
         match dialed {
             "bob" => Routing::Dial(self.0.clone()),
+            // Bob with a presentation rule: `*31bob` hides the caller,
+            // `sales-bob` shows the sales number and name.
+            "*31bob" | "sales-bob" => Routing::Presented {
+                routing: Box::new(Routing::Dial(self.0.clone())),
+                caller_id: crate::dialplan::CallerId {
+                    number: (dialed == "sales-bob").then(|| "+49301234".into()),
+                    name: (dialed == "sales-bob").then(|| "Sales".into()),
+                    privacy: dialed == "*31bob",
+                },
+            },
+            "700" => Routing::App(Box::new(crate::b2bua::conference::Conference::new(
+                "700".into(),
+                None,
+                std::path::Path::new("/nonexistent/prompts"),
+            ))),
             "carol" | "1003" => Routing::Dial(vec![DialTarget {
                 uri: Uri::parse("sip:carol@10.0.0.4:5060").unwrap(),
             }]),
@@ -77,6 +94,8 @@ struct World {
     carol_events: Vec<UaEvent>,
     /// Raw messages pbx sent to Alice (to inspect tags and Contact).
     to_alice: Vec<SipMessage>,
+    /// Raw messages pbx sent to Bob (to inspect From and privacy headers).
+    to_bob: Vec<SipMessage>,
     events: tokio::sync::broadcast::Receiver<crate::b2bua::CallEvent>,
     /// pbx's media endpoints (IVR tests; None elsewhere).
     eps: Option<Box<dyn crate::b2bua::media::MediaEndpoints>>,
@@ -127,6 +146,7 @@ impl World {
             bob_events: Vec::new(),
             carol_events: Vec::new(),
             to_alice: Vec::new(),
+            to_bob: Vec::new(),
             events,
             eps: None,
         }
@@ -177,7 +197,10 @@ impl World {
                             self.to_alice.push(msg.clone());
                             self.alice.handle_message(self.now, msg, from);
                         }
-                        a if a == addr(BOB) => self.bob.handle_message(self.now, msg, from),
+                        a if a == addr(BOB) => {
+                            self.to_bob.push(msg.clone());
+                            self.bob.handle_message(self.now, msg, from);
+                        }
                         a if a == addr(CAROL) => self.carol.handle_message(self.now, msg, from),
                         a => panic!("pbx sent to {a}"),
                     }

@@ -67,10 +67,15 @@ reason = "lookup_failed"
 "#;
 
 fn ivr_world() -> (World, Arc<MemoryTrajectorySink>) {
+    ivr_world_with(FLOW)
+}
+
+/// The world with flow `t` read from `flow`.
+fn ivr_world_with(flow: &str) -> (World, Arc<MemoryTrajectorySink>) {
     let mut w = World::new();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.toml");
-    std::fs::write(&path, FLOW).unwrap();
+    std::fs::write(&path, flow).unwrap();
     let mut flows = ::ivr::FlowRegistry::new();
     assert!(flows.reload_file(&path).applied);
     let sink = Arc::new(MemoryTrajectorySink::default());
@@ -193,4 +198,155 @@ fn http_timeout_fires_through_the_engine_clock() {
     http_result(&mut w, &job, HttpOutcome::TimedOut);
     assert_eq!(sink.records.lock().len(), 1);
     assert_eq!(w.sink.records.lock().len(), 1);
+}
+
+/// Bob answers Alice and REFERs her to the IVR number: the IVR takes the
+/// call over (Bob gets NOTIFY 200 and a BYE, Alice a re-INVITE with pbx's
+/// media), runs its flow and transfers her on to Carol; one record covers
+/// the whole call.
+#[test]
+fn blind_transfer_hands_the_caller_to_the_ivr() {
+    let (mut w, sink) = ivr_world();
+    let call = w.call("bob");
+    let bob = w.bob_incoming();
+    w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
+    w.run();
+    assert!(w.engine.poll_job().is_none(), "no flow runs yet");
+    w.now += Duration::from_secs(2);
+    w.bob
+        .refer(w.now, bob, &Uri::parse("sip:ivr@pbx.test").unwrap())
+        .unwrap();
+    w.run();
+    assert_eq!(transfer_statuses(&w.bob_events), vec![202, 100, 200]);
+    assert_eq!(ended(&w.bob_events), Some(EndReason::RemoteHangup));
+    assert_eq!(ended(&w.alice_events), None, "alice stays in the call");
+    let reoffer = w.alice_events.iter().find_map(|e| match e {
+        UaEvent::Reoffer { body, .. } => body.clone(),
+        _ => None,
+    });
+    assert_eq!(
+        reoffer.map(|b| b.data),
+        Some(bytes::Bytes::from(EP_ANSWER)),
+        "pbx's media is offered to alice"
+    );
+    w.alice.answer(w.now, call, Some(Body::sdp(OFFER))).unwrap();
+    w.run();
+    assert_eq!(
+        w.engine.live_calls(w.now)[0].app,
+        "ivr",
+        "the IVR owns the call"
+    );
+
+    let job = w.engine.poll_job().expect("the flow runs for alice");
+    assert_eq!(job.url, "http://127.0.0.1:9/lookup?caller=alice");
+    http_result(
+        &mut w,
+        &job,
+        HttpOutcome::Response {
+            status: 200,
+            body: "{}".into(),
+        },
+    );
+    let carol = incoming_of(&w.carol_events).expect("the IVR transfers to carol");
+    w.carol
+        .answer(w.now, carol, Some(Body::sdp(ANSWER)))
+        .unwrap();
+    w.run();
+    let stored = sink.records.lock().clone();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].trajectory.visited(), ["lookup", "op"]);
+
+    w.now += Duration::from_secs(3);
+    w.carol.hangup(w.now, carol).unwrap();
+    w.run();
+    assert_eq!(ended(&w.alice_events), Some(EndReason::RemoteHangup));
+    assert!(w.engine.is_empty());
+    let records = w.sink.records.lock().clone();
+    assert_eq!(records.len(), 1, "one record for the whole call");
+    let r = &records[0];
+    assert_eq!(r.call_id, stored[0].call_id);
+    assert_eq!(
+        (r.disposition.as_str(), r.hangup_side.as_str()),
+        ("ANSWERED", "callee")
+    );
+    let parties: Vec<&str> = r.legs.iter().map(|l| l.party.as_str()).collect();
+    assert_eq!(
+        parties,
+        [
+            "sip:alice@pbx.test",
+            "sip:bob@10.0.0.3:5060",
+            "sip:carol@10.0.0.4:5060"
+        ]
+    );
+    assert_eq!(r.billsec, 5);
+    let kinds = w.event_kinds();
+    for to in ["ivr", "ext:1003"] {
+        assert!(
+            kinds.contains(&CallEventKind::Transferred { to: to.into() }),
+            "{kinds:?}"
+        );
+    }
+}
+
+/// A REFER from the caller inside a flow (the IVR refuses transfers asked
+/// during its flow): NOTIFY 501, the IVR keeps the call.
+#[test]
+fn transfer_requested_inside_the_ivr_is_refused() {
+    let (mut w, _) = ivr_world();
+    let call = w.call("ivr");
+    assert!(w.engine.poll_job().is_some());
+    w.alice
+        .refer(w.now, call, &Uri::parse("sip:ivr@pbx.test").unwrap())
+        .unwrap();
+    w.run();
+    assert_eq!(transfer_statuses(&w.alice_events), vec![202, 100, 501]);
+    assert_eq!(w.engine.live_calls(w.now)[0].app, "ivr");
+}
+
+/// An IVR transfer node to conference room 700: the room takes the caller
+/// over (re-INVITE with pbx's media), the trajectory ends with the transfer,
+/// and the call's one record is written when the caller leaves the room.
+#[test]
+fn ivr_transfer_node_hands_the_caller_to_a_conference_room() {
+    let (mut w, sink) = ivr_world_with(
+        "[flow]\nname = \"t\"\n[nodes.room]\ntype = \"transfer\"\ntarget = \"ext:700\"\n",
+    );
+    let call = w.call("ivr");
+    assert!(
+        w.alice_events
+            .iter()
+            .any(|e| matches!(e, UaEvent::Answered { .. })),
+        "the IVR answered"
+    );
+    assert_eq!(w.engine.live_calls(w.now)[0].app, "conference");
+    let stored = sink.records.lock().clone();
+    assert_eq!(stored.len(), 1, "the flow's part is stored at the handover");
+    assert_eq!(
+        stored[0].trajectory.outcome,
+        Some(::ivr::Outcome::Transfer {
+            target: ::ivr::TransferTarget::Extension("700".into())
+        })
+    );
+    assert!(
+        w.alice_events
+            .iter()
+            .any(|e| matches!(e, UaEvent::Reoffer { .. })),
+        "the room's media is offered to alice"
+    );
+    w.alice.answer(w.now, call, Some(Body::sdp(OFFER))).unwrap();
+    w.run();
+    w.now += Duration::from_secs(4);
+    w.alice.hangup(w.now, call).unwrap();
+    w.run();
+    assert!(w.engine.is_empty());
+    let records = w.sink.records.lock().clone();
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        (
+            records[0].disposition.as_str(),
+            records[0].hangup_side.as_str()
+        ),
+        ("ANSWERED", "caller")
+    );
+    assert_eq!(records[0].billsec, 4);
 }
