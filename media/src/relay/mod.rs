@@ -7,10 +7,12 @@
 pub mod continuity;
 pub mod driver;
 pub mod latch;
+pub mod media;
 pub mod pool;
 pub mod ports;
 pub mod session;
 
+pub use media::LegMedia;
 pub use session::{
     Channel, DropReason, Forward, LegConfig, LegStats, RelayConfig, RelaySession, Side,
 };
