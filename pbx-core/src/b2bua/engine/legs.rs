@@ -58,6 +58,7 @@ impl Engine {
                     l.codec = codec;
                 });
                 let body = body.map(|b| self.rewrite(id, leg, b, svc));
+                self.caller_codec_from(id, leg, body.as_ref());
                 LegEvent::Answered(leg, body)
             }
             UaEvent::Reoffer { body, .. } => {
@@ -108,6 +109,17 @@ impl Engine {
             _ => return,
         };
         self.pending.push_back((id, leg_event));
+    }
+
+    /// The caller's codec is the one in the answer it gets (the callee's,
+    /// or the caller's own when the relay transcodes), for the record.
+    pub(super) fn caller_codec_from(&mut self, id: CallId, leg: LegId, body: Option<&Body>) {
+        if leg == LegId::CALLER {
+            return;
+        }
+        if let Some(codec) = body.and_then(|b| first_audio_codec(&b.data)) {
+            self.set_leg(id, LegId::CALLER, |l| l.codec = Some(codec));
+        }
     }
 
     fn set_leg(&mut self, id: CallId, leg: LegId, f: impl FnOnce(&mut Leg)) {
@@ -218,8 +230,9 @@ fn anchor_offer(body: Option<Body>, svc: Services<'_>) -> Result<Offer, AnchorEr
     let (Some(relay), Some(body)) = (svc.anchor, body.clone()) else {
         return Ok((body, None));
     };
-    // In B2BUA mode both legs are always anchored (policy "never" has no relay).
-    let (data, anchored) = relay.open(&body.data, "")?;
+    // In B2BUA mode both legs are always anchored (policy "never" has no
+    // relay), and pbx bridges codecs the callee and the caller do not share.
+    let (data, anchored) = relay.open_bridging(&body.data)?;
     Ok((
         Some(Body {
             content_type: body.content_type,
