@@ -261,6 +261,29 @@ impl MediaAnchor {
         body: &[u8],
         sender_is_caller: bool,
     ) -> Result<Bytes, AnchorError> {
+        self.update_with(call, body, sender_is_caller, false)
+    }
+
+    /// Like [`MediaAnchor::update`] for a new offer (re-INVITE): on a call
+    /// where pbx bridges codecs, the caller's re-offer also lists the codecs
+    /// pbx transcodes to, so that a callee without the caller's codecs can
+    /// answer it (hold, resume).
+    pub fn update_offer(
+        &self,
+        call: &Anchored,
+        body: &[u8],
+        sender_is_caller: bool,
+    ) -> Result<Bytes, AnchorError> {
+        self.update_with(call, body, sender_is_caller, true)
+    }
+
+    fn update_with(
+        &self,
+        call: &Anchored,
+        body: &[u8],
+        sender_is_caller: bool,
+        offer: bool,
+    ) -> Result<Bytes, AnchorError> {
         let mut sdp = parse(body)?;
         let (side, toward) = if sender_is_caller {
             (Side::A, call.ports.1)
@@ -275,9 +298,14 @@ impl MediaAnchor {
             });
         }
         // the callee's codec decides; the caller's later bodies (re-offers
-        // for hold, answers to the callee's re-offers) keep the codecs
+        // for hold, answers to the callee's re-offers) keep the codecs the
+        // relay uses
         let planned = match (&call.caller, side) {
             (Some(caller), Side::B) => plan(caller, &mut sdp),
+            (Some(_), Side::A) if offer => {
+                let _ = augment_offer(&mut sdp);
+                None
+            }
             _ => None,
         };
         if let Some((a, b)) = planned {
@@ -352,6 +380,11 @@ impl Anchored {
     /// The relay's id of this call's session (matches `RelayEvent::Closed`).
     pub fn relay_id(&self) -> u64 {
         self.id.0
+    }
+
+    /// What the caller offered, when pbx bridges codecs for the call.
+    pub fn caller_media(&self) -> Option<&CallerMedia> {
+        self.caller.as_ref()
     }
 
     /// The relay ports (leg A side, leg B side).

@@ -153,6 +153,30 @@ pub fn plan(
     Some((a, callee))
 }
 
+/// Takes back what [`augment_offer`] added (codecs the caller did not
+/// offer): the offer for pbx's own media, which decodes the caller's codecs
+/// itself and needs no transcoding relay in between.
+pub fn without_added(sdp: &mut SessionDescription, caller: &CallerMedia) {
+    let Some(i) = audio_index(sdp) else {
+        return;
+    };
+    let m = &mut sdp.media[i];
+    let added: Vec<String> = audio_formats(m)
+        .into_iter()
+        .filter(|f| !caller.codecs.contains(f))
+        .map(|(_, pt)| pt.0.to_string())
+        .collect();
+    if added.is_empty() {
+        return;
+    }
+    m.formats.retain(|f| !added.contains(f));
+    m.attributes.retain(|a| {
+        let pt = a.value.as_deref().and_then(|v| v.split(' ').next());
+        !(matches!(a.name.as_str(), "rtpmap" | "fmtp")
+            && pt.is_some_and(|p| added.iter().any(|x| x == p)))
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +264,15 @@ mod tests {
         assert_eq!(telephone_event(m, 8000), Some((PayloadType(101), 8000)));
         assert!(!text.contains("PCMA"), "{text}");
         assert_eq!(m.ptime(), Some(20));
+        // pbx's own media gets the caller's offer back
+        let mut again = offer.clone();
+        without_added(&mut again, &caller);
+        assert_eq!(again.media[0].formats, ["0", "101"]);
+        assert_eq!(
+            audio_formats(&again.media[0]),
+            vec![(Codec::Pcmu, PayloadType(0))]
+        );
+        assert!(!again.to_string().contains("PCMA"));
         // an answer in a codec pbx does not know: left alone
         let mut g722 = sdp("m=audio 5000 RTP/AVP 9\r\n");
         assert!(plan(&caller, &mut g722).is_none());

@@ -62,7 +62,7 @@ impl Engine {
                 LegEvent::Answered(leg, body)
             }
             UaEvent::Reoffer { body, .. } => {
-                let body = body.map(|b| self.rewrite(id, leg, b, svc));
+                let body = body.map(|b| self.rewrite_offer(id, leg, b, svc));
                 if self.reoffer_to_endpoint(now, id, leg, body.as_ref(), svc) {
                     return;
                 }
@@ -136,13 +136,35 @@ impl Engine {
         body: Body,
         svc: Services<'_>,
     ) -> Body {
+        self.rewrite_as(id, from, body, false, svc)
+    }
+
+    /// [`Self::rewrite`] for a re-offer (`MediaAnchor::update_offer`).
+    fn rewrite_offer(&mut self, id: CallId, from: LegId, body: Body, svc: Services<'_>) -> Body {
+        self.rewrite_as(id, from, body, true, svc)
+    }
+
+    fn rewrite_as(
+        &mut self,
+        id: CallId,
+        from: LegId,
+        body: Body,
+        offer: bool,
+        svc: Services<'_>,
+    ) -> Body {
         let (Some(relay), Some(entry)) = (svc.anchor, self.calls.get(&id)) else {
             return body;
         };
         let Some(anchored) = &entry.anchor else {
             return body;
         };
-        match relay.update(anchored, &body.data, from == LegId::CALLER) {
+        let caller = from == LegId::CALLER;
+        let updated = if offer {
+            relay.update_offer(anchored, &body.data, caller)
+        } else {
+            relay.update(anchored, &body.data, caller)
+        };
+        match updated {
             Ok(data) => Body {
                 content_type: body.content_type,
                 data,

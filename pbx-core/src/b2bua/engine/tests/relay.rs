@@ -12,7 +12,17 @@ use ::media::sdp::{Codec, SessionDescription};
 use super::*;
 use crate::proxy::anchor::{AnchorConfig, AnchorMode};
 
-fn with_relay(port_min: u16) -> World {
+/// A port range whose first ports are free now (other test runs and
+/// servers on this machine use relay ports too).
+fn free_range(from: u16) -> u16 {
+    (from..60000)
+        .step_by(200)
+        .find(|base| (0..16).all(|i| UdpSocket::bind(("127.0.0.1", base + i)).is_ok()))
+        .expect("a free port range")
+}
+
+fn with_relay(from: u16) -> World {
+    let port_min = free_range(from);
     let mut w = World::new();
     w.anchor = Some(
         MediaAnchor::start(AnchorConfig {
@@ -117,7 +127,7 @@ fn feed_relay_dtmf(w: &mut World) -> usize {
 
 #[test]
 fn callee_codec_the_caller_lacks_is_transcoded() {
-    let mut w = with_relay(43200);
+    let mut w = with_relay(47000);
     let (alice_rtp, bob_rtp) = (phone(), phone());
     let uri = Uri::parse("sip:bob@pbx.test").unwrap();
     let offer = sdp(&alice_rtp, "0 101", TE);
@@ -194,6 +204,39 @@ fn callee_codec_the_caller_lacks_is_transcoded() {
             digit: '5'
         }]
     );
+    // Alice holds: her re-offer (µ-law only) reaches Bob with A-law too,
+    // and Bob's A-law answer reaches her as µ-law
+    let hold = sdp(&alice_rtp, "0 101", TE).replace("a=sendrecv", "a=sendonly");
+    w.alice
+        .reinvite(w.now, call, Some(Body::sdp(hold)))
+        .unwrap();
+    w.run();
+    let reoffer = w
+        .bob_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::Reoffer { body: Some(b), .. } => Some(b.data.clone()),
+            _ => None,
+        })
+        .expect("bob re-offered");
+    let reoffer = SessionDescription::parse(std::str::from_utf8(&reoffer).unwrap()).unwrap();
+    assert!(audio_formats(&reoffer.media[0]).contains(&(Codec::Pcma, PayloadType(8))));
+    let held = sdp(&bob_rtp, "8", "a=rtpmap:8 PCMA/8000\r\n").replace("a=sendrecv", "a=recvonly");
+    w.bob.answer(w.now, bob, Some(Body::sdp(held))).unwrap();
+    w.run();
+    let updated = w
+        .alice_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::Updated { body: Some(b), .. } => Some(b.data.clone()),
+            _ => None,
+        })
+        .expect("alice's hold answered");
+    let text = String::from_utf8_lossy(&updated).into_owned();
+    assert!(
+        text.contains("RTP/AVP 0 101") && text.contains("a=recvonly"),
+        "{text}"
+    );
     w.alice.hangup(w.now, call).unwrap();
     w.run();
     let r = w.sink.records.lock()[0].clone();
@@ -207,7 +250,7 @@ fn callee_codec_the_caller_lacks_is_transcoded() {
 
 #[test]
 fn shared_codec_is_forwarded_and_callee_keys_reported() {
-    let mut w = with_relay(43400);
+    let mut w = with_relay(53000);
     let (alice_rtp, bob_rtp) = (phone(), phone());
     let uri = Uri::parse("sip:bob@pbx.test").unwrap();
     let offer = sdp(&alice_rtp, "8 0 101", TE);
