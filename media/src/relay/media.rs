@@ -266,6 +266,8 @@ impl Transcoding {
 pub(super) struct MediaState {
     legs: [LegMedia; 2],
     dtmf: [DtmfReceiver; 2],
+    /// The source each receiver follows: a new one (transfer) starts afresh.
+    dtmf_ssrc: [Option<Ssrc>; 2],
     queue: DtmfQueue,
     transcoding: Option<Transcoding>,
 }
@@ -276,6 +278,7 @@ impl Clone for MediaState {
         let mut m = Self {
             legs: self.legs,
             dtmf: self.dtmf.clone(),
+            dtmf_ssrc: self.dtmf_ssrc,
             queue: self.queue,
             transcoding: None,
         };
@@ -328,14 +331,24 @@ impl MediaState {
     }
 
     /// Looks at an RTP packet from `side` for a telephone-event key press.
-    pub(super) fn observe(&mut self, side: Side, pt: PayloadType, ts: u32, payload: &[u8]) {
-        if self.legs[side.idx()]
-            .telephone_event
-            .is_none_or(|(te, _)| te != pt)
-        {
+    pub(super) fn observe(
+        &mut self,
+        side: Side,
+        ssrc: Ssrc,
+        pt: PayloadType,
+        ts: u32,
+        payload: &[u8],
+    ) {
+        let i = side.idx();
+        if self.legs[i].telephone_event.is_none_or(|(te, _)| te != pt) {
             return;
         }
-        for ev in self.dtmf[side.idx()].handle_packet(ts, payload) {
+        if self.dtmf_ssrc[i] != Some(ssrc) {
+            // events are told apart by timestamp within one source only
+            self.dtmf_ssrc[i] = Some(ssrc);
+            self.dtmf[i] = DtmfReceiver::new();
+        }
+        for ev in self.dtmf[i].handle_packet(ts, payload) {
             if let Some(DtmfEvent::Began { digit, .. }) = ev {
                 self.queue.push((side, digit));
             }

@@ -449,7 +449,8 @@ impl RelaySession {
             leg.recv_ssrc = Some(ssrc);
         }
         leg.recv.update(seq, ts, arrival, size);
-        self.media.observe(side, p.payload_type(), ts, p.payload());
+        self.media
+            .observe(side, ssrc, p.payload_type(), ts, p.payload());
         let len = match self.media.transcoding_mut() {
             Some(t) => match t.process(side, buf, len) {
                 Some(n) => n,

@@ -86,6 +86,13 @@ fn key_press_reported_once_and_forwarded_unchanged() {
         s.handle_packet(t0, Side::B, Channel::Rtp, addr(B), &mut buf[..n]);
     }
     assert_eq!(s.poll_dtmf(), Some((Side::B, Digit::Pound)));
+    // a new party behind B (transfer) with an earlier event timestamp: its
+    // key is new, not a late packet of the old source's event
+    let ev = key(Digit::D3, 100)[0];
+    let n = packet(&mut buf, 96, 7, 100, &ev);
+    buf[8..12].copy_from_slice(&0x9999u32.to_be_bytes());
+    s.handle_packet(t0, Side::B, Channel::Rtp, addr(B), &mut buf[..n]);
+    assert_eq!(s.poll_dtmf(), Some((Side::B, Digit::D3)));
 }
 
 #[test]
