@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,6 +19,8 @@ use media::relay::pool::RelayPool;
 use media::relay::ports::PortPair;
 use media::relay::session::LegStats;
 use media::relay::{LegConfig, RelayConfig, Side};
+use media::rtp::PayloadType;
+use media::sdp::Codec;
 use media::sdp::SessionDescription;
 use parking_lot::Mutex;
 use sip_stack::message::HeaderName;
@@ -73,6 +76,8 @@ pub struct Anchored {
     ports: (PortPair, PortPair),
     /// What the caller offered, when pbx bridges codecs (B2BUA calls).
     caller: Option<CallerMedia>,
+    /// The codec the caller was answered with (it stays for the call).
+    caller_codec: Arc<Mutex<Option<(Codec, PayloadType)>>>,
 }
 
 /// A DTMF key pressed on a leg of an anchored call, seen by the relay
@@ -248,6 +253,7 @@ impl MediaAnchor {
             caller_tag: caller_tag.to_owned(),
             ports,
             caller,
+            caller_codec: Arc::default(),
         };
         Ok((Bytes::from(sdp.to_string()), anchored))
     }
@@ -301,7 +307,14 @@ impl MediaAnchor {
         // for hold, answers to the callee's re-offers) keep the codecs the
         // relay uses
         let planned = match (&call.caller, side) {
-            (Some(caller), Side::B) => plan(caller, &mut sdp),
+            (Some(caller), Side::B) => {
+                let mut current = call.caller_codec.lock();
+                let planned = plan(caller, *current, &mut sdp);
+                if let Some((pt, codec)) = planned.and_then(|(a, _)| a.codec) {
+                    current.get_or_insert((codec, pt));
+                }
+                planned
+            }
             (Some(_), Side::A) if offer => {
                 let _ = augment_offer(&mut sdp);
                 None

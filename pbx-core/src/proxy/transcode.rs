@@ -105,21 +105,29 @@ pub fn augment_offer(sdp: &mut SessionDescription) -> Option<CallerMedia> {
 }
 
 /// The callee's SDP (its answer, or a later offer) against what the caller
-/// offered: the payloads of (caller, callee) for the relay. When the
-/// callee's codec is not one the caller offered, `callee_sdp` is rewritten
-/// to carry the caller's preferred codec and telephone-event instead (it
-/// goes to the caller), and the two differ: the relay transcodes. `None`
-/// when the callee's codec is unknown or cannot be transcoded (the body is
-/// left as is).
+/// offered: the payloads of (caller, callee) for the relay. `current` is
+/// the codec the caller already uses, once it got an answer: a later party
+/// (a transfer target, the callee after pbx's own media) does not
+/// renegotiate with the caller, so that codec stays. When the callee's
+/// codec is not the caller's (not offered, or not the one in use),
+/// `callee_sdp` is rewritten to carry the caller's codec and
+/// telephone-event instead (it goes to the caller, if anywhere), and the
+/// two differ: the relay transcodes. `None` when the callee's codec is
+/// unknown or cannot be transcoded (the body is left as is).
 pub fn plan(
     caller: &CallerMedia,
+    current: Option<(Codec, PayloadType)>,
     callee_sdp: &mut SessionDescription,
 ) -> Option<(LegMedia, LegMedia)> {
     let callee = LegMedia::from_sdp(callee_sdp)?;
     let (_, codec) = callee.codec?;
-    if let Some((c, pt)) = caller.codecs.iter().find(|(c, _)| *c == codec) {
+    let shared = match current {
+        Some(cur) => (cur.0 == codec).then_some(cur),
+        None => caller.codecs.iter().find(|(c, _)| *c == codec).copied(),
+    };
+    if let Some((c, pt)) = shared {
         let a = LegMedia {
-            codec: Some((*pt, *c)),
+            codec: Some((pt, c)),
             telephone_event: caller.telephone_event,
         };
         return Some((a, callee));
@@ -127,7 +135,11 @@ pub fn plan(
     if !transcodable().contains(&codec) {
         return None;
     }
-    let (c, pt) = caller.preferred_transcodable()?;
+    let (c, pt) = match current {
+        Some(cur) if transcodable().contains(&cur.0) => cur,
+        Some(_) => return None,
+        None => caller.preferred_transcodable()?,
+    };
     let i = audio_index(callee_sdp)?;
     let m = &mut callee_sdp.media[i];
     m.formats = vec![pt.0.to_string()];
@@ -238,7 +250,7 @@ mod tests {
         let caller = augment_offer(&mut offer).unwrap();
         let mut answer = sdp("m=audio 5000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n");
         let before = answer.to_string();
-        let (a, b) = plan(&caller, &mut answer).unwrap();
+        let (a, b) = plan(&caller, None, &mut answer).unwrap();
         assert_eq!(answer.to_string(), before, "untouched");
         assert_eq!(a.codec, Some((PayloadType(8), Codec::Pcma)));
         assert_eq!(b.codec, a.codec);
@@ -251,7 +263,7 @@ mod tests {
         let caller = augment_offer(&mut offer).unwrap();
         let mut answer =
             sdp("m=audio 5000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=ptime:20\r\na=sendrecv\r\n");
-        let (a, b) = plan(&caller, &mut answer).unwrap();
+        let (a, b) = plan(&caller, None, &mut answer).unwrap();
         assert_eq!(a.codec, Some((PayloadType(0), Codec::Pcmu)));
         assert_eq!(a.telephone_event, Some((PayloadType(101), 8000)));
         assert_eq!(b.codec, Some((PayloadType(8), Codec::Pcma)));
@@ -264,6 +276,22 @@ mod tests {
         assert_eq!(telephone_event(m, 8000), Some((PayloadType(101), 8000)));
         assert!(!text.contains("PCMA"), "{text}");
         assert_eq!(m.ptime(), Some(20));
+        // the caller keeps the codec it was answered with: a transfer target
+        // in another codec the caller offered is transcoded to it
+        let mut two = sdp("m=audio 4000 RTP/AVP 8 0\r\n");
+        let both = augment_offer(&mut two).unwrap();
+        let mut target = sdp("m=audio 6000 RTP/AVP 8\r\n");
+        let cur = Some((Codec::Pcmu, PayloadType(0)));
+        let (a, b) = plan(&both, cur, &mut target).unwrap();
+        assert_eq!(a.codec, Some((PayloadType(0), Codec::Pcmu)));
+        assert_eq!(b.codec, Some((PayloadType(8), Codec::Pcma)));
+        assert_eq!(target.media[0].formats, ["0"]);
+        let mut target = sdp("m=audio 6000 RTP/AVP 0\r\n");
+        let (a, b) = plan(&both, cur, &mut target).unwrap();
+        assert_eq!(
+            (a.codec, b.codec),
+            (b.codec, Some((PayloadType(0), Codec::Pcmu)))
+        );
         // pbx's own media gets the caller's offer back
         let mut again = offer.clone();
         without_added(&mut again, &caller);
@@ -275,6 +303,6 @@ mod tests {
         assert!(!again.to_string().contains("PCMA"));
         // an answer in a codec pbx does not know: left alone
         let mut g722 = sdp("m=audio 5000 RTP/AVP 9\r\n");
-        assert!(plan(&caller, &mut g722).is_none());
+        assert!(plan(&caller, None, &mut g722).is_none());
     }
 }
