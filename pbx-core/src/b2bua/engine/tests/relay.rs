@@ -290,3 +290,72 @@ fn shared_codec_is_forwarded_and_callee_keys_reported() {
     );
     assert_eq!(w.engine.live_calls(w.now).len(), 1, "the call goes on");
 }
+
+#[test]
+fn transfer_target_in_another_codec_is_transcoded_to_the_callers() {
+    let mut w = with_relay(55000);
+    let (alice_rtp, bob_rtp, carol_rtp) = (phone(), phone(), phone());
+    let uri = Uri::parse("sip:bob@pbx.test").unwrap();
+    // Alice offers both G.711 laws; Bob answers µ-law
+    let offer = sdp(&alice_rtp, "0 8 101", TE);
+    let call = w.alice.call(w.now, uri, Some(Body::sdp(offer))).unwrap();
+    w.run();
+    let bob = w.bob_incoming();
+    w.bob
+        .answer(w.now, bob, Some(Body::sdp(sdp(&bob_rtp, "0", ""))))
+        .unwrap();
+    w.run();
+    let to_a_side = w
+        .alice_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::Answered { body: Some(b), .. } => Some(audio_port(&b.data)),
+            _ => None,
+        })
+        .expect("alice answered");
+    // Bob transfers Alice to Carol, who answers A-law (Alice offered it,
+    // but she is not asked again: she keeps µ-law and the relay transcodes)
+    w.bob
+        .refer(w.now, bob, &Uri::parse("sip:carol@pbx.test").unwrap())
+        .unwrap();
+    w.run();
+    let carol = incoming_of(&w.carol_events).expect("carol is called");
+    let carol_answer = sdp(&carol_rtp, "8", "a=rtpmap:8 PCMA/8000\r\n");
+    w.carol
+        .answer(w.now, carol, Some(Body::sdp(carol_answer)))
+        .unwrap();
+    w.run();
+    assert_eq!(ended(&w.alice_events), None, "alice stays in the call");
+    let mut buf = [0u8; 512];
+    // the first packets may still go to Bob while the relay re-anchors
+    let got = (0..20u16).find(|seq| {
+        send(
+            &alice_rtp,
+            to_a_side,
+            0,
+            *seq,
+            u32::from(*seq) * 160,
+            &[0xff; 160],
+        );
+        carol_rtp
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        match carol_rtp.recv_from(&mut buf) {
+            Ok((n, _)) => RtpPacket::parse(&buf[..n]).unwrap().payload_type() == PayloadType::PCMA,
+            Err(_) => false,
+        }
+    });
+    assert!(got.is_some(), "carol hears alice in A-law");
+    w.alice.hangup(w.now, call).unwrap();
+    w.run();
+    let r = w.sink.records.lock()[0].clone();
+    let codecs: Vec<_> = r.legs.iter().map(|l| l.codec.clone()).collect();
+    assert_eq!(
+        codecs,
+        vec![
+            Some("PCMU/8000".to_owned()),
+            Some("PCMU/8000".to_owned()),
+            Some("PCMA/8000".to_owned())
+        ]
+    );
+}
