@@ -19,6 +19,8 @@ mod opus;
 mod profile;
 #[path = "phone/sipp.rs"]
 mod sipp;
+#[path = "phone/transcode.rs"]
+mod transcode;
 #[path = "phone/transport.rs"]
 mod transport;
 

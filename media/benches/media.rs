@@ -387,6 +387,76 @@ fn endpoint(c: &mut Criterion) {
     g.finish();
 }
 
+/// Per-packet cost of the relay transcoding (sans-IO `handle_datagram`:
+/// parse, decode, resample if needed, encode, write the header), for
+/// packets from leg A (`from`) to leg B (`to`).
+fn transcode(c: &mut Criterion) {
+    use media::codec::transcode::Transcoder;
+    use media::relay::LegMedia;
+    use media::sdp::Codec;
+    let mut g = c.benchmark_group("relay_transcode_packet");
+    g.throughput(Throughput::Elements(1));
+    let mut pairs = vec![
+        (Codec::Pcmu, 0u8, Codec::Pcma, 8u8),
+        (Codec::Pcma, 8, Codec::Pcmu, 0),
+    ];
+    if media::codec::transcodable().contains(&Codec::Opus) {
+        pairs.push((Codec::Pcmu, 0, Codec::Opus, 111));
+        pairs.push((Codec::Opus, 111, Codec::Pcmu, 0));
+    }
+    let a: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+    let b: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+    let leg = |x| LegConfig {
+        remote_rtp: Some(x),
+        remote_rtcp: None,
+        rtcp_mux: true,
+    };
+    for (from, fpt, to, tpt) in pairs {
+        let t0 = Instant::now();
+        let mut s = RelaySession::new(RelayConfig::default(), t0, leg(a), leg(b));
+        let media = |pt, codec| LegMedia {
+            codec: Some((PayloadType(pt), codec)),
+            telephone_event: None,
+        };
+        s.set_media(Side::A, media(fpt, from)).unwrap();
+        s.set_media(Side::B, media(tpt, to)).unwrap();
+        // 50 frames of a tone in the input codec, made once
+        let mut coder = Transcoder::new(Codec::Pcmu, from, 8000).unwrap();
+        let frames: Vec<Vec<u8>> = (0..50)
+            .map(|k| {
+                let pcm: Vec<i16> = (0..160)
+                    .map(|i| (((k * 160 + i) as f32 * 0.3).sin() * 12000.0) as i16)
+                    .collect();
+                let mut mu = [0u8; 160];
+                Law::Ulaw.encode(&pcm, &mut mu);
+                let mut out = [0u8; 400];
+                let n = coder.transcode(Some(&mu), &mut out).unwrap();
+                out[..n].to_vec()
+            })
+            .collect();
+        let mut buf = [0u8; 2048];
+        let mut i = 0u32;
+        g.bench_function(format!("{from:?}_to_{to:?}"), |bch| {
+            bch.iter(|| {
+                let n = RtpHeader {
+                    marker: false,
+                    payload_type: PayloadType(fpt),
+                    sequence: i as u16,
+                    timestamp: i.wrapping_mul(from.clock_rate() / 50),
+                    ssrc: Ssrc(1),
+                }
+                .write(&frames[i as usize % frames.len()], &mut buf)
+                .unwrap();
+                i += 1;
+                let f = s.handle_datagram(t0, Side::A, Channel::Rtp, a, &mut buf, n);
+                assert!(matches!(f, Forward::Send { .. }));
+                black_box(f)
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     g711,
@@ -395,6 +465,7 @@ criterion_group!(
     mixer,
     conference_g711,
     relay,
+    transcode,
     endpoint
 );
 criterion_main!(benches);

@@ -33,6 +33,19 @@ pub enum CodecError {
     Resample(#[from] resample::ResampleError),
 }
 
+/// The codecs this build can decode and encode (what the relay transcodes
+/// between): G.711 always, Opus with the `opus` feature.
+pub fn transcodable() -> &'static [Codec] {
+    #[cfg(feature = "opus")]
+    {
+        &[Codec::Pcmu, Codec::Pcma, Codec::Opus]
+    }
+    #[cfg(not(feature = "opus"))]
+    {
+        &[Codec::Pcmu, Codec::Pcma]
+    }
+}
+
 /// An encoder for one stream.
 #[derive(Debug)]
 #[non_exhaustive]

@@ -13,8 +13,10 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::media::LegMedia;
 use super::ports::{PortAllocator, PortError, PortPair};
 use super::session::{Channel, Forward, LegConfig, LegStats, RelayConfig, RelaySession, Side};
+use crate::dtmf::Digit;
 use crate::quality::QualitySample;
 
 /// Caller-chosen id of a relayed call.
@@ -117,15 +119,26 @@ pub enum Command {
     Close(SessionId),
     /// Stop the thread.
     Shutdown,
+    /// The payloads one leg negotiated (see [`RelaySession::set_media`]):
+    /// DTMF reporting and, when the legs' codecs differ, transcoding.
+    SetMedia {
+        /// Id.
+        id: SessionId,
+        /// Which leg.
+        side: Side,
+        /// Its codec and telephone-event payload types.
+        media: LegMedia,
+    },
 }
 
 impl Command {
     /// The session a command is about (`None` for `Shutdown`).
     pub fn session_id(&self) -> Option<SessionId> {
         match self {
-            Self::Open { id, .. } | Self::OpenReply { id, .. } | Self::Reanchor { id, .. } => {
-                Some(*id)
-            }
+            Self::Open { id, .. }
+            | Self::OpenReply { id, .. }
+            | Self::Reanchor { id, .. }
+            | Self::SetMedia { id, .. } => Some(*id),
             Self::QueryStats(id) | Self::QueryQuality(id) | Self::Close(id) => Some(*id),
             Self::Shutdown => None,
         }
@@ -174,6 +187,16 @@ pub enum RelayEvent {
         expired: bool,
         /// Final (A, B) stats.
         stats: (LegStats, LegStats),
+    },
+    /// A DTMF key pressed on a leg: an RFC 4733 telephone-event passed the
+    /// relay (reported once per key press; the packets flow on).
+    Dtmf {
+        /// Id.
+        id: SessionId,
+        /// The leg whose endpoint pressed it.
+        side: Side,
+        /// The key.
+        digit: Digit,
     },
 }
 
@@ -305,17 +328,19 @@ impl Driver {
                     return Err(e);
                 }
             }
-            for ev in events.iter() {
-                if ev.token() == WAKER {
-                    continue;
-                }
-                self.drain_socket(ev.token().0, &mut buf);
-            }
+            // commands first: a packet that arrived with them (the first
+            // one after SetMedia/Reanchor) is handled under the new state
             while let Ok(cmd) = self.commands.try_recv() {
                 if matches!(cmd, Command::Shutdown) {
                     return Ok(());
                 }
                 self.command(cmd);
+            }
+            for ev in events.iter() {
+                if ev.token() == WAKER {
+                    continue;
+                }
+                self.drain_socket(ev.token().0, &mut buf);
             }
             let now = Instant::now();
             if now >= next_sweep {
@@ -345,11 +370,21 @@ impl Driver {
                 Err(_) => return,
             };
             let now = Instant::now();
-            if let Forward::Send { side, channel, to } =
-                e.session
-                    .handle_packet(now, side, channel, from, &mut buf[..n])
+            if let Forward::Send {
+                side,
+                channel,
+                to,
+                len,
+            } = e.session.handle_datagram(now, side, channel, from, buf, n)
             {
-                let _ = e.sockets[socket_index(side, channel)].send_to(&buf[..n], to);
+                let _ = e.sockets[socket_index(side, channel)].send_to(&buf[..len], to);
+            }
+            while let Some((side, digit)) = e.session.poll_dtmf() {
+                let _ = self.events.send(RelayEvent::Dtmf {
+                    id: e.id,
+                    side,
+                    digit,
+                });
             }
         }
     }
@@ -443,6 +478,13 @@ impl Driver {
             Command::Reanchor { id, side, leg } => {
                 if let Some(Some(e)) = self.find(id).map(|i| self.entries[i].as_mut()) {
                     e.session.reanchor(Instant::now(), side, leg);
+                }
+            }
+            Command::SetMedia { id, side, media } => {
+                if let Some(Some(e)) = self.find(id).map(|i| self.entries[i].as_mut()) {
+                    if let Err(error) = e.session.set_media(side, media) {
+                        tracing::warn!(session = id.0, %error, "relay cannot transcode");
+                    }
                 }
             }
             Command::QueryStats(id) => {

@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 
 use super::continuity::Continuity;
 use super::latch::{Latch, LatchConfig, LatchDecision};
+use super::media::{LegMedia, MediaState};
+use crate::codec::CodecError;
 use crate::demux::{classify, PacketKind};
+use crate::dtmf::Digit;
 use crate::quality::{QualityMonitor, StreamCounters};
 use crate::rtcp::{self, NtpTime, RtcpCompound};
 use crate::rtp::{RtpPacket, Ssrc};
@@ -33,7 +36,7 @@ impl Side {
             Self::B => Self::A,
         }
     }
-    fn idx(self) -> usize {
+    pub(crate) fn idx(self) -> usize {
         self as usize
     }
 }
@@ -130,6 +133,10 @@ pub enum DropReason {
     NoDestination,
     /// Session expired.
     Expired,
+    /// Not forwarded while transcoding: RTCP (the relay is the source of
+    /// the transcoded streams), payload types the other leg has no
+    /// counterpart for, late packets, frames the codec refused.
+    Transcoding,
 }
 
 /// What to do with a packet.
@@ -143,6 +150,9 @@ pub enum Forward {
         channel: Channel,
         /// Destination.
         to: SocketAddr,
+        /// Bytes of the buffer to send (differs from the datagram's length
+        /// when transcoded).
+        len: usize,
     },
     /// Drop it.
     Drop(DropReason),
@@ -242,6 +252,7 @@ pub struct RelaySession {
     created: Instant,
     last_activity: Instant,
     expired: bool,
+    media: MediaState,
 }
 
 impl RelaySession {
@@ -253,7 +264,33 @@ impl RelaySession {
             created: now,
             last_activity: now,
             expired: false,
+            media: MediaState::default(),
         }
+    }
+
+    /// The payloads `side` negotiated (from its SDP): the telephone-event
+    /// payload type makes the relay report key presses
+    /// ([`RelaySession::poll_dtmf`]); when both legs have a codec and they
+    /// differ, packets are transcoded (see [`super::media`]). An error
+    /// (a codec missing in this build) leaves the session forwarding as is.
+    pub fn set_media(&mut self, side: Side, media: LegMedia) -> Result<(), CodecError> {
+        self.media.set(side, media)
+    }
+
+    /// The payloads last set for `side`.
+    pub fn media(&self, side: Side) -> LegMedia {
+        self.media.leg(side)
+    }
+
+    /// Whether the legs' codecs differ and packets are transcoded.
+    pub fn is_transcoding(&self) -> bool {
+        self.media.is_transcoding()
+    }
+
+    /// The next DTMF key pressed on a leg (RFC 4733 telephone-event seen
+    /// passing through, reported once per key press), oldest first.
+    pub fn poll_dtmf(&mut self) -> Option<(Side, Digit)> {
+        self.media.poll_dtmf()
     }
 
     /// New SDP for `side` (re-INVITE/UPDATE): reopens its latch windows.
@@ -340,7 +377,9 @@ impl RelaySession {
     }
 
     /// Handles one datagram that arrived at `now` on `side`'s `channel`
-    /// socket from `from`. `buf` is rewritten in place.
+    /// socket from `from`. `buf` is rewritten in place; a transcoded packet
+    /// that does not fit is dropped (use [`RelaySession::handle_datagram`]
+    /// with room to spare).
     pub fn handle_packet(
         &mut self,
         now: Instant,
@@ -349,35 +388,56 @@ impl RelaySession {
         from: SocketAddr,
         buf: &mut [u8],
     ) -> Forward {
+        let len = buf.len();
+        self.handle_datagram(now, side, channel, from, buf, len)
+    }
+
+    /// Like [`RelaySession::handle_packet`] for the datagram in
+    /// `buf[..len]`; the rest of `buf` is room for a transcoded packet,
+    /// whose length is in [`Forward::Send`].
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        side: Side,
+        channel: Channel,
+        from: SocketAddr,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Forward {
+        if len > buf.len() {
+            return Forward::Drop(DropReason::Malformed);
+        }
         if self.expired {
             return Forward::Drop(DropReason::Expired);
         }
-        let kind = classify(buf);
+        let kind = classify(&buf[..len]);
         let leg = &mut self.legs[side.idx()];
         match (channel, kind) {
             (Channel::Rtp, PacketKind::Rtp) => {}
             (_, PacketKind::Rtcp) if channel == Channel::Rtcp || leg.cfg.rtcp_mux => {
-                return self.handle_rtcp(now, side, from, buf);
+                return self.handle_rtcp(now, side, from, &mut buf[..len]);
             }
             // RTCP on the RTP port without negotiated mux: still accept (lenient peers)
-            (Channel::Rtp, PacketKind::Rtcp) => return self.handle_rtcp(now, side, from, buf),
+            (Channel::Rtp, PacketKind::Rtcp) => {
+                return self.handle_rtcp(now, side, from, &mut buf[..len])
+            }
             _ => {
                 leg.stats.dropped += 1;
                 return Forward::Drop(DropReason::Malformed);
             }
         }
-        let Ok(p) = RtpPacket::parse(buf) else {
+        let Ok(p) = RtpPacket::parse(&buf[..len]) else {
             leg.stats.dropped += 1;
             return Forward::Drop(DropReason::Malformed);
         };
-        let (ssrc, seq, ts, len) = (p.ssrc(), p.sequence(), p.timestamp(), p.payload().len());
+        let (ssrc, seq, ts, size) = (p.ssrc(), p.sequence(), p.timestamp(), p.payload().len());
         if leg.rtp.check(now, from) == LatchDecision::Reject {
             leg.stats.dropped += 1;
             return Forward::Drop(DropReason::Hijack);
         }
         self.last_activity = now;
         leg.stats.packets_in += 1;
-        leg.stats.bytes_in += buf.len() as u64;
+        leg.stats.bytes_in += len as u64;
         let arrival = (now.duration_since(self.created).as_micros() as u64
             * u64::from(self.cfg.clock_rate)
             / 1_000_000) as u32;
@@ -388,20 +448,32 @@ impl RelaySession {
             }
             leg.recv_ssrc = Some(ssrc);
         }
-        leg.recv.update(seq, ts, arrival, len);
-        if self.cfg.continuity {
-            leg.cont
-                .rewrite(now, self.cfg.clock_rate, buf, ssrc, seq, ts);
-        }
+        leg.recv.update(seq, ts, arrival, size);
+        self.media
+            .observe(side, ssrc, p.payload_type(), ts, p.payload());
+        let len = match self.media.transcoding_mut() {
+            Some(t) => match t.process(side, buf, len) {
+                Some(n) => n,
+                None => return Forward::Drop(DropReason::Transcoding),
+            },
+            None => {
+                if self.cfg.continuity {
+                    leg.cont
+                        .rewrite(now, self.cfg.clock_rate, &mut buf[..len], ssrc, seq, ts);
+                }
+                len
+            }
+        };
         let other = &mut self.legs[side.other().idx()];
         match other.rtp.destination() {
             Some(to) => {
                 other.stats.packets_out += 1;
-                other.stats.bytes_out += buf.len() as u64;
+                other.stats.bytes_out += len as u64;
                 Forward::Send {
                     side: side.other(),
                     channel: Channel::Rtp,
                     to,
+                    len,
                 }
             }
             None => Forward::Drop(DropReason::NoDestination),
@@ -431,6 +503,9 @@ impl RelaySession {
         }
         self.last_activity = now;
         leg.stats.rtcp_in += 1;
+        if self.media.is_transcoding() {
+            return Forward::Drop(DropReason::Transcoding);
+        }
         let (this, other) = match side {
             Side::A => {
                 let (a, b) = self.legs.split_at_mut(1);
@@ -450,6 +525,7 @@ impl RelaySession {
                     side: side.other(),
                     channel,
                     to,
+                    len: buf.len(),
                 }
             }
             None => Forward::Drop(DropReason::NoDestination),
@@ -521,5 +597,7 @@ fn rewrite_rtcp(now: Instant, this: &mut Leg, other: &mut Leg, buf: &mut [u8]) {
     }
 }
 
+#[cfg(test)]
+mod media_tests;
 #[cfg(test)]
 mod tests;

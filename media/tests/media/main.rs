@@ -4,3 +4,4 @@ mod endpoint;
 mod mixer;
 mod pipeline;
 mod relay;
+mod transcode;

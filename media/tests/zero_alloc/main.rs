@@ -277,3 +277,97 @@ fn endpoint_session_path_allocates_nothing() {
     let (allocs, ()) = count(|| (100..N).for_each(&mut step));
     assert_eq!(allocs, 0, "endpoint per-packet path allocated");
 }
+
+/// The relay's per-packet transcoding (decode, resample if needed, encode,
+/// header rewrite) and telephone-event translation and reporting.
+fn transcoding_allocates_nothing(b_codec: media::sdp::Codec, b_pt: u8) {
+    use media::dtmf::rfc4733::DtmfSender;
+    use media::dtmf::Digit;
+    use media::relay::LegMedia;
+    let a_addr: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+    let b_addr: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+    let leg = |a: SocketAddr| LegConfig {
+        remote_rtp: Some(a),
+        remote_rtcp: None,
+        rtcp_mux: true,
+    };
+    let t0 = Instant::now();
+    let mut s = RelaySession::new(RelayConfig::default(), t0, leg(a_addr), leg(b_addr));
+    let media = |pt: u8, codec| LegMedia {
+        codec: Some((PayloadType(pt), codec)),
+        telephone_event: Some((PayloadType(101), 8000)),
+    };
+    s.set_media(Side::A, media(0, media::sdp::Codec::Pcmu))
+        .unwrap();
+    s.set_media(Side::B, media(b_pt, b_codec)).unwrap();
+    assert!(s.is_transcoding());
+    // B's packets: A's µ-law frames coded for B, made outside the count
+    let mut to_b =
+        media::codec::transcode::Transcoder::new(media::sdp::Codec::Pcmu, b_codec, 8000).unwrap();
+    let pcm: Vec<i16> = (0..160).map(|i| ((i * 37) % 4000) as i16 - 2000).collect();
+    let mut mu = [0u8; 160];
+    Law::Ulaw.encode(&pcm, &mut mu);
+    let mut coded = [0u8; 400];
+    let m = to_b.transcode(Some(&mu), &mut coded).unwrap();
+    let (mut buf, mut keys, mut sent) = ([0u8; 2048], 0, 0u64);
+    let mut dtmf = DtmfSender::new(160);
+    let mut step = |i: usize| {
+        let seq = i as u16;
+        let mut h = RtpHeader {
+            marker: false,
+            payload_type: PayloadType::PCMU,
+            sequence: seq,
+            timestamp: (i as u32).wrapping_mul(160),
+            ssrc: Ssrc(0xaaaa),
+        };
+        if i.is_multiple_of(100) {
+            dtmf.start(Digit::D7, h.timestamp, 320);
+        }
+        let n = match dtmf.poll_packet() {
+            Some(ev) => {
+                h.payload_type = PayloadType(101);
+                h.timestamp = ev.timestamp;
+                h.write(&ev.payload.to_bytes(), &mut buf).unwrap()
+            }
+            None => h.write(&mu, &mut buf).unwrap(),
+        };
+        if let Forward::Send { len, .. } =
+            s.handle_datagram(t0, Side::A, Channel::Rtp, a_addr, &mut buf, n)
+        {
+            sent += len as u64;
+        }
+        h.payload_type = PayloadType(b_pt);
+        h.ssrc = Ssrc(0xbbbb);
+        h.timestamp = (i as u32).wrapping_mul(b_codec.clock_rate() / 50);
+        let n = h.write(&coded[..m], &mut buf).unwrap();
+        if let Forward::Send { len, .. } =
+            s.handle_datagram(t0, Side::B, Channel::Rtp, b_addr, &mut buf, n)
+        {
+            sent += len as u64;
+        }
+        while s.poll_dtmf().is_some() {
+            keys += 1;
+        }
+    };
+    for i in 0..200 {
+        step(i);
+    }
+    let (allocs, ()) = count(|| (200..N).for_each(&mut step));
+    assert_eq!(
+        allocs, 0,
+        "transcoding to {b_codec:?} allocated {allocs} times"
+    );
+    assert_eq!(keys, N / 100, "one report per key press");
+    assert!(sent > N as u64 * 12);
+}
+
+#[test]
+fn transcoding_pcmu_pcma_allocates_nothing() {
+    transcoding_allocates_nothing(media::sdp::Codec::Pcma, 8);
+}
+
+#[cfg(feature = "opus")]
+#[test]
+fn transcoding_pcmu_opus_allocates_nothing() {
+    transcoding_allocates_nothing(media::sdp::Codec::Opus, 111);
+}

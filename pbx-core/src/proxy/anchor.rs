@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,8 +19,13 @@ use media::relay::pool::RelayPool;
 use media::relay::ports::PortPair;
 use media::relay::session::LegStats;
 use media::relay::{LegConfig, RelayConfig, Side};
+use media::rtp::PayloadType;
+use media::sdp::Codec;
 use media::sdp::SessionDescription;
+use parking_lot::Mutex;
 use sip_stack::message::HeaderName;
+
+use super::transcode::{augment_offer, plan, CallerMedia};
 
 /// When to anchor media (`media.anchor`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,13 +74,41 @@ pub struct Anchored {
     id: SessionId,
     caller_tag: String,
     ports: (PortPair, PortPair),
+    /// What the caller offered, when pbx bridges codecs (B2BUA calls).
+    caller: Option<CallerMedia>,
+    /// The codec the caller was answered with (it stays for the call).
+    caller_codec: Arc<Mutex<Option<(Codec, PayloadType)>>>,
 }
+
+/// A DTMF key pressed on a leg of an anchored call, seen by the relay
+/// (RFC 4733 telephone-event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelayDtmf {
+    /// The relay's id of the call's session ([`Anchored::relay_id`]).
+    pub relay_id: u64,
+    /// The leg that pressed it: A is the caller.
+    pub side: Side,
+    /// The key (`0-9`, `*`, `#`, `A-D`).
+    pub digit: char,
+}
+
+/// Relay events drained but not collected yet (the closed sessions go to
+/// housekeeping, key presses to the engine's timer loop).
+#[derive(Default)]
+struct Drained {
+    closed: Vec<(u64, (LegStats, LegStats))>,
+    dtmf: Vec<RelayDtmf>,
+}
+
+/// Key presses kept for a consumer that never comes (proxy mode).
+const MAX_PENDING_DTMF: usize = 256;
 
 /// The relay and the policy; shared by all shards.
 pub struct MediaAnchor {
     config: AnchorConfig,
     relay: RelayPool,
     next_id: AtomicU64,
+    drained: Mutex<Drained>,
 }
 
 /// The anchored calls of one shard, by Call-ID.
@@ -142,6 +176,7 @@ impl MediaAnchor {
             config,
             relay,
             next_id: AtomicU64::new(1),
+            drained: Mutex::new(Drained::default()),
         })
     }
 
@@ -165,6 +200,25 @@ impl MediaAnchor {
     /// Anchors the caller's offer of a new call: opens a relay session and returns
     /// the rewritten body (pointing at relay port B) and the call's state.
     pub fn open(&self, body: &[u8], caller_tag: &str) -> Result<(Bytes, Anchored), AnchorError> {
+        self.open_with(body, caller_tag, false)
+    }
+
+    /// Like [`MediaAnchor::open`] for a B2BUA call, where pbx bridges
+    /// codecs: the offer for the callee also lists the codecs pbx
+    /// transcodes to, the relay learns the caller's payload types (key
+    /// presses are reported), and [`MediaAnchor::update`] with the callee's
+    /// answer sets up transcoding when the codecs differ
+    /// (see [`super::transcode`]).
+    pub fn open_bridging(&self, body: &[u8]) -> Result<(Bytes, Anchored), AnchorError> {
+        self.open_with(body, "", true)
+    }
+
+    fn open_with(
+        &self,
+        body: &[u8],
+        caller_tag: &str,
+        bridging: bool,
+    ) -> Result<(Bytes, Anchored), AnchorError> {
         let mut sdp = parse(body)?;
         let a = LegConfig::from_sdp(&sdp).unwrap_or(LegConfig {
             remote_rtp: None,
@@ -181,11 +235,25 @@ impl MediaAnchor {
             .relay
             .open_sync(id, a, b, Duration::from_secs(2))
             .map_err(|_| AnchorError::NoPorts)?;
+        let caller = if bridging {
+            augment_offer(&mut sdp)
+        } else {
+            None
+        };
+        if let Some(c) = &caller {
+            self.relay.send(Command::SetMedia {
+                id,
+                side: Side::A,
+                media: c.leg_media(),
+            });
+        }
         sdp.rewrite_for_anchor(self.config.address, &[ports.1.rtp]);
         let anchored = Anchored {
             id,
             caller_tag: caller_tag.to_owned(),
             ports,
+            caller,
+            caller_codec: Arc::default(),
         };
         Ok((Bytes::from(sdp.to_string()), anchored))
     }
@@ -199,6 +267,29 @@ impl MediaAnchor {
         body: &[u8],
         sender_is_caller: bool,
     ) -> Result<Bytes, AnchorError> {
+        self.update_with(call, body, sender_is_caller, false)
+    }
+
+    /// Like [`MediaAnchor::update`] for a new offer (re-INVITE): on a call
+    /// where pbx bridges codecs, the caller's re-offer also lists the codecs
+    /// pbx transcodes to, so that a callee without the caller's codecs can
+    /// answer it (hold, resume).
+    pub fn update_offer(
+        &self,
+        call: &Anchored,
+        body: &[u8],
+        sender_is_caller: bool,
+    ) -> Result<Bytes, AnchorError> {
+        self.update_with(call, body, sender_is_caller, true)
+    }
+
+    fn update_with(
+        &self,
+        call: &Anchored,
+        body: &[u8],
+        sender_is_caller: bool,
+        offer: bool,
+    ) -> Result<Bytes, AnchorError> {
         let mut sdp = parse(body)?;
         let (side, toward) = if sender_is_caller {
             (Side::A, call.ports.1)
@@ -211,6 +302,33 @@ impl MediaAnchor {
                 side,
                 leg,
             });
+        }
+        // the callee's codec decides; the caller's later bodies (re-offers
+        // for hold, answers to the callee's re-offers) keep the codecs the
+        // relay uses
+        let planned = match (&call.caller, side) {
+            (Some(caller), Side::B) => {
+                let mut current = call.caller_codec.lock();
+                let planned = plan(caller, *current, &mut sdp);
+                if let Some((pt, codec)) = planned.and_then(|(a, _)| a.codec) {
+                    current.get_or_insert((codec, pt));
+                }
+                planned
+            }
+            (Some(_), Side::A) if offer => {
+                let _ = augment_offer(&mut sdp);
+                None
+            }
+            _ => None,
+        };
+        if let Some((a, b)) = planned {
+            for (side, media) in [(Side::A, a), (Side::B, b)] {
+                self.relay.send(Command::SetMedia {
+                    id: call.id,
+                    side,
+                    media,
+                });
+            }
         }
         sdp.rewrite_for_anchor(self.config.address, &[toward.rtp]);
         Ok(Bytes::from(sdp.to_string()))
@@ -229,14 +347,40 @@ impl MediaAnchor {
     /// Drains relay events and returns the final stats of the sessions that
     /// closed since the last call: (relay session id, (A, B) stats).
     pub fn poll_closed(&self) -> Vec<(u64, (LegStats, LegStats))> {
-        let mut closed = Vec::new();
+        let mut d = self.drained.lock();
+        self.drain(&mut d);
+        std::mem::take(&mut d.closed)
+    }
+
+    /// Drains relay events and returns the key presses seen since the last
+    /// call, oldest first.
+    pub fn poll_dtmf(&self) -> Vec<RelayDtmf> {
+        let mut d = self.drained.lock();
+        self.drain(&mut d);
+        std::mem::take(&mut d.dtmf)
+    }
+
+    fn drain(&self, d: &mut Drained) {
         while let Ok(ev) = self.relay.events.try_recv() {
-            if let RelayEvent::Closed { id, expired, stats } = ev {
-                tracing::debug!(session = id.0, expired, a = ?stats.0, b = ?stats.1, "media relay closed");
-                closed.push((id.0, stats));
+            match ev {
+                RelayEvent::Closed { id, expired, stats } => {
+                    tracing::debug!(session = id.0, expired, a = ?stats.0, b = ?stats.1, "media relay closed");
+                    d.closed.push((id.0, stats));
+                }
+                RelayEvent::Dtmf { id, side, digit } => {
+                    tracing::debug!(session = id.0, ?side, digit = %digit.as_char(), "DTMF through the relay");
+                    if d.dtmf.len() == MAX_PENDING_DTMF {
+                        d.dtmf.remove(0);
+                    }
+                    d.dtmf.push(RelayDtmf {
+                        relay_id: id.0,
+                        side,
+                        digit: digit.as_char(),
+                    });
+                }
+                _ => {}
             }
         }
-        closed
     }
 }
 
@@ -249,6 +393,11 @@ impl Anchored {
     /// The relay's id of this call's session (matches `RelayEvent::Closed`).
     pub fn relay_id(&self) -> u64 {
         self.id.0
+    }
+
+    /// What the caller offered, when pbx bridges codecs for the call.
+    pub fn caller_media(&self) -> Option<&CallerMedia> {
+        self.caller.as_ref()
     }
 
     /// The relay ports (leg A side, leg B side).

@@ -7,6 +7,7 @@ pub mod anchor;
 mod forward;
 mod locals;
 mod route;
+pub mod transcode;
 
 pub use anchor::{AnchorConfig, AnchorMode, MediaAnchor};
 pub use forward::{header, local_response, Branch, Forward, Target};

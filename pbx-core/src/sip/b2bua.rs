@@ -339,7 +339,8 @@ impl SipCore {
         }
     }
 
-    /// The engine's timers, when due, and the media endpoints' events.
+    /// The engine's timers, when due, the media endpoints' events and the
+    /// key presses the relay saw.
     pub(super) fn b2bua_timers(&self, host: &B2buaHost, now: &Now, out: &mut Outbox) {
         let mut engine = host.engine.lock();
         let router = self.router(host, now, None, false);
@@ -351,6 +352,16 @@ impl SipCore {
                     endpoints: Some(eps),
                 };
                 engine.handle_media_event(now.instant, ev, svc, out);
+            }
+        }
+        if let Some(anchor) = &self.anchor {
+            for dtmf in anchor.poll_dtmf() {
+                let svc = Services {
+                    router: &router,
+                    anchor: Some(anchor),
+                    endpoints: host.endpoints.as_ref().map(|e| e as &dyn MediaEndpoints),
+                };
+                engine.handle_relay_dtmf(now.instant, dtmf, svc, out);
             }
         }
         if engine.poll_timeout().is_none_or(|t| t > now.instant) {

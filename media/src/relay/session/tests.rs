@@ -47,7 +47,8 @@ fn forwards_both_ways_and_latches_nat_source() {
         Forward::Send {
             side: Side::B,
             channel: Channel::Rtp,
-            to: addr(B)
+            to: addr(B),
+            len: p.len()
         }
     );
     let mut q = rtp(2, 500, 0);
@@ -57,7 +58,8 @@ fn forwards_both_ways_and_latches_nat_source() {
         Forward::Send {
             side: Side::A,
             channel: Channel::Rtp,
-            to: nat_a
+            to: nat_a,
+            len: q.len()
         }
     );
     let st = s.stats(Side::A);
@@ -163,7 +165,8 @@ fn rtcp_relayed_with_rtt() {
         Forward::Send {
             side: Side::B,
             channel: Channel::Rtcp,
-            to: b_rtcp
+            to: b_rtcp,
+            len: n
         }
     );
     // B answers 60 ms later, having held the SR 10 ms: RTT relay<->B = 50 ms
@@ -180,7 +183,8 @@ fn rtcp_relayed_with_rtt() {
         Forward::Send {
             side: Side::A,
             channel: Channel::Rtcp,
-            to: a_rtcp
+            to: a_rtcp,
+            len: n
         }
     );
     let rtt = s.stats(Side::B).rtt_ms.unwrap();

@@ -168,6 +168,41 @@ fn codec_of(m: &MediaDescription, fmt: &str) -> Option<(Codec, u8)> {
     Codec::static_for(pt).map(|c| (c, pt))
 }
 
+/// The codecs of an audio `m=` line this crate knows, in the line's order,
+/// with their payload type numbers (rtpmap, or static 0/8 without one).
+pub fn audio_formats(m: &MediaDescription) -> Vec<(Codec, PayloadType)> {
+    m.formats
+        .iter()
+        .filter_map(|f| codec_of(m, f))
+        .map(|(c, pt)| (c, PayloadType(pt)))
+        .collect()
+}
+
+/// The telephone-event (RFC 4733 §7.1.1) payload type of an audio `m=`
+/// line and its clock rate, preferring one at `rate`.
+pub fn telephone_event(m: &MediaDescription, rate: u32) -> Option<(PayloadType, u32)> {
+    telephone_event_pt(m, rate).map(|(pt, r)| (PayloadType(pt), r))
+}
+
+/// The rtpmap value (`PCMU/8000`, `opus/48000/2`) of a codec.
+pub fn rtpmap_value(codec: Codec) -> String {
+    if codec.channels() > 1 {
+        format!(
+            "{}/{}/{}",
+            codec.encoding(),
+            codec.clock_rate(),
+            codec.channels()
+        )
+    } else {
+        format!("{}/{}", codec.encoding(), codec.clock_rate())
+    }
+}
+
+/// The payload type a codec usually gets (static 0/8, 111 for Opus).
+pub fn default_payload_type(codec: Codec) -> PayloadType {
+    PayloadType(codec.default_pt())
+}
+
 /// telephone-event payload type and clock rate, preferring `rate` (the
 /// audio codec's, RFC 4733 §2.1).
 fn telephone_event_pt(m: &MediaDescription, rate: u32) -> Option<(u8, u32)> {

@@ -58,10 +58,11 @@ impl Engine {
                     l.codec = codec;
                 });
                 let body = body.map(|b| self.rewrite(id, leg, b, svc));
+                self.caller_codec_from(id, leg, body.as_ref());
                 LegEvent::Answered(leg, body)
             }
             UaEvent::Reoffer { body, .. } => {
-                let body = body.map(|b| self.rewrite(id, leg, b, svc));
+                let body = body.map(|b| self.rewrite_offer(id, leg, b, svc));
                 if self.reoffer_to_endpoint(now, id, leg, body.as_ref(), svc) {
                     return;
                 }
@@ -110,6 +111,17 @@ impl Engine {
         self.pending.push_back((id, leg_event));
     }
 
+    /// The caller's codec is the one in the answer it gets (the callee's,
+    /// or the caller's own when the relay transcodes), for the record.
+    pub(super) fn caller_codec_from(&mut self, id: CallId, leg: LegId, body: Option<&Body>) {
+        if leg == LegId::CALLER {
+            return;
+        }
+        if let Some(codec) = body.and_then(|b| first_audio_codec(&b.data)) {
+            self.set_leg(id, LegId::CALLER, |l| l.codec = Some(codec));
+        }
+    }
+
     fn set_leg(&mut self, id: CallId, leg: LegId, f: impl FnOnce(&mut Leg)) {
         if let Some(l) = self.calls.get_mut(&id).and_then(|c| c.leg_mut(leg)) {
             f(l);
@@ -124,13 +136,35 @@ impl Engine {
         body: Body,
         svc: Services<'_>,
     ) -> Body {
+        self.rewrite_as(id, from, body, false, svc)
+    }
+
+    /// [`Self::rewrite`] for a re-offer (`MediaAnchor::update_offer`).
+    fn rewrite_offer(&mut self, id: CallId, from: LegId, body: Body, svc: Services<'_>) -> Body {
+        self.rewrite_as(id, from, body, true, svc)
+    }
+
+    fn rewrite_as(
+        &mut self,
+        id: CallId,
+        from: LegId,
+        body: Body,
+        offer: bool,
+        svc: Services<'_>,
+    ) -> Body {
         let (Some(relay), Some(entry)) = (svc.anchor, self.calls.get(&id)) else {
             return body;
         };
         let Some(anchored) = &entry.anchor else {
             return body;
         };
-        match relay.update(anchored, &body.data, from == LegId::CALLER) {
+        let caller = from == LegId::CALLER;
+        let updated = if offer {
+            relay.update_offer(anchored, &body.data, caller)
+        } else {
+            relay.update(anchored, &body.data, caller)
+        };
+        match updated {
             Ok(data) => Body {
                 content_type: body.content_type,
                 data,
@@ -222,8 +256,9 @@ fn anchor_offer(body: Option<Body>, svc: Services<'_>) -> Result<Offer, AnchorEr
     let (Some(relay), Some(body)) = (svc.anchor, body.clone()) else {
         return Ok((body, None));
     };
-    // In B2BUA mode both legs are always anchored (policy "never" has no relay).
-    let (data, anchored) = relay.open(&body.data, "")?;
+    // In B2BUA mode both legs are always anchored (policy "never" has no
+    // relay), and pbx bridges codecs the callee and the caller do not share.
+    let (data, anchored) = relay.open_bridging(&body.data)?;
     Ok((
         Some(Body {
             content_type: body.content_type,

@@ -19,6 +19,7 @@ use crate::b2bua::app::{Action, LegEvent, LegState, RoomControl, RoomRole};
 use crate::b2bua::call::{CallInput, HangupCause, Side};
 use crate::b2bua::sdp::first_audio_codec;
 use crate::b2bua::{CallId, LegId};
+use crate::proxy::transcode::{without_added, CallerMedia};
 use crate::sip::Outbox;
 
 /// A leg that pbx's media answers ("the callee side" for the relay).
@@ -193,9 +194,10 @@ impl Engine {
         let session = l.session;
         let answered_before = l.state == LegState::Answered;
         let offer = entry.caller_offer.clone().filter(|_| leg == LegId::CALLER);
+        let caller = entry.anchor.as_ref().and_then(|a| a.caller_media());
         let opened = match (svc.endpoints, &offer) {
             (Some(eps), Some(offer)) => {
-                eps.open(&String::from_utf8_lossy(&offer.data))
+                eps.open(&own_media_offer(&offer.data, caller))
                     .map_err(|e| {
                         tracing::info!(call = %id, error = %e, "media endpoint not opened");
                         match e {
@@ -276,8 +278,13 @@ impl Engine {
         else {
             return false;
         };
+        let caller = self
+            .calls
+            .get(&id)
+            .and_then(|c| c.anchor.as_ref())
+            .and_then(|a| a.caller_media());
         let answer = match body {
-            Some(b) => eps.update(ep, &String::from_utf8_lossy(&b.data)),
+            Some(b) => eps.update(ep, &own_media_offer(&b.data, caller)),
             // an offerless re-INVITE: offer what we have (RFC 3261 §14.2)
             None => return false,
         };
@@ -296,6 +303,17 @@ impl Engine {
         }
         true
     }
+}
+
+/// The caller's offer for pbx's own media: without the codecs pbx added
+/// for transcoding callees (the endpoint decodes the caller's codecs).
+fn own_media_offer(offer: &[u8], caller: Option<&CallerMedia>) -> String {
+    let text = String::from_utf8_lossy(offer).into_owned();
+    let (Some(caller), Ok(mut sdp)) = (caller, media::sdp::SessionDescription::parse(&text)) else {
+        return text;
+    };
+    without_added(&mut sdp, caller);
+    sdp.to_string()
 }
 
 /// The leg a media action is about.

@@ -34,7 +34,7 @@ use super::call::{Call, CallState, HangupCause};
 use super::cdr::{CdrSink, LegQuality};
 use super::events::EventBus;
 use super::{CallId, LegId, Timestamp};
-use crate::proxy::anchor::{Anchored, MediaAnchor};
+use crate::proxy::anchor::{Anchored, MediaAnchor, RelayDtmf};
 use crate::sip::Outbox;
 
 pub use jobs::HttpJob;
@@ -340,6 +340,49 @@ impl Engine {
         if let Some(call_id) = self.relay_calls.remove(&relay_session) {
             self.sink.quality(&call_id, legs);
         }
+    }
+
+    /// A key pressed on a leg of a relayed call (an RFC 4733 telephone-event
+    /// the relay saw, from `MediaAnchor::poll_dtmf`): the call's application
+    /// gets [`LegEvent::Dtmf`] for the caller (side A) or for the leg the
+    /// relay's callee side serves (side B: the answered leg), as for SIP
+    /// INFO keys; the bridge turns it into `CallEventKind::Dtmf` on the bus.
+    /// While pbx's own media answers the call the endpoint reports the keys
+    /// itself, so the relay's report is dropped.
+    pub fn handle_relay_dtmf(
+        &mut self,
+        now: Instant,
+        dtmf: RelayDtmf,
+        svc: Services<'_>,
+        out: &mut Outbox,
+    ) {
+        let Some((&id, entry)) = self.calls.iter().find(|(_, c)| {
+            c.anchor
+                .as_ref()
+                .is_some_and(|a| a.relay_id() == dtmf.relay_id)
+        }) else {
+            return;
+        };
+        let live = |l: &&Leg| l.state != LegState::Ended;
+        if entry.legs.iter().filter(live).any(|l| l.endpoint.is_some()) {
+            return;
+        }
+        let leg = match dtmf.side {
+            media::relay::Side::A => Some(LegId::CALLER),
+            media::relay::Side::B => entry
+                .legs
+                .iter()
+                .rev()
+                .find(|l| l.id != LegId::CALLER && l.state == LegState::Answered)
+                .map(|l| l.id),
+        };
+        let Some(leg) = leg else {
+            return;
+        };
+        tracing::debug!(call = %id, %leg, digit = %dtmf.digit, "DTMF through the relay");
+        self.pending
+            .push_back((id, LegEvent::Dtmf(leg, dtmf.digit)));
+        self.pump(now, svc, out);
     }
 
     /// The live calls.

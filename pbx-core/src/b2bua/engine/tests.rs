@@ -26,6 +26,7 @@ fn addr(s: &str) -> SocketAddr {
 
 mod ivr;
 mod presentation;
+mod relay;
 
 /// Routes: `bob` (forks to the targets), `carol` (or 1003), `ivr` (the IVR flow `t`
 /// when the services are set, else 501), two trunk numbers, conference room
@@ -99,6 +100,8 @@ struct World {
     events: tokio::sync::broadcast::Receiver<crate::b2bua::CallEvent>,
     /// pbx's media endpoints (IVR tests; None elsewhere).
     eps: Option<Box<dyn crate::b2bua::media::MediaEndpoints>>,
+    /// The media relay (relay tests; None elsewhere).
+    anchor: Option<MediaAnchor>,
 }
 
 impl World {
@@ -149,6 +152,7 @@ impl World {
             to_bob: Vec::new(),
             events,
             eps: None,
+            anchor: None,
         }
     }
 
@@ -177,7 +181,7 @@ impl World {
                 let mut out = Vec::new();
                 let svc = Services {
                     router: &self.router,
-                    anchor: None,
+                    anchor: self.anchor.as_ref(),
                     endpoints: self.eps.as_deref(),
                 };
                 match to {
@@ -215,7 +219,7 @@ impl World {
         let mut out = Vec::new();
         let svc = Services {
             router: &self.router,
-            anchor: None,
+            anchor: self.anchor.as_ref(),
             endpoints: self.eps.as_deref(),
         };
         self.engine.handle_timeout(self.now, svc, &mut out);
