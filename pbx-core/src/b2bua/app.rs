@@ -112,6 +112,16 @@ pub enum LegEvent {
     /// The leg's pbx media endpoint was taken out of its conference room by
     /// the room (a moderator kicked it, or ended the room).
     RoomLeft(LegId),
+    /// An attended transfer (REFER with `Replaces`, RFC 3891 / RFC 5589 §7)
+    /// moved a leg of another call into this one in place of the
+    /// transferor's leg `old`, which the engine has notified and hung up:
+    /// from now on `new` stands where `old` stood (relay side included).
+    Replaced {
+        /// The transferor's leg (ended).
+        old: LegId,
+        /// The transfer target's leg, taken over from its own call.
+        new: LegId,
+    },
 }
 
 /// How an [`Action::Http`] request ended.

@@ -69,15 +69,26 @@ impl Engine {
             }
             UaEvent::Updated { body, .. } => {
                 let body = body.map(|b| self.rewrite(id, leg, b, svc));
+                if self.join_answered(now, id, leg, body.as_ref()) {
+                    return;
+                }
                 LegEvent::Updated(leg, body)
             }
             UaEvent::RequestFailed {
                 method: Method::Invite,
                 status,
                 ..
-            } => LegEvent::ReofferFailed(leg, status.0),
+            } => {
+                if self.join_failed(id, leg, status.0) {
+                    return;
+                }
+                LegEvent::ReofferFailed(leg, status.0)
+            }
             UaEvent::Dtmf { digit, .. } => LegEvent::Dtmf(leg, digit),
             UaEvent::TransferRequested { target, .. } => {
+                if let Some(replaced) = self.ua.target_replaces(&target) {
+                    return self.attended_transfer(now, id, leg, replaced, svc);
+                }
                 let number = target.user.clone().unwrap_or_else(|| target.to_string());
                 LegEvent::TransferRequested(leg, number)
             }
@@ -124,13 +135,20 @@ impl Engine {
         body: Body,
         svc: Services<'_>,
     ) -> Body {
+        let from_caller = match self.calls.get_mut(&id).and_then(|c| c.leg_mut(from)) {
+            Some(leg) => {
+                leg.remote_sdp = Some(body.clone());
+                leg.caller_side
+            }
+            None => false,
+        };
         let (Some(relay), Some(entry)) = (svc.anchor, self.calls.get(&id)) else {
             return body;
         };
         let Some(anchored) = &entry.anchor else {
             return body;
         };
-        match relay.update(anchored, &body.data, from == LegId::CALLER) {
+        match relay.update(anchored, &body.data, from_caller) {
             Ok(data) => Body {
                 content_type: body.content_type,
                 data,
@@ -166,6 +184,7 @@ impl Engine {
             self.config.ring_timeout,
         );
         let codec = body.as_ref().and_then(|b| first_audio_codec(&b.data));
+        let remote_sdp = body.clone();
         let (offer, anchor, app): (_, _, Box<dyn Application>) = match anchor_offer(body, svc) {
             Ok((offer, anchor)) => {
                 let app = svc.router.route(&caller, &callee).into_app();
@@ -197,6 +216,8 @@ impl Engine {
                     codec,
                     placed_at: now,
                     endpoint: None,
+                    caller_side: true,
+                    remote_sdp,
                 }],
                 app,
                 anchor,
@@ -204,6 +225,7 @@ impl Engine {
                 identity,
                 caller_offer: offer.clone(),
                 class: Default::default(),
+                join: None,
             },
         );
         self.sessions.insert(session, (id, LegId::CALLER));

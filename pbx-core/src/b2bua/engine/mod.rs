@@ -18,6 +18,7 @@ mod media_actions;
 mod media_tests;
 #[cfg(test)]
 mod tests;
+mod xfer;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -121,7 +122,7 @@ pub struct LiveCall {
     pub legs: usize,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Leg {
     id: LegId,
     session: SessionId,
@@ -133,6 +134,12 @@ struct Leg {
     placed_at: Instant,
     /// pbx's media endpoint answering this leg (`Action::AnswerMedia`).
     endpoint: Option<media::endpoint::EndpointId>,
+    /// The leg talks to the relay's caller side (the caller's leg, or the
+    /// leg that replaced it in an attended transfer).
+    caller_side: bool,
+    /// The last SDP the leg's party sent, as received (attended transfer
+    /// offers it to the new party).
+    remote_sdp: Option<sip_stack::ua::Body>,
 }
 
 struct CallEntry {
@@ -148,6 +155,9 @@ struct CallEntry {
     caller_offer: Option<sip_stack::ua::Body>,
     /// Direction, DID and trunk for the record ([`Action::Classify`]).
     class: super::app::CallClass,
+    /// The re-INVITEs of an attended transfer that joined a leg into this
+    /// call, in progress.
+    join: Option<xfer::Join>,
 }
 
 impl CallEntry {

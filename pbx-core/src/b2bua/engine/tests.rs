@@ -713,3 +713,5 @@ fn trunk_route_without_candidates_refuses_503_as_outbound() {
     );
     assert_eq!(r.hangup_side, "pbx");
 }
+
+mod xfer;
