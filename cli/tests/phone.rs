@@ -5,6 +5,8 @@
 
 #[path = "phone/attended.rs"]
 mod attended;
+#[path = "phone/attended_b2bua.rs"]
+mod attended_b2bua;
 #[path = "support/audio.rs"]
 mod audio;
 #[path = "support/baresip.rs"]
