@@ -40,6 +40,24 @@ pub fn with_direction(sdp: &[u8], direction: &str) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// The SDP with every IPv4/IPv6 connection address replaced by the
+/// unspecified address (`c=IN IP4 0.0.0.0`): the relay sends nothing toward
+/// a party parked this way (RFC 3264 §8.4 style).
+pub fn parked(sdp: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(sdp);
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        if line.starts_with("c=IN IP4 ") {
+            out.push_str("c=IN IP4 0.0.0.0\r\n");
+        } else if line.starts_with("c=IN IP6 ") {
+            out.push_str("c=IN IP6 ::\r\n");
+        } else {
+            out.push_str(line);
+        }
+    }
+    out.into_bytes()
+}
+
 /// The first codec of the first audio stream, as `encoding/clock`
 /// (`PCMU/8000`); static payload types 0 and 8 without rtpmap are named too.
 pub fn first_audio_codec(sdp: &[u8]) -> Option<String> {
@@ -73,6 +91,15 @@ mod tests {
         assert!(!is_hold(resume));
         assert_eq!(first_audio_codec(resume).as_deref(), Some("opus/48000/2"));
         assert_eq!(first_audio_codec(b"garbage\xff"), None);
+    }
+
+    #[test]
+    fn parked_has_no_address() {
+        let sdp = b"v=0\r\nc=IN IP4 10.0.0.3\r\nm=audio 5000 RTP/AVP 0\r\nc=IN IP6 ::1\r\n";
+        assert_eq!(
+            parked(sdp),
+            b"v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 5000 RTP/AVP 0\r\nc=IN IP6 ::\r\n"
+        );
     }
 
     #[test]

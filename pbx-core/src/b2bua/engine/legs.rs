@@ -62,12 +62,17 @@ impl Engine {
             }
             UaEvent::Reoffer { body, .. } => {
                 let body = body.map(|b| self.rewrite(id, leg, b, svc));
-                if self.reoffer_to_endpoint(now, id, leg, body.as_ref(), svc) {
+                if self.reoffer_to_endpoint(now, id, leg, body.as_ref(), svc)
+                    || self.hold_with_music(now, id, leg, body.as_ref(), svc)
+                {
                     return;
                 }
                 LegEvent::Reoffer(leg, body)
             }
             UaEvent::Updated { body, .. } => {
+                if self.music_answered(id, leg, body.as_ref(), svc) {
+                    return;
+                }
                 let body = body.map(|b| self.rewrite(id, leg, b, svc));
                 if self.join_answered(now, id, leg, body.as_ref()) {
                     return;
@@ -79,7 +84,7 @@ impl Engine {
                 status,
                 ..
             } => {
-                if self.join_failed(id, leg, status.0) {
+                if self.join_failed(id, leg, status.0) || self.music_failed(id, leg, svc) {
                     return;
                 }
                 LegEvent::ReofferFailed(leg, status.0)
@@ -226,6 +231,7 @@ impl Engine {
                 caller_offer: offer.clone(),
                 class: Default::default(),
                 join: None,
+                moh: None,
             },
         );
         self.sessions.insert(session, (id, LegId::CALLER));

@@ -16,6 +16,7 @@ mod legs;
 mod media_actions;
 #[cfg(test)]
 mod media_tests;
+mod moh;
 #[cfg(test)]
 mod tests;
 mod xfer;
@@ -50,6 +51,9 @@ pub struct EngineConfig {
     /// A reading of both clocks at start: wall time of later instants is
     /// `epoch.unix_ms + (instant - epoch.instant)`.
     pub epoch: Timestamp,
+    /// Music on hold: the held party of a bridged call is re-INVITEd to a
+    /// pbx media endpoint looping this WAV (None: holds pass through).
+    pub music_on_hold: Option<std::path::PathBuf>,
 }
 
 /// What a dialed number leads to.
@@ -158,6 +162,8 @@ struct CallEntry {
     /// The re-INVITEs of an attended transfer that joined a leg into this
     /// call, in progress.
     join: Option<xfer::Join>,
+    /// Music on hold playing to a held party.
+    moh: Option<moh::Moh>,
 }
 
 impl CallEntry {

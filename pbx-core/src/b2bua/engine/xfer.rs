@@ -55,7 +55,7 @@ fn side(caller_side: bool) -> Side {
 }
 
 /// The one live leg of `entry` besides `leg`, answered; else 501.
-fn sole_other(entry: &CallEntry, leg: LegId) -> Result<LegId, u16> {
+pub(super) fn sole_other(entry: &CallEntry, leg: LegId) -> Result<LegId, u16> {
     let mut others = entry
         .legs
         .iter()
@@ -108,7 +108,14 @@ impl Engine {
         if consult == id || c1.app.name() != "bridge" || c2.app.name() != "bridge" {
             return Err(501);
         }
-        if c1.legs.iter().chain(&c2.legs).any(|l| l.endpoint.is_some()) {
+        // pbx media on a leg (IVR, room) other than music on hold.
+        let music = |c: &CallEntry| c.moh.as_ref().map(|m| m.ep);
+        let busy = |c: &CallEntry| {
+            c.legs
+                .iter()
+                .any(|l| l.endpoint.is_some() && l.endpoint != music(c))
+        };
+        if busy(c1) || busy(c2) {
             return Err(501);
         }
         if c1.leg(leg).is_none_or(|l| l.state != LegState::Answered) {
@@ -130,6 +137,9 @@ impl Engine {
     /// Moves the target's leg into call `id` in place of `from`, ends the
     /// consultation call, hangs up the transferor and starts the re-INVITEs.
     fn join(&mut self, now: Instant, id: CallId, from: LegId, plan: Plan, svc: Services<'_>) {
+        // The transferee (or the target) may be hearing music on hold.
+        self.stop_music(id, svc);
+        self.stop_music(plan.consult, svc);
         let Some(c2) = self.calls.get_mut(&plan.consult) else {
             return;
         };

@@ -4,9 +4,9 @@
 
 use super::*;
 
-const CAROL_ANSWER: &str = "v=0\r\no=- 3 3 IN IP4 10.0.0.4\r\ns=-\r\nc=IN IP4 10.0.0.4\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n";
+pub(super) const CAROL_ANSWER: &str = "v=0\r\no=- 3 3 IN IP4 10.0.0.4\r\ns=-\r\nc=IN IP4 10.0.0.4\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n";
 
-fn reoffers(events: &[UaEvent]) -> Vec<Option<Body>> {
+pub(super) fn reoffers(events: &[UaEvent]) -> Vec<Option<Body>> {
     events
         .iter()
         .filter_map(|e| match e {
@@ -26,7 +26,11 @@ fn terminated(events: &[UaEvent], session: SessionId) -> Option<EndReason> {
 /// Alice → Bob answered and held by Alice, Alice → Carol answered.
 /// Returns (world, alice's call to bob, alice's call to carol, bob, carol).
 fn consulting() -> (World, SessionId, SessionId, SessionId, SessionId) {
-    let mut w = World::new();
+    consulting_in(World::new())
+}
+
+/// [`consulting`] in a prepared world.
+pub(super) fn consulting_in(mut w: World) -> (World, SessionId, SessionId, SessionId, SessionId) {
     let to_bob = w.call("bob");
     let bob = w.bob_incoming();
     w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
