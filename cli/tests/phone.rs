@@ -15,6 +15,8 @@ mod baresip;
 mod conference;
 #[path = "phone/interop.rs"]
 mod interop;
+#[path = "phone/moh.rs"]
+mod moh;
 #[path = "phone/opus.rs"]
 mod opus;
 #[path = "phone/profile.rs"]

@@ -162,7 +162,18 @@ fn cdr_rows(config: &Path, n: usize) -> Vec<String> {
 
 #[test]
 fn b2bua_attended_transfer_joins_the_held_phone_and_the_consulted_one() {
-    let mut s = consulting("");
+    attended_transfer("music_on_hold = \"\"\n");
+}
+
+/// The same while B hears pbx's music on hold (the fixture melody).
+#[test]
+fn b2bua_attended_transfer_takes_the_held_phone_off_music() {
+    let moh = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/prompts/moh.wav");
+    attended_transfer(&format!("music_on_hold = \"{}\"\n", moh.display()));
+}
+
+fn attended_transfer(calls: &str) {
+    let mut s = consulting(calls);
     writeln!(s.phones[0].1, "atransfer").unwrap();
     std::thread::sleep(Duration::from_millis(4000));
     let ([a, b, c], all) = finish(&mut s);
@@ -206,7 +217,18 @@ fn b2bua_attended_transfer_joins_the_held_phone_and_the_consulted_one() {
 
 #[test]
 fn b2bua_consultation_returns_to_the_held_phone() {
-    let mut s = consulting("");
+    consultation_return("music_on_hold = \"\"\n");
+}
+
+/// The same while B hears pbx's music on hold during the consultation.
+#[test]
+fn b2bua_consultation_returns_from_music_on_hold() {
+    let moh = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/prompts/moh.wav");
+    consultation_return(&format!("music_on_hold = \"{}\"\n", moh.display()));
+}
+
+fn consultation_return(calls: &str) {
+    let mut s = consulting(calls);
     for (line, ms) in [("hangup", 1000), ("resume", 2500)] {
         writeln!(s.phones[0].1, "{line}").unwrap();
         std::thread::sleep(Duration::from_millis(ms));
