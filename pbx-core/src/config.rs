@@ -834,13 +834,19 @@ mod tests {
     fn music_on_hold() {
         let off = Config::from_str_named("[calls]\nmusic_on_hold = \"\"\n", "x").unwrap();
         assert_eq!(off.calls.music_on_hold, None);
-        let err = Config::from_str_named("[calls]\nmusic_on_hold = \"/no/such.wav\"\n", "x")
-            .unwrap_err();
+        let err =
+            Config::from_str_named("[calls]\nmusic_on_hold = \"/no/such.wav\"\n", "x").unwrap_err();
         assert_eq!((err.line, err.column), (2, 17), "{err}");
         let dir = std::env::temp_dir().join(format!("pbx-moh-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let text = format!("[media]\nprompts_dir = \"{}\"\n", dir.display());
-        assert_eq!(Config::from_str_named(&text, "x").unwrap().calls.music_on_hold, None);
+        assert_eq!(
+            Config::from_str_named(&text, "x")
+                .unwrap()
+                .calls
+                .music_on_hold,
+            None
+        );
         std::fs::write(dir.join("moh.wav"), b"RIFF").unwrap();
         let on = Config::from_str_named(&text, "x").unwrap();
         assert_eq!(on.calls.music_on_hold, Some(dir.join("moh.wav")));

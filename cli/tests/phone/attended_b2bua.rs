@@ -194,7 +194,10 @@ fn attended_transfer(calls: &str) {
     assert!(
         hearing(&heard_c, 1) >= 10,
         "C hears B: {:?}\n{all}",
-        heard_c.iter().map(|w| w.map(|x| (x * 100.0) as i32)).collect::<Vec<_>>()
+        heard_c
+            .iter()
+            .map(|w| w.map(|x| (x * 100.0) as i32))
+            .collect::<Vec<_>>()
     );
     // Their last second: only each other.
     for (who, ws, other) in [("B", &heard_b, 2), ("C", &heard_c, 1)] {
@@ -210,9 +213,15 @@ fn attended_transfer(calls: &str) {
     let text = rows.join("\n");
     assert_eq!(rows.len(), 2, "{text}\n{all}");
     let consult = rows.iter().find(|r| r.contains(",2003,")).expect("call 2");
-    assert!(consult.contains("ANSWERED") && consult.contains("call.transferred"), "{text}");
+    assert!(
+        consult.contains("ANSWERED") && consult.contains("call.transferred"),
+        "{text}"
+    );
     let first = rows.iter().find(|r| r.contains(",2002,")).expect("call 1");
-    assert!(first.contains("ANSWERED") && first.contains("call.normal"), "{text}");
+    assert!(
+        first.contains("ANSWERED") && first.contains("call.normal"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -236,7 +245,10 @@ fn consultation_return(calls: &str) {
     let ([a, b, _], all) = finish(&mut s);
     assert!(a.contains("is on hold (resume / hangup)"), "{all}");
     let a_status = a.rsplit("2001@127.0.0.1: registered").next().unwrap_or("");
-    assert!(a_status.contains(": connected;"), "A talks to B again:\n{all}");
+    assert!(
+        a_status.contains(": connected;"),
+        "A talks to B again:\n{all}"
+    );
     assert!(b.contains("peer resumed"), "{all}");
     // B heard A before the hold and hears A again at the end.
     let heard_b = windows(&s.root.join("b-heard-1.wav"));
@@ -246,7 +258,10 @@ fn consultation_return(calls: &str) {
         "B hears A after resume: {tail:?}\n{all}"
     );
     let heard_c = windows(&s.root.join("c-heard-1.wav"));
-    assert!(hearing(&heard_c, 0) >= 5, "C heard A while consulted:\n{all}");
+    assert!(
+        hearing(&heard_c, 0) >= 5,
+        "C heard A while consulted:\n{all}"
+    );
     let rows = cdr_rows(&s.config, 2);
     assert_eq!(rows.len(), 2, "{}", rows.join("\n"));
 }

@@ -87,7 +87,10 @@ fn b2bua_held_phone_hears_music_then_the_caller_again() {
         "A:\n{a_out}\nB:\n{b_out}\npbx:\n{}",
         std::fs::read_to_string(root.join("pbx.log")).unwrap_or_default()
     );
-    assert!(a_out.contains("on hold") && a_out.contains("resumed"), "{all}");
+    assert!(
+        a_out.contains("on hold") && a_out.contains("resumed"),
+        "{all}"
+    );
     assert!(
         b_out.contains("peer put us on hold") && b_out.contains("peer resumed"),
         "{all}"

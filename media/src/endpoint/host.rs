@@ -20,8 +20,8 @@ use super::{EndpointConfig, EndpointError, EndpointEvent, EndpointId, RoomOp};
 use crate::mixer::room::Role;
 use crate::mixer::thread::MixerHandle;
 use crate::mixer::{ParticipantId, RoomId};
-use crate::rtp::Ssrc;
 use crate::rtp::PayloadType;
+use crate::rtp::Ssrc;
 use crate::sdp::negotiate::{create_answer, create_offer, process_answer, Negotiated};
 use crate::sdp::{Codec, Direction, LocalMedia, SessionDescription};
 

@@ -479,7 +479,10 @@ fn an_offering_endpoint_sends_once_answered() {
         .open_offer(media::sdp::Direction::SendOnly)
         .expect("offer");
     assert!(offer.contains("a=sendonly"), "{offer}");
-    assert!(offer.contains("a=rtpmap:101 telephone-event/8000"), "{offer}");
+    assert!(
+        offer.contains("a=rtpmap:101 telephone-event/8000"),
+        "{offer}"
+    );
     let ep_port: u16 = offer
         .lines()
         .find_map(|l| l.strip_prefix("m=audio "))
@@ -511,7 +514,11 @@ fn an_offering_endpoint_sends_once_answered() {
     h.stop_play(id, 1);
     std::thread::sleep(Duration::from_millis(60));
     phone.drain(&mut pcm, &mut hdr);
-    assert!(hdr.len() >= 15, "music after the answer: {} packets", hdr.len());
+    assert!(
+        hdr.len() >= 15,
+        "music after the answer: {} packets",
+        hdr.len()
+    );
     assert!(amplitude(&pcm, 600.0) > 5000.0, "the WAV's tone");
     // One answer per offer; unknown endpoints are refused.
     assert_eq!(

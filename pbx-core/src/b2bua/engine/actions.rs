@@ -235,7 +235,11 @@ impl Engine {
             .map_or(HangupCause::Signalling, |(c, _)| c);
         for leg in &mut entry.legs {
             // A leg taken over by another call (attended transfer) stays there.
-            if self.sessions.get(&leg.session).is_some_and(|(c, _)| *c == id) {
+            if self
+                .sessions
+                .get(&leg.session)
+                .is_some_and(|(c, _)| *c == id)
+            {
                 self.sessions.remove(&leg.session);
             }
             if leg.state == LegState::Ended {

@@ -82,7 +82,11 @@ impl Engine {
             Ok(plan) => self.join(now, id, leg, plan, svc),
             Err(status) => {
                 tracing::info!(call = %id, leg = %leg, status, "attended transfer refused");
-                let session = self.calls.get(&id).and_then(|c| c.leg(leg)).map(|l| l.session);
+                let session = self
+                    .calls
+                    .get(&id)
+                    .and_then(|c| c.leg(leg))
+                    .map(|l| l.session);
                 if let Some(s) = session {
                     if let Err(e) = self.ua.notify_transfer(now, s, StatusCode(status)) {
                         tracing::debug!(call = %id, error = %e, "transfer failure not notified");
@@ -222,7 +226,8 @@ impl Engine {
                 self.set_join(id, None);
             }
         }
-        self.pending.push_back((id, LegEvent::Replaced { old: from, new }));
+        self.pending
+            .push_back((id, LegEvent::Replaced { old: from, new }));
         self.after_call(now, plan.consult, svc);
     }
 

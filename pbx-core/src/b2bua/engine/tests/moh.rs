@@ -104,13 +104,18 @@ fn held_party_hears_music_until_the_holder_resumes() {
     w.run();
     w.event_kinds();
     let hold = OFFER.replace("t=0 0\r\n", "t=0 0\r\na=sendonly\r\n");
-    w.alice.reinvite(w.now, call, Some(Body::sdp(hold))).unwrap();
+    w.alice
+        .reinvite(w.now, call, Some(Body::sdp(hold)))
+        .unwrap();
     w.run();
     // pbx answers the holder itself, recvonly, with Bob's codec.
     let answers = updated(&w.alice_events, call);
     assert_eq!(answers.len(), 1);
     let text = String::from_utf8_lossy(&answers[0].as_ref().unwrap().data).into_owned();
-    assert!(text.contains("a=recvonly") && text.contains("RTP/AVP 0"), "{text}");
+    assert!(
+        text.contains("a=recvonly") && text.contains("RTP/AVP 0"),
+        "{text}"
+    );
     // Bob is re-INVITEd to the endpoint's sendonly offer.
     let offers = reoffers(&w.bob_events);
     assert_eq!(offers.len(), 1);
@@ -121,14 +126,20 @@ fn held_party_hears_music_until_the_holder_resumes() {
     w.run();
     assert_eq!(
         music.log(),
-        vec!["offer SendOnly", "answer 1 true", "play 1 [\"moh.wav\"] true"]
+        vec![
+            "offer SendOnly",
+            "answer 1 true",
+            "play 1 [\"moh.wav\"] true"
+        ]
     );
     assert!(w.event_kinds().contains(&CallEventKind::Held {
         by: crate::b2bua::Side::Caller
     }));
     // A repeated hold (refresh) is answered the same way, Bob untouched.
     let hold2 = OFFER.replace("t=0 0\r\n", "t=0 0\r\na=inactive\r\n");
-    w.alice.reinvite(w.now, call, Some(Body::sdp(hold2))).unwrap();
+    w.alice
+        .reinvite(w.now, call, Some(Body::sdp(hold2)))
+        .unwrap();
     w.run();
     assert_eq!(updated(&w.alice_events, call).len(), 2);
     assert_eq!(reoffers(&w.bob_events).len(), 1);
@@ -165,7 +176,9 @@ fn refused_music_leaves_the_held_party_on_the_relay() {
     w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
     w.run();
     let hold = OFFER.replace("t=0 0\r\n", "t=0 0\r\na=sendonly\r\n");
-    w.alice.reinvite(w.now, call, Some(Body::sdp(hold))).unwrap();
+    w.alice
+        .reinvite(w.now, call, Some(Body::sdp(hold)))
+        .unwrap();
     w.run();
     w.bob.reject(w.now, bob, StatusCode(488)).unwrap();
     w.run();

@@ -36,7 +36,9 @@ pub(super) fn consulting_in(mut w: World) -> (World, SessionId, SessionId, Sessi
     w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
     w.run();
     let hold = OFFER.replace("t=0 0\r\n", "t=0 0\r\na=sendonly\r\n");
-    w.alice.reinvite(w.now, to_bob, Some(Body::sdp(hold))).unwrap();
+    w.alice
+        .reinvite(w.now, to_bob, Some(Body::sdp(hold)))
+        .unwrap();
     w.run();
     let held = ANSWER.replace("t=0 0\r\n", "t=0 0\r\na=recvonly\r\n");
     w.bob.answer(w.now, bob, Some(Body::sdp(held))).unwrap();
@@ -76,7 +78,10 @@ fn attended_transfer_joins_the_held_party_and_the_target() {
     assert_eq!(to_carol_offer.len(), 1);
     let offer = to_carol_offer[0].clone().unwrap();
     let text = String::from_utf8_lossy(&offer.data).into_owned();
-    assert!(text.contains("10.0.0.3") && text.contains("a=sendrecv"), "{text}");
+    assert!(
+        text.contains("10.0.0.3") && text.contains("a=sendrecv"),
+        "{text}"
+    );
     assert!(reoffers(&w.bob_events).len() == 1, "bob not re-invited yet");
     w.carol
         .answer(w.now, carol, Some(Body::sdp(CAROL_ANSWER)))
@@ -119,7 +124,10 @@ fn attended_transfer_joins_the_held_party_and_the_target() {
     w.run();
     let offers = reoffers(&w.bob_events);
     assert_eq!(offers.len(), 3);
-    assert_eq!(offers[2].as_ref().map(|b| b.data.clone()), Some(hold.into()));
+    assert_eq!(
+        offers[2].as_ref().map(|b| b.data.clone()),
+        Some(hold.into())
+    );
     w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
     w.run();
     // Carol hangs up: Bob is hung up and call 1 recorded with three legs.
@@ -131,7 +139,10 @@ fn attended_transfer_joins_the_held_party_and_the_target() {
     let records = w.sink.records.lock().clone();
     assert_eq!(records.len(), 2);
     let main = &records[1];
-    assert_eq!((main.caller.as_str(), main.callee.as_str()), ("alice", "bob"));
+    assert_eq!(
+        (main.caller.as_str(), main.callee.as_str()),
+        ("alice", "bob")
+    );
     assert_eq!(main.hangup_cause, "call.normal");
     assert_eq!(main.legs.len(), 3);
     assert_eq!(
@@ -152,10 +163,7 @@ fn attended_transfer_to_an_unknown_dialog_is_refused() {
     );
     // A Refer-To naming a dialog pbx does not have.
     let mut target = Uri::parse("sip:pbx@10.0.0.1:5060").unwrap();
-    target.headers = vec![(
-        "Replaces".into(),
-        "nope%3Bto-tag%3Da%3Bfrom-tag%3Db".into(),
-    )];
+    target.headers = vec![("Replaces".into(), "nope%3Bto-tag%3Da%3Bfrom-tag%3Db".into())];
     w.alice.refer(w.now, to_bob, &target).unwrap();
     w.run();
     assert_eq!(transfer_statuses(&w.alice_events), vec![202, 100, 481]);
@@ -176,7 +184,9 @@ fn consultation_returns_to_the_held_party() {
     w.run();
     let offers = reoffers(&w.bob_events);
     assert_eq!(offers.len(), 2);
-    assert!(!crate::b2bua::sdp::is_hold(&offers[1].as_ref().unwrap().data));
+    assert!(!crate::b2bua::sdp::is_hold(
+        &offers[1].as_ref().unwrap().data
+    ));
     w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
     w.run();
     assert!(w.event_kinds().contains(&CallEventKind::Resumed {
