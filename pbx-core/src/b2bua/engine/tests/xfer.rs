@@ -200,3 +200,46 @@ fn consultation_returns_to_the_held_party() {
     assert_eq!(updated, 2, "hold and resume answered");
     assert_eq!(ended(&w.bob_events), None);
 }
+
+#[test]
+fn attended_transfer_the_other_way_moves_the_held_party() {
+    // Alice REFERs Carol (the consultation call) to Bob's dialog: Bob's leg
+    // moves into Carol's call and Bob's call ends as transferred.
+    let (mut w, to_bob, to_carol, bob, carol) = consulting();
+    w.alice.refer_replacing(w.now, to_carol, to_bob).unwrap();
+    w.run();
+    assert_eq!(transfer_statuses(&w.alice_events), vec![202, 100, 200]);
+    assert!(terminated(&w.alice_events, to_bob).is_some());
+    assert!(terminated(&w.alice_events, to_carol).is_some());
+    // Bob (moved) is offered Carol's media, sendrecv.
+    let offers = reoffers(&w.bob_events);
+    assert_eq!(offers.len(), 2, "hold, then the join");
+    let text = String::from_utf8_lossy(&offers[1].as_ref().unwrap().data).into_owned();
+    assert!(
+        text.contains("10.0.0.4") && text.contains("a=sendrecv"),
+        "{text}"
+    );
+    w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
+    w.run();
+    let offers = reoffers(&w.carol_events);
+    assert_eq!(offers.len(), 1);
+    assert_eq!(offers[0].as_ref().unwrap().data, ANSWER.as_bytes());
+    w.carol
+        .answer(w.now, carol, Some(Body::sdp(CAROL_ANSWER)))
+        .unwrap();
+    w.run();
+    let records = w.sink.records.lock().clone();
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        (records[0].callee.as_str(), records[0].hangup_cause.as_str()),
+        ("bob", "call.transferred")
+    );
+    // Bob hangs up: Carol is hung up, the consultation call is recorded.
+    w.bob.hangup(w.now, bob).unwrap();
+    w.run();
+    assert_eq!(ended(&w.carol_events), Some(EndReason::RemoteHangup));
+    assert!(w.engine.is_empty());
+    let records = w.sink.records.lock().clone();
+    assert_eq!(records[1].callee, "carol");
+    assert_eq!(records[1].legs.len(), 3);
+}
