@@ -5,6 +5,8 @@
 
 #[path = "phone/attended.rs"]
 mod attended;
+#[path = "phone/attended_b2bua.rs"]
+mod attended_b2bua;
 #[path = "support/audio.rs"]
 mod audio;
 #[path = "support/baresip.rs"]
@@ -13,6 +15,8 @@ mod baresip;
 mod conference;
 #[path = "phone/interop.rs"]
 mod interop;
+#[path = "phone/moh.rs"]
+mod moh;
 #[path = "phone/opus.rs"]
 mod opus;
 #[path = "phone/profile.rs"]

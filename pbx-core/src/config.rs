@@ -173,6 +173,11 @@ pub struct CallsConfig {
     /// and grants (`None`: only when a party asks). A call whose party stops
     /// refreshing is hung up after one interval.
     pub session_expires: Option<Duration>,
+    /// Music on hold (`calls.music_on_hold`, B2BUA engine): the WAV (8 kHz
+    /// mono) a held party hears while the other holds. `None` (the key set
+    /// to `""`, or the default file missing): holds pass through. Default:
+    /// `moh.wav` in `media.prompts_dir`.
+    pub music_on_hold: Option<PathBuf>,
 }
 
 impl Default for CallsConfig {
@@ -181,6 +186,7 @@ impl Default for CallsConfig {
             engine: CallEngine::Proxy,
             ring_timeout: Duration::from_secs(60),
             session_expires: Some(Duration::from_secs(1800)),
+            music_on_hold: None,
         }
     }
 }
@@ -192,6 +198,7 @@ struct RawCalls {
     ring_timeout_secs: Option<u64>,
     session_expires_secs: Option<Spanned<u64>>,
     utc_offset_minutes: Option<Spanned<i32>>,
+    music_on_hold: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -401,7 +408,7 @@ fn parse_listen(spec: &Spanned<String>, pos: &Positioner<'_>) -> Result<Listen, 
 }
 
 fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
-    let (calls, dialplan) = build_calls(&raw, pos)?;
+    let (mut calls, dialplan) = build_calls(&raw, pos)?;
     let mut listen = Vec::new();
     match &raw.server.listen {
         Some(list) => {
@@ -602,6 +609,20 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
             .as_deref()
             .unwrap_or("fixtures/prompts"),
     );
+    calls.music_on_hold = match &raw.calls.music_on_hold {
+        None => Some(prompts_dir.join("moh.wav")).filter(|p| p.is_file()),
+        Some(s) if s.get_ref().is_empty() => None,
+        Some(s) => {
+            let path = PathBuf::from(s.get_ref());
+            if !path.is_file() {
+                return Err(pos.at(
+                    s,
+                    format!("calls.music_on_hold: no WAV file at `{}`", path.display()),
+                ));
+            }
+            Some(path)
+        }
+    };
 
     let mut aliases = Vec::new();
     for a in raw.server.aliases {
@@ -681,6 +702,7 @@ fn build_calls(
             engine,
             ring_timeout: Duration::from_secs(raw.calls.ring_timeout_secs.unwrap_or(60).max(1)),
             session_expires,
+            music_on_hold: None,
         },
         crate::dialplan::Dialplan {
             entries,
@@ -806,6 +828,29 @@ mod tests {
         let text = "[[users]]\nname = \"a\"\npassword = \"x\"\n[[users]]\nname = \"a\"\npassword = \"y\"\n";
         let err = Config::from_str_named(text, "x").unwrap_err();
         assert_eq!(err.line, 5, "{err}");
+    }
+
+    #[test]
+    fn music_on_hold() {
+        let off = Config::from_str_named("[calls]\nmusic_on_hold = \"\"\n", "x").unwrap();
+        assert_eq!(off.calls.music_on_hold, None);
+        let err =
+            Config::from_str_named("[calls]\nmusic_on_hold = \"/no/such.wav\"\n", "x").unwrap_err();
+        assert_eq!((err.line, err.column), (2, 17), "{err}");
+        let dir = std::env::temp_dir().join(format!("pbx-moh-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = format!("[media]\nprompts_dir = \"{}\"\n", dir.display());
+        assert_eq!(
+            Config::from_str_named(&text, "x")
+                .unwrap()
+                .calls
+                .music_on_hold,
+            None
+        );
+        std::fs::write(dir.join("moh.wav"), b"RIFF").unwrap();
+        let on = Config::from_str_named(&text, "x").unwrap();
+        assert_eq!(on.calls.music_on_hold, Some(dir.join("moh.wav")));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

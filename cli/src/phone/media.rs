@@ -182,6 +182,9 @@ struct StreamTask {
     dtmf_in: DtmfReceiver,
     digits_out: mpsc::UnboundedSender<Digit>,
     jitter: JitterBuffer,
+    /// The SSRC being played: another one is a new stream (a B2BUA joined
+    /// another party, RFC 3550 §8.2) and starts the jitter buffer over.
+    remote_ssrc: Option<Ssrc>,
     /// Encoder and decoder of the negotiated codec (8 kHz PCM).
     coder: Option<(Codec, AudioEncoder, AudioDecoder)>,
     recording: Vec<i16>,
@@ -215,6 +218,7 @@ impl StreamTask {
             dtmf_in: DtmfReceiver::new(),
             digits_out,
             jitter: JitterBuffer::new(JitterConfig::default()),
+            remote_ssrc: None,
             coder: None,
             recording: Vec::new(),
             stats,
@@ -283,6 +287,12 @@ impl StreamTask {
             return;
         };
         self.counters.received += 1;
+        if self.remote_ssrc.replace(pkt.ssrc()) != Some(pkt.ssrc()) {
+            self.jitter = JitterBuffer::new(JitterConfig {
+                clock_rate: params.codec.clock_rate(),
+                ..JitterConfig::default()
+            });
+        }
         if Some(pkt.payload_type()) == params.telephone_event {
             // RFC 4733 events take sequence numbers from the audio stream:
             // play silence in their place so they do not count as loss.

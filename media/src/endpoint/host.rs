@@ -20,15 +20,18 @@ use super::{EndpointConfig, EndpointError, EndpointEvent, EndpointId, RoomOp};
 use crate::mixer::room::Role;
 use crate::mixer::thread::MixerHandle;
 use crate::mixer::{ParticipantId, RoomId};
+use crate::rtp::PayloadType;
 use crate::rtp::Ssrc;
-use crate::sdp::negotiate::create_answer;
-use crate::sdp::{Codec, LocalMedia, SessionDescription};
+use crate::sdp::negotiate::{create_answer, create_offer, process_answer, Negotiated};
+use crate::sdp::{Codec, Direction, LocalMedia, SessionDescription};
 
 /// What the host remembers of an open endpoint (for re-offers).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Open {
     port: u16,
     version: u64,
+    /// Our offer waiting for its answer ([`EndpointHost::open_offer`]).
+    offer: Option<SessionDescription>,
 }
 
 /// Handle to the endpoint media thread (and its mixer thread).
@@ -143,9 +146,71 @@ impl EndpointHost {
             Open {
                 port: ports.rtp,
                 version: 1,
+                offer: None,
             },
         );
         Ok((id, answer.to_string()))
+    }
+
+    /// Opens an endpoint that offers first (RFC 3264 §5; pbx re-INVITEs a
+    /// held party to music on hold): binds a port pair and returns the id
+    /// and an offer of PCMU/PCMA + telephone-event with `direction`.
+    /// Nothing is sent until [`EndpointHost::set_answer`] gives the peer's
+    /// address.
+    pub fn open_offer(&self, direction: Direction) -> Result<(EndpointId, String), EndpointError> {
+        let id = EndpointId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let (reply, rx) = crossbeam_channel::bounded(1);
+        // Until the answer: no peer, nothing sent.
+        let waiting = Negotiated {
+            media_index: 0,
+            codec: Codec::Pcmu,
+            payload_type: PayloadType::PCMU,
+            telephone_event: None,
+            ptime: 20,
+            direction: Direction::Inactive,
+            remote_rtp: None,
+            remote_rtcp: None,
+            rtcp_mux: false,
+        };
+        self.send(Command::Open {
+            id,
+            negotiated: waiting,
+            ssrc: ssrc_for(id),
+            reply,
+        });
+        let ports = rx
+            .recv_timeout(Duration::from_secs(2))
+            .map_err(|_| EndpointError::Stopped)??;
+        let offer = create_offer(&LocalMedia {
+            direction,
+            ..self.local(ports.rtp, 1)
+        });
+        let text = offer.to_string();
+        self.lock_open().insert(
+            id,
+            Open {
+                port: ports.rtp,
+                version: 1,
+                offer: Some(offer),
+            },
+        );
+        Ok((id, text))
+    }
+
+    /// The answer to the offer of [`EndpointHost::open_offer`] (RFC 3264
+    /// §6): codec, payload types and the peer's address; media starts.
+    pub fn set_answer(&self, id: EndpointId, answer: &str) -> Result<(), EndpointError> {
+        let answer = SessionDescription::parse(answer)?;
+        let offer = self
+            .lock_open()
+            .get_mut(&id)
+            .ok_or(EndpointError::Unknown(id))?
+            .offer
+            .take()
+            .ok_or(EndpointError::NoOffer(id))?;
+        let negotiated = process_answer(&offer, &answer)?;
+        self.send(Command::Update(id, negotiated));
+        Ok(())
     }
 
     /// A re-offer on an open endpoint (hold, new address, codec change):
@@ -156,7 +221,8 @@ impl EndpointHost {
             let mut map = self.lock_open();
             let o = map.get_mut(&id).ok_or(EndpointError::Unknown(id))?;
             o.version += 1;
-            *o
+            o.offer = None;
+            o.clone()
         };
         let (answer, negotiated) = create_answer(&offer, &self.local(open.port, open.version))?;
         self.send(Command::Update(id, negotiated));

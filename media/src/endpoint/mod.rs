@@ -163,6 +163,9 @@ pub enum EndpointError {
     /// No such endpoint.
     #[error("no endpoint {0:?}")]
     Unknown(EndpointId),
+    /// An answer for an endpoint that has no offer waiting for one.
+    #[error("endpoint {0:?} has no offer waiting for an answer")]
+    NoOffer(EndpointId),
     /// The media thread is gone or did not answer.
     #[error("media thread not answering")]
     Stopped,

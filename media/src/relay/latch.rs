@@ -65,8 +65,13 @@ impl Latch {
         }
     }
     /// Re-anchoring (re-INVITE with a new address): reopen the window. The
-    /// old source stays latched until a new one is learned.
+    /// old source stays latched until a new one is learned, unless the peer
+    /// signals no address at all (`c=IN IP4 0.0.0.0`, RFC 3264 §8.4): then
+    /// nothing is sent to it until it sends again.
     pub fn reopen(&mut self, now: Instant, signalled: Option<SocketAddr>) {
+        if signalled.is_none() {
+            self.latched = None;
+        }
         self.signalled = signalled;
         self.opened_at = now;
         self.seen_in_window = 0;
@@ -135,6 +140,21 @@ mod tests {
         assert_eq!(l.check(t0, a("198.51.100.66:5000")), LatchDecision::Reject);
         assert_eq!(l.rejected, 1);
         assert_eq!(l.destination(), Some(a("203.0.113.9:61000")));
+    }
+
+    #[test]
+    fn no_address_unlatches_until_the_peer_sends_again() {
+        let t0 = Instant::now();
+        let mut l = Latch::new(LatchConfig::default(), t0, Some(a("10.0.0.5:4000")));
+        assert_eq!(l.check(t0, a("10.0.0.5:4000")), LatchDecision::Latched);
+        // a new address keeps the old source until the new one is learned
+        l.reopen(t0, Some(a("10.0.0.6:4000")));
+        assert_eq!(l.destination(), Some(a("10.0.0.5:4000")));
+        // c=0.0.0.0: nothing is sent any more
+        l.reopen(t0, None);
+        assert_eq!(l.destination(), None);
+        assert_eq!(l.check(t0, a("10.0.0.5:4000")), LatchDecision::Latched);
+        assert_eq!(l.destination(), Some(a("10.0.0.5:4000")));
     }
 
     #[test]

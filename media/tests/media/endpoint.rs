@@ -465,3 +465,77 @@ fn bursty_senders_are_paced_into_the_mixer() {
         );
     }
 }
+
+#[test]
+fn an_offering_endpoint_sends_once_answered() {
+    let h = host(42200);
+    let wav = tmp("moh-600.wav");
+    let mut w = hound::WavWriter::create(&wav, media::endpoint::clip::wav_spec()).unwrap();
+    tone(600.0, 1600, 8000.0)
+        .iter()
+        .for_each(|&s| w.write_sample(s).unwrap());
+    w.finalize().unwrap();
+    let (id, offer) = h
+        .open_offer(media::sdp::Direction::SendOnly)
+        .expect("offer");
+    assert!(offer.contains("a=sendonly"), "{offer}");
+    assert!(
+        offer.contains("a=rtpmap:101 telephone-event/8000"),
+        "{offer}"
+    );
+    let ep_port: u16 = offer
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .expect("offer port");
+    assert!((42200..=42299).contains(&ep_port));
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_nonblocking(true).unwrap();
+    let phone = Phone {
+        to: SocketAddr::from(([127, 0, 0, 1], ep_port)),
+        sock,
+        id,
+        seq: 0,
+    };
+    // Looping music before the answer: no peer yet, nothing sent.
+    h.play(id, 1, std::slice::from_ref(&wav), true).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let (mut pcm, mut hdr) = (Vec::new(), Vec::new());
+    phone.drain(&mut pcm, &mut hdr);
+    assert!(hdr.is_empty(), "nothing before the answer");
+    let port = phone.sock.local_addr().unwrap().port();
+    let answer = format!(
+        "v=0\r\no=- 5 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 0\r\na=recvonly\r\n"
+    );
+    h.set_answer(id, &answer).expect("answer");
+    std::thread::sleep(Duration::from_millis(500));
+    h.stop_play(id, 1);
+    std::thread::sleep(Duration::from_millis(60));
+    phone.drain(&mut pcm, &mut hdr);
+    assert!(
+        hdr.len() >= 15,
+        "music after the answer: {} packets",
+        hdr.len()
+    );
+    assert!(amplitude(&pcm, 600.0) > 5000.0, "the WAV's tone");
+    // One answer per offer; unknown endpoints are refused.
+    assert_eq!(
+        h.set_answer(id, &answer),
+        Err(media::endpoint::EndpointError::NoOffer(id))
+    );
+    assert_eq!(
+        h.set_answer(EndpointId(9999), &answer),
+        Err(media::endpoint::EndpointError::Unknown(EndpointId(9999)))
+    );
+    // An answer without a common codec is refused.
+    let (id2, _) = h.open_offer(media::sdp::Direction::SendRecv).unwrap();
+    let g729 = answer.replace("RTP/AVP 0", "RTP/AVP 18");
+    assert!(matches!(
+        h.set_answer(id2, &g729),
+        Err(media::endpoint::EndpointError::Negotiation(_))
+    ));
+    h.close(id);
+    h.close(id2);
+}

@@ -122,6 +122,16 @@ pub enum LegEvent {
     /// new application [`LegEvent::Incoming`] with the caller's offer; its
     /// answer reaches the already answered caller as a re-INVITE.
     HandedOver,
+    /// An attended transfer (REFER with `Replaces`, RFC 3891 / RFC 5589 §7)
+    /// moved a leg of another call into this one in place of the
+    /// transferor's leg `old`, which the engine has notified and hung up:
+    /// from now on `new` stands where `old` stood (relay side included).
+    Replaced {
+        /// The transferor's leg (ended).
+        old: LegId,
+        /// The transfer target's leg, taken over from its own call.
+        new: LegId,
+    },
 }
 
 /// How an [`Action::Http`] request ended.

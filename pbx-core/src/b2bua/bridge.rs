@@ -11,6 +11,10 @@
 //! transferor is gone. Transfers asked by the caller are refused (501). A
 //! number that is an application (IVR, conference room) takes the caller
 //! over ([`LegEvent::HandedOver`]): the transferor gets NOTIFY 200 and a BYE.
+//!
+//! Attended transfer (RFC 3891) is carried out by the engine, which moves
+//! the target's leg into this call ([`LegEvent::Replaced`]): the bridge then
+//! connects the remaining party to the new leg.
 
 use super::app::{Action, AppView, Application, DialTarget, LegEvent};
 use super::call::{CallInput, HangupCause, Side};
@@ -22,6 +26,9 @@ use sip_stack::ua::Body;
 #[derive(Debug)]
 pub struct Bridge {
     targets: Vec<DialTarget>,
+    /// The leg on the caller's side ([`LegId::CALLER`] unless an attended
+    /// transfer replaced it).
+    caller: LegId,
     winner: Option<LegId>,
     /// The leg whose re-INVITE waits for the other leg's answer.
     reoffer_from: Option<LegId>,
@@ -45,6 +52,7 @@ impl Bridge {
     pub fn new(targets: Vec<DialTarget>) -> Self {
         Self {
             targets,
+            caller: LegId::CALLER,
             winner: None,
             reoffer_from: None,
             best_failure: None,
@@ -63,10 +71,22 @@ impl Bridge {
     }
 
     fn other(&self, leg: LegId) -> Option<LegId> {
-        if leg == LegId::CALLER {
+        if leg == self.caller {
             self.winner
         } else {
-            Some(LegId::CALLER)
+            Some(self.caller)
+        }
+    }
+
+    /// An attended transfer put `new` where `old` was.
+    fn replaced(&mut self, old: LegId, new: LegId) {
+        if old == self.caller {
+            self.caller = new;
+        } else if Some(old) == self.winner {
+            self.winner = Some(new);
+        }
+        if self.reoffer_from == Some(old) {
+            self.reoffer_from = None;
         }
     }
 
@@ -95,7 +115,7 @@ impl Bridge {
             out.push(Action::Hangup(t.from));
         }
         self.winner = Some(leg);
-        out.push(Action::Call(CallInput::Bridged(LegId::CALLER, leg)));
+        out.push(Action::Call(CallInput::Bridged(self.caller, leg)));
     }
 
     /// The transfer target is an application (IVR, conference room) that
@@ -124,7 +144,7 @@ impl Bridge {
             status,
         });
         if t.from_gone {
-            out.push(Action::Hangup(LegId::CALLER));
+            out.push(Action::Hangup(self.caller));
             self.end(view, HangupCause::Normal, Side::Callee, out);
         }
     }
@@ -135,7 +155,7 @@ impl Bridge {
         match self.other(leg) {
             Some(other) if self.reoffer_from.is_none() => {
                 self.reoffer_from = Some(leg);
-                let side = if leg == LegId::CALLER {
+                let side = if leg == self.caller {
                     Side::Caller
                 } else {
                     Side::Callee
@@ -255,7 +275,7 @@ impl Application for Bridge {
                     self.end(view, cause, Side::Callee, out);
                 }
             }
-            LegEvent::Ended(leg) if *leg == LegId::CALLER => {
+            LegEvent::Ended(leg) if *leg == self.caller => {
                 let cause = if self.winner.is_some() {
                     HangupCause::Normal
                 } else {
@@ -264,7 +284,7 @@ impl Application for Bridge {
                 self.end(view, cause, Side::Caller, out);
             }
             LegEvent::Ended(leg) if Some(*leg) == self.winner => {
-                out.push(Action::Hangup(LegId::CALLER));
+                out.push(Action::Hangup(self.caller));
                 self.end(view, HangupCause::Normal, Side::Callee, out);
             }
             LegEvent::Reoffer(leg, sdp) => self.reoffer(*leg, sdp.as_ref(), out),
@@ -286,6 +306,7 @@ impl Application for Bridge {
             }
             LegEvent::Dtmf(leg, digit) => out.push(Action::Call(CallInput::Dtmf(*leg, *digit))),
             LegEvent::HandedOver => self.handed_over(out),
+            LegEvent::Replaced { old, new } => self.replaced(*old, *new),
             _ => {}
         }
     }

@@ -82,6 +82,9 @@ pub enum HangupCause {
     Media,
     /// pbx's 2xx was never acknowledged, or a leg failed to reach its peer.
     Signalling,
+    /// The call's other party was handed to another call by an attended
+    /// transfer (RFC 3891): the consultation call ends this way.
+    Transferred,
 }
 
 impl HangupCause {
@@ -97,6 +100,7 @@ impl HangupCause {
             Self::NotImplemented => "routing.not_implemented",
             Self::Media => "media.unavailable",
             Self::Signalling => "sip.signalling",
+            Self::Transferred => "call.transferred",
         }
     }
 
@@ -122,6 +126,7 @@ impl HangupCause {
             Self::NotImplemented => 501,
             Self::Media => 503,
             Self::Signalling => 500,
+            Self::Transferred => 200,
         }
     }
 }
@@ -321,8 +326,9 @@ impl Call {
 
     fn end(&mut self, at: Timestamp, cause: HangupCause, side: Side) {
         self.close_hold(at.instant);
-        // An answered call that ends is a normal hangup whatever the leg said.
-        let cause = if self.state == CallState::Answered {
+        // An answered call that ends is a normal hangup whatever the leg
+        // said, unless it ended by an attended transfer.
+        let cause = if self.state == CallState::Answered && cause != HangupCause::Transferred {
             HangupCause::Normal
         } else {
             cause

@@ -20,6 +20,21 @@ pub trait MediaEndpoints: Send + Sync {
     fn open(&self, offer: &str) -> Result<(EndpointId, String), EndpointError>;
     /// A re-offer on an endpoint: the answer.
     fn update(&self, id: EndpointId, offer: &str) -> Result<String, EndpointError>;
+    /// Opens an endpoint that offers first (music on hold): its id and the
+    /// offer with `direction`. Default: unsupported ([`EndpointError::Stopped`]).
+    fn open_offer(
+        &self,
+        direction: media::sdp::Direction,
+    ) -> Result<(EndpointId, String), EndpointError> {
+        let _ = direction;
+        Err(EndpointError::Stopped)
+    }
+    /// The peer's answer to [`MediaEndpoints::open_offer`]'s offer.
+    /// Default: unsupported ([`EndpointError::Stopped`]).
+    fn set_answer(&self, id: EndpointId, answer: &str) -> Result<(), EndpointError> {
+        let _ = (id, answer);
+        Err(EndpointError::Stopped)
+    }
     /// Closes an endpoint (its room left, its recording finished).
     fn close(&self, id: EndpointId);
     /// Plays WAV prompts in order (looping if `repeat`).
@@ -83,6 +98,15 @@ impl MediaEndpoints for EndpointService {
     }
     fn update(&self, id: EndpointId, offer: &str) -> Result<String, EndpointError> {
         self.host.update(id, offer)
+    }
+    fn open_offer(
+        &self,
+        direction: media::sdp::Direction,
+    ) -> Result<(EndpointId, String), EndpointError> {
+        self.host.open_offer(direction)
+    }
+    fn set_answer(&self, id: EndpointId, answer: &str) -> Result<(), EndpointError> {
+        self.host.set_answer(id, answer)
     }
     fn close(&self, id: EndpointId) {
         self.host.close(id);

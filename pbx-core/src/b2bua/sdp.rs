@@ -10,6 +10,54 @@ pub fn is_hold(sdp: &[u8]) -> bool {
         .any(|l| l == "a=sendonly" || l == "a=inactive" || l.starts_with("c=IN IP4 0.0.0.0"))
 }
 
+/// The SDP with every direction attribute (`a=sendrecv` / `sendonly` /
+/// `recvonly` / `inactive`, RFC 3264 §5.1) replaced by `a={direction}`,
+/// or that attribute appended when it has none.
+pub fn with_direction(sdp: &[u8], direction: &str) -> Vec<u8> {
+    const DIRECTIONS: [&str; 4] = ["a=sendrecv", "a=sendonly", "a=recvonly", "a=inactive"];
+    let text = String::from_utf8_lossy(sdp);
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut found = false;
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end();
+        if DIRECTIONS.contains(&bare) {
+            found = true;
+            out.push_str("a=");
+            out.push_str(direction);
+            out.push_str("\r\n");
+        } else {
+            out.push_str(line);
+        }
+    }
+    if !found {
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push_str("\r\n");
+        }
+        out.push_str("a=");
+        out.push_str(direction);
+        out.push_str("\r\n");
+    }
+    out.into_bytes()
+}
+
+/// The SDP with every IPv4/IPv6 connection address replaced by the
+/// unspecified address (`c=IN IP4 0.0.0.0`): the relay sends nothing toward
+/// a party parked this way (RFC 3264 §8.4 style).
+pub fn parked(sdp: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(sdp);
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        if line.starts_with("c=IN IP4 ") {
+            out.push_str("c=IN IP4 0.0.0.0\r\n");
+        } else if line.starts_with("c=IN IP6 ") {
+            out.push_str("c=IN IP6 ::\r\n");
+        } else {
+            out.push_str(line);
+        }
+    }
+    out.into_bytes()
+}
+
 /// The first codec of the first audio stream, as `encoding/clock`
 /// (`PCMU/8000`); static payload types 0 and 8 without rtpmap are named too.
 pub fn first_audio_codec(sdp: &[u8]) -> Option<String> {
@@ -43,5 +91,25 @@ mod tests {
         assert!(!is_hold(resume));
         assert_eq!(first_audio_codec(resume).as_deref(), Some("opus/48000/2"));
         assert_eq!(first_audio_codec(b"garbage\xff"), None);
+    }
+
+    #[test]
+    fn parked_has_no_address() {
+        let sdp = b"v=0\r\nc=IN IP4 10.0.0.3\r\nm=audio 5000 RTP/AVP 0\r\nc=IN IP6 ::1\r\n";
+        assert_eq!(
+            parked(sdp),
+            b"v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 5000 RTP/AVP 0\r\nc=IN IP6 ::\r\n"
+        );
+    }
+
+    #[test]
+    fn direction_is_replaced_or_added() {
+        let held = b"v=0\r\nm=audio 4000 RTP/AVP 0\r\na=recvonly\r\n";
+        let back = with_direction(held, "sendrecv");
+        assert_eq!(back, b"v=0\r\nm=audio 4000 RTP/AVP 0\r\na=sendrecv\r\n");
+        assert!(!is_hold(&back));
+        let bare = with_direction(b"v=0\r\nm=audio 4000 RTP/AVP 0", "sendonly");
+        assert_eq!(bare, b"v=0\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n");
+        assert!(is_hold(&bare));
     }
 }

@@ -121,6 +121,7 @@ fn b2bua_host(
             domain: config.domain.clone(),
             ring_timeout: config.calls.ring_timeout,
             epoch,
+            music_on_hold: config.calls.music_on_hold.clone(),
         },
         EventBus::default(),
         Arc::new(cdr.clone()),

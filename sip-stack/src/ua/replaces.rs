@@ -177,16 +177,39 @@ impl UserAgent {
         req: &Request,
     ) -> Option<std::result::Result<SessionId, StatusCode>> {
         let value = req.headers.get_str(&HeaderName::Replaces)?;
-        let Some(wanted) = ReplacesValue::parse(value) else {
-            return Some(Err(StatusCode::BAD_REQUEST));
-        };
+        Some(self.find_replaced(value))
+    }
+
+    /// The confirmed session a `Replaces` value (`callid;to-tag=..;from-tag=..`,
+    /// RFC 3891 §6.1) names, the to-tag being our local tag; or the status
+    /// to refuse with (400 unreadable, 481 no such dialog).
+    pub fn find_replaced(&self, value: &str) -> std::result::Result<SessionId, StatusCode> {
+        let wanted = ReplacesValue::parse(value).ok_or(StatusCode::BAD_REQUEST)?;
         let did = wanted.dialog_id();
-        let found = self.session_of_dialog(&did).filter(|id| {
-            self.sessions
-                .get(id)
-                .is_some_and(|s| s.phase == Phase::Confirmed)
-        });
-        Some(found.ok_or(StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST))
+        self.session_of_dialog(&did)
+            .filter(|id| {
+                self.sessions
+                    .get(id)
+                    .is_some_and(|s| s.phase == Phase::Confirmed)
+            })
+            .ok_or(StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST)
+    }
+
+    /// For a REFER target (`Refer-To` URI) carrying a `Replaces` header
+    /// component (attended transfer, RFC 5589 §7): the confirmed session it
+    /// names (see [`UserAgent::find_replaced`]); None without `Replaces`.
+    pub fn target_replaces(
+        &self,
+        target: &crate::message::Uri,
+    ) -> Option<std::result::Result<SessionId, StatusCode>> {
+        let (_, value) = target
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("replaces"))?;
+        Some(match unescape(value) {
+            Some(v) => self.find_replaced(&v),
+            None => Err(StatusCode::BAD_REQUEST),
+        })
     }
 }
 

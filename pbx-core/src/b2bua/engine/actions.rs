@@ -236,6 +236,8 @@ impl Engine {
                     codec: None,
                     placed_at: now,
                     endpoint: None,
+                    caller_side: false,
+                    remote_sdp: None,
                 });
                 self.sessions.insert(session, (id, leg));
             }
@@ -256,7 +258,14 @@ impl Engine {
             .ending()
             .map_or(HangupCause::Signalling, |(c, _)| c);
         for leg in &mut entry.legs {
-            self.sessions.remove(&leg.session);
+            // A leg taken over by another call (attended transfer) stays there.
+            if self
+                .sessions
+                .get(&leg.session)
+                .is_some_and(|(c, _)| *c == id)
+            {
+                self.sessions.remove(&leg.session);
+            }
             if leg.state == LegState::Ended {
                 continue;
             }

@@ -63,22 +63,38 @@ impl Engine {
             }
             UaEvent::Reoffer { body, .. } => {
                 let body = body.map(|b| self.rewrite_offer(id, leg, b, svc));
-                if self.reoffer_to_endpoint(now, id, leg, body.as_ref(), svc) {
+                if self.reoffer_to_endpoint(now, id, leg, body.as_ref(), svc)
+                    || self.hold_with_music(now, id, leg, body.as_ref(), svc)
+                {
                     return;
                 }
                 LegEvent::Reoffer(leg, body)
             }
             UaEvent::Updated { body, .. } => {
+                if self.music_answered(id, leg, body.as_ref(), svc) {
+                    return;
+                }
                 let body = body.map(|b| self.rewrite(id, leg, b, svc));
+                if self.join_answered(now, id, leg, body.as_ref()) {
+                    return;
+                }
                 LegEvent::Updated(leg, body)
             }
             UaEvent::RequestFailed {
                 method: Method::Invite,
                 status,
                 ..
-            } => LegEvent::ReofferFailed(leg, status.0),
+            } => {
+                if self.join_failed(id, leg, status.0) || self.music_failed(id, leg, svc) {
+                    return;
+                }
+                LegEvent::ReofferFailed(leg, status.0)
+            }
             UaEvent::Dtmf { digit, .. } => LegEvent::Dtmf(leg, digit),
             UaEvent::TransferRequested { target, .. } => {
+                if let Some(replaced) = self.ua.target_replaces(&target) {
+                    return self.attended_transfer(now, id, leg, replaced, svc);
+                }
                 let number = target.user.clone().unwrap_or_else(|| target.to_string());
                 LegEvent::TransferRequested(leg, number)
             }
@@ -152,17 +168,23 @@ impl Engine {
         offer: bool,
         svc: Services<'_>,
     ) -> Body {
+        let from_caller = match self.calls.get_mut(&id).and_then(|c| c.leg_mut(from)) {
+            Some(leg) => {
+                leg.remote_sdp = Some(body.clone());
+                leg.caller_side
+            }
+            None => false,
+        };
         let (Some(relay), Some(entry)) = (svc.anchor, self.calls.get(&id)) else {
             return body;
         };
         let Some(anchored) = &entry.anchor else {
             return body;
         };
-        let caller = from == LegId::CALLER;
         let updated = if offer {
-            relay.update_offer(anchored, &body.data, caller)
+            relay.update_offer(anchored, &body.data, from_caller)
         } else {
-            relay.update(anchored, &body.data, caller)
+            relay.update(anchored, &body.data, from_caller)
         };
         match updated {
             Ok(data) => Body {
@@ -200,6 +222,7 @@ impl Engine {
             self.config.ring_timeout,
         );
         let codec = body.as_ref().and_then(|b| first_audio_codec(&b.data));
+        let remote_sdp = body.clone();
         let (offer, anchor, app, caller_id): (_, _, Box<dyn Application>, _) =
             match anchor_offer(body, svc) {
                 Ok((offer, anchor)) => {
@@ -232,6 +255,8 @@ impl Engine {
                     codec,
                     placed_at: now,
                     endpoint: None,
+                    caller_side: true,
+                    remote_sdp,
                 }],
                 app,
                 anchor,
@@ -242,6 +267,8 @@ impl Engine {
                 ring: self.config.ring_timeout,
                 successor: None,
                 caller_id,
+                join: None,
+                moh: None,
             },
         );
         self.sessions.insert(session, (id, LegId::CALLER));

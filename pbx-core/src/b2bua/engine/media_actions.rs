@@ -33,6 +33,17 @@ pub(super) struct MediaLeg {
     room: Option<RoomId>,
 }
 
+impl MediaLeg {
+    /// An endpoint of `leg` in call `call`, in no room.
+    pub(super) fn new(call: CallId, leg: LegId) -> Self {
+        Self {
+            call,
+            leg,
+            room: None,
+        }
+    }
+}
+
 impl Engine {
     /// An event of the media endpoints (from `EndpointService::poll_event`):
     /// becomes the leg event of the endpoint's call (PlayDone, Dtmf,

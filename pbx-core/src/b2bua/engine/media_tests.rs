@@ -186,6 +186,7 @@ impl World {
                     instant: now,
                     unix_ms: 1_000_000,
                 },
+                music_on_hold: None,
             },
             EventBus::default(),
             sink.clone(),

@@ -17,8 +17,10 @@ mod legs;
 mod media_actions;
 #[cfg(test)]
 mod media_tests;
+mod moh;
 #[cfg(test)]
 mod tests;
+mod xfer;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -51,6 +53,9 @@ pub struct EngineConfig {
     /// A reading of both clocks at start: wall time of later instants is
     /// `epoch.unix_ms + (instant - epoch.instant)`.
     pub epoch: Timestamp,
+    /// Music on hold: the held party of a bridged call is re-INVITEd to a
+    /// pbx media endpoint looping this WAV (None: holds pass through).
+    pub music_on_hold: Option<std::path::PathBuf>,
 }
 
 /// What a dialed number leads to.
@@ -146,7 +151,7 @@ pub struct LiveCall {
     pub legs: usize,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Leg {
     id: LegId,
     session: SessionId,
@@ -158,6 +163,12 @@ struct Leg {
     placed_at: Instant,
     /// pbx's media endpoint answering this leg (`Action::AnswerMedia`).
     endpoint: Option<media::endpoint::EndpointId>,
+    /// The leg talks to the relay's caller side (the caller's leg, or the
+    /// leg that replaced it in an attended transfer).
+    caller_side: bool,
+    /// The last SDP the leg's party sent, as received (attended transfer
+    /// offers it to the new party).
+    remote_sdp: Option<sip_stack::ua::Body>,
 }
 
 struct CallEntry {
@@ -179,6 +190,11 @@ struct CallEntry {
     successor: Option<Box<dyn Application>>,
     /// How the caller is presented on the legs placed for its route.
     caller_id: Option<crate::dialplan::CallerId>,
+    /// The re-INVITEs of an attended transfer that joined a leg into this
+    /// call, in progress.
+    join: Option<xfer::Join>,
+    /// Music on hold playing to a held party.
+    moh: Option<moh::Moh>,
 }
 
 impl sip_stack::deadlines::Deadline for CallEntry {

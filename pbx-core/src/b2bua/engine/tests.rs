@@ -127,6 +127,7 @@ impl World {
                     instant: now,
                     unix_ms: 1_000_000,
                 },
+                music_on_hold: None,
             },
             bus,
             sink.clone(),
@@ -740,3 +741,6 @@ fn trunk_route_without_candidates_refuses_503_as_outbound() {
     );
     assert_eq!(r.hangup_side, "pbx");
 }
+
+mod moh;
+mod xfer;
