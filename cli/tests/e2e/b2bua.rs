@@ -11,11 +11,11 @@ use crate::require_sipp;
 
 fn b2bua_config() -> String {
     // A relay port range of its own per test (tests run in parallel).
-    let base = 20_000 + (free_port() % 200) * 100;
+    let (base, top) = crate::harness::relay_range();
     format!(
         "{TRUSTED}\n[calls]\nengine = \"b2bua\"\nring_timeout_secs = 20\n\n\
          [media]\nanchor = \"always\"\naddress = \"127.0.0.1\"\nport_min = {base}\nport_max = {}\n",
-        base + 99
+        top,
     )
 }
 

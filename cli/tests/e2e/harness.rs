@@ -55,6 +55,11 @@ pub(crate) fn free_port() -> u16 {
     for _ in 0..200 {
         let udp = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral UDP port");
         let port = udp.local_addr().expect("local addr").port();
+        // Relay and media endpoint ports of the pbx instances under test
+        // live below 45000 (tests' own ranges and the defaults).
+        if port < 45_000 {
+            continue;
+        }
         let Ok(tcp) = TcpListener::bind(("127.0.0.1", port)) else {
             continue;
         };
@@ -65,6 +70,16 @@ pub(crate) fn free_port() -> u16 {
         }
     }
     panic!("no free UDP+TCP port found");
+}
+
+/// A relay port range of its own for one pbx under test (tests run in
+/// parallel): 200 ports from 20000-39999, below the free-port range and
+/// the media endpoints' default 40000-44999.
+pub(crate) fn relay_range() -> (u16, u16) {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed) % 100;
+    let base = 20_000 + (n as u16) * 200;
+    (base, base + 199)
 }
 
 fn fixtures_dir() -> PathBuf {
@@ -480,6 +495,22 @@ impl Sipp {
 
     /// Runs to completion (bounded).
     pub(crate) fn run(self) -> SippResult {
+        for _ in 0..2 {
+            let mut child = self.command().spawn().expect("spawn sipp");
+            let status = wait_bounded(
+                &mut child,
+                SIPP_HARD_TIMEOUT.max(self.limit + Duration::from_secs(10)),
+            );
+            let result = self.result(status);
+            // A media port (-mp) taken by another test's relay meanwhile:
+            // sipp gives up before sending anything; try a fresh one.
+            let unbound = result.status != Some(0)
+                && result.messages.is_empty()
+                && result.output.to_ascii_lowercase().contains("bind");
+            if !unbound {
+                return result;
+            }
+        }
         let mut child = self.command().spawn().expect("spawn sipp");
         let status = wait_bounded(
             &mut child,
@@ -490,29 +521,41 @@ impl Sipp {
 
     /// Starts in the background and returns once its port is bound (bounded).
     pub(crate) fn spawn(self) -> SippChild {
-        let child = self.command().spawn().expect("spawn sipp");
-        let deadline = Instant::now() + Duration::from_secs(5);
+        // sipp exits at once when its media port (-mp, picked fresh per
+        // attempt) collides with a port another test's relay took meanwhile:
+        // such an attempt is retried; a slow start gets 15 s.
         let tcp = self.args.iter().any(|a| a == "t1");
-        loop {
-            let bound = if tcp {
-                TcpListener::bind(("127.0.0.1", self.port)).is_err()
-            } else {
-                UdpSocket::bind(("127.0.0.1", self.port)).is_err()
-            };
-            if bound {
-                break;
+        for _ in 0..3 {
+            let mut child = self.command().spawn().expect("spawn sipp");
+            let deadline = Instant::now() + Duration::from_secs(15);
+            loop {
+                let bound = if tcp {
+                    TcpListener::bind(("127.0.0.1", self.port)).is_err()
+                } else {
+                    UdpSocket::bind(("127.0.0.1", self.port)).is_err()
+                };
+                if bound {
+                    return SippChild {
+                        child: Some(child),
+                        sipp: self,
+                    };
+                }
+                if child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "sipp did not bind port {} within 15 s",
+                    self.port
+                );
+                std::thread::sleep(Duration::from_millis(20));
             }
-            assert!(
-                Instant::now() < deadline,
-                "sipp did not bind port {} within 5 s",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(20));
         }
-        SippChild {
-            child: Some(child),
-            sipp: self,
-        }
+        panic!(
+            "sipp exited three times before binding port {}: {}",
+            self.port,
+            std::fs::read_to_string(self.file("stderr")).unwrap_or_default()
+        );
     }
 }
 

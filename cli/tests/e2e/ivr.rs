@@ -21,13 +21,13 @@ use crate::require_sipp;
 /// B2BUA with media anchored, `[ivr]` on `flows`, 500 → flow `entry`, users
 /// 1001 and 1002 besides the base ones.
 fn ivr_config(flows: &Path) -> String {
-    let base = 20_000 + (free_port() % 200) * 100;
+    let (base, top) = crate::harness::relay_range();
     format!(
         "{TRUSTED}\n[calls]\nengine = \"b2bua\"\nring_timeout_secs = 20\n\n\
          [media]\nanchor = \"always\"\naddress = \"127.0.0.1\"\nport_min = {base}\nport_max = {}\n\n\
          [ivr]\nflows_dir = \"{}\"\n\n\
          [[dialplan]]\nextension = \"500\"\ntype = \"ivr\"\nflow = \"entry\"\n{}",
-        base + 99,
+        top,
         flows.display(),
         users_toml(&["1001", "1002"])
     )
@@ -363,7 +363,7 @@ fn blind_transfer_into_the_ivr_number() {
 fn readme_ivr_demo_config_answers_500() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
     let demo = std::fs::read_to_string(fixtures.join("ivr-demo.toml")).expect("the demo config");
-    let relay = 20_000 + (free_port() % 200) * 100;
+    let (relay, _) = crate::harness::relay_range();
     let flows = fixtures.join("ivr");
     let pbx = Pbx::start_config(|port, data| {
         let mut text = demo.clone();

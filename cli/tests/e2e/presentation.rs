@@ -11,7 +11,7 @@ use crate::require_sipp;
 const ANONYMOUS: &str = "From: \"Anonymous\" <sip:anonymous@anonymous.invalid>;tag=";
 
 fn config(trusted_port: u16, plain_port: u16) -> String {
-    let base = 20_000 + (free_port() % 200) * 100;
+    let (base, top) = crate::harness::relay_range();
     format!(
         "{TRUSTED}\n[calls]\nengine = \"b2bua\"\nring_timeout_secs = 20\n\n\
          [media]\nanchor = \"always\"\naddress = \"127.0.0.1\"\nport_min = {base}\nport_max = {}\n\n\
@@ -23,7 +23,7 @@ fn config(trusted_port: u16, plain_port: u16) -> String {
          [[trunks]]\nname = \"trusted\"\nproxy = \"127.0.0.1:{trusted_port}\"\ntrusted = true\n\
          caller_id = \"+31201234599\"\n\
          [[trunks]]\nname = \"plain\"\nproxy = \"127.0.0.1:{plain_port}\"\n{}",
-        base + 99,
+        top,
         users_toml(&["1002"])
     )
 }

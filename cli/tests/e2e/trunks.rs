@@ -16,11 +16,11 @@ fn b2bua(extra: &str) -> String {
 }
 
 fn b2bua_untrusted(extra: &str) -> String {
-    let base = 20_000 + (free_port() % 200) * 100;
+    let (base, top) = crate::harness::relay_range();
     format!(
         "[calls]\nengine = \"b2bua\"\nring_timeout_secs = 20\n\n\
          [media]\nanchor = \"always\"\naddress = \"127.0.0.1\"\nport_min = {base}\nport_max = {}\n\n{extra}",
-        base + 99
+        top,
     )
 }
 
