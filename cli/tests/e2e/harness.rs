@@ -73,11 +73,12 @@ pub(crate) fn free_port() -> u16 {
 }
 
 /// A relay port range of its own for one pbx under test (tests run in
-/// parallel): 200 ports from 20000-39999, below the free-port range and
-/// the media endpoints' default 40000-44999.
+/// parallel): 200 ports from 20000-29999, below the kernel's ephemeral
+/// ports (32768-) and the default relay (30000-39999) and media endpoint
+/// (40000-44999) ranges other pbx instances use.
 pub(crate) fn relay_range() -> (u16, u16) {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed) % 100;
+    let n = NEXT.fetch_add(1, Ordering::Relaxed) % 50;
     let base = 20_000 + (n as u16) * 200;
     (base, base + 199)
 }
