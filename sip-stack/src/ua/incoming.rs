@@ -241,6 +241,16 @@ impl UserAgent {
                     self.respond(now, tx, &req, StatusCode::REQUEST_PENDING);
                     return;
                 }
+                if session.pending_update.is_some() {
+                    // Their UPDATE offer is unanswered (RFC 3311 §5.2).
+                    let retry = (self.rng.next_u64() % 11).to_string();
+                    let mut resp =
+                        Response::for_request(&req, StatusCode::SERVER_INTERNAL_ERROR, None);
+                    resp.headers
+                        .push(Header::new(HeaderName::Other("Retry-After".into()), retry));
+                    let _ = self.layer.send_response(now, tx, resp);
+                    return;
+                }
                 let body = body_of(&req.headers, &req.body);
                 session.pending = Some(PendingInvite {
                     tx,
@@ -280,7 +290,7 @@ impl UserAgent {
                     });
                 }
             }
-            Method::Update => self.on_update(now, id, tx, &req),
+            Method::Update => self.on_update(now, id, tx, req),
             Method::Options => self.respond(now, tx, &req, StatusCode::OK),
             _ => self.respond(now, tx, &req, StatusCode::METHOD_NOT_ALLOWED),
         }

@@ -56,7 +56,7 @@ fn rack_header() -> HeaderName {
 }
 
 /// `RSeq` of a reliable provisional (`Require: 100rel` present).
-fn reliable_rseq(headers: &Headers) -> Option<u32> {
+pub(super) fn reliable_rseq(headers: &Headers) -> Option<u32> {
     let required = headers
         .get_all(&HeaderName::Require)
         .filter_map(|h| h.value_str().ok())

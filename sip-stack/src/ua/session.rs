@@ -76,6 +76,12 @@ pub(super) struct Session {
     pub(super) ack: Option<(u32, Bytes, Peer)>,
     /// UAS: the INVITE or re-INVITE to answer.
     pub(super) pending: Option<PendingInvite>,
+    /// An UPDATE with an offer waiting for our answer (RFC 3311), apart
+    /// from `pending`.
+    pub(super) pending_update: Option<super::update::PendingUpdate>,
+    /// UAC: a reliable provisional answered our INVITE's offer, so UPDATE
+    /// offers may flow in the early dialog (RFC 3311 §5.1).
+    pub(super) early_answered: bool,
     /// UAS: our 2xx until ACKed.
     pub(super) retransmit: Option<Retransmit>,
     /// UAC: a re-INVITE of ours is in progress (glare → 491, §14.2).
@@ -109,6 +115,8 @@ impl Session {
             cancel_pending: false,
             ack: None,
             pending: None,
+            pending_update: None,
+            early_answered: false,
             retransmit: None,
             reinvite_tx: None,
             replaces: None,
