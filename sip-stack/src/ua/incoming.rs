@@ -72,7 +72,11 @@ impl UserAgent {
             .session_of_dialog(&did)
             .and_then(|id| Some((id, self.sessions.get_mut(&id)?)));
         let Some((id, session)) = found else {
-            self.respond(now, tx, &req, StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST);
+            match self.early_uas_session(&req) {
+                // RFC 3311 §5.1: UPDATE in the early dialog of an incoming INVITE.
+                Some(id) if req.method == Method::Update => self.on_update(now, id, tx, req),
+                _ => self.respond(now, tx, &req, StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST),
+            }
             return;
         };
         let Some(dialog) = session.dialog.as_mut() else {

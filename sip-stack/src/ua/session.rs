@@ -79,8 +79,9 @@ pub(super) struct Session {
     /// An UPDATE with an offer waiting for our answer (RFC 3311), apart
     /// from `pending`.
     pub(super) pending_update: Option<super::update::PendingUpdate>,
-    /// UAC: a reliable provisional answered our INVITE's offer, so UPDATE
-    /// offers may flow in the early dialog (RFC 3311 §5.1).
+    /// The INVITE's offer was answered in a reliable provisional (UAC: one
+    /// with SDP arrived; UAS: ours with SDP was PRACKed), so UPDATE offers
+    /// may flow in the early dialog (RFC 3311 §5.1).
     pub(super) early_answered: bool,
     /// UAS: our 2xx until ACKed.
     pub(super) retransmit: Option<Retransmit>,

@@ -1,5 +1,6 @@
-//! UPDATE carrying an offer (RFC 3311): in a confirmed dialog, or in the
-//! early dialog of our INVITE once its offer was answered reliably (§5.1),
+//! UPDATE carrying an offer (RFC 3311): in a confirmed dialog, or in an
+//! early dialog once the INVITE's offer was answered reliably (§5.1: a
+//! reliable 18x with SDP received, or ours PRACKed),
 //! the offer surfaces as [`UaEvent::Reoffer`] like a re-INVITE's, and
 //! [`UserAgent::answer`] / [`UserAgent::reject`] answer it (200 with the
 //! answer / an error status). It waits in its own slot, apart from a
@@ -26,6 +27,18 @@ pub(super) struct PendingUpdate {
 }
 
 impl UserAgent {
+    /// UAS: the unanswered incoming INVITE whose early dialog `req` is in
+    /// (Call-ID and our To tag; the dialog itself is made on the answer).
+    pub(super) fn early_uas_session(&self, req: &Request) -> Option<SessionId> {
+        let call_id = req.call_id().ok()?;
+        let to_tag = req.to().ok().and_then(|t| t.tag().map(str::to_owned))?;
+        self.sessions_of(call_id).iter().copied().find(|id| {
+            self.sessions
+                .get(id)
+                .is_some_and(|s| s.phase == Phase::Incoming && s.local_tag == to_tag)
+        })
+    }
+
     /// An UPDATE with an offer (`body`) in session `id`'s dialog.
     pub(super) fn on_update_offer(
         &mut self,
@@ -43,13 +56,16 @@ impl UserAgent {
         // answered in a reliable provisional.
         let ours_outstanding = session.reinvite_tx.is_some()
             || (session.phase == Phase::Calling && !session.early_answered);
+        // Theirs: an UPDATE or re-INVITE offer unanswered, or the initial
+        // INVITE's offer not yet answered by a PRACKed reliable 18x.
         let theirs_unanswered = session.pending_update.is_some()
-            || (session.pending.is_some() && session.phase != Phase::Incoming);
+            || (session.pending.is_some() && session.phase != Phase::Incoming)
+            || (session.phase == Phase::Incoming && !session.early_answered);
         let refusal = if session.phase == Phase::Terminating {
             Some(StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST)
         } else if ours_outstanding {
             Some(StatusCode::REQUEST_PENDING)
-        } else if theirs_unanswered || session.phase == Phase::Incoming {
+        } else if theirs_unanswered {
             Some(StatusCode::SERVER_INTERNAL_ERROR)
         } else {
             None

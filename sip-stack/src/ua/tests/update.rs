@@ -320,3 +320,111 @@ fn early_dialog_update_after_a_reliable_early_answer() {
         "{sent:?}"
     );
 }
+
+/// A request from the caller (tag `a`) in the early dialog of an incoming
+/// INVITE `rel-up` whose To tag is `to`.
+fn from_caller(method: Method, to: &str, seq: u32, branch: &str) -> Request {
+    let mut req = Request::new(method.clone(), Uri::parse("sip:u2@10.0.0.2").expect("uri"));
+    let h = &mut req.headers;
+    h.push(Header::new(
+        HeaderName::Via,
+        format!("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK{branch}"),
+    ));
+    h.push(Header::new(HeaderName::From, "<sip:u1@example.com>;tag=a"));
+    h.push(Header::new(HeaderName::To, to.to_owned()));
+    h.push(Header::new(HeaderName::CallId, "rel-up"));
+    h.push(Header::new(HeaderName::CSeq, format!("{seq} {method}")));
+    h.push(Header::new(HeaderName::MaxForwards, "70"));
+    h.push(Header::new(HeaderName::Contact, "<sip:u1@10.0.0.1>"));
+    req
+}
+
+fn header_of<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
+    msg.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(": ")))
+}
+
+#[test]
+fn uas_early_dialog_update_after_its_early_answer_is_pracked() {
+    let mut cfg = config(2, 1);
+    cfg.outbound_proxy = None;
+    let mut ua = UserAgent::new(cfg);
+    let t0 = Instant::now();
+    let peer = Peer::udp(addr(1));
+    let mut invite = from_caller(Method::Invite, "<sip:u2@example.com>", 1, "i1");
+    invite
+        .headers
+        .push(Header::new(HeaderName::Require, "100rel"));
+    set_body(&mut invite.headers, &mut invite.body, Some(sdp("sendrecv")));
+    ua.handle_message(t0, SipMessage::Request(invite), peer);
+    let sent = drain(&mut ua);
+    let ringing = sent
+        .iter()
+        .find(|m| m.starts_with("SIP/2.0 180"))
+        .expect("a reliable 180");
+    let to = header_of(ringing, "To").expect("To").to_owned();
+    let rseq: u32 = header_of(ringing, "RSeq")
+        .and_then(|r| r.parse().ok())
+        .expect("RSeq");
+    let b = ua.sessions().next().expect("session");
+    let prack = |rseq: u32, seq: u32, branch: &str| {
+        let mut p = from_caller(Method::Prack, &to, seq, branch);
+        p.headers.push(Header::new(
+            HeaderName::Other("RAck".into()),
+            format!("{rseq} 1 INVITE"),
+        ));
+        SipMessage::Request(p)
+    };
+    ua.handle_message(t0, prack(rseq, 2, "p1"), peer);
+    drain(&mut ua);
+
+    // The INVITE's offer is still unanswered: 500 with Retry-After.
+    let mut update = from_caller(Method::Update, &to, 3, "u1");
+    set_body(&mut update.headers, &mut update.body, Some(sdp("sendonly")));
+    ua.handle_message(t0, SipMessage::Request(update.clone()), peer);
+    let sent = drain(&mut ua);
+    assert!(
+        sent.iter()
+            .any(|m| m.starts_with("SIP/2.0 500") && header_of(m, "Retry-After").is_some()),
+        "{sent:?}"
+    );
+
+    // A reliable 183 with the answer, PRACKed: the next UPDATE offer is
+    // a re-offer, answered apart from the still unanswered INVITE.
+    ua.progress(t0, b, StatusCode::SESSION_PROGRESS, Some(sdp("sendrecv")))
+        .expect("183");
+    ua.handle_message(t0, prack(rseq + 1, 4, "p2"), peer);
+    drain(&mut ua);
+    let mut update = from_caller(Method::Update, &to, 5, "u2");
+    set_body(&mut update.headers, &mut update.body, Some(sdp("sendonly")));
+    ua.handle_message(t0, SipMessage::Request(update), peer);
+    let mut reoffer = false;
+    while let Some(o) = ua.poll_output() {
+        if let Output::Event(UaEvent::Reoffer {
+            session,
+            body: Some(_),
+        }) = o
+        {
+            reoffer = session == b;
+        }
+    }
+    assert!(reoffer, "the early UPDATE surfaces as a re-offer");
+    ua.answer(t0, b, Some(sdp("recvonly")))
+        .expect("answer the UPDATE");
+    let sent = drain(&mut ua);
+    assert!(
+        sent.iter().any(|m| m.starts_with("SIP/2.0 200")
+            && header_of(m, "CSeq") == Some("5 UPDATE")
+            && m.contains("a=recvonly")),
+        "{sent:?}"
+    );
+    // The INVITE is still pending and answered next.
+    ua.answer(t0, b, Some(sdp("recvonly")))
+        .expect("answer the INVITE");
+    let sent = drain(&mut ua);
+    assert!(
+        sent.iter()
+            .any(|m| m.starts_with("SIP/2.0 200") && header_of(m, "CSeq") == Some("1 INVITE")),
+        "{sent:?}"
+    );
+}
