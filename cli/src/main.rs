@@ -43,6 +43,9 @@ enum Command {
     Calls,
     /// SIP trunks of the running server: registration, health, calls.
     Trunks,
+    /// Reload the running server's IVR flows now; reports each file
+    /// (file:line:column on errors), fails if one was refused.
+    Reload,
     /// IVR flows: validate, render, simulate; trace a call's path.
     Ivr {
         #[command(subcommand)]
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Cdr(args) => commands::cdr::run(cli.config.as_deref(), args),
         Command::Calls => commands::cdr::run_calls(cli.config.as_deref()),
         Command::Trunks => commands::trunks::run(cli.config.as_deref()),
+        Command::Reload => commands::reload::run(cli.config.as_deref()),
         Command::Ivr { action } => commands::ivr::run(cli.config.as_deref(), action),
         Command::Phone(args) => commands::phone::run(args),
     };

@@ -5,6 +5,7 @@ pub(crate) mod check;
 pub(crate) mod ivr;
 pub(crate) mod phone;
 pub(crate) mod registrations;
+pub(crate) mod reload;
 pub(crate) mod serve;
 pub(crate) mod trunks;
 pub(crate) mod users;

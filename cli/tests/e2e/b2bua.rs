@@ -318,6 +318,36 @@ fn hold_passes_through_the_b2bua() {
     );
 }
 
+/// RFC 3311: the caller puts the call on hold with an UPDATE carrying the
+/// offer once the call is up; pbx relays it to the callee as a re-INVITE
+/// and answers the UPDATE with 200 and the callee's answer.
+#[test]
+fn update_with_a_hold_offer_through_the_b2bua() {
+    require_sipp!();
+    let pbx = Pbx::start(&b2bua_config());
+    let (uas, uac, _) = call(&pbx, "b2b_uas_hold", "b2b_uac_update_hold");
+    uac.assert_both(
+        "caller: UPDATE sendonly answered 200 recvonly by the callee, via pbx",
+        &uas,
+        "callee: pbx's re-INVITE with a=sendonly",
+    );
+    let reinvite = uas
+        .messages
+        .split("INVITE sip:")
+        .nth(2)
+        .expect("a second INVITE (the relayed offer) reached the callee");
+    assert!(reinvite.contains("a=sendonly"), "{reinvite}");
+    let rows = cdr_rows(&pbx, 1);
+    assert_fields(
+        &rows[0],
+        &[
+            ("disposition", "ANSWERED"),
+            ("hold_s", "1"),
+            ("hangup_side", "caller"),
+        ],
+    );
+}
+
 #[test]
 fn call_over_tcp_through_the_b2bua() {
     require_sipp!();

@@ -434,3 +434,109 @@ fn readme_ivr_demo_config_answers_500() {
         ],
     );
 }
+
+/// Call ids of the CDRs to `callee`, newest first, once there are `n`.
+fn call_ids_to(pbx: &Pbx, callee: &str, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let out = pbx.admin(&["cdr", "--csv"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let ids: Vec<String> = text
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (f.get(2) == Some(&callee)).then(|| f[0].to_owned())
+            })
+            .collect();
+        if ids.len() >= n {
+            return ids;
+        }
+        assert!(Instant::now() < deadline, "{n} CDRs to {callee}? {text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `pbx reload` after the flow file turned invalid reports the error with
+/// its position and fails; calls keep the old flow. Once the file is fixed,
+/// `pbx reload` succeeds and the next call runs the new version.
+#[test]
+fn pbx_reload_reports_a_positioned_error_and_keeps_the_old_flow() {
+    require_sipp!();
+    let flows = tempfile::tempdir().expect("tempdir");
+    let file = flows.path().join("entry.toml");
+    let version = |node: &str| {
+        format!("[flow]\nname = \"entry\"\n[nodes.{node}]\ntype = \"transfer\"\ntarget = \"ext:1002\"\n")
+    };
+    std::fs::write(&file, version("old_op")).expect("write the flow");
+    let metrics = free_port();
+    let pbx = Pbx::start_with_metrics(&ivr_config(flows.path()), &format!("127.0.0.1:{metrics}"));
+    let call = |what: &str| {
+        let port = free_port();
+        register_contact(&pbx, "1002", port, false);
+        let uas = pbx.sipp("b2b_uas").server().local_port(port).spawn();
+        let uac = pbx.sipp("b2b_uac").service("500").run();
+        uac.assert_both(what, &uas.wait(), "1002, called by the flow's transfer");
+    };
+    call("caller of 500 on the first flow");
+
+    std::fs::write(
+        &file,
+        "[flow]\nname = \"entry\"\n[nodes.old_op]\ntype = \"tranfser\"\n",
+    )
+    .expect("write the invalid flow");
+    let out = pbx.admin(&["reload"]);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a refused file fails: {text}");
+    assert!(
+        text.contains(&format!("{}:4:8: error:", file.display())) && text.contains("tranfser"),
+        "the error has its position: {text}"
+    );
+    assert!(text.contains("flows in service: entry"), "{text}");
+    call("caller of 500 while the file is invalid");
+
+    std::fs::write(&file, version("new_op")).expect("write the fixed flow");
+    let out = pbx.admin(&["reload"]);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "reload of the fixed file: {text}");
+    assert!(
+        text.contains(&format!("ok     {} (flow entry)", file.display())),
+        "{text}"
+    );
+    call("caller of 500 on the fixed flow");
+
+    let ids = call_ids_to(&pbx, "500", 3);
+    let nodes: Vec<bool> = ids[..3]
+        .iter()
+        .map(|id| trace(&pbx, id).contains("new_op"))
+        .collect();
+    assert_eq!(
+        nodes,
+        [true, false, false],
+        "newest first: only the call after the fixed reload ran the new version"
+    );
+    for id in &ids[1..3] {
+        assert_in_order(
+            &trace(&pbx, id),
+            &["old_op", "outcome: transfer to ext:1002"],
+        );
+    }
+
+    // Wrong method and wrong path: a 4xx with a JSON body.
+    for (request, status) in [("GET /reload", 405), ("POST /nowhere", 404)] {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", metrics)).expect("connect");
+        write!(s, "{request} HTTP/1.0\r\nContent-Length: 0\r\n\r\n").expect("send");
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).expect("read");
+        assert!(
+            resp.starts_with(&format!("HTTP/1.1 {status}"))
+                || resp.starts_with(&format!("HTTP/1.0 {status}")),
+            "{resp}"
+        );
+        let body = resp.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        let json: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
+        assert!(json["error"].is_string(), "{resp}");
+    }
+}

@@ -40,13 +40,24 @@ pub(super) struct RawIvr {
     pub(super) http_ca_file: Option<Spanned<String>>,
 }
 
+/// How much of `[ivr] flows_dir` a config load checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FlowCheck {
+    /// The directory must be readable and every flow a route names valid.
+    Strict,
+    /// As `Strict`, but a missing directory is accepted (the embedded default).
+    MissingDirOk,
+    /// Neither (admin commands talking to a running server).
+    Skip,
+}
+
 /// `[ivr]`, and the flows named by `type = "ivr"` routes: each must be a
-/// valid flow of `flows_dir`.
+/// valid flow of `flows_dir` (unless `check` says otherwise).
 pub(super) fn build_ivr(
     raw: &RawConfig,
     pos: &Positioner<'_>,
     base: &Path,
-    lenient: bool,
+    check: FlowCheck,
 ) -> Result<IvrConfig, ConfigError> {
     let mut config = IvrConfig::default();
     if let Some(days) = &raw.ivr.trajectory_retention_days {
@@ -74,10 +85,13 @@ pub(super) fn build_ivr(
     };
     let path = base.join(dir.get_ref());
     config.flows_dir = Some(path.clone());
+    if check == FlowCheck::Skip {
+        return Ok(config);
+    }
     let mut flows = ivr::FlowRegistry::new();
     match flows.reload_dir(&path) {
         Ok(_) => {}
-        Err(_) if lenient => return Ok(config),
+        Err(_) if check == FlowCheck::MissingDirOk => return Ok(config),
         Err(e) => return Err(pos.at(dir, format!("ivr.flows_dir {}: {e}", path.display()))),
     }
     for (flow, offset) in routes {
@@ -193,5 +207,25 @@ mod tests {
             c.dialplan.route("500", 0),
             Some(crate::dialplan::Route::Ivr("main".into()))
         );
+    }
+
+    #[test]
+    fn admin_loads_skip_the_flows() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("f.toml"),
+            "[flow]\nname = \"hello\"\n[nodes.a]\ntype = \"nope\"\n",
+        )
+        .unwrap();
+        let cfg = dir.path().join("pbx.toml");
+        std::fs::write(
+            &cfg,
+            "[ivr]\nflows_dir = \".\"\n[[dialplan]]\nextension = \"500\"\ntype = \"ivr\"\nflow = \"hello\"\n",
+        )
+        .unwrap();
+        let err = Config::from_file(&cfg).unwrap_err();
+        assert_eq!((err.line, err.column), (5, 8), "{err}");
+        let admin = Config::from_file_for_admin(&cfg).unwrap();
+        assert_eq!(admin.ivr.flows_dir.as_deref(), Some(dir.path()));
     }
 }

@@ -1,18 +1,24 @@
-//! The local HTTP endpoint: Prometheus `/metrics`.
+//! The local HTTP endpoint: Prometheus `/metrics`, the live `/calls` and
+//! `/trunks` of `pbx calls` / `pbx trunks`, and the admin `POST /reload` of
+//! `pbx reload` (JSON). Unknown paths and wrong methods get a 4xx with a JSON
+//! body.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::http::header::{ALLOW, CONTENT_TYPE};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use sip_stack::transport::Transports;
 
 use super::Clock;
+use crate::b2bua::ivr_app::SharedFlows;
 use crate::metrics::Gauges;
 use crate::sip::SipCore;
 
@@ -21,6 +27,8 @@ struct AppState {
     core: Arc<SipCore>,
     transports: Transports,
     clock: Arc<Clock>,
+    /// The IVR flows and their directory, when `[ivr] flows_dir` is served.
+    flows: Option<(SharedFlows, PathBuf)>,
 }
 
 pub(super) async fn serve_metrics(
@@ -28,6 +36,7 @@ pub(super) async fn serve_metrics(
     core: Arc<SipCore>,
     transports: Transports,
     start: Instant,
+    flows: Option<(SharedFlows, PathBuf)>,
 ) -> std::io::Result<(tokio::task::JoinHandle<()>, SocketAddr)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
@@ -35,11 +44,14 @@ pub(super) async fn serve_metrics(
         core,
         transports,
         clock: Arc::new(Clock { start }),
+        flows,
     };
     let app = Router::new()
-        .route("/metrics", get(metrics))
-        .route("/calls", get(calls))
-        .route("/trunks", get(trunks))
+        .route("/metrics", only("GET", get(metrics)))
+        .route("/calls", only("GET", get(calls)))
+        .route("/trunks", only("GET", get(trunks)))
+        .route("/reload", only("POST", post(reload)))
+        .fallback(not_found)
         .with_state(state);
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -149,4 +161,62 @@ async fn trunks(State(s): State<AppState>) -> impl IntoResponse {
         }
     }
     ([(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
+}
+
+/// `route` answering other methods with 405, an `Allow` header and a JSON body.
+fn only(allow: &'static str, route: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    route.fallback(move |method: Method, uri: Uri| async move {
+        let body = serde_json::json!({
+            "error": format!("method {method} not allowed on {}; use {allow}", uri.path()),
+        });
+        let mut resp = json_response(StatusCode::METHOD_NOT_ALLOWED, &body);
+        resp.headers_mut()
+            .insert(ALLOW, axum::http::HeaderValue::from_static(allow));
+        resp
+    })
+}
+
+async fn not_found(uri: Uri) -> Response {
+    let body = serde_json::json!({
+        "error": format!("no such endpoint {}", uri.path()),
+        "endpoints": ["GET /metrics", "GET /calls", "GET /trunks", "POST /reload"],
+    });
+    json_response(StatusCode::NOT_FOUND, &body)
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+    (
+        status,
+        [(CONTENT_TYPE, "application/json")],
+        format!("{body}\n"),
+    )
+        .into_response()
+}
+
+/// `POST /reload` (read by `pbx reload`): reloads what can change without a
+/// restart — the IVR flows of `[ivr] flows_dir` (an invalid file keeps its
+/// previous version in service; calls in progress keep theirs). Users need
+/// no reload: the server picks up `pbx users` changes from the store.
+/// Answers 200 with `{"ok": bool, "ivr": {dir, files: [{file, flow, status,
+/// diagnostics: [{severity, file, line, column, message}]}], flows}}`
+/// (`ivr` is null when no flows are served).
+async fn reload(State(s): State<AppState>) -> Response {
+    let Some((flows, dir)) = s.flows.clone() else {
+        let body = serde_json::json!({
+            "ok": true,
+            "ivr": null,
+            "note": "no IVR flows served ([ivr] flows_dir unset, or calls.engine is not \"b2bua\")",
+        });
+        return json_response(StatusCode::OK, &body);
+    };
+    let joined = tokio::task::spawn_blocking(move || super::ivr::reload_json(&flows, &dir)).await;
+    match joined {
+        Ok((ok, ivr)) => {
+            json_response(StatusCode::OK, &serde_json::json!({ "ok": ok, "ivr": ivr }))
+        }
+        Err(e) => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &serde_json::json!({ "ok": false, "error": format!("reload failed: {e}") }),
+        ),
+    }
 }

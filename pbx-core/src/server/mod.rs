@@ -358,6 +358,7 @@ impl Server {
                 config.ivr.http_ca_file.clone(),
             ));
         }
+        let admin_flows = flows.clone();
         if let Some((flows, dir)) = flows {
             threads.push(ivr::spawn_housekeeping(
                 flows.clone(),
@@ -383,7 +384,7 @@ impl Server {
         let (http, metrics_addr) = match config.metrics_listen {
             Some(addr) => {
                 let (task, bound) =
-                    http::serve_metrics(addr, core.clone(), transports.clone(), start)
+                    http::serve_metrics(addr, core.clone(), transports.clone(), start, admin_flows)
                         .await
                         .map_err(|source| ServerError::Metrics { addr, source })?;
                 tracing::info!(%bound, "metrics on http://{bound}/metrics");

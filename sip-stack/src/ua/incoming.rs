@@ -72,7 +72,11 @@ impl UserAgent {
             .session_of_dialog(&did)
             .and_then(|id| Some((id, self.sessions.get_mut(&id)?)));
         let Some((id, session)) = found else {
-            self.respond(now, tx, &req, StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST);
+            match self.early_uas_session(&req) {
+                // RFC 3311 §5.1: UPDATE in the early dialog of an incoming INVITE.
+                Some(id) if req.method == Method::Update => self.on_update(now, id, tx, req),
+                _ => self.respond(now, tx, &req, StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST),
+            }
             return;
         };
         let Some(dialog) = session.dialog.as_mut() else {
@@ -241,6 +245,16 @@ impl UserAgent {
                     self.respond(now, tx, &req, StatusCode::REQUEST_PENDING);
                     return;
                 }
+                if session.pending_update.is_some() {
+                    // Their UPDATE offer is unanswered (RFC 3311 §5.2).
+                    let retry = (self.rng.next_u64() % 11).to_string();
+                    let mut resp =
+                        Response::for_request(&req, StatusCode::SERVER_INTERNAL_ERROR, None);
+                    resp.headers
+                        .push(Header::new(HeaderName::Other("Retry-After".into()), retry));
+                    let _ = self.layer.send_response(now, tx, resp);
+                    return;
+                }
                 let body = body_of(&req.headers, &req.body);
                 session.pending = Some(PendingInvite {
                     tx,
@@ -280,7 +294,7 @@ impl UserAgent {
                     });
                 }
             }
-            Method::Update => self.on_update(now, id, tx, &req),
+            Method::Update => self.on_update(now, id, tx, req),
             Method::Options => self.respond(now, tx, &req, StatusCode::OK),
             _ => self.respond(now, tx, &req, StatusCode::METHOD_NOT_ALLOWED),
         }

@@ -67,6 +67,7 @@ mod replaces;
 mod session;
 mod session_timer;
 mod uac;
+mod update;
 
 #[cfg(test)]
 mod tests;
@@ -322,8 +323,10 @@ pub enum UaEvent {
         /// because the INVITE had none (RFC 3261 §13.2.1, RFC 3264 late offer).
         body: Option<Body>,
     },
-    /// A re-INVITE arrived (hold/resume, RFC 3261 §14.2); answer it with
-    /// [`UserAgent::answer`].
+    /// A re-INVITE arrived (hold/resume, RFC 3261 §14.2), or an UPDATE
+    /// with an offer (RFC 3311: confirmed dialog, or the early dialog of our
+    /// INVITE); answer it with [`UserAgent::answer`] or refuse it with
+    /// [`UserAgent::reject`].
     Reoffer {
         /// The session.
         session: SessionId,

@@ -56,7 +56,7 @@ fn rack_header() -> HeaderName {
 }
 
 /// `RSeq` of a reliable provisional (`Require: 100rel` present).
-fn reliable_rseq(headers: &Headers) -> Option<u32> {
+pub(super) fn reliable_rseq(headers: &Headers) -> Option<u32> {
     let required = headers
         .get_all(&HeaderName::Require)
         .filter_map(|h| h.value_str().ok())
@@ -182,7 +182,16 @@ impl UserAgent {
             _ => false,
         };
         let status = if matches {
-            session.reliability.unacked = None;
+            // An answer in the acknowledged 18x completes the INVITE's
+            // offer/answer: UPDATE offers may follow (RFC 3311 §5.1).
+            if session
+                .reliability
+                .unacked
+                .take()
+                .is_some_and(|u| !u.response.body.is_empty())
+            {
+                session.early_answered = true;
+            }
             StatusCode::OK
         } else {
             StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST

@@ -76,6 +76,13 @@ pub(super) struct Session {
     pub(super) ack: Option<(u32, Bytes, Peer)>,
     /// UAS: the INVITE or re-INVITE to answer.
     pub(super) pending: Option<PendingInvite>,
+    /// An UPDATE with an offer waiting for our answer (RFC 3311), apart
+    /// from `pending`.
+    pub(super) pending_update: Option<super::update::PendingUpdate>,
+    /// The INVITE's offer was answered in a reliable provisional (UAC: one
+    /// with SDP arrived; UAS: ours with SDP was PRACKed), so UPDATE offers
+    /// may flow in the early dialog (RFC 3311 §5.1).
+    pub(super) early_answered: bool,
     /// UAS: our 2xx until ACKed.
     pub(super) retransmit: Option<Retransmit>,
     /// UAC: a re-INVITE of ours is in progress (glare → 491, §14.2).
@@ -109,6 +116,8 @@ impl Session {
             cancel_pending: false,
             ack: None,
             pending: None,
+            pending_update: None,
+            early_answered: false,
             retransmit: None,
             reinvite_tx: None,
             replaces: None,

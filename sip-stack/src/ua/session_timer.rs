@@ -227,14 +227,14 @@ impl UserAgent {
         }
     }
 
-    /// An UPDATE in a confirmed dialog (RFC 3311): without a body it is a
-    /// session refresh; an offer in it is not supported and gets 488.
-    pub(super) fn on_update(&mut self, now: Instant, id: SessionId, tx: ServerTxId, req: &Request) {
-        if body_of(&req.headers, &req.body).is_some() {
-            let resp = Response::for_request(req, StatusCode::NOT_ACCEPTABLE_HERE, None);
-            let _ = self.layer.send_response(now, tx, resp);
+    /// An UPDATE (RFC 3311): without a body it is a session refresh; an
+    /// offer in it is answered like a re-INVITE's (see `update.rs`).
+    pub(super) fn on_update(&mut self, now: Instant, id: SessionId, tx: ServerTxId, req: Request) {
+        if let Some(body) = body_of(&req.headers, &req.body) {
+            self.on_update_offer(now, id, tx, req, body);
             return;
         }
+        let req = &req;
         let mut resp = Response::for_request(req, StatusCode::OK, None);
         if self.sessions.get(&id).is_some_and(|s| s.timer.is_some()) {
             self.timer_on_answer(now, id, req, &mut resp);

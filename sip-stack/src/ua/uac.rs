@@ -134,8 +134,13 @@ impl UserAgent {
     }
 
     /// Answers an incoming INVITE or re-INVITE with 200 OK and `body`; the
-    /// 2xx is re-sent until the ACK arrives (§13.3.1.4).
+    /// 2xx is re-sent until the ACK arrives (§13.3.1.4). While an UPDATE
+    /// offer is pending ([`UaEvent::Reoffer`] for an UPDATE, RFC 3311), it
+    /// answers that UPDATE instead (200 with `body`).
     pub fn answer(&mut self, now: Instant, id: SessionId, body: Option<Body>) -> Result<()> {
+        if self.session(id)?.pending_update.is_some() {
+            return self.answer_update(now, id, body);
+        }
         let contact = NameAddr::new(self.config.contact.clone());
         let t1 = self.config.timers.t1;
         let session = self.session(id)?;
@@ -188,8 +193,13 @@ impl UserAgent {
         Ok(())
     }
 
-    /// Refuses an incoming INVITE (e.g. 486 Busy Here, 603 Decline) or a re-INVITE.
+    /// Refuses an incoming INVITE (e.g. 486 Busy Here, 603 Decline) or a
+    /// re-INVITE; while an UPDATE offer is pending, refuses that UPDATE
+    /// instead (the session keeps its previous offer/answer).
     pub fn reject(&mut self, now: Instant, id: SessionId, status: StatusCode) -> Result<()> {
+        if self.session(id)?.pending_update.is_some() {
+            return self.reject_update(now, id, status);
+        }
         let session = self.session(id)?;
         let pending = session
             .pending
@@ -210,7 +220,10 @@ impl UserAgent {
     /// [`UaEvent::RequestFailed`] follow.
     pub fn reinvite(&mut self, now: Instant, id: SessionId, body: Option<Body>) -> Result<()> {
         let session = self.session(id)?;
-        if session.phase != Phase::Confirmed || session.reinvite_tx.is_some() {
+        if session.phase != Phase::Confirmed
+            || session.reinvite_tx.is_some()
+            || session.pending_update.is_some()
+        {
             return Err(UaError::InvalidState(id, "re-INVITE"));
         }
         let dialog = session
@@ -356,6 +369,11 @@ impl UserAgent {
                 return;
             }
             if let Some(body) = body_of(&resp.headers, &resp.body) {
+                if super::prack::reliable_rseq(&resp.headers).is_some() {
+                    if let Some(s) = self.sessions.get_mut(&id) {
+                        s.early_answered = true;
+                    }
+                }
                 self.emit(UaEvent::EarlyMedia { session: id, body });
             } else if code == StatusCode::RINGING {
                 self.emit(UaEvent::Ringing { session: id });

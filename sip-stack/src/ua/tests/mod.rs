@@ -7,6 +7,7 @@ mod prack;
 mod register;
 mod session_timer;
 mod transfer;
+mod update;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

@@ -1,0 +1,136 @@
+//! `pbx reload`: asks the running server to reload what can change without
+//! a restart (the IVR flows of `[ivr] flows_dir`) through its local HTTP
+//! endpoint (POST /reload on metrics.listen) and prints the per-file report.
+//! Exits non-zero when a file was refused: its previous version stays in
+//! service.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde_json::Value;
+
+/// One HTTP/1.0 request to the server's admin endpoint: status and body.
+fn admin_request(
+    config_path: Option<&Path>,
+    method: &str,
+    path: &str,
+) -> anyhow::Result<(u16, String)> {
+    // The flows may be invalid right now: that is what a reload reports.
+    let config = match config_path {
+        Some(p) => pbx_core::config::Config::from_file_for_admin(p)?,
+        None => pbx_core::config::Config::embedded(),
+    };
+    let Some(addr) = config.metrics_listen else {
+        bail!(
+            "reload is served on metrics.listen, which is off in {}",
+            config.source
+        );
+    };
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        .with_context(|| format!("connecting to the server at {addr} (is `pbx serve` running?)"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
+    )?;
+    let mut resp = String::new();
+    stream.read_to_string(&mut resp)?;
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((resp.as_str(), ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .with_context(|| {
+            format!(
+                "not an HTTP answer: {:?}",
+                head.lines().next().unwrap_or("")
+            )
+        })?;
+    Ok((status, body.to_owned()))
+}
+
+/// Prints the report of `POST /reload`; true when every file loaded.
+fn print_report(report: &Value) -> bool {
+    let ok = report["ok"].as_bool().unwrap_or(false);
+    let ivr = &report["ivr"];
+    if ivr.is_null() {
+        let note = report["note"].as_str().unwrap_or("nothing to reload");
+        println!("nothing reloaded: {note}");
+        return ok;
+    }
+    if let Some(e) = ivr["error"].as_str() {
+        println!("IVR flows: {e}");
+    }
+    for f in ivr["files"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let file = f["file"].as_str().unwrap_or("?");
+        match (f["status"].as_str(), f["flow"].as_str()) {
+            (Some("ok"), Some(flow)) => println!("ok     {file} (flow {flow})"),
+            (Some("ok"), None) => println!("ok     {file}"),
+            _ => println!("error  {file}: refused, the previous version stays in service"),
+        }
+        for d in f["diagnostics"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            println!(
+                "       {}:{}:{}: {}: {}",
+                d["file"].as_str().unwrap_or(file),
+                d["line"],
+                d["column"],
+                d["severity"].as_str().unwrap_or("error"),
+                d["message"].as_str().unwrap_or("")
+            );
+        }
+    }
+    let flows: Vec<&str> = ivr["flows"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    println!("flows in service: {}", flows.join(", "));
+    ok
+}
+
+pub(crate) fn run(path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let (status, body) = admin_request(path, "POST", "/reload")?;
+    let report: Value = serde_json::from_str(&body)
+        .with_context(|| format!("the server answered {status} with a non-JSON body: {body}"))?;
+    if status != 200 {
+        let e = report["error"].as_str().unwrap_or("");
+        bail!("server answered {status}: {e}");
+    }
+    Ok(if print_report(&report) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_file_fails_the_report() {
+        let report = serde_json::json!({
+            "ok": false,
+            "ivr": {"dir": "/f", "flows": ["entry"], "files": [{
+                "file": "/f/entry.toml", "flow": null, "status": "error",
+                "diagnostics": [{"severity": "error", "file": "/f/entry.toml",
+                                 "line": 4, "column": 8, "message": "unknown node type"}]
+            }]}
+        });
+        assert!(!print_report(&report));
+        let good = serde_json::json!({"ok": true, "ivr": {"files": [], "flows": []}});
+        assert!(print_report(&good));
+        assert!(print_report(&serde_json::json!({"ok": true, "ivr": null})));
+    }
+}
