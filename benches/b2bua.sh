@@ -6,7 +6,7 @@
 #   HOLD_MS=20000 benches/b2bua.sh 500 4000   # memory per live call: all 4000 up at once
 #
 # Uses target/release/pbx (or $PBX), ports 5560 (pbx), 5590 (UAS), 5591 (UAC),
-# relay ports 10000-65000 (endpoints 8000-8799), and a scratch dir under /tmp. sipp sends no RTP here:
+# relay ports 30000-65000 (endpoints 8000-8799), and a scratch dir under /tmp. sipp sends no RTP here:
 # the numbers are signalling + relay set-up/tear-down, not media forwarding.
 set -eu
 # 4 relay sockets per call: raise the descriptor limit (20,000 here by default).
@@ -32,7 +32,7 @@ engine = "b2bua"
 [media]
 anchor = "always"
 address = "127.0.0.1"
-port_min = 10000
+port_min = 30000
 port_max = 65000
 endpoint_port_min = 8000
 endpoint_port_max = 8799
@@ -88,4 +88,5 @@ PEAK_KB=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
 # Concurrent calls at the plateau: rate x call length (1.2 s UAC pause + set-up).
 echo "rate=$RATE calls=$CALLS sipp_exit=$STATUS elapsed_s=$ELAPSED idle_rss_kb=$IDLE_KB peak_rss_kb=$PEAK_KB work=$WORK"
 sleep 1.5   # CDRs are committed every 100 ms
+echo "pbx UDP sockets after the run: $(ss -uanp | grep -c "pid=$PID,")"
 "$PBX" --config "$WORK/pbx.toml" cdr --csv | tail -n +2 | cut -d, -f11 | sort | uniq -c
