@@ -1,8 +1,9 @@
 //! Socket driver for the relay: one dedicated thread owns every relay
-//! socket and a `mio` poll (blocking epoll, no async runtime: the per-packet
-//! path is recv → [`RelaySession::handle_packet`] → send, with no
-//! allocation). Control talks to it through crossbeam channels and a
-//! `mio::Waker`.
+//! socket and a level-triggered epoll ([`super::poller`]; no async
+//! runtime: the per-packet path is recv → [`RelaySession::handle_packet`] →
+//! send, with no allocation). Each leg's socket is `connect()`ed to its
+//! peer once latching has settled (see `Entry::settle`). Control talks to
+//! the thread through crossbeam channels and an eventfd waker.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -11,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use mio::net::UdpSocket;
-use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::media::LegMedia;
+use super::poller::{Events, Poller, Waker};
 use super::ports::{PortAllocator, PortError, PortPair};
 use super::session::{Channel, Forward, LegConfig, LegStats, RelayConfig, RelaySession, Side};
 use crate::dtmf::Digit;
@@ -205,16 +206,55 @@ struct Entry {
     session: RelaySession,
     // [A rtp, A rtcp, B rtp, B rtcp]
     sockets: [UdpSocket; 4],
+    // the peer each socket is `connect()`ed to (see `Entry::settle`)
+    connected: [Option<SocketAddr>; 4],
     ports: (PortPair, PortPair),
 }
 
-const WAKER: Token = Token(usize::MAX);
+impl Entry {
+    /// Connects socket `k` to its peer once the session says its latch has
+    /// settled ([`RelaySession::settled_peer`]), or unconnects it when the
+    /// latch reopened (re-anchoring, hold). A connected UDP socket sends
+    /// without a route lookup per packet (`send`, not `send_to`) and the
+    /// kernel drops datagrams from other sources — exactly what the closed
+    /// latch window would do with them, minus counting them in
+    /// [`LegStats::dropped`].
+    fn settle(&mut self, now: Instant, k: usize) {
+        let (side, channel) = SOCKETS[k];
+        let peer = self.session.settled_peer(now, side, channel);
+        if peer == self.connected[k] {
+            return;
+        }
+        let socket = &self.sockets[k];
+        let done = match peer {
+            Some(addr) => socket.connect(addr),
+            None => rustix::net::connect_unspec(socket).map_err(io::Error::from),
+        };
+        match done {
+            Ok(()) => self.connected[k] = peer,
+            Err(error) => {
+                // stays as it was: the session still filters every packet
+                tracing::debug!(%error, session = self.id.0, "relay socket (un)connect failed");
+            }
+        }
+    }
+
+    /// Sends from socket `k` (`send` when it is connected to `to`).
+    fn send(&self, k: usize, buf: &[u8], to: SocketAddr) {
+        let socket = &self.sockets[k];
+        let _ = if self.connected[k] == Some(to) {
+            socket.send(buf)
+        } else {
+            socket.send_to(buf, to)
+        };
+    }
+}
 
 /// Handle to the relay thread.
 #[derive(Debug)]
 pub struct RelayHandle {
     commands: Sender<Command>,
-    waker: std::sync::Arc<Waker>,
+    waker: Waker,
     /// Events from the media thread.
     pub events: Receiver<RelayEvent>,
     thread: Option<JoinHandle<()>>,
@@ -236,8 +276,8 @@ impl RelayHandle {
     ) -> io::Result<Self> {
         cfg.validate().map_err(io::Error::other)?;
         let ports = PortAllocator::new(cfg.port_min, cfg.port_max).map_err(io::Error::other)?;
-        let poll = Poll::new()?;
-        let waker = std::sync::Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let poll = Poller::new()?;
+        let waker = poll.waker();
         let (ctx, crx) = crossbeam_channel::unbounded();
         let thread = std::thread::Builder::new()
             .name("rtp-relay".into())
@@ -297,7 +337,7 @@ impl Drop for RelayHandle {
 
 struct Driver {
     cfg: DriverConfig,
-    poll: Poll,
+    poll: Poller,
     ports: PortAllocator,
     entries: Vec<Option<Entry>>,
     free: Vec<usize>,
@@ -319,15 +359,14 @@ fn socket_index(side: Side, channel: Channel) -> usize {
 impl Driver {
     fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
+        let mut ready = Vec::with_capacity(1024);
         let mut buf = [0u8; 2048];
         let mut next_sweep = Instant::now() + Duration::from_millis(250);
         loop {
             let timeout = next_sweep.saturating_duration_since(Instant::now());
-            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    return Err(e);
-                }
-            }
+            ready.clear();
+            self.poll
+                .wait(&mut events, timeout, |token| ready.push(token))?;
             // commands first: a packet that arrived with them (the first
             // one after SetMedia/Reanchor) is handled under the new state
             while let Ok(cmd) = self.commands.try_recv() {
@@ -336,11 +375,8 @@ impl Driver {
                 }
                 self.command(cmd);
             }
-            for ev in events.iter() {
-                if ev.token() == WAKER {
-                    continue;
-                }
-                self.drain_socket(ev.token().0, &mut buf);
+            for &token in &ready {
+                self.read_socket(token as usize, &mut buf);
             }
             let now = Instant::now();
             if now >= next_sweep {
@@ -350,42 +386,40 @@ impl Driver {
         }
     }
 
-    /// Reads until WouldBlock (edge-triggered poll).
-    fn drain_socket(&mut self, token: usize, buf: &mut [u8; 2048]) {
+    /// Reads one datagram: the poll is level-triggered, so a socket with
+    /// more queued is reported again by the next wait (no final `EAGAIN`
+    /// read per event; sockets take turns under load).
+    fn read_socket(&mut self, token: usize, buf: &mut [u8; 2048]) {
         let (slot, k) = (token / 4, token % 4);
         let Some(Some(e)) = self.entries.get_mut(slot) else {
             return;
         };
         let (side, channel) = SOCKETS[k];
-        let mut errors = 0;
-        loop {
-            let (n, from) = match e.sockets[k].recv_from(buf) {
-                Ok(x) => x,
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
-                // ICMP errors (e.g. port unreachable) surface here; keep draining
-                Err(_) if errors < 64 => {
-                    errors += 1;
-                    continue;
-                }
-                Err(_) => return,
-            };
-            let now = Instant::now();
-            if let Forward::Send {
+        // WouldBlock (spurious wake-up) or an ICMP error (e.g. port
+        // unreachable, reported on connected sockets), now consumed:
+        // if datagrams are queued behind it the next wait says so
+        let Ok((n, from)) = e.sockets[k].recv_from(buf) else {
+            return;
+        };
+        let now = Instant::now();
+        if let Forward::Send {
+            side,
+            channel,
+            to,
+            len,
+        } = e.session.handle_datagram(now, side, channel, from, buf, n)
+        {
+            e.send(socket_index(side, channel), &buf[..len], to);
+        }
+        if e.connected[k].is_none() {
+            e.settle(now, k);
+        }
+        while let Some((side, digit)) = e.session.poll_dtmf() {
+            let _ = self.events.send(RelayEvent::Dtmf {
+                id: e.id,
                 side,
-                channel,
-                to,
-                len,
-            } = e.session.handle_datagram(now, side, channel, from, buf, n)
-            {
-                let _ = e.sockets[socket_index(side, channel)].send_to(&buf[..len], to);
-            }
-            while let Some((side, digit)) = e.session.poll_dtmf() {
-                let _ = self.events.send(RelayEvent::Dtmf {
-                    id: e.id,
-                    side,
-                    digit,
-                });
-            }
+                digit,
+            });
         }
     }
 
@@ -421,14 +455,9 @@ impl Driver {
             self.entries.push(None);
             self.entries.len() - 1
         });
-        let mut sockets = [a_rtp, a_rtcp, b_rtp, b_rtcp];
-        for (k, s) in sockets.iter_mut().enumerate() {
-            if self
-                .poll
-                .registry()
-                .register(s, Token(slot * 4 + k), Interest::READABLE)
-                .is_err()
-            {
+        let sockets = [a_rtp, a_rtcp, b_rtp, b_rtcp];
+        for (k, s) in sockets.iter().enumerate() {
+            if self.poll.add(s, (slot * 4 + k) as u64).is_err() {
                 tracing::warn!("relay socket registration failed");
             }
         }
@@ -436,6 +465,7 @@ impl Driver {
             id,
             session: RelaySession::new(self.cfg.relay, Instant::now(), a, b),
             sockets,
+            connected: [None; 4],
             ports: (pa, pb),
         });
         Ok((pa, pb))
@@ -448,9 +478,9 @@ impl Driver {
     }
 
     fn close(&mut self, slot: usize, expired: bool) {
-        if let Some(mut e) = self.entries[slot].take() {
-            for s in &mut e.sockets {
-                let _ = self.poll.registry().deregister(s);
+        if let Some(e) = self.entries[slot].take() {
+            for s in &e.sockets {
+                let _ = self.poll.delete(s);
             }
             let stats = (e.session.stats(Side::A), e.session.stats(Side::B));
             let (id, ports) = (e.id, e.ports);
@@ -477,7 +507,13 @@ impl Driver {
             }
             Command::Reanchor { id, side, leg } => {
                 if let Some(Some(e)) = self.find(id).map(|i| self.entries[i].as_mut()) {
-                    e.session.reanchor(Instant::now(), side, leg);
+                    let now = Instant::now();
+                    e.session.reanchor(now, side, leg);
+                    // the latch window reopened: unconnect, so that a new
+                    // source can be learned (reconnected once it settles)
+                    for channel in [Channel::Rtp, Channel::Rtcp] {
+                        e.settle(now, socket_index(side, channel));
+                    }
                 }
             }
             Command::SetMedia { id, side, media } => {

@@ -10,6 +10,7 @@ pub mod continuity;
 pub mod driver;
 pub mod latch;
 pub mod media;
+mod poller;
 pub mod pool;
 pub mod ports;
 pub mod session;
