@@ -5,8 +5,10 @@
 //! peer once latching has settled (see `Entry::settle`). Control talks to
 //! the thread through crossbeam channels and an eventfd waker.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -250,11 +252,77 @@ impl Entry {
     }
 }
 
+/// A session whose sockets [`RelayHandle::open_sync`] bound on the
+/// caller's thread, for the relay thread to adopt.
+#[derive(Debug)]
+struct Bound {
+    id: SessionId,
+    a: LegConfig,
+    b: LegConfig,
+    sockets: [UdpSocket; 4],
+    ports: (PortPair, PortPair),
+}
+
+/// What goes down the control channel.
+#[derive(Debug)]
+enum Msg {
+    Cmd(Command),
+    Adopt(Box<Bound>),
+}
+
+/// Allocates a port pair and binds its RTP and RTCP sockets (a pair busy
+/// with someone else is tried next and kept out of rotation).
+fn bind_pair(
+    ports: &Mutex<PortAllocator>,
+    bind: IpAddr,
+) -> Result<(PortPair, UdpSocket, UdpSocket), PortError> {
+    for _ in 0..16 {
+        let pair = ports
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .allocate()?;
+        let rtp = UdpSocket::bind(SocketAddr::new(bind, pair.rtp));
+        let rtcp = UdpSocket::bind(SocketAddr::new(bind, pair.rtcp()));
+        if let (Ok(a), Ok(b)) = (rtp, rtcp) {
+            return Ok((pair, a, b));
+        }
+        tracing::debug!(port = pair.rtp, "relay port pair busy");
+    }
+    Err(PortError::Exhausted)
+}
+
+/// Binds the four sockets of a session: [A rtp, A rtcp, B rtp, B rtcp].
+#[allow(clippy::type_complexity)]
+fn bind_session(
+    ports: &Mutex<PortAllocator>,
+    bind: IpAddr,
+) -> Result<([UdpSocket; 4], (PortPair, PortPair)), PortError> {
+    let (pa, a_rtp, a_rtcp) = bind_pair(ports, bind)?;
+    match bind_pair(ports, bind) {
+        Ok((pb, b_rtp, b_rtcp)) => Ok(([a_rtp, a_rtcp, b_rtp, b_rtcp], (pa, pb))),
+        Err(e) => {
+            drop((a_rtp, a_rtcp));
+            release(ports, &[pa]);
+            Err(e)
+        }
+    }
+}
+
+fn release(ports: &Mutex<PortAllocator>, pairs: &[PortPair]) {
+    let mut ports = ports.lock().unwrap_or_else(PoisonError::into_inner);
+    for &p in pairs {
+        ports.release(p);
+    }
+}
+
 /// Handle to the relay thread.
 #[derive(Debug)]
 pub struct RelayHandle {
-    commands: Sender<Command>,
+    commands: Sender<Msg>,
     waker: Waker,
+    // shared with the relay thread, which releases pairs on close
+    ports: Arc<Mutex<PortAllocator>>,
+    bind: IpAddr,
     /// Events from the media thread.
     pub events: Receiver<RelayEvent>,
     thread: Option<JoinHandle<()>>,
@@ -276,6 +344,8 @@ impl RelayHandle {
     ) -> io::Result<Self> {
         cfg.validate().map_err(io::Error::other)?;
         let ports = PortAllocator::new(cfg.port_min, cfg.port_max).map_err(io::Error::other)?;
+        let ports = Arc::new(Mutex::new(ports));
+        let shared = Arc::clone(&ports);
         let poll = Poller::new()?;
         let waker = poll.waker();
         let (ctx, crx) = crossbeam_channel::unbounded();
@@ -285,8 +355,10 @@ impl RelayHandle {
                 let mut d = Driver {
                     cfg,
                     poll,
-                    ports,
+                    ports: shared,
                     entries: Vec::new(),
+                    index: HashMap::new(),
+                    duplicate_ids: false,
                     free: Vec::new(),
                     commands: crx,
                     events: etx,
@@ -298,31 +370,55 @@ impl RelayHandle {
         Ok(Self {
             commands: ctx,
             waker,
+            ports,
+            bind: cfg.bind,
             events: erx,
             thread: Some(thread),
         })
     }
 
-    /// Opens a session and waits (up to `timeout`) for its port pairs
-    /// (leg A, leg B): what the proxy puts into the rewritten SDP.
+    /// Opens a session and returns its port pairs (leg A, leg B): what
+    /// the proxy puts into the rewritten SDP. The ports are allocated and
+    /// the sockets bound on the calling thread, then handed to the relay
+    /// thread without waiting for it (datagrams arriving meanwhile queue
+    /// in the bound sockets), so the caller never blocks on the relay
+    /// thread; `_timeout` is kept for compatibility. Fails when the port
+    /// range is exhausted or the relay thread has stopped.
     pub fn open_sync(
         &self,
         id: SessionId,
         a: LegConfig,
         b: LegConfig,
-        timeout: Duration,
+        _timeout: Duration,
     ) -> Result<(PortPair, PortPair), PortError> {
-        let (reply, rx) = crossbeam_channel::bounded(1);
-        self.send(Command::OpenReply { id, a, b, reply });
-        rx.recv_timeout(timeout)
-            .unwrap_or(Err(PortError::Exhausted))
+        let (sockets, ports) = bind_session(&self.ports, self.bind)?;
+        let bound = Box::new(Bound {
+            id,
+            a,
+            b,
+            sockets,
+            ports,
+        });
+        if self.send_msg(Msg::Adopt(bound)) {
+            Ok(ports)
+        } else {
+            release(&self.ports, &[ports.0, ports.1]);
+            Err(PortError::Exhausted)
+        }
     }
 
     /// Sends a command and wakes the thread.
     pub fn send(&self, cmd: Command) {
-        if self.commands.send(cmd).is_ok() {
+        self.send_msg(Msg::Cmd(cmd));
+    }
+
+    fn send_msg(&self, msg: Msg) -> bool {
+        // the sockets of a refused `Adopt` are closed here, with the message
+        let sent = self.commands.send(msg).is_ok();
+        if sent {
             let _ = self.waker.wake();
         }
+        sent
     }
 }
 
@@ -338,10 +434,14 @@ impl Drop for RelayHandle {
 struct Driver {
     cfg: DriverConfig,
     poll: Poller,
-    ports: PortAllocator,
+    ports: Arc<Mutex<PortAllocator>>,
     entries: Vec<Option<Entry>>,
+    // session id → slot in `entries` (the first session opened with an id)
+    index: HashMap<SessionId, usize>,
+    // whether an id was ever opened twice (then closing rescans `entries`)
+    duplicate_ids: bool,
     free: Vec<usize>,
-    commands: Receiver<Command>,
+    commands: Receiver<Msg>,
     events: Sender<RelayEvent>,
 }
 
@@ -369,11 +469,12 @@ impl Driver {
                 .wait(&mut events, timeout, |token| ready.push(token))?;
             // commands first: a packet that arrived with them (the first
             // one after SetMedia/Reanchor) is handled under the new state
-            while let Ok(cmd) = self.commands.try_recv() {
-                if matches!(cmd, Command::Shutdown) {
-                    return Ok(());
+            while let Ok(msg) = self.commands.try_recv() {
+                match msg {
+                    Msg::Cmd(Command::Shutdown) => return Ok(()),
+                    Msg::Cmd(cmd) => self.command(cmd),
+                    Msg::Adopt(bound) => self.adopt(*bound),
                 }
-                self.command(cmd);
             }
             for &token in &ready {
                 self.read_socket(token as usize, &mut buf);
@@ -423,58 +524,57 @@ impl Driver {
         }
     }
 
-    fn bind_pair(&mut self) -> Result<(PortPair, UdpSocket, UdpSocket), PortError> {
-        for _ in 0..16 {
-            let pair = self.ports.allocate()?;
-            let rtp = UdpSocket::bind(SocketAddr::new(self.cfg.bind, pair.rtp));
-            let rtcp = UdpSocket::bind(SocketAddr::new(self.cfg.bind, pair.rtcp()));
-            if let (Ok(a), Ok(b)) = (rtp, rtcp) {
-                return Ok((pair, a, b));
-            }
-            // in use by someone else: keep it out of rotation for now
-            tracing::debug!(port = pair.rtp, "relay port pair busy");
-        }
-        Err(PortError::Exhausted)
-    }
-
     fn open(
         &mut self,
         id: SessionId,
         a: LegConfig,
         b: LegConfig,
     ) -> Result<(PortPair, PortPair), PortError> {
-        let (pa, a_rtp, a_rtcp) = self.bind_pair()?;
-        let (pb, b_rtp, b_rtcp) = match self.bind_pair() {
-            Ok(x) => x,
-            Err(e) => {
-                self.ports.release(pa);
-                return Err(e);
-            }
-        };
+        let (sockets, ports) = bind_session(&self.ports, self.cfg.bind)?;
+        self.adopt(Bound {
+            id,
+            a,
+            b,
+            sockets,
+            ports,
+        });
+        Ok(ports)
+    }
+
+    /// Starts relaying on sockets bound by [`bind_session`].
+    fn adopt(&mut self, bound: Bound) {
+        let Bound {
+            id,
+            a,
+            b,
+            sockets,
+            ports,
+        } = bound;
         let slot = self.free.pop().unwrap_or_else(|| {
             self.entries.push(None);
             self.entries.len() - 1
         });
-        let sockets = [a_rtp, a_rtcp, b_rtp, b_rtcp];
         for (k, s) in sockets.iter().enumerate() {
             if self.poll.add(s, (slot * 4 + k) as u64).is_err() {
                 tracing::warn!("relay socket registration failed");
             }
+        }
+        if self.index.contains_key(&id) {
+            self.duplicate_ids = true;
+        } else {
+            self.index.insert(id, slot);
         }
         self.entries[slot] = Some(Entry {
             id,
             session: RelaySession::new(self.cfg.relay, Instant::now(), a, b),
             sockets,
             connected: [None; 4],
-            ports: (pa, pb),
+            ports,
         });
-        Ok((pa, pb))
     }
 
     fn find(&self, id: SessionId) -> Option<usize> {
-        self.entries
-            .iter()
-            .position(|e| e.as_ref().is_some_and(|e| e.id == id))
+        self.index.get(&id).copied()
     }
 
     fn close(&mut self, slot: usize, expired: bool) {
@@ -486,8 +586,20 @@ impl Driver {
             let (id, ports) = (e.id, e.ports);
             // close the sockets before announcing the ports are free
             drop(e);
-            self.ports.release(ports.0);
-            self.ports.release(ports.1);
+            release(&self.ports, &[ports.0, ports.1]);
+            if self.index.get(&id) == Some(&slot) {
+                self.index.remove(&id);
+                // a later session opened with the same id becomes reachable
+                if self.duplicate_ids {
+                    let other = self
+                        .entries
+                        .iter()
+                        .position(|e| e.as_ref().is_some_and(|e| e.id == id));
+                    if let Some(other) = other {
+                        self.index.insert(id, other);
+                    }
+                }
+            }
             self.free.push(slot);
             let _ = self.events.send(RelayEvent::Closed { id, expired, stats });
         }
