@@ -1,8 +1,9 @@
 //! Latency of [`RelayHandle::open_sync`] as the B2BUA sees it (the SIP
 //! thread waits for the relay's port pairs before it can rewrite the SDP):
-//! opens and closes `calls` sessions one after the other, reports the
-//! median and p99 of the `open_sync` call, with the relay thread idle or
-//! relaying `background` calls of G.711 at the same time is not modelled.
+//! opens and closes `calls` sessions one after the other and reports the
+//! median and p99 of the `open_sync` call. The relay thread is otherwise
+//! idle here (it sleeps in `epoll_wait`, so a round trip to it includes a
+//! thread wake-up); a relay busy with packets would only add to that.
 //!
 //! `cargo run --release -p media --example relay_open -- [calls=2000] [port_base=24000]`
 
