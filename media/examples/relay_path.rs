@@ -137,10 +137,7 @@ fn poll_batch(
         let t = Instant::now();
         let (ready, _) = rustix::event::epoll::wait(ep, &mut *events, Some(&zero)).expect("wait");
         for _ in ready.iter() {
-            loop {
-                let Ok((n, from)) = p.relay_in.recv_from(&mut buf) else {
-                    break;
-                };
+            while let Ok((n, from)) = p.relay_in.recv_from(&mut buf) {
                 let now = Instant::now();
                 if let Forward::Send { len, .. } =
                     p.session

@@ -559,10 +559,11 @@ impl Driver {
                 tracing::warn!("relay socket registration failed");
             }
         }
-        if self.index.contains_key(&id) {
-            self.duplicate_ids = true;
-        } else {
-            self.index.insert(id, slot);
+        match self.index.entry(id) {
+            std::collections::hash_map::Entry::Occupied(_) => self.duplicate_ids = true,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(slot);
+            }
         }
         self.entries[slot] = Some(Entry {
             id,

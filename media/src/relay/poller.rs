@@ -20,16 +20,16 @@ use rustix::event::epoll::{self, CreateFlags, Event, EventData, EventFlags};
 use rustix::event::{eventfd, EventfdFlags, Timespec};
 
 /// Token reported for the waker.
-pub(crate) const WAKER: u64 = u64::MAX;
+pub const WAKER: u64 = u64::MAX;
 
 /// Wakes [`Poller::wait`] from another thread.
 #[derive(Debug, Clone)]
-pub(crate) struct Waker(Arc<OwnedFd>);
+pub struct Waker(Arc<OwnedFd>);
 
 impl Waker {
     /// Makes the waker's descriptor readable (the eventfd counter is
     /// incremented; [`Poller::wait`] resets it when it reports [`WAKER`]).
-    pub(crate) fn wake(&self) -> io::Result<()> {
+    pub fn wake(&self) -> io::Result<()> {
         rustix::io::write(&*self.0, &1u64.to_ne_bytes())
             .map(drop)
             .map_err(io::Error::from)
@@ -38,25 +38,25 @@ impl Waker {
 
 /// A level-triggered epoll instance plus its waker.
 #[derive(Debug)]
-pub(crate) struct Poller {
+pub struct Poller {
     epoll: OwnedFd,
     waker: Waker,
 }
 
 /// Room for the events of one [`Poller::wait`] (not `Send`: make it on
 /// the thread that waits).
-pub(crate) struct Events(Vec<MaybeUninit<Event>>);
+pub struct Events(Vec<MaybeUninit<Event>>);
 
 impl Events {
     /// Room for `capacity` events per wait.
-    pub(crate) fn with_capacity(capacity: usize) -> Self {
+    pub fn with_capacity(capacity: usize) -> Self {
         Self(vec![MaybeUninit::uninit(); capacity.max(1)])
     }
 }
 
 impl Poller {
     /// New instance.
-    pub(crate) fn new() -> io::Result<Self> {
+    pub fn new() -> io::Result<Self> {
         let epoll = epoll::create(CreateFlags::CLOEXEC)?;
         let fd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
         epoll::add(&epoll, &fd, EventData::new_u64(WAKER), EventFlags::IN)?;
@@ -67,12 +67,12 @@ impl Poller {
     }
 
     /// A waker for other threads.
-    pub(crate) fn waker(&self) -> Waker {
+    pub fn waker(&self) -> Waker {
         self.waker.clone()
     }
 
     /// Watches `fd` for readability (level-triggered) under `token`.
-    pub(crate) fn add(&self, fd: impl AsFd, token: u64) -> io::Result<()> {
+    pub fn add(&self, fd: impl AsFd, token: u64) -> io::Result<()> {
         Ok(epoll::add(
             &self.epoll,
             fd,
@@ -82,7 +82,7 @@ impl Poller {
     }
 
     /// Stops watching `fd`.
-    pub(crate) fn delete(&self, fd: impl AsFd) -> io::Result<()> {
+    pub fn delete(&self, fd: impl AsFd) -> io::Result<()> {
         Ok(epoll::delete(&self.epoll, fd)?)
     }
 
@@ -90,7 +90,7 @@ impl Poller {
     /// `on_ready` with the token of every readable descriptor, the waker's
     /// excepted (it is reset here). Returns whether the waker fired.
     /// Allocates nothing.
-    pub(crate) fn wait(
+    pub fn wait(
         &self,
         events: &mut Events,
         timeout: Duration,
