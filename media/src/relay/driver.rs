@@ -1,19 +1,22 @@
 //! Socket driver for the relay: one dedicated thread owns every relay
-//! socket and a `mio` poll (blocking epoll, no async runtime: the per-packet
-//! path is recv → [`RelaySession::handle_packet`] → send, with no
-//! allocation). Control talks to it through crossbeam channels and a
-//! `mio::Waker`.
+//! socket and a level-triggered epoll ([`super::poller`]; no async
+//! runtime: the per-packet path is recv → [`RelaySession::handle_packet`] →
+//! send, with no allocation). Each leg's socket is `connect()`ed to its
+//! peer once latching has settled (see `Entry::settle`). Control talks to
+//! the thread through crossbeam channels and an eventfd waker.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use mio::net::UdpSocket;
-use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::media::LegMedia;
+use super::poller::{Events, Poller, Waker};
 use super::ports::{PortAllocator, PortError, PortPair};
 use super::session::{Channel, Forward, LegConfig, LegStats, RelayConfig, RelaySession, Side};
 use crate::dtmf::Digit;
@@ -205,16 +208,121 @@ struct Entry {
     session: RelaySession,
     // [A rtp, A rtcp, B rtp, B rtcp]
     sockets: [UdpSocket; 4],
+    // the peer each socket is `connect()`ed to (see `Entry::settle`)
+    connected: [Option<SocketAddr>; 4],
     ports: (PortPair, PortPair),
 }
 
-const WAKER: Token = Token(usize::MAX);
+impl Entry {
+    /// Connects socket `k` to its peer once the session says its latch has
+    /// settled ([`RelaySession::settled_peer`]), or unconnects it when the
+    /// latch reopened (re-anchoring, hold). A connected UDP socket sends
+    /// without a route lookup per packet (`send`, not `send_to`) and the
+    /// kernel drops datagrams from other sources — exactly what the closed
+    /// latch window would do with them, minus counting them in
+    /// [`LegStats::dropped`].
+    fn settle(&mut self, now: Instant, k: usize) {
+        let (side, channel) = SOCKETS[k];
+        let peer = self.session.settled_peer(now, side, channel);
+        if peer == self.connected[k] {
+            return;
+        }
+        let socket = &self.sockets[k];
+        let done = match peer {
+            Some(addr) => socket.connect(addr),
+            None => rustix::net::connect_unspec(socket).map_err(io::Error::from),
+        };
+        match done {
+            Ok(()) => self.connected[k] = peer,
+            Err(error) => {
+                // stays as it was: the session still filters every packet
+                tracing::debug!(%error, session = self.id.0, "relay socket (un)connect failed");
+            }
+        }
+    }
+
+    /// Sends from socket `k` (`send` when it is connected to `to`).
+    fn send(&self, k: usize, buf: &[u8], to: SocketAddr) {
+        let socket = &self.sockets[k];
+        let _ = if self.connected[k] == Some(to) {
+            socket.send(buf)
+        } else {
+            socket.send_to(buf, to)
+        };
+    }
+}
+
+/// A session whose sockets [`RelayHandle::open_sync`] bound on the
+/// caller's thread, for the relay thread to adopt.
+#[derive(Debug)]
+struct Bound {
+    id: SessionId,
+    a: LegConfig,
+    b: LegConfig,
+    sockets: [UdpSocket; 4],
+    ports: (PortPair, PortPair),
+}
+
+/// What goes down the control channel.
+#[derive(Debug)]
+enum Msg {
+    Cmd(Command),
+    Adopt(Box<Bound>),
+}
+
+/// Allocates a port pair and binds its RTP and RTCP sockets (a pair busy
+/// with someone else is tried next and kept out of rotation).
+fn bind_pair(
+    ports: &Mutex<PortAllocator>,
+    bind: IpAddr,
+) -> Result<(PortPair, UdpSocket, UdpSocket), PortError> {
+    for _ in 0..16 {
+        let pair = ports
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .allocate()?;
+        let rtp = UdpSocket::bind(SocketAddr::new(bind, pair.rtp));
+        let rtcp = UdpSocket::bind(SocketAddr::new(bind, pair.rtcp()));
+        if let (Ok(a), Ok(b)) = (rtp, rtcp) {
+            return Ok((pair, a, b));
+        }
+        tracing::debug!(port = pair.rtp, "relay port pair busy");
+    }
+    Err(PortError::Exhausted)
+}
+
+/// Binds the four sockets of a session: [A rtp, A rtcp, B rtp, B rtcp].
+#[allow(clippy::type_complexity)]
+fn bind_session(
+    ports: &Mutex<PortAllocator>,
+    bind: IpAddr,
+) -> Result<([UdpSocket; 4], (PortPair, PortPair)), PortError> {
+    let (pa, a_rtp, a_rtcp) = bind_pair(ports, bind)?;
+    match bind_pair(ports, bind) {
+        Ok((pb, b_rtp, b_rtcp)) => Ok(([a_rtp, a_rtcp, b_rtp, b_rtcp], (pa, pb))),
+        Err(e) => {
+            drop((a_rtp, a_rtcp));
+            release(ports, &[pa]);
+            Err(e)
+        }
+    }
+}
+
+fn release(ports: &Mutex<PortAllocator>, pairs: &[PortPair]) {
+    let mut ports = ports.lock().unwrap_or_else(PoisonError::into_inner);
+    for &p in pairs {
+        ports.release(p);
+    }
+}
 
 /// Handle to the relay thread.
 #[derive(Debug)]
 pub struct RelayHandle {
-    commands: Sender<Command>,
-    waker: std::sync::Arc<Waker>,
+    commands: Sender<Msg>,
+    waker: Waker,
+    // shared with the relay thread, which releases pairs on close
+    ports: Arc<Mutex<PortAllocator>>,
+    bind: IpAddr,
     /// Events from the media thread.
     pub events: Receiver<RelayEvent>,
     thread: Option<JoinHandle<()>>,
@@ -236,8 +344,10 @@ impl RelayHandle {
     ) -> io::Result<Self> {
         cfg.validate().map_err(io::Error::other)?;
         let ports = PortAllocator::new(cfg.port_min, cfg.port_max).map_err(io::Error::other)?;
-        let poll = Poll::new()?;
-        let waker = std::sync::Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let ports = Arc::new(Mutex::new(ports));
+        let shared = Arc::clone(&ports);
+        let poll = Poller::new()?;
+        let waker = poll.waker();
         let (ctx, crx) = crossbeam_channel::unbounded();
         let thread = std::thread::Builder::new()
             .name("rtp-relay".into())
@@ -245,8 +355,10 @@ impl RelayHandle {
                 let mut d = Driver {
                     cfg,
                     poll,
-                    ports,
+                    ports: shared,
                     entries: Vec::new(),
+                    index: HashMap::new(),
+                    duplicate_ids: false,
                     free: Vec::new(),
                     commands: crx,
                     events: etx,
@@ -258,31 +370,55 @@ impl RelayHandle {
         Ok(Self {
             commands: ctx,
             waker,
+            ports,
+            bind: cfg.bind,
             events: erx,
             thread: Some(thread),
         })
     }
 
-    /// Opens a session and waits (up to `timeout`) for its port pairs
-    /// (leg A, leg B): what the proxy puts into the rewritten SDP.
+    /// Opens a session and returns its port pairs (leg A, leg B): what
+    /// the proxy puts into the rewritten SDP. The ports are allocated and
+    /// the sockets bound on the calling thread, then handed to the relay
+    /// thread without waiting for it (datagrams arriving meanwhile queue
+    /// in the bound sockets), so the caller never blocks on the relay
+    /// thread; `_timeout` is kept for compatibility. Fails when the port
+    /// range is exhausted or the relay thread has stopped.
     pub fn open_sync(
         &self,
         id: SessionId,
         a: LegConfig,
         b: LegConfig,
-        timeout: Duration,
+        _timeout: Duration,
     ) -> Result<(PortPair, PortPair), PortError> {
-        let (reply, rx) = crossbeam_channel::bounded(1);
-        self.send(Command::OpenReply { id, a, b, reply });
-        rx.recv_timeout(timeout)
-            .unwrap_or(Err(PortError::Exhausted))
+        let (sockets, ports) = bind_session(&self.ports, self.bind)?;
+        let bound = Box::new(Bound {
+            id,
+            a,
+            b,
+            sockets,
+            ports,
+        });
+        if self.send_msg(Msg::Adopt(bound)) {
+            Ok(ports)
+        } else {
+            release(&self.ports, &[ports.0, ports.1]);
+            Err(PortError::Exhausted)
+        }
     }
 
     /// Sends a command and wakes the thread.
     pub fn send(&self, cmd: Command) {
-        if self.commands.send(cmd).is_ok() {
+        self.send_msg(Msg::Cmd(cmd));
+    }
+
+    fn send_msg(&self, msg: Msg) -> bool {
+        // the sockets of a refused `Adopt` are closed here, with the message
+        let sent = self.commands.send(msg).is_ok();
+        if sent {
             let _ = self.waker.wake();
         }
+        sent
     }
 }
 
@@ -297,11 +433,15 @@ impl Drop for RelayHandle {
 
 struct Driver {
     cfg: DriverConfig,
-    poll: Poll,
-    ports: PortAllocator,
+    poll: Poller,
+    ports: Arc<Mutex<PortAllocator>>,
     entries: Vec<Option<Entry>>,
+    // session id → slot in `entries` (the first session opened with an id)
+    index: HashMap<SessionId, usize>,
+    // whether an id was ever opened twice (then closing rescans `entries`)
+    duplicate_ids: bool,
     free: Vec<usize>,
-    commands: Receiver<Command>,
+    commands: Receiver<Msg>,
     events: Sender<RelayEvent>,
 }
 
@@ -319,28 +459,25 @@ fn socket_index(side: Side, channel: Channel) -> usize {
 impl Driver {
     fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
+        let mut ready = Vec::with_capacity(1024);
         let mut buf = [0u8; 2048];
         let mut next_sweep = Instant::now() + Duration::from_millis(250);
         loop {
             let timeout = next_sweep.saturating_duration_since(Instant::now());
-            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    return Err(e);
-                }
-            }
+            ready.clear();
+            self.poll
+                .wait(&mut events, timeout, |token| ready.push(token))?;
             // commands first: a packet that arrived with them (the first
             // one after SetMedia/Reanchor) is handled under the new state
-            while let Ok(cmd) = self.commands.try_recv() {
-                if matches!(cmd, Command::Shutdown) {
-                    return Ok(());
+            while let Ok(msg) = self.commands.try_recv() {
+                match msg {
+                    Msg::Cmd(Command::Shutdown) => return Ok(()),
+                    Msg::Cmd(cmd) => self.command(cmd),
+                    Msg::Adopt(bound) => self.adopt(*bound),
                 }
-                self.command(cmd);
             }
-            for ev in events.iter() {
-                if ev.token() == WAKER {
-                    continue;
-                }
-                self.drain_socket(ev.token().0, &mut buf);
+            for &token in &ready {
+                self.read_socket(token as usize, &mut buf);
             }
             let now = Instant::now();
             if now >= next_sweep {
@@ -350,57 +487,41 @@ impl Driver {
         }
     }
 
-    /// Reads until WouldBlock (edge-triggered poll).
-    fn drain_socket(&mut self, token: usize, buf: &mut [u8; 2048]) {
+    /// Reads one datagram: the poll is level-triggered, so a socket with
+    /// more queued is reported again by the next wait (no final `EAGAIN`
+    /// read per event; sockets take turns under load).
+    fn read_socket(&mut self, token: usize, buf: &mut [u8; 2048]) {
         let (slot, k) = (token / 4, token % 4);
         let Some(Some(e)) = self.entries.get_mut(slot) else {
             return;
         };
         let (side, channel) = SOCKETS[k];
-        let mut errors = 0;
-        loop {
-            let (n, from) = match e.sockets[k].recv_from(buf) {
-                Ok(x) => x,
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
-                // ICMP errors (e.g. port unreachable) surface here; keep draining
-                Err(_) if errors < 64 => {
-                    errors += 1;
-                    continue;
-                }
-                Err(_) => return,
-            };
-            let now = Instant::now();
-            if let Forward::Send {
+        // WouldBlock (spurious wake-up) or an ICMP error (e.g. port
+        // unreachable, reported on connected sockets), now consumed:
+        // if datagrams are queued behind it the next wait says so
+        let Ok((n, from)) = e.sockets[k].recv_from(buf) else {
+            return;
+        };
+        let now = Instant::now();
+        if let Forward::Send {
+            side,
+            channel,
+            to,
+            len,
+        } = e.session.handle_datagram(now, side, channel, from, buf, n)
+        {
+            e.send(socket_index(side, channel), &buf[..len], to);
+        }
+        if e.connected[k].is_none() {
+            e.settle(now, k);
+        }
+        while let Some((side, digit)) = e.session.poll_dtmf() {
+            let _ = self.events.send(RelayEvent::Dtmf {
+                id: e.id,
                 side,
-                channel,
-                to,
-                len,
-            } = e.session.handle_datagram(now, side, channel, from, buf, n)
-            {
-                let _ = e.sockets[socket_index(side, channel)].send_to(&buf[..len], to);
-            }
-            while let Some((side, digit)) = e.session.poll_dtmf() {
-                let _ = self.events.send(RelayEvent::Dtmf {
-                    id: e.id,
-                    side,
-                    digit,
-                });
-            }
+                digit,
+            });
         }
-    }
-
-    fn bind_pair(&mut self) -> Result<(PortPair, UdpSocket, UdpSocket), PortError> {
-        for _ in 0..16 {
-            let pair = self.ports.allocate()?;
-            let rtp = UdpSocket::bind(SocketAddr::new(self.cfg.bind, pair.rtp));
-            let rtcp = UdpSocket::bind(SocketAddr::new(self.cfg.bind, pair.rtcp()));
-            if let (Ok(a), Ok(b)) = (rtp, rtcp) {
-                return Ok((pair, a, b));
-            }
-            // in use by someone else: keep it out of rotation for now
-            tracing::debug!(port = pair.rtp, "relay port pair busy");
-        }
-        Err(PortError::Exhausted)
     }
 
     fn open(
@@ -409,55 +530,77 @@ impl Driver {
         a: LegConfig,
         b: LegConfig,
     ) -> Result<(PortPair, PortPair), PortError> {
-        let (pa, a_rtp, a_rtcp) = self.bind_pair()?;
-        let (pb, b_rtp, b_rtcp) = match self.bind_pair() {
-            Ok(x) => x,
-            Err(e) => {
-                self.ports.release(pa);
-                return Err(e);
-            }
-        };
+        let (sockets, ports) = bind_session(&self.ports, self.cfg.bind)?;
+        self.adopt(Bound {
+            id,
+            a,
+            b,
+            sockets,
+            ports,
+        });
+        Ok(ports)
+    }
+
+    /// Starts relaying on sockets bound by [`bind_session`].
+    fn adopt(&mut self, bound: Bound) {
+        let Bound {
+            id,
+            a,
+            b,
+            sockets,
+            ports,
+        } = bound;
         let slot = self.free.pop().unwrap_or_else(|| {
             self.entries.push(None);
             self.entries.len() - 1
         });
-        let mut sockets = [a_rtp, a_rtcp, b_rtp, b_rtcp];
-        for (k, s) in sockets.iter_mut().enumerate() {
-            if self
-                .poll
-                .registry()
-                .register(s, Token(slot * 4 + k), Interest::READABLE)
-                .is_err()
-            {
+        for (k, s) in sockets.iter().enumerate() {
+            if self.poll.add(s, (slot * 4 + k) as u64).is_err() {
                 tracing::warn!("relay socket registration failed");
+            }
+        }
+        match self.index.entry(id) {
+            std::collections::hash_map::Entry::Occupied(_) => self.duplicate_ids = true,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(slot);
             }
         }
         self.entries[slot] = Some(Entry {
             id,
             session: RelaySession::new(self.cfg.relay, Instant::now(), a, b),
             sockets,
-            ports: (pa, pb),
+            connected: [None; 4],
+            ports,
         });
-        Ok((pa, pb))
     }
 
     fn find(&self, id: SessionId) -> Option<usize> {
-        self.entries
-            .iter()
-            .position(|e| e.as_ref().is_some_and(|e| e.id == id))
+        self.index.get(&id).copied()
     }
 
     fn close(&mut self, slot: usize, expired: bool) {
-        if let Some(mut e) = self.entries[slot].take() {
-            for s in &mut e.sockets {
-                let _ = self.poll.registry().deregister(s);
+        if let Some(e) = self.entries[slot].take() {
+            for s in &e.sockets {
+                let _ = self.poll.delete(s);
             }
             let stats = (e.session.stats(Side::A), e.session.stats(Side::B));
             let (id, ports) = (e.id, e.ports);
             // close the sockets before announcing the ports are free
             drop(e);
-            self.ports.release(ports.0);
-            self.ports.release(ports.1);
+            release(&self.ports, &[ports.0, ports.1]);
+            if self.index.get(&id) == Some(&slot) {
+                self.index.remove(&id);
+                // a later session opened with the same id becomes reachable
+                if self.duplicate_ids {
+                    let other = self
+                        .entries
+                        .iter()
+                        .position(|e| e.as_ref().is_some_and(|e| e.id == id));
+                    if let Some(other) = other {
+                        self.index.insert(id, other);
+                    }
+                }
+            }
             self.free.push(slot);
             let _ = self.events.send(RelayEvent::Closed { id, expired, stats });
         }
@@ -477,7 +620,13 @@ impl Driver {
             }
             Command::Reanchor { id, side, leg } => {
                 if let Some(Some(e)) = self.find(id).map(|i| self.entries[i].as_mut()) {
-                    e.session.reanchor(Instant::now(), side, leg);
+                    let now = Instant::now();
+                    e.session.reanchor(now, side, leg);
+                    // the latch window reopened: unconnect, so that a new
+                    // source can be learned (reconnected once it settles)
+                    for channel in [Channel::Rtp, Channel::Rtcp] {
+                        e.settle(now, socket_index(side, channel));
+                    }
                 }
             }
             Command::SetMedia { id, side, media } => {

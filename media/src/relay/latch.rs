@@ -85,6 +85,16 @@ impl Latch {
         self.latched
     }
 
+    /// The latched source once the window has closed at `now`: from then
+    /// on [`Latch::check`] accepts only that source, so a driver may
+    /// `connect()` the socket to it and let the kernel do the filtering.
+    pub fn settled(&self, now: Instant) -> Option<SocketAddr> {
+        match self.latched {
+            Some(a) if !self.window_open(now) => Some(a),
+            _ => None,
+        }
+    }
+
     fn window_open(&self, now: Instant) -> bool {
         self.seen_in_window < self.cfg.window_packets
             && now.duration_since(self.opened_at) < self.cfg.window
@@ -140,6 +150,33 @@ mod tests {
         assert_eq!(l.check(t0, a("198.51.100.66:5000")), LatchDecision::Reject);
         assert_eq!(l.rejected, 1);
         assert_eq!(l.destination(), Some(a("203.0.113.9:61000")));
+    }
+
+    #[test]
+    fn settles_when_the_window_closes_and_unsettles_on_reopen() {
+        let t0 = Instant::now();
+        let mut l = Latch::new(LatchConfig::default(), t0, Some(a("10.0.0.5:4000")));
+        assert_eq!(l.settled(t0), None, "nothing latched yet");
+        assert_eq!(l.check(t0, a("10.0.0.5:4000")), LatchDecision::Latched);
+        assert_eq!(l.settled(t0), None, "window still open");
+        // window closed by time
+        assert_eq!(
+            l.settled(t0 + Duration::from_secs(3)),
+            Some(a("10.0.0.5:4000"))
+        );
+        // window closed by packets
+        for _ in 0..9 {
+            l.check(t0, a("10.0.0.5:4000"));
+        }
+        assert_eq!(l.settled(t0), Some(a("10.0.0.5:4000")));
+        l.reopen(t0, Some(a("10.0.0.6:4000")));
+        assert_eq!(l.settled(t0), None, "re-anchoring reopens the window");
+        l.reopen(t0, None);
+        assert_eq!(
+            l.settled(t0 + Duration::from_secs(9)),
+            None,
+            "hold unlatches"
+        );
     }
 
     #[test]

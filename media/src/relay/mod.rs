@@ -3,13 +3,15 @@
 //! continuity ([`continuity`]), the sans-IO per-call state
 //! ([`session`]), what each leg negotiated — RFC 4733 key presses reported
 //! as they pass, per-packet transcoding when the legs' codecs differ
-//! ([`media`]) — a socket driver on a dedicated thread ([`driver`]) and a
-//! pool of such threads, one per core ([`pool`]).
+//! ([`media`]) — a socket driver on a dedicated thread ([`driver`], over a
+//! level-triggered epoll: [`poller`]) and a pool of such threads, one per
+//! core ([`pool`]).
 
 pub mod continuity;
 pub mod driver;
 pub mod latch;
 pub mod media;
+pub mod poller;
 pub mod pool;
 pub mod ports;
 pub mod session;

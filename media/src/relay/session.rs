@@ -308,6 +308,23 @@ impl RelaySession {
         );
     }
 
+    /// The only source `side`'s `channel` socket still accepts at `now`:
+    /// its latched peer once the latch window has closed (see
+    /// [`Latch::settled`]). A driver may then `connect()` that socket to it
+    /// — the kernel skips the route lookup on send and drops other sources
+    /// before they are read, the same verdict [`Latch::check`] gives them —
+    /// and must undo that when this turns `None` again (after
+    /// [`RelaySession::reanchor`]: a new latch window, or hold). `None`
+    /// for the RTCP socket with rtcp-mux (RTCP then uses the RTP socket).
+    pub fn settled_peer(&self, now: Instant, side: Side, channel: Channel) -> Option<SocketAddr> {
+        let leg = &self.legs[side.idx()];
+        match channel {
+            Channel::Rtp => leg.rtp.settled(now),
+            Channel::Rtcp if leg.cfg.rtcp_mux => None,
+            Channel::Rtcp => leg.rtcp.settled(now),
+        }
+    }
+
     /// Earliest deadline for [`RelaySession::handle_timeout`]: the
     /// inactivity timeout or the next 10 s quality sample.
     pub fn poll_timeout(&self) -> Option<Instant> {

@@ -13,6 +13,7 @@ use media::dtmf::rfc4733::DtmfReceiver;
 use media::g711::Law;
 use media::jitter::{JitterBuffer, JitterConfig, Playout};
 use media::mixer::{Mixer, ParticipantId, Role, RoomId, RoomLimits};
+use media::relay::poller::{Events, Poller};
 use media::relay::{Channel, Forward, LegConfig, RelayConfig, RelaySession, Side};
 use media::rtcp::{write_rr, write_sr, NtpTime, ReportBlock, RtcpCompound, SenderInfo};
 use media::rtp::{PayloadType, RtpHeader, RtpPacket, Ssrc};
@@ -96,6 +97,12 @@ fn relay_path_over_udp_allocates_nothing() {
         leg(b_addr),
     );
     let relay_a_addr = relay_a.local_addr().unwrap();
+    // as the driver does: a level-triggered poll, and B's relay socket
+    // connected to B once latching settled (`send`, not `send_to`)
+    let poller = Poller::new().unwrap();
+    let mut events = Events::with_capacity(64);
+    poller.add(&relay_a, 1).unwrap();
+    relay_b.connect(b_addr).unwrap();
     let payload = [0xd5u8; 160];
     let mut out = [0u8; 1500];
     let mut buf = [0u8; 2048];
@@ -103,10 +110,16 @@ fn relay_path_over_udp_allocates_nothing() {
         // endpoint A sends; the relay receives, rewrites, forwards; B receives
         let n = rtp_packet(&mut out, 0xaaaa, seq, &payload);
         ep_a.send_to(&out[..n], relay_a_addr).unwrap();
+        let mut ready = 0;
+        poller
+            .wait(&mut events, Duration::from_secs(2), |t| ready += t)
+            .unwrap();
+        assert_eq!(ready, 1);
         let (n, from) = relay_a.recv_from(&mut buf).unwrap();
         match session.handle_packet(Instant::now(), Side::A, Channel::Rtp, from, &mut buf[..n]) {
             Forward::Send { to, .. } => {
-                relay_b.send_to(&buf[..n], to).unwrap();
+                assert_eq!(to, b_addr);
+                relay_b.send(&buf[..n]).unwrap();
             }
             other => panic!("{other:?}"),
         }

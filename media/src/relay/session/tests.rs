@@ -290,3 +290,44 @@ fn leg_config_from_sdp() {
         })
     );
 }
+
+#[test]
+fn settled_peer_per_socket() {
+    let t0 = Instant::now();
+    let mut s = session(t0);
+    let nat_a = addr("198.51.100.7:61000");
+    for seq in 0..10 {
+        assert_eq!(
+            s.settled_peer(ms(t0, 20 * u64::from(seq)), Side::A, Channel::Rtp),
+            None
+        );
+        s.handle_packet(t0, Side::A, Channel::Rtp, nat_a, &mut rtp(1, seq, 0));
+    }
+    // ten packets closed A's RTP latch window; its RTCP latch, B's and the
+    // unlatched sockets stay open until their own windows close
+    assert_eq!(s.settled_peer(t0, Side::A, Channel::Rtp), Some(nat_a));
+    assert_eq!(s.settled_peer(t0, Side::A, Channel::Rtcp), None);
+    assert_eq!(
+        s.settled_peer(ms(t0, 5000), Side::B, Channel::Rtp),
+        None,
+        "never latched"
+    );
+    // re-anchoring reopens it; with rtcp-mux the RTCP socket is never connected
+    let muxed = LegConfig {
+        remote_rtp: Some(addr(A)),
+        remote_rtcp: None,
+        rtcp_mux: true,
+    };
+    s.reanchor(ms(t0, 300), Side::A, muxed);
+    assert_eq!(s.settled_peer(ms(t0, 300), Side::A, Channel::Rtp), None);
+    s.handle_packet(
+        ms(t0, 320),
+        Side::A,
+        Channel::Rtp,
+        addr(A),
+        &mut rtp(1, 10, 0),
+    );
+    let later = ms(t0, 4000);
+    assert_eq!(s.settled_peer(later, Side::A, Channel::Rtp), Some(addr(A)));
+    assert_eq!(s.settled_peer(later, Side::A, Channel::Rtcp), None);
+}
