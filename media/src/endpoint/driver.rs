@@ -301,15 +301,27 @@ impl Driver {
         }
     }
 
+    /// A pair busy with another process goes back to the end of the free
+    /// list and the next one is tried (as the relay does).
     fn bind_pair(&mut self) -> Result<(PortPair, UdpSocket, UdpSocket), PortError> {
-        for _ in 0..16 {
+        for _ in 0..self.ports.available().clamp(1, 256) {
             let pair = self.ports.allocate()?;
             let rtp = UdpSocket::bind(SocketAddr::new(self.cfg.bind, pair.rtp));
             let rtcp = UdpSocket::bind(SocketAddr::new(self.cfg.bind, pair.rtcp()));
-            if let (Ok(a), Ok(b)) = (rtp, rtcp) {
-                return Ok((pair, a, b));
+            match (rtp, rtcp) {
+                (Ok(a), Ok(b)) => return Ok((pair, a, b)),
+                (rtp, rtcp) => {
+                    let out_of_fds = [rtp.err(), rtcp.err()]
+                        .iter()
+                        .flatten()
+                        .any(|e| matches!(e.raw_os_error(), Some(23 | 24)));
+                    self.ports.release(pair);
+                    if out_of_fds {
+                        return Err(PortError::Descriptors);
+                    }
+                    tracing::debug!(port = pair.rtp, "endpoint port pair busy");
+                }
             }
-            tracing::debug!(port = pair.rtp, "endpoint port pair busy");
         }
         Err(PortError::Exhausted)
     }

@@ -270,23 +270,34 @@ enum Msg {
     Adopt(Box<Bound>),
 }
 
-/// Allocates a port pair and binds its RTP and RTCP sockets (a pair busy
-/// with someone else is tried next and kept out of rotation).
+/// Allocates a port pair and binds its RTP and RTCP sockets. A pair busy
+/// with another process goes back to the end of the free list (retried
+/// after every other pair) and the next one is tried; running out of file
+/// descriptors stops at once with its own error.
 fn bind_pair(
     ports: &Mutex<PortAllocator>,
     bind: IpAddr,
 ) -> Result<(PortPair, UdpSocket, UdpSocket), PortError> {
-    for _ in 0..16 {
-        let pair = ports
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .allocate()?;
+    let lock = || ports.lock().unwrap_or_else(PoisonError::into_inner);
+    let attempts = lock().available().clamp(1, 256);
+    for _ in 0..attempts {
+        let pair = lock().allocate()?;
         let rtp = UdpSocket::bind(SocketAddr::new(bind, pair.rtp));
         let rtcp = UdpSocket::bind(SocketAddr::new(bind, pair.rtcp()));
-        if let (Ok(a), Ok(b)) = (rtp, rtcp) {
-            return Ok((pair, a, b));
+        match (rtp, rtcp) {
+            (Ok(a), Ok(b)) => return Ok((pair, a, b)),
+            (rtp, rtcp) => {
+                let out_of_fds = [rtp.err(), rtcp.err()]
+                    .iter()
+                    .flatten()
+                    .any(|e| matches!(e.raw_os_error(), Some(23 | 24)));
+                lock().release(pair);
+                if out_of_fds {
+                    return Err(PortError::Descriptors);
+                }
+                tracing::debug!(port = pair.rtp, "relay port pair busy");
+            }
         }
-        tracing::debug!(port = pair.rtp, "relay port pair busy");
     }
     Err(PortError::Exhausted)
 }
@@ -667,5 +678,32 @@ impl Driver {
                 self.close(i, true);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod bind_tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    /// A pair taken by another socket is skipped, not lost from the pool.
+    #[test]
+    fn busy_pair_is_skipped_and_kept() {
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        // Find a free 4-port window to work in.
+        let base = (0..200)
+            .map(|i| 47_000 + i * 8)
+            .find(|b| (0..4).all(|k| UdpSocket::bind(SocketAddr::new(ip, b + k)).is_ok()))
+            .expect("a free port window");
+        let ports = Mutex::new(PortAllocator::new(base, base + 4).expect("range"));
+        let squatter = UdpSocket::bind(SocketAddr::new(ip, base)).expect("squat the first pair");
+        let (pair, _a, _b) = bind_pair(&ports, ip).expect("the second pair");
+        assert_eq!(pair.rtp, base + 2);
+        // The busy pair went back to the free list.
+        assert_eq!(ports.lock().expect("lock").available(), 1);
+        drop(squatter);
+        let (again, _c, _d) = bind_pair(&ports, ip).expect("the first pair, free now");
+        assert_eq!(again.rtp, base);
     }
 }

@@ -33,6 +33,9 @@ pub enum PortError {
     /// All pairs are in use.
     #[error("all RTP port pairs are in use")]
     Exhausted,
+    /// The process may open no more sockets (EMFILE / ENFILE).
+    #[error("out of file descriptors: raise the limit (ulimit -n)")]
+    Descriptors,
 }
 
 /// Hands out port pairs least-recently-released first, so a just-freed
