@@ -36,9 +36,9 @@ fn call_over(pbx: &Pbx, uas: &str, uac: &str, tcp: bool) -> (SippResult, SippRes
     (server.wait(), client, port)
 }
 
-/// `pbx cdr --csv` rows as field maps, waiting up to 3 s for `n` rows.
-fn cdr_rows(pbx: &Pbx, n: usize) -> Vec<HashMap<String, String>> {
-    let deadline = Instant::now() + Duration::from_secs(3);
+/// `pbx cdr --csv` rows as field maps, waiting up to 5 s for `n` rows.
+pub(crate) fn cdr_rows(pbx: &Pbx, n: usize) -> Vec<HashMap<String, String>> {
+    let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let out = pbx.admin(&["cdr", "--csv"]);
         assert!(

@@ -34,40 +34,7 @@ fn trunk(name: &str, port: u16, priority: u32, extra: &str) -> String {
     )
 }
 
-/// `pbx cdr --csv` rows as field maps, waiting up to 5 s for `n` rows.
-fn cdr_rows(pbx: &Pbx, n: usize) -> Vec<HashMap<String, String>> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let out = pbx.admin(&["cdr", "--csv"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let mut lines = text.lines();
-        let header: Vec<String> = lines
-            .next()
-            .expect("CSV header")
-            .split(',')
-            .map(str::to_owned)
-            .collect();
-        let rows: Vec<HashMap<String, String>> = lines
-            .map(|l| {
-                header
-                    .iter()
-                    .cloned()
-                    .zip(l.split(',').map(str::to_owned))
-                    .collect()
-            })
-            .collect();
-        if rows.len() >= n || Instant::now() > deadline {
-            assert_eq!(rows.len(), n, "CDR rows:\n{text}");
-            return rows;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use crate::b2bua::cdr_rows;
 
 fn field<'a>(row: &'a HashMap<String, String>, k: &str) -> &'a str {
     row.get(k).map_or("<missing>", String::as_str)

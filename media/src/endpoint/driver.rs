@@ -311,10 +311,9 @@ impl Driver {
             match (rtp, rtcp) {
                 (Ok(a), Ok(b)) => return Ok((pair, a, b)),
                 (rtp, rtcp) => {
-                    let out_of_fds = [rtp.err(), rtcp.err()]
-                        .iter()
-                        .flatten()
-                        .any(|e| matches!(e.raw_os_error(), Some(23 | 24)));
+                    let out_of_fds = crate::relay::ports::out_of_descriptors(
+                        [rtp.err(), rtcp.err()].iter().flatten(),
+                    );
                     self.ports.release(pair);
                     if out_of_fds {
                         return Err(PortError::Descriptors);

@@ -89,6 +89,15 @@ impl PortAllocator {
     }
 }
 
+/// Whether a failed bind means the process ran out of file descriptors
+/// (EMFILE / ENFILE) rather than a port being busy: port allocation stops
+/// then with [`PortError::Descriptors`] instead of trying every pair.
+pub fn out_of_descriptors<'a>(errors: impl IntoIterator<Item = &'a std::io::Error>) -> bool {
+    errors
+        .into_iter()
+        .any(|e| matches!(e.raw_os_error(), Some(23 | 24)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
