@@ -153,20 +153,27 @@ pub(crate) fn run(path: Option<&Path>, args: CdrArgs) -> anyhow::Result<ExitCode
         trunk: args.trunk.clone(),
         limit: args.limit,
     })?;
-    if args.csv {
-        print_csv(&rows, offset);
+    let mut out = std::io::stdout().lock();
+    let written = if args.csv {
+        print_csv(&mut out, &rows, offset)
     } else {
-        print_table(&rows, offset);
+        print_table(&mut out, &rows, offset)
+    };
+    match written.and_then(|()| out.flush()) {
+        // `pbx cdr | head`: the reader left; that is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(e.into()),
+        Ok(()) => Ok(ExitCode::SUCCESS),
     }
-    Ok(ExitCode::SUCCESS)
 }
 
-fn print_table(rows: &[StoredCdr], offset: i64) {
+fn print_table(out: &mut impl Write, rows: &[StoredCdr], offset: i64) -> std::io::Result<()> {
     if rows.is_empty() {
         eprintln!("no call records in the window");
-        return;
+        return Ok(());
     }
-    println!(
+    writeln!(
+        out,
         "{:<17} {:<19} {:<12} {:<12} {:<8} {:<10} {:<10} {:>5} {:>7} {:<16} {:<6} codec",
         "call",
         "start",
@@ -179,7 +186,7 @@ fn print_table(rows: &[StoredCdr], offset: i64) {
         "billsec",
         "cause",
         "side"
-    );
+    )?;
     for s in rows {
         let r = &s.record;
         let codec = r
@@ -187,7 +194,8 @@ fn print_table(rows: &[StoredCdr], offset: i64) {
             .iter()
             .find_map(|l| l.codec.as_deref())
             .unwrap_or("-");
-        println!(
+        writeln!(
+            out,
             "{:<17} {:<19} {:<12} {:<12} {:<8} {:<10} {:<10} {:>5} {:>7} {:<16} {:<6} {codec}",
             r.call_id,
             format_local(r.start_ms, offset),
@@ -200,12 +208,13 @@ fn print_table(rows: &[StoredCdr], offset: i64) {
             r.billsec,
             r.hangup_cause,
             r.hangup_side
-        );
+        )?;
     }
+    Ok(())
 }
 
-fn print_csv(rows: &[StoredCdr], offset: i64) {
-    println!("call_id,caller,callee,direction,did,trunk,start,ring,answer,end,duration_s,billsec,disposition,hangup_cause,hangup_side,hold_s,legs,codecs,caller_mos,caller_lost,caller_jitter_ms,callee_mos,callee_lost,callee_jitter_ms");
+fn print_csv(out: &mut impl Write, rows: &[StoredCdr], offset: i64) -> std::io::Result<()> {
+    writeln!(out, "call_id,caller,callee,direction,did,trunk,start,ring,answer,end,duration_s,billsec,disposition,hangup_cause,hangup_side,hold_s,legs,codecs,caller_mos,caller_lost,caller_jitter_ms,callee_mos,callee_lost,callee_jitter_ms")?;
     for s in rows {
         let r = &s.record;
         let t = |v: Option<u64>| v.map_or(String::new(), |ms| format_local(ms, offset));
@@ -226,7 +235,8 @@ fn print_csv(rows: &[StoredCdr], offset: i64) {
                 None => ",,".into(),
             }
         };
-        println!(
+        writeln!(
+            out,
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             csv_field(&r.call_id),
             csv_field(&r.caller),
@@ -248,8 +258,9 @@ fn print_csv(rows: &[StoredCdr], offset: i64) {
             csv_field(&codecs.join(" ")),
             q(0),
             q(1)
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// GET `path` on the running server's local HTTP endpoint (metrics.listen):
