@@ -1,5 +1,6 @@
 //! `pbx registrations`: the bindings in the store, one per line.
 
+use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -13,8 +14,10 @@ pub(crate) fn run(path: Option<&Path>) -> anyhow::Result<ExitCode> {
     if bindings.is_empty() {
         eprintln!("no registrations (store {})", store.path().display());
     }
-    for b in bindings {
-        println!(
+    let mut out = std::io::stdout().lock();
+    let written = bindings.iter().try_for_each(|b| {
+        writeln!(
+            out,
             "{}\t{}\texpires in {}s\tq={}\tvia {}\t{}",
             b.aor,
             b.uri,
@@ -22,7 +25,12 @@ pub(crate) fn run(path: Option<&Path>) -> anyhow::Result<ExitCode> {
             f32::from(b.q) / 1000.0,
             b.source_text(),
             b.user_agent.as_deref().unwrap_or("-")
-        );
+        )
+    });
+    match written.and_then(|()| out.flush()) {
+        // `pbx registrations | head`: the reader left; that is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(e.into()),
+        Ok(()) => Ok(ExitCode::SUCCESS),
     }
-    Ok(ExitCode::SUCCESS)
 }
