@@ -4,7 +4,15 @@
 //! relay) and the relay thread's CPU use, from which "calls per core"
 //! follows.
 //!
-//! `cargo run --release -p media --example relay_load -- [calls] [seconds] [port_base] [threads]`
+//! `cargo run --release -p media --example relay_load -- [calls] [seconds] [port_base] [threads] [relay|bare|uring]`
+//!
+//! `bare` replaces the relay by the floor of any socket relay: a thread
+//! that only moves each datagram from one connected socket to its
+//! partner (level-triggered epoll, `recv` + `send`, no latching, stats or
+//! continuity). Same generator, same accounting: the ratio relay / bare is
+//! what the relay's own work costs on top of the kernel's. `uring` is the
+//! same floor on io_uring (one `io_uring_enter` per batch instead of a
+//! `recv` and a `send` syscall per datagram).
 //!
 //! Keep the relay port range below the ephemeral range
 //! (`/proc/sys/net/ipv4/ip_local_port_range`): the simulated endpoints bind
@@ -18,6 +26,8 @@ use media::relay::pool::RelayPool;
 use media::relay::{LegConfig, RelayConfig};
 use media::rtp::{PayloadType, RtpHeader, Ssrc};
 use mio::{Events, Interest, Poll, Token};
+
+mod bare;
 
 fn relay_cpu_seconds() -> f64 {
     let mut total = 0.0;
@@ -54,8 +64,11 @@ fn main() {
         },
         ..DriverConfig::default()
     };
-    let relay = RelayPool::spawn(cfg, threads).expect("relay");
+    let mode = args.get(5).map_or("relay", String::as_str);
+    let bare = matches!(mode, "bare" | "uring");
+    let relay = (!bare).then(|| RelayPool::spawn(cfg, threads).expect("relay"));
     let mut eps: Vec<(UdpSocket, UdpSocket, SocketAddr, SocketAddr)> = Vec::with_capacity(calls);
+    let mut bare_pairs = Vec::new();
     for i in 0..calls {
         let a = UdpSocket::bind("127.0.0.1:0").unwrap();
         let b = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -64,20 +77,47 @@ fn main() {
             remote_rtcp: None,
             rtcp_mux: true,
         };
-        let ports = relay
-            .open_sync(
-                SessionId(i as u64),
-                leg(&a),
-                leg(&b),
-                Duration::from_secs(5),
-            )
-            .unwrap_or_else(|e| panic!("open failed at call {i}: {e}"));
-        let ra: SocketAddr = format!("127.0.0.1:{}", ports.0.rtp).parse().unwrap();
-        let rb: SocketAddr = format!("127.0.0.1:{}", ports.1.rtp).parse().unwrap();
+        let (ra, rb) = match &relay {
+            Some(relay) => {
+                let ports = relay
+                    .open_sync(
+                        SessionId(i as u64),
+                        leg(&a),
+                        leg(&b),
+                        Duration::from_secs(5),
+                    )
+                    .unwrap_or_else(|e| panic!("open failed at call {i}: {e}"));
+                (
+                    SocketAddr::from(([127, 0, 0, 1], ports.0.rtp)),
+                    SocketAddr::from(([127, 0, 0, 1], ports.1.rtp)),
+                )
+            }
+            None => {
+                let port = |k: usize| base + (i * 2 + k) as u16;
+                let ra = UdpSocket::bind(("127.0.0.1", port(0))).expect("bare relay port");
+                let rb = UdpSocket::bind(("127.0.0.1", port(1))).expect("bare relay port");
+                ra.connect(a.local_addr().unwrap()).unwrap();
+                rb.connect(b.local_addr().unwrap()).unwrap();
+                let addrs = (ra.local_addr().unwrap(), rb.local_addr().unwrap());
+                bare_pairs.push((ra, rb));
+                addrs
+            }
+        };
         a.set_nonblocking(true).unwrap();
         b.set_nonblocking(true).unwrap();
         eps.push((a, b, ra, rb));
     }
+    let bare_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let bare_thread = bare.then(|| {
+        let stop = std::sync::Arc::clone(&bare_stop);
+        std::thread::Builder::new()
+            .name("rtp-relay".into())
+            .spawn({
+                let uring = mode == "uring";
+                move || bare::forward(bare_pairs, &stop, uring)
+            })
+            .unwrap()
+    });
     // receiver thread: polls every endpoint socket, records delays
     let recv_socks: Vec<mio::net::UdpSocket> = eps
         .iter()
@@ -99,9 +139,14 @@ fn main() {
         let mut received = 0u64;
         let mut buf = [0u8; 2048];
         let deadline = stop_at + Duration::from_millis(500);
+        let spin = std::env::var_os("RELAY_LOAD_SPIN").is_some();
+        let wait = if spin {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(50)
+        };
         while Instant::now() < deadline {
-            poll.poll(&mut events, Some(Duration::from_millis(50)))
-                .unwrap();
+            poll.poll(&mut events, Some(wait)).unwrap();
             for ev in events.iter() {
                 let s = &socks[ev.token().0];
                 while let Ok((n, _)) = s.recv_from(&mut buf) {
@@ -166,6 +211,10 @@ fn main() {
     let wall = gen_start.elapsed().as_secs_f64();
     let (received, hist) = receiver.join().unwrap();
     let cpu = relay_cpu_seconds() - cpu0;
+    bare_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(t) = bare_thread {
+        let _ = t.join();
+    }
     let pct = |p: f64| {
         let target = (received as f64 * p).ceil() as u64;
         let mut acc = 0;
@@ -180,7 +229,8 @@ fn main() {
     let loss = 1.0 - received as f64 / sent.max(1) as f64;
     let util = cpu / wall;
     println!(
-        "threads={threads} calls={calls} wall={wall:.1}s sent={sent} received={received} loss={:.4}%",
+        "mode={} threads={threads} calls={calls} wall={wall:.1}s sent={sent} received={received} loss={:.4}%",
+        mode,
         loss * 100.0
     );
     println!(
