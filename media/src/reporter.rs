@@ -127,6 +127,11 @@ impl RtcpReporter {
         }
     }
 
+    /// The SSRC this reporter speaks for.
+    pub fn ssrc(&self) -> Ssrc {
+        self.ssrc
+    }
+
     /// Latest round-trip time.
     pub fn rtt(&self) -> Option<Duration> {
         self.rtt

@@ -21,6 +21,7 @@ use super::ports::{PortAllocator, PortError, PortPair};
 use super::session::{Channel, Forward, LegConfig, LegStats, RelayConfig, RelaySession, Side};
 use crate::dtmf::Digit;
 use crate::quality::QualitySample;
+use crate::rtcp::NtpTime;
 
 /// Caller-chosen id of a relayed call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -668,16 +669,38 @@ impl Driver {
         }
     }
 
+    /// Every 250 ms: quality samples, inactivity, and the relay's own RTCP
+    /// for transcoded sessions ([`RelaySession::poll_report`]).
     fn sweep(&mut self, now: Instant) {
+        let wall = wall_clock_ntp();
+        let mut buf = [0u8; 512];
         for i in 0..self.entries.len() {
-            let expired = self.entries[i]
-                .as_mut()
-                .is_some_and(|e| e.session.handle_timeout(now));
+            let expired = self.entries[i].as_mut().is_some_and(|e| {
+                while let Some(Forward::Send {
+                    side,
+                    channel,
+                    to,
+                    len,
+                }) = e.session.poll_report(now, wall, &mut buf)
+                {
+                    e.send(socket_index(side, channel), &buf[..len], to);
+                }
+                e.session.handle_timeout(now)
+            });
             if expired {
                 self.close(i, true);
             }
         }
     }
+}
+
+/// Now as an NTP timestamp (seconds since 1900, RFC 3550 §4).
+fn wall_clock_ntp() -> NtpTime {
+    const UNIX_TO_NTP: Duration = Duration::from_secs(2_208_988_800);
+    let since_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    NtpTime::from_duration(since_unix + UNIX_TO_NTP)
 }
 
 #[cfg(test)]

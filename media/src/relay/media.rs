@@ -12,8 +12,9 @@
 //!   acts as a new source): its own SSRC, sequence numbers and timestamps in
 //!   the output codec's clock. telephone-events are translated to the other
 //!   leg's payload type (timestamps mapped, duration rescaled) or dropped
-//!   when that leg did not negotiate them; other payload types and RTCP are
-//!   not forwarded while transcoding.
+//!   when that leg did not negotiate them; other payload types are not
+//!   forwarded while transcoding, and RTCP is answered by the relay's own
+//!   reports on its streams (`RelaySession::poll_report`).
 
 use super::session::Side;
 use crate::codec::transcode::Transcoder;

@@ -14,6 +14,7 @@ use crate::codec::CodecError;
 use crate::demux::{classify, PacketKind};
 use crate::dtmf::Digit;
 use crate::quality::{QualityMonitor, StreamCounters};
+use crate::reporter::RtcpReporter;
 use crate::rtcp::{self, NtpTime, RtcpCompound};
 use crate::rtp::{RtpPacket, Ssrc};
 use crate::sdp::SessionDescription;
@@ -134,7 +135,8 @@ pub enum DropReason {
     /// Session expired.
     Expired,
     /// Not forwarded while transcoding: RTCP (the relay is the source of
-    /// the transcoded streams), payload types the other leg has no
+    /// the transcoded streams and sends its own reports, see
+    /// [`RelaySession::poll_report`]), payload types the other leg has no
     /// counterpart for, late packets, frames the codec refused.
     Transcoding,
 }
@@ -199,10 +201,14 @@ struct Leg {
     sr_sent: [(u32, Option<Instant>); 4],
     sr_next: usize,
     quality: QualityMonitor,
+    // the relay's own RTCP to this leg while it transcodes: created with
+    // the first transcoded packet sent to the leg (its SSRC is the stream's)
+    report: Option<RtcpReporter>,
+    seed: u64,
 }
 
 impl Leg {
-    fn new(cfg: LegConfig, latch: LatchConfig, now: Instant) -> Self {
+    fn new(cfg: LegConfig, latch: LatchConfig, now: Instant, seed: u64) -> Self {
         Self {
             cfg,
             rtp: Latch::new(latch, now, cfg.remote_rtp),
@@ -226,7 +232,52 @@ impl Leg {
                 q.observe(now, StreamCounters::default());
                 q
             },
+            report: None,
+            seed,
         }
+    }
+
+    /// Round trip from a report block answering an SR sent to this leg
+    /// (LSR = that SR's compact NTP time, DLSR = how long the leg held it).
+    fn note_rtt(&mut self, now: Instant, lsr: u32, dlsr: u32) {
+        if let Some((_, Some(sent))) = self
+            .sr_sent
+            .iter()
+            .find(|(c, t)| *c == lsr && t.is_some() && lsr != 0)
+        {
+            let held = f64::from(dlsr) / 65536.0;
+            let rtt = now.duration_since(*sent).as_secs_f64() - held;
+            if rtt >= 0.0 {
+                self.stats.rtt_ms = Some(rtt * 1000.0);
+            }
+        }
+    }
+
+    /// Notes a transcoded packet (the whole datagram in `packet`) sent to
+    /// this leg at `now`; the first starts the relay's reports to the leg.
+    fn transcoded_sent(&mut self, now: Instant, wall: Option<(Instant, NtpTime)>, packet: &[u8]) {
+        let Ok(p) = RtpPacket::parse(packet) else {
+            return;
+        };
+        let (ssrc, ts, size) = (p.ssrc(), p.timestamp(), p.payload().len());
+        let report = match &mut self.report {
+            Some(r) if r.ssrc() == ssrc => r,
+            _ => {
+                // the wall clock is known from the first sweep on
+                let Some((at, ntp)) = wall else { return };
+                let d = now.saturating_duration_since(at);
+                let ntp = NtpTime(ntp.0.wrapping_add(NtpTime::from_duration(d).0));
+                let rate = clock_rate_of(p.payload_type().0);
+                self.report = Some(RtcpReporter::new(ssrc, CNAME, rate, now, ntp, self.seed));
+                self.report.as_mut().expect("just set")
+            }
+        };
+        report.on_rtp_sent(now, ts, size);
+    }
+
+    fn remember_sr(&mut self, now: Instant, compact: u32) {
+        self.sr_sent[self.sr_next] = (compact, Some(now));
+        self.sr_next = (self.sr_next + 1) % self.sr_sent.len();
     }
     fn rtcp_destination(&self) -> Option<(Channel, SocketAddr)> {
         if self.cfg.rtcp_mux {
@@ -253,13 +304,19 @@ pub struct RelaySession {
     last_activity: Instant,
     expired: bool,
     media: MediaState,
+    // (instant, NTP wall clock then), from `poll_report`
+    wall: Option<(Instant, NtpTime)>,
 }
 
 impl RelaySession {
     /// New session at `now`.
     pub fn new(cfg: RelayConfig, now: Instant, a: LegConfig, b: LegConfig) -> Self {
         Self {
-            legs: [Leg::new(a, cfg.latch, now), Leg::new(b, cfg.latch, now)],
+            legs: [
+                Leg::new(a, cfg.latch, now, seed(&a, 0x51)),
+                Leg::new(b, cfg.latch, now, seed(&b, 0xa2)),
+            ],
+            wall: None,
             cfg,
             created: now,
             last_activity: now,
@@ -332,10 +389,17 @@ impl RelaySession {
             return None;
         }
         let idle = self.last_activity + self.cfg.inactivity_timeout;
+        let transcoding = self.media.is_transcoding();
         let sample = self
             .legs
             .iter()
             .filter_map(|l| l.quality.next_sample_at())
+            .chain(
+                self.legs
+                    .iter()
+                    .filter(|_| transcoding)
+                    .filter_map(|l| l.report.as_ref().map(RtcpReporter::poll_timeout)),
+            )
             .min();
         Some(sample.map_or(idle, |s| s.min(idle)))
     }
@@ -362,6 +426,48 @@ impl RelaySession {
             self.expired = true;
         }
         self.expired
+    }
+
+    /// The relay's own RTCP while it transcodes: a transcoded stream is
+    /// the relay's (its SSRC, timestamps and payload), so forwarding the far
+    /// endpoint's reports would describe packets the leg never saw. The
+    /// relay is then an RTP end system towards each leg ([`RtcpReporter`]:
+    /// SR + SDES CNAME at the RFC 3550 §6.2 interval, a block on what it
+    /// receives from the leg); the legs' own reports are taken in, not
+    /// forwarded. Returns a due report for one leg, written into `buf`, and
+    /// where to send it; call until `None` (the driver does every sweep).
+    /// `wall` is the NTP wall-clock time at `now` (the session reads no
+    /// clock).
+    pub fn poll_report(&mut self, now: Instant, wall: NtpTime, buf: &mut [u8]) -> Option<Forward> {
+        self.wall = Some((now, wall));
+        if !self.media.is_transcoding() || self.expired {
+            for leg in &mut self.legs {
+                leg.report = None;
+            }
+            return None;
+        }
+        for side in [Side::A, Side::B] {
+            let leg = &mut self.legs[side.idx()];
+            let Some(report) = &mut leg.report else {
+                continue;
+            };
+            if report.poll_timeout() > now {
+                continue;
+            }
+            let len = report.handle_timeout(now, buf)?;
+            let Some((channel, to)) = leg.rtcp_destination() else {
+                continue;
+            };
+            leg.stats.packets_out += 1;
+            leg.stats.bytes_out += len as u64;
+            return Some(Forward::Send {
+                side,
+                channel,
+                to,
+                len,
+            });
+        }
+        None
     }
 
     /// Quality samples of what the relay receives from `side`'s endpoint
@@ -466,6 +572,9 @@ impl RelaySession {
             leg.recv_ssrc = Some(ssrc);
         }
         leg.recv.update(seq, ts, arrival, size);
+        if let Some(r) = &mut leg.report {
+            r.on_rtp_received(now, &p);
+        }
         self.media
             .observe(side, ssrc, p.payload_type(), ts, p.payload());
         let len = match self.media.transcoding_mut() {
@@ -481,11 +590,15 @@ impl RelaySession {
                 len
             }
         };
+        let transcoded = self.media.is_transcoding();
         let other = &mut self.legs[side.other().idx()];
         match other.rtp.destination() {
             Some(to) => {
                 other.stats.packets_out += 1;
                 other.stats.bytes_out += len as u64;
+                if transcoded {
+                    other.transcoded_sent(now, self.wall, &buf[..len]);
+                }
                 Forward::Send {
                     side: side.other(),
                     channel: Channel::Rtp,
@@ -521,6 +634,7 @@ impl RelaySession {
         self.last_activity = now;
         leg.stats.rtcp_in += 1;
         if self.media.is_transcoding() {
+            absorb_rtcp(now, leg, buf);
             return Forward::Drop(DropReason::Transcoding);
         }
         let (this, other) = match side {
@@ -547,6 +661,40 @@ impl RelaySession {
             }
             None => Forward::Drop(DropReason::NoDestination),
         }
+    }
+}
+
+/// Seeds a leg's report interval generator from its signalled address.
+fn seed(cfg: &LegConfig, salt: u64) -> u64 {
+    let port = cfg.remote_rtp.map_or(0, |a| u64::from(a.port()));
+    0x9e37_79b9_7f4a_7c15 ^ (port << 8) ^ salt
+}
+
+/// Takes in an RTCP compound from `leg` while the relay transcodes (not
+/// forwarded, see [`RelaySession::poll_report`]): its SR feeds the LSR/DLSR
+/// of the relay's next report to the leg, its block on the relay's stream
+/// gives the round trip time.
+fn absorb_rtcp(now: Instant, leg: &mut Leg, buf: &[u8]) {
+    let (Some(report), Ok(compound)) = (&mut leg.report, RtcpCompound::parse(buf)) else {
+        return;
+    };
+    report.handle_rtcp(now, &compound);
+    if let Some(rtt) = report.rtt() {
+        leg.stats.rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
+    }
+}
+
+/// CNAME of the relay's own streams (RFC 3550 §6.5.1).
+const CNAME: &str = "pbx-relay";
+
+/// RTP clock of a transcoded stream's payload type: Opus is the only
+/// codec the relay transcodes into that is not at 8 kHz, and it always
+/// uses a dynamic payload type (RFC 7587 §4.1).
+fn clock_rate_of(payload_type: u8) -> u32 {
+    if payload_type >= 96 {
+        48_000
+    } else {
+        8_000
     }
 }
 
@@ -582,8 +730,7 @@ fn rewrite_rtcp(now: Instant, this: &mut Leg, other: &mut Leg, buf: &mut [u8]) {
                 if mapped != ts {
                     buf[off + 16..off + 20].copy_from_slice(&mapped.to_be_bytes());
                 }
-                other.sr_sent[other.sr_next] = (NtpTime(ntp).compact(), Some(now));
-                other.sr_next = (other.sr_next + 1) % other.sr_sent.len();
+                other.remember_sr(now, NtpTime(ntp).compact());
                 blocks += 20;
             }
             for i in 0..count {
@@ -596,18 +743,7 @@ fn rewrite_rtcp(now: Instant, this: &mut Leg, other: &mut Leg, buf: &mut [u8]) {
                 if Some(about) == other.cont.out_ssrc() {
                     buf[b..b + 4].copy_from_slice(&other.cont.in_ssrc().0.to_be_bytes());
                 }
-                let (lsr, dlsr) = (be32(buf, b + 16), be32(buf, b + 20));
-                if let Some((_, Some(sent))) = this
-                    .sr_sent
-                    .iter()
-                    .find(|(c, t)| *c == lsr && t.is_some() && lsr != 0)
-                {
-                    let held = f64::from(dlsr) / 65536.0;
-                    let rtt = now.duration_since(*sent).as_secs_f64() - held;
-                    if rtt >= 0.0 {
-                        this.stats.rtt_ms = Some(rtt * 1000.0);
-                    }
-                }
+                this.note_rtt(now, be32(buf, b + 16), be32(buf, b + 20));
             }
         }
         off += len;

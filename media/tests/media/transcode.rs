@@ -6,6 +6,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use media::codec::{AudioDecoder, AudioEncoder};
+use media::demux::{classify, PacketKind};
 use media::dtmf::goertzel::goertzel_power;
 use media::dtmf::rfc4733::DtmfSender;
 use media::dtmf::Digit;
@@ -77,10 +78,16 @@ impl Phone {
         .unwrap();
         self.sock.send_to(&b[..len], to).unwrap();
     }
-    /// Receives one packet and decodes it (it must be in our codec).
+    /// Receives one RTP packet and decodes it (it must be in our codec);
+    /// the relay's own RTCP reports in between are skipped.
     fn hear(&mut self) {
         let mut buf = [0u8; 2048];
-        let (n, _) = self.sock.recv_from(&mut buf).unwrap();
+        let n = loop {
+            let (n, _) = self.sock.recv_from(&mut buf).unwrap();
+            if classify(&buf[..n]) == PacketKind::Rtp {
+                break n;
+            }
+        };
         let p = RtpPacket::parse(&buf[..n]).unwrap();
         assert_eq!(p.payload_type(), PayloadType(self.pt), "{:?}", self.codec);
         let mut pcm = [0i16; 960];
@@ -200,4 +207,87 @@ fn pcmu_and_opus_legs_hear_each_other() {
 #[test]
 fn opus_and_pcma_legs_hear_each_other() {
     talk(52000, (111, Codec::Opus), (8, Codec::Pcma));
+}
+
+/// While it transcodes, the relay sends each leg RTCP of its own: an SR on
+/// the stream that leg receives (same SSRC as the RTP), a block on what it
+/// receives from the leg; the leg's RR on that SR gives the relay the
+/// round-trip time, readable in the leg's stats.
+#[test]
+fn transcoding_relay_reports_on_its_own_streams_and_measures_rtt() {
+    use media::rtcp::{self, RtcpCompound};
+    let port_min = free_range(54000);
+    let relay = RelayHandle::spawn(DriverConfig {
+        port_min,
+        port_max: port_min + 40,
+        relay: RelayConfig::default(),
+        ..DriverConfig::default()
+    })
+    .unwrap();
+    let (mut pa, mut pb) = (Phone::new(0, Codec::Pcmu), Phone::new(8, Codec::Pcma));
+    pa.sock
+        .set_read_timeout(Some(Duration::from_millis(5)))
+        .unwrap();
+    let id = SessionId(9);
+    let ports = relay
+        .open_sync(id, leg(&pa.sock), leg(&pb.sock), Duration::from_secs(2))
+        .unwrap();
+    for (side, media) in [(Side::A, pa.media()), (Side::B, pb.media())] {
+        relay.send(Command::SetMedia { id, side, media });
+    }
+    let to_a: SocketAddr = ([127, 0, 0, 1], ports.0.rtp).into();
+    let to_b: SocketAddr = ([127, 0, 0, 1], ports.1.rtp).into();
+    let mut rtp_ssrc = None;
+    let mut sr = None;
+    let mut buf = [0u8; 2048];
+    // paced like a call: 20 ms frames, up to 8 s (the first report is due
+    // 1-3 s after the first transcoded packet)
+    for i in 0..400 {
+        pa.send_tone(i, 1000.0, to_a);
+        pb.send_tone(i, 440.0, to_b);
+        let _ = pb.sock.recv_from(&mut buf);
+        while let Ok((n, _)) = pa.sock.recv_from(&mut buf) {
+            match classify(&buf[..n]) {
+                PacketKind::Rtp => rtp_ssrc = Some(RtpPacket::parse(&buf[..n]).unwrap().ssrc()),
+                PacketKind::Rtcp => sr = Some(buf[..n].to_vec()),
+                _ => {}
+            }
+        }
+        if sr.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sr = sr.expect("an RTCP report from the relay within 8 s");
+    let compound = RtcpCompound::parse(&sr).unwrap();
+    let first = compound.iter().next().unwrap();
+    assert_eq!(first.packet_type(), rtcp::PT_SR);
+    assert_eq!(
+        first.sender_ssrc(),
+        rtp_ssrc,
+        "the SSRC of the RTP A receives"
+    );
+    let block = first.report_blocks().next().expect("a block on A's stream");
+    assert_eq!(block.ssrc, Ssrc(1), "A's SSRC");
+    assert_eq!(block.cumulative_lost, 0);
+    // A answers after holding the SR for 10 ms (DLSR)
+    std::thread::sleep(Duration::from_millis(10));
+    let rr = rtcp::ReportBlock {
+        ssrc: rtp_ssrc.unwrap(),
+        lsr: first.sender_info().unwrap().ntp.compact(),
+        dlsr: 655,
+        ..Default::default()
+    };
+    let n = rtcp::write_rr(Ssrc(1), &[rr], &mut buf).unwrap();
+    pa.sock.send_to(&buf[..n], to_a).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    relay.send(Command::QueryStats(id));
+    let stats = loop {
+        match relay.events.recv_timeout(Duration::from_secs(2)).unwrap() {
+            RelayEvent::Stats { stats, .. } => break stats,
+            _ => continue,
+        }
+    };
+    let rtt = stats.0.rtt_ms.expect("RTT of leg A from its RR");
+    assert!((0.0..50.0).contains(&rtt), "loopback RTT {rtt} ms");
 }

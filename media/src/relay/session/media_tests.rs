@@ -270,3 +270,112 @@ fn pcmu_to_opus_and_back() {
         320 * 6
     );
 }
+
+/// While transcoding, the relay reports on its own (RFC 3550 §6): an SR to
+/// each leg about the stream it sends there, a block about what it receives
+/// from that leg; the legs' RTCP is consumed and gives LSR/DLSR and RTT.
+#[test]
+fn transcoding_session_sends_its_own_reports_and_measures_rtt() {
+    let t0 = Instant::now();
+    let mut s = session(t0);
+    s.set_media(Side::A, media(0, Codec::Pcmu, None)).unwrap();
+    s.set_media(Side::B, media(8, Codec::Pcma, None)).unwrap();
+    let wall = NtpTime(0x0000_1000_0000_0000);
+    let mut buf = [0u8; 512];
+    assert_eq!(s.poll_report(t0, wall, &mut buf), None, "nothing sent yet");
+    // 50 packets each way, 20 ms apart; remember the SSRC the relay sends to A
+    let mut to_a = None;
+    for i in 0..50u16 {
+        let now = t0 + Duration::from_millis(20 * u64::from(i));
+        let n = packet(&mut buf, 0, i, u32::from(i) * 160, &[0xff; 160]);
+        s.handle_packet(now, Side::A, Channel::Rtp, addr(A), &mut buf[..n]);
+        let n = packet(&mut buf, 8, 100 + i, u32::from(i) * 160, &[0xd5; 160]);
+        let f = s.handle_packet(now, Side::B, Channel::Rtp, addr(B), &mut buf[..n]);
+        if let Forward::Send {
+            side: Side::A, len, ..
+        } = f
+        {
+            to_a = Some(RtpPacket::parse(&buf[..len]).unwrap().ssrc());
+        }
+    }
+    let to_a = to_a.expect("B's packets reach A transcoded");
+    // A's own SR (as an endpoint would send) is consumed, not forwarded
+    let n = rtcp::write_sr(
+        Ssrc(0x1234),
+        &rtcp::SenderInfo {
+            ntp: NtpTime(0x0000_2000_1111_0000),
+            ..Default::default()
+        },
+        &[],
+        &mut buf,
+    )
+    .unwrap();
+    let at = t0 + Duration::from_millis(1000);
+    let f = s.handle_packet(at, Side::A, Channel::Rtp, addr(A), &mut buf[..n]);
+    assert_eq!(f, Forward::Drop(DropReason::Transcoding));
+
+    // within 3.1 s (half of the longest RFC 3550 interval) a report goes to each leg
+    let mut reports = Vec::new();
+    let mut now = at;
+    while now < t0 + Duration::from_millis(3800) {
+        while let Some(Forward::Send { side, to, len, .. }) = s.poll_report(now, wall, &mut buf) {
+            reports.push((now, side, to, buf[..len].to_vec()));
+        }
+        now += Duration::from_millis(250);
+    }
+    let (sent_at, _, to, sr) = reports
+        .iter()
+        .find(|r| r.1 == Side::A)
+        .expect("a report to A")
+        .clone();
+    assert_eq!(to, addr(A), "rtcp-mux: to A's RTP address");
+    assert!(reports.iter().any(|r| r.1 == Side::B), "a report to B");
+    let compound = RtcpCompound::parse(&sr).unwrap();
+    let p = compound.iter().next().unwrap();
+    assert_eq!(p.packet_type(), rtcp::PT_SR);
+    assert_eq!(
+        p.sender_ssrc(),
+        Some(to_a),
+        "the SSRC of the relay's stream to A"
+    );
+    let our_sr = p.sender_info().unwrap();
+    assert_eq!(our_sr.packet_count, 50);
+    assert_eq!(p.sender_info().unwrap().octet_count, 50 * 160);
+    let block = p.report_blocks().next().expect("a block on A's stream");
+    assert_eq!(block.ssrc, Ssrc(0x1234));
+    assert_eq!(block.highest_seq, 49);
+    assert_eq!(block.cumulative_lost, 0);
+    assert_eq!(block.lsr, 0x2000_1111, "LSR: A's SR");
+    let held = sent_at.duration_since(at).as_secs_f64();
+    assert_eq!(block.dlsr, (held * 65536.0) as u32, "DLSR: since A's SR");
+
+    // A answers with an RR on the relay's stream, 40 ms round trip, held 10 ms
+    let rr = rtcp::ReportBlock {
+        ssrc: to_a,
+        lsr: our_sr.ntp.compact(),
+        dlsr: 655, // 10 ms
+        ..Default::default()
+    };
+    let n = rtcp::write_rr(Ssrc(0x1234), &[rr], &mut buf).unwrap();
+    let back = sent_at + Duration::from_millis(50);
+    s.handle_packet(back, Side::A, Channel::Rtp, addr(A), &mut buf[..n]);
+    let rtt = s.stats(Side::A).rtt_ms.expect("RTT measured");
+    assert!((rtt - 40.0).abs() < 0.1, "rtt {rtt}");
+}
+
+/// Without transcoding the endpoints' RTCP passes and the relay sends none.
+#[test]
+fn no_reports_of_its_own_when_not_transcoding() {
+    let t0 = Instant::now();
+    let mut s = session(t0);
+    s.set_media(Side::A, media(0, Codec::Pcmu, None)).unwrap();
+    s.set_media(Side::B, media(0, Codec::Pcmu, None)).unwrap();
+    let mut buf = [0u8; 512];
+    for ms in (0..20_000).step_by(250) {
+        let now = t0 + Duration::from_millis(ms);
+        assert_eq!(s.poll_report(now, NtpTime(1), &mut buf), None);
+    }
+    let n = rtcp::write_rr(Ssrc(0x1234), &[], &mut buf).unwrap();
+    let f = s.handle_packet(t0, Side::A, Channel::Rtp, addr(A), &mut buf[..n]);
+    assert!(matches!(f, Forward::Send { side: Side::B, .. }));
+}
