@@ -348,7 +348,7 @@ fn endpoint(c: &mut Criterion) {
         rtcp_mux: false,
     };
     let t0 = Instant::now();
-    let mut s = EndpointSession::new(&n, t0, Ssrc(9));
+    let mut s = EndpointSession::new(&n, t0, media::rtcp::NtpTime(0), Ssrc(9));
     let clip: std::sync::Arc<[i16]> = pcm().repeat(50).into();
     s.play(1, vec![clip], true);
     let (mut pkt, mut out) = ([0u8; 512], [0u8; 512]);

@@ -33,6 +33,16 @@ impl NtpTime {
         let frac = (u64::from(d.subsec_nanos()) << 32) / 1_000_000_000;
         Self((d.as_secs() << 32) | frac)
     }
+    /// The system's wall clock now (seconds since 1900, RFC 3550 §4). For
+    /// the socket drivers: the sans-IO state never reads a clock, it is
+    /// handed this.
+    pub fn now() -> Self {
+        const UNIX_TO_NTP: std::time::Duration = std::time::Duration::from_secs(2_208_988_800);
+        let since_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Self::from_duration(since_unix + UNIX_TO_NTP)
+    }
 }
 
 /// Round-trip time in seconds from a report block (RFC 3550 §6.4.1, "A = now;

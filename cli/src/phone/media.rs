@@ -280,6 +280,10 @@ impl StreamTask {
     }
 
     fn on_packet(&mut self, data: &[u8], _from: SocketAddr) {
+        // RTCP on the RTP port (rtcp-mux peers, RFC 5761 §4) is not audio
+        if media::demux::classify(data) != media::demux::PacketKind::Rtp {
+            return;
+        }
         let Ok(pkt) = RtpPacket::parse(data) else {
             return;
         };

@@ -19,10 +19,12 @@ use mio::{Events, Interest, Poll, Token};
 use super::queue::FrameQueue;
 use super::session::{EndpointSession, SessionEvent, WavWriter, FRAME, MAX_DECODED};
 use super::{EndpointConfig, EndpointEvent, EndpointId, RoomOp};
+use crate::demux::{classify, PacketKind};
 use crate::mixer::room::Role;
 use crate::mixer::thread::{AudioFrame, Control, MixerHandle, MixerOutput, MAX_FRAME};
 use crate::mixer::{ConferenceError, ParticipantId, RoomId, RoomLimits};
 use crate::relay::ports::{PortAllocator, PortError, PortPair};
+use crate::rtcp::NtpTime;
 use crate::rtp::Ssrc;
 use crate::sdp::Negotiated;
 
@@ -244,8 +246,9 @@ impl Driver {
                 }
                 Err(_) => return,
             };
-            if k == 1 {
-                // RTCP: read and ignored (reports are not sent yet)
+            if k == 1 || classify(&buf[..n]) == PacketKind::Rtcp {
+                // on the RTCP port, or the RTP port with rtcp-mux
+                e.session.handle_rtcp(Instant::now(), from, &buf[..n]);
                 continue;
             }
             let id = e.id;
@@ -286,6 +289,9 @@ impl Driver {
             let mut emit = |ev| emit_event(events, id, ev);
             if e.session.tick(now, &mut pcm, &mut emit) {
                 send_frame(e, now, &pcm, buf);
+            }
+            if let Some((n, to, mux)) = e.session.poll_rtcp(now, buf) {
+                let _ = e.sockets[usize::from(!mux)].send_to(&buf[..n], to);
             }
             // one queued frame per tick to the mixer (it mixes one per tick)
             if let (Some((room, _)), Some(frame)) = (e.room, e.inbox.pop()) {
@@ -343,7 +349,7 @@ impl Driver {
         }
         self.entries[slot] = Some(Entry {
             id,
-            session: EndpointSession::new(n, Instant::now(), ssrc),
+            session: EndpointSession::new(n, Instant::now(), NtpTime::now(), ssrc),
             sockets,
             ports,
             room: None,

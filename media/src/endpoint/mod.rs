@@ -12,7 +12,10 @@
 //!
 //! Only G.711 (PCMU, PCMA) and RFC 4733 telephone-event are negotiated;
 //! packets are 20 ms. When nothing plays (and the endpoint is in no room)
-//! it sends nothing: no comfort noise.
+//! it sends no RTP: no comfort noise. RTCP (RFC 3550 §6) goes on all the
+//! time: SR while sending, else RR, + SDES CNAME, to the peer's RTCP source
+//! once heard, else its signalled RTCP address (or RTP with rtcp-mux); the
+//! peer's reports give the round-trip time in the endpoint's stats.
 
 pub mod clip;
 pub mod driver;

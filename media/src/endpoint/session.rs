@@ -17,9 +17,11 @@ use crate::dtmf::rfc4733::{DtmfEvent, DtmfReceiver};
 use crate::dtmf::Digit;
 use crate::g711::Law;
 use crate::relay::LegStats;
+use crate::reporter::RtcpReporter;
+use crate::rtcp::{NtpTime, RtcpCompound};
 use crate::rtp::{PayloadType, RtpHeader, RtpPacket, Ssrc, FIXED_HEADER_LEN};
 use crate::sdp::{Codec, Negotiated};
-use crate::stats::{mos_g711, ReceiverStats};
+use crate::stats::mos_g711;
 
 /// Samples in one 20 ms frame at 8 kHz.
 pub const FRAME: usize = 160;
@@ -146,6 +148,12 @@ pub struct EndpointSession {
     payload_type: PayloadType,
     telephone_event: Option<PayloadType>,
     remote: Option<SocketAddr>,
+    // where RTCP goes: the offer's `a=rtcp` / RTP port + 1, or the RTP
+    // address with rtcp-mux (RFC 5761)
+    remote_rtcp: Option<SocketAddr>,
+    rtcp_mux: bool,
+    // where the peer's RTCP really comes from (symmetric RTCP)
+    rtcp_source: Option<SocketAddr>,
     latched: bool,
     /// The answer allows us to send (not recvonly / inactive: a held peer).
     sends: bool,
@@ -157,10 +165,14 @@ pub struct EndpointSession {
     rfc4733_seen: bool,
     recorder: Option<Recorder>,
     record_deadline: Option<Instant>,
-    recv: ReceiverStats,
-    epoch: Instant,
+    // RTCP (RFC 3550 §6): our SR/RR + SDES, the peer's reception
+    // statistics of our stream (RTT) and ours of its stream (loss, jitter)
+    rtcp: RtcpReporter,
     stats: LegStats,
 }
+
+/// CNAME of pbx's own media streams (RFC 3550 §6.5.1).
+const CNAME: &str = "pbx-media";
 
 /// `law` of a negotiated G.711 codec (the endpoint offers nothing else).
 fn law_of(codec: Codec) -> Law {
@@ -171,13 +183,17 @@ fn law_of(codec: Codec) -> Law {
 }
 
 impl EndpointSession {
-    /// A session for a negotiated stream, sending with `ssrc`.
-    pub fn new(n: &Negotiated, now: Instant, ssrc: Ssrc) -> Self {
+    /// A session for a negotiated stream, sending with `ssrc`; `wall` is
+    /// the NTP wall-clock time at `now` (for RTCP sender reports).
+    pub fn new(n: &Negotiated, now: Instant, wall: NtpTime, ssrc: Ssrc) -> Self {
         Self {
             law: law_of(n.codec),
             payload_type: n.payload_type,
             telephone_event: n.telephone_event,
             remote: n.remote_rtp,
+            remote_rtcp: n.remote_rtcp,
+            rtcp_mux: n.rtcp_mux,
+            rtcp_source: None,
             latched: false,
             sends: n.direction.sends(),
             out: RtpOut {
@@ -193,8 +209,7 @@ impl EndpointSession {
             rfc4733_seen: false,
             recorder: None,
             record_deadline: None,
-            recv: ReceiverStats::new(),
-            epoch: now,
+            rtcp: RtcpReporter::new(ssrc, CNAME, 8000, now, wall, u64::from(ssrc.0)),
             stats: LegStats::default(),
         }
     }
@@ -206,6 +221,9 @@ impl EndpointSession {
         self.payload_type = n.payload_type;
         self.telephone_event = n.telephone_event;
         self.remote = n.remote_rtp;
+        self.remote_rtcp = n.remote_rtcp;
+        self.rtcp_mux = n.rtcp_mux;
+        self.rtcp_source = None;
         self.latched = false;
         self.sends = n.direction.sends();
     }
@@ -316,9 +334,7 @@ impl EndpointSession {
         }
         self.stats.packets_in += 1;
         self.stats.bytes_in += data.len() as u64;
-        let arrival = (now.saturating_duration_since(self.epoch).as_micros() / 125) as u32;
-        self.recv
-            .update(p.sequence(), p.timestamp(), arrival, p.payload().len());
+        self.rtcp.on_rtp_received(now, &p);
         if Some(pt) == self.telephone_event {
             self.rfc4733_seen = true;
             for ev in self.dtmf.handle_packet(p.timestamp(), p.payload()) {
@@ -395,30 +411,87 @@ impl EndpointSession {
         let n = pcm.len().min(MAX_DECODED);
         let mut payload = [0u8; MAX_DECODED];
         self.law.encode(&pcm[..n], &mut payload[..n]);
-        let len = self
-            .out
-            .next(now, self.payload_type)
-            .write(&payload[..n], buf)
-            .unwrap_or(0);
+        let header = self.out.next(now, self.payload_type);
+        let len = header.write(&payload[..n], buf).unwrap_or(0);
         if len > 0 {
             self.stats.packets_out += 1;
             self.stats.bytes_out += len as u64;
+            self.rtcp.on_rtp_sent(now, header.timestamp, n);
         }
         len
+    }
+
+    /// An RTCP compound from `from` (on the RTCP port, or the RTP port
+    /// with rtcp-mux): its SR feeds our next report's LSR/DLSR, its block
+    /// on our stream the round-trip time, and its source is where our
+    /// reports go from then on. Anything else is dropped.
+    pub fn handle_rtcp(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        match RtcpCompound::parse(data) {
+            Ok(c) => {
+                self.stats.rtcp_in += 1;
+                self.rtcp_source.get_or_insert(from);
+                self.rtcp.handle_rtcp(now, &c);
+            }
+            Err(_) => self.stats.dropped += 1,
+        }
+    }
+
+    /// When the next RTCP report is due.
+    pub fn rtcp_timeout(&self) -> Instant {
+        self.rtcp.poll_timeout()
+    }
+
+    /// A due RTCP report (SR while we send, else RR; + SDES CNAME) written
+    /// into `buf`: its length, where it goes and whether on the RTP socket
+    /// (rtcp-mux). Reports go on while the peer holds the call (RFC 3550
+    /// §6: receivers report too); `None` before anyone is known to send to.
+    pub fn poll_rtcp(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, SocketAddr, bool)> {
+        if now < self.rtcp.poll_timeout() {
+            return None;
+        }
+        let len = self.rtcp.handle_timeout(now, buf)?;
+        let to = if self.rtcp_mux {
+            self.remote?
+        } else {
+            self.rtcp_destination()?
+        };
+        self.stats.packets_out += 1;
+        self.stats.bytes_out += len as u64;
+        Some((len, to, self.rtcp_mux))
+    }
+
+    /// Where reports go without rtcp-mux: the source the peer's RTCP comes
+    /// from; else the signalled RTCP address (`a=rtcp`, RFC 3605, or RTP
+    /// port + 1) — unless RTP latched to another host (NAT: the signalled
+    /// address is a private one), then that host's RTP port + 1.
+    fn rtcp_destination(&self) -> Option<SocketAddr> {
+        if let Some(src) = self.rtcp_source {
+            return Some(src);
+        }
+        let rtp = self.remote?;
+        let next_port = SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1));
+        match self.remote_rtcp {
+            Some(signalled) if signalled.ip() == rtp.ip() => Some(signalled),
+            _ => Some(next_port),
+        }
     }
 
     /// Counters so far (RFC 3550 A.3 loss, A.8 jitter, G.711 MOS).
     pub fn stats(&self) -> LegStats {
         let mut s = self.stats;
-        s.expected = u64::from(self.recv.expected());
-        s.lost = self.recv.cumulative_lost();
-        s.jitter_ms = self.recv.jitter() / 8.0;
+        if let Some(recv) = self.rtcp.receiver_stats() {
+            s.expected = u64::from(recv.expected());
+            s.lost = recv.cumulative_lost();
+            s.jitter_ms = recv.jitter() / 8.0;
+        }
+        s.rtt_ms = self.rtcp.rtt().map(|d| d.as_secs_f64() * 1000.0);
         let loss = if s.expected > 0 {
             s.lost.max(0) as f64 / s.expected as f64
         } else {
             0.0
         };
-        s.mos = mos_g711(0.0, loss);
+        // one-way delay: half the RTT (0 before one is known)
+        s.mos = mos_g711(s.rtt_ms.unwrap_or(0.0) / 2.0, loss);
         s
     }
 }
@@ -462,7 +535,7 @@ mod tests {
     #[test]
     fn player_crosses_clips_pads_the_end_and_loops() {
         let t = Instant::now();
-        let mut s = EndpointSession::new(&negotiated(), t, Ssrc(5));
+        let mut s = EndpointSession::new(&negotiated(), t, NtpTime(0), Ssrc(5));
         let a: Arc<[i16]> = vec![1; 100].into();
         let b: Arc<[i16]> = vec![2; 100].into();
         s.play(3, vec![a.clone(), b], false);
@@ -485,10 +558,91 @@ mod tests {
         assert!(!s.tick(t, &mut f, &mut |_| panic!("no event")));
     }
 
+    /// RTCP (RFC 3550 §6): an SR on what the endpoint sent with a block on
+    /// what it received, to RTP port + 1 (or the RTP address with
+    /// rtcp-mux); the peer's RR on that SR gives the RTT in the stats.
+    #[test]
+    fn sends_reports_and_learns_the_round_trip() {
+        use crate::rtcp::{self, PT_SDES, PT_SR};
+        let t = Instant::now();
+        let wall = NtpTime(0x0000_0100_0000_0000);
+        let mut s = EndpointSession::new(&negotiated(), t, wall, Ssrc(5));
+        let from: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let mut pcm = [0i16; MAX_DECODED];
+        let mut buf = [0u8; 512];
+        for i in 0..100u16 {
+            let now = t + Duration::from_millis(20 * u64::from(i));
+            s.handle_rtp(
+                now,
+                from,
+                &packet(8, i, &[0xd5; 160]),
+                &mut pcm,
+                &mut |_| {},
+            );
+            s.packetize(now, &[0; FRAME], &mut buf);
+        }
+        let due = s.rtcp_timeout();
+        assert!(
+            due < t + Duration::from_secs(4),
+            "first report within half the max interval"
+        );
+        assert_eq!(
+            s.poll_rtcp(due - Duration::from_millis(1), &mut buf),
+            None,
+            "not yet"
+        );
+        let (n, to, mux) = s.poll_rtcp(due, &mut buf).expect("a report");
+        assert_eq!((to, mux), ("127.0.0.1:4001".parse().unwrap(), false));
+        let c = RtcpCompound::parse(&buf[..n]).unwrap();
+        let kinds: Vec<u8> = c.iter().map(|p| p.packet_type()).collect();
+        assert_eq!(kinds, [PT_SR, PT_SDES]);
+        let sr = c.iter().next().unwrap();
+        assert_eq!(sr.sender_ssrc(), Some(Ssrc(5)));
+        let info = sr.sender_info().unwrap();
+        assert_eq!((info.packet_count, info.octet_count), (100, 100 * 160));
+        let block = sr
+            .report_blocks()
+            .next()
+            .expect("a block on the peer's stream");
+        assert_eq!(
+            (block.ssrc, block.highest_seq, block.cumulative_lost),
+            (Ssrc(1), 99, 0)
+        );
+        // the peer answers 30 ms later, having held the SR 10 ms: RTT 20 ms
+        let rr = rtcp::ReportBlock {
+            ssrc: Ssrc(5),
+            lsr: info.ntp.compact(),
+            dlsr: 655,
+            ..Default::default()
+        };
+        let m = rtcp::write_rr(Ssrc(1), &[rr], &mut buf).unwrap();
+        s.handle_rtcp(due + Duration::from_millis(30), from, &buf[..m]);
+        let rtt = s.stats().rtt_ms.expect("RTT");
+        assert!((rtt - 20.0).abs() < 0.1, "{rtt}");
+        assert_eq!(s.stats().rtcp_in, 1);
+        s.handle_rtcp(due, from, b"garbage");
+        assert_eq!(s.stats().dropped, 1);
+        // with rtcp-mux the report goes to the (latched) RTP address
+        s.update(&Negotiated {
+            rtcp_mux: true,
+            ..negotiated()
+        });
+        s.handle_rtp(
+            due,
+            from,
+            &packet(8, 100, &[0xd5; 160]),
+            &mut pcm,
+            &mut |_| {},
+        );
+        let later = s.rtcp_timeout();
+        let (_, to, mux) = s.poll_rtcp(later, &mut buf).expect("a report");
+        assert_eq!((to, mux), (from, true));
+    }
+
     #[test]
     fn rtp_out_sequence_timestamp_and_marker_after_a_pause() {
         let t = Instant::now();
-        let mut s = EndpointSession::new(&negotiated(), t, Ssrc(0x0102_0304));
+        let mut s = EndpointSession::new(&negotiated(), t, NtpTime(0), Ssrc(0x0102_0304));
         let mut buf = [0u8; 256];
         let mut sent = Vec::new();
         for ms in [0u64, 20, 40, 1040] {
@@ -522,7 +676,7 @@ mod tests {
     #[test]
     fn latches_to_the_first_source_and_drops_others() {
         let t = Instant::now();
-        let mut s = EndpointSession::new(&negotiated(), t, Ssrc(5));
+        let mut s = EndpointSession::new(&negotiated(), t, NtpTime(0), Ssrc(5));
         let real = "127.0.0.1:5555".parse().unwrap();
         let other = "127.0.0.1:6666".parse().unwrap();
         let mut pcm = [0i16; MAX_DECODED];
@@ -562,7 +716,7 @@ mod tests {
     #[test]
     fn rfc4733_turns_in_band_detection_off() {
         let t = Instant::now();
-        let mut s = EndpointSession::new(&negotiated(), t, Ssrc(5));
+        let mut s = EndpointSession::new(&negotiated(), t, NtpTime(0), Ssrc(5));
         let from = "127.0.0.1:5555".parse().unwrap();
         let mut pcm = [0i16; MAX_DECODED];
         let mut digits = Vec::new();
@@ -604,7 +758,7 @@ mod tests {
         #[test]
         fn arbitrary_datagrams_never_panic(data in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
             let t = Instant::now();
-            let mut s = EndpointSession::new(&negotiated(), t, Ssrc(5));
+            let mut s = EndpointSession::new(&negotiated(), t, NtpTime(0), Ssrc(5));
             let mut pcm = [0i16; MAX_DECODED];
             let n = s.handle_rtp(t, "127.0.0.1:1".parse().unwrap(), &data, &mut pcm, &mut |_| {});
             proptest::prop_assert!(n <= MAX_DECODED);

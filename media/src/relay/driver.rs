@@ -672,7 +672,7 @@ impl Driver {
     /// Every 250 ms: quality samples, inactivity, and the relay's own RTCP
     /// for transcoded sessions ([`RelaySession::poll_report`]).
     fn sweep(&mut self, now: Instant) {
-        let wall = wall_clock_ntp();
+        let wall = NtpTime::now();
         let mut buf = [0u8; 512];
         for i in 0..self.entries.len() {
             let expired = self.entries[i].as_mut().is_some_and(|e| {
@@ -692,15 +692,6 @@ impl Driver {
             }
         }
     }
-}
-
-/// Now as an NTP timestamp (seconds since 1900, RFC 3550 §4).
-fn wall_clock_ntp() -> NtpTime {
-    const UNIX_TO_NTP: Duration = Duration::from_secs(2_208_988_800);
-    let since_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    NtpTime::from_duration(since_unix + UNIX_TO_NTP)
 }
 
 #[cfg(test)]

@@ -47,6 +47,8 @@ fn amplitude(s: &[i16], freq: f64) -> f64 {
 /// A test phone: a socket and the endpoint it talks to.
 struct Phone {
     sock: UdpSocket,
+    /// Where the endpoint's RTCP reports go (signalled with `a=rtcp`).
+    rtcp: UdpSocket,
     id: EndpointId,
     to: SocketAddr,
     seq: u16,
@@ -56,9 +58,12 @@ impl Phone {
     fn open(h: &EndpointHost) -> Self {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = sock.local_addr().unwrap().port();
+        let rtcp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let rtcp_port = rtcp.local_addr().unwrap().port();
         let offer = format!(
             "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-             m=audio {port} RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+             m=audio {port} RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n\
+             a=rtcp:{rtcp_port}\r\n"
         );
         let (id, answer) = h.open(&offer).expect("open");
         assert!(answer.contains("RTP/AVP 0 101"), "{answer}");
@@ -71,6 +76,7 @@ impl Phone {
         sock.set_nonblocking(true).unwrap();
         Self {
             sock,
+            rtcp,
             id,
             to: SocketAddr::from(([127, 0, 0, 1], ep_port)),
             seq: 0,
@@ -179,7 +185,14 @@ fn plays_a_wav_as_paced_g711_rtp() {
     let EndpointEvent::Closed { stats, .. } = closed else {
         unreachable!()
     };
-    assert_eq!(stats.packets_out, hdr.len() as u64);
+    // the RTP packets, and at most one RTCP report in these ~1.5 s (the
+    // first is due 1-3 s after opening)
+    let rtp = hdr.len() as u64;
+    assert!(
+        (rtp..=rtp + 1).contains(&stats.packets_out),
+        "{} sent, {rtp} RTP",
+        stats.packets_out
+    );
     assert!(h.play(phone.id, 9, &[tmp("missing.wav")], false).is_err());
 }
 
@@ -495,6 +508,7 @@ fn an_offering_endpoint_sends_once_answered() {
     let phone = Phone {
         to: SocketAddr::from(([127, 0, 0, 1], ep_port)),
         sock,
+        rtcp: UdpSocket::bind("127.0.0.1:0").unwrap(),
         id,
         seq: 0,
     };
@@ -505,9 +519,10 @@ fn an_offering_endpoint_sends_once_answered() {
     phone.drain(&mut pcm, &mut hdr);
     assert!(hdr.is_empty(), "nothing before the answer");
     let port = phone.sock.local_addr().unwrap().port();
+    let rtcp_port = phone.rtcp.local_addr().unwrap().port();
     let answer = format!(
         "v=0\r\no=- 5 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-         m=audio {port} RTP/AVP 0\r\na=recvonly\r\n"
+         m=audio {port} RTP/AVP 0\r\na=recvonly\r\na=rtcp:{rtcp_port}\r\n"
     );
     h.set_answer(id, &answer).expect("answer");
     std::thread::sleep(Duration::from_millis(500));
@@ -538,4 +553,68 @@ fn an_offering_endpoint_sends_once_answered() {
     ));
     h.close(id);
     h.close(id2);
+}
+
+/// The endpoint is an RTP end system (RFC 3550 §6): while it plays it sends
+/// sender reports — to the RTCP port the offer signalled (`a=rtcp`, RFC
+/// 3605) — with a block on what it receives, and learns the RTT from the
+/// peer's answer.
+#[test]
+fn sends_rtcp_reports_and_learns_the_round_trip() {
+    use media::rtcp::{self, RtcpCompound};
+    let h = host(41600);
+    let mut phone = Phone::open(&h);
+    let wav = tmp("rtcp-tone.wav");
+    let mut w = hound::WavWriter::create(&wav, media::endpoint::clip::wav_spec()).unwrap();
+    for x in tone(700.0, 8000 * 5, 8000.0) {
+        w.write_sample(x).unwrap();
+    }
+    w.finalize().unwrap();
+    h.play(phone.id, 1, &[wav], true).unwrap();
+    phone
+        .rtcp
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let started = Instant::now();
+    let (n, from) = loop {
+        phone.send_pcm(&tone(440.0, 160, 4000.0));
+        if let Ok(x) = phone.rtcp.recv_from(&mut buf) {
+            break x;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "no RTCP in 5 s");
+    };
+    assert_eq!(
+        from.port(),
+        phone.to.port() + 1,
+        "from the endpoint's RTCP port"
+    );
+    let c = RtcpCompound::parse(&buf[..n]).expect("a valid compound");
+    let sr = c.iter().next().unwrap();
+    assert_eq!(sr.packet_type(), rtcp::PT_SR, "it is sending a prompt");
+    let info = sr.sender_info().unwrap();
+    assert!(info.packet_count > 20, "{}", info.packet_count);
+    let block = sr
+        .report_blocks()
+        .next()
+        .expect("a block on the phone's stream");
+    assert_eq!(block.cumulative_lost, 0);
+    // answer with an RR on the endpoint's stream, from the RTCP socket
+    let rr = rtcp::ReportBlock {
+        ssrc: sr.sender_ssrc().unwrap(),
+        lsr: info.ntp.compact(),
+        dlsr: 0,
+        ..Default::default()
+    };
+    let m = rtcp::write_rr(Ssrc(7), &[rr], &mut buf).unwrap();
+    phone.rtcp.send_to(&buf[..m], from).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    h.close(phone.id);
+    let closed = next_event(&h, |e| matches!(e, EndpointEvent::Closed { .. }));
+    let EndpointEvent::Closed { stats, .. } = closed else {
+        unreachable!()
+    };
+    assert_eq!(stats.rtcp_in, 1);
+    let rtt = stats.rtt_ms.expect("RTT from the phone's RR");
+    assert!((0.0..200.0).contains(&rtt), "loopback RTT {rtt} ms");
 }

@@ -266,7 +266,7 @@ fn endpoint_session_path_allocates_nothing() {
         rtcp_mux: false,
     };
     let t0 = Instant::now();
-    let mut s = EndpointSession::new(&n, t0, Ssrc(7));
+    let mut s = EndpointSession::new(&n, t0, media::rtcp::NtpTime(0), Ssrc(7));
     let clip: std::sync::Arc<[i16]> = (0..8000).map(|i| (i % 200) as i16 * 50).collect();
     s.play(1, vec![clip], true);
     let payload: Vec<u8> = (0..160).map(|i| i as u8).collect();
