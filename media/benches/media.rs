@@ -417,6 +417,7 @@ fn transcode(c: &mut Criterion) {
         let media = |pt, codec| LegMedia {
             codec: Some((PayloadType(pt), codec)),
             telephone_event: None,
+            ..LegMedia::default()
         };
         s.set_media(Side::A, media(fpt, from)).unwrap();
         s.set_media(Side::B, media(tpt, to)).unwrap();

@@ -28,10 +28,15 @@ use crate::sdp::{Codec, SessionDescription};
 /// The payloads of one leg.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LegMedia {
-    /// The audio codec the leg sends and receives, with its payload type.
+    /// The audio codec the leg receives (and is expected to send), with its
+    /// payload type.
     pub codec: Option<(PayloadType, Codec)>,
     /// The telephone-event payload type and its clock rate.
     pub telephone_event: Option<(PayloadType, u32)>,
+    /// Other codecs the leg's SDP lists, which it may send instead
+    /// (RFC 3264 §6.1: any codec of the answer): while transcoding, the
+    /// relay follows such a switch.
+    pub others: [Option<(PayloadType, Codec)>; 2],
 }
 
 impl LegMedia {
@@ -43,11 +48,17 @@ impl LegMedia {
             .media
             .iter()
             .find(|m| m.media == "audio" && m.port != 0)?;
-        let codec = audio_formats(m).first().map(|(c, pt)| (*pt, *c));
+        let formats = audio_formats(m);
+        let codec = formats.first().map(|(c, pt)| (*pt, *c));
         let rate = codec.map_or(8000, |(_, c)| c.clock_rate());
+        let mut others = [None; 2];
+        for (slot, (c, pt)) in others.iter_mut().zip(formats.iter().skip(1)) {
+            *slot = Some((*pt, *c));
+        }
         Some(Self {
             codec,
             telephone_event: telephone_event(m, rate),
+            others,
         })
     }
 }
@@ -180,7 +191,19 @@ struct Direction {
     to: (PayloadType, Codec),
     te_from: Option<(PayloadType, u32)>,
     te_to: Option<(PayloadType, u32)>,
+    // other codecs the sending leg may switch to
+    others: [Option<(PayloadType, Codec)>; 2],
     out: OutStream,
+}
+
+/// Opus runs at 8 kHz against G.711 (narrowband: no resampling), at 48
+/// kHz between two Opus legs.
+fn opus_rate(from: Codec, to: Codec) -> u32 {
+    if from == Codec::Opus && to == Codec::Opus {
+        48000
+    } else {
+        8000
+    }
 }
 
 impl Direction {
@@ -190,22 +213,47 @@ impl Direction {
         (to, t): (LegMedia, (PayloadType, Codec)),
         out: Option<OutStream>,
     ) -> Result<Self, CodecError> {
-        // G.711 is narrowband: Opus runs at 8 kHz against it (no resampling)
-        let opus_rate = if [f.1, t.1].iter().all(|c| *c == Codec::Opus) {
-            48000
-        } else {
-            8000
-        };
         let mut out = out.unwrap_or(OutStream::new(t.1.clock_rate() / 50));
         out.restart();
         Ok(Self {
-            coder: Transcoder::new(f.1, t.1, opus_rate)?,
+            coder: Transcoder::new(f.1, t.1, opus_rate(f.1, t.1))?,
             from: f,
             to: t,
             te_from: from.telephone_event,
             te_to: to.telephone_event,
+            others: from.others,
             out,
         })
+    }
+
+    /// The sending leg switched to `pt` if it is one of its other codecs:
+    /// the decoder follows (a new coder — allocated once per switch, not
+    /// per packet) and the output continues seamlessly. False for an
+    /// unknown payload type or a codec this build cannot decode.
+    fn follow_switch(&mut self, pt: PayloadType) -> bool {
+        let Some(next) = self
+            .others
+            .iter()
+            .flatten()
+            .find(|(p, _)| *p == pt)
+            .copied()
+        else {
+            return false;
+        };
+        if next.1 != self.from.1 {
+            match Transcoder::new(next.1, self.to.1, opus_rate(next.1, self.to.1)) {
+                Ok(coder) => self.coder = coder,
+                Err(_) => return false,
+            }
+        }
+        // the old codec becomes an alternative (the leg may switch back)
+        if let Some(slot) = self.others.iter_mut().find(|o| **o == Some(next)) {
+            *slot = Some(self.from);
+        }
+        self.from = next;
+        // timestamps of the new payload run on its own clock
+        self.out.restart();
+        true
     }
 
     fn rates(&self) -> (u32, u32) {
@@ -233,7 +281,9 @@ impl Transcoding {
         let p = RtpPacket::parse(&buf[..len]).ok()?;
         let (pt, marker) = (p.payload_type(), p.marker());
         let (ssrc, seq, ts) = (p.ssrc(), p.sequence(), p.timestamp());
-        let (out_pt, n) = if pt == d.from.0 {
+        let audio =
+            pt == d.from.0 || (d.te_from.is_none_or(|(te, _)| te != pt) && d.follow_switch(pt));
+        let (out_pt, n) = if audio {
             let n = d.coder.transcode(Some(p.payload()), &mut self.scratch[..]);
             (d.to.0, n.ok()?)
         } else if d.te_from.is_some_and(|(te, _)| te == pt) {
@@ -390,6 +440,20 @@ mod tests {
         o.map(Ssrc(1), 0, u32::MAX - 959, r).unwrap();
         let (_, _, t) = o.map(Ssrc(1), 1, 0, r).unwrap();
         assert_eq!(t, (u32::MAX - 959).wrapping_add(160));
+    }
+
+    #[test]
+    fn leg_media_from_sdp_lists_the_other_codecs() {
+        let sdp = SessionDescription::parse(
+            "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+             m=audio 4000 RTP/AVP 8 0 9 101\r\na=rtpmap:101 telephone-event/8000\r\n",
+        )
+        .unwrap();
+        let m = LegMedia::from_sdp(&sdp).unwrap();
+        assert_eq!(m.codec, Some((PayloadType::PCMA, Codec::Pcma)));
+        // G.722 (9) is not a codec of this crate: not listed
+        assert_eq!(m.others, [Some((PayloadType::PCMU, Codec::Pcmu)), None]);
+        assert_eq!(m.telephone_event, Some((PayloadType(101), 8000)));
     }
 
     #[test]

@@ -54,6 +54,7 @@ impl Phone {
         LegMedia {
             codec: Some((PayloadType(self.pt), self.codec)),
             telephone_event: Some((PayloadType(101), self.codec.clock_rate())),
+            ..LegMedia::default()
         }
     }
     /// Sends 20 ms of `freq` Hz (frame `i`) to `to`.

@@ -309,6 +309,7 @@ fn transcoding_allocates_nothing(b_codec: media::sdp::Codec, b_pt: u8) {
     let media = |pt: u8, codec| LegMedia {
         codec: Some((PayloadType(pt), codec)),
         telephone_event: Some((PayloadType(101), 8000)),
+        ..LegMedia::default()
     };
     s.set_media(Side::A, media(0, media::sdp::Codec::Pcmu))
         .unwrap();

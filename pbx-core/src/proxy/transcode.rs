@@ -36,6 +36,7 @@ impl CallerMedia {
         LegMedia {
             codec: self.codecs.first().map(|(c, pt)| (*pt, *c)),
             telephone_event: self.telephone_event,
+            ..LegMedia::default()
         }
     }
 
@@ -129,6 +130,7 @@ pub fn plan(
         let a = LegMedia {
             codec: Some((pt, c)),
             telephone_event: caller.telephone_event,
+            ..LegMedia::default()
         };
         return Some((a, callee));
     }
@@ -161,6 +163,7 @@ pub fn plan(
     let a = LegMedia {
         codec: Some((pt, c)),
         telephone_event: caller.telephone_event,
+        ..LegMedia::default()
     };
     Some((a, callee))
 }

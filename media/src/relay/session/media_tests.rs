@@ -26,6 +26,7 @@ fn media(pt: u8, codec: Codec, te: Option<(u8, u32)>) -> LegMedia {
     LegMedia {
         codec: Some((PayloadType(pt), codec)),
         telephone_event: te.map(|(p, r)| (PayloadType(p), r)),
+        ..LegMedia::default()
     }
 }
 
@@ -269,6 +270,60 @@ fn pcmu_to_opus_and_back() {
         u16::from_be_bytes([p.payload()[2], p.payload()[3]]),
         320 * 6
     );
+}
+
+/// RFC 3264 §6.1: a leg may send any codec its SDP lists, not only the
+/// first. While transcoding, the relay follows the switch (and back) and
+/// the other leg keeps getting its own codec, in one continuous stream.
+#[test]
+fn follows_a_leg_switching_to_another_codec_of_its_sdp() {
+    let t0 = Instant::now();
+    let mut s = session(t0);
+    s.set_media(Side::A, media(0, Codec::Pcmu, None)).unwrap();
+    let b = LegMedia {
+        others: [Some((PayloadType(0), Codec::Pcmu)), None],
+        ..media(8, Codec::Pcma, None)
+    };
+    s.set_media(Side::B, b).unwrap();
+    assert!(s.is_transcoding());
+    let mut buf = [0u8; 512];
+    let mut last: Option<(u16, u32)> = None;
+    let (mut sent, mut heard) = (Vec::new(), Vec::new());
+    // B sends A-law (its first codec), then µ-law, then A-law again
+    for i in 0..60u16 {
+        let pcm = tone(440.0, usize::from(i) * 160, 160);
+        let (pt, law) = if (20..40).contains(&i) {
+            (0, Law::Ulaw)
+        } else {
+            (8, Law::Alaw)
+        };
+        let mut enc = [0u8; 160];
+        law.encode(&pcm, &mut enc);
+        let n = packet(&mut buf, pt, 500 + i, 160 * u32::from(i), &enc);
+        let f = s.handle_datagram(t0, Side::B, Channel::Rtp, addr(B), &mut buf, n);
+        let Forward::Send {
+            side: Side::A, len, ..
+        } = f
+        else {
+            panic!("packet {i} (pt {pt}): {f:?}");
+        };
+        let p = RtpPacket::parse(&buf[..len]).unwrap();
+        assert_eq!(p.payload_type(), PayloadType::PCMU, "A gets its codec");
+        if let Some((seq, ts)) = last {
+            assert_eq!(p.sequence(), seq.wrapping_add(1), "packet {i}");
+            assert_eq!(p.timestamp(), ts.wrapping_add(160), "packet {i}");
+        }
+        last = Some((p.sequence(), p.timestamp()));
+        let mut d = [0i16; 160];
+        Law::Ulaw.decode(p.payload(), &mut d);
+        heard.extend_from_slice(&d);
+        sent.extend_from_slice(&pcm);
+    }
+    assert!(crate::g711::snr_db(&sent, &heard) > 25.0);
+    // a payload type B's SDP does not list is still not forwarded
+    let n = packet(&mut buf, 18, 600, 160 * 100, &[0; 20]);
+    let f = s.handle_datagram(t0, Side::B, Channel::Rtp, addr(B), &mut buf, n);
+    assert_eq!(f, Forward::Drop(DropReason::Transcoding));
 }
 
 /// While transcoding, the relay reports on its own (RFC 3550 §6): an SR to
