@@ -15,6 +15,9 @@ use super::Store;
 use crate::registrar::Binding;
 
 /// One change to persist.
+// Upsert is the common case (every REGISTER): boxing it would allocate per
+// registration to shrink the rare variants.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum BindingChange {
     /// Insert or refresh.
