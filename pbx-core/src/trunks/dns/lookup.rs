@@ -198,3 +198,7 @@ where
         }
     })
 }
+
+#[cfg(test)]
+#[path = "lookup_tests.rs"]
+mod tests;
