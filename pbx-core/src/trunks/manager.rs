@@ -661,4 +661,65 @@ mod tests {
         answer(&mut m, now, &probe[0], 200, &[]);
         assert_eq!(m.status(now)[0].health, "up");
     }
+
+    /// A host-named trunk: nothing is sent before its name resolves; then
+    /// REGISTER and probes go to the first address, which stays while it
+    /// is still among the answers; a vanished one moves the registration
+    /// (same Call-ID: the SIP core recognises the responses without a lock).
+    #[test]
+    fn a_host_named_trunk_registers_where_its_name_resolves() {
+        let text = "[[trunks]]\nname = \"c\"\nproxy = \"sip.carrier.test\"\nusername = \"acct\"\n\
+                    password = \"pw\"\nregister = true\noptions_interval_secs = 30\n";
+        let t = crate::config::Config::from_str_named(text, "t")
+            .expect("trunk config")
+            .trunks
+            .remove(0);
+        let t0 = Instant::now();
+        let mut m = manager(t, t0);
+        let call_ids = m.registration_call_ids();
+        m.handle_timeout(t0);
+        let mut out = Vec::new();
+        m.drain(&mut out);
+        assert!(out.is_empty(), "no address yet: nothing sent");
+        assert_eq!(m.target(0), None);
+        let (a, b, c): (SocketAddr, SocketAddr, SocketAddr) = (
+            "192.0.2.1:5060".parse().unwrap(),
+            "192.0.2.2:5060".parse().unwrap(),
+            "192.0.2.3:5070".parse().unwrap(),
+        );
+        let sent_to = |m: &mut TrunkManager, now: Instant| {
+            m.handle_timeout(now);
+            let mut out = Vec::new();
+            m.drain(&mut out);
+            out.into_iter()
+                .map(|(peer, data)| match SipMessage::parse(data).unwrap() {
+                    SipMessage::Request(r) => (peer.addr, r),
+                    SipMessage::Response(r) => panic!("sent a response {r:?}"),
+                })
+                .collect::<Vec<_>>()
+        };
+        m.handle_targets(t0, 0, &[a, b]);
+        assert_eq!(m.poll_timeout(), Some(t0), "registration due at once");
+        let sent = sent_to(&mut m, t0);
+        let methods: Vec<(SocketAddr, Method)> =
+            sent.iter().map(|(p, r)| (*p, r.method.clone())).collect();
+        assert!(methods.contains(&(a, Method::Register)), "{methods:?}");
+        assert!(methods.contains(&(a, Method::Options)), "{methods:?}");
+        assert_eq!(m.registration_call_ids(), call_ids);
+        // A reshuffled answer with `a` still in it changes nothing.
+        m.handle_targets(t0, 0, &[b, a]);
+        assert!(sent_to(&mut m, t0).is_empty());
+        assert_eq!(m.target(0), Some(a));
+        // `a` is gone: REGISTER again, at the new first address, same Call-ID.
+        m.handle_targets(t0, 0, &[c, b]);
+        let sent = sent_to(&mut m, t0);
+        let reg = sent
+            .iter()
+            .find(|(_, r)| r.method == Method::Register)
+            .expect("a new REGISTER");
+        assert_eq!(reg.0, c);
+        assert_eq!(reg.1.call_id().unwrap(), call_ids[0]);
+        assert!(m.owns(&call_ids[0]));
+        assert_eq!(m.status(t0)[0].registration, "registering");
+    }
 }
