@@ -25,7 +25,8 @@ fn b2bua_untrusted(extra: &str) -> String {
 }
 
 /// Calls to national numbers (`0…`) leave by least-cost routing.
-pub(crate) const LCR_PLAN: &str = "[[dialplan]]\nprefix = \"0\"\ntype = \"trunk\"\ntrunk = \"lcr\"\n";
+pub(crate) const LCR_PLAN: &str =
+    "[[dialplan]]\nprefix = \"0\"\ntype = \"trunk\"\ntrunk = \"lcr\"\n";
 
 fn trunk(name: &str, port: u16, priority: u32, extra: &str) -> String {
     format!(

@@ -73,7 +73,11 @@ fn a_host_named_trunk_fails_over_between_its_srv_targets() {
     let uac = pbx.sipp("b2b_uac").service("0201234567").run();
     let (first, second) = (first.wait(), second.wait());
     first.assert_ok("the first SRV target answers 503");
-    uac.assert_both("caller reaches the second SRV target", &second, "second target");
+    uac.assert_both(
+        "caller reaches the second SRV target",
+        &second,
+        "second target",
+    );
     // From / To carry the trunk's host name; the Request-URI the address.
     assert!(
         second
@@ -99,5 +103,8 @@ fn a_host_named_trunk_fails_over_between_its_srv_targets() {
         log.contains("trunk skipped: its host name has no address"),
         "{log}"
     );
-    assert!(dns.queries() >= 3, "SRV and A lookups went to the test server");
+    assert!(
+        dns.queries() >= 3,
+        "SRV and A lookups went to the test server"
+    );
 }

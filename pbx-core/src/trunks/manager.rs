@@ -214,7 +214,9 @@ impl TrunkManager {
         if rt.target.is_some_and(|t| targets.contains(&t)) {
             return;
         }
-        let Some(&first) = targets.first() else { return };
+        let Some(&first) = targets.first() else {
+            return;
+        };
         let t = &self.configs[i];
         tracing::info!(trunk = %t.name, target = %first, "trunk signalling target");
         rt.target = Some(first);

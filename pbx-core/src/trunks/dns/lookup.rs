@@ -163,7 +163,12 @@ pub async fn resolve(
 /// `trunks(&holder)` returns is resolved when due and the answer handed to
 /// [`Trunks::handle_answer`]. Ends at once when there is none; aborted with
 /// the server's other tasks.
-pub fn spawn<H, F>(holder: std::sync::Arc<H>, trunks: F, config: DnsConfig, seed: u64) -> tokio::task::JoinHandle<()>
+pub fn spawn<H, F>(
+    holder: std::sync::Arc<H>,
+    trunks: F,
+    config: DnsConfig,
+    seed: u64,
+) -> tokio::task::JoinHandle<()>
 where
     H: Send + Sync + 'static,
     F: Fn(&H) -> Option<&Trunks> + Send + 'static,
@@ -191,8 +196,12 @@ where
                 Err(e) => Err(e.clone()),
             };
             match &answer {
-                Ok(a) => tracing::debug!(trunk = %cfg.name, proxy = %cfg.proxy, targets = ?a.targets, ttl = ?a.ttl, "trunk resolved"),
-                Err(e) => tracing::warn!(trunk = %cfg.name, proxy = %cfg.proxy, error = %e, "trunk host name does not resolve; retrying"),
+                Ok(a) => {
+                    tracing::debug!(trunk = %cfg.name, proxy = %cfg.proxy, targets = ?a.targets, ttl = ?a.ttl, "trunk resolved")
+                }
+                Err(e) => {
+                    tracing::warn!(trunk = %cfg.name, proxy = %cfg.proxy, error = %e, "trunk host name does not resolve; retrying")
+                }
             }
             t.handle_answer(i, Instant::now(), answer);
         }

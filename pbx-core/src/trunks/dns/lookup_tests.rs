@@ -111,16 +111,26 @@ async fn without_srv_or_with_a_port_only_a_records() {
     assert_eq!(plain.targets, addrs(&["127.0.0.20:5060"]));
     // An explicit port: no SRV lookup even where SRV records exist.
     let before = server.queries();
-    let explicit = resolve(&r, &host("carrier.test", Some(5099)), Transport::Udp, &mut rng)
-        .await
-        .expect("resolves");
+    let explicit = resolve(
+        &r,
+        &host("carrier.test", Some(5099)),
+        Transport::Udp,
+        &mut rng,
+    )
+    .await
+    .expect("resolves");
     assert_eq!(explicit.targets, addrs(&["127.0.0.10:5099"]));
     assert!(server.queries() - before <= 2, "A (and maybe AAAA) only");
     // IP literals are not looked up at all.
     let before = server.queries();
-    let lit = resolve(&r, &Proxy::Addr(addrs(&["127.0.0.9:5060"])[0]), Transport::Udp, &mut rng)
-        .await
-        .expect("literal");
+    let lit = resolve(
+        &r,
+        &Proxy::Addr(addrs(&["127.0.0.9:5060"])[0]),
+        Transport::Udp,
+        &mut rng,
+    )
+    .await
+    .expect("literal");
     assert_eq!(lit.targets, addrs(&["127.0.0.9:5060"]));
     assert_eq!(server.queries(), before);
 }
@@ -138,7 +148,10 @@ async fn unknown_names_and_closed_services_are_errors() {
         })
     );
     let closed = resolve(&r, &host("closed.test", None), Transport::Udp, &mut rng).await;
-    assert!(matches!(closed, Err(DnsError::NotAvailable { .. })), "{closed:?}");
+    assert!(
+        matches!(closed, Err(DnsError::NotAvailable { .. })),
+        "{closed:?}"
+    );
     // A server that never answers: a lookup error, not a hang.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("socket");
     let mut cfg = config(&server);
@@ -150,7 +163,10 @@ async fn unknown_names_and_closed_services_are_errors() {
     )
     .await
     .expect("gives up by itself");
-    assert!(matches!(timed_out, Err(DnsError::Lookup { .. })), "{timed_out:?}");
+    assert!(
+        matches!(timed_out, Err(DnsError::Lookup { .. })),
+        "{timed_out:?}"
+    );
 }
 
 fn trunks_with(proxy: &str) -> Trunks {
@@ -178,10 +194,11 @@ async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
 
 #[tokio::test]
 async fn the_task_resolves_at_start_and_again_after_the_ttl() {
-    let server = TestDnsServer::start(vec![a("sip.carrier.test", "127.0.0.31", 1)])
-        .expect("dns server");
+    let server =
+        TestDnsServer::start(vec![a("sip.carrier.test", "127.0.0.31", 1)]).expect("dns server");
     let trunks = Arc::new(
-        trunks_with("sip.carrier.test:5070").with_dns_config(&config(&server), std::time::Instant::now()),
+        trunks_with("sip.carrier.test:5070")
+            .with_dns_config(&config(&server), std::time::Instant::now()),
     );
     assert_eq!(trunks.targets(0), Err(DnsError::Pending));
     assert_eq!(trunks.lines(std::time::Instant::now())[0].dns, "resolving");
@@ -206,7 +223,9 @@ async fn the_task_resolves_at_start_and_again_after_the_ttl() {
     // The name vanishes: the last good address stays in use, the state says why.
     server.set_records(Vec::new());
     wait_for("the failure", || {
-        trunks.lines(std::time::Instant::now())[0].dns.starts_with("dns failed")
+        trunks.lines(std::time::Instant::now())[0]
+            .dns
+            .starts_with("dns failed")
     })
     .await;
     let line = &trunks.lines(std::time::Instant::now())[0];
@@ -219,10 +238,14 @@ async fn the_task_resolves_at_start_and_again_after_the_ttl() {
 async fn a_name_that_never_resolves_is_reported_and_skipped() {
     let server = TestDnsServer::start(Vec::new()).expect("dns server");
     let trunks = Arc::new(
-        trunks_with("gone.carrier.test").with_dns_config(&config(&server), std::time::Instant::now()),
+        trunks_with("gone.carrier.test")
+            .with_dns_config(&config(&server), std::time::Instant::now()),
     );
     let task = spawn(trunks.clone(), |t: &Trunks| Some(t), config(&server), 9);
-    wait_for("the failure", || trunks.targets(0) != Err(DnsError::Pending)).await;
+    wait_for("the failure", || {
+        trunks.targets(0) != Err(DnsError::Pending)
+    })
+    .await;
     assert_eq!(
         trunks.targets(0),
         Err(DnsError::NoRecords {

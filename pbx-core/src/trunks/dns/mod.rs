@@ -116,7 +116,10 @@ pub fn build_config(raw: &RawDnsConfig) -> Result<DnsConfig, RawError> {
         let text = s.get_ref().trim();
         let addr = text
             .parse::<SocketAddr>()
-            .or_else(|_| text.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+            .or_else(|_| {
+                text.parse::<std::net::IpAddr>()
+                    .map(|ip| SocketAddr::new(ip, 53))
+            })
             .map_err(|_| {
                 at(
                     s.span().start,

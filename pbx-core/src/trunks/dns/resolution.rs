@@ -76,7 +76,9 @@ impl Resolution {
     pub fn handle_answer(&mut self, now: Instant, answer: Result<Answer, DnsError>) -> bool {
         match answer {
             Ok(a) if !a.targets.is_empty() => {
-                let refresh = a.ttl.clamp(self.min_refresh, MAX_REFRESH.max(self.min_refresh));
+                let refresh = a
+                    .ttl
+                    .clamp(self.min_refresh, MAX_REFRESH.max(self.min_refresh));
                 self.next = now + refresh;
                 self.failures = 0;
                 self.error = None;
@@ -176,7 +178,10 @@ mod tests {
         let secs: Vec<u64> = waits.iter().map(Duration::as_secs).collect();
         assert_eq!(secs, [2, 4, 8, 16, 30, 30], "doubling up to the floor");
         assert_eq!(r.targets().len(), 2, "still the last good addresses");
-        assert!(matches!(r.state(), DnsState::Failed(DnsError::Lookup { .. })));
+        assert!(matches!(
+            r.state(),
+            DnsState::Failed(DnsError::Lookup { .. })
+        ));
         assert_eq!(r.resolved_at(), Some(t0));
         // Success again resets the backoff and the state.
         assert!(r.handle_answer(now, answer(&["192.0.2.3:5060"], 60)));

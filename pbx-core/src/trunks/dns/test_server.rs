@@ -116,7 +116,12 @@ impl Drop for TestDnsServer {
     }
 }
 
-fn serve(socket: &UdpSocket, records: &Mutex<Vec<TestRecord>>, count: &AtomicUsize, stop: &AtomicBool) {
+fn serve(
+    socket: &UdpSocket,
+    records: &Mutex<Vec<TestRecord>>,
+    count: &AtomicUsize,
+    stop: &AtomicBool,
+) {
     let mut buf = [0u8; 1500];
     while !stop.load(Ordering::SeqCst) {
         let Ok((n, peer)) = socket.recv_from(&mut buf) else {
@@ -162,10 +167,22 @@ fn answer(query: &Message, records: &[TestRecord]) -> Message {
 
 fn to_record(owner: &Name, r: &TestRecord, qtype: RecordType) -> Option<Record> {
     let (ttl, rdata) = match (r, qtype) {
-        (TestRecord::Addr { ip: IpAddr::V4(v4), ttl, .. }, RecordType::A) => (*ttl, RData::A(A(*v4))),
-        (TestRecord::Addr { ip: IpAddr::V6(v6), ttl, .. }, RecordType::AAAA) => {
-            (*ttl, RData::AAAA(AAAA(*v6)))
-        }
+        (
+            TestRecord::Addr {
+                ip: IpAddr::V4(v4),
+                ttl,
+                ..
+            },
+            RecordType::A,
+        ) => (*ttl, RData::A(A(*v4))),
+        (
+            TestRecord::Addr {
+                ip: IpAddr::V6(v6),
+                ttl,
+                ..
+            },
+            RecordType::AAAA,
+        ) => (*ttl, RData::AAAA(AAAA(*v6))),
         (
             TestRecord::Srv {
                 priority,
@@ -178,7 +195,10 @@ fn to_record(owner: &Name, r: &TestRecord, qtype: RecordType) -> Option<Record> 
             RecordType::SRV,
         ) => {
             let target = Name::from_ascii(format!("{}.", key(target))).ok()?;
-            (*ttl, RData::SRV(SRV::new(*priority, *weight, *port, target)))
+            (
+                *ttl,
+                RData::SRV(SRV::new(*priority, *weight, *port, target)),
+            )
         }
         _ => return None,
     };

@@ -34,7 +34,11 @@ fn a_503_moves_to_the_next_target_of_the_same_trunk() {
     let call = w.call("0201230000");
     // The unroutable first target failed at once; Bob is tried.
     let bob = w.bob_incoming();
-    assert_eq!(w.router.1.used(0), 1, "one slot for the trunk, not one per target");
+    assert_eq!(
+        w.router.1.used(0),
+        1,
+        "one slot for the trunk, not one per target"
+    );
     w.bob.reject(w.now, bob, StatusCode(503)).unwrap();
     w.run();
     assert!(ended(&w.alice_events).is_none(), "the caller waits");
