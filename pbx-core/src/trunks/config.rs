@@ -475,3 +475,37 @@ fn build_trunk(r: &RawTrunk) -> Result<TrunkConfig, RawError> {
         dids,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn spanned(text: &str) -> Spanned<String> {
+        #[derive(Deserialize)]
+        struct P {
+            proxy: Spanned<String>,
+        }
+        let doc = format!("proxy = {}", toml::Value::String(text.to_owned()));
+        toml::from_str::<P>(&doc).expect("a TOML string").proxy
+    }
+
+    proptest! {
+        #[test]
+        fn any_proxy_text_parses_or_is_a_positioned_error(text in any::<String>()) {
+            match parse_proxy(&spanned(&text)) {
+                Ok(p) => prop_assert!(!p.to_string().is_empty()),
+                Err(e) => prop_assert_eq!(e.offset, 8, "points at the value"),
+            }
+        }
+
+        #[test]
+        fn host_names_print_and_parse_back(
+            labels in proptest::collection::vec("[a-z][a-z0-9-]{0,8}[a-z0-9]", 1..4),
+            port in proptest::option::of(1u16..),
+        ) {
+            let p = Proxy::Host { name: format!("{}.example", labels.join(".")), port };
+            prop_assert_eq!(parse_proxy(&spanned(&p.to_string())), Ok(p));
+        }
+    }
+}
