@@ -126,7 +126,7 @@ fn trunks_are_validated_with_positions() {
 }
 
 #[test]
-fn trunk_host_names_and_their_resolver() {
+fn trunks_by_host_name_and_their_resolver() {
     let text = "[trunks_dns]\nservers = [\"127.0.0.1:5353\", \"::1\"]\nmin_refresh_secs = 60\n\
                 [[trunks]]\nname = \"a\"\nproxy = \"SIP.Carrier.example.\"\n\
                 [[trunks]]\nname = \"b\"\nproxy = \"sip.carrier.example:5080\"\ntransport = \"tcp\"\n\
