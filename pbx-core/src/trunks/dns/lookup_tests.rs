@@ -207,7 +207,7 @@ async fn the_task_resolves_at_start_and_again_after_the_ttl() {
     assert_eq!(trunks.targets(0), Ok(addrs(&["127.0.0.31:5070"])));
     let line = &trunks.lines(std::time::Instant::now())[0];
     assert_eq!((line.dns.as_str(), line.targets.len()), ("resolved", 1));
-    assert_eq!(line.resolved_ago, Some(0));
+    assert!(line.resolved_ago.is_some_and(|s| s <= 2), "{line:?}");
     // Inbound trust follows the resolved address (IP and port) only.
     assert_eq!(trunks.by_source(addrs(&["127.0.0.31:5070"])[0]), Some(0));
     assert_eq!(trunks.by_source(addrs(&["127.0.0.31:5999"])[0]), None);
