@@ -1,7 +1,9 @@
 //! `pbx trunks`: the SIP trunks of the running server — registration
 //! (registered / failed / off, expires in), OPTIONS health (up / down, last
-//! probe RTT) and live calls against `max_calls` — from its local HTTP
-//! endpoint (GET /trunks on metrics.listen).
+//! probe RTT), live calls against `max_calls`, and where calls go: the
+//! addresses (a host-named trunk's as last resolved, how many seconds ago,
+//! and its DNS state, e.g. `dns failed: no records for sip.carrier.example`)
+//! — from its local HTTP endpoint (GET /trunks on metrics.listen).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -13,20 +15,35 @@ pub(crate) fn run(path: Option<&Path>) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<16} {:<16} {:>10} {:<8} {:>7} {:>9}",
-        "trunk", "registration", "expires_s", "health", "rtt_ms", "calls"
+        "{:<16} {:<16} {:>10} {:<8} {:>7} {:>9} {:>10} {:<24} dns",
+        "trunk",
+        "registration",
+        "expires_s",
+        "health",
+        "rtt_ms",
+        "calls",
+        "resolved_s",
+        "addresses"
     );
     for line in body.lines() {
         let f: Vec<&str> = line.split('\t').collect();
-        let [name, reg, expires, health, rtt, calls, max] = f.as_slice() else {
-            continue;
+        // A server without DNS support sends the first seven fields only.
+        let (name, reg, expires, health, rtt, calls, max, dns) = match f.as_slice() {
+            [n, r, e, h, t, c, m, rest @ ..] => (n, r, e, h, t, c, m, rest),
+            _ => continue,
         };
         let calls = if *max == "-" {
             (*calls).to_owned()
         } else {
             format!("{calls}/{max}")
         };
-        println!("{name:<16} {reg:<16} {expires:>10} {health:<8} {rtt:>7} {calls:>9}");
+        let (addrs, ago, state) = match dns {
+            [a, g, s, ..] => (*a, *g, *s),
+            _ => ("-", "-", "-"),
+        };
+        println!(
+            "{name:<16} {reg:<16} {expires:>10} {health:<8} {rtt:>7} {calls:>9} {ago:>10} {addrs:<24} {state}"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -16,3 +16,4 @@ mod presentation;
 mod proxy;
 mod register;
 mod trunks;
+mod trunks_dns;

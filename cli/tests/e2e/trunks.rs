@@ -11,7 +11,7 @@ use crate::harness::{free_port, Pbx, RawUa};
 use crate::proxy::{register_contact, TRUSTED};
 use crate::require_sipp;
 
-fn b2bua(extra: &str) -> String {
+pub(crate) fn b2bua(extra: &str) -> String {
     format!("{TRUSTED}\n{}", b2bua_untrusted(extra))
 }
 
@@ -25,7 +25,8 @@ fn b2bua_untrusted(extra: &str) -> String {
 }
 
 /// Calls to national numbers (`0…`) leave by least-cost routing.
-const LCR_PLAN: &str = "[[dialplan]]\nprefix = \"0\"\ntype = \"trunk\"\ntrunk = \"lcr\"\n";
+pub(crate) const LCR_PLAN: &str =
+    "[[dialplan]]\nprefix = \"0\"\ntype = \"trunk\"\ntrunk = \"lcr\"\n";
 
 fn trunk(name: &str, port: u16, priority: u32, extra: &str) -> String {
     format!(
@@ -36,7 +37,7 @@ fn trunk(name: &str, port: u16, priority: u32, extra: &str) -> String {
 
 use crate::b2bua::cdr_rows;
 
-fn field<'a>(row: &'a HashMap<String, String>, k: &str) -> &'a str {
+pub(crate) fn field<'a>(row: &'a HashMap<String, String>, k: &str) -> &'a str {
     row.get(k).map_or("<missing>", String::as_str)
 }
 
@@ -198,7 +199,7 @@ fn inbound_did_call_reaches_the_registered_user() {
 }
 
 /// `pbx trunks` lines by trunk name, waiting until `ready` holds (bounded).
-fn trunks_until(
+pub(crate) fn trunks_until(
     pbx: &Pbx,
     ready: impl Fn(&HashMap<String, String>) -> bool,
 ) -> HashMap<String, String> {

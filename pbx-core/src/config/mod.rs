@@ -122,6 +122,8 @@ pub struct Config {
     pub dialplan: crate::dialplan::Dialplan,
     /// SIP trunks (`[[trunks]]`, used by the B2BUA).
     pub trunks: Vec<crate::trunks::TrunkConfig>,
+    /// How trunk host names are resolved (`[trunks_dns]`).
+    pub trunks_dns: crate::trunks::DnsConfig,
     /// IVR flows (`[ivr]`).
     pub ivr: IvrConfig,
     /// Where the config came from.
@@ -151,6 +153,8 @@ struct RawConfig {
     dialplan: Vec<crate::dialplan::raw::RawEntry>,
     #[serde(default)]
     trunks: Vec<crate::trunks::config::RawTrunk>,
+    #[serde(default)]
+    trunks_dns: crate::trunks::dns::RawDnsConfig,
     #[serde(default)]
     ivr: RawIvr,
 }
@@ -255,6 +259,8 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         crate::trunks::config::build(&raw.trunks).map_err(|e| pos.error(e.offset, e.message))?;
     crate::trunks::config::check_routes(&dialplan, &trunks, pos.text)
         .map_err(|e| pos.error(e.offset, e.message))?;
+    let trunks_dns = crate::trunks::dns::build_config(&raw.trunks_dns)
+        .map_err(|e| pos.error(e.offset, e.message))?;
     let endpoints = build_endpoints(&raw.media, media.address, pos)?;
     let (recordings_dir, prompts_dir) = media_dirs(&raw.media, &data_dir);
     calls.music_on_hold = music_on_hold(&raw.calls, &prompts_dir, pos)?;
@@ -292,6 +298,7 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         calls,
         dialplan,
         trunks,
+        trunks_dns,
         ivr: IvrConfig::default(),
         source: pos.file.to_owned(),
     })

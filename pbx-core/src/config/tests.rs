@@ -95,7 +95,7 @@ fn trunks_are_validated_with_positions() {
     let text = "[[trunks]]\nname = \"carrier\"\nproxy = \"localhost:5070\"\nusername = \"acct\"\npassword = \"pw\"\nregister = true\nmax_calls = 2\nprefixes = [\"+31\"]\noutbound = { strip = 1, country_code = \"31\" }\ninbound = { country_code = \"31\" }\ndids = [\"0201234567\", { number = \"+31201234568\", target = \"1002\" }]\n";
     let c = Config::from_str_named(text, "x").unwrap();
     let t = &c.trunks[0];
-    assert_eq!(t.addr, "127.0.0.1:5070".parse().unwrap());
+    assert_eq!(t.proxy.addr(), Some("127.0.0.1:5070".parse().unwrap()));
     assert!(t.register);
     assert_eq!(t.max_calls, Some(2));
     assert_eq!(t.outbound.apply("90201234567"), "+31201234567");
@@ -105,7 +105,12 @@ fn trunks_are_validated_with_positions() {
     );
     assert_eq!(t.dids[1].target.as_deref(), Some("1002"));
     for (bad, line, needle) in [
-        ("[[trunks]]\nname = \"t\"\nproxy = \"carrier.example:5060\"\n", 3, "DNS"),
+        ("[[trunks]]\nname = \"t\"\nproxy = \"carrier..example\"\n", 3, "not a host name"),
+        ("[[trunks]]\nname = \"t\"\nproxy = \"10.0.0.1\"\n", 3, "needs a port"),
+        ("[[trunks]]\nname = \"t\"\nproxy = \"sip.carrier.example:70000\"\n", 3, "port"),
+        ("[[trunks]]\nname = \"t\"\nproxy = \"localhost\"\n", 3, "localhost needs a port"),
+        ("[trunks_dns]\n\nservers = [\"127.0.0.1:53\", \"dns.example\"]\n", 3, "trunks_dns server"),
+        ("[trunks_dns]\nmin_refresh_secs = 0\n", 2, "min_refresh_secs"),
         ("[[trunks]]\nname = \"t\"\nproxy = \"127.0.0.1:5060\"\ntransport = \"tls\"\n", 4, "tls"),
         ("[[trunks]]\nname = \"t\"\nproxy = \"127.0.0.1:5060\"\nregister = true\n", 4, "username"),
         ("[[trunks]]\nname = \"t\"\nproxy = \"127.0.0.1:5060\"\nmax_calls = 0\n", 4, "max_calls"),
@@ -118,6 +123,43 @@ fn trunks_are_validated_with_positions() {
         assert_eq!(err.line, line, "{err}");
         assert!(err.message.contains(needle), "{err}");
     }
+}
+
+#[test]
+fn trunks_by_host_name_and_their_resolver() {
+    let text = "[trunks_dns]\nservers = [\"127.0.0.1:5353\", \"::1\"]\nmin_refresh_secs = 60\n\
+                [[trunks]]\nname = \"a\"\nproxy = \"SIP.Carrier.example.\"\n\
+                [[trunks]]\nname = \"b\"\nproxy = \"sip.carrier.example:5080\"\ntransport = \"tcp\"\n\
+                [[trunks]]\nname = \"c\"\nproxy = \"[2001:db8::1]:5060\"\n";
+    let c = Config::from_str_named(text, "x").unwrap();
+    use crate::trunks::Proxy;
+    assert_eq!(
+        c.trunks[0].proxy,
+        Proxy::Host {
+            name: "sip.carrier.example".into(),
+            port: None
+        }
+    );
+    assert_eq!(c.trunks[0].domain(), "sip.carrier.example");
+    assert_eq!(
+        c.trunks[1].proxy,
+        Proxy::Host {
+            name: "sip.carrier.example".into(),
+            port: Some(5080)
+        }
+    );
+    assert_eq!(c.trunks[2].domain(), "[2001:db8::1]");
+    assert_eq!(
+        c.trunks_dns.servers,
+        [
+            "127.0.0.1:5353".parse().unwrap(),
+            "[::1]:53".parse().unwrap()
+        ]
+    );
+    assert_eq!(c.trunks_dns.min_refresh, Duration::from_secs(60));
+    let d = Config::from_str_named("", "x").unwrap().trunks_dns;
+    assert!(d.servers.is_empty(), "the system's resolv.conf by default");
+    assert_eq!(d.min_refresh, Duration::from_secs(30));
 }
 
 #[test]

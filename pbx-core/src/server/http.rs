@@ -139,17 +139,25 @@ async fn calls(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 /// Trunks, one per line: name, registration, expires in (s), health, last
-/// probe RTT (ms), live calls, max calls (tab-separated, `-` for none; read
-/// by `pbx trunks`).
+/// probe RTT (ms), live calls, max calls, the addresses calls go to
+/// (comma-separated, best first), seconds since the host name was resolved,
+/// DNS state (`static`, `resolving`, `resolved`, `dns failed: <reason>`)
+/// (tab-separated, `-` for none; read by `pbx trunks`).
 async fn trunks(State(s): State<AppState>) -> impl IntoResponse {
     let now = s.clock.now();
     let mut text = String::new();
     let opt = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
     if let Some(host) = &s.core.b2bua {
         for t in host.trunks.lines(now.instant) {
+            let targets = if t.targets.is_empty() {
+                "-".to_owned()
+            } else {
+                let v: Vec<String> = t.targets.iter().map(ToString::to_string).collect();
+                v.join(",")
+            };
             let _ = writeln!(
                 text,
-                "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                 t.status.name,
                 t.status.registration,
                 opt(t.status.expires_in),
@@ -157,6 +165,9 @@ async fn trunks(State(s): State<AppState>) -> impl IntoResponse {
                 opt(t.status.rtt_ms),
                 t.calls,
                 opt(t.max_calls.map(u64::from)),
+                targets,
+                opt(t.resolved_ago),
+                t.dns,
             );
         }
     }

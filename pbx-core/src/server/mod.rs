@@ -152,7 +152,8 @@ fn b2bua_host(
             listeners,
             seed.rotate_left(29),
             Instant::now(),
-        ),
+        )
+        .with_dns_config(&config.trunks_dns, Instant::now()),
         ivr,
         jobs_ready: Arc::default(),
         endpoints,
@@ -356,6 +357,15 @@ impl Server {
                 transports.clone(),
                 start,
                 config.ivr.http_ca_file.clone(),
+            ));
+        }
+        if core.b2bua.is_some() {
+            // Trunk host names (RFC 3263): resolved off the SIP path.
+            tasks.push(crate::trunks::dns::lookup::spawn(
+                core.clone(),
+                |c: &SipCore| c.b2bua.as_ref().map(|h| &h.trunks),
+                config.trunks_dns.clone(),
+                rng.next_u64(),
             ));
         }
         let admin_flows = flows.clone();

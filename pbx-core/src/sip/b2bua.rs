@@ -143,11 +143,21 @@ impl CoreRouter<'_> {
         }
         let configs = self.trunks.configs();
         let order = crate::trunks::lcr::candidates(configs, trunk, number);
-        let attempts: Vec<TrunkAttempt> = order
-            .into_iter()
-            .filter(|i| self.trunks.usable(*i))
-            .map(|i| trunk_attempt(i, &configs[i], caller, number, caller_id))
-            .collect();
+        let mut attempts: Vec<TrunkAttempt> = Vec::new();
+        for i in order.into_iter().filter(|i| self.trunks.usable(*i)) {
+            // One attempt per resolved address: failover walks the
+            // trunk's targets before the next trunk (RFC 3263 §4.3).
+            match self.trunks.targets(i) {
+                Ok(targets) => attempts.extend(
+                    targets
+                        .into_iter()
+                        .map(|dest| trunk_attempt(i, &configs[i], dest, caller, number, caller_id)),
+                ),
+                Err(e) => {
+                    tracing::warn!(trunk = %configs[i].name, proxy = %configs[i].proxy, error = %e, "trunk skipped: its host name has no address");
+                }
+            }
+        }
         if attempts.is_empty() {
             // The route refuses with 503 and records the call as outbound.
             tracing::info!(%trunk, %number, "no trunk up for the number");
@@ -436,7 +446,8 @@ impl SipCore {
     }
 }
 
-/// The INVITE of a call through trunk `t`: the number and the caller id as
+/// The INVITE of a call through trunk `t` at `dest` (its address, or one
+/// its host name resolved to): the number and the caller id as
 /// the trunk's outbound rules write them (the dial plan entry's
 /// presentation first, then the trunk's `caller_id`), the trunk's
 /// credentials; with privacy an anonymous From, `Privacy: id` and, to a
@@ -444,14 +455,15 @@ impl SipCore {
 fn trunk_attempt(
     i: usize,
     t: &TrunkConfig,
+    dest: std::net::SocketAddr,
     caller: &str,
     number: &str,
     caller_id: &CallerId,
 ) -> TrunkAttempt {
     let number = t.outbound.apply(number);
-    let mut uri = Uri::sip(t.addr.ip().to_string());
+    let mut uri = Uri::sip(crate::trunks::uri_host(dest.ip()));
     uri.user = Some(number.clone());
-    uri.port = Some(t.addr.port());
+    uri.port = Some(dest.port());
     if t.transport != sip_stack::Transport::Udp {
         uri.params.push(sip_stack::message::Param {
             name: "transport".into(),

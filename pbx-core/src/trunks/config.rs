@@ -5,7 +5,7 @@
 //! ```toml
 //! [[trunks]]
 //! name = "carrier"
-//! proxy = "127.0.0.1:5070"        # IP:PORT or localhost:PORT (no DNS yet)
+//! proxy = "127.0.0.1:5070"        # IP:PORT, localhost:PORT, HOST or HOST:PORT (see below)
 //! transport = "udp"               # udp | tcp
 //! username = "acct"               # digest account (REGISTER and INVITE)
 //! password = "secret"
@@ -28,7 +28,19 @@
 //! inbound = { country_code = "31" }
 //! dids = ["+31201234567", { number = "+31201234568", target = "1002" }]
 //! inbound_from = ["192.0.2.0/24"] # more source addresses of the carrier's INVITEs
+//!
+//! [trunks_dns]                    # optional: how host-named proxies are resolved
+//! servers = ["127.0.0.1:5353"]    # name servers (default: the system's /etc/resolv.conf)
+//! min_refresh_secs = 30           # re-resolve no sooner than this, whatever the TTL
 //! ```
+//!
+//! `proxy` forms (RFC 3263 §4.2; see [`super::dns`]):
+//! - `IP:PORT` / `localhost:PORT`: used as written, no lookup.
+//! - `HOST`: SRV `_sip._udp.HOST` (`_sip._tcp.HOST` for `transport = "tcp"`),
+//!   targets by priority and weight (RFC 2782); without SRV records the
+//!   A/AAAA records of `HOST`, port 5060.
+//! - `HOST:PORT`: the A/AAAA records of `HOST` at `PORT` (an explicit port
+//!   means no SRV, RFC 3263 §4.2).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -50,13 +62,61 @@ pub struct Did {
     pub target: Option<String>,
 }
 
+/// Where a trunk's carrier is: an address, or a host name resolved
+/// through DNS (RFC 3263 §4.2) by [`super::dns`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Proxy {
+    /// An IP literal (or `localhost`): used as it is, never looked up.
+    Addr(SocketAddr),
+    /// A host name (lower case, no trailing dot).
+    Host {
+        /// The name.
+        name: String,
+        /// An explicit port: A/AAAA only; None: SRV first, then A/AAAA at 5060.
+        port: Option<u16>,
+    },
+}
+
+impl Proxy {
+    /// The fixed address of an IP-literal proxy (None for a host name).
+    pub fn addr(&self) -> Option<SocketAddr> {
+        match self {
+            Self::Addr(a) => Some(*a),
+            Self::Host { .. } => None,
+        }
+    }
+
+    /// The host as written in URIs: the name, or the address's IP.
+    pub fn host(&self) -> String {
+        match self {
+            Self::Addr(a) => super::uri_host(a.ip()),
+            Self::Host { name, .. } => name.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Addr(a) => write!(f, "{a}"),
+            Self::Host { name, port: None } => f.write_str(name),
+            Self::Host {
+                name,
+                port: Some(p),
+            } => write!(f, "{name}:{p}"),
+        }
+    }
+}
+
 /// A validated trunk.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrunkConfig {
     /// Unique name (dial plan `trunk = "…"`).
     pub name: String,
-    /// The carrier's SIP address (requests go there; its requests come from there).
-    pub addr: SocketAddr,
+    /// The carrier's SIP address or host name (requests go there; its
+    /// requests come from there, or from what the name resolves to).
+    pub proxy: Proxy,
     /// Transport to the carrier.
     pub transport: Transport,
     /// Digest username.
@@ -106,11 +166,12 @@ pub struct TrunkConfig {
 }
 
 impl TrunkConfig {
-    /// The host of From/To/AOR.
+    /// The host of From/To/AOR: `from_domain`, else the proxy's host name
+    /// or IP.
     pub fn domain(&self) -> String {
         self.from_domain
             .clone()
-            .unwrap_or_else(|| self.addr.ip().to_string())
+            .unwrap_or_else(|| self.proxy.host())
     }
 }
 
@@ -231,20 +292,65 @@ pub fn check_routes(
     Ok(())
 }
 
-fn parse_addr(s: &Spanned<String>) -> Result<SocketAddr, RawError> {
-    let text = s.get_ref();
+fn parse_proxy(s: &Spanned<String>) -> Result<Proxy, RawError> {
+    let text = s.get_ref().trim();
     if let Ok(a) = text.parse::<SocketAddr>() {
-        return Ok(a);
+        return Ok(Proxy::Addr(a));
     }
-    if let Some(port) = text.strip_prefix("localhost:") {
-        if let Ok(port) = port.parse::<u16>() {
-            return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    let bad = |why: &str| {
+        at(
+            s,
+            format!("trunk proxy `{text}`: {why} (write IP:PORT, HOST or HOST:PORT)"),
+        )
+    };
+    if text.parse::<IpAddr>().is_ok() || text.starts_with('[') {
+        return Err(bad("an IP address needs a port"));
+    }
+    let (name, port) = match text.rsplit_once(':') {
+        Some((name, port)) => {
+            let port = port
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| bad("the port must be a number in 1..=65535"))?;
+            (name, Some(port))
         }
+        None => (text, None),
+    };
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    if name == "localhost" {
+        return match port {
+            Some(port) => Ok(Proxy::Addr(SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                port,
+            ))),
+            None => Err(bad("localhost needs a port")),
+        };
     }
-    Err(at(
-        s,
-        format!("trunk proxy `{text}`: write IP:PORT or localhost:PORT (host names need DNS, not supported yet)"),
-    ))
+    if !is_host_name(&name) {
+        return Err(bad("not a host name"));
+    }
+    Ok(Proxy::Host { name, port })
+}
+
+/// RFC 1123 §2.1 host name: dot-separated labels of letters, digits and
+/// inner hyphens, each 1..=63 long, 253 in all (underscores allowed for
+/// the service-style names some carriers use).
+fn is_host_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        && !name
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn rules(r: Option<&RawRules>) -> Result<NumberRules, RawError> {
@@ -276,7 +382,7 @@ fn build_trunk(r: &RawTrunk) -> Result<TrunkConfig, RawError> {
             "trunk name must be a non-empty word other than `lcr` (the dial plan's least-cost route)",
         ));
     }
-    let addr = parse_addr(&r.proxy)?;
+    let proxy = parse_proxy(&r.proxy)?;
     let transport = match r.transport.as_ref().map(|t| t.get_ref().as_str()) {
         None | Some("udp") => Transport::Udp,
         Some("tcp") => Transport::Tcp,
@@ -342,7 +448,7 @@ fn build_trunk(r: &RawTrunk) -> Result<TrunkConfig, RawError> {
     Ok(TrunkConfig {
         inbound_from,
         name: name.to_owned(),
-        addr,
+        proxy,
         transport,
         username: r.username.clone(),
         password: r.password.clone(),
@@ -368,4 +474,38 @@ fn build_trunk(r: &RawTrunk) -> Result<TrunkConfig, RawError> {
         inbound,
         dids,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn spanned(text: &str) -> Spanned<String> {
+        #[derive(Deserialize)]
+        struct P {
+            proxy: Spanned<String>,
+        }
+        let doc = format!("proxy = {}", toml::Value::String(text.to_owned()));
+        toml::from_str::<P>(&doc).expect("a TOML string").proxy
+    }
+
+    proptest! {
+        #[test]
+        fn any_proxy_text_parses_or_is_a_positioned_error(text in any::<String>()) {
+            match parse_proxy(&spanned(&text)) {
+                Ok(p) => prop_assert!(!p.to_string().is_empty()),
+                Err(e) => prop_assert_eq!(e.offset, 8, "points at the value"),
+            }
+        }
+
+        #[test]
+        fn host_names_print_and_parse_back(
+            labels in proptest::collection::vec("[a-z][a-z0-9-]{0,8}[a-z0-9]", 1..4),
+            port in proptest::option::of(1u16..),
+        ) {
+            let p = Proxy::Host { name: format!("{}.example", labels.join(".")), port };
+            prop_assert_eq!(parse_proxy(&spanned(&p.to_string())), Ok(p));
+        }
+    }
 }

@@ -54,7 +54,7 @@ mod tests {
     fn trunk(name: &str, prefixes: &[&str], priority: u32, cost: f64) -> TrunkConfig {
         TrunkConfig {
             name: name.into(),
-            addr: "127.0.0.1:5070".parse().expect("addr"),
+            proxy: crate::trunks::Proxy::Addr("127.0.0.1:5070".parse().expect("addr")),
             transport: sip_stack::Transport::Udp,
             username: None,
             password: None,

@@ -7,6 +7,12 @@
 //! Call-ID [`TrunkManager::owns`] to [`TrunkManager::handle_response`].
 //! Probes are single requests without retransmission (a lost one counts as
 //! a failure; `down_after` absorbs single losses).
+//!
+//! REGISTERs and probes of a host-named trunk go to one of its resolved
+//! addresses ([`TrunkManager::handle_targets`]): the first one, kept while
+//! later answers still contain it (SRV weights reshuffle the order at every
+//! lookup, which must not move the registration each time). Until the name
+//! first resolves the trunk neither registers nor probes.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -71,6 +77,12 @@ struct Runtime {
     next_probe: Option<Instant>,
     probe: Option<Probe>,
     local: Option<SocketAddr>,
+    /// Where REGISTERs and probes go (None: a host name not resolved yet).
+    target: Option<SocketAddr>,
+    /// A (re-)registration waiting for [`TrunkManager::handle_timeout`].
+    register_at: Option<Instant>,
+    /// The agent's seed (a re-targeted agent keeps its Call-ID).
+    ua_seed: u64,
 }
 
 /// The registration clients and health probes of all trunks.
@@ -103,8 +115,10 @@ impl TrunkManager {
                     .iter()
                     .find(|(tr, _)| *tr == t.transport)
                     .map(|(_, a)| *a);
+                let target = t.proxy.addr();
+                let ua_seed = seed ^ i as u64;
                 let ua = match (t.register, local) {
-                    (true, Some(local)) => Some(UserAgent::new(ua_config(t, local, seed ^ i as u64))),
+                    (true, Some(local)) => Some(UserAgent::new(ua_config(t, local, target, ua_seed))),
                     _ => None,
                 };
                 if t.register && local.is_none() {
@@ -117,6 +131,9 @@ impl TrunkManager {
                     next_probe: None,
                     probe: None,
                     local,
+                    target,
+                    register_at: None,
+                    ua_seed,
                 }
             })
             .collect();
@@ -188,21 +205,57 @@ impl TrunkManager {
         self.drain_ua(now, i);
     }
 
+    /// The current addresses of trunk `i` (a host-named one, freshly
+    /// resolved, best first). The REGISTER / probe target stays unless it
+    /// is gone from the list; a new target gets a new registration (the
+    /// agent keeps its Call-ID) at the next [`TrunkManager::handle_timeout`].
+    pub fn handle_targets(&mut self, now: Instant, i: usize, targets: &[SocketAddr]) {
+        let Some(rt) = self.rt.get_mut(i) else { return };
+        if rt.target.is_some_and(|t| targets.contains(&t)) {
+            return;
+        }
+        let Some(&first) = targets.first() else {
+            return;
+        };
+        let t = &self.configs[i];
+        tracing::info!(trunk = %t.name, target = %first, "trunk signalling target");
+        rt.target = Some(first);
+        if let (Some(_), Some(local)) = (rt.ua.as_ref(), rt.local) {
+            rt.ua = Some(UserAgent::new(ua_config(t, local, Some(first), rt.ua_seed)));
+            rt.reg = RegState::Registering;
+            rt.register_at = Some(now);
+        }
+        if rt.health.is_some() && self.started {
+            rt.next_probe = Some(now);
+        }
+    }
+
+    /// Where trunk `i`'s REGISTERs and probes go now.
+    pub fn target(&self, i: usize) -> Option<SocketAddr> {
+        self.rt.get(i).and_then(|r| r.target)
+    }
+
     /// Runs what is due: the first registrations, refreshes, retries, probes.
     pub fn handle_timeout(&mut self, now: Instant) {
         if !self.started {
             self.started = true;
-            for i in 0..self.rt.len() {
-                if let Some(ua) = self.rt[i].ua.as_mut() {
-                    ua.register(now);
+            for rt in &mut self.rt {
+                // A host name not resolved yet waits for handle_targets.
+                if rt.target.is_some() {
+                    rt.register_at = rt.ua.as_ref().map(|_| now);
+                    if rt.health.is_some() {
+                        rt.next_probe = Some(now);
+                    }
                 }
-                if self.rt[i].health.is_some() {
-                    self.rt[i].next_probe = Some(now);
-                }
-                self.drain_ua(now, i);
             }
         }
         for i in 0..self.rt.len() {
+            if self.rt[i].register_at.is_some_and(|t| t <= now) {
+                self.rt[i].register_at = None;
+                if let Some(ua) = self.rt[i].ua.as_mut() {
+                    ua.register(now);
+                }
+            }
             if let Some(ua) = self.rt[i].ua.as_mut() {
                 if ua.poll_timeout().is_some_and(|t| t <= now) {
                     ua.handle_timeout(now);
@@ -242,6 +295,7 @@ impl TrunkManager {
                     .and_then(UserAgent::poll_timeout)
                     .into_iter()
                     .chain(r.next_probe)
+                    .chain(r.register_at)
                     .chain(r.probe.as_ref().map(|p| p.sent + PROBE_TIMEOUT))
             })
             .min()
@@ -331,15 +385,15 @@ impl TrunkManager {
     }
 
     fn send_probe(&mut self, now: Instant, i: usize) {
-        let Some(local) = self.rt[i].local else {
+        let (Some(local), Some(dest)) = (self.rt[i].local, self.rt[i].target) else {
             return;
         };
         let t = &self.configs[i];
         self.seq += 1;
         let token = format!("{:x}{:x}", self.seed.rotate_left(13) ^ self.seq, self.seq);
         let call_id = format!("{PROBE_PREFIX}{i}-{token}@{}", local.ip());
-        let mut uri = Uri::sip(t.addr.ip().to_string());
-        uri.port = Some(t.addr.port());
+        let mut uri = Uri::sip(super::uri_host(dest.ip()));
+        uri.port = Some(dest.port());
         let mut req = Request::new(Method::Options, uri.clone());
         let from_user = t
             .from_user
@@ -368,7 +422,7 @@ impl TrunkManager {
         h.push(Header::new(HeaderName::ContentLength, "0"));
         let peer = Peer {
             transport: t.transport,
-            addr: t.addr,
+            addr: dest,
             conn: None,
         };
         self.out.push((peer, req.to_bytes()));
@@ -413,8 +467,14 @@ impl TrunkManager {
 }
 
 /// The registration agent of a trunk: AOR `from_user@domain`, requests to
-/// the trunk's address, the trunk's credentials.
-fn ua_config(t: &TrunkConfig, local: SocketAddr, seed: u64) -> UaConfig {
+/// `target` (the trunk's address, or one its name resolved to), the
+/// trunk's credentials.
+fn ua_config(
+    t: &TrunkConfig,
+    local: SocketAddr,
+    target: Option<SocketAddr>,
+    seed: u64,
+) -> UaConfig {
     let user = t
         .from_user
         .clone()
@@ -430,7 +490,7 @@ fn ua_config(t: &TrunkConfig, local: SocketAddr, seed: u64) -> UaConfig {
             value: Some(t.transport.to_string().to_ascii_lowercase()),
         });
     }
-    c.outbound_proxy = Some(t.addr);
+    c.outbound_proxy = target;
     c.credentials = match (&t.username, &t.password) {
         (Some(u), Some(p)) => Some(Credentials {
             username: u.clone(),
@@ -602,5 +662,66 @@ mod tests {
         let probe = sent(&mut m);
         answer(&mut m, now, &probe[0], 200, &[]);
         assert_eq!(m.status(now)[0].health, "up");
+    }
+
+    /// A host-named trunk: nothing is sent before its name resolves; then
+    /// REGISTER and probes go to the first address, which stays while it
+    /// is still among the answers; a vanished one moves the registration
+    /// (same Call-ID: the SIP core recognises the responses without a lock).
+    #[test]
+    fn a_host_named_trunk_registers_where_its_name_resolves() {
+        let text = "[[trunks]]\nname = \"c\"\nproxy = \"sip.carrier.test\"\nusername = \"acct\"\n\
+                    password = \"pw\"\nregister = true\noptions_interval_secs = 30\n";
+        let t = crate::config::Config::from_str_named(text, "t")
+            .expect("trunk config")
+            .trunks
+            .remove(0);
+        let t0 = Instant::now();
+        let mut m = manager(t, t0);
+        let call_ids = m.registration_call_ids();
+        m.handle_timeout(t0);
+        let mut out = Vec::new();
+        m.drain(&mut out);
+        assert!(out.is_empty(), "no address yet: nothing sent");
+        assert_eq!(m.target(0), None);
+        let (a, b, c): (SocketAddr, SocketAddr, SocketAddr) = (
+            "192.0.2.1:5060".parse().unwrap(),
+            "192.0.2.2:5060".parse().unwrap(),
+            "192.0.2.3:5070".parse().unwrap(),
+        );
+        let sent_to = |m: &mut TrunkManager, now: Instant| {
+            m.handle_timeout(now);
+            let mut out = Vec::new();
+            m.drain(&mut out);
+            out.into_iter()
+                .map(|(peer, data)| match SipMessage::parse(data).unwrap() {
+                    SipMessage::Request(r) => (peer.addr, r),
+                    SipMessage::Response(r) => panic!("sent a response {r:?}"),
+                })
+                .collect::<Vec<_>>()
+        };
+        m.handle_targets(t0, 0, &[a, b]);
+        assert_eq!(m.poll_timeout(), Some(t0), "registration due at once");
+        let sent = sent_to(&mut m, t0);
+        let methods: Vec<(SocketAddr, Method)> =
+            sent.iter().map(|(p, r)| (*p, r.method.clone())).collect();
+        assert!(methods.contains(&(a, Method::Register)), "{methods:?}");
+        assert!(methods.contains(&(a, Method::Options)), "{methods:?}");
+        assert_eq!(m.registration_call_ids(), call_ids);
+        // A reshuffled answer with `a` still in it changes nothing.
+        m.handle_targets(t0, 0, &[b, a]);
+        assert!(sent_to(&mut m, t0).is_empty());
+        assert_eq!(m.target(0), Some(a));
+        // `a` is gone: REGISTER again, at the new first address, same Call-ID.
+        m.handle_targets(t0, 0, &[c, b]);
+        let sent = sent_to(&mut m, t0);
+        let reg = sent
+            .iter()
+            .find(|(_, r)| r.method == Method::Register)
+            .expect("a new REGISTER");
+        assert_eq!(reg.0, c);
+        assert_eq!(reg.1.call_id().unwrap(), call_ids[0]);
+        assert!(m.owns(&call_ids[0]));
+        assert_eq!(m.status(t0)[0].registration, "registering");
     }
 }

@@ -8,6 +8,8 @@
 //! - [`slots`]: `max_calls` per trunk.
 //! - [`manager`]: REGISTER agents and OPTIONS probes, sans-IO, driven by the
 //!   SIP core's timers and fed the responses it recognises as ours.
+//! - [`dns`]: host-named proxies resolved by SRV / A / AAAA (RFC 3263 §4.2)
+//!   in a task of their own; [`Trunks::targets`] is the current list.
 //!
 //! Outbound calls run the [`crate::b2bua::trunk_route::TrunkRoute`]
 //! application (sequential failover over the candidates); inbound INVITEs
@@ -16,6 +18,7 @@
 //! target by [`crate::sip::CoreRouter`].
 
 pub mod config;
+pub mod dns;
 pub mod health;
 pub mod lcr;
 pub mod manager;
@@ -26,12 +29,21 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use sip_stack::Transport;
 
-pub use config::{Did, TrunkConfig};
+pub use config::{Did, Proxy, TrunkConfig};
+pub use dns::{DnsConfig, DnsError, DnsState};
 pub use manager::{TrunkManager, TrunkStatus};
 pub use slots::{CallSlot, Slots};
+
+/// An IP as the host of a SIP URI (RFC 3261 §25.1: IPv6 in brackets).
+pub fn uri_host(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}
 
 /// The trunks of a running server: configuration, live state, call slots.
 #[derive(Debug)]
@@ -42,6 +54,8 @@ pub struct Trunks {
     /// The registration agents' Call-IDs (fixed for their lifetime): the
     /// SIP core asks [`Trunks::owns`] for every response without a lock.
     reg_call_ids: Vec<String>,
+    /// Per trunk: the resolution of its host name (None: an IP literal).
+    dns: Vec<Option<RwLock<dns::Resolution>>>,
 }
 
 /// A trunk's line in `pbx trunks`.
@@ -53,6 +67,14 @@ pub struct TrunkLine {
     pub calls: u32,
     /// Its limit.
     pub max_calls: Option<u32>,
+    /// The addresses calls go to, best first.
+    pub targets: Vec<SocketAddr>,
+    /// Seconds since the host name was resolved (None: an IP literal, or
+    /// not resolved yet).
+    pub resolved_ago: Option<u64>,
+    /// `static` (an IP literal), `resolving`, `resolved` or
+    /// `dns failed: <reason>`.
+    pub dns: String,
 }
 
 impl Trunks {
@@ -65,12 +87,80 @@ impl Trunks {
     ) -> Self {
         let slots = Slots::new(configs.len());
         let manager = TrunkManager::new(configs.clone(), listeners, seed, now);
+        let min_refresh = DnsConfig::default().min_refresh;
         Self {
             reg_call_ids: manager.registration_call_ids(),
+            dns: configs
+                .iter()
+                .map(|t| {
+                    matches!(t.proxy, Proxy::Host { .. })
+                        .then(|| RwLock::new(dns::Resolution::new(now, min_refresh)))
+                })
+                .collect(),
             configs: Arc::new(configs),
             manager: Mutex::new(manager),
             slots,
         }
+    }
+
+    /// Host names are re-resolved no sooner than `config.min_refresh`.
+    pub fn with_dns_config(self, config: &DnsConfig, now: Instant) -> Self {
+        let dns = self
+            .dns
+            .iter()
+            .map(|d| {
+                d.as_ref()
+                    .map(|_| RwLock::new(dns::Resolution::new(now, config.min_refresh)))
+            })
+            .collect();
+        Self { dns, ..self }
+    }
+
+    /// The addresses of trunk `i`, best first: its proxy address, or what
+    /// its host name resolves to now (the last good answer while lookups
+    /// fail). Err: the name has no address (yet); calls skip the trunk.
+    pub fn targets(&self, i: usize) -> Result<Vec<SocketAddr>, DnsError> {
+        let Some(t) = self.configs.get(i) else {
+            return Ok(Vec::new());
+        };
+        match (t.proxy.addr(), self.dns.get(i).and_then(Option::as_ref)) {
+            (Some(a), _) => Ok(vec![a]),
+            (None, Some(r)) => {
+                let r = r.read();
+                match (r.targets(), r.state()) {
+                    ([], DnsState::Failed(e)) => Err(e),
+                    ([], _) => Err(DnsError::Pending),
+                    (targets, _) => Ok(targets.to_vec()),
+                }
+            }
+            (None, None) => Err(DnsError::Pending),
+        }
+    }
+
+    /// The host-named trunk whose lookup is due first, and when.
+    pub fn next_lookup(&self) -> Option<(usize, Instant)> {
+        self.dns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| d.as_ref().map(|r| (i, r.read().poll_timeout())))
+            .min_by_key(|(_, t)| *t)
+    }
+
+    /// The outcome of trunk `i`'s lookup (from the resolver task): the new
+    /// addresses for calls, inbound trust, REGISTERs and probes.
+    pub fn handle_answer(&self, i: usize, now: Instant, answer: Result<dns::Answer, DnsError>) {
+        let Some(Some(r)) = self.dns.get(i) else {
+            return;
+        };
+        let targets = {
+            let mut r = r.write();
+            if !r.handle_answer(now, answer) {
+                return;
+            }
+            r.targets().to_vec()
+        };
+        tracing::info!(trunk = %self.configs[i].name, ?targets, "trunk addresses");
+        self.manager.lock().handle_targets(now, i, &targets);
     }
 
     /// Whether a response with this Call-ID belongs to the trunks'
@@ -101,12 +191,22 @@ impl Trunks {
     }
 
     /// The trunk whose carrier sends from `source` (trusted by source
-    /// address): its proxy address exactly, or any port of `inbound_from`.
+    /// address): its proxy address exactly — for a host name, one of the
+    /// addresses it resolves to now (IP and port) — or any port of
+    /// `inbound_from`. Nothing else: no open relay.
     pub fn by_source(&self, source: SocketAddr) -> Option<usize> {
         let ip: IpAddr = source.ip();
-        self.configs
-            .iter()
-            .position(|t| t.addr == source || t.inbound_from.iter().any(|n| n.contains(&ip)))
+        self.configs.iter().enumerate().position(|(i, t)| {
+            let resolved = || {
+                self.dns
+                    .get(i)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|r| r.read().targets().contains(&source))
+            };
+            t.proxy.addr() == Some(source)
+                || t.inbound_from.iter().any(|n| n.contains(&ip))
+                || resolved()
+        })
     }
 
     /// Health of trunk `i` allows routing to it.
@@ -121,11 +221,34 @@ impl Trunks {
             .status(now)
             .into_iter()
             .enumerate()
-            .map(|(i, status)| TrunkLine {
-                status,
-                calls: self.slots.used(i),
-                max_calls: self.configs[i].max_calls,
+            .map(|(i, status)| {
+                let (targets, resolved_ago, dns) = self.dns_line(i, now);
+                TrunkLine {
+                    status,
+                    calls: self.slots.used(i),
+                    max_calls: self.configs[i].max_calls,
+                    targets,
+                    resolved_ago,
+                    dns,
+                }
             })
             .collect()
+    }
+
+    fn dns_line(&self, i: usize, now: Instant) -> (Vec<SocketAddr>, Option<u64>, String) {
+        let Some(Some(r)) = self.dns.get(i) else {
+            let targets = self.configs[i].proxy.addr().into_iter().collect();
+            return (targets, None, "static".into());
+        };
+        let r = r.read();
+        let ago = r
+            .resolved_at()
+            .map(|t| now.saturating_duration_since(t).as_secs());
+        let state = match r.state() {
+            DnsState::Resolving => "resolving".into(),
+            DnsState::Resolved(_) => "resolved".into(),
+            DnsState::Failed(e) => format!("dns failed: {e}"),
+        };
+        (r.targets().to_vec(), ago, state)
     }
 }

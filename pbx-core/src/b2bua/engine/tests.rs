@@ -61,6 +61,8 @@ impl Router for Bob {
             }]),
             // Out through two trunks: Bob's carrier first, then Carol's.
             "0201234567" => Routing::App(Box::new(trunk_route(self.1.clone()))),
+            // One host-named trunk resolved to three targets.
+            "0201230000" => Routing::App(Box::new(trunks_targets::route(self.1.clone()))),
             // No trunk up for the number.
             "0209999999" => Routing::App(Box::new(crate::b2bua::trunk_route::TrunkRoute::new(
                 Vec::new(),
@@ -743,4 +745,5 @@ fn trunk_route_without_candidates_refuses_503_as_outbound() {
 }
 
 mod moh;
+mod trunks_targets;
 mod xfer;
