@@ -23,10 +23,10 @@ pub(crate) struct CdrArgs {
     /// End of the window (exclusive), same forms. Default: `--from` + 1 day.
     #[arg(long)]
     to: Option<String>,
-    /// Only calls from this caller.
+    /// Only calls from this caller (as received, or its E.164 form).
     #[arg(long)]
     caller: Option<String>,
-    /// Only calls to this number.
+    /// Only calls to this number (as dialed, or its E.164 form).
     #[arg(long)]
     callee: Option<String>,
     /// ANSWERED, NO_ANSWER, BUSY, FAILED or CANCELLED.
@@ -214,7 +214,7 @@ fn print_table(out: &mut impl Write, rows: &[StoredCdr], offset: i64) -> std::io
 }
 
 fn print_csv(out: &mut impl Write, rows: &[StoredCdr], offset: i64) -> std::io::Result<()> {
-    writeln!(out, "call_id,caller,callee,direction,did,trunk,start,ring,answer,end,duration_s,billsec,disposition,hangup_cause,hangup_side,hold_s,legs,codecs,caller_mos,caller_lost,caller_jitter_ms,callee_mos,callee_lost,callee_jitter_ms")?;
+    writeln!(out, "call_id,caller,callee,direction,did,trunk,start,ring,answer,end,duration_s,billsec,disposition,hangup_cause,hangup_side,hold_s,legs,codecs,caller_mos,caller_lost,caller_jitter_ms,callee_mos,callee_lost,callee_jitter_ms,caller_e164,callee_e164")?;
     for s in rows {
         let r = &s.record;
         let t = |v: Option<u64>| v.map_or(String::new(), |ms| format_local(ms, offset));
@@ -237,7 +237,7 @@ fn print_csv(out: &mut impl Write, rows: &[StoredCdr], offset: i64) -> std::io::
         };
         writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             csv_field(&r.call_id),
             csv_field(&r.caller),
             csv_field(&r.callee),
@@ -257,7 +257,9 @@ fn print_csv(out: &mut impl Write, rows: &[StoredCdr], offset: i64) -> std::io::
             csv_field(&legs.join(" ")),
             csv_field(&codecs.join(" ")),
             q(0),
-            q(1)
+            q(1),
+            csv_field(r.caller_e164.as_deref().unwrap_or("")),
+            csv_field(r.callee_e164.as_deref().unwrap_or(""))
         )?;
     }
     Ok(())

@@ -396,6 +396,8 @@ impl Sipp {
             limit: Duration::from_secs(20),
         }
         .scenario(scenario)
+        // the From user of the UAC scenarios (`[caller]`)
+        .key("caller", "caller")
     }
 
     fn scenario(mut self, scenario: &str) -> Self {
@@ -412,9 +414,19 @@ impl Sipp {
         self
     }
 
-    /// `-key NAME VALUE`.
-    pub(crate) fn key(self, name: &str, value: impl Into<String>) -> Self {
-        self.arg("-key").arg(name).arg(value)
+    /// `-key NAME VALUE` (replacing an earlier value of NAME).
+    pub(crate) fn key(mut self, name: &str, value: impl Into<String>) -> Self {
+        let earlier = self
+            .args
+            .windows(2)
+            .position(|w| w[0] == "-key" && w[1] == name);
+        match earlier {
+            Some(i) => {
+                self.args[i + 2] = value.into();
+                self
+            }
+            None => self.arg("-key").arg(name).arg(value),
+        }
     }
 
     /// `-s SERVICE` (the user part of the Request-URI).

@@ -100,6 +100,11 @@ fn outbound_fails_over_from_503_to_a_trunk_that_challenges() {
     assert_eq!(field(row, "trunk"), "second");
     assert_eq!(field(row, "did"), "");
     assert_eq!(field(row, "callee"), "0201234567");
+    assert_eq!(
+        field(row, "callee_e164"),
+        "+31201234567",
+        "as sent to the trunk"
+    );
     assert_eq!(field(row, "disposition"), "ANSWERED");
     let legs = field(row, "legs");
     assert!(
@@ -165,18 +170,29 @@ fn inbound_did_call_reaches_the_registered_user() {
     let bob = free_port();
     register_contact(&pbx, "bob", bob, false);
     let uas = pbx.sipp("b2b_uas").server().local_port(bob).spawn();
-    // The carrier sends the DID in national form from the trunk's address.
+    // The carrier sends the DID and the caller in national form from the
+    // trunk's address.
     let uac = pbx
         .sipp("b2b_uac")
         .local_port(carrier)
         .service("0201234567")
+        .key("caller", "0612345678")
         .run();
     let uas = uas.wait();
     uac.assert_both("carrier's call answered", &uas, "bob rings and answers");
+    // bob sees the caller in E.164, ready to call back through a trunk
+    assert!(
+        uas.messages.contains("From: <sip:+31612345678@"),
+        "{}",
+        uas.messages
+    );
     let rows = cdr_rows(&pbx, 1);
     let row = &rows[0];
     assert_eq!(field(row, "direction"), "inbound");
     assert_eq!(field(row, "did"), "+31201234567");
+    assert_eq!(field(row, "caller"), "0612345678", "as received");
+    assert_eq!(field(row, "caller_e164"), "+31612345678");
+    assert_eq!(field(row, "callee_e164"), "+31201234567");
     assert_eq!(field(row, "trunk"), "carrier");
     assert_eq!(field(row, "disposition"), "ANSWERED");
     assert!(

@@ -426,4 +426,10 @@ pub struct CallClass {
     pub did: Option<String>,
     /// The trunk carrying the call.
     pub trunk: Option<String>,
+    /// The caller's number in E.164, when known (an inbound call's caller
+    /// under the trunk's rules).
+    pub caller_e164: Option<String>,
+    /// The called number in E.164, when known (an inbound call's DID, the
+    /// number an outbound call was sent to the trunk with).
+    pub callee_e164: Option<String>,
 }

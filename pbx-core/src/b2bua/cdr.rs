@@ -63,6 +63,11 @@ pub struct CallRecord {
     pub did: Option<String>,
     /// The trunk that carried the call.
     pub trunk: Option<String>,
+    /// The caller's number in E.164, when known (inbound calls).
+    pub caller_e164: Option<String>,
+    /// The called number in E.164, when known (the DID of an inbound call,
+    /// the number sent to the trunk of an outbound one).
+    pub callee_e164: Option<String>,
     /// Creation, Unix ms.
     pub start_ms: u64,
     /// First ringing / early media, Unix ms.
@@ -104,6 +109,8 @@ impl CallRecord {
             direction: "internal".into(),
             did: None,
             trunk: None,
+            caller_e164: None,
+            callee_e164: None,
             start_ms: call.created().unix_ms,
             ring_ms: call.ring_at().map(|t| t.unix_ms),
             answer_ms: call.answer_at().map(|t| t.unix_ms),

@@ -22,6 +22,7 @@ use super::app::{Action, AppView, Application, CallClass, Direction, LegEvent, L
 use super::bridge::Bridge;
 use super::call::{CallInput, HangupCause, Side};
 use super::LegId;
+use crate::trunks::normalize::e164;
 use crate::trunks::{CallSlot, Slots};
 
 /// One trunk a call may leave through.
@@ -91,8 +92,9 @@ impl TrunkRoute {
             tracing::debug!(trunk = %a.name, uri = %a.leg.uri, "call out through trunk");
             out.push(Action::Classify(CallClass {
                 direction: Direction::Outbound,
-                did: None,
                 trunk: Some(a.name.clone()),
+                callee_e164: a.leg.uri.user.as_deref().and_then(e164),
+                ..CallClass::default()
             }));
             out.push(Action::DialLeg {
                 leg: Box::new(a.leg),
@@ -112,8 +114,7 @@ impl TrunkRoute {
         self.ended = true;
         out.push(Action::Classify(CallClass {
             direction: Direction::Outbound,
-            did: None,
-            trunk: None,
+            ..CallClass::default()
         }));
         let cause = HangupCause::of_status(status);
         out.push(Action::Reject {

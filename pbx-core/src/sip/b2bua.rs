@@ -22,6 +22,7 @@ use crate::b2bua::trunk_route::{Classified, TrunkAttempt, TrunkRoute};
 use crate::b2bua::HangupCause;
 use crate::dialplan::{CallerId, Dialplan, Route};
 use crate::proxy::local_response;
+use crate::trunks::normalize::e164;
 use crate::trunks::{TrunkConfig, Trunks};
 
 /// The call engine and the dial plan, owned by the SIP core.
@@ -121,10 +122,27 @@ impl CoreRouter<'_> {
             ..*self
         };
         let (inner, caller_id) = local.route(caller, &target).split();
+        // the caller in E.164 under the trunk's rules: shown so to the
+        // local phones (a call back goes out in the same form) unless the
+        // dial plan presents another number
+        let caller_e164 = e164(&cfg.inbound.to_e164(caller.to_owned()));
+        let caller_id = match (caller_id, &caller_e164) {
+            (Some(mut c), Some(n)) if c.number.is_none() && n != caller => {
+                c.number = Some(n.clone());
+                Some(c)
+            }
+            (None, Some(n)) if n != caller => Some(CallerId {
+                number: Some(n.clone()),
+                ..CallerId::default()
+            }),
+            (c, _) => c,
+        };
         let class = CallClass {
             direction: Direction::Inbound,
+            callee_e164: e164(&did),
             did: Some(did),
             trunk: Some(cfg.name.clone()),
+            caller_e164,
         };
         let app = Routing::App(Box::new(Classified::new(class, inner.into_app())));
         match caller_id {

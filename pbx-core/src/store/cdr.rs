@@ -33,7 +33,9 @@ CREATE TABLE IF NOT EXISTS cdr (
     hangup_side TEXT NOT NULL,
     hold_s INTEGER NOT NULL,
     did TEXT,
-    trunk TEXT
+    trunk TEXT,
+    caller_e164 TEXT,
+    callee_e164 TEXT
 );
 CREATE INDEX IF NOT EXISTS cdr_start ON cdr (start_ms);
 CREATE TABLE IF NOT EXISTS cdr_legs (
@@ -53,7 +55,12 @@ CREATE TABLE IF NOT EXISTS cdr_legs (
 
 /// Columns added after the first release of the `cdr` table: databases
 /// written by an older pbx get them on open (`ALTER TABLE … ADD COLUMN`).
-const ADDED_COLUMNS: [(&str, &str); 2] = [("did", "TEXT"), ("trunk", "TEXT")];
+const ADDED_COLUMNS: [(&str, &str); 4] = [
+    ("did", "TEXT"),
+    ("trunk", "TEXT"),
+    ("caller_e164", "TEXT"),
+    ("callee_e164", "TEXT"),
+];
 
 /// Brings an existing `cdr` table up to [`SCHEMA`].
 pub(super) fn migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
@@ -140,7 +147,8 @@ impl Store {
     pub fn query_cdrs(&self, filter: &CdrFilter) -> Result<Vec<StoredCdr>, StoreError> {
         let mut sql = String::from(
             "SELECT call_id, caller, callee, direction, start_ms, ring_ms, answer_ms, end_ms, \
-             duration_s, billsec, disposition, hangup_cause, hangup_side, hold_s, did, trunk FROM cdr WHERE 1=1",
+             duration_s, billsec, disposition, hangup_cause, hangup_side, hold_s, did, trunk, \
+             caller_e164, callee_e164 FROM cdr WHERE 1=1",
         );
         let mut args: Vec<Value> = Vec::new();
         let mut add = |cond: &str, v: Value| {
@@ -153,11 +161,14 @@ impl Store {
         if let Some(v) = filter.to_ms {
             add(" AND start_ms < ?", Value::Integer(v as i64));
         }
+        // a number matches as received or in its E.164 form
         if let Some(v) = &filter.caller {
-            add(" AND caller = ?", Value::Text(v.clone()));
+            add(" AND (caller = ?", Value::Text(v.clone()));
+            add(" OR caller_e164 = ?)", Value::Text(v.clone()));
         }
         if let Some(v) = &filter.callee {
-            add(" AND callee = ?", Value::Text(v.clone()));
+            add(" AND (callee = ?", Value::Text(v.clone()));
+            add(" OR callee_e164 = ?)", Value::Text(v.clone()));
         }
         if let Some(v) = &filter.disposition {
             add(" AND disposition = ?", Value::Text(v.clone()));
@@ -192,6 +203,8 @@ impl Store {
                     hold_s: r.get::<_, i64>(13)? as u64,
                     did: r.get(14)?,
                     trunk: r.get(15)?,
+                    caller_e164: r.get(16)?,
+                    callee_e164: r.get(17)?,
                     legs: Vec::new(),
                 })
             })
@@ -247,7 +260,8 @@ fn insert(tx: &rusqlite::Transaction<'_>, r: &CallRecord) -> rusqlite::Result<()
     tx.execute(
         "INSERT OR REPLACE INTO cdr (call_id, caller, callee, direction, start_ms, ring_ms, \
          answer_ms, end_ms, duration_s, billsec, disposition, hangup_cause, hangup_side, hold_s, \
-         did, trunk) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+         did, trunk, caller_e164, callee_e164) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         params![
             r.call_id,
             r.caller,
@@ -265,6 +279,8 @@ fn insert(tx: &rusqlite::Transaction<'_>, r: &CallRecord) -> rusqlite::Result<()
             r.hold_s as i64,
             r.did,
             r.trunk,
+            r.caller_e164,
+            r.callee_e164,
         ],
     )?;
     for l in &r.legs {
@@ -399,6 +415,8 @@ mod tests {
             direction: "internal".into(),
             did: None,
             trunk: None,
+            caller_e164: None,
+            callee_e164: None,
             start_ms,
             ring_ms: Some(start_ms + 100),
             answer_ms: (disposition == "ANSWERED").then_some(start_ms + 2000),
@@ -429,13 +447,16 @@ mod tests {
     }
 
     #[test]
-    fn an_old_cdr_table_gets_the_trunk_columns() {
+    fn an_old_cdr_table_gets_the_trunk_and_e164_columns() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pbx.sqlite");
         {
             // The table as pbx wrote it before trunks: no did / trunk.
             let conn = rusqlite::Connection::open(&path).unwrap();
-            let old = SCHEMA.replace(",\n    did TEXT,\n    trunk TEXT\n", "\n");
+            let old = SCHEMA.replace(
+                ",\n    did TEXT,\n    trunk TEXT,\n    caller_e164 TEXT,\n    callee_e164 TEXT\n",
+                "\n",
+            );
             assert!(!old.contains("did TEXT"));
             conn.execute_batch(&old).unwrap();
             conn.execute_batch(
@@ -448,6 +469,9 @@ mod tests {
         r.direction = "outbound".into();
         r.trunk = Some("carrier".into());
         r.did = Some("+31201234567".into());
+        r.caller = "0612345678".into();
+        r.caller_e164 = Some("+31612345678".into());
+        r.callee_e164 = Some("+31201234567".into());
         store.insert_cdrs(std::slice::from_ref(&r)).unwrap();
         let all = store.query_cdrs(&CdrFilter::default()).unwrap();
         assert_eq!(all[0].record, r);
@@ -459,6 +483,16 @@ mod tests {
             })
             .unwrap();
         assert_eq!(by_trunk.len(), 1);
+        // a number matches as received or in E.164
+        for caller in ["0612345678", "+31612345678"] {
+            let by_caller = store
+                .query_cdrs(&CdrFilter {
+                    caller: Some(caller.into()),
+                    ..CdrFilter::default()
+                })
+                .unwrap();
+            assert_eq!(by_caller.len(), 1, "{caller}");
+        }
         assert_eq!(all[1].record.call_id, "old");
         assert_eq!(
             (all[1].record.did.as_deref(), all[1].record.trunk.as_deref()),

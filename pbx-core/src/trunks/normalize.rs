@@ -37,10 +37,18 @@ impl NumberRules {
         let mut n = String::with_capacity(self.prefix.len() + stripped.len() + 4);
         n.push_str(&self.prefix);
         n.push_str(stripped);
+        self.to_e164(n)
+    }
+
+    /// The E.164 step alone (no strip, no prefix): for numbers the rules'
+    /// digit edits are not meant for, such as the caller of an inbound
+    /// call. Without a country code, or for anything but digits in
+    /// national / international form, the number is returned as it is.
+    pub fn to_e164(&self, n: String) -> String {
         let Some(cc) = &self.country_code else {
             return n;
         };
-        if n.starts_with('+') {
+        if n.starts_with('+') || n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
             return n;
         }
         let intl = &self.international_prefix;
@@ -53,6 +61,15 @@ impl NumberRules {
         }
         n
     }
+}
+
+/// `number` if it is in E.164 form (`+` and 2 to 15 digits), for the call
+/// records' normalized columns (SPEC: numbers are stored as received and
+/// in E.164).
+pub fn e164(number: &str) -> Option<String> {
+    let digits = number.strip_prefix('+')?;
+    let ok = (2..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| number.to_owned())
 }
 
 #[cfg(test)]
@@ -108,6 +125,36 @@ mod tests {
             ..NumberRules::identity()
         };
         assert_eq!(r.apply("12"), "x");
+    }
+
+    #[test]
+    fn the_e164_step_alone_leaves_digits_it_is_not_for() {
+        let r = NumberRules { strip: 2, ..nl() };
+        assert_eq!(r.to_e164("0612345678".into()), "+31612345678");
+        assert_eq!(r.to_e164("0033123456789".into()), "+33123456789");
+        for n in ["anonymous", "0abc", "", "+31612345678", "1001"] {
+            assert_eq!(r.to_e164(n.into()), n);
+        }
+        assert_eq!(
+            NumberRules::identity().to_e164("0612345678".into()),
+            "0612345678"
+        );
+    }
+
+    #[test]
+    fn e164_form_is_recognised() {
+        assert_eq!(e164("+31612345678").as_deref(), Some("+31612345678"));
+        for n in [
+            "0612345678",
+            "+",
+            "+1",
+            "+3161234567890123",
+            "+31 6",
+            "anonymous",
+            "",
+        ] {
+            assert_eq!(e164(n), None, "{n}");
+        }
     }
 
     #[test]

@@ -298,6 +298,8 @@ impl Engine {
                 record.direction = entry.class.direction.as_str().into();
                 record.did = entry.class.did.take();
                 record.trunk = entry.class.trunk.take();
+                record.caller_e164 = entry.class.caller_e164.take();
+                record.callee_e164 = entry.class.callee_e164.take();
                 tracing::debug!(call = %id, disposition = %record.disposition, cause = %record.hangup_cause, "call ended");
                 self.sink.write(record);
             }
