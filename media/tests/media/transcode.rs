@@ -118,15 +118,20 @@ fn free_range(from: u16) -> u16 {
         .expect("a free port range")
 }
 
-fn talk(from: u16, a: (u8, Codec), b: (u8, Codec)) {
+/// A relay thread on a free port range from `from` on.
+fn relay_from(from: u16) -> RelayHandle {
     let port_min = free_range(from);
-    let relay = RelayHandle::spawn(DriverConfig {
+    RelayHandle::spawn(DriverConfig {
         port_min,
         port_max: port_min + 40,
         relay: RelayConfig::default(),
         ..DriverConfig::default()
     })
-    .unwrap();
+    .unwrap()
+}
+
+fn talk(from: u16, a: (u8, Codec), b: (u8, Codec)) {
+    let relay = relay_from(from);
     let (mut pa, mut pb) = (Phone::new(a.0, a.1), Phone::new(b.0, b.1));
     let id = SessionId(3);
     let ports = relay
@@ -217,14 +222,7 @@ fn opus_and_pcma_legs_hear_each_other() {
 #[test]
 fn transcoding_relay_reports_on_its_own_streams_and_measures_rtt() {
     use media::rtcp::{self, RtcpCompound};
-    let port_min = free_range(54000);
-    let relay = RelayHandle::spawn(DriverConfig {
-        port_min,
-        port_max: port_min + 40,
-        relay: RelayConfig::default(),
-        ..DriverConfig::default()
-    })
-    .unwrap();
+    let relay = relay_from(54000);
     let (mut pa, mut pb) = (Phone::new(0, Codec::Pcmu), Phone::new(8, Codec::Pcma));
     pa.sock
         .set_read_timeout(Some(Duration::from_millis(5)))

@@ -107,6 +107,15 @@ struct World {
 }
 
 impl World {
+    /// Bob stays silent on an INVITE (no automatic 180): a trunk that
+    /// does not respond.
+    fn silent_bob(&mut self) {
+        let mut b = UaConfig::new(Uri::parse("sip:bob@pbx.test").unwrap(), addr(BOB));
+        b.seed = 2;
+        b.auto_ringing = false;
+        self.bob = UserAgent::new(b);
+    }
+
     fn new() -> Self {
         let now = Instant::now();
         let mut a = UaConfig::new(Uri::parse("sip:alice@pbx.test").unwrap(), addr(ALICE));
@@ -685,10 +694,7 @@ fn trunk_route_fails_over_on_503_and_holds_a_slot() {
 #[test]
 fn trunk_route_fails_over_when_the_trunk_stays_silent() {
     let mut w = World::new();
-    let mut b = UaConfig::new(Uri::parse("sip:bob@pbx.test").unwrap(), addr(BOB));
-    b.seed = 2;
-    b.auto_ringing = false;
-    w.bob = UserAgent::new(b);
+    w.silent_bob();
     w.call("0201234567");
     w.bob_incoming();
     w.advance(Duration::from_secs(2));

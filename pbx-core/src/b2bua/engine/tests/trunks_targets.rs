@@ -66,10 +66,7 @@ fn a_503_moves_to_the_next_target_of_the_same_trunk() {
 #[test]
 fn a_silent_target_times_out_to_the_next_one() {
     let mut w = World::new();
-    let mut b = UaConfig::new(Uri::parse("sip:bob@pbx.test").unwrap(), addr(BOB));
-    b.seed = 2;
-    b.auto_ringing = false;
-    w.bob = UserAgent::new(b);
+    w.silent_bob();
     w.call("0201230000");
     w.bob_incoming();
     w.advance(Duration::from_secs(2));
