@@ -1,6 +1,7 @@
 //! `pbx`: the one binary — `serve`, `check`, the admin subcommands and the `phone`.
 
 mod commands;
+mod output;
 mod phone;
 
 /// mimalloc: the SIP path allocates small, short-lived buffers on several threads,
@@ -72,7 +73,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("pbx: {e:#}");
+            crate::output::note!("pbx: {e:#}");
             ExitCode::FAILURE
         }
     }
