@@ -744,3 +744,4 @@ fn trunk_route_without_candidates_refuses_503_as_outbound() {
 
 mod moh;
 mod xfer;
+mod xfer_app;
