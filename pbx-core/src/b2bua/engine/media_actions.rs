@@ -321,7 +321,8 @@ impl Engine {
     /// has just taken the leg over with `sdp` (an attended transfer into an
     /// application): the endpoint answers the party's SDP as re-anchored by
     /// the relay, and its answer, through the relay, is offered to the party
-    /// in a re-INVITE (RFC 3261 §14.1).
+    /// in a re-INVITE (RFC 3261 §14.1). Returns the party's SDP as the
+    /// endpoint saw it (rewritten for the relay's other side).
     pub(super) fn offer_endpoint_to(
         &mut self,
         now: Instant,
@@ -329,18 +330,11 @@ impl Engine {
         leg: LegId,
         sdp: Body,
         svc: Services<'_>,
-    ) {
+    ) -> Option<Body> {
         let (Some(eps), Some(ep)) = (svc.endpoints, self.endpoint_of(id, leg)) else {
-            return;
+            return None;
         };
-        let Some(session) = self
-            .calls
-            .get(&id)
-            .and_then(|c| c.leg(leg))
-            .map(|l| l.session)
-        else {
-            return;
-        };
+        let session = self.calls.get(&id)?.leg(leg)?.session;
         let seen = self.rewrite_offer(id, leg, sdp, svc);
         let caller = self
             .calls
@@ -351,13 +345,14 @@ impl Engine {
             Ok(answer) => answer,
             Err(e) => {
                 tracing::warn!(call = %id, error = %e, "media endpoint refused the new party");
-                return;
+                return Some(seen);
             }
         };
         let offer = self.rewrite(id, ENDPOINT_SIDE, Body::sdp(answer), svc);
         if let Err(e) = self.ua.reinvite(now, session, Some(offer)) {
             tracing::warn!(call = %id, error = %e, "new party not re-invited to pbx's media");
         }
+        Some(seen)
     }
 }
 

@@ -53,6 +53,14 @@ pub(super) struct Moh {
     resume: Option<Body>,
 }
 
+impl Moh {
+    /// The held party answered the music offer (no re-INVITE of ours is in
+    /// progress on its dialog).
+    pub(super) fn is_answered(&self) -> bool {
+        self.answered
+    }
+}
+
 impl Engine {
     /// A re-offer `body` (rewritten) from `leg`: a hold is answered here and
     /// the music started; a resume by the holder stops the music (the

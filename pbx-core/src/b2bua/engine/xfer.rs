@@ -79,7 +79,8 @@ pub(super) fn sole_other(entry: &CallEntry, leg: LegId) -> Result<LegId, u16> {
 impl Engine {
     /// A REFER with `Replaces` on `leg` of call `id` (already answered 202
     /// by the UA): join the calls, or NOTIFY the failure (481 no such
-    /// dialog, 501 calls that cannot be joined, 488 no SDP to offer). One of
+    /// dialog, 501 calls that cannot be joined, 488 no SDP to offer, 491 a
+    /// music-on-hold offer still unanswered). One of
     /// the calls may be owned by an IVR flow or a conference room
     /// (`xfer_app.rs`).
     pub(super) fn attended_transfer(
@@ -139,6 +140,12 @@ impl Engine {
         };
         if busy(c1) || busy(c2) {
             return Err(501);
+        }
+        // A held party whose phone has not answered the music offer yet
+        // cannot be re-INVITEd before it does (RFC 3261 §14.1).
+        let music_pending = |c: &CallEntry| c.moh.as_ref().is_some_and(|m| !m.is_answered());
+        if music_pending(c1) || music_pending(c2) {
+            return Err(491);
         }
         if c1.leg(leg).is_none_or(|l| l.state != LegState::Answered) {
             return Err(481);

@@ -17,7 +17,9 @@
 //! is offered to B in a re-INVITE (which also takes B off hold); B's answer
 //! completes the relay as for any re-INVITE answer.
 //!
-//! Refused with 501 (the bridge-to-bridge join in `xfer.rs` aside): both
+//! B's music-on-hold offer still unanswered: NOTIFY 491 (B cannot be
+//! re-INVITEd yet; the phone may try again). Refused with 501 (the
+//! bridge-to-bridge join in `xfer.rs` aside): both
 //! calls owned by applications (no party to move); A not the application's
 //! caller (an agent leg of a queue, an IVR transfer leg); an application
 //! call that has other legs or no pbx media on A's leg (an IVR transfer
@@ -95,6 +97,11 @@ impl Engine {
             return Err(481);
         }
         let party = super::xfer::sole_other(bridge, transferor)?;
+        // B's phone has not answered the music offer yet: B cannot be
+        // re-INVITEd before it does (RFC 3261 §14.1).
+        if bridge.moh.as_ref().is_some_and(|m| !m.is_answered()) {
+            return Err(491);
+        }
         let music = bridge.moh.as_ref().map(|m| m.ep);
         let Some(p) = bridge.leg(party) else {
             return Err(481);
@@ -193,7 +200,12 @@ impl Engine {
                 content_type: sdp.content_type.clone(),
                 data: with_direction(&sdp.data, "sendrecv").into(),
             };
-            self.offer_endpoint_to(now, plan.app_call, LegId::CALLER, offer, svc);
+            let seen = self.offer_endpoint_to(now, plan.app_call, LegId::CALLER, offer, svc);
+            // What a later transfer of the application (an IVR transfer
+            // node, a handover) offers to its new party: B's media now.
+            if let (Some(c2), Some(seen)) = (self.calls.get_mut(&plan.app_call), seen) {
+                c2.caller_offer = Some(seen);
+            }
         }
         self.after_call(now, plan.bridged, svc);
         self.after_call(now, plan.app_call, svc);

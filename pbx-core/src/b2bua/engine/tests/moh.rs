@@ -311,3 +311,26 @@ fn a_resume_waiting_for_refused_music_is_relayed() {
     assert_eq!(alice_failures(&w), Vec::<u16>::new());
     assert_eq!(ended(&w.bob_events), None);
 }
+
+/// An attended transfer while Bob's phone has not answered the music offer
+/// yet: NOTIFY 491 (Bob cannot be re-INVITEd now), every call goes on.
+#[test]
+fn attended_transfer_before_the_music_answer_is_request_pending() {
+    let (mut w, _music, to_bob, bob) = holding_before_the_music_answer();
+    let to_carol = w.call("carol");
+    let carol = carol_incoming(&w);
+    w.carol
+        .answer(w.now, carol, Some(Body::sdp(CAROL_ANSWER)))
+        .unwrap();
+    w.run();
+    w.alice.refer_replacing(w.now, to_bob, to_carol).unwrap();
+    w.run();
+    assert_eq!(transfer_statuses(&w.alice_events), vec![202, 100, 491]);
+    assert_eq!(w.engine.len(), 2);
+    // Bob's phone answers the music late; the held call is intact.
+    let bob_held = ANSWER.replace("t=0 0\r\n", "t=0 0\r\na=recvonly\r\n");
+    w.bob.answer(w.now, bob, Some(Body::sdp(bob_held))).unwrap();
+    w.run();
+    assert_eq!(ended(&w.bob_events), None);
+    assert_eq!(ended(&w.carol_events), None);
+}

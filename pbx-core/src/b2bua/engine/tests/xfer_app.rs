@@ -124,6 +124,16 @@ fn attended_transfer_into_an_ivr_flow() {
         },
     );
     let carol = incoming_of(&w.carol_events).expect("the flow's transfer dials carol");
+    // Carol is offered Bob's media, not Alice's (no relay here: as sent).
+    let offer = w.carol_events.iter().find_map(|e| match e {
+        UaEvent::IncomingCall { body, .. } => body.clone(),
+        _ => None,
+    });
+    let offer = String::from_utf8_lossy(&offer.expect("an offer").data).into_owned();
+    assert!(
+        offer.contains("10.0.0.3") && offer.contains("a=sendrecv"),
+        "{offer}"
+    );
     w.carol
         .answer(w.now, carol, Some(Body::sdp(super::xfer::CAROL_ANSWER)))
         .unwrap();
