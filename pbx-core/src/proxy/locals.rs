@@ -2,7 +2,7 @@
 //! sockets (for Via, Record-Route and "is this Route mine?"), plus identifier
 //! generation (branches, tags) and next-hop resolution of URIs.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -157,9 +157,7 @@ impl IdGen {
 
     /// A keyed hash.
     pub fn hash<T: Hash + ?Sized>(&self, value: &T) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        value.hash(&mut h);
-        h.finish()
+        self.hasher.hash_one(value)
     }
 }
 

@@ -2,7 +2,6 @@
 //! proxy and written by the registrar (RFC 3261 §10.2 "location service").
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
 
 use parking_lot::RwLock;
 
@@ -36,9 +35,7 @@ impl Location {
     }
 
     fn shard(&self, aor: &str) -> &Shard {
-        let mut h = self.hasher.build_hasher();
-        aor.hash(&mut h);
-        &self.shards[(h.finish() as usize) % SHARDS]
+        &self.shards[(self.hasher.hash_one(aor) as usize) % SHARDS]
     }
 
     /// The live bindings of an AOR at `now_secs`, highest q first.
@@ -53,7 +50,7 @@ impl Location {
                     .collect()
             })
             .unwrap_or_default();
-        out.sort_by(|a, b| b.q.cmp(&a.q));
+        out.sort_by_key(|b| std::cmp::Reverse(b.q));
         out
     }
 

@@ -210,7 +210,7 @@ impl Registrar {
                 changes.push(BindingChange::Upsert(b.clone()));
                 bindings.push(b);
             }
-            bindings.sort_by(|a, b| b.q.cmp(&a.q));
+            bindings.sort_by_key(|b| std::cmp::Reverse(b.q));
             Ok(bindings.clone())
         });
         self.persist_all(changes);

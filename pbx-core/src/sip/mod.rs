@@ -15,7 +15,6 @@ pub use b2bua::{B2buaHost, CoreRouter};
 #[cfg(test)]
 mod tests;
 
-use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -140,9 +139,7 @@ impl SipCore {
     }
 
     fn shard_of(&self, call_id: &str) -> &Mutex<Shard> {
-        let mut h = self.shard_hasher.build_hasher();
-        call_id.hash(&mut h);
-        &self.shards[(h.finish() as usize) % self.shards.len()]
+        &self.shards[(self.shard_hasher.hash_one(call_id) as usize) % self.shards.len()]
     }
 
     /// Handles one received message (a datagram or a framed stream message).
