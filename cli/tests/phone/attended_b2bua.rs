@@ -350,3 +350,90 @@ fn b2bua_attended_transfer_into_a_conference_room() {
         "{text}"
     );
 }
+
+/// A flow that keeps talking whatever the time of day: the main menu
+/// prompt, again after each 2 s without a key.
+const MENU_FLOW: &str = r#"
+[flow]
+name = "menu"
+start = "menu"
+prompts = "PROMPTS"
+
+[nodes.menu]
+type = "menu"
+prompts = ["main_menu"]
+timeout_prompts = ["no_input"]
+timeout = "2s"
+retries = 5
+
+[nodes.menu.exits]
+"1" = "bye"
+timeout = "bye"
+default = "bye"
+
+[nodes.bye]
+type = "hangup"
+reason = "done"
+"#;
+
+/// A talks to B, holds B, calls the IVR at 500 and `atransfer`s: B takes
+/// A's place in the flow and hears its prompts.
+#[test]
+fn b2bua_attended_transfer_into_an_ivr_flow() {
+    let flows = tempfile::tempdir().unwrap();
+    let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/prompts");
+    std::fs::write(
+        flows.path().join("menu.toml"),
+        MENU_FLOW.replace("PROMPTS", &prompts.display().to_string()),
+    )
+    .unwrap();
+    let config = format!(
+        "[calls]\nengine = \"b2bua\"\nmusic_on_hold = \"\"\n\
+         [media]\nanchor = \"always\"\n[ivr]\nflows_dir = \"{}\"\n\
+         [[dialplan]]\nextension = \"500\"\ntype = \"ivr\"\nflow = \"menu\"\n\
+         [[users]]\nname = \"2003\"\npassword = \"2003-pw\"\n",
+        flows.path().display()
+    );
+    let mut s = three_phones(
+        &config,
+        &[
+            (0, "dial 2002", 1200),
+            (1, "answer", 2000),
+            (0, "hold", 1000),
+            (0, "dial 500", 1500),
+            (0, "atransfer", 4000),
+        ],
+    );
+    let ([a, b, _], all) = finish(&mut s);
+    assert!(a.contains("attended transfer of call"), "{all}");
+    let a_status = a.rsplit("2001@127.0.0.1: registered").next().unwrap_or("");
+    assert!(a_status.contains("no call"), "A's calls are gone:\n{all}");
+    let b_status = b.rsplit("2002@127.0.0.1: registered").next().unwrap_or("");
+    assert!(
+        b_status.contains(": connected;"),
+        "B is in the flow:\n{all}"
+    );
+    // B heard A, then (held, no music) silence, then the flow's prompts:
+    // sound without A's tone, for more than a second.
+    let heard_b = windows(&s.root.join("b-heard-1.wav"));
+    let after_a = heard_b
+        .iter()
+        .rposition(|w| w[0] > 0.5)
+        .expect("B heard A before the hold");
+    let prompts = heard_b[after_a + 1..]
+        .iter()
+        .filter(|w| w[0] < 0.05)
+        .count();
+    eprintln!("after atransfer into the flow: B hears prompts in {prompts} windows of 100 ms");
+    assert!(prompts >= 10, "B hears the flow's prompts:\n{all}");
+    let rows = cdr_rows(&s.config, 1);
+    let text = rows.join("\n");
+    let first = rows
+        .iter()
+        .find(|r| r.contains(",2002,"))
+        .expect("call A-B");
+    assert!(
+        first.contains("ANSWERED") && first.contains("call.transferred"),
+        "{text}"
+    );
+}
