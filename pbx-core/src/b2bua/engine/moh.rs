@@ -297,27 +297,11 @@ impl Engine {
     }
 
     /// Stops the music of call `id` (an attended transfer takes its held
-    /// party elsewhere). A resume still queued is refused with 487: the
-    /// transfer ends the holder's dialog (RFC 3261 §15.1.2).
-    pub(super) fn stop_music(&mut self, now: Instant, id: CallId, svc: Services<'_>) {
-        let Some(eps) = svc.endpoints else {
-            return;
-        };
-        let Some(m) = self.end_music(id, eps) else {
-            return;
-        };
-        if m.resume.is_none() {
-            return;
-        }
-        let holder = self
-            .calls
-            .get(&id)
-            .and_then(|c| c.leg(m.holder))
-            .map(|l| l.session);
-        if let Some(session) = holder {
-            if let Err(e) = self.ua.reject(now, session, sip_stack::StatusCode(487)) {
-                tracing::debug!(call = %id, error = %e, "queued resume not refused");
-            }
+    /// party elsewhere). No resume is queued then: transfers are refused
+    /// with 491 until the music offer is answered.
+    pub(super) fn stop_music(&mut self, id: CallId, svc: Services<'_>) {
+        if let Some(eps) = svc.endpoints {
+            let _ = self.end_music(id, eps);
         }
     }
 }

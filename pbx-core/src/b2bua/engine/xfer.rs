@@ -167,8 +167,8 @@ impl Engine {
     /// consultation call, hangs up the transferor and starts the re-INVITEs.
     fn join(&mut self, now: Instant, id: CallId, from: LegId, plan: Plan, svc: Services<'_>) {
         // The transferee (or the target) may be hearing music on hold.
-        self.stop_music(now, id, svc);
-        self.stop_music(now, plan.consult, svc);
+        self.stop_music(id, svc);
+        self.stop_music(plan.consult, svc);
         let Some(c2) = self.calls.get_mut(&plan.consult) else {
             return;
         };

@@ -130,7 +130,7 @@ impl Engine {
         svc: Services<'_>,
     ) {
         // B may be hearing music on hold.
-        self.stop_music(now, plan.bridged, svc);
+        self.stop_music(plan.bridged, svc);
         let Some(refer_session) = self
             .calls
             .get(&refer_call)
