@@ -17,14 +17,17 @@
 //! is offered to B in a re-INVITE (which also takes B off hold); B's answer
 //! completes the relay as for any re-INVITE answer.
 //!
-//! B's music-on-hold offer still unanswered: NOTIFY 491 (B cannot be
-//! re-INVITEd yet; the phone may try again). Refused with 501 (the
-//! bridge-to-bridge join in `xfer.rs` aside): both
-//! calls owned by applications (no party to move); A not the application's
-//! caller (an agent leg of a queue, an IVR transfer leg); an application
-//! call that has other legs or no pbx media on A's leg (an IVR transfer
-//! ringing or bridged, a trunk route); a handover or a join still in
-//! progress in either call.
+//! Refused: with 491 while B's phone has not answered a music-on-hold
+//! offer (B cannot be re-INVITEd yet; the phone may try again); with 501
+//! when both calls are owned by applications (no party to move), when A is
+//! not the application's caller (an agent leg of a queue, an IVR transfer
+//! leg), when the application's call has other legs or no pbx media on A's
+//! leg (an IVR transfer ringing or bridged, a trunk route), or while a
+//! handover or a join is in progress in either call.
+//!
+//! The call keeps its record (caller A, the `Transferred` event naming B)
+//! and its presented identity: legs the application places later (an IVR
+//! transfer node) still show A's From, as for a blind transfer.
 
 use std::time::Instant;
 
