@@ -1,6 +1,7 @@
 //! `pbx`: the one binary — `serve`, `check`, the admin subcommands and the `phone`.
 
 mod commands;
+mod output;
 mod phone;
 
 /// mimalloc: the SIP path allocates small, short-lived buffers on several threads,
@@ -24,7 +25,7 @@ struct Cli {
     command: Command,
 }
 
-// parsed once per run: the size of the largest subcommand does not matter
+// Parsed once per process: the size of the phone's arguments is no cost.
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
@@ -74,7 +75,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("pbx: {e:#}");
+            crate::output::note!("pbx: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -153,23 +153,19 @@ pub(crate) fn run(path: Option<&Path>, args: CdrArgs) -> anyhow::Result<ExitCode
         trunk: args.trunk.clone(),
         limit: args.limit,
     })?;
-    let mut out = std::io::stdout().lock();
-    let written = if args.csv {
-        print_csv(&mut out, &rows, offset)
-    } else {
-        print_table(&mut out, &rows, offset)
-    };
-    match written.and_then(|()| out.flush()) {
-        // `pbx cdr | head`: the reader left; that is not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(e.into()),
-        Ok(()) => Ok(ExitCode::SUCCESS),
-    }
+    crate::output::stdout(|out| {
+        if args.csv {
+            print_csv(out, &rows, offset)
+        } else {
+            print_table(out, &rows, offset)
+        }
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_table(out: &mut impl Write, rows: &[StoredCdr], offset: i64) -> std::io::Result<()> {
     if rows.is_empty() {
-        eprintln!("no call records in the window");
+        crate::output::note!("no call records in the window");
         return Ok(());
     }
     writeln!(
@@ -296,11 +292,13 @@ pub(crate) fn admin_get(
 pub(crate) fn run_calls(path: Option<&Path>) -> anyhow::Result<ExitCode> {
     let body = admin_get(path, "live calls", "/calls")?;
     if body.trim().is_empty() {
-        eprintln!("no live calls");
+        crate::output::note!("no live calls");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("call\tcaller\tcallee\tstate\tage_s\tapp\tlegs");
-    print!("{body}");
+    crate::output::stdout(|out| {
+        writeln!(out, "call\tcaller\tcallee\tstate\tage_s\tapp\tlegs")?;
+        out.write_all(body.as_bytes())
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -12,18 +12,18 @@ pub(crate) fn run(path: Option<&Path>) -> anyhow::Result<ExitCode> {
     };
     match config {
         Ok(c) => {
-            println!(
-                "{}: ok ({} listener(s), domain {}, {} user(s), data in {})",
+            crate::output::print(&format!(
+                "{}: ok ({} listener(s), domain {}, {} user(s), data in {})\n",
                 c.source,
                 c.listen.len(),
                 c.domain,
                 c.users.len(),
                 c.data_dir.display()
-            );
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("{e}");
+            crate::output::note!("{e}");
             Ok(ExitCode::from(2))
         }
     }

@@ -100,9 +100,9 @@ pub(crate) fn run(config: Option<&Path>, cmd: IvrCmd) -> anyhow::Result<ExitCode
         IvrCmd::Trace { call_id, json } => trace(config, &call_id, json)?,
     };
     if code == 0 {
-        print!("{out}");
+        crate::output::print(&out)?;
     } else {
-        eprint!("{out}");
+        crate::output::note_raw(&out);
     }
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }

@@ -244,9 +244,9 @@ pub(crate) fn run(args: PhoneArgs) -> anyhow::Result<ExitCode> {
 
 #[cfg(feature = "audio")]
 fn devices() -> anyhow::Result<ExitCode> {
-    for d in crate::phone::audio::list()? {
-        println!("{d}");
-    }
+    use std::io::Write as _;
+    let devices = crate::phone::audio::list()?;
+    crate::output::stdout(|out| devices.iter().try_for_each(|d| writeln!(out, "{d}")))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -53,17 +53,17 @@ fn admin_request(
     Ok((status, body.to_owned()))
 }
 
-/// Prints the report of `POST /reload`; true when every file loaded.
-fn print_report(report: &Value) -> bool {
+/// Writes the report of `POST /reload`; `Ok(true)` when every file loaded.
+fn print_report(out: &mut impl Write, report: &Value) -> std::io::Result<bool> {
     let ok = report["ok"].as_bool().unwrap_or(false);
     let ivr = &report["ivr"];
     if ivr.is_null() {
         let note = report["note"].as_str().unwrap_or("nothing to reload");
-        println!("nothing reloaded: {note}");
-        return ok;
+        writeln!(out, "nothing reloaded: {note}")?;
+        return Ok(ok);
     }
     if let Some(e) = ivr["error"].as_str() {
-        println!("IVR flows: {e}");
+        writeln!(out, "IVR flows: {e}")?;
     }
     for f in ivr["files"]
         .as_array()
@@ -72,31 +72,35 @@ fn print_report(report: &Value) -> bool {
     {
         let file = f["file"].as_str().unwrap_or("?");
         match (f["status"].as_str(), f["flow"].as_str()) {
-            (Some("ok"), Some(flow)) => println!("ok     {file} (flow {flow})"),
-            (Some("ok"), None) => println!("ok     {file}"),
-            _ => println!("error  {file}: refused, the previous version stays in service"),
+            (Some("ok"), Some(flow)) => writeln!(out, "ok     {file} (flow {flow})")?,
+            (Some("ok"), None) => writeln!(out, "ok     {file}")?,
+            _ => writeln!(
+                out,
+                "error  {file}: refused, the previous version stays in service"
+            )?,
         }
         for d in f["diagnostics"]
             .as_array()
             .map(Vec::as_slice)
             .unwrap_or_default()
         {
-            println!(
+            writeln!(
+                out,
                 "       {}:{}:{}: {}: {}",
                 d["file"].as_str().unwrap_or(file),
                 d["line"],
                 d["column"],
                 d["severity"].as_str().unwrap_or("error"),
                 d["message"].as_str().unwrap_or("")
-            );
+            )?;
         }
     }
     let flows: Vec<&str> = ivr["flows"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    println!("flows in service: {}", flows.join(", "));
-    ok
+    writeln!(out, "flows in service: {}", flows.join(", "))?;
+    Ok(ok)
 }
 
 pub(crate) fn run(path: Option<&Path>) -> anyhow::Result<ExitCode> {
@@ -107,7 +111,13 @@ pub(crate) fn run(path: Option<&Path>) -> anyhow::Result<ExitCode> {
         let e = report["error"].as_str().unwrap_or("");
         bail!("server answered {status}: {e}");
     }
-    Ok(if print_report(&report) {
+    // A reader that left early still gets the exit status of the reload.
+    let mut all_loaded = false;
+    crate::output::stdout(|out| {
+        all_loaded = print_report(out, &report)?;
+        Ok(())
+    })?;
+    Ok(if all_loaded {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -128,9 +138,17 @@ mod tests {
                                  "line": 4, "column": 8, "message": "unknown node type"}]
             }]}
         });
-        assert!(!print_report(&report));
+        let mut text = Vec::new();
+        assert!(!print_report(&mut text, &report).unwrap());
+        let text = String::from_utf8(text).unwrap();
+        assert!(
+            text.contains("/f/entry.toml:4:8: error: unknown node type"),
+            "{text}"
+        );
+        assert!(text.ends_with("flows in service: entry\n"), "{text}");
         let good = serde_json::json!({"ok": true, "ivr": {"files": [], "flows": []}});
-        assert!(print_report(&good));
-        assert!(print_report(&serde_json::json!({"ok": true, "ivr": null})));
+        assert!(print_report(&mut Vec::new(), &good).unwrap());
+        let none = serde_json::json!({"ok": true, "ivr": null});
+        assert!(print_report(&mut Vec::new(), &none).unwrap());
     }
 }

@@ -1,7 +1,7 @@
 //! `pbx users add|import|list|remove`: SIP accounts in the store. The server
 //! picks changes up within a second, also while it runs.
 
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -10,6 +10,8 @@ use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use pbx_core::auth::Credentials;
 use pbx_core::server::unix_now;
+
+use crate::output;
 
 #[derive(Subcommand)]
 pub(crate) enum UsersCmd {
@@ -43,7 +45,7 @@ pub(crate) fn run(path: Option<&Path>, cmd: UsersCmd) -> anyhow::Result<ExitCode
             check_name(&name)?;
             let creds = Credentials::from_password(&name, &config.realm, &password);
             store.upsert_users(&config.realm, &[(name.clone(), creds)], unix_now())?;
-            println!("user {name} saved (realm {})", config.realm);
+            output::print(&format!("user {name} saved (realm {})\n", config.realm))?;
         }
         UsersCmd::Import { file } => {
             let users = read_users_file(&file)?;
@@ -64,29 +66,33 @@ pub(crate) fn run(path: Option<&Path>, cmd: UsersCmd) -> anyhow::Result<ExitCode
             bar.set_message("writing");
             let n = store.upsert_users(&config.realm, &hashed, unix_now())?;
             bar.finish_and_clear();
-            println!(
-                "imported {n} users from {} (realm {})",
+            output::print(&format!(
+                "imported {n} users from {} (realm {})\n",
                 file.display(),
                 config.realm
-            );
+            ))?;
         }
         UsersCmd::List => {
-            for u in store.list_users()? {
-                if u.realm == config.realm {
-                    println!("{}", u.name);
-                } else {
-                    println!(
-                        "{}\t(realm {}: cannot authenticate here; add it again)",
-                        u.name, u.realm
-                    );
-                }
-            }
+            let users = store.list_users()?;
+            output::stdout(|out| {
+                users.iter().try_for_each(|u| {
+                    if u.realm == config.realm {
+                        writeln!(out, "{}", u.name)
+                    } else {
+                        writeln!(
+                            out,
+                            "{}\t(realm {}: cannot authenticate here; add it again)",
+                            u.name, u.realm
+                        )
+                    }
+                })
+            })?;
         }
         UsersCmd::Remove { name } => {
             if !store.delete_user(&name)? {
                 bail!("no user {name}");
             }
-            println!("user {name} removed");
+            output::print(&format!("user {name} removed\n"))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -126,8 +126,11 @@ pub(crate) async fn run(account: &Account, opts: ConsoleOptions) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
+/// One line of the console's dialogue. Standard output closed under a running
+/// console (`pbx phone | head`) loses the line; the phone keeps its call.
 fn say(line: &str) {
-    println!("{line}");
+    use std::io::Write as _;
+    let _ = crate::output::stdout(|out| writeln!(out, "{line}"));
 }
 
 impl Console<'_> {

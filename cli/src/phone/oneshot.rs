@@ -69,16 +69,17 @@ pub(crate) async fn call(
     let target = account.target(target)?;
     let mut phone = super::start(account).await?;
     if account.password.is_some() {
-        let expires = register(&mut phone, |l| eprintln!("{l}")).await?;
-        eprintln!(
+        let expires = register(&mut phone, |l| crate::output::note!("{l}")).await?;
+        crate::output::note!(
             "registered as {}@{} ({expires} s)",
-            account.user, account.domain
+            account.user,
+            account.domain
         );
     }
     let (media, mut negotiation) = media_for(account, &phone, opts).await?;
     let offer = negotiation.offer(Direction::SendRecv);
     let session = phone.act(|ua, now| ua.call(now, target.clone(), Some(offer)))?;
-    eprintln!("calling {target}");
+    crate::output::note!("calling {target}");
     let answer = phone
         .wait_for(
             opts.wait,
@@ -90,8 +91,8 @@ pub(crate) async fn call(
                 _ => None,
             },
             |ev| match ev {
-                UaEvent::Ringing { .. } => eprintln!("ringing"),
-                UaEvent::EarlyMedia { .. } => eprintln!("early media"),
+                UaEvent::Ringing { .. } => crate::output::note!("ringing"),
+                UaEvent::EarlyMedia { .. } => crate::output::note!("early media"),
                 _ => {}
             },
         )
@@ -99,13 +100,13 @@ pub(crate) async fn call(
     let body = match answer {
         Some(Ok(body)) => body,
         Some(Err(reason)) => {
-            eprintln!("call failed: {reason}");
+            crate::output::note!("call failed: {reason}");
             media.stop().await;
             unregister(&mut phone).await;
             return Ok(ExitCode::from(1));
         }
         None => {
-            eprintln!("no answer within {:?}: cancelling", opts.wait);
+            crate::output::note!("no answer within {:?}: cancelling", opts.wait);
             let _ = phone.act(|ua, now| ua.hangup(now, session));
             wait_end(&mut phone, session).await?;
             media.stop().await;
@@ -115,13 +116,13 @@ pub(crate) async fn call(
     };
     match body.as_ref().map(|b| negotiation.process_answer(b)) {
         Some(Ok(n)) => {
-            eprintln!("codec {:?}", n.codec);
+            crate::output::note!("codec {:?}", n.codec);
             media.update(&n);
         }
-        Some(Err(e)) => eprintln!("unusable answer SDP: {e:#}"),
-        None => eprintln!("answer without SDP"),
+        Some(Err(e)) => crate::output::note!("unusable answer SDP: {e:#}"),
+        None => crate::output::note!("answer without SDP"),
     }
-    eprintln!("connected");
+    crate::output::note!("connected");
     let call = Call {
         session,
         media,
@@ -135,10 +136,11 @@ pub(crate) async fn call(
 /// `pbx phone answer`: register, auto-answer the next call.
 pub(crate) async fn answer(account: &Account, opts: &CallOptions) -> anyhow::Result<ExitCode> {
     let mut phone = super::start(account).await?;
-    let expires = register(&mut phone, |l| eprintln!("{l}")).await?;
-    eprintln!(
+    let expires = register(&mut phone, |l| crate::output::note!("{l}")).await?;
+    crate::output::note!(
         "registered as {}@{} ({expires} s), waiting for a call",
-        account.user, account.domain
+        account.user,
+        account.domain
     );
     let incoming = phone
         .wait_for(
@@ -156,20 +158,20 @@ pub(crate) async fn answer(account: &Account, opts: &CallOptions) -> anyhow::Res
         )
         .await?;
     let Some((session, from, offer)) = incoming else {
-        eprintln!("no call within {:?}", opts.wait);
+        crate::output::note!("no call within {:?}", opts.wait);
         unregister(&mut phone).await;
         return Ok(ExitCode::from(1));
     };
-    eprintln!("incoming call from {}", from.uri);
+    crate::output::note!("incoming call from {}", from.uri);
     let (media, mut negotiation) = media_for(account, &phone, opts).await?;
     let answer = match offer.as_ref().map(|o| negotiation.answer(o)) {
         Some(Ok((body, n))) => {
-            eprintln!("codec {:?}", n.codec);
+            crate::output::note!("codec {:?}", n.codec);
             media.update(&n);
             Some(body)
         }
         Some(Err(e)) => {
-            eprintln!("cannot answer the offer: {e:#}");
+            crate::output::note!("cannot answer the offer: {e:#}");
             let _ = phone
                 .act(|ua, now| ua.reject(now, session, sip_stack::StatusCode::NOT_ACCEPTABLE_HERE));
             media.stop().await;
@@ -180,7 +182,7 @@ pub(crate) async fn answer(account: &Account, opts: &CallOptions) -> anyhow::Res
         None => Some(negotiation.offer(Direction::SendRecv)),
     };
     phone.act(|ua, now| ua.answer(now, session, answer))?;
-    eprintln!("connected");
+    crate::output::note!("connected");
     let call = Call {
         session,
         media,
@@ -203,7 +205,7 @@ async fn finish(phone: &mut SipDriver, mut call: Call, opts: &CallOptions) -> an
         let ev = tokio::select! {
             ev = phone.next_event() => ev?,
             digit = call.media.next_digit() => {
-                eprintln!("DTMF {} received", digit.as_char());
+                crate::output::note!("DTMF {} received", digit.as_char());
                 continue;
             }
             () = tokio::time::sleep_until(end) => break None,
@@ -217,7 +219,7 @@ async fn finish(phone: &mut SipDriver, mut call: Call, opts: &CallOptions) -> an
                         Some(answer)
                     }
                     Some(Err(e)) => {
-                        eprintln!("re-offer not usable: {e:#}");
+                        crate::output::note!("re-offer not usable: {e:#}");
                         None
                     }
                     None => Some(call.negotiation.offer(Direction::SendRecv)),
@@ -236,13 +238,13 @@ async fn finish(phone: &mut SipDriver, mut call: Call, opts: &CallOptions) -> an
                 // We offered in our 2xx: the answer came in the ACK (RFC 3264 late offer).
                 match call.negotiation.process_answer(&b) {
                     Ok(n) => {
-                        eprintln!("codec {:?} (answer in the ACK)", n.codec);
+                        crate::output::note!("codec {:?} (answer in the ACK)", n.codec);
                         call.media.update(&n);
                     }
-                    Err(e) => eprintln!("unusable answer in the ACK: {e:#}"),
+                    Err(e) => crate::output::note!("unusable answer in the ACK: {e:#}"),
                 }
             }
-            UaEvent::Dtmf { digit, .. } => eprintln!("DTMF {digit} (INFO)"),
+            UaEvent::Dtmf { digit, .. } => crate::output::note!("DTMF {digit} (INFO)"),
             UaEvent::IncomingCall { session: other, .. } => {
                 phone.act(|ua, now| ua.reject(now, other, sip_stack::StatusCode::BUSY_HERE))?;
             }
@@ -250,15 +252,15 @@ async fn finish(phone: &mut SipDriver, mut call: Call, opts: &CallOptions) -> an
         }
     };
     match ended {
-        Some(reason) => eprintln!("call ended: {reason}"),
+        Some(reason) => crate::output::note!("call ended: {reason}"),
         None => {
-            eprintln!("hanging up after {:?}", opts.duration);
+            crate::output::note!("hanging up after {:?}", opts.duration);
             phone.act(|ua, now| ua.hangup(now, session))?;
             wait_end(phone, session).await?;
         }
     }
     let stats = call.media.stats();
-    eprintln!(
+    crate::output::note!(
         "media: sent {} received {} lost {} jitter {:.1} ms MOS {:.2}",
         stats.sent,
         stats.received,
@@ -269,7 +271,7 @@ async fn finish(phone: &mut SipDriver, mut call: Call, opts: &CallOptions) -> an
     let recording = call.media.stop().await;
     if let Some(path) = &opts.record {
         wav::write(path, &recording)?;
-        eprintln!(
+        crate::output::note!(
             "recorded {:.1} s to {}",
             recording.len() as f64 / 8000.0,
             path.display()

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{run_bounded, Alg, Pbx, RawUa};
+use crate::harness::{run_bounded, run_reader_leaves, Alg, Pbx, RawUa};
 
 #[test]
 fn check_reports_file_line_column() {
@@ -114,4 +114,49 @@ fn users_import_sequential_file() {
     );
     assert_eq!(names.len(), 6, "{names:?}");
     register_eventually(&pbx, "imp2", "pw-2", Duration::from_millis(2500));
+}
+
+/// `pbx users list | head -1` and friends: a reader that leaves early ends the
+/// output quietly, exit 0, no panic — while the output is still being written
+/// (a list far longer than the pipe buffer) and before anything was written.
+#[test]
+fn a_reader_that_leaves_early_is_not_an_error() {
+    let pbx = Pbx::start(NO_BAN);
+    let file = pbx.dir().join("many.csv");
+    // ~26 bytes a line: 8,000 users are ~200 KB, three pipe buffers.
+    let users: String = (0..8000)
+        .map(|i| format!("a-rather-long-user-{i:05};pw\n"))
+        .collect();
+    std::fs::write(&file, users).expect("write users file");
+    let out = pbx.admin(&["users", "import", file.to_str().expect("utf-8 path")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = &pbx.config;
+    let pbx_cmd = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pbx"));
+        cmd.arg("--config").arg(config).args(args);
+        cmd
+    };
+    let flow = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/ivr/main.toml");
+    let cases: [(&[&str], usize); 5] = [
+        (&["users", "list"], 100),
+        (&["users", "list"], 0),
+        (&["check"], 0),
+        (&["ivr", "render", flow], 0),
+        (&["ivr", "render", "--format", "dot", flow], 0),
+    ];
+    for (args, keep) in cases {
+        let (status, stderr) = run_reader_leaves(pbx_cmd(args), keep, Duration::from_secs(20));
+        assert!(
+            !stderr.contains("panicked"),
+            "pbx {args:?} (reader kept {keep} bytes): {stderr}"
+        );
+        assert!(
+            status.success(),
+            "pbx {args:?} (reader kept {keep} bytes): {status}: {stderr}"
+        );
+    }
 }

@@ -335,6 +335,35 @@ fn update_with_a_hold_offer_through_the_b2bua() {
     );
 }
 
+/// Music on hold, and a resume that arrives before the held party answered
+/// the music offer (the callee's phone takes 400 ms): the caller's resume
+/// waits for it and gets its 200 (no 500, no retry needed), and the callee
+/// is re-INVITEd back to the caller right after.
+#[test]
+fn resume_before_the_music_offer_is_answered() {
+    require_sipp!();
+    let music = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/prompts/closed.wav"
+    );
+    let config = b2bua_config().replace(
+        "[calls]\n",
+        &format!("[calls]\nmusic_on_hold = \"{music}\"\n"),
+    );
+    let pbx = Pbx::start(&config);
+    let (uas, uac, _) = call(&pbx, "b2b_uas_moh_late", "b2b_uac_hold_resume");
+    uac.assert_both(
+        "caller: hold answered by pbx, the resume answered 200",
+        &uas,
+        "callee: music offer answered late, then the caller's resume",
+    );
+    let rows = cdr_rows(&pbx, 1);
+    assert_fields(
+        &rows[0],
+        &[("disposition", "ANSWERED"), ("hangup_side", "caller")],
+    );
+}
+
 #[test]
 fn call_over_tcp_through_the_b2bua() {
     require_sipp!();

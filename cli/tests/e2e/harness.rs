@@ -123,6 +123,33 @@ pub(crate) fn run_bounded(mut cmd: Command, timeout: Duration) -> Output {
     }
 }
 
+/// Runs a command whose reader leaves early, as `cmd | head -c N` does: reads
+/// `keep` bytes of its standard output, closes the pipe, and waits (bounded)
+/// for the exit. Returns the exit status and the standard error.
+pub(crate) fn run_reader_leaves(
+    mut cmd: Command,
+    keep: usize,
+    timeout: Duration,
+) -> (ExitStatus, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err_path = dir.path().join("stderr");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(File::create(&err_path).expect("stderr file"))
+        .spawn()
+        .expect("spawn command");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut head = vec![0; keep];
+    std::io::Read::read_exact(&mut stdout, &mut head).expect("the first bytes of the output");
+    drop(stdout);
+    let status = wait_bounded(&mut child, timeout)
+        .unwrap_or_else(|| panic!("{cmd:?} did not finish within {timeout:?}"));
+    let stderr =
+        String::from_utf8_lossy(&std::fs::read(&err_path).unwrap_or_default()).into_owned();
+    (status, stderr)
+}
+
 /// The base users of every server: `alice`, `bob`, `carol`, password `NAME-secret`.
 pub(crate) const BASE_USERS: [&str; 3] = ["alice", "bob", "carol"];
 

@@ -80,14 +80,30 @@ struct Setup {
 /// `pbx serve` in B2BUA mode with 2001 (A), 2002 (B), 2003 (C) consoles
 /// registered; A has called B, B answered, A holds B, called C, C answered.
 fn consulting(extra: &str) -> Setup {
-    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().to_path_buf();
-    let extra = format!(
+    let config = format!(
         "[calls]\nengine = \"b2bua\"\n{extra}[media]\nanchor = \"always\"\n\
          [[users]]\nname = \"2003\"\npassword = \"2003-pw\"\n"
     );
-    let (server, port, config) = start_server_with(&root, &extra);
+    three_phones(
+        &config,
+        &[
+            (0, "dial 2002", 1200),
+            (1, "answer", 2000),
+            (0, "hold", 1000),
+            (0, "dial 2003", 1200),
+            (2, "answer", 1500),
+        ],
+    )
+}
+
+/// `pbx serve` with `config` (appended to the test server's) and the
+/// three consoles registered, after `script`: (phone, console line, pause
+/// in ms after it).
+fn three_phones(config: &str, script: &[(usize, &str, u64)]) -> Setup {
+    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let (server, port, config) = start_server_with(&root, config);
     std::thread::sleep(Duration::from_millis(300));
     let server_addr = format!("127.0.0.1:{port}");
     let phone = |user: &str, f: f64, name: &str| {
@@ -107,13 +123,7 @@ fn consulting(extra: &str) -> Setup {
     let a = phone("2001", A_TONE, "a");
     std::thread::sleep(Duration::from_millis(500));
     let mut phones = [a, b, c];
-    for (who, line, ms) in [
-        (0, "dial 2002", 1200),
-        (1, "answer", 2000),
-        (0, "hold", 1000),
-        (0, "dial 2003", 1200),
-        (2, "answer", 1500),
-    ] {
+    for &(who, line, ms) in script {
         writeln!(phones[who].1, "{line}").unwrap();
         std::thread::sleep(Duration::from_millis(ms));
     }
@@ -276,4 +286,154 @@ fn consultation_return(calls: &str) {
     );
     let rows = cdr_rows(&s.config, 2);
     assert_eq!(rows.len(), 2, "{}", rows.join("\n"));
+}
+
+/// A talks to B, holds B, joins conference room 800 where C already is,
+/// then `atransfer`s: B takes A's place in the room (pbx hands B's leg to
+/// the room's application); B and C hear each other, A's calls are gone.
+#[test]
+fn b2bua_attended_transfer_into_a_conference_room() {
+    let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/prompts");
+    let config = format!(
+        "[calls]\nengine = \"b2bua\"\nmusic_on_hold = \"\"\n\
+         [media]\nanchor = \"always\"\nprompts_dir = \"{}\"\n\
+         [[dialplan]]\nextension = \"800\"\ntype = \"conference\"\n\
+         [[users]]\nname = \"2003\"\npassword = \"2003-pw\"\n",
+        prompts.display()
+    );
+    let mut s = three_phones(
+        &config,
+        &[
+            (2, "dial 800", 1500),
+            (0, "dial 2002", 1200),
+            (1, "answer", 2000),
+            (0, "hold", 1000),
+            (0, "dial 800", 2000),
+            (0, "atransfer", 4000),
+        ],
+    );
+    let ([a, b, c], all) = finish(&mut s);
+    assert!(a.contains("attended transfer of call"), "{all}");
+    let a_status = a.rsplit("2001@127.0.0.1: registered").next().unwrap_or("");
+    assert!(a_status.contains("no call"), "A's calls are gone:\n{all}");
+    for (who, out) in [("B", &b), ("C", &c)] {
+        let status = out.rsplit("@127.0.0.1: registered").next().unwrap_or("");
+        assert!(
+            status.contains(": connected;"),
+            "{who} is in the room:\n{all}"
+        );
+    }
+    let heard_b = windows(&s.root.join("b-heard-1.wav"));
+    let heard_c = windows(&s.root.join("c-heard-1.wav"));
+    eprintln!(
+        "after atransfer into the room: B hears C in {} windows of 100 ms, C hears B in {}",
+        hearing(&heard_b, 2),
+        hearing(&heard_c, 1)
+    );
+    for (who, ws, other) in [("B", &heard_b, 2), ("C", &heard_c, 1)] {
+        let tail = &ws[ws.len().saturating_sub(10)..];
+        assert!(
+            tail.iter().filter(|w| w[other] > 0.5).count() >= 8,
+            "{who} hears the other in the room at the end: {tail:?}\n{all}"
+        );
+    }
+    // The bridged call A-B ended as transferred; the room calls go on
+    // until the consoles quit.
+    let rows = cdr_rows(&s.config, 1);
+    let text = rows.join("\n");
+    let first = rows
+        .iter()
+        .find(|r| r.contains(",2002,"))
+        .expect("call A-B");
+    assert!(
+        first.contains("ANSWERED") && first.contains("call.transferred"),
+        "{text}"
+    );
+}
+
+/// A flow that keeps talking whatever the time of day: the main menu
+/// prompt, again after each 2 s without a key.
+const MENU_FLOW: &str = r#"
+[flow]
+name = "menu"
+start = "menu"
+prompts = "PROMPTS"
+
+[nodes.menu]
+type = "menu"
+prompts = ["main_menu"]
+timeout_prompts = ["no_input"]
+timeout = "2s"
+retries = 5
+
+[nodes.menu.exits]
+"1" = "bye"
+timeout = "bye"
+default = "bye"
+
+[nodes.bye]
+type = "hangup"
+reason = "done"
+"#;
+
+/// A talks to B, holds B, calls the IVR at 500 and `atransfer`s: B takes
+/// A's place in the flow and hears its prompts.
+#[test]
+fn b2bua_attended_transfer_into_an_ivr_flow() {
+    let flows = tempfile::tempdir().unwrap();
+    let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/prompts");
+    std::fs::write(
+        flows.path().join("menu.toml"),
+        MENU_FLOW.replace("PROMPTS", &prompts.display().to_string()),
+    )
+    .unwrap();
+    let config = format!(
+        "[calls]\nengine = \"b2bua\"\nmusic_on_hold = \"\"\n\
+         [media]\nanchor = \"always\"\n[ivr]\nflows_dir = \"{}\"\n\
+         [[dialplan]]\nextension = \"500\"\ntype = \"ivr\"\nflow = \"menu\"\n\
+         [[users]]\nname = \"2003\"\npassword = \"2003-pw\"\n",
+        flows.path().display()
+    );
+    let mut s = three_phones(
+        &config,
+        &[
+            (0, "dial 2002", 1200),
+            (1, "answer", 2000),
+            (0, "hold", 1000),
+            (0, "dial 500", 1500),
+            (0, "atransfer", 4000),
+        ],
+    );
+    let ([a, b, _], all) = finish(&mut s);
+    assert!(a.contains("attended transfer of call"), "{all}");
+    let a_status = a.rsplit("2001@127.0.0.1: registered").next().unwrap_or("");
+    assert!(a_status.contains("no call"), "A's calls are gone:\n{all}");
+    let b_status = b.rsplit("2002@127.0.0.1: registered").next().unwrap_or("");
+    assert!(
+        b_status.contains(": connected;"),
+        "B is in the flow:\n{all}"
+    );
+    // B heard A, then (held, no music) silence, then the flow's prompts:
+    // sound without A's tone, for more than a second.
+    let heard_b = windows(&s.root.join("b-heard-1.wav"));
+    let after_a = heard_b
+        .iter()
+        .rposition(|w| w[0] > 0.5)
+        .expect("B heard A before the hold");
+    let prompts = heard_b[after_a + 1..]
+        .iter()
+        .filter(|w| w[0] < 0.05)
+        .count();
+    eprintln!("after atransfer into the flow: B hears prompts in {prompts} windows of 100 ms");
+    assert!(prompts >= 10, "B hears the flow's prompts:\n{all}");
+    let rows = cdr_rows(&s.config, 1);
+    let text = rows.join("\n");
+    let first = rows
+        .iter()
+        .find(|r| r.contains(",2002,"))
+        .expect("call A-B");
+    assert!(
+        first.contains("ANSWERED") && first.contains("call.transferred"),
+        "{text}"
+    );
 }

@@ -15,8 +15,8 @@ use super::Store;
 use crate::registrar::Binding;
 
 /// One change to persist.
-// Upsert is the common case (every REGISTER): boxing it would allocate per
-// registration to shrink the rare variants.
+// Upserts are most of the traffic (one per REGISTER): boxing the binding
+// would add an allocation to each for the rare removals' sake.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum BindingChange {

@@ -156,7 +156,13 @@ impl Engine {
     }
 
     /// [`Self::rewrite`] for a re-offer (`MediaAnchor::update_offer`).
-    fn rewrite_offer(&mut self, id: CallId, from: LegId, body: Body, svc: Services<'_>) -> Body {
+    pub(super) fn rewrite_offer(
+        &mut self,
+        id: CallId,
+        from: LegId,
+        body: Body,
+        svc: Services<'_>,
+    ) -> Body {
         self.rewrite_as(id, from, body, true, svc)
     }
 

@@ -316,6 +316,46 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Offers pbx's media of `leg` (answered by an endpoint) to a party that
+    /// has just taken the leg over with `sdp` (an attended transfer into an
+    /// application): the endpoint answers the party's SDP as re-anchored by
+    /// the relay, and its answer, through the relay, is offered to the party
+    /// in a re-INVITE (RFC 3261 §14.1). Returns the party's SDP as the
+    /// endpoint saw it (rewritten for the relay's other side).
+    pub(super) fn offer_endpoint_to(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        leg: LegId,
+        sdp: Body,
+        svc: Services<'_>,
+    ) -> Option<Body> {
+        let (Some(eps), Some(ep)) = (svc.endpoints, self.endpoint_of(id, leg)) else {
+            return None;
+        };
+        let session = self.calls.get(&id)?.leg(leg)?.session;
+        let seen = self.rewrite_offer(id, leg, sdp, svc);
+        let caller = self
+            .calls
+            .get(&id)
+            .and_then(|c| c.anchor.as_ref())
+            .and_then(|a| a.caller_media());
+        let answer = match eps.update(ep, &own_media_offer(&seen.data, caller)) {
+            Ok(answer) => answer,
+            Err(e) => {
+                tracing::warn!(call = %id, error = %e, "media endpoint refused the new party");
+                return Some(seen);
+            }
+        };
+        let offer = self.rewrite(id, ENDPOINT_SIDE, Body::sdp(answer), svc);
+        if let Err(e) = self.ua.reinvite(now, session, Some(offer)) {
+            tracing::warn!(call = %id, error = %e, "new party not re-invited to pbx's media");
+        }
+        Some(seen)
+    }
+}
+
 /// The caller's offer for pbx's own media: without the codecs pbx added
 /// for transcoding callees (the endpoint decodes the caller's codecs).
 fn own_media_offer(offer: &[u8], caller: Option<&CallerMedia>) -> String {

@@ -21,6 +21,7 @@ mod moh;
 #[cfg(test)]
 mod tests;
 mod xfer;
+mod xfer_app;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;

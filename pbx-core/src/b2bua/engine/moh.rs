@@ -7,6 +7,17 @@
 //! next non-hold offer) the endpoint is closed and the bridge relays the
 //! offer to the held party as usual, which moves it back to the relay.
 //!
+//! A resume that arrives while the held party has not answered the music
+//! offer yet cannot be relayed at once: the held party's dialog has a
+//! re-INVITE in progress, and a second one would have to wait anyway
+//! (RFC 3261 §14.1). 491 to the holder is not what §14.1 asks for here (the
+//! pending INVITE is on the other dialog, not the holder's) and would leave
+//! the resume to the phone's retry timer, so pbx queues it instead: the
+//! holder's re-INVITE stays open until the music offer completes (answered
+//! or refused), then the music ends and the resume goes to the bridge as if
+//! it had just arrived, which re-INVITEs the held party back to the relay
+//! and answers the holder with the held party's answer.
+//!
 //! Without the setting (or without media endpoints) holds pass through.
 
 use std::time::Instant;
@@ -16,7 +27,7 @@ use sip_stack::ua::Body;
 
 use super::media_actions::MediaLeg;
 use super::{Engine, Services};
-use crate::b2bua::app::LegState;
+use crate::b2bua::app::{LegEvent, LegState};
 use crate::b2bua::call::{CallInput, CallState, Side};
 use crate::b2bua::sdp::{is_hold, parked, with_direction};
 use crate::b2bua::{CallId, LegId};
@@ -37,6 +48,17 @@ pub(super) struct Moh {
     answered: bool,
     /// pbx's answer to the holder (sent again for a repeated hold).
     answer: Body,
+    /// The holder's resume offer (rewritten), queued while the music offer
+    /// is unanswered; relayed once it completes.
+    resume: Option<Body>,
+}
+
+impl Moh {
+    /// The held party answered the music offer (no re-INVITE of ours is in
+    /// progress on its dialog).
+    pub(super) fn is_answered(&self) -> bool {
+        self.answered
+    }
 }
 
 impl Engine {
@@ -62,12 +84,15 @@ impl Engine {
             return false;
         };
         let holding = is_hold(&body.data);
-        if let Some(m) = entry.moh.take_if(|m| m.holder == leg && !holding) {
-            // Resume: the held party goes back to the relay.
-            if let Some(l) = entry.leg_mut(m.held) {
-                l.endpoint = None;
+        if let Some(m) = entry.moh.as_mut().filter(|m| m.holder == leg && !holding) {
+            if !m.answered {
+                // The music offer is still in progress: see the module docs.
+                tracing::debug!(call = %id, "resume queued behind the music offer");
+                m.resume = Some(body.clone());
+                return true;
             }
-            eps.close(m.ep);
+            // Resume: the held party goes back to the relay.
+            let _ = self.end_music(id, eps);
             return false;
         }
         if let Some(m) = entry.moh.as_ref().filter(|m| m.holder == leg) {
@@ -161,6 +186,7 @@ impl Engine {
             ep,
             answered: false,
             answer,
+            resume: None,
         });
         let side = if holder_side {
             Side::Caller
@@ -197,6 +223,11 @@ impl Engine {
             return false;
         };
         m.answered = true;
+        if m.resume.is_some() {
+            // The holder resumed meanwhile: no music, straight back.
+            self.resume_queued(id, eps);
+            return true;
+        }
         let started = match body {
             Some(b) => eps
                 .set_answer(m.ep, &String::from_utf8_lossy(&b.data))
@@ -229,22 +260,48 @@ impl Engine {
             self.rewrite(id, leg, sdp, svc);
         }
         tracing::info!(call = %id, leg = %leg, "music on hold refused by the held party");
+        if let Some(resume) = m.resume {
+            self.pending
+                .push_back((id, LegEvent::Reoffer(m.holder, Some(resume))));
+        }
         true
     }
 
-    /// Stops the music of call `id` (an attended transfer takes its held
-    /// party elsewhere).
-    pub(super) fn stop_music(&mut self, id: CallId, svc: Services<'_>) {
-        let Some(entry) = self.calls.get_mut(&id) else {
+    /// Ends the music of call `id` (the held party goes back to the relay
+    /// with the next offer relayed to it) and returns what was playing.
+    fn end_music(
+        &mut self,
+        id: CallId,
+        eps: &dyn crate::b2bua::media::MediaEndpoints,
+    ) -> Option<Moh> {
+        let entry = self.calls.get_mut(&id)?;
+        let m = entry.moh.take()?;
+        if let Some(l) = entry.leg_mut(m.held) {
+            l.endpoint = None;
+        }
+        eps.close(m.ep);
+        Some(m)
+    }
+
+    /// The music offer completed with a resume queued: the music ends and
+    /// the resume goes to the call's application, as a fresh re-offer.
+    fn resume_queued(&mut self, id: CallId, eps: &dyn crate::b2bua::media::MediaEndpoints) {
+        let Some(m) = self.end_music(id, eps) else {
             return;
         };
-        if let Some(m) = entry.moh.take() {
-            if let Some(l) = entry.leg_mut(m.held) {
-                l.endpoint = None;
-            }
-            if let Some(eps) = svc.endpoints {
-                eps.close(m.ep);
-            }
+        if let Some(resume) = m.resume {
+            tracing::debug!(call = %id, holder = %m.holder, "queued resume relayed");
+            self.pending
+                .push_back((id, LegEvent::Reoffer(m.holder, Some(resume))));
+        }
+    }
+
+    /// Stops the music of call `id` (an attended transfer takes its held
+    /// party elsewhere). No resume is queued then: transfers are refused
+    /// with 491 until the music offer is answered.
+    pub(super) fn stop_music(&mut self, id: CallId, svc: Services<'_>) {
+        if let Some(eps) = svc.endpoints {
+            let _ = self.end_music(id, eps);
         }
     }
 }

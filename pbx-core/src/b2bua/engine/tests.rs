@@ -753,3 +753,4 @@ fn trunk_route_without_candidates_refuses_503_as_outbound() {
 mod moh;
 mod trunks_targets;
 mod xfer;
+mod xfer_app;

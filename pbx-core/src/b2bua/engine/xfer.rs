@@ -35,7 +35,7 @@ pub(super) struct Join {
 
 /// Who is who in an attended transfer asked on call 1.
 #[derive(Debug, Clone, Copy)]
-struct Plan {
+pub(super) struct Plan {
     /// The consultation call (call 2).
     consult: CallId,
     /// The transferor's leg in call 2 (named by `Replaces`).
@@ -46,7 +46,17 @@ struct Plan {
     target: LegId,
 }
 
-fn side(caller_side: bool) -> Side {
+/// How the calls of an attended transfer come together.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Joining {
+    /// Two bridged calls: the target's leg moves into the REFER's call.
+    Legs(Plan),
+    /// One call owned by an application: the bridged party moves into it.
+    App(super::xfer_app::AppPlan),
+}
+
+/// The side of the call a leg stands on.
+pub(super) fn side(caller_side: bool) -> Side {
     if caller_side {
         Side::Caller
     } else {
@@ -69,7 +79,10 @@ pub(super) fn sole_other(entry: &CallEntry, leg: LegId) -> Result<LegId, u16> {
 impl Engine {
     /// A REFER with `Replaces` on `leg` of call `id` (already answered 202
     /// by the UA): join the calls, or NOTIFY the failure (481 no such
-    /// dialog, 501 calls that cannot be joined, 488 no SDP to offer).
+    /// dialog, 501 calls that cannot be joined, 488 no SDP to offer, 491 a
+    /// music-on-hold offer still unanswered). One of
+    /// the calls may be owned by an IVR flow or a conference room
+    /// (`xfer_app.rs`).
     pub(super) fn attended_transfer(
         &mut self,
         now: Instant,
@@ -79,7 +92,8 @@ impl Engine {
         svc: Services<'_>,
     ) {
         match self.plan_join(id, leg, replaced) {
-            Ok(plan) => self.join(now, id, leg, plan, svc),
+            Ok(Joining::Legs(plan)) => self.join(now, id, leg, plan, svc),
+            Ok(Joining::App(plan)) => self.join_app(now, (id, leg), plan, svc),
             Err(status) => {
                 tracing::info!(call = %id, leg = %leg, status, "attended transfer refused");
                 let session = self
@@ -101,16 +115,21 @@ impl Engine {
         id: CallId,
         leg: LegId,
         replaced: Result<SessionId, StatusCode>,
-    ) -> Result<Plan, u16> {
+    ) -> Result<Joining, u16> {
         let session = replaced.map_err(|s| s.0)?;
         let &(consult, replaced) = self.sessions.get(&session).ok_or(481u16)?;
         let (Some(c1), Some(c2)) = (self.calls.get(&id), self.calls.get(&consult)) else {
             return Err(481);
         };
-        // Replaces naming a dialog of the same call, or calls owned by an
-        // application that is not a plain bridge (IVR, room, queue).
-        if consult == id || c1.app.name() != "bridge" || c2.app.name() != "bridge" {
+        // Replaces naming a dialog of the same call.
+        if consult == id {
             return Err(501);
+        }
+        // A call owned by an application (IVR, room): see xfer_app.rs.
+        if c1.app.name() != "bridge" || c2.app.name() != "bridge" {
+            return self
+                .plan_app_join((id, leg), (consult, replaced))
+                .map(Joining::App);
         }
         // pbx media on a leg (IVR, room) other than music on hold.
         let music = |c: &CallEntry| c.moh.as_ref().map(|m| m.ep);
@@ -122,6 +141,12 @@ impl Engine {
         if busy(c1) || busy(c2) {
             return Err(501);
         }
+        // A held party whose phone has not answered the music offer yet
+        // cannot be re-INVITEd before it does (RFC 3261 §14.1).
+        let music_pending = |c: &CallEntry| c.moh.as_ref().is_some_and(|m| !m.is_answered());
+        if music_pending(c1) || music_pending(c2) {
+            return Err(491);
+        }
         if c1.leg(leg).is_none_or(|l| l.state != LegState::Answered) {
             return Err(481);
         }
@@ -130,12 +155,12 @@ impl Engine {
         if c1.leg(transferee).is_none_or(|l| l.remote_sdp.is_none()) {
             return Err(488);
         }
-        Ok(Plan {
+        Ok(Joining::Legs(Plan {
             consult,
             replaced,
             transferee,
             target,
-        })
+        }))
     }
 
     /// Moves the target's leg into call `id` in place of `from`, ends the

@@ -17,10 +17,10 @@ use crate::b2bua::app::HttpOutcome;
 use crate::b2bua::ivr_app::{IvrServices, MemoryTrajectorySink};
 use crate::b2bua::media::{MediaEndpoints, RoomOp};
 
-const EP_ANSWER: &str = "v=0\r\no=- 9 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n";
+pub(super) const EP_ANSWER: &str = "v=0\r\no=- 9 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n";
 
 /// Answers every offer; nothing else is used by these flows.
-struct Endpoints;
+pub(super) struct Endpoints;
 
 impl MediaEndpoints for Endpoints {
     fn open(&self, _offer: &str) -> Result<(EndpointId, String), EndpointError> {
@@ -66,7 +66,7 @@ type = "hangup"
 reason = "lookup_failed"
 "#;
 
-fn ivr_world() -> (World, Arc<MemoryTrajectorySink>) {
+pub(super) fn ivr_world() -> (World, Arc<MemoryTrajectorySink>) {
     ivr_world_with(FLOW)
 }
 
@@ -88,7 +88,7 @@ fn ivr_world_with(flow: &str) -> (World, Arc<MemoryTrajectorySink>) {
     (w, sink)
 }
 
-fn http_result(w: &mut World, job: &HttpJob, outcome: HttpOutcome) {
+pub(super) fn http_result(w: &mut World, job: &HttpJob, outcome: HttpOutcome) {
     let mut out = Vec::new();
     let svc = Services {
         router: &w.router,
@@ -102,6 +102,7 @@ fn http_result(w: &mut World, job: &HttpJob, outcome: HttpOutcome) {
         let from = Peer::udp(addr(PBX));
         match peer.addr {
             a if a == addr(ALICE) => w.alice.handle_message(w.now, msg, from),
+            a if a == addr(BOB) => w.bob.handle_message(w.now, msg, from),
             _ => w.carol.handle_message(w.now, msg, from),
         }
     }

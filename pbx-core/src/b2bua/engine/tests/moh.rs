@@ -208,3 +208,129 @@ fn attended_transfer_stops_the_music() {
     w.run();
     assert_eq!(w.engine.len(), 1);
 }
+
+/// The re-INVITEs Alice's phone saw fail (status codes).
+fn alice_failures(w: &World) -> Vec<u16> {
+    w.alice_events
+        .iter()
+        .filter_map(|e| match e {
+            UaEvent::RequestFailed { status, .. } => Some(status.0),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Alice calls Bob, Bob answers, Alice holds: Bob is re-INVITEd to the
+/// music and has not answered yet.
+fn holding_before_the_music_answer() -> (World, Music, SessionId, SessionId) {
+    let (mut w, music) = with_music();
+    let call = w.call("bob");
+    let bob = w.bob_incoming();
+    w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
+    w.run();
+    let hold = OFFER.replace("t=0 0\r\n", "t=0 0\r\na=sendonly\r\n");
+    w.alice
+        .reinvite(w.now, call, Some(Body::sdp(hold)))
+        .unwrap();
+    w.run();
+    assert_eq!(updated(&w.alice_events, call).len(), 1, "hold answered");
+    assert_eq!(reoffers(&w.bob_events).len(), 1, "music offered to Bob");
+    (w, music, call, bob)
+}
+
+/// Resume before Bob answered the music offer: Alice's re-INVITE waits
+/// (no 500, no 491), then Bob goes straight back to Alice and her resume
+/// is answered with Bob's answer — one re-INVITE, no retry.
+#[test]
+fn a_resume_before_the_music_answer_waits_for_it() {
+    let (mut w, music, call, bob) = holding_before_the_music_answer();
+    w.advance(Duration::from_secs(1));
+    w.alice
+        .reinvite(w.now, call, Some(Body::sdp(OFFER)))
+        .unwrap();
+    w.run();
+    assert_eq!(alice_failures(&w), Vec::<u16>::new());
+    assert_eq!(updated(&w.alice_events, call).len(), 1, "resume pending");
+    assert_eq!(reoffers(&w.bob_events).len(), 1, "Bob's re-INVITE pending");
+    // Bob's phone answers the music offer late.
+    let bob_held = ANSWER.replace("t=0 0\r\n", "t=0 0\r\na=recvonly\r\n");
+    w.advance(Duration::from_millis(800));
+    w.bob.answer(w.now, bob, Some(Body::sdp(bob_held))).unwrap();
+    w.run();
+    // No music was played; Bob gets Alice's offer through the relay.
+    assert_eq!(music.log(), vec!["offer SendOnly", "close 1"]);
+    let offers = reoffers(&w.bob_events);
+    assert_eq!(offers.len(), 2);
+    assert_eq!(offers[1].as_ref().unwrap().data, OFFER.as_bytes());
+    assert_eq!(updated(&w.alice_events, call).len(), 1, "still pending");
+    w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
+    w.run();
+    let answers = updated(&w.alice_events, call);
+    assert_eq!(answers.len(), 2, "resume answered");
+    assert_eq!(answers[1].as_ref().unwrap().data, ANSWER.as_bytes());
+    assert_eq!(alice_failures(&w), Vec::<u16>::new());
+    let kinds = w.event_kinds();
+    assert!(kinds.contains(&CallEventKind::Resumed {
+        by: crate::b2bua::Side::Caller
+    }));
+    // Held again later: the music works as before.
+    let hold = OFFER.replace("t=0 0\r\n", "t=0 0\r\na=sendonly\r\n");
+    w.alice
+        .reinvite(w.now, call, Some(Body::sdp(hold)))
+        .unwrap();
+    w.run();
+    assert_eq!(updated(&w.alice_events, call).len(), 3);
+    assert_eq!(reoffers(&w.bob_events).len(), 3);
+    w.alice.hangup(w.now, call).unwrap();
+    w.run();
+    assert_eq!(w.engine.len(), 0);
+    let r = w.sink.records.lock()[0].clone();
+    assert_eq!(r.hold_s, 1, "held from the hold to the resume");
+}
+
+/// Bob's phone refuses the music offer while Alice's resume waits: the
+/// resume is relayed all the same.
+#[test]
+fn a_resume_waiting_for_refused_music_is_relayed() {
+    let (mut w, music, call, bob) = holding_before_the_music_answer();
+    w.alice
+        .reinvite(w.now, call, Some(Body::sdp(OFFER)))
+        .unwrap();
+    w.run();
+    w.bob.reject(w.now, bob, StatusCode(488)).unwrap();
+    w.run();
+    assert_eq!(music.log(), vec!["offer SendOnly", "close 1"]);
+    let offers = reoffers(&w.bob_events);
+    assert_eq!(offers.len(), 2);
+    assert_eq!(offers[1].as_ref().unwrap().data, OFFER.as_bytes());
+    w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
+    w.run();
+    let answers = updated(&w.alice_events, call);
+    assert_eq!(answers.len(), 2);
+    assert_eq!(answers[1].as_ref().unwrap().data, ANSWER.as_bytes());
+    assert_eq!(alice_failures(&w), Vec::<u16>::new());
+    assert_eq!(ended(&w.bob_events), None);
+}
+
+/// An attended transfer while Bob's phone has not answered the music offer
+/// yet: NOTIFY 491 (Bob cannot be re-INVITEd now), every call goes on.
+#[test]
+fn attended_transfer_before_the_music_answer_is_request_pending() {
+    let (mut w, _music, to_bob, bob) = holding_before_the_music_answer();
+    let to_carol = w.call("carol");
+    let carol = carol_incoming(&w);
+    w.carol
+        .answer(w.now, carol, Some(Body::sdp(CAROL_ANSWER)))
+        .unwrap();
+    w.run();
+    w.alice.refer_replacing(w.now, to_bob, to_carol).unwrap();
+    w.run();
+    assert_eq!(transfer_statuses(&w.alice_events), vec![202, 100, 491]);
+    assert_eq!(w.engine.len(), 2);
+    // Bob's phone answers the music late; the held call is intact.
+    let bob_held = ANSWER.replace("t=0 0\r\n", "t=0 0\r\na=recvonly\r\n");
+    w.bob.answer(w.now, bob, Some(Body::sdp(bob_held))).unwrap();
+    w.run();
+    assert_eq!(ended(&w.bob_events), None);
+    assert_eq!(ended(&w.carol_events), None);
+}

@@ -16,7 +16,7 @@ pub(super) fn reoffers(events: &[UaEvent]) -> Vec<Option<Body>> {
         .collect()
 }
 
-fn terminated(events: &[UaEvent], session: SessionId) -> Option<EndReason> {
+pub(super) fn terminated(events: &[UaEvent], session: SessionId) -> Option<EndReason> {
     events.iter().find_map(|e| match e {
         UaEvent::Terminated { session: s, reason } if *s == session => Some(reason.clone()),
         _ => None,
