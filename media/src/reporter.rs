@@ -32,6 +32,8 @@ pub struct RtcpReporter {
     remote: Option<(Ssrc, ReceiverStats)>,
     last_sr: Option<(u32, Instant)>,
     rtt: Option<Duration>,
+    // the peer's latest report block on our stream
+    remote_report: Option<rtcp::ReportBlock>,
 }
 
 impl RtcpReporter {
@@ -63,6 +65,7 @@ impl RtcpReporter {
             remote: None,
             last_sr: None,
             rtt: None,
+            remote_report: None,
         };
         // first report after half the minimum interval (RFC 3550 §6.2)
         r.next_at = now + r.interval() / 2;
@@ -119,6 +122,7 @@ impl RtcpReporter {
                 self.last_sr = Some((info.ntp.compact(), now));
             }
             for b in p.report_blocks().filter(|b| b.ssrc == self.ssrc) {
+                self.remote_report = Some(b);
                 let now_c = self.ntp_at(now).compact();
                 if let Some(rtt) = rtcp::round_trip_time(now_c, b.lsr, b.dlsr) {
                     self.rtt = Some(Duration::from_secs_f64(rtt));
@@ -130,6 +134,12 @@ impl RtcpReporter {
     /// The SSRC this reporter speaks for.
     pub fn ssrc(&self) -> Ssrc {
         self.ssrc
+    }
+
+    /// The peer's latest report block on our stream (its loss and jitter
+    /// of what we send), once it reported.
+    pub fn remote_report(&self) -> Option<rtcp::ReportBlock> {
+        self.remote_report
     }
 
     /// Latest round-trip time.

@@ -22,11 +22,13 @@ use super::{EndpointConfig, EndpointEvent, EndpointId, RoomOp};
 use crate::demux::{classify, PacketKind};
 use crate::mixer::room::Role;
 use crate::mixer::thread::{AudioFrame, Control, MixerHandle, MixerOutput, MAX_FRAME};
-use crate::mixer::{ConferenceError, ParticipantId, RoomId, RoomLimits};
+use crate::mixer::{ParticipantId, RoomId};
 use crate::relay::ports::{PortAllocator, PortError, PortPair};
 use crate::rtcp::NtpTime;
 use crate::rtp::Ssrc;
 use crate::sdp::Negotiated;
+
+mod rooms;
 
 /// The tick of prompts and the mixer.
 pub const TICK: Duration = Duration::from_millis(20);
@@ -94,11 +96,17 @@ pub enum Command {
         name: String,
         /// Role.
         role: Role,
+        /// The participant's name tag.
+        display: String,
     },
     /// Leave the endpoint's room.
     Leave(EndpointId),
     /// A room operation by the endpoint's participant.
     Room(EndpointId, RoomOp),
+    /// A room operation by the administrator (moderator's rights).
+    Admin(RoomId, RoomOp),
+    /// Passed on to the mixer thread as is (live queries: roster, quality).
+    Mixer(Control),
     /// Close (final stats as [`EndpointEvent::Closed`]).
     Close(EndpointId),
     /// Stop the thread.
@@ -117,6 +125,8 @@ impl std::fmt::Debug for Command {
             Self::Join { .. } => "Join",
             Self::Leave(_) => "Leave",
             Self::Room(..) => "Room",
+            Self::Admin(..) => "Admin",
+            Self::Mixer(_) => "Mixer",
             Self::Close(_) => "Close",
             Self::Shutdown => "Shutdown",
         };
@@ -151,7 +161,11 @@ pub(crate) struct Driver {
     by_id: HashMap<EndpointId, usize>,
     rooms: HashSet<RoomId>,
     locked: HashSet<RoomId>,
+    ticks: u64,
 }
+
+/// Ticks between quality observations handed to the mixer (1 s).
+const QUALITY_TICKS: u64 = 50;
 
 impl Driver {
     /// A driver with no endpoints.
@@ -176,6 +190,7 @@ impl Driver {
             by_id: HashMap::new(),
             rooms: HashSet::new(),
             locked: HashSet::new(),
+            ticks: 0,
         })
     }
 
@@ -208,10 +223,13 @@ impl Driver {
             self.send_mixes(&mut buf);
             while let Ok(out) = self.mixer.output.try_recv() {
                 let ev = match out {
-                    MixerOutput::Event(e) => EndpointEvent::Room {
-                        room: e.room,
-                        event: e.event,
-                    },
+                    MixerOutput::Event(e) => {
+                        self.room_event(&e);
+                        EndpointEvent::Room {
+                            room: e.room,
+                            event: e.event,
+                        }
+                    }
                     MixerOutput::Refused(e) => EndpointEvent::RoomRefused(e),
                 };
                 let _ = self.events.send(ev);
@@ -304,6 +322,11 @@ impl Driver {
                 f.samples[..FRAME].copy_from_slice(frame);
                 self.mixer.send_audio(f);
             }
+        }
+        // once a second: the mixer's monitors sample every 10 s
+        self.ticks = self.ticks.wrapping_add(1);
+        if self.ticks.is_multiple_of(QUALITY_TICKS) {
+            self.observe_quality();
         }
     }
 
@@ -419,130 +442,16 @@ impl Driver {
                 room,
                 name,
                 role,
-            } => self.join(id, room, name, role),
+                display,
+            } => self.join(id, room, name, role, display),
             Command::Leave(id) => self.leave(id),
             Command::Room(id, op) => self.room_op(id, op),
+            Command::Admin(room, op) => self.admin_op(room, op),
+            Command::Mixer(control) => {
+                let _ = self.mixer.control.send(control);
+            }
             Command::Close(id) => self.close(id),
             Command::Shutdown => {}
-        }
-    }
-
-    /// Joins `room`, checking what the mixer would refuse (SPEC §20 limits,
-    /// lock) so the refusal reaches this endpoint; a second moderator
-    /// joins as a speaker.
-    fn join(&mut self, id: EndpointId, room: RoomId, name: String, role: Role) {
-        self.leave(id);
-        let count = |r: Role| {
-            self.entries
-                .iter()
-                .flatten()
-                .filter(|e| e.room == Some((room, r)))
-                .count()
-        };
-        let role = if role == Role::Moderator && count(Role::Moderator) > 0 {
-            Role::Speaker
-        } else {
-            role
-        };
-        let limits = RoomLimits::default();
-        let refused = match role {
-            Role::Moderator => None,
-            _ if self.locked.contains(&room) => Some(ConferenceError::Locked),
-            Role::Speaker if count(role) >= limits.max_speakers => {
-                Some(ConferenceError::Full(role))
-            }
-            Role::Supervisor if count(role) >= limits.max_supervisors => {
-                Some(ConferenceError::Full(role))
-            }
-            Role::Attendee if count(role) >= limits.max_attendees => {
-                Some(ConferenceError::Full(role))
-            }
-            _ => None,
-        };
-        if let Some(error) = refused {
-            let _ = self.events.send(EndpointEvent::JoinRefused { id, error });
-            return;
-        }
-        let Some(e) = self.entry(id) else {
-            return;
-        };
-        e.room = Some((room, role));
-        let control = &self.mixer.control;
-        if self.rooms.insert(room) {
-            let _ = control.send(Control::CreateRoom(room, name, RoomLimits::default()));
-        }
-        let _ = control.send(Control::Join(
-            room,
-            ParticipantId(id.0),
-            role,
-            String::new(),
-            format!("endpoint-{}", id.0),
-        ));
-    }
-
-    fn leave(&mut self, id: EndpointId) {
-        let Some(e) = self.entry(id) else {
-            return;
-        };
-        e.inbox.clear();
-        let Some((room, _)) = e.room.take() else {
-            return;
-        };
-        let control = &self.mixer.control;
-        let _ = control.send(Control::Leave(room, ParticipantId(id.0)));
-        let empty = !self
-            .entries
-            .iter()
-            .flatten()
-            .any(|e| e.room.is_some_and(|(r, _)| r == room));
-        if empty {
-            // the next caller starts a fresh room (no lock, no bans)
-            let _ = control.send(Control::RemoveRoom(room));
-            self.rooms.remove(&room);
-            self.locked.remove(&room);
-        }
-    }
-
-    fn room_op(&mut self, id: EndpointId, op: RoomOp) {
-        let Some((room, role)) = self.entry(id).and_then(|e| e.room) else {
-            return;
-        };
-        match op {
-            RoomOp::Lock(true) if role == Role::Moderator => {
-                self.locked.insert(room);
-            }
-            RoomOp::Lock(false) | RoomOp::End if role == Role::Moderator => {
-                self.locked.remove(&room);
-            }
-            _ => {}
-        }
-        let by = ParticipantId(id.0);
-        let guests: Vec<ParticipantId> = self
-            .entries
-            .iter()
-            .flatten()
-            .filter(|e| e.id != id && e.room == Some((room, Role::Speaker)))
-            .map(|e| ParticipantId(e.id.0))
-            .collect();
-        let controls: Vec<Control> = match op {
-            RoomOp::MuteGuests => guests
-                .into_iter()
-                .map(|g| Control::Mute(room, by, g))
-                .collect(),
-            RoomOp::RequestUnmuteGuests => guests
-                .into_iter()
-                .map(|g| Control::RequestUnmute(room, by, g))
-                .collect(),
-            RoomOp::Mute(t) => vec![Control::Mute(room, by, ParticipantId(t.0))],
-            RoomOp::RequestUnmute(t) => {
-                vec![Control::RequestUnmute(room, by, ParticipantId(t.0))]
-            }
-            RoomOp::Lock(locked) => vec![Control::Lock(room, by, locked)],
-            RoomOp::End => vec![Control::End(room, by)],
-            RoomOp::Key(d) => vec![Control::Dtmf(room, by, d)],
-        };
-        for c in controls {
-            let _ = self.mixer.control.send(c);
         }
     }
 

@@ -18,8 +18,9 @@ use super::driver::{Command, Driver, MixFrame, TICK, WAKER};
 use super::session::FRAME;
 use super::{EndpointConfig, EndpointError, EndpointEvent, EndpointId, RoomOp};
 use crate::mixer::room::Role;
-use crate::mixer::thread::MixerHandle;
+use crate::mixer::thread::{Control, MixerHandle, RosterEntry};
 use crate::mixer::{ParticipantId, RoomId};
+use crate::quality::QualitySample;
 use crate::rtp::PayloadType;
 use crate::rtp::Ssrc;
 use crate::sdp::negotiate::{create_answer, create_offer, process_answer, Negotiated};
@@ -299,8 +300,9 @@ impl EndpointHost {
     }
 
     /// Puts the endpoint into room `room` (created on first use, SPEC §20
-    /// limits) with `role`; it leaves any room it was in.
-    pub fn join(&self, id: EndpointId, room: &str, role: Role) -> RoomId {
+    /// limits) with `role` and the name tag `display`; it leaves any room
+    /// it was in.
+    pub fn join(&self, id: EndpointId, room: &str, role: Role, display: &str) -> RoomId {
         let room_id = {
             let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
             let next = RoomId(rooms.len() as u32 + 1);
@@ -311,6 +313,7 @@ impl EndpointHost {
             room: room_id,
             name: room.to_owned(),
             role,
+            display: display.to_owned(),
         });
         room_id
     }
@@ -329,6 +332,76 @@ impl EndpointHost {
     /// A conference operation by the endpoint's participant.
     pub fn room_op(&self, id: EndpointId, op: RoomOp) {
         self.send(Command::Room(id, op));
+    }
+
+    /// Names of the rooms that have participants now, sorted.
+    pub fn rooms(&self) -> Vec<String> {
+        let names: Vec<(String, RoomId)> = {
+            let rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+            rooms.iter().map(|(n, r)| (n.clone(), *r)).collect()
+        };
+        let mut live: Vec<String> = names
+            .into_iter()
+            .filter(|(_, r)| self.query_roster(*r).is_ok_and(|p| !p.is_empty()))
+            .map(|(n, _)| n)
+            .collect();
+        live.sort();
+        live
+    }
+
+    /// The live roster of room `room` (featured first; SPEC §20 fields).
+    pub fn roster(&self, room: &str) -> Result<Vec<RosterEntry>, EndpointError> {
+        let id = self.live_room(room)?;
+        self.query_roster(id)
+    }
+
+    /// The quality window of one participant (SPEC §21): samples of what
+    /// pbx receives from it and of what it sends to it, oldest first.
+    pub fn quality(
+        &self,
+        room: &str,
+        participant: EndpointId,
+    ) -> Result<(Vec<QualitySample>, Vec<QualitySample>), EndpointError> {
+        let id = self.live_room(room)?;
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.send(Command::Mixer(Control::QueryQuality(
+            id,
+            ParticipantId(participant.0),
+            tx,
+        )));
+        rx.recv_timeout(QUERY_TIMEOUT)
+            .map_err(|_| EndpointError::UnknownParticipant(room.to_owned(), participant))
+    }
+
+    /// A room operation by the administrator (HTTP API, CLI), with a
+    /// moderator's rights whether or not the moderator is in the room.
+    /// Refusals (e.g. an unknown participant) arrive as
+    /// [`EndpointEvent::RoomRefused`].
+    pub fn admin(&self, room: &str, op: RoomOp) -> Result<(), EndpointError> {
+        let id = self.live_room(room)?;
+        self.send(Command::Admin(id, op));
+        Ok(())
+    }
+
+    /// The mixer id of `room` if it has participants now.
+    fn live_room(&self, room: &str) -> Result<RoomId, EndpointError> {
+        let unknown = || EndpointError::UnknownRoom(room.to_owned());
+        let id = self.room_id(room).ok_or_else(unknown)?;
+        match self.query_roster(id) {
+            Ok(p) if !p.is_empty() => Ok(id),
+            _ => Err(unknown()),
+        }
+    }
+
+    fn query_roster(&self, id: RoomId) -> Result<Vec<RosterEntry>, EndpointError> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.send(Command::Mixer(Control::QueryRoster(id, tx)));
+        // a room the mixer does not know drops the reply: no participants
+        match rx.recv_timeout(QUERY_TIMEOUT) {
+            Ok(p) => Ok(p),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Ok(Vec::new()),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(EndpointError::Stopped),
+        }
     }
 
     /// The endpoint of a room participant.
@@ -355,6 +428,10 @@ impl Drop for EndpointHost {
         }
     }
 }
+
+/// How long a live query waits for the mixer thread (it answers within a
+/// 20 ms tick).
+const QUERY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// An SSRC that differs per endpoint and per run (RFC 3550 §8.1: random).
 fn ssrc_for(id: EndpointId) -> Ssrc {

@@ -76,6 +76,14 @@ pub enum RoomOp {
     Lock(bool),
     /// Moderator: end the room (every participant is released).
     End,
+    /// Moderator / supervisor: remove a participant (`ban`: for good,
+    /// SPEC §21).
+    Kick {
+        /// Who.
+        target: EndpointId,
+        /// Also refuse their rejoining.
+        ban: bool,
+    },
     /// A key pressed by the participant itself: `1`/`2` answer an unmute
     /// request, `*` toggles self-mute (the room's own DTMF rules).
     Key(Digit),
@@ -166,6 +174,12 @@ pub enum EndpointError {
     /// No such endpoint.
     #[error("no endpoint {0:?}")]
     Unknown(EndpointId),
+    /// No room of that name has participants now.
+    #[error("no conference room `{0}` with participants")]
+    UnknownRoom(String),
+    /// No such participant in the room.
+    #[error("no participant {1:?} in room `{0}`")]
+    UnknownParticipant(String, EndpointId),
     /// An answer for an endpoint that has no offer waiting for one.
     #[error("endpoint {0:?} has no offer waiting for an answer")]
     NoOffer(EndpointId),

@@ -16,6 +16,7 @@ use crate::dtmf::goertzel::GoertzelDetector;
 use crate::dtmf::rfc4733::{DtmfEvent, DtmfReceiver};
 use crate::dtmf::Digit;
 use crate::g711::Law;
+use crate::quality::StreamCounters;
 use crate::relay::LegStats;
 use crate::reporter::RtcpReporter;
 use crate::rtcp::{NtpTime, RtcpCompound};
@@ -474,6 +475,34 @@ impl EndpointSession {
             Some(signalled) if signalled.ip() == rtp.ip() => Some(signalled),
             _ => Some(next_port),
         }
+    }
+
+    /// Cumulative counters for the quality monitor (SPEC §21), per
+    /// direction: what we receive from the peer, and what we send to it as
+    /// the peer's RTCP reports it (loss, jitter; zero until it reports).
+    pub fn quality_counters(&self) -> (StreamCounters, StreamCounters) {
+        let s = self.stats();
+        let rtt_ms = s.rtt_ms.unwrap_or(0.0);
+        let inbound = StreamCounters {
+            packets: s.packets_in,
+            bytes: s.bytes_in,
+            expected: s.expected,
+            lost: s.lost,
+            jitter_ms: s.jitter_ms,
+            rtt_ms,
+        };
+        let report = self.rtcp.remote_report();
+        let outbound = StreamCounters {
+            packets: s.packets_out,
+            bytes: s.bytes_out,
+            // what the peer should have had: what we sent (its loss is
+            // counted against that)
+            expected: report.map_or(0, |_| s.packets_out),
+            lost: report.map_or(0, |r| i64::from(r.cumulative_lost)),
+            jitter_ms: report.map_or(0.0, |r| f64::from(r.jitter) / 8.0),
+            rtt_ms,
+        };
+        (inbound, outbound)
     }
 
     /// Counters so far (RFC 3550 A.3 loss, A.8 jitter, G.711 MOS).

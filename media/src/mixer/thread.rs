@@ -201,11 +201,13 @@ fn apply(m: &mut Mixer, c: Control) -> Result<(), ConferenceError> {
         Control::ObserveQuality(r, p, inbound, outbound) => {
             m.observe_quality(Instant::now(), r, p, inbound, outbound)
         }
+        // queries answer on their channel: an unknown room or participant
+        // drops the reply (the asker sees a closed channel), it is no
+        // refusal for the event stream
         Control::QueryQuality(r, p, reply) => {
-            let part = m
-                .room_mut(r)?
-                .participant(p)
-                .ok_or(ConferenceError::UnknownParticipant(p))?;
+            let Some(part) = m.room(r).and_then(|room| room.participant(p)) else {
+                return Ok(());
+            };
             let samples = (
                 part.quality_in.samples().copied().collect(),
                 part.quality_out.samples().copied().collect(),
@@ -214,7 +216,9 @@ fn apply(m: &mut Mixer, c: Control) -> Result<(), ConferenceError> {
             Ok(())
         }
         Control::QueryRoster(r, reply) => {
-            let room = m.room_mut(r)?;
+            let Some(room) = m.room(r) else {
+                return Ok(());
+            };
             let tags = room.name_tags_enabled;
             let roster = room
                 .roster()

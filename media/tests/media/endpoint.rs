@@ -335,9 +335,9 @@ fn talk(phones: &mut [Phone], tones: &[Vec<i16>], frames: usize, bursty: bool) -
 fn room_mix_minus_and_moderator_mute() {
     let h = host(41600);
     let mut phones: Vec<Phone> = (0..3).map(|_| Phone::open(&h)).collect();
-    h.join(phones[0].id, "300", Role::Moderator);
-    h.join(phones[1].id, "300", Role::Speaker);
-    h.join(phones[2].id, "300", Role::Speaker);
+    h.join(phones[0].id, "300", Role::Moderator, "");
+    h.join(phones[1].id, "300", Role::Speaker, "");
+    h.join(phones[2].id, "300", Role::Speaker, "");
     let freqs = [500.0, 800.0, 1100.0];
     // 8000 samples hold whole periods of each: loops without a click
     let tones: Vec<Vec<i16>> = freqs.iter().map(|&f| tone(f, 8000, 5000.0)).collect();
@@ -386,12 +386,12 @@ fn room_mix_minus_and_moderator_mute() {
 fn room_refuses_a_16th_speaker_and_joins_when_locked() {
     let h = host(41800);
     let phones: Vec<Phone> = (0..18).map(|_| Phone::open(&h)).collect();
-    h.join(phones[0].id, "400", Role::Moderator);
+    h.join(phones[0].id, "400", Role::Moderator, "");
     // a second moderator PIN holder joins as a speaker: 15 speakers in all
     for p in &phones[1..16] {
-        h.join(p.id, "400", Role::Moderator);
+        h.join(p.id, "400", Role::Moderator, "");
     }
-    h.join(phones[16].id, "400", Role::Speaker);
+    h.join(phones[16].id, "400", Role::Speaker, "");
     let ev = next_event(&h, |e| matches!(e, EndpointEvent::JoinRefused { .. }));
     assert_eq!(
         ev,
@@ -413,13 +413,13 @@ fn room_refuses_a_16th_speaker_and_joins_when_locked() {
     // the moderator locks the room: a newcomer is refused, even after a guest left
     h.leave(phones[1].id);
     h.room_op(phones[0].id, RoomOp::Lock(true));
-    h.join(phones[17].id, "400", Role::Speaker);
+    h.join(phones[17].id, "400", Role::Speaker, "");
     let ev = next_event(&h, |e| matches!(e, EndpointEvent::JoinRefused { .. }));
     assert!(
         matches!(ev, EndpointEvent::JoinRefused { id, error: media::mixer::ConferenceError::Locked } if id == phones[17].id)
     );
     h.room_op(phones[0].id, RoomOp::Lock(false));
-    h.join(phones[17].id, "400", Role::Speaker);
+    h.join(phones[17].id, "400", Role::Speaker, "");
     std::thread::sleep(Duration::from_millis(100));
     assert!(!h.events().try_iter().any(|e| matches!(
         e,
@@ -431,7 +431,7 @@ fn room_refuses_a_16th_speaker_and_joins_when_locked() {
     for p in &phones {
         h.leave(p.id);
     }
-    h.join(phones[5].id, "400", Role::Speaker);
+    h.join(phones[5].id, "400", Role::Speaker, "");
     let joined = next_event(&h, |e| {
         matches!(
             e,
@@ -456,7 +456,7 @@ fn bursty_senders_are_paced_into_the_mixer() {
     let h = host(42000);
     let mut phones: Vec<Phone> = (0..3).map(|_| Phone::open(&h)).collect();
     for p in &phones {
-        h.join(p.id, "500", Role::Speaker);
+        h.join(p.id, "500", Role::Speaker, "");
     }
     let tones: Vec<Vec<i16>> = [500.0, 800.0, 1100.0]
         .iter()
@@ -562,7 +562,7 @@ fn an_offering_endpoint_sends_once_answered() {
 #[test]
 fn sends_rtcp_reports_and_learns_the_round_trip() {
     use media::rtcp::{self, RtcpCompound};
-    let h = host(41600);
+    let h = host(42400);
     let mut phone = Phone::open(&h);
     let wav = tmp("rtcp-tone.wav");
     let mut w = hound::WavWriter::create(&wav, media::endpoint::clip::wav_spec()).unwrap();
@@ -617,4 +617,107 @@ fn sends_rtcp_reports_and_learns_the_round_trip() {
     assert_eq!(stats.rtcp_in, 1);
     let rtt = stats.rtt_ms.expect("RTT from the phone's RR");
     assert!((0.0..200.0).contains(&rtt), "loopback RTT {rtt} ms");
+}
+
+/// The administrator's view and hands (what `pbx conference` uses): live
+/// rooms, the roster with name tags, mute / unmute request / kick with a
+/// moderator's rights from outside the room, the quality window.
+#[test]
+fn admin_sees_the_roster_and_mutes_and_kicks() {
+    use media::mixer::RoomEvent;
+    let h = host(42600);
+    let mut phones: Vec<Phone> = (0..3).map(|_| Phone::open(&h)).collect();
+    h.join(phones[0].id, "600", Role::Moderator, "Host");
+    h.join(phones[1].id, "600", Role::Speaker, "Guest One");
+    h.join(phones[2].id, "600", Role::Speaker, "Guest Two");
+    let tones: Vec<Vec<i16>> = [500.0, 800.0, 1100.0]
+        .iter()
+        .map(|&f| tone(f, 8000, 5000.0))
+        .collect();
+    talk(&mut phones, &tones, 10, false);
+    assert_eq!(h.rooms(), ["600"]);
+    let roster = h.roster("600").unwrap();
+    let names: Vec<&str> = roster.iter().map(|p| p.display_name.as_str()).collect();
+    assert_eq!(names, ["Host", "Guest One", "Guest Two"]);
+    assert_eq!(roster[0].role, Role::Moderator);
+
+    h.admin("600", RoomOp::Mute(phones[1].id)).unwrap();
+    next_event(&h, |e| {
+        matches!(
+            e,
+            EndpointEvent::Room {
+                event: RoomEvent::Muted(_),
+                ..
+            }
+        )
+    });
+    let muted = h.roster("600").unwrap();
+    assert!(muted[1].moderator_muted && !muted[2].moderator_muted);
+    h.admin("600", RoomOp::RequestUnmute(phones[1].id)).unwrap();
+    next_event(&h, |e| {
+        matches!(
+            e,
+            EndpointEvent::Room {
+                event: RoomEvent::UnmuteRequested(_),
+                ..
+            }
+        )
+    });
+    assert!(
+        h.roster("600").unwrap()[1].unmute_request_pending,
+        "consent pending"
+    );
+
+    let (inbound, outbound) = h.quality("600", phones[2].id).unwrap();
+    // the first sample is taken 10 s after joining
+    assert!(inbound.len() <= 1 && outbound.len() <= 1);
+    assert!(matches!(
+        h.quality("600", EndpointId(999_999)),
+        Err(media::endpoint::EndpointError::UnknownParticipant(..))
+    ));
+
+    h.admin(
+        "600",
+        RoomOp::Kick {
+            target: phones[2].id,
+            ban: true,
+        },
+    )
+    .unwrap();
+    let kicked = next_event(&h, |e| {
+        matches!(
+            e,
+            EndpointEvent::Room {
+                event: RoomEvent::Kicked { .. },
+                ..
+            }
+        )
+    });
+    assert!(matches!(
+        kicked,
+        EndpointEvent::Room {
+            event: RoomEvent::Kicked { banned: true, .. },
+            ..
+        }
+    ));
+    assert_eq!(h.roster("600").unwrap().len(), 2);
+    assert!(matches!(
+        h.roster("nope"),
+        Err(media::endpoint::EndpointError::UnknownRoom(_))
+    ));
+    h.admin("600", RoomOp::End).unwrap();
+    next_event(&h, |e| {
+        matches!(
+            e,
+            EndpointEvent::Room {
+                event: RoomEvent::Ended,
+                ..
+            }
+        )
+    });
+    assert!(h.rooms().is_empty(), "an ended room is no longer listed");
+    assert!(h.admin("600", RoomOp::End).is_err());
+    for p in &phones {
+        h.close(p.id);
+    }
 }

@@ -58,8 +58,9 @@ pub trait MediaEndpoints: Send + Sync {
     ) -> Result<PathBuf, EndpointError>;
     /// Stops the recording.
     fn stop_recording(&self, id: EndpointId);
-    /// Joins room `room` with `role`; returns the mixer's room id.
-    fn join(&self, id: EndpointId, room: &str, role: Role) -> RoomId;
+    /// Joins room `room` with `role` and the name tag `display`; returns
+    /// the mixer's room id.
+    fn join(&self, id: EndpointId, room: &str, role: Role, display: &str) -> RoomId;
     /// A room operation by the endpoint's participant.
     fn room_op(&self, id: EndpointId, op: RoomOp);
 }
@@ -89,6 +90,12 @@ impl EndpointService {
     /// The directory of recordings.
     pub fn recordings(&self) -> &Path {
         &self.recordings
+    }
+
+    /// The endpoint runtime itself: conference rooms for the admin API
+    /// (rooms, roster, quality, moderator operations).
+    pub fn host(&self) -> &EndpointHost {
+        &self.host
     }
 }
 
@@ -137,8 +144,8 @@ impl MediaEndpoints for EndpointService {
     fn stop_recording(&self, id: EndpointId) {
         self.host.stop_recording(id);
     }
-    fn join(&self, id: EndpointId, room: &str, role: Role) -> RoomId {
-        self.host.join(id, room, role)
+    fn join(&self, id: EndpointId, room: &str, role: Role, display: &str) -> RoomId {
+        self.host.join(id, room, role, display)
     }
     fn room_op(&self, id: EndpointId, op: RoomOp) {
         self.host.room_op(id, op);

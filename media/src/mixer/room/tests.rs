@@ -144,3 +144,23 @@ fn roster_features_first_and_name_tags() {
         }]
     );
 }
+
+/// The administrator (HTTP API, CLI) has a moderator's rights without being
+/// in the room — also in a room whose moderator has not joined.
+#[test]
+fn the_admin_acts_as_a_moderator_from_outside() {
+    let mut r = Room::new(RoomId(2), "no-host", RoomLimits::default(), 160);
+    let g = ParticipantId(7);
+    r.join(g, Role::Speaker, "Guest", "sip:g@x").unwrap();
+    r.mute(ParticipantId::ADMIN, g).unwrap();
+    r.request_unmute(ParticipantId::ADMIN, g).unwrap();
+    assert!(r.participant(g).unwrap().unmute_request_pending);
+    r.set_locked(ParticipantId::ADMIN, true).unwrap();
+    r.kick(ParticipantId::ADMIN, g, false).unwrap();
+    assert!(r.roster().next().is_none(), "the admin is no participant");
+    assert_eq!(
+        r.mute(ParticipantId(99), g),
+        Err(ConferenceError::UnknownParticipant(ParticipantId(99))),
+        "anyone else must be in the room"
+    );
+}

@@ -119,6 +119,23 @@ impl Engine {
         self.pump(now, svc, out);
     }
 
+    /// The name tag of `leg` in a conference room: the display name of its
+    /// party (the caller's From, or the leg's address), else its user.
+    fn name_tag(&self, id: CallId, leg: LegId) -> String {
+        let Some(entry) = self.calls.get(&id) else {
+            return String::new();
+        };
+        let who = match entry.leg(leg) {
+            Some(l) if leg != LegId::CALLER => sip_stack::message::NameAddr::parse(&l.party)
+                .unwrap_or_else(|_| entry.identity.clone()),
+            _ => entry.identity.clone(),
+        };
+        who.display
+            .filter(|d| !d.is_empty())
+            .or_else(|| who.uri.user.clone())
+            .unwrap_or_else(|| who.uri.to_string())
+    }
+
     /// The endpoint answering `leg`, if any.
     fn endpoint_of(&self, id: CallId, leg: LegId) -> Option<EndpointId> {
         self.calls
@@ -175,7 +192,7 @@ impl Engine {
                     RoomRole::Moderator => Role::Moderator,
                     RoomRole::Guest => Role::Speaker,
                 };
-                let room = eps.join(ep, &room, role);
+                let room = eps.join(ep, &room, role, &self.name_tag(id, leg));
                 if let Some(m) = self.endpoints.get_mut(&ep) {
                     m.room = Some(room);
                 }

@@ -87,8 +87,8 @@ impl MediaEndpoints for FakeEndpoints {
     fn stop_recording(&self, id: EndpointId) {
         self.note(format!("stop-record {}", id.0));
     }
-    fn join(&self, id: EndpointId, room: &str, role: Role) -> RoomId {
-        self.note(format!("join {} {room} {role:?}", id.0));
+    fn join(&self, id: EndpointId, room: &str, role: Role, display: &str) -> RoomId {
+        self.note(format!("join {} {room} {role:?} {display}", id.0));
         RoomId(7)
     }
     fn room_op(&self, id: EndpointId, op: RoomOp) {
@@ -285,7 +285,8 @@ fn answer_media_plays_records_joins_and_ends_with_the_room() {
     });
     assert_eq!(
         w.eps.log()[3..],
-        ["join 1 300 Moderator", "op 1 MuteGuests"]
+        ["join 1 300 Moderator alice", "op 1 MuteGuests"],
+        "the caller joins with its name tag"
     );
     // events of unknown endpoints are ignored
     w.media_event(EndpointEvent::PlayDone {

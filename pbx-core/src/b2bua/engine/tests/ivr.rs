@@ -44,7 +44,7 @@ impl MediaEndpoints for Endpoints {
         Ok(PathBuf::from(name))
     }
     fn stop_recording(&self, _id: EndpointId) {}
-    fn join(&self, _id: EndpointId, _room: &str, _role: Role) -> RoomId {
+    fn join(&self, _id: EndpointId, _room: &str, _role: Role, _display: &str) -> RoomId {
         RoomId(1)
     }
     fn room_op(&self, _id: EndpointId, _op: RoomOp) {}

@@ -71,7 +71,7 @@ impl MediaEndpoints for Music {
         Err(EndpointError::Stopped)
     }
     fn stop_recording(&self, _id: EndpointId) {}
-    fn join(&self, _id: EndpointId, _room: &str, _role: Role) -> RoomId {
+    fn join(&self, _id: EndpointId, _room: &str, _role: Role, _display: &str) -> RoomId {
         RoomId(0)
     }
     fn room_op(&self, _id: EndpointId, _op: RoomOp) {}
