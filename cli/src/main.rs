@@ -54,6 +54,16 @@ enum Command {
         #[command(subcommand)]
         action: commands::ivr::IvrCmd,
     },
+    /// Conference rooms of the running server with participants now.
+    Conferences,
+    /// A conference room: its roster (default), a participant's quality
+    /// window, and the moderator's operations with admin rights.
+    Conference {
+        /// The room (its dial-plan name, e.g. 800).
+        room: String,
+        #[command(subcommand)]
+        action: Option<commands::conference::ConferenceCmd>,
+    },
     /// Softphone: interactive console, or `call` / `answer` for scripts.
     Phone(commands::phone::PhoneArgs),
 }
@@ -70,6 +80,10 @@ fn main() -> ExitCode {
         Command::Trunks => commands::trunks::run(cli.config.as_deref()),
         Command::Reload => commands::reload::run(cli.config.as_deref()),
         Command::Ivr { action } => commands::ivr::run(cli.config.as_deref(), action),
+        Command::Conferences => commands::conference::run_list(cli.config.as_deref()),
+        Command::Conference { room, action } => {
+            commands::conference::run(cli.config.as_deref(), &room, action)
+        }
         Command::Phone(args) => commands::phone::run(args),
     };
     match result {

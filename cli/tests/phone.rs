@@ -13,6 +13,8 @@ mod audio;
 mod baresip;
 #[path = "phone/conference.rs"]
 mod conference;
+#[path = "phone/conference_admin.rs"]
+mod conference_admin;
 #[path = "phone/interop.rs"]
 mod interop;
 #[path = "phone/moh.rs"]
@@ -55,15 +57,19 @@ fn start_server(root: &Path) -> (Kill, u16, std::path::PathBuf) {
 
 /// `pbx serve` on UDP and TCP 127.0.0.1:PORT with users 2001 and 2002;
 /// `extra` TOML follows its `[server]` table (`[[server.tls]]` entries,
-/// other tables).
+/// other tables; the admin listener is off unless `extra` has `[metrics]`).
 fn start_server_with(root: &Path, extra: &str) -> (Kill, u16, std::path::PathBuf) {
     let port = free_udp_port();
     let config = root.join("pbx.toml");
+    let metrics = if extra.contains("[metrics]") {
+        ""
+    } else {
+        "[metrics]\nlisten = \"off\"\n"
+    };
     std::fs::write(
         &config,
         format!(
-            "[server]\ndomain = \"127.0.0.1\"\nlisten = [\"udp:127.0.0.1:{port}\", \"tcp:127.0.0.1:{port}\"]\ndata_dir = \"{}\"\n{extra}\n\
-             [metrics]\nlisten = \"off\"\n\
+            "[server]\ndomain = \"127.0.0.1\"\nlisten = [\"udp:127.0.0.1:{port}\", \"tcp:127.0.0.1:{port}\"]\ndata_dir = \"{}\"\n{extra}\n{metrics}\
              [[users]]\nname = \"2001\"\npassword = \"2001-pw\"\n[[users]]\nname = \"2002\"\npassword = \"2002-pw\"\n",
             root.join("data").display()
         ),

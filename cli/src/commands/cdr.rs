@@ -2,11 +2,9 @@
 //! dial plan's UTC offset), with filters and CSV export; `pbx calls`: the
 //! live B2BUA calls from the server's local HTTP endpoint.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -269,23 +267,14 @@ pub(crate) fn admin_get(
     path: &str,
 ) -> anyhow::Result<String> {
     let config = super::load_config(config_path)?;
-    let Some(addr) = config.metrics_listen else {
+    let (status, body) = super::admin_http::request(&config, what, "GET", path)?;
+    if status != 200 {
         bail!(
-            "{what} are served on metrics.listen, which is off in {}",
-            config.source
+            "server answered {status}: {}",
+            super::admin_http::error_of(&body)
         );
-    };
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
-        .with_context(|| format!("connecting to the server at {addr} (is `pbx serve` running?)"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
-    let mut resp = String::new();
-    stream.read_to_string(&mut resp)?;
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((resp.as_str(), ""));
-    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
-        bail!("server answered: {}", head.lines().next().unwrap_or(""));
     }
-    Ok(body.to_owned())
+    Ok(body)
 }
 
 /// `pbx calls`: GET /calls on the server's metrics listener.

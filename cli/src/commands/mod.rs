@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
+pub(crate) mod admin_http;
 pub(crate) mod cdr;
 pub(crate) mod check;
+pub(crate) mod conference;
 pub(crate) mod ivr;
 pub(crate) mod phone;
 pub(crate) mod registrations;

@@ -4,16 +4,14 @@
 //! Exits non-zero when a file was refused: its previous version stays in
 //! service.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{bail, Context};
 use serde_json::Value;
 
-/// One HTTP/1.0 request to the server's admin endpoint: status and body.
+/// One request to the server's admin endpoint: status and body.
 fn admin_request(
     config_path: Option<&Path>,
     method: &str,
@@ -24,33 +22,7 @@ fn admin_request(
         Some(p) => pbx_core::config::Config::from_file_for_admin(p)?,
         None => pbx_core::config::Config::embedded(),
     };
-    let Some(addr) = config.metrics_listen else {
-        bail!(
-            "reload is served on metrics.listen, which is off in {}",
-            config.source
-        );
-    };
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
-        .with_context(|| format!("connecting to the server at {addr} (is `pbx serve` running?)"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
-    )?;
-    let mut resp = String::new();
-    stream.read_to_string(&mut resp)?;
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((resp.as_str(), ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .with_context(|| {
-            format!(
-                "not an HTTP answer: {:?}",
-                head.lines().next().unwrap_or("")
-            )
-        })?;
-    Ok((status, body.to_owned()))
+    super::admin_http::request(&config, "reloads", method, path)
 }
 
 /// Writes the report of `POST /reload`; `Ok(true)` when every file loaded.

@@ -1,7 +1,8 @@
 //! The local HTTP endpoint: Prometheus `/metrics`, the live `/calls` and
-//! `/trunks` of `pbx calls` / `pbx trunks`, and the admin `POST /reload` of
-//! `pbx reload` (JSON). Unknown paths and wrong methods get a 4xx with a JSON
-//! body.
+//! `/trunks` of `pbx calls` / `pbx trunks`, the admin `POST /reload` of
+//! `pbx reload` (JSON) and the conference admin API of `pbx conference`
+//! ([`super::conferences`]). Unknown paths and wrong methods get a 4xx with
+//! a JSON body.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -17,14 +18,14 @@ use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use sip_stack::transport::Transports;
 
-use super::Clock;
+use super::{conferences, Clock};
 use crate::b2bua::ivr_app::SharedFlows;
 use crate::metrics::Gauges;
 use crate::sip::SipCore;
 
 #[derive(Clone)]
-struct AppState {
-    core: Arc<SipCore>,
+pub(super) struct AppState {
+    pub(super) core: Arc<SipCore>,
     transports: Transports,
     clock: Arc<Clock>,
     /// The IVR flows and their directory, when `[ivr] flows_dir` is served.
@@ -51,6 +52,20 @@ pub(super) async fn serve_metrics(
         .route("/calls", only("GET", get(calls)))
         .route("/trunks", only("GET", get(trunks)))
         .route("/reload", only("POST", post(reload)))
+        .route("/conferences", only("GET", get(conferences::list)))
+        .route("/conferences/:room", only("GET", get(conferences::roster)))
+        .route(
+            "/conferences/:room/:id/quality",
+            only("GET", get(conferences::quality)),
+        )
+        .route(
+            "/conferences/:room/:op",
+            only("POST", post(conferences::room_op)),
+        )
+        .route(
+            "/conferences/:room/:id/:op",
+            only("POST", post(conferences::participant_op)),
+        )
         .fallback(not_found)
         .with_state(state);
     let task = tokio::spawn(async move {
@@ -190,12 +205,16 @@ fn only(allow: &'static str, route: MethodRouter<AppState>) -> MethodRouter<AppS
 async fn not_found(uri: Uri) -> Response {
     let body = serde_json::json!({
         "error": format!("no such endpoint {}", uri.path()),
-        "endpoints": ["GET /metrics", "GET /calls", "GET /trunks", "POST /reload"],
+        "endpoints": [
+            "GET /metrics", "GET /calls", "GET /trunks", "POST /reload",
+            "GET /conferences", "GET /conferences/ROOM", "GET /conferences/ROOM/ID/quality",
+            "POST /conferences/ROOM/OP", "POST /conferences/ROOM/ID/OP",
+        ],
     });
     json_response(StatusCode::NOT_FOUND, &body)
 }
 
-fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+pub(super) fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
     (
         status,
         [(CONTENT_TYPE, "application/json")],

@@ -2,6 +2,7 @@
 //! housekeeping threads and the metrics endpoint together, and shuts them down
 //! in order (stop receiving, then flush bindings).
 
+mod conferences;
 mod handler;
 mod housekeeping;
 mod http;
