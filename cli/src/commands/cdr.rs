@@ -208,7 +208,7 @@ fn print_table(out: &mut impl Write, rows: &[StoredCdr], offset: i64) -> std::io
 }
 
 fn print_csv(out: &mut impl Write, rows: &[StoredCdr], offset: i64) -> std::io::Result<()> {
-    writeln!(out, "call_id,caller,callee,direction,did,trunk,start,ring,answer,end,duration_s,billsec,disposition,hangup_cause,hangup_side,hold_s,legs,codecs,caller_mos,caller_lost,caller_jitter_ms,callee_mos,callee_lost,callee_jitter_ms,caller_e164,callee_e164")?;
+    writeln!(out, "call_id,caller,callee,direction,did,trunk,start,ring,answer,end,duration_s,billsec,disposition,hangup_cause,hangup_side,hold_s,legs,codecs,caller_mos,caller_lost,caller_jitter_ms,callee_mos,callee_lost,callee_jitter_ms,caller_e164,callee_e164,caller_mos_avg,caller_mos_worst,caller_loss_max_pct,caller_jitter_max_ms,callee_mos_avg,callee_mos_worst,callee_loss_max_pct,callee_jitter_max_ms")?;
     for s in rows {
         let r = &s.record;
         let t = |v: Option<u64>| v.map_or(String::new(), |ms| format_local(ms, offset));
@@ -218,20 +218,29 @@ fn print_csv(out: &mut impl Write, rows: &[StoredCdr], offset: i64) -> std::io::
             .map(|l| format!("{}:{}:{}", l.leg, l.party, l.status))
             .collect();
         let codecs: Vec<&str> = r.legs.iter().filter_map(|l| l.codec.as_deref()).collect();
-        let q = |i: usize| {
+        let leg_quality = |i: usize| {
             let answered = if i == 0 {
                 Some(0)
             } else {
                 r.legs.iter().position(|l| l.leg > 0 && l.status == 200)
             };
-            match answered.and_then(|p| s.quality.get(p).copied().flatten()) {
-                Some(q) => format!("{:.2},{},{:.1}", q.mos, q.lost, q.jitter_ms),
-                None => ",,".into(),
-            }
+            answered.and_then(|p| s.quality.get(p).copied().flatten())
+        };
+        let q = |i: usize| match leg_quality(i) {
+            Some(q) => format!("{:.2},{},{:.1}", q.mos, q.lost, q.jitter_ms),
+            None => ",,".into(),
+        };
+        // the 10 s samples' summary (SPEC §21): empty for short calls
+        let w = |i: usize| match leg_quality(i).and_then(|q| q.window) {
+            Some(w) => format!(
+                "{:.2},{:.2},{:.1},{:.1}",
+                w.average_mos, w.worst_mos, w.max_loss_pct, w.max_jitter_ms
+            ),
+            None => ",,,".into(),
         };
         writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             csv_field(&r.call_id),
             csv_field(&r.caller),
             csv_field(&r.callee),
@@ -253,7 +262,9 @@ fn print_csv(out: &mut impl Write, rows: &[StoredCdr], offset: i64) -> std::io::
             q(0),
             q(1),
             csv_field(r.caller_e164.as_deref().unwrap_or("")),
-            csv_field(r.callee_e164.as_deref().unwrap_or(""))
+            csv_field(r.callee_e164.as_deref().unwrap_or("")),
+            w(0),
+            w(1)
         )?;
     }
     Ok(())

@@ -190,4 +190,34 @@ fn the_administrator_sees_and_runs_a_room() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+
+    // alice's record (over 10 s through the relay) summarizes the quality
+    // samples of her leg (SPEC §21): average and worst MOS
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let csv = stdout(&admin(&config, &["cdr", "--csv"]));
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+        let col = |row: &[&str], name: &str| {
+            let i = header.iter().position(|h| *h == name)?;
+            row.get(i).map(|v| (*v).to_owned())
+        };
+        let alice = lines
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .find(|row| col(row, "caller").as_deref() == Some("2001"));
+        let summary = alice.as_ref().and_then(|row| {
+            let avg = col(row, "caller_mos_avg")?.parse::<f64>().ok()?;
+            let worst = col(row, "caller_mos_worst")?.parse::<f64>().ok()?;
+            Some((avg, worst))
+        });
+        if let Some((avg, worst)) = summary {
+            assert!(avg > 3.5 && worst > 3.0 && worst <= avg, "{csv}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no quality summary for alice:\n{csv}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }

@@ -13,7 +13,7 @@ use super::media::{LegMedia, MediaState};
 use crate::codec::CodecError;
 use crate::demux::{classify, PacketKind};
 use crate::dtmf::Digit;
-use crate::quality::{QualityMonitor, StreamCounters};
+use crate::quality::{QualityMonitor, QualitySummary, StreamCounters};
 use crate::reporter::RtcpReporter;
 use crate::rtcp::{self, NtpTime, RtcpCompound};
 use crate::rtp::{RtpPacket, Ssrc};
@@ -186,6 +186,9 @@ pub struct LegStats {
     pub rtt_ms: Option<f64>,
     /// E-model MOS estimate.
     pub mos: f64,
+    /// Summary of the 10 s quality samples kept (SPEC §21: average and
+    /// worst MOS, highest loss and jitter); `None` before the first sample.
+    pub window: Option<QualitySummary>,
 }
 
 #[derive(Debug, Clone)]
@@ -496,6 +499,7 @@ impl RelaySession {
         // one-way delay: half the RTT plus a jitter buffer of ~2x jitter plus one frame
         let delay = s.rtt_ms.unwrap_or(0.0) / 2.0 + 2.0 * s.jitter_ms + 20.0;
         s.mos = mos_g711(delay, loss);
+        s.window = leg.quality.summary();
         s
     }
 

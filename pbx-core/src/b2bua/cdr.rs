@@ -20,6 +20,9 @@ pub struct LegQuality {
     pub jitter_ms: f64,
     /// E-model MOS estimate.
     pub mos: f64,
+    /// Over the call's 10 s quality samples (SPEC §21): average and worst
+    /// MOS, highest loss and jitter; `None` for calls shorter than a sample.
+    pub window: Option<media::quality::QualitySummary>,
 }
 
 impl From<&media::relay::session::LegStats> for LegQuality {
@@ -29,6 +32,7 @@ impl From<&media::relay::session::LegStats> for LegQuality {
             lost: s.lost,
             jitter_ms: s.jitter_ms,
             mos: s.mos,
+            window: s.window,
         }
     }
 }

@@ -15,6 +15,7 @@ use rusqlite::{params, params_from_iter, types::Value};
 use super::{Store, StoreError};
 use crate::b2bua::cdr::{CallRecord, CdrSink, LegQuality, LegRecord};
 use crate::b2bua::ivr_app::{TrajectoryRecord, TrajectorySink};
+use media::quality::QualitySummary;
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS cdr (
@@ -49,28 +50,38 @@ CREATE TABLE IF NOT EXISTS cdr_legs (
     lost INTEGER,
     jitter_ms REAL,
     mos REAL,
+    mos_avg REAL,
+    mos_worst REAL,
+    loss_max_pct REAL,
+    jitter_max_ms REAL,
     PRIMARY KEY (call_id, leg)
 );
 ";
 
-/// Columns added after the first release of the `cdr` table: databases
-/// written by an older pbx get them on open (`ALTER TABLE … ADD COLUMN`).
-const ADDED_COLUMNS: [(&str, &str); 4] = [
-    ("did", "TEXT"),
-    ("trunk", "TEXT"),
-    ("caller_e164", "TEXT"),
-    ("callee_e164", "TEXT"),
+/// Columns added after the first release of the tables: databases written
+/// by an older pbx get them on open (`ALTER TABLE … ADD COLUMN`).
+const ADDED_COLUMNS: [(&str, &str, &str); 8] = [
+    ("cdr", "did", "TEXT"),
+    ("cdr", "trunk", "TEXT"),
+    ("cdr", "caller_e164", "TEXT"),
+    ("cdr", "callee_e164", "TEXT"),
+    ("cdr_legs", "mos_avg", "REAL"),
+    ("cdr_legs", "mos_worst", "REAL"),
+    ("cdr_legs", "loss_max_pct", "REAL"),
+    ("cdr_legs", "jitter_max_ms", "REAL"),
 ];
 
-/// Brings an existing `cdr` table up to [`SCHEMA`].
+/// Brings existing `cdr` / `cdr_legs` tables up to [`SCHEMA`].
 pub(super) fn migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare("PRAGMA table_info(cdr)")?;
-    let have: Vec<String> = stmt
-        .query_map([], |r| r.get::<_, String>(1))?
-        .collect::<rusqlite::Result<_>>()?;
-    for (name, kind) in ADDED_COLUMNS {
-        if !have.iter().any(|h| h == name) {
-            conn.execute_batch(&format!("ALTER TABLE cdr ADD COLUMN {name} {kind}"))?;
+    for table in ["cdr", "cdr_legs"] {
+        let mut stmt = conn.prepare(&format!("PRAGMA table_info({table})"))?;
+        let have: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(1))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (_, name, kind) in ADDED_COLUMNS.iter().filter(|c| c.0 == table) {
+            if !have.iter().any(|h| h == name) {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {name} {kind}"))?;
+            }
         }
     }
     Ok(())
@@ -221,7 +232,8 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT leg, sip_call_id, party, status, codec, packets, lost, jitter_ms, mos \
+                "SELECT leg, sip_call_id, party, status, codec, packets, lost, jitter_ms, mos, \
+                 mos_avg, mos_worst, loss_max_pct, jitter_max_ms \
                  FROM cdr_legs WHERE call_id = ? ORDER BY leg",
             )
             .map_err(|e| self.err(e))?;
@@ -240,6 +252,15 @@ impl Store {
                         lost: r.get::<_, Option<i64>>(6)?.unwrap_or(0),
                         jitter_ms: r.get::<_, Option<f64>>(7)?.unwrap_or(0.0),
                         mos: r.get::<_, Option<f64>>(8)?.unwrap_or(0.0),
+                        window: match r.get::<_, Option<f64>>(9)? {
+                            Some(average_mos) => Some(QualitySummary {
+                                average_mos,
+                                worst_mos: r.get::<_, Option<f64>>(10)?.unwrap_or(average_mos),
+                                max_loss_pct: r.get::<_, Option<f64>>(11)?.unwrap_or(0.0),
+                                max_jitter_ms: r.get::<_, Option<f64>>(12)?.unwrap_or(0.0),
+                            }),
+                            None => None,
+                        },
                     }),
                     None => None,
                 };
@@ -299,7 +320,8 @@ fn quality(
     call_id: &str,
     q: &[LegQuality; 2],
 ) -> rusqlite::Result<()> {
-    let sql_a = "UPDATE cdr_legs SET packets = ?3, lost = ?4, jitter_ms = ?5, mos = ?6 \
+    let sql_a = "UPDATE cdr_legs SET packets = ?3, lost = ?4, jitter_ms = ?5, mos = ?6, \
+                 mos_avg = ?7, mos_worst = ?8, loss_max_pct = ?9, jitter_max_ms = ?10 \
                  WHERE call_id = ?1 AND leg = ?2";
     let answered: Option<i64> = tx
         .query_row(
@@ -310,9 +332,21 @@ fn quality(
         .unwrap_or(None);
     for (leg, q) in [(Some(0), &q[0]), (answered, &q[1])] {
         if let Some(leg) = leg {
+            let w = q.window;
             tx.execute(
                 sql_a,
-                params![call_id, leg, q.packets as i64, q.lost, q.jitter_ms, q.mos],
+                params![
+                    call_id,
+                    leg,
+                    q.packets as i64,
+                    q.lost,
+                    q.jitter_ms,
+                    q.mos,
+                    w.map(|w| w.average_mos),
+                    w.map(|w| w.worst_mos),
+                    w.map(|w| w.max_loss_pct),
+                    w.map(|w| w.max_jitter_ms),
+                ],
             )?;
         }
     }
@@ -447,17 +481,22 @@ mod tests {
     }
 
     #[test]
-    fn an_old_cdr_table_gets_the_trunk_and_e164_columns() {
+    fn an_old_database_gets_the_new_columns() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pbx.sqlite");
         {
             // The table as pbx wrote it before trunks: no did / trunk.
             let conn = rusqlite::Connection::open(&path).unwrap();
-            let old = SCHEMA.replace(
-                ",\n    did TEXT,\n    trunk TEXT,\n    caller_e164 TEXT,\n    callee_e164 TEXT\n",
-                "\n",
-            );
-            assert!(!old.contains("did TEXT"));
+            let old = SCHEMA
+                .replace(
+                    ",\n    did TEXT,\n    trunk TEXT,\n    caller_e164 TEXT,\n    callee_e164 TEXT\n",
+                    "\n",
+                )
+                .replace(
+                    "    mos_avg REAL,\n    mos_worst REAL,\n    loss_max_pct REAL,\n    jitter_max_ms REAL,\n",
+                    "",
+                );
+            assert!(!old.contains("did TEXT") && !old.contains("mos_avg"));
             conn.execute_batch(&old).unwrap();
             conn.execute_batch(
                 "INSERT INTO cdr VALUES ('old', '1001', '1002', 'internal', 5, NULL, NULL, 9, 1, 0, 'BUSY', 'call.busy', 'callee', 0)",
@@ -498,6 +537,15 @@ mod tests {
             (all[1].record.did.as_deref(), all[1].record.trunk.as_deref()),
             (None, None)
         );
+        let legs: Vec<String> = store
+            .conn
+            .prepare("PRAGMA table_info(cdr_legs)")
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(1))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(legs.iter().any(|c| c == "mos_worst"), "{legs:?}");
         drop(store);
         // Opening again does not add them twice.
         Store::open(&path).unwrap();
@@ -516,6 +564,12 @@ mod tests {
             lost: 3,
             jitter_ms: 1.5,
             mos: 4.3,
+            window: Some(QualitySummary {
+                average_mos: 4.2,
+                worst_mos: 3.9,
+                max_loss_pct: 1.5,
+                max_jitter_ms: 4.0,
+            }),
         };
         q.quality("c1", [lq, LegQuality::default()]);
         writer.shutdown();
