@@ -1,6 +1,7 @@
 //! The PBX: registrar, stateful proxy, users, store, metrics and the server wiring.
 #![warn(missing_docs)]
 
+pub mod admin_token;
 pub mod auth;
 pub mod b2bua;
 pub mod config;

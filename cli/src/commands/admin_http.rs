@@ -1,5 +1,7 @@
 //! Requests to the running server's local HTTP endpoint (`metrics.listen`),
-//! where `pbx calls`, `trunks`, `reload` and `conference` read and act.
+//! where `pbx calls`, `trunks`, `reload` and `conference` read and act,
+//! with the admin token of the server's data directory
+//! ([`pbx_core::admin_token`]).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -22,12 +24,20 @@ pub(crate) fn request(
             config.source
         );
     };
+    let token = pbx_core::admin_token::read(&config.data_dir).with_context(|| {
+        format!(
+            "reading the admin token {} (written by `pbx serve` with this configuration; \
+             run the command as a user who may read the server's data)",
+            pbx_core::admin_token::path(&config.data_dir).display()
+        )
+    })?;
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
         .with_context(|| format!("connecting to the server at {addr} (is `pbx serve` running?)"))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     write!(
         stream,
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Length: 0\r\n\r\n"
     )?;
     let mut resp = String::new();
     stream.read_to_string(&mut resp)?;

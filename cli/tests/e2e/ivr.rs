@@ -524,10 +524,18 @@ fn pbx_reload_reports_a_positioned_error_and_keeps_the_old_flow() {
         );
     }
 
-    // Wrong method and wrong path: a 4xx with a JSON body.
-    for (request, status) in [("GET /reload", 405), ("POST /nowhere", 404)] {
+    // No admin token, wrong token, wrong method, wrong path: a 4xx with a
+    // JSON body (only GET /metrics is open).
+    let token = pbx_core::admin_token::read(&pbx.dir().join("data")).expect("the admin token");
+    let bearer = format!("Authorization: Bearer {token}\r\n");
+    for (request, auth, status) in [
+        ("POST /reload", "", 401),
+        ("GET /calls", "Authorization: Bearer nope\r\n", 401),
+        ("GET /reload", bearer.as_str(), 405),
+        ("POST /nowhere", "", 404),
+    ] {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", metrics)).expect("connect");
-        write!(s, "{request} HTTP/1.0\r\nContent-Length: 0\r\n\r\n").expect("send");
+        write!(s, "{request} HTTP/1.0\r\n{auth}Content-Length: 0\r\n\r\n").expect("send");
         let mut resp = String::new();
         s.read_to_string(&mut resp).expect("read");
         assert!(

@@ -28,8 +28,16 @@ pub(super) struct AppState {
     pub(super) core: Arc<SipCore>,
     transports: Transports,
     clock: Arc<Clock>,
+    admin: Admin,
+}
+
+/// What the admin routes need besides the SIP core.
+#[derive(Clone)]
+pub(super) struct Admin {
+    /// Every route but `GET /metrics` wants it ([`crate::admin_token`]).
+    pub(super) token: Arc<str>,
     /// The IVR flows and their directory, when `[ivr] flows_dir` is served.
-    flows: Option<(SharedFlows, PathBuf)>,
+    pub(super) flows: Option<(SharedFlows, PathBuf)>,
 }
 
 pub(super) async fn serve_metrics(
@@ -37,7 +45,7 @@ pub(super) async fn serve_metrics(
     core: Arc<SipCore>,
     transports: Transports,
     start: Instant,
-    flows: Option<(SharedFlows, PathBuf)>,
+    admin: Admin,
 ) -> std::io::Result<(tokio::task::JoinHandle<()>, SocketAddr)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
@@ -45,10 +53,9 @@ pub(super) async fn serve_metrics(
         core,
         transports,
         clock: Arc::new(Clock { start }),
-        flows,
+        admin,
     };
-    let app = Router::new()
-        .route("/metrics", only("GET", get(metrics)))
+    let admin_routes = Router::new()
         .route("/calls", only("GET", get(calls)))
         .route("/trunks", only("GET", get(trunks)))
         .route("/reload", only("POST", post(reload)))
@@ -66,6 +73,13 @@ pub(super) async fn serve_metrics(
             "/conferences/:room/:id/:op",
             only("POST", post(conferences::participant_op)),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ));
+    let app = Router::new()
+        .route("/metrics", only("GET", get(metrics)))
+        .merge(admin_routes)
         .fallback(not_found)
         .with_state(state);
     let task = tokio::spawn(async move {
@@ -189,6 +203,36 @@ async fn trunks(State(s): State<AppState>) -> impl IntoResponse {
     ([(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
 }
 
+/// Lets a request through to an admin route only with the admin token
+/// (`Authorization: Bearer …`); else 401 with a JSON body saying where the
+/// token is.
+async fn require_token(
+    State(s): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let header = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if crate::admin_token::authorizes(&s.admin.token, header) {
+        return next.run(request).await;
+    }
+    let body = serde_json::json!({
+        "error": format!(
+            "missing or wrong admin token: send `Authorization: Bearer TOKEN`, TOKEN being the \
+             server's `<data_dir>/{}` (the `pbx` commands read it there)",
+            crate::admin_token::FILE
+        ),
+    });
+    let mut resp = json_response(StatusCode::UNAUTHORIZED, &body);
+    resp.headers_mut().insert(
+        axum::http::header::WWW_AUTHENTICATE,
+        axum::http::HeaderValue::from_static("Bearer"),
+    );
+    resp
+}
+
 /// `route` answering other methods with 405, an `Allow` header and a JSON body.
 fn only(allow: &'static str, route: MethodRouter<AppState>) -> MethodRouter<AppState> {
     route.fallback(move |method: Method, uri: Uri| async move {
@@ -231,7 +275,7 @@ pub(super) fn json_response(status: StatusCode, body: &serde_json::Value) -> Res
 /// diagnostics: [{severity, file, line, column, message}]}], flows}}`
 /// (`ivr` is null when no flows are served).
 async fn reload(State(s): State<AppState>) -> Response {
-    let Some((flows, dir)) = s.flows.clone() else {
+    let Some((flows, dir)) = s.admin.flows.clone() else {
         let body = serde_json::json!({
             "ok": true,
             "ivr": null,

@@ -47,6 +47,14 @@ pub enum ServerError {
         /// Why.
         source: std::io::Error,
     },
+    /// The admin token could not be read or created.
+    #[error("cannot read or create the admin token {}: {source}", path.display())]
+    AdminToken {
+        /// The token file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// A clock reading for the SIP core.
@@ -394,8 +402,19 @@ impl Server {
 
         let (http, metrics_addr) = match config.metrics_listen {
             Some(addr) => {
+                let token =
+                    crate::admin_token::load_or_create(&config.data_dir).map_err(|source| {
+                        ServerError::AdminToken {
+                            path: crate::admin_token::path(&config.data_dir),
+                            source,
+                        }
+                    })?;
+                let admin = http::Admin {
+                    token: token.into(),
+                    flows: admin_flows,
+                };
                 let (task, bound) =
-                    http::serve_metrics(addr, core.clone(), transports.clone(), start, admin_flows)
+                    http::serve_metrics(addr, core.clone(), transports.clone(), start, admin)
                         .await
                         .map_err(|source| ServerError::Metrics { addr, source })?;
                 tracing::info!(%bound, "metrics on http://{bound}/metrics");
