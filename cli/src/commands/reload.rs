@@ -1,6 +1,7 @@
 //! `pbx reload`: asks the running server to reload what can change without
-//! a restart (the IVR flows of `[ivr] flows_dir`) through its local HTTP
-//! endpoint (POST /reload on metrics.listen) and prints the per-file report.
+//! a restart (the dial plan of its configuration file, the IVR flows of
+//! `[ivr] flows_dir`) through its local HTTP endpoint (POST /reload on
+//! metrics.listen) and prints the per-file report.
 //! Exits non-zero when a file was refused: its previous version stays in
 //! service.
 
@@ -28,10 +29,27 @@ fn admin_request(
 /// Writes the report of `POST /reload`; `Ok(true)` when every file loaded.
 fn print_report(out: &mut impl Write, report: &Value) -> std::io::Result<bool> {
     let ok = report["ok"].as_bool().unwrap_or(false);
+    let dialplan = &report["dialplan"];
+    let file = dialplan["file"].as_str().unwrap_or("?");
+    match dialplan["status"].as_str() {
+        Some("ok") => writeln!(
+            out,
+            "ok     {file} (dial plan, {} entries)",
+            dialplan["entries"]
+        )?,
+        Some(_) => writeln!(
+            out,
+            "error  {file}: dial plan refused, the previous one stays in service\n       {}",
+            dialplan["error"].as_str().unwrap_or("")
+        )?,
+        None => {}
+    }
     let ivr = &report["ivr"];
     if ivr.is_null() {
-        let note = report["note"].as_str().unwrap_or("nothing to reload");
-        writeln!(out, "nothing reloaded: {note}")?;
+        if dialplan.is_null() {
+            let note = report["note"].as_str().unwrap_or("nothing to reload");
+            writeln!(out, "nothing reloaded: {note}")?;
+        }
         return Ok(ok);
     }
     if let Some(e) = ivr["error"].as_str() {
@@ -122,5 +140,31 @@ mod tests {
         assert!(print_report(&mut Vec::new(), &good).unwrap());
         let none = serde_json::json!({"ok": true, "ivr": null});
         assert!(print_report(&mut Vec::new(), &none).unwrap());
+    }
+
+    #[test]
+    fn the_dial_plan_is_reported_first() {
+        let report = serde_json::json!({
+            "ok": false, "ivr": null,
+            "dialplan": {"file": "/etc/pbx.toml", "status": "error",
+                         "error": "/etc/pbx.toml:12:7: unknown route type `ivrr`"}
+        });
+        let mut text = Vec::new();
+        assert!(!print_report(&mut text, &report).unwrap());
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            "error  /etc/pbx.toml: dial plan refused, the previous one stays in service\n       \
+             /etc/pbx.toml:12:7: unknown route type `ivrr`\n"
+        );
+        let good = serde_json::json!({
+            "ok": true, "ivr": null,
+            "dialplan": {"file": "/etc/pbx.toml", "status": "ok", "entries": 4}
+        });
+        let mut text = Vec::new();
+        assert!(print_report(&mut text, &good).unwrap());
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            "ok     /etc/pbx.toml (dial plan, 4 entries)\n"
+        );
     }
 }

@@ -429,3 +429,51 @@ fn caller_requiring_100rel_gets_reliable_ringing() {
     let rows = cdr_rows(&pbx, 1);
     assert_fields(&rows[0], &[("disposition", "ANSWERED")]);
 }
+
+/// `pbx reload` puts an edited dial plan in service without a restart:
+/// 777 is unknown, then routes to bob; a broken file is refused with its
+/// position and 777 keeps working.
+#[test]
+fn pbx_reload_puts_a_new_dial_plan_in_service() {
+    require_sipp!();
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let pbx = Pbx::start_with_metrics(&b2bua_config(), &metrics);
+    let port = free_port();
+    register_contact(&pbx, "bob", port, false);
+    let before = pbx.sipp("b2b_uac").service("777").run();
+    assert!(
+        before.messages.contains("SIP/2.0 404"),
+        "{}",
+        before.messages
+    );
+
+    let original = std::fs::read_to_string(&pbx.config).unwrap();
+    let route = "\n[[dialplan]]\nextension = \"777\"\ntype = \"user\"\nuser = \"bob\"\n";
+    std::fs::write(&pbx.config, format!("{original}{route}")).unwrap();
+    let out = pbx.admin(&["reload"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("(dial plan, 1 entries)"), "{text}");
+    let server = pbx.sipp("b2b_uas").server().local_port(port).spawn();
+    let client = pbx.sipp("b2b_uac").service("777").run();
+    client.assert_both("777 reaches bob", &server.wait(), "bob answers");
+
+    // a broken dial plan is refused with its position; 777 still works
+    let broken =
+        format!("{original}{route}\n[[dialplan]]\nextension = \"778\"\ntype = \"nowhere\"\n");
+    std::fs::write(&pbx.config, broken).unwrap();
+    let out = pbx.admin(&["reload"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pbx.toml:") && err.contains("nowhere"),
+        "{err}"
+    );
+    let server = pbx.sipp("b2b_uas").server().local_port(port).spawn();
+    let client = pbx.sipp("b2b_uac").service("777").run();
+    client.assert_both("777 still reaches bob", &server.wait(), "bob answers");
+}

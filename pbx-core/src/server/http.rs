@@ -38,6 +38,9 @@ pub(super) struct Admin {
     pub(super) token: Arc<str>,
     /// The IVR flows and their directory, when `[ivr] flows_dir` is served.
     pub(super) flows: Option<(SharedFlows, PathBuf)>,
+    /// The configuration file the server started from (None: embedded
+    /// defaults), whose dial plan `POST /reload` reads again.
+    pub(super) config_file: Option<PathBuf>,
 }
 
 pub(super) async fn serve_metrics(
@@ -269,28 +272,71 @@ pub(super) fn json_response(status: StatusCode, body: &serde_json::Value) -> Res
 
 /// `POST /reload` (read by `pbx reload`): reloads what can change without a
 /// restart — the IVR flows of `[ivr] flows_dir` (an invalid file keeps its
-/// previous version in service; calls in progress keep theirs). Users need
-/// no reload: the server picks up `pbx users` changes from the store.
-/// Answers 200 with `{"ok": bool, "ivr": {dir, files: [{file, flow, status,
-/// diagnostics: [{severity, file, line, column, message}]}], flows}}`
-/// (`ivr` is null when no flows are served).
+/// previous version in service; calls in progress keep theirs) and the
+/// dial plan of the configuration file (an invalid file keeps the dial
+/// plan in service; calls in progress keep their routes). Users need no
+/// reload: the server picks up `pbx users` changes from the store. Answers
+/// 200 with `{"ok": bool, "ivr": {dir, files: [{file, flow, status,
+/// diagnostics: [{severity, file, line, column, message}]}], flows},
+/// "dialplan": {file, status, entries | error}}` (`ivr` is null when no
+/// flows are served, `dialplan` when the server runs on the embedded
+/// defaults or without the B2BUA).
 async fn reload(State(s): State<AppState>) -> Response {
-    let Some((flows, dir)) = s.admin.flows.clone() else {
-        let body = serde_json::json!({
-            "ok": true,
-            "ivr": null,
-            "note": "no IVR flows served ([ivr] flows_dir unset, or calls.engine is not \"b2bua\")",
+    let joined = tokio::task::spawn_blocking(move || {
+        let ivr = s
+            .admin
+            .flows
+            .as_ref()
+            .map(|(flows, dir)| super::ivr::reload_json(flows, dir));
+        let dialplan = s
+            .admin
+            .config_file
+            .as_deref()
+            .filter(|_| s.core.b2bua.is_some())
+            .map(|file| reload_dialplan(&s.core, file));
+        let ok = ivr.as_ref().is_none_or(|r| r.0) && dialplan.as_ref().is_none_or(|r| r.0);
+        let mut body = serde_json::json!({
+            "ok": ok,
+            "ivr": ivr.map(|r| r.1),
+            "dialplan": dialplan.map(|r| r.1),
         });
-        return json_response(StatusCode::OK, &body);
-    };
-    let joined = tokio::task::spawn_blocking(move || super::ivr::reload_json(&flows, &dir)).await;
-    match joined {
-        Ok((ok, ivr)) => {
-            json_response(StatusCode::OK, &serde_json::json!({ "ok": ok, "ivr": ivr }))
+        if body["ivr"].is_null() {
+            body["note"] =
+                "no IVR flows served ([ivr] flows_dir unset, or calls.engine is not \"b2bua\")"
+                    .into();
         }
+        body
+    })
+    .await;
+    match joined {
+        Ok(body) => json_response(StatusCode::OK, &body),
         Err(e) => json_response(
             StatusCode::INTERNAL_SERVER_ERROR,
             &serde_json::json!({ "ok": false, "error": format!("reload failed: {e}") }),
         ),
+    }
+}
+
+/// Reads the dial plan of `file` again and puts it in service if the
+/// whole file is valid (IVR flow names are checked at call time, as the
+/// flows reload on their own).
+fn reload_dialplan(core: &SipCore, file: &std::path::Path) -> (bool, serde_json::Value) {
+    let shown = file.display().to_string();
+    match crate::config::Config::from_file_for_admin(file) {
+        Ok(config) => {
+            let entries = config.dialplan.entries.len();
+            if let Some(b2bua) = &core.b2bua {
+                *b2bua.dialplan.write() = Arc::new(config.dialplan);
+            }
+            tracing::info!(file = %shown, entries, "dial plan reloaded");
+            let body = serde_json::json!({ "file": shown, "status": "ok", "entries": entries });
+            (true, body)
+        }
+        Err(e) => {
+            tracing::warn!(file = %shown, error = %e, "dial plan not reloaded");
+            let body =
+                serde_json::json!({ "file": shown, "status": "error", "error": e.to_string() });
+            (false, body)
+        }
     }
 }

@@ -155,7 +155,7 @@ fn b2bua_host(
     });
     crate::sip::B2buaHost {
         engine: parking_lot::Mutex::new(engine),
-        dialplan: config.dialplan.clone(),
+        dialplan: parking_lot::RwLock::new(Arc::new(config.dialplan.clone())),
         trunks: crate::trunks::Trunks::new(
             config.trunks.clone(),
             listeners,
@@ -409,9 +409,12 @@ impl Server {
                             source,
                         }
                     })?;
+                let config_file =
+                    Some(std::path::PathBuf::from(&config.source)).filter(|p| p.is_file());
                 let admin = http::Admin {
                     token: token.into(),
                     flows: admin_flows,
+                    config_file,
                 };
                 let (task, bound) =
                     http::serve_metrics(addr, core.clone(), transports.clone(), start, admin)

@@ -29,8 +29,9 @@ use crate::trunks::{TrunkConfig, Trunks};
 pub struct B2buaHost {
     /// The engine (one lock: calls of all legs meet here).
     pub engine: Mutex<Engine>,
-    /// The dial plan.
-    pub dialplan: Dialplan,
+    /// The dial plan; `POST /reload` swaps in a new one (calls keep the
+    /// routes they were given).
+    pub dialplan: parking_lot::RwLock<std::sync::Arc<Dialplan>>,
     /// SIP trunks (possibly none).
     pub trunks: Trunks,
     /// IVR flows and the trajectory store (None: `ivr` routes are refused).
@@ -54,10 +55,10 @@ impl B2buaHost {
 }
 
 /// Routing through the dial plan, the registrar and the trunks at one moment.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct CoreRouter<'a> {
     core: &'a SipCore,
-    dialplan: &'a Dialplan,
+    dialplan: std::sync::Arc<Dialplan>,
     trunks: &'a Trunks,
     ivr: Option<&'a IvrServices>,
     prompts: &'a std::path::Path,
@@ -119,7 +120,7 @@ impl CoreRouter<'_> {
         let local = CoreRouter {
             source_trunk: None,
             may_call_out: false,
-            ..*self
+            ..self.clone()
         };
         let (inner, caller_id) = local.route(caller, &target).split();
         // the caller in E.164 under the trunk's rules: shown so to the
@@ -233,7 +234,7 @@ impl SipCore {
     ) -> CoreRouter<'a> {
         CoreRouter {
             core: self,
-            dialplan: &host.dialplan,
+            dialplan: host.dialplan.read().clone(),
             trunks: &host.trunks,
             ivr: host.ivr.as_ref(),
             prompts: &host.prompts_dir,
