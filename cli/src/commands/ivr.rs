@@ -44,6 +44,10 @@ pub(crate) enum IvrCmd {
         /// Print the trajectory as JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Also trust the CA certificates of this PEM file for `https://`
+        /// http nodes (as `[ivr] http_ca_file` does for the server).
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
     },
     /// Print the stored trajectory of a call through the IVR (the call id as
     /// `pbx cdr` shows it). Flows reload by themselves when their files
@@ -80,6 +84,7 @@ pub(crate) fn run(config: Option<&Path>, cmd: IvrCmd) -> anyhow::Result<ExitCode
             caller,
             http,
             json,
+            ca_file,
         } => {
             let mut script = ivr::SimScript {
                 digits: ivr::SimScript::parse_digits(&digits)?,
@@ -94,7 +99,7 @@ pub(crate) fn run(config: Option<&Path>, cmd: IvrCmd) -> anyhow::Result<ExitCode
             if let Some(http) = http {
                 script.http = ivr::SimScript::load_http_fixture(&http)?;
             }
-            let answer = real_http(script.http.clone())?;
+            let answer = real_http(script.http.clone(), ca_file.as_deref())?;
             ivr::cli::simulate_with_cmd(&flow, &script, json, answer)
         }
         IvrCmd::Trace { call_id, json } => trace(config, &call_id, json)?,
@@ -112,11 +117,15 @@ pub(crate) fn run(config: Option<&Path>, cmd: IvrCmd) -> anyhow::Result<ExitCode
 /// simulated one.
 fn real_http(
     canned: HashMap<String, ivr::CannedHttp>,
+    ca_file: Option<&std::path::Path>,
 ) -> anyhow::Result<impl FnMut(&ivr::sim::SimRequest) -> ivr::CannedHttp> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let client = runtime.block_on(async { pbx_core::http_client::HttpClient::new() });
+    let ca_files: Vec<PathBuf> = ca_file.map(std::path::Path::to_owned).into_iter().collect();
+    let client = runtime
+        .block_on(async { pbx_core::http_client::HttpClient::with_ca_files(&ca_files) })
+        .map_err(|e| anyhow::anyhow!("--ca-file: {e}"))?;
     Ok(move |req: &ivr::sim::SimRequest| {
         if let Some(c) = canned.get(&req.node).or_else(|| canned.get(&req.url)) {
             return c.clone();

@@ -548,3 +548,22 @@ fn pbx_reload_reports_a_positioned_error_and_keeps_the_old_flow() {
         assert!(json["error"].is_string(), "{resp}");
     }
 }
+
+/// `pbx ivr simulate --ca-file`: a CA file that cannot be read is a clear
+/// error before the flow runs, not a failure of some http node later.
+#[test]
+fn ivr_simulate_reports_an_unreadable_ca_file() {
+    let flow = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/ivr/main.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_pbx"))
+        .args(["ivr", "simulate"])
+        .arg(&flow)
+        .args(["--ca-file", "/nonexistent/ca.pem"])
+        .output()
+        .expect("run pbx");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--ca-file") && err.contains("/nonexistent/ca.pem"),
+        "{err}"
+    );
+}
