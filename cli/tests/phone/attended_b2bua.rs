@@ -313,9 +313,7 @@ fn b2bua_attended_transfer_into_a_conference_room() {
         ],
     );
     let ([a, b, c], all) = finish(&mut s);
-    assert!(a.contains("attended transfer of call"), "{all}");
-    let a_status = a.rsplit("2001@127.0.0.1: registered").next().unwrap_or("");
-    assert!(a_status.contains("no call"), "A's calls are gone:\n{all}");
+    assert_a_transferred_and_gone(&a, &all);
     for (who, out) in [("B", &b), ("C", &c)] {
         let status = out.rsplit("@127.0.0.1: registered").next().unwrap_or("");
         assert!(
@@ -405,9 +403,7 @@ fn b2bua_attended_transfer_into_an_ivr_flow() {
         ],
     );
     let ([a, b, _], all) = finish(&mut s);
-    assert!(a.contains("attended transfer of call"), "{all}");
-    let a_status = a.rsplit("2001@127.0.0.1: registered").next().unwrap_or("");
-    assert!(a_status.contains("no call"), "A's calls are gone:\n{all}");
+    assert_a_transferred_and_gone(&a, &all);
     let b_status = b.rsplit("2002@127.0.0.1: registered").next().unwrap_or("");
     assert!(
         b_status.contains(": connected;"),
@@ -436,4 +432,11 @@ fn b2bua_attended_transfer_into_an_ivr_flow() {
         first.contains("ANSWERED") && first.contains("call.transferred"),
         "{text}"
     );
+}
+
+/// A (2001) said it transferred, and its last status shows no call left.
+fn assert_a_transferred_and_gone(a: &str, all: &str) {
+    assert!(a.contains("attended transfer of call"), "{all}");
+    let a_status = a.rsplit("2001@127.0.0.1: registered").next().unwrap_or("");
+    assert!(a_status.contains("no call"), "A's calls are gone:\n{all}");
 }

@@ -107,13 +107,20 @@ struct World {
 }
 
 impl World {
-    /// Bob stays silent on an INVITE (no automatic 180): a trunk that
-    /// does not respond.
-    fn silent_bob(&mut self) {
+    /// Alice calls `number`; Bob stays silent on the INVITE (no automatic
+    /// 180: a trunk that does not respond) until the 3 s setup timeout
+    /// moves the call on to Carol: her incoming session.
+    fn silent_bob_then_carol(&mut self, number: &str) -> SessionId {
         let mut b = UaConfig::new(Uri::parse("sip:bob@pbx.test").unwrap(), addr(BOB));
         b.seed = 2;
         b.auto_ringing = false;
         self.bob = UserAgent::new(b);
+        self.call(number);
+        self.bob_incoming();
+        self.advance(Duration::from_secs(2));
+        assert!(self.carol_events.is_empty(), "not before the setup timeout");
+        self.advance(Duration::from_secs(2));
+        carol_incoming(self)
     }
 
     fn new() -> Self {
@@ -694,13 +701,7 @@ fn trunk_route_fails_over_on_503_and_holds_a_slot() {
 #[test]
 fn trunk_route_fails_over_when_the_trunk_stays_silent() {
     let mut w = World::new();
-    w.silent_bob();
-    w.call("0201234567");
-    w.bob_incoming();
-    w.advance(Duration::from_secs(2));
-    assert!(w.carol_events.is_empty(), "not before the setup timeout");
-    w.advance(Duration::from_secs(2));
-    let carol = carol_incoming(&w);
+    let carol = w.silent_bob_then_carol("0201234567");
     w.carol
         .answer(w.now, carol, Some(Body::sdp(ANSWER)))
         .unwrap();

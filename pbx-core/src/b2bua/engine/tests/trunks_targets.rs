@@ -66,13 +66,7 @@ fn a_503_moves_to_the_next_target_of_the_same_trunk() {
 #[test]
 fn a_silent_target_times_out_to_the_next_one() {
     let mut w = World::new();
-    w.silent_bob();
-    w.call("0201230000");
-    w.bob_incoming();
-    w.advance(Duration::from_secs(2));
-    assert!(w.carol_events.is_empty(), "not before the setup timeout");
-    w.advance(Duration::from_secs(2));
-    let carol = carol_incoming(&w);
+    let carol = w.silent_bob_then_carol("0201230000");
     w.carol.reject(w.now, carol, StatusCode(503)).unwrap();
     w.run();
     // Every target failed: the caller gets the last one's answer.
