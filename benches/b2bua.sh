@@ -76,7 +76,7 @@ sed "s/<pause milliseconds=\"1200\"\/>/<pause milliseconds=\"${HOLD_MS:-1200}\"\
 if [ "${RTP:-0}" = 1 ]; then
     sed -i 's|  <pause milliseconds=|  <nop><action><exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_1.pcap"/></action></nop>\n  <pause milliseconds=|' "$WORK/uac.xml"
 fi
-sipp -sf "$WORK/uac.xml" -i 127.0.0.1 -p 5591 -mp 7000 -s bob \
+sipp -sf "$WORK/uac.xml" -i 127.0.0.1 -p 5591 -mp 7000 -s bob -key caller caller \
     -r "$RATE" -m "$CALLS" -l 100000 -timeout 120s -timeout_error -nostdin \
     -trace_stat -stf "$WORK/uac-stat.csv" -trace_err -error_file "$WORK/uac-errors.log" \
     127.0.0.1:5560 > "$WORK/uac.out" 2>&1
