@@ -20,6 +20,26 @@ fn admin(config: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// One raw HTTP request with the admin token: status and body.
+fn http(addr: std::net::SocketAddr, request: &str, token: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{request} HTTP/1.0\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_owned())
+}
+
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -159,6 +179,20 @@ fn the_administrator_sees_and_runs_a_room() {
     assert!(String::from_utf8_lossy(&no_room.stderr).contains("no conference room"));
     let bad_name = admin(&config, &["conference", "a/b"]);
     assert!(String::from_utf8_lossy(&bad_name.stderr).contains("is no room name"));
+    // what the CLI cannot send, straight over HTTP: 4xx with a JSON error
+    let token = pbx_core::admin_token::read(&root.join("data")).unwrap();
+    for (request, status) in [
+        (format!("POST /conferences/800/{alice_id}/explode"), 400),
+        ("GET /conferences/800/abc/quality".to_owned(), 400),
+        ("POST /conferences/800/explode".to_owned(), 400),
+        ("POST /conferences/900/lock".to_owned(), 404),
+        ("DELETE /conferences/800".to_owned(), 405),
+    ] {
+        let (got, body) = http(metrics, &request, &token);
+        assert_eq!(got, status, "{request}: {body}");
+        let json: serde_json::Value = serde_json::from_str(&body).expect("a JSON body");
+        assert!(json["error"].is_string(), "{request}: {body}");
+    }
 
     // kick with a ban: bob's call ends long before its 30 s
     assert!(
