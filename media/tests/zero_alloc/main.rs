@@ -274,6 +274,7 @@ fn endpoint_session_path_allocates_nothing() {
     let mut pcm = [0i16; MAX_DECODED];
     let mut frame = [0i16; FRAME];
     let mut events = 0;
+    let mut reports = 0;
     let mut emit = |_: SessionEvent| events += 1;
     let mut step = |i: usize| {
         // one packet in (decode, in-band DTMF check), one packet out (play)
@@ -283,12 +284,18 @@ fn endpoint_session_path_allocates_nothing() {
         assert_eq!(got, 160);
         assert!(s.tick(now, &mut frame, &mut emit));
         assert!(s.packetize(now, &frame, &mut out) > 160);
+        // its RTCP (every few seconds), and the peer's answering it
+        if let Some((n, _, _)) = s.poll_rtcp(now, &mut out) {
+            reports += 1;
+            s.handle_rtcp(now, peer, &out[..n]);
+        }
     };
     for i in 0..100 {
         step(i);
     }
     let (allocs, ()) = count(|| (100..N).for_each(&mut step));
     assert_eq!(allocs, 0, "endpoint per-packet path allocated");
+    assert!(reports > 10, "RTCP on the counted path: {reports}");
 }
 
 /// The relay's per-packet transcoding (decode, resample if needed, encode,
@@ -315,6 +322,9 @@ fn transcoding_allocates_nothing(b_codec: media::sdp::Codec, b_pt: u8) {
         .unwrap();
     s.set_media(Side::B, media(b_pt, b_codec)).unwrap();
     assert!(s.is_transcoding());
+    // the wall clock known: the relay's own RTCP starts with the first packets
+    let mut report = [0u8; 512];
+    let _ = s.poll_report(t0, media::rtcp::NtpTime(1), &mut report);
     // B's packets: A's µ-law frames coded for B, made outside the count
     let mut to_b =
         media::codec::transcode::Transcoder::new(media::sdp::Codec::Pcmu, b_codec, 8000).unwrap();
@@ -323,7 +333,7 @@ fn transcoding_allocates_nothing(b_codec: media::sdp::Codec, b_pt: u8) {
     Law::Ulaw.encode(&pcm, &mut mu);
     let mut coded = [0u8; 400];
     let m = to_b.transcode(Some(&mu), &mut coded).unwrap();
-    let (mut buf, mut keys, mut sent) = ([0u8; 2048], 0, 0u64);
+    let (mut buf, mut keys, mut sent, mut reports) = ([0u8; 2048], 0, 0u64, 0);
     let mut dtmf = DtmfSender::new(160);
     let mut step = |i: usize| {
         let seq = i as u16;
@@ -362,6 +372,16 @@ fn transcoding_allocates_nothing(b_codec: media::sdp::Codec, b_pt: u8) {
         while s.poll_dtmf().is_some() {
             keys += 1;
         }
+        // the relay's RTCP, due every few seconds of its clock
+        if i % 500 == 499 {
+            let later = t0 + std::time::Duration::from_secs(i as u64);
+            while s
+                .poll_report(later, media::rtcp::NtpTime(1), &mut report)
+                .is_some()
+            {
+                reports += 1;
+            }
+        }
     };
     for i in 0..200 {
         step(i);
@@ -373,6 +393,7 @@ fn transcoding_allocates_nothing(b_codec: media::sdp::Codec, b_pt: u8) {
     );
     assert_eq!(keys, N / 100, "one report per key press");
     assert!(sent > N as u64 * 12);
+    assert!(reports > 0, "the relay's own RTCP was on the counted path");
 }
 
 #[test]
