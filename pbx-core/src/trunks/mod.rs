@@ -56,6 +56,8 @@ pub struct Trunks {
     reg_call_ids: Vec<String>,
     /// Per trunk: the resolution of its host name (None: an IP literal).
     dns: Vec<Option<RwLock<dns::Resolution>>>,
+    /// Draws each call's order among weighted SRV targets.
+    call_rng: Mutex<rand::rngs::StdRng>,
 }
 
 /// A trunk's line in `pbx trunks`.
@@ -100,6 +102,7 @@ impl Trunks {
             configs: Arc::new(configs),
             manager: Mutex::new(manager),
             slots,
+            call_rng: Mutex::new(rand::SeedableRng::seed_from_u64(seed.rotate_left(17))),
         }
     }
 
@@ -116,9 +119,12 @@ impl Trunks {
         Self { dns, ..self }
     }
 
-    /// The addresses of trunk `i`, best first: its proxy address, or what
-    /// its host name resolves to now (the last good answer while lookups
-    /// fail). Err: the name has no address (yet); calls skip the trunk.
+    /// The addresses of trunk `i` for one call, best first: its proxy
+    /// address, or what its host name resolves to now (the last good answer
+    /// while lookups fail), in an order drawn for this call by the SRV
+    /// priorities and weights (RFC 2782: weights share the calls, not only
+    /// the lookups). Err: the name has no address (yet); calls skip the
+    /// trunk.
     pub fn targets(&self, i: usize) -> Result<Vec<SocketAddr>, DnsError> {
         let Some(t) = self.configs.get(i) else {
             return Ok(Vec::new());
@@ -130,7 +136,16 @@ impl Trunks {
                 match (r.targets(), r.state()) {
                     ([], DnsState::Failed(e)) => Err(e),
                     ([], _) => Err(DnsError::Pending),
-                    (targets, _) => Ok(targets.to_vec()),
+                    (targets, _) => Ok(match r.ranked() {
+                        Some(ranked) => {
+                            let mut rng = self.call_rng.lock();
+                            dns::srv::order_ranked(ranked, &mut *rng)
+                                .into_iter()
+                                .map(|t| t.addr)
+                                .collect()
+                        }
+                        None => targets.to_vec(),
+                    }),
                 }
             }
             (None, None) => Err(DnsError::Pending),

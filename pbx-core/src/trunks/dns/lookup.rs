@@ -97,6 +97,7 @@ pub async fn resolve(
         Proxy::Addr(a) => {
             return Ok(Answer {
                 targets: vec![*a],
+                ranks: vec![(0, 0)],
                 ttl: MAX_REFRESH,
             })
         }
@@ -104,7 +105,7 @@ pub async fn resolve(
     };
     if let Some(port) = port {
         let (targets, ttl) = addresses(resolver, name, port).await?;
-        return Ok(Answer { targets, ttl });
+        return Ok(unranked(targets, ttl));
     }
     let srv_name = format!("{}.{name}", srv_service(transport));
     let (records, srv_ttl): (Vec<SrvRecord>, Duration) =
@@ -129,12 +130,13 @@ pub async fn resolve(
         };
     if records.is_empty() {
         let (targets, ttl) = addresses(resolver, name, default_port(transport)).await?;
-        return Ok(Answer { targets, ttl });
+        return Ok(unranked(targets, ttl));
     }
     if srv::not_available(&records) {
         return Err(DnsError::NotAvailable { name: srv_name });
     }
     let mut targets: Vec<SocketAddr> = Vec::new();
+    let mut ranks = Vec::new();
     let mut ttl = srv_ttl;
     let mut last_error = None;
     for r in srv::order(records, rng) {
@@ -144,6 +146,7 @@ pub async fn resolve(
                 for a in addrs {
                     if !targets.contains(&a) {
                         targets.push(a);
+                        ranks.push((r.priority, r.weight));
                     }
                 }
             }
@@ -155,7 +158,20 @@ pub async fn resolve(
     }
     match (targets.is_empty(), last_error) {
         (true, Some(e)) => Err(e),
-        _ => Ok(Answer { targets, ttl }),
+        _ => Ok(Answer {
+            targets,
+            ranks,
+            ttl,
+        }),
+    }
+}
+
+/// An answer without SRV: every address ranks alike (the A/AAAA order).
+fn unranked(targets: Vec<SocketAddr>, ttl: Duration) -> Answer {
+    Answer {
+        ranks: vec![(0, 0); targets.len()],
+        targets,
+        ttl,
     }
 }
 

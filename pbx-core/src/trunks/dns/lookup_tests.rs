@@ -13,7 +13,7 @@ use sip_stack::Transport;
 use super::{resolve, resolver, spawn};
 use crate::trunks::config::Proxy;
 use crate::trunks::dns::test_server::{TestDnsServer, TestRecord};
-use crate::trunks::dns::{DnsConfig, DnsError};
+use crate::trunks::dns::{Answer, DnsConfig, DnsError};
 use crate::trunks::Trunks;
 
 fn a(name: &str, ip: &str, ttl: u32) -> TestRecord {
@@ -257,4 +257,49 @@ async fn a_name_that_never_resolves_is_reported_and_skipped() {
     assert!(line.targets.is_empty());
     assert_eq!(line.resolved_ago, None);
     task.abort();
+}
+
+/// Calls, not only lookups, spread by SRV weight (RFC 2782): each call's
+/// order is drawn from the ranks of the last answer; a lower priority is
+/// always tried first.
+#[test]
+fn each_call_draws_its_order_by_the_srv_weights() {
+    let trunks = trunks_with("carrier.test");
+    let [heavy, light, backup] = [
+        addrs(&["192.0.2.1:5060"])[0],
+        addrs(&["192.0.2.2:5060"])[0],
+        addrs(&["192.0.2.3:5060"])[0],
+    ];
+    let answer = Answer {
+        targets: vec![light, heavy, backup],
+        ranks: vec![(10, 25), (10, 75), (20, 100)],
+        ttl: Duration::from_secs(300),
+    };
+    trunks.handle_answer(0, std::time::Instant::now(), Ok(answer));
+    let calls = 2000;
+    let mut heavy_first = 0;
+    for _ in 0..calls {
+        let order = trunks.targets(0).expect("resolved");
+        assert_eq!(order.len(), 3);
+        assert_eq!(order[2], backup, "the backup priority comes last");
+        if order[0] == heavy {
+            heavy_first += 1;
+        }
+    }
+    let share = f64::from(heavy_first) / f64::from(calls);
+    assert!(
+        (share - 0.75).abs() < 0.05,
+        "heavy first in {share:.2} of calls"
+    );
+
+    // Without SRV weights the order stays the answer's (A/AAAA order).
+    let plain = Answer {
+        targets: vec![light, heavy],
+        ranks: vec![(0, 0), (0, 0)],
+        ttl: Duration::from_secs(300),
+    };
+    trunks.handle_answer(0, std::time::Instant::now(), Ok(plain));
+    for _ in 0..20 {
+        assert_eq!(trunks.targets(0), Ok(vec![light, heavy]));
+    }
 }

@@ -25,8 +25,27 @@ pub const MAX_REFRESH: Duration = Duration::from_secs(3600);
 pub struct Answer {
     /// Addresses, best first (SRV order, then the target's A/AAAA order).
     pub targets: Vec<SocketAddr>,
+    /// The SRV (priority, weight) each target came with, in the same order
+    /// (`(0, 0)` without SRV): calls draw their own order from them
+    /// ([`Resolution::ranked`]).
+    pub ranks: Vec<(u16, u16)>,
     /// The smallest TTL among the records used.
     pub ttl: Duration,
+}
+
+/// A resolved address with its SRV rank, for the per-call order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RankedAddr {
+    /// The address.
+    pub addr: SocketAddr,
+    /// SRV (priority, weight).
+    pub rank: (u16, u16),
+}
+
+impl super::srv::Ranked for RankedAddr {
+    fn rank(&self) -> (u16, u16) {
+        self.rank
+    }
 }
 
 /// What `pbx trunks` shows of a resolution.
@@ -46,6 +65,7 @@ pub enum DnsState {
 #[derive(Debug, Clone)]
 pub struct Resolution {
     targets: Vec<SocketAddr>,
+    ranks: Vec<(u16, u16)>,
     resolved_at: Option<Instant>,
     error: Option<DnsError>,
     failures: u32,
@@ -58,6 +78,7 @@ impl Resolution {
     pub fn new(now: Instant, min_refresh: Duration) -> Self {
         Self {
             targets: Vec::new(),
+            ranks: Vec::new(),
             resolved_at: None,
             error: None,
             failures: 0,
@@ -85,6 +106,7 @@ impl Resolution {
                 self.resolved_at = Some(now);
                 let changed = a.targets != self.targets;
                 self.targets = a.targets;
+                self.ranks = a.ranks;
                 changed
             }
             Ok(_) => self.fail(now, DnsError::NoAddresses),
@@ -106,6 +128,29 @@ impl Resolution {
     /// the name first resolved).
     pub fn targets(&self) -> &[SocketAddr] {
         &self.targets
+    }
+
+    /// The addresses with their SRV ranks (for a per-call order); `None`
+    /// when the ranks cannot change the order (one address, or no SRV
+    /// weights and a single priority).
+    pub fn ranked(&self) -> Option<Vec<RankedAddr>> {
+        if self.ranks.len() != self.targets.len() || self.targets.len() < 2 {
+            return None;
+        }
+        let first = self.ranks[0].0;
+        if self.ranks.iter().all(|r| r.0 == first && r.1 == 0) {
+            return None;
+        }
+        Some(
+            self.targets
+                .iter()
+                .zip(&self.ranks)
+                .map(|(addr, rank)| RankedAddr {
+                    addr: *addr,
+                    rank: *rank,
+                })
+                .collect(),
+        )
     }
 
     /// When the addresses in use were resolved.
@@ -134,6 +179,7 @@ mod tests {
     fn answer(targets: &[&str], ttl_secs: u64) -> Result<Answer, DnsError> {
         Ok(Answer {
             targets: targets.iter().map(|t| addr(t)).collect(),
+            ranks: vec![(0, 0); targets.len()],
             ttl: Duration::from_secs(ttl_secs),
         })
     }

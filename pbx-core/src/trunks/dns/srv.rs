@@ -24,21 +24,40 @@ pub fn not_available(records: &[SrvRecord]) -> bool {
     matches!(records, [r] if r.target.is_empty() || r.target == ".")
 }
 
-/// The records in the order to try them (RFC 2782): ascending priority;
-/// within each priority, repeatedly draw a number in `0..=sum of the
-/// remaining weights` and take the first record (zero weights first) whose
-/// running sum reaches it.
+/// What the ordering looks at: (priority, weight) as in an SRV record.
+pub trait Ranked: Clone {
+    /// Lower priorities first; weights share the places within one.
+    fn rank(&self) -> (u16, u16);
+}
+
+impl Ranked for SrvRecord {
+    fn rank(&self) -> (u16, u16) {
+        (self.priority, self.weight)
+    }
+}
+
+/// The records in the order to try them (RFC 2782), the `.` target left
+/// out: see [`order_ranked`].
 pub fn order<R: Rng + ?Sized>(mut records: Vec<SrvRecord>, rng: &mut R) -> Vec<SrvRecord> {
     records.retain(|r| !(r.target.is_empty() || r.target == "."));
+    order_ranked(records, rng)
+}
+
+/// Items in RFC 2782 order: ascending priority; within each priority,
+/// repeatedly draw a number in `0..=sum of the remaining weights` and take
+/// the first item (zero weights first) whose running sum reaches it. Used
+/// once per lookup for the records, and once per call for the resolved
+/// addresses (so that calls spread by weight, not only lookups).
+pub fn order_ranked<T: Ranked, R: Rng + ?Sized>(mut items: Vec<T>, rng: &mut R) -> Vec<T> {
     // Stable sort, then zero weights first within a priority, as RFC 2782
     // asks, so they are chosen only when the draw is 0.
-    records.sort_by_key(|r| (r.priority, r.weight != 0));
-    let mut out = Vec::with_capacity(records.len());
-    let mut rest = records.as_slice();
+    items.sort_by_key(|r| (r.rank().0, r.rank().1 != 0));
+    let mut out = Vec::with_capacity(items.len());
+    let mut rest = items.as_slice();
     while let Some(first) = rest.first() {
         let n = rest
             .iter()
-            .position(|r| r.priority != first.priority)
+            .position(|r| r.rank().0 != first.rank().0)
             .unwrap_or(rest.len());
         let (group, tail) = rest.split_at(n);
         weighted(group.to_vec(), rng, &mut out);
@@ -48,15 +67,15 @@ pub fn order<R: Rng + ?Sized>(mut records: Vec<SrvRecord>, rng: &mut R) -> Vec<S
 }
 
 /// One priority group in weighted random order, appended to `out`.
-fn weighted<R: Rng + ?Sized>(mut group: Vec<SrvRecord>, rng: &mut R, out: &mut Vec<SrvRecord>) {
+fn weighted<T: Ranked, R: Rng + ?Sized>(mut group: Vec<T>, rng: &mut R, out: &mut Vec<T>) {
     while !group.is_empty() {
-        let total: u32 = group.iter().map(|r| u32::from(r.weight)).sum();
+        let total: u32 = group.iter().map(|r| u32::from(r.rank().1)).sum();
         let draw = rng.gen_range(0..=total);
         let mut running = 0u32;
         let pick = group
             .iter()
             .position(|r| {
-                running += u32::from(r.weight);
+                running += u32::from(r.rank().1);
                 running >= draw
             })
             .unwrap_or(group.len() - 1);
