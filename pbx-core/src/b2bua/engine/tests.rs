@@ -123,6 +123,26 @@ impl World {
         carol_incoming(self)
     }
 
+    /// Alice calls Bob and Bob answers: (Alice's call, Bob's session).
+    fn answered_call(&mut self) -> (SessionId, SessionId) {
+        let call = self.call("bob");
+        let bob = self.bob_incoming();
+        self.bob
+            .answer(self.now, bob, Some(Body::sdp(ANSWER)))
+            .unwrap();
+        self.run();
+        (call, bob)
+    }
+
+    /// Alice puts `call` on hold (a sendonly re-offer).
+    fn alice_holds(&mut self, call: SessionId) {
+        let hold = OFFER.replace("t=0 0\r\n", "t=0 0\r\na=sendonly\r\n");
+        self.alice
+            .reinvite(self.now, call, Some(Body::sdp(hold)))
+            .unwrap();
+        self.run();
+    }
+
     fn new() -> Self {
         let now = Instant::now();
         let mut a = UaConfig::new(Uri::parse("sip:alice@pbx.test").unwrap(), addr(ALICE));

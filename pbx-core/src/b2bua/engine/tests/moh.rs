@@ -98,16 +98,9 @@ fn updated(events: &[UaEvent], session: SessionId) -> Vec<Option<Body>> {
 #[test]
 fn held_party_hears_music_until_the_holder_resumes() {
     let (mut w, music) = with_music();
-    let call = w.call("bob");
-    let bob = w.bob_incoming();
-    w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
-    w.run();
+    let (call, bob) = w.answered_call();
     w.event_kinds();
-    let hold = OFFER.replace("t=0 0\r\n", "t=0 0\r\na=sendonly\r\n");
-    w.alice
-        .reinvite(w.now, call, Some(Body::sdp(hold)))
-        .unwrap();
-    w.run();
+    w.alice_holds(call);
     // pbx answers the holder itself, recvonly, with Bob's codec.
     let answers = updated(&w.alice_events, call);
     assert_eq!(answers.len(), 1);
@@ -171,15 +164,8 @@ fn held_party_hears_music_until_the_holder_resumes() {
 #[test]
 fn refused_music_leaves_the_held_party_on_the_relay() {
     let (mut w, music) = with_music();
-    let call = w.call("bob");
-    let bob = w.bob_incoming();
-    w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
-    w.run();
-    let hold = OFFER.replace("t=0 0\r\n", "t=0 0\r\na=sendonly\r\n");
-    w.alice
-        .reinvite(w.now, call, Some(Body::sdp(hold)))
-        .unwrap();
-    w.run();
+    let (call, bob) = w.answered_call();
+    w.alice_holds(call);
     w.bob.reject(w.now, bob, StatusCode(488)).unwrap();
     w.run();
     assert_eq!(music.log(), vec!["offer SendOnly", "close 1"]);
@@ -224,15 +210,8 @@ fn alice_failures(w: &World) -> Vec<u16> {
 /// music and has not answered yet.
 fn holding_before_the_music_answer() -> (World, Music, SessionId, SessionId) {
     let (mut w, music) = with_music();
-    let call = w.call("bob");
-    let bob = w.bob_incoming();
-    w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
-    w.run();
-    let hold = OFFER.replace("t=0 0\r\n", "t=0 0\r\na=sendonly\r\n");
-    w.alice
-        .reinvite(w.now, call, Some(Body::sdp(hold)))
-        .unwrap();
-    w.run();
+    let (call, bob) = w.answered_call();
+    w.alice_holds(call);
     assert_eq!(updated(&w.alice_events, call).len(), 1, "hold answered");
     assert_eq!(reoffers(&w.bob_events).len(), 1, "music offered to Bob");
     (w, music, call, bob)
@@ -274,11 +253,7 @@ fn a_resume_before_the_music_answer_waits_for_it() {
         by: crate::b2bua::Side::Caller
     }));
     // Held again later: the music works as before.
-    let hold = OFFER.replace("t=0 0\r\n", "t=0 0\r\na=sendonly\r\n");
-    w.alice
-        .reinvite(w.now, call, Some(Body::sdp(hold)))
-        .unwrap();
-    w.run();
+    w.alice_holds(call);
     assert_eq!(updated(&w.alice_events, call).len(), 3);
     assert_eq!(reoffers(&w.bob_events).len(), 3);
     w.alice.hangup(w.now, call).unwrap();

@@ -31,15 +31,8 @@ fn consulting() -> (World, SessionId, SessionId, SessionId, SessionId) {
 
 /// [`consulting`] in a prepared world.
 pub(super) fn consulting_in(mut w: World) -> (World, SessionId, SessionId, SessionId, SessionId) {
-    let to_bob = w.call("bob");
-    let bob = w.bob_incoming();
-    w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
-    w.run();
-    let hold = OFFER.replace("t=0 0\r\n", "t=0 0\r\na=sendonly\r\n");
-    w.alice
-        .reinvite(w.now, to_bob, Some(Body::sdp(hold)))
-        .unwrap();
-    w.run();
+    let (to_bob, bob) = w.answered_call();
+    w.alice_holds(to_bob);
     let held = ANSWER.replace("t=0 0\r\n", "t=0 0\r\na=recvonly\r\n");
     w.bob.answer(w.now, bob, Some(Body::sdp(held))).unwrap();
     w.run();

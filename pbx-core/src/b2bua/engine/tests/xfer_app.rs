@@ -12,15 +12,8 @@ use crate::b2bua::app::HttpOutcome;
 /// media. Returns (world, alice's call to bob, alice's call to the app, bob).
 fn consulting_app(number: &str) -> (World, SessionId, SessionId, SessionId) {
     let (mut w, _) = ivr_world();
-    let to_bob = w.call("bob");
-    let bob = w.bob_incoming();
-    w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
-    w.run();
-    let hold = OFFER.replace("t=0 0\r\n", "t=0 0\r\na=sendonly\r\n");
-    w.alice
-        .reinvite(w.now, to_bob, Some(Body::sdp(hold)))
-        .unwrap();
-    w.run();
+    let (to_bob, bob) = w.answered_call();
+    w.alice_holds(to_bob);
     let held = ANSWER.replace("t=0 0\r\n", "t=0 0\r\na=recvonly\r\n");
     w.bob.answer(w.now, bob, Some(Body::sdp(held))).unwrap();
     w.run();
