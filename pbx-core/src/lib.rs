@@ -10,6 +10,7 @@ pub mod http_client;
 pub mod metrics;
 pub mod proxy;
 pub mod registrar;
+pub mod routing;
 pub mod server;
 pub mod sip;
 pub mod store;

@@ -56,6 +56,10 @@ pub struct Metrics {
     pub forwarded_responses: Counter,
     /// Transmissions the transport refused (queue full, no route).
     pub send_errors: Counter,
+    /// SIP messages dropped because the call engine's queue was full.
+    pub engine_drops: Counter,
+    /// Engine events delivered to the call-record writer and outbox.
+    pub engine_events: Counter,
 }
 
 /// Values sampled at render time (gauges).
@@ -69,6 +73,8 @@ pub struct Gauges {
     pub active_bans: u64,
     /// Users known to the authenticator.
     pub users: u64,
+    /// Inputs waiting for the call engine's driver.
+    pub engine_queue: u64,
 }
 
 impl Metrics {
@@ -148,6 +154,16 @@ impl Metrics {
             "Messages the transport could not send",
             self.send_errors.get(),
         );
+        counter(
+            "engine_queue_drops_total",
+            "SIP messages dropped because the call engine's input queue was full",
+            self.engine_drops.get(),
+        );
+        counter(
+            "engine_events_total",
+            "Call events, records and quality reports the call engine emitted",
+            self.engine_events.get(),
+        );
         let _ = writeln!(out, "# HELP pbx_sip_responses_sent_total SIP responses sent by class\n# TYPE pbx_sip_responses_sent_total counter");
         for (i, c) in self.responses_out.iter().enumerate() {
             let _ = writeln!(
@@ -167,6 +183,11 @@ impl Metrics {
         gauge("transactions", "Live SIP transactions", g.transactions);
         gauge("bans_active", "Sources currently banned", g.active_bans);
         gauge("users", "Users able to authenticate", g.users);
+        gauge(
+            "engine_queue",
+            "Inputs waiting for the call engine's driver",
+            g.engine_queue,
+        );
         out
     }
 }

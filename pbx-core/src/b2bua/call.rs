@@ -85,6 +85,10 @@ pub enum HangupCause {
     /// The call's other party was handed to another call by an attended
     /// transfer (RFC 3891): the consultation call ends this way.
     Transferred,
+    /// An administrator ended the call (`pbx calls hangup`, the API).
+    Administrative,
+    /// pbx is shutting down and ended the call first.
+    Shutdown,
 }
 
 impl HangupCause {
@@ -101,6 +105,8 @@ impl HangupCause {
             Self::Media => "media.unavailable",
             Self::Signalling => "sip.signalling",
             Self::Transferred => "call.transferred",
+            Self::Administrative => "admin.hangup",
+            Self::Shutdown => "pbx.shutdown",
         }
     }
 
@@ -127,6 +133,8 @@ impl HangupCause {
             Self::Media => 503,
             Self::Signalling => 500,
             Self::Transferred => 200,
+            Self::Administrative => 480,
+            Self::Shutdown => 503,
         }
     }
 }
@@ -327,8 +335,12 @@ impl Call {
     fn end(&mut self, at: Timestamp, cause: HangupCause, side: Side) {
         self.close_hold(at.instant);
         // An answered call that ends is a normal hangup whatever the leg
-        // said, unless it ended by an attended transfer.
-        let cause = if self.state == CallState::Answered && cause != HangupCause::Transferred {
+        // said, unless it ended by an attended transfer or pbx ended it.
+        let kept = matches!(
+            cause,
+            HangupCause::Transferred | HangupCause::Administrative | HangupCause::Shutdown
+        );
+        let cause = if self.state == CallState::Answered && !kept {
             HangupCause::Normal
         } else {
             cause

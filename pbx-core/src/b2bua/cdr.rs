@@ -38,7 +38,7 @@ impl From<&media::relay::session::LegStats> for LegQuality {
 }
 
 /// One leg in a record.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct LegRecord {
     /// Leg number (0: caller).
     pub leg: u32,
@@ -53,7 +53,7 @@ pub struct LegRecord {
 }
 
 /// The record of one call.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CallRecord {
     /// pbx's call id (`c…`).
     pub call_id: String,

@@ -1,10 +1,14 @@
-//! Call events on an internal bus: the feed for CDRs now and for recording,
-//! webhooks and the contact-center layer later. Every event carries the
-//! stable [`CallId`] and the wall-clock time it happened.
+//! What the engine reports: [`EngineEvent`]s numbered in the order they
+//! happened (call events, finished call records, media quality), drained by
+//! its driver with `Engine::poll_event` and fanned out to the call-record
+//! writer, the durable event outbox (webhooks) and the in-process
+//! [`EventBus`] of live views. Every call event carries the stable
+//! [`CallId`] and the wall-clock time it happened.
 
 use tokio::sync::broadcast;
 
 use super::call::{Disposition, HangupCause, Side};
+use super::cdr::{CallRecord, LegQuality};
 use super::{CallId, LegId};
 
 /// Something that happened to a call.
@@ -75,7 +79,85 @@ pub enum CallEventKind {
     },
 }
 
-/// The bus: a broadcast channel; slow subscribers lose the oldest events
+impl CallEvent {
+    /// The event's name in the outbox and in webhooks (`call.ringing`, ...).
+    pub fn name(&self) -> &'static str {
+        match &self.kind {
+            CallEventKind::Created { .. } => "call.created",
+            CallEventKind::Ringing => "call.ringing",
+            CallEventKind::EarlyMedia => "call.early_media",
+            CallEventKind::Answered => "call.answered",
+            CallEventKind::Bridged { .. } => "call.bridged",
+            CallEventKind::Held { .. } => "call.held",
+            CallEventKind::Resumed { .. } => "call.resumed",
+            CallEventKind::Transferred { .. } => "call.transferred",
+            CallEventKind::Dtmf { .. } => "call.dtmf",
+            CallEventKind::Ended { .. } => "call.ended",
+        }
+    }
+
+    /// The event as JSON: `type`, `call_id`, `at_ms` and its own fields.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let mut v = json!({
+            "type": self.name(),
+            "call_id": self.call.to_string(),
+            "at_ms": self.unix_ms,
+        });
+        let extra = match &self.kind {
+            CallEventKind::Created { caller, callee } => json!({ "caller": caller, "callee": callee }),
+            CallEventKind::Bridged { a, b } => json!({ "legs": [a.0, b.0] }),
+            CallEventKind::Held { by } | CallEventKind::Resumed { by } => json!({ "by": by.as_str() }),
+            CallEventKind::Transferred { to } => json!({ "to": to }),
+            CallEventKind::Dtmf { leg, digit } => json!({ "leg": leg.0, "digit": digit.to_string() }),
+            CallEventKind::Ended {
+                cause,
+                side,
+                disposition,
+            } => json!({
+                "cause": cause.code(),
+                "side": side.as_str(),
+                "disposition": disposition.as_str(),
+            }),
+            CallEventKind::Ringing | CallEventKind::EarlyMedia | CallEventKind::Answered => json!({}),
+        };
+        if let (Some(v), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
+            v.extend(extra);
+        }
+        v
+    }
+}
+
+/// One output of the engine, in order: `seq` grows by one per event over
+/// the engine's life, so a consumer can tell it missed none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineEvent {
+    /// Position in the engine's output (from 1).
+    pub seq: u64,
+    /// What happened.
+    pub kind: EngineEventKind,
+}
+
+/// The kinds of engine output.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum EngineEventKind {
+    /// Something happened to a live call.
+    Call(CallEvent),
+    /// A call ended: its record (written with the call's `Ended` event,
+    /// which precedes it, in one transaction).
+    Record(Box<CallRecord>),
+    /// Media quality of a call's legs (caller side first), once the relay
+    /// closed the call's ports; it follows the record.
+    Quality {
+        /// The call.
+        call_id: String,
+        /// Per leg.
+        legs: [LegQuality; 2],
+    },
+}
+
+/// The live-view bus: a broadcast channel; slow subscribers lose the oldest events
 /// (they see `RecvError::Lagged`) instead of slowing calls down.
 #[derive(Debug, Clone)]
 pub struct EventBus {

@@ -32,6 +32,7 @@ pub mod cdr;
 pub mod conference;
 pub mod engine;
 pub mod events;
+pub mod handle;
 pub mod ivr_app;
 pub mod media;
 pub mod presentation;
@@ -42,13 +43,25 @@ use std::fmt;
 use std::time::Instant;
 
 pub use call::{Call, CallState, HangupCause, Side};
-pub use engine::{Engine, EngineConfig};
-pub use events::{CallEvent, CallEventKind, EventBus};
+pub use engine::{Command, CommandError, Engine, EngineConfig};
+pub use handle::{EngineHandle, EngineInput};
+pub use events::{CallEvent, CallEventKind, EngineEvent, EngineEventKind, EventBus};
 
 /// pbx's own, stable identifier of a call (not a SIP Call-ID: a call has one
 /// Call-ID per leg).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallId(pub u64);
+
+impl CallId {
+    /// Reads the printed form back (`c` and 16 hex digits).
+    pub fn parse(text: &str) -> Option<Self> {
+        let hex = text.strip_prefix('c')?;
+        if hex.len() != 16 {
+            return None;
+        }
+        u64::from_str_radix(hex, 16).ok().map(Self)
+    }
+}
 
 impl fmt::Display for CallId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

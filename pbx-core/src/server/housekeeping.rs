@@ -52,15 +52,10 @@ pub(super) fn spawn_housekeeping(
             let mut last = Instant::now();
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(50));
-                if let Some(anchor) = &core.anchor {
-                    let closed = anchor.poll_closed();
-                    if let Some(host) = &core.b2bua {
-                        let mut engine = host.engine.lock();
-                        for (id, stats) in closed {
-                            let q = [(&stats.0).into(), (&stats.1).into()];
-                            engine.handle_relay_closed(id, q);
-                        }
-                    }
+                // The proxy keeps no per-call stats: drain the relay's
+                // closed sessions (the engine's driver takes them in B2BUA mode).
+                if let (Some(anchor), None) = (&core.anchor, &core.b2bua) {
+                    let _ = anchor.poll_closed();
                 }
                 if last.elapsed() < Duration::from_secs(1) {
                     continue;

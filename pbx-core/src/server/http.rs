@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
+use crate::b2bua::{Command, CommandError};
 use axum::http::header::{ALLOW, CONTENT_TYPE};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -49,6 +50,7 @@ pub(super) async fn serve_metrics(
     transports: Transports,
     start: Instant,
     admin: Admin,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<(tokio::task::JoinHandle<()>, SocketAddr)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
@@ -60,6 +62,7 @@ pub(super) async fn serve_metrics(
     };
     let admin_routes = Router::new()
         .route("/calls", only("GET", get(calls)))
+        .route("/calls/:id/hangup", only("POST", post(hangup)))
         .route("/trunks", only("GET", get(trunks)))
         .route("/reload", only("POST", post(reload)))
         .route("/conferences", only("GET", get(conferences::list)))
@@ -86,7 +89,15 @@ pub(super) async fn serve_metrics(
         .fallback(not_found)
         .with_state(state);
     let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        let mut shutdown = shutdown;
+        // Requests in progress finish; then the listener closes.
+        let stopping = async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stopping)
+            .await
+        {
             tracing::error!(error = %e, "metrics server failed");
         }
     });
@@ -100,6 +111,7 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         transactions: s.core.transactions() as u64,
         active_bans: s.core.bans.sweep(now.mono_ms) as u64,
         users: s.core.auth.users().len() as u64,
+        engine_queue: s.core.b2bua.as_ref().map_or(0, |h| h.engine.queued() as u64),
     };
     let mut text = s.core.metrics.render(&g);
     let t = s.transports.stats().snapshot();
@@ -155,11 +167,14 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
 
 /// Live B2BUA calls, one per line: id, caller, callee, state, age (s),
 /// application, legs (tab-separated; read by `pbx calls`).
-async fn calls(State(s): State<AppState>) -> impl IntoResponse {
-    let now = s.clock.now();
+async fn calls(State(s): State<AppState>) -> Response {
     let mut text = String::new();
     if let Some(host) = &s.core.b2bua {
-        for c in host.engine.lock().live_calls(now.instant) {
+        let calls = match host.engine.live_calls().await {
+            Ok(calls) => calls,
+            Err(e) => return command_error(&e),
+        };
+        for c in calls {
             let _ = writeln!(
                 text,
                 "{}\t{}\t{}\t{}\t{}\t{}\t{}",
@@ -167,7 +182,33 @@ async fn calls(State(s): State<AppState>) -> impl IntoResponse {
             );
         }
     }
-    ([(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
+    ([(CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+}
+
+/// `POST /calls/ID/hangup` (`pbx calls hangup ID`): pbx ends the call (its
+/// record says `admin.hangup`). 200 `{"ended": 1}`, 404 for no such live
+/// call, 400 for an id that is no call id, 503 without the B2BUA.
+async fn hangup(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    let Some(host) = &s.core.b2bua else {
+        return command_error(&CommandError::NotRunning);
+    };
+    let Some(call) = crate::b2bua::CallId::parse(&id) else {
+        let body = serde_json::json!({ "error": format!("`{id}` is no call id (c followed by 16 hex digits)") });
+        return json_response(StatusCode::BAD_REQUEST, &body);
+    };
+    match host.engine.command(Command::Hangup(call)).await {
+        Ok(n) => json_response(StatusCode::OK, &serde_json::json!({ "ended": n })),
+        Err(e) => command_error(&e),
+    }
+}
+
+/// A refused engine command as a JSON error.
+fn command_error(e: &CommandError) -> Response {
+    let status = match e {
+        CommandError::NoSuchCall(_) => StatusCode::NOT_FOUND,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    json_response(status, &serde_json::json!({ "error": e.to_string() }))
 }
 
 /// Trunks, one per line: name, registration, expires in (s), health, last
@@ -253,7 +294,7 @@ async fn not_found(uri: Uri) -> Response {
     let body = serde_json::json!({
         "error": format!("no such endpoint {}", uri.path()),
         "endpoints": [
-            "GET /metrics", "GET /calls", "GET /trunks", "POST /reload",
+            "GET /metrics", "GET /calls", "POST /calls/ID/hangup", "GET /trunks", "POST /reload",
             "GET /conferences", "GET /conferences/ROOM", "GET /conferences/ROOM/ID/quality",
             "POST /conferences/ROOM/OP", "POST /conferences/ROOM/ID/OP",
         ],

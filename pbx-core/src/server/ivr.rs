@@ -12,18 +12,12 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use sip_stack::transport::Transports;
-
-use super::handler::send_all;
-use super::Clock;
+use crate::b2bua::engine::HttpJob;
 use crate::b2bua::ivr_app::SharedFlows;
+use crate::b2bua::EngineHandle;
 use crate::http_client::HttpClient;
-use crate::sip::SipCore;
 use crate::store::Store;
 
-/// How often queued HTTP jobs are looked for without a wake-up (a guard:
-/// the engine's host wakes the runner when it queues one).
-const JOB_TICK: Duration = Duration::from_millis(500);
 /// How often expired trajectories are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
@@ -215,11 +209,11 @@ pub(super) fn spawn_sighup(
     }))
 }
 
-/// Runs the engine's HTTP jobs on tokio and feeds the outcomes back.
+/// Runs the engine's HTTP jobs on tokio and hands the outcomes back to the
+/// engine through its handle. Ends when the engine's driver is gone.
 pub(super) fn spawn_http_jobs(
-    core: Arc<SipCore>,
-    transports: Transports,
-    start: Instant,
+    engine: EngineHandle,
+    mut jobs: tokio::sync::mpsc::UnboundedReceiver<HttpJob>,
     ca_file: Option<PathBuf>,
 ) -> tokio::task::JoinHandle<()> {
     // The CA file was checked when the config was loaded.
@@ -230,24 +224,17 @@ pub(super) fn spawn_http_jobs(
             HttpClient::new()
         }
     };
-    let ready = core.b2bua.as_ref().map(|h| h.jobs_ready.clone());
     tokio::spawn(async move {
-        let Some(ready) = ready else { return };
-        loop {
-            let _ = tokio::time::timeout(JOB_TICK, ready.notified()).await;
-            for job in core.b2bua_jobs() {
-                let (core, transports, client) = (core.clone(), transports.clone(), client.clone());
-                tokio::spawn(async move {
-                    let outcome = client
-                        .post_json(&job.url, job.body_json.clone(), job.timeout)
-                        .await;
-                    tracing::debug!(call = %job.call, url = %job.url, ?outcome, "IVR http request done");
-                    let now = Clock { start }.now();
-                    let mut out = Vec::new();
-                    core.b2bua_http_result(&now, &job, outcome, &mut out);
-                    send_all(&core, &transports, &mut out);
-                });
-            }
+        while let Some(job) = jobs.recv().await {
+            let (engine, client) = (engine.clone(), client.clone());
+            tokio::spawn(async move {
+                let outcome = client
+                    .post_json(&job.url, job.body_json.clone(), job.timeout)
+                    .await;
+                tracing::debug!(call = %job.call, url = %job.url, ?outcome, "IVR http request done");
+                // Off the runtime's workers: the hand-back may wait for room.
+                let _ = tokio::task::spawn_blocking(move || engine.http_result(job, outcome)).await;
+            });
         }
     })
 }

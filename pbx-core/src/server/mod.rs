@@ -4,6 +4,7 @@
 
 mod conferences;
 mod handler;
+mod engine_driver;
 mod housekeeping;
 mod http;
 mod ivr;
@@ -86,6 +87,8 @@ pub fn unix_now() -> u64 {
 /// A running server.
 pub struct Server {
     core: Arc<SipCore>,
+    /// The call engine's driver (B2BUA mode).
+    engine_thread: Option<std::thread::JoinHandle<()>>,
     transports: Transports,
     write_behind: Option<WriteBehind>,
     cdr_writer: Option<crate::store::CdrWriter>,
@@ -93,25 +96,43 @@ pub struct Server {
     threads: Vec<std::thread::JoinHandle<()>>,
     metrics_addr: Option<SocketAddr>,
     http: Option<tokio::task::JoinHandle<()>>,
+    /// Tells the HTTP server to finish its requests and close.
+    http_stop: tokio::sync::watch::Sender<bool>,
     /// IVR tasks (HTTP jobs, SIGHUP reload).
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-/// The call engine of `calls.engine = "b2bua"`: pbx's user agent on the
-/// UDP listener, records to `cdr`.
-fn b2bua_host(
-    config: &Config,
+/// What [`b2bua_parts`] needs besides the configuration.
+struct B2buaInputs<'a> {
     udp: SocketAddr,
     cdr: crate::store::CdrQueue,
     seed: u64,
-    listeners: &[(Transport, SocketAddr)],
+    listeners: &'a [(Transport, SocketAddr)],
     flows: Option<crate::b2bua::ivr_app::SharedFlows>,
-) -> crate::sip::B2buaHost {
-    use crate::b2bua::{Engine, EngineConfig, EventBus, Timestamp};
+    location: Arc<Location>,
+    users: Users,
+    anchor: Option<Arc<crate::proxy::MediaAnchor>>,
+    transports: Transports,
+    metrics: Arc<Metrics>,
+    start: Instant,
+}
+
+/// The call engine of `calls.engine = "b2bua"`: pbx's user agent on the
+/// UDP listener, its driver (which owns it), the handle the SIP entry and
+/// the API send through, and the queue of HTTP jobs for the runner.
+fn b2bua_parts(
+    config: &Config,
+    i: B2buaInputs<'_>,
+) -> (
+    crate::sip::B2buaHost,
+    engine_driver::EngineDriver,
+    tokio::sync::mpsc::UnboundedReceiver<crate::b2bua::engine::HttpJob>,
+) {
+    use crate::b2bua::{Engine, EngineConfig, EngineHandle, EventBus, Timestamp};
     let aor = sip_stack::Uri::parse(&format!("sip:pbx@{}", config.domain))
-        .unwrap_or_else(|_| sip_stack::Uri::sip(udp.ip().to_string()));
-    let mut ua = sip_stack::ua::UaConfig::new(aor, udp);
-    ua.seed = seed;
+        .unwrap_or_else(|_| sip_stack::Uri::sip(i.udp.ip().to_string()));
+    let mut ua = sip_stack::ua::UaConfig::new(aor, i.udp);
+    ua.seed = i.seed;
     ua.user_agent = concat!("pbx/", env!("CARGO_PKG_VERSION")).into();
     ua.session_expires = config.calls.session_expires;
     ua.timers = TimerConfig {
@@ -124,22 +145,18 @@ fn b2bua_host(
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64),
     };
-    let engine = Engine::new(
-        EngineConfig {
-            ua,
-            domain: config.domain.clone(),
-            ring_timeout: config.calls.ring_timeout,
-            epoch,
-            music_on_hold: config.calls.music_on_hold.clone(),
-        },
-        EventBus::default(),
-        Arc::new(cdr.clone()),
-    );
+    let engine = Engine::new(EngineConfig {
+        ua,
+        domain: config.domain.clone(),
+        ring_timeout: config.calls.ring_timeout,
+        epoch,
+        music_on_hold: config.calls.music_on_hold.clone(),
+    });
     let endpoints = match crate::b2bua::media::EndpointService::start(
         config.endpoints.clone(),
         config.recordings_dir.clone(),
     ) {
-        Ok(e) => Some(e),
+        Ok(e) => Some(Arc::new(e)),
         Err(e) => {
             tracing::error!(error = %e, "media endpoints not started: conference rooms refuse calls");
             None
@@ -148,26 +165,52 @@ fn b2bua_host(
     if !config.trunks.is_empty() {
         tracing::info!(trunks = config.trunks.len(), "SIP trunks configured");
     }
-    let ivr = flows.map(|flows| crate::b2bua::ivr_app::IvrServices {
+    let ivr = i.flows.map(|flows| crate::b2bua::ivr_app::IvrServices {
         flows,
-        sink: Arc::new(cdr),
+        sink: Arc::new(i.cdr.clone()),
         utc_offset_secs: config.dialplan.utc_offset_secs,
     });
-    crate::sip::B2buaHost {
-        engine: parking_lot::Mutex::new(engine),
-        dialplan: parking_lot::RwLock::new(Arc::new(config.dialplan.clone())),
-        trunks: crate::trunks::Trunks::new(
+    let trunks = Arc::new(
+        crate::trunks::Trunks::new(
             config.trunks.clone(),
-            listeners,
-            seed.rotate_left(29),
+            i.listeners,
+            i.seed.rotate_left(29),
             Instant::now(),
         )
         .with_dns_config(&config.trunks_dns, Instant::now()),
-        ivr,
-        jobs_ready: Arc::default(),
+    );
+    let dialplan: crate::routing::SharedDialplan =
+        Arc::new(parking_lot::RwLock::new(Arc::new(config.dialplan.clone())));
+    let (handle, inputs) = EngineHandle::channel();
+    let (jobs, jobs_rx) = tokio::sync::mpsc::unbounded_channel();
+    let driver = engine_driver::EngineDriver {
+        engine,
+        inputs,
+        routing: crate::routing::RoutingContext {
+            domain: config.domain.clone(),
+            location: i.location,
+            users: i.users,
+            dialplan: dialplan.clone(),
+            trunks: trunks.clone(),
+            ivr,
+            prompts_dir: config.prompts_dir.clone(),
+        },
+        anchor: i.anchor,
+        endpoints: endpoints.clone(),
+        transports: i.transports,
+        metrics: i.metrics,
+        clock: Clock { start: i.start },
+        jobs,
+        records: i.cdr,
+        bus: EventBus::default(),
+    };
+    let host = crate::sip::B2buaHost {
+        engine: handle,
+        dialplan,
+        trunks,
         endpoints,
-        prompts_dir: config.prompts_dir.clone(),
-    }
+    };
+    (host, driver, jobs_rx)
 }
 
 /// Adds the config file's users to the store (hashed for the realm).
@@ -216,14 +259,14 @@ impl Server {
                 default_expires: config.default_expires,
                 max_contacts: config.max_contacts,
             },
-            location,
+            location.clone(),
             Some(write_behind.sender()),
         );
         let auth = Authenticator::new(
             config.realm.clone(),
             config.algorithms.clone(),
             NonceBook::new(key, config.nonce_ttl.as_secs()),
-            users,
+            users.clone(),
         );
 
         let udp_threads = if config.udp_threads == 0 {
@@ -264,10 +307,10 @@ impl Server {
         };
         let anchor = match config.media.mode {
             crate::proxy::AnchorMode::Never => None,
-            _ => Some(
+            _ => Some(Arc::new(
                 crate::proxy::MediaAnchor::start(config.media.clone())
                     .map_err(ServerError::Media)?,
-            ),
+            )),
         };
         let start = Instant::now();
         let cell: Arc<OnceLock<(Arc<SipCore>, Transports)>> = Arc::new(OnceLock::new());
@@ -304,13 +347,21 @@ impl Server {
         let b2bua = cdr_writer.as_ref().and_then(|w| {
             let udp = transports.local_addr(Transport::Udp)?;
             let shared = flows.as_ref().map(|(f, _)| f.clone());
-            Some(b2bua_host(
+            Some(b2bua_parts(
                 &config,
-                udp,
-                w.queue(),
-                rng.next_u64(),
-                &listeners,
-                shared,
+                B2buaInputs {
+                    udp,
+                    cdr: w.queue(),
+                    seed: rng.next_u64(),
+                    listeners: &listeners,
+                    flows: shared,
+                    location: location.clone(),
+                    users: users.clone(),
+                    anchor: anchor.clone(),
+                    transports: transports.clone(),
+                    metrics: metrics.clone(),
+                    start,
+                },
             ))
         });
         if b2bua.is_none() && !config.trunks.is_empty() {
@@ -350,29 +401,28 @@ impl Server {
                 k
             },
         });
-        if let Some(host) = b2bua {
+        let mut tasks = Vec::new();
+        let mut engine_thread = None;
+        if let Some((host, driver, jobs)) = b2bua {
             tracing::info!("calls handled by the B2BUA");
+            tasks.push(ivr::spawn_http_jobs(
+                host.engine.clone(),
+                jobs,
+                config.ivr.http_ca_file.clone(),
+            ));
+            engine_thread = Some(driver.spawn());
             core = core.with_b2bua(host);
         }
         let core = Arc::new(core);
         let _ = cell.set((core.clone(), transports.clone()));
 
         let stop = Arc::new(AtomicBool::new(false));
-        let mut tasks = Vec::new();
         let mut threads = Vec::new();
-        if core.b2bua.is_some() {
-            tasks.push(ivr::spawn_http_jobs(
-                core.clone(),
-                transports.clone(),
-                start,
-                config.ivr.http_ca_file.clone(),
-            ));
-        }
         if core.b2bua.is_some() {
             // Trunk host names (RFC 3263): resolved off the SIP path.
             tasks.push(crate::trunks::dns::lookup::spawn(
                 core.clone(),
-                |c: &SipCore| c.b2bua.as_ref().map(|h| &h.trunks),
+                |c: &SipCore| c.b2bua.as_ref().map(|h| &*h.trunks),
                 config.trunks_dns.clone(),
                 rng.next_u64(),
             ));
@@ -400,6 +450,7 @@ impl Server {
             ),
         ]);
 
+        let http_stop = tokio::sync::watch::Sender::new(false);
         let (http, metrics_addr) = match config.metrics_listen {
             Some(addr) => {
                 let token =
@@ -416,10 +467,16 @@ impl Server {
                     flows: admin_flows,
                     config_file,
                 };
-                let (task, bound) =
-                    http::serve_metrics(addr, core.clone(), transports.clone(), start, admin)
-                        .await
-                        .map_err(|source| ServerError::Metrics { addr, source })?;
+                let (task, bound) = http::serve_metrics(
+                    addr,
+                    core.clone(),
+                    transports.clone(),
+                    start,
+                    admin,
+                    http_stop.subscribe(),
+                )
+                .await
+                .map_err(|source| ServerError::Metrics { addr, source })?;
                 tracing::info!(%bound, "metrics on http://{bound}/metrics");
                 (Some(task), Some(bound))
             }
@@ -427,6 +484,7 @@ impl Server {
         };
         Ok(Self {
             core,
+            engine_thread,
             transports,
             write_behind: Some(write_behind),
             cdr_writer,
@@ -434,6 +492,7 @@ impl Server {
             threads,
             metrics_addr,
             http,
+            http_stop,
             tasks,
         })
     }
@@ -472,13 +531,43 @@ impl Server {
         self.metrics_addr
     }
 
-    /// Graceful stop: close the listeners, stop the threads, flush bindings to disk.
+    /// Graceful stop, in order: stop taking calls (503), end the live
+    /// calls (BYE; their records say `pbx.shutdown`), remove the trunks'
+    /// registrations, give the BYEs a moment to be answered, stop the
+    /// engine's driver (it delivers its last events to the CDR writer and
+    /// the outbox), close the HTTP server after its requests, close the
+    /// listeners and threads, then flush bindings, records and events to
+    /// disk. No task holding data is aborted.
     pub async fn shutdown(mut self) {
-        self.unregister_trunks().await;
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(h) = self.http.take() {
-            h.abort();
+        self.core.stop_taking_calls();
+        let mut ended = 0;
+        if let Some(host) = &self.core.b2bua {
+            match host.engine.command(crate::b2bua::Command::HangupAll).await {
+                Ok(n) => ended = n,
+                Err(e) => tracing::warn!(error = %e, "live calls not ended"),
+            }
         }
+        self.unregister_trunks().await;
+        if ended > 0 {
+            tracing::info!(calls = ended, "live calls ended");
+            // The BYEs' 200s (and retransmissions for lost ones).
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        if let Some(host) = &self.core.b2bua {
+            host.engine.stop();
+        }
+        if let Some(t) = self.engine_thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+        let _ = self.http_stop.send(true);
+        if let Some(h) = self.http.take() {
+            if tokio::time::timeout(Duration::from_secs(5), h).await.is_err() {
+                tracing::warn!("HTTP requests still running after 5 s; closing");
+            }
+        }
+        self.stop.store(true, Ordering::SeqCst);
+        // What is left holds no data: the IVR job runner (its engine is
+        // gone), the DNS refresher, the SIGHUP listener.
         for t in self.tasks.drain(..) {
             t.abort();
         }

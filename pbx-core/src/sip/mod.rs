@@ -11,7 +11,7 @@
 mod b2bua;
 mod register;
 
-pub use b2bua::{B2buaHost, CoreRouter};
+pub use b2bua::B2buaHost;
 #[cfg(test)]
 mod tests;
 
@@ -63,11 +63,14 @@ pub struct SipCore {
     pub register_auth: bool,
     /// Branch and tag generator.
     pub ids: IdGen,
-    /// Media anchoring (None: `media.anchor = "never"`).
-    pub anchor: Option<proxy::MediaAnchor>,
+    /// Media anchoring (None: `media.anchor = "never"`); shared with the
+    /// call engine's driver in B2BUA mode.
+    pub anchor: Option<Arc<proxy::MediaAnchor>>,
     route_key: [u8; 32],
     /// The call engine (`calls.engine = "b2bua"`); None: the proxy handles calls.
     pub b2bua: Option<B2buaHost>,
+    /// Set when the server is stopping: new calls are refused with 503.
+    draining: std::sync::atomic::AtomicBool,
     shards: Vec<Mutex<Shard>>,
     shard_hasher: ahash::RandomState,
 }
@@ -95,7 +98,7 @@ pub struct SipCoreParts {
     /// Transaction timers.
     pub timers: TimerConfig,
     /// Media anchoring.
-    pub anchor: Option<proxy::MediaAnchor>,
+    pub anchor: Option<Arc<proxy::MediaAnchor>>,
     /// Secret key of the Record-Route tokens (random, from the driver).
     pub route_key: [u8; 32],
 }
@@ -118,6 +121,7 @@ impl SipCore {
             anchor: p.anchor,
             route_key: p.route_key,
             b2bua: None,
+            draining: std::sync::atomic::AtomicBool::new(false),
             shards,
             shard_hasher: ahash::RandomState::with_seeds(p.seed, 7, 11, 13),
         }
@@ -131,6 +135,18 @@ impl SipCore {
             .expect("HMAC takes any key length");
         mac.update(call_id.as_bytes());
         hex::encode(&mac.finalize().into_bytes()[..8])
+    }
+
+    /// Stops taking new calls (503 with Retry-After): the first step of a
+    /// graceful stop. Calls in progress go on.
+    pub fn stop_taking_calls(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether new calls are refused (the server is stopping).
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether `ip` belongs to a trusted peer.
@@ -169,7 +185,6 @@ impl SipCore {
                     return;
                 };
                 // Everything logged for this message carries its Call-ID (a no-op unless debug is on).
-                let _span = tracing::debug_span!("sip", call_id).entered();
                 let _span = tracing::debug_span!("sip", call_id).entered();
                 let mut shard = self.shard_of(call_id).lock();
                 shard
@@ -245,7 +260,6 @@ impl SipCore {
     /// Runs due transaction timers.
     pub fn handle_timers(&self, now: &Now, out: &mut Outbox) {
         if let Some(host) = &self.b2bua {
-            self.b2bua_timers(host, now, out);
             self.trunk_timers(host, now, out);
         }
         for shard in &self.shards {

@@ -124,6 +124,19 @@ pub(super) enum CdrOp {
     Quality(String, [LegQuality; 2]),
     /// An IVR trajectory part (`store/trajectory.rs`).
     Trajectory(TrajectoryRecord),
+    /// Everything one engine step produced: written in one transaction.
+    Step(Vec<StepWrite>),
+}
+
+/// One write of an engine step ([`CdrQueue::step`]).
+#[derive(Debug, Clone)]
+pub enum StepWrite {
+    /// A finished call's record.
+    Record(Box<CallRecord>),
+    /// Media quality of a call's legs.
+    Quality(String, [LegQuality; 2]),
+    /// An event for the outbox (`store/outbox.rs`).
+    Event(super::OutboxEvent),
 }
 
 impl Store {
@@ -139,6 +152,11 @@ impl Store {
                 CdrOp::Insert(r) => insert(&tx, r),
                 CdrOp::Quality(call_id, q) => quality(&tx, call_id, q),
                 CdrOp::Trajectory(t) => super::trajectory::insert(&tx, t),
+                CdrOp::Step(writes) => writes.iter().try_for_each(|w| match w {
+                    StepWrite::Record(r) => insert(&tx, r),
+                    StepWrite::Quality(call_id, q) => quality(&tx, call_id, q),
+                    StepWrite::Event(e) => super::outbox::insert(&tx, e),
+                }),
             }
             .map_err(wrap)?;
         }
@@ -373,6 +391,15 @@ impl CdrSink for CdrQueue {
 
     fn quality(&self, call_id: &str, legs: [LegQuality; 2]) {
         let _ = self.tx.send(CdrOp::Quality(call_id.to_owned(), legs));
+    }
+}
+
+impl CdrQueue {
+    /// Queues what one engine step produced, to be committed together.
+    pub fn step(&self, writes: Vec<StepWrite>) {
+        if !writes.is_empty() {
+            let _ = self.tx.send(CdrOp::Step(writes));
+        }
     }
 }
 

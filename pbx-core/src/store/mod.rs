@@ -3,11 +3,13 @@
 //! (WAL mode, busy timeout).
 
 mod cdr;
+mod outbox;
 mod sqlite;
 mod trajectory;
 mod write_behind;
 
-pub use cdr::{CdrFilter, CdrQueue, CdrWriter, StoredCdr};
+pub use cdr::{CdrFilter, CdrQueue, CdrWriter, StoredCdr, StepWrite};
+pub use outbox::{OutboxEvent, StoredEvent};
 pub use sqlite::{Store, StoreError, UserRow};
 pub use trajectory::StoredTrajectory;
 pub use write_behind::{BindingChange, WriteBehind};

@@ -107,6 +107,7 @@ impl Store {
         super::cdr::migrate(&conn).map_err(wrap)?;
         conn.execute_batch(super::trajectory::SCHEMA)
             .map_err(wrap)?;
+        conn.execute_batch(super::outbox::SCHEMA).map_err(wrap)?;
         Ok(Self {
             conn,
             path: path.to_owned(),

@@ -10,6 +10,7 @@ use super::{stale, Engine, Leg, Services};
 use crate::b2bua::app::{Action, LegEvent, LegState};
 use crate::b2bua::call::HangupCause;
 use crate::b2bua::cdr::{CallRecord, LegRecord};
+use crate::b2bua::events::EngineEventKind;
 use crate::b2bua::{CallId, LegId};
 
 impl Engine {
@@ -301,7 +302,7 @@ impl Engine {
                 record.caller_e164 = entry.class.caller_e164.take();
                 record.callee_e164 = entry.class.callee_e164.take();
                 tracing::debug!(call = %id, disposition = %record.disposition, cause = %record.hangup_cause, "call ended");
-                self.sink.write(record);
+                self.emit(EngineEventKind::Record(Box::new(record)));
             }
             None => tracing::warn!(call = %id, "ended call without a record"),
         }

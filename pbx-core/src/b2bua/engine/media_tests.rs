@@ -188,8 +188,6 @@ impl World {
                 },
                 music_on_hold: None,
             },
-            EventBus::default(),
-            sink.clone(),
         );
         let seen = Arc::new(Mutex::new(Vec::new()));
         Self {
@@ -222,6 +220,7 @@ impl World {
                 }
             }
             if wire.is_empty() {
+                self.drain_engine();
                 return;
             }
             for data in wire {
@@ -238,6 +237,11 @@ impl World {
             }
         }
         panic!("the network never went quiet");
+    }
+
+    /// The engine's records to the sink (call events are not looked at here).
+    fn drain_engine(&mut self) {
+        super::tests::drain_into(&mut self.engine, &self.sink, &mut Vec::new());
     }
 
     fn media_event(&mut self, ev: EndpointEvent) {

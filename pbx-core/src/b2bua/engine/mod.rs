@@ -7,10 +7,12 @@
 //!
 //! UA events become [`LegEvent`]s (with SDP rewritten by the relay for the
 //! other side) for the call's [`Application`]; its [`Action`]s become UA
-//! commands (`actions.rs`). When a call ends its record goes to the
-//! [`CdrSink`], its events to the [`EventBus`].
+//! commands (`actions.rs`). Everything that happens — call events, the
+//! record of an ended call, its media quality — leaves as a numbered
+//! [`EngineEvent`] through [`Engine::poll_event`]; the driver delivers them.
 
 mod actions;
+mod commands;
 mod handover;
 mod jobs;
 mod legs;
@@ -24,7 +26,6 @@ mod xfer;
 mod xfer_app;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sip_stack::deadlines::DeadlineMap;
@@ -34,12 +35,13 @@ use sip_stack::Peer;
 
 use super::app::{Action, AppView, Application, DialTarget, LegEvent, LegState, LegView};
 use super::call::{Call, CallState, HangupCause};
-use super::cdr::{CdrSink, LegQuality};
-use super::events::EventBus;
+use super::cdr::LegQuality;
+use super::events::{EngineEvent, EngineEventKind};
 use super::{CallId, LegId, Timestamp};
 use crate::proxy::anchor::{Anchored, MediaAnchor, RelayDtmf};
 use crate::sip::Outbox;
 
+pub use commands::{Command, CommandError, CommandResult};
 pub use jobs::HttpJob;
 
 /// Settings of an [`Engine`].
@@ -260,8 +262,10 @@ pub struct Engine {
     /// Media endpoint → its call and leg (until the endpoint reports closed).
     endpoints: HashMap<media::endpoint::EndpointId, media_actions::MediaLeg>,
     next_call: u64,
-    bus: EventBus,
-    sink: Arc<dyn CdrSink>,
+    /// Output not yet drained by the driver ([`Engine::poll_event`]).
+    events: VecDeque<EngineEvent>,
+    /// Number of events emitted so far.
+    seq: u64,
     pending: VecDeque<(CallId, LegEvent)>,
     /// HTTP requests of applications waiting for the driver.
     jobs: VecDeque<HttpJob>,
@@ -269,7 +273,7 @@ pub struct Engine {
 
 impl Engine {
     /// An engine with no calls.
-    pub fn new(config: EngineConfig, bus: EventBus, sink: Arc<dyn CdrSink>) -> Self {
+    pub fn new(config: EngineConfig) -> Self {
         let mut ua_config = config.ua.clone();
         // Ringing is sent when the callee rings, not on arrival.
         ua_config.auto_ringing = false;
@@ -285,16 +289,25 @@ impl Engine {
             sessions: HashMap::new(),
             relay_calls: HashMap::new(),
             endpoints: HashMap::new(),
-            bus,
-            sink,
+            events: VecDeque::new(),
+            seq: 0,
             pending: VecDeque::new(),
             jobs: VecDeque::new(),
         }
     }
 
-    /// The event bus.
-    pub fn bus(&self) -> &EventBus {
-        &self.bus
+    /// The next output event, oldest first: drain after every `handle_*`.
+    pub fn poll_event(&mut self) -> Option<EngineEvent> {
+        self.events.pop_front()
+    }
+
+    /// Queues an output event with the next sequence number.
+    fn emit(&mut self, kind: EngineEventKind) {
+        self.seq += 1;
+        self.events.push_back(EngineEvent {
+            seq: self.seq,
+            kind,
+        });
     }
 
     /// A SIP message for a B2BUA call (anything but REGISTER and OPTIONS to
@@ -355,7 +368,7 @@ impl Engine {
     /// adds per-leg quality to the call's record.
     pub fn handle_relay_closed(&mut self, relay_session: u64, legs: [LegQuality; 2]) {
         if let Some(call_id) = self.relay_calls.remove(&relay_session) {
-            self.sink.quality(&call_id, legs);
+            self.emit(EngineEventKind::Quality { call_id, legs });
         }
     }
 
@@ -363,7 +376,7 @@ impl Engine {
     /// the relay saw, from `MediaAnchor::poll_dtmf`): the call's application
     /// gets [`LegEvent::Dtmf`] for the caller (side A) or for the leg the
     /// relay's callee side serves (side B: the answered leg), as for SIP
-    /// INFO keys; the bridge turns it into `CallEventKind::Dtmf` on the bus.
+    /// INFO keys; the bridge turns it into a `CallEventKind::Dtmf` event.
     /// While pbx's own media answers the call the endpoint reports the keys
     /// itself, so the relay's report is dropped.
     pub fn handle_relay_dtmf(
@@ -489,10 +502,15 @@ impl Engine {
         let Some(entry) = self.calls.get_mut(&id) else {
             return;
         };
+        let ended = entry.call.state() == CallState::Ended;
         while let Some(ev) = entry.call.poll_event() {
-            self.bus.publish(ev);
+            self.seq += 1;
+            self.events.push_back(EngineEvent {
+                seq: self.seq,
+                kind: EngineEventKind::Call(ev),
+            });
         }
-        if entry.call.state() == CallState::Ended {
+        if ended {
             self.finish(now, id, svc);
         }
     }

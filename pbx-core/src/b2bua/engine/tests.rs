@@ -99,7 +99,8 @@ struct World {
     to_alice: Vec<SipMessage>,
     /// Raw messages pbx sent to Bob (to inspect From and privacy headers).
     to_bob: Vec<SipMessage>,
-    events: tokio::sync::broadcast::Receiver<crate::b2bua::CallEvent>,
+    /// Call events the engine emitted, not yet read by a test.
+    events: Vec<crate::b2bua::CallEvent>,
     /// pbx's media endpoints (IVR tests; None elsewhere).
     eps: Option<Box<dyn crate::b2bua::media::MediaEndpoints>>,
     /// The media relay (relay tests; None elsewhere).
@@ -154,8 +155,6 @@ impl World {
         let mut p = UaConfig::new(Uri::parse("sip:pbx@pbx.test").unwrap(), addr(PBX));
         p.seed = 3;
         let sink = Arc::new(MemoryCdrSink::default());
-        let bus = EventBus::default();
-        let events = bus.subscribe();
         let engine = Engine::new(
             EngineConfig {
                 ua: p,
@@ -167,8 +166,6 @@ impl World {
                 },
                 music_on_hold: None,
             },
-            bus,
-            sink.clone(),
         );
         Self {
             now,
@@ -189,7 +186,7 @@ impl World {
             carol_events: Vec::new(),
             to_alice: Vec::new(),
             to_bob: Vec::new(),
-            events,
+            events: Vec::new(),
             eps: None,
             anchor: None,
         }
@@ -212,6 +209,7 @@ impl World {
                 }
             }
             if wire.is_empty() {
+                self.drain_engine();
                 return;
             }
             for (from, to, data) in wire {
@@ -298,9 +296,38 @@ impl World {
     }
 
     fn event_kinds(&mut self) -> Vec<CallEventKind> {
-        std::iter::from_fn(|| self.events.try_recv().ok())
-            .map(|e| e.kind)
-            .collect()
+        self.drain_engine();
+        self.events.drain(..).map(|e| e.kind).collect()
+    }
+
+    /// What the engine emitted, as its driver delivers it: records and
+    /// quality to the sink, call events to the test; the sequence numbers
+    /// have no gap.
+    fn drain_engine(&mut self) {
+        drain_into(&mut self.engine, &self.sink, &mut self.events);
+    }
+}
+
+/// Delivers the engine's output events; checks that their numbers follow
+/// one another.
+pub(super) fn drain_into(
+    engine: &mut Engine,
+    sink: &MemoryCdrSink,
+    events: &mut Vec<crate::b2bua::CallEvent>,
+) {
+    use crate::b2bua::cdr::CdrSink;
+    use crate::b2bua::EngineEventKind;
+    let mut last: Option<u64> = None;
+    while let Some(ev) = engine.poll_event() {
+        if let Some(l) = last {
+            assert_eq!(ev.seq, l + 1, "engine events are numbered without gaps");
+        }
+        last = Some(ev.seq);
+        match ev.kind {
+            EngineEventKind::Call(c) => events.push(c),
+            EngineEventKind::Record(r) => sink.write(*r),
+            EngineEventKind::Quality { call_id, legs } => sink.quality(&call_id, legs),
+        }
     }
 }
 

@@ -1,0 +1,88 @@
+//! Commands from outside SIP — the admin API, the CLI, shutdown, and later
+//! the contact-center layer (originate, queue and agent operations): the
+//! driver hands them to [`Engine::handle_command`] between SIP inputs, so
+//! they act on calls exactly as a SIP event would, on the engine's own
+//! thread.
+
+use std::time::Instant;
+
+use super::{Engine, Services};
+use crate::b2bua::call::{CallInput, HangupCause, Side};
+use crate::b2bua::CallId;
+use crate::sip::Outbox;
+
+/// What a command asks of the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Command {
+    /// End one live call (`admin.hangup` in its record).
+    Hangup(CallId),
+    /// End every live call (`pbx.shutdown`): the first step of a graceful
+    /// stop, before the listeners close.
+    HangupAll,
+}
+
+/// Why a command was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// No live call has this id.
+    #[error("no live call {0}")]
+    NoSuchCall(CallId),
+    /// The engine is not running (no B2BUA, or it stopped).
+    #[error("the call engine is not running")]
+    NotRunning,
+    /// The engine's input queue is full; try again.
+    #[error("the call engine is overloaded; try again")]
+    Busy,
+}
+
+/// A command's result: how many calls it ended.
+pub type CommandResult = Result<usize, CommandError>;
+
+impl Engine {
+    /// Runs one command at `now`; its SIP output goes to `out` and its
+    /// events to [`Engine::poll_event`], as for a SIP input.
+    pub fn handle_command(
+        &mut self,
+        now: Instant,
+        command: Command,
+        svc: Services<'_>,
+        out: &mut Outbox,
+    ) -> CommandResult {
+        let ended = match command {
+            Command::Hangup(id) => {
+                if !self.calls.contains_key(&id) {
+                    return Err(CommandError::NoSuchCall(id));
+                }
+                self.end_call(now, id, HangupCause::Administrative, svc);
+                1
+            }
+            Command::HangupAll => {
+                let ids: Vec<CallId> = self.calls.keys().copied().collect();
+                for &id in &ids {
+                    self.end_call(now, id, HangupCause::Shutdown, svc);
+                }
+                ids.len()
+            }
+        };
+        self.pump(now, svc, out);
+        Ok(ended)
+    }
+
+    /// Ends a call from pbx's side: the call state machine takes the
+    /// hangup, then the usual teardown (BYE or final response to every
+    /// leg, relay and endpoints released, record written).
+    fn end_call(&mut self, now: Instant, id: CallId, cause: HangupCause, svc: Services<'_>) {
+        if let Some(entry) = self.calls.get_mut(&id) {
+            if let Err(e) = entry
+                .call
+                .handle_input(now, CallInput::Hangup(cause, Side::Pbx))
+            {
+                tracing::debug!(call = %id, error = %e, "hangup input refused; tearing down");
+            }
+            tracing::info!(call = %id, cause = cause.code(), "call ended by pbx");
+        }
+        self.after_call(now, id, svc);
+    }
+}

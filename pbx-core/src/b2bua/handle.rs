@@ -1,0 +1,152 @@
+//! The seam between the call engine and everything that is not its driver:
+//! the SIP entry, the HTTP API, the job runner and shutdown send
+//! [`EngineInput`]s through an [`EngineHandle`]; only the driver thread owns
+//! the [`super::Engine`]. Nobody takes a lock on the engine, and an input
+//! from HTTP is handled between two SIP messages exactly like one of them.
+//!
+//! The queue is bounded: a SIP message that finds it full is dropped and
+//! counted (the UA retransmits; nothing waits on a stalled engine), a
+//! command is refused with [`CommandError::Busy`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use sip_stack::message::SipMessage;
+use sip_stack::Peer;
+
+use super::app::HttpOutcome;
+use super::engine::{Command, CommandError, CommandResult, HttpJob, LiveCall};
+
+/// Inputs waiting for the engine's driver.
+pub const QUEUE_CAPACITY: usize = 65_536;
+
+/// One input for the engine's driver.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum EngineInput {
+    /// A SIP message for a B2BUA call, already validated and admitted by
+    /// the SIP entry.
+    Sip {
+        /// The message.
+        msg: SipMessage,
+        /// Who sent it.
+        peer: Peer,
+        /// The trunk whose carrier sent it.
+        source_trunk: Option<usize>,
+        /// A new INVITE of a local user or trusted peer (may leave through
+        /// a trunk).
+        may_call_out: bool,
+    },
+    /// The outcome of an HTTP job the engine asked for.
+    HttpResult {
+        /// The job.
+        job: HttpJob,
+        /// What came back.
+        outcome: HttpOutcome,
+    },
+    /// A command; the result goes to `reply` (when given).
+    Command {
+        /// What to do.
+        command: Command,
+        /// Where the result goes.
+        reply: Option<tokio::sync::oneshot::Sender<CommandResult>>,
+    },
+    /// The live calls, for `pbx calls`.
+    LiveCalls(tokio::sync::oneshot::Sender<Vec<LiveCall>>),
+    /// Finish what is queued, deliver the engine's last events and stop.
+    Stop,
+}
+
+/// The sending side; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct EngineHandle {
+    tx: Sender<EngineInput>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl EngineHandle {
+    /// A handle and the receiving side its driver reads.
+    pub fn channel() -> (Self, Receiver<EngineInput>) {
+        let (tx, rx) = crossbeam_channel::bounded(QUEUE_CAPACITY);
+        (
+            Self {
+                tx,
+                dropped: Arc::default(),
+            },
+            rx,
+        )
+    }
+
+    /// Queues a SIP message; false (and counted) when the queue is full or
+    /// the engine stopped.
+    pub fn sip(
+        &self,
+        msg: SipMessage,
+        peer: Peer,
+        source_trunk: Option<usize>,
+        may_call_out: bool,
+    ) -> bool {
+        let input = EngineInput::Sip {
+            msg,
+            peer,
+            source_trunk,
+            may_call_out,
+        };
+        let ok = self.tx.try_send(input).is_ok();
+        if !ok {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// SIP messages dropped because the engine's queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Inputs waiting now.
+    pub fn queued(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// Hands back a job's outcome (waits up to a second for room: an
+    /// application waits for it).
+    pub fn http_result(&self, job: HttpJob, outcome: HttpOutcome) {
+        let input = EngineInput::HttpResult { job, outcome };
+        if let Err(e) = self.tx.send_timeout(input, Duration::from_secs(1)) {
+            tracing::warn!(error = %e, "HTTP job result lost: the engine is not taking input");
+        }
+    }
+
+    /// Runs a command and waits for its result.
+    pub async fn command(&self, command: Command) -> CommandResult {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.try_send(EngineInput::Command {
+            command,
+            reply: Some(reply),
+        })?;
+        rx.await.unwrap_or(Err(CommandError::NotRunning))
+    }
+
+    /// The live calls.
+    pub async fn live_calls(&self) -> Result<Vec<LiveCall>, CommandError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.try_send(EngineInput::LiveCalls(reply))?;
+        rx.await.map_err(|_| CommandError::NotRunning)
+    }
+
+    /// Asks the driver to stop after what is queued (blocks while the queue
+    /// is full: shutdown must get through).
+    pub fn stop(&self) {
+        let _ = self.tx.send(EngineInput::Stop);
+    }
+
+    fn try_send(&self, input: EngineInput) -> Result<(), CommandError> {
+        self.tx.try_send(input).map_err(|e| match e {
+            TrySendError::Full(_) => CommandError::Busy,
+            TrySendError::Disconnected(_) => CommandError::NotRunning,
+        })
+    }
+}

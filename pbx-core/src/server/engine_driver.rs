@@ -1,0 +1,257 @@
+//! The call engine's driver: one thread owns the [`Engine`] and feeds it —
+//! SIP messages, commands and HTTP job results from its [`EngineHandle`]
+//! queue, timers at [`Engine::poll_timeout`], pbx's media endpoints' events
+//! and the relay's key presses and final stats on a short tick. After every
+//! input it drains the engine: datagrams to the transports, HTTP jobs to the
+//! job runner, and the numbered events to
+//! - the CDR writer, as one batch per step, so records, media quality and
+//!   the durable outbox rows (`store/outbox.rs`) of that step commit in one
+//!   transaction;
+//! - the in-process [`EventBus`] of live views (lossy by design).
+//!
+//! [`EngineHandle`]: crate::b2bua::EngineHandle
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use sip_stack::transport::Transports;
+
+use super::Clock;
+use crate::b2bua::engine::{HttpJob, Services};
+use crate::b2bua::media::{EndpointService, MediaEndpoints};
+use crate::b2bua::{Engine, EngineEvent, EngineEventKind, EngineInput, EventBus};
+use crate::metrics::Metrics;
+use crate::proxy::MediaAnchor;
+use crate::routing::RoutingContext;
+use crate::sip::Outbox;
+use crate::store::{CdrQueue, OutboxEvent, StepWrite};
+
+/// How often media events, relay key presses are looked at when no input
+/// or timer wakes the driver sooner.
+const MEDIA_TICK: Duration = Duration::from_millis(5);
+/// How often the relay's closed sessions (final stats) are collected.
+const RELAY_STATS_TICK: Duration = Duration::from_millis(50);
+/// Inputs handled before the driver drains and looks at its timers.
+const BATCH: usize = 64;
+
+/// What the driver owns besides the engine.
+pub(super) struct EngineDriver {
+    pub(super) engine: Engine,
+    pub(super) inputs: Receiver<EngineInput>,
+    pub(super) routing: RoutingContext,
+    pub(super) anchor: Option<Arc<MediaAnchor>>,
+    pub(super) endpoints: Option<Arc<EndpointService>>,
+    pub(super) transports: Transports,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) clock: Clock,
+    /// HTTP jobs for the runner task (`server/ivr.rs`).
+    pub(super) jobs: tokio::sync::mpsc::UnboundedSender<HttpJob>,
+    pub(super) records: CdrQueue,
+    pub(super) bus: EventBus,
+}
+
+impl EngineDriver {
+    /// Starts the driver thread; it ends after [`EngineInput::Stop`] (or
+    /// when every handle is gone), having delivered the last events.
+    pub(super) fn spawn(self) -> JoinHandle<()> {
+        std::thread::Builder::new()
+            .name("pbx-engine".into())
+            .spawn(move || self.run())
+            .expect("spawning the engine thread")
+    }
+
+    fn run(mut self) {
+        let mut out: Outbox = Vec::new();
+        let mut last_stats = Instant::now();
+        loop {
+            let now = self.clock.now();
+            let wait = self
+                .engine
+                .poll_timeout()
+                .map_or(MEDIA_TICK, |t| t.saturating_duration_since(now.instant))
+                .min(MEDIA_TICK);
+            let mut stop = false;
+            match self.inputs.recv_timeout(wait) {
+                Ok(input) => {
+                    stop |= self.handle(input, &mut out);
+                    for _ in 0..BATCH {
+                        if stop {
+                            break;
+                        }
+                        let Ok(input) = self.inputs.try_recv() else {
+                            break;
+                        };
+                        stop |= self.handle(input, &mut out);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => stop = true,
+            }
+            self.media(&mut out);
+            if last_stats.elapsed() >= RELAY_STATS_TICK {
+                last_stats = Instant::now();
+                self.relay_stats();
+            }
+            let now = self.clock.now();
+            if self.engine.poll_timeout().is_some_and(|t| t <= now.instant) {
+                let router = self.routing.router(now.unix_secs, None, false);
+                let svc = services(&router, &self.anchor, &self.endpoints);
+                self.engine.handle_timeout(now.instant, svc, &mut out);
+            }
+            self.drain(&mut out);
+            if stop {
+                tracing::debug!(live = self.engine.len(), "engine driver stopped");
+                return;
+            }
+        }
+    }
+
+    /// One input; true for [`EngineInput::Stop`].
+    fn handle(&mut self, input: EngineInput, out: &mut Outbox) -> bool {
+        let now = self.clock.now();
+        match input {
+            EngineInput::Sip {
+                msg,
+                peer,
+                source_trunk,
+                may_call_out,
+            } => {
+                let router = self
+                    .routing
+                    .router(now.unix_secs, source_trunk, may_call_out);
+                let svc = services(&router, &self.anchor, &self.endpoints);
+                self.engine.handle_message(now.instant, msg, peer, svc, out);
+            }
+            EngineInput::HttpResult { job, outcome } => {
+                let router = self.routing.router(now.unix_secs, None, false);
+                let svc = services(&router, &self.anchor, &self.endpoints);
+                self.engine
+                    .handle_http_result(now.instant, job.call, job.id, outcome, svc, out);
+            }
+            EngineInput::Command { command, reply } => {
+                let router = self.routing.router(now.unix_secs, None, false);
+                let svc = services(&router, &self.anchor, &self.endpoints);
+                let result = self.engine.handle_command(now.instant, command, svc, out);
+                if let Some(reply) = reply {
+                    let _ = reply.send(result);
+                }
+            }
+            EngineInput::LiveCalls(reply) => {
+                let _ = reply.send(self.engine.live_calls(now.instant));
+            }
+            EngineInput::Stop => return true,
+        }
+        // Send as we go: a batch of inputs must not hold back the first answers.
+        self.send(out);
+        false
+    }
+
+    /// pbx's media endpoints' events and the key presses the relay saw.
+    fn media(&mut self, out: &mut Outbox) {
+        let now = self.clock.now();
+        let router = self.routing.router(now.unix_secs, None, false);
+        if let Some(eps) = &self.endpoints {
+            while let Some(ev) = eps.poll_event() {
+                let svc = services(&router, &self.anchor, &self.endpoints);
+                self.engine.handle_media_event(now.instant, ev, svc, out);
+            }
+        }
+        if let Some(anchor) = &self.anchor {
+            for dtmf in anchor.poll_dtmf() {
+                let svc = services(&router, &self.anchor, &self.endpoints);
+                self.engine.handle_relay_dtmf(now.instant, dtmf, svc, out);
+            }
+        }
+    }
+
+    /// Final stats of the relay sessions that closed.
+    fn relay_stats(&mut self) {
+        if let Some(anchor) = &self.anchor {
+            for (id, stats) in anchor.poll_closed() {
+                let q = [(&stats.0).into(), (&stats.1).into()];
+                self.engine.handle_relay_closed(id, q);
+            }
+        }
+    }
+
+    /// Everything the engine produced: datagrams, jobs, events.
+    fn drain(&mut self, out: &mut Outbox) {
+        self.send(out);
+        while let Some(job) = self.engine.poll_job() {
+            if self.jobs.send(job).is_err() {
+                tracing::warn!("no HTTP job runner: job dropped");
+            }
+        }
+        let mut writes = Vec::new();
+        while let Some(ev) = self.engine.poll_event() {
+            self.metrics.engine_events.inc();
+            deliver(ev, &mut writes, &self.bus);
+        }
+        self.records.step(writes);
+    }
+
+    fn send(&self, out: &mut Outbox) {
+        for (peer, data) in out.drain(..) {
+            if let Err(e) = self.transports.send(&peer, data) {
+                self.metrics.send_errors.inc();
+                tracing::debug!(%peer, error = %e, "send failed");
+            }
+        }
+    }
+}
+
+fn services<'a>(
+    router: &'a dyn crate::b2bua::engine::Router,
+    anchor: &'a Option<Arc<MediaAnchor>>,
+    endpoints: &'a Option<Arc<EndpointService>>,
+) -> Services<'a> {
+    Services {
+        router,
+        anchor: anchor.as_deref(),
+        endpoints: endpoints.as_deref().map(|e| e as &dyn MediaEndpoints),
+    }
+}
+
+/// One engine event to its consumers: call events to the live bus and the
+/// outbox; a record to the records table, attached to its `call.ended`
+/// outbox row (which precedes it in the same step); quality to the record.
+pub(super) fn deliver(ev: EngineEvent, writes: &mut Vec<StepWrite>, bus: &EventBus) {
+    match ev.kind {
+        EngineEventKind::Call(call) => {
+            let id = call.call.to_string();
+            writes.push(StepWrite::Event(OutboxEvent {
+                event_id: format!("evt_{id}_{}", ev.seq),
+                call_id: id,
+                kind: call.name().to_owned(),
+                at_ms: call.unix_ms,
+                payload: call.to_json(),
+            }));
+            bus.publish(call);
+        }
+        EngineEventKind::Record(record) => {
+            let ended = writes.iter_mut().rev().find_map(|w| match w {
+                StepWrite::Event(e) if e.kind == "call.ended" && e.call_id == record.call_id => {
+                    Some(e)
+                }
+                _ => None,
+            });
+            match (ended, serde_json::to_value(&*record)) {
+                (Some(e), Ok(json)) => {
+                    if let Some(obj) = e.payload.as_object_mut() {
+                        obj.insert("record".into(), json);
+                    }
+                }
+                (None, _) => {
+                    tracing::debug!(call = %record.call_id, "record without its call.ended event in the step")
+                }
+                (_, Err(e)) => tracing::warn!(error = %e, "call record not serializable"),
+            }
+            writes.push(StepWrite::Record(record));
+        }
+        EngineEventKind::Quality { call_id, legs } => {
+            writes.push(StepWrite::Quality(call_id, legs));
+        }
+    }
+}
