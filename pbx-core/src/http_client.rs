@@ -17,7 +17,24 @@ use hyper_util::rt::TokioExecutor;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
-use crate::b2bua::app::HttpOutcome;
+
+
+/// How an HTTP request of an application (`Action::Http`) ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HttpOutcome {
+    /// A response arrived.
+    Response {
+        /// HTTP status.
+        status: u16,
+        /// Body text.
+        body: String,
+    },
+    /// Connection or protocol failure.
+    Failed(String),
+    /// No answer within the timeout.
+    TimedOut,
+}
 
 /// Largest response body read (larger ones fail the request).
 pub const MAX_BODY: usize = 1 << 20;

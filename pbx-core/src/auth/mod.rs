@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 
 use sip_stack::message::AuthParams;
 
-use crate::config::DigestAlgorithm;
+use sip_stack::auth::digest::DigestAlgorithm;
 
 /// The verdict on a request's credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]

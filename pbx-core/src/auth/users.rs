@@ -8,7 +8,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 use super::digest;
-use crate::config::DigestAlgorithm;
+use sip_stack::auth::digest::DigestAlgorithm;
 
 /// The stored secrets of one user.
 #[derive(Debug, Clone, PartialEq, Eq)]

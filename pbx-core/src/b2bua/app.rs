@@ -134,22 +134,7 @@ pub enum LegEvent {
     },
 }
 
-/// How an [`Action::Http`] request ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum HttpOutcome {
-    /// A response arrived.
-    Response {
-        /// HTTP status.
-        status: u16,
-        /// Body text.
-        body: String,
-    },
-    /// Connection or protocol failure.
-    Failed(String),
-    /// No answer within the timeout.
-    TimedOut,
-}
+pub use crate::http_client::HttpOutcome;
 
 /// A participant's role in a conference room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -29,8 +29,8 @@ pub(super) fn build_media(
     raw: &RawMedia,
     listen: &[Listen],
     pos: &Positioner<'_>,
-) -> Result<crate::proxy::AnchorConfig, ConfigError> {
-    use crate::proxy::AnchorMode;
+) -> Result<crate::media_anchor::AnchorConfig, ConfigError> {
+    use crate::media_anchor::AnchorMode;
     let mode = match &raw.anchor {
         None => AnchorMode::Never,
         Some(m) => match m.get_ref().as_str() {
@@ -64,7 +64,7 @@ pub(super) fn build_media(
             ));
         }
     }
-    Ok(crate::proxy::AnchorConfig {
+    Ok(crate::media_anchor::AnchorConfig {
         mode,
         address,
         port_min,

@@ -104,7 +104,7 @@ pub struct Config {
     /// Prometheus `/metrics` listener (None: disabled).
     pub metrics_listen: Option<SocketAddr>,
     /// Media anchoring (`[media]`).
-    pub media: crate::proxy::AnchorConfig,
+    pub media: crate::media_anchor::AnchorConfig,
     /// pbx's own media endpoints (`[media]` `endpoint_port_min/max`; bound
     /// on `media.address`).
     pub endpoints: media::endpoint::EndpointConfig,

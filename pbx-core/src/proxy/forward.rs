@@ -142,15 +142,6 @@ fn rank(code: u16) -> u16 {
     }
 }
 
-/// A locally generated response with a reason phrase of our own.
-pub fn local_response(req: &Request, status: StatusCode, reason: &str, tag: &str) -> Response {
-    let mut r = Response::for_request(req, status, if status.0 >= 200 { Some(tag) } else { None });
-    if !reason.is_empty() {
-        r.reason = reason.to_owned();
-    }
-    r
-}
-
 /// A header with a text value.
 pub fn header(name: HeaderName, value: impl Into<String>) -> Header {
     Header::new(name, Bytes::from(value.into()))

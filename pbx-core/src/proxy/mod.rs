@@ -3,15 +3,14 @@
 //! chooses (parallel forking), relays responses upstream with the best-response
 //! rule, cancels branches, and forwards ACK for 2xx and stray 2xx statelessly.
 
-pub mod anchor;
+mod context;
 mod forward;
-mod locals;
 mod route;
-pub mod transcode;
 
-pub use anchor::{AnchorConfig, AnchorMode, MediaAnchor};
-pub use forward::{header, local_response, Branch, Forward, Target};
-pub use locals::{resolve, uri_transport, IdGen, Locals};
+pub use crate::sans_io::local_response;
+pub use context::ProxyContext;
+pub use forward::{header, Branch, Forward, Target};
+pub use crate::sans_io::{resolve, uri_transport, IdGen, Locals};
 pub use route::{decide, via_destination, Decision};
 
 use std::collections::HashMap;
@@ -25,7 +24,7 @@ use sip_stack::transaction::{
 };
 use sip_stack::Peer;
 
-use crate::sip::{Now, Outbox, SipCore};
+use crate::sans_io::{Now, Outbox};
 
 /// What a client transaction of the proxy is for.
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +42,7 @@ pub struct Shard {
     forwards: HashMap<ServerTxId, Forward, ahash::RandomState>,
     clients: HashMap<ClientTxId, ClientRole, ahash::RandomState>,
     /// Calls whose media is anchored.
-    pub anchors: anchor::AnchorTable,
+    pub anchors: crate::media_anchor::AnchorTable,
 }
 
 impl Shard {
@@ -53,7 +52,7 @@ impl Shard {
             layer,
             forwards: HashMap::default(),
             clients: HashMap::default(),
-            anchors: anchor::AnchorTable::default(),
+            anchors: crate::media_anchor::AnchorTable::default(),
         }
     }
 
@@ -65,7 +64,7 @@ impl Shard {
 
 /// Drains the layer's outputs: transmissions into `out`, events into the proxy,
 /// until both are empty.
-pub fn drive(core: &SipCore, shard: &mut Shard, now: &Now, out: &mut Outbox) {
+pub fn drive(core: &dyn ProxyContext, shard: &mut Shard, now: &Now, out: &mut Outbox) {
     while let Some(o) = shard.layer.poll_output() {
         match o {
             Output::Transmit { peer, data } => out.push((peer, data)),
@@ -74,7 +73,7 @@ pub fn drive(core: &SipCore, shard: &mut Shard, now: &Now, out: &mut Outbox) {
     }
 }
 
-fn on_event(core: &SipCore, shard: &mut Shard, now: &Now, ev: TxEvent) {
+fn on_event(core: &dyn ProxyContext, shard: &mut Shard, now: &Now, ev: TxEvent) {
     match ev {
         TxEvent::Request { tx, request, .. } if request.method == Method::Cancel => {
             on_cancel(core, shard, now, tx, &request)
@@ -104,15 +103,15 @@ fn on_event(core: &SipCore, shard: &mut Shard, now: &Now, ev: TxEvent) {
     }
 }
 
-fn respond(core: &SipCore, shard: &mut Shard, now: &Now, tx: ServerTxId, resp: Response) {
-    core.metrics.response_sent(resp.status.0);
+fn respond(core: &dyn ProxyContext, shard: &mut Shard, now: &Now, tx: ServerTxId, resp: Response) {
+    core.metrics().response_sent(resp.status.0);
     if let Err(e) = shard.layer.send_response(now.instant, tx, resp) {
         tracing::debug!(error = %e, "response not sent");
     }
 }
 
 fn on_request(
-    core: &SipCore,
+    core: &dyn ProxyContext,
     shard: &mut Shard,
     now: &Now,
     tx: ServerTxId,
@@ -122,12 +121,12 @@ fn on_request(
     let decision = route::decide(core, &mut req, peer, now);
     match decision {
         Decision::Reply(status, reason) => {
-            let resp = local_response(&req, status, reason, &core.ids.tag());
+            let resp = local_response(&req, status, reason, &core.ids().tag());
             respond(core, shard, now, tx, resp);
         }
         Decision::Challenge { stale } => {
             let resp = core.challenge(now, &req, StatusCode::PROXY_AUTHENTICATION_REQUIRED, stale);
-            core.metrics.response_sent(407);
+            core.metrics().response_sent(407);
             let _ = shard.layer.send_response(now.instant, tx, resp);
         }
         Decision::Forward {
@@ -136,10 +135,10 @@ fn on_request(
         } => {
             if let Err(e) = anchor_request(core, shard, &mut req, peer) {
                 let status = match e {
-                    anchor::AnchorError::BadSdp(_) => StatusCode::NOT_ACCEPTABLE_HERE,
+                    crate::media_anchor::AnchorError::BadSdp(_) => StatusCode::NOT_ACCEPTABLE_HERE,
                     _ => StatusCode::SERVICE_UNAVAILABLE,
                 };
-                let resp = local_response(&req, status, &e.to_string(), &core.ids.tag());
+                let resp = local_response(&req, status, &e.to_string(), &core.ids().tag());
                 respond(core, shard, now, tx, resp);
                 return;
             }
@@ -159,7 +158,7 @@ fn on_request(
                 let ctx = shard
                     .layer
                     .send_request(now.instant, branch_req, target.dest);
-                core.metrics.forwarded_requests.inc();
+                core.metrics().forwarded_requests.inc();
                 shard.clients.insert(ctx, ClientRole::Branch(tx));
                 fwd.branches.push(Branch {
                     tx: ctx,
@@ -179,7 +178,7 @@ fn on_request(
 /// Record-Route with `route_token` when given (double when transports differ, RFC 5658)
 /// and our Via.
 fn build_branch(
-    core: &SipCore,
+    core: &dyn ProxyContext,
     req: &Request,
     target: &Target,
     route_token: Option<&str>,
@@ -205,25 +204,25 @@ fn build_branch(
     ));
     if let Some(token) = route_token {
         r.headers
-            .push_front(core.locals.record_route(from.transport, token));
+            .push_front(core.locals().record_route(from.transport, token));
         if from.transport != target.dest.transport {
             r.headers
-                .push_front(core.locals.record_route(target.dest.transport, token));
+                .push_front(core.locals().record_route(target.dest.transport, token));
         }
     }
-    let sent_by = core.locals.sent_by(target.dest.transport);
+    let sent_by = core.locals().sent_by(target.dest.transport);
     let via = Via::new(
         target.dest.transport,
         sent_by.ip().to_string(),
         Some(sent_by.port()),
-        &core.ids.branch(loop_hash),
+        &core.ids().branch(loop_hash),
     );
     r.headers
         .push_front(Header::new(HeaderName::Via, Bytes::from(via.to_string())));
     r
 }
 
-fn on_response(core: &SipCore, shard: &mut Shard, now: &Now, ctx: ClientTxId, mut resp: Response) {
+fn on_response(core: &dyn ProxyContext, shard: &mut Shard, now: &Now, ctx: ClientTxId, mut resp: Response) {
     let stx = match shard.clients.get(&ctx) {
         Some(ClientRole::Branch(stx)) => *stx,
         Some(ClientRole::Cancel) => return,
@@ -259,13 +258,13 @@ fn on_response(core: &SipCore, shard: &mut Shard, now: &Now, ctx: ClientTxId, mu
         100 => {}
         101..=199 => {
             if !fwd.final_sent {
-                core.metrics.forwarded_responses.inc();
+                core.metrics().forwarded_responses.inc();
                 respond(core, shard, now, stx, resp);
             }
         }
         200..=299 => {
             fwd.final_sent = true;
-            core.metrics.forwarded_responses.inc();
+            core.metrics().forwarded_responses.inc();
             respond(core, shard, now, stx, resp);
             if is_invite {
                 cancel_all(core, shard, now, stx);
@@ -299,11 +298,11 @@ fn retire_if_done(shard: &mut Shard, stx: ServerTxId) {
     }
 }
 
-fn on_timeout(core: &SipCore, shard: &mut Shard, now: &Now, ctx: ClientTxId) {
+fn on_timeout(core: &dyn ProxyContext, shard: &mut Shard, now: &Now, ctx: ClientTxId) {
     let Some(ClientRole::Branch(stx)) = shard.clients.get(&ctx).copied() else {
         return;
     };
-    let tag = core.ids.tag();
+    let tag = core.ids().tag();
     let Some(fwd) = shard.forwards.get_mut(&stx) else {
         return;
     };
@@ -320,8 +319,8 @@ fn on_timeout(core: &SipCore, shard: &mut Shard, now: &Now, ctx: ClientTxId) {
     retire_if_done(shard, stx);
 }
 
-fn finish_if_complete(core: &SipCore, shard: &mut Shard, now: &Now, stx: ServerTxId) {
-    let tag = core.ids.tag();
+fn finish_if_complete(core: &dyn ProxyContext, shard: &mut Shard, now: &Now, stx: ServerTxId) {
+    let tag = core.ids().tag();
     let Some(fwd) = shard.forwards.get_mut(&stx) else {
         return;
     };
@@ -331,7 +330,7 @@ fn finish_if_complete(core: &SipCore, shard: &mut Shard, now: &Now, stx: ServerT
     fwd.final_sent = true;
     let resp = fwd.best_response(&tag);
     let failed_call = fwd.is_invite() && fwd.request.to().ok().is_some_and(|t| t.tag().is_none());
-    core.metrics.forwarded_responses.inc();
+    core.metrics().forwarded_responses.inc();
     let call_id = resp.call_id().ok().map(str::to_owned);
     respond(core, shard, now, stx, resp);
     if failed_call {
@@ -341,7 +340,7 @@ fn finish_if_complete(core: &SipCore, shard: &mut Shard, now: &Now, stx: ServerT
     }
 }
 
-fn cancel_all(core: &SipCore, shard: &mut Shard, now: &Now, stx: ServerTxId) {
+fn cancel_all(core: &dyn ProxyContext, shard: &mut Shard, now: &Now, stx: ServerTxId) {
     let Some(fwd) = shard.forwards.get(&stx) else {
         return;
     };
@@ -358,7 +357,7 @@ fn cancel_all(core: &SipCore, shard: &mut Shard, now: &Now, stx: ServerTxId) {
 
 /// Cancels one branch (§16.10): at once if it had a provisional response, else
 /// as soon as one arrives (§9.1).
-fn send_cancel(core: &SipCore, shard: &mut Shard, now: &Now, stx: ServerTxId, ctx: ClientTxId) {
+fn send_cancel(core: &dyn ProxyContext, shard: &mut Shard, now: &Now, stx: ServerTxId, ctx: ClientTxId) {
     let _ = core;
     let Some(fwd) = shard.forwards.get_mut(&stx) else {
         return;
@@ -385,8 +384,8 @@ fn send_cancel(core: &SipCore, shard: &mut Shard, now: &Now, stx: ServerTxId, ct
 }
 
 /// CANCEL (§16.10): 200 to the CANCEL if we know the INVITE, then cancel its branches.
-fn on_cancel(core: &SipCore, shard: &mut Shard, now: &Now, tx: ServerTxId, cancel: &Request) {
-    let tag = core.ids.tag();
+fn on_cancel(core: &dyn ProxyContext, shard: &mut Shard, now: &Now, tx: ServerTxId, cancel: &Request) {
+    let tag = core.ids().tag();
     let Some(inv) = shard.layer.find_invite_for_cancel(cancel) else {
         respond(
             core,
@@ -427,7 +426,7 @@ fn on_cancel(core: &SipCore, shard: &mut Shard, now: &Now, tx: ServerTxId, cance
 }
 
 /// ACK for a 2xx: end-to-end, routed by its Route set and forwarded statelessly (§16.11).
-fn forward_ack(core: &SipCore, shard: &mut Shard, mut ack: Request) {
+fn forward_ack(core: &dyn ProxyContext, shard: &mut Shard, mut ack: Request) {
     // Only ACKs of dialogs we record-routed (with their route token) go anywhere.
     if !route::pop_own_routes(core, &mut ack).authentic {
         return;
@@ -458,12 +457,12 @@ fn forward_ack(core: &SipCore, shard: &mut Shard, mut ack: Request) {
         HeaderName::MaxForwards,
         Bytes::from(mf.to_string()),
     ));
-    let sent_by = core.locals.sent_by(dest.transport);
+    let sent_by = core.locals().sent_by(dest.transport);
     let via = Via::new(
         dest.transport,
         sent_by.ip().to_string(),
         Some(sent_by.port()),
-        &core.ids.stateless_branch(&incoming_branch),
+        &core.ids().stateless_branch(&incoming_branch),
     );
     ack.headers
         .push_front(Header::new(HeaderName::Via, Bytes::from(via.to_string())));
@@ -472,10 +471,10 @@ fn forward_ack(core: &SipCore, shard: &mut Shard, mut ack: Request) {
 
 /// A response no transaction of ours is waiting for (a 2xx retransmission after
 /// the INVITE transactions are gone): pop our Via and send it to the next one.
-fn forward_stateless_response(core: &SipCore, shard: &mut Shard, mut resp: Response) {
+fn forward_stateless_response(core: &dyn ProxyContext, shard: &mut Shard, mut resp: Response) {
     let Ok(top) = resp.top_via() else { return };
     if !core
-        .locals
+        .locals()
         .is_our_sent_by(&top.host, top.port, top.transport)
     {
         return;
@@ -486,7 +485,7 @@ fn forward_stateless_response(core: &SipCore, shard: &mut Shard, mut resp: Respo
     let Some(dest) = via_destination(&next) else {
         return;
     };
-    core.metrics.forwarded_responses.inc();
+    core.metrics().forwarded_responses.inc();
     shard
         .layer
         .send_stateless(&SipMessage::Response(resp), dest);
@@ -496,12 +495,12 @@ fn forward_stateless_response(core: &SipCore, shard: &mut Shard, mut resp: Respo
 /// relay for a new call's offer, re-anchors in-dialog offers/answers, and
 /// releases the ports on BYE.
 fn anchor_request(
-    core: &SipCore,
+    core: &dyn ProxyContext,
     shard: &mut Shard,
     req: &mut Request,
     peer: Peer,
-) -> Result<(), anchor::AnchorError> {
-    let Some(relay) = &core.anchor else {
+) -> Result<(), crate::media_anchor::AnchorError> {
+    let Some(relay) = core.anchor() else {
         return Ok(());
     };
     let Ok(call_id) = req.call_id().map(str::to_owned) else {
@@ -511,7 +510,7 @@ fn anchor_request(
         release_anchor(core, shard, &call_id);
         return Ok(());
     }
-    if !anchor::is_sdp(&req.headers, &req.body) {
+    if !crate::media_anchor::is_sdp(&req.headers, &req.body) {
         return Ok(());
     }
     let from_tag = req.from().ok().and_then(|f| f.tag().map(str::to_owned));
@@ -530,9 +529,9 @@ fn anchor_request(
 
 /// Rewrites the SDP of a response going upstream: it comes from the party the
 /// request was sent to.
-fn anchor_response(core: &SipCore, shard: &mut Shard, resp: &mut Response) {
-    let Some(relay) = &core.anchor else { return };
-    if !anchor::is_sdp(&resp.headers, &resp.body) {
+fn anchor_response(core: &dyn ProxyContext, shard: &mut Shard, resp: &mut Response) {
+    let Some(relay) = core.anchor() else { return };
+    if !crate::media_anchor::is_sdp(&resp.headers, &resp.body) {
         return;
     }
     let Ok(call_id) = resp.call_id() else { return };
@@ -546,8 +545,8 @@ fn anchor_response(core: &SipCore, shard: &mut Shard, resp: &mut Response) {
     }
 }
 
-fn release_anchor(core: &SipCore, shard: &mut Shard, call_id: &str) {
-    if let (Some(relay), Some(call)) = (&core.anchor, shard.anchors.remove(call_id)) {
+fn release_anchor(core: &dyn ProxyContext, shard: &mut Shard, call_id: &str) {
+    if let (Some(relay), Some(call)) = (core.anchor(), shard.anchors.remove(call_id)) {
         relay.close(&call);
     }
 }

@@ -9,8 +9,9 @@ use sip_stack::message::{HeaderName, Method, Request, StatusCode, Uri};
 use sip_stack::Peer;
 
 use super::forward::Target;
-use super::locals::resolve;
-use crate::sip::{Now, SipCore};
+use crate::sans_io::resolve;
+use crate::sans_io::Now;
+use super::context::ProxyContext;
 
 /// The proxy's decision on a request.
 #[derive(Debug)]
@@ -41,11 +42,11 @@ fn creates_dialog(m: &Method) -> bool {
 
 /// The loop-detection hash of RFC 3261 §16.6 step 8 (over the fields that a
 /// spiral changes and a loop does not).
-pub(crate) fn loop_hash(core: &SipCore, req: &Request) -> u64 {
+pub(crate) fn loop_hash(core: &dyn ProxyContext, req: &Request) -> u64 {
     let from_tag = req.from().ok().and_then(|f| f.tag().map(str::to_owned));
     let to_tag = req.to().ok().and_then(|t| t.tag().map(str::to_owned));
     let cseq = req.cseq().map(|c| c.seq).unwrap_or(0);
-    core.ids.hash(&(
+    core.ids().hash(&(
         req.uri.to_string(),
         from_tag,
         to_tag,
@@ -56,7 +57,7 @@ pub(crate) fn loop_hash(core: &SipCore, req: &Request) -> u64 {
 
 /// Decides what to do with a request that is not REGISTER, ACK or CANCEL.
 /// May remove our own Route entries and Proxy-Authorization from `req`.
-pub fn decide(core: &SipCore, req: &mut Request, peer: Peer, now: &Now) -> Decision {
+pub fn decide(core: &dyn ProxyContext, req: &mut Request, peer: Peer, now: &Now) -> Decision {
     match req.max_forwards() {
         Ok(Some(0)) => return Decision::Reply(StatusCode::TOO_MANY_HOPS, ""),
         Ok(_) => {}
@@ -79,7 +80,7 @@ pub fn decide(core: &SipCore, req: &mut Request, peer: Peer, now: &Now) -> Decis
     }
     // Our own sockets count as trusted: a spiral through this proxy is not re-challenged.
     let trusted = core.is_trusted(peer.addr.ip())
-        || core.locals.listeners.iter().any(|(_, a)| *a == peer.addr);
+        || core.locals().listeners.iter().any(|(_, a)| *a == peer.addr);
     if req.headers.contains(&HeaderName::Route) {
         // A pre-loaded route to somewhere else: only trusted peers may use us as a relay.
         if !trusted {
@@ -87,7 +88,7 @@ pub fn decide(core: &SipCore, req: &mut Request, peer: Peer, now: &Now) -> Decis
         }
         return forward_to_next_hop(req, creates_dialog(&req.method));
     }
-    if !core.locals.is_local_host(&req.uri.host) {
+    if !core.locals().is_local_host(&req.uri.host) {
         return Decision::Reply(StatusCode::FORBIDDEN, "Relaying denied");
     }
     let Some(user) = req.uri.user.clone() else {
@@ -98,7 +99,7 @@ pub fn decide(core: &SipCore, req: &mut Request, peer: Peer, now: &Now) -> Decis
             Ok(f) => f,
             Err(_) => return Decision::Reply(StatusCode::BAD_REQUEST, "bad header: From"),
         };
-        if core.locals.is_local_host(&from.uri.host) {
+        if core.locals().is_local_host(&from.uri.host) {
             match core.check_credentials(now, req, peer, &HeaderName::ProxyAuthorization) {
                 Ok(auth_user) if Some(&auth_user) == from.uri.user.as_ref() => {
                     strip_our_credentials(core, req)
@@ -113,10 +114,10 @@ pub fn decide(core: &SipCore, req: &mut Request, peer: Peer, now: &Now) -> Decis
             }
         }
     }
-    let aor = format!("{user}@{}", core.locals.domain);
-    let bindings = core.registrar.location().lookup(&aor, now.unix_secs);
+    let aor = format!("{user}@{}", core.locals().domain);
+    let bindings = core.registrar().location().lookup(&aor, now.unix_secs);
     if bindings.is_empty() {
-        return if core.auth.users().contains(&user) {
+        return if core.auth().users().contains(&user) {
             Decision::Reply(StatusCode::TEMPORARILY_UNAVAILABLE, "Not registered")
         } else {
             Decision::Reply(StatusCode::NOT_FOUND, "")
@@ -165,12 +166,12 @@ fn needs_auth(m: &Method) -> bool {
 
 /// A request that comes back with a Via of ours whose loop hash equals the
 /// request's own has looped (a spiral changes the Request-URI and so the hash).
-fn is_loop(core: &SipCore, req: &Request) -> bool {
+fn is_loop(core: &dyn ProxyContext, req: &Request) -> bool {
     let mut ours = req
         .headers
         .vias()
         .filter_map(Result::ok)
-        .filter(|v| core.locals.is_our_sent_by(&v.host, v.port, v.transport))
+        .filter(|v| core.locals().is_our_sent_by(&v.host, v.port, v.transport))
         .peekable();
     if ours.peek().is_none() {
         return false;
@@ -195,7 +196,7 @@ pub(crate) struct OwnRoutes {
 /// Removes the Route entries at the top that name us (loose routing, §16.4) and
 /// checks their `pbx` token against the Call-ID, so that a forged Route cannot
 /// turn the proxy into an open relay for "in-dialog" requests.
-pub(crate) fn pop_own_routes(core: &SipCore, req: &mut Request) -> OwnRoutes {
+pub(crate) fn pop_own_routes(core: &dyn ProxyContext, req: &mut Request) -> OwnRoutes {
     // The token (an HMAC) is computed only once a Route of ours is found: most
     // out-of-dialog requests carry none.
     let mut token: Option<String> = None;
@@ -208,7 +209,7 @@ pub(crate) fn pop_own_routes(core: &SipCore, req: &mut Request) -> OwnRoutes {
             return own;
         };
         match routes.first() {
-            Some(top) if core.locals.is_us(&top.uri) => {
+            Some(top) if core.locals().is_us(&top.uri) => {
                 let token =
                     token.get_or_insert_with(|| core.route_token(req.call_id().unwrap_or("")));
                 own.authentic |= top.uri.param("pbx") == Some(Some(token.as_str()));
@@ -251,8 +252,8 @@ fn route_uri(value: &str) -> Option<Uri> {
 }
 
 /// Removes Proxy-Authorization for our realm: it is consumed here (§22.3).
-fn strip_our_credentials(core: &SipCore, req: &mut Request) {
-    let realm = core.auth.realm().to_owned();
+fn strip_our_credentials(core: &dyn ProxyContext, req: &mut Request) {
+    let realm = core.auth().realm().to_owned();
     let keep: Vec<_> = req
         .headers
         .get_all(&HeaderName::ProxyAuthorization)

@@ -3,11 +3,13 @@
 //! and RFC 5626 instance/reg-id. Authentication happens before (see `auth`).
 
 mod binding;
+mod change;
 mod location;
 #[cfg(test)]
 mod tests;
 
 pub use binding::Binding;
+pub use change::BindingChange;
 pub use location::Location;
 
 use std::sync::Arc;
@@ -17,7 +19,6 @@ use crossbeam_channel::Sender;
 use sip_stack::message::{Contacts, Header, HeaderName, NameAddr, Request, Response, StatusCode};
 use sip_stack::Peer;
 
-use crate::store::BindingChange;
 
 /// Registrar limits (from the config file).
 #[derive(Debug, Clone)]

@@ -23,9 +23,9 @@ use crate::b2bua::engine::{HttpJob, Services};
 use crate::b2bua::media::{EndpointService, MediaEndpoints};
 use crate::b2bua::{Engine, EngineEvent, EngineEventKind, EngineInput, EventBus};
 use crate::metrics::Metrics;
-use crate::proxy::MediaAnchor;
+use crate::media_anchor::MediaAnchor;
 use crate::routing::RoutingContext;
-use crate::sip::Outbox;
+use crate::sans_io::Outbox;
 use crate::store::{CdrQueue, OutboxEvent, StepWrite};
 
 /// How often media events, relay key presses are looked at when no input
@@ -253,5 +253,121 @@ pub(super) fn deliver(ev: EngineEvent, writes: &mut Vec<StepWrite>, bus: &EventB
         EngineEventKind::Quality { call_id, legs } => {
             writes.push(StepWrite::Quality(call_id, legs));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::b2bua::call::{Disposition, HangupCause, Side};
+    use crate::b2bua::cdr::CallRecord;
+    use crate::b2bua::{CallEvent, CallEventKind, CallId};
+    use crate::store::{CdrFilter, CdrWriter, Store};
+
+    fn call_event(seq: u64, kind: CallEventKind) -> EngineEvent {
+        EngineEvent {
+            seq,
+            kind: EngineEventKind::Call(CallEvent {
+                call: CallId(0xab),
+                unix_ms: 1_000 + seq,
+                kind,
+            }),
+        }
+    }
+
+    fn record() -> CallRecord {
+        CallRecord {
+            call_id: CallId(0xab).to_string(),
+            caller: "1001".into(),
+            callee: "1002".into(),
+            direction: "internal".into(),
+            did: None,
+            trunk: None,
+            caller_e164: None,
+            callee_e164: None,
+            start_ms: 1_000,
+            ring_ms: Some(1_001),
+            answer_ms: Some(1_002),
+            end_ms: 9_000,
+            duration_s: 8,
+            billsec: 8,
+            disposition: "ANSWERED".into(),
+            hangup_cause: "call.normal".into(),
+            hangup_side: "caller".into(),
+            hold_s: 0,
+            legs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn one_step_commits_its_events_and_the_record_together_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pbx.sqlite");
+        let writer = CdrWriter::start(Store::open(&path).unwrap(), Duration::from_millis(10));
+        let bus = EventBus::default();
+        let mut live = bus.subscribe();
+        let mut writes = Vec::new();
+        for ev in [
+            call_event(
+                1,
+                CallEventKind::Created {
+                    caller: "1001".into(),
+                    callee: "1002".into(),
+                },
+            ),
+            call_event(2, CallEventKind::Answered),
+            call_event(
+                3,
+                CallEventKind::Ended {
+                    cause: HangupCause::Normal,
+                    side: Side::Caller,
+                    disposition: Disposition::Answered,
+                },
+            ),
+            EngineEvent {
+                seq: 4,
+                kind: EngineEventKind::Record(Box::new(record())),
+            },
+        ] {
+            deliver(ev, &mut writes, &bus);
+        }
+        writer.queue().step(writes);
+        writer.shutdown();
+
+        let store = Store::open(&path).unwrap();
+        let events = store.events_after(0, None, 10).unwrap();
+        let kinds: Vec<&str> = events.iter().map(|e| e.event.kind.as_str()).collect();
+        assert_eq!(kinds, ["call.created", "call.answered", "call.ended"]);
+        assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
+        let ended = &events[2].event;
+        assert_eq!(ended.event_id, "evt_c00000000000000ab_3");
+        assert_eq!(ended.payload["cause"], "call.normal");
+        assert_eq!(ended.payload["record"]["billsec"], 8, "{}", ended.payload);
+        assert_eq!(events[0].event.payload["caller"], "1001");
+        let cdrs = store.query_cdrs(&CdrFilter::default()).unwrap();
+        assert_eq!(cdrs.len(), 1);
+        assert_eq!(cdrs[0].record, record());
+        // Later positions only, and one call's events only.
+        assert_eq!(store.events_after(events[1].seq, None, 10).unwrap().len(), 1);
+        assert!(store
+            .events_after(0, Some("c0000000000000001"), 10)
+            .unwrap()
+            .is_empty());
+        // The live bus saw the three call events.
+        assert_eq!(std::iter::from_fn(|| live.try_recv().ok()).count(), 3);
+    }
+
+    #[test]
+    fn a_step_written_twice_keeps_one_copy_of_each_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("pbx.sqlite")).unwrap();
+        let mut writes = Vec::new();
+        deliver(call_event(1, CallEventKind::Ringing), &mut writes, &EventBus::default());
+        let e = match &writes[0] {
+            StepWrite::Event(e) => e.clone(),
+            other => panic!("{other:?}"),
+        };
+        store.insert_events(&[e.clone(), e]).unwrap();
+        assert_eq!(store.events_after(0, None, 10).unwrap().len(), 1);
     }
 }

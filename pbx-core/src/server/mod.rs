@@ -111,7 +111,7 @@ struct B2buaInputs<'a> {
     flows: Option<crate::b2bua::ivr_app::SharedFlows>,
     location: Arc<Location>,
     users: Users,
-    anchor: Option<Arc<crate::proxy::MediaAnchor>>,
+    anchor: Option<Arc<crate::media_anchor::MediaAnchor>>,
     transports: Transports,
     metrics: Arc<Metrics>,
     start: Instant,
@@ -306,9 +306,9 @@ impl Server {
             ..TransportConfig::default()
         };
         let anchor = match config.media.mode {
-            crate::proxy::AnchorMode::Never => None,
+            crate::media_anchor::AnchorMode::Never => None,
             _ => Some(Arc::new(
-                crate::proxy::MediaAnchor::start(config.media.clone())
+                crate::media_anchor::MediaAnchor::start(config.media.clone())
                     .map_err(ServerError::Media)?,
             )),
         };

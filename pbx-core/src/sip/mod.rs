@@ -31,19 +31,7 @@ use crate::metrics::Metrics;
 use crate::proxy::{self, IdGen, Locals, Shard};
 use crate::registrar::Registrar;
 
-/// The current time, as the driver read it.
-#[derive(Debug, Clone, Copy)]
-pub struct Now {
-    /// Monotonic time (transaction timers).
-    pub instant: Instant,
-    /// Unix seconds (binding expiry, nonces).
-    pub unix_secs: u64,
-    /// Monotonic milliseconds (ban windows).
-    pub mono_ms: u64,
-}
-
-/// Messages to send: (destination, bytes).
-pub type Outbox = Vec<(Peer, Bytes)>;
+pub use crate::sans_io::{Now, Outbox};
 
 /// Everything the SIP core needs, shared by all receive threads.
 pub struct SipCore {
@@ -65,7 +53,7 @@ pub struct SipCore {
     pub ids: IdGen,
     /// Media anchoring (None: `media.anchor = "never"`); shared with the
     /// call engine's driver in B2BUA mode.
-    pub anchor: Option<Arc<proxy::MediaAnchor>>,
+    pub anchor: Option<Arc<crate::media_anchor::MediaAnchor>>,
     route_key: [u8; 32],
     /// The call engine (`calls.engine = "b2bua"`); None: the proxy handles calls.
     pub b2bua: Option<B2buaHost>,
@@ -98,7 +86,7 @@ pub struct SipCoreParts {
     /// Transaction timers.
     pub timers: TimerConfig,
     /// Media anchoring.
-    pub anchor: Option<Arc<proxy::MediaAnchor>>,
+    pub anchor: Option<Arc<crate::media_anchor::MediaAnchor>>,
     /// Secret key of the Record-Route tokens (random, from the driver).
     pub route_key: [u8; 32],
 }
@@ -190,7 +178,7 @@ impl SipCore {
                 shard
                     .layer
                     .handle_message(now.instant, SipMessage::Response(resp), peer);
-                proxy::drive(self, &mut shard, now, out);
+                proxy::drive(self as &dyn proxy::ProxyContext, &mut shard, now, out);
             }
         }
     }
@@ -230,7 +218,7 @@ impl SipCore {
         shard
             .layer
             .handle_message(now.instant, SipMessage::Request(req), peer);
-        proxy::drive(self, &mut shard, now, out);
+        proxy::drive(self as &dyn proxy::ProxyContext, &mut shard, now, out);
     }
 
     /// A stateless reply (RFC 3261 §8.2.7).
@@ -266,7 +254,7 @@ impl SipCore {
             let mut shard = shard.lock();
             if shard.layer.poll_timeout().is_some_and(|t| t <= now.instant) {
                 shard.layer.handle_timeout(now.instant);
-                proxy::drive(self, &mut shard, now, out);
+                proxy::drive(self as &dyn proxy::ProxyContext, &mut shard, now, out);
             }
         }
     }
@@ -283,6 +271,55 @@ impl SipCore {
     /// Live transactions over all shards.
     pub fn transactions(&self) -> usize {
         self.shards.iter().map(|s| s.lock().layer.len()).sum()
+    }
+}
+
+/// The proxy's narrow view of the SIP entry.
+impl proxy::ProxyContext for SipCore {
+    fn locals(&self) -> &Locals {
+        &self.locals
+    }
+
+    fn ids(&self) -> &IdGen {
+        &self.ids
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    fn registrar(&self) -> &Registrar {
+        &self.registrar
+    }
+
+    fn auth(&self) -> &Authenticator {
+        &self.auth
+    }
+
+    fn anchor(&self) -> Option<&crate::media_anchor::MediaAnchor> {
+        self.anchor.as_deref()
+    }
+
+    fn is_trusted(&self, ip: IpAddr) -> bool {
+        SipCore::is_trusted(self, ip)
+    }
+
+    fn route_token(&self, call_id: &str) -> String {
+        SipCore::route_token(self, call_id)
+    }
+
+    fn check_credentials(
+        &self,
+        now: &Now,
+        req: &Request,
+        peer: Peer,
+        header: &HeaderName,
+    ) -> Result<String, bool> {
+        SipCore::check_credentials(self, now, req, peer, header)
+    }
+
+    fn challenge(&self, now: &Now, req: &Request, status: StatusCode, stale: bool) -> Response {
+        SipCore::challenge(self, now, req, status, stale)
     }
 }
 

@@ -172,6 +172,12 @@ impl Store {
         self.write_cdr_ops(&ops)
     }
 
+    /// Writes outbox events at once (tests, imports).
+    pub fn insert_events(&mut self, events: &[super::OutboxEvent]) -> Result<(), StoreError> {
+        let writes = events.iter().cloned().map(StepWrite::Event).collect();
+        self.write_cdr_ops(&[CdrOp::Step(writes)])
+    }
+
     /// Records matching `filter`, newest first.
     pub fn query_cdrs(&self, filter: &CdrFilter) -> Result<Vec<StoredCdr>, StoreError> {
         let mut sql = String::from(

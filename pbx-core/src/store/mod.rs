@@ -12,4 +12,4 @@ pub use cdr::{CdrFilter, CdrQueue, CdrWriter, StoredCdr, StepWrite};
 pub use outbox::{OutboxEvent, StoredEvent};
 pub use sqlite::{Store, StoreError, UserRow};
 pub use trajectory::StoredTrajectory;
-pub use write_behind::{BindingChange, WriteBehind};
+pub use write_behind::WriteBehind;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::BindingChange;
+use crate::registrar::BindingChange;
 use crate::auth::Credentials;
 use crate::registrar::Binding;
 

@@ -23,7 +23,7 @@ use sip_stack::{Peer, Transport};
 
 use super::config::TrunkConfig;
 use super::health::{Health, HealthState};
-use crate::sip::Outbox;
+use crate::sans_io::Outbox;
 
 /// Call-ID prefix of our OPTIONS probes.
 const PROBE_PREFIX: &str = "pbxprobe-";

@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::{Engine, Services};
 use crate::b2bua::call::{CallInput, HangupCause, Side};
 use crate::b2bua::CallId;
-use crate::sip::Outbox;
+use crate::sans_io::Outbox;
 
 /// What a command asks of the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::{Engine, Services};
 use crate::b2bua::app::{HttpOutcome, LegEvent};
 use crate::b2bua::CallId;
-use crate::sip::Outbox;
+use crate::sans_io::Outbox;
 
 /// An HTTP POST an application asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use crate::b2bua::app::{Application, LegEvent, LegState, Refuse};
 use crate::b2bua::call::{Call, HangupCause};
 use crate::b2bua::sdp::first_audio_codec;
 use crate::b2bua::{CallId, LegId};
-use crate::proxy::anchor::AnchorError;
+use crate::media_anchor::AnchorError;
 
 impl Engine {
     pub(super) fn on_ua_event(&mut self, now: Instant, ev: UaEvent, svc: Services<'_>) {
@@ -282,7 +282,7 @@ impl Engine {
     }
 }
 
-type Offer = (Option<Body>, Option<crate::proxy::anchor::Anchored>);
+type Offer = (Option<Body>, Option<crate::media_anchor::Anchored>);
 
 /// Opens the relay for the caller's offer (when the policy wants it).
 fn anchor_offer(body: Option<Body>, svc: Services<'_>) -> Result<Offer, AnchorError> {

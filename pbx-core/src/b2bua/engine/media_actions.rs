@@ -19,8 +19,8 @@ use crate::b2bua::app::{Action, LegEvent, LegState, RoomControl, RoomRole};
 use crate::b2bua::call::{CallInput, HangupCause, Side};
 use crate::b2bua::sdp::first_audio_codec;
 use crate::b2bua::{CallId, LegId};
-use crate::proxy::transcode::{without_added, CallerMedia};
-use crate::sip::Outbox;
+use crate::media_anchor::transcode::{without_added, CallerMedia};
+use crate::sans_io::Outbox;
 
 /// A leg that pbx's media answers ("the callee side" for the relay).
 const ENDPOINT_SIDE: LegId = LegId(u32::MAX);

@@ -38,8 +38,8 @@ use super::call::{Call, CallState, HangupCause};
 use super::cdr::LegQuality;
 use super::events::{EngineEvent, EngineEventKind};
 use super::{CallId, LegId, Timestamp};
-use crate::proxy::anchor::{Anchored, MediaAnchor, RelayDtmf};
-use crate::sip::Outbox;
+use crate::media_anchor::{Anchored, MediaAnchor, RelayDtmf};
+use crate::sans_io::Outbox;
 
 pub use commands::{Command, CommandError, CommandResult};
 pub use jobs::HttpJob;

@@ -798,6 +798,7 @@ fn trunk_route_without_candidates_refuses_503_as_outbound() {
     assert_eq!(r.hangup_side, "pbx");
 }
 
+mod commands;
 mod moh;
 mod trunks_targets;
 mod xfer;

@@ -10,7 +10,7 @@ use ::media::sdp::negotiate::audio_formats;
 use ::media::sdp::{Codec, SessionDescription};
 
 use super::*;
-use crate::proxy::anchor::{AnchorConfig, AnchorMode};
+use crate::media_anchor::{AnchorConfig, AnchorMode};
 
 /// A port range whose first ports are free now (other test runs and
 /// servers on this machine use relay ports too).

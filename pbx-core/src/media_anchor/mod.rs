@@ -1,4 +1,5 @@
-//! Media anchoring in the proxy — the job rtpengine does for Kamailio: SDP in
+//! Media anchoring — the job rtpengine does for Kamailio, for the proxy and
+//! the B2BUA alike: SDP in
 //! INVITE / 18x / 200 / re-INVITE / UPDATE / ACK is rewritten to point at relay
 //! ports of `media::relay`, so that RTP flows through pbx; the ports are
 //! released on BYE, CANCEL, failure, or by the relay's inactivity timeout.
@@ -6,6 +7,8 @@
 //! Leg A is the caller (the From tag of the initial INVITE), leg B the callee.
 //! An SDP body sent by A is taken as A's media and rewritten to relay port B
 //! (the one B talks to), and vice versa.
+
+pub mod transcode;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -25,7 +28,7 @@ use media::sdp::SessionDescription;
 use parking_lot::Mutex;
 use sip_stack::message::HeaderName;
 
-use super::transcode::{augment_offer, plan, CallerMedia};
+use transcode::{augment_offer, plan, CallerMedia};
 
 /// When to anchor media (`media.anchor`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
