@@ -42,8 +42,11 @@ enum Command {
     Registrations,
     /// Call-detail records (default: today), with filters and `--csv`.
     Cdr(commands::cdr::CdrArgs),
-    /// Live calls of the running server (B2BUA engine).
-    Calls,
+    /// Live calls of the running server (B2BUA engine); `hangup ID` ends one.
+    Calls {
+        #[command(subcommand)]
+        action: Option<commands::calls::CallsCmd>,
+    },
     /// SIP trunks of the running server: registration, health, calls.
     Trunks,
     /// Reload the running server's IVR flows now; reports each file
@@ -76,7 +79,7 @@ fn main() -> ExitCode {
         Command::Users { action } => commands::users::run(cli.config.as_deref(), action),
         Command::Registrations => commands::registrations::run(cli.config.as_deref()),
         Command::Cdr(args) => commands::cdr::run(cli.config.as_deref(), args),
-        Command::Calls => commands::cdr::run_calls(cli.config.as_deref()),
+        Command::Calls { action } => commands::calls::run(cli.config.as_deref(), action),
         Command::Trunks => commands::trunks::run(cli.config.as_deref()),
         Command::Reload => commands::reload::run(cli.config.as_deref()),
         Command::Ivr { action } => commands::ivr::run(cli.config.as_deref(), action),

@@ -3,6 +3,8 @@
 //! frequencies: each recording must hold the other side's tone (Goertzel),
 //! and the caller's exit code says the call connected.
 
+#[path = "phone/admin_hangup.rs"]
+mod admin_hangup;
 #[path = "phone/attended.rs"]
 mod attended;
 #[path = "phone/attended_b2bua.rs"]

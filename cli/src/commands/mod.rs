@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod admin_http;
+pub(crate) mod calls;
 pub(crate) mod cdr;
 pub(crate) mod check;
 pub(crate) mod conference;
