@@ -506,3 +506,127 @@ pub enum ConfigError {
     #[error("acd.utc_offset_s: {0} is beyond ±14 h")]
     UtcOffset(i32),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_queues_parse_with_defaults_and_nested_tables() {
+        #[derive(Deserialize)]
+        struct File {
+            queues: Vec<QueueConfig>,
+        }
+        let f: File = toml::from_str(
+            r#"
+            [[queues]]
+            name = "sales"
+            strategy = "skills"
+            relax = [{ after_s = 0, min_level = 7 }, { after_s = 30, min_level = 3 }, { after_s = 60, min_level = 0 }]
+            [queues.limits]
+            max_wait_s = 300
+            overflow = "voicemail:sales"
+            [queues.callback]
+            enabled = true
+            key = "*"
+
+            [[queues]]
+            name = "support"
+            strategy = "round-robin"
+            "#,
+        )
+        .expect("valid TOML");
+        assert_eq!(f.queues[0].strategy, Strategy::Skills);
+        assert_eq!(
+            f.queues[0].limits.overflow,
+            Some(OverflowTarget::Voicemail("sales".into()))
+        );
+        assert_eq!(f.queues[0].service_level_s, 20, "default T = 20 s");
+        assert_eq!(f.queues[0].min_level_at(45_000), (3, Some(60_000)));
+        assert_eq!(f.queues[0].min_level_at(61_000), (0, None));
+        assert_eq!(f.queues[1].strategy, Strategy::RoundRobin);
+        validate_queues(&f.queues).expect("valid queues");
+        let bad: Result<File, _> =
+            toml::from_str("[[queues]]\nname = \"x\"\nstrategy = \"fastest\"\n");
+        assert!(bad.is_err());
+        let bad: Result<File, _> = toml::from_str("[[queues]]\nname = \"x\"\nring_timeout = 3\n");
+        assert!(bad.is_err(), "unknown keys are refused");
+    }
+
+    #[test]
+    fn validation_names_the_key() {
+        let mut q = QueueConfig::named("q");
+        q.ring_timeout_s = 0;
+        assert_eq!(
+            q.validate().unwrap_err().to_string(),
+            "queues.q.ring_timeout_s: must be greater than 0"
+        );
+        let mut q = QueueConfig::named("q");
+        q.relax = vec![
+            RelaxStep {
+                after_s: 0,
+                min_level: 3,
+            },
+            RelaxStep {
+                after_s: 10,
+                min_level: 5,
+            },
+        ];
+        assert_eq!(
+            q.validate(),
+            Err(ConfigError::RelaxOrder {
+                queue: "q".into(),
+                index: 1
+            })
+        );
+        let mut q = QueueConfig::named("q");
+        q.limits.overflow = Some(OverflowTarget::Queue("nope".into()));
+        assert!(matches!(
+            validate_queues(&[q]),
+            Err(ConfigError::UnknownOverflowQueue { .. })
+        ));
+        let mut q = QueueConfig::named("q");
+        q.limits.overflow = Some(OverflowTarget::CallbackOffer);
+        assert_eq!(
+            q.validate(),
+            Err(ConfigError::CallbackOfferDisabled("q".into()))
+        );
+        assert_eq!(
+            validate_queues(&[QueueConfig::named("a"), QueueConfig::named("a")]),
+            Err(ConfigError::DuplicateQueue("a".into()))
+        );
+        assert!(matches!(
+            QueueConfig::default().validate(),
+            Err(ConfigError::EmptyName)
+        ));
+        assert_eq!(
+            "extension:".parse::<OverflowTarget>(),
+            Err(OverflowTargetError("extension:".into()))
+        );
+        assert!(AcdConfig {
+            max_no_answer: 0,
+            ..AcdConfig::default()
+        }
+        .validate()
+        .is_err());
+    }
+
+    #[test]
+    fn skills_parse_and_refuse_bad_levels() {
+        use crate::agent::{AgentProfile, Skill};
+        assert_eq!("sales:7".parse::<Skill>().unwrap().level, 7);
+        assert!("sales:0".parse::<Skill>().is_err());
+        assert!("sales:11".parse::<Skill>().is_err());
+        assert!("sales".parse::<Skill>().is_err());
+        let p: AgentProfile = toml::from_str(
+            "name = \"alice\"\nskills = [\"sales:7\", \"support:3\"]\nwrap_up_s = 15\n",
+        )
+        .unwrap();
+        assert_eq!(p.level(&"support".into()), Some(3));
+        let mut p2 = p.clone();
+        p2.max_offers = 2;
+        assert!(p2.validate().is_err());
+        let p3 = AgentProfile::new("x", &["a:1", "a:2"]).unwrap();
+        assert!(p3.validate().is_err());
+    }
+}

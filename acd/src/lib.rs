@@ -74,7 +74,10 @@ pub mod events;
 pub mod ewt;
 pub mod ids;
 mod matcher;
+pub mod missed;
+pub mod repeat;
 pub mod state;
+pub mod stats;
 mod strategy;
 mod timers;
 
