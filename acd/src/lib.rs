@@ -76,6 +76,7 @@ pub mod ids;
 mod matcher;
 pub mod missed;
 pub mod repeat;
+pub mod sim;
 pub mod state;
 pub mod stats;
 mod strategy;

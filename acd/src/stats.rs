@@ -170,15 +170,13 @@ pub fn queue_stats(
                     }
                 }
             }
-            EventKind::Abandon { wait_ms, .. }
-                if visit.get(&call) == Some(&true) => {
-                    s.abandoned += 1;
-                    s.abandoned_wait_ms += wait_ms;
-                }
-            EventKind::Overflow { .. }
-                if visit.get(&call) == Some(&true) => {
-                    s.overflowed += 1;
-                }
+            EventKind::Abandon { wait_ms, .. } if visit.get(&call) == Some(&true) => {
+                s.abandoned += 1;
+                s.abandoned_wait_ms += wait_ms;
+            }
+            EventKind::Overflow { .. } if visit.get(&call) == Some(&true) => {
+                s.overflowed += 1;
+            }
             EventKind::Complete { talk_ms, .. } | EventKind::Transfer { talk_ms, .. } => {
                 let original = via_callback.get(&call).copied().unwrap_or(call);
                 if visit.get(&original) == Some(&true) {
