@@ -4,11 +4,13 @@
 
 mod binding;
 mod location;
+mod policy;
 #[cfg(test)]
 mod tests;
 
 pub use binding::Binding;
 pub use location::Location;
+pub use policy::{MaxContactsPolicy, UnknownPolicy};
 
 use std::sync::Arc;
 
@@ -37,6 +39,7 @@ pub struct RegistrarConfig {
 /// Registers contacts.
 pub struct Registrar {
     config: RegistrarConfig,
+    policy: MaxContactsPolicy,
     location: Arc<Location>,
     persist: Option<Sender<BindingChange>>,
 }
@@ -81,9 +84,23 @@ impl Registrar {
     ) -> Self {
         Self {
             config,
+            policy: MaxContactsPolicy::default(),
             location,
             persist,
         }
+    }
+
+    /// What a REGISTER that would take its AOR past `max_contacts` gets
+    /// (default [`MaxContactsPolicy::ReplaceOldest`]).
+    #[must_use]
+    pub fn with_max_contacts_policy(mut self, policy: MaxContactsPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The policy applied at `max_contacts`.
+    pub fn max_contacts_policy(&self) -> MaxContactsPolicy {
+        self.policy
     }
 
     /// The location service.
@@ -173,15 +190,22 @@ impl Registrar {
 
         let mut changes = Vec::with_capacity(wanted.len());
         let result = self.location.update(aor, |bindings| {
-            bindings.retain(|b| b.expires_at > now_secs);
+            // Worked on a copy: a refused REGISTER changes nothing (§10.3).
+            let mut next: Vec<Binding> = bindings
+                .iter()
+                .filter(|b| b.expires_at > now_secs)
+                .cloned()
+                .collect();
+            let mut added = false;
             for w in &wanted {
-                if let Some(existing) = bindings.iter().find(|b| b.key == w.key) {
+                if let Some(existing) = next.iter().find(|b| b.key == w.key) {
                     // §10.3 step 7: an older REGISTER of the same Call-ID must not undo a newer one.
                     if existing.call_id == call_id && existing.cseq > cseq {
                         continue;
                     }
                 }
-                bindings.retain(|b| b.key != w.key);
+                let before = next.len();
+                next.retain(|b| b.key != w.key);
                 if w.expires == 0 {
                     changes.push(BindingChange::Remove {
                         aor: aor.to_owned(),
@@ -189,9 +213,7 @@ impl Registrar {
                     });
                     continue;
                 }
-                if bindings.len() >= self.config.max_contacts {
-                    return Err(Refusal::new(StatusCode::FORBIDDEN, "Too many contacts"));
-                }
+                added |= next.len() == before;
                 let b = Binding {
                     aor: aor.to_owned(),
                     key: w.key.clone(),
@@ -208,12 +230,35 @@ impl Registrar {
                     user_agent: user_agent.clone(),
                 };
                 changes.push(BindingChange::Upsert(b.clone()));
-                bindings.push(b);
+                next.push(b);
             }
-            bindings.sort_by_key(|b| std::cmp::Reverse(b.q));
+            // Only a REGISTER that adds a binding can hit the limit: a refresh or a
+            // removal never fails, even above a lowered limit.
+            if added && next.len() > self.config.max_contacts {
+                if self.policy == MaxContactsPolicy::Refuse {
+                    return Err(Refusal::new(StatusCode::FORBIDDEN, "Too many contacts"));
+                }
+                let touched = |b: &Binding| wanted.iter().any(|w| w.key == b.key);
+                let evicted = policy::evict_oldest(&mut next, self.config.max_contacts, touched);
+                if next.len() > self.config.max_contacts {
+                    // This REGISTER alone lists more contacts than allowed.
+                    return Err(Refusal::new(StatusCode::FORBIDDEN, "Too many contacts"));
+                }
+                for b in evicted {
+                    tracing::debug!(aor, contact = %b.contact, "max_contacts: oldest binding replaced");
+                    changes.push(BindingChange::Remove {
+                        aor: b.aor,
+                        key: b.key,
+                    });
+                }
+            }
+            next.sort_by_key(|b| std::cmp::Reverse(b.q));
+            *bindings = next;
             Ok(bindings.clone())
         });
-        self.persist_all(changes);
+        if result.is_ok() {
+            self.persist_all(changes);
+        }
         result
     }
 

@@ -4,7 +4,7 @@ use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use super::uri::{find_param, parse_host_port, parse_params, set_param};
-use super::{trim, HeaderName, Method, Param, ParseError};
+use super::{is_token, trim, HeaderName, Method, Param, ParseError};
 use crate::peer::Transport;
 
 /// One via-parm: `SIP/2.0/UDP host:port;branch=z9hG4bK...`.
@@ -42,10 +42,17 @@ impl Via {
     /// Parses one via-parm; LWS is allowed around `/`, `:` and `;`
     /// (RFC 3261 §25.1 `via-parm`, `sent-protocol`).
     pub fn parse(s: &str) -> Result<Self, ParseError> {
-        Self::parse_inner(s).ok_or(ParseError::bad_header(HeaderName::Via))
+        Self::parse_inner(s, false).ok_or(ParseError::bad_header(HeaderName::Via))
     }
 
-    fn parse_inner(s: &str) -> Option<Self> {
+    /// Whether `s` is a well-formed via-parm of any transport, including
+    /// ones this stack cannot send over (`SCTP`, `DTLS-SCTP`, other-transport
+    /// tokens): Vias below the top are only carried back, never used.
+    pub(crate) fn is_well_formed(s: &str) -> bool {
+        Self::parse_inner(s, true).is_some()
+    }
+
+    fn parse_inner(s: &str, any_transport: bool) -> Option<Self> {
         let (name, rest) = s.split_once('/')?;
         let (version, rest) = rest.split_once('/')?;
         if !trim(name).eq_ignore_ascii_case("SIP") || trim(version) != "2.0" {
@@ -53,7 +60,13 @@ impl Via {
         }
         let rest = trim(rest);
         let t_end = rest.find(|c: char| c.is_ascii_whitespace())?;
-        let transport = Transport::from_str(&rest[..t_end]).ok()?;
+        let token = &rest[..t_end];
+        let transport = match Transport::from_str(token) {
+            Ok(t) => t,
+            // Only a syntax check: the transport is not kept.
+            Err(_) if any_transport && is_token(token.as_bytes()) => Transport::Udp,
+            Err(_) => return None,
+        };
         let rest = trim(&rest[t_end..]);
         let (sent_by, params) = match rest.find(';') {
             Some(i) => rest.split_at(i),
