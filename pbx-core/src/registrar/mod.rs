@@ -36,6 +36,21 @@ pub struct RegistrarConfig {
     pub max_contacts: usize,
 }
 
+/// The Contact header fields of a 200 to REGISTER: every binding with the
+/// lifetime it has left (RFC 3261 §10.3 step 8).
+fn contact_headers(bindings: &[Binding], now_secs: u64) -> Vec<Header> {
+    bindings
+        .iter()
+        .map(|b| {
+            let mut v = Vec::with_capacity(b.contact.len() + 18);
+            v.extend_from_slice(b.contact.as_bytes());
+            v.extend_from_slice(b";expires=");
+            v.extend_from_slice(b.remaining(now_secs).to_string().as_bytes());
+            Header::new(HeaderName::Contact, Bytes::from(v))
+        })
+        .collect()
+}
+
 /// Registers contacts.
 pub struct Registrar {
     config: RegistrarConfig,
@@ -120,7 +135,7 @@ impl Registrar {
     /// Returns the final response: 200 with the current bindings, or a refusal.
     pub fn register(&self, req: &Request, aor: &str, source: Peer, now_secs: u64) -> Response {
         match self.try_register(req, aor, source, now_secs) {
-            Ok(bindings) => self.ok_response(req, &bindings, now_secs),
+            Ok(contacts) => Self::ok_response(req, contacts),
             Err(refusal) => {
                 let mut resp = Response::for_request(req, refusal.status, None);
                 resp.reason = refusal.reason.to_owned();
@@ -138,7 +153,7 @@ impl Registrar {
         aor: &str,
         source: Peer,
         now_secs: u64,
-    ) -> Result<Vec<Binding>, Refusal> {
+    ) -> Result<Vec<Header>, Refusal> {
         let bad = |_| Refusal::new(StatusCode::BAD_REQUEST, "Bad REGISTER");
         let call_id = req.call_id().map_err(bad)?.to_owned();
         let cseq = req.cseq().map_err(bad)?.seq;
@@ -168,7 +183,10 @@ impl Registrar {
             Contacts::List(list) => list,
         };
         if list.is_empty() {
-            return Ok(self.location.lookup(aor, now_secs));
+            return Ok(contact_headers(
+                &self.location.lookup(aor, now_secs),
+                now_secs,
+            ));
         }
 
         let mut wanted = Vec::with_capacity(list.len());
@@ -188,24 +206,55 @@ impl Registrar {
             .and_then(|h| h.value_str().ok())
             .map(str::to_owned);
 
-        let mut changes = Vec::with_capacity(wanted.len());
+        let mut changes = Vec::with_capacity(wanted.len() + 1);
+        let max = self.config.max_contacts;
         let result = self.location.update(aor, |bindings| {
-            // Worked on a copy: a refused REGISTER changes nothing (§10.3).
-            let mut next: Vec<Binding> = bindings
-                .iter()
-                .filter(|b| b.expires_at > now_secs)
-                .cloned()
-                .collect();
-            let mut added = false;
+            bindings.retain(|b| b.expires_at > now_secs);
+            // Plan first, then change: a refused REGISTER changes nothing (§10.3).
+            let mut apply: Vec<&Wanted> = Vec::with_capacity(wanted.len());
             for w in &wanted {
-                if let Some(existing) = next.iter().find(|b| b.key == w.key) {
-                    // §10.3 step 7: an older REGISTER of the same Call-ID must not undo a newer one.
-                    if existing.call_id == call_id && existing.cseq > cseq {
-                        continue;
-                    }
+                // §10.3 step 7: an older REGISTER of the same Call-ID must not undo a newer one.
+                let stale = bindings
+                    .iter()
+                    .any(|b| b.key == w.key && b.call_id == call_id && b.cseq > cseq);
+                if !stale {
+                    // The same contact twice in one REGISTER: the last one counts.
+                    apply.retain(|a| a.key != w.key);
+                    apply.push(w);
                 }
-                let before = next.len();
-                next.retain(|b| b.key != w.key);
+            }
+            let touched = |b: &Binding| apply.iter().any(|w| w.key == b.key);
+            let kept = bindings.iter().filter(|b| !touched(b)).count();
+            let bound = apply.iter().filter(|w| w.expires != 0).count();
+            // Only a REGISTER that adds a binding can hit the limit: a refresh or a
+            // removal never fails, even above a lowered limit.
+            let added = apply
+                .iter()
+                .any(|w| w.expires != 0 && !bindings.iter().any(|b| b.key == w.key));
+            let mut evict = Vec::new();
+            if added && kept + bound > max {
+                if self.policy == MaxContactsPolicy::Refuse {
+                    return Err(Refusal::new(StatusCode::FORBIDDEN, "Too many contacts"));
+                }
+                evict = policy::oldest(bindings, kept + bound - max, touched)
+                    // This REGISTER alone lists more contacts than allowed.
+                    .ok_or_else(|| Refusal::new(StatusCode::FORBIDDEN, "Too many contacts"))?;
+            }
+            for &i in &evict {
+                let b = &bindings[i];
+                tracing::debug!(aor, contact = %b.contact, "max_contacts: oldest binding replaced");
+                changes.push(BindingChange::Remove {
+                    aor: aor.to_owned(),
+                    key: b.key.clone(),
+                });
+            }
+            let mut i = 0;
+            bindings.retain(|b| {
+                let keep = !touched(b) && !evict.contains(&i);
+                i += 1;
+                keep
+            });
+            for w in apply {
                 if w.expires == 0 {
                     changes.push(BindingChange::Remove {
                         aor: aor.to_owned(),
@@ -213,7 +262,6 @@ impl Registrar {
                     });
                     continue;
                 }
-                added |= next.len() == before;
                 let b = Binding {
                     aor: aor.to_owned(),
                     key: w.key.clone(),
@@ -230,31 +278,10 @@ impl Registrar {
                     user_agent: user_agent.clone(),
                 };
                 changes.push(BindingChange::Upsert(b.clone()));
-                next.push(b);
+                bindings.push(b);
             }
-            // Only a REGISTER that adds a binding can hit the limit: a refresh or a
-            // removal never fails, even above a lowered limit.
-            if added && next.len() > self.config.max_contacts {
-                if self.policy == MaxContactsPolicy::Refuse {
-                    return Err(Refusal::new(StatusCode::FORBIDDEN, "Too many contacts"));
-                }
-                let touched = |b: &Binding| wanted.iter().any(|w| w.key == b.key);
-                let evicted = policy::evict_oldest(&mut next, self.config.max_contacts, touched);
-                if next.len() > self.config.max_contacts {
-                    // This REGISTER alone lists more contacts than allowed.
-                    return Err(Refusal::new(StatusCode::FORBIDDEN, "Too many contacts"));
-                }
-                for b in evicted {
-                    tracing::debug!(aor, contact = %b.contact, "max_contacts: oldest binding replaced");
-                    changes.push(BindingChange::Remove {
-                        aor: b.aor,
-                        key: b.key,
-                    });
-                }
-            }
-            next.sort_by_key(|b| std::cmp::Reverse(b.q));
-            *bindings = next;
-            Ok(bindings.clone())
+            bindings.sort_by_key(|b| std::cmp::Reverse(b.q));
+            Ok(contact_headers(bindings, now_secs))
         });
         if result.is_ok() {
             self.persist_all(changes);
@@ -328,12 +355,10 @@ impl Registrar {
         }
     }
 
-    fn ok_response(&self, req: &Request, bindings: &[Binding], now_secs: u64) -> Response {
+    fn ok_response(req: &Request, contacts: Vec<Header>) -> Response {
         let mut resp = Response::for_request(req, StatusCode::OK, None);
-        for b in bindings {
-            let value = format!("{};expires={}", b.contact, b.remaining(now_secs));
-            resp.headers
-                .push(Header::new(HeaderName::Contact, Bytes::from(value)));
+        for c in contacts {
+            resp.headers.push(c);
         }
         // RFC 3327 §5.3: the Path as stored is echoed in the 200.
         for p in req.headers.get_all(&HeaderName::Path) {

@@ -54,26 +54,23 @@ impl FromStr for MaxContactsPolicy {
     }
 }
 
-/// Removes bindings not `protected` from `list`, soonest expiry first (ties:
-/// the one earlier in the list, i.e. stored first), until at most `max` are
-/// left or only protected ones remain; returns the removed bindings.
-pub(super) fn evict_oldest(
-    list: &mut Vec<Binding>,
-    max: usize,
+/// The indices of the `need` bindings to replace: not `protected`, soonest
+/// expiry first (ties: the one earlier in the list, i.e. stored first); `None`
+/// when fewer than `need` are unprotected.
+pub(super) fn oldest(
+    bindings: &[Binding],
+    need: usize,
     protected: impl Fn(&Binding) -> bool,
-) -> Vec<Binding> {
-    let mut evicted = Vec::new();
-    while list.len() > max {
-        let oldest = list
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| !protected(b))
-            .min_by_key(|&(i, b)| (b.expires_at, i))
-            .map(|(i, _)| i);
-        match oldest {
-            Some(i) => evicted.push(list.remove(i)),
-            None => break,
-        }
+) -> Option<Vec<usize>> {
+    let mut candidates: Vec<(u64, usize)> = bindings
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| !protected(b))
+        .map(|(i, b)| (b.expires_at, i))
+        .collect();
+    if candidates.len() < need {
+        return None;
     }
-    evicted
+    candidates.sort_unstable();
+    Some(candidates[..need].iter().map(|&(_, i)| i).collect())
 }

@@ -4,7 +4,9 @@ use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use super::uri::{find_param, parse_host_port, parse_params, set_param};
-use super::{is_token, trim, HeaderName, Method, Param, ParseError};
+use super::{
+    find_byte, find_ws, is_token, split_once_byte, trim, HeaderName, Method, Param, ParseError,
+};
 use crate::peer::Transport;
 
 /// One via-parm: `SIP/2.0/UDP host:port;branch=z9hG4bK...`.
@@ -53,13 +55,13 @@ impl Via {
     }
 
     fn parse_inner(s: &str, any_transport: bool) -> Option<Self> {
-        let (name, rest) = s.split_once('/')?;
-        let (version, rest) = rest.split_once('/')?;
+        let (name, rest) = split_once_byte(s, b'/')?;
+        let (version, rest) = split_once_byte(rest, b'/')?;
         if !trim(name).eq_ignore_ascii_case("SIP") || trim(version) != "2.0" {
             return None;
         }
         let rest = trim(rest);
-        let t_end = rest.find(|c: char| c.is_ascii_whitespace())?;
+        let t_end = find_ws(rest)?;
         let token = &rest[..t_end];
         let transport = match Transport::from_str(token) {
             Ok(t) => t,
@@ -68,7 +70,7 @@ impl Via {
             Err(_) => return None,
         };
         let rest = trim(&rest[t_end..]);
-        let (sent_by, params) = match rest.find(';') {
+        let (sent_by, params) = match find_byte(rest, b';') {
             Some(i) => rest.split_at(i),
             None => (rest, ""),
         };
@@ -158,7 +160,7 @@ impl CSeq {
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let err = || ParseError::bad_header(HeaderName::CSeq);
         let s = trim(s);
-        let i = s.find(|c: char| c.is_ascii_whitespace()).ok_or_else(err)?;
+        let i = find_ws(s).ok_or_else(err)?;
         let num = &s[..i];
         if num.is_empty() || num.len() > 10 || !num.bytes().all(|c| c.is_ascii_digit()) {
             return Err(err());
