@@ -6,6 +6,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{ConfigError, DigestAlgorithm, Positioner, UserConfig};
+use crate::registrar::MaxContactsPolicy;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -22,7 +23,8 @@ pub(super) struct RawRegistrar {
     pub(super) min_expires: Option<u32>,
     pub(super) max_expires: Option<Spanned<u32>>,
     pub(super) default_expires: Option<Spanned<u32>>,
-    pub(super) max_contacts: Option<usize>,
+    pub(super) max_contacts: Option<Spanned<usize>>,
+    pub(super) max_contacts_policy: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -126,6 +128,29 @@ pub(super) fn build_expires(
         max: max_expires,
         default: default_expires,
     })
+}
+
+/// `[registrar]` `max_contacts` (default 10, at least 1) and
+/// `max_contacts_policy` (default `"replace-oldest"`).
+pub(super) fn build_max_contacts(
+    registrar: &RawRegistrar,
+    pos: &Positioner<'_>,
+) -> Result<(usize, MaxContactsPolicy), ConfigError> {
+    let max = match &registrar.max_contacts {
+        None => 10,
+        Some(m) if *m.get_ref() == 0 => {
+            return Err(pos.at(m, "max_contacts must be at least 1"));
+        }
+        Some(m) => *m.get_ref(),
+    };
+    let policy = match &registrar.max_contacts_policy {
+        None => MaxContactsPolicy::default(),
+        Some(p) => p
+            .get_ref()
+            .parse::<MaxContactsPolicy>()
+            .map_err(|e| pos.at(p, e.to_string()))?,
+    };
+    Ok((max, policy))
 }
 
 /// `security.trusted`: addresses or CIDRs.

@@ -20,8 +20,8 @@ mod position;
 mod server_section;
 
 use auth_section::{
-    build_algorithms, build_expires, build_nonce_ttl, build_trusted, build_users, RawAuth,
-    RawRegistrar, RawSecurity, RawUser,
+    build_algorithms, build_expires, build_max_contacts, build_nonce_ttl, build_trusted,
+    build_users, RawAuth, RawRegistrar, RawSecurity, RawUser,
 };
 use calls_section::{build_calls, music_on_hold, RawCalls};
 pub use calls_section::{CallEngine, CallsConfig};
@@ -93,6 +93,8 @@ pub struct Config {
     pub default_expires: u32,
     /// Max contacts per AOR.
     pub max_contacts: usize,
+    /// What a REGISTER past `max_contacts` gets (`registrar.max_contacts_policy`).
+    pub max_contacts_policy: crate::registrar::MaxContactsPolicy,
     /// Peers whose requests other than REGISTER are not challenged.
     pub trusted: Vec<IpNet>,
     /// Failed authentications from one source within `ban_window` before a ban.
@@ -249,6 +251,7 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
     let algorithms = build_algorithms(&raw.auth, pos)?;
     let nonce_ttl = build_nonce_ttl(&raw.auth, pos)?;
     let expires = build_expires(&raw.registrar, pos)?;
+    let (max_contacts, max_contacts_policy) = build_max_contacts(&raw.registrar, pos)?;
     let trusted = build_trusted(&raw.security, pos)?;
     let metrics_listen = build_metrics_listen(&raw.metrics, pos)?;
     let users = build_users(raw.users, pos)?;
@@ -284,7 +287,8 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         min_expires: expires.min,
         max_expires: expires.max,
         default_expires: expires.default,
-        max_contacts: raw.registrar.max_contacts.unwrap_or(10),
+        max_contacts,
+        max_contacts_policy,
         trusted,
         ban_threshold: raw.security.ban_threshold.unwrap_or(20),
         ban_window: Duration::from_secs(raw.security.ban_window_secs.unwrap_or(60)),

@@ -168,3 +168,41 @@ fn expires_limits_are_checked() {
         .unwrap_err();
     assert_eq!(err.line, 3, "{err}");
 }
+
+#[test]
+fn max_contacts_policy_default_values_and_errors() {
+    use crate::registrar::MaxContactsPolicy;
+    let c = Config::from_str_named("", "x").unwrap();
+    assert_eq!(
+        (c.max_contacts, c.max_contacts_policy),
+        (10, MaxContactsPolicy::ReplaceOldest)
+    );
+    let c = Config::from_str_named(
+        "[registrar]\nmax_contacts = 2\nmax_contacts_policy = \"refuse\"\n",
+        "x",
+    )
+    .unwrap();
+    assert_eq!(
+        (c.max_contacts, c.max_contacts_policy),
+        (2, MaxContactsPolicy::Refuse)
+    );
+    let err = Config::from_str_named("[registrar]\nmax_contacts_policy = \"oldest\"\n", "x.toml")
+        .unwrap_err();
+    assert_eq!((err.line, err.column), (2, 23), "{err}");
+    assert!(
+        err.message.contains("oldest") && err.message.contains("replace-oldest"),
+        "{err}"
+    );
+    let err = Config::from_str_named("[registrar]\nmax_contacts = 0\n", "x").unwrap_err();
+    assert_eq!((err.line, err.column), (2, 16), "{err}");
+}
+
+#[test]
+fn embedded_default_spells_out_the_registrar_policy() {
+    assert!(EMBEDDED_DEFAULT.contains("max_contacts_policy = \"replace-oldest\""));
+    let c = Config::embedded();
+    assert_eq!(
+        c.max_contacts_policy,
+        crate::registrar::MaxContactsPolicy::ReplaceOldest
+    );
+}

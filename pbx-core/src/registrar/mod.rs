@@ -5,12 +5,14 @@
 mod binding;
 mod change;
 mod location;
+mod policy;
 #[cfg(test)]
 mod tests;
 
 pub use binding::Binding;
 pub use change::BindingChange;
 pub use location::Location;
+pub use policy::{MaxContactsPolicy, UnknownPolicy};
 
 use std::sync::Arc;
 
@@ -35,9 +37,25 @@ pub struct RegistrarConfig {
     pub max_contacts: usize,
 }
 
+/// The Contact header fields of a 200 to REGISTER: every binding with the
+/// lifetime it has left (RFC 3261 §10.3 step 8).
+fn contact_headers(bindings: &[Binding], now_secs: u64) -> Vec<Header> {
+    bindings
+        .iter()
+        .map(|b| {
+            let mut v = Vec::with_capacity(b.contact.len() + 18);
+            v.extend_from_slice(b.contact.as_bytes());
+            v.extend_from_slice(b";expires=");
+            v.extend_from_slice(b.remaining(now_secs).to_string().as_bytes());
+            Header::new(HeaderName::Contact, Bytes::from(v))
+        })
+        .collect()
+}
+
 /// Registers contacts.
 pub struct Registrar {
     config: RegistrarConfig,
+    policy: MaxContactsPolicy,
     location: Arc<Location>,
     persist: Option<Sender<BindingChange>>,
 }
@@ -82,9 +100,23 @@ impl Registrar {
     ) -> Self {
         Self {
             config,
+            policy: MaxContactsPolicy::default(),
             location,
             persist,
         }
+    }
+
+    /// What a REGISTER that would take its AOR past `max_contacts` gets
+    /// (default [`MaxContactsPolicy::ReplaceOldest`]).
+    #[must_use]
+    pub fn with_max_contacts_policy(mut self, policy: MaxContactsPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The policy applied at `max_contacts`.
+    pub fn max_contacts_policy(&self) -> MaxContactsPolicy {
+        self.policy
     }
 
     /// The location service.
@@ -104,7 +136,7 @@ impl Registrar {
     /// Returns the final response: 200 with the current bindings, or a refusal.
     pub fn register(&self, req: &Request, aor: &str, source: Peer, now_secs: u64) -> Response {
         match self.try_register(req, aor, source, now_secs) {
-            Ok(bindings) => self.ok_response(req, &bindings, now_secs),
+            Ok(contacts) => Self::ok_response(req, contacts),
             Err(refusal) => {
                 let mut resp = Response::for_request(req, refusal.status, None);
                 resp.reason = refusal.reason.to_owned();
@@ -122,7 +154,7 @@ impl Registrar {
         aor: &str,
         source: Peer,
         now_secs: u64,
-    ) -> Result<Vec<Binding>, Refusal> {
+    ) -> Result<Vec<Header>, Refusal> {
         let bad = |_| Refusal::new(StatusCode::BAD_REQUEST, "Bad REGISTER");
         let call_id = req.call_id().map_err(bad)?.to_owned();
         let cseq = req.cseq().map_err(bad)?.seq;
@@ -152,7 +184,10 @@ impl Registrar {
             Contacts::List(list) => list,
         };
         if list.is_empty() {
-            return Ok(self.location.lookup(aor, now_secs));
+            return Ok(contact_headers(
+                &self.location.lookup(aor, now_secs),
+                now_secs,
+            ));
         }
 
         let mut wanted = Vec::with_capacity(list.len());
@@ -172,26 +207,61 @@ impl Registrar {
             .and_then(|h| h.value_str().ok())
             .map(str::to_owned);
 
-        let mut changes = Vec::with_capacity(wanted.len());
+        let mut changes = Vec::with_capacity(wanted.len() + 1);
+        let max = self.config.max_contacts;
         let result = self.location.update(aor, |bindings| {
             bindings.retain(|b| b.expires_at > now_secs);
+            // Plan first, then change: a refused REGISTER changes nothing (§10.3).
+            let mut apply: Vec<&Wanted> = Vec::with_capacity(wanted.len());
             for w in &wanted {
-                if let Some(existing) = bindings.iter().find(|b| b.key == w.key) {
-                    // §10.3 step 7: an older REGISTER of the same Call-ID must not undo a newer one.
-                    if existing.call_id == call_id && existing.cseq > cseq {
-                        continue;
-                    }
+                // §10.3 step 7: an older REGISTER of the same Call-ID must not undo a newer one.
+                let stale = bindings
+                    .iter()
+                    .any(|b| b.key == w.key && b.call_id == call_id && b.cseq > cseq);
+                if !stale {
+                    // The same contact twice in one REGISTER: the last one counts.
+                    apply.retain(|a| a.key != w.key);
+                    apply.push(w);
                 }
-                bindings.retain(|b| b.key != w.key);
+            }
+            let touched = |b: &Binding| apply.iter().any(|w| w.key == b.key);
+            let kept = bindings.iter().filter(|b| !touched(b)).count();
+            let bound = apply.iter().filter(|w| w.expires != 0).count();
+            // Only a REGISTER that adds a binding can hit the limit: a refresh or a
+            // removal never fails, even above a lowered limit.
+            let added = apply
+                .iter()
+                .any(|w| w.expires != 0 && !bindings.iter().any(|b| b.key == w.key));
+            let mut evict = Vec::new();
+            if added && kept + bound > max {
+                if self.policy == MaxContactsPolicy::Refuse {
+                    return Err(Refusal::new(StatusCode::FORBIDDEN, "Too many contacts"));
+                }
+                evict = policy::oldest(bindings, kept + bound - max, touched)
+                    // This REGISTER alone lists more contacts than allowed.
+                    .ok_or_else(|| Refusal::new(StatusCode::FORBIDDEN, "Too many contacts"))?;
+            }
+            for &i in &evict {
+                let b = &bindings[i];
+                tracing::debug!(aor, contact = %b.contact, "max_contacts: oldest binding replaced");
+                changes.push(BindingChange::Remove {
+                    aor: aor.to_owned(),
+                    key: b.key.clone(),
+                });
+            }
+            let mut i = 0;
+            bindings.retain(|b| {
+                let keep = !touched(b) && !evict.contains(&i);
+                i += 1;
+                keep
+            });
+            for w in apply {
                 if w.expires == 0 {
                     changes.push(BindingChange::Remove {
                         aor: aor.to_owned(),
                         key: w.key.clone(),
                     });
                     continue;
-                }
-                if bindings.len() >= self.config.max_contacts {
-                    return Err(Refusal::new(StatusCode::FORBIDDEN, "Too many contacts"));
                 }
                 let b = Binding {
                     aor: aor.to_owned(),
@@ -212,9 +282,11 @@ impl Registrar {
                 bindings.push(b);
             }
             bindings.sort_by_key(|b| std::cmp::Reverse(b.q));
-            Ok(bindings.clone())
+            Ok(contact_headers(bindings, now_secs))
         });
-        self.persist_all(changes);
+        if result.is_ok() {
+            self.persist_all(changes);
+        }
         result
     }
 
@@ -284,12 +356,10 @@ impl Registrar {
         }
     }
 
-    fn ok_response(&self, req: &Request, bindings: &[Binding], now_secs: u64) -> Response {
+    fn ok_response(req: &Request, contacts: Vec<Header>) -> Response {
         let mut resp = Response::for_request(req, StatusCode::OK, None);
-        for b in bindings {
-            let value = format!("{};expires={}", b.contact, b.remaining(now_secs));
-            resp.headers
-                .push(Header::new(HeaderName::Contact, Bytes::from(value)));
+        for c in contacts {
+            resp.headers.push(c);
         }
         // RFC 3327 §5.3: the Path as stored is echoed in the 200.
         for p in req.headers.get_all(&HeaderName::Path) {

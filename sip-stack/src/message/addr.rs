@@ -5,7 +5,7 @@ use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use super::uri::{find_param, parse_params, set_param};
-use super::{trim, Param, ParseError, ParseErrorKind, Uri};
+use super::{find_byte, trim, Param, ParseError, ParseErrorKind, Uri};
 
 /// `"Display" <uri>;params` or a bare `uri;params`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -59,7 +59,7 @@ fn parse_name_addr(s: &str) -> Result<NameAddr, ParseErrorKind> {
             return Err(err);
         }
         (Some(name), after)
-    } else if let Some(lt) = s.find('<') {
+    } else if let Some(lt) = find_byte(s, b'<') {
         let name = trim(&s[..lt]);
         if !name
             .bytes()
@@ -69,7 +69,7 @@ fn parse_name_addr(s: &str) -> Result<NameAddr, ParseErrorKind> {
         }
         ((!name.is_empty()).then(|| name.to_owned()), &s[lt..])
     } else {
-        let (uri, params) = match s.find(';') {
+        let (uri, params) = match find_byte(s, b';') {
             Some(i) => s.split_at(i),
             None => (s, ""),
         };
@@ -82,7 +82,7 @@ fn parse_name_addr(s: &str) -> Result<NameAddr, ParseErrorKind> {
         });
     };
     // rest starts with '<'
-    let gt = rest.find('>').ok_or(err)?;
+    let gt = find_byte(rest, b'>').ok_or(err)?;
     let uri = Uri::parse(trim(&rest[1..gt])).map_err(|e| e.kind())?;
     let tail = trim(&rest[gt + 1..]);
     if !tail.is_empty() && !tail.starts_with(';') {
@@ -99,6 +99,12 @@ fn parse_name_addr(s: &str) -> Result<NameAddr, ParseErrorKind> {
 /// Parses the body of a quoted string (after the opening quote); returns the
 /// unescaped text and what follows the closing quote (RFC 3261 §25.1 `quoted-string`).
 pub(crate) fn parse_quoted(s: &str) -> Option<(String, &str)> {
+    // Usual case: no escapes, one copy of the slice.
+    if let Some(end) = s.as_bytes().iter().position(|&c| c == b'"' || c == b'\\') {
+        if s.as_bytes()[end] == b'"' {
+            return Some((s[..end].to_owned(), &s[end + 1..]));
+        }
+    }
     let mut out = String::new();
     let mut chars = s.char_indices();
     while let Some((i, c)) = chars.next() {

@@ -5,7 +5,7 @@ use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use super::addr::{parse_quoted, write_quoted};
-use super::{is_token, trim, ParseError, ParseErrorKind};
+use super::{find_byte, find_ws, is_token, trim, ParseError, ParseErrorKind};
 
 /// `Digest k=v, k="quoted", ...` with values unquoted.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -21,7 +21,7 @@ impl AuthParams {
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let err = || ParseError::new(ParseErrorKind::HeaderValue);
         let s = trim(s);
-        let (scheme, mut rest) = match s.find(|c: char| c.is_ascii_whitespace()) {
+        let (scheme, mut rest) = match find_ws(s) {
             Some(i) => (&s[..i], trim(&s[i..])),
             None => (s, ""),
         };
@@ -30,7 +30,7 @@ impl AuthParams {
         }
         let mut params = Vec::new();
         while !rest.is_empty() {
-            let eq = rest.find('=').ok_or_else(err)?;
+            let eq = find_byte(rest, b'=').ok_or_else(err)?;
             let name = trim(&rest[..eq]);
             if !is_token(name.as_bytes()) {
                 return Err(err());
@@ -39,7 +39,10 @@ impl AuthParams {
             let (value, tail) = if let Some(q) = after.strip_prefix('"') {
                 parse_quoted(q).ok_or_else(err)?
             } else {
-                let end = after.find([',', ' ', '\t']).unwrap_or(after.len());
+                let end = after
+                    .bytes()
+                    .position(|c| matches!(c, b',' | b' ' | b'\t'))
+                    .unwrap_or(after.len());
                 (after[..end].to_owned(), &after[end..])
             };
             params.push((name.to_owned(), value));

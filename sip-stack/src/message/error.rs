@@ -38,6 +38,10 @@ pub enum ParseErrorKind {
     TooLarge,
     /// Text that must be UTF-8 is not.
     Utf8,
+    /// A header that may appear once (Call-ID, From, To, CSeq,
+    /// Max-Forwards, Content-Length) appears again with another value
+    /// (RFC 3261 §7.3.1: only list headers may be repeated).
+    Duplicate,
 }
 
 /// A parse failure, optionally naming the header it happened in.
@@ -120,6 +124,8 @@ impl fmt::Display for ParseError {
             (K::HeaderValue | K::Uri | K::Scheme | K::Utf8 | K::ContentLength, Some(h)) => {
                 write!(f, "bad header: {h}")
             }
+            (K::Duplicate, Some(h)) => write!(f, "duplicate header: {h}"),
+            (K::Duplicate, None) => f.write_str("duplicate header"),
             (K::Empty, _) => f.write_str("empty message"),
             (K::StartLine, _) => f.write_str("bad start line"),
             (K::Version, _) => f.write_str("unsupported SIP version"),

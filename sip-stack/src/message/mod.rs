@@ -159,7 +159,46 @@ pub(crate) fn is_token(b: &[u8]) -> bool {
     !b.is_empty() && b.iter().all(|&c| is_token_char(c))
 }
 
-/// Trims SIP whitespace (SP, HTAB, CR, LF).
+/// Trims SIP whitespace (SP, HTAB, CR, LF). Byte-wise: the hot path of
+/// every typed getter, where `str::trim_matches` decodes chars.
+#[inline]
 pub(crate) fn trim(s: &str) -> &str {
-    s.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
+    let b = s.as_bytes();
+    let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    let (mut start, mut end) = (0, b.len());
+    while start < end && ws(b[start]) {
+        start += 1;
+    }
+    while end > start && ws(b[end - 1]) {
+        end -= 1;
+    }
+    // Both ends sit next to ASCII bytes: valid char boundaries.
+    &s[start..end]
+}
+
+/// Byte index of the first ASCII byte `c` in `s`. Header values are short
+/// (tens of bytes), where a plain scan beats `str::find`'s char searcher.
+#[inline]
+pub(crate) fn find_byte(s: &str, c: u8) -> Option<usize> {
+    debug_assert!(c.is_ascii());
+    s.as_bytes().iter().position(|&b| b == c)
+}
+
+/// Byte index of the first of the ASCII bytes `a` or `b` in `s`.
+#[inline]
+pub(crate) fn find_byte2(s: &str, a: u8, b: u8) -> Option<usize> {
+    s.as_bytes().iter().position(|&c| c == a || c == b)
+}
+
+/// `str::split_once` for an ASCII byte.
+#[inline]
+pub(crate) fn split_once_byte(s: &str, c: u8) -> Option<(&str, &str)> {
+    let i = find_byte(s, c)?;
+    Some((&s[..i], &s[i + 1..]))
+}
+
+/// Byte index of the first ASCII whitespace byte in `s`.
+#[inline]
+pub(crate) fn find_ws(s: &str) -> Option<usize> {
+    s.as_bytes().iter().position(|&c| c.is_ascii_whitespace())
 }

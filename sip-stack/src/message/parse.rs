@@ -84,59 +84,13 @@ pub(crate) fn parse_message(buf: Bytes) -> Result<SipMessage, ParseError> {
     }
     let b: &[u8] = &buf;
     // RFC 3261 §7.5: CRLFs before the start line are ignored.
-    let mut pos = b
+    let pos = b
         .iter()
         .position(|&c| c != b'\r' && c != b'\n')
         .ok_or(ParseErrorKind::Empty)?;
     let (end, next) = line_at(b, pos);
     let start = parse_start_line(&b[pos..end])?;
-    pos = next;
-
-    let mut headers = Headers::with_capacity(16);
-    let mut pending: Option<Pending> = None;
-    let body_start = loop {
-        if pos >= b.len() {
-            // No empty line: tolerated on datagrams, the body is empty.
-            break b.len();
-        }
-        let (end, next) = line_at(b, pos);
-        if end == pos {
-            break next;
-        }
-        if b[pos] == b' ' || b[pos] == b'\t' {
-            let p = pending.as_mut().ok_or(ParseErrorKind::HeaderLine)?;
-            p.fold(b, &b[pos..end]);
-            pos = next;
-            continue;
-        }
-        if let Some(p) = pending.take() {
-            headers.push(p.finish(&buf));
-        }
-        let line = &b[pos..end];
-        let colon = memchr(b':', line).ok_or(ParseErrorKind::HeaderLine)?;
-        // RFC 3261 §7.3.1: whitespace is allowed between the name and the colon.
-        let name = trim_bytes(&line[..colon]);
-        if name.is_empty() || !is_token(name) {
-            return Err(ParseErrorKind::HeaderLine.into());
-        }
-        let (mut vs, mut ve) = (pos + colon + 1, end);
-        while vs < ve && (b[vs] == b' ' || b[vs] == b'\t') {
-            vs += 1;
-        }
-        while ve > vs && (b[ve - 1] == b' ' || b[ve - 1] == b'\t') {
-            ve -= 1;
-        }
-        pending = Some(Pending {
-            name: HeaderName::parse(name),
-            start: vs,
-            end: ve,
-            folded: None,
-        });
-        pos = next;
-    };
-    if let Some(p) = pending.take() {
-        headers.push(p.finish(&buf));
-    }
+    let (headers, body_start) = parse_headers(&buf, next)?;
 
     let available = b.len() - body_start;
     let body_len = match content_length(&headers)? {
@@ -161,6 +115,76 @@ pub(crate) fn parse_message(buf: Bytes) -> Result<SipMessage, ParseError> {
             body,
         }),
     })
+}
+
+/// Scans the header lines starting at `pos` up to the empty line; returns
+/// the headers and where the body starts.
+pub(super) fn parse_headers(buf: &Bytes, mut pos: usize) -> Result<(Headers, usize), ParseError> {
+    let b: &[u8] = buf;
+    let mut headers = Headers::with_capacity(16);
+    let mut pending: Option<Pending> = None;
+    let body_start = loop {
+        if pos >= b.len() {
+            // No empty line: tolerated on datagrams, the body is empty.
+            break b.len();
+        }
+        let (end, next) = line_at(b, pos);
+        if end == pos {
+            break next;
+        }
+        if b[pos] == b' ' || b[pos] == b'\t' {
+            let p = pending.as_mut().ok_or(ParseErrorKind::HeaderLine)?;
+            p.fold(b, &b[pos..end]);
+            pos = next;
+            continue;
+        }
+        if let Some(p) = pending.take() {
+            headers.push(p.finish(buf));
+        }
+        let line = &b[pos..end];
+        let colon = memchr(b':', line).ok_or(ParseErrorKind::HeaderLine)?;
+        // RFC 3261 §7.3.1: whitespace is allowed between the name and the colon.
+        let name = trim_bytes(&line[..colon]);
+        if name.is_empty() || !is_token(name) {
+            return Err(ParseErrorKind::HeaderLine.into());
+        }
+        let (mut vs, mut ve) = (pos + colon + 1, end);
+        while vs < ve && (b[vs] == b' ' || b[vs] == b'\t') {
+            vs += 1;
+        }
+        while ve > vs && (b[ve - 1] == b' ' || b[ve - 1] == b'\t') {
+            ve -= 1;
+        }
+        pending = Some(Pending {
+            name: HeaderName::parse(name),
+            start: vs,
+            end: ve,
+            folded: None,
+        });
+        pos = next;
+    };
+    if let Some(p) = pending.take() {
+        headers.push(p.finish(buf));
+    }
+    Ok((headers, body_start))
+}
+
+/// The headers of a request whose start line or body did not parse (a bad
+/// version, URI scheme or Content-Length), so that a server can still answer
+/// it (RFC 3261 §8.2.2, §21.4.1, RFC 4475 §3.1.2): `None` for responses, ACK,
+/// and input whose header lines themselves are broken.
+pub(super) fn request_headers_of_unparseable(buf: &Bytes) -> Option<Headers> {
+    let b: &[u8] = buf;
+    let pos = b.iter().position(|&c| c != b'\r' && c != b'\n')?;
+    let (end, next) = line_at(b, pos);
+    let (method, _) = field(&b[pos..end]);
+    if !is_token(method) || method.len() >= 4 && method[..4].eq_ignore_ascii_case(b"SIP/") {
+        return None;
+    }
+    if method == b"ACK" {
+        return None;
+    }
+    parse_headers(buf, next).ok().map(|(h, _)| h)
 }
 
 /// The Content-Length; several headers must agree (RFC 4475 §3.1.2.11 "mcl01").

@@ -5,7 +5,8 @@ use bytes::{Bytes, BytesMut};
 
 use super::print::{request_len, response_len, write_request, write_response};
 use super::{
-    CSeq, Contacts, Header, HeaderName, Headers, Method, NameAddr, ParseError, StatusCode, Uri, Via,
+    CSeq, Contacts, Header, HeaderName, Headers, Method, NameAddr, ParseError, ParseErrorKind,
+    StatusCode, Uri, Via,
 };
 
 /// A SIP request (RFC 3261 §7.1).
@@ -62,6 +63,33 @@ fn cseq(headers: &Headers) -> Result<CSeq, ParseError> {
 
 fn name_addr(headers: &Headers, name: HeaderName) -> Result<NameAddr, ParseError> {
     NameAddr::parse(header_str(headers, &name)?).map_err(|e| e.in_header(&name))
+}
+
+/// RFC 3261 §7.3.1: only list headers may be repeated. An identical copy is
+/// tolerated (a harmless duplicate line); a different value is an error.
+fn check_singletons(headers: &Headers) -> Result<(), ParseError> {
+    let mut seen: [Option<&Bytes>; 5] = [None; 5];
+    for h in headers {
+        let slot = match h.name {
+            HeaderName::CallId => 0,
+            HeaderName::From => 1,
+            HeaderName::To => 2,
+            HeaderName::CSeq => 3,
+            HeaderName::MaxForwards => 4,
+            _ => continue,
+        };
+        match seen[slot] {
+            None => seen[slot] = Some(&h.value),
+            Some(v) if *v == h.value => {}
+            Some(_) => {
+                return Err(ParseError::with_header(
+                    ParseErrorKind::Duplicate,
+                    h.name.clone(),
+                ))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Parses a delta-seconds value; values past u32 saturate (RFC 3261 §20.19
@@ -148,16 +176,25 @@ impl Request {
     /// To, From, CSeq, Call-ID and at least one Via must be present and
     /// parse; every Via must parse; Max-Forwards, if present, must be a
     /// number; the CSeq method must equal the request method (§8.1.1.5, also
-    /// for ACK and CANCEL, §17.1.1.3 and §9.1).
+    /// for ACK and CANCEL, §17.1.1.3 and §9.1). To, From, CSeq, Call-ID and
+    /// Max-Forwards may appear only once (§7.3.1): a repetition with another
+    /// value is [`ParseErrorKind::Duplicate`](super::ParseErrorKind::Duplicate)
+    /// (two Call-IDs would let each element pick a different dialog).
     pub fn validate(&self) -> Result<(), ParseError> {
+        check_singletons(&self.headers)?;
         self.to()?;
         self.from()?;
         let cseq = self.cseq()?;
         self.call_id()?;
         self.max_forwards()?;
         self.top_via()?;
-        for via in self.headers.vias() {
-            via?;
+        // Vias below the top are only carried back: any transport token is
+        // fine there (RFC 3261 §25.1 other-transport), bad syntax is not.
+        for (_, v) in self.headers.values(&HeaderName::Via).skip(1) {
+            let ok = std::str::from_utf8(v).is_ok_and(Via::is_well_formed);
+            if !ok {
+                return Err(ParseError::bad_header(HeaderName::Via));
+            }
         }
         if cseq.method != self.method {
             return Err(ParseError::bad_header(HeaderName::CSeq));
@@ -193,9 +230,13 @@ impl Response {
     /// From, To, Call-ID and CSeq; adds `to_tag` to To when given and To has
     /// no tag yet. The reason phrase is the default one for `status`.
     pub fn for_request(req: &Request, status: StatusCode, to_tag: Option<&str>) -> Self {
+        Self::for_headers(&req.headers, status, to_tag)
+    }
+
+    fn for_headers(headers: &Headers, status: StatusCode, to_tag: Option<&str>) -> Self {
         let mut resp = Self::new(status);
         let h = &mut resp.headers;
-        for hdr in req.headers.iter() {
+        for hdr in headers.iter() {
             match hdr.name {
                 HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
                     h.push(hdr.clone());
@@ -205,6 +246,24 @@ impl Response {
             }
         }
         resp
+    }
+
+    /// The stateless answer to a received request that [`SipMessage::parse`]
+    /// refused with `err` (505 for a bad version, 416 for an unknown
+    /// Request-URI scheme, 513 when too large, else 400 with the error as
+    /// reason phrase; RFC 3261 §8.2.2, §21, RFC 4475 §3.1.2.11 for several
+    /// Content-Lengths). `None` when there is nobody to answer: `buf` is a
+    /// response or an ACK, its header lines are broken, or it has no Via.
+    ///
+    /// [`SipMessage::parse`]: super::SipMessage::parse
+    pub fn for_unparseable(buf: &Bytes, err: &ParseError, to_tag: &str) -> Option<Self> {
+        let headers = super::parse::request_headers_of_unparseable(buf)?;
+        if !headers.contains(&HeaderName::Via) {
+            return None;
+        }
+        let mut resp = Self::for_headers(&headers, err.status(), Some(to_tag));
+        resp.reason = err.to_string();
+        Some(resp)
     }
 
     /// The topmost Via value.

@@ -3,7 +3,7 @@
 
 use std::fmt::{self, Write as _};
 
-use super::{trim, ParseError, ParseErrorKind};
+use super::{find_byte, find_byte2, split_once_byte, trim, ParseError, ParseErrorKind};
 use crate::peer::Transport;
 
 /// The URI scheme.
@@ -99,11 +99,11 @@ pub(crate) fn parse_params(s: &str, quoted: bool) -> Result<Vec<Param>, ParseErr
         let end = if quoted {
             param_end_quoted(rest)?
         } else {
-            rest.find(';').unwrap_or(rest.len())
+            find_byte(rest, b';').unwrap_or(rest.len())
         };
         let (one, tail) = rest.split_at(end);
         rest = tail;
-        let (name, value) = match one.split_once('=') {
+        let (name, value) = match split_once_byte(one, b'=') {
             Some((n, v)) => (trim(n), Some(trim(v))),
             None => (trim(one), None),
         };
@@ -314,7 +314,7 @@ fn uri_text_ok(s: &str, extra_forbidden: &[u8]) -> bool {
 
 fn parse_uri(s: &str) -> Result<Uri, ParseErrorKind> {
     let err = ParseErrorKind::Uri;
-    let (scheme, rest) = s.split_once(':').ok_or(err)?;
+    let (scheme, rest) = split_once_byte(s, b':').ok_or(err)?;
     let scheme = if scheme.eq_ignore_ascii_case("sip") {
         Scheme::Sip
     } else if scheme.eq_ignore_ascii_case("sips") {
@@ -330,15 +330,15 @@ fn parse_uri(s: &str) -> Result<Uri, ParseErrorKind> {
     if scheme == Scheme::Tel {
         return parse_tel(rest);
     }
-    let q = rest.find('?').unwrap_or(rest.len());
+    let q = find_byte(rest, b'?').unwrap_or(rest.len());
     // RFC 3261 §25.1: '@' is not allowed unescaped in params or headers, so
     // the first '@' before any '?' ends the userinfo. A user part may itself
     // contain '?' (user-unreserved; RFC 4475 §3.1.1.3 "intmeth"), so when the
     // only '@' follows a '?', "no userinfo" is tried first, then that split.
-    if let Some(at) = rest[..q].find('@') {
+    if let Some(at) = find_byte(&rest[..q], b'@') {
         return parse_sip(scheme, rest, Some(at));
     }
-    match rest[q..].find('@') {
+    match find_byte(&rest[q..], b'@') {
         Some(at) => {
             parse_sip(scheme, rest, None).or_else(|_| parse_sip(scheme, rest, Some(q + at)))
         }
@@ -352,7 +352,7 @@ fn parse_sip(scheme: Scheme, rest: &str, at: Option<usize>) -> Result<Uri, Parse
     let (user, password, hostpart) = match at {
         Some(at) => {
             let (ui, hp) = (&rest[..at], &rest[at + 1..]);
-            let (u, p) = match ui.split_once(':') {
+            let (u, p) = match split_once_byte(ui, b':') {
                 Some((u, p)) => (u, Some(p)),
                 None => (ui, None),
             };
@@ -363,7 +363,7 @@ fn parse_sip(scheme: Scheme, rest: &str, at: Option<usize>) -> Result<Uri, Parse
         }
         None => (None, None, rest),
     };
-    let (hostport, tail) = match hostpart.find([';', '?']) {
+    let (hostport, tail) = match find_byte2(hostpart, b';', b'?') {
         Some(i) => hostpart.split_at(i),
         None => (hostpart, ""),
     };
@@ -381,7 +381,7 @@ fn parse_sip(scheme: Scheme, rest: &str, at: Option<usize>) -> Result<Uri, Parse
 }
 
 fn parse_tel(rest: &str) -> Result<Uri, ParseErrorKind> {
-    let (number, tail) = match rest.find([';', '?']) {
+    let (number, tail) = match find_byte2(rest, b';', b'?') {
         Some(i) => rest.split_at(i),
         None => (rest, ""),
     };
@@ -403,13 +403,13 @@ type UriTail = (Vec<Param>, Vec<(String, String)>);
 
 fn parse_uri_tail(tail: &str) -> Result<UriTail, ParseErrorKind> {
     let err = ParseErrorKind::Uri;
-    let (ps, hs) = match tail.split_once('?') {
+    let (ps, hs) = match split_once_byte(tail, b'?') {
         Some((p, h)) => (p, Some(h)),
         None => (tail, None),
     };
     let mut params = Vec::new();
     for p in ps.split(';').skip(1) {
-        let (name, value) = match p.split_once('=') {
+        let (name, value) = match split_once_byte(p, b'=') {
             Some((n, v)) => (n, Some(v)),
             None => (p, None),
         };
@@ -427,7 +427,7 @@ fn parse_uri_tail(tail: &str) -> Result<UriTail, ParseErrorKind> {
     let mut headers = Vec::new();
     if let Some(hs) = hs {
         for h in hs.split('&') {
-            let (n, v) = h.split_once('=').ok_or(err)?;
+            let (n, v) = split_once_byte(h, b'=').ok_or(err)?;
             if n.is_empty() || !uri_text_ok(n, b"=?&") || !(v.is_empty() || uri_text_ok(v, b"?&")) {
                 return Err(err);
             }
@@ -440,14 +440,14 @@ fn parse_uri_tail(tail: &str) -> Result<UriTail, ParseErrorKind> {
 /// Splits `host[:port]`; IPv6 references keep their brackets.
 pub(crate) fn parse_host_port(s: &str) -> Option<(&str, Option<u16>)> {
     let (host, port) = if s.starts_with('[') {
-        let end = s.find(']')?;
+        let end = find_byte(s, b']')?;
         let (h, rest) = s.split_at(end + 1);
         match rest {
             "" => (h, None),
             _ => (h, Some(rest.strip_prefix(':')?)),
         }
     } else {
-        match s.split_once(':') {
+        match split_once_byte(s, b':') {
             Some((h, p)) => (h, Some(p)),
             None => (s, None),
         }

@@ -4,7 +4,9 @@ use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use super::uri::{find_param, parse_host_port, parse_params, set_param};
-use super::{trim, HeaderName, Method, Param, ParseError};
+use super::{
+    find_byte, find_ws, is_token, split_once_byte, trim, HeaderName, Method, Param, ParseError,
+};
 use crate::peer::Transport;
 
 /// One via-parm: `SIP/2.0/UDP host:port;branch=z9hG4bK...`.
@@ -42,20 +44,33 @@ impl Via {
     /// Parses one via-parm; LWS is allowed around `/`, `:` and `;`
     /// (RFC 3261 §25.1 `via-parm`, `sent-protocol`).
     pub fn parse(s: &str) -> Result<Self, ParseError> {
-        Self::parse_inner(s).ok_or(ParseError::bad_header(HeaderName::Via))
+        Self::parse_inner(s, false).ok_or(ParseError::bad_header(HeaderName::Via))
     }
 
-    fn parse_inner(s: &str) -> Option<Self> {
-        let (name, rest) = s.split_once('/')?;
-        let (version, rest) = rest.split_once('/')?;
+    /// Whether `s` is a well-formed via-parm of any transport, including
+    /// ones this stack cannot send over (`SCTP`, `DTLS-SCTP`, other-transport
+    /// tokens): Vias below the top are only carried back, never used.
+    pub(crate) fn is_well_formed(s: &str) -> bool {
+        Self::parse_inner(s, true).is_some()
+    }
+
+    fn parse_inner(s: &str, any_transport: bool) -> Option<Self> {
+        let (name, rest) = split_once_byte(s, b'/')?;
+        let (version, rest) = split_once_byte(rest, b'/')?;
         if !trim(name).eq_ignore_ascii_case("SIP") || trim(version) != "2.0" {
             return None;
         }
         let rest = trim(rest);
-        let t_end = rest.find(|c: char| c.is_ascii_whitespace())?;
-        let transport = Transport::from_str(&rest[..t_end]).ok()?;
+        let t_end = find_ws(rest)?;
+        let token = &rest[..t_end];
+        let transport = match Transport::from_str(token) {
+            Ok(t) => t,
+            // Only a syntax check: the transport is not kept.
+            Err(_) if any_transport && is_token(token.as_bytes()) => Transport::Udp,
+            Err(_) => return None,
+        };
         let rest = trim(&rest[t_end..]);
-        let (sent_by, params) = match rest.find(';') {
+        let (sent_by, params) = match find_byte(rest, b';') {
             Some(i) => rest.split_at(i),
             None => (rest, ""),
         };
@@ -145,7 +160,7 @@ impl CSeq {
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let err = || ParseError::bad_header(HeaderName::CSeq);
         let s = trim(s);
-        let i = s.find(|c: char| c.is_ascii_whitespace()).ok_or_else(err)?;
+        let i = find_ws(s).ok_or_else(err)?;
         let num = &s[..i];
         if num.is_empty() || num.len() > 10 || !num.bytes().all(|c| c.is_ascii_digit()) {
             return Err(err());

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use super::*;
 
 mod golden;
+mod robustness;
 use crate::peer::Transport;
 
 pub(super) fn fixture(name: &str) -> Bytes {
@@ -157,7 +158,7 @@ fn validate_reports_the_header() {
     );
     let mut bad = r.clone();
     bad.headers
-        .push(Header::new(HeaderName::Via, "SIP/2.0/SCTP x"));
+        .push(Header::new(HeaderName::Via, "SIP/2.0 x;branch=z9hG4bK1"));
     assert_eq!(bad.validate().unwrap_err().to_string(), "bad header: Via");
     let mut bad = r.clone();
     bad.headers.set(Header::new(HeaderName::From, "<sip:a@b"));
