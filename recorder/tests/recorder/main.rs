@@ -1,0 +1,9 @@
+//! Integration tests of the recorder crate: the writer and spool on a real file
+//! system, crash recovery of a killed process, uploads to a real S3 server
+//! (SeaweedFS), access helpers and transcripts with pocketsphinx.
+
+mod common;
+mod writer;
+mod s3;
+mod weed;
+mod transcript;
