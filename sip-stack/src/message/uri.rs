@@ -309,8 +309,19 @@ const fn hex(c: u8) -> Option<u8> {
 /// printable except the delimiters that would make printing ambiguous.
 fn uri_text_ok(s: &str, extra_forbidden: &[u8]) -> bool {
     s.bytes()
-        .all(|c| c > b' ' && c < 0x7f && !b"<>\"".contains(&c) && !extra_forbidden.contains(&c))
+        .all(|c| URI_TEXT[usize::from(c)] && !extra_forbidden.contains(&c))
 }
+
+/// Printable ASCII except `<`, `>` and `"` (checked per byte of every URI).
+const URI_TEXT: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = b'!';
+    while c < 0x7f {
+        t[c as usize] = !matches!(c, b'<' | b'>' | b'"');
+        c += 1;
+    }
+    t
+};
 
 fn parse_uri(s: &str) -> Result<Uri, ParseErrorKind> {
     let err = ParseErrorKind::Uri;
