@@ -272,4 +272,67 @@ proptest! {
             poke(&msg);
         }
     }
+
+    /// Tens of Via values spread over `Via:` and `v:` lines and comma lists
+    /// in any grouping are the same Via list (RFC 3261 §7.3.1), and valid.
+    #[test]
+    fn many_vias_in_any_grouping_are_one_list(
+        vias in proptest::collection::vec(via(), 10..60),
+        cuts in proptest::collection::vec(any::<bool>(), 60),
+        compact in proptest::collection::vec(any::<bool>(), 60),
+    ) {
+        let mut text = String::from("OPTIONS sip:pbx.example.com SIP/2.0\r\n");
+        let mut line = 0;
+        for (i, v) in vias.iter().enumerate() {
+            if i == 0 || cuts[i] {
+                if i > 0 {
+                    text.push_str("\r\n");
+                }
+                text.push_str(if compact[line] { "v: " } else { "Via: " });
+                line += 1;
+            } else {
+                text.push_str(" , ");
+            }
+            text.push_str(&v.to_string());
+        }
+        text.push_str("\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\n\
+                       Call-ID: c\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n\r\n");
+        let SipMessage::Request(r) = SipMessage::parse(Bytes::from(text)).expect("parses") else {
+            panic!("not a request")
+        };
+        r.validate().expect("valid");
+        let got: Vec<Via> = r.headers.vias().map(|v| v.expect("via parses")).collect();
+        prop_assert_eq!(got, vias);
+    }
+
+    /// A second Call-ID, From, To, CSeq or Max-Forwards with another value
+    /// is refused by validate; the same value again is not.
+    #[test]
+    fn a_repeated_singleton_must_repeat_its_value(r in request(), which in 0usize..5, value in value()) {
+        let name = [HeaderName::CallId, HeaderName::From, HeaderName::To, HeaderName::CSeq,
+                    HeaderName::MaxForwards][which].clone();
+        let mut same = r.clone();
+        if let Some(h) = r.headers.get(&name) {
+            same.headers.push(h.clone());
+            prop_assert!(same.validate().is_ok());
+        }
+        let original = r.headers.get(&name).map(|h| h.value.clone());
+        prop_assume!(original.is_some() && original.as_deref() != Some(value.as_bytes()));
+        let mut twice = r.clone();
+        twice.headers.push(Header::new(name.clone(), value.clone()));
+        let err = twice.validate().expect_err("two different values");
+        prop_assert_eq!(err.kind(), sip_stack::message::ParseErrorKind::Duplicate);
+        prop_assert_eq!(err.header(), Some(&name));
+    }
+
+    #[test]
+    fn answering_unparseable_bytes_never_panics(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let buf = Bytes::from(data);
+        if let Err(e) = SipMessage::parse(buf.clone()) {
+            if let Some(resp) = Response::for_unparseable(&buf, &e, "t") {
+                prop_assert_eq!(resp.status, e.status());
+                let _ = resp.to_bytes();
+            }
+        }
+    }
 }

@@ -12,6 +12,7 @@ mod b2bua;
 mod durability;
 mod ivr;
 mod malformed;
+mod max_contacts;
 mod presentation;
 mod proxy;
 mod register;

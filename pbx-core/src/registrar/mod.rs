@@ -191,7 +191,7 @@ impl Registrar {
         }
 
         let mut wanted = Vec::with_capacity(list.len());
-        for c in &list {
+        for c in list {
             wanted.push(self.wanted(c, header_expires)?);
         }
         let path: Vec<String> = req
@@ -290,7 +290,7 @@ impl Registrar {
         result
     }
 
-    fn wanted(&self, c: &NameAddr, header_expires: Option<u32>) -> Result<Wanted, Refusal> {
+    fn wanted(&self, mut c: NameAddr, header_expires: Option<u32>) -> Result<Wanted, Refusal> {
         let expires = match c.param("expires") {
             Some(Some(v)) => v
                 .trim()
@@ -332,13 +332,10 @@ impl Registrar {
             _ => uri.clone(),
         };
         // Store the contact without its expires parameter: the 200 lists the granted value.
-        let mut stored = c.clone();
-        stored
-            .params
-            .retain(|p| !p.name.eq_ignore_ascii_case("expires"));
+        c.params.retain(|p| !p.name.eq_ignore_ascii_case("expires"));
         Ok(Wanted {
             key,
-            contact: stored.to_string(),
+            contact: c.to_string(),
             uri,
             expires,
             q,

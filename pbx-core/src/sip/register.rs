@@ -4,7 +4,7 @@
 //! and the nonce-count check lets the identical request through).
 
 use bytes::Bytes;
-use sip_stack::message::{AuthParams, Header, HeaderName, Request, Response, StatusCode};
+use sip_stack::message::{AuthParams, Header, HeaderName, Method, Request, Response, StatusCode};
 use sip_stack::Peer;
 
 use super::{Now, SipCore};
@@ -139,4 +139,86 @@ fn unsupported_extensions(req: &Request) -> Option<String> {
         }
     }
     (!bad.is_empty()).then(|| bad.join(", "))
+}
+
+/// Methods the server answers itself, in the Allow header of 405 and 501
+/// (RFC 3261 §8.2.1, §20.5); everything else is routed.
+// Read by `answer_at_server`, which sip/mod.rs calls after the lead's patch.
+#[allow(dead_code)]
+pub(crate) const ALLOW_AT_SERVER: &str = "REGISTER, OPTIONS, ACK, CANCEL";
+
+/// What a request addressed to the server itself (a Request-URI without a
+/// user part naming one of our listeners, outside any dialog) gets when it
+/// is neither REGISTER nor OPTIONS: 501 for a method pbx does not know,
+/// 405 for a known one it does not allow there (RFC 3261 §8.2.1), both with
+/// Allow. `None`: INVITE (routed as before, 404 "No user in Request-URI"),
+/// ACK and CANCEL (matched to transactions), REGISTER and OPTIONS.
+pub(crate) fn at_server_status(method: &Method) -> Option<StatusCode> {
+    match method {
+        Method::Register | Method::Options | Method::Ack | Method::Cancel | Method::Invite => None,
+        Method::Other(_) => Some(StatusCode::NOT_IMPLEMENTED),
+        _ => Some(StatusCode::METHOD_NOT_ALLOWED),
+    }
+}
+
+impl SipCore {
+    /// The 405/501 of [`at_server_status`] for `req` when it is addressed to the
+    /// server itself (no user part, one of our listeners, no Route, no To tag).
+    #[allow(dead_code)] // called from `handle_request` once sip/mod.rs takes the patch
+    pub(super) fn answer_at_server(&self, req: &Request) -> Option<Response> {
+        if req.uri.user.is_some()
+            || req.headers.contains(&HeaderName::Route)
+            || !self.locals.is_us(&req.uri)
+            || req.to().ok().is_some_and(|t| t.tag().is_some())
+        {
+            return None;
+        }
+        let status = at_server_status(&req.method)?;
+        let mut resp = local_response(req, status, "", &self.ids.tag());
+        resp.headers.push(Header::new(
+            HeaderName::Allow,
+            Bytes::from_static(ALLOW_AT_SERVER.as_bytes()),
+        ));
+        Some(resp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_methods_get_501_and_known_ones_405_at_the_server() {
+        assert_eq!(
+            at_server_status(&Method::Other("FOO".into())),
+            Some(StatusCode::NOT_IMPLEMENTED)
+        );
+        // Methods are case-sensitive (RFC 3261 §7.1): `options` is an unknown extension.
+        assert_eq!(
+            at_server_status(&"options".parse().unwrap()),
+            Some(StatusCode::NOT_IMPLEMENTED)
+        );
+        for m in [
+            Method::Subscribe,
+            Method::Message,
+            Method::Publish,
+            Method::Info,
+            Method::Bye,
+        ] {
+            assert_eq!(
+                at_server_status(&m),
+                Some(StatusCode::METHOD_NOT_ALLOWED),
+                "{m}"
+            );
+        }
+        for m in [
+            Method::Register,
+            Method::Options,
+            Method::Ack,
+            Method::Cancel,
+            Method::Invite,
+        ] {
+            assert_eq!(at_server_status(&m), None, "{m}");
+        }
+    }
 }

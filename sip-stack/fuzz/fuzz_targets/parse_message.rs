@@ -1,6 +1,6 @@
 //! Fuzz the SIP message parser, the stream framer and every typed getter:
 //! any input must give `Ok` or `Err`, never a panic; printing what parsed
-//! must parse again.
+//! must parse again; what does not parse gets a printable stateless answer.
 #![no_main]
 
 use bytes::Bytes;
@@ -12,8 +12,17 @@ use sip_stack::Response;
 
 fuzz_target!(|data: &[u8]| {
     let _ = frame(data);
-    let Ok(msg) = SipMessage::parse(Bytes::copy_from_slice(data)) else {
-        return;
+    let buf = Bytes::copy_from_slice(data);
+    let msg = match SipMessage::parse(buf.clone()) {
+        Ok(m) => m,
+        Err(e) => {
+            // The stateless answer to what did not parse must print and keep the status.
+            if let Some(resp) = Response::for_unparseable(&buf, &e, "fuzz") {
+                assert_eq!(resp.status, e.status());
+                let _ = resp.to_bytes();
+            }
+            return;
+        }
     };
     let printed = msg.to_bytes();
     let again = SipMessage::parse(printed.clone()).expect("printed message must parse");

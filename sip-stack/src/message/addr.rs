@@ -4,7 +4,7 @@
 use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
-use super::uri::{find_param, parse_params, set_param};
+use super::uri::{check_params, check_uri, find_param, parse_params, set_param};
 use super::{find_byte, trim, Param, ParseError, ParseErrorKind, Uri};
 
 /// `"Display" <uri>;params` or a bare `uri;params`.
@@ -50,15 +50,53 @@ impl NameAddr {
     }
 }
 
+/// A checked name-addr or addr-spec, borrowed: the display name as written
+/// (a quoted-string body still escaped, or tokens), the URI text and the
+/// header parameters text.
+struct NameAddrParts<'a> {
+    display: Display<'a>,
+    uri: &'a str,
+    params: &'a str,
+}
+
+enum Display<'a> {
+    None,
+    /// The body of a quoted string, after the opening quote.
+    Quoted(&'a str),
+    /// Unquoted tokens.
+    Tokens(&'a str),
+}
+
 fn parse_name_addr(s: &str) -> Result<NameAddr, ParseErrorKind> {
+    let p = name_addr_parts(s, false)?;
+    let display = match p.display {
+        Display::None => None,
+        Display::Quoted(q) => Some(parse_quoted(q).ok_or(ParseErrorKind::HeaderValue)?.0),
+        Display::Tokens(t) => Some(t.to_owned()),
+    };
+    Ok(NameAddr {
+        display,
+        uri: Uri::parse(p.uri).map_err(|e| e.kind())?,
+        params: parse_params(p.params, true)?,
+    })
+}
+
+/// Checks a value like [`NameAddr::parse`] without building it.
+pub(crate) fn check_name_addr(s: &str) -> Result<(), ParseErrorKind> {
+    name_addr_parts(trim(s), true).map(|_| ())
+}
+
+/// Splits a name-addr; with `check`, the URI and the parameters are checked
+/// too (the owning parser checks them while it copies them).
+fn name_addr_parts(s: &str, check: bool) -> Result<NameAddrParts<'_>, ParseErrorKind> {
     let err = ParseErrorKind::HeaderValue;
     let (display, rest) = if let Some(q) = s.strip_prefix('"') {
-        let (name, after) = parse_quoted(q).ok_or(err)?;
+        let after = skip_quoted(q).ok_or(err)?;
         let after = trim(after);
         if !after.starts_with('<') {
             return Err(err);
         }
-        (Some(name), after)
+        (Display::Quoted(q), after)
     } else if let Some(lt) = find_byte(s, b'<') {
         let name = trim(&s[..lt]);
         if !name
@@ -67,33 +105,59 @@ fn parse_name_addr(s: &str) -> Result<NameAddr, ParseErrorKind> {
         {
             return Err(err);
         }
-        ((!name.is_empty()).then(|| name.to_owned()), &s[lt..])
+        let display = if name.is_empty() {
+            Display::None
+        } else {
+            Display::Tokens(name)
+        };
+        (display, &s[lt..])
     } else {
         let (uri, params) = match find_byte(s, b';') {
             Some(i) => s.split_at(i),
             None => (s, ""),
         };
-        let uri = Uri::parse(trim(uri)).map_err(|e| e.kind())?;
-        let params = parse_params(params, true)?;
-        return Ok(NameAddr {
-            display: None,
+        let uri = trim(uri);
+        if check {
+            check_uri(uri)?;
+            check_params(params, true)?;
+        }
+        return Ok(NameAddrParts {
+            display: Display::None,
             uri,
             params,
         });
     };
     // rest starts with '<'
     let gt = find_byte(rest, b'>').ok_or(err)?;
-    let uri = Uri::parse(trim(&rest[1..gt])).map_err(|e| e.kind())?;
+    let uri = trim(&rest[1..gt]);
     let tail = trim(&rest[gt + 1..]);
     if !tail.is_empty() && !tail.starts_with(';') {
         return Err(err);
     }
-    let params = parse_params(tail, true)?;
-    Ok(NameAddr {
+    if check {
+        check_uri(uri)?;
+        check_params(tail, true)?;
+    }
+    Ok(NameAddrParts {
         display,
         uri,
-        params,
+        params: tail,
     })
+}
+
+/// What follows the closing quote of a quoted string whose body starts `s`
+/// (after the opening quote), or `None` when it is not closed.
+fn skip_quoted(s: &str) -> Option<&str> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => return Some(&s[i + 1..]),
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// Parses the body of a quoted string (after the opening quote); returns the

@@ -28,7 +28,8 @@ impl AuthParams {
         if !is_token(scheme.as_bytes()) {
             return Err(err());
         }
-        let mut params = Vec::new();
+        // Credentials carry about ten parameters: one allocation for all.
+        let mut params = Vec::with_capacity(12);
         while !rest.is_empty() {
             let eq = find_byte(rest, b'=').ok_or_else(err)?;
             let name = trim(&rest[..eq]);

@@ -10,8 +10,8 @@ use memchr::memchr;
 
 use super::header::trim_bytes;
 use super::{
-    is_token, Header, HeaderName, Headers, Method, ParseError, ParseErrorKind, Request, Response,
-    SipMessage, StatusCode, Uri, MAX_MESSAGE_LEN,
+    is_token, is_token_char, Header, HeaderName, Headers, Method, ParseError, ParseErrorKind,
+    Request, Response, SipMessage, StatusCode, Uri, MAX_MESSAGE_LEN,
 };
 
 /// Finds the line starting at `pos`: returns (content end, next line start).
@@ -128,27 +128,39 @@ pub(super) fn parse_headers(buf: &Bytes, mut pos: usize) -> Result<(Headers, usi
             // No empty line: tolerated on datagrams, the body is empty.
             break b.len();
         }
-        let (end, next) = line_at(b, pos);
-        if end == pos {
-            break next;
-        }
-        if b[pos] == b' ' || b[pos] == b'\t' {
-            let p = pending.as_mut().ok_or(ParseErrorKind::HeaderLine)?;
-            p.fold(b, &b[pos..end]);
-            pos = next;
-            continue;
+        match b[pos] {
+            // The empty line ending the headers (CRLF or bare LF, or a lone
+            // CR ending the datagram).
+            b'\n' => break pos + 1,
+            b'\r' if b.get(pos + 1) == Some(&b'\n') => break pos + 2,
+            b'\r' if pos + 1 == b.len() => break b.len(),
+            b' ' | b'\t' => {
+                let (end, next) = line_at(b, pos);
+                let p = pending.as_mut().ok_or(ParseErrorKind::HeaderLine)?;
+                p.fold(b, &b[pos..end]);
+                pos = next;
+                continue;
+            }
+            _ => {}
         }
         if let Some(p) = pending.take() {
             headers.push(p.finish(buf));
         }
-        let line = &b[pos..end];
-        let colon = memchr(b':', line).ok_or(ParseErrorKind::HeaderLine)?;
-        // RFC 3261 §7.3.1: whitespace is allowed between the name and the colon.
-        let name = trim_bytes(&line[..colon]);
-        if name.is_empty() || !is_token(name) {
+        // One pass over the name checks it and finds the colon; RFC 3261
+        // §7.3.1 allows whitespace between the name and the colon.
+        let mut i = pos;
+        while i < b.len() && is_token_char(b[i]) {
+            i += 1;
+        }
+        let name = &b[pos..i];
+        while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+            i += 1;
+        }
+        if name.is_empty() || b.get(i) != Some(&b':') {
             return Err(ParseErrorKind::HeaderLine.into());
         }
-        let (mut vs, mut ve) = (pos + colon + 1, end);
+        let (end, next) = line_at(b, i + 1);
+        let (mut vs, mut ve) = (i + 1, end);
         while vs < ve && (b[vs] == b' ' || b[vs] == b'\t') {
             vs += 1;
         }

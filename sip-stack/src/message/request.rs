@@ -61,6 +61,11 @@ fn cseq(headers: &Headers) -> Result<CSeq, ParseError> {
     CSeq::parse(header_str(headers, &HeaderName::CSeq)?)
 }
 
+fn check_name_addr(headers: &Headers, name: HeaderName) -> Result<(), ParseError> {
+    super::addr::check_name_addr(header_str(headers, &name)?)
+        .map_err(|k| ParseError::new(k).in_header(&name))
+}
+
 fn name_addr(headers: &Headers, name: HeaderName) -> Result<NameAddr, ParseError> {
     NameAddr::parse(header_str(headers, &name)?).map_err(|e| e.in_header(&name))
 }
@@ -182,15 +187,23 @@ impl Request {
     /// (two Call-IDs would let each element pick a different dialog).
     pub fn validate(&self) -> Result<(), ParseError> {
         check_singletons(&self.headers)?;
-        self.to()?;
-        self.from()?;
+        // Checked without building the typed values: the caller parses the
+        // ones it needs (validate runs on every request).
+        check_name_addr(&self.headers, HeaderName::To)?;
+        check_name_addr(&self.headers, HeaderName::From)?;
         let cseq = self.cseq()?;
         self.call_id()?;
         self.max_forwards()?;
-        self.top_via()?;
+        let mut vias = self.headers.values(&HeaderName::Via);
+        let (_, top) = vias.next().ok_or(ParseError::missing(HeaderName::Via))?;
+        let top = std::str::from_utf8(top)
+            .map_err(|_| ParseError::with_header(ParseErrorKind::Utf8, HeaderName::Via))?;
+        if !Via::check(top, false) {
+            return Err(ParseError::bad_header(HeaderName::Via));
+        }
         // Vias below the top are only carried back: any transport token is
         // fine there (RFC 3261 §25.1 other-transport), bad syntax is not.
-        for (_, v) in self.headers.values(&HeaderName::Via).skip(1) {
+        for (_, v) in vias {
             let ok = std::str::from_utf8(v).is_ok_and(Via::is_well_formed);
             if !ok {
                 return Err(ParseError::bad_header(HeaderName::Via));

@@ -86,6 +86,26 @@ pub(crate) fn set_param(params: &mut Vec<Param>, name: &str, value: Option<Strin
 /// `quoted` allows quoted-string values (header params, RFC 3261 §25.1 `gen-value`).
 pub(crate) fn parse_params(s: &str, quoted: bool) -> Result<Vec<Param>, ParseErrorKind> {
     let mut out = Vec::new();
+    scan_params(s, quoted, |name, value| {
+        out.push(Param {
+            name: name.to_owned(),
+            value: value.map(str::to_owned),
+        });
+    })?;
+    Ok(out)
+}
+
+/// Checks parameters like [`parse_params`] without keeping them.
+pub(crate) fn check_params(s: &str, quoted: bool) -> Result<(), ParseErrorKind> {
+    scan_params(s, quoted, |_, _| {})
+}
+
+/// The grammar of [`parse_params`]: calls `f(name, value)` for each parameter.
+fn scan_params<'a>(
+    s: &'a str,
+    quoted: bool,
+    mut f: impl FnMut(&'a str, Option<&'a str>),
+) -> Result<(), ParseErrorKind> {
     let mut rest = s;
     loop {
         rest = trim(rest);
@@ -94,7 +114,7 @@ pub(crate) fn parse_params(s: &str, quoted: bool) -> Result<Vec<Param>, ParseErr
             continue;
         }
         if rest.is_empty() {
-            return Ok(out);
+            return Ok(());
         }
         let end = if quoted {
             param_end_quoted(rest)?
@@ -114,10 +134,7 @@ pub(crate) fn parse_params(s: &str, quoted: bool) -> Result<Vec<Param>, ParseErr
         if value.is_some_and(|v| !v.starts_with('"') && v.bytes().any(|c| c <= b' ' || c == 0x7f)) {
             return Err(ParseErrorKind::HeaderValue);
         }
-        out.push(Param {
-            name: name.to_owned(),
-            value: value.map(str::to_owned),
-        });
+        f(name, value);
     }
 }
 
@@ -309,10 +326,63 @@ const fn hex(c: u8) -> Option<u8> {
 /// printable except the delimiters that would make printing ambiguous.
 fn uri_text_ok(s: &str, extra_forbidden: &[u8]) -> bool {
     s.bytes()
-        .all(|c| c > b' ' && c < 0x7f && !b"<>\"".contains(&c) && !extra_forbidden.contains(&c))
+        .all(|c| URI_TEXT[usize::from(c)] && !extra_forbidden.contains(&c))
+}
+
+/// Printable ASCII except `<`, `>` and `"` (checked per byte of every URI).
+const URI_TEXT: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = b'!';
+    while c < 0x7f {
+        t[c as usize] = !matches!(c, b'<' | b'>' | b'"');
+        c += 1;
+    }
+    t
+};
+
+/// A checked URI, borrowed from the text it was found in: what
+/// [`check_uri`] needs without allocating, and what [`parse_uri`] copies.
+struct UriParts<'a> {
+    scheme: Scheme,
+    user: Option<&'a str>,
+    password: Option<&'a str>,
+    host: &'a str,
+    port: Option<u16>,
+    /// `;params?headers`, already checked.
+    tail: &'a str,
 }
 
 fn parse_uri(s: &str) -> Result<Uri, ParseErrorKind> {
+    let p = uri_parts(s)?;
+    let mut params = Vec::new();
+    let mut headers = Vec::new();
+    scan_uri_tail(
+        p.tail,
+        |name, value| {
+            params.push(Param {
+                name: name.to_owned(),
+                value: value.map(str::to_owned),
+            });
+        },
+        |n, v| headers.push((n.to_owned(), v.to_owned())),
+    )?;
+    Ok(Uri {
+        scheme: p.scheme,
+        user: p.user.map(str::to_owned),
+        password: p.password.map(str::to_owned),
+        host: p.host.to_owned(),
+        port: p.port,
+        params,
+        headers,
+    })
+}
+
+/// Checks a URI like [`Uri::parse`] without building it.
+pub(crate) fn check_uri(s: &str) -> Result<(), ParseErrorKind> {
+    uri_parts(s).map(|_| ())
+}
+
+fn uri_parts(s: &str) -> Result<UriParts<'_>, ParseErrorKind> {
     let err = ParseErrorKind::Uri;
     let (scheme, rest) = split_once_byte(s, b':').ok_or(err)?;
     let scheme = if scheme.eq_ignore_ascii_case("sip") {
@@ -328,7 +398,7 @@ fn parse_uri(s: &str) -> Result<Uri, ParseErrorKind> {
         return Err(err);
     };
     if scheme == Scheme::Tel {
-        return parse_tel(rest);
+        return tel_parts(rest);
     }
     let q = find_byte(rest, b'?').unwrap_or(rest.len());
     // RFC 3261 §25.1: '@' is not allowed unescaped in params or headers, so
@@ -336,18 +406,22 @@ fn parse_uri(s: &str) -> Result<Uri, ParseErrorKind> {
     // contain '?' (user-unreserved; RFC 4475 §3.1.1.3 "intmeth"), so when the
     // only '@' follows a '?', "no userinfo" is tried first, then that split.
     if let Some(at) = find_byte(&rest[..q], b'@') {
-        return parse_sip(scheme, rest, Some(at));
+        return sip_parts(scheme, rest, Some(at));
     }
     match find_byte(&rest[q..], b'@') {
         Some(at) => {
-            parse_sip(scheme, rest, None).or_else(|_| parse_sip(scheme, rest, Some(q + at)))
+            sip_parts(scheme, rest, None).or_else(|_| sip_parts(scheme, rest, Some(q + at)))
         }
-        None => parse_sip(scheme, rest, None),
+        None => sip_parts(scheme, rest, None),
     }
 }
 
-/// Parses the part after `sip:` / `sips:`, with the userinfo ending at `at`.
-fn parse_sip(scheme: Scheme, rest: &str, at: Option<usize>) -> Result<Uri, ParseErrorKind> {
+/// The part after `sip:` / `sips:`, with the userinfo ending at `at`.
+fn sip_parts(
+    scheme: Scheme,
+    rest: &str,
+    at: Option<usize>,
+) -> Result<UriParts<'_>, ParseErrorKind> {
     let err = ParseErrorKind::Uri;
     let (user, password, hostpart) = match at {
         Some(at) => {
@@ -359,7 +433,7 @@ fn parse_sip(scheme: Scheme, rest: &str, at: Option<usize>) -> Result<Uri, Parse
             if u.is_empty() || !uri_text_ok(u, b"@") || !p.is_none_or(|p| uri_text_ok(p, b"@;?:")) {
                 return Err(err);
             }
-            (Some(u.to_owned()), p.map(str::to_owned), hp)
+            (Some(u), p, hp)
         }
         None => (None, None, rest),
     };
@@ -368,19 +442,18 @@ fn parse_sip(scheme: Scheme, rest: &str, at: Option<usize>) -> Result<Uri, Parse
         None => (hostpart, ""),
     };
     let (host, port) = parse_host_port(hostport).ok_or(err)?;
-    let (params, headers) = parse_uri_tail(tail)?;
-    Ok(Uri {
+    scan_uri_tail(tail, |_, _| {}, |_, _| {})?;
+    Ok(UriParts {
         scheme,
         user,
         password,
-        host: host.to_owned(),
+        host,
         port,
-        params,
-        headers,
+        tail,
     })
 }
 
-fn parse_tel(rest: &str) -> Result<Uri, ParseErrorKind> {
+fn tel_parts(rest: &str) -> Result<UriParts<'_>, ParseErrorKind> {
     let (number, tail) = match find_byte2(rest, b';', b'?') {
         Some(i) => rest.split_at(i),
         None => (rest, ""),
@@ -388,26 +461,29 @@ fn parse_tel(rest: &str) -> Result<Uri, ParseErrorKind> {
     if number.is_empty() || !uri_text_ok(number, b"@") {
         return Err(ParseErrorKind::Uri);
     }
-    let (params, headers) = parse_uri_tail(tail)?;
-    let mut uri = Uri::sip("");
-    uri.scheme = Scheme::Tel;
-    uri.user = Some(number.to_owned());
-    uri.params = params;
-    uri.headers = headers;
-    Ok(uri)
+    scan_uri_tail(tail, |_, _| {}, |_, _| {})?;
+    Ok(UriParts {
+        scheme: Scheme::Tel,
+        user: Some(number),
+        password: None,
+        host: "",
+        port: None,
+        tail,
+    })
 }
 
-/// Parses `;params?headers`.
-/// URI parameters and header components.
-type UriTail = (Vec<Param>, Vec<(String, String)>);
-
-fn parse_uri_tail(tail: &str) -> Result<UriTail, ParseErrorKind> {
+/// The grammar of `;params?headers`: URI parameters go to `param`, header
+/// components to `header`.
+fn scan_uri_tail<'a>(
+    tail: &'a str,
+    mut param: impl FnMut(&'a str, Option<&'a str>),
+    mut header: impl FnMut(&'a str, &'a str),
+) -> Result<(), ParseErrorKind> {
     let err = ParseErrorKind::Uri;
     let (ps, hs) = match split_once_byte(tail, b'?') {
         Some((p, h)) => (p, Some(h)),
         None => (tail, None),
     };
-    let mut params = Vec::new();
     for p in ps.split(';').skip(1) {
         let (name, value) = match split_once_byte(p, b'=') {
             Some((n, v)) => (n, Some(v)),
@@ -419,22 +495,18 @@ fn parse_uri_tail(tail: &str) -> Result<UriTail, ParseErrorKind> {
         {
             return Err(err);
         }
-        params.push(Param {
-            name: name.to_owned(),
-            value: value.map(str::to_owned),
-        });
+        param(name, value);
     }
-    let mut headers = Vec::new();
     if let Some(hs) = hs {
         for h in hs.split('&') {
             let (n, v) = split_once_byte(h, b'=').ok_or(err)?;
             if n.is_empty() || !uri_text_ok(n, b"=?&") || !(v.is_empty() || uri_text_ok(v, b"?&")) {
                 return Err(err);
             }
-            headers.push((n.to_owned(), v.to_owned()));
+            header(n, v);
         }
     }
-    Ok((params, headers))
+    Ok(())
 }
 
 /// Splits `host[:port]`; IPv6 references keep their brackets.

@@ -1,9 +1,10 @@
 //! Via (RFC 3261 §20.42) and CSeq (§20.16) views.
 
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
-use super::uri::{find_param, parse_host_port, parse_params, set_param};
+use super::uri::{check_params, find_param, parse_host_port, parse_params, set_param};
 use super::{
     find_byte, find_ws, is_token, split_once_byte, trim, HeaderName, Method, Param, ParseError,
 };
@@ -44,52 +45,33 @@ impl Via {
     /// Parses one via-parm; LWS is allowed around `/`, `:` and `;`
     /// (RFC 3261 §25.1 `via-parm`, `sent-protocol`).
     pub fn parse(s: &str) -> Result<Self, ParseError> {
-        Self::parse_inner(s, false).ok_or(ParseError::bad_header(HeaderName::Via))
+        Self::parse_inner(s).ok_or(ParseError::bad_header(HeaderName::Via))
     }
 
     /// Whether `s` is a well-formed via-parm of any transport, including
     /// ones this stack cannot send over (`SCTP`, `DTLS-SCTP`, other-transport
     /// tokens): Vias below the top are only carried back, never used.
     pub(crate) fn is_well_formed(s: &str) -> bool {
-        Self::parse_inner(s, true).is_some()
+        Self::check(s, true)
     }
 
-    fn parse_inner(s: &str, any_transport: bool) -> Option<Self> {
-        let (name, rest) = split_once_byte(s, b'/')?;
-        let (version, rest) = split_once_byte(rest, b'/')?;
-        if !trim(name).eq_ignore_ascii_case("SIP") || trim(version) != "2.0" {
-            return None;
-        }
-        let rest = trim(rest);
-        let t_end = find_ws(rest)?;
-        let token = &rest[..t_end];
-        let transport = match Transport::from_str(token) {
-            Ok(t) => t,
-            // Only a syntax check: the transport is not kept.
-            Err(_) if any_transport && is_token(token.as_bytes()) => Transport::Udp,
-            Err(_) => return None,
-        };
-        let rest = trim(&rest[t_end..]);
-        let (sent_by, params) = match find_byte(rest, b';') {
-            Some(i) => rest.split_at(i),
-            None => (rest, ""),
-        };
-        // Whitespace around ':' in sent-by is legal (RFC 3261 §25.1 HCOLON-like LWS).
-        let sent_by = trim(sent_by);
-        let (host, port) = if sent_by.contains(char::is_whitespace) {
-            let compact: String = sent_by.chars().filter(|c| !c.is_whitespace()).collect();
-            let (h, p) = parse_host_port(&compact)?;
-            (h.to_owned(), p)
-        } else {
-            let (h, p) = parse_host_port(sent_by)?;
-            (h.to_owned(), p)
-        };
+    fn parse_inner(s: &str) -> Option<Self> {
+        let (transport, sent_by, params) = via_parts(s, false)?;
+        let (host, port) = host_port_of(sent_by)?;
         let params = parse_params(params, true).ok()?;
         Some(Self {
             transport,
-            host,
+            host: host.into_owned(),
             port,
             params,
+        })
+    }
+
+    /// Checks a via-parm like [`Via::is_well_formed`] (`any_transport`) or
+    /// [`Via::parse`] without building it.
+    pub(crate) fn check(s: &str, any_transport: bool) -> bool {
+        via_parts(s, any_transport).is_some_and(|(_, sent_by, params)| {
+            host_port_of(sent_by).is_some() && check_params(params, true).is_ok()
         })
     }
 
@@ -143,6 +125,43 @@ impl FromStr for Via {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::parse(s)
+    }
+}
+
+/// `sent-protocol`, sent-by and the parameter text of a via-parm.
+fn via_parts(s: &str, any_transport: bool) -> Option<(Transport, &str, &str)> {
+    let (name, rest) = split_once_byte(s, b'/')?;
+    let (version, rest) = split_once_byte(rest, b'/')?;
+    if !trim(name).eq_ignore_ascii_case("SIP") || trim(version) != "2.0" {
+        return None;
+    }
+    let rest = trim(rest);
+    let t_end = find_ws(rest)?;
+    let token = &rest[..t_end];
+    let transport = match Transport::from_str(token) {
+        Ok(t) => t,
+        // Only a syntax check: the transport is not kept.
+        Err(_) if any_transport && is_token(token.as_bytes()) => Transport::Udp,
+        Err(_) => return None,
+    };
+    let rest = trim(&rest[t_end..]);
+    let (sent_by, params) = match find_byte(rest, b';') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    Some((transport, trim(sent_by), params))
+}
+
+/// Host and port of a sent-by; whitespace around ':' is legal (RFC 3261
+/// §25.1 HCOLON-like LWS) and is removed, the only case that copies.
+fn host_port_of(sent_by: &str) -> Option<(Cow<'_, str>, Option<u16>)> {
+    if sent_by.contains(char::is_whitespace) {
+        let compact: String = sent_by.chars().filter(|c| !c.is_whitespace()).collect();
+        let (h, p) = parse_host_port(&compact)?;
+        Some((Cow::Owned(h.to_owned()), p))
+    } else {
+        let (h, p) = parse_host_port(sent_by)?;
+        Some((Cow::Borrowed(h), p))
     }
 }
 

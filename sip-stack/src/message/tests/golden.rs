@@ -284,3 +284,43 @@ fn golden_invalid_messages() {
     assert_eq!(e.kind(), ParseErrorKind::ContentLength);
     assert_eq!(e.to_string(), "bad header: Content-Length");
 }
+
+#[test]
+fn golden_many_vias_on_lines_lists_and_compact_form() {
+    let buf = fixture("ok_many_vias_mixed.sip");
+    let r = req(&buf);
+    r.validate().unwrap();
+    let vias: Vec<Via> = r.headers.vias().map(Result::unwrap).collect();
+    // 20 lines holding 1, 2 or 3 values each: 39 in all, in order.
+    assert_eq!(vias.len(), 39);
+    let branches: Vec<&str> = vias.iter().map(|v| v.branch().unwrap()).collect();
+    assert_eq!(
+        branches[..4],
+        ["z9hG4bK0", "z9hG4bK3", "z9hG4bK4", "z9hG4bK6"]
+    );
+    assert_round_trip(&SipMessage::Request(r));
+}
+
+#[test]
+fn golden_vias_of_other_transports_and_duplicate_call_id() {
+    req(&fixture("ok_via_sctp_below_top.sip"))
+        .validate()
+        .unwrap();
+    let e = req(&fixture("bad_two_call_ids.sip"))
+        .validate()
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.to_string().as_str(), e.status()),
+        (
+            ParseErrorKind::Duplicate,
+            "duplicate header: Call-ID",
+            StatusCode::BAD_REQUEST
+        )
+    );
+    // Two different Content-Lengths do not parse, but still get their 400.
+    let buf = fixture("bad_conflicting_content_length.sip");
+    let err = SipMessage::parse(buf.clone()).unwrap_err();
+    let r = Response::for_unparseable(&buf, &err, "x").unwrap();
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.call_id().unwrap(), "mcl01.a@192.0.2.15");
+}

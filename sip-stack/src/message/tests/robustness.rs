@@ -153,3 +153,69 @@ fn via_sent_by_shapes_seen_in_the_wild_parse() {
         Via::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
     }
 }
+
+mod checks_agree_with_parsers {
+    //! `validate` checks To, From and Vias without building them: the checks
+    //! must accept exactly what the owning parsers accept.
+    use proptest::prelude::*;
+
+    use crate::message::addr::check_name_addr;
+    use crate::message::uri::check_uri;
+    use crate::message::{NameAddr, Uri, Via};
+
+    /// Text made of the characters that matter to these grammars.
+    fn sipish() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("sip:"),
+                Just("sips:"),
+                Just("tel:"),
+                Just("a"),
+                Just("@"),
+                Just(":"),
+                Just(";"),
+                Just("="),
+                Just("?"),
+                Just("&"),
+                Just("<"),
+                Just(">"),
+                Just("\""),
+                Just("\\"),
+                Just(" "),
+                Just(","),
+                Just("["),
+                Just("]"),
+                Just("5060"),
+                Just("1.2.3.4"),
+                Just("SIP/2.0/UDP "),
+                Just("SIP/2.0/SCTP "),
+                Just("/"),
+                Just("tag=x"),
+                Just("branch=z9hG4bK1"),
+                Just("é"),
+                Just("\t"),
+            ],
+            0..14,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn check_uri_agrees(s in sipish()) {
+            prop_assert_eq!(check_uri(&s).is_ok(), Uri::parse(&s).is_ok(), "{:?}", s);
+        }
+
+        #[test]
+        fn check_name_addr_agrees(s in sipish()) {
+            prop_assert_eq!(check_name_addr(&s).is_ok(), NameAddr::parse(&s).is_ok(), "{:?}", s);
+        }
+
+        #[test]
+        fn check_via_agrees(s in sipish()) {
+            prop_assert_eq!(Via::check(&s, false), Via::parse(&s).is_ok(), "{:?}", s);
+        }
+    }
+}
