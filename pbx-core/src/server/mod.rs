@@ -261,7 +261,8 @@ impl Server {
             },
             location.clone(),
             Some(write_behind.sender()),
-        );
+        )
+        .with_max_contacts_policy(config.max_contacts_policy);
         let auth = Authenticator::new(
             config.realm.clone(),
             config.algorithms.clone(),

@@ -152,11 +152,16 @@ impl SipCore {
             self.metrics.banned_drops.inc();
             return;
         }
-        let msg = match SipMessage::parse(data) {
+        let msg = match SipMessage::parse(data.clone()) {
             Ok(m) => m,
             Err(e) => {
                 self.metrics.parse_errors.inc();
-                tracing::debug!(%peer, error = %e, "dropping unparseable message");
+                // RFC 3261 §8.2.2, §21: a bad version, URI scheme or Content-Length
+                // still gets its 505/416/400 when the headers can be read.
+                match Response::for_unparseable(&data, &e, &self.ids.tag()) {
+                    Some(resp) => self.reply(out, peer, resp),
+                    None => tracing::debug!(%peer, error = %e, "dropping unparseable message"),
+                }
                 return;
             }
         };
@@ -206,6 +211,10 @@ impl SipCore {
         }
         if req.method == Method::Options && req.uri.user.is_none() && self.locals.is_us(&req.uri) {
             let resp = self.options_response(&req);
+            self.reply(out, peer, resp);
+            return;
+        }
+        if let Some(resp) = self.answer_at_server(&req) {
             self.reply(out, peer, resp);
             return;
         }

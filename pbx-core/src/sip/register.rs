@@ -143,8 +143,6 @@ fn unsupported_extensions(req: &Request) -> Option<String> {
 
 /// Methods the server answers itself, in the Allow header of 405 and 501
 /// (RFC 3261 §8.2.1, §20.5); everything else is routed.
-// Read by `answer_at_server`, which sip/mod.rs calls after the lead's patch.
-#[allow(dead_code)]
 pub(crate) const ALLOW_AT_SERVER: &str = "REGISTER, OPTIONS, ACK, CANCEL";
 
 /// What a request addressed to the server itself (a Request-URI without a
@@ -164,7 +162,6 @@ pub(crate) fn at_server_status(method: &Method) -> Option<StatusCode> {
 impl SipCore {
     /// The 405/501 of [`at_server_status`] for `req` when it is addressed to the
     /// server itself (no user part, one of our listeners, no Route, no To tag).
-    #[allow(dead_code)] // called from `handle_request` once sip/mod.rs takes the patch
     pub(super) fn answer_at_server(&self, req: &Request) -> Option<Response> {
         if req.uri.user.is_some()
             || req.headers.contains(&HeaderName::Route)
