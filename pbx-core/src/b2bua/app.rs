@@ -112,6 +112,13 @@ pub enum LegEvent {
     /// The leg's pbx media endpoint was taken out of its conference room by
     /// the room (a moderator kicked it, or ended the room).
     RoomLeft(LegId),
+    /// The legs of this application's [`Action::DialTagged`] `tag`: one
+    /// event per leg placed (or failed at once), before any other event of
+    /// that leg.
+    Placed(LegId, u64),
+    /// A message from the contact-center engine for a queue call
+    /// ([`Action::Acd`] asks it things; `crate::queues` answers).
+    Acd(AcdEvent),
     /// The number of this application's [`Action::DialNumber`] (a blind
     /// transfer, an IVR transfer node) is another application (IVR flow,
     /// conference room, trunk route): after this event that application owns
@@ -135,6 +142,64 @@ pub enum LegEvent {
 }
 
 pub use crate::http_client::HttpOutcome;
+
+/// What a queue call asks of the contact-center engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AcdRequest {
+    /// The caller waits in `queue` from now on (answered, music playing).
+    Enter {
+        /// The queue.
+        queue: String,
+        /// The caller's number (E.164 when known).
+        number: String,
+        /// Caller priority (dial plan, IVR); higher is served sooner.
+        priority: i32,
+    },
+    /// The caller hung up (or the call ended).
+    Hangup,
+    /// The caller pressed a key while waiting.
+    Dtmf(char),
+    /// The agent leg of `offer` answered.
+    OfferAnswered(u64),
+    /// The agent leg(s) of `offer` failed with this status (408: no answer).
+    OfferFailed {
+        /// The offer.
+        offer: u64,
+        /// Final SIP status.
+        status: u16,
+    },
+    /// The call was bridged to its agent and that part of it ended
+    /// (`talk_ms` of talk); the agent goes to wrap-up.
+    Completed,
+}
+
+/// What the contact-center engine tells a queue call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AcdEvent {
+    /// Ring this agent (dial their user) for the caller.
+    Offer {
+        /// The offer (echoed in `OfferAnswered` / `OfferFailed`).
+        offer: u64,
+        /// The agent's user.
+        agent: String,
+        /// Give up ringing after this long.
+        ring_timeout: Duration,
+    },
+    /// Stop ringing (or hang up) the legs of this offer.
+    CancelOffer(u64),
+    /// The agent of this offer takes the call: bridge them.
+    Connect(u64),
+    /// Play these prompts to the waiting caller, then music again.
+    Announce(Vec<PathBuf>),
+    /// Leave the queue: dial this number instead (None: end the call, busy).
+    Overflow(Option<String>),
+    /// The caller asked to be called back: confirm and hang up.
+    CallbackAccepted,
+    /// The queue refused the caller (unknown queue, full, nobody logged in).
+    Refused,
+}
 
 /// A participant's role in a conference room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,6 +273,18 @@ pub enum Action {
         /// The number or user to dial.
         number: String,
     },
+    /// Like [`Action::DialNumber`] for a number that must be phones (an
+    /// agent): each leg placed is reported as [`LegEvent::Placed`] with
+    /// `tag`; a number that routes to an application fails with 480.
+    DialTagged {
+        /// The number or user to dial.
+        number: String,
+        /// Echoed in `Placed`.
+        tag: u64,
+    },
+    /// Ask the contact-center engine (queues, agents) something about this
+    /// call; its answers come back as [`LegEvent::Acd`].
+    Acd(AcdRequest),
     /// Report a transfer's progress to the leg that asked for it (NOTIFY
     /// with a sipfrag status line, RFC 3515 §2.4.4).
     NotifyTransfer {

@@ -36,6 +36,7 @@ pub mod handle;
 pub mod ivr_app;
 pub mod media;
 pub mod presentation;
+pub mod queue_app;
 pub mod sdp;
 pub mod trunk_route;
 

@@ -59,6 +59,14 @@ impl Engine {
                 }
                 return;
             }
+            Action::DialTagged { number, tag } => {
+                let (number, tag) = (number.clone(), *tag);
+                return self.dial_tagged(now, id, &number, tag, svc);
+            }
+            Action::Acd(request) => {
+                self.acd_requests.push_back((id, request.clone()));
+                return;
+            }
             Action::NotifyTransfer { leg, status } => match session_of(*leg) {
                 Some(s) => self.ua.notify_transfer(now, s, StatusCode(*status)),
                 None => return stale(id, &action),
@@ -182,6 +190,37 @@ impl Engine {
         };
         if let Err(e) = result {
             tracing::debug!(call = %id, ?action, error = %e, "action failed");
+        }
+    }
+
+    /// `Action::DialTagged`: the number's phones, each leg announced with
+    /// [`LegEvent::Placed`] before anything else happens to it.
+    fn dial_tagged(&mut self, now: Instant, id: CallId, number: &str, tag: u64, svc: Services<'_>) {
+        let Some(entry) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let first = entry.next_leg;
+        let queued = self.pending.len();
+        let offer = entry.caller_offer.clone();
+        let caller = entry.call.caller().to_owned();
+        match svc.router.route(&caller, number).split().0 {
+            super::Routing::Dial(targets) => self.dial(now, id, targets, offer, number),
+            other => {
+                let status = match other {
+                    super::Routing::Refuse(cause) => cause.status(),
+                    _ => 480,
+                };
+                let leg = LegId(entry.next_leg);
+                entry.next_leg += 1;
+                self.pending.push_back((id, LegEvent::Failed(leg, status)));
+            }
+        }
+        let Some(entry) = self.calls.get(&id) else {
+            return;
+        };
+        for (i, leg) in (first..entry.next_leg).enumerate() {
+            self.pending
+                .insert(queued + i, (id, LegEvent::Placed(LegId(leg), tag)));
         }
     }
 

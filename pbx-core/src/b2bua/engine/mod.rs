@@ -269,6 +269,8 @@ pub struct Engine {
     pending: VecDeque<(CallId, LegEvent)>,
     /// HTTP requests of applications waiting for the driver.
     jobs: VecDeque<HttpJob>,
+    /// Queue calls' requests to the contact-center engine.
+    acd_requests: VecDeque<(CallId, super::app::AcdRequest)>,
 }
 
 impl Engine {
@@ -293,6 +295,7 @@ impl Engine {
             seq: 0,
             pending: VecDeque::new(),
             jobs: VecDeque::new(),
+            acd_requests: VecDeque::new(),
         }
     }
 
@@ -413,6 +416,28 @@ impl Engine {
         self.pending
             .push_back((id, LegEvent::Dtmf(leg, dtmf.digit)));
         self.pump(now, svc, out);
+    }
+
+    /// The next request of a queue call to the contact-center engine
+    /// (`Action::Acd`), oldest first: drain after every `handle_*`.
+    pub fn poll_acd_request(&mut self) -> Option<(CallId, super::app::AcdRequest)> {
+        self.acd_requests.pop_front()
+    }
+
+    /// A message of the contact-center engine for call `id` (its
+    /// application gets [`LegEvent::Acd`]); unknown calls are ignored.
+    pub fn handle_acd_event(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        event: super::app::AcdEvent,
+        svc: Services<'_>,
+        out: &mut Outbox,
+    ) {
+        if self.calls.contains_key(&id) {
+            self.pending.push_back((id, LegEvent::Acd(event)));
+            self.pump(now, svc, out);
+        }
     }
 
     /// The live calls.

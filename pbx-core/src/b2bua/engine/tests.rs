@@ -68,6 +68,11 @@ impl Router for Bob {
                 Vec::new(),
                 self.1.clone(),
             ))),
+            "queue" => Routing::App(Box::new(crate::b2bua::queue_app::QueueApp::new(
+                "support",
+                0,
+                Some(std::path::PathBuf::from("moh.wav")),
+            ))),
             "ivr" => match &self.2 {
                 Some(svc) => match svc.flows.read().get("t") {
                     Some(flow) => Routing::App(Box::new(crate::b2bua::ivr_app::IvrApp::new(
@@ -799,6 +804,7 @@ fn trunk_route_without_candidates_refuses_503_as_outbound() {
 }
 
 mod commands;
+mod queue;
 mod moh;
 mod trunks_targets;
 mod xfer;
