@@ -10,6 +10,7 @@ pub mod http_client;
 pub mod media_anchor;
 pub mod metrics;
 pub mod proxy;
+pub mod queues;
 pub mod registrar;
 pub mod sans_io;
 pub mod routing;

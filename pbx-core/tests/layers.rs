@@ -25,7 +25,7 @@ const LAYERS: &[&[&str]] = &[
     // the call engine (sans-IO)
     &["b2bua"],
     // what runs beside the engine and the entry: storage, routing, the proxy
-    &["store", "routing", "proxy"],
+    &["store", "routing", "proxy", "queues"],
     // the SIP entry (ingress)
     &["sip"],
     // the configuration file, filled into the parts' own settings

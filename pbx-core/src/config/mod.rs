@@ -17,6 +17,7 @@ mod calls_section;
 mod ivr_section;
 mod media_section;
 mod position;
+mod queues_section;
 mod server_section;
 
 use auth_section::{
@@ -126,6 +127,12 @@ pub struct Config {
     pub trunks: Vec<crate::trunks::TrunkConfig>,
     /// How trunk host names are resolved (`[trunks_dns]`).
     pub trunks_dns: crate::trunks::DnsConfig,
+    /// Skill-group queues (`[[queues]]`, B2BUA engine).
+    pub queues: Vec<acd::QueueConfig>,
+    /// Agents: users with skills (`[[agents]]`).
+    pub agents: Vec<acd::AgentProfile>,
+    /// Contact-center engine settings (`[acd]`).
+    pub acd: acd::AcdConfig,
     /// IVR flows (`[ivr]`).
     pub ivr: IvrConfig,
     /// Where the config came from.
@@ -159,6 +166,12 @@ struct RawConfig {
     trunks_dns: crate::trunks::dns::RawDnsConfig,
     #[serde(default)]
     ivr: RawIvr,
+    #[serde(default)]
+    queues: Vec<toml::Spanned<acd::QueueConfig>>,
+    #[serde(default)]
+    agents: Vec<toml::Spanned<acd::AgentProfile>>,
+    #[serde(default)]
+    acd: acd::AcdConfig,
 }
 
 impl Config {
@@ -264,6 +277,7 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         .map_err(|e| pos.error(e.offset, e.message))?;
     let trunks_dns = crate::trunks::dns::build_config(&raw.trunks_dns)
         .map_err(|e| pos.error(e.offset, e.message))?;
+    let (queues, agents) = queues_section::build(&raw.queues, &raw.agents, pos)?;
     let endpoints = build_endpoints(&raw.media, media.address, pos)?;
     let (recordings_dir, prompts_dir) = media_dirs(&raw.media, &data_dir);
     calls.music_on_hold = music_on_hold(&raw.calls, &prompts_dir, pos)?;
@@ -303,6 +317,9 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         dialplan,
         trunks,
         trunks_dns,
+        queues,
+        agents,
+        acd: raw.acd,
         ivr: IvrConfig::default(),
         source: pos.file.to_owned(),
     })

@@ -1,0 +1,119 @@
+//! The host with the real ACD: a caller enters, the logged-in agent is
+//! offered the call, the answer connects it, the hangup puts the agent in
+//! wrap-up; a failed offer is made again; a late answer is cancelled.
+
+use super::*;
+
+fn host(agents: &[(&str, &str)]) -> AcdHost {
+    let queue: acd::QueueConfig = toml::from_str("name = \"support\"\nwrap_up_s = 5\n").unwrap();
+    let profiles = agents
+        .iter()
+        .map(|(n, s)| acd::AgentProfile::new(n, &[s]).unwrap())
+        .collect();
+    let mut h = AcdHost::new(
+        acd::Now::new(0, 1_000_000),
+        acd::AcdConfig::default(),
+        vec![queue],
+        profiles,
+        Path::new("/nonexistent"),
+    )
+    .unwrap();
+    for (n, _) in agents {
+        h.handle_agent(acd::Now::new(0, 1_000_000), n, &AgentOp::Login)
+            .unwrap();
+    }
+    h
+}
+
+fn events(h: &mut AcdHost) -> Vec<(CallId, AcdEvent)> {
+    std::iter::from_fn(|| h.poll_call_event()).collect()
+}
+
+fn enter(h: &mut AcdHost, at: u64, call: u64) {
+    h.handle_request(
+        acd::Now::new(at, 1_000_000 + at),
+        CallId(call),
+        AcdRequest::Enter {
+            queue: "support".into(),
+            number: "+3120".into(),
+            priority: 0,
+        },
+    );
+}
+
+#[test]
+fn a_caller_reaches_the_agent_and_the_agent_wraps_up() {
+    let mut h = host(&[("2002", "support:5")]);
+    enter(&mut h, 10, 1);
+    let ev = events(&mut h);
+    let [(CallId(1), AcdEvent::Offer { offer, agent, .. })] = ev.as_slice() else {
+        panic!("{ev:?}");
+    };
+    assert_eq!(agent, "2002");
+    assert_eq!(h.agents()[0].state, "reserved");
+    h.handle_request(acd::Now::new(20, 1_000_020), CallId(1), AcdRequest::OfferAnswered(*offer));
+    assert_eq!(events(&mut h), [(CallId(1), AcdEvent::Connect(*offer))]);
+    assert_eq!(h.agents()[0].state, "on_call");
+    h.handle_request(acd::Now::new(60_000, 1_060_000), CallId(1), AcdRequest::Completed);
+    assert_eq!(h.agents()[0].state, "wrap_up");
+    let kinds: Vec<String> = std::iter::from_fn(|| h.poll_event())
+        .map(|e| e.kind.name().to_owned())
+        .collect();
+    for k in ["enter", "offer", "connect", "complete"] {
+        assert!(kinds.iter().any(|n| n == k), "{k} in {kinds:?}");
+    }
+    // Wrap-up ends by itself.
+    h.handle_timeout(acd::Now::new(66_000, 1_066_000));
+    assert_eq!(h.agents()[0].state, "available");
+}
+
+#[test]
+fn a_failed_offer_is_offered_again_and_a_late_answer_is_cancelled() {
+    let mut h = host(&[("a1", "support:5"), ("a2", "support:5")]);
+    enter(&mut h, 10, 1);
+    let Some((_, AcdEvent::Offer { offer: first, agent, .. })) = h.poll_call_event() else {
+        panic!()
+    };
+    h.handle_request(
+        acd::Now::new(20, 1_000_020),
+        CallId(1),
+        AcdRequest::OfferFailed {
+            offer: first,
+            status: 408,
+        },
+    );
+    // The next offer waits for the queue's retry delay, if any.
+    let mut ev = events(&mut h);
+    if ev.is_empty() {
+        let at = h.poll_timeout().expect("a retry is scheduled");
+        h.handle_timeout(acd::Now::new(at, 1_000_000 + at));
+        ev = events(&mut h);
+    }
+    let [(_, AcdEvent::Offer { offer: again, .. })] = ev.as_slice() else {
+        panic!("{ev:?}");
+    };
+    assert_ne!(*again, first, "a new offer (the ACD's strategy picks the agent: {agent} rang first)");
+    // The first offer's phone answering now is too late.
+    h.handle_request(acd::Now::new(90_000, 1_090_000), CallId(1), AcdRequest::OfferAnswered(first));
+    assert_eq!(events(&mut h), [(CallId(1), AcdEvent::CancelOffer(first))]);
+}
+
+#[test]
+fn unknown_queues_are_refused_and_agent_ops_parse() {
+    let mut h = host(&[("a1", "support:5")]);
+    h.handle_request(
+        acd::Now::new(0, 1),
+        CallId(9),
+        AcdRequest::Enter {
+            queue: "nope".into(),
+            number: "1".into(),
+            priority: 0,
+        },
+    );
+    assert_eq!(events(&mut h), [(CallId(9), AcdEvent::Refused)]);
+    assert_eq!(AgentOp::parse("break:lunch"), Some(AgentOp::Break("lunch".into())));
+    assert_eq!(AgentOp::parse("break"), Some(AgentOp::Break("break".into())));
+    assert_eq!(AgentOp::parse("break:"), None);
+    assert_eq!(AgentOp::parse("dance"), None);
+    assert!(h.handle_agent(acd::Now::new(0, 1), "ghost", &AgentOp::Login).is_err());
+}
