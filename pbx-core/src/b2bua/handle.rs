@@ -55,6 +55,18 @@ pub enum EngineInput {
     },
     /// The live calls, for `pbx calls`.
     LiveCalls(tokio::sync::oneshot::Sender<Vec<LiveCall>>),
+    /// An operation on an agent (`pbx agents login NAME`, ...), handled by
+    /// the contact-center engine beside the call engine.
+    Agent {
+        /// The agent's user.
+        agent: String,
+        /// `login`, `logout`, `break[:REASON]`, `ready`.
+        op: String,
+        /// The outcome: Err with the reason when refused.
+        reply: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
+    /// Queues and agents now, as JSON (`pbx queues`, `pbx agents`).
+    AcdStatus(tokio::sync::oneshot::Sender<serde_json::Value>),
     /// Finish what is queued, deliver the engine's last events and stop.
     Stop,
 }
@@ -134,6 +146,24 @@ impl EngineHandle {
     pub async fn live_calls(&self) -> Result<Vec<LiveCall>, CommandError> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.try_send(EngineInput::LiveCalls(reply))?;
+        rx.await.map_err(|_| CommandError::NotRunning)
+    }
+
+    /// An agent operation; Err says why it was refused.
+    pub async fn agent(&self, agent: &str, op: &str) -> Result<Result<(), String>, CommandError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.try_send(EngineInput::Agent {
+            agent: agent.to_owned(),
+            op: op.to_owned(),
+            reply,
+        })?;
+        rx.await.map_err(|_| CommandError::NotRunning)
+    }
+
+    /// Queues and agents now.
+    pub async fn acd_status(&self) -> Result<serde_json::Value, CommandError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.try_send(EngineInput::AcdStatus(reply))?;
         rx.await.map_err(|_| CommandError::NotRunning)
     }
 

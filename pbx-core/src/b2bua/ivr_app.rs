@@ -14,7 +14,7 @@
 //! when it answers the caller is bridged to it and the call continues as a
 //! plain [`Bridge`] (hold, REFER, hangups). When it fails the caller is hung
 //! up (transfer nodes have no exits). `flow:NAME` switches flows on the same
-//! call; queues are not built yet and are refused, which the trajectory says.
+//! call; `queue:NAME` hands the caller to that queue (`QueueApp`).
 //!
 //! Every flow a call went through leaves one trajectory part, handed to the
 //! [`TrajectorySink`] as soon as it is final.
@@ -243,9 +243,7 @@ impl IvrApp {
                     None => self.refuse(&target, "flow not loaded", out),
                 };
             }
-            TransferTarget::Queue(_) => {
-                return self.refuse(&target, "queues are not available yet", out)
-            }
+            TransferTarget::Queue(q) => format!("queue:{q}"),
             _ => return self.refuse(&target, "SIP URI targets are not supported", out),
         };
         self.phase = Phase::Transferring(target.clone());

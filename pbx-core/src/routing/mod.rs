@@ -45,6 +45,8 @@ pub struct RoutingContext {
     pub ivr: Option<IvrServices>,
     /// Where applications' prompts are (`media.prompts_dir`).
     pub prompts_dir: PathBuf,
+    /// The configured queues and the music their callers hear.
+    pub queues: Arc<std::collections::HashMap<String, Option<PathBuf>>>,
 }
 
 impl RoutingContext {
@@ -87,6 +89,14 @@ impl Router for CoreRouter<'_> {
         if let Some(t) = self.source_trunk {
             return self.inbound(t, caller, dialed);
         }
+        // Targets named by applications (IVR transfers, queue overflow):
+        // `queue:NAME` and `flow:NAME` are no dialable numbers.
+        if let Some(queue) = dialed.strip_prefix("queue:") {
+            return self.queue(queue);
+        }
+        if let Some(flow) = dialed.strip_prefix("flow:") {
+            return self.ivr(flow);
+        }
         let routed = self.dialplan.lookup(dialed, self.unix_secs);
         let (route, caller_id) = match routed {
             Some(r) => (r.route, r.caller_id),
@@ -111,8 +121,7 @@ impl Router for CoreRouter<'_> {
                 room,
                 moderator_pin,
             } => Routing::App(Box::new(Conference::new(room, moderator_pin, &self.ctx.prompts_dir))),
-            // Queues are a later issue: the target validates, calls are refused.
-            Route::Queue(_) => Routing::Refuse(HangupCause::Rejected(480)),
+            Route::Queue(queue) => presented(self.queue(&queue)),
         }
     }
 }
@@ -196,6 +205,21 @@ impl CoreRouter<'_> {
             attempts,
             self.ctx.trunks.slots().clone(),
         )))
+    }
+
+    /// A call into queue `name` (480 when no such queue is configured).
+    fn queue(&self, name: &str) -> Routing {
+        match self.ctx.queues.get(name) {
+            Some(music) => Routing::App(Box::new(crate::b2bua::queue_app::QueueApp::new(
+                name,
+                0,
+                music.clone(),
+            ))),
+            None => {
+                tracing::info!(queue = name, "call to a queue that is not configured");
+                Routing::Refuse(HangupCause::Rejected(480))
+            }
+        }
     }
 
     /// A call into IVR flow `name` (the version loaded now).

@@ -50,6 +50,10 @@ pub(super) struct EngineDriver {
     pub(super) jobs: tokio::sync::mpsc::UnboundedSender<HttpJob>,
     pub(super) records: CdrQueue,
     pub(super) bus: EventBus,
+    /// The contact-center engine (None: no `[[queues]]`).
+    pub(super) acd: Option<crate::queues::AcdHost>,
+    /// Queue names, in configuration order (live views).
+    pub(super) queue_names: Vec<String>,
 }
 
 impl EngineDriver {
@@ -72,6 +76,10 @@ impl EngineDriver {
                 .poll_timeout()
                 .map_or(MEDIA_TICK, |t| t.saturating_duration_since(now.instant))
                 .min(MEDIA_TICK);
+            let wait = match self.acd.as_ref().and_then(|a| a.poll_timeout()) {
+                Some(at) => wait.min(Duration::from_millis(at.saturating_sub(now.mono_ms))),
+                None => wait,
+            };
             let mut stop = false;
             match self.inputs.recv_timeout(wait) {
                 Ok(input) => {
@@ -95,6 +103,9 @@ impl EngineDriver {
                 self.relay_stats();
             }
             let now = self.clock.now();
+            if let Some(acd) = &mut self.acd {
+                acd.handle_timeout(acd_now(&now));
+            }
             if self.engine.poll_timeout().is_some_and(|t| t <= now.instant) {
                 let router = self.routing.router(now.unix_secs, None, false);
                 let svc = services(&router, &self.anchor, &self.endpoints);
@@ -141,6 +152,28 @@ impl EngineDriver {
             EngineInput::LiveCalls(reply) => {
                 let _ = reply.send(self.engine.live_calls(now.instant));
             }
+            EngineInput::Agent { agent, op, reply } => {
+                let result = match (&mut self.acd, crate::queues::AgentOp::parse(&op)) {
+                    (None, _) => Err("no queues are configured ([[queues]])".to_owned()),
+                    (_, None) => Err(format!(
+                        "unknown agent operation `{op}`: use login, logout, break[:REASON] or ready"
+                    )),
+                    (Some(acd), Some(op)) => acd
+                        .handle_agent(acd_now(&now), &agent, &op)
+                        .map_err(|e| e.to_string()),
+                };
+                let _ = reply.send(result);
+            }
+            EngineInput::AcdStatus(reply) => {
+                let status = match &self.acd {
+                    Some(acd) => serde_json::json!({
+                        "queues": acd.queues(&self.queue_names),
+                        "agents": acd.agents(),
+                    }),
+                    None => serde_json::json!({ "queues": [], "agents": [] }),
+                };
+                let _ = reply.send(status);
+            }
             EngineInput::Stop => return true,
         }
         // Send as we go: a batch of inputs must not hold back the first answers.
@@ -176,8 +209,38 @@ impl EngineDriver {
         }
     }
 
+    /// Queue calls' requests to the ACD and its decisions back to the
+    /// calls, until neither side has more to say.
+    fn exchange_with_acd(&mut self, out: &mut Outbox) {
+        let Some(acd) = &mut self.acd else {
+            // Without queues no call asks (routing refuses queue targets).
+            while self.engine.poll_acd_request().is_some() {}
+            return;
+        };
+        for _ in 0..64 {
+            let now = self.clock.now();
+            let mut idle = true;
+            while let Some((call, request)) = self.engine.poll_acd_request() {
+                idle = false;
+                acd.handle_request(acd_now(&now), call, request);
+            }
+            while let Some((call, event)) = acd.poll_call_event() {
+                idle = false;
+                let router = self.routing.router(now.unix_secs, None, false);
+                let svc = services(&router, &self.anchor, &self.endpoints);
+                self.engine
+                    .handle_acd_event(now.instant, call, event, svc, out);
+            }
+            if idle {
+                return;
+            }
+        }
+        tracing::warn!("engine and ACD kept talking for 64 rounds; the rest waits for the next step");
+    }
+
     /// Everything the engine produced: datagrams, jobs, events.
     fn drain(&mut self, out: &mut Outbox) {
+        self.exchange_with_acd(out);
         self.send(out);
         while let Some(job) = self.engine.poll_job() {
             if self.jobs.send(job).is_err() {
@@ -188,6 +251,11 @@ impl EngineDriver {
         while let Some(ev) = self.engine.poll_event() {
             self.metrics.engine_events.inc();
             deliver(ev, &mut writes, &self.bus);
+        }
+        if let Some(acd) = &mut self.acd {
+            while let Some(ev) = acd.poll_event() {
+                deliver_queue_event(ev, &mut writes);
+            }
         }
         self.records.step(writes);
     }
@@ -200,6 +268,32 @@ impl EngineDriver {
             }
         }
     }
+}
+
+/// The ACD's clock reading: the driver's monotonic and wall clocks.
+fn acd_now(now: &crate::sans_io::Now) -> acd::Now {
+    let unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(now.unix_secs * 1000, |d| d.as_millis() as u64);
+    acd::Now::new(now.mono_ms, unix_ms)
+}
+
+/// A queue event to its table and to the outbox (`queue.enter`, ...,
+/// `agent.state` for agent state changes).
+fn deliver_queue_event(ev: acd::QueueEvent, writes: &mut Vec<StepWrite>) {
+    let kind = match &ev.kind {
+        acd::EventKind::AgentState(_) => "agent.state".to_owned(),
+        k => format!("queue.{}", k.name()),
+    };
+    let payload = serde_json::to_value(&ev).unwrap_or_else(|e| serde_json::json!({ "unserializable": e.to_string() }));
+    writes.push(StepWrite::Event(OutboxEvent {
+        event_id: format!("qev_{}_{}", ev.at_unix_ms, ev.seq),
+        call_id: ev.call.map(|c| c.to_string()).unwrap_or_default(),
+        kind,
+        at_ms: ev.at_unix_ms,
+        payload,
+    }));
+    writes.push(StepWrite::Queue(Box::new(ev)));
 }
 
 fn services<'a>(

@@ -115,6 +115,8 @@ struct B2buaInputs<'a> {
     transports: Transports,
     metrics: Arc<Metrics>,
     start: Instant,
+    /// Agents' last stored states (restart recovery).
+    agent_states: Vec<acd::AgentStateRecord>,
 }
 
 /// The call engine of `calls.engine = "b2bua"`: pbx's user agent on the
@@ -194,6 +196,7 @@ fn b2bua_parts(
             trunks: trunks.clone(),
             ivr,
             prompts_dir: config.prompts_dir.clone(),
+            queues: Arc::new(queue_music(config)),
         },
         anchor: i.anchor,
         endpoints: endpoints.clone(),
@@ -203,6 +206,8 @@ fn b2bua_parts(
         jobs,
         records: i.cdr,
         bus: EventBus::default(),
+        acd: acd_host(config, i.start, &i.agent_states),
+        queue_names: config.queues.iter().map(|q| q.name.to_string()).collect(),
     };
     let host = crate::sip::B2buaHost {
         engine: handle,
@@ -211,6 +216,60 @@ fn b2bua_parts(
         endpoints,
     };
     (host, driver, jobs_rx)
+}
+
+/// The music each queue's callers hear: `<prompts_dir>/<class>.wav` for the
+/// queue's `music_on_hold` class when it exists, else `calls.music_on_hold`,
+/// else `<prompts_dir>/moh.wav` (None: silence).
+fn queue_music(config: &Config) -> std::collections::HashMap<String, Option<std::path::PathBuf>> {
+    let fallback = config
+        .calls
+        .music_on_hold
+        .clone()
+        .or_else(|| Some(config.prompts_dir.join("moh.wav")).filter(|p| p.is_file()));
+    config
+        .queues
+        .iter()
+        .map(|q| {
+            let own = config.prompts_dir.join(format!("{}.wav", q.music_on_hold));
+            let music = if own.is_file() { Some(own) } else { fallback.clone() };
+            (q.name.to_string(), music)
+        })
+        .collect()
+}
+
+/// The contact-center engine for `[[queues]]` / `[[agents]]` (None without
+/// queues), with the agents' states from before a restart reconciled.
+fn acd_host(
+    config: &Config,
+    start: Instant,
+    last: &[acd::AgentStateRecord],
+) -> Option<crate::queues::AcdHost> {
+    if config.queues.is_empty() {
+        return None;
+    }
+    let unix_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let now = acd::Now::new(start.elapsed().as_millis() as u64, unix_ms);
+    let mut host = match crate::queues::AcdHost::new(
+        now,
+        config.acd.clone(),
+        config.queues.clone(),
+        config.agents.clone(),
+        &config.prompts_dir,
+    ) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, "queues not started");
+            return None;
+        }
+    };
+    if let Err(e) = host.recover(now, last) {
+        tracing::warn!(error = %e, "agent states not restored");
+    }
+    tracing::info!(queues = config.queues.len(), agents = config.agents.len(), "queues ready");
+    Some(host)
 }
 
 /// Adds the config file's users to the store (hashed for the realm).
@@ -245,6 +304,7 @@ impl Server {
         tracing::info!(bindings = bindings.len(), users = users.len(), db = %db.display(), "store loaded");
         location.load(bindings);
         let users_version = store.users_version()?;
+        let agent_states = store.last_agent_states()?;
         let write_behind = WriteBehind::start(Store::open(&db)?, Duration::from_millis(100));
 
         let mut rng = rand::thread_rng();
@@ -362,6 +422,7 @@ impl Server {
                     transports: transports.clone(),
                     metrics: metrics.clone(),
                     start,
+                    agent_states: agent_states.clone(),
                 },
             ))
         });

@@ -137,6 +137,8 @@ pub enum StepWrite {
     Quality(String, [LegQuality; 2]),
     /// An event for the outbox (`store/outbox.rs`).
     Event(super::OutboxEvent),
+    /// A queue event (`store/queue_events.rs`).
+    Queue(Box<acd::QueueEvent>),
 }
 
 impl Store {
@@ -156,6 +158,7 @@ impl Store {
                     StepWrite::Record(r) => insert(&tx, r),
                     StepWrite::Quality(call_id, q) => quality(&tx, call_id, q),
                     StepWrite::Event(e) => super::outbox::insert(&tx, e),
+                    StepWrite::Queue(e) => super::queue_events::insert(&tx, e),
                 }),
             }
             .map_err(wrap)?;

@@ -4,6 +4,7 @@
 
 mod cdr;
 mod outbox;
+mod queue_events;
 mod sqlite;
 mod trajectory;
 mod write_behind;
