@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod admin_token;
+pub mod api;
 pub mod auth;
 pub mod b2bua;
 pub mod config;

@@ -30,7 +30,9 @@ const LAYERS: &[&[&str]] = &[
     &["sip"],
     // the configuration file, filled into the parts' own settings
     &["config"],
-    // the wiring: threads, tasks, listeners, HTTP
+    // the HTTP API: routes over the engine's handle and the SIP core's counters
+    &["api"],
+    // the wiring: threads, tasks, listeners
     &["server"],
 ];
 

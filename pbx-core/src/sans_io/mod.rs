@@ -1,11 +1,11 @@
 //! The vocabulary every sans-IO core of pbx shares — the clock reading
-//! handed in ([`Now`]), the datagrams handed out ([`Outbox`]), who "this
+//! handed in ([`Now`], read by the drivers' [`Clock`]), the datagrams handed out ([`Outbox`]), who "this
 //! server" is ([`Locals`]), identifier generation ([`IdGen`]) and locally
 //! generated responses. A leaf: it imports nothing else of the crate.
 
 mod locals;
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use sip_stack::message::{Request, Response, StatusCode};
 use sip_stack::Peer;
@@ -21,6 +21,35 @@ pub struct Now {
     pub unix_secs: u64,
     /// Monotonic milliseconds (ban windows).
     pub mono_ms: u64,
+}
+
+/// The drivers' clock: reads real time into a [`Now`]. Cores never hold
+/// one — the threads and tasks that feed them read it and pass the
+/// reading in. Every reader of one server shares its start, so the
+/// monotonic milliseconds of [`Now::mono_ms`] (ban windows) agree.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    start: Instant,
+}
+
+impl Clock {
+    /// A clock whose monotonic milliseconds count from `start`.
+    pub fn new(start: Instant) -> Self {
+        Self { start }
+    }
+
+    /// The time now.
+    pub fn now(&self) -> Now {
+        let instant = Instant::now();
+        let unix_secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Now {
+            instant,
+            unix_secs,
+            mono_ms: instant.duration_since(self.start).as_millis() as u64,
+        }
+    }
 }
 
 /// Messages to send: (destination, bytes).

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use sip_stack::transport::Transports;
 
-use super::Clock;
+use crate::sans_io::Clock;
 use crate::b2bua::engine::{HttpJob, Services};
 use crate::b2bua::media::{EndpointService, MediaEndpoints};
 use crate::b2bua::{Engine, EngineEvent, EngineEventKind, EngineInput, EventBus};

@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use sip_stack::transport::{Handler, Incoming, Transports};
 
-use super::Clock;
+use crate::sans_io::Clock;
 use crate::sip::{Outbox, SipCore};
 
 pub(super) struct CoreHandler {

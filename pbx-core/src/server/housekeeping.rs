@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use sip_stack::transport::Transports;
 
 use super::handler::send_all;
-use super::Clock;
+use crate::sans_io::Clock;
 use crate::sip::SipCore;
 use crate::store::Store;
 
@@ -25,7 +25,7 @@ pub(super) fn spawn_timers(
     std::thread::Builder::new()
         .name("pbx-timers".into())
         .spawn(move || {
-            let clock = Clock { start };
+            let clock = Clock::new(start);
             let mut out = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 let now = clock.now();
@@ -48,7 +48,7 @@ pub(super) fn spawn_housekeeping(
     std::thread::Builder::new()
         .name("pbx-housekeeping".into())
         .spawn(move || {
-            let clock = Clock { start };
+            let clock = Clock::new(start);
             let mut last = Instant::now();
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(50));

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::api::reload::log_report;
 use crate::b2bua::engine::HttpJob;
 use crate::b2bua::ivr_app::SharedFlows;
 use crate::b2bua::EngineHandle;
@@ -33,72 +34,6 @@ pub(super) fn load_flows(flows: &SharedFlows, dir: &Path) {
     }
     let names: Vec<String> = flows.read().names().map(str::to_owned).collect();
     tracing::info!(dir = %dir.display(), ?names, "IVR flows loaded");
-}
-
-/// Reloads every flow of `dir` for the admin `POST /reload` (logged like
-/// [`load_flows`]) and describes each file: `ok` is false when a file was
-/// refused (its previous version stays in service) or the directory could
-/// not be read.
-pub(super) fn reload_json(flows: &SharedFlows, dir: &Path) -> (bool, serde_json::Value) {
-    let result = flows.write().reload_dir(dir);
-    let names: Vec<String> = flows.read().names().map(str::to_owned).collect();
-    let reports = match result {
-        Ok(reports) => reports,
-        Err(e) => {
-            tracing::warn!(dir = %dir.display(), error = %e, "IVR flows not reloaded");
-            let body = serde_json::json!({
-                "dir": dir.display().to_string(),
-                "error": format!("cannot read {}: {e}", dir.display()),
-                "files": [],
-                "flows": names,
-            });
-            return (false, body);
-        }
-    };
-    let mut ok = true;
-    let files: Vec<serde_json::Value> = reports
-        .iter()
-        .map(|r| {
-            log_report(r);
-            ok &= r.applied;
-            let diagnostics: Vec<serde_json::Value> = r
-                .diagnostics
-                .iter()
-                .map(|d| {
-                    serde_json::json!({
-                        "severity": d.severity.to_string(),
-                        "file": d.file.display().to_string(),
-                        "line": d.line,
-                        "column": d.column,
-                        "message": d.message,
-                    })
-                })
-                .collect();
-            serde_json::json!({
-                "file": r.path.display().to_string(),
-                "flow": r.flow,
-                "status": if r.applied { "ok" } else { "error" },
-                "diagnostics": diagnostics,
-            })
-        })
-        .collect();
-    tracing::info!(dir = %dir.display(), ?names, ok, "IVR flows reloaded (admin)");
-    let body = serde_json::json!({
-        "dir": dir.display().to_string(),
-        "files": files,
-        "flows": names,
-    });
-    (ok, body)
-}
-
-fn log_report(r: &ivr::ReloadReport) {
-    if r.applied {
-        tracing::debug!(file = %r.path.display(), flow = ?r.flow, "IVR flow loaded");
-        return;
-    }
-    for d in r.diagnostics.iter().filter(|d| d.is_error()) {
-        tracing::warn!(file = %r.path.display(), line = d.line, column = d.column, message = %d.message, "IVR flow refused; the previous version stays in service");
-    }
 }
 
 /// Modification times of the flow files, to reload only what changed.
@@ -310,41 +245,5 @@ mod tests {
         );
         w.poll();
         assert!(flows.read().get("g").is_some(), "new files are picked up");
-    }
-
-    #[test]
-    fn admin_reload_reports_positioned_errors_and_keeps_the_old_version() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f.toml");
-        let v1 = "[flow]\nname = \"f\"\n[nodes.a]\ntype = \"hangup\"\nreason = \"v1\"\n";
-        write(&path, v1, 1_000);
-        let flows: SharedFlows = Arc::default();
-        let (ok, body) = reload_json(&flows, dir.path());
-        assert!(ok, "{body}");
-        assert_eq!(body["files"][0]["status"], "ok");
-        assert_eq!(body["files"][0]["flow"], "f");
-        assert_eq!(body["flows"], serde_json::json!(["f"]));
-
-        write(
-            &path,
-            "[flow]\nname = \"f\"\n[nodes.a]\ntype = \"nope\"\n",
-            2_000,
-        );
-        let (ok, body) = reload_json(&flows, dir.path());
-        assert!(!ok, "{body}");
-        let file = &body["files"][0];
-        assert_eq!(file["status"], "error");
-        assert_eq!(file["diagnostics"][0]["severity"], "error");
-        assert_eq!(file["diagnostics"][0]["line"], 4);
-        assert_eq!(file["diagnostics"][0]["column"], 8);
-        assert_eq!(reason(&flows).as_deref(), Some("v1"), "v1 stays in service");
-
-        let (ok, body) = reload_json(&flows, &dir.path().join("missing"));
-        assert!(!ok);
-        assert!(
-            body["error"].as_str().unwrap().contains("cannot read"),
-            "{body}"
-        );
-        assert_eq!(reason(&flows).as_deref(), Some("v1"));
     }
 }

@@ -2,11 +2,9 @@
 //! housekeeping threads and the metrics endpoint together, and shuts them down
 //! in order (stop receiving, then flush bindings).
 
-mod conferences;
 mod handler;
 mod engine_driver;
 mod housekeeping;
-mod http;
 mod ivr;
 
 use std::net::SocketAddr;
@@ -24,7 +22,8 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::proxy::Locals;
 use crate::registrar::{Location, Registrar, RegistrarConfig};
-use crate::sip::{Now, SipCore, SipCoreParts};
+use crate::sans_io::Clock;
+use crate::sip::{SipCore, SipCoreParts};
 use crate::store::{Store, StoreError, WriteBehind};
 
 /// Why the server could not start.
@@ -56,25 +55,6 @@ pub enum ServerError {
         /// Why.
         source: std::io::Error,
     },
-}
-
-/// A clock reading for the SIP core.
-pub(crate) struct Clock {
-    start: Instant,
-}
-
-impl Clock {
-    pub(crate) fn now(&self) -> Now {
-        let instant = Instant::now();
-        let unix_secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        Now {
-            instant,
-            unix_secs,
-            mono_ms: instant.duration_since(self.start).as_millis() as u64,
-        }
-    }
 }
 
 /// Unix seconds now (admin commands).
@@ -202,7 +182,7 @@ fn b2bua_parts(
         endpoints: endpoints.clone(),
         transports: i.transports,
         metrics: i.metrics,
-        clock: Clock { start: i.start },
+        clock: Clock::new(i.start),
         jobs,
         records: i.cdr,
         bus: EventBus::default(),
@@ -377,7 +357,7 @@ impl Server {
         let cell: Arc<OnceLock<(Arc<SipCore>, Transports)>> = Arc::new(OnceLock::new());
         let handler = Arc::new(handler::CoreHandler {
             cell: cell.clone(),
-            clock: Clock { start },
+            clock: Clock::new(start),
         });
         let transports = Transports::start(tconf, handler)
             .await
@@ -524,20 +504,19 @@ impl Server {
                     })?;
                 let config_file =
                     Some(std::path::PathBuf::from(&config.source)).filter(|p| p.is_file());
-                let admin = http::Admin {
+                let admin = crate::api::Admin {
                     token: token.into(),
                     flows: admin_flows,
                     config_file,
                 };
-                let (task, bound) = http::serve_metrics(
-                    addr,
+                let state = crate::api::ApiState::new(
                     core.clone(),
                     transports.clone(),
-                    start,
+                    Clock::new(start),
                     admin,
-                    http_stop.subscribe(),
-                )
-                .await
+                );
+                let (task, bound) = crate::api::serve(addr, state, http_stop.subscribe())
+                    .await
                 .map_err(|source| ServerError::Metrics { addr, source })?;
                 tracing::info!(%bound, "metrics on http://{bound}/metrics");
                 (Some(task), Some(bound))

@@ -35,17 +35,17 @@ use media::mixer::Role;
 use media::quality::QualitySample;
 use serde_json::{json, Value};
 
-use super::http::{json_response, AppState};
+use super::errors::json_response;
+use super::ApiState;
 
 /// Runs `f` on the endpoint runtime off the async threads (its queries wait
 /// for the mixer's next tick).
-async fn with_host<F>(s: AppState, f: F) -> Response
+async fn with_host<F>(s: ApiState, f: F) -> Response
 where
     F: FnOnce(&EndpointHost) -> Result<Value, ApiError> + Send + 'static,
 {
     let joined = tokio::task::spawn_blocking(move || {
         let host = s
-            .core
             .b2bua
             .as_ref()
             .and_then(|b| b.endpoints.as_ref())
@@ -95,7 +95,7 @@ impl ApiError {
     }
 }
 
-pub(super) async fn list(State(s): State<AppState>) -> Response {
+pub(super) async fn list(State(s): State<ApiState>) -> Response {
     with_host(s, |host| {
         let rooms: Vec<Value> = host
             .rooms()
@@ -110,7 +110,7 @@ pub(super) async fn list(State(s): State<AppState>) -> Response {
     .await
 }
 
-pub(super) async fn roster(State(s): State<AppState>, Path(room): Path<String>) -> Response {
+pub(super) async fn roster(State(s): State<ApiState>, Path(room): Path<String>) -> Response {
     with_host(s, move |host| {
         let people: Vec<Value> = host.roster(&room)?.iter().map(roster_json).collect();
         Ok(json!({ "room": room, "participants": people }))
@@ -119,7 +119,7 @@ pub(super) async fn roster(State(s): State<AppState>, Path(room): Path<String>) 
 }
 
 pub(super) async fn quality(
-    State(s): State<AppState>,
+    State(s): State<ApiState>,
     Path((room, id)): Path<(String, String)>,
 ) -> Response {
     with_host(s, move |host| {
@@ -140,7 +140,7 @@ pub(super) async fn quality(
 
 /// `POST /conferences/ROOM/OP`: an operation on the room.
 pub(super) async fn room_op(
-    State(s): State<AppState>,
+    State(s): State<ApiState>,
     Path((room, op)): Path<(String, String)>,
 ) -> Response {
     with_host(s, move |host| {
@@ -164,7 +164,7 @@ pub(super) async fn room_op(
 
 /// `POST /conferences/ROOM/ID/OP`: an operation on one participant.
 pub(super) async fn participant_op(
-    State(s): State<AppState>,
+    State(s): State<ApiState>,
     Path((room, id, op)): Path<(String, String, String)>,
 ) -> Response {
     with_host(s, move |host| {
