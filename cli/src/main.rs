@@ -49,6 +49,18 @@ enum Command {
     },
     /// SIP trunks of the running server: registration, health, calls.
     Trunks,
+    /// Agents of the running server and their states; `login|logout|ready
+    /// NAME`, `break NAME --reason R`.
+    Agents {
+        #[command(subcommand)]
+        action: Option<commands::queues::AgentsCmd>,
+    },
+    /// Queues of the running server now; `stats QUEUE --from --to` from the
+    /// stored queue events.
+    Queues {
+        #[command(subcommand)]
+        action: Option<commands::queues::QueuesCmd>,
+    },
     /// Reload the running server's IVR flows now; reports each file
     /// (file:line:column on errors), fails if one was refused.
     Reload,
@@ -81,6 +93,8 @@ fn main() -> ExitCode {
         Command::Cdr(args) => commands::cdr::run(cli.config.as_deref(), args),
         Command::Calls { action } => commands::calls::run(cli.config.as_deref(), action),
         Command::Trunks => commands::trunks::run(cli.config.as_deref()),
+        Command::Agents { action } => commands::queues::run_agents(cli.config.as_deref(), action),
+        Command::Queues { action } => commands::queues::run_queues(cli.config.as_deref(), action),
         Command::Reload => commands::reload::run(cli.config.as_deref()),
         Command::Ivr { action } => commands::ivr::run(cli.config.as_deref(), action),
         Command::Conferences => commands::conference::run_list(cli.config.as_deref()),

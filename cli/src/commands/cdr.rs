@@ -72,7 +72,7 @@ fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
 }
 
 /// Parses `YYYY-MM-DD[THH:MM]` as local time into Unix ms.
-fn parse_local(s: &str, offset_secs: i64) -> anyhow::Result<u64> {
+pub(crate) fn parse_local(s: &str, offset_secs: i64) -> anyhow::Result<u64> {
     let (date, time) = match s.split_once(['T', ' ']) {
         Some((d, t)) => (d, Some(t)),
         None => (s, None),

@@ -10,6 +10,7 @@
 //! the media endpoints. Nothing here names the server wiring; the server
 //! builds the state and runs [`serve`].
 
+mod agents;
 mod calls;
 mod conferences;
 mod errors;
@@ -129,6 +130,8 @@ fn router(state: ApiState) -> Router {
         .route("/calls", only("GET", get(calls::list)))
         .route("/calls/:id/hangup", only("POST", post(calls::hangup)))
         .route("/trunks", only("GET", get(trunks::list)))
+        .route("/acd", only("GET", get(agents::status)))
+        .route("/agents/:agent/:op", only("POST", post(agents::operate)))
         .route("/reload", only("POST", post(reload::reload)))
         .route("/conferences", only("GET", get(conferences::list)))
         .route("/conferences/:room", only("GET", get(conferences::roster)))
