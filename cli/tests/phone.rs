@@ -25,6 +25,8 @@ mod moh;
 mod opus;
 #[path = "phone/profile.rs"]
 mod profile;
+#[path = "phone/queue.rs"]
+mod queue;
 #[path = "phone/sipp.rs"]
 mod sipp;
 #[path = "phone/transcode.rs"]

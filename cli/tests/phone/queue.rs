@@ -1,0 +1,138 @@
+//! A queue call end to end: `pbx serve` with queue `support` (600) and
+//! agent 2002, a `pbx phone` agent logged in with `pbx agents login`, a
+//! `pbx phone` caller dialing 600: the caller is answered at once (music),
+//! the agent's phone rings and answers, they hear each other's tones, and
+//! `pbx queues stats support` counts the call offered and answered. The
+//! agent's state survives a kill -9 of the server.
+
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use super::audio::write_tone;
+use super::{assert_hears, pbx, restart_server, start_server_with, wait_registered, Kill};
+
+fn admin(config: &Path, args: &[&str]) -> Output {
+    pbx()
+        .args(["--config", config.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn agent_state(config: &Path, agent: &str) -> String {
+    let out = admin(config, &["agents"]);
+    stdout(&out)
+        .lines()
+        .find(|l| l.starts_with(&format!("{agent}\t")))
+        .and_then(|l| l.split('\t').nth(1))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn a_caller_in_the_queue_reaches_the_logged_in_agent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/prompts");
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let extra = format!(
+        "[calls]\nengine = \"b2bua\"\n[media]\nanchor = \"always\"\nprompts_dir = \"{}\"\n\
+         [metrics]\nlisten = \"{metrics}\"\n\
+         [[dialplan]]\nextension = \"600\"\ntype = \"queue\"\nqueue = \"support\"\n\
+         [[queues]]\nname = \"support\"\nring_timeout_s = 10\nwrap_up_s = 2\n\
+         [[agents]]\nname = \"2002\"\nskills = [\"support:5\"]\n",
+        prompts.display()
+    );
+    let (server, port, config) = start_server_with(root, &extra);
+    std::thread::sleep(Duration::from_millis(300));
+    let target = format!("127.0.0.1:{port}");
+
+    assert_eq!(agent_state(&config, "2002"), "logged_out");
+    let bad = admin(&config, &["agents", "login", "nobody"]);
+    assert!(!bad.status.success());
+    let login = admin(&config, &["agents", "login", "2002"]);
+    assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
+    assert_eq!(agent_state(&config, "2002"), "available");
+    let queues = stdout(&admin(&config, &["queues"]));
+    assert!(queues.contains("support\t0\t1\t1\t1\t"), "{queues}");
+
+    let (tone_c, tone_a) = (root.join("c.wav"), root.join("a.wav"));
+    write_tone(&tone_c, 440.0, 12.0);
+    write_tone(&tone_a, 1000.0, 12.0);
+    let (heard_c, heard_a) = (root.join("c-heard.wav"), root.join("a-heard.wav"));
+    let agent_log = std::fs::File::create(root.join("bob.log")).unwrap();
+    let mut agent = Kill(
+        pbx()
+            .args(["phone", "--user", "2002", "--password", "2002-pw", "--server", &target])
+            .args(["answer", "--duration", "4s", "--wait", "20s"])
+            .arg("--play")
+            .arg(&tone_a)
+            .arg("--record")
+            .arg(&heard_a)
+            .stdin(Stdio::null())
+            .stdout(agent_log.try_clone().unwrap())
+            .stderr(agent_log)
+            .spawn()
+            .unwrap(),
+    );
+    wait_registered(&config, "2002@127.0.0.1", root);
+    let caller = pbx()
+        .args(["phone", "--user", "2001", "--password", "2001-pw", "--server", &target])
+        .args(["call", "600", "--duration", "8s"])
+        .arg("--play")
+        .arg(&tone_c)
+        .arg("--record")
+        .arg(&heard_c)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let agent_status = agent.0.wait().unwrap();
+    let agent_text = std::fs::read_to_string(root.join("bob.log")).unwrap_or_default();
+    let pbx_text = std::fs::read_to_string(root.join("pbx.log")).unwrap_or_default();
+    let caller_text = String::from_utf8_lossy(&caller.stderr).into_owned();
+    assert!(
+        caller.status.success(),
+        "caller connected:\n{caller_text}\nagent:\n{agent_text}\npbx:\n{pbx_text}"
+    );
+    assert!(agent_status.success(), "the agent answered:\n{agent_text}\npbx:\n{pbx_text}");
+    // The agent talked 4 s and hung up; both heard the other's tone.
+    assert_hears(&heard_a, 440.0, 1000.0, "agent");
+    assert_hears(&heard_c, 1000.0, 440.0, "caller");
+
+    // Wrap-up (2 s), then available again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while agent_state(&config, "2002") != "available" {
+        assert!(Instant::now() < deadline, "agent never left wrap-up");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let stats = stdout(&admin(&config, &["queues", "stats", "support"]));
+    assert!(stats.contains("offered\t1\n"), "{stats}");
+    assert!(stats.contains("answered\t1\n"), "{stats}");
+    assert!(stats.contains("answer rate\t100.00 %"), "{stats}");
+    assert!(stats.contains("average abandoned wait\t—"), "{stats}");
+
+    // kill -9 and restart: the agent is still logged in (available).
+    let admin_break = admin(&config, &["agents", "break", "2002", "--reason", "lunch"]);
+    assert!(admin_break.status.success());
+    // The state change is committed within the writer's 100 ms round.
+    std::thread::sleep(Duration::from_millis(500));
+    drop(server);
+    let _server = restart_server(root, &config);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = agent_state(&config, "2002");
+        if state == "break" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "state after restart: {state}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
