@@ -30,7 +30,9 @@ pub enum NonceCheck {
 
 /// Issues and verifies nonces; one per server (shared by all threads).
 pub struct NonceBook {
-    key: [u8; 32],
+    /// HMAC-SHA-256 keyed once with the secret; each nonce clones it (keying
+    /// per nonce costs two extra compression rounds).
+    keyed: Hmac<Sha256>,
     ttl_secs: u64,
     counter: AtomicU64,
     /// Per serial (mod len): `nc << 32 | request hash (32 bits)`, 0 = not used yet.
@@ -46,7 +48,7 @@ impl NonceBook {
     /// Like [`Self::new`] with a replay ring of `slots` entries (a power of two is not required).
     pub fn with_slots(key: [u8; 32], ttl_secs: u64, slots: usize) -> Self {
         Self {
-            key,
+            keyed: Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key length"),
             ttl_secs,
             counter: AtomicU64::new(0),
             slots: (0..slots.max(1)).map(|_| AtomicU64::new(0)).collect(),
@@ -54,7 +56,7 @@ impl NonceBook {
     }
 
     fn mac(&self, issued: u64, serial: u64) -> [u8; MAC_LEN] {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        let mut mac = self.keyed.clone();
         mac.update(&issued.to_be_bytes());
         mac.update(&serial.to_be_bytes());
         let full = mac.finalize().into_bytes();

@@ -32,7 +32,9 @@ impl Credentials {
 /// Users by name; cheap to clone and shared between threads.
 #[derive(Debug, Clone, Default)]
 pub struct Users {
-    inner: Arc<RwLock<HashMap<String, Arc<Credentials>>>>,
+    /// aHash (randomly keyed per map, so names cannot be chosen to collide):
+    /// every digest REGISTER looks a user up.
+    inner: Arc<RwLock<HashMap<String, Arc<Credentials>, ahash::RandomState>>>,
 }
 
 impl Users {
@@ -47,7 +49,8 @@ impl Users {
     }
 
     /// Replaces the whole directory (after a reload from the store).
-    pub fn replace_all(&self, users: HashMap<String, Arc<Credentials>>) {
+    pub fn replace_all(&self, users: impl IntoIterator<Item = (String, Arc<Credentials>)>) {
+        let users: HashMap<_, _, ahash::RandomState> = users.into_iter().collect();
         *self.inner.write() = users;
     }
 

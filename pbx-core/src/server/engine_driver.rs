@@ -18,13 +18,13 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use sip_stack::transport::Transports;
 
-use crate::sans_io::Clock;
 use crate::b2bua::engine::{HttpJob, Services};
 use crate::b2bua::media::{EndpointService, MediaEndpoints};
 use crate::b2bua::{Engine, EngineEvent, EngineEventKind, EngineInput, EventBus};
-use crate::metrics::Metrics;
 use crate::media_anchor::MediaAnchor;
+use crate::metrics::Metrics;
 use crate::routing::RoutingContext;
+use crate::sans_io::Clock;
 use crate::sans_io::Outbox;
 use crate::store::{CdrQueue, OutboxEvent, StepWrite};
 
@@ -442,7 +442,10 @@ mod tests {
         assert_eq!(cdrs.len(), 1);
         assert_eq!(cdrs[0].record, record());
         // Later positions only, and one call's events only.
-        assert_eq!(store.events_after(events[1].seq, None, 10).unwrap().len(), 1);
+        assert_eq!(
+            store.events_after(events[1].seq, None, 10).unwrap().len(),
+            1
+        );
         assert!(store
             .events_after(0, Some("c0000000000000001"), 10)
             .unwrap()
@@ -456,7 +459,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("pbx.sqlite")).unwrap();
         let mut writes = Vec::new();
-        deliver(call_event(1, CallEventKind::Ringing), &mut writes, &EventBus::default());
+        deliver(
+            call_event(1, CallEventKind::Ringing),
+            &mut writes,
+            &EventBus::default(),
+        );
         let e = match &writes[0] {
             StepWrite::Event(e) => e.clone(),
             other => panic!("{other:?}"),

@@ -1,5 +1,5 @@
-//! Background threads: transaction timers (every few milliseconds) and
-//! housekeeping (every second: expired bindings, nonce state, bans, and users
+//! Background threads: transaction timers (woken at the SIP core's next
+//! deadline) and housekeeping (every second: expired bindings, nonce state, bans, and users
 //! added by `pbx users` while the server runs).
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,8 +14,25 @@ use crate::sans_io::Clock;
 use crate::sip::SipCore;
 use crate::store::Store;
 
-const TIMER_TICK: Duration = Duration::from_millis(5);
+/// The longest the timer thread sleeps: a transaction created meanwhile on
+/// a receive thread may want an earlier deadline than the one the thread
+/// went to sleep on, and shutdown is noticed at the next wake.
+const TIMER_MAX_SLEEP: Duration = Duration::from_millis(50);
 
+/// The shortest sleep, so a deadline that stays due cannot spin the thread.
+const TIMER_MIN_SLEEP: Duration = Duration::from_millis(1);
+
+/// How long the timer thread sleeps at `now` when the SIP core's next
+/// deadline is `deadline` (None: no transaction or trunk timer pending).
+fn timer_sleep(now: Instant, deadline: Option<Instant>) -> Duration {
+    deadline
+        .map_or(TIMER_MAX_SLEEP, |d| d.saturating_duration_since(now))
+        .clamp(TIMER_MIN_SLEEP, TIMER_MAX_SLEEP)
+}
+
+/// The transaction and trunk timer thread: runs the core's due timers,
+/// sends what they produce, then sleeps until the next deadline (at most
+/// [`TIMER_MAX_SLEEP`]).
 pub(super) fn spawn_timers(
     core: Arc<SipCore>,
     transports: Transports,
@@ -31,7 +48,8 @@ pub(super) fn spawn_timers(
                 let now = clock.now();
                 core.handle_timers(&now, &mut out);
                 send_all(&core, &transports, &mut out);
-                std::thread::sleep(TIMER_TICK);
+                let pause = timer_sleep(Instant::now(), core.next_deadline());
+                std::thread::sleep(pause);
             }
         })
         .expect("spawning the timer thread")
@@ -82,4 +100,23 @@ pub(super) fn spawn_housekeeping(
             }
         })
         .expect("spawning the housekeeping thread")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_timer_thread_sleeps_until_the_next_deadline_within_bounds() {
+        let now = Instant::now();
+        let ms = Duration::from_millis;
+        assert_eq!(timer_sleep(now, Some(now + ms(7))), ms(7));
+        assert_eq!(timer_sleep(now, None), TIMER_MAX_SLEEP, "idle: the cap");
+        assert_eq!(timer_sleep(now, Some(now + ms(500))), TIMER_MAX_SLEEP);
+        assert_eq!(
+            timer_sleep(now + ms(3), Some(now)),
+            TIMER_MIN_SLEEP,
+            "overdue: a short pause, no spin"
+        );
+    }
 }

@@ -2,28 +2,27 @@
 //! housekeeping threads and the metrics endpoint together, and shuts them down
 //! in order (stop receiving, then flush bindings).
 
-mod handler;
 mod engine_driver;
+mod handler;
 mod housekeeping;
 mod ivr;
+mod startup;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rand::RngCore;
 use sip_stack::transaction::TimerConfig;
-use sip_stack::transport::{TlsConfig, TransportConfig, Transports};
+use sip_stack::transport::Transports;
 use sip_stack::Transport;
 
-use crate::auth::{Authenticator, BanList, Credentials, NonceBook, Users};
+use crate::auth::{Credentials, Users};
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::proxy::Locals;
-use crate::registrar::{Location, Registrar, RegistrarConfig};
+use crate::registrar::Location;
 use crate::sans_io::Clock;
-use crate::sip::{SipCore, SipCoreParts};
+use crate::sip::SipCore;
 use crate::store::{Store, StoreError, WriteBehind};
 
 /// Why the server could not start.
@@ -268,84 +267,21 @@ pub fn sync_config_users(store: &mut Store, config: &Config) -> Result<usize, St
 }
 
 impl Server {
-    /// Starts everything; must run inside a tokio runtime.
+    /// Starts everything; must run inside a tokio runtime. The steps, in
+    /// order (`server/startup.rs`): the store, the registrar and authenticator, the
+    /// media relay, the transports, the call engine, the SIP core (with the
+    /// engine installed and its driver running), the background threads
+    /// and tasks, the HTTP API.
     pub async fn start(config: Config) -> Result<Self, ServerError> {
-        let db = config.db_path();
-        let mut store = Store::open(&db)?;
-        sync_config_users(&mut store, &config)?;
-        let users = Users::default();
-        users.replace_all(store.load_users(&config.realm)?);
-        let other = store.count_users_of_other_realms(&config.realm)?;
-        if other > 0 {
-            tracing::warn!(count = other, realm = %config.realm, "users stored for another realm cannot authenticate; re-add them");
-        }
-        let location = Arc::new(Location::new());
-        let bindings = store.load_bindings(unix_now())?;
-        tracing::info!(bindings = bindings.len(), users = users.len(), db = %db.display(), "store loaded");
-        location.load(bindings);
-        let users_version = store.users_version()?;
-        let agent_states = store.last_agent_states()?;
-        let write_behind = WriteBehind::start(Store::open(&db)?, Duration::from_millis(100));
-
-        let mut rng = rand::thread_rng();
-        let mut key = [0u8; 32];
-        rng.fill_bytes(&mut key);
+        use startup::{CoreCell, EngineInputs, SipCoreInputs, Startup};
+        let mut step = Startup {
+            config: &config,
+            start: Instant::now(),
+            rng: rand::thread_rng(),
+        };
+        let opened = step.open_store()?;
+        let (registrar, auth) = step.registrar_and_auth(&opened);
         let metrics = Arc::new(Metrics::default());
-        let registrar = Registrar::new(
-            RegistrarConfig {
-                domain: config.domain.clone(),
-                min_expires: config.min_expires,
-                max_expires: config.max_expires,
-                default_expires: config.default_expires,
-                max_contacts: config.max_contacts,
-            },
-            location.clone(),
-            Some(write_behind.sender()),
-        )
-        .with_max_contacts_policy(config.max_contacts_policy);
-        let auth = Authenticator::new(
-            config.realm.clone(),
-            config.algorithms.clone(),
-            NonceBook::new(key, config.nonce_ttl.as_secs()),
-            users.clone(),
-        );
-
-        let udp_threads = if config.udp_threads == 0 {
-            std::thread::available_parallelism().map_or(2, |n| n.get())
-        } else {
-            config.udp_threads
-        };
-        let tconf = TransportConfig {
-            udp: config
-                .listen
-                .iter()
-                .filter(|l| l.transport == Transport::Udp)
-                .map(|l| l.addr)
-                .collect(),
-            tcp: config
-                .listen
-                .iter()
-                .filter(|l| l.transport == Transport::Tcp)
-                .map(|l| l.addr)
-                .collect(),
-            tls: config
-                .listen
-                .iter()
-                .filter_map(|l| {
-                    l.tls.as_ref().map(|(c, k)| {
-                        (
-                            l.addr,
-                            TlsConfig {
-                                cert_pem: c.clone(),
-                                key_pem: k.clone(),
-                            },
-                        )
-                    })
-                })
-                .collect(),
-            udp_threads,
-            ..TransportConfig::default()
-        };
         let anchor = match config.media.mode {
             crate::media_anchor::AnchorMode::Never => None,
             _ => Some(Arc::new(
@@ -353,188 +289,45 @@ impl Server {
                     .map_err(ServerError::Media)?,
             )),
         };
-        let start = Instant::now();
-        let cell: Arc<OnceLock<(Arc<SipCore>, Transports)>> = Arc::new(OnceLock::new());
-        let handler = Arc::new(handler::CoreHandler {
-            cell: cell.clone(),
-            clock: Clock::new(start),
-        });
-        let transports = Transports::start(tconf, handler)
-            .await
-            .map_err(ServerError::Bind)?;
-
-        let mut listeners = Vec::new();
-        for t in [Transport::Udp, Transport::Tcp, Transport::Tls] {
-            for a in transports.local_addrs(t) {
-                listeners.push((t, a));
-            }
-        }
-        tracing::info!(?listeners, domain = %config.domain, "SIP listening");
-        let cdr_writer = match config.calls.engine {
-            crate::config::CallEngine::B2bua => Some(crate::store::CdrWriter::start(
-                Store::open(&db)?,
-                Duration::from_millis(100),
-            )),
-            crate::config::CallEngine::Proxy => None,
-        };
-        let flows = match (&cdr_writer, &config.ivr.flows_dir) {
-            (Some(_), Some(dir)) => {
-                let flows: crate::b2bua::ivr_app::SharedFlows = Arc::default();
-                ivr::load_flows(&flows, dir);
-                Some((flows, dir.clone()))
-            }
-            _ => None,
-        };
-        let b2bua = cdr_writer.as_ref().and_then(|w| {
-            let udp = transports.local_addr(Transport::Udp)?;
-            let shared = flows.as_ref().map(|(f, _)| f.clone());
-            Some(b2bua_parts(
-                &config,
-                B2buaInputs {
-                    udp,
-                    cdr: w.queue(),
-                    seed: rng.next_u64(),
-                    listeners: &listeners,
-                    flows: shared,
-                    location: location.clone(),
-                    users: users.clone(),
-                    anchor: anchor.clone(),
-                    transports: transports.clone(),
-                    metrics: metrics.clone(),
-                    start,
-                    agent_states: agent_states.clone(),
-                },
-            ))
-        });
-        if b2bua.is_none() && !config.trunks.is_empty() {
-            tracing::warn!("[[trunks]] are used by the B2BUA only: set calls.engine = \"b2bua\"");
-        }
-        if cdr_writer.is_some() && b2bua.is_none() {
-            return Err(ServerError::Bind(std::io::Error::other(
-                "calls.engine = \"b2bua\" needs a UDP listener",
-            )));
-        }
-        let mut core = SipCore::new(SipCoreParts {
-            locals: Locals {
-                domain: config.domain.clone(),
-                aliases: config.aliases.clone(),
-                listeners,
-            },
-            auth,
+        let cell = CoreCell::default();
+        let (transports, listeners) = step.start_transports(&cell).await?;
+        let engine = step.call_engine(EngineInputs {
+            opened: &opened,
+            transports: &transports,
+            listeners: &listeners,
+            anchor: anchor.clone(),
+            metrics: &metrics,
+        })?;
+        let core = step.sip_core(SipCoreInputs {
             registrar,
-            bans: BanList::new(
-                config.ban_threshold,
-                config.ban_window.as_millis() as u64,
-                config.ban_time.as_millis() as u64,
-            ),
+            auth,
             metrics,
-            trusted: config.trusted.clone(),
-            register_auth: config.register_auth,
-            seed: rng.next_u64(),
-            shards: 64,
-            timers: TimerConfig {
-                linger: config.transaction_linger,
-                ..TimerConfig::default()
-            },
+            listeners,
             anchor,
-            route_key: {
-                let mut k = [0u8; 32];
-                rng.fill_bytes(&mut k);
-                k
-            },
         });
-        let mut tasks = Vec::new();
-        let mut engine_thread = None;
-        if let Some((host, driver, jobs)) = b2bua {
-            tracing::info!("calls handled by the B2BUA");
-            tasks.push(ivr::spawn_http_jobs(
-                host.engine.clone(),
-                jobs,
-                config.ivr.http_ca_file.clone(),
-            ));
-            engine_thread = Some(driver.spawn());
-            core = core.with_b2bua(host);
-        }
-        let core = Arc::new(core);
+        let (core, engine_thread, jobs_task) = step.install_engine(core, engine.parts);
         let _ = cell.set((core.clone(), transports.clone()));
 
         let stop = Arc::new(AtomicBool::new(false));
-        let mut threads = Vec::new();
-        if core.b2bua.is_some() {
-            // Trunk host names (RFC 3263): resolved off the SIP path.
-            tasks.push(crate::trunks::dns::lookup::spawn(
-                core.clone(),
-                |c: &SipCore| c.b2bua.as_ref().map(|h| &*h.trunks),
-                config.trunks_dns.clone(),
-                rng.next_u64(),
-            ));
-        }
-        let admin_flows = flows.clone();
-        if let Some((flows, dir)) = flows {
-            threads.push(ivr::spawn_housekeeping(
-                flows.clone(),
-                dir.clone(),
-                Store::open(&db)?,
-                config.ivr.trajectory_retention,
-                stop.clone(),
-            ));
-            tasks.extend(ivr::spawn_sighup(flows, dir));
-        }
-        threads.extend([
-            housekeeping::spawn_timers(core.clone(), transports.clone(), stop.clone(), start),
-            housekeeping::spawn_housekeeping(
-                core.clone(),
-                store,
-                users_version,
-                config.realm.clone(),
-                stop.clone(),
-                start,
-            ),
-        ]);
-
+        let (mut bg, write_behind) =
+            step.spawn_background(&core, &transports, opened, engine.flows.clone(), &stop)?;
+        bg.tasks.extend(jobs_task);
         let http_stop = tokio::sync::watch::Sender::new(false);
-        let (http, metrics_addr) = match config.metrics_listen {
-            Some(addr) => {
-                let token =
-                    crate::admin_token::load_or_create(&config.data_dir).map_err(|source| {
-                        ServerError::AdminToken {
-                            path: crate::admin_token::path(&config.data_dir),
-                            source,
-                        }
-                    })?;
-                let config_file =
-                    Some(std::path::PathBuf::from(&config.source)).filter(|p| p.is_file());
-                let admin = crate::api::Admin {
-                    token: token.into(),
-                    flows: admin_flows,
-                    config_file,
-                };
-                let state = crate::api::ApiState::new(
-                    core.clone(),
-                    transports.clone(),
-                    Clock::new(start),
-                    admin,
-                );
-                let (task, bound) = crate::api::serve(addr, state, http_stop.subscribe())
-                    .await
-                .map_err(|source| ServerError::Metrics { addr, source })?;
-                tracing::info!(%bound, "metrics on http://{bound}/metrics");
-                (Some(task), Some(bound))
-            }
-            None => (None, None),
-        };
+        let http = step
+            .start_http(&core, &transports, engine.flows, &http_stop)
+            .await?;
         Ok(Self {
             core,
             engine_thread,
             transports,
             write_behind: Some(write_behind),
-            cdr_writer,
+            cdr_writer: engine.cdr_writer,
             stop,
-            threads,
-            metrics_addr,
-            http,
+            threads: bg.threads,
+            metrics_addr: http.as_ref().map(|h| h.1),
+            http: http.map(|h| h.0),
             http_stop,
-            tasks,
+            tasks: bg.tasks,
         })
     }
 
@@ -602,7 +395,10 @@ impl Server {
         }
         let _ = self.http_stop.send(true);
         if let Some(h) = self.http.take() {
-            if tokio::time::timeout(Duration::from_secs(5), h).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(5), h)
+                .await
+                .is_err()
+            {
                 tracing::warn!("HTTP requests still running after 5 s; closing");
             }
         }
