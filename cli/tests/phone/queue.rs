@@ -55,6 +55,12 @@ fn a_caller_in_the_queue_reaches_the_logged_in_agent() {
     std::thread::sleep(Duration::from_millis(300));
     let target = format!("127.0.0.1:{port}");
 
+    // The admin listener answers once the server is up.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while agent_state(&config, "2002").is_empty() {
+        assert!(Instant::now() < deadline, "pbx agents never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert_eq!(agent_state(&config, "2002"), "logged_out");
     let bad = admin(&config, &["agents", "login", "nobody"]);
     assert!(!bad.status.success());
