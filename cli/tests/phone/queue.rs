@@ -125,7 +125,23 @@ fn a_caller_in_the_queue_reaches_the_logged_in_agent() {
     assert!(stats.contains("answer rate\t100.00 %"), "{stats}");
     assert!(stats.contains("average abandoned wait\t—"), "{stats}");
 
-    // kill -9 and restart: the agent is still logged in (available).
+    // Feature codes from the agent's own phone: *52 break, *53 ready.
+    for (code, want) in [("*52", "break"), ("*53", "available")] {
+        let out = pbx()
+            .args(["phone", "--user", "2002", "--password", "2002-pw", "--server", &target])
+            .args(["call", code, "--duration", "4s"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{code}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(agent_state(&config, "2002"), want, "after {code}");
+    }
+
+    // kill -9 and restart: the agent's state (a break) is kept.
     let admin_break = admin(&config, &["agents", "break", "2002", "--reason", "lunch"]);
     assert!(admin_break.status.success());
     // The state change is committed within the writer's 100 ms round.

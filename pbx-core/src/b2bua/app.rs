@@ -169,9 +169,16 @@ pub enum AcdRequest {
         /// Final SIP status.
         status: u16,
     },
-    /// The call was bridged to its agent and that part of it ended
-    /// (`talk_ms` of talk); the agent goes to wrap-up.
+    /// The call was bridged to its agent and that part of it ended; the
+    /// agent goes to wrap-up.
     Completed,
+    /// An agent's feature code (`*51` …): `op` for the calling agent.
+    Agent {
+        /// The agent (the caller's user).
+        agent: String,
+        /// `toggle` (log in / out), `break`, `ready`.
+        op: String,
+    },
 }
 
 /// What the contact-center engine tells a queue call.
@@ -199,6 +206,8 @@ pub enum AcdEvent {
     CallbackAccepted,
     /// The queue refused the caller (unknown queue, full, nobody logged in).
     Refused,
+    /// An agent's feature code was carried out (true) or refused.
+    AgentDone(bool),
 }
 
 /// A participant's role in a conference room.

@@ -32,6 +32,7 @@ pub mod cdr;
 pub mod conference;
 pub mod engine;
 pub mod events;
+pub mod feature_codes;
 pub mod handle;
 pub mod ivr_app;
 pub mod media;

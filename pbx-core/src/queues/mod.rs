@@ -158,6 +158,27 @@ impl AcdHost {
                     self.out.push_back((call, AcdEvent::CancelOffer(offer.0)));
                 }
             }
+            AcdRequest::Agent { agent, op } => {
+                let op = match op.as_str() {
+                    "toggle" => match self.acd.agent_state(&AgentId::from(agent.as_str())) {
+                        Some(acd::AgentState::LoggedOut) => Some(AgentOp::Login),
+                        Some(_) => Some(AgentOp::Logout),
+                        None => None,
+                    },
+                    other => AgentOp::parse(other),
+                };
+                let ok = match op {
+                    Some(op) => match self.handle_agent(now, &agent, &op) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            tracing::info!(%agent, ?op, error = %e, "feature code refused");
+                            false
+                        }
+                    },
+                    None => false,
+                };
+                self.out.push_back((call, AcdEvent::AgentDone(ok)));
+            }
             AcdRequest::OfferFailed { offer, status } => {
                 let offer = OfferId(offer);
                 self.offers.remove(&offer);

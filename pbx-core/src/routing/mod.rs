@@ -97,6 +97,12 @@ impl Router for CoreRouter<'_> {
         if let Some(flow) = dialed.strip_prefix("flow:") {
             return self.ivr(flow);
         }
+        if let Some(op) = crate::b2bua::feature_codes::op_of(dialed).filter(|_| !self.ctx.queues.is_empty()) {
+            return Routing::App(Box::new(crate::b2bua::feature_codes::AgentFeature::new(
+                op,
+                &self.ctx.prompts_dir,
+            )));
+        }
         let routed = self.dialplan.lookup(dialed, self.unix_secs);
         let (route, caller_id) = match routed {
             Some(r) => (r.route, r.caller_id),
