@@ -85,6 +85,8 @@ pub struct AcdHost {
     /// Decisions for calls, not yet handed to the engine.
     out: std::collections::VecDeque<(CallId, AcdEvent)>,
     prompts: PathBuf,
+    /// Agents on calls outside the queues (busy for every queue).
+    busy: HashMap<CallId, Vec<AgentId>>,
 }
 
 /// Why the ACD could not start.
@@ -110,7 +112,38 @@ impl AcdHost {
             offers: HashMap::new(),
             out: Default::default(),
             prompts: prompts.to_owned(),
+            busy: HashMap::new(),
         })
+    }
+
+    /// A new call of the engine: an agent calling out or called directly
+    /// (not through a queue, not a feature code) is busy for the queues
+    /// until it ends.
+    pub fn note_call_start(&mut self, now: acd::Now, call: CallId, caller: &str, callee: &str) {
+        if crate::b2bua::feature_codes::op_of(callee).is_some() || callee.starts_with("queue:") {
+            return;
+        }
+        for (user, kind) in [(caller, acd::CallKind::Outbound), (callee, acd::CallKind::Direct)] {
+            let Some(p) = self.profiles.iter().find(|p| p.name.as_str() == user) else {
+                continue;
+            };
+            let agent = p.name.clone();
+            match self.acd.handle_agent_busy(now, &agent, acd::CallId(call.0), kind) {
+                Ok(()) => self.busy.entry(call).or_default().push(agent),
+                Err(e) => tracing::debug!(%call, %agent, error = %e, "agent not marked busy"),
+            }
+        }
+        self.drain_actions(now);
+    }
+
+    /// A call of the engine ended: its agents are free again.
+    pub fn note_call_end(&mut self, now: acd::Now, call: CallId) {
+        for agent in self.busy.remove(&call).unwrap_or_default() {
+            if let Err(e) = self.acd.handle_agent_idle(now, &agent) {
+                tracing::debug!(%call, %agent, error = %e, "agent not marked idle");
+            }
+        }
+        self.drain_actions(now);
     }
 
     /// Restores the agents' last stored states after a restart: nobody

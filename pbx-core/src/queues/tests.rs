@@ -117,3 +117,21 @@ fn unknown_queues_are_refused_and_agent_ops_parse() {
     assert_eq!(AgentOp::parse("dance"), None);
     assert!(h.handle_agent(acd::Now::new(0, 1), "ghost", &AgentOp::Login).is_err());
 }
+
+#[test]
+fn an_agent_on_a_direct_call_is_busy_for_the_queue_until_it_ends() {
+    let mut h = host(&[("2002", "support:5")]);
+    let t = |ms: u64| acd::Now::new(ms, 1_000_000 + ms);
+    h.note_call_start(t(5), CallId(50), "1001", "2002");
+    assert_eq!(h.agents()[0].state, "on_call");
+    // A feature-code call is no call for the agent's state.
+    h.note_call_start(t(6), CallId(51), "2002", "*52");
+    enter(&mut h, 10, 1);
+    assert!(events(&mut h).is_empty(), "no offer while the agent talks");
+    h.note_call_end(t(20_000), CallId(50));
+    let ev = events(&mut h);
+    assert!(
+        matches!(ev.as_slice(), [(CallId(1), AcdEvent::Offer { .. })]),
+        "offered once free: {ev:?}"
+    );
+}

@@ -20,7 +20,7 @@ use sip_stack::transport::Transports;
 
 use crate::b2bua::engine::{HttpJob, Services};
 use crate::b2bua::media::{EndpointService, MediaEndpoints};
-use crate::b2bua::{Engine, EngineEvent, EngineEventKind, EngineInput, EventBus};
+use crate::b2bua::{CallEventKind, Engine, EngineEvent, EngineEventKind, EngineInput, EventBus};
 use crate::media_anchor::MediaAnchor;
 use crate::metrics::Metrics;
 use crate::routing::RoutingContext;
@@ -250,6 +250,16 @@ impl EngineDriver {
         let mut writes = Vec::new();
         while let Some(ev) = self.engine.poll_event() {
             self.metrics.engine_events.inc();
+            if let (Some(acd), EngineEventKind::Call(call)) = (&mut self.acd, &ev.kind) {
+                let now = acd_now(&self.clock.now());
+                match &call.kind {
+                    CallEventKind::Created { caller, callee } => {
+                        acd.note_call_start(now, call.call, caller, callee)
+                    }
+                    CallEventKind::Ended { .. } => acd.note_call_end(now, call.call),
+                    _ => {}
+                }
+            }
             deliver(ev, &mut writes, &self.bus);
         }
         if let Some(acd) = &mut self.acd {
