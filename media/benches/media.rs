@@ -207,6 +207,18 @@ fn rtp_packet(buf: &mut [u8], seq: u16) -> usize {
     .unwrap()
 }
 
+/// A recording sink that only sums the samples.
+#[derive(Debug, Default)]
+struct SumSink(std::sync::atomic::AtomicI64);
+
+impl media::relay::RecordSink for SumSink {
+    fn push(&self, f: &media::relay::TapFrame<'_>) -> media::relay::TapPush {
+        let sum: i64 = f.pcm.iter().map(|s| i64::from(*s)).sum();
+        self.0.fetch_add(sum, std::sync::atomic::Ordering::Relaxed);
+        media::relay::TapPush::Accepted
+    }
+}
+
 fn relay(c: &mut Criterion) {
     let mut g = c.benchmark_group("relay_packet");
     g.throughput(Throughput::Elements(1));
@@ -225,6 +237,17 @@ fn relay(c: &mut Criterion) {
             let n = rtp_packet(&mut buf, seq);
             seq = seq.wrapping_add(1);
             black_box(s.handle_packet(Instant::now(), Side::A, Channel::Rtp, a, &mut buf[..n]))
+        })
+    });
+    // the same path with a recording tap set: decode + position + a sink
+    // that only sums (the recorder's queue push is benched in its crate)
+    let mut tapped = RelaySession::new(RelayConfig::default(), Instant::now(), leg(a), leg(b));
+    tapped.set_record_sink(Instant::now(), std::sync::Arc::new(SumSink::default()));
+    g.bench_function("sans_io_handle_packet_tapped", |bch| {
+        bch.iter(|| {
+            let n = rtp_packet(&mut buf, seq);
+            seq = seq.wrapping_add(1);
+            black_box(tapped.handle_packet(Instant::now(), Side::A, Channel::Rtp, a, &mut buf[..n]))
         })
     });
     g.bench_function("rtp_parse", |bch| {

@@ -19,6 +19,9 @@
 //! - [`Uploader`] (tokio) moves spooled recordings to the store with retries
 //!   whose state lives in the sidecar, verifies size and sha256, records the
 //!   result in the [`Index`], and only then deletes the local copy.
+//! - [`RelayRecording`] adapts a [`RecordingTap`] to the media relay's
+//!   recording tap (`media::relay::RecordSink`): a relay session set to
+//!   record (`Command::Record`) feeds it both legs' decoded G.711.
 //! - [`access`] (Range, signed links, fetch), [`retention`] and [`transcript`]
 //!   serve the HTTP layer and the CLI.
 //!
@@ -57,6 +60,7 @@ mod index;
 mod meta;
 mod metrics;
 mod recorder;
+mod relay_tap;
 pub mod retention;
 mod spool;
 pub mod store;
@@ -73,6 +77,7 @@ pub use index::{Index, IndexEntry, ListFilter};
 pub use meta::{Metadata, Parties, PausedSpan, RecordingState, UploadProgress};
 pub use metrics::{MetricsSnapshot, RecordingCounters};
 pub use recorder::{Push, Recorder, RecordingTap, StartRequest};
+pub use relay_tap::RelayRecording;
 pub use spool::{RecoveryReport, Spool};
 pub use store::{Store, StoreKind};
 pub use upload::{backoff_delay, Pass, UploadStats, UploadWaker, Uploader};

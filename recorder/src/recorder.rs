@@ -246,7 +246,8 @@ impl Recorder {
             tx: self.tx.clone(),
             counters,
             shared: Arc::clone(sh),
-            closed: false,
+            start: req.now,
+            closed: AtomicBool::new(false),
         })
     }
 
@@ -289,7 +290,8 @@ pub struct RecordingTap {
     tx: Sender<Msg>,
     counters: Arc<RecordingCounters>,
     shared: Arc<Shared>,
-    closed: bool,
+    start: Instant,
+    closed: AtomicBool,
 }
 
 impl std::fmt::Debug for RecordingTap {
@@ -313,6 +315,9 @@ impl RecordingTap {
     /// most [`MAX_FRAME_SAMPLES`]. Never blocks: on a full queue the frames are
     /// dropped and counted (here and in the recorder's metrics).
     pub fn push(&self, side: Side, at: Timestamp, pcm: &[i16]) -> Push {
+        if self.closed.load(Relaxed) {
+            return Push::Closed;
+        }
         let mut dropped = 0u32;
         for (i, chunk) in pcm.chunks(MAX_FRAME_SAMPLES).enumerate() {
             let off = (i * MAX_FRAME_SAMPLES) as u64;
@@ -353,15 +358,35 @@ impl RecordingTap {
 
     /// Ends the recording at `now`; it is then finalized, fsynced, hashed and
     /// spooled for upload in the background.
-    pub fn stop(mut self, now: Instant) -> Result<()> {
-        self.closed = true;
+    pub fn stop(self, now: Instant) -> Result<()> {
+        self.finish(now)
+    }
+
+    /// Like [`Self::stop`] through a shared reference (a tap shared with the
+    /// media path): later pushes return [`Push::Closed`], and dropping the
+    /// tap afterwards sends nothing. A second call does nothing.
+    pub fn finish(&self, now: Instant) -> Result<()> {
+        if self.closed.swap(true, Relaxed) {
+            return Ok(());
+        }
         self.tx.send(Msg::Close(self.slot, Some(now))).map_err(|_| Error::WriterStopped)
+    }
+
+    /// The monotonic start of the recording ([`StartRequest::now`]): sample
+    /// position 0 of [`Timestamp::Sample`].
+    pub fn started(&self) -> Instant {
+        self.start
+    }
+
+    /// The recording's sample rate in Hz.
+    pub fn sample_rate(&self) -> u32 {
+        self.rate as u32
     }
 }
 
 impl Drop for RecordingTap {
     fn drop(&mut self) {
-        if !self.closed {
+        if !self.closed.load(Relaxed) {
             let _ = self.tx.send(Msg::Close(self.slot, None));
         }
     }

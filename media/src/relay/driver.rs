@@ -18,6 +18,7 @@ use mio::net::UdpSocket;
 use super::media::LegMedia;
 use super::poller::{Events, Poller, Waker};
 use super::ports::{PortAllocator, PortError, PortPair};
+use super::record::{RecordSink, RecordStats};
 use super::session::{Channel, Forward, LegConfig, LegStats, RelayConfig, RelaySession, Side};
 use crate::dtmf::Digit;
 use crate::quality::QualitySample;
@@ -133,6 +134,19 @@ pub enum Command {
         /// Its codec and telephone-event payload types.
         media: LegMedia,
     },
+    /// Start recording: hand the decoded audio of both legs to `sink`
+    /// (see [`super::record`]) until [`Command::StopRecord`] or the session
+    /// closes. A sink already set is replaced (and returned in
+    /// [`RelayEvent::RecordStopped`]).
+    Record {
+        /// Id.
+        id: SessionId,
+        /// Where the frames go, on the relay thread (must not block).
+        sink: Arc<dyn RecordSink>,
+    },
+    /// Stop recording (answered with [`RelayEvent::RecordStopped`] when a
+    /// sink was set).
+    StopRecord(SessionId),
 }
 
 impl Command {
@@ -142,8 +156,12 @@ impl Command {
             Self::Open { id, .. }
             | Self::OpenReply { id, .. }
             | Self::Reanchor { id, .. }
-            | Self::SetMedia { id, .. } => Some(*id),
-            Self::QueryStats(id) | Self::QueryQuality(id) | Self::Close(id) => Some(*id),
+            | Self::SetMedia { id, .. }
+            | Self::Record { id, .. } => Some(*id),
+            Self::QueryStats(id)
+            | Self::QueryQuality(id)
+            | Self::Close(id)
+            | Self::StopRecord(id) => Some(*id),
             Self::Shutdown => None,
         }
     }
@@ -201,6 +219,19 @@ pub enum RelayEvent {
         side: Side,
         /// The key.
         digit: Digit,
+    },
+    /// A session's recording tap was removed (by [`Command::StopRecord`], a
+    /// new [`Command::Record`], or the session closing, then sent before
+    /// [`RelayEvent::Closed`]). The sink comes back so that the relay
+    /// thread never drops (and so never finalizes) one: finish the
+    /// recording on the control side.
+    RecordStopped {
+        /// Id.
+        id: SessionId,
+        /// The sink that was set.
+        sink: Arc<dyn RecordSink>,
+        /// Its counters.
+        stats: RecordStats,
     },
 }
 
@@ -590,12 +621,17 @@ impl Driver {
     }
 
     fn close(&mut self, slot: usize, expired: bool) {
-        if let Some(e) = self.entries[slot].take() {
+        if let Some(mut e) = self.entries[slot].take() {
             for s in &e.sockets {
                 let _ = self.poll.delete(s);
             }
             let stats = (e.session.stats(Side::A), e.session.stats(Side::B));
             let (id, ports) = (e.id, e.ports);
+            if let Some((sink, stats)) = e.session.take_record_sink() {
+                let _ = self
+                    .events
+                    .send(RelayEvent::RecordStopped { id, sink, stats });
+            }
             // close the sockets before announcing the ports are free
             drop(e);
             release(&self.ports, &[ports.0, ports.1]);
@@ -644,6 +680,24 @@ impl Driver {
                 if let Some(Some(e)) = self.find(id).map(|i| self.entries[i].as_mut()) {
                     if let Err(error) = e.session.set_media(side, media) {
                         tracing::warn!(session = id.0, %error, "relay cannot transcode");
+                    }
+                }
+            }
+            Command::Record { id, sink } => {
+                if let Some(Some(e)) = self.find(id).map(|i| self.entries[i].as_mut()) {
+                    if let Some((sink, stats)) = e.session.set_record_sink(Instant::now(), sink) {
+                        let _ = self
+                            .events
+                            .send(RelayEvent::RecordStopped { id, sink, stats });
+                    }
+                }
+            }
+            Command::StopRecord(id) => {
+                if let Some(Some(e)) = self.find(id).map(|i| self.entries[i].as_mut()) {
+                    if let Some((sink, stats)) = e.session.take_record_sink() {
+                        let _ = self
+                            .events
+                            .send(RelayEvent::RecordStopped { id, sink, stats });
                     }
                 }
             }

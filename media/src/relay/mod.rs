@@ -5,7 +5,8 @@
 //! as they pass, per-packet transcoding when the legs' codecs differ
 //! ([`media`]) — a socket driver on a dedicated thread ([`driver`], over a
 //! level-triggered epoll: [`poller`]) and a pool of such threads, one per
-//! core ([`pool`]).
+//! core ([`pool`]). A session can hand the decoded audio of both legs to
+//! a recording sink ([`record`]).
 
 pub mod continuity;
 pub mod driver;
@@ -14,9 +15,11 @@ pub mod media;
 pub mod poller;
 pub mod pool;
 pub mod ports;
+pub mod record;
 pub mod session;
 
 pub use media::LegMedia;
+pub use record::{RecordSink, RecordStats, TapFrame, TapPush};
 pub use session::{
     Channel, DropReason, Forward, LegConfig, LegStats, RelayConfig, RelaySession, Side,
 };

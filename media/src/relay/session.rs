@@ -5,11 +5,13 @@
 //! place (SSRC/sequence continuity, RTCP SSRC mapping).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::continuity::Continuity;
 use super::latch::{Latch, LatchConfig, LatchDecision};
 use super::media::{LegMedia, MediaState};
+use super::record::{RecordSink, RecordStats, Tap, TapPayload, TapSlot};
 use crate::codec::CodecError;
 use crate::demux::{classify, PacketKind};
 use crate::dtmf::Digit;
@@ -309,6 +311,8 @@ pub struct RelaySession {
     media: MediaState,
     // (instant, NTP wall clock then), from `poll_report`
     wall: Option<(Instant, NtpTime)>,
+    // the recording tap (see `super::record`)
+    tap: TapSlot,
 }
 
 impl RelaySession {
@@ -325,7 +329,30 @@ impl RelaySession {
             last_activity: now,
             expired: false,
             media: MediaState::default(),
+            tap: TapSlot::default(),
         }
+    }
+
+    /// Starts handing the decoded audio of both legs to `sink` (see
+    /// [`super::record`]), on a timeline that starts at `now`. Returns the
+    /// sink it replaces, with that one's counters. Allocates the decode
+    /// buffer once, here; the per-packet path then allocates nothing.
+    pub fn set_record_sink(
+        &mut self,
+        now: Instant,
+        sink: Arc<dyn RecordSink>,
+    ) -> Option<(Arc<dyn RecordSink>, RecordStats)> {
+        self.tap.0.replace(Tap::new(sink, now)).map(Tap::into_parts)
+    }
+
+    /// Stops the recording tap: the sink and its final counters.
+    pub fn take_record_sink(&mut self) -> Option<(Arc<dyn RecordSink>, RecordStats)> {
+        self.tap.0.take().map(Tap::into_parts)
+    }
+
+    /// The tap's counters, while a sink is set.
+    pub fn record_stats(&self) -> Option<RecordStats> {
+        self.tap.0.as_ref().map(Tap::stats)
     }
 
     /// The payloads `side` negotiated (from its SDP): the telephone-event
@@ -581,9 +608,31 @@ impl RelaySession {
         }
         self.media
             .observe(side, ssrc, p.payload_type(), ts, p.payload());
+        // recorded from the packet as received, or (another codec while
+        // transcoding) from the relay's G.711 output to the other leg
+        let tap_output = match self.tap.0.as_mut() {
+            None => false,
+            Some(tap) => match TapPayload::of(&self.media.leg(side), p.payload_type()) {
+                TapPayload::G711(law) => {
+                    tap.record(now, side, law, (ssrc, ts), p.payload());
+                    false
+                }
+                TapPayload::Other if self.media.is_transcoding() => true,
+                TapPayload::Other => {
+                    tap.not_decoded();
+                    false
+                }
+                TapPayload::Skip => false,
+            },
+        };
         let len = match self.media.transcoding_mut() {
             Some(t) => match t.process(side, buf, len) {
-                Some(n) => n,
+                Some(n) => {
+                    if tap_output {
+                        self.record_output(now, side, &buf[..n]);
+                    }
+                    n
+                }
                 None => return Forward::Drop(DropReason::Transcoding),
             },
             None => {
@@ -611,6 +660,21 @@ impl RelaySession {
                 }
             }
             None => Forward::Drop(DropReason::NoDestination),
+        }
+    }
+
+    /// Records the transcoded packet the relay sends to `side`'s other leg
+    /// on `side`'s behalf, when that leg's codec is G.711.
+    fn record_output(&mut self, now: Instant, side: Side, packet: &[u8]) {
+        let (Some(tap), Ok(p)) = (self.tap.0.as_mut(), RtpPacket::parse(packet)) else {
+            return;
+        };
+        match TapPayload::of(&self.media.leg(side.other()), p.payload_type()) {
+            TapPayload::G711(law) => {
+                tap.record(now, side, law, (p.ssrc(), p.timestamp()), p.payload());
+            }
+            TapPayload::Other => tap.not_decoded(),
+            TapPayload::Skip => {}
         }
     }
 

@@ -1,12 +1,14 @@
 //! Proves the per-packet paths allocate nothing after warm-up: a counting
 //! global allocator (counting only on the thread under test) wraps the
 //! system allocator while the relay, the mixer, the jitter buffer and the
-//! codecs process N packets.
+//! codecs process N packets — the relay paths also with a recording tap
+//! set (G.711 decoded and handed to a sink per packet).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use media::dtmf::rfc4733::DtmfReceiver;
@@ -14,7 +16,9 @@ use media::g711::Law;
 use media::jitter::{JitterBuffer, JitterConfig, Playout};
 use media::mixer::{Mixer, ParticipantId, Role, RoomId, RoomLimits};
 use media::relay::poller::{Events, Poller};
-use media::relay::{Channel, Forward, LegConfig, RelayConfig, RelaySession, Side};
+use media::relay::{
+    Channel, Forward, LegConfig, RecordSink, RelayConfig, RelaySession, Side, TapFrame, TapPush,
+};
 use media::rtcp::{write_rr, write_sr, NtpTime, ReportBlock, RtcpCompound, SenderInfo};
 use media::rtp::{PayloadType, RtpHeader, RtpPacket, Ssrc};
 
@@ -69,6 +73,30 @@ fn rtp_packet(buf: &mut [u8], ssrc: u32, seq: u16, payload: &[u8]) -> usize {
     .expect("buffer fits")
 }
 
+/// A recording sink that keeps sums (a real one queues the samples: see
+/// the recorder crate's zero_alloc test of its adapter); refuses every
+/// 97th frame to cover the dropped path.
+#[derive(Debug, Default)]
+struct SumSink {
+    frames: [AtomicU64; 2],
+    samples: AtomicU64,
+    energy: AtomicI64,
+}
+
+impl RecordSink for SumSink {
+    fn push(&self, f: &TapFrame<'_>) -> TapPush {
+        let n = self.frames[f.side as usize].fetch_add(1, Ordering::Relaxed);
+        if n % 97 == 96 {
+            return TapPush::Dropped;
+        }
+        self.samples
+            .fetch_add(f.pcm.len() as u64, Ordering::Relaxed);
+        let e: i64 = f.pcm.iter().map(|s| i64::from(*s).abs()).sum();
+        self.energy.fetch_add(e + 1, Ordering::Relaxed);
+        TapPush::Accepted
+    }
+}
+
 #[test]
 fn counter_sees_allocations() {
     let (n, v) = count(|| vec![1u8; 10]);
@@ -77,6 +105,19 @@ fn counter_sees_allocations() {
 
 #[test]
 fn relay_path_over_udp_allocates_nothing() {
+    relay_path_over_udp(None);
+}
+
+#[test]
+fn relay_path_over_udp_with_record_tap_allocates_nothing() {
+    let sink = Arc::new(SumSink::default());
+    relay_path_over_udp(Some(sink.clone()));
+    // every packet of A (warm-up included) reached the sink
+    assert_eq!(sink.frames[0].load(Ordering::Relaxed), N as u64 + 500);
+    assert!(sink.energy.load(Ordering::Relaxed) > 0);
+}
+
+fn relay_path_over_udp(tap: Option<Arc<SumSink>>) {
     let relay_a = UdpSocket::bind("127.0.0.1:0").unwrap();
     let relay_b = UdpSocket::bind("127.0.0.1:0").unwrap();
     let ep_a = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -96,6 +137,9 @@ fn relay_path_over_udp_allocates_nothing() {
         leg(a_addr),
         leg(b_addr),
     );
+    if let Some(sink) = tap.clone() {
+        assert!(session.set_record_sink(Instant::now(), sink).is_none());
+    }
     let relay_a_addr = relay_a.local_addr().unwrap();
     // as the driver does: a level-triggered poll, and B's relay socket
     // connected to B once latching settled (`send`, not `send_to`)
@@ -164,6 +208,11 @@ fn relay_path_over_udp_allocates_nothing() {
         "relay path allocated {allocs} times for {N} packets"
     );
     assert!(session.stats(Side::A).packets_in >= N as u64);
+    if tap.is_some() {
+        let stats = session.record_stats().expect("tap set");
+        assert_eq!(stats.frames + stats.dropped, N as u64 + 500);
+        assert!(stats.dropped > 0 && stats.not_decoded == 0);
+    }
 }
 
 #[test]
@@ -300,7 +349,7 @@ fn endpoint_session_path_allocates_nothing() {
 
 /// The relay's per-packet transcoding (decode, resample if needed, encode,
 /// header rewrite) and telephone-event translation and reporting.
-fn transcoding_allocates_nothing(b_codec: media::sdp::Codec, b_pt: u8) {
+fn transcoding_allocates_nothing(b_codec: media::sdp::Codec, b_pt: u8, tap: Option<Arc<SumSink>>) {
     use media::dtmf::rfc4733::DtmfSender;
     use media::dtmf::Digit;
     use media::relay::LegMedia;
@@ -322,6 +371,9 @@ fn transcoding_allocates_nothing(b_codec: media::sdp::Codec, b_pt: u8) {
         .unwrap();
     s.set_media(Side::B, media(b_pt, b_codec)).unwrap();
     assert!(s.is_transcoding());
+    if let Some(sink) = tap.clone() {
+        s.set_record_sink(t0, sink);
+    }
     // the wall clock known: the relay's own RTCP starts with the first packets
     let mut report = [0u8; 512];
     let _ = s.poll_report(t0, media::rtcp::NtpTime(1), &mut report);
@@ -394,15 +446,42 @@ fn transcoding_allocates_nothing(b_codec: media::sdp::Codec, b_pt: u8) {
     assert_eq!(keys, N / 100, "one report per key press");
     assert!(sent > N as u64 * 12);
     assert!(reports > 0, "the relay's own RTCP was on the counted path");
+    if let Some(sink) = tap {
+        // both legs recorded (B from the relay's G.711 output when B is
+        // Opus), telephone-events skipped
+        let stats = s.record_stats().expect("tap set");
+        assert_eq!(stats.not_decoded, 0);
+        assert!(stats.frames > N as u64 * 3 / 2, "{stats:?}");
+        assert!(sink.frames[1].load(Ordering::Relaxed) >= N as u64 - 1);
+    }
 }
 
 #[test]
 fn transcoding_pcmu_pcma_allocates_nothing() {
-    transcoding_allocates_nothing(media::sdp::Codec::Pcma, 8);
+    transcoding_allocates_nothing(media::sdp::Codec::Pcma, 8, None);
+}
+
+#[test]
+fn transcoding_pcmu_pcma_with_record_tap_allocates_nothing() {
+    transcoding_allocates_nothing(
+        media::sdp::Codec::Pcma,
+        8,
+        Some(Arc::new(SumSink::default())),
+    );
 }
 
 #[cfg(feature = "opus")]
 #[test]
 fn transcoding_pcmu_opus_allocates_nothing() {
-    transcoding_allocates_nothing(media::sdp::Codec::Opus, 111);
+    transcoding_allocates_nothing(media::sdp::Codec::Opus, 111, None);
+}
+
+#[cfg(feature = "opus")]
+#[test]
+fn transcoding_pcmu_opus_with_record_tap_allocates_nothing() {
+    transcoding_allocates_nothing(
+        media::sdp::Codec::Opus,
+        111,
+        Some(Arc::new(SumSink::default())),
+    );
 }

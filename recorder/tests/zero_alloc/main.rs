@@ -1,14 +1,16 @@
 //! Proves the producer side of a recording allocates nothing per frame: a
 //! counting global allocator (counting only on the thread under test) wraps the
 //! system allocator while a tap pushes N frames of both sides, including frames
-//! dropped on a full queue and buffers split into several frames.
+//! dropped on a full queue and buffers split into several frames, and while a
+//! media relay session with the [`RelayRecording`] adapter as its recording
+//! tap handles N packets of each leg.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use recorder::{CallId, Parties, Push, Recorder, SampleRate, Side, SpoolConfig, StartRequest, Timestamp};
+use recorder::{CallId, Parties, Push, Recorder, RelayRecording, SampleRate, Side, SpoolConfig, StartRequest, Timestamp};
 
 struct Counting;
 
@@ -113,5 +115,44 @@ fn full_queue_and_split_buffers_allocate_nothing() {
     assert_eq!(u64::from(dropped), tap.counters().dropped());
     assert_eq!(tap.counters().queued() + tap.counters().dropped(), 3 * N);
     drop(tap);
+    rec.shutdown();
+}
+
+#[test]
+fn relay_session_with_recording_tap_allocates_nothing() {
+    use media::relay::{Channel, Forward, LegConfig, RelayConfig, RelaySession, Side as Leg};
+    use media::rtp::{PayloadType, RtpHeader, Ssrc};
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, _) = Recorder::open(SpoolConfig { dir: dir.path().into(), ..SpoolConfig::default() }).unwrap();
+    let t0 = Instant::now();
+    let tap = rec.start(request("zr", SampleRate::Hz8000, t0)).unwrap();
+    let recording = std::sync::Arc::new(RelayRecording::new(tap, Leg::A));
+    let (a, b): (std::net::SocketAddr, std::net::SocketAddr) = ("127.0.0.1:4000".parse().unwrap(), "127.0.0.1:5000".parse().unwrap());
+    let leg = |addr| LegConfig { remote_rtp: Some(addr), remote_rtcp: None, rtcp_mux: true };
+    let mut s = RelaySession::new(RelayConfig::default(), t0, leg(a), leg(b));
+    s.set_record_sink(t0, recording.clone());
+    let mut buf = [0u8; 2048];
+    let mut step = |i: u64| {
+        for (side, from, pt) in [(Leg::A, a, PayloadType::PCMU), (Leg::B, b, PayloadType::PCMA)] {
+            let h = RtpHeader { marker: false, payload_type: pt, sequence: i as u16, timestamp: (i as u32).wrapping_mul(160), ssrc: Ssrc(side as u32 + 1) };
+            let n = h.write(&[0x55; 160], &mut buf).unwrap();
+            let now = t0 + Duration::from_millis(20 * i);
+            assert!(matches!(s.handle_datagram(now, side, Channel::Rtp, from, &mut buf, n), Forward::Send { .. }));
+        }
+        if i.is_multiple_of(200) {
+            std::thread::yield_now();
+        }
+    };
+    for i in 0..100 {
+        step(i);
+    }
+    let (allocs, ()) = count(|| (100..N).for_each(&mut step));
+    assert_eq!(allocs, 0, "{allocs} allocations for {} tapped packets", 2 * (N - 100));
+    let stats = s.record_stats().unwrap();
+    assert_eq!(stats.frames + stats.dropped, 2 * N);
+    assert_eq!(stats.dropped, recording.tap().counters().dropped());
+    assert!(stats.frames > 0);
+    drop(s);
+    recording.finish(Instant::now()).unwrap();
     rec.shutdown();
 }
