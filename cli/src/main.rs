@@ -61,6 +61,36 @@ enum Command {
         #[command(subcommand)]
         action: Option<commands::queues::QueuesCmd>,
     },
+    /// Missed calls (not connected to an agent), open ones by default.
+    Missed {
+        /// Only this skill group.
+        #[arg(long)]
+        queue: Option<String>,
+        /// How far back (1-31 days).
+        #[arg(long, default_value_t = 1)]
+        days: u32,
+        /// Resolved entries too.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Numbers that called more than once (exact match).
+    RepeatCallers {
+        /// The window: 1, 2, 3, 7 or 14 days.
+        #[arg(long, default_value_t = 1)]
+        days: u32,
+        /// Only this number.
+        #[arg(long)]
+        number: Option<String>,
+        /// Only calls of this skill group.
+        #[arg(long)]
+        queue: Option<String>,
+        /// At least this many calls (default 2).
+        #[arg(long)]
+        min: Option<u32>,
+        /// At most this many calls.
+        #[arg(long)]
+        max: Option<u32>,
+    },
     /// Reload the running server's IVR flows now; reports each file
     /// (file:line:column on errors), fails if one was refused.
     Reload,
@@ -95,6 +125,16 @@ fn main() -> ExitCode {
         Command::Trunks => commands::trunks::run(cli.config.as_deref()),
         Command::Agents { action } => commands::queues::run_agents(cli.config.as_deref(), action),
         Command::Queues { action } => commands::queues::run_queues(cli.config.as_deref(), action),
+        Command::Missed { queue, days, all } => {
+            commands::queues::run_missed(cli.config.as_deref(), queue, days, all)
+        }
+        Command::RepeatCallers {
+            days,
+            number,
+            queue,
+            min,
+            max,
+        } => commands::queues::run_repeat(cli.config.as_deref(), days, number, queue, min, max),
         Command::Reload => commands::reload::run(cli.config.as_deref()),
         Command::Ivr { action } => commands::ivr::run(cli.config.as_deref(), action),
         Command::Conferences => commands::conference::run_list(cli.config.as_deref()),

@@ -95,7 +95,7 @@ pub(crate) fn parse_local(s: &str, offset_secs: i64) -> anyhow::Result<u64> {
     Ok(((secs - offset_secs).max(0) * 1000) as u64)
 }
 
-fn format_local(ms: u64, offset_secs: i64) -> String {
+pub(crate) fn format_local(ms: u64, offset_secs: i64) -> String {
     let (y, m, d, hh, mm, ss) = civil(ms as i64 / 1000 + offset_secs);
     format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02}")
 }

@@ -205,3 +205,105 @@ fn stats(
     })?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `pbx missed [--queue Q] [--days N] [--all]`: inbound calls not connected
+/// to an agent (SPEC §10), each in the skill group it waited in; an entry
+/// leaves the list when a later call from the number connects.
+pub(crate) fn run_missed(
+    path: Option<&Path>,
+    queue: Option<String>,
+    days: u32,
+    all: bool,
+) -> anyhow::Result<ExitCode> {
+    if !(1..=31).contains(&days) {
+        bail!("--days {days}: choose 1 to 31");
+    }
+    let config = super::load_config(path)?;
+    let store = super::open_store(&config)?;
+    let now = pbx_core::server::unix_now() * 1000;
+    let from = now.saturating_sub(u64::from(days) * 86_400_000);
+    let events = store.queue_events(from, now + 1)?;
+    let list = acd::missed::missed_calls(&acd::missed::from_events(&events));
+    let group = queue.as_deref().map(acd::QueueId::from);
+    let shown: Vec<&acd::missed::MissedCall> = if all {
+        list.iter()
+            .filter(|m| group.as_ref().is_none_or(|g| &m.skill_group == g))
+            .collect()
+    } else {
+        acd::missed::open_missed(&list, group.as_ref())
+    };
+    if shown.is_empty() {
+        crate::output::note!("no missed calls in the last {days} day(s)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let offset = i64::from(config.dialplan.utc_offset_secs);
+    crate::output::stdout(|out| {
+        writeln!(out, "id\tmissed_at\tcaller\tqueue\tcall\tattempts\tresolved_by")?;
+        for m in &shown {
+            writeln!(
+                out,
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                m.id,
+                super::cdr::format_local(m.missed_at_unix_ms, offset),
+                m.caller,
+                m.skill_group,
+                m.call,
+                m.callback_attempts,
+                m.resolved_by_call.map_or_else(|| "-".to_owned(), |c| c.to_string())
+            )?;
+        }
+        Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `pbx repeat-callers --days 1|2|3|7|14 [--number N] [--queue Q] [--min K]
+/// [--max M]` (SPEC §11): numbers that called more than once, exact match.
+pub(crate) fn run_repeat(
+    path: Option<&Path>,
+    days: u32,
+    number: Option<String>,
+    queue: Option<String>,
+    min: Option<u32>,
+    max: Option<u32>,
+) -> anyhow::Result<ExitCode> {
+    let window = acd::repeat::Window::try_from(days).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = super::load_config(path)?;
+    let store = super::open_store(&config)?;
+    let now = pbx_core::server::unix_now() * 1000;
+    let events = store.queue_events(now.saturating_sub(14 * 86_400_000), now + 1)?;
+    let calls = acd::repeat::inbound_calls(&events);
+    let q = acd::repeat::RepeatQuery {
+        window,
+        number,
+        skill_group: queue.as_deref().map(acd::QueueId::from),
+        min,
+        max,
+    };
+    let found = acd::repeat::repeat_callers(&calls, now, acd::repeat::Window::Days14, &q)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if found.is_empty() {
+        crate::output::note!("no repeat callers in the last {days} day(s)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let offset = i64::from(config.dialplan.utc_offset_secs);
+    crate::output::stdout(|out| {
+        writeln!(out, "number\tcalls\tanswered\tunanswered\tfirst\tlast\tqueues")?;
+        for r in &found {
+            let groups: Vec<String> = r.skill_groups.iter().map(ToString::to_string).collect();
+            writeln!(
+                out,
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                r.number,
+                r.count,
+                r.answered,
+                r.unanswered,
+                super::cdr::format_local(r.first_at_unix_ms, offset),
+                super::cdr::format_local(r.last_at_unix_ms, offset),
+                groups.join(",")
+            )?;
+        }
+        Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -158,3 +158,48 @@ fn a_caller_in_the_queue_reaches_the_logged_in_agent() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn callers_who_give_up_are_missed_calls_and_repeat_callers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let extra = format!(
+        "[calls]\nengine = \"b2bua\"\n[media]\nanchor = \"always\"\n[metrics]\nlisten = \"{metrics}\"\n\
+         [[dialplan]]\nextension = \"600\"\ntype = \"queue\"\nqueue = \"support\"\n\
+         [[queues]]\nname = \"support\"\n\
+         [[agents]]\nname = \"2002\"\nskills = [\"support:5\"]\n"
+    );
+    let (_server, port, config) = start_server_with(root, &extra);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while agent_state(&config, "2002").is_empty() {
+        assert!(Instant::now() < deadline, "pbx agents never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let target = format!("127.0.0.1:{port}");
+    // Nobody is logged in: two calls wait 2 s each and give up.
+    for _ in 0..2 {
+        let out = pbx()
+            .args(["phone", "--user", "2001", "--password", "2001-pw", "--server", &target])
+            .args(["call", "600", "--duration", "2s"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let missed = stdout(&admin(&config, &["missed"]));
+    let rows: Vec<&str> = missed.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{missed}");
+    assert!(rows.iter().all(|r| r.contains("\t2001\tsupport\t")), "{missed}");
+    let repeat = stdout(&admin(&config, &["repeat-callers", "--days", "1"]));
+    assert!(repeat.contains("2001\t2\t0\t2\t"), "{repeat}");
+    let bad = admin(&config, &["repeat-callers", "--days", "5"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("choose 1, 2, 3, 7 or 14"));
+    let stats = stdout(&admin(&config, &["queues", "stats", "support"]));
+    assert!(stats.contains("abandoned\t2\n"), "{stats}");
+    assert!(stats.contains("answer rate\t0.00 %"), "{stats}");
+}
