@@ -17,8 +17,6 @@ use hyper_util::rt::TokioExecutor;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
-
-
 /// How an HTTP request of an application (`Action::Http`) ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -125,6 +125,23 @@ fn a_caller_in_the_queue_reaches_the_logged_in_agent() {
     assert!(stats.contains("answer rate\t100.00 %"), "{stats}");
     assert!(stats.contains("average abandoned wait\t—"), "{stats}");
 
+    // Prometheus: per queue and per agent.
+    let metrics_text = {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(metrics).unwrap();
+        c.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+        let mut text = String::new();
+        c.read_to_string(&mut text).unwrap();
+        text
+    };
+    for want in [
+        "pbx_queue_connected_total{queue=\"support\"} 1",
+        "pbx_queue_agents_logged_in{queue=\"support\"} 1",
+        "pbx_agent_state{agent=\"2002\",state=\"available\"} 1",
+    ] {
+        assert!(metrics_text.contains(want), "{want} in:\n{metrics_text}");
+    }
+
     // Feature codes from the agent's own phone: *52 break, *53 ready.
     for (code, want) in [("*52", "break"), ("*53", "available")] {
         let out = pbx()

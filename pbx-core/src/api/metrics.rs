@@ -21,6 +21,14 @@ pub(super) async fn render(State(s): State<ApiState>) -> impl IntoResponse {
         engine_queue: s.b2bua.as_ref().map_or(0, |b| b.engine.queued() as u64),
     };
     let mut text = s.core.metrics.render(&g);
+    if let Some(b2bua) = &s.b2bua {
+        let status =
+            tokio::time::timeout(std::time::Duration::from_secs(1), b2bua.engine.acd_status())
+                .await;
+        if let Ok(Ok(status)) = status {
+            render_acd(&mut text, &status);
+        }
+    }
     let t = s.transports.stats().snapshot();
     for (name, help, v) in [
         (
@@ -70,4 +78,92 @@ pub(super) async fn render(State(s): State<ApiState>) -> impl IntoResponse {
         t.connections_open
     );
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+/// Per queue and per agent: gauges of now, counters since the start.
+fn render_acd(text: &mut String, status: &serde_json::Value) {
+    let queues = status["queues"].as_array().cloned().unwrap_or_default();
+    if !queues.is_empty() {
+        for (name, kind, help, key) in [
+            (
+                "queue_waiting",
+                "gauge",
+                "Callers waiting in the queue",
+                "waiting",
+            ),
+            (
+                "queue_agents_logged_in",
+                "gauge",
+                "Agents of the queue logged in",
+                "logged_in",
+            ),
+            (
+                "queue_agents_staffed",
+                "gauge",
+                "Agents of the queue logged in and not on a break",
+                "staffed",
+            ),
+            (
+                "queue_agents_available",
+                "gauge",
+                "Agents of the queue available now",
+                "available",
+            ),
+            (
+                "queue_mean_handle_seconds",
+                "gauge",
+                "Rolling mean handle time",
+                "mean_handle_s",
+            ),
+            (
+                "queue_entered_total",
+                "counter",
+                "Callers that entered the queue",
+                "entered_total",
+            ),
+            (
+                "queue_connected_total",
+                "counter",
+                "Callers connected to an agent",
+                "connected_total",
+            ),
+            (
+                "queue_abandoned_total",
+                "counter",
+                "Callers that hung up while waiting",
+                "abandoned_total",
+            ),
+            (
+                "queue_overflowed_total",
+                "counter",
+                "Callers sent elsewhere by the queue's limits",
+                "overflowed_total",
+            ),
+        ] {
+            let _ = writeln!(text, "# HELP pbx_{name} {help}\n# TYPE pbx_{name} {kind}");
+            for q in &queues {
+                let _ = writeln!(
+                    text,
+                    "pbx_{name}{{queue=\"{}\"}} {}",
+                    q["queue"].as_str().unwrap_or(""),
+                    q[key].as_u64().unwrap_or(0)
+                );
+            }
+        }
+    }
+    let agents = status["agents"].as_array().cloned().unwrap_or_default();
+    if !agents.is_empty() {
+        let _ = writeln!(
+            text,
+            "# HELP pbx_agent_state The agent's state (1 for the current one)\n# TYPE pbx_agent_state gauge"
+        );
+        for a in &agents {
+            let _ = writeln!(
+                text,
+                "pbx_agent_state{{agent=\"{}\",state=\"{}\"}} 1",
+                a["agent"].as_str().unwrap_or(""),
+                a["state"].as_str().unwrap_or("")
+            );
+        }
+    }
 }

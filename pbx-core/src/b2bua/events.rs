@@ -105,11 +105,17 @@ impl CallEvent {
             "at_ms": self.unix_ms,
         });
         let extra = match &self.kind {
-            CallEventKind::Created { caller, callee } => json!({ "caller": caller, "callee": callee }),
+            CallEventKind::Created { caller, callee } => {
+                json!({ "caller": caller, "callee": callee })
+            }
             CallEventKind::Bridged { a, b } => json!({ "legs": [a.0, b.0] }),
-            CallEventKind::Held { by } | CallEventKind::Resumed { by } => json!({ "by": by.as_str() }),
+            CallEventKind::Held { by } | CallEventKind::Resumed { by } => {
+                json!({ "by": by.as_str() })
+            }
             CallEventKind::Transferred { to } => json!({ "to": to }),
-            CallEventKind::Dtmf { leg, digit } => json!({ "leg": leg.0, "digit": digit.to_string() }),
+            CallEventKind::Dtmf { leg, digit } => {
+                json!({ "leg": leg.0, "digit": digit.to_string() })
+            }
             CallEventKind::Ended {
                 cause,
                 side,
@@ -119,7 +125,9 @@ impl CallEvent {
                 "side": side.as_str(),
                 "disposition": disposition.as_str(),
             }),
-            CallEventKind::Ringing | CallEventKind::EarlyMedia | CallEventKind::Answered => json!({}),
+            CallEventKind::Ringing | CallEventKind::EarlyMedia | CallEventKind::Answered => {
+                json!({})
+            }
         };
         if let (Some(v), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
             v.extend(extra);

@@ -65,11 +65,17 @@ impl Application for AgentFeature {
             LegEvent::PlayDone(LegId::CALLER, 1) if !self.done => {
                 self.done = true;
                 out.push(Action::Hangup(LegId::CALLER));
-                out.push(Action::Call(CallInput::Hangup(HangupCause::Normal, Side::Pbx)));
+                out.push(Action::Call(CallInput::Hangup(
+                    HangupCause::Normal,
+                    Side::Pbx,
+                )));
             }
             LegEvent::Ended(LegId::CALLER) if !self.done => {
                 self.done = true;
-                out.push(Action::Call(CallInput::Hangup(HangupCause::Normal, Side::Caller)));
+                out.push(Action::Call(CallInput::Hangup(
+                    HangupCause::Normal,
+                    Side::Caller,
+                )));
             }
             _ => {}
         }

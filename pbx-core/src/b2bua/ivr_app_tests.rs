@@ -427,7 +427,8 @@ fn queue_transfer_hands_the_caller_to_the_queue() {
     h.at_menu();
     let out = h.digit('2');
     assert!(
-        out.iter().any(|a| matches!(a, Action::DialNumber { number } if number == "queue:sales")),
+        out.iter()
+            .any(|a| matches!(a, Action::DialNumber { number } if number == "queue:sales")),
         "{out:?}"
     );
     assert!(!hangs_up_caller(&out), "{out:?}");

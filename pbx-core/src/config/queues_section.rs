@@ -20,14 +20,20 @@ pub(super) fn build(
             .validate()
             .map_err(|e| pos.at(q, format_args!("queues: {e}")))?;
         if !names.insert(q.get_ref().name.clone()) {
-            return Err(pos.at(q, format_args!("queues: `{}` is defined twice", q.get_ref().name)));
+            return Err(pos.at(
+                q,
+                format_args!("queues: `{}` is defined twice", q.get_ref().name),
+            ));
         }
     }
     let mut agent_names = std::collections::HashSet::new();
     for a in agents {
         let profile = a.get_ref();
         if !agent_names.insert(profile.name.clone()) {
-            return Err(pos.at(a, format_args!("agents: `{}` is defined twice", profile.name)));
+            return Err(pos.at(
+                a,
+                format_args!("agents: `{}` is defined twice", profile.name),
+            ));
         }
         if profile.max_offers != 1 {
             return Err(pos.at(a, "agents: max_offers must be 1 (one offer at a time)"));

@@ -8,9 +8,9 @@ mod forward;
 mod route;
 
 pub use crate::sans_io::local_response;
+pub use crate::sans_io::{resolve, uri_transport, IdGen, Locals};
 pub use context::ProxyContext;
 pub use forward::{header, Branch, Forward, Target};
-pub use crate::sans_io::{resolve, uri_transport, IdGen, Locals};
 pub use route::{decide, via_destination, Decision};
 
 use std::collections::HashMap;
@@ -222,7 +222,13 @@ fn build_branch(
     r
 }
 
-fn on_response(core: &dyn ProxyContext, shard: &mut Shard, now: &Now, ctx: ClientTxId, mut resp: Response) {
+fn on_response(
+    core: &dyn ProxyContext,
+    shard: &mut Shard,
+    now: &Now,
+    ctx: ClientTxId,
+    mut resp: Response,
+) {
     let stx = match shard.clients.get(&ctx) {
         Some(ClientRole::Branch(stx)) => *stx,
         Some(ClientRole::Cancel) => return,
@@ -357,7 +363,13 @@ fn cancel_all(core: &dyn ProxyContext, shard: &mut Shard, now: &Now, stx: Server
 
 /// Cancels one branch (§16.10): at once if it had a provisional response, else
 /// as soon as one arrives (§9.1).
-fn send_cancel(core: &dyn ProxyContext, shard: &mut Shard, now: &Now, stx: ServerTxId, ctx: ClientTxId) {
+fn send_cancel(
+    core: &dyn ProxyContext,
+    shard: &mut Shard,
+    now: &Now,
+    stx: ServerTxId,
+    ctx: ClientTxId,
+) {
     let _ = core;
     let Some(fwd) = shard.forwards.get_mut(&stx) else {
         return;
@@ -384,7 +396,13 @@ fn send_cancel(core: &dyn ProxyContext, shard: &mut Shard, now: &Now, stx: Serve
 }
 
 /// CANCEL (§16.10): 200 to the CANCEL if we know the INVITE, then cancel its branches.
-fn on_cancel(core: &dyn ProxyContext, shard: &mut Shard, now: &Now, tx: ServerTxId, cancel: &Request) {
+fn on_cancel(
+    core: &dyn ProxyContext,
+    shard: &mut Shard,
+    now: &Now,
+    tx: ServerTxId,
+    cancel: &Request,
+) {
     let tag = core.ids().tag();
     let Some(inv) = shard.layer.find_invite_for_cancel(cancel) else {
         respond(

@@ -8,10 +8,10 @@ use std::net::SocketAddr;
 use sip_stack::message::{HeaderName, Method, Request, StatusCode, Uri};
 use sip_stack::Peer;
 
+use super::context::ProxyContext;
 use super::forward::Target;
 use crate::sans_io::resolve;
 use crate::sans_io::Now;
-use super::context::ProxyContext;
 
 /// The proxy's decision on a request.
 #[derive(Debug)]

@@ -74,6 +74,15 @@ pub struct QueueLine {
     pub available: usize,
     /// Rolling mean handle time, seconds.
     pub mean_handle_s: u64,
+    /// Since the server started: callers that entered, were connected to
+    /// an agent, abandoned, overflowed.
+    pub entered_total: u64,
+    /// See `entered_total`.
+    pub connected_total: u64,
+    /// See `entered_total`.
+    pub abandoned_total: u64,
+    /// See `entered_total`.
+    pub overflowed_total: u64,
 }
 
 /// The ACD and what the driver needs around it; see the module docs.
@@ -87,6 +96,8 @@ pub struct AcdHost {
     prompts: PathBuf,
     /// Agents on calls outside the queues (busy for every queue).
     busy: HashMap<CallId, Vec<AgentId>>,
+    /// Per queue: entered, connected, abandoned, overflowed since start.
+    counters: HashMap<String, [u64; 4]>,
 }
 
 /// Why the ACD could not start.
@@ -113,6 +124,7 @@ impl AcdHost {
             out: Default::default(),
             prompts: prompts.to_owned(),
             busy: HashMap::new(),
+            counters: HashMap::new(),
         })
     }
 
@@ -123,12 +135,18 @@ impl AcdHost {
         if crate::b2bua::feature_codes::op_of(callee).is_some() || callee.starts_with("queue:") {
             return;
         }
-        for (user, kind) in [(caller, acd::CallKind::Outbound), (callee, acd::CallKind::Direct)] {
+        for (user, kind) in [
+            (caller, acd::CallKind::Outbound),
+            (callee, acd::CallKind::Direct),
+        ] {
             let Some(p) = self.profiles.iter().find(|p| p.name.as_str() == user) else {
                 continue;
             };
             let agent = p.name.clone();
-            match self.acd.handle_agent_busy(now, &agent, acd::CallId(call.0), kind) {
+            match self
+                .acd
+                .handle_agent_busy(now, &agent, acd::CallId(call.0), kind)
+            {
                 Ok(()) => self.busy.entry(call).or_default().push(agent),
                 Err(e) => tracing::debug!(%call, %agent, error = %e, "agent not marked busy"),
             }
@@ -265,7 +283,18 @@ impl AcdHost {
 
     /// The next queue event (for the store, the outbox, live views).
     pub fn poll_event(&mut self) -> Option<acd::QueueEvent> {
-        self.acd.poll_event()
+        let ev = self.acd.poll_event()?;
+        let slot = match ev.kind {
+            acd::EventKind::Enter { .. } => Some(0),
+            acd::EventKind::Connect { .. } => Some(1),
+            acd::EventKind::Abandon { .. } => Some(2),
+            acd::EventKind::Overflow { .. } => Some(3),
+            _ => None,
+        };
+        if let (Some(i), Some(q)) = (slot, &ev.queue) {
+            self.counters.entry(q.to_string()).or_default()[i] += 1;
+        }
+        Some(ev)
     }
 
     /// Agents and their states, in configuration order.
@@ -293,13 +322,24 @@ impl AcdHost {
         names
             .iter()
             .filter_map(|n| self.acd.queue_status(&acd::QueueId::from(n.as_str())))
-            .map(|s| QueueLine {
-                queue: s.queue.to_string(),
-                waiting: s.waiting,
-                logged_in: s.logged_in,
-                staffed: s.staffed,
-                available: s.available,
-                mean_handle_s: s.mean_handle_ms / 1000,
+            .map(|s| {
+                let c = self
+                    .counters
+                    .get(s.queue.as_str())
+                    .copied()
+                    .unwrap_or_default();
+                QueueLine {
+                    queue: s.queue.to_string(),
+                    waiting: s.waiting,
+                    logged_in: s.logged_in,
+                    staffed: s.staffed,
+                    available: s.available,
+                    mean_handle_s: s.mean_handle_ms / 1000,
+                    entered_total: c[0],
+                    connected_total: c[1],
+                    abandoned_total: c[2],
+                    overflowed_total: c[3],
+                }
             })
             .collect()
     }
@@ -337,7 +377,9 @@ impl AcdHost {
                     .offers
                     .remove(&offer)
                     .map(|c| (acd::CallId(c.0), AcdEvent::CancelOffer(offer.0))),
-                acd::Action::Connect { offer, call, .. } => Some((call, AcdEvent::Connect(offer.0))),
+                acd::Action::Connect { offer, call, .. } => {
+                    Some((call, AcdEvent::Connect(offer.0)))
+                }
                 acd::Action::Overflow { call, target, .. } => {
                     let number = target.and_then(|t| match t {
                         acd::OverflowTarget::Extension(n) => Some(n),
@@ -349,12 +391,17 @@ impl AcdHost {
                     });
                     Some((call, AcdEvent::Overflow(number)))
                 }
-                acd::Action::CallbackAccepted { call, .. } => Some((call, AcdEvent::CallbackAccepted)),
+                acd::Action::CallbackAccepted { call, .. } => {
+                    Some((call, AcdEvent::CallbackAccepted))
+                }
                 acd::Action::CallbackCallAgent { callback, .. } => {
                     // Placing calls without a caller (originate) is not built
                     // yet: the request fails, which the ACD retries and then
                     // gives up on, with events that say so.
-                    tracing::warn!(?callback, "callback not placed: pbx cannot originate calls yet");
+                    tracing::warn!(
+                        ?callback,
+                        "callback not placed: pbx cannot originate calls yet"
+                    );
                     if let Err(e) = self.acd.handle_callback_failed(now, callback) {
                         tracing::debug!(error = %e, "callback failure not taken");
                     }

@@ -51,10 +51,18 @@ fn a_caller_reaches_the_agent_and_the_agent_wraps_up() {
     };
     assert_eq!(agent, "2002");
     assert_eq!(h.agents()[0].state, "reserved");
-    h.handle_request(acd::Now::new(20, 1_000_020), CallId(1), AcdRequest::OfferAnswered(*offer));
+    h.handle_request(
+        acd::Now::new(20, 1_000_020),
+        CallId(1),
+        AcdRequest::OfferAnswered(*offer),
+    );
     assert_eq!(events(&mut h), [(CallId(1), AcdEvent::Connect(*offer))]);
     assert_eq!(h.agents()[0].state, "on_call");
-    h.handle_request(acd::Now::new(60_000, 1_060_000), CallId(1), AcdRequest::Completed);
+    h.handle_request(
+        acd::Now::new(60_000, 1_060_000),
+        CallId(1),
+        AcdRequest::Completed,
+    );
     assert_eq!(h.agents()[0].state, "wrap_up");
     let kinds: Vec<String> = std::iter::from_fn(|| h.poll_event())
         .map(|e| e.kind.name().to_owned())
@@ -71,7 +79,15 @@ fn a_caller_reaches_the_agent_and_the_agent_wraps_up() {
 fn a_failed_offer_is_offered_again_and_a_late_answer_is_cancelled() {
     let mut h = host(&[("a1", "support:5"), ("a2", "support:5")]);
     enter(&mut h, 10, 1);
-    let Some((_, AcdEvent::Offer { offer: first, agent, .. })) = h.poll_call_event() else {
+    let Some((
+        _,
+        AcdEvent::Offer {
+            offer: first,
+            agent,
+            ..
+        },
+    )) = h.poll_call_event()
+    else {
         panic!()
     };
     h.handle_request(
@@ -92,9 +108,16 @@ fn a_failed_offer_is_offered_again_and_a_late_answer_is_cancelled() {
     let [(_, AcdEvent::Offer { offer: again, .. })] = ev.as_slice() else {
         panic!("{ev:?}");
     };
-    assert_ne!(*again, first, "a new offer (the ACD's strategy picks the agent: {agent} rang first)");
+    assert_ne!(
+        *again, first,
+        "a new offer (the ACD's strategy picks the agent: {agent} rang first)"
+    );
     // The first offer's phone answering now is too late.
-    h.handle_request(acd::Now::new(90_000, 1_090_000), CallId(1), AcdRequest::OfferAnswered(first));
+    h.handle_request(
+        acd::Now::new(90_000, 1_090_000),
+        CallId(1),
+        AcdRequest::OfferAnswered(first),
+    );
     assert_eq!(events(&mut h), [(CallId(1), AcdEvent::CancelOffer(first))]);
 }
 
@@ -111,11 +134,19 @@ fn unknown_queues_are_refused_and_agent_ops_parse() {
         },
     );
     assert_eq!(events(&mut h), [(CallId(9), AcdEvent::Refused)]);
-    assert_eq!(AgentOp::parse("break:lunch"), Some(AgentOp::Break("lunch".into())));
-    assert_eq!(AgentOp::parse("break"), Some(AgentOp::Break("break".into())));
+    assert_eq!(
+        AgentOp::parse("break:lunch"),
+        Some(AgentOp::Break("lunch".into()))
+    );
+    assert_eq!(
+        AgentOp::parse("break"),
+        Some(AgentOp::Break("break".into()))
+    );
     assert_eq!(AgentOp::parse("break:"), None);
     assert_eq!(AgentOp::parse("dance"), None);
-    assert!(h.handle_agent(acd::Now::new(0, 1), "ghost", &AgentOp::Login).is_err());
+    assert!(h
+        .handle_agent(acd::Now::new(0, 1), "ghost", &AgentOp::Login)
+        .is_err());
 }
 
 #[test]

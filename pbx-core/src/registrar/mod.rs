@@ -21,7 +21,6 @@ use crossbeam_channel::Sender;
 use sip_stack::message::{Contacts, Header, HeaderName, NameAddr, Request, Response, StatusCode};
 use sip_stack::Peer;
 
-
 /// Registrar limits (from the config file).
 #[derive(Debug, Clone)]
 pub struct RegistrarConfig {

@@ -97,7 +97,9 @@ impl Router for CoreRouter<'_> {
         if let Some(flow) = dialed.strip_prefix("flow:") {
             return self.ivr(flow);
         }
-        if let Some(op) = crate::b2bua::feature_codes::op_of(dialed).filter(|_| !self.ctx.queues.is_empty()) {
+        if let Some(op) =
+            crate::b2bua::feature_codes::op_of(dialed).filter(|_| !self.ctx.queues.is_empty())
+        {
             return Routing::App(Box::new(crate::b2bua::feature_codes::AgentFeature::new(
                 op,
                 &self.ctx.prompts_dir,
@@ -126,7 +128,11 @@ impl Router for CoreRouter<'_> {
             Route::Conference {
                 room,
                 moderator_pin,
-            } => Routing::App(Box::new(Conference::new(room, moderator_pin, &self.ctx.prompts_dir))),
+            } => Routing::App(Box::new(Conference::new(
+                room,
+                moderator_pin,
+                &self.ctx.prompts_dir,
+            ))),
             Route::Queue(queue) => presented(self.queue(&queue)),
         }
     }

@@ -235,7 +235,9 @@ impl EngineDriver {
                 return;
             }
         }
-        tracing::warn!("engine and ACD kept talking for 64 rounds; the rest waits for the next step");
+        tracing::warn!(
+            "engine and ACD kept talking for 64 rounds; the rest waits for the next step"
+        );
     }
 
     /// Everything the engine produced: datagrams, jobs, events.
@@ -295,7 +297,8 @@ fn deliver_queue_event(ev: acd::QueueEvent, writes: &mut Vec<StepWrite>) {
         acd::EventKind::AgentState(_) => "agent.state".to_owned(),
         k => format!("queue.{}", k.name()),
     };
-    let payload = serde_json::to_value(&ev).unwrap_or_else(|e| serde_json::json!({ "unserializable": e.to_string() }));
+    let payload = serde_json::to_value(&ev)
+        .unwrap_or_else(|e| serde_json::json!({ "unserializable": e.to_string() }));
     writes.push(StepWrite::Event(OutboxEvent {
         event_id: format!("qev_{}_{}", ev.at_unix_ms, ev.seq),
         call_id: ev.call.map(|c| c.to_string()).unwrap_or_default(),

@@ -211,7 +211,11 @@ fn queue_music(config: &Config) -> std::collections::HashMap<String, Option<std:
         .iter()
         .map(|q| {
             let own = config.prompts_dir.join(format!("{}.wav", q.music_on_hold));
-            let music = if own.is_file() { Some(own) } else { fallback.clone() };
+            let music = if own.is_file() {
+                Some(own)
+            } else {
+                fallback.clone()
+            };
             (q.name.to_string(), music)
         })
         .collect()
@@ -247,7 +251,11 @@ fn acd_host(
     if let Err(e) = host.recover(now, last) {
         tracing::warn!(error = %e, "agent states not restored");
     }
-    tracing::info!(queues = config.queues.len(), agents = config.agents.len(), "queues ready");
+    tracing::info!(
+        queues = config.queues.len(),
+        agents = config.agents.len(),
+        "queues ready"
+    );
     Some(host)
 }
 

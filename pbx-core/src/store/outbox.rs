@@ -89,9 +89,8 @@ impl Store {
                         call_id: row.get(2)?,
                         kind: row.get(3)?,
                         at_ms: row.get::<_, i64>(4)? as u64,
-                        payload: serde_json::from_str(&payload).unwrap_or_else(|e| {
-                            serde_json::json!({ "unreadable": e.to_string() })
-                        }),
+                        payload: serde_json::from_str(&payload)
+                            .unwrap_or_else(|e| serde_json::json!({ "unreadable": e.to_string() })),
                     },
                 })
             })

@@ -44,7 +44,11 @@ pub(super) fn insert(tx: &rusqlite::Transaction<'_>, e: &acd::QueueEvent) -> rus
 impl Store {
     /// Queue events from `from_ms` (inclusive) to `to_ms` (exclusive), in
     /// the order they happened.
-    pub fn queue_events(&self, from_ms: u64, to_ms: u64) -> Result<Vec<acd::QueueEvent>, StoreError> {
+    pub fn queue_events(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<Vec<acd::QueueEvent>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -52,7 +56,9 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map(params![from_ms as i64, to_ms as i64], |r| r.get::<_, String>(0))
+            .query_map(params![from_ms as i64, to_ms as i64], |r| {
+                r.get::<_, String>(0)
+            })
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for json in rows {

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::registrar::BindingChange;
 use crate::auth::Credentials;
 use crate::registrar::Binding;
+use crate::registrar::BindingChange;
 
 /// A store error, with the database file it concerns.
 #[derive(Debug, thiserror::Error)]

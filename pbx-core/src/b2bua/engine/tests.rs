@@ -160,18 +160,16 @@ impl World {
         let mut p = UaConfig::new(Uri::parse("sip:pbx@pbx.test").unwrap(), addr(PBX));
         p.seed = 3;
         let sink = Arc::new(MemoryCdrSink::default());
-        let engine = Engine::new(
-            EngineConfig {
-                ua: p,
-                domain: "pbx.test".into(),
-                ring_timeout: Duration::from_secs(30),
-                epoch: Timestamp {
-                    instant: now,
-                    unix_ms: 1_000_000,
-                },
-                music_on_hold: None,
+        let engine = Engine::new(EngineConfig {
+            ua: p,
+            domain: "pbx.test".into(),
+            ring_timeout: Duration::from_secs(30),
+            epoch: Timestamp {
+                instant: now,
+                unix_ms: 1_000_000,
             },
-        );
+            music_on_hold: None,
+        });
         Self {
             now,
             engine,
@@ -804,8 +802,8 @@ fn trunk_route_without_candidates_refuses_503_as_outbound() {
 }
 
 mod commands;
-mod queue;
 mod moh;
+mod queue;
 mod trunks_targets;
 mod xfer;
 mod xfer_app;

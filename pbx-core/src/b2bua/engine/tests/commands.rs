@@ -46,7 +46,13 @@ fn admin_hangup_ends_an_answered_call_on_both_sides_and_says_so_in_the_record() 
     assert_eq!(r.billsec, 5);
     let kinds = w.event_kinds();
     assert!(
-        matches!(kinds.last(), Some(CallEventKind::Ended { cause: HangupCause::Administrative, .. })),
+        matches!(
+            kinds.last(),
+            Some(CallEventKind::Ended {
+                cause: HangupCause::Administrative,
+                ..
+            })
+        ),
         "{kinds:?}"
     );
     assert_eq!(
@@ -71,7 +77,10 @@ fn hangup_all_rejects_ringing_callers_and_ends_answered_calls() {
     assert_eq!(records[0].hangup_cause, "pbx.shutdown");
     assert_eq!(records[0].disposition, "ANSWERED");
     assert_eq!(records[1].hangup_cause, "pbx.shutdown");
-    assert_eq!(records[1].legs[0].status, 503, "the ringing caller gets 503");
+    assert_eq!(
+        records[1].legs[0].status, 503,
+        "the ringing caller gets 503"
+    );
     let caller_end = w.alice_events.iter().find_map(|e| match e {
         UaEvent::Terminated { session, reason } if *session == ringing => Some(reason.clone()),
         _ => None,
@@ -87,7 +96,14 @@ fn hangup_all_rejects_ringing_callers_and_ends_answered_calls() {
 fn call_ids_read_back_from_their_printed_form() {
     let id = crate::b2bua::CallId(0x0123_4567_89ab_cdef);
     assert_eq!(crate::b2bua::CallId::parse(&id.to_string()), Some(id));
-    for bad in ["", "c", "0123456789abcdef", "c0123", "c0123456789abcdeg", "c0123456789abcdef0"] {
+    for bad in [
+        "",
+        "c",
+        "0123456789abcdef",
+        "c0123",
+        "c0123456789abcdeg",
+        "c0123456789abcdef0",
+    ] {
         assert_eq!(crate::b2bua::CallId::parse(bad), None, "{bad}");
     }
 }

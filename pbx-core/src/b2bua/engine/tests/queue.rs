@@ -29,7 +29,8 @@ impl World {
             anchor: self.anchor.as_ref(),
             endpoints: self.eps.as_deref(),
         };
-        self.engine.handle_acd_event(self.now, id, event, svc, &mut out);
+        self.engine
+            .handle_acd_event(self.now, id, event, svc, &mut out);
         for (peer, data) in out {
             let msg = SipMessage::parse(data).unwrap();
             let from = Peer::udp(addr(PBX));
@@ -71,7 +72,10 @@ fn a_queue_call_waits_with_music_rings_the_agent_and_is_bridged() {
     );
     w.acd(offer_bob(7));
     let bob = w.bob_incoming();
-    assert!(w.acd_requests().is_empty(), "ringing is no news for the ACD");
+    assert!(
+        w.acd_requests().is_empty(),
+        "ringing is no news for the ACD"
+    );
     w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
     w.run();
     assert_eq!(w.acd_requests(), [AcdRequest::OfferAnswered(7)]);
@@ -118,7 +122,13 @@ fn an_unanswered_offer_is_reported_once_and_the_caller_can_abandon() {
     // A second offer is withdrawn by the ACD (ring timeout): Bob's leg is
     // cancelled, nothing more is reported for it.
     w.acd(offer_bob(2));
-    assert_eq!(w.bob_events.iter().filter(|e| matches!(e, UaEvent::IncomingCall { .. })).count(), 2);
+    assert_eq!(
+        w.bob_events
+            .iter()
+            .filter(|e| matches!(e, UaEvent::IncomingCall { .. }))
+            .count(),
+        2
+    );
     w.acd(AcdEvent::CancelOffer(2));
     assert!(w.acd_requests().is_empty());
     w.alice.hangup(w.now, call).unwrap();
@@ -137,7 +147,10 @@ fn overflow_dials_the_target_and_a_refusal_ends_the_call() {
     w.bob.answer(w.now, bob, Some(Body::sdp(ANSWER))).unwrap();
     w.run();
     assert_eq!(w.engine.live_calls(w.now)[0].legs, 2);
-    assert!(w.acd_requests().is_empty(), "an overflowed call is no more the ACD's");
+    assert!(
+        w.acd_requests().is_empty(),
+        "an overflowed call is no more the ACD's"
+    );
 
     let mut w = World::queue_world();
     w.call("queue");
