@@ -130,7 +130,10 @@ pub(crate) fn run_queues(path: Option<&Path>, cmd: Option<QueuesCmd>) -> anyhow:
                 return Ok(ExitCode::SUCCESS);
             }
             crate::output::stdout(|out| {
-                writeln!(out, "queue\twaiting\tlogged_in\tstaffed\tavailable\tmean_handle_s")?;
+                writeln!(
+                    out,
+                    "queue\twaiting\tlogged_in\tstaffed\tavailable\tmean_handle_s"
+                )?;
                 for q in &queues {
                     writeln!(
                         out,
@@ -160,7 +163,11 @@ fn stats(
     let config = super::load_config(path)?;
     let Some(q) = config.queues.iter().find(|q| q.name.as_str() == queue) else {
         let names: Vec<String> = config.queues.iter().map(|q| q.name.to_string()).collect();
-        bail!("no queue `{queue}` in {} (queues: {})", config.source, names.join(", "));
+        bail!(
+            "no queue `{queue}` in {} (queues: {})",
+            config.source,
+            names.join(", ")
+        );
     };
     let offset = i64::from(config.dialplan.utc_offset_secs);
     let from_ms = match &from {
@@ -194,12 +201,29 @@ fn stats(
         writeln!(out, "overflowed\t{}", s.overflowed)?;
         writeln!(out, "answer rate\t{}", pct(s.answer_rate()))?;
         for n in [15, 20, 30] {
-            writeln!(out, "answered within {n} s\t{}", pct(s.answer_rate_within(n)))?;
+            writeln!(
+                out,
+                "answered within {n} s\t{}",
+                pct(s.answer_rate_within(n))
+            )?;
         }
-        writeln!(out, "service level ({} s)\t{}", s.threshold_s, pct(s.service_level()))?;
+        writeln!(
+            out,
+            "service level ({} s)\t{}",
+            s.threshold_s,
+            pct(s.service_level())
+        )?;
         writeln!(out, "abandon rate\t{}", pct(s.abandon_rate()))?;
-        writeln!(out, "average answered wait\t{}", secs(s.avg_answered_wait_s()))?;
-        writeln!(out, "average abandoned wait\t{}", secs(s.avg_abandoned_wait_s()))?;
+        writeln!(
+            out,
+            "average answered wait\t{}",
+            secs(s.avg_answered_wait_s())
+        )?;
+        writeln!(
+            out,
+            "average abandoned wait\t{}",
+            secs(s.avg_abandoned_wait_s())
+        )?;
         writeln!(out, "average talk\t{}", secs(s.avg_talk_s()))?;
         Ok(())
     })?;
@@ -238,7 +262,10 @@ pub(crate) fn run_missed(
     }
     let offset = i64::from(config.dialplan.utc_offset_secs);
     crate::output::stdout(|out| {
-        writeln!(out, "id\tmissed_at\tcaller\tqueue\tcall\tattempts\tresolved_by")?;
+        writeln!(
+            out,
+            "id\tmissed_at\tcaller\tqueue\tcall\tattempts\tresolved_by"
+        )?;
         for m in &shown {
             writeln!(
                 out,
@@ -249,7 +276,8 @@ pub(crate) fn run_missed(
                 m.skill_group,
                 m.call,
                 m.callback_attempts,
-                m.resolved_by_call.map_or_else(|| "-".to_owned(), |c| c.to_string())
+                m.resolved_by_call
+                    .map_or_else(|| "-".to_owned(), |c| c.to_string())
             )?;
         }
         Ok(())
@@ -288,7 +316,10 @@ pub(crate) fn run_repeat(
     }
     let offset = i64::from(config.dialplan.utc_offset_secs);
     crate::output::stdout(|out| {
-        writeln!(out, "number\tcalls\tanswered\tunanswered\tfirst\tlast\tqueues")?;
+        writeln!(
+            out,
+            "number\tcalls\tanswered\tunanswered\tfirst\tlast\tqueues"
+        )?;
         for r in &found {
             let groups: Vec<String> = r.skill_groups.iter().map(ToString::to_string).collect();
             writeln!(

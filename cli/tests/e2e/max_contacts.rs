@@ -28,7 +28,10 @@ fn rebinding_past_max_contacts_replaces_the_oldest_binding() {
     let out = wait_registrations(&pbx, |o| {
         !o.contains(&gone) && o.contains(&contact(ports[2]))
     });
-    assert!(!out.contains(&gone), "the oldest binding is replaced in the store:\n{out}");
+    assert!(
+        !out.contains(&gone),
+        "the oldest binding is replaced in the store:\n{out}"
+    );
     for &p in &ports[1..] {
         assert!(out.contains(&contact(p)), "{} bound:\n{out}", contact(p));
     }

@@ -49,7 +49,11 @@ fn live_call(root: &Path) -> (Kill, Kill, Kill, std::path::PathBuf, String) {
                 .unwrap(),
         )
     };
-    let bob = phone("2002", &["answer", "--duration", "30s", "--wait", "20s"], "bob.log");
+    let bob = phone(
+        "2002",
+        &["answer", "--duration", "30s", "--wait", "20s"],
+        "bob.log",
+    );
     wait_registered(&config, "2002@127.0.0.1", root);
     let alice = phone("2001", &["call", "2002", "--duration", "30s"], "alice.log");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -135,9 +139,7 @@ fn pbx_calls_hangup_ends_a_live_call_on_both_phones() {
         row.contains("admin.hangup") && row.contains("ANSWERED") && row.contains(&id),
         "{cdr}"
     );
-    assert!(
-        String::from_utf8_lossy(&admin(&config, &["calls"]).stderr).contains("no live calls")
-    );
+    assert!(String::from_utf8_lossy(&admin(&config, &["calls"]).stderr).contains("no live calls"));
 }
 
 #[test]

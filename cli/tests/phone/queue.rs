@@ -65,7 +65,11 @@ fn a_caller_in_the_queue_reaches_the_logged_in_agent() {
     let bad = admin(&config, &["agents", "login", "nobody"]);
     assert!(!bad.status.success());
     let login = admin(&config, &["agents", "login", "2002"]);
-    assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
+    assert!(
+        login.status.success(),
+        "{}",
+        String::from_utf8_lossy(&login.stderr)
+    );
     assert_eq!(agent_state(&config, "2002"), "available");
     let queues = stdout(&admin(&config, &["queues"]));
     assert!(queues.contains("support\t0\t1\t1\t1\t"), "{queues}");
@@ -77,7 +81,15 @@ fn a_caller_in_the_queue_reaches_the_logged_in_agent() {
     let agent_log = std::fs::File::create(root.join("bob.log")).unwrap();
     let mut agent = Kill(
         pbx()
-            .args(["phone", "--user", "2002", "--password", "2002-pw", "--server", &target])
+            .args([
+                "phone",
+                "--user",
+                "2002",
+                "--password",
+                "2002-pw",
+                "--server",
+                &target,
+            ])
             .args(["answer", "--duration", "4s", "--wait", "20s"])
             .arg("--play")
             .arg(&tone_a)
@@ -91,7 +103,15 @@ fn a_caller_in_the_queue_reaches_the_logged_in_agent() {
     );
     wait_registered(&config, "2002@127.0.0.1", root);
     let caller = pbx()
-        .args(["phone", "--user", "2001", "--password", "2001-pw", "--server", &target])
+        .args([
+            "phone",
+            "--user",
+            "2001",
+            "--password",
+            "2001-pw",
+            "--server",
+            &target,
+        ])
         .args(["call", "600", "--duration", "8s"])
         .arg("--play")
         .arg(&tone_c)
@@ -108,7 +128,10 @@ fn a_caller_in_the_queue_reaches_the_logged_in_agent() {
         caller.status.success(),
         "caller connected:\n{caller_text}\nagent:\n{agent_text}\npbx:\n{pbx_text}"
     );
-    assert!(agent_status.success(), "the agent answered:\n{agent_text}\npbx:\n{pbx_text}");
+    assert!(
+        agent_status.success(),
+        "the agent answered:\n{agent_text}\npbx:\n{pbx_text}"
+    );
     // The agent talked 4 s and hung up; both heard the other's tone.
     assert_hears(&heard_a, 440.0, 1000.0, "agent");
     assert_hears(&heard_c, 1000.0, 440.0, "caller");
@@ -129,7 +152,8 @@ fn a_caller_in_the_queue_reaches_the_logged_in_agent() {
     let metrics_text = {
         use std::io::{Read, Write};
         let mut c = std::net::TcpStream::connect(metrics).unwrap();
-        c.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+        c.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+            .unwrap();
         let mut text = String::new();
         c.read_to_string(&mut text).unwrap();
         text
@@ -145,7 +169,15 @@ fn a_caller_in_the_queue_reaches_the_logged_in_agent() {
     // Feature codes from the agent's own phone: *52 break, *53 ready.
     for (code, want) in [("*52", "break"), ("*53", "available")] {
         let out = pbx()
-            .args(["phone", "--user", "2002", "--password", "2002-pw", "--server", &target])
+            .args([
+                "phone",
+                "--user",
+                "2002",
+                "--password",
+                "2002-pw",
+                "--server",
+                &target,
+            ])
             .args(["call", code, "--duration", "4s"])
             .stdin(Stdio::null())
             .output()
@@ -200,18 +232,33 @@ fn callers_who_give_up_are_missed_calls_and_repeat_callers() {
     // Nobody is logged in: two calls wait 2 s each and give up.
     for _ in 0..2 {
         let out = pbx()
-            .args(["phone", "--user", "2001", "--password", "2001-pw", "--server", &target])
+            .args([
+                "phone",
+                "--user",
+                "2001",
+                "--password",
+                "2001-pw",
+                "--server",
+                &target,
+            ])
             .args(["call", "600", "--duration", "2s"])
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     std::thread::sleep(Duration::from_millis(500));
     let missed = stdout(&admin(&config, &["missed"]));
     let rows: Vec<&str> = missed.lines().skip(1).collect();
     assert_eq!(rows.len(), 2, "{missed}");
-    assert!(rows.iter().all(|r| r.contains("\t2001\tsupport\t")), "{missed}");
+    assert!(
+        rows.iter().all(|r| r.contains("\t2001\tsupport\t")),
+        "{missed}"
+    );
     let repeat = stdout(&admin(&config, &["repeat-callers", "--days", "1"]));
     assert!(repeat.contains("2001\t2\t0\t2\t"), "{repeat}");
     let bad = admin(&config, &["repeat-callers", "--days", "5"]);

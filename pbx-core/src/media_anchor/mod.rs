@@ -8,7 +8,10 @@
 //! An SDP body sent by A is taken as A's media and rewritten to relay port B
 //! (the one B talks to), and vice versa.
 
+mod relay;
 pub mod transcode;
+
+pub use relay::MediaRelay;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -316,7 +316,9 @@ fn services<'a>(
 ) -> Services<'a> {
     Services {
         router,
-        anchor: anchor.as_deref(),
+        anchor: anchor
+            .as_deref()
+            .map(|a| a as &dyn crate::media_anchor::MediaRelay),
         endpoints: endpoints.as_deref().map(|e| e as &dyn MediaEndpoints),
     }
 }

@@ -38,7 +38,7 @@ use super::call::{Call, CallState, HangupCause};
 use super::cdr::LegQuality;
 use super::events::{EngineEvent, EngineEventKind};
 use super::{CallId, LegId, Timestamp};
-use crate::media_anchor::{Anchored, MediaAnchor, RelayDtmf};
+use crate::media_anchor::{Anchored, RelayDtmf};
 use crate::sans_io::Outbox;
 
 pub use commands::{Command, CommandError, CommandResult};
@@ -129,7 +129,7 @@ pub struct Services<'a> {
     /// Routing.
     pub router: &'a dyn Router,
     /// The media relay (None: media flows end to end).
-    pub anchor: Option<&'a MediaAnchor>,
+    pub anchor: Option<&'a dyn crate::media_anchor::MediaRelay>,
     /// pbx's own media endpoints (None: applications cannot answer with
     /// media; `AnswerMedia` refuses the call with 503).
     pub endpoints: Option<&'a dyn crate::b2bua::media::MediaEndpoints>,

@@ -12,6 +12,7 @@ use sip_stack::Peer;
 use super::*;
 use crate::b2bua::cdr::MemoryCdrSink;
 use crate::b2bua::events::CallEventKind;
+use crate::media_anchor::MediaAnchor;
 
 const PBX: &str = "10.0.0.1:5060";
 const ALICE: &str = "10.0.0.2:5060";
@@ -221,7 +222,10 @@ impl World {
                 let mut out = Vec::new();
                 let svc = Services {
                     router: &self.router,
-                    anchor: self.anchor.as_ref(),
+                    anchor: self
+                        .anchor
+                        .as_ref()
+                        .map(|a| a as &dyn crate::media_anchor::MediaRelay),
                     endpoints: self.eps.as_deref(),
                 };
                 match to {
@@ -259,7 +263,10 @@ impl World {
         let mut out = Vec::new();
         let svc = Services {
             router: &self.router,
-            anchor: self.anchor.as_ref(),
+            anchor: self
+                .anchor
+                .as_ref()
+                .map(|a| a as &dyn crate::media_anchor::MediaRelay),
             endpoints: self.eps.as_deref(),
         };
         self.engine.handle_timeout(self.now, svc, &mut out);

@@ -26,7 +26,10 @@ impl World {
         let mut out = Vec::new();
         let svc = Services {
             router: &self.router,
-            anchor: self.anchor.as_ref(),
+            anchor: self
+                .anchor
+                .as_ref()
+                .map(|a| a as &dyn crate::media_anchor::MediaRelay),
             endpoints: self.eps.as_deref(),
         };
         self.engine

@@ -109,7 +109,10 @@ fn feed_relay_dtmf(w: &mut World) -> usize {
                 let mut out = Vec::new();
                 let svc = Services {
                     router: &w.router,
-                    anchor: w.anchor.as_ref(),
+                    anchor: w
+                        .anchor
+                        .as_ref()
+                        .map(|a| a as &dyn crate::media_anchor::MediaRelay),
                     endpoints: None,
                 };
                 w.engine.handle_relay_dtmf(w.now, d, svc, &mut out);
