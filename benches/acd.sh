@@ -8,10 +8,14 @@
 #
 #   benches/acd.sh [RATE] [CALLS] [AGENTS]     # default 200 calls/s, 2000 calls, 200 agents
 #   HOLD_MS=500 benches/acd.sh 400 4000 300
+#   HOLD_MS=12000 benches/acd.sh 200 2400 0      # nobody logged in: 2,400 callers wait with
+#                                                # music at once, then give up (abandons)
 #
 # Uses target/release/pbx (or $PBX), ports 5560 (pbx), 5590 (agents' UAS),
-# 5591 (callers), 9560 (admin API), relay ports 30000-65000 (endpoints
-# 8000-8999), a scratch dir under /tmp. Bounded: CALLS calls, sipp's 120 s timeout.
+# 5591 (callers), 9560 (admin API); HOLD_MS (default 1200) is the caller's whole
+# call after pbx answers it with music, queue wait included: callers still waiting
+# at the end of it abandon (see the stats), relay ports 30000-65000 (endpoints
+# 10000-19999: music for up to 5,000 waiting callers), a scratch dir under /tmp. Bounded: CALLS calls, sipp's 120 s timeout.
 set -eu
 ulimit -n 262144 2>/dev/null || ulimit -n 65536 2>/dev/null || true
 RATE=${1:-200}
@@ -39,8 +43,8 @@ anchor = "always"
 address = "127.0.0.1"
 port_min = 30000
 port_max = 65000
-endpoint_port_min = 8000
-endpoint_port_max = 8999
+endpoint_port_min = 10000
+endpoint_port_max = 19999
 prompts_dir = "$ROOT/fixtures/prompts"
 [metrics]
 listen = "127.0.0.1:9560"
@@ -63,7 +67,12 @@ done
 "$PBX" --config "$WORK/pbx.toml" serve > "$WORK/pbx.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
-sleep 2
+# Up once the admin API has written its token (a previous run may still be stopping).
+i=0
+until [ -s "$WORK/data/admin-token" ] && ss -ltn | grep -q 127.0.0.1:9560; do
+    i=$((i + 1)); [ "$i" -lt 100 ] || { echo "pbx did not start:"; tail -5 "$WORK/pbx.log"; exit 1; }
+    sleep 0.1
+done
 # Every agent registers a contact at the UAS and logs in.
 python3 - "$AGENTS" "$WORK/data/admin-token" <<'PY'
 import socket, sys, urllib.request
