@@ -166,3 +166,48 @@ fn an_agent_on_a_direct_call_is_busy_for_the_queue_until_it_ends() {
         "offered once free: {ev:?}"
     );
 }
+
+#[test]
+fn after_a_restart_an_agent_caught_ringing_or_talking_is_available_and_breaks_are_kept() {
+    let queue: acd::QueueConfig = toml::from_str("name = \"support\"\n").unwrap();
+    let profiles: Vec<acd::AgentProfile> = ["a1", "a2", "a3"]
+        .iter()
+        .map(|n| acd::AgentProfile::new(n, &["support:5"]).unwrap())
+        .collect();
+    let mut h = AcdHost::new(
+        acd::Now::new(0, 1_000_000),
+        acd::AcdConfig::default(),
+        vec![queue],
+        profiles,
+        Path::new("/nonexistent"),
+    )
+    .unwrap();
+    let record = |agent: &str, to: acd::AgentState| acd::AgentStateRecord {
+        agent: acd::AgentId::from(agent),
+        at_unix_ms: 900_000,
+        from: acd::AgentState::Available,
+        to,
+        cause: acd::StateCause::Offer,
+        reason: None,
+        call: Some(acd::CallId(7)),
+        queue: Some(acd::QueueId::from("support")),
+        from_duration_ms: 0,
+    };
+    h.recover(
+        acd::Now::new(10, 1_000_010),
+        &[
+            record("a1", acd::AgentState::Reserved),
+            record("a2", acd::AgentState::OnCall(acd::CallKind::Queue)),
+            record("a3", acd::AgentState::Break(acd::ReasonCode::from("lunch"))),
+        ],
+    )
+    .unwrap();
+    let states: Vec<String> = h.agents().into_iter().map(|a| a.state).collect();
+    assert_eq!(states, ["available", "available", "break"]);
+    // The recovered agents take calls at once.
+    enter(&mut h, 20, 1);
+    assert!(matches!(
+        events(&mut h).as_slice(),
+        [(CallId(1), AcdEvent::Offer { .. })]
+    ));
+}
