@@ -258,6 +258,20 @@ impl World {
         panic!("the network never went quiet");
     }
 
+    /// What pbx sent outside a SIP input (timers, commands, ACD events),
+    /// delivered to the phones; the network then runs until quiet.
+    fn deliver_from_pbx(&mut self, out: crate::sans_io::Outbox) {
+        for (peer, data) in out {
+            let msg = SipMessage::parse(data).unwrap();
+            let from = Peer::udp(addr(PBX));
+            match peer.addr {
+                a if a == addr(ALICE) => self.alice.handle_message(self.now, msg, from),
+                a if a == addr(BOB) => self.bob.handle_message(self.now, msg, from),
+                _ => self.carol.handle_message(self.now, msg, from),
+            }
+        }
+    }
+
     fn advance(&mut self, d: Duration) {
         self.now += d;
         let mut out = Vec::new();
@@ -270,15 +284,7 @@ impl World {
             endpoints: self.eps.as_deref(),
         };
         self.engine.handle_timeout(self.now, svc, &mut out);
-        for (peer, data) in out {
-            let msg = SipMessage::parse(data).unwrap();
-            let from = Peer::udp(addr(PBX));
-            match peer.addr {
-                a if a == addr(ALICE) => self.alice.handle_message(self.now, msg, from),
-                a if a == addr(BOB) => self.bob.handle_message(self.now, msg, from),
-                _ => self.carol.handle_message(self.now, msg, from),
-            }
-        }
+        self.deliver_from_pbx(out);
         self.alice.handle_timeout(self.now);
         self.bob.handle_timeout(self.now);
         self.carol.handle_timeout(self.now);
@@ -315,6 +321,22 @@ impl World {
     /// have no gap.
     fn drain_engine(&mut self) {
         drain_into(&mut self.engine, &self.sink, &mut self.events);
+    }
+}
+
+/// The services the engine gets in these tests (from the world's fields,
+/// so that the engine can be borrowed beside them).
+fn services<'a>(
+    router: &'a Bob,
+    anchor: &'a Option<MediaAnchor>,
+    eps: &'a Option<Box<dyn crate::b2bua::media::MediaEndpoints>>,
+) -> Services<'a> {
+    Services {
+        router,
+        anchor: anchor
+            .as_ref()
+            .map(|a| a as &dyn crate::media_anchor::MediaRelay),
+        endpoints: eps.as_deref(),
     }
 }
 

@@ -7,24 +7,8 @@ use crate::b2bua::{Command, CommandError};
 impl World {
     fn command(&mut self, command: Command) -> Result<usize, CommandError> {
         let mut out = Vec::new();
-        let svc = Services {
-            router: &self.router,
-            anchor: self
-                .anchor
-                .as_ref()
-                .map(|a| a as &dyn crate::media_anchor::MediaRelay),
-            endpoints: self.eps.as_deref(),
-        };
-        let r = self.engine.handle_command(self.now, command, svc, &mut out);
-        for (peer, data) in out {
-            let msg = SipMessage::parse(data).unwrap();
-            let from = Peer::udp(addr(PBX));
-            match peer.addr {
-                a if a == addr(ALICE) => self.alice.handle_message(self.now, msg, from),
-                a if a == addr(BOB) => self.bob.handle_message(self.now, msg, from),
-                _ => self.carol.handle_message(self.now, msg, from),
-            }
-        }
+        let r = self.engine.handle_command(self.now, command, services(&self.router, &self.anchor, &self.eps), &mut out);
+        self.deliver_from_pbx(out);
         self.run();
         r
     }

@@ -24,25 +24,9 @@ impl World {
     fn acd(&mut self, event: AcdEvent) {
         let id = self.engine.live_calls(self.now)[0].id;
         let mut out = Vec::new();
-        let svc = Services {
-            router: &self.router,
-            anchor: self
-                .anchor
-                .as_ref()
-                .map(|a| a as &dyn crate::media_anchor::MediaRelay),
-            endpoints: self.eps.as_deref(),
-        };
         self.engine
-            .handle_acd_event(self.now, id, event, svc, &mut out);
-        for (peer, data) in out {
-            let msg = SipMessage::parse(data).unwrap();
-            let from = Peer::udp(addr(PBX));
-            match peer.addr {
-                a if a == addr(ALICE) => self.alice.handle_message(self.now, msg, from),
-                a if a == addr(BOB) => self.bob.handle_message(self.now, msg, from),
-                _ => self.carol.handle_message(self.now, msg, from),
-            }
-        }
+            .handle_acd_event(self.now, id, event, services(&self.router, &self.anchor, &self.eps), &mut out);
+        self.deliver_from_pbx(out);
         self.run();
     }
 }
