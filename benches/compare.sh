@@ -5,6 +5,7 @@
 # Usage: benches/compare.sh [SCENARIO...] [-- BUDGET_S]
 #   SCENARIO: register_noauth register_auth uac_rr (default: all three)
 #   BUDGET_S: ramp budget per server and scenario (default 60)
+#   PBX=path: pbx binary to measure (default: cargo build --release -p pbx)
 # Prints one JSON line per scenario (see ../shared/bench/README.md) and a summary.
 # Needs: sip-tester and kamailio (apt-get install -y sip-tester kamailio).
 set -euo pipefail
@@ -21,9 +22,13 @@ while [ $# -gt 0 ]; do
 done
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(register_noauth register_auth uac_rr)
 
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/pbx-target}
-cargo build --release --quiet -p pbx --manifest-path "$root/Cargo.toml"
-pbx=$CARGO_TARGET_DIR/release/pbx
+if [ -n "${PBX:-}" ]; then
+    pbx=$PBX
+else
+    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/pbx-target}
+    cargo build --release --quiet -p pbx --manifest-path "$root/Cargo.toml"
+    pbx=$CARGO_TARGET_DIR/release/pbx
+fi
 out_dir=${OUT_DIR:-$root/target-bench}
 mkdir -p "$out_dir"
 

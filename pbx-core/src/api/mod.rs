@@ -1,8 +1,8 @@
-//! The local HTTP API: Prometheus `/metrics` ([`metrics`]), the live
-//! `/calls` and `/trunks` of `pbx calls` / `pbx trunks` ([`calls`],
-//! [`trunks`]), the admin `POST /reload` of `pbx reload` ([`reload`]) and
-//! the conference admin API of `pbx conference` ([`conferences`]). Unknown
-//! paths and wrong methods get a 4xx with a JSON body ([`errors`]).
+//! The local HTTP API: Prometheus `/metrics` (`api/metrics.rs`), the live
+//! `/calls` and `/trunks` of `pbx calls` / `pbx trunks` (`calls.rs`,
+//! `trunks.rs`), the admin `POST /reload` of `pbx reload` (`reload.rs`) and
+//! the conference admin API of `pbx conference` (`conferences.rs`). Unknown
+//! paths and wrong methods get a 4xx with a JSON body (`errors.rs`).
 //!
 //! The routes work over an [`ApiState`]: the call engine only through its
 //! [`EngineHandle`] (commands and queries in, answers back), the SIP core

@@ -84,7 +84,7 @@ fn reload_dialplan(in_service: &SharedDialplan, file: &Path) -> (bool, serde_jso
 }
 
 /// Reloads every flow of `dir` for the admin `POST /reload` (logged like
-/// [`load_flows`]) and describes each file: `ok` is false when a file was
+/// the server's `load_flows`) and describes each file: `ok` is false when a file was
 /// refused (its previous version stays in service) or the directory could
 /// not be read.
 fn reload_json(flows: &SharedFlows, dir: &Path) -> (bool, serde_json::Value) {

@@ -19,8 +19,10 @@ use crate::store::Store;
 /// went to sleep on, and shutdown is noticed at the next wake.
 const TIMER_MAX_SLEEP: Duration = Duration::from_millis(50);
 
-/// The shortest sleep, so a deadline that stays due cannot spin the thread.
-const TIMER_MIN_SLEEP: Duration = Duration::from_millis(1);
+/// The shortest sleep: under load deadlines are dense, and each wake locks
+/// every shard twice, so timers due within 5 ms are run together (the old
+/// fixed tick); a deadline that stays due cannot spin the thread.
+const TIMER_MIN_SLEEP: Duration = Duration::from_millis(5);
 
 /// How long the timer thread sleeps at `now` when the SIP core's next
 /// deadline is `deadline` (None: no transaction or trunk timer pending).
@@ -110,7 +112,12 @@ mod tests {
     fn the_timer_thread_sleeps_until_the_next_deadline_within_bounds() {
         let now = Instant::now();
         let ms = Duration::from_millis;
-        assert_eq!(timer_sleep(now, Some(now + ms(7))), ms(7));
+        assert_eq!(timer_sleep(now, Some(now + ms(17))), ms(17));
+        assert_eq!(
+            timer_sleep(now, Some(now + ms(2))),
+            TIMER_MIN_SLEEP,
+            "dense deadlines: coalesced"
+        );
         assert_eq!(timer_sleep(now, None), TIMER_MAX_SLEEP, "idle: the cap");
         assert_eq!(timer_sleep(now, Some(now + ms(500))), TIMER_MAX_SLEEP);
         assert_eq!(
