@@ -44,8 +44,12 @@ pub(crate) fn run(path: Option<&Path>, action: RecordingsCmd) -> anyhow::Result<
     let offset = i64::from(config.dialplan.utc_offset_secs);
     match action {
         RecordingsCmd::List { from, to, call } => {
-            let from = from.map(|f| super::cdr::parse_local(&f, offset)).transpose()?;
-            let to = to.map(|t| super::cdr::parse_local(&t, offset)).transpose()?;
+            let from = from
+                .map(|f| super::cdr::parse_local(&f, offset))
+                .transpose()?;
+            let to = to
+                .map(|t| super::cdr::parse_local(&t, offset))
+                .transpose()?;
             let filter = RecordingAccess::filter(from, to, call.as_deref())?;
             let rows = access.list(&filter)?;
             if rows.is_empty() {
@@ -53,7 +57,10 @@ pub(crate) fn run(path: Option<&Path>, action: RecordingsCmd) -> anyhow::Result<
                 return Ok(ExitCode::SUCCESS);
             }
             crate::output::stdout(|out| {
-                writeln!(out, "call\tstart\tduration_s\tstate\tcaller\tcallee\tqueue\tagent\tkey")?;
+                writeln!(
+                    out,
+                    "call\tstart\tduration_s\tstate\tcaller\tcallee\tqueue\tagent\tkey"
+                )?;
                 for e in &rows {
                     let m = &e.meta;
                     let p = &m.parties;
@@ -62,7 +69,10 @@ pub(crate) fn run(path: Option<&Path>, action: RecordingsCmd) -> anyhow::Result<
                         out,
                         "{}\t{}\t{:.1}\t{}\t{}\t{}\t{}\t{}\t{}",
                         m.call_id,
-                        super::cdr::format_local(m.started_at.timestamp_millis().max(0) as u64, offset),
+                        super::cdr::format_local(
+                            m.started_at.timestamp_millis().max(0) as u64,
+                            offset
+                        ),
                         m.duration_ms as f64 / 1000.0,
                         e.state.as_str(),
                         or(&p.caller),

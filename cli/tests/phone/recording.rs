@@ -67,7 +67,10 @@ fn uploaded_record(config: &Path, call: &str) -> std::collections::HashMap<Strin
                 return row;
             }
         }
-        assert!(Instant::now() < deadline, "record never said uploaded:\n{text}");
+        assert!(
+            Instant::now() < deadline,
+            "record never said uploaded:\n{text}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -106,9 +109,19 @@ fn a_bridged_call_is_recorded_in_stereo_uploaded_and_served_with_ranges() {
                 .unwrap(),
         )
     };
-    let _bob = phone("2002", &["answer", "--duration", "8s", "--wait", "20s"], &callee_tone, "bob.log");
+    let _bob = phone(
+        "2002",
+        &["answer", "--duration", "8s", "--wait", "20s"],
+        &callee_tone,
+        "bob.log",
+    );
     wait_registered(&config, "2002@127.0.0.1", root);
-    let mut alice = phone("2001", &["call", "2002", "--duration", "3s"], &caller_tone, "alice.log");
+    let mut alice = phone(
+        "2001",
+        &["call", "2002", "--duration", "3s"],
+        &caller_tone,
+        "alice.log",
+    );
     let deadline = Instant::now() + Duration::from_secs(12);
     let status = loop {
         if let Some(s) = alice.0.try_wait().unwrap() {
@@ -118,43 +131,84 @@ fn a_bridged_call_is_recorded_in_stereo_uploaded_and_served_with_ranges() {
         std::thread::sleep(Duration::from_millis(100));
     };
     let log = |f: &str| std::fs::read_to_string(root.join(f)).unwrap_or_default();
-    assert!(status.success(), "alice:\n{}\npbx:\n{}", log("alice.log"), log("pbx.log"));
+    assert!(
+        status.success(),
+        "alice:\n{}\npbx:\n{}",
+        log("alice.log"),
+        log("pbx.log")
+    );
 
     // Listed, and uploaded once the spool hands it over.
     let deadline = Instant::now() + Duration::from_secs(10);
     let (call, line) = loop {
-        let text = String::from_utf8_lossy(&admin(&config, &["recordings", "list"]).stdout).into_owned();
+        let text =
+            String::from_utf8_lossy(&admin(&config, &["recordings", "list"]).stdout).into_owned();
         if let Some(l) = text.lines().skip(1).find(|l| l.contains("\tuploaded\t")) {
             break (l.split('\t').next().unwrap().to_owned(), l.to_owned());
         }
-        assert!(Instant::now() < deadline, "no uploaded recording listed:\n{text}\npbx:\n{}", log("pbx.log"));
+        assert!(
+            Instant::now() < deadline,
+            "no uploaded recording listed:\n{text}\npbx:\n{}",
+            log("pbx.log")
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(line.contains("\t2001\t2002\t"), "{line}");
-    let only = String::from_utf8_lossy(&admin(&config, &["recordings", "list", "--call", &call]).stdout).into_owned();
+    let only =
+        String::from_utf8_lossy(&admin(&config, &["recordings", "list", "--call", &call]).stdout)
+            .into_owned();
     assert_eq!(only.lines().count(), 2, "{only}");
-    let none = admin(&config, &["recordings", "list", "--call", "c0000000000000001"]);
+    let none = admin(
+        &config,
+        &["recordings", "list", "--call", "c0000000000000001"],
+    );
     assert_eq!(String::from_utf8_lossy(&none.stdout).lines().count(), 0);
 
     // The record carries the recording's state and key.
     let record = uploaded_record(&config, &call);
     let key = record["recording_key"].clone();
     assert!(key.ends_with(&format!("/{call}.wav")), "{record:?}");
-    assert!(root.join("data/recordings").join(&key).is_file(), "{key} not in the local store");
+    assert!(
+        root.join("data/recordings").join(&key).is_file(),
+        "{key} not in the local store"
+    );
 
     // Stereo: the caller's tone left, the callee's right.
     let out = root.join("got.wav");
-    let got = admin(&config, &["recordings", "get", &call, "-o", out.to_str().unwrap()]);
-    assert!(got.status.success(), "{}", String::from_utf8_lossy(&got.stderr));
+    let got = admin(
+        &config,
+        &["recordings", "get", &call, "-o", out.to_str().unwrap()],
+    );
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
     let (rate, samples) = read_wav(&out);
     assert_eq!(rate, 8000.0);
     let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
     let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
-    assert!(left.len() > 8000, "at least a second recorded: {} samples", left.len());
-    let (l_own, l_other) = (tone_share(&left, rate, CALLER_HZ), tone_share(&left, rate, CALLEE_HZ));
-    let (r_own, r_other) = (tone_share(&right, rate, CALLEE_HZ), tone_share(&right, rate, CALLER_HZ));
-    assert!(l_own > 0.5 && l_other < 0.05, "left: caller {l_own:.3}, callee {l_other:.3}");
-    assert!(r_own > 0.5 && r_other < 0.05, "right: callee {r_own:.3}, caller {r_other:.3}");
+    assert!(
+        left.len() > 8000,
+        "at least a second recorded: {} samples",
+        left.len()
+    );
+    let (l_own, l_other) = (
+        tone_share(&left, rate, CALLER_HZ),
+        tone_share(&left, rate, CALLEE_HZ),
+    );
+    let (r_own, r_other) = (
+        tone_share(&right, rate, CALLEE_HZ),
+        tone_share(&right, rate, CALLER_HZ),
+    );
+    assert!(
+        l_own > 0.5 && l_other < 0.05,
+        "left: caller {l_own:.3}, callee {l_other:.3}"
+    );
+    assert!(
+        r_own > 0.5 && r_other < 0.05,
+        "right: callee {r_own:.3}, caller {r_other:.3}"
+    );
 
     // HTTP: whole, a range, past the end, unknown.
     let token = std::fs::read_to_string(root.join("data").join("admin-token")).unwrap();
@@ -162,16 +216,38 @@ fn a_bridged_call_is_recorded_in_stereo_uploaded_and_served_with_ranges() {
     let whole = std::fs::read(&out).unwrap();
     let (status, head, body) = get(metrics, &format!("/recordings/{call}"), token, "");
     assert_eq!(status, 200, "{head}");
-    assert!(head.to_ascii_lowercase().contains("accept-ranges: bytes"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("accept-ranges: bytes"),
+        "{head}"
+    );
     assert_eq!(body, whole);
-    let (status, head, body) = get(metrics, &format!("/recordings/{call}"), token, "Range: bytes=100-1123\r\n");
+    let (status, head, body) = get(
+        metrics,
+        &format!("/recordings/{call}"),
+        token,
+        "Range: bytes=100-1123\r\n",
+    );
     assert_eq!(status, 206, "{head}");
-    assert!(head.contains(&format!("bytes 100-1123/{}", whole.len())), "{head}");
+    assert!(
+        head.contains(&format!("bytes 100-1123/{}", whole.len())),
+        "{head}"
+    );
     assert_eq!(body, &whole[100..1124]);
-    let (status, head, _) = get(metrics, &format!("/recordings/{call}"), token, &format!("Range: bytes={}-\r\n", whole.len()));
+    let (status, head, _) = get(
+        metrics,
+        &format!("/recordings/{call}"),
+        token,
+        &format!("Range: bytes={}-\r\n", whole.len()),
+    );
     assert_eq!(status, 416, "{head}");
     let (status, _, body) = get(metrics, "/recordings/c0000000000000001", token, "");
     assert_eq!(status, 404);
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert!(json["error"].as_str().unwrap_or("").contains("c0000000000000001"), "{json}");
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("c0000000000000001"),
+        "{json}"
+    );
 }

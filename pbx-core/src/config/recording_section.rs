@@ -106,7 +106,9 @@ pub(super) fn build(
         };
         let text = match &e {
             recorder::Error::Config { key, reason } => {
-                let key = key.replace("upload.s3.", "recording.s3.").replace("upload.", "recording.");
+                let key = key
+                    .replace("upload.s3.", "recording.s3.")
+                    .replace("upload.", "recording.");
                 format!("{key}: {reason}")
             }
             other => other.to_string(),
@@ -136,9 +138,8 @@ mod tests {
     use crate::recording::RecordingMode;
 
     fn parse(extra: &str) -> Result<Config, crate::config::ConfigError> {
-        let text = format!(
-            "[server]\nlisten = [\"udp:127.0.0.1:5060\"]\ndata_dir = \"/tmp/d\"\n{extra}"
-        );
+        let text =
+            format!("[server]\nlisten = [\"udp:127.0.0.1:5060\"]\ndata_dir = \"/tmp/d\"\n{extra}");
         Config::from_str_named(&text, "t.toml")
     }
 
@@ -146,7 +147,10 @@ mod tests {
     fn defaults_are_off_and_local() {
         let c = parse("").unwrap();
         assert_eq!(c.recording.mode, RecordingMode::Off);
-        assert_eq!(c.recording.spool.dir, std::path::Path::new("/tmp/d/spool/recordings"));
+        assert_eq!(
+            c.recording.spool.dir,
+            std::path::Path::new("/tmp/d/spool/recordings")
+        );
         assert!(matches!(
             &c.recording.upload.store,
             recorder::StoreConfig::Local { root } if root == std::path::Path::new("/tmp/d/recordings")

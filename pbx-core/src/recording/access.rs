@@ -163,7 +163,10 @@ impl RecordingAccess {
     }
 
     async fn fetch_stored(&self, id: &CallId, range: Option<&str>) -> Result<Body, AccessError> {
-        let entry = self.index.get(id)?.ok_or_else(|| AccessError::NotFound(id.to_string()))?;
+        let entry = self
+            .index
+            .get(id)?
+            .ok_or_else(|| AccessError::NotFound(id.to_string()))?;
         let key = entry
             .key
             .filter(|_| entry.state == RecordingState::Uploaded)
@@ -184,7 +187,13 @@ impl RecordingAccess {
             RangeReply::Partial(r) => Some(GetRange::Bounded(r.clone())),
         };
         let stream = os
-            .get_opts(&path, GetOptions { range, ..GetOptions::default() })
+            .get_opts(
+                &path,
+                GetOptions {
+                    range,
+                    ..GetOptions::default()
+                },
+            )
             .await?
             .into_stream()
             .map(|r| r.map_err(recorder::Error::from))

@@ -82,12 +82,22 @@ impl Recordings {
         let anchor = anchor.ok_or(StartError::NoRelay(config.mode.as_str()))?;
         let (recorder, recovered) = Recorder::open(config.spool.clone())?;
         if !recovered.recovered.is_empty() || !recovered.failed.is_empty() {
-            tracing::warn!(recovered = recovered.recovered.len(), failed = recovered.failed.len(), "recordings recovered after a crash");
+            tracing::warn!(
+                recovered = recovered.recovered.len(),
+                failed = recovered.failed.len(),
+                "recordings recovered after a crash"
+            );
         }
         let index = Arc::new(Index::open(&config.index)?);
         let store = Store::from_config(&config.upload)?;
         let spool = recorder.spool();
-        let uploads = UploadLoop::new(config, spool.clone(), store.clone(), index.clone(), records.clone())?;
+        let uploads = UploadLoop::new(
+            config,
+            spool.clone(),
+            store.clone(),
+            index.clone(),
+            records.clone(),
+        )?;
         {
             let (store, records, uploads) = (store.clone(), records.clone(), uploads.notifier());
             recorder.on_spooled(move |meta| {
@@ -161,7 +171,11 @@ impl RecorderThread {
 
     fn handle(&mut self, cmd: Cmd) {
         match cmd {
-            Cmd::Start { call, relay, parties } => self.start(call, relay, parties),
+            Cmd::Start {
+                call,
+                relay,
+                parties,
+            } => self.start(call, relay, parties),
             Cmd::Stop { call, now } => {
                 if let Some(a) = self.active.remove(&call) {
                     self.stop(call, a, now);
@@ -184,7 +198,9 @@ impl RecorderThread {
             }
             return;
         }
-        let Some(recorder) = &self.recorder else { return };
+        let Some(recorder) = &self.recorder else {
+            return;
+        };
         let id = recorder::CallId::sanitized(&call.to_string());
         let started_at = chrono::Utc::now();
         let req = StartRequest {
@@ -212,7 +228,8 @@ impl RecorderThread {
         self.anchor.stop_record(a.relay);
         // After the call's record (the driver sends the stop once the
         // step with the record is queued); the closer marks it spooled.
-        self.records.recording_state(&call.to_string(), "recording", Some(a.key));
+        self.records
+            .recording_state(&call.to_string(), "recording", Some(a.key));
         if let Err(e) = a.rec.finish(now) {
             tracing::warn!(%call, error = %e, "recording not finished");
         }
@@ -235,7 +252,9 @@ pub struct RecordingHook {
 impl RecordingHook {
     /// An engine event of this step.
     pub fn note_event(&mut self, ev: &EngineEvent) {
-        let EngineEventKind::Call(call) = &ev.kind else { return };
+        let EngineEventKind::Call(call) = &ev.kind else {
+            return;
+        };
         match &call.kind {
             CallEventKind::Created { caller, callee } => {
                 self.parties.insert(
@@ -281,7 +300,11 @@ impl RecordingHook {
             };
             self.started.insert(call);
             let parties = self.parties.get(&call).cloned().unwrap_or_default();
-            let _ = self.tx.send(Cmd::Start { call, relay, parties });
+            let _ = self.tx.send(Cmd::Start {
+                call,
+                relay,
+                parties,
+            });
         }
         for call in std::mem::take(&mut self.to_stop) {
             self.parties.remove(&call);

@@ -67,7 +67,10 @@ impl UploadStop {
         self.stopping.store(true, Ordering::SeqCst);
         self.wake.notify_one();
         if self.done.recv_timeout(limit).is_err() {
-            tracing::warn!(?limit, "uploads still running at shutdown; they continue at the next start");
+            tracing::warn!(
+                ?limit,
+                "uploads still running at shutdown; they continue at the next start"
+            );
         }
     }
 }
@@ -137,7 +140,9 @@ impl UploadLoop {
             match self.uploader.run_once().await {
                 Ok(pass) => {
                     if let Some(due) = pass.next_due {
-                        let until = (due - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO);
+                        let until = (due - chrono::Utc::now())
+                            .to_std()
+                            .unwrap_or(Duration::ZERO);
                         sleep = sleep.min(until.max(Duration::from_millis(10)));
                     }
                 }
@@ -150,7 +155,14 @@ impl UploadLoop {
                     let policies = recorder::retention::RetentionPolicies(
                         [("default".to_owned(), days)].into_iter().collect(),
                     );
-                    match recorder::retention::purge_all(&self.index, &self.store, &policies, chrono::Utc::now()).await {
+                    match recorder::retention::purge_all(
+                        &self.index,
+                        &self.store,
+                        &policies,
+                        chrono::Utc::now(),
+                    )
+                    .await
+                    {
                         Ok(r) => tracing::debug!(report = ?r, "recording retention"),
                         Err(e) => tracing::warn!(error = %e, "recording retention failed"),
                     }
@@ -183,8 +195,11 @@ impl UploadLoop {
         let ids: Vec<CallId> = self.pending.lock().iter().cloned().collect();
         for id in ids {
             match self.index.get(&id) {
-                Ok(Some(e)) if matches!(e.state, RecordingState::Uploaded | RecordingState::Failed) => {
-                    self.records.recording_state(id.as_str(), e.state.as_str(), e.key);
+                Ok(Some(e))
+                    if matches!(e.state, RecordingState::Uploaded | RecordingState::Failed) =>
+                {
+                    self.records
+                        .recording_state(id.as_str(), e.state.as_str(), e.key);
                     self.pending.lock().remove(&id);
                 }
                 Ok(_) => {}
