@@ -42,6 +42,11 @@ enum Command {
     Registrations,
     /// Call-detail records (default: today), with filters and `--csv`.
     Cdr(commands::cdr::CdrArgs),
+    /// Call recordings: `list [--from --to --call ID]`, `get CALL_ID -o FILE`.
+    Recordings {
+        #[command(subcommand)]
+        action: commands::recordings::RecordingsCmd,
+    },
     /// Live calls of the running server (B2BUA engine); `hangup ID` ends one.
     Calls {
         #[command(subcommand)]
@@ -122,6 +127,9 @@ fn main() -> ExitCode {
         Command::Registrations => commands::registrations::run(cli.config.as_deref()),
         Command::Cdr(args) => commands::cdr::run(cli.config.as_deref(), args),
         Command::Calls { action } => commands::calls::run(cli.config.as_deref(), action),
+        Command::Recordings { action } => {
+            commands::recordings::run(cli.config.as_deref(), action)
+        }
         Command::Trunks => commands::trunks::run(cli.config.as_deref()),
         Command::Agents { action } => commands::queues::run_agents(cli.config.as_deref(), action),
         Command::Queues { action } => commands::queues::run_queues(cli.config.as_deref(), action),

@@ -27,6 +27,8 @@ mod opus;
 mod profile;
 #[path = "phone/queue.rs"]
 mod queue;
+#[path = "phone/recording.rs"]
+mod recording;
 #[path = "phone/sipp.rs"]
 mod sipp;
 #[path = "phone/transcode.rs"]

@@ -12,6 +12,7 @@ pub mod media_anchor;
 pub mod metrics;
 pub mod proxy;
 pub mod queues;
+pub mod recording;
 pub mod registrar;
 pub mod routing;
 pub mod sans_io;

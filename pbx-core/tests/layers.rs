@@ -26,8 +26,9 @@ const LAYERS: &[&[&str]] = &[
     &["b2bua"],
     // what runs beside the engine and the entry: storage, routing, the proxy
     &["store", "routing", "proxy", "queues"],
-    // the SIP entry (ingress)
-    &["sip"],
+    // the SIP entry (ingress); call recording (the recorder fed by the
+    // engine's driver, state onto the records)
+    &["sip", "recording"],
     // the configuration file, filled into the parts' own settings
     &["config"],
     // the HTTP API: routes over the engine's handle and the SIP core's counters

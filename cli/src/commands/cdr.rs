@@ -208,7 +208,7 @@ fn print_table(out: &mut impl Write, rows: &[StoredCdr], offset: i64) -> std::io
 }
 
 fn print_csv(out: &mut impl Write, rows: &[StoredCdr], offset: i64) -> std::io::Result<()> {
-    writeln!(out, "call_id,caller,callee,direction,did,trunk,start,ring,answer,end,duration_s,billsec,disposition,hangup_cause,hangup_side,hold_s,legs,codecs,caller_mos,caller_lost,caller_jitter_ms,callee_mos,callee_lost,callee_jitter_ms,caller_e164,callee_e164,caller_mos_avg,caller_mos_worst,caller_loss_max_pct,caller_jitter_max_ms,callee_mos_avg,callee_mos_worst,callee_loss_max_pct,callee_jitter_max_ms")?;
+    writeln!(out, "call_id,caller,callee,direction,did,trunk,start,ring,answer,end,duration_s,billsec,disposition,hangup_cause,hangup_side,hold_s,legs,codecs,caller_mos,caller_lost,caller_jitter_ms,callee_mos,callee_lost,callee_jitter_ms,caller_e164,callee_e164,caller_mos_avg,caller_mos_worst,caller_loss_max_pct,caller_jitter_max_ms,callee_mos_avg,callee_mos_worst,callee_loss_max_pct,callee_jitter_max_ms,recording_state,recording_key")?;
     for s in rows {
         let r = &s.record;
         let t = |v: Option<u64>| v.map_or(String::new(), |ms| format_local(ms, offset));
@@ -240,7 +240,7 @@ fn print_csv(out: &mut impl Write, rows: &[StoredCdr], offset: i64) -> std::io::
         };
         writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             csv_field(&r.call_id),
             csv_field(&r.caller),
             csv_field(&r.callee),
@@ -264,7 +264,9 @@ fn print_csv(out: &mut impl Write, rows: &[StoredCdr], offset: i64) -> std::io::
             csv_field(r.caller_e164.as_deref().unwrap_or("")),
             csv_field(r.callee_e164.as_deref().unwrap_or("")),
             w(0),
-            w(1)
+            w(1),
+            s.recording.as_ref().map_or("", |r| r.state.as_str()),
+            csv_field(s.recording.as_ref().and_then(|r| r.key.as_deref()).unwrap_or(""))
         )?;
     }
     Ok(())

@@ -8,6 +8,7 @@ pub(crate) mod conference;
 pub(crate) mod ivr;
 pub(crate) mod phone;
 pub(crate) mod queues;
+pub(crate) mod recordings;
 pub(crate) mod registrations;
 pub(crate) mod reload;
 pub(crate) mod serve;

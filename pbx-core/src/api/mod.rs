@@ -16,6 +16,7 @@ mod conferences;
 mod errors;
 mod metrics;
 pub(crate) mod reload;
+mod recordings;
 mod trunks;
 
 use std::net::SocketAddr;
@@ -50,6 +51,8 @@ pub struct Admin {
     /// The configuration file the server started from (None: embedded
     /// defaults), whose dial plan `POST /reload` reads again.
     pub config_file: Option<PathBuf>,
+    /// Call recordings (`GET /recordings/ID`), when `[recording]` is on.
+    pub recordings: Option<Arc<crate::recording::RecordingAccess>>,
 }
 
 /// The call engine's parts the API drives (B2BUA mode).
@@ -133,6 +136,7 @@ fn router(state: ApiState) -> Router {
         .route("/acd", only("GET", get(agents::status)))
         .route("/agents/:agent/:op", only("POST", post(agents::operate)))
         .route("/reload", only("POST", post(reload::reload)))
+        .route("/recordings/:id", only("GET", get(recordings::download)))
         .route("/conferences", only("GET", get(conferences::list)))
         .route("/conferences/:room", only("GET", get(conferences::roster)))
         .route(

@@ -18,6 +18,7 @@ mod ivr_section;
 mod media_section;
 mod position;
 mod queues_section;
+mod recording_section;
 mod server_section;
 
 use auth_section::{
@@ -135,6 +136,8 @@ pub struct Config {
     pub acd: acd::AcdConfig,
     /// IVR flows (`[ivr]`).
     pub ivr: IvrConfig,
+    /// Call recording (`[recording]`).
+    pub recording: crate::recording::RecordingConfig,
     /// Where the config came from.
     pub source: String,
 }
@@ -172,6 +175,8 @@ struct RawConfig {
     agents: Vec<toml::Spanned<acd::AgentProfile>>,
     #[serde(default)]
     acd: acd::AcdConfig,
+    #[serde(default)]
+    recording: recording_section::RawRecording,
 }
 
 impl Config {
@@ -281,6 +286,7 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
     let endpoints = build_endpoints(&raw.media, media.address, pos)?;
     let (recordings_dir, prompts_dir) = media_dirs(&raw.media, &data_dir);
     calls.music_on_hold = music_on_hold(&raw.calls, &prompts_dir, pos)?;
+    let recording = recording_section::build(&raw.recording, &data_dir, pos)?;
 
     let mut aliases = Vec::new();
     for a in raw.server.aliases {
@@ -321,6 +327,7 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         agents,
         acd: raw.acd,
         ivr: IvrConfig::default(),
+        recording,
         source: pos.file.to_owned(),
     })
 }

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use media::relay::driver::{Command, DriverConfig, RelayEvent, SessionId};
+use media::relay::record::{RecordSink, RecordStats};
 use media::relay::pool::RelayPool;
 use media::relay::ports::PortPair;
 use media::relay::session::LegStats;
@@ -104,10 +105,26 @@ pub struct RelayDtmf {
 struct Drained {
     closed: Vec<(u64, (LegStats, LegStats))>,
     dtmf: Vec<RelayDtmf>,
+    record_stopped: Vec<RecordStopped>,
+}
+
+/// A relay session stopped feeding a recording sink
+/// (`RelayEvent::RecordStopped`): the sink comes back so that it is
+/// finished (and dropped) off the relay thread.
+#[derive(Debug, Clone)]
+pub struct RecordStopped {
+    /// The relay's id of the session ([`Anchored::relay_id`]).
+    pub relay_id: u64,
+    /// The sink that was set.
+    pub sink: Arc<dyn RecordSink>,
+    /// Its counters.
+    pub stats: RecordStats,
 }
 
 /// Key presses kept for a consumer that never comes (proxy mode).
 const MAX_PENDING_DTMF: usize = 256;
+/// Removed recording taps kept for a consumer that never comes.
+const MAX_PENDING_RECORD_STOPPED: usize = 1024;
 
 /// The relay and the policy; shared by all shards.
 pub struct MediaAnchor {
@@ -345,6 +362,30 @@ impl MediaAnchor {
         self.relay.send(Command::Close(call.id));
     }
 
+    /// Sets (or replaces) the recording tap of relay session `relay_id`:
+    /// both legs' decoded audio goes to `sink` on the relay thread. A sink
+    /// replaced comes back from [`MediaAnchor::poll_record_stopped`].
+    pub fn record(&self, relay_id: u64, sink: Arc<dyn RecordSink>) {
+        self.relay.send(Command::Record {
+            id: SessionId(relay_id),
+            sink,
+        });
+    }
+
+    /// Stops the recording tap of relay session `relay_id` (its sink comes
+    /// back from [`MediaAnchor::poll_record_stopped`]).
+    pub fn stop_record(&self, relay_id: u64) {
+        self.relay.send(Command::StopRecord(SessionId(relay_id)));
+    }
+
+    /// Drains relay events and returns the recording taps removed since
+    /// the last call (stopped, replaced, or their session closed).
+    pub fn poll_record_stopped(&self) -> Vec<RecordStopped> {
+        let mut d = self.drained.lock();
+        self.drain(&mut d);
+        std::mem::take(&mut d.record_stopped)
+    }
+
     /// Drains relay events (logs closed sessions); called periodically.
     pub fn poll_events(&self) {
         let _ = self.poll_closed();
@@ -382,6 +423,17 @@ impl MediaAnchor {
                         relay_id: id.0,
                         side,
                         digit: digit.as_char(),
+                    });
+                }
+                RelayEvent::RecordStopped { id, sink, stats } => {
+                    tracing::debug!(session = id.0, ?stats, "relay recording tap removed");
+                    if d.record_stopped.len() == MAX_PENDING_RECORD_STOPPED {
+                        d.record_stopped.remove(0);
+                    }
+                    d.record_stopped.push(RecordStopped {
+                        relay_id: id.0,
+                        sink,
+                        stats,
                     });
                 }
                 _ => {}

@@ -54,6 +54,8 @@ pub(super) struct EngineDriver {
     pub(super) acd: Option<crate::queues::AcdHost>,
     /// Queue names, in configuration order (live views).
     pub(super) queue_names: Vec<String>,
+    /// Call recording (None: `recording.mode = "off"`).
+    pub(super) recording: Option<crate::recording::RecordingHook>,
 }
 
 impl EngineDriver {
@@ -206,6 +208,11 @@ impl EngineDriver {
                 let q = [(&stats.0).into(), (&stats.1).into()];
                 self.engine.handle_relay_closed(id, q);
             }
+            for stopped in anchor.poll_record_stopped() {
+                if let Some(rec) = &self.recording {
+                    rec.record_stopped(stopped);
+                }
+            }
         }
     }
 
@@ -262,14 +269,24 @@ impl EngineDriver {
                     _ => {}
                 }
             }
+            if let Some(rec) = &mut self.recording {
+                rec.note_event(&ev);
+            }
             deliver(ev, &mut writes, &self.bus);
         }
         if let Some(acd) = &mut self.acd {
             while let Some(ev) = acd.poll_event() {
+                if let Some(rec) = &mut self.recording {
+                    rec.note_queue_event(&ev);
+                }
                 deliver_queue_event(ev, &mut writes);
             }
         }
         self.records.step(writes);
+        // After the records: a recording's state is written onto its call's record.
+        if let Some(rec) = &mut self.recording {
+            rec.flush(&self.engine, self.clock.now().instant);
+        }
     }
 
     fn send(&self, out: &mut Outbox) {

@@ -46,6 +46,9 @@ pub enum ServerError {
         /// Why.
         source: std::io::Error,
     },
+    /// Call recording could not start (spool, index, store).
+    #[error(transparent)]
+    Recording(#[from] crate::recording::StartError),
     /// The admin token could not be read or created.
     #[error("cannot read or create the admin token {}: {source}", path.display())]
     AdminToken {
@@ -187,6 +190,7 @@ fn b2bua_parts(
         bus: EventBus::default(),
         acd: acd_host(config, i.start, &i.agent_states),
         queue_names: config.queues.iter().map(|q| q.name.to_string()).collect(),
+        recording: None,
     };
     let host = crate::sip::B2buaHost {
         engine: handle,
@@ -299,12 +303,14 @@ impl Server {
         };
         let cell = CoreCell::default();
         let (transports, listeners) = step.start_transports(&cell).await?;
-        let engine = step.call_engine(EngineInputs {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut engine = step.call_engine(EngineInputs {
             opened: &opened,
             transports: &transports,
             listeners: &listeners,
             anchor: anchor.clone(),
             metrics: &metrics,
+            stop: &stop,
         })?;
         let core = step.sip_core(SipCoreInputs {
             registrar,
@@ -316,13 +322,16 @@ impl Server {
         let (core, engine_thread, jobs_task) = step.install_engine(core, engine.parts);
         let _ = cell.set((core.clone(), transports.clone()));
 
-        let stop = Arc::new(AtomicBool::new(false));
         let (mut bg, write_behind) =
             step.spawn_background(&core, &transports, opened, engine.flows.clone(), &stop)?;
         bg.tasks.extend(jobs_task);
+        let recordings = engine.recordings.take().map(|r| {
+            bg.threads.push(r.thread);
+            r.access
+        });
         let http_stop = tokio::sync::watch::Sender::new(false);
         let http = step
-            .start_http(&core, &transports, engine.flows, &http_stop)
+            .start_http(&core, &transports, engine.flows, recordings, &http_stop)
             .await?;
         Ok(Self {
             core,

@@ -60,6 +60,8 @@ pub(super) struct CallEngine {
     pub(super) cdr_writer: Option<crate::store::CdrWriter>,
     pub(super) flows: Option<(crate::b2bua::ivr_app::SharedFlows, std::path::PathBuf)>,
     pub(super) parts: Option<EngineParts>,
+    /// Call recording (`[recording]`, None when off).
+    pub(super) recordings: Option<crate::recording::Recordings>,
 }
 
 /// The engine's handle (for the SIP core), its driver and its HTTP jobs.
@@ -76,6 +78,8 @@ pub(super) struct EngineInputs<'a> {
     pub(super) listeners: &'a [(Transport, SocketAddr)],
     pub(super) anchor: Option<Arc<crate::media_anchor::MediaAnchor>>,
     pub(super) metrics: &'a Arc<Metrics>,
+    /// The server's stop flag (the recorder thread ends after it).
+    pub(super) stop: &'a Arc<AtomicBool>,
 }
 
 /// What [`Startup::sip_core`] is built from.
@@ -199,7 +203,8 @@ impl Startup<'_> {
             }
             _ => None,
         };
-        let parts = cdr_writer.as_ref().and_then(|w| {
+        let anchor = i.anchor.clone();
+        let mut parts = cdr_writer.as_ref().and_then(|w| {
             let udp = i.transports.local_addr(Transport::Udp)?;
             Some(b2bua_parts(
                 config,
@@ -227,10 +232,24 @@ impl Startup<'_> {
                 "calls.engine = \"b2bua\" needs a UDP listener",
             )));
         }
+        let recordings = match (&mut parts, &cdr_writer) {
+            (Some(parts), Some(w)) if config.recording.mode != crate::recording::RecordingMode::Off => {
+                let (service, hook) = crate::recording::Recordings::start(
+                    &config.recording,
+                    anchor,
+                    w.queue(),
+                    i.stop.clone(),
+                )?;
+                parts.1.recording = Some(hook);
+                Some(service)
+            }
+            _ => None,
+        };
         Ok(CallEngine {
             cdr_writer,
             flows,
             parts,
+            recordings,
         })
     }
 
@@ -345,6 +364,7 @@ impl Startup<'_> {
         core: &Arc<SipCore>,
         transports: &Transports,
         flows: Option<(crate::b2bua::ivr_app::SharedFlows, std::path::PathBuf)>,
+        recordings: Option<Arc<crate::recording::RecordingAccess>>,
         stop: &tokio::sync::watch::Sender<bool>,
     ) -> Result<Option<(tokio::task::JoinHandle<()>, SocketAddr)>, ServerError> {
         let config = self.config;
@@ -362,6 +382,7 @@ impl Startup<'_> {
             token: token.into(),
             flows,
             config_file,
+            recordings,
         };
         let clock = Clock::new(self.start);
         let state = crate::api::ApiState::new(core.clone(), transports.clone(), clock, admin);

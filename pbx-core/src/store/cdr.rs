@@ -36,7 +36,9 @@ CREATE TABLE IF NOT EXISTS cdr (
     did TEXT,
     trunk TEXT,
     caller_e164 TEXT,
-    callee_e164 TEXT
+    callee_e164 TEXT,
+    recording_state TEXT,
+    recording_key TEXT
 );
 CREATE INDEX IF NOT EXISTS cdr_start ON cdr (start_ms);
 CREATE TABLE IF NOT EXISTS cdr_legs (
@@ -60,11 +62,13 @@ CREATE TABLE IF NOT EXISTS cdr_legs (
 
 /// Columns added after the first release of the tables: databases written
 /// by an older pbx get them on open (`ALTER TABLE … ADD COLUMN`).
-const ADDED_COLUMNS: [(&str, &str, &str); 8] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 10] = [
     ("cdr", "did", "TEXT"),
     ("cdr", "trunk", "TEXT"),
     ("cdr", "caller_e164", "TEXT"),
     ("cdr", "callee_e164", "TEXT"),
+    ("cdr", "recording_state", "TEXT"),
+    ("cdr", "recording_key", "TEXT"),
     ("cdr_legs", "mos_avg", "REAL"),
     ("cdr_legs", "mos_worst", "REAL"),
     ("cdr_legs", "loss_max_pct", "REAL"),
@@ -94,6 +98,17 @@ pub struct StoredCdr {
     pub record: CallRecord,
     /// Quality per leg, in the order of `record.legs`.
     pub quality: Vec<Option<LegQuality>>,
+    /// The call's recording, when it was recorded.
+    pub recording: Option<RecordingRef>,
+}
+
+/// A call record's recording: its state and object key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingRef {
+    /// `recording`, `spooled`, `uploaded` or `failed` (`recorder::RecordingState`).
+    pub state: String,
+    /// The object key (`{yyyy}/{mm}/{dd}/{call_id}.wav`, with the prefix).
+    pub key: Option<String>,
 }
 
 /// `pbx cdr` filters (all optional; times are Unix ms on `start_ms`).
@@ -126,6 +141,11 @@ pub(super) enum CdrOp {
     Trajectory(TrajectoryRecord),
     /// Everything one engine step produced: written in one transaction.
     Step(Vec<StepWrite>),
+    /// A recorded call's recording state and key (after its record).
+    Recording {
+        call_id: String,
+        state: RecordingRef,
+    },
 }
 
 /// One write of an engine step ([`CdrQueue::step`]).
@@ -154,6 +174,12 @@ impl Store {
                 CdrOp::Insert(r) => insert(&tx, r),
                 CdrOp::Quality(call_id, q) => quality(&tx, call_id, q),
                 CdrOp::Trajectory(t) => super::trajectory::insert(&tx, t),
+                CdrOp::Recording { call_id, state } => tx
+                    .execute(
+                        "UPDATE cdr SET recording_state = ?2, recording_key = ?3 WHERE call_id = ?1",
+                        params![call_id, state.state, state.key],
+                    )
+                    .map(|_| ()),
                 CdrOp::Step(writes) => writes.iter().try_for_each(|w| match w {
                     StepWrite::Record(r) => insert(&tx, r),
                     StepWrite::Quality(call_id, q) => quality(&tx, call_id, q),
@@ -186,7 +212,7 @@ impl Store {
         let mut sql = String::from(
             "SELECT call_id, caller, callee, direction, start_ms, ring_ms, answer_ms, end_ms, \
              duration_s, billsec, disposition, hangup_cause, hangup_side, hold_s, did, trunk, \
-             caller_e164, callee_e164 FROM cdr WHERE 1=1",
+             caller_e164, callee_e164, recording_state, recording_key FROM cdr WHERE 1=1",
         );
         let mut args: Vec<Value> = Vec::new();
         let mut add = |cond: &str, v: Value| {
@@ -224,7 +250,16 @@ impl Store {
         let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map(params_from_iter(args), |r| {
-                Ok(CallRecord {
+                let recording = r
+                    .get::<_, Option<String>>(18)?
+                    .map(|state| -> rusqlite::Result<RecordingRef> {
+                        Ok(RecordingRef {
+                            state,
+                            key: r.get(19)?,
+                        })
+                    })
+                    .transpose()?;
+                let record = CallRecord {
                     call_id: r.get(0)?,
                     caller: r.get(1)?,
                     callee: r.get(2)?,
@@ -244,13 +279,16 @@ impl Store {
                     caller_e164: r.get(16)?,
                     callee_e164: r.get(17)?,
                     legs: Vec::new(),
-                })
+                };
+                Ok((record, recording))
             })
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for r in rows {
-            let record = r.map_err(|e| self.err(e))?;
-            out.push(self.with_legs(record)?);
+            let (record, recording) = r.map_err(|e| self.err(e))?;
+            let mut stored = self.with_legs(record)?;
+            stored.recording = recording;
+            out.push(stored);
         }
         Ok(out)
     }
@@ -300,7 +338,11 @@ impl Store {
             record.legs.push(leg);
             quality.push(q);
         }
-        Ok(StoredCdr { record, quality })
+        Ok(StoredCdr {
+            record,
+            quality,
+            recording: None,
+        })
     }
 }
 
@@ -404,6 +446,18 @@ impl CdrSink for CdrQueue {
 }
 
 impl CdrQueue {
+    /// Queues the recording state and key of a recorded call; applied to
+    /// its record when that is stored (queue it after the record's step).
+    pub fn recording_state(&self, call_id: &str, state: &str, key: Option<String>) {
+        let _ = self.tx.send(CdrOp::Recording {
+            call_id: call_id.to_owned(),
+            state: RecordingRef {
+                state: state.to_owned(),
+                key,
+            },
+        });
+    }
+
     /// Queues what one engine step produced, to be committed together.
     pub fn step(&self, writes: Vec<StepWrite>) {
         if !writes.is_empty() {
@@ -525,14 +579,14 @@ mod tests {
             let conn = rusqlite::Connection::open(&path).unwrap();
             let old = SCHEMA
                 .replace(
-                    ",\n    did TEXT,\n    trunk TEXT,\n    caller_e164 TEXT,\n    callee_e164 TEXT\n",
+                    ",\n    did TEXT,\n    trunk TEXT,\n    caller_e164 TEXT,\n    callee_e164 TEXT,\n    recording_state TEXT,\n    recording_key TEXT\n",
                     "\n",
                 )
                 .replace(
                     "    mos_avg REAL,\n    mos_worst REAL,\n    loss_max_pct REAL,\n    jitter_max_ms REAL,\n",
                     "",
                 );
-            assert!(!old.contains("did TEXT") && !old.contains("mos_avg"));
+            assert!(!old.contains("did TEXT") && !old.contains("mos_avg") && !old.contains("recording_state"));
             conn.execute_batch(&old).unwrap();
             conn.execute_batch(
                 "INSERT INTO cdr VALUES ('old', '1001', '1002', 'internal', 5, NULL, NULL, 9, 1, 0, 'BUSY', 'call.busy', 'callee', 0)",
@@ -608,6 +662,8 @@ mod tests {
             }),
         };
         q.quality("c1", [lq, LegQuality::default()]);
+        q.recording_state("c1", "recording", Some("2024/01/01/c1.wav".into()));
+        q.recording_state("c1", "uploaded", Some("2024/01/01/c1.wav".into()));
         writer.shutdown();
         let store = Store::open(&path).unwrap();
         let all = store.query_cdrs(&CdrFilter::default()).unwrap();
@@ -617,6 +673,14 @@ mod tests {
         assert_eq!(c1.record, record("c1", 1_000, "ANSWERED"));
         assert_eq!(c1.quality[0], Some(lq));
         assert_eq!(c1.quality[1], Some(LegQuality::default()));
+        assert_eq!(
+            c1.recording,
+            Some(RecordingRef {
+                state: "uploaded".into(),
+                key: Some("2024/01/01/c1.wav".into())
+            })
+        );
+        assert_eq!(all[0].recording, None, "c2 was not recorded");
         let busy = store
             .query_cdrs(&CdrFilter {
                 disposition: Some("BUSY".into()),

@@ -9,7 +9,7 @@ mod sqlite;
 mod trajectory;
 mod write_behind;
 
-pub use cdr::{CdrFilter, CdrQueue, CdrWriter, StepWrite, StoredCdr};
+pub use cdr::{CdrFilter, CdrQueue, CdrWriter, RecordingRef, StepWrite, StoredCdr};
 pub use outbox::{OutboxEvent, StoredEvent};
 pub use sqlite::{Store, StoreError, UserRow};
 pub use trajectory::StoredTrajectory;

@@ -367,6 +367,13 @@ impl Engine {
             .min()
     }
 
+    /// The relay session anchoring `call`'s media ([`Anchored::relay_id`];
+    /// None for an unknown or unanchored call): the driver sets a
+    /// recording tap on it when the call is to be recorded.
+    pub fn relay_session(&self, call: CallId) -> Option<u64> {
+        self.calls.get(&call)?.anchor.as_ref().map(Anchored::relay_id)
+    }
+
     /// Final media stats of a relay session (from `MediaAnchor::poll_events`):
     /// adds per-leg quality to the call's record.
     pub fn handle_relay_closed(&mut self, relay_session: u64, legs: [LegQuality; 2]) {

@@ -1,0 +1,253 @@
+//! Call recording end to end (`[recording] mode = "always"`): two `pbx
+//! phone`s with different tones call through the B2BUA with anchored
+//! media; the call is recorded on the relay, spooled, uploaded to the local
+//! store, listed by `pbx recordings list`, fetched by `pbx recordings get`
+//! as a stereo WAV (caller's tone left, callee's right), its record says
+//! `uploaded` with the object key, and `GET /recordings/ID` serves Range
+//! requests (206 with the right bytes) and a JSON 404 for unknown calls.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use super::audio::{read_wav, tone_share, write_tone};
+use super::{pbx, start_server_with, wait_registered, Kill};
+
+const CALLER_HZ: f64 = 600.0;
+const CALLEE_HZ: f64 = 1400.0;
+
+fn admin(config: &Path, args: &[&str]) -> Output {
+    pbx()
+        .args(["--config", config.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// One raw HTTP/1.0 GET with the admin token and extra headers: status,
+/// head and body bytes.
+fn get(addr: std::net::SocketAddr, path: &str, token: &str, extra: &str) -> (u16, String, Vec<u8>) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nAuthorization: Bearer {token}\r\n{extra}Content-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    let at = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP answer");
+    let head = String::from_utf8_lossy(&resp[..at]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head, resp[at + 4..].to_vec())
+}
+
+/// The CSV row of `pbx cdr --csv` for `call` once its recording is
+/// uploaded, as (column → value).
+fn uploaded_record(config: &Path, call: &str) -> std::collections::HashMap<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = String::from_utf8_lossy(&admin(config, &["cdr", "--csv"]).stdout).into_owned();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+        if let Some(row) = lines.find(|l| l.starts_with(call)) {
+            let row: std::collections::HashMap<String, String> = header
+                .iter()
+                .zip(row.split(','))
+                .map(|(k, v)| ((*k).to_owned(), v.to_owned()))
+                .collect();
+            if row.get("recording_state").map(String::as_str) == Some("uploaded") {
+                return row;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "record never said uploaded:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_bridged_call_is_recorded_in_stereo_uploaded_and_served_with_ranges() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let extra = format!(
+        "[calls]\nengine = \"b2bua\"\n[media]\nanchor = \"always\"\n[metrics]\nlisten = \"{metrics}\"\n\
+         [recording]\nmode = \"always\"\n"
+    );
+    let (_server, port, config) = start_server_with(root, &extra);
+    std::thread::sleep(Duration::from_millis(300));
+    let target = format!("127.0.0.1:{port}");
+    let (caller_tone, callee_tone) = (root.join("caller.wav"), root.join("callee.wav"));
+    write_tone(&caller_tone, CALLER_HZ, 10.0);
+    write_tone(&callee_tone, CALLEE_HZ, 10.0);
+    let phone = |user: &str, mode: &[&str], tone: &Path, log: &str| {
+        let log = std::fs::File::create(root.join(log)).unwrap();
+        Kill(
+            pbx()
+                .args(["phone", "--user", user, "--password", &format!("{user}-pw")])
+                .args(["--server", &target])
+                .args(mode)
+                .arg("--play")
+                .arg(tone)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let _bob = phone(
+        "2002",
+        &["answer", "--duration", "8s", "--wait", "20s"],
+        &callee_tone,
+        "bob.log",
+    );
+    wait_registered(&config, "2002@127.0.0.1", root);
+    let mut alice = phone(
+        "2001",
+        &["call", "2002", "--duration", "3s"],
+        &caller_tone,
+        "alice.log",
+    );
+    let deadline = Instant::now() + Duration::from_secs(12);
+    let status = loop {
+        if let Some(s) = alice.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the caller is still in the call");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let log = |f: &str| std::fs::read_to_string(root.join(f)).unwrap_or_default();
+    assert!(
+        status.success(),
+        "alice:\n{}\npbx:\n{}",
+        log("alice.log"),
+        log("pbx.log")
+    );
+
+    // Listed, and uploaded once the spool hands it over.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (call, line) = loop {
+        let text =
+            String::from_utf8_lossy(&admin(&config, &["recordings", "list"]).stdout).into_owned();
+        if let Some(l) = text.lines().skip(1).find(|l| l.contains("\tuploaded\t")) {
+            break (l.split('\t').next().unwrap().to_owned(), l.to_owned());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no uploaded recording listed:\n{text}\npbx:\n{}",
+            log("pbx.log")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(line.contains("\t2001\t2002\t"), "{line}");
+    let only =
+        String::from_utf8_lossy(&admin(&config, &["recordings", "list", "--call", &call]).stdout)
+            .into_owned();
+    assert_eq!(only.lines().count(), 2, "{only}");
+    let none = admin(
+        &config,
+        &["recordings", "list", "--call", "c0000000000000001"],
+    );
+    assert_eq!(String::from_utf8_lossy(&none.stdout).lines().count(), 0);
+
+    // The record carries the recording's state and key.
+    let record = uploaded_record(&config, &call);
+    let key = record["recording_key"].clone();
+    assert!(key.ends_with(&format!("/{call}.wav")), "{record:?}");
+    assert!(
+        root.join("data/recordings").join(&key).is_file(),
+        "{key} not in the local store"
+    );
+
+    // Stereo: the caller's tone left, the callee's right.
+    let out = root.join("got.wav");
+    let got = admin(
+        &config,
+        &["recordings", "get", &call, "-o", out.to_str().unwrap()],
+    );
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    let (rate, samples) = read_wav(&out);
+    assert_eq!(rate, 8000.0);
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
+    assert!(
+        left.len() > 8000,
+        "at least a second recorded: {} samples",
+        left.len()
+    );
+    let (l_own, l_other) = (
+        tone_share(&left, rate, CALLER_HZ),
+        tone_share(&left, rate, CALLEE_HZ),
+    );
+    let (r_own, r_other) = (
+        tone_share(&right, rate, CALLEE_HZ),
+        tone_share(&right, rate, CALLER_HZ),
+    );
+    assert!(
+        l_own > 0.5 && l_other < 0.05,
+        "left: caller {l_own:.3}, callee {l_other:.3}"
+    );
+    assert!(
+        r_own > 0.5 && r_other < 0.05,
+        "right: callee {r_own:.3}, caller {r_other:.3}"
+    );
+
+    // HTTP: whole, a range, past the end, unknown.
+    let token = std::fs::read_to_string(root.join("data").join("admin-token")).unwrap();
+    let token = token.trim();
+    let whole = std::fs::read(&out).unwrap();
+    let (status, head, body) = get(metrics, &format!("/recordings/{call}"), token, "");
+    assert_eq!(status, 200, "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("accept-ranges: bytes"),
+        "{head}"
+    );
+    assert_eq!(body, whole);
+    let (status, head, body) = get(
+        metrics,
+        &format!("/recordings/{call}"),
+        token,
+        "Range: bytes=100-1123\r\n",
+    );
+    assert_eq!(status, 206, "{head}");
+    assert!(
+        head.contains(&format!("bytes 100-1123/{}", whole.len())),
+        "{head}"
+    );
+    assert_eq!(body, &whole[100..1124]);
+    let (status, head, _) = get(
+        metrics,
+        &format!("/recordings/{call}"),
+        token,
+        &format!("Range: bytes={}-\r\n", whole.len()),
+    );
+    assert_eq!(status, 416, "{head}");
+    let (status, _, body) = get(metrics, "/recordings/c0000000000000001", token, "");
+    assert_eq!(status, 404);
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("c0000000000000001"),
+        "{json}"
+    );
+}

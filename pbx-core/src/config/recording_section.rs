@@ -1,0 +1,197 @@
+//! `[recording]` (and `[recording.s3]`): which calls are recorded, the
+//! spool, the object store, retention — filled into the `recorder` crate's
+//! own settings ([`crate::recording::RecordingConfig`]).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{ConfigError, Positioner};
+use crate::recording::{RecordingConfig, RecordingMode};
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRecording {
+    mode: Option<Spanned<String>>,
+    spool_dir: Option<String>,
+    /// Root of the local store (when there is no `[recording.s3]`).
+    local_dir: Option<String>,
+    /// Key prefix (`{account}/{pbx}`).
+    prefix: Option<Spanned<String>>,
+    retention_days: Option<Spanned<u32>>,
+    /// Give up an upload after this many attempts (0: never).
+    max_attempts: Option<u32>,
+    s3: Option<Spanned<RawS3>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawS3 {
+    endpoint: Option<String>,
+    region: Option<String>,
+    bucket: String,
+    /// Path-style requests (`host/bucket/key`, default true: MinIO,
+    /// SeaweedFS, Ceph); false for virtual-hosted style.
+    path_style: Option<bool>,
+    access_key_id: Option<String>,
+    secret_access_key: Option<String>,
+    session_token: Option<String>,
+    allow_http: Option<bool>,
+}
+
+/// `[recording]`: defaults `mode = "off"`, spool `<data_dir>/spool/recordings`,
+/// local store `<data_dir>/recordings`, index `<data_dir>/recordings.sqlite`.
+pub(super) fn build(
+    raw: &RawRecording,
+    data_dir: &Path,
+    pos: &Positioner<'_>,
+) -> Result<RecordingConfig, ConfigError> {
+    let mode = match &raw.mode {
+        None => RecordingMode::Off,
+        Some(m) => RecordingMode::parse(m.get_ref()).ok_or_else(|| {
+            pos.at(
+                m,
+                format!(
+                    "recording.mode `{}`: use \"off\", \"always\" or \"queues\"",
+                    m.get_ref()
+                ),
+            )
+        })?,
+    };
+    let mut spool = recorder::SpoolConfig {
+        dir: raw
+            .spool_dir
+            .as_ref()
+            .map_or_else(|| data_dir.join("spool/recordings"), PathBuf::from),
+        ..recorder::SpoolConfig::default()
+    };
+    if spool.dir.as_os_str().is_empty() {
+        spool.dir = data_dir.join("spool/recordings");
+    }
+    let store = match &raw.s3 {
+        None => recorder::StoreConfig::Local {
+            root: raw
+                .local_dir
+                .as_ref()
+                .map_or_else(|| data_dir.join("recordings"), PathBuf::from),
+        },
+        Some(s3) => {
+            let s = s3.get_ref();
+            recorder::StoreConfig::S3(recorder::S3Config {
+                endpoint: s.endpoint.clone(),
+                region: s.region.clone(),
+                bucket: s.bucket.clone(),
+                virtual_hosted: !s.path_style.unwrap_or(true),
+                access_key_id: s.access_key_id.clone(),
+                secret_access_key: s.secret_access_key.clone(),
+                session_token: s.session_token.clone(),
+                allow_http: s.allow_http.unwrap_or(false),
+            })
+        }
+    };
+    let upload = recorder::UploadConfig {
+        store,
+        prefix: raw.prefix.as_ref().map(|p| p.get_ref().clone()),
+        max_attempts: raw.max_attempts.unwrap_or(0),
+        ..recorder::UploadConfig::default()
+    };
+    if let Err(e) = upload.validate() {
+        let at = match (&e, &raw.s3, &raw.prefix) {
+            (recorder::Error::Config { key, .. }, _, Some(p)) if *key == "upload.prefix" => {
+                p.span().start
+            }
+            (_, Some(s3), _) => s3.span().start,
+            _ => raw.prefix.as_ref().map_or(0, |p| p.span().start),
+        };
+        let text = match &e {
+            recorder::Error::Config { key, reason } => {
+                let key = key
+                    .replace("upload.s3.", "recording.s3.")
+                    .replace("upload.", "recording.");
+                format!("{key}: {reason}")
+            }
+            other => other.to_string(),
+        };
+        return Err(pos.error(at, text));
+    }
+    if let Some(days) = &raw.retention_days {
+        if *days.get_ref() == 0 {
+            return Err(pos.at(
+                days,
+                "recording.retention_days must be at least 1 (leave it out to keep recordings)",
+            ));
+        }
+    }
+    Ok(RecordingConfig {
+        mode,
+        spool,
+        upload,
+        index: data_dir.join("recordings.sqlite"),
+        retention_days: raw.retention_days.as_ref().map(|d| *d.get_ref()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::recording::RecordingMode;
+
+    fn parse(extra: &str) -> Result<Config, crate::config::ConfigError> {
+        let text =
+            format!("[server]\nlisten = [\"udp:127.0.0.1:5060\"]\ndata_dir = \"/tmp/d\"\n{extra}");
+        Config::from_str_named(&text, "t.toml")
+    }
+
+    #[test]
+    fn defaults_are_off_and_local() {
+        let c = parse("").unwrap();
+        assert_eq!(c.recording.mode, RecordingMode::Off);
+        assert_eq!(
+            c.recording.spool.dir,
+            std::path::Path::new("/tmp/d/spool/recordings")
+        );
+        assert!(matches!(
+            &c.recording.upload.store,
+            recorder::StoreConfig::Local { root } if root == std::path::Path::new("/tmp/d/recordings")
+        ));
+        assert_eq!(c.recording.retention_days, None);
+    }
+
+    #[test]
+    fn s3_section_maps_onto_the_upload_config() {
+        let c = parse(
+            "[recording]\nmode = \"queues\"\nretention_days = 30\nprefix = \"acme/pbx1\"\n\
+             [recording.s3]\nendpoint = \"http://127.0.0.1:8333\"\nbucket = \"rec\"\n\
+             access_key_id = \"k\"\nsecret_access_key = \"s\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.recording.mode, RecordingMode::Queues);
+        assert_eq!(c.recording.retention_days, Some(30));
+        let recorder::StoreConfig::S3(s3) = &c.recording.upload.store else {
+            panic!("not S3");
+        };
+        assert_eq!(s3.bucket, "rec");
+        assert!(!s3.virtual_hosted);
+        assert_eq!(s3.access_key_id.as_deref(), Some("k"));
+    }
+
+    #[test]
+    fn errors_name_their_place() {
+        let e = parse("[recording]\nmode = \"sometimes\"\n").unwrap_err();
+        assert_eq!((e.line, e.column), (5, 8), "{e}");
+        assert!(e.message.contains("\"always\""), "{e}");
+        let e = parse("[recording]\nmode = \"always\"\n[recording.s3]\nbucket = \"Bad_Bucket\"\n")
+            .unwrap_err();
+        assert!(e.message.starts_with("recording.s3.bucket"), "{e}");
+        assert!(e.line >= 6, "{e}");
+        let e = parse("[recording.s3]\nbucket = \"rec\"\nendpoint = \"http://s3.example.com\"\n")
+            .unwrap_err();
+        assert!(e.message.contains("allow_http"), "{e}");
+        let e = parse("[recording]\nretention_days = 0\n").unwrap_err();
+        assert_eq!(e.line, 5, "{e}");
+        let e = parse("[recording]\nprefix = \"/x\"\n").unwrap_err();
+        assert!(e.message.starts_with("recording.prefix"), "{e}");
+        assert!(parse("[recording]\nmood = \"always\"\n").is_err());
+    }
+}

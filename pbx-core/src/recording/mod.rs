@@ -1,0 +1,88 @@
+//! Call recording, wired: which B2BUA calls are recorded
+//! ([`RecordingMode`]), the recorder thread that starts and stops their
+//! recordings on the media relay's taps, the uploader task that moves them
+//! to object storage, the recording state on the call records, and
+//! [`RecordingAccess`] for the HTTP API and the CLI. The audio side (spool,
+//! WAV, upload, Range) is the `recorder` crate's.
+//!
+//! Flow (`service.rs`): the engine's driver notes bridged calls (and queue
+//! connects) with a [`RecordingHook`] and, after each step's records are
+//! queued, hands start/stop requests to the recorder thread over an
+//! unbounded channel — the driver never waits for a disk. That thread calls
+//! `Recorder::start` (sidecar + WAV, fsynced), sets a
+//! [`recorder::RelayRecording`] on the call's relay session, and at call end
+//! removes it and finishes the recording. The call record's
+//! `recording_state` goes `recording` → `spooled` (closed and fsynced) →
+//! `uploaded` (verified in the store) or `failed`; `recording_key` is the
+//! object key.
+
+mod access;
+mod service;
+mod upload;
+
+use std::path::PathBuf;
+
+pub use access::{AccessError, RecordingAccess};
+pub use service::{RecordingHook, Recordings, StartError};
+
+/// Which calls are recorded (`recording.mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecordingMode {
+    /// None (the default).
+    #[default]
+    Off,
+    /// Every bridged B2BUA call with anchored media.
+    Always,
+    /// Calls answered by a queue agent.
+    Queues,
+}
+
+impl RecordingMode {
+    /// Reads `off`, `always` or `queues`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "off" => Self::Off,
+            "always" => Self::Always,
+            "queues" => Self::Queues,
+            _ => return None,
+        })
+    }
+
+    /// The config word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Always => "always",
+            Self::Queues => "queues",
+        }
+    }
+}
+
+/// `[recording]`: policy, spool, store and retention, in the recorder's
+/// own settings.
+#[derive(Debug, Clone)]
+pub struct RecordingConfig {
+    /// Which calls.
+    pub mode: RecordingMode,
+    /// The spool (`recording.spool_dir`, default `<data_dir>/spool/recordings`).
+    pub spool: recorder::SpoolConfig,
+    /// The object store and the uploader (`[recording.s3]`, else the local
+    /// store `recording.local_dir`, default `<data_dir>/recordings`).
+    pub upload: recorder::UploadConfig,
+    /// The recordings index (`<data_dir>/recordings.sqlite`).
+    pub index: PathBuf,
+    /// Uploaded recordings older than this many days are deleted (None: kept).
+    pub retention_days: Option<u32>,
+}
+
+impl Default for RecordingConfig {
+    fn default() -> Self {
+        Self {
+            mode: RecordingMode::Off,
+            spool: recorder::SpoolConfig::default(),
+            upload: recorder::UploadConfig::default(),
+            index: PathBuf::from("data/recordings.sqlite"),
+            retention_days: None,
+        }
+    }
+}
