@@ -205,6 +205,7 @@ impl Acd {
                     phase: Phase::Waiting,
                     hops: 0,
                     expired: false,
+                    last_failed: None,
                 },
             );
             let qr = &mut self.queues[q as usize];

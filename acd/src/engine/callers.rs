@@ -160,6 +160,7 @@ impl Acd {
             phase: Phase::Waiting,
             hops: seed.hops,
             expired: false,
+            last_failed: None,
         };
         let (number, service_number, priority) = (
             entry.number.clone(),

@@ -290,6 +290,10 @@ struct Entry {
     hops: u8,
     /// Max wait passed while an offer rang: overflow when it fails.
     expired: bool,
+    /// The agent whose offer failed last: skipped when the entry comes
+    /// back after its retry delay (ring-no-answer moves on to the next
+    /// agent; that agent can still take the caller later).
+    last_failed: Option<u32>,
 }
 
 impl Entry {

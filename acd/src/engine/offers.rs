@@ -215,6 +215,7 @@ impl Acd {
         let retry = u64::from(self.queues[e.queue as usize].cfg.retry_delay_s) * 1000;
         if retry > 0 {
             e.phase = Phase::Paused;
+            e.last_failed = failed_agent;
             self.timers.set(Timer::Retry(id), now.mono.plus_ms(retry));
         } else {
             self.requeue(now, id, failed_agent);
@@ -223,13 +224,11 @@ impl Acd {
 
     /// A paused entry goes back to its place and is matched.
     pub(super) fn retry_due(&mut self, now: Now, id: u64) {
-        if self
-            .entries
-            .get(&id)
-            .is_some_and(|e| e.phase == Phase::Paused)
-        {
-            self.requeue(now, id, None);
-        }
+        let Some(e) = self.entries.get_mut(&id).filter(|e| e.phase == Phase::Paused) else {
+            return;
+        };
+        let skip = e.last_failed.take();
+        self.requeue(now, id, skip);
     }
 
     fn requeue(&mut self, now: Now, id: u64, exclude: Option<u32>) {

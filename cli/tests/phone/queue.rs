@@ -267,3 +267,74 @@ fn callers_who_give_up_are_missed_calls_and_repeat_callers() {
     assert!(stats.contains("abandoned\t2\n"), "{stats}");
     assert!(stats.contains("answer rate\t0.00 %"), "{stats}");
 }
+
+#[test]
+fn an_offer_that_rings_unanswered_moves_on_to_the_next_agent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let extra = format!(
+        "[calls]\nengine = \"b2bua\"\n[media]\nanchor = \"always\"\n[metrics]\nlisten = \"{metrics}\"\n\
+         [[dialplan]]\nextension = \"600\"\ntype = \"queue\"\nqueue = \"support\"\npriority = 3\n\
+         [[queues]]\nname = \"support\"\nring_timeout_s = 2\nretry_delay_s = 1\n\
+         [[agents]]\nname = \"2001\"\nskills = [\"support:5\"]\n\
+         [[agents]]\nname = \"2002\"\nskills = [\"support:5\"]\n\
+         [[users]]\nname = \"1001\"\npassword = \"1001-pw\"\n"
+    );
+    let (_server, port, config) = start_server_with(root, &extra);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while agent_state(&config, "2001").is_empty() {
+        assert!(Instant::now() < deadline, "pbx agents never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let target = format!("127.0.0.1:{port}");
+    // 2001 logs in first (longest idle) but its console never answers.
+    assert!(admin(&config, &["agents", "login", "2001"]).status.success());
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(admin(&config, &["agents", "login", "2002"]).status.success());
+    let silent_log = std::fs::File::create(root.join("silent.log")).unwrap();
+    let _silent = Kill(
+        pbx()
+            .args(["phone", "--user", "2001", "--password", "2001-pw", "--server", &target])
+            .stdin(Stdio::piped())
+            .stdout(silent_log.try_clone().unwrap())
+            .stderr(silent_log)
+            .spawn()
+            .unwrap(),
+    );
+    wait_registered(&config, "2001@127.0.0.1", root);
+    let log = std::fs::File::create(root.join("bob.log")).unwrap();
+    let mut answering = Kill(
+        pbx()
+            .args(["phone", "--user", "2002", "--password", "2002-pw", "--server", &target])
+            .args(["answer", "--duration", "2s", "--wait", "20s"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    wait_registered(&config, "2002@127.0.0.1", root);
+    let caller = pbx()
+        .args(["phone", "--user", "1001", "--password", "1001-pw", "--server", &target])
+        .args(["call", "600", "--duration", "8s"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(caller.status.success(), "{}", String::from_utf8_lossy(&caller.stderr));
+    let status = answering.0.wait().unwrap();
+    assert!(
+        status.success(),
+        "2002 answered after 2001 rang out:\n{}\npbx:\n{}",
+        std::fs::read_to_string(root.join("bob.log")).unwrap_or_default(),
+        std::fs::read_to_string(root.join("pbx.log")).unwrap_or_default()
+    );
+    let silent = std::fs::read_to_string(root.join("silent.log")).unwrap_or_default();
+    assert!(silent.contains("incoming call"), "2001 rang first:\n{silent}");
+    std::thread::sleep(Duration::from_millis(500));
+    let stats = stdout(&admin(&config, &["queues", "stats", "support"]));
+    assert!(stats.contains("answered\t1\n"), "{stats}");
+}

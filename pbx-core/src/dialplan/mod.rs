@@ -53,15 +53,17 @@ pub enum Target {
         /// PIN that makes a participant the moderator.
         moderator_pin: Option<String>,
     },
-    /// An IVR flow (answered 501 until the IVR issue lands).
+    /// An IVR flow.
     Ivr {
         /// Flow name.
         flow: String,
     },
-    /// A queue (answered 480 until the queue issue lands).
+    /// A skill-group queue.
     Queue {
         /// Queue name.
         queue: String,
+        /// Caller priority in the queue (0 default; higher is served sooner).
+        priority: u8,
     },
 }
 
@@ -198,8 +200,13 @@ pub enum Route {
     },
     /// Run an IVR flow.
     Ivr(String),
-    /// Enter a queue.
-    Queue(String),
+    /// Enter a queue with a caller priority.
+    Queue {
+        /// The queue.
+        queue: String,
+        /// Caller priority (0 default).
+        priority: u8,
+    },
 }
 
 /// The whole dial plan.
@@ -277,7 +284,10 @@ impl Entry {
                 moderator_pin: moderator_pin.clone(),
             },
             Target::Ivr { flow } => Route::Ivr(flow.clone()),
-            Target::Queue { queue } => Route::Queue(queue.clone()),
+            Target::Queue { queue, priority } => Route::Queue {
+                queue: queue.clone(),
+                priority: *priority,
+            },
         };
         Some(Routed { route, caller_id })
     }

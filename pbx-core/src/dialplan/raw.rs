@@ -40,6 +40,8 @@ pub struct RawEntry {
     moderator_pin: Option<String>,
     flow: Option<String>,
     queue: Option<String>,
+    /// Caller priority of a queue target.
+    priority: Option<u8>,
     #[serde(default)]
     days: Vec<Spanned<String>>,
     time: Option<Spanned<String>>,
@@ -122,6 +124,7 @@ fn build_entry(r: &RawEntry) -> Result<Entry, RawError> {
         },
         "queue" => Target::Queue {
             queue: need(&r.queue, "queue")?,
+            priority: r.priority.unwrap_or(0),
         },
         other => {
             return Err(at(

@@ -92,7 +92,7 @@ impl Router for CoreRouter<'_> {
         // Targets named by applications (IVR transfers, queue overflow):
         // `queue:NAME` and `flow:NAME` are no dialable numbers.
         if let Some(queue) = dialed.strip_prefix("queue:") {
-            return self.queue(queue);
+            return self.queue(queue, 0);
         }
         if let Some(flow) = dialed.strip_prefix("flow:") {
             return self.ivr(flow);
@@ -133,7 +133,7 @@ impl Router for CoreRouter<'_> {
                 moderator_pin,
                 &self.ctx.prompts_dir,
             ))),
-            Route::Queue(queue) => presented(self.queue(&queue)),
+            Route::Queue { queue, priority } => presented(self.queue(&queue, priority)),
         }
     }
 }
@@ -220,11 +220,11 @@ impl CoreRouter<'_> {
     }
 
     /// A call into queue `name` (480 when no such queue is configured).
-    fn queue(&self, name: &str) -> Routing {
+    fn queue(&self, name: &str, priority: u8) -> Routing {
         match self.ctx.queues.get(name) {
             Some(music) => Routing::App(Box::new(crate::b2bua::queue_app::QueueApp::new(
                 name,
-                0,
+                i32::from(priority),
                 music.clone(),
             ))),
             None => {

@@ -376,3 +376,31 @@ fn logout_while_ringing_cancels_and_leave_when_empty_empties_the_queue() {
         0
     );
 }
+
+#[test]
+fn after_the_retry_delay_a_ring_no_answer_moves_on_to_the_next_agent() {
+    let mut h = H::with(
+        AcdConfig::default(),
+        vec![QueueConfig {
+            ring_timeout_s: 15,
+            retry_delay_s: 5,
+            ..q("sales")
+        }],
+    );
+    h.agent("a1", &["sales:5"]);
+    h.advance(1_000);
+    h.agent("a2", &["sales:5"]);
+    h.enter(1, "sales");
+    let (_, _, first) = h.one_offer();
+    assert_eq!(first, "a1", "longest idle first");
+    h.advance(15_000);
+    let now: Vec<_> = h
+        .take()
+        .into_iter()
+        .filter(|a| matches!(a, Action::Offer { .. }))
+        .collect();
+    assert!(now.is_empty(), "the caller waits the retry delay: {now:?}");
+    h.advance(5_000);
+    let (_, _, next) = h.one_offer();
+    assert_eq!(next, "a2", "the agent that rang out is skipped once");
+}
