@@ -338,3 +338,53 @@ fn an_offer_that_rings_unanswered_moves_on_to_the_next_agent() {
     let stats = stdout(&admin(&config, &["queues", "stats", "support"]));
     assert!(stats.contains("answered\t1\n"), "{stats}");
 }
+
+#[test]
+fn a_caller_past_max_wait_overflows_to_the_extension() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let extra = format!(
+        "[calls]\nengine = \"b2bua\"\n[media]\nanchor = \"always\"\n[metrics]\nlisten = \"{metrics}\"\n\
+         [[dialplan]]\nextension = \"600\"\ntype = \"queue\"\nqueue = \"support\"\n\
+         [[queues]]\nname = \"support\"\nlimits = {{ max_wait_s = 2, overflow = \"extension:2002\" }}\n"
+    );
+    let (_server, port, config) = start_server_with(root, &extra);
+    let target = format!("127.0.0.1:{port}");
+    std::thread::sleep(Duration::from_millis(500));
+    let log = std::fs::File::create(root.join("bob.log")).unwrap();
+    let mut backup = Kill(
+        pbx()
+            .args(["phone", "--user", "2002", "--password", "2002-pw", "--server", &target])
+            .args(["answer", "--duration", "2s", "--wait", "20s"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    wait_registered(&config, "2002@127.0.0.1", root);
+    let started = Instant::now();
+    let caller = pbx()
+        .args(["phone", "--user", "2001", "--password", "2001-pw", "--server", &target])
+        .args(["call", "600", "--duration", "8s"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(caller.status.success(), "{}", String::from_utf8_lossy(&caller.stderr));
+    let status = backup.0.wait().unwrap();
+    let text = std::fs::read_to_string(root.join("bob.log")).unwrap_or_default();
+    assert!(status.success(), "2002 took the overflowed call:\n{text}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the backup hung up after its 2 s, ending the call"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let stats = stdout(&admin(&config, &["queues", "stats", "support"]));
+    assert!(stats.contains("overflowed\t1\n"), "{stats}");
+    let cdr = stdout(&admin(&config, &["cdr", "--csv"]));
+    assert!(cdr.lines().nth(1).is_some_and(|r| r.contains("ANSWERED")), "{cdr}");
+}
