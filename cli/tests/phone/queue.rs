@@ -24,6 +24,19 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// `pbx queues stats support` once it shows `want` (events are committed
+/// within the writer's round; a loaded machine takes longer), or after 5 s.
+fn stats_showing(config: &Path, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = stdout(&admin(config, &["queues", "stats", "support"]));
+        if text.contains(want) || Instant::now() > deadline {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn agent_state(config: &Path, agent: &str) -> String {
     let out = admin(config, &["agents"]);
     stdout(&out)
@@ -34,33 +47,80 @@ fn agent_state(config: &Path, agent: &str) -> String {
         .to_owned()
 }
 
+/// A running `pbx serve` for these tests: B2BUA with the relay, the admin
+/// listener on a free port, `tail` (dial plan, queues, agents) after it.
+struct QueueServer {
+    server: Kill,
+    port: u16,
+    config: std::path::PathBuf,
+    metrics: std::net::SocketAddr,
+}
+
+impl QueueServer {
+    /// Starts it and waits until `pbx agents` answers (with `probe`, an
+    /// agent of `tail`; None: a short pause).
+    fn start(root: &Path, tail: &str, probe: Option<&str>) -> Self {
+        let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/prompts");
+        let extra = format!(
+            "[calls]\nengine = \"b2bua\"\n[media]\nanchor = \"always\"\nprompts_dir = \"{}\"\n\
+             [metrics]\nlisten = \"{metrics}\"\n{tail}",
+            prompts.display()
+        );
+        let (server, port, config) = start_server_with(root, &extra);
+        match probe {
+            Some(agent) => {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while agent_state(&config, agent).is_empty() {
+                    assert!(Instant::now() < deadline, "pbx agents never answered");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            None => std::thread::sleep(Duration::from_millis(500)),
+        }
+        Self {
+            server,
+            port,
+            config,
+            metrics,
+        }
+    }
+
+    fn target(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+/// A one-shot `pbx phone` (`mode`: `answer …` or `call …`) logging to `log`.
+fn phone(root: &Path, target: &str, user: &str, mode: &[&str], log: &str) -> Kill {
+    let log = std::fs::File::create(root.join(log)).unwrap();
+    Kill(
+        pbx()
+            .args(["phone", "--user", user, "--password", &format!("{user}-pw"), "--server", target])
+            .args(mode)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
 #[test]
 fn a_caller_in_the_queue_reaches_the_logged_in_agent() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/prompts");
-    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let extra = format!(
-        "[calls]\nengine = \"b2bua\"\n[media]\nanchor = \"always\"\nprompts_dir = \"{}\"\n\
-         [metrics]\nlisten = \"{metrics}\"\n\
-         [[dialplan]]\nextension = \"600\"\ntype = \"queue\"\nqueue = \"support\"\n\
+    let srv = QueueServer::start(
+        root,
+        "[[dialplan]]\nextension = \"600\"\ntype = \"queue\"\nqueue = \"support\"\n\
          [[queues]]\nname = \"support\"\nring_timeout_s = 10\nwrap_up_s = 2\n\
          [[agents]]\nname = \"2002\"\nskills = [\"support:5\"]\n",
-        prompts.display()
+        Some("2002"),
     );
-    let (server, port, config) = start_server_with(root, &extra);
-    std::thread::sleep(Duration::from_millis(300));
-    let target = format!("127.0.0.1:{port}");
-
-    // The admin listener answers once the server is up.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while agent_state(&config, "2002").is_empty() {
-        assert!(Instant::now() < deadline, "pbx agents never answered");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (config, target, metrics) = (srv.config.clone(), srv.target(), srv.metrics);
     assert_eq!(agent_state(&config, "2002"), "logged_out");
     let bad = admin(&config, &["agents", "login", "nobody"]);
     assert!(!bad.status.success());
@@ -142,7 +202,7 @@ fn a_caller_in_the_queue_reaches_the_logged_in_agent() {
         assert!(Instant::now() < deadline, "agent never left wrap-up");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let stats = stdout(&admin(&config, &["queues", "stats", "support"]));
+    let stats = stats_showing(&config, "offered\t1\n");
     assert!(stats.contains("offered\t1\n"), "{stats}");
     assert!(stats.contains("answered\t1\n"), "{stats}");
     assert!(stats.contains("answer rate\t100.00 %"), "{stats}");
@@ -195,7 +255,7 @@ fn a_caller_in_the_queue_reaches_the_logged_in_agent() {
     assert!(admin_break.status.success());
     // The state change is committed within the writer's 100 ms round.
     std::thread::sleep(Duration::from_millis(500));
-    drop(server);
+    drop(srv.server);
     let _server = restart_server(root, &config);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -212,23 +272,14 @@ fn a_caller_in_the_queue_reaches_the_logged_in_agent() {
 fn callers_who_give_up_are_missed_calls_and_repeat_callers() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let extra = format!(
-        "[calls]\nengine = \"b2bua\"\n[media]\nanchor = \"always\"\n[metrics]\nlisten = \"{metrics}\"\n\
-         [[dialplan]]\nextension = \"600\"\ntype = \"queue\"\nqueue = \"support\"\n\
+    let srv = QueueServer::start(
+        root,
+        "[[dialplan]]\nextension = \"600\"\ntype = \"queue\"\nqueue = \"support\"\n\
          [[queues]]\nname = \"support\"\n\
-         [[agents]]\nname = \"2002\"\nskills = [\"support:5\"]\n"
+         [[agents]]\nname = \"2002\"\nskills = [\"support:5\"]\n",
+        Some("2002"),
     );
-    let (_server, port, config) = start_server_with(root, &extra);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while agent_state(&config, "2002").is_empty() {
-        assert!(Instant::now() < deadline, "pbx agents never answered");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let target = format!("127.0.0.1:{port}");
+    let (config, target) = (&srv.config, srv.target());
     // Nobody is logged in: two calls wait 2 s each and give up.
     for _ in 0..2 {
         let out = pbx()
@@ -251,8 +302,15 @@ fn callers_who_give_up_are_missed_calls_and_repeat_callers() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    std::thread::sleep(Duration::from_millis(500));
-    let missed = stdout(&admin(&config, &["missed"]));
+    // Each abandon is committed within the writer's round after pbx saw the BYE.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let missed = loop {
+        let text = stdout(&admin(config, &["missed"]));
+        if text.lines().count() >= 3 || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     let rows: Vec<&str> = missed.lines().skip(1).collect();
     assert_eq!(rows.len(), 2, "{missed}");
     assert!(
@@ -263,7 +321,7 @@ fn callers_who_give_up_are_missed_calls_and_repeat_callers() {
     assert!(repeat.contains("2001\t2\t0\t2\t"), "{repeat}");
     let bad = admin(&config, &["repeat-callers", "--days", "5"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("choose 1, 2, 3, 7 or 14"));
-    let stats = stdout(&admin(&config, &["queues", "stats", "support"]));
+    let stats = stats_showing(&config, "abandoned\t2\n");
     assert!(stats.contains("abandoned\t2\n"), "{stats}");
     assert!(stats.contains("answer rate\t0.00 %"), "{stats}");
 }
@@ -272,25 +330,16 @@ fn callers_who_give_up_are_missed_calls_and_repeat_callers() {
 fn an_offer_that_rings_unanswered_moves_on_to_the_next_agent() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let extra = format!(
-        "[calls]\nengine = \"b2bua\"\n[media]\nanchor = \"always\"\n[metrics]\nlisten = \"{metrics}\"\n\
-         [[dialplan]]\nextension = \"600\"\ntype = \"queue\"\nqueue = \"support\"\npriority = 3\n\
+    let srv = QueueServer::start(
+        root,
+        "[[dialplan]]\nextension = \"600\"\ntype = \"queue\"\nqueue = \"support\"\npriority = 3\n\
          [[queues]]\nname = \"support\"\nring_timeout_s = 2\nretry_delay_s = 1\n\
          [[agents]]\nname = \"2001\"\nskills = [\"support:5\"]\n\
          [[agents]]\nname = \"2002\"\nskills = [\"support:5\"]\n\
-         [[users]]\nname = \"1001\"\npassword = \"1001-pw\"\n"
+         [[users]]\nname = \"1001\"\npassword = \"1001-pw\"\n",
+        Some("2001"),
     );
-    let (_server, port, config) = start_server_with(root, &extra);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while agent_state(&config, "2001").is_empty() {
-        assert!(Instant::now() < deadline, "pbx agents never answered");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let target = format!("127.0.0.1:{port}");
+    let (config, target) = (&srv.config, srv.target());
     // 2001 logs in first (longest idle) but its console never answers.
     assert!(admin(&config, &["agents", "login", "2001"]).status.success());
     std::thread::sleep(Duration::from_millis(50));
@@ -306,16 +355,12 @@ fn an_offer_that_rings_unanswered_moves_on_to_the_next_agent() {
             .unwrap(),
     );
     wait_registered(&config, "2001@127.0.0.1", root);
-    let log = std::fs::File::create(root.join("bob.log")).unwrap();
-    let mut answering = Kill(
-        pbx()
-            .args(["phone", "--user", "2002", "--password", "2002-pw", "--server", &target])
-            .args(["answer", "--duration", "2s", "--wait", "20s"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
+    let mut answering = phone(
+        root,
+        &target,
+        "2002",
+        &["answer", "--duration", "2s", "--wait", "20s"],
+        "bob.log",
     );
     wait_registered(&config, "2002@127.0.0.1", root);
     let caller = pbx()
@@ -334,8 +379,7 @@ fn an_offer_that_rings_unanswered_moves_on_to_the_next_agent() {
     );
     let silent = std::fs::read_to_string(root.join("silent.log")).unwrap_or_default();
     assert!(silent.contains("incoming call"), "2001 rang first:\n{silent}");
-    std::thread::sleep(Duration::from_millis(500));
-    let stats = stdout(&admin(&config, &["queues", "stats", "support"]));
+    let stats = stats_showing(&config, "answered\t1\n");
     assert!(stats.contains("answered\t1\n"), "{stats}");
 }
 
@@ -343,28 +387,19 @@ fn an_offer_that_rings_unanswered_moves_on_to_the_next_agent() {
 fn a_caller_past_max_wait_overflows_to_the_extension() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let extra = format!(
-        "[calls]\nengine = \"b2bua\"\n[media]\nanchor = \"always\"\n[metrics]\nlisten = \"{metrics}\"\n\
-         [[dialplan]]\nextension = \"600\"\ntype = \"queue\"\nqueue = \"support\"\n\
-         [[queues]]\nname = \"support\"\nlimits = {{ max_wait_s = 2, overflow = \"extension:2002\" }}\n"
+    let srv = QueueServer::start(
+        root,
+        "[[dialplan]]\nextension = \"600\"\ntype = \"queue\"\nqueue = \"support\"\n\
+         [[queues]]\nname = \"support\"\nlimits = { max_wait_s = 2, overflow = \"extension:2002\" }\n",
+        None,
     );
-    let (_server, port, config) = start_server_with(root, &extra);
-    let target = format!("127.0.0.1:{port}");
-    std::thread::sleep(Duration::from_millis(500));
-    let log = std::fs::File::create(root.join("bob.log")).unwrap();
-    let mut backup = Kill(
-        pbx()
-            .args(["phone", "--user", "2002", "--password", "2002-pw", "--server", &target])
-            .args(["answer", "--duration", "2s", "--wait", "20s"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
+    let (config, target) = (&srv.config, srv.target());
+    let mut backup = phone(
+        root,
+        &target,
+        "2002",
+        &["answer", "--duration", "2s", "--wait", "20s"],
+        "bob.log",
     );
     wait_registered(&config, "2002@127.0.0.1", root);
     let started = Instant::now();
@@ -382,9 +417,15 @@ fn a_caller_past_max_wait_overflows_to_the_extension() {
         started.elapsed() < Duration::from_secs(8),
         "the backup hung up after its 2 s, ending the call"
     );
-    std::thread::sleep(Duration::from_millis(500));
-    let stats = stdout(&admin(&config, &["queues", "stats", "support"]));
+    let stats = stats_showing(&config, "overflowed\t1\n");
     assert!(stats.contains("overflowed\t1\n"), "{stats}");
-    let cdr = stdout(&admin(&config, &["cdr", "--csv"]));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let cdr = loop {
+        let text = stdout(&admin(config, &["cdr", "--csv"]));
+        if text.lines().count() >= 2 || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     assert!(cdr.lines().nth(1).is_some_and(|r| r.contains("ANSWERED")), "{cdr}");
 }
