@@ -127,9 +127,7 @@ fn main() -> ExitCode {
         Command::Registrations => commands::registrations::run(cli.config.as_deref()),
         Command::Cdr(args) => commands::cdr::run(cli.config.as_deref(), args),
         Command::Calls { action } => commands::calls::run(cli.config.as_deref(), action),
-        Command::Recordings { action } => {
-            commands::recordings::run(cli.config.as_deref(), action)
-        }
+        Command::Recordings { action } => commands::recordings::run(cli.config.as_deref(), action),
         Command::Trunks => commands::trunks::run(cli.config.as_deref()),
         Command::Agents { action } => commands::queues::run_agents(cli.config.as_deref(), action),
         Command::Queues { action } => commands::queues::run_queues(cli.config.as_deref(), action),

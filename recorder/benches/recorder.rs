@@ -8,12 +8,23 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use recorder::{CallId, Parties, Recorder, SampleRate, Side, SpoolConfig, StartRequest, Timestamp};
 
 fn request(id: String, now: Instant) -> StartRequest {
-    StartRequest { call_id: CallId::new(id).unwrap(), parties: Parties::default(), sample_rate: SampleRate::Hz8000, started_at: chrono::Utc::now(), now }
+    StartRequest {
+        call_id: CallId::new(id).unwrap(),
+        parties: Parties::default(),
+        sample_rate: SampleRate::Hz8000,
+        started_at: chrono::Utc::now(),
+        now,
+    }
 }
 
 fn push_only(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let (rec, _) = Recorder::open(SpoolConfig { dir: dir.path().into(), queue_frames: 1 << 20, ..SpoolConfig::default() }).unwrap();
+    let (rec, _) = Recorder::open(SpoolConfig {
+        dir: dir.path().into(),
+        queue_frames: 1 << 20,
+        ..SpoolConfig::default()
+    })
+    .unwrap();
     let t0 = Instant::now();
     let tap = rec.start(request("bench-push".into(), t0)).unwrap();
     let pcm = [100i16; 160];
@@ -45,9 +56,16 @@ fn writer_path(c: &mut Criterion) {
             for _ in 0..iters {
                 round += 1;
                 let dir = tempfile::tempdir().unwrap();
-                let (rec, _) = Recorder::open(SpoolConfig { dir: dir.path().into(), queue_frames: 1 << 16, ..SpoolConfig::default() }).unwrap();
+                let (rec, _) = Recorder::open(SpoolConfig {
+                    dir: dir.path().into(),
+                    queue_frames: 1 << 16,
+                    ..SpoolConfig::default()
+                })
+                .unwrap();
                 let t0 = Instant::now();
-                let taps: Vec<_> = (0..CALLS).map(|i| rec.start(request(format!("f{round}-{i}"), t0)).unwrap()).collect();
+                let taps: Vec<_> = (0..CALLS)
+                    .map(|i| rec.start(request(format!("f{round}-{i}"), t0)).unwrap())
+                    .collect();
                 let pcm = [100i16; 160];
                 let before = rec.metrics().frames_written;
                 let start = Instant::now();
@@ -72,9 +90,16 @@ fn writer_path(c: &mut Criterion) {
         b.iter(|| {
             round += 1;
             let dir = tempfile::tempdir().unwrap();
-            let (rec, _) = Recorder::open(SpoolConfig { dir: dir.path().into(), queue_frames: 1 << 16, ..SpoolConfig::default() }).unwrap();
+            let (rec, _) = Recorder::open(SpoolConfig {
+                dir: dir.path().into(),
+                queue_frames: 1 << 16,
+                ..SpoolConfig::default()
+            })
+            .unwrap();
             let t0 = Instant::now();
-            let taps: Vec<_> = (0..CALLS).map(|i| rec.start(request(format!("b{round}-{i}"), t0)).unwrap()).collect();
+            let taps: Vec<_> = (0..CALLS)
+                .map(|i| rec.start(request(format!("b{round}-{i}"), t0)).unwrap())
+                .collect();
             let pcm = [100i16; 160];
             for f in 0..FRAMES {
                 for tap in &taps {

@@ -26,13 +26,21 @@ use recorder::{CallId, Parties, Recorder, RelayRecording, SampleRate, SpoolConfi
 /// CPU seconds of this process's threads whose name starts with `prefix`.
 fn cpu_seconds(prefix: &str) -> f64 {
     let mut total = 0.0;
-    for t in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+    for t in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
         if !comm.trim().starts_with(prefix) {
             continue;
         }
         let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
-        let f: Vec<&str> = stat.rsplit_once(')').map_or("", |x| x.1).split_whitespace().collect();
+        let f: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |x| x.1)
+            .split_whitespace()
+            .collect();
         let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
         total += (tick(11) + tick(12)) / 100.0;
     }
@@ -42,23 +50,44 @@ fn cpu_seconds(prefix: &str) -> f64 {
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let arg = |i: usize, d: u64| args.get(i).and_then(|v| v.parse().ok()).unwrap_or(d);
-    let (calls, secs, base, threads) = (arg(1, 1000) as usize, arg(2, 10).min(120), arg(3, 20000) as u16, arg(4, 1) as usize);
+    let (calls, secs, base, threads) = (
+        arg(1, 1000) as usize,
+        arg(2, 10).min(120),
+        arg(3, 20000) as u16,
+        arg(4, 1) as usize,
+    );
     let record = args.get(5).is_none_or(|m| m != "plain");
     let queue_frames = arg(6, SpoolConfig::default().queue_frames as u64) as usize;
     let cfg = DriverConfig {
         port_min: base,
         port_max: base + (calls as u16) * 4 + 16 * threads as u16,
-        relay: RelayConfig { inactivity_timeout: Duration::from_secs(60), ..RelayConfig::default() },
+        relay: RelayConfig {
+            inactivity_timeout: Duration::from_secs(60),
+            ..RelayConfig::default()
+        },
         ..DriverConfig::default()
     };
     let relay = RelayPool::spawn(cfg, threads)?;
     let spool = tempfile::tempdir()?;
-    let (rec, _) = Recorder::open(SpoolConfig { dir: spool.path().into(), queue_frames, ..SpoolConfig::default() })?;
+    let (rec, _) = Recorder::open(SpoolConfig {
+        dir: spool.path().into(),
+        queue_frames,
+        ..SpoolConfig::default()
+    })?;
     let mut eps = Vec::with_capacity(calls);
     let mut recordings = Vec::with_capacity(calls);
     for i in 0..calls {
-        let (a, b) = (UdpSocket::bind("127.0.0.1:0")?, UdpSocket::bind("127.0.0.1:0")?);
-        let leg = |s: &UdpSocket| -> anyhow::Result<LegConfig> { Ok(LegConfig { remote_rtp: Some(s.local_addr()?), remote_rtcp: None, rtcp_mux: true }) };
+        let (a, b) = (
+            UdpSocket::bind("127.0.0.1:0")?,
+            UdpSocket::bind("127.0.0.1:0")?,
+        );
+        let leg = |s: &UdpSocket| -> anyhow::Result<LegConfig> {
+            Ok(LegConfig {
+                remote_rtp: Some(s.local_addr()?),
+                remote_rtcp: None,
+                rtcp_mux: true,
+            })
+        };
         let id = SessionId(i as u64);
         let ports = relay.open_sync(id, leg(&a)?, leg(&b)?, Duration::from_secs(5))?;
         if record {
@@ -70,7 +99,10 @@ fn main() -> anyhow::Result<()> {
                 now: Instant::now(),
             };
             let r = Arc::new(RelayRecording::new(rec.start(req)?, Leg::A));
-            relay.send(Command::Record { id, sink: r.clone() });
+            relay.send(Command::Record {
+                id,
+                sink: r.clone(),
+            });
             recordings.push(r);
         }
         a.set_nonblocking(true)?;
@@ -87,13 +119,21 @@ fn main() -> anyhow::Result<()> {
     let per_slot = calls.div_ceil(SLOTS).max(1);
     while Instant::now() < stop_at {
         for (slot, chunk) in eps.chunks(per_slot).enumerate() {
-            if let Some(d) = (next + Duration::from_millis(slot as u64)).checked_duration_since(Instant::now()) {
+            if let Some(d) =
+                (next + Duration::from_millis(slot as u64)).checked_duration_since(Instant::now())
+            {
                 std::thread::sleep(d);
             }
             for (j, (a, b, ra, rb)) in chunk.iter().enumerate() {
                 let i = (slot * per_slot + j) as u32;
                 for (sock, to, ssrc, byte) in [(a, ra, 2 * i, 0x10u8), (b, rb, 2 * i + 1, 0x90)] {
-                    let h = RtpHeader { marker: false, payload_type: PayloadType::PCMU, sequence: seq, timestamp: u32::from(seq) * 160, ssrc: Ssrc(ssrc) };
+                    let h = RtpHeader {
+                        marker: false,
+                        payload_type: PayloadType::PCMU,
+                        sequence: seq,
+                        timestamp: u32::from(seq) * 160,
+                        ssrc: Ssrc(ssrc),
+                    };
                     let n = h.write(&[byte.wrapping_add(seq as u8 & 7); 160], &mut pkt)?;
                     if sock.send_to(&pkt[..n], to).is_ok() {
                         sent += 1;
@@ -116,7 +156,9 @@ fn main() -> anyhow::Result<()> {
         }
         let deadline = Instant::now() + Duration::from_secs(30);
         while stopped < calls && Instant::now() < deadline {
-            if let Ok(RelayEvent::RecordStopped { stats, .. }) = relay.events.recv_timeout(Duration::from_secs(1)) {
+            if let Ok(RelayEvent::RecordStopped { stats, .. }) =
+                relay.events.recv_timeout(Duration::from_secs(1))
+            {
                 stopped += 1;
                 tap.frames += stats.frames;
                 tap.dropped += stats.dropped;
@@ -134,9 +176,21 @@ fn main() -> anyhow::Result<()> {
     let metrics_live = rec.metrics();
     rec.shutdown();
     let close_s = closing.elapsed().as_secs_f64();
-    let spooled: u64 = std::fs::read_dir(spool.path())?.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum();
-    println!("mode={} threads={threads} calls={calls} wall={wall:.1}s sent={sent} pps={:.0}", if record { "record" } else { "plain" }, sent as f64 / wall);
-    println!("relay threads cpu={relay_cpu:.2}s ({:.1}% of one core) => {:.2} us/packet", 100.0 * relay_cpu / wall, 1e6 * relay_cpu / sent.max(1) as f64);
+    let spooled: u64 = std::fs::read_dir(spool.path())?
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    println!(
+        "mode={} threads={threads} calls={calls} wall={wall:.1}s sent={sent} pps={:.0}",
+        if record { "record" } else { "plain" },
+        sent as f64 / wall
+    );
+    println!(
+        "relay threads cpu={relay_cpu:.2}s ({:.1}% of one core) => {:.2} us/packet",
+        100.0 * relay_cpu / wall,
+        1e6 * relay_cpu / sent.max(1) as f64
+    );
     if record {
         println!(
             "tap: sessions stopped={stopped}/{calls} frames={} dropped={} not_decoded={} lost_before_tap={}",

@@ -45,22 +45,32 @@ impl RangeReply {
 /// the full body (allowed by RFC 9110 §14.2), a syntactically broken header is
 /// ignored the same way, and a range past the end is 416.
 pub fn parse_range(header: Option<&str>, len: u64) -> RangeReply {
-    let Some(h) = header.map(str::trim) else { return RangeReply::Full };
-    let Some(spec) = h.strip_prefix("bytes=") else { return RangeReply::Full };
+    let Some(h) = header.map(str::trim) else {
+        return RangeReply::Full;
+    };
+    let Some(spec) = h.strip_prefix("bytes=") else {
+        return RangeReply::Full;
+    };
     if spec.contains(',') {
         return RangeReply::Full;
     }
-    let Some((a, b)) = spec.trim().split_once('-') else { return RangeReply::Full };
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return RangeReply::Full;
+    };
     let (a, b) = (a.trim(), b.trim());
     if a.is_empty() {
         // Suffix: the last N bytes.
-        let Ok(n) = b.parse::<u64>() else { return RangeReply::Full };
+        let Ok(n) = b.parse::<u64>() else {
+            return RangeReply::Full;
+        };
         if n == 0 || len == 0 {
             return RangeReply::Unsatisfiable;
         }
         return RangeReply::Partial(len.saturating_sub(n)..len);
     }
-    let Ok(start) = a.parse::<u64>() else { return RangeReply::Full };
+    let Ok(start) = a.parse::<u64>() else {
+        return RangeReply::Full;
+    };
     let end = if b.is_empty() {
         len
     } else {
@@ -105,9 +115,17 @@ pub enum LinkError {
 }
 
 /// Checks a token from [`sign`] in constant time.
-pub fn verify_link(key: &[u8], id: &CallId, expires_unix: i64, token: &str, now: DateTime<Utc>) -> Result<(), LinkError> {
+pub fn verify_link(
+    key: &[u8],
+    id: &CallId,
+    expires_unix: i64,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<(), LinkError> {
     let sig = hex::decode(token).map_err(|_| LinkError::BadSignature)?;
-    mac(key, id, expires_unix).verify_slice(&sig).map_err(|_| LinkError::BadSignature)?;
+    mac(key, id, expires_unix)
+        .verify_slice(&sig)
+        .map_err(|_| LinkError::BadSignature)?;
     if now.timestamp() > expires_unix {
         return Err(LinkError::Expired);
     }
@@ -119,12 +137,18 @@ pub fn verify_link(key: &[u8], id: &CallId, expires_unix: i64, token: &str, now:
 pub fn list(index: &Index, spool: &Spool, f: &ListFilter) -> Result<Vec<IndexEntry>> {
     let mut out = index.list(f)?;
     for m in spool.list()? {
-        let in_range = f.from.is_none_or(|t| m.started_at >= t) && f.to.is_none_or(|t| m.started_at < t) && f.call_id.as_ref().is_none_or(|id| *id == m.call_id);
+        let in_range = f.from.is_none_or(|t| m.started_at >= t)
+            && f.to.is_none_or(|t| m.started_at < t)
+            && f.call_id.as_ref().is_none_or(|id| *id == m.call_id);
         if !in_range {
             continue;
         }
         out.retain(|e| e.meta.call_id != m.call_id);
-        out.push(IndexEntry { state: m.state, key: m.upload.key.clone(), meta: m });
+        out.push(IndexEntry {
+            state: m.state,
+            key: m.upload.key.clone(),
+            meta: m,
+        });
     }
     out.sort_by_key(|e| std::cmp::Reverse(e.meta.started_at));
     out.truncate(f.limit.unwrap_or(1000) as usize);
@@ -143,49 +167,89 @@ pub struct Body {
 
 impl std::fmt::Debug for Body {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Body").field("len", &self.len).field("reply", &self.reply).finish_non_exhaustive()
+        f.debug_struct("Body")
+            .field("len", &self.len)
+            .field("reply", &self.reply)
+            .finish_non_exhaustive()
     }
 }
 
 /// Opens `id`'s recording from the spool (while it is there) or the store,
 /// honouring a `Range` header. [`Error::NotFound`] when neither has it.
-pub async fn fetch(index: &Index, spool: &Spool, store: &Store, id: &CallId, range: Option<&str>) -> Result<Body> {
+pub async fn fetch(
+    index: &Index,
+    spool: &Spool,
+    store: &Store,
+    id: &CallId,
+    range: Option<&str>,
+) -> Result<Body> {
     let local = spool.wav_path(id);
     if let Ok(md) = tokio::fs::metadata(&local).await {
-        let recording = crate::Metadata::load(&spool.meta_path(id)).is_ok_and(|m| m.state == RecordingState::Recording);
+        let recording = crate::Metadata::load(&spool.meta_path(id))
+            .is_ok_and(|m| m.state == RecordingState::Recording);
         if !recording {
             return fetch_local(local, md.len(), range).await;
         }
     }
-    let entry = index.get(id)?.ok_or_else(|| Error::NotFound(id.to_string()))?;
-    let key = entry.key.filter(|_| entry.state == RecordingState::Uploaded).ok_or_else(|| Error::NotFound(id.to_string()))?;
+    let entry = index
+        .get(id)?
+        .ok_or_else(|| Error::NotFound(id.to_string()))?;
+    let key = entry
+        .key
+        .filter(|_| entry.state == RecordingState::Uploaded)
+        .ok_or_else(|| Error::NotFound(id.to_string()))?;
     let path = object_store::path::Path::from(key);
     let os: &dyn ObjectStore = store.object_store().as_ref();
     let head = os.head(&path).await?;
     let reply = parse_range(range, head.size);
     let stream = match &reply {
         RangeReply::Unsatisfiable => futures::stream::empty().boxed(),
-        RangeReply::Full => os.get_opts(&path, GetOptions::default()).await?.into_stream().map(|r| r.map_err(Error::from)).boxed(),
+        RangeReply::Full => os
+            .get_opts(&path, GetOptions::default())
+            .await?
+            .into_stream()
+            .map(|r| r.map_err(Error::from))
+            .boxed(),
         RangeReply::Partial(r) => os
-            .get_opts(&path, GetOptions { range: Some(GetRange::Bounded(r.clone())), ..GetOptions::default() })
+            .get_opts(
+                &path,
+                GetOptions {
+                    range: Some(GetRange::Bounded(r.clone())),
+                    ..GetOptions::default()
+                },
+            )
             .await?
             .into_stream()
             .map(|r| r.map_err(Error::from))
             .boxed(),
     };
-    Ok(Body { len: head.size, reply, stream })
+    Ok(Body {
+        len: head.size,
+        reply,
+        stream,
+    })
 }
 
 async fn fetch_local(path: std::path::PathBuf, len: u64, range: Option<&str>) -> Result<Body> {
     use tokio::io::{AsyncReadExt, AsyncSeekExt};
     let reply = parse_range(range, len);
     let r = match &reply {
-        RangeReply::Unsatisfiable => return Ok(Body { len, reply, stream: futures::stream::empty().boxed() }),
+        RangeReply::Unsatisfiable => {
+            return Ok(Body {
+                len,
+                reply,
+                stream: futures::stream::empty().boxed(),
+            })
+        }
         RangeReply::Full => 0..len,
         RangeReply::Partial(r) => r.clone(),
     };
-    let mut f = tokio::fs::File::open(&path).await.map_err(|e| Error::io("open", &path, e))?;
-    f.seek(std::io::SeekFrom::Start(r.start)).await.map_err(|e| Error::io("seek", &path, e))?;
+    let mut f = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| Error::io("open", &path, e))?;
+    f.seek(std::io::SeekFrom::Start(r.start))
+        .await
+        .map_err(|e| Error::io("seek", &path, e))?;
     let left = r.end - r.start;
     let stream = futures::stream::unfold((f, left, path), |(mut f, left, path)| async move {
         if left == 0 {
@@ -233,9 +297,18 @@ mod tests {
         assert_eq!(parse_range(Some("bytes=0-1,5-6"), 100), Full);
         assert_eq!(parse_range(Some("items=0-1"), 100), Full);
         assert_eq!(parse_range(Some("bytes=x-y"), 100), Full);
-        assert_eq!(parse_range(Some("bytes=18446744073709551615-18446744073709551615"), 100), Unsatisfiable);
-        assert_eq!(Partial(0..10).content_range(100).as_deref(), Some("bytes 0-9/100"));
-        assert_eq!(Unsatisfiable.content_range(100).as_deref(), Some("bytes */100"));
+        assert_eq!(
+            parse_range(Some("bytes=18446744073709551615-18446744073709551615"), 100),
+            Unsatisfiable
+        );
+        assert_eq!(
+            Partial(0..10).content_range(100).as_deref(),
+            Some("bytes 0-9/100")
+        );
+        assert_eq!(
+            Unsatisfiable.content_range(100).as_deref(),
+            Some("bytes */100")
+        );
     }
 
     #[test]
@@ -244,11 +317,41 @@ mod tests {
         let t = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let exp = t + chrono::Duration::minutes(10);
         let tok = sign(b"secret", &id, exp);
-        assert_eq!(verify_link(b"secret", &id, exp.timestamp(), &tok, t), Ok(()));
-        assert_eq!(verify_link(b"secret", &id, exp.timestamp(), &tok, exp + chrono::Duration::seconds(1)), Err(LinkError::Expired));
-        assert_eq!(verify_link(b"other", &id, exp.timestamp(), &tok, t), Err(LinkError::BadSignature));
-        assert_eq!(verify_link(b"secret", &CallId::new("c2").unwrap(), exp.timestamp(), &tok, t), Err(LinkError::BadSignature));
-        assert_eq!(verify_link(b"secret", &id, exp.timestamp() + 1, &tok, t), Err(LinkError::BadSignature));
-        assert_eq!(verify_link(b"secret", &id, exp.timestamp(), "zz", t), Err(LinkError::BadSignature));
+        assert_eq!(
+            verify_link(b"secret", &id, exp.timestamp(), &tok, t),
+            Ok(())
+        );
+        assert_eq!(
+            verify_link(
+                b"secret",
+                &id,
+                exp.timestamp(),
+                &tok,
+                exp + chrono::Duration::seconds(1)
+            ),
+            Err(LinkError::Expired)
+        );
+        assert_eq!(
+            verify_link(b"other", &id, exp.timestamp(), &tok, t),
+            Err(LinkError::BadSignature)
+        );
+        assert_eq!(
+            verify_link(
+                b"secret",
+                &CallId::new("c2").unwrap(),
+                exp.timestamp(),
+                &tok,
+                t
+            ),
+            Err(LinkError::BadSignature)
+        );
+        assert_eq!(
+            verify_link(b"secret", &id, exp.timestamp() + 1, &tok, t),
+            Err(LinkError::BadSignature)
+        );
+        assert_eq!(
+            verify_link(b"secret", &id, exp.timestamp(), "zz", t),
+            Err(LinkError::BadSignature)
+        );
     }
 }

@@ -41,7 +41,10 @@ pub(crate) fn place(own_end: u64, end: u64, raw: u64, len: usize, tol: u64) -> O
         skip += end - start;
         start = end;
     }
-    (skip < len as u64).then_some(Placement { start, skip: skip as usize })
+    (skip < len as u64).then_some(Placement {
+        start,
+        skip: skip as usize,
+    })
 }
 
 /// The two sides' pending samples from `written` on.
@@ -59,7 +62,10 @@ const PAD_CHUNK: u64 = 8000;
 
 impl Interleaver {
     pub(crate) fn new(max_lag: u64) -> Self {
-        Self { max_lag: max_lag.max(1), ..Self::default() }
+        Self {
+            max_lag: max_lag.max(1),
+            ..Self::default()
+        }
     }
 
     /// Samples (per channel) already handed out.
@@ -98,7 +104,11 @@ impl Interleaver {
 
     /// Hands out what is complete; with `all`, pads the shorter side and hands
     /// out everything (the recording's end).
-    pub(crate) fn drain<E>(&mut self, all: bool, sink: &mut impl FnMut(&[i16]) -> Result<(), E>) -> Result<(), E> {
+    pub(crate) fn drain<E>(
+        &mut self,
+        all: bool,
+        sink: &mut impl FnMut(&[i16]) -> Result<(), E>,
+    ) -> Result<(), E> {
         let (e0, e1) = (self.end(0), self.end(1));
         let hi = e0.max(e1);
         let mut ready = e0.min(e1);
@@ -135,18 +145,54 @@ mod tests {
     #[test]
     fn placement_rules() {
         // Within tolerance: snapped to the end.
-        assert_eq!(place(160, 0, 200, 160, 480), Some(Placement { start: 160, skip: 0 }));
-        assert_eq!(place(160, 0, 100, 160, 480), Some(Placement { start: 160, skip: 0 }));
+        assert_eq!(
+            place(160, 0, 200, 160, 480),
+            Some(Placement {
+                start: 160,
+                skip: 0
+            })
+        );
+        assert_eq!(
+            place(160, 0, 100, 160, 480),
+            Some(Placement {
+                start: 160,
+                skip: 0
+            })
+        );
         // Beyond: a gap.
-        assert_eq!(place(160, 0, 1000, 160, 480), Some(Placement { start: 1000, skip: 0 }));
+        assert_eq!(
+            place(160, 0, 1000, 160, 480),
+            Some(Placement {
+                start: 1000,
+                skip: 0
+            })
+        );
         // Exact (tol 0) overlap trimmed.
-        assert_eq!(place(320, 0, 160, 320, 0), Some(Placement { start: 320, skip: 160 }));
+        assert_eq!(
+            place(320, 0, 160, 320, 0),
+            Some(Placement {
+                start: 320,
+                skip: 160
+            })
+        );
         // Entirely old.
         assert_eq!(place(320, 0, 0, 160, 0), None);
         // Before silence the other side forced in: cut, not snapped.
-        assert_eq!(place(0, 500, 400, 160, 0), Some(Placement { start: 500, skip: 100 }));
+        assert_eq!(
+            place(0, 500, 400, 160, 0),
+            Some(Placement {
+                start: 500,
+                skip: 100
+            })
+        );
         assert_eq!(place(0, 500, 100, 160, 0), None);
-        assert_eq!(place(300, 780, 740, 160, 480), Some(Placement { start: 780, skip: 40 }));
+        assert_eq!(
+            place(300, 780, 740, 160, 480),
+            Some(Placement {
+                start: 780,
+                skip: 40
+            })
+        );
     }
 
     fn collect(il: &mut Interleaver, side: usize, at: u64, v: i16, n: usize, out: &mut Vec<i16>) {
@@ -185,7 +231,13 @@ mod tests {
         assert!(out.chunks(2).all(|c| c == [7, 0]));
         // A right frame older than the frontier is cut.
         let p = place(0, il.end(1), 150, 100, 0).unwrap();
-        assert_eq!(p, Placement { start: 200, skip: 50 });
+        assert_eq!(
+            p,
+            Placement {
+                start: 200,
+                skip: 50
+            }
+        );
         il.drain(true, &mut |b: &[i16]| {
             out.extend_from_slice(b);
             Ok::<_, ()>(())

@@ -24,7 +24,10 @@ impl Config {
 }
 
 fn bad(key: &'static str, reason: impl Into<String>) -> Error {
-    Error::Config { key, reason: reason.into() }
+    Error::Config {
+        key,
+        reason: reason.into(),
+    }
 }
 
 /// The spool directory and the writer thread.
@@ -71,7 +74,10 @@ impl SpoolConfig {
             return Err(bad("spool.dir", "empty"));
         }
         if !(16..=1 << 22).contains(&self.queue_frames) {
-            return Err(bad("spool.queue_frames", format!("{} not in 16..=4194304", self.queue_frames)));
+            return Err(bad(
+                "spool.queue_frames",
+                format!("{} not in 16..=4194304", self.queue_frames),
+            ));
         }
         if self.jitter_tolerance > Duration::from_secs(2) {
             return Err(bad("spool.jitter_tolerance", "more than 2 s"));
@@ -104,7 +110,9 @@ pub enum StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self::Local { root: PathBuf::from("data/recordings") }
+        Self::Local {
+            root: PathBuf::from("data/recordings"),
+        }
     }
 }
 
@@ -194,30 +202,57 @@ impl UploadConfig {
     /// Checks ranges and the store's fields.
     pub fn validate(&self) -> Result<()> {
         match &self.store {
-            StoreConfig::Local { root } if root.as_os_str().is_empty() => return Err(bad("upload.store.root", "empty")),
+            StoreConfig::Local { root } if root.as_os_str().is_empty() => {
+                return Err(bad("upload.store.root", "empty"))
+            }
             StoreConfig::Local { .. } => {}
             StoreConfig::S3(s3) => {
                 let b = &s3.bucket;
-                if b.len() < 3 || b.len() > 63 || !b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.') {
-                    return Err(bad("upload.s3.bucket", format!("{b:?} is not a valid bucket name")));
+                if b.len() < 3
+                    || b.len() > 63
+                    || !b.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'
+                    })
+                {
+                    return Err(bad(
+                        "upload.s3.bucket",
+                        format!("{b:?} is not a valid bucket name"),
+                    ));
                 }
                 if let Some(ep) = &s3.endpoint {
                     let http = ep.starts_with("http://");
                     if !http && !ep.starts_with("https://") {
-                        return Err(bad("upload.s3.endpoint", format!("{ep:?} is not an http(s) URL")));
+                        return Err(bad(
+                            "upload.s3.endpoint",
+                            format!("{ep:?} is not an http(s) URL"),
+                        ));
                     }
                     if http && !s3.allow_http && !crate::store::is_loopback_url(ep) {
-                        return Err(bad("upload.s3.endpoint", "http:// to a non-loopback host needs allow_http"));
+                        return Err(bad(
+                            "upload.s3.endpoint",
+                            "http:// to a non-loopback host needs allow_http",
+                        ));
                     }
                 }
                 if s3.access_key_id.is_some() != s3.secret_access_key.is_some() {
-                    return Err(bad("upload.s3.secret_access_key", "access key id and secret must be set together"));
+                    return Err(bad(
+                        "upload.s3.secret_access_key",
+                        "access key id and secret must be set together",
+                    ));
                 }
             }
         }
         if let Some(p) = &self.prefix {
-            if p.is_empty() || p.starts_with('/') || p.ends_with('/') || p.contains("//") || p.split('/').any(|s| s == "." || s == "..") {
-                return Err(bad("upload.prefix", format!("{p:?}: non-empty path segments without leading/trailing '/'")));
+            if p.is_empty()
+                || p.starts_with('/')
+                || p.ends_with('/')
+                || p.contains("//")
+                || p.split('/').any(|s| s == "." || s == "..")
+            {
+                return Err(bad(
+                    "upload.prefix",
+                    format!("{p:?}: non-empty path segments without leading/trailing '/'"),
+                ));
             }
         }
         if self.part_size < 5 << 20 {
@@ -227,13 +262,19 @@ impl UploadConfig {
             return Err(bad("upload.multipart_threshold", "smaller than part_size"));
         }
         if self.backoff_base.is_zero() || self.backoff_max < self.backoff_base {
-            return Err(bad("upload.backoff_max", "backoff_base must be > 0 and ≤ backoff_max"));
+            return Err(bad(
+                "upload.backoff_max",
+                "backoff_base must be > 0 and ≤ backoff_max",
+            ));
         }
         if !(1..=64).contains(&self.concurrency) {
             return Err(bad("upload.concurrency", "not in 1..=64"));
         }
         if self.scan_interval.is_zero() || self.attempt_timeout.is_zero() {
-            return Err(bad("upload.scan_interval", "scan_interval and attempt_timeout must be > 0"));
+            return Err(bad(
+                "upload.scan_interval",
+                "scan_interval and attempt_timeout must be > 0",
+            ));
         }
         Ok(())
     }
@@ -258,11 +299,22 @@ mod tests {
         c.spool.queue_frames = 1;
         assert_eq!(key(&c), "spool.queue_frames");
         let mut c = Config::default();
-        c.upload.store = StoreConfig::S3(S3Config { bucket: "Bad_Bucket".into(), ..S3Config::default() });
+        c.upload.store = StoreConfig::S3(S3Config {
+            bucket: "Bad_Bucket".into(),
+            ..S3Config::default()
+        });
         assert_eq!(key(&c), "upload.s3.bucket");
-        c.upload.store = StoreConfig::S3(S3Config { bucket: "rec".into(), endpoint: Some("http://s3.example.com".into()), ..S3Config::default() });
+        c.upload.store = StoreConfig::S3(S3Config {
+            bucket: "rec".into(),
+            endpoint: Some("http://s3.example.com".into()),
+            ..S3Config::default()
+        });
         assert_eq!(key(&c), "upload.s3.endpoint");
-        c.upload.store = StoreConfig::S3(S3Config { bucket: "rec".into(), endpoint: Some("http://127.0.0.1:8333".into()), ..S3Config::default() });
+        c.upload.store = StoreConfig::S3(S3Config {
+            bucket: "rec".into(),
+            endpoint: Some("http://127.0.0.1:8333".into()),
+            ..S3Config::default()
+        });
         c.validate().unwrap();
         c.upload.prefix = Some("/acme".into());
         assert_eq!(key(&c), "upload.prefix");

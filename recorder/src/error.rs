@@ -10,7 +10,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// A call id that cannot name a file or an object key.
-    #[error("invalid call id {0:?}: 1..=128 characters of [A-Za-z0-9._@+~-], not starting with '.'")]
+    #[error(
+        "invalid call id {0:?}: 1..=128 characters of [A-Za-z0-9._@+~-], not starting with '.'"
+    )]
     InvalidCallId(String),
     /// A sample rate other than 8000 or 16000 Hz.
     #[error("unsupported sample rate {0} Hz (8000 or 16000)")]
@@ -117,18 +119,27 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io { op, path: path.into(), source }
+        Self::Io {
+            op,
+            path: path.into(),
+            source,
+        }
     }
 
     /// True when the cause is a full disk or a file-size limit (ENOSPC, EDQUOT, EFBIG).
     pub fn is_disk_full(&self) -> bool {
         let io = match self {
             Self::Io { source, .. } => Some(source),
-            Self::Wav { source: hound::Error::IoError(e), .. } => Some(e),
+            Self::Wav {
+                source: hound::Error::IoError(e),
+                ..
+            } => Some(e),
             _ => None,
         };
-        io.and_then(std::io::Error::raw_os_error)
-            .is_some_and(|c| c == rustix::io::Errno::NOSPC.raw_os_error() || c == rustix::io::Errno::DQUOT.raw_os_error() || c == rustix::io::Errno::FBIG.raw_os_error())
-            || matches!(self, Self::SpoolFull { .. })
+        io.and_then(std::io::Error::raw_os_error).is_some_and(|c| {
+            c == rustix::io::Errno::NOSPC.raw_os_error()
+                || c == rustix::io::Errno::DQUOT.raw_os_error()
+                || c == rustix::io::Errno::FBIG.raw_os_error()
+        }) || matches!(self, Self::SpoolFull { .. })
     }
 }

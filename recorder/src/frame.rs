@@ -35,7 +35,12 @@ impl Frame {
         let len = pcm.len().min(MAX_FRAME_SAMPLES);
         let mut samples = [0i16; MAX_FRAME_SAMPLES];
         samples[..len].copy_from_slice(&pcm[..len]);
-        Self { side, at, len: len as u16, samples }
+        Self {
+            side,
+            at,
+            len: len as u16,
+            samples,
+        }
     }
 
     /// The samples.

@@ -33,7 +33,10 @@ impl CallId {
     /// original are appended so distinct inputs stay distinct.
     pub fn sanitized(s: &str) -> Self {
         use sha2::{Digest, Sha256};
-        let mut out: String = s.chars().map(|c| if allowed(c) { c } else { '_' }).collect();
+        let mut out: String = s
+            .chars()
+            .map(|c| if allowed(c) { c } else { '_' })
+            .collect();
         if out.starts_with('.') {
             out.replace_range(0..1, "_");
         }
@@ -137,7 +140,10 @@ mod tests {
     fn call_ids() {
         assert!(CallId::new("a84b4c76e66710@pc33.example.com").is_ok());
         for bad in ["", ".hidden", "a/b", "a b", &"x".repeat(129)] {
-            assert!(matches!(CallId::new(bad), Err(Error::InvalidCallId(_))), "{bad:?}");
+            assert!(
+                matches!(CallId::new(bad), Err(Error::InvalidCallId(_))),
+                "{bad:?}"
+            );
         }
         let s = CallId::sanitized("abc/../def");
         assert!(CallId::new(s.as_str()).is_ok());

@@ -77,7 +77,10 @@ CREATE TABLE IF NOT EXISTS learn (
 ";
 
 fn sidecar_err(e: serde_json::Error) -> Error {
-    Error::Sidecar { path: "index".into(), source: e }
+    Error::Sidecar {
+        path: "index".into(),
+        source: e,
+    }
 }
 
 impl Index {
@@ -100,7 +103,9 @@ impl Index {
     }
 
     fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.db.lock().expect("not poisoned: no panics while holding the index")
+        self.db
+            .lock()
+            .expect("not poisoned: no panics while holding the index")
     }
 
     /// Inserts or replaces the entry of `meta.call_id`.
@@ -136,7 +141,14 @@ impl Index {
 
     /// The entry of `id`.
     pub fn get(&self, id: &CallId) -> Result<Option<IndexEntry>> {
-        let row = self.db().query_row("SELECT state, key, meta FROM recordings WHERE call_id = ?1", [id.as_str()], Self::row).optional()?;
+        let row = self
+            .db()
+            .query_row(
+                "SELECT state, key, meta FROM recordings WHERE call_id = ?1",
+                [id.as_str()],
+                Self::row,
+            )
+            .optional()?;
         row.map(Self::entry).transpose()
     }
 
@@ -151,7 +163,10 @@ impl Index {
              WHERE started_at >= ?1 AND started_at < ?2 AND (?3 IS NULL OR call_id = ?3)
              ORDER BY started_at DESC LIMIT ?4",
         )?;
-        let rows = st.query_map(params![from, to, f.call_id.as_ref().map(CallId::as_str), limit], Self::row)?;
+        let rows = st.query_map(
+            params![from, to, f.call_id.as_ref().map(CallId::as_str), limit],
+            Self::row,
+        )?;
         rows.map(|r| Self::entry(r?)).collect()
     }
 
@@ -168,7 +183,10 @@ impl Index {
         let mut db = self.db();
         let tx = db.transaction()?;
         for table in ["recordings", "segments", "learn"] {
-            tx.execute(&format!("DELETE FROM {table} WHERE call_id = ?1"), [id.as_str()])?;
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE call_id = ?1"),
+                [id.as_str()],
+            )?;
         }
         tx.commit()?;
         Ok(())
@@ -178,11 +196,21 @@ impl Index {
     pub fn put_transcript(&self, id: &CallId, segments: &[Segment]) -> Result<()> {
         let mut db = self.db();
         let tx = db.transaction()?;
-        tx.execute("DELETE FROM segments WHERE call_id = ?1 AND edited = 0", [id.as_str()])?;
+        tx.execute(
+            "DELETE FROM segments WHERE call_id = ?1 AND edited = 0",
+            [id.as_str()],
+        )?;
         {
             let mut st = tx.prepare("INSERT OR IGNORE INTO segments (call_id, channel, seq, start_ms, end_ms, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
             for s in segments {
-                st.execute(params![id.as_str(), s.channel, s.seq, s.start_ms as i64, s.end_ms as i64, s.text])?;
+                st.execute(params![
+                    id.as_str(),
+                    s.channel,
+                    s.seq,
+                    s.start_ms as i64,
+                    s.end_ms as i64,
+                    s.text
+                ])?;
             }
         }
         tx.commit()?;
@@ -231,14 +259,24 @@ impl Index {
 
     /// The learn state of `id` (`none` when never set).
     pub fn learn_state(&self, id: &CallId) -> Result<LearnState> {
-        let s: Option<String> = self.db().query_row("SELECT state FROM learn WHERE call_id = ?1", [id.as_str()], |r| r.get(0)).optional()?;
-        Ok(s.as_deref().and_then(LearnState::parse).unwrap_or(LearnState::None))
+        let s: Option<String> = self
+            .db()
+            .query_row(
+                "SELECT state FROM learn WHERE call_id = ?1",
+                [id.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(s.as_deref()
+            .and_then(LearnState::parse)
+            .unwrap_or(LearnState::None))
     }
 
     /// Calls whose transcript waits for the nightly learn batch, oldest request first.
     pub fn pending_learn(&self) -> Result<Vec<CallId>> {
         let db = self.db();
-        let mut st = db.prepare("SELECT call_id FROM learn WHERE state = 'pending' ORDER BY requested_at")?;
+        let mut st =
+            db.prepare("SELECT call_id FROM learn WHERE state = 'pending' ORDER BY requested_at")?;
         let rows = st.query_map([], |r| r.get::<_, String>(0))?;
         rows.map(|r| CallId::new(r?)).collect()
     }

@@ -131,7 +131,12 @@ pub struct Metadata {
 
 impl Metadata {
     /// A fresh sidecar for a recording that starts now.
-    pub fn new(call_id: CallId, parties: Parties, started_at: DateTime<Utc>, sample_rate: SampleRate) -> Self {
+    pub fn new(
+        call_id: CallId,
+        parties: Parties,
+        started_at: DateTime<Utc>,
+        sample_rate: SampleRate,
+    ) -> Self {
         Self {
             call_id,
             parties,
@@ -155,15 +160,22 @@ impl Metadata {
     /// Reads a sidecar.
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
-        serde_json::from_slice(&bytes).map_err(|source| Error::Sidecar { path: path.to_path_buf(), source })
+        serde_json::from_slice(&bytes).map_err(|source| Error::Sidecar {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Replaces the sidecar at `path` atomically and durably.
     pub fn store(&self, path: &Path) -> Result<()> {
-        let json = serde_json::to_vec_pretty(self).map_err(|source| Error::Sidecar { path: path.to_path_buf(), source })?;
+        let json = serde_json::to_vec_pretty(self).map_err(|source| Error::Sidecar {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let tmp = path.with_extension("json.tmp");
         let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
-        f.write_all(&json).map_err(|e| Error::io("write", &tmp, e))?;
+        f.write_all(&json)
+            .map_err(|e| Error::io("write", &tmp, e))?;
         f.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
         drop(f);
         std::fs::rename(&tmp, path).map_err(|e| Error::io("rename", path, e))?;
@@ -175,7 +187,10 @@ impl Metadata {
 
     /// Total paused milliseconds.
     pub fn paused_ms(&self) -> u64 {
-        self.paused.iter().map(|p| p.end_ms.saturating_sub(p.start_ms)).sum()
+        self.paused
+            .iter()
+            .map(|p| p.end_ms.saturating_sub(p.start_ms))
+            .sum()
     }
 }
 
@@ -189,11 +204,18 @@ mod tests {
         let p = dir.path().join("c1.json");
         let mut m = Metadata::new(
             CallId::new("c1").unwrap(),
-            Parties { caller: Some("+4930123".into()), agent: Some("alice".into()), ..Parties::default() },
+            Parties {
+                caller: Some("+4930123".into()),
+                agent: Some("alice".into()),
+                ..Parties::default()
+            },
             DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
             SampleRate::Hz8000,
         );
-        m.paused.push(PausedSpan { start_ms: 1000, end_ms: 2500 });
+        m.paused.push(PausedSpan {
+            start_ms: 1000,
+            end_ms: 2500,
+        });
         m.store(&p).unwrap();
         m.state = RecordingState::Spooled;
         m.store(&p).unwrap();
@@ -202,8 +224,16 @@ mod tests {
         assert_eq!(back.paused_ms(), 1500);
         assert!(!dir.path().join("c1.json.tmp").exists());
         let text = std::fs::read_to_string(&p).unwrap();
-        assert!(text.contains("\"state\": \"spooled\"") && text.contains("\"sample_rate\": 8000"), "{text}");
-        for s in [RecordingState::Recording, RecordingState::Spooled, RecordingState::Uploaded, RecordingState::Failed] {
+        assert!(
+            text.contains("\"state\": \"spooled\"") && text.contains("\"sample_rate\": 8000"),
+            "{text}"
+        );
+        for s in [
+            RecordingState::Recording,
+            RecordingState::Spooled,
+            RecordingState::Uploaded,
+            RecordingState::Failed,
+        ] {
             assert_eq!(RecordingState::parse(s.as_str()), Some(s));
         }
     }

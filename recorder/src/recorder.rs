@@ -113,7 +113,10 @@ impl Shared {
     fn fail_spool(&self, e: &Error) {
         self.metrics.write_errors.fetch_add(1, Relaxed);
         self.healthy.store(false, Relaxed);
-        *self.last_error.lock().expect("not poisoned: no panics under it") = Some(e.to_string());
+        *self
+            .last_error
+            .lock()
+            .expect("not poisoned: no panics under it") = Some(e.to_string());
         tracing::error!(error = %e, spool = %self.spool.dir().display(), "recording write failed; refusing new recordings until space is free");
     }
 }
@@ -127,7 +130,9 @@ pub struct Recorder {
 
 impl std::fmt::Debug for Recorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recorder").field("spool", &self.shared.spool.dir()).finish_non_exhaustive()
+        f.debug_struct("Recorder")
+            .field("spool", &self.shared.spool.dir())
+            .finish_non_exhaustive()
     }
 }
 
@@ -149,7 +154,10 @@ impl Recorder {
             next_slot: AtomicU64::new(1),
             hooks: Mutex::new(Vec::new()),
         });
-        shared.metrics.recovered.store(report.recovered.len() as u64, Relaxed);
+        shared
+            .metrics
+            .recovered
+            .store(report.recovered.len() as u64, Relaxed);
         let s1 = Arc::clone(&shared);
         let writer = std::thread::Builder::new()
             .name("rec-writer".into())
@@ -160,7 +168,14 @@ impl Recorder {
             .name("rec-closer".into())
             .spawn(move || closer_loop(&s2, &jobs_rx))
             .map_err(|e| Error::io("spawn closer", "rec-closer", e))?;
-        Ok((Self { shared, tx, threads: vec![writer, closer] }, report))
+        Ok((
+            Self {
+                shared,
+                tx,
+                threads: vec![writer, closer],
+            },
+            report,
+        ))
     }
 
     /// The spool (shared with an [`crate::Uploader`] in the same process).
@@ -178,7 +193,11 @@ impl Recorder {
     /// Calls `f` with the sidecar of every recording that reaches the spool
     /// (closed or failed), from the closer thread. The uploader's waker goes here.
     pub fn on_spooled(&self, f: impl Fn(&Metadata) + Send + Sync + 'static) {
-        self.shared.hooks.lock().expect("not poisoned").push(Box::new(f));
+        self.shared
+            .hooks
+            .lock()
+            .expect("not poisoned")
+            .push(Box::new(f));
     }
 
     /// Starts a recording: writes its sidecar and creates its WAV now (so a full
@@ -196,7 +215,10 @@ impl Recorder {
             return Err(refuse(self.spool_full(free)));
         }
         if !sh.healthy.swap(true, Relaxed) {
-            tracing::info!(free_bytes = free, "spool has free space again; accepting recordings");
+            tracing::info!(
+                free_bytes = free,
+                "spool has free space again; accepting recordings"
+            );
         }
         let wav_path = sh.spool.wav_path(&req.call_id);
         let meta_path = sh.spool.meta_path(&req.call_id);
@@ -210,12 +232,28 @@ impl Recorder {
         let unmark = || {
             sh.active.lock().expect("not poisoned").remove(&req.call_id);
         };
-        let meta = Metadata::new(req.call_id.clone(), req.parties.clone(), req.started_at, req.sample_rate);
+        let meta = Metadata::new(
+            req.call_id.clone(),
+            req.parties.clone(),
+            req.started_at,
+            req.sample_rate,
+        );
         let created = meta.store(&meta_path).and_then(|()| {
             let file = File::create(&wav_path).map_err(|e| Error::io("create", &wav_path, e))?;
-            let dup = file.try_clone().map_err(|e| Error::io("dup", &wav_path, e))?;
-            let spec = hound::WavSpec { channels: 2, sample_rate: req.sample_rate.hz(), bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-            let wav = hound::WavWriter::new(BufWriter::with_capacity(64 * 1024, file), spec).map_err(|source| Error::Wav { path: wav_path.clone(), source })?;
+            let dup = file
+                .try_clone()
+                .map_err(|e| Error::io("dup", &wav_path, e))?;
+            let spec = hound::WavSpec {
+                channels: 2,
+                sample_rate: req.sample_rate.hz(),
+                bits_per_sample: 16,
+                sample_format: hound::SampleFormat::Int,
+            };
+            let wav = hound::WavWriter::new(BufWriter::with_capacity(64 * 1024, file), spec)
+                .map_err(|source| Error::Wav {
+                    path: wav_path.clone(),
+                    source,
+                })?;
             Ok((wav, dup))
         });
         let (wav, file) = match created {
@@ -232,7 +270,14 @@ impl Recorder {
         };
         let slot = sh.next_slot.fetch_add(1, Relaxed);
         let counters = Arc::new(RecordingCounters::default());
-        let open = Open { slot, wav, file, meta, start: req.now, counters: Arc::clone(&counters) };
+        let open = Open {
+            slot,
+            wav,
+            file,
+            meta,
+            start: req.now,
+            counters: Arc::clone(&counters),
+        };
         if self.tx.send(Msg::Open(Box::new(open))).is_err() {
             unmark();
             return Err(Error::WriterStopped);
@@ -296,7 +341,9 @@ pub struct RecordingTap {
 
 impl std::fmt::Debug for RecordingTap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RecordingTap").field("call_id", &self.call_id).finish_non_exhaustive()
+        f.debug_struct("RecordingTap")
+            .field("call_id", &self.call_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -322,10 +369,15 @@ impl RecordingTap {
         for (i, chunk) in pcm.chunks(MAX_FRAME_SAMPLES).enumerate() {
             let off = (i * MAX_FRAME_SAMPLES) as u64;
             let at = match at {
-                Timestamp::Instant(t) => Timestamp::Instant(t + Duration::from_nanos(off * 1_000_000_000 / self.rate)),
+                Timestamp::Instant(t) => {
+                    Timestamp::Instant(t + Duration::from_nanos(off * 1_000_000_000 / self.rate))
+                }
                 Timestamp::Sample(s) => Timestamp::Sample(s + off),
             };
-            match self.tx.try_send(Msg::Frame(self.slot, Frame::new(side, at, chunk))) {
+            match self
+                .tx
+                .try_send(Msg::Frame(self.slot, Frame::new(side, at, chunk)))
+            {
                 Ok(()) => {
                     self.counters.queued.fetch_add(1, Relaxed);
                     self.shared.metrics.frames_queued.fetch_add(1, Relaxed);
@@ -348,12 +400,16 @@ impl RecordingTap {
     /// Pauses: frames until [`Self::resume`] are discarded, the file gets silence
     /// there, and the sidecar lists the span.
     pub fn pause(&self, now: Instant) -> Result<()> {
-        self.tx.send(Msg::Pause(self.slot, now)).map_err(|_| Error::WriterStopped)
+        self.tx
+            .send(Msg::Pause(self.slot, now))
+            .map_err(|_| Error::WriterStopped)
     }
 
     /// Resumes after [`Self::pause`].
     pub fn resume(&self, now: Instant) -> Result<()> {
-        self.tx.send(Msg::Resume(self.slot, now)).map_err(|_| Error::WriterStopped)
+        self.tx
+            .send(Msg::Resume(self.slot, now))
+            .map_err(|_| Error::WriterStopped)
     }
 
     /// Ends the recording at `now`; it is then finalized, fsynced, hashed and
@@ -369,7 +425,9 @@ impl RecordingTap {
         if self.closed.swap(true, Relaxed) {
             return Ok(());
         }
-        self.tx.send(Msg::Close(self.slot, Some(now))).map_err(|_| Error::WriterStopped)
+        self.tx
+            .send(Msg::Close(self.slot, Some(now)))
+            .map_err(|_| Error::WriterStopped)
     }
 
     /// The monotonic start of the recording ([`StartRequest::now`]): sample
@@ -434,7 +492,10 @@ fn writer_loop(sh: &Shared, rx: &Receiver<Msg>, jobs: &Sender<Job>) {
                     if a.paused_since.is_none() {
                         a.paused_since = Some(now);
                         let mut m = a.meta.clone();
-                        m.paused.push(PausedSpan { start_ms: ms_since(a.start, now), end_ms: u64::MAX });
+                        m.paused.push(PausedSpan {
+                            start_ms: ms_since(a.start, now),
+                            end_ms: u64::MAX,
+                        });
                         let _ = jobs.send(Job::StoreMeta(Box::new(m)));
                     }
                 }
@@ -442,7 +503,10 @@ fn writer_loop(sh: &Shared, rx: &Receiver<Msg>, jobs: &Sender<Job>) {
             Msg::Resume(slot, now) => {
                 if let Some(a) = active.get_mut(&slot) {
                     if let Some(since) = a.paused_since.take() {
-                        a.meta.paused.push(PausedSpan { start_ms: ms_since(a.start, since), end_ms: ms_since(a.start, now) });
+                        a.meta.paused.push(PausedSpan {
+                            start_ms: ms_since(a.start, since),
+                            end_ms: ms_since(a.start, now),
+                        });
                         let _ = jobs.send(Job::StoreMeta(Box::new(a.meta.clone())));
                     }
                 }
@@ -452,7 +516,10 @@ fn writer_loop(sh: &Shared, rx: &Receiver<Msg>, jobs: &Sender<Job>) {
                     if let Some(since) = a.paused_since.take() {
                         // Clamped to the duration at close.
                         let end_ms = now.map_or(u64::MAX, |now| ms_since(a.start, now));
-                        a.meta.paused.push(PausedSpan { start_ms: ms_since(a.start, since), end_ms });
+                        a.meta.paused.push(PausedSpan {
+                            start_ms: ms_since(a.start, since),
+                            end_ms,
+                        });
                     }
                     let _ = jobs.send(Job::Close(Box::new(a)));
                 }
@@ -474,7 +541,11 @@ fn write_frame(a: &mut Active, f: &Frame, tol: u64, sh: &Shared) -> Result<()> {
         return Ok(());
     }
     let (raw, tol) = match f.at {
-        Timestamp::Instant(t) => ((t.saturating_duration_since(a.start).as_nanos() * u128::from(a.rate) / 1_000_000_000) as u64, tol),
+        Timestamp::Instant(t) => (
+            (t.saturating_duration_since(a.start).as_nanos() * u128::from(a.rate) / 1_000_000_000)
+                as u64,
+            tol,
+        ),
         Timestamp::Sample(s) => (s, 0),
     };
     let side = f.side.channel();
@@ -504,14 +575,20 @@ fn write_frame(a: &mut Active, f: &Frame, tol: u64, sh: &Shared) -> Result<()> {
         for &s in b {
             w.write_sample(s);
         }
-        w.flush().map_err(|source| Error::Wav { path: path.to_path_buf(), source })
+        w.flush().map_err(|source| Error::Wav {
+            path: path.to_path_buf(),
+            source,
+        })
     };
     a.own_end[side] = p.start + pcm.len() as u64;
     a.il.push(side, p.start, pcm, &mut sink)?;
     let every = sh.cfg.checkpoint_every.as_millis() as u64 * a.rate / 1000;
     if a.il.written() - a.last_checkpoint >= every {
         a.last_checkpoint = a.il.written();
-        wav.flush().map_err(|source| Error::Wav { path: path.to_path_buf(), source })?;
+        wav.flush().map_err(|source| Error::Wav {
+            path: path.to_path_buf(),
+            source,
+        })?;
     }
     Ok(())
 }
@@ -547,9 +624,17 @@ fn close(sh: &Shared, mut a: Active) -> Metadata {
             for &s in b {
                 w.write_sample(s);
             }
-            w.flush().map_err(|source| Error::Wav { path: path.clone(), source })
+            w.flush().map_err(|source| Error::Wav {
+                path: path.clone(),
+                source,
+            })
         };
-        if let Err(e) = a.il.drain(true, &mut sink).and_then(|()| wav.finalize().map_err(|source| Error::Wav { path: path.clone(), source })) {
+        if let Err(e) = a.il.drain(true, &mut sink).and_then(|()| {
+            wav.finalize().map_err(|source| Error::Wav {
+                path: path.clone(),
+                source,
+            })
+        }) {
             a.meta.write_error = Some(e.to_string());
             sh.fail_spool(&e);
         }
@@ -566,7 +651,8 @@ fn close(sh: &Shared, mut a: Active) -> Metadata {
         .map_err(|e| Error::io("fsync", &path, e))
         .and_then(|()| repair(&path))
         .and_then(|r| {
-            meta.duration_ms = r.data_bytes / u64::from(r.block_align) * 1000 / u64::from(r.sample_rate);
+            meta.duration_ms =
+                r.data_bytes / u64::from(r.block_align) * 1000 / u64::from(r.sample_rate);
             sha256_file(&path)
         });
     match done {

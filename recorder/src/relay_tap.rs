@@ -47,7 +47,11 @@ impl RelayRecording {
     /// 8 kHz); frames at another rate are refused and counted
     /// ([`Self::rate_mismatches`]).
     pub fn new(tap: RecordingTap, caller: media::relay::Side) -> Self {
-        Self { tap, caller, rate_mismatch: AtomicU64::new(0) }
+        Self {
+            tap,
+            caller,
+            rate_mismatch: AtomicU64::new(0),
+        }
     }
 
     /// The recording.
@@ -81,8 +85,15 @@ impl RecordSink for RelayRecording {
             self.rate_mismatch.fetch_add(1, Relaxed);
             return TapPush::Dropped;
         }
-        let side = if f.side == self.caller { Side::Caller } else { Side::Agent };
-        match self.tap.push(side, Timestamp::Sample(self.position(f)), f.pcm) {
+        let side = if f.side == self.caller {
+            Side::Caller
+        } else {
+            Side::Agent
+        };
+        match self
+            .tap
+            .push(side, Timestamp::Sample(self.position(f)), f.pcm)
+        {
             Push::Queued => TapPush::Accepted,
             Push::Dropped(_) => TapPush::Dropped,
             Push::Closed => TapPush::Closed,

@@ -26,13 +26,22 @@ pub struct PurgeReport {
 
 /// Deletes every uploaded recording of `policy` that started more than `days`
 /// before `now`. A missing object counts as deleted (a repeated purge is a no-op).
-pub async fn purge(index: &Index, store: &Store, policy: &str, days: u32, now: DateTime<Utc>) -> Result<PurgeReport> {
+pub async fn purge(
+    index: &Index,
+    store: &Store,
+    policy: &str,
+    days: u32,
+    now: DateTime<Utc>,
+) -> Result<PurgeReport> {
     let cutoff = now - chrono::Duration::days(i64::from(days));
     let mut report = PurgeReport::default();
     for e in index.uploaded_before(policy, cutoff)? {
         let m = &e.meta;
         let mut res: Result<()> = Ok(());
-        for key in [store.wav_key(m.started_at, &m.call_id), store.meta_key(m.started_at, &m.call_id)] {
+        for key in [
+            store.wav_key(m.started_at, &m.call_id),
+            store.meta_key(m.started_at, &m.call_id),
+        ] {
             match store.object_store().delete(&key).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(err) => res = Err(Error::Store(err)),
@@ -50,7 +59,12 @@ pub async fn purge(index: &Index, store: &Store, policy: &str, days: u32, now: D
 }
 
 /// Runs [`purge`] for every policy.
-pub async fn purge_all(index: &Index, store: &Store, policies: &RetentionPolicies, now: DateTime<Utc>) -> Result<PurgeReport> {
+pub async fn purge_all(
+    index: &Index,
+    store: &Store,
+    policies: &RetentionPolicies,
+    now: DateTime<Utc>,
+) -> Result<PurgeReport> {
     let mut total = PurgeReport::default();
     for (name, days) in &policies.0 {
         let r = purge(index, store, name, *days, now).await?;

@@ -36,7 +36,8 @@ impl Spool {
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("create dir", &dir, e))?;
         let lock_path = dir.join(".lock");
         let lock = File::create(&lock_path).map_err(|e| Error::io("create", &lock_path, e))?;
-        rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(|_| Error::SpoolLocked(dir.clone()))?;
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+            .map_err(|_| Error::SpoolLocked(dir.clone()))?;
         Ok(Self { dir, _lock: lock })
     }
 
@@ -57,7 +58,8 @@ impl Spool {
 
     /// Free bytes for unprivileged users on the spool's file system.
     pub fn free_bytes(&self) -> Result<u64> {
-        let s = rustix::fs::statvfs(&self.dir).map_err(|e| Error::io("statvfs", &self.dir, e.into()))?;
+        let s = rustix::fs::statvfs(&self.dir)
+            .map_err(|e| Error::io("statvfs", &self.dir, e.into()))?;
         Ok(s.f_bavail.saturating_mul(s.f_frsize))
     }
 
@@ -80,7 +82,10 @@ impl Spool {
         let mut v = Vec::new();
         for ent in rd {
             let p = ent.map_err(|e| Error::io("read dir", &self.dir, e))?.path();
-            if p.extension().is_some_and(|e| e == ext) && p.file_stem().is_some_and(|s| !s.to_string_lossy().starts_with('.')) {
+            if p.extension().is_some_and(|e| e == ext)
+                && p.file_stem()
+                    .is_some_and(|s| !s.to_string_lossy().starts_with('.'))
+            {
                 v.push(p);
             }
         }
@@ -125,16 +130,23 @@ impl Spool {
             meta.store(&path)?;
         }
         for wav in self.files("wav")? {
-            let Some(stem) = wav.file_stem().map(|s| s.to_string_lossy().into_owned()) else { continue };
+            let Some(stem) = wav.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
+                continue;
+            };
             let Ok(id) = CallId::new(stem) else {
-                report.failed.push((wav, "file name is not a call id".into()));
+                report
+                    .failed
+                    .push((wav, "file name is not a call id".into()));
                 continue;
             };
             let side = self.meta_path(&id);
             if side.exists() {
                 continue;
             }
-            let mtime: DateTime<Utc> = std::fs::metadata(&wav).and_then(|m| m.modified()).map(Into::into).unwrap_or_default();
+            let mtime: DateTime<Utc> = std::fs::metadata(&wav)
+                .and_then(|m| m.modified())
+                .map(Into::into)
+                .unwrap_or_default();
             let mut meta = Metadata::new(id.clone(), Parties::default(), mtime, SampleRate::Hz8000);
             match close_recovered(&wav, &mut meta) {
                 Ok(()) => report.recovered.push(id),

@@ -42,12 +42,25 @@ pub fn is_loopback_url(url: &str) -> bool {
     } else {
         host_port.split(':').next().unwrap_or("")
     };
-    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `{prefix/}{yyyy}/{mm}/{dd}/{call_id}.{ext}` for a recording that started at `started_at` (UTC).
-pub fn object_key(prefix: Option<&str>, started_at: DateTime<Utc>, call_id: &CallId, ext: &str) -> String {
-    let date = format!("{:04}/{:02}/{:02}/{call_id}.{ext}", started_at.year(), started_at.month(), started_at.day());
+pub fn object_key(
+    prefix: Option<&str>,
+    started_at: DateTime<Utc>,
+    call_id: &CallId,
+    ext: &str,
+) -> String {
+    let date = format!(
+        "{:04}/{:02}/{:02}/{call_id}.{ext}",
+        started_at.year(),
+        started_at.month(),
+        started_at.day()
+    );
     match prefix {
         Some(p) => format!("{p}/{date}"),
         None => date,
@@ -61,16 +74,31 @@ impl Store {
         let (inner, kind): (Arc<dyn ObjectStore>, _) = match &cfg.store {
             StoreConfig::Local { root } => {
                 std::fs::create_dir_all(root).map_err(|e| Error::io("create dir", root, e))?;
-                (Arc::new(LocalFileSystem::new_with_prefix(root)?), StoreKind::Local)
+                (
+                    Arc::new(LocalFileSystem::new_with_prefix(root)?),
+                    StoreKind::Local,
+                )
             }
             StoreConfig::S3(s3) => (Arc::new(build_s3(s3)?), StoreKind::S3),
         };
-        Ok(Self { inner, kind, prefix: cfg.prefix.clone() })
+        Ok(Self {
+            inner,
+            kind,
+            prefix: cfg.prefix.clone(),
+        })
     }
 
     /// Wraps an existing store (tests, or a store the caller built itself).
-    pub fn from_object_store(inner: Arc<dyn ObjectStore>, kind: StoreKind, prefix: Option<String>) -> Self {
-        Self { inner, kind, prefix }
+    pub fn from_object_store(
+        inner: Arc<dyn ObjectStore>,
+        kind: StoreKind,
+        prefix: Option<String>,
+    ) -> Self {
+        Self {
+            inner,
+            kind,
+            prefix,
+        }
     }
 
     /// The object store.
@@ -85,12 +113,22 @@ impl Store {
 
     /// The WAV's key.
     pub fn wav_key(&self, started_at: DateTime<Utc>, call_id: &CallId) -> ObjectPath {
-        ObjectPath::from(object_key(self.prefix.as_deref(), started_at, call_id, "wav"))
+        ObjectPath::from(object_key(
+            self.prefix.as_deref(),
+            started_at,
+            call_id,
+            "wav",
+        ))
     }
 
     /// The metadata JSON's key, beside the WAV.
     pub fn meta_key(&self, started_at: DateTime<Utc>, call_id: &CallId) -> ObjectPath {
-        ObjectPath::from(object_key(self.prefix.as_deref(), started_at, call_id, "json"))
+        ObjectPath::from(object_key(
+            self.prefix.as_deref(),
+            started_at,
+            call_id,
+            "json",
+        ))
     }
 
     /// Whether objects carry user metadata (S3 `x-amz-meta-*`); the local
@@ -101,7 +139,9 @@ impl Store {
 }
 
 fn build_s3(s3: &S3Config) -> Result<object_store::aws::AmazonS3> {
-    let mut b = AmazonS3Builder::from_env().with_bucket_name(&s3.bucket).with_virtual_hosted_style_request(s3.virtual_hosted);
+    let mut b = AmazonS3Builder::from_env()
+        .with_bucket_name(&s3.bucket)
+        .with_virtual_hosted_style_request(s3.virtual_hosted);
     let loopback = s3.endpoint.as_deref().is_some_and(is_loopback_url);
     if let Some(ep) = &s3.endpoint {
         b = b.with_endpoint(ep);
@@ -118,7 +158,11 @@ fn build_s3(s3: &S3Config) -> Result<object_store::aws::AmazonS3> {
     // Our own retries are durable and unbounded; the client's only smooth over
     // blips, so an attempt against a store that is down fails within seconds.
     let retry = RetryConfig {
-        backoff: BackoffConfig { init_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(2), base: 2.0 },
+        backoff: BackoffConfig {
+            init_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+            base: 2.0,
+        },
         max_retries: 2,
         retry_timeout: Duration::from_secs(15),
     };
@@ -135,19 +179,33 @@ mod tests {
 
     #[test]
     fn loopback_detection() {
-        for u in ["http://127.0.0.1:8333", "http://localhost/x", "http://[::1]:9000", "http://u:p@127.0.0.2:1/"] {
+        for u in [
+            "http://127.0.0.1:8333",
+            "http://localhost/x",
+            "http://[::1]:9000",
+            "http://u:p@127.0.0.2:1/",
+        ] {
             assert!(is_loopback_url(u), "{u}");
         }
-        for u in ["http://s3.example.com", "http://10.0.0.1:80", "https://128.0.0.1"] {
+        for u in [
+            "http://s3.example.com",
+            "http://10.0.0.1:80",
+            "https://128.0.0.1",
+        ] {
             assert!(!is_loopback_url(u), "{u}");
         }
     }
 
     #[test]
     fn key_layout() {
-        let t = DateTime::parse_from_rfc3339("2024-03-07T23:59:59Z").unwrap().with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2024-03-07T23:59:59Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let id = CallId::new("c-1@x").unwrap();
         assert_eq!(object_key(None, t, &id, "wav"), "2024/03/07/c-1@x.wav");
-        assert_eq!(object_key(Some("acme/pbx1"), t, &id, "json"), "acme/pbx1/2024/03/07/c-1@x.json");
+        assert_eq!(
+            object_key(Some("acme/pbx1"), t, &id, "json"),
+            "acme/pbx1/2024/03/07/c-1@x.json"
+        );
     }
 }

@@ -18,7 +18,10 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use object_store::path::Path as ObjectPath;
-use object_store::{Attribute, AttributeValue, Attributes, ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, WriteMultipart};
+use object_store::{
+    Attribute, AttributeValue, Attributes, ObjectStore, ObjectStoreExt, PutMultipartOptions,
+    PutOptions, PutPayload, WriteMultipart,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
@@ -39,7 +42,9 @@ use crate::{Error, Result};
 /// (uniform in the upper half of the step), so many recordings failing together
 /// do not retry in lockstep and the delay never collapses to zero.
 pub fn backoff_delay(attempt: u32, base: Duration, max: Duration, rng: &mut impl Rng) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(30)).min(max);
+    let exp = base
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(30))
+        .min(max);
     let half = exp / 2;
     half + Duration::from_nanos(rng.gen_range(0..=half.as_nanos().min(u128::from(u64::MAX)) as u64))
 }
@@ -105,10 +110,25 @@ pub struct Pass {
 
 impl Uploader {
     /// An uploader for `spool` into `store`. Validates `cfg`.
-    pub fn new(spool: Arc<Spool>, store: Store, index: Arc<Index>, cfg: UploadConfig, clock: Arc<dyn WallClock>) -> Result<Self> {
+    pub fn new(
+        spool: Arc<Spool>,
+        store: Store,
+        index: Arc<Index>,
+        cfg: UploadConfig,
+        clock: Arc<dyn WallClock>,
+    ) -> Result<Self> {
         cfg.validate()?;
         let rng = Mutex::new(StdRng::seed_from_u64(cfg.seed));
-        Ok(Self { spool, store, index, cfg, clock, notify: Arc::new(Notify::new()), rng, counters: Counters::default() })
+        Ok(Self {
+            spool,
+            store,
+            index,
+            cfg,
+            clock,
+            notify: Arc::new(Notify::new()),
+            rng,
+            counters: Counters::default(),
+        })
     }
 
     /// A handle that wakes [`Self::run`] early.
@@ -119,7 +139,12 @@ impl Uploader {
     /// Counters for metrics.
     pub fn stats(&self) -> UploadStats {
         let c = &self.counters;
-        UploadStats { uploaded: c.uploaded.load(Relaxed), failed_attempts: c.failed_attempts.load(Relaxed), given_up: c.given_up.load(Relaxed), bytes: c.bytes.load(Relaxed) }
+        UploadStats {
+            uploaded: c.uploaded.load(Relaxed),
+            failed_attempts: c.failed_attempts.load(Relaxed),
+            given_up: c.given_up.load(Relaxed),
+            bytes: c.bytes.load(Relaxed),
+        }
     }
 
     /// The store.
@@ -181,9 +206,14 @@ impl Uploader {
         }
         let results: Vec<(Metadata, Result<()>)> = futures::stream::iter(due)
             .map(|meta| async move {
-                let r = match tokio::time::timeout(self.cfg.attempt_timeout, self.attempt(&meta)).await {
+                let r = match tokio::time::timeout(self.cfg.attempt_timeout, self.attempt(&meta))
+                    .await
+                {
                     Ok(r) => r,
-                    Err(_) => Err(Error::Verify { key: meta.call_id.to_string(), reason: format!("attempt timed out after {:?}", self.cfg.attempt_timeout) }),
+                    Err(_) => Err(Error::Verify {
+                        key: meta.call_id.to_string(),
+                        reason: format!("attempt timed out after {:?}", self.cfg.attempt_timeout),
+                    }),
                 };
                 (meta, r)
             })
@@ -206,11 +236,16 @@ impl Uploader {
     }
 
     /// Bookkeeping after a failed attempt; returns the next deadline unless given up.
-    fn record_failure(&self, meta: &mut Metadata, e: &Error) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    fn record_failure(
+        &self,
+        meta: &mut Metadata,
+        e: &Error,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
         self.counters.failed_attempts.fetch_add(1, Relaxed);
         meta.upload.attempts += 1;
         meta.upload.last_error = Some(e.to_string());
-        let give_up = matches!(e, Error::LocalCorrupt { .. }) || (self.cfg.max_attempts > 0 && meta.upload.attempts >= self.cfg.max_attempts);
+        let give_up = matches!(e, Error::LocalCorrupt { .. })
+            || (self.cfg.max_attempts > 0 && meta.upload.attempts >= self.cfg.max_attempts);
         let next = if give_up {
             meta.state = RecordingState::Failed;
             meta.upload.next_attempt_at = None;
@@ -218,8 +253,14 @@ impl Uploader {
             tracing::error!(call_id = %meta.call_id, attempts = meta.upload.attempts, error = %e, "upload given up");
             None
         } else {
-            let delay = backoff_delay(meta.upload.attempts, self.cfg.backoff_base, self.cfg.backoff_max, &mut *self.rng.lock().expect("not poisoned"));
-            let at = self.clock.now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+            let delay = backoff_delay(
+                meta.upload.attempts,
+                self.cfg.backoff_base,
+                self.cfg.backoff_max,
+                &mut *self.rng.lock().expect("not poisoned"),
+            );
+            let at = self.clock.now()
+                + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
             meta.upload.next_attempt_at = Some(at);
             tracing::warn!(call_id = %meta.call_id, attempts = meta.upload.attempts, retry_in_ms = delay.as_millis() as u64, error = %e, "upload failed; will retry");
             Some(at)
@@ -231,10 +272,15 @@ impl Uploader {
 
     async fn attempt(&self, meta: &Metadata) -> Result<()> {
         let wav = self.spool.wav_path(&meta.call_id);
-        let expected = meta.sha256.clone().ok_or_else(|| Error::LocalCorrupt { path: wav.clone() })?;
+        let expected = meta
+            .sha256
+            .clone()
+            .ok_or_else(|| Error::LocalCorrupt { path: wav.clone() })?;
         let local = {
             let wav = wav.clone();
-            tokio::task::spawn_blocking(move || sha256_file(&wav)).await.map_err(|e| Error::io("hash", "spawn_blocking", std::io::Error::other(e)))??
+            tokio::task::spawn_blocking(move || sha256_file(&wav))
+                .await
+                .map_err(|e| Error::io("hash", "spawn_blocking", std::io::Error::other(e)))??
         };
         if local.0 != expected {
             return Err(Error::LocalCorrupt { path: wav });
@@ -248,16 +294,35 @@ impl Uploader {
         if size > self.cfg.multipart_threshold {
             self.put_multipart(store, &key, &wav, attrs).await?;
         } else {
-            let bytes = tokio::fs::read(&wav).await.map_err(|e| Error::io("read", &wav, e))?;
-            store.put_opts(&key, PutPayload::from(bytes), PutOptions { attributes: attrs, ..PutOptions::default() }).await?;
+            let bytes = tokio::fs::read(&wav)
+                .await
+                .map_err(|e| Error::io("read", &wav, e))?;
+            store
+                .put_opts(
+                    &key,
+                    PutPayload::from(bytes),
+                    PutOptions {
+                        attributes: attrs,
+                        ..PutOptions::default()
+                    },
+                )
+                .await?;
         }
         self.verify(store, &key, size, &expected).await?;
         uploaded.state = RecordingState::Uploaded;
         uploaded.upload.uploaded_at = Some(self.clock.now());
         uploaded.upload.last_error = None;
         uploaded.upload.next_attempt_at = None;
-        let json = serde_json::to_vec_pretty(&uploaded).map_err(|source| Error::Sidecar { path: wav.with_extension("json"), source })?;
-        store.put(&self.store.meta_key(meta.started_at, &meta.call_id), PutPayload::from(json)).await?;
+        let json = serde_json::to_vec_pretty(&uploaded).map_err(|source| Error::Sidecar {
+            path: wav.with_extension("json"),
+            source,
+        })?;
+        store
+            .put(
+                &self.store.meta_key(meta.started_at, &meta.call_id),
+                PutPayload::from(json),
+            )
+            .await?;
         // Durable order: sidecar says uploaded → index → local files go.
         uploaded.store(&self.spool.meta_path(&meta.call_id))?;
         self.counters.uploaded.fetch_add(1, Relaxed);
@@ -269,7 +334,10 @@ impl Uploader {
     /// Indexes an uploaded recording and removes its local files.
     fn finish_local(&self, meta: &Metadata) -> Result<()> {
         self.index.upsert(meta)?;
-        for p in [self.spool.wav_path(&meta.call_id), self.spool.meta_path(&meta.call_id)] {
+        for p in [
+            self.spool.wav_path(&meta.call_id),
+            self.spool.meta_path(&meta.call_id),
+        ] {
             match std::fs::remove_file(&p) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -298,20 +366,42 @@ impl Uploader {
         ];
         for (k, v) in fields {
             if let Some(v) = v {
-                a.insert(Attribute::Metadata(k.into()), AttributeValue::from(header_safe(&v)));
+                a.insert(
+                    Attribute::Metadata(k.into()),
+                    AttributeValue::from(header_safe(&v)),
+                );
             }
         }
         a
     }
 
-    async fn put_multipart(&self, store: &Arc<dyn ObjectStore>, key: &ObjectPath, wav: &Path, attrs: Attributes) -> Result<()> {
-        let upload = store.put_multipart_opts(key, PutMultipartOptions { attributes: attrs, ..PutMultipartOptions::default() }).await?;
+    async fn put_multipart(
+        &self,
+        store: &Arc<dyn ObjectStore>,
+        key: &ObjectPath,
+        wav: &Path,
+        attrs: Attributes,
+    ) -> Result<()> {
+        let upload = store
+            .put_multipart_opts(
+                key,
+                PutMultipartOptions {
+                    attributes: attrs,
+                    ..PutMultipartOptions::default()
+                },
+            )
+            .await?;
         let mut w = WriteMultipart::new_with_chunk_size(upload, self.cfg.part_size);
         let r: Result<()> = async {
-            let mut f = tokio::fs::File::open(wav).await.map_err(|e| Error::io("open", wav, e))?;
+            let mut f = tokio::fs::File::open(wav)
+                .await
+                .map_err(|e| Error::io("open", wav, e))?;
             let mut buf = vec![0u8; 1 << 20];
             loop {
-                let n = f.read(&mut buf).await.map_err(|e| Error::io("read", wav, e))?;
+                let n = f
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| Error::io("read", wav, e))?;
                 if n == 0 {
                     break;
                 }
@@ -333,10 +423,19 @@ impl Uploader {
         }
     }
 
-    async fn verify(&self, store: &Arc<dyn ObjectStore>, key: &ObjectPath, size: u64, sha: &str) -> Result<()> {
+    async fn verify(
+        &self,
+        store: &Arc<dyn ObjectStore>,
+        key: &ObjectPath,
+        size: u64,
+        sha: &str,
+    ) -> Result<()> {
         let head = store.head(key).await?;
         if head.size != size {
-            return Err(Error::Verify { key: key.to_string(), reason: format!("stored size {} != local {size}", head.size) });
+            return Err(Error::Verify {
+                key: key.to_string(),
+                reason: format!("stored size {} != local {size}", head.size),
+            });
         }
         if self.cfg.verify == Verify::ReadBack {
             let mut stream = store.get(key).await?.into_stream();
@@ -346,7 +445,10 @@ impl Uploader {
             }
             let got = hex::encode(h.finalize());
             if got != sha {
-                return Err(Error::Verify { key: key.to_string(), reason: format!("stored sha256 {got} != local {sha}") });
+                return Err(Error::Verify {
+                    key: key.to_string(),
+                    reason: format!("stored sha256 {got} != local {sha}"),
+                });
             }
         }
         Ok(())
@@ -378,10 +480,15 @@ mod tests {
             let step = base.saturating_mul(1 << (attempt - 1).min(30)).min(max);
             for _ in 0..20 {
                 let d = backoff_delay(attempt, base, max, &mut rng);
-                assert!(d >= step / 2 && d <= step, "attempt {attempt}: {d:?} vs step {step:?}");
+                assert!(
+                    d >= step / 2 && d <= step,
+                    "attempt {attempt}: {d:?} vs step {step:?}"
+                );
             }
         }
-        let a: Vec<_> = (0..5).map(|_| backoff_delay(3, base, max, &mut rng)).collect();
+        let a: Vec<_> = (0..5)
+            .map(|_| backoff_delay(3, base, max, &mut rng))
+            .collect();
         assert!(a.windows(2).any(|w| w[0] != w[1]), "jittered");
     }
 

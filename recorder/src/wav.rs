@@ -34,11 +34,19 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 
 /// Rewrites the RIFF and data chunk sizes of the WAV at `path` from its length.
 pub fn repair(path: &Path) -> Result<Repair> {
-    let bad = |reason| Error::BadWav { path: path.to_path_buf(), reason };
-    let mut f = OpenOptions::new().read(true).write(true).open(path).map_err(|e| Error::io("open", path, e))?;
+    let bad = |reason| Error::BadWav {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io("open", path, e))?;
     let len = f.metadata().map_err(|e| Error::io("stat", path, e))?.len();
     let mut head = vec![0u8; len.min(4096) as usize];
-    f.read_exact(&mut head).map_err(|e| Error::io("read", path, e))?;
+    f.read_exact(&mut head)
+        .map_err(|e| Error::io("read", path, e))?;
     if head.len() < 12 || &head[0..4] != b"RIFF" || &head[8..12] != b"WAVE" {
         return Err(bad("no RIFF/WAVE signature"));
     }
@@ -71,20 +79,32 @@ pub fn repair(path: &Path) -> Result<Repair> {
     let data_offset = (pos + 8) as u64;
     let raw = len.saturating_sub(data_offset);
     let data_bytes = (raw - raw % u64::from(block_align)).min(u64::from(u32::MAX) - data_offset);
-    let riff = u32::try_from(data_offset + data_bytes - 8).map_err(|_| bad("file too large for RIFF"))?;
+    let riff =
+        u32::try_from(data_offset + data_bytes - 8).map_err(|_| bad("file too large for RIFF"))?;
     let data = data_bytes as u32;
     let changed = u32_at(&head, 4) != riff || u32_at(&head, pos + 4) != data || raw != data_bytes;
     if changed {
         if raw != data_bytes {
-            f.set_len(data_offset + data_bytes).map_err(|e| Error::io("truncate", path, e))?;
+            f.set_len(data_offset + data_bytes)
+                .map_err(|e| Error::io("truncate", path, e))?;
         }
-        f.seek(SeekFrom::Start(4)).map_err(|e| Error::io("seek", path, e))?;
-        f.write_all(&riff.to_le_bytes()).map_err(|e| Error::io("write", path, e))?;
-        f.seek(SeekFrom::Start(pos as u64 + 4)).map_err(|e| Error::io("seek", path, e))?;
-        f.write_all(&data.to_le_bytes()).map_err(|e| Error::io("write", path, e))?;
+        f.seek(SeekFrom::Start(4))
+            .map_err(|e| Error::io("seek", path, e))?;
+        f.write_all(&riff.to_le_bytes())
+            .map_err(|e| Error::io("write", path, e))?;
+        f.seek(SeekFrom::Start(pos as u64 + 4))
+            .map_err(|e| Error::io("seek", path, e))?;
+        f.write_all(&data.to_le_bytes())
+            .map_err(|e| Error::io("write", path, e))?;
         f.sync_all().map_err(|e| Error::io("fsync", path, e))?;
     }
-    Ok(Repair { data_bytes, data_offset, block_align, sample_rate, changed })
+    Ok(Repair {
+        data_bytes,
+        data_offset,
+        block_align,
+        sample_rate,
+        changed,
+    })
 }
 
 /// The sha256 (hex) and length of a file.
@@ -106,7 +126,9 @@ pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
 
 /// fsyncs a directory so a rename or create inside it is durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io("fsync dir", dir, e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("fsync dir", dir, e))
 }
 
 #[cfg(test)]
@@ -114,7 +136,12 @@ mod tests {
     use super::*;
 
     fn write_wav(path: &Path, frames: usize) {
-        let spec = hound::WavSpec { channels: 2, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
         let mut w = hound::WavWriter::create(path, spec).unwrap();
         for i in 0..frames * 2 {
             w.write_sample(i as i16).unwrap();

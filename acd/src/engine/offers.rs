@@ -224,7 +224,11 @@ impl Acd {
 
     /// A paused entry goes back to its place and is matched.
     pub(super) fn retry_due(&mut self, now: Now, id: u64) {
-        let Some(e) = self.entries.get_mut(&id).filter(|e| e.phase == Phase::Paused) else {
+        let Some(e) = self
+            .entries
+            .get_mut(&id)
+            .filter(|e| e.phase == Phase::Paused)
+        else {
             return;
         };
         let skip = e.last_failed.take();

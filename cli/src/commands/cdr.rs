@@ -266,7 +266,12 @@ fn print_csv(out: &mut impl Write, rows: &[StoredCdr], offset: i64) -> std::io::
             w(0),
             w(1),
             s.recording.as_ref().map_or("", |r| r.state.as_str()),
-            csv_field(s.recording.as_ref().and_then(|r| r.key.as_deref()).unwrap_or(""))
+            csv_field(
+                s.recording
+                    .as_ref()
+                    .and_then(|r| r.key.as_deref())
+                    .unwrap_or("")
+            )
         )?;
     }
     Ok(())

@@ -99,7 +99,15 @@ fn phone(root: &Path, target: &str, user: &str, mode: &[&str], log: &str) -> Kil
     let log = std::fs::File::create(root.join(log)).unwrap();
     Kill(
         pbx()
-            .args(["phone", "--user", user, "--password", &format!("{user}-pw"), "--server", target])
+            .args([
+                "phone",
+                "--user",
+                user,
+                "--password",
+                &format!("{user}-pw"),
+                "--server",
+                target,
+            ])
             .args(mode)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -341,13 +349,25 @@ fn an_offer_that_rings_unanswered_moves_on_to_the_next_agent() {
     );
     let (config, target) = (&srv.config, srv.target());
     // 2001 logs in first (longest idle) but its console never answers.
-    assert!(admin(&config, &["agents", "login", "2001"]).status.success());
+    assert!(admin(&config, &["agents", "login", "2001"])
+        .status
+        .success());
     std::thread::sleep(Duration::from_millis(50));
-    assert!(admin(&config, &["agents", "login", "2002"]).status.success());
+    assert!(admin(&config, &["agents", "login", "2002"])
+        .status
+        .success());
     let silent_log = std::fs::File::create(root.join("silent.log")).unwrap();
     let _silent = Kill(
         pbx()
-            .args(["phone", "--user", "2001", "--password", "2001-pw", "--server", &target])
+            .args([
+                "phone",
+                "--user",
+                "2001",
+                "--password",
+                "2001-pw",
+                "--server",
+                &target,
+            ])
             .stdin(Stdio::piped())
             .stdout(silent_log.try_clone().unwrap())
             .stderr(silent_log)
@@ -364,12 +384,24 @@ fn an_offer_that_rings_unanswered_moves_on_to_the_next_agent() {
     );
     wait_registered(&config, "2002@127.0.0.1", root);
     let caller = pbx()
-        .args(["phone", "--user", "1001", "--password", "1001-pw", "--server", &target])
+        .args([
+            "phone",
+            "--user",
+            "1001",
+            "--password",
+            "1001-pw",
+            "--server",
+            &target,
+        ])
         .args(["call", "600", "--duration", "8s"])
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(caller.status.success(), "{}", String::from_utf8_lossy(&caller.stderr));
+    assert!(
+        caller.status.success(),
+        "{}",
+        String::from_utf8_lossy(&caller.stderr)
+    );
     let status = answering.0.wait().unwrap();
     assert!(
         status.success(),
@@ -378,7 +410,10 @@ fn an_offer_that_rings_unanswered_moves_on_to_the_next_agent() {
         std::fs::read_to_string(root.join("pbx.log")).unwrap_or_default()
     );
     let silent = std::fs::read_to_string(root.join("silent.log")).unwrap_or_default();
-    assert!(silent.contains("incoming call"), "2001 rang first:\n{silent}");
+    assert!(
+        silent.contains("incoming call"),
+        "2001 rang first:\n{silent}"
+    );
     let stats = stats_showing(&config, "answered\t1\n");
     assert!(stats.contains("answered\t1\n"), "{stats}");
 }
@@ -404,12 +439,24 @@ fn a_caller_past_max_wait_overflows_to_the_extension() {
     wait_registered(&config, "2002@127.0.0.1", root);
     let started = Instant::now();
     let caller = pbx()
-        .args(["phone", "--user", "2001", "--password", "2001-pw", "--server", &target])
+        .args([
+            "phone",
+            "--user",
+            "2001",
+            "--password",
+            "2001-pw",
+            "--server",
+            &target,
+        ])
         .args(["call", "600", "--duration", "8s"])
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(caller.status.success(), "{}", String::from_utf8_lossy(&caller.stderr));
+    assert!(
+        caller.status.success(),
+        "{}",
+        String::from_utf8_lossy(&caller.stderr)
+    );
     let status = backup.0.wait().unwrap();
     let text = std::fs::read_to_string(root.join("bob.log")).unwrap_or_default();
     assert!(status.success(), "2002 took the overflowed call:\n{text}");
@@ -427,5 +474,8 @@ fn a_caller_past_max_wait_overflows_to_the_extension() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert!(cdr.lines().nth(1).is_some_and(|r| r.contains("ANSWERED")), "{cdr}");
+    assert!(
+        cdr.lines().nth(1).is_some_and(|r| r.contains("ANSWERED")),
+        "{cdr}"
+    );
 }

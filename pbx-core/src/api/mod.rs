@@ -15,8 +15,8 @@ mod calls;
 mod conferences;
 mod errors;
 mod metrics;
-pub(crate) mod reload;
 mod recordings;
+pub(crate) mod reload;
 mod trunks;
 
 use std::net::SocketAddr;

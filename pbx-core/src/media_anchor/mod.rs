@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use media::relay::driver::{Command, DriverConfig, RelayEvent, SessionId};
-use media::relay::record::{RecordSink, RecordStats};
 use media::relay::pool::RelayPool;
 use media::relay::ports::PortPair;
+use media::relay::record::{RecordSink, RecordStats};
 use media::relay::session::LegStats;
 use media::relay::{LegConfig, RelayConfig, Side};
 use media::rtp::PayloadType;

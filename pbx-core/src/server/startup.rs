@@ -233,7 +233,9 @@ impl Startup<'_> {
             )));
         }
         let recordings = match (&mut parts, &cdr_writer) {
-            (Some(parts), Some(w)) if config.recording.mode != crate::recording::RecordingMode::Off => {
+            (Some(parts), Some(w))
+                if config.recording.mode != crate::recording::RecordingMode::Off =>
+            {
                 let (service, hook) = crate::recording::Recordings::start(
                     &config.recording,
                     anchor,

@@ -586,7 +586,11 @@ mod tests {
                     "    mos_avg REAL,\n    mos_worst REAL,\n    loss_max_pct REAL,\n    jitter_max_ms REAL,\n",
                     "",
                 );
-            assert!(!old.contains("did TEXT") && !old.contains("mos_avg") && !old.contains("recording_state"));
+            assert!(
+                !old.contains("did TEXT")
+                    && !old.contains("mos_avg")
+                    && !old.contains("recording_state")
+            );
             conn.execute_batch(&old).unwrap();
             conn.execute_batch(
                 "INSERT INTO cdr VALUES ('old', '1001', '1002', 'internal', 5, NULL, NULL, 9, 1, 0, 'BUSY', 'call.busy', 'callee', 0)",

@@ -52,15 +52,28 @@ const SILENT_RMS: f64 = 30.0;
 
 impl TranscriptPool {
     /// Starts `workers` threads (1..=16) over a queue of `capacity` jobs.
-    pub fn new(workers: usize, capacity: usize, recognizer: Arc<dyn Recognizer>, index: Arc<Index>) -> Result<Self> {
+    pub fn new(
+        workers: usize,
+        capacity: usize,
+        recognizer: Arc<dyn Recognizer>,
+        index: Arc<Index>,
+    ) -> Result<Self> {
         if !(1..=16).contains(&workers) || capacity == 0 {
-            return Err(Error::Config { key: "transcript.workers", reason: "workers must be 1..=16 and capacity > 0".into() });
+            return Err(Error::Config {
+                key: "transcript.workers",
+                reason: "workers must be 1..=16 and capacity > 0".into(),
+            });
         }
         let (tx, rx) = crossbeam_channel::bounded::<Job>(capacity);
         let stats = Arc::new(Stats::default());
         let mut handles = Vec::new();
         for i in 0..workers {
-            let (rx, rec, index, stats) = (rx.clone(), Arc::clone(&recognizer), Arc::clone(&index), Arc::clone(&stats));
+            let (rx, rec, index, stats) = (
+                rx.clone(),
+                Arc::clone(&recognizer),
+                Arc::clone(&index),
+                Arc::clone(&stats),
+            );
             let h = std::thread::Builder::new()
                 .name(format!("rec-asr-{i}"))
                 .spawn(move || {
@@ -86,7 +99,11 @@ impl TranscriptPool {
                 .map_err(|e| Error::io("spawn", "rec-asr", e))?;
             handles.push(h);
         }
-        Ok(Self { tx: Some(tx), workers: handles, stats })
+        Ok(Self {
+            tx: Some(tx),
+            workers: handles,
+            stats,
+        })
     }
 
     /// Queues a job; `Err(job)` when the queue is full (retry later).
@@ -100,7 +117,10 @@ impl TranscriptPool {
 
     /// (finished, failed) jobs so far.
     pub fn counts(&self) -> (u64, u64) {
-        (self.stats.done.load(Relaxed), self.stats.failed.load(Relaxed))
+        (
+            self.stats.done.load(Relaxed),
+            self.stats.failed.load(Relaxed),
+        )
     }
 }
 
@@ -115,28 +135,50 @@ impl Drop for TranscriptPool {
 
 /// Splits the stereo WAV and recognizes each non-silent channel.
 pub fn transcribe(rec: &dyn Recognizer, job: &Job) -> Result<Vec<Segment>> {
-    let bad = |e: hound::Error| Error::Wav { path: format!("job {}", job.call_id).into(), source: e };
+    let bad = |e: hound::Error| Error::Wav {
+        path: format!("job {}", job.call_id).into(),
+        source: e,
+    };
     let (spec, samples): (hound::WavSpec, Vec<i16>) = match &job.wav {
         JobSource::File(p) => {
-            let r = hound::WavReader::open(p).map_err(|source| Error::Wav { path: p.clone(), source })?;
+            let r = hound::WavReader::open(p).map_err(|source| Error::Wav {
+                path: p.clone(),
+                source,
+            })?;
             let spec = r.spec();
-            (spec, r.into_samples::<i16>().collect::<std::result::Result<_, _>>().map_err(bad)?)
+            (
+                spec,
+                r.into_samples::<i16>()
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(bad)?,
+            )
         }
         JobSource::Bytes(b) => {
             let r = hound::WavReader::new(std::io::Cursor::new(b.as_ref())).map_err(bad)?;
             let spec = r.spec();
-            (spec, r.into_samples::<i16>().collect::<std::result::Result<_, _>>().map_err(bad)?)
+            (
+                spec,
+                r.into_samples::<i16>()
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(bad)?,
+            )
         }
     };
     let ch = usize::from(spec.channels.max(1));
     let mut out = Vec::new();
     for c in 0..ch.min(2) {
         let mono: Vec<i16> = samples.iter().skip(c).step_by(ch).copied().collect();
-        let rms = (mono.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / mono.len().max(1) as f64).sqrt();
+        let rms = (mono.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>()
+            / mono.len().max(1) as f64)
+            .sqrt();
         if rms < SILENT_RMS {
             continue;
         }
-        for (i, mut s) in rec.recognize(&mono, spec.sample_rate)?.into_iter().enumerate() {
+        for (i, mut s) in rec
+            .recognize(&mono, spec.sample_rate)?
+            .into_iter()
+            .enumerate()
+        {
             s.channel = c as u8;
             s.seq = i as u32;
             out.push(s);

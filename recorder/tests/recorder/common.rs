@@ -40,15 +40,26 @@ pub(crate) fn read_stereo(path: &Path) -> (u32, Vec<i16>, Vec<i16>) {
 }
 
 pub(crate) fn spool_cfg(dir: &Path) -> SpoolConfig {
-    SpoolConfig { dir: dir.to_path_buf(), ..SpoolConfig::default() }
+    SpoolConfig {
+        dir: dir.to_path_buf(),
+        ..SpoolConfig::default()
+    }
 }
 
 pub(crate) fn start_req(id: &str, rate: SampleRate, now: Instant) -> StartRequest {
     StartRequest {
         call_id: CallId::new(id).expect("valid id"),
-        parties: Parties { caller: Some("+4930111".into()), callee: Some("200".into()), queue: Some("sales".into()), agent: Some("alice".into()), policy: None },
+        parties: Parties {
+            caller: Some("+4930111".into()),
+            callee: Some("200".into()),
+            queue: Some("sales".into()),
+            agent: Some("alice".into()),
+            policy: None,
+        },
         sample_rate: rate,
-        started_at: chrono::DateTime::parse_from_rfc3339("2025-05-06T07:08:09Z").expect("date").with_timezone(&chrono::Utc),
+        started_at: chrono::DateTime::parse_from_rfc3339("2025-05-06T07:08:09Z")
+            .expect("date")
+            .with_timezone(&chrono::Utc),
         now,
     }
 }

@@ -5,7 +5,7 @@
 
 mod common;
 mod relay;
-mod writer;
 mod s3;
-mod weed;
 mod transcript;
+mod weed;
+mod writer;

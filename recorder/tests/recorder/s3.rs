@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use recorder::access::{self, RangeReply};
-use recorder::{wav, Index, ListFilter, Metadata, Recorder, RecordingState, SampleRate, Side, Store, SystemClock, Timestamp, UploadConfig, Uploader};
+use recorder::{
+    wav, Index, ListFilter, Metadata, Recorder, RecordingState, SampleRate, Side, Store,
+    SystemClock, Timestamp, UploadConfig, Uploader,
+};
 
 use crate::common::*;
 use crate::weed::{self, Weed};
@@ -18,8 +21,16 @@ fn record(rec: &Recorder, dir: &std::path::Path, id: &str, secs: u64) -> Metadat
     let tap = rec.start(start_req(id, SampleRate::Hz16000, t0)).unwrap();
     for i in 0..secs * 50 {
         let pos = i * 320;
-        tap.push(Side::Caller, Timestamp::Sample(pos), &tone(440.0, 16000, pos, 320, 6000.0));
-        tap.push(Side::Agent, Timestamp::Sample(pos), &tone(1000.0, 16000, pos, 320, 6000.0));
+        tap.push(
+            Side::Caller,
+            Timestamp::Sample(pos),
+            &tone(440.0, 16000, pos, 320, 6000.0),
+        );
+        tap.push(
+            Side::Agent,
+            Timestamp::Sample(pos),
+            &tone(1000.0, 16000, pos, 320, 6000.0),
+        );
         if i % 200 == 199 {
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -44,8 +55,21 @@ fn upload_cfg(store: recorder::StoreConfig) -> UploadConfig {
     }
 }
 
-async fn download_sha(index: &Index, spool: &recorder::Spool, store: &Store, id: &str) -> (String, Vec<u8>) {
-    let body = access::fetch(index, spool, store, &recorder::CallId::new(id).unwrap(), None).await.unwrap();
+async fn download_sha(
+    index: &Index,
+    spool: &recorder::Spool,
+    store: &Store,
+    id: &str,
+) -> (String, Vec<u8>) {
+    let body = access::fetch(
+        index,
+        spool,
+        store,
+        &recorder::CallId::new(id).unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(body.reply, RangeReply::Full);
     let bytes = access::collect(body).await.unwrap();
     use sha2::Digest;
@@ -53,7 +77,10 @@ async fn download_sha(index: &Index, spool: &recorder::Spool, store: &Store, id:
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -69,40 +96,92 @@ fn s3_round_trip_multipart_metadata_and_range() {
     let index = Arc::new(Index::open(&dir.path().join("index.sqlite")).unwrap());
     let cfg = upload_cfg(weed.store_config());
     let store = Store::from_config(&cfg).unwrap();
-    let up = Uploader::new(rec.spool(), store.clone(), Arc::clone(&index), cfg, Arc::new(SystemClock)).unwrap();
+    let up = Uploader::new(
+        rec.spool(),
+        store.clone(),
+        Arc::clone(&index),
+        cfg,
+        Arc::new(SystemClock),
+    )
+    .unwrap();
     rt().block_on(async {
         let pass = up.run_once().await.unwrap();
         assert_eq!((pass.uploaded, pass.failed), (2, 0), "{pass:?}");
         for m in [&small, &big] {
             let id = m.call_id.as_str();
-            assert!(!dir.path().join(format!("{id}.wav")).exists(), "local copy deleted after verify");
+            assert!(
+                !dir.path().join(format!("{id}.wav")).exists(),
+                "local copy deleted after verify"
+            );
             let e = index.get(&m.call_id).unwrap().unwrap();
             assert_eq!(e.state, RecordingState::Uploaded);
-            assert_eq!(e.key.as_deref(), Some(format!("acme/pbx1/2025/05/06/{id}.wav").as_str()));
+            assert_eq!(
+                e.key.as_deref(),
+                Some(format!("acme/pbx1/2025/05/06/{id}.wav").as_str())
+            );
             let (sha, bytes) = download_sha(&index, &rec.spool(), &store, id).await;
             assert_eq!(Some(sha), m.sha256, "{id}");
             assert_eq!(bytes.len() as u64, m.size.unwrap());
             // The object carries the metadata.
             let key = object_store::path::Path::from(e.key.unwrap());
             let got = store.object_store().get(&key).await.unwrap();
-            let meta: Vec<(String, String)> = got.attributes.iter().map(|(k, v)| (format!("{k:?}"), v.to_string())).collect();
-            assert!(meta.iter().any(|(k, v)| k.contains("sha256") && Some(v.as_str()) == m.sha256.as_deref()), "{meta:?}");
-            assert!(meta.iter().any(|(k, v)| k.contains("agent") && v == "alice"), "{meta:?}");
+            let meta: Vec<(String, String)> = got
+                .attributes
+                .iter()
+                .map(|(k, v)| (format!("{k:?}"), v.to_string()))
+                .collect();
+            assert!(
+                meta.iter()
+                    .any(|(k, v)| k.contains("sha256") && Some(v.as_str()) == m.sha256.as_deref()),
+                "{meta:?}"
+            );
+            assert!(
+                meta.iter()
+                    .any(|(k, v)| k.contains("agent") && v == "alice"),
+                "{meta:?}"
+            );
             // And the JSON beside it.
-            let json = store.object_store().get(&object_store::path::Path::from(format!("acme/pbx1/2025/05/06/{id}.json"))).await.unwrap().bytes().await.unwrap();
+            let json = store
+                .object_store()
+                .get(&object_store::path::Path::from(format!(
+                    "acme/pbx1/2025/05/06/{id}.json"
+                )))
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
             let side: Metadata = serde_json::from_slice(&json).unwrap();
-            assert_eq!((side.state, side.sha256.as_ref()), (RecordingState::Uploaded, m.sha256.as_ref()));
+            assert_eq!(
+                (side.state, side.sha256.as_ref()),
+                (RecordingState::Uploaded, m.sha256.as_ref())
+            );
         }
         // Range from the store: the WAV header, then a 416.
         let id = recorder::CallId::new("s3-big").unwrap();
-        let b = access::fetch(&index, &rec.spool(), &store, &id, Some("bytes=0-11")).await.unwrap();
+        let b = access::fetch(&index, &rec.spool(), &store, &id, Some("bytes=0-11"))
+            .await
+            .unwrap();
         assert_eq!(b.reply, RangeReply::Partial(0..12));
         let head = access::collect(b).await.unwrap();
         assert_eq!((&head[..4], &head[8..12]), (&b"RIFF"[..], &b"WAVE"[..]));
-        let b = access::fetch(&index, &rec.spool(), &store, &id, Some("bytes=-100")).await.unwrap();
-        assert_eq!(b.reply, RangeReply::Partial(big.size.unwrap() - 100..big.size.unwrap()));
+        let b = access::fetch(&index, &rec.spool(), &store, &id, Some("bytes=-100"))
+            .await
+            .unwrap();
+        assert_eq!(
+            b.reply,
+            RangeReply::Partial(big.size.unwrap() - 100..big.size.unwrap())
+        );
         assert_eq!(access::collect(b).await.unwrap().len(), 100);
-        let b = access::fetch(&index, &rec.spool(), &store, &id, Some(&format!("bytes={}-", big.size.unwrap()))).await.unwrap();
+        let b = access::fetch(
+            &index,
+            &rec.spool(),
+            &store,
+            &id,
+            Some(&format!("bytes={}-", big.size.unwrap())),
+        )
+        .await
+        .unwrap();
         assert_eq!(b.reply, RangeReply::Unsatisfiable);
         let listed = access::list(&index, &rec.spool(), &ListFilter::default()).unwrap();
         assert_eq!(listed.len(), 2);
@@ -121,7 +200,14 @@ fn store_down_during_uploads_then_back_nothing_lost() {
     let mut metas = vec![record(&rec, dir.path(), "down-0", 1)];
     let rt = rt();
     {
-        let up = Uploader::new(rec.spool(), store.clone(), Arc::clone(&index), cfg.clone(), Arc::new(SystemClock)).unwrap();
+        let up = Uploader::new(
+            rec.spool(),
+            store.clone(),
+            Arc::clone(&index),
+            cfg.clone(),
+            Arc::new(SystemClock),
+        )
+        .unwrap();
         assert_eq!(rt.block_on(up.run_once()).unwrap().uploaded, 1);
         weed.kill();
         for i in 1..6 {
@@ -140,12 +226,28 @@ fn store_down_during_uploads_then_back_nothing_lost() {
     for m in &metas[1..] {
         let s = Metadata::load(&dir.path().join(format!("{}.json", m.call_id))).unwrap();
         assert_eq!(s.state, RecordingState::Spooled);
-        assert!(s.upload.attempts >= 1 && s.upload.last_error.is_some() && s.upload.next_attempt_at.is_some(), "{:?}", s.upload);
-        assert!(dir.path().join(format!("{}.wav", m.call_id)).exists(), "nothing deleted while the store is down");
+        assert!(
+            s.upload.attempts >= 1
+                && s.upload.last_error.is_some()
+                && s.upload.next_attempt_at.is_some(),
+            "{:?}",
+            s.upload
+        );
+        assert!(
+            dir.path().join(format!("{}.wav", m.call_id)).exists(),
+            "nothing deleted while the store is down"
+        );
     }
     metas.push(record(&rec, dir.path(), "down-6", 1));
     weed.restart();
-    let up = Uploader::new(rec.spool(), store.clone(), Arc::clone(&index), cfg, Arc::new(SystemClock)).unwrap();
+    let up = Uploader::new(
+        rec.spool(),
+        store.clone(),
+        Arc::clone(&index),
+        cfg,
+        Arc::new(SystemClock),
+    )
+    .unwrap();
     rec.on_spooled({
         let w = up.waker();
         move |_| w.wake()
@@ -154,14 +256,21 @@ fn store_down_during_uploads_then_back_nothing_lost() {
         let idx = Arc::clone(&index);
         let all_done = async move {
             loop {
-                let n = idx.list(&ListFilter::default()).unwrap().iter().filter(|e| e.state == RecordingState::Uploaded).count();
+                let n = idx
+                    .list(&ListFilter::default())
+                    .unwrap()
+                    .iter()
+                    .filter(|e| e.state == RecordingState::Uploaded)
+                    .count();
                 if n == 7 {
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         };
-        tokio::time::timeout(Duration::from_secs(60), up.run(all_done)).await.expect("all recordings uploaded within 60 s after the store came back");
+        tokio::time::timeout(Duration::from_secs(60), up.run(all_done))
+            .await
+            .expect("all recordings uploaded within 60 s after the store came back");
         for m in &metas {
             let (sha, _) = download_sha(&index, &rec.spool(), &store, m.call_id.as_str()).await;
             assert_eq!(Some(sha), m.sha256, "{}", m.call_id);
@@ -198,7 +307,14 @@ fn crashed_recording_is_recovered_and_uploaded() {
     let index = Arc::new(Index::open_in_memory().unwrap());
     let cfg = upload_cfg(weed.store_config());
     let store = Store::from_config(&cfg).unwrap();
-    let up = Uploader::new(rec.spool(), store.clone(), Arc::clone(&index), cfg, Arc::new(SystemClock)).unwrap();
+    let up = Uploader::new(
+        rec.spool(),
+        store.clone(),
+        Arc::clone(&index),
+        cfg,
+        Arc::new(SystemClock),
+    )
+    .unwrap();
     rt().block_on(async {
         assert_eq!(up.run_once().await.unwrap().uploaded, 1);
         let (sha, bytes) = download_sha(&index, &rec.spool(), &store, "crashed").await;
@@ -215,9 +331,21 @@ fn local_store_upload_fetch_list_and_retention() {
     let (rec, _) = Recorder::open(spool_cfg(&spool_dir)).unwrap();
     let a = record(&rec, &spool_dir, "loc-a", 1);
     let index = Arc::new(Index::open(&dir.path().join("index.sqlite")).unwrap());
-    let cfg = UploadConfig { store: recorder::StoreConfig::Local { root: dir.path().join("recordings") }, ..upload_cfg(recorder::StoreConfig::default()) };
+    let cfg = UploadConfig {
+        store: recorder::StoreConfig::Local {
+            root: dir.path().join("recordings"),
+        },
+        ..upload_cfg(recorder::StoreConfig::default())
+    };
     let store = Store::from_config(&cfg).unwrap();
-    let up = Uploader::new(rec.spool(), store.clone(), Arc::clone(&index), cfg, Arc::new(SystemClock)).unwrap();
+    let up = Uploader::new(
+        rec.spool(),
+        store.clone(),
+        Arc::clone(&index),
+        cfg,
+        Arc::new(SystemClock),
+    )
+    .unwrap();
     // A second recording stays in the spool: listing merges both.
     let b = record(&rec, &spool_dir, "loc-b", 1);
     let rt = rt();
@@ -226,25 +354,50 @@ fn local_store_upload_fetch_list_and_retention() {
         let pass = up.run_once().await.unwrap();
         assert_eq!(pass.uploaded, 2);
         let file = dir.path().join("recordings/acme/pbx1/2025/05/06/loc-a.wav");
-        assert_eq!(wav::sha256_file(&file).unwrap().0, a.sha256.clone().unwrap());
-        let all = access::list(&index, &rec.spool(), &ListFilter { call_id: Some(id_b.clone()), ..ListFilter::default() }).unwrap();
+        assert_eq!(
+            wav::sha256_file(&file).unwrap().0,
+            a.sha256.clone().unwrap()
+        );
+        let all = access::list(
+            &index,
+            &rec.spool(),
+            &ListFilter {
+                call_id: Some(id_b.clone()),
+                ..ListFilter::default()
+            },
+        )
+        .unwrap();
         assert_eq!(all.len(), 1);
         let (sha, _) = download_sha(&index, &rec.spool(), &store, "loc-b").await;
         assert_eq!(Some(sha), b.sha256);
         // Range on a local-store object.
-        let body = access::fetch(&index, &rec.spool(), &store, &id_b, Some("bytes=44-47")).await.unwrap();
+        let body = access::fetch(&index, &rec.spool(), &store, &id_b, Some("bytes=44-47"))
+            .await
+            .unwrap();
         assert_eq!(body.len, b.size.unwrap());
         let chunks: Vec<_> = body.stream.collect().await;
-        assert_eq!(chunks.into_iter().map(|c| c.unwrap().len()).sum::<usize>(), 4);
+        assert_eq!(
+            chunks.into_iter().map(|c| c.unwrap().len()).sum::<usize>(),
+            4
+        );
         // Retention: started 2025-05-06; 30 days later with a 7-day policy both go.
-        let now = chrono::DateTime::parse_from_rfc3339("2025-06-05T00:00:00Z").unwrap().with_timezone(&chrono::Utc);
-        let kept = recorder::retention::purge(&index, &store, "default", 60, now).await.unwrap();
+        let now = chrono::DateTime::parse_from_rfc3339("2025-06-05T00:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let kept = recorder::retention::purge(&index, &store, "default", 60, now)
+            .await
+            .unwrap();
         assert_eq!(kept.deleted, 0);
-        let r = recorder::retention::purge(&index, &store, "default", 7, now).await.unwrap();
+        let r = recorder::retention::purge(&index, &store, "default", 7, now)
+            .await
+            .unwrap();
         assert_eq!((r.deleted, r.failed.len()), (2, 0));
         assert!(!file.exists());
         assert!(index.get(&id_b).unwrap().is_none());
-        assert!(matches!(access::fetch(&index, &rec.spool(), &store, &id_b, None).await, Err(recorder::Error::NotFound(_))));
+        assert!(matches!(
+            access::fetch(&index, &rec.spool(), &store, &id_b, None).await,
+            Err(recorder::Error::NotFound(_))
+        ));
         assert_eq!(store.object_store().list(None).count().await, 0);
     });
 }

@@ -15,11 +15,16 @@ pub(crate) const BUCKET: &str = "recordings";
 
 /// The weed binary, or `None` after printing why (or panicking under CI).
 pub(crate) fn binary() -> Option<PathBuf> {
-    let p = std::env::var_os("PBX_WEED").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/cache/pbx-seaweedfs-venv/bin/weed"));
+    let p = std::env::var_os("PBX_WEED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/pbx-seaweedfs-venv/bin/weed"));
     if p.is_file() {
         return Some(p);
     }
-    crate::common::skip_or_fail(&format!("SeaweedFS `weed` not found at {} (run scripts/seaweedfs.sh)", p.display()));
+    crate::common::skip_or_fail(&format!(
+        "SeaweedFS `weed` not found at {} (run scripts/seaweedfs.sh)",
+        p.display()
+    ));
     None
 }
 
@@ -31,8 +36,12 @@ pub(crate) struct Weed {
 }
 
 fn free_ports(n: usize) -> Vec<u16> {
-    let ls: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
-    ls.iter().map(|l| l.local_addr().expect("addr").port()).collect()
+    let ls: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind"))
+        .collect();
+    ls.iter()
+        .map(|l| l.local_addr().expect("addr").port())
+        .collect()
 }
 
 impl Weed {
@@ -44,7 +53,12 @@ impl Weed {
         );
         std::fs::write(dir.path().join("s3.json"), cfg).expect("s3 config");
         std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
-        let mut w = Self { bin: bin.to_path_buf(), dir, ports: free_ports(8), child: None };
+        let mut w = Self {
+            bin: bin.to_path_buf(),
+            dir,
+            ports: free_ports(8),
+            child: None,
+        };
         w.spawn();
         w
     }
@@ -71,7 +85,11 @@ impl Weed {
     fn spawn(&mut self) {
         let p = &self.ports;
         let d = self.dir.path();
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(d.join("weed.log")).expect("log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(d.join("weed.log"))
+            .expect("log");
         let child = Command::new(&self.bin)
             .arg("server")
             .arg("-ip=127.0.0.1")
@@ -109,7 +127,10 @@ impl Weed {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("weed S3 did not come up; log:\n{}", std::fs::read_to_string(self.dir.path().join("weed.log")).unwrap_or_default());
+        panic!(
+            "weed S3 did not come up; log:\n{}",
+            std::fs::read_to_string(self.dir.path().join("weed.log")).unwrap_or_default()
+        );
     }
 
     /// kill -9 (the store goes down hard).

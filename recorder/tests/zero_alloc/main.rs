@@ -10,7 +10,10 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use recorder::{CallId, Parties, Push, Recorder, RelayRecording, SampleRate, Side, SpoolConfig, StartRequest, Timestamp};
+use recorder::{
+    CallId, Parties, Push, Recorder, RelayRecording, SampleRate, Side, SpoolConfig, StartRequest,
+    Timestamp,
+};
 
 struct Counting;
 
@@ -58,13 +61,23 @@ fn counter_sees_allocations() {
 }
 
 fn request(id: &str, rate: SampleRate, now: Instant) -> StartRequest {
-    StartRequest { call_id: CallId::new(id).unwrap(), parties: Parties::default(), sample_rate: rate, started_at: chrono::Utc::now(), now }
+    StartRequest {
+        call_id: CallId::new(id).unwrap(),
+        parties: Parties::default(),
+        sample_rate: rate,
+        started_at: chrono::Utc::now(),
+        now,
+    }
 }
 
 #[test]
 fn tap_push_allocates_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let (rec, _) = Recorder::open(SpoolConfig { dir: dir.path().into(), ..SpoolConfig::default() }).unwrap();
+    let (rec, _) = Recorder::open(SpoolConfig {
+        dir: dir.path().into(),
+        ..SpoolConfig::default()
+    })
+    .unwrap();
     let t0 = Instant::now();
     let tap = rec.start(request("za", SampleRate::Hz8000, t0)).unwrap();
     let pcm: Vec<i16> = (0..160).map(|i| (i * 50) as i16).collect();
@@ -76,7 +89,12 @@ fn tap_push_allocates_nothing() {
         let mut queued = 0u64;
         for i in 100..N {
             for side in [Side::Caller, Side::Agent] {
-                if tap.push(side, Timestamp::Instant(t0 + Duration::from_millis(i * 20)), &pcm) == Push::Queued {
+                if tap.push(
+                    side,
+                    Timestamp::Instant(t0 + Duration::from_millis(i * 20)),
+                    &pcm,
+                ) == Push::Queued
+                {
                     queued += 1;
                 }
             }
@@ -87,7 +105,12 @@ fn tap_push_allocates_nothing() {
         }
         queued
     });
-    assert_eq!(allocs, 0, "{allocs} allocations for {} pushes", 2 * (N - 100));
+    assert_eq!(
+        allocs,
+        0,
+        "{allocs} allocations for {} pushes",
+        2 * (N - 100)
+    );
     assert!(queued > 0);
     tap.stop(Instant::now()).unwrap();
     rec.shutdown();
@@ -96,7 +119,12 @@ fn tap_push_allocates_nothing() {
 #[test]
 fn full_queue_and_split_buffers_allocate_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let (rec, _) = Recorder::open(SpoolConfig { dir: dir.path().into(), queue_frames: 16, ..SpoolConfig::default() }).unwrap();
+    let (rec, _) = Recorder::open(SpoolConfig {
+        dir: dir.path().into(),
+        queue_frames: 16,
+        ..SpoolConfig::default()
+    })
+    .unwrap();
     let t0 = Instant::now();
     let tap = rec.start(request("zb", SampleRate::Hz16000, t0)).unwrap();
     // 60 ms at 16 kHz: three frames per push.
@@ -123,21 +151,44 @@ fn relay_session_with_recording_tap_allocates_nothing() {
     use media::relay::{Channel, Forward, LegConfig, RelayConfig, RelaySession, Side as Leg};
     use media::rtp::{PayloadType, RtpHeader, Ssrc};
     let dir = tempfile::tempdir().unwrap();
-    let (rec, _) = Recorder::open(SpoolConfig { dir: dir.path().into(), ..SpoolConfig::default() }).unwrap();
+    let (rec, _) = Recorder::open(SpoolConfig {
+        dir: dir.path().into(),
+        ..SpoolConfig::default()
+    })
+    .unwrap();
     let t0 = Instant::now();
     let tap = rec.start(request("zr", SampleRate::Hz8000, t0)).unwrap();
     let recording = std::sync::Arc::new(RelayRecording::new(tap, Leg::A));
-    let (a, b): (std::net::SocketAddr, std::net::SocketAddr) = ("127.0.0.1:4000".parse().unwrap(), "127.0.0.1:5000".parse().unwrap());
-    let leg = |addr| LegConfig { remote_rtp: Some(addr), remote_rtcp: None, rtcp_mux: true };
+    let (a, b): (std::net::SocketAddr, std::net::SocketAddr) = (
+        "127.0.0.1:4000".parse().unwrap(),
+        "127.0.0.1:5000".parse().unwrap(),
+    );
+    let leg = |addr| LegConfig {
+        remote_rtp: Some(addr),
+        remote_rtcp: None,
+        rtcp_mux: true,
+    };
     let mut s = RelaySession::new(RelayConfig::default(), t0, leg(a), leg(b));
     s.set_record_sink(t0, recording.clone());
     let mut buf = [0u8; 2048];
     let mut step = |i: u64| {
-        for (side, from, pt) in [(Leg::A, a, PayloadType::PCMU), (Leg::B, b, PayloadType::PCMA)] {
-            let h = RtpHeader { marker: false, payload_type: pt, sequence: i as u16, timestamp: (i as u32).wrapping_mul(160), ssrc: Ssrc(side as u32 + 1) };
+        for (side, from, pt) in [
+            (Leg::A, a, PayloadType::PCMU),
+            (Leg::B, b, PayloadType::PCMA),
+        ] {
+            let h = RtpHeader {
+                marker: false,
+                payload_type: pt,
+                sequence: i as u16,
+                timestamp: (i as u32).wrapping_mul(160),
+                ssrc: Ssrc(side as u32 + 1),
+            };
             let n = h.write(&[0x55; 160], &mut buf).unwrap();
             let now = t0 + Duration::from_millis(20 * i);
-            assert!(matches!(s.handle_datagram(now, side, Channel::Rtp, from, &mut buf, n), Forward::Send { .. }));
+            assert!(matches!(
+                s.handle_datagram(now, side, Channel::Rtp, from, &mut buf, n),
+                Forward::Send { .. }
+            ));
         }
         if i.is_multiple_of(200) {
             std::thread::yield_now();
@@ -147,7 +198,12 @@ fn relay_session_with_recording_tap_allocates_nothing() {
         step(i);
     }
     let (allocs, ()) = count(|| (100..N).for_each(&mut step));
-    assert_eq!(allocs, 0, "{allocs} allocations for {} tapped packets", 2 * (N - 100));
+    assert_eq!(
+        allocs,
+        0,
+        "{allocs} allocations for {} tapped packets",
+        2 * (N - 100)
+    );
     let stats = s.record_stats().unwrap();
     assert_eq!(stats.frames + stats.dropped, 2 * N);
     assert_eq!(stats.dropped, recording.tap().counters().dropped());

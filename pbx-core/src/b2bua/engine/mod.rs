@@ -371,7 +371,11 @@ impl Engine {
     /// None for an unknown or unanchored call): the driver sets a
     /// recording tap on it when the call is to be recorded.
     pub fn relay_session(&self, call: CallId) -> Option<u64> {
-        self.calls.get(&call)?.anchor.as_ref().map(Anchored::relay_id)
+        self.calls
+            .get(&call)?
+            .anchor
+            .as_ref()
+            .map(Anchored::relay_id)
     }
 
     /// Final media stats of a relay session (from `MediaAnchor::poll_events`):

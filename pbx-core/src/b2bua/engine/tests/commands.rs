@@ -7,7 +7,12 @@ use crate::b2bua::{Command, CommandError};
 impl World {
     fn command(&mut self, command: Command) -> Result<usize, CommandError> {
         let mut out = Vec::new();
-        let r = self.engine.handle_command(self.now, command, services(&self.router, &self.anchor, &self.eps), &mut out);
+        let r = self.engine.handle_command(
+            self.now,
+            command,
+            services(&self.router, &self.anchor, &self.eps),
+            &mut out,
+        );
         self.deliver_from_pbx(out);
         self.run();
         r

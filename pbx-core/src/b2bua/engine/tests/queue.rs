@@ -24,8 +24,13 @@ impl World {
     fn acd(&mut self, event: AcdEvent) {
         let id = self.engine.live_calls(self.now)[0].id;
         let mut out = Vec::new();
-        self.engine
-            .handle_acd_event(self.now, id, event, services(&self.router, &self.anchor, &self.eps), &mut out);
+        self.engine.handle_acd_event(
+            self.now,
+            id,
+            event,
+            services(&self.router, &self.anchor, &self.eps),
+            &mut out,
+        );
         self.deliver_from_pbx(out);
         self.run();
     }
