@@ -5,7 +5,6 @@
 //! place (SSRC/sequence continuity, RTCP SSRC mapping).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::continuity::Continuity;
@@ -333,28 +332,6 @@ impl RelaySession {
         }
     }
 
-    /// Starts handing the decoded audio of both legs to `sink` (see
-    /// [`super::record`]), on a timeline that starts at `now`. Returns the
-    /// sink it replaces, with that one's counters. Allocates the decode
-    /// buffer once, here; the per-packet path then allocates nothing.
-    pub fn set_record_sink(
-        &mut self,
-        now: Instant,
-        sink: Arc<dyn RecordSink>,
-    ) -> Option<(Arc<dyn RecordSink>, RecordStats)> {
-        self.tap.0.replace(Tap::new(sink, now)).map(Tap::into_parts)
-    }
-
-    /// Stops the recording tap: the sink and its final counters.
-    pub fn take_record_sink(&mut self) -> Option<(Arc<dyn RecordSink>, RecordStats)> {
-        self.tap.0.take().map(Tap::into_parts)
-    }
-
-    /// The tap's counters, while a sink is set.
-    pub fn record_stats(&self) -> Option<RecordStats> {
-        self.tap.0.as_ref().map(Tap::stats)
-    }
-
     /// The payloads `side` negotiated (from its SDP): the telephone-event
     /// payload type makes the relay report key presses
     /// ([`RelaySession::poll_dtmf`]); when both legs have a codec and they
@@ -663,21 +640,6 @@ impl RelaySession {
         }
     }
 
-    /// Records the transcoded packet the relay sends to `side`'s other leg
-    /// on `side`'s behalf, when that leg's codec is G.711.
-    fn record_output(&mut self, now: Instant, side: Side, packet: &[u8]) {
-        let (Some(tap), Ok(p)) = (self.tap.0.as_mut(), RtpPacket::parse(packet)) else {
-            return;
-        };
-        match TapPayload::of(&self.media.leg(side.other()), p.payload_type()) {
-            TapPayload::G711(law) => {
-                tap.record(now, side, law, (p.ssrc(), p.timestamp()), p.payload());
-            }
-            TapPayload::Other => tap.not_decoded(),
-            TapPayload::Skip => {}
-        }
-    }
-
     fn handle_rtcp(
         &mut self,
         now: Instant,
@@ -820,5 +782,6 @@ fn rewrite_rtcp(now: Instant, this: &mut Leg, other: &mut Leg, buf: &mut [u8]) {
 
 #[cfg(test)]
 mod media_tests;
+mod record_tap;
 #[cfg(test)]
 mod tests;

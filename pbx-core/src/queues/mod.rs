@@ -139,10 +139,12 @@ impl AcdHost {
             (caller, acd::CallKind::Outbound),
             (callee, acd::CallKind::Direct),
         ] {
-            let Some(p) = self.profiles.iter().find(|p| p.name.as_str() == user) else {
+            // The ACD's own index (a hash lookup per call, whatever the
+            // number of agents).
+            let agent = AgentId::from(user);
+            if self.acd.agent_state(&agent).is_none() {
                 continue;
-            };
-            let agent = p.name.clone();
+            }
             match self
                 .acd
                 .handle_agent_busy(now, &agent, acd::CallId(call.0), kind)
