@@ -5,12 +5,33 @@
 mod cdr;
 mod outbox;
 mod queue_events;
+mod record_notes;
+mod records;
+mod saved_queries;
 mod sqlite;
+pub mod synthetic;
+mod tokens;
 mod trajectory;
+mod user_admin;
 mod write_behind;
+
+/// The schemas of the API's tables (tokens, record annotations, saved
+/// queries, user profiles) and the records' indexes, run by [`Store::open`].
+const API_SCHEMAS: [&str; 5] = [
+    tokens::SCHEMA,
+    record_notes::SCHEMA,
+    saved_queries::SCHEMA,
+    user_admin::SCHEMA,
+    records::SCHEMA,
+];
 
 pub use cdr::{CdrFilter, CdrQueue, CdrWriter, RecordingRef, StepWrite, StoredCdr};
 pub use outbox::{OutboxEvent, StoredEvent};
 pub use sqlite::{Store, StoreError, UserRow};
+pub use record_notes::{Annotations, Note, Supplement};
+pub use records::{Outcome, RecordCursor, RecordFilter, RecordPage, RecordSummary};
+pub use saved_queries::SavedQuery;
+pub use tokens::{token_hash, TokenRow, TOKEN_PREFIX};
 pub use trajectory::StoredTrajectory;
+pub use user_admin::{UserPatch, UserProfile, UserQuery, ROLES};
 pub use write_behind::WriteBehind;

@@ -110,6 +110,9 @@ impl Store {
         conn.execute_batch(super::outbox::SCHEMA).map_err(wrap)?;
         conn.execute_batch(super::queue_events::SCHEMA)
             .map_err(wrap)?;
+        for schema in super::API_SCHEMAS {
+            conn.execute_batch(schema).map_err(wrap)?;
+        }
         Ok(Self {
             conn,
             path: path.to_owned(),
