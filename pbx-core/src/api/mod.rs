@@ -18,6 +18,7 @@ mod metrics;
 mod recordings;
 pub(crate) mod reload;
 mod trunks;
+pub mod v1;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,6 +54,8 @@ pub struct Admin {
     pub config_file: Option<PathBuf>,
     /// Call recordings (`GET /recordings/ID`), when `[recording]` is on.
     pub recordings: Option<Arc<crate::recording::RecordingAccess>>,
+    /// The store and tenant settings of `/api/v1` (None: no `/api/v1`).
+    pub api: Option<v1::ApiData>,
 }
 
 /// The call engine's parts the API drives (B2BUA mode).
@@ -80,6 +83,8 @@ pub struct ApiState {
     /// The server's clock (ban windows, trunk timers).
     clock: Clock,
     admin: Admin,
+    /// `/api/v1`'s store connections and settings.
+    v1: Option<Arc<v1::V1>>,
 }
 
 impl ApiState {
@@ -92,12 +97,14 @@ impl ApiState {
             trunks: h.trunks.clone(),
             endpoints: h.endpoints.clone(),
         });
+        let v1 = admin.api.as_ref().map(|d| Arc::new(v1::V1::new(d)));
         Self {
             core,
             b2bua,
             transports,
             clock,
             admin,
+            v1,
         }
     }
 }
@@ -158,6 +165,7 @@ fn router(state: ApiState) -> Router {
     Router::new()
         .route("/metrics", only("GET", get(metrics::render)))
         .merge(admin_routes)
+        .nest("/api/v1", v1::router(state.clone()))
         .fallback(errors::not_found)
         .with_state(state)
 }

@@ -385,6 +385,15 @@ impl Startup<'_> {
             flows,
             config_file,
             recordings,
+            api: Some(crate::api::v1::ApiData {
+                db: config.db_path(),
+                utc_offset_secs: config.dialplan.utc_offset_secs,
+                queues: config
+                    .queues
+                    .iter()
+                    .map(|q| (q.name.to_string(), q.service_level_s))
+                    .collect(),
+            }),
         };
         let clock = Clock::new(self.start);
         let state = crate::api::ApiState::new(core.clone(), transports.clone(), clock, admin);

@@ -29,7 +29,7 @@ pub use cdr::{CdrFilter, CdrQueue, CdrWriter, RecordingRef, StepWrite, StoredCdr
 pub use outbox::{OutboxEvent, StoredEvent};
 pub use sqlite::{Store, StoreError, UserRow};
 pub use record_notes::{Annotations, Note, Supplement};
-pub use records::{Outcome, RecordCursor, RecordFilter, RecordPage, RecordSummary};
+pub use records::{LegView, Outcome, RecordCursor, RecordFilter, RecordPage, RecordSummary};
 pub use saved_queries::SavedQuery;
 pub use tokens::{token_hash, TokenRow, TOKEN_PREFIX};
 pub use trajectory::StoredTrajectory;

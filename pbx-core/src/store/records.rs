@@ -253,6 +253,27 @@ pub struct RecordSummary {
     pub notes_count: u32,
 }
 
+/// One leg of a record, with the relay's quality when it reported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LegView {
+    /// 0 for the caller's leg, then the legs pbx placed.
+    pub leg: u32,
+    /// The leg's SIP Call-ID.
+    pub sip_call_id: String,
+    /// The party (SIP URI).
+    pub party: String,
+    /// Final SIP status.
+    pub status: u16,
+    /// Codec.
+    pub codec: Option<String>,
+    /// MOS estimate.
+    pub mos: Option<f64>,
+    /// Packets lost.
+    pub lost: Option<i64>,
+    /// Jitter, ms.
+    pub jitter_ms: Option<f64>,
+}
+
 /// One page of records.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordPage {
@@ -534,6 +555,41 @@ impl Store {
                 |r| r.get::<_, i64>(0),
             )
             .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
+
+    /// The legs of a record, in order.
+    pub fn legs_of(&self, call_id: &str) -> Result<Vec<LegView>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT leg, sip_call_id, party, status, codec, mos, lost, jitter_ms \
+                 FROM cdr_legs WHERE call_id = ?1 ORDER BY leg",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([call_id], |r| {
+                Ok(LegView {
+                    leg: r.get::<_, i64>(0)?.clamp(0, i64::from(u32::MAX)) as u32,
+                    sip_call_id: r.get(1)?,
+                    party: r.get(2)?,
+                    status: r.get::<_, i64>(3)?.clamp(0, 999) as u16,
+                    codec: r.get(4)?,
+                    mos: r.get(5)?,
+                    lost: r.get(6)?,
+                    jitter_ms: r.get(7)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// The outbox's last position (0 when empty).
+    pub fn last_event_seq(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM event_outbox", [], |r| {
+                r.get(0)
+            })
             .map_err(|e| self.err(e))
     }
 
