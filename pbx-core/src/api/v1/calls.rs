@@ -117,7 +117,7 @@ pub(super) async fn click_to_call(
     J(body): J<DialBody>,
 ) -> ApiResult<Response> {
     p.require(Scope::Calls)?;
-    let number = body.number.trim();
+    let number = body.number.as_str();
     if is_masked(number) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -99,7 +99,8 @@ pub(super) async fn agent_state(
         }
     }
     let op = match (body.state.as_str(), &body.reason) {
-        ("login" | "logout" | "ready", None) => body.state.clone(),
+        // a reason is for breaks; other states ignore it
+        ("login" | "logout" | "ready", _) => body.state.clone(),
         ("break", None) => "break".to_owned(),
         ("break", Some(r))
             if !r.is_empty()
@@ -112,9 +113,6 @@ pub(super) async fn agent_state(
             return Err(ApiError::unprocessable(format!(
                 "reason `{r}`: 1 to 32 letters, digits, _ or -"
             )))
-        }
-        ("login" | "logout" | "ready", Some(_)) => {
-            return Err(ApiError::unprocessable("reason: only with state break"))
         }
         (other, _) => {
             return Err(ApiError::unprocessable(format!(

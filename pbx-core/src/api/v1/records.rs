@@ -296,9 +296,11 @@ pub(super) async fn add_note(
     J(body): J<NoteBody>,
 ) -> ApiResult<Response> {
     p.require(Scope::Calls)?;
-    let text = body.text.trim().to_owned();
-    if text.is_empty() || text.chars().count() > 4000 {
-        return Err(ApiError::unprocessable("text: 1 to 4000 characters"));
+    let text = body.text;
+    if text.trim().is_empty() || text.chars().count() > 4000 {
+        return Err(ApiError::unprocessable(
+            "text: 1 to 4000 characters, not only white space",
+        ));
     }
     let v1 = state(&s)?.clone();
     load(&v1, &p, &id).await?;
@@ -336,8 +338,8 @@ pub(super) async fn tags(
 ) -> ApiResult<Response> {
     p.require(Scope::Calls)?;
     body.add.iter().chain(&body.remove).try_for_each(|t| check_tag(t))?;
-    if body.add.len() + body.remove.len() > 100 {
-        return Err(ApiError::unprocessable("at most 100 tags at once"));
+    if body.add.len() > 50 || body.remove.len() > 50 {
+        return Err(ApiError::unprocessable("at most 50 tags to add and 50 to remove"));
     }
     let v1 = state(&s)?.clone();
     load(&v1, &p, &id).await?;
@@ -450,9 +452,11 @@ pub(super) async fn saved_create(
     J(body): J<SavedBody>,
 ) -> ApiResult<Response> {
     p.require(Scope::Read)?;
-    let name = body.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::unprocessable("name: 1 to 100 characters"));
+    let name = body.name;
+    if name.trim().is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::unprocessable(
+            "name: 1 to 100 characters, not only white space",
+        ));
     }
     // the same checks as a query string
     let filter = RecordParams::of_filter(&body.filter)

@@ -59,6 +59,11 @@ pub(super) async fn create(
             "name: 1 to 64 letters, digits, -, _ or .",
         ));
     }
+    if let Some(bad) = body.scopes.iter().find(|s| Scope::parse(s).is_none()) {
+        return Err(ApiError::unprocessable(format!(
+            "scope `{bad}`: use read, calls, agents, admin, numbers"
+        )));
+    }
     let scopes = parse_scopes(&body.scopes.join(",")).map_err(ApiError::unprocessable)?;
     if body.agent.as_deref().is_some_and(|a| !valid_name(a)) {
         return Err(ApiError::unprocessable("agent: a user name"));
