@@ -442,8 +442,9 @@ pub(super) async fn saved_list(State(s): State<ApiState>, p: Principal) -> ApiRe
 #[serde(deny_unknown_fields)]
 pub(super) struct SavedBody {
     name: String,
+    /// Kept as JSON first: serde would take an array for the struct too.
     #[serde(default)]
-    filter: RecordFilter,
+    filter: Option<serde_json::Value>,
 }
 
 pub(super) async fn saved_create(
@@ -458,8 +459,14 @@ pub(super) async fn saved_create(
             "name: 1 to 100 characters, not only white space",
         ));
     }
+    let filter: RecordFilter = match body.filter {
+        None | Some(serde_json::Value::Null) => RecordFilter::default(),
+        Some(v @ serde_json::Value::Object(_)) => serde_json::from_value(v)
+            .map_err(|e| ApiError::unprocessable(format!("filter: {e}")))?,
+        Some(_) => return Err(ApiError::unprocessable("filter: an object")),
+    };
     // the same checks as a query string
-    let filter = RecordParams::of_filter(&body.filter)
+    let filter = RecordParams::of_filter(&filter)
         .given()
         .map_err(|e| ApiError::unprocessable(e.message))?;
     let v1 = state(&s)?.clone();
