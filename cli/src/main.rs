@@ -38,9 +38,16 @@ enum Command {
         #[command(subcommand)]
         action: commands::users::UsersCmd,
     },
+    /// API tokens of `/api/v1`: `create --name N --scope read,calls
+    /// [--agent ID]` (printed once), `list`, `revoke NAME|ID`.
+    Tokens {
+        #[command(subcommand)]
+        action: commands::tokens::TokensCmd,
+    },
     /// List registration bindings, one per line.
     Registrations,
-    /// Call-detail records (default: today), with filters and `--csv`.
+    /// Call-detail records (default: today), with filters and `--csv`;
+    /// `export --format csv|xlsx -o FILE` writes the call records.
     Cdr(commands::cdr::CdrArgs),
     /// Call recordings: `list [--from --to --call ID]`, `get CALL_ID -o FILE`.
     Recordings {
@@ -124,6 +131,7 @@ fn main() -> ExitCode {
         Command::Serve => commands::serve::run(cli.config.as_deref()),
         Command::Check => commands::check::run(cli.config.as_deref()),
         Command::Users { action } => commands::users::run(cli.config.as_deref(), action),
+        Command::Tokens { action } => commands::tokens::run(cli.config.as_deref(), action),
         Command::Registrations => commands::registrations::run(cli.config.as_deref()),
         Command::Cdr(args) => commands::cdr::run(cli.config.as_deref(), args),
         Command::Calls { action } => commands::calls::run(cli.config.as_deref(), action),

@@ -42,6 +42,10 @@ pub(crate) struct CdrArgs {
     /// CSV with every field (legs and quality included) instead of a table.
     #[arg(long)]
     csv: bool,
+    /// `export`: the call records (SPEC §12 fields and filters) to a CSV or
+    /// XLSX file.
+    #[command(subcommand)]
+    command: Option<super::cdr_export::CdrCmd>,
 }
 
 /// Days since 1970-01-01 of a civil date (H. Hinnant's algorithm).
@@ -109,6 +113,9 @@ fn csv_field(s: &str) -> String {
 }
 
 pub(crate) fn run(path: Option<&Path>, args: CdrArgs) -> anyhow::Result<ExitCode> {
+    if let Some(super::cdr_export::CdrCmd::Export(export)) = args.command {
+        return super::cdr_export::run(path, export);
+    }
     let config = super::load_config(path)?;
     let offset = i64::from(config.dialplan.utc_offset_secs);
     let from_ms = match &args.from {

@@ -3,6 +3,7 @@
 pub(crate) mod admin_http;
 pub(crate) mod calls;
 pub(crate) mod cdr;
+pub(crate) mod cdr_export;
 pub(crate) mod check;
 pub(crate) mod conference;
 pub(crate) mod ivr;
@@ -12,6 +13,7 @@ pub(crate) mod recordings;
 pub(crate) mod registrations;
 pub(crate) mod reload;
 pub(crate) mod serve;
+pub(crate) mod tokens;
 pub(crate) mod trunks;
 pub(crate) mod users;
 

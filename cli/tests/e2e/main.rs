@@ -8,6 +8,7 @@ mod harness;
 mod raw_ua;
 
 mod admin;
+mod api;
 mod at_server;
 mod b2bua;
 mod durability;

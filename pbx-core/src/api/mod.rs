@@ -1,7 +1,9 @@
 //! The local HTTP API: Prometheus `/metrics` (`api/metrics.rs`), the live
 //! `/calls` and `/trunks` of `pbx calls` / `pbx trunks` (`calls.rs`,
 //! `trunks.rs`), the admin `POST /reload` of `pbx reload` (`reload.rs`) and
-//! the conference admin API of `pbx conference` (`conferences.rs`). Unknown
+//! the conference admin API of `pbx conference` (`conferences.rs`), and the
+//! CRM's `/api/v1` (`v1/`: tokens with scopes, call records, agents,
+//! queues, users, events; OpenAPI at `/api/v1/openapi.json`). Unknown
 //! paths and wrong methods get a 4xx with a JSON body (`errors.rs`).
 //!
 //! The routes work over an [`ApiState`]: the call engine only through its

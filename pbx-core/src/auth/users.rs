@@ -35,6 +35,8 @@ pub struct Users {
     /// aHash (randomly keyed per map, so names cannot be chosen to collide):
     /// every digest REGISTER looks a user up.
     inner: Arc<RwLock<HashMap<String, Arc<Credentials>, ahash::RandomState>>>,
+    /// Users an administrator disabled (SPEC §16): their REGISTER is refused.
+    disabled: Arc<RwLock<std::collections::HashSet<String, ahash::RandomState>>>,
 }
 
 impl Users {
@@ -57,6 +59,16 @@ impl Users {
     /// Adds or replaces one user.
     pub fn insert(&self, name: String, creds: Credentials) {
         self.inner.write().insert(name, Arc::new(creds));
+    }
+
+    /// Replaces the set of disabled users.
+    pub fn set_disabled(&self, names: impl IntoIterator<Item = String>) {
+        *self.disabled.write() = names.into_iter().collect();
+    }
+
+    /// Whether an administrator disabled the user.
+    pub fn is_disabled(&self, name: &str) -> bool {
+        self.disabled.read().contains(name)
     }
 
     /// Number of users.

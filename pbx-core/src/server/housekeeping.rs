@@ -92,6 +92,10 @@ pub(super) fn spawn_housekeeping(
                         Ok(users) => {
                             tracing::info!(users = users.len(), "user directory reloaded");
                             core.auth.users().replace_all(users);
+                            match store.disabled_users() {
+                                Ok(d) => core.auth.users().set_disabled(d),
+                                Err(e) => tracing::error!(error = %e, "reading disabled users failed"),
+                            }
                             users_version = v;
                         }
                         Err(e) => tracing::error!(error = %e, "reloading users failed"),

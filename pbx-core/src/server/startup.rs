@@ -109,6 +109,7 @@ impl Startup<'_> {
         sync_config_users(&mut store, config)?;
         let users = Users::default();
         users.replace_all(store.load_users(&config.realm)?);
+        users.set_disabled(store.disabled_users()?);
         let other = store.count_users_of_other_realms(&config.realm)?;
         if other > 0 {
             tracing::warn!(count = other, realm = %config.realm, "users stored for another realm cannot authenticate; re-add them");

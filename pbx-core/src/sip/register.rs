@@ -37,6 +37,9 @@ impl SipCore {
         if !self.locals.is_local_host(&to.uri.host) {
             return local_response(req, StatusCode::FORBIDDEN, "Not our domain", &tag());
         }
+        if self.auth.users().is_disabled(&user) {
+            return local_response(req, StatusCode::FORBIDDEN, "User disabled", &tag());
+        }
         if self.register_auth {
             match self.check_credentials(now, req, peer, &HeaderName::Authorization) {
                 Ok(auth_user) if auth_user == user => {}

@@ -422,3 +422,19 @@ fn malformed_header_gets_400_naming_it_and_garbage_is_dropped() {
     assert!(h.send("10.0.0.1:5070", "\u{1}\u{2}garbage").is_empty());
     assert_eq!(h.core.metrics.parse_errors.get(), 1);
 }
+
+#[test]
+fn a_disabled_users_register_is_refused_with_403() {
+    let h = Harness::new();
+    h.register("carol", "10.0.0.4:5060");
+    h.core.auth.users().set_disabled(["carol".to_owned()]);
+    let out = h.send(
+        "10.0.0.4:5060",
+        "REGISTER sip:127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 10.0.0.4:5060;branch=z9hG4bKdis1\n\
+         From: <sip:carol@127.0.0.1>;tag=r\nTo: <sip:carol@127.0.0.1>\nCall-ID: reg-dis\n\
+         CSeq: 2 REGISTER\nContact: <sip:carol@10.0.0.4:5060>\nMax-Forwards: 70\nContent-Length: 0\n\n",
+    );
+    assert_eq!(status(&out[0].1), 403);
+    h.core.auth.users().set_disabled([]);
+    h.register("carol", "10.0.0.4:5061");
+}
