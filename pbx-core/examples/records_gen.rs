@@ -14,8 +14,12 @@ fn main() {
         eprintln!("usage: records_gen DB_PATH [RECORDS] [DAYS]");
         std::process::exit(2);
     };
-    let records: u64 = args.next().map_or(1_000_000, |v| v.parse().expect("RECORDS: a number"));
-    let days: u64 = args.next().map_or(30, |v| v.parse().expect("DAYS: a number"));
+    let records: u64 = args
+        .next()
+        .map_or(1_000_000, |v| v.parse().expect("RECORDS: a number"));
+    let days: u64 = args
+        .next()
+        .map_or(30, |v| v.parse().expect("DAYS: a number"));
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
@@ -38,5 +42,8 @@ fn main() {
         }
     })
     .expect("generate");
-    eprintln!("{records} records in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "{records} records in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }

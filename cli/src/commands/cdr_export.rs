@@ -85,9 +85,13 @@ fn mask(r: &mut RecordSummary) {
     for v in [&mut r.caller, &mut r.callee] {
         *v = mask_number(v);
     }
-    for v in [&mut r.caller_e164, &mut r.callee_e164, &mut r.service_number]
-        .into_iter()
-        .flatten()
+    for v in [
+        &mut r.caller_e164,
+        &mut r.callee_e164,
+        &mut r.service_number,
+    ]
+    .into_iter()
+    .flatten()
     {
         *v = mask_number(v);
     }
@@ -142,7 +146,7 @@ fn filter(a: &ExportArgs, offset: i64) -> anyhow::Result<RecordFilter> {
 
 /// Where rows go.
 enum Sink {
-    Csv(csv::Writer<std::fs::File>),
+    Csv(Box<csv::Writer<std::fs::File>>),
     Xlsx(Box<rust_xlsxwriter::Workbook>, u32),
 }
 
@@ -180,10 +184,10 @@ pub(crate) fn run(path: Option<&Path>, a: ExportArgs) -> anyhow::Result<ExitCode
     let store = super::open_store(&config)?;
     let total = store.count_records(&f)?;
     let mut sink = match a.format {
-        Format::Csv => Sink::Csv(
+        Format::Csv => Sink::Csv(Box::new(
             csv::Writer::from_path(&a.output)
                 .with_context(|| format!("creating {}", a.output.display()))?,
-        ),
+        )),
         Format::Xlsx => {
             let mut book = rust_xlsxwriter::Workbook::new();
             book.add_worksheet().set_name("call records")?;

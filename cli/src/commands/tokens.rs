@@ -52,7 +52,8 @@ pub(crate) fn run(path: Option<&Path>, cmd: TokensCmd) -> anyhow::Result<ExitCod
             if agent.as_deref().is_some_and(|a| !valid_name(a)) {
                 bail!("--agent: a user name");
             }
-            let scopes = pbx_core::api::v1::parse_scopes(&scope).map_err(|e| anyhow::anyhow!("--scope: {e}"))?;
+            let scopes = pbx_core::api::v1::parse_scopes(&scope)
+                .map_err(|e| anyhow::anyhow!("--scope: {e}"))?;
             if store.list_tokens()?.iter().any(|t| t.name == name) {
                 bail!("a token named `{name}` exists (revoked ones keep their name)");
             }
@@ -84,8 +85,10 @@ pub(crate) fn run(path: Option<&Path>, cmd: TokensCmd) -> anyhow::Result<ExitCod
                         t.scopes.join(","),
                         t.agent.as_deref().unwrap_or("-"),
                         super::cdr::format_local(t.created_ms, offset),
-                        t.revoked_ms
-                            .map_or_else(|| "-".to_owned(), |r| super::cdr::format_local(r, offset))
+                        t.revoked_ms.map_or_else(
+                            || "-".to_owned(),
+                            |r| super::cdr::format_local(r, offset)
+                        )
                     )?;
                 }
                 Ok(())

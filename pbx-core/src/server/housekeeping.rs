@@ -94,7 +94,9 @@ pub(super) fn spawn_housekeeping(
                             core.auth.users().replace_all(users);
                             match store.disabled_users() {
                                 Ok(d) => core.auth.users().set_disabled(d),
-                                Err(e) => tracing::error!(error = %e, "reading disabled users failed"),
+                                Err(e) => {
+                                    tracing::error!(error = %e, "reading disabled users failed")
+                                }
                             }
                             users_version = v;
                         }

@@ -27,10 +27,10 @@ const API_SCHEMAS: [&str; 5] = [
 
 pub use cdr::{CdrFilter, CdrQueue, CdrWriter, RecordingRef, StepWrite, StoredCdr};
 pub use outbox::{OutboxEvent, StoredEvent};
-pub use sqlite::{Store, StoreError, UserRow};
 pub use record_notes::{Annotations, Note, Supplement};
 pub use records::{LegView, Outcome, RecordCursor, RecordFilter, RecordPage, RecordSummary};
 pub use saved_queries::SavedQuery;
+pub use sqlite::{Store, StoreError, UserRow};
 pub use tokens::{token_hash, TokenRow, TOKEN_PREFIX};
 pub use trajectory::StoredTrajectory;
 pub use user_admin::{UserPatch, UserProfile, UserQuery, ROLES};

@@ -199,12 +199,7 @@ impl Store {
     }
 
     /// Applies a supplementary entry.
-    pub fn supplement(
-        &self,
-        call_id: &str,
-        s: &Supplement,
-        now_ms: u64,
-    ) -> Result<(), StoreError> {
+    pub fn supplement(&self, call_id: &str, s: &Supplement, now_ms: u64) -> Result<(), StoreError> {
         let tickets = s
             .ticket_ids
             .as_ref()

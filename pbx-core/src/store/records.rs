@@ -176,11 +176,12 @@ impl RecordCursor {
     pub fn decode(s: &str) -> Option<Self> {
         let (ms, id) = s.split_once('.')?;
         let start_ms = ms.parse().ok()?;
-        (!id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric()))
-            .then(|| Self {
+        (!id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())).then(
+            || Self {
                 start_ms,
                 call_id: id.to_owned(),
-            })
+            },
+        )
     }
 }
 

@@ -62,7 +62,9 @@ fn pages_cover_every_record_once_newest_first() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), 250);
-    let first = store.query_records(&RecordFilter::default(), None, 10).unwrap();
+    let first = store
+        .query_records(&RecordFilter::default(), None, 10)
+        .unwrap();
     assert_eq!(first.records.len(), 10);
     let c = first.next.unwrap();
     assert_eq!(RecordCursor::decode(&c.encode()), Some(c.clone()));
@@ -208,10 +210,7 @@ fn each_filter_selects_what_it_names() {
     );
     assert_eq!(vip.len(), 1);
     assert_eq!(vip[0].tags, vec!["complaint".to_owned(), "vip".to_owned()]);
-    assert_eq!(
-        store.count_records(&RecordFilter::default()).unwrap(),
-        400
-    );
+    assert_eq!(store.count_records(&RecordFilter::default()).unwrap(), 400);
 }
 
 #[test]
@@ -223,7 +222,10 @@ fn a_queued_call_has_its_group_agent_and_wait() {
         .find(|r| r.direction == "inbound" && r.outcome == Outcome::Answered)
         .unwrap();
     assert!(answered.agent_id.is_some());
-    assert_eq!(answered.entry_skill_group, answered.skill_groups.first().cloned());
+    assert_eq!(
+        answered.entry_skill_group,
+        answered.skill_groups.first().cloned()
+    );
     assert!(answered.queue_enter_at_ms.unwrap() > answered.ring_at_ms);
     assert!(answered.queue_wait_s.is_some());
     let one = store.record(&answered.call_id).unwrap().unwrap();
@@ -261,7 +263,9 @@ fn the_filters_use_indexes() {
         let (w, args) = where_clause(&f);
         let plan: Vec<String> = store
             .conn
-            .prepare(&format!("EXPLAIN QUERY PLAN SELECT call_id FROM cdr{w} ORDER BY start_ms DESC LIMIT 10"))
+            .prepare(&format!(
+                "EXPLAIN QUERY PLAN SELECT call_id FROM cdr{w} ORDER BY start_ms DESC LIMIT 10"
+            ))
             .unwrap()
             .query_map(params_from_iter(args), |r| r.get::<_, String>(3))
             .unwrap()

@@ -152,8 +152,8 @@ pub fn generate(
                     answered,
                 )
             } else if kind < 9 {
-                let disposition = ["ANSWERED", "ANSWERED", "NO ANSWER", "BUSY", "FAILED"]
-                    [rng.gen_range(0..5)];
+                let disposition =
+                    ["ANSWERED", "ANSWERED", "NO ANSWER", "BUSY", "FAILED"][rng.gen_range(0..5)];
                 (
                     "outbound",
                     agent.clone(),

@@ -141,9 +141,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("pbx.sqlite")).unwrap();
         let scopes = vec!["read".to_owned(), "calls".to_owned()];
-        let (row, secret) = store
-            .create_token("crm", &scopes, Some("1001"), 5)
-            .unwrap();
+        let (row, secret) = store.create_token("crm", &scopes, Some("1001"), 5).unwrap();
         assert!(secret.starts_with(TOKEN_PREFIX) && secret.len() == 68);
         let stored: String = store
             .conn

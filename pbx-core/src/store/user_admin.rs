@@ -231,7 +231,12 @@ impl Store {
         let n = tx
             .execute(
                 "UPDATE users SET ha1_md5 = ?2, ha1_sha256 = ?3, updated_at = ?4 WHERE name = ?1",
-                params![name, creds.ha1_md5, creds.ha1_sha256, (now_ms / 1000) as i64],
+                params![
+                    name,
+                    creds.ha1_md5,
+                    creds.ha1_sha256,
+                    (now_ms / 1000) as i64
+                ],
             )
             .map_err(wrap)?;
         if n > 0 {
@@ -252,9 +257,7 @@ impl Store {
             .conn
             .prepare_cached("SELECT name FROM user_profiles WHERE enabled = 0 ORDER BY name")
             .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 }

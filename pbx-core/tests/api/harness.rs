@@ -27,17 +27,24 @@ pub(crate) struct Reply {
 
 impl Reply {
     pub(crate) fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 
     /// Asserts a JSON error with `status` and `code`.
     pub(crate) fn error(&self, status: u16, code: &str) {
         assert_eq!(self.status, status, "{}", self.body);
-        assert!(self.content_type.starts_with("application/json"), "{}", self.content_type);
+        assert!(
+            self.content_type.starts_with("application/json"),
+            "{}",
+            self.content_type
+        );
         let v = self.json();
         assert_eq!(v["code"], code, "{}", self.body);
-        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", self.body);
+        assert!(
+            v["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{}",
+            self.body
+        );
     }
 }
 
@@ -46,7 +53,9 @@ impl Reply {
 fn config(data: &std::path::Path) -> String {
     let mut users = String::new();
     for n in ["1001", "1002", "1003", "1004", "1005", "7001", "7002"] {
-        users.push_str(&format!("\n[[users]]\nname = \"{n}\"\npassword = \"{n}-secret\"\n"));
+        users.push_str(&format!(
+            "\n[[users]]\nname = \"{n}\"\npassword = \"{n}-secret\"\n"
+        ));
     }
     format!(
         "[server]\ndomain = \"127.0.0.1\"\nlisten = [\"udp:127.0.0.1:0\"]\ndata_dir = \"{}\"\nudp_threads = 1\n\n\
@@ -115,7 +124,9 @@ impl Api {
             }
             None => String::new(),
         };
-        let req = b.body(Full::new(bytes::Bytes::from(data))).expect("request");
+        let req = b
+            .body(Full::new(bytes::Bytes::from(data)))
+            .expect("request");
         let resp = tokio::time::timeout(Duration::from_secs(20), client.request(req))
             .await
             .expect("answer within 20 s")

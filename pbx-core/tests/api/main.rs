@@ -90,7 +90,13 @@ fn fill(store: &mut Store) {
             // a customer reaches 7001 through the sales queue today
             record(MINE_TODAY[1], "13912345678", "600", t + 120_000, "inbound"),
             // 7001 yesterday
-            record(0x7000_0003, "7001", "13812345678", t - DAY + 60_000, "outbound"),
+            record(
+                0x7000_0003,
+                "7001",
+                "13812345678",
+                t - DAY + 60_000,
+                "outbound",
+            ),
             // 7002 today
             record(0x7000_0004, "7002", "13812345678", t + 180_000, "outbound"),
         ])
@@ -154,62 +160,127 @@ async fn tokens_scopes_and_json_errors() {
     let api = Api::start(fill).await;
     let read = api.token("reader", "read", None);
     // no token, a wrong one, a revoked one: 401
-    api.req("GET", "/records", None, None).await.error(401, "unauthorized");
-    api.get("/records", "pbx_00").await.error(401, "unauthorized");
-    api.get("/records", "Bearer-ish").await.error(401, "unauthorized");
+    api.req("GET", "/records", None, None)
+        .await
+        .error(401, "unauthorized");
+    api.get("/records", "pbx_00")
+        .await
+        .error(401, "unauthorized");
+    api.get("/records", "Bearer-ish")
+        .await
+        .error(401, "unauthorized");
     let gone = api.token("gone", "read", None);
     assert_eq!(api.get("/records", &gone).await.status, 200);
     assert!(api.store().revoke_token("gone", 2).unwrap());
     api.get("/records", &gone).await.error(401, "unauthorized");
     // a scope the token lacks: 403 with a JSON body
     let r = api
-        .req("POST", &format!("/records/c{:016x}/notes", MINE_TODAY[0]), Some(&read), Some(serde_json::json!({"text": "x"})))
+        .req(
+            "POST",
+            &format!("/records/c{:016x}/notes", MINE_TODAY[0]),
+            Some(&read),
+            Some(serde_json::json!({"text": "x"})),
+        )
         .await;
     r.error(403, "forbidden");
     assert!(r.json()["message"].as_str().unwrap().contains("calls"));
     api.get("/users", &read).await.error(403, "forbidden");
     api.get("/tokens", &read).await.error(403, "forbidden");
-    api.req("PUT", &format!("/records/c{:016x}/qa", MINE_TODAY[0]), Some(&read), Some(serde_json::json!({"score": 5})))
-        .await
-        .error(403, "forbidden");
-    api.req("POST", "/agents/7001/state", Some(&read), Some(serde_json::json!({"state": "login"})))
-        .await
-        .error(403, "forbidden");
-    api.req("POST", "/calls", Some(&read), Some(serde_json::json!({"number": "1"})))
-        .await
-        .error(403, "forbidden");
+    api.req(
+        "PUT",
+        &format!("/records/c{:016x}/qa", MINE_TODAY[0]),
+        Some(&read),
+        Some(serde_json::json!({"score": 5})),
+    )
+    .await
+    .error(403, "forbidden");
+    api.req(
+        "POST",
+        "/agents/7001/state",
+        Some(&read),
+        Some(serde_json::json!({"state": "login"})),
+    )
+    .await
+    .error(403, "forbidden");
+    api.req(
+        "POST",
+        "/calls",
+        Some(&read),
+        Some(serde_json::json!({"number": "1"})),
+    )
+    .await
+    .error(403, "forbidden");
     // the admin token keeps working, with every scope
     assert_eq!(api.get("/users", &api.admin).await.status, 200);
     assert_eq!(api.get("/tokens", &api.admin).await.status, 200);
     // JSON errors everywhere
     api.get("/nope", &read).await.error(404, "not_found");
-    api.req("DELETE", "/records", Some(&read), None).await.error(405, "method_not_allowed");
-    api.get("/records?limit=0", &read).await.error(400, "bad_request");
-    api.get("/records?limit=x", &read).await.error(400, "bad_request");
-    api.get("/records?outcome=great", &read).await.error(400, "bad_request");
-    api.get("/records?cursor=zzz", &read).await.error(400, "bad_request");
-    api.get("/records/c0000000000000bad", &read).await.error(404, "not_found");
-    let note = format!("/records/c{:016x}/notes", MINE_TODAY[0]);
-    api.req("POST", &note, Some(&api.admin), Some(serde_json::json!({"txt": 1})))
+    api.req("DELETE", "/records", Some(&read), None)
         .await
-        .error(422, "unprocessable");
+        .error(405, "method_not_allowed");
+    api.get("/records?limit=0", &read)
+        .await
+        .error(400, "bad_request");
+    api.get("/records?limit=x", &read)
+        .await
+        .error(400, "bad_request");
+    api.get("/records?outcome=great", &read)
+        .await
+        .error(400, "bad_request");
+    api.get("/records?cursor=zzz", &read)
+        .await
+        .error(400, "bad_request");
+    api.get("/records/c0000000000000bad", &read)
+        .await
+        .error(404, "not_found");
+    let note = format!("/records/c{:016x}/notes", MINE_TODAY[0]);
+    api.req(
+        "POST",
+        &note,
+        Some(&api.admin),
+        Some(serde_json::json!({"txt": 1})),
+    )
+    .await
+    .error(422, "unprocessable");
     let r = api.req("POST", &note, Some(&api.admin), None).await;
     r.error(400, "bad_request");
     // tokens over the API: created once, then usable
     let r = api
-        .req("POST", "/tokens", Some(&api.admin), Some(serde_json::json!({"name": "crm", "scopes": ["read", "numbers"]})))
+        .req(
+            "POST",
+            "/tokens",
+            Some(&api.admin),
+            Some(serde_json::json!({"name": "crm", "scopes": ["read", "numbers"]})),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let secret = r.json()["token"].as_str().unwrap().to_owned();
     assert_eq!(api.get("/records?scope=all", &secret).await.status, 200);
-    api.req("POST", "/tokens", Some(&api.admin), Some(serde_json::json!({"name": "crm", "scopes": ["read"]})))
+    api.req(
+        "POST",
+        "/tokens",
+        Some(&api.admin),
+        Some(serde_json::json!({"name": "crm", "scopes": ["read"]})),
+    )
+    .await
+    .error(409, "conflict");
+    api.req(
+        "POST",
+        "/tokens",
+        Some(&api.admin),
+        Some(serde_json::json!({"name": "x", "scopes": ["root"]})),
+    )
+    .await
+    .error(422, "unprocessable");
+    assert_eq!(
+        api.req("DELETE", "/tokens/crm", Some(&api.admin), None)
+            .await
+            .status,
+        204
+    );
+    api.get("/records", &secret)
         .await
-        .error(409, "conflict");
-    api.req("POST", "/tokens", Some(&api.admin), Some(serde_json::json!({"name": "x", "scopes": ["root"]})))
-        .await
-        .error(422, "unprocessable");
-    assert_eq!(api.req("DELETE", "/tokens/crm", Some(&api.admin), None).await.status, 204);
-    api.get("/records", &secret).await.error(401, "unauthorized");
+        .error(401, "unauthorized");
     api.stop().await;
 }
 
@@ -230,11 +301,18 @@ async fn default_is_my_calls_today_and_saved_queries_reapply_their_filters() {
     assert_eq!(queued["outcome"], "answered");
     assert_eq!(queued["queue_wait_s"], 4);
     // the agent filter is not the agent's to lift
-    api.get("/records?agent=7002", &agent).await.error(403, "forbidden");
-    api.get("/records?scope=all", &agent).await.error(403, "forbidden");
+    api.get("/records?agent=7002", &agent)
+        .await
+        .error(403, "forbidden");
+    api.get("/records?scope=all", &agent)
+        .await
+        .error(403, "forbidden");
     // an explicit window reaches yesterday
     let r = api
-        .get(&format!("/records?from_ms={}&to_ms={}", today() - DAY, today() + DAY), &agent)
+        .get(
+            &format!("/records?from_ms={}&to_ms={}", today() - DAY, today() + DAY),
+            &agent,
+        )
         .await;
     assert_eq!(ids(&r.json()).len(), 3);
     // a saved query re-applies identical filters
@@ -244,7 +322,12 @@ async fn default_is_my_calls_today_and_saved_queries_reapply_their_filters() {
     });
     let admin = api.token("supervisor", "read,admin", None);
     let r = api
-        .req("POST", "/saved-queries", Some(&admin), Some(serde_json::json!({"name": "sales answered", "filter": filter})))
+        .req(
+            "POST",
+            "/saved-queries",
+            Some(&admin),
+            Some(serde_json::json!({"name": "sales answered", "filter": filter})),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let saved = r.json();
@@ -256,20 +339,43 @@ async fn default_is_my_calls_today_and_saved_queries_reapply_their_filters() {
         today() + DAY
     );
     let a = api.get(&direct, &admin).await.json();
-    let b = api.get(&format!("/saved-queries/{id}/records?limit=500"), &admin).await.json();
+    let b = api
+        .get(&format!("/saved-queries/{id}/records?limit=500"), &admin)
+        .await
+        .json();
     assert!(ids(&a).len() > 5, "{}", ids(&a).len());
     assert_eq!(ids(&a), ids(&b));
     for r in a["items"].as_array().unwrap() {
         assert_eq!(r["direction"], "inbound");
         assert_eq!(r["outcome"], "answered");
-        assert!(r["skill_groups"].as_array().unwrap().iter().any(|g| g == "sales"));
+        assert!(r["skill_groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == "sales"));
         assert!(r["duration_s"].as_u64().unwrap() >= 10);
     }
     let list = api.get("/saved-queries", &admin).await.json();
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
-    assert_eq!(api.get("/saved-queries", &agent).await.json()["items"], serde_json::json!([]), "per owner");
-    api.get(&format!("/saved-queries/{id}/records"), &agent).await.error(404, "not_found");
-    assert_eq!(api.req("DELETE", &format!("/saved-queries/{id}"), Some(&admin), None).await.status, 204);
+    assert_eq!(
+        api.get("/saved-queries", &agent).await.json()["items"],
+        serde_json::json!([]),
+        "per owner"
+    );
+    api.get(&format!("/saved-queries/{id}/records"), &agent)
+        .await
+        .error(404, "not_found");
+    assert_eq!(
+        api.req(
+            "DELETE",
+            &format!("/saved-queries/{id}"),
+            Some(&admin),
+            None
+        )
+        .await
+        .status,
+        204
+    );
     api.stop().await;
 }
 
@@ -299,14 +405,22 @@ async fn pages_cover_everything_once() {
     unique.dedup();
     assert_eq!(unique.len(), 404, "no record twice");
     // default page size 10
-    assert_eq!(ids(&api.get(&format!("/records?{window}"), &admin).await.json()).len(), 10);
+    assert_eq!(
+        ids(&api.get(&format!("/records?{window}"), &admin).await.json()).len(),
+        10
+    );
     // users: page/limit, default 10, with the total
     let u = api.get("/users", &admin).await.json();
     assert_eq!(u["limit"], 10);
     assert_eq!(u["total"], 7);
     assert_eq!(u["items"].as_array().unwrap().len(), 7);
     let p2 = api.get("/users?page=2&limit=5", &admin).await.json();
-    let names: Vec<&str> = p2["items"].as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = p2["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["7001", "7002"]);
     api.stop().await;
 }
@@ -316,13 +430,23 @@ async fn numbers_are_masked_in_every_output_without_the_numbers_scope() {
     let api = Api::start(fill).await;
     let masked = api.token("masked", "read,calls,admin", None);
     let full = api.token("full", "read,calls,admin,numbers", None);
-    let window = format!("from_ms={}&to_ms={}&limit=500", today() - 4 * DAY, today() + DAY);
+    let window = format!(
+        "from_ms={}&to_ms={}&limit=500",
+        today() - 4 * DAY,
+        today() + DAY
+    );
     let id = format!("c{:016x}", MINE_TODAY[1]);
     // list
     let m = api.get(&format!("/records?{window}"), &masked).await.json();
     let f = api.get(&format!("/records?{window}"), &full).await.json();
     let pick = |v: &serde_json::Value| {
-        v["items"].as_array().unwrap().iter().find(|r| r["call_id"] == id.as_str()).cloned().unwrap()
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["call_id"] == id.as_str())
+            .cloned()
+            .unwrap()
     };
     assert_eq!(pick(&f)["caller"], "13912345678");
     assert_eq!(pick(&m)["caller"], "139****5678");
@@ -331,7 +455,10 @@ async fn numbers_are_masked_in_every_output_without_the_numbers_scope() {
         for k in ["caller", "callee"] {
             // 4+ digits: the middle four hidden; ≤ 4 digits: all of them
             let v = r[k].as_str().unwrap();
-            assert!(v.contains("****") || (v.len() <= 4 && v.bytes().all(|b| b == b'*')), "{k}: {r}");
+            assert!(
+                v.contains("****") || (v.len() <= 4 && v.bytes().all(|b| b == b'*')),
+                "{k}: {r}"
+            );
         }
     }
     // details: record, legs, queue events
@@ -349,31 +476,52 @@ async fn numbers_are_masked_in_every_output_without_the_numbers_scope() {
     assert!(e.content_type.starts_with("text/csv"));
     assert_eq!(e.body.lines().count(), 405, "header + every record");
     assert!(!e.body.contains("13912345678") && e.body.contains("139****5678"));
-    assert!(api.get(&format!("/records/export?{window}"), &full).await.body.contains("13912345678"));
+    assert!(api
+        .get(&format!("/records/export?{window}"), &full)
+        .await
+        .body
+        .contains("13912345678"));
     // missed calls and repeat callers (synthetic customers 138000000NN)
     let missed = api.get("/missed?days=7", &masked).await.json();
     let rows = missed["items"].as_array().unwrap();
     assert!(!rows.is_empty());
-    assert!(rows.iter().all(|r| r["caller"].as_str().unwrap().contains("****")));
+    assert!(rows
+        .iter()
+        .all(|r| r["caller"].as_str().unwrap().contains("****")));
     let rep = api.get("/repeat-callers?days=3", &masked).await.json();
     let rows = rep["items"].as_array().unwrap();
     assert!(!rows.is_empty());
-    assert!(rows.iter().all(|r| r["number"].as_str().unwrap().contains("****")));
+    assert!(rows
+        .iter()
+        .all(|r| r["number"].as_str().unwrap().contains("****")));
     let rep = api.get("/repeat-callers?days=3", &full).await.json();
-    assert!(rep["items"][0]["number"].as_str().unwrap().starts_with("138000000"));
+    assert!(rep["items"][0]["number"]
+        .as_str()
+        .unwrap()
+        .starts_with("138000000"));
     // the event stream
     let ev = api.sse("/events?after=0", &masked, None, 1).await;
     assert_eq!(ev[0].2["payload"]["caller"], "139****5678");
     let ev = api.sse("/events?after=0", &full, None, 1).await;
     assert_eq!(ev[0].2["payload"]["caller"], "13912345678");
     // a masked number cannot be dialed
-    api.req("POST", "/calls", Some(&masked), Some(serde_json::json!({"number": "139****5678", "agent": "7001"})))
-        .await
-        .error(422, "masked_number");
+    api.req(
+        "POST",
+        "/calls",
+        Some(&masked),
+        Some(serde_json::json!({"number": "139****5678", "agent": "7001"})),
+    )
+    .await
+    .error(422, "masked_number");
     // an unmasked one passes every check; the engine cannot place it yet
-    api.req("POST", "/calls", Some(&full), Some(serde_json::json!({"number": "13912345678", "agent": "7001"})))
-        .await
-        .error(501, "not_implemented");
+    api.req(
+        "POST",
+        "/calls",
+        Some(&full),
+        Some(serde_json::json!({"number": "13912345678", "agent": "7001"})),
+    )
+    .await
+    .error(501, "not_implemented");
     api.stop().await;
 }
 
@@ -382,16 +530,49 @@ async fn annotations_users_agents_and_the_resumable_stream() {
     let api = Api::start(fill).await;
     let agent = api.token("a7001", "read,calls,agents,numbers", Some("7001"));
     let id = format!("c{:016x}", MINE_TODAY[0]);
-    let r = api.req("POST", &format!("/records/{id}/notes"), Some(&agent), Some(serde_json::json!({"text": "called back"}))).await;
+    let r = api
+        .req(
+            "POST",
+            &format!("/records/{id}/notes"),
+            Some(&agent),
+            Some(serde_json::json!({"text": "called back"})),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    let r = api.req("POST", &format!("/records/{id}/tags"), Some(&agent), Some(serde_json::json!({"add": ["complaint", "vip"]}))).await;
+    let r = api
+        .req(
+            "POST",
+            &format!("/records/{id}/tags"),
+            Some(&agent),
+            Some(serde_json::json!({"add": ["complaint", "vip"]})),
+        )
+        .await;
     assert_eq!(r.json()["tags"], serde_json::json!(["complaint", "vip"]));
-    let r = api.req("PUT", &format!("/records/{id}/supplement"), Some(&agent), Some(serde_json::json!({"customer_id": "cu-9", "ticket_ids": ["T-1", "T-2"]}))).await;
+    let r = api
+        .req(
+            "PUT",
+            &format!("/records/{id}/supplement"),
+            Some(&agent),
+            Some(serde_json::json!({"customer_id": "cu-9", "ticket_ids": ["T-1", "T-2"]})),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    api.req("PUT", &format!("/records/{id}/qa"), Some(&agent), Some(serde_json::json!({"score": 80})))
-        .await
-        .error(403, "forbidden");
-    let r = api.req("PUT", &format!("/records/{id}/qa"), Some(&api.admin), Some(serde_json::json!({"score": 80}))).await;
+    api.req(
+        "PUT",
+        &format!("/records/{id}/qa"),
+        Some(&agent),
+        Some(serde_json::json!({"score": 80})),
+    )
+    .await
+    .error(403, "forbidden");
+    let r = api
+        .req(
+            "PUT",
+            &format!("/records/{id}/qa"),
+            Some(&api.admin),
+            Some(serde_json::json!({"score": 80})),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let d = api.get(&format!("/records/{id}"), &agent).await.json();
     assert_eq!(d["notes"][0]["text"], "called back");
@@ -400,43 +581,82 @@ async fn annotations_users_agents_and_the_resumable_stream() {
     assert_eq!(d["customer_id"], "cu-9");
     assert_eq!(d["ticket_ids"], serde_json::json!(["T-1", "T-2"]));
     let tagged = api.get("/records?tag=vip", &agent).await.json();
-    assert_eq!(ids(&tagged), [id.clone()]);
+    assert_eq!(ids(&tagged), std::slice::from_ref(&id));
     // another agent's record is not visible to 7001
-    api.get(&format!("/records/c{:016x}", 0x7000_0004u64), &agent).await.error(404, "not_found");
+    api.get(&format!("/records/c{:016x}", 0x7000_0004u64), &agent)
+        .await
+        .error(404, "not_found");
     // users: update, batch, disable, reset password, export
-    let r = api.req("PATCH", "/users/7001", Some(&api.admin), Some(serde_json::json!({"display_name": "Ann", "role": "team_leader"}))).await;
+    let r = api
+        .req(
+            "PATCH",
+            "/users/7001",
+            Some(&api.admin),
+            Some(serde_json::json!({"display_name": "Ann", "role": "team_leader"})),
+        )
+        .await;
     assert_eq!(r.json()["display_name"], "Ann");
-    api.req("PATCH", "/users/7001", Some(&api.admin), Some(serde_json::json!({"role": "king"}))).await.error(422, "unprocessable");
+    api.req(
+        "PATCH",
+        "/users/7001",
+        Some(&api.admin),
+        Some(serde_json::json!({"role": "king"})),
+    )
+    .await
+    .error(422, "unprocessable");
     let r = api.req("POST", "/users/batch", Some(&api.admin), Some(serde_json::json!({"names": ["1001", "1002", "nobody"], "patch": {"leader": "7001"}}))).await;
     assert_eq!(r.json()["updated"], serde_json::json!(["1001", "1002"]));
-    let r = api.req("POST", "/users/7002/disable", Some(&api.admin), None).await;
+    let r = api
+        .req("POST", "/users/7002/disable", Some(&api.admin), None)
+        .await;
     assert_eq!(r.json()["enabled"], false);
     assert_eq!(api.store().disabled_users().unwrap(), ["7002"]);
     let before = api.store().load_users("127.0.0.1").unwrap()["7002"].clone();
-    let r = api.req("POST", "/users/7002/reset-password", Some(&api.admin), None).await.json();
+    let r = api
+        .req("POST", "/users/7002/reset-password", Some(&api.admin), None)
+        .await
+        .json();
     let pw = r["password"].as_str().unwrap();
     assert_eq!(pw.len(), 16);
     let after = api.store().load_users("127.0.0.1").unwrap()["7002"].clone();
     assert_ne!(before, after, "SIP credentials rotated");
-    assert_eq!(*after, pbx_core::auth::Credentials::from_password("7002", "127.0.0.1", pw));
+    assert_eq!(
+        *after,
+        pbx_core::auth::Credentials::from_password("7002", "127.0.0.1", pw)
+    );
     let csv = api.get("/users/export?enabled=false", &api.admin).await;
     assert_eq!(csv.body.lines().count(), 2, "{}", csv.body);
     assert!(csv.body.contains("7002"));
-    api.req("POST", "/users/7002/enable", Some(&api.admin), None).await;
+    api.req("POST", "/users/7002/enable", Some(&api.admin), None)
+        .await;
     assert!(api.store().disabled_users().unwrap().is_empty());
     // agents: the live state through the engine, a state change for itself only
-    let r = api.req("POST", "/agents/7001/state", Some(&agent), Some(serde_json::json!({"state": "login"}))).await;
+    let r = api
+        .req(
+            "POST",
+            "/agents/7001/state",
+            Some(&agent),
+            Some(serde_json::json!({"state": "login"})),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    api.req("POST", "/agents/1001/state", Some(&agent), Some(serde_json::json!({"state": "login"})))
-        .await
-        .error(403, "forbidden");
+    api.req(
+        "POST",
+        "/agents/1001/state",
+        Some(&agent),
+        Some(serde_json::json!({"state": "login"})),
+    )
+    .await
+    .error(403, "forbidden");
     let agents = api.get("/agents", &agent).await.json();
     assert_eq!(agents["items"].as_array().unwrap().len(), 1, "only itself");
     assert_eq!(agents["items"][0]["state"], "available");
     let q = api.get("/queues/sales/stats", &agent).await.json();
-    assert_eq!(q["offered"].as_u64().unwrap() >= 1, true, "{q}");
+    assert!(q["offered"].as_u64().unwrap() >= 1, "{q}");
     assert_eq!(q["service_level_threshold_s"], 20);
-    api.get("/queues/nope/stats", &agent).await.error(404, "not_found");
+    api.get("/queues/nope/stats", &agent)
+        .await
+        .error(404, "not_found");
     // the stream resumes after Last-Event-ID: the login above is in the outbox
     // after the hand-made event (seq 1); from seq 1 on only later ones come
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;

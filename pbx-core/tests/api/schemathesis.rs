@@ -14,7 +14,9 @@ use super::{fill, harness::Api};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_the_document_true() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/schemathesis.sh");
-    let out = Command::new(script).output().expect("run scripts/schemathesis.sh");
+    let out = Command::new(script)
+        .output()
+        .expect("run scripts/schemathesis.sh");
     assert!(
         out.status.success(),
         "installing schemathesis failed: {}",
@@ -66,7 +68,10 @@ async fn schemathesis_finds_the_document_true() {
     .expect("join");
     let (ok, text) = run;
     api.stop().await;
-    assert!(ok, "schemathesis found the API unlike its document:\n{text}");
+    assert!(
+        ok,
+        "schemathesis found the API unlike its document:\n{text}"
+    );
 }
 
 /// Waits at most `limit` for the child (killed after); returns whether it

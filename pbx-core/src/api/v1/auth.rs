@@ -167,7 +167,10 @@ pub(crate) async fn authenticate(
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let Some(given) = header.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim) else {
+    let Some(given) = header
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+    else {
         return unauthorized("send `Authorization: Bearer TOKEN` (a `pbx tokens create` token)");
     };
     let principal = if crate::admin_token::authorizes(&s.admin.token, header) {

@@ -72,7 +72,9 @@ pub(super) async fn hangup(
             .iter()
             .any(|c| c.id == call && (c.caller == own || c.callee == own))
         {
-            return Err(ApiError::not_found(format!("no live call {id} of agent {own}")));
+            return Err(ApiError::not_found(format!(
+                "no live call {id} of agent {own}"
+            )));
         }
     }
     let ended = b.engine.command(Command::Hangup(call)).await?;
@@ -92,7 +94,9 @@ fn not_yet(what: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_IMPLEMENTED,
         "not_implemented",
-        format!("{what} needs the call engine's originate command, which this pbx does not have yet"),
+        format!(
+            "{what} needs the call engine's originate command, which this pbx does not have yet"
+        ),
     )
 }
 
@@ -165,7 +169,10 @@ pub(super) async fn callback(
     if !entry.is_open() {
         return Err(ApiError::conflict(format!(
             "missed call {id} was resolved by call {}",
-            entry.resolved_by_call.map(|c| c.to_string()).unwrap_or_default()
+            entry
+                .resolved_by_call
+                .map(|c| c.to_string())
+                .unwrap_or_default()
         )));
     }
     dialing_agent(&p, body.agent)?;

@@ -35,7 +35,10 @@ fn groups_of(status: &serde_json::Value, agent: &str) -> Vec<String> {
         .flatten()
         .filter(|a| a["agent"] == agent)
         .flat_map(|a| a["skills"].as_array().cloned().unwrap_or_default())
-        .filter_map(|s| s.as_str().map(|s| s.split(':').next().unwrap_or(s).to_owned()))
+        .filter_map(|s| {
+            s.as_str()
+                .map(|s| s.split(':').next().unwrap_or(s).to_owned())
+        })
         .collect()
 }
 
@@ -105,7 +108,8 @@ pub(super) async fn agent_state(
         ("break", Some(r))
             if !r.is_empty()
                 && r.len() <= 32
-                && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+                && r.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
         {
             format!("break:{r}")
         }
@@ -124,7 +128,9 @@ pub(super) async fn agent_state(
         return Err(ApiError::unavailable("no call engine (proxy mode)"));
     };
     match b.engine.agent(&agent, &op).await? {
-        Ok(()) => Ok(Json(serde_json::json!({ "agent": agent, "state": body.state })).into_response()),
+        Ok(()) => {
+            Ok(Json(serde_json::json!({ "agent": agent, "state": body.state })).into_response())
+        }
         Err(why) => Err(ApiError::conflict(why)),
     }
 }
@@ -133,7 +139,11 @@ pub(super) async fn queues(State(s): State<ApiState>, p: Principal) -> ApiResult
     p.require(Scope::Read)?;
     let status = acd_status(&s).await?;
     let items = status["queues"].clone();
-    let items = if items.is_array() { items } else { serde_json::json!([]) };
+    let items = if items.is_array() {
+        items
+    } else {
+        serde_json::json!([])
+    };
     Ok(Json(serde_json::json!({ "items": items })).into_response())
 }
 
@@ -160,7 +170,10 @@ pub(super) async fn queue_stats(
         return Err(ApiError::not_found(format!("no queue {queue}")));
     };
     let (today_from, _) = v1.today(now_ms());
-    let from = period.from_ms.unwrap_or(today_from).min(i64::MAX as u64 / 2);
+    let from = period
+        .from_ms
+        .unwrap_or(today_from)
+        .min(i64::MAX as u64 / 2);
     let to = period
         .to_ms
         .unwrap_or(from + 86_400_000)
@@ -228,7 +241,11 @@ pub(super) async fn missed(
     let items: Vec<serde_json::Value> = list
         .iter()
         .filter(|m| q.include_resolved || m.is_open())
-        .filter(|m| q.queue.as_deref().is_none_or(|g| m.skill_group.as_str() == g))
+        .filter(|m| {
+            q.queue
+                .as_deref()
+                .is_none_or(|g| m.skill_group.as_str() == g)
+        })
         .filter(|m| {
             groups
                 .as_ref()
@@ -304,9 +321,11 @@ pub(super) async fn repeat_callers(
     let items: Vec<serde_json::Value> = found
         .iter()
         .filter(|r| {
-            groups
-                .as_ref()
-                .is_none_or(|g| r.skill_groups.iter().any(|q| g.iter().any(|g| g == q.as_str())))
+            groups.as_ref().is_none_or(|g| {
+                r.skill_groups
+                    .iter()
+                    .any(|q| g.iter().any(|g| g == q.as_str()))
+            })
         })
         .map(|r| {
             let number = if p.masks() {

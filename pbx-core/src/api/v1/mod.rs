@@ -12,11 +12,11 @@
 //! the `numbers` scope every phone number is masked ([`mask`]).
 
 pub(crate) mod auth;
+mod calls;
+mod contact;
 mod db;
 pub(crate) mod error;
 pub(crate) mod mask;
-mod calls;
-mod contact;
 mod records;
 mod records_io;
 mod stream;
@@ -95,7 +95,12 @@ struct Routes {
 impl Routes {
     /// Adds `path` (axum syntax, `:id`) answering `methods` (`"GET, POST"`)
     /// with `route`, other methods with a JSON 405.
-    fn at(mut self, path: &'static str, methods: &'static str, route: MethodRouter<ApiState>) -> Self {
+    fn at(
+        mut self,
+        path: &'static str,
+        methods: &'static str,
+        route: MethodRouter<ApiState>,
+    ) -> Self {
         let doc_path: String = path
             .split('/')
             .map(|seg| match seg.strip_prefix(':') {
@@ -111,7 +116,10 @@ impl Routes {
             let mut resp = ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
-                format!("method {method} not allowed on {}; use {methods}", uri.path()),
+                format!(
+                    "method {method} not allowed on {}; use {methods}",
+                    uri.path()
+                ),
             )
             .into_response();
             resp.headers_mut()
@@ -142,9 +150,17 @@ fn routes() -> Routes {
             "GET, POST",
             get(records::saved_list).post(records::saved_create),
         )
-        .at("/saved-queries/:id", "DELETE", delete(records::saved_delete))
+        .at(
+            "/saved-queries/:id",
+            "DELETE",
+            delete(records::saved_delete),
+        )
         .at("/saved-queries/:id/records", "GET", get(records::saved_run))
-        .at("/calls", "GET, POST", get(calls::live).post(calls::click_to_call))
+        .at(
+            "/calls",
+            "GET, POST",
+            get(calls::live).post(calls::click_to_call),
+        )
         .at("/calls/:id/hangup", "POST", post(calls::hangup))
         .at("/agents", "GET", get(contact::agents))
         .at("/agents/:id/state", "POST", post(contact::agent_state))
@@ -156,11 +172,23 @@ fn routes() -> Routes {
         .at("/users", "GET", get(users::list))
         .at("/users/export", "GET", get(users::export))
         .at("/users/batch", "POST", post(users::batch))
-        .at("/users/:id", "GET, PATCH", get(users::get_one).patch(users::update))
+        .at(
+            "/users/:id",
+            "GET, PATCH",
+            get(users::get_one).patch(users::update),
+        )
         .at("/users/:id/disable", "POST", post(users::disable))
         .at("/users/:id/enable", "POST", post(users::enable))
-        .at("/users/:id/reset-password", "POST", post(users::reset_password))
-        .at("/tokens", "GET, POST", get(tokens::list).post(tokens::create))
+        .at(
+            "/users/:id/reset-password",
+            "POST",
+            post(users::reset_password),
+        )
+        .at(
+            "/tokens",
+            "GET, POST",
+            get(tokens::list).post(tokens::create),
+        )
         .at("/tokens/:id", "DELETE", delete(tokens::revoke))
         .at("/events", "GET", get(stream::events))
 }

@@ -129,9 +129,7 @@ impl RecordParams {
         match p.own_agent() {
             Some(own) => {
                 if all {
-                    return Err(ApiError::forbidden(
-                        "scope=all needs the `admin` scope",
-                    ));
+                    return Err(ApiError::forbidden("scope=all needs the `admin` scope"));
                 }
                 if f.agent.as_deref().is_some_and(|a| a != own) {
                     return Err(ApiError::forbidden(format!(
@@ -337,9 +335,14 @@ pub(super) async fn tags(
     J(body): J<TagsBody>,
 ) -> ApiResult<Response> {
     p.require(Scope::Calls)?;
-    body.add.iter().chain(&body.remove).try_for_each(|t| check_tag(t))?;
+    body.add
+        .iter()
+        .chain(&body.remove)
+        .try_for_each(|t| check_tag(t))?;
     if body.add.len() > 50 || body.remove.len() > 50 {
-        return Err(ApiError::unprocessable("at most 50 tags to add and 50 to remove"));
+        return Err(ApiError::unprocessable(
+            "at most 50 tags to add and 50 to remove",
+        ));
     }
     let v1 = state(&s)?.clone();
     load(&v1, &p, &id).await?;
@@ -416,8 +419,10 @@ pub(super) async fn supplement(
             st.annotations(&id)
         })
         .await?;
-    Ok(Json(serde_json::json!({ "customer_id": a.customer_id, "ticket_ids": a.ticket_ids }))
-        .into_response())
+    Ok(
+        Json(serde_json::json!({ "customer_id": a.customer_id, "ticket_ids": a.ticket_ids }))
+            .into_response(),
+    )
 }
 
 fn saved_json(q: &crate::store::SavedQuery) -> serde_json::Value {

@@ -66,7 +66,11 @@ pub fn local_time(ms: u64, offset_secs: i32) -> String {
     let off = chrono::FixedOffset::east_opt(offset_secs)
         .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("UTC is an offset"));
     chrono::DateTime::from_timestamp_millis(ms.min(i64::MAX as u64) as i64)
-        .map(|t| t.with_timezone(&off).format("%Y-%m-%d %H:%M:%S").to_string())
+        .map(|t| {
+            t.with_timezone(&off)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
         .unwrap_or_default()
 }
 
@@ -166,7 +170,10 @@ pub(super) async fn export(
     Ok((
         [
             (CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (CONTENT_DISPOSITION, "attachment; filename=\"call-records.csv\""),
+            (
+                CONTENT_DISPOSITION,
+                "attachment; filename=\"call-records.csv\"",
+            ),
         ],
         csv,
     )

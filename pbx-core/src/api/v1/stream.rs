@@ -95,9 +95,7 @@ pub(super) async fn events(
         (None, Some(n)) if n >= 0 => n,
         (None, Some(_)) => return Err(ApiError::bad_request("after: 0 or more")),
         // a new subscriber starts at the end
-        (None, None) => {
-            v1.db.run(|st| st.last_event_seq()).await?
-        }
+        (None, None) => v1.db.run(|st| st.last_event_seq()).await?,
     };
     let kinds: Vec<String> = q
         .kinds

@@ -97,11 +97,7 @@ pub(super) async fn revoke(
     p.require(Scope::Admin)?;
     let v1 = state(&s)?.clone();
     let key = id.clone();
-    if v1
-        .db
-        .run(move |st| st.revoke_token(&key, now_ms()))
-        .await?
-    {
+    if v1.db.run(move |st| st.revoke_token(&key, now_ms())).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(ApiError::not_found(format!("no live token {id}")))
