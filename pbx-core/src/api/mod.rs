@@ -131,6 +131,7 @@ pub async fn serve(
 fn router(state: ApiState) -> Router {
     let admin_routes = Router::new()
         .route("/calls", only("GET", get(calls::list)))
+        .route("/calls/originate", only("POST", post(calls::originate)))
         .route("/calls/:id/hangup", only("POST", post(calls::hangup)))
         .route("/trunks", only("GET", get(trunks::list)))
         .route("/acd", only("GET", get(agents::status)))

@@ -17,7 +17,8 @@ use sip_stack::message::SipMessage;
 use sip_stack::Peer;
 
 use super::app::HttpOutcome;
-use super::engine::{Command, CommandError, CommandResult, HttpJob, LiveCall};
+use super::engine::{Command, CommandError, CommandResult, HttpJob, LiveCall, Originate};
+use super::CallId;
 
 /// Inputs waiting for the engine's driver.
 pub const QUEUE_CAPACITY: usize = 65_536;
@@ -52,6 +53,14 @@ pub enum EngineInput {
         command: Command,
         /// Where the result goes.
         reply: Option<tokio::sync::oneshot::Sender<CommandResult>>,
+    },
+    /// A call for pbx to place (click-to-call, callbacks); the new call's
+    /// id, or why not, goes to `reply`.
+    Originate {
+        /// The call.
+        request: Originate,
+        /// Where the result goes.
+        reply: tokio::sync::oneshot::Sender<Result<CallId, CommandError>>,
     },
     /// The live calls, for `pbx calls`.
     LiveCalls(tokio::sync::oneshot::Sender<Vec<LiveCall>>),
@@ -139,6 +148,14 @@ impl EngineHandle {
             command,
             reply: Some(reply),
         })?;
+        rx.await.unwrap_or(Err(CommandError::NotRunning))
+    }
+
+    /// Places a call (the agent's phone first, then the number) and
+    /// returns its id once the agent's phone is being rung.
+    pub async fn originate(&self, request: Originate) -> Result<CallId, CommandError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.try_send(EngineInput::Originate { request, reply })?;
         rx.await.unwrap_or(Err(CommandError::NotRunning))
     }
 

@@ -151,6 +151,13 @@ impl EngineDriver {
                     let _ = reply.send(result);
                 }
             }
+            EngineInput::Originate { request, reply } => {
+                // The number may leave through a trunk, as a user's call may.
+                let router = self.routing.router(now.unix_secs, None, true);
+                let svc = services(&router, &self.anchor, &self.endpoints);
+                let result = self.engine.originate(now.instant, request, svc, out);
+                let _ = reply.send(result);
+            }
             EngineInput::LiveCalls(reply) => {
                 let _ = reply.send(self.engine.live_calls(now.instant));
             }
