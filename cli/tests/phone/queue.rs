@@ -325,11 +325,11 @@ fn callers_who_give_up_are_missed_calls_and_repeat_callers() {
         rows.iter().all(|r| r.contains("\t2001\tsupport\t")),
         "{missed}"
     );
-    let repeat = stdout(&admin(&config, &["repeat-callers", "--days", "1"]));
+    let repeat = stdout(&admin(config, &["repeat-callers", "--days", "1"]));
     assert!(repeat.contains("2001\t2\t0\t2\t"), "{repeat}");
-    let bad = admin(&config, &["repeat-callers", "--days", "5"]);
+    let bad = admin(config, &["repeat-callers", "--days", "5"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("choose 1, 2, 3, 7 or 14"));
-    let stats = stats_showing(&config, "abandoned\t2\n");
+    let stats = stats_showing(config, "abandoned\t2\n");
     assert!(stats.contains("abandoned\t2\n"), "{stats}");
     assert!(stats.contains("answer rate\t0.00 %"), "{stats}");
 }
@@ -349,11 +349,11 @@ fn an_offer_that_rings_unanswered_moves_on_to_the_next_agent() {
     );
     let (config, target) = (&srv.config, srv.target());
     // 2001 logs in first (longest idle) but its console never answers.
-    assert!(admin(&config, &["agents", "login", "2001"])
+    assert!(admin(config, &["agents", "login", "2001"])
         .status
         .success());
     std::thread::sleep(Duration::from_millis(50));
-    assert!(admin(&config, &["agents", "login", "2002"])
+    assert!(admin(config, &["agents", "login", "2002"])
         .status
         .success());
     let silent_log = std::fs::File::create(root.join("silent.log")).unwrap();
@@ -374,7 +374,7 @@ fn an_offer_that_rings_unanswered_moves_on_to_the_next_agent() {
             .spawn()
             .unwrap(),
     );
-    wait_registered(&config, "2001@127.0.0.1", root);
+    wait_registered(config, "2001@127.0.0.1", root);
     let mut answering = phone(
         root,
         &target,
@@ -382,7 +382,7 @@ fn an_offer_that_rings_unanswered_moves_on_to_the_next_agent() {
         &["answer", "--duration", "2s", "--wait", "20s"],
         "bob.log",
     );
-    wait_registered(&config, "2002@127.0.0.1", root);
+    wait_registered(config, "2002@127.0.0.1", root);
     let caller = pbx()
         .args([
             "phone",
@@ -414,7 +414,7 @@ fn an_offer_that_rings_unanswered_moves_on_to_the_next_agent() {
         silent.contains("incoming call"),
         "2001 rang first:\n{silent}"
     );
-    let stats = stats_showing(&config, "answered\t1\n");
+    let stats = stats_showing(config, "answered\t1\n");
     assert!(stats.contains("answered\t1\n"), "{stats}");
 }
 
@@ -436,7 +436,7 @@ fn a_caller_past_max_wait_overflows_to_the_extension() {
         &["answer", "--duration", "2s", "--wait", "20s"],
         "bob.log",
     );
-    wait_registered(&config, "2002@127.0.0.1", root);
+    wait_registered(config, "2002@127.0.0.1", root);
     let started = Instant::now();
     let caller = pbx()
         .args([
@@ -464,7 +464,7 @@ fn a_caller_past_max_wait_overflows_to_the_extension() {
         started.elapsed() < Duration::from_secs(8),
         "the backup hung up after its 2 s, ending the call"
     );
-    let stats = stats_showing(&config, "overflowed\t1\n");
+    let stats = stats_showing(config, "overflowed\t1\n");
     assert!(stats.contains("overflowed\t1\n"), "{stats}");
     let deadline = Instant::now() + Duration::from_secs(5);
     let cdr = loop {
