@@ -245,6 +245,31 @@ impl EngineDriver {
                 self.engine
                     .handle_acd_event(now.instant, call, event, svc, out);
             }
+            while let Some(cb) = acd.poll_callback_call() {
+                idle = false;
+                // The customer's number may leave through a trunk.
+                let router = self.routing.router(now.unix_secs, None, true);
+                let svc = services(&router, &self.anchor, &self.endpoints);
+                let request = crate::b2bua::Originate {
+                    agent: cb.agent.clone(),
+                    number: cb.number.clone(),
+                    ring: cb.ring,
+                };
+                let result = self
+                    .engine
+                    .originate(now.instant, request, svc, out)
+                    .map_err(|e| e.to_string());
+                acd.callback_placed(acd_now(&now), cb, result);
+            }
+            while let Some(call) = acd.poll_hangup() {
+                idle = false;
+                let router = self.routing.router(now.unix_secs, None, false);
+                let svc = services(&router, &self.anchor, &self.endpoints);
+                let command = crate::b2bua::Command::Hangup(call);
+                if let Err(e) = self.engine.handle_command(now.instant, command, svc, out) {
+                    tracing::debug!(%call, error = %e, "callback call not hung up");
+                }
+            }
             if idle {
                 return;
             }
@@ -272,6 +297,8 @@ impl EngineDriver {
                     CallEventKind::Created { caller, callee } => {
                         acd.note_call_start(now, call.call, caller, callee)
                     }
+                    CallEventKind::Dialing { .. } => acd.note_dialing(now, call.call),
+                    CallEventKind::Answered => acd.note_answered(now, call.call),
                     CallEventKind::Ended { .. } => acd.note_call_end(now, call.call),
                     _ => {}
                 }

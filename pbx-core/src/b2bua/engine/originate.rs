@@ -249,6 +249,10 @@ impl Engine {
         };
         let (routing, caller_id) = onward.split();
         tracing::info!(call = %id, "originate: agent answered, dialing the number");
+        let number = entry.call.callee().to_owned();
+        if let Err(e) = entry.call.handle_input(now, CallInput::Dialing(number)) {
+            tracing::debug!(call = %id, error = %e, "originate: dialing not noted");
+        }
         entry.caller_offer = Some(offer.clone());
         entry.caller_id = caller_id;
         entry.app = routing.into_app();
