@@ -77,6 +77,8 @@ enum Command {
         /// Resolved entries too.
         #[arg(long)]
         all: bool,
+        #[command(subcommand)]
+        action: Option<commands::missed::MissedCmd>,
     },
     /// Numbers that called more than once (exact match).
     RepeatCallers {
@@ -131,9 +133,15 @@ fn main() -> ExitCode {
         Command::Trunks => commands::trunks::run(cli.config.as_deref()),
         Command::Agents { action } => commands::queues::run_agents(cli.config.as_deref(), action),
         Command::Queues { action } => commands::queues::run_queues(cli.config.as_deref(), action),
-        Command::Missed { queue, days, all } => {
-            commands::queues::run_missed(cli.config.as_deref(), queue, days, all)
-        }
+        Command::Missed {
+            queue,
+            days,
+            all,
+            action: Some(action),
+        } => commands::missed::run(cli.config.as_deref(), action, queue, days, all),
+        Command::Missed {
+            queue, days, all, ..
+        } => commands::queues::run_missed(cli.config.as_deref(), queue, days, all),
         Command::RepeatCallers {
             days,
             number,

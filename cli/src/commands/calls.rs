@@ -49,6 +49,23 @@ fn originate(
     number: &str,
     ring: u64,
 ) -> anyhow::Result<ExitCode> {
+    let config = super::load_config(path)?;
+    let id = place(&config, agent, number, ring, None)?;
+    println!("{id}");
+    crate::output::note!("ringing {agent}; {number} is dialed when {agent} answers");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks the running server to place a call (`POST /calls/originate`):
+/// AGENT's phone first, then NUMBER; with `missed`, a quick callback of
+/// that missed-call entry. Returns the new call's id.
+pub(crate) fn place(
+    config: &pbx_core::config::Config,
+    agent: &str,
+    number: &str,
+    ring: u64,
+    missed: Option<u64>,
+) -> anyhow::Result<String> {
     let ok = |v: &str| {
         !v.is_empty()
             && v.chars()
@@ -57,33 +74,26 @@ fn originate(
     if !ok(agent) || !ok(number) {
         bail!("AGENT and NUMBER are a user and a number: digits, letters and + * # - _ . only");
     }
-    let config = super::load_config(path)?;
     // `+` would read as a space in a query string.
-    let (status, body) = super::admin_http::request(
-        &config,
-        "live calls",
-        "POST",
-        &format!(
-            "/calls/originate?agent={}&number={}&ring_s={ring}",
-            agent.replace('+', "%2B"),
-            number.replace('+', "%2B")
-        ),
-    )?;
-    match status {
-        201 => {
-            let id = serde_json::from_str::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v["call_id"].as_str().map(str::to_owned))
-                .unwrap_or_default();
-            println!("{id}");
-            crate::output::note!("ringing {agent}; {number} is dialed when {agent} answers");
-            Ok(ExitCode::SUCCESS)
-        }
-        _ => bail!(
+    let mut path = format!(
+        "/calls/originate?agent={}&number={}&ring_s={ring}",
+        agent.replace('+', "%2B"),
+        number.replace('+', "%2B")
+    );
+    if let Some(m) = missed {
+        path.push_str(&format!("&missed={m}"));
+    }
+    let (status, body) = super::admin_http::request(config, "live calls", "POST", &path)?;
+    if status != 201 {
+        bail!(
             "server answered {status}: {}",
             super::admin_http::error_of(&body)
-        ),
+        );
     }
+    Ok(serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["call_id"].as_str().map(str::to_owned))
+        .unwrap_or_default())
 }
 
 fn hangup(path: Option<&Path>, id: &str) -> anyhow::Result<ExitCode> {

@@ -6,6 +6,7 @@ pub(crate) mod cdr;
 pub(crate) mod check;
 pub(crate) mod conference;
 pub(crate) mod ivr;
+pub(crate) mod missed;
 pub(crate) mod phone;
 pub(crate) mod queues;
 pub(crate) mod recordings;

@@ -578,3 +578,94 @@ fn a_callback_rings_the_agent_then_calls_the_customer_back() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// SPEC §10: a caller who hangs up in the queue is a missed call; `pbx
+/// missed callback ID --agent A` rings the agent, then the caller; once
+/// the caller answers the entry leaves the list (resolved by that call).
+#[test]
+fn a_quick_callback_resolves_the_missed_call() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let srv = QueueServer::start(
+        root,
+        "[[dialplan]]\nextension = \"600\"\ntype = \"queue\"\nqueue = \"support\"\n\
+         [[queues]]\nname = \"support\"\nring_timeout_s = 10\nwrap_up_s = 1\n\
+         [[agents]]\nname = \"2002\"\nskills = [\"support:5\"]\n",
+        Some("2002"),
+    );
+    let (config, target) = (srv.config.clone(), srv.target());
+    // Nobody logged in: the caller waits 2 s and hangs up (abandoned).
+    let mut caller = phone(
+        root,
+        &target,
+        "2001",
+        &["call", "600", "--duration", "2s"],
+        "caller.log",
+    );
+    assert!(
+        caller.0.wait().unwrap().success(),
+        "the caller's call failed"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let id = loop {
+        let text = stdout(&admin(&config, &["missed"]));
+        if let Some(line) = text.lines().find(|l| l.contains("\t2001\tsupport\t")) {
+            break line.split('\t').next().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "no missed call listed:\n{text}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let bad = admin(
+        &config,
+        &["missed", "callback", "999999", "--agent", "2002"],
+    );
+    assert!(!bad.status.success());
+
+    let (agent_tone, customer_tone) = (root.join("agent.wav"), root.join("customer.wav"));
+    write_tone(&agent_tone, 500.0, 20.0);
+    write_tone(&customer_tone, 1300.0, 20.0);
+    let answering = |user: &str, tone: &Path, log: &str| {
+        phone(
+            root,
+            &target,
+            user,
+            &[
+                "answer",
+                "--duration",
+                "3s",
+                "--wait",
+                "30s",
+                "--play",
+                tone.to_str().unwrap(),
+            ],
+            log,
+        )
+    };
+    let mut customer = answering("2001", &customer_tone, "customer.log");
+    let mut agent = answering("2002", &agent_tone, "agent.log");
+    wait_registered(&config, "2001@127.0.0.1", root);
+    wait_registered(&config, "2002@127.0.0.1", root);
+    let cb = admin(&config, &["missed", "callback", &id, "--agent", "2002"]);
+    assert!(
+        cb.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cb.stderr)
+    );
+    let call = stdout(&cb).trim().to_owned();
+    for (who, p) in [("agent", &mut agent), ("customer", &mut customer)] {
+        assert!(p.0.wait().unwrap().success(), "the {who}'s phone failed");
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let open = stdout(&admin(&config, &["missed"]));
+        let all = stdout(&admin(&config, &["missed", "--all"]));
+        if !open.contains("\t2001\t") && all.contains(&call) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the entry was not resolved by {call}:\nopen:\n{open}\nall:\n{all}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -58,10 +58,13 @@ pub(super) struct OriginateParams {
     number: String,
     /// Seconds the agent's phone may ring (default 30).
     ring_s: Option<u64>,
+    /// The missed-call entry this call calls back (quick callback).
+    missed: Option<u64>,
 }
 
-/// `POST /calls/originate?agent=A&number=N[&ring_s=S]`: pbx rings the
-/// agent's phone, then dials the number for it. 201 `{"call_id": ...}` once
+/// `POST /calls/originate?agent=A&number=N[&ring_s=S][&missed=ID]`: pbx
+/// rings the agent's phone, then dials the number for it (with `missed`, a
+/// quick callback of that missed-call entry, SPEC §10). 201 `{"call_id": ...}` once
 /// the agent's phone is rung; 409 when the agent has no phone registered or
 /// the number routes nowhere, 503 without the B2BUA or the relay.
 pub(super) async fn originate(
@@ -89,7 +92,7 @@ pub(super) async fn originate(
         number: p.number,
         ring,
     };
-    match b2bua.engine.originate(request).await {
+    match b2bua.engine.originate(request, p.missed).await {
         Ok(id) => json_response(
             StatusCode::CREATED,
             &serde_json::json!({ "call_id": id.to_string() }),

@@ -59,6 +59,8 @@ pub enum EngineInput {
     Originate {
         /// The call.
         request: Originate,
+        /// The missed-call entry it calls back (SPEC §10 quick callback).
+        missed: Option<u64>,
         /// Where the result goes.
         reply: tokio::sync::oneshot::Sender<Result<CallId, CommandError>>,
     },
@@ -153,9 +155,19 @@ impl EngineHandle {
 
     /// Places a call (the agent's phone first, then the number) and
     /// returns its id once the agent's phone is being rung.
-    pub async fn originate(&self, request: Originate) -> Result<CallId, CommandError> {
+    /// With `missed`, the call is a quick callback of that missed-call
+    /// entry: its outcome is stored and a connected one resolves it.
+    pub async fn originate(
+        &self,
+        request: Originate,
+        missed: Option<u64>,
+    ) -> Result<CallId, CommandError> {
         let (reply, rx) = tokio::sync::oneshot::channel();
-        self.try_send(EngineInput::Originate { request, reply })?;
+        self.try_send(EngineInput::Originate {
+            request,
+            missed,
+            reply,
+        })?;
         rx.await.unwrap_or(Err(CommandError::NotRunning))
     }
 

@@ -56,6 +56,8 @@ pub(super) struct EngineDriver {
     pub(super) queue_names: Vec<String>,
     /// Call recording (None: `recording.mode = "off"`).
     pub(super) recording: Option<crate::recording::RecordingHook>,
+    /// Quick callbacks of missed calls in progress.
+    pub(super) quick: super::quick_callbacks::QuickCallbacks,
 }
 
 impl EngineDriver {
@@ -151,11 +153,19 @@ impl EngineDriver {
                     let _ = reply.send(result);
                 }
             }
-            EngineInput::Originate { request, reply } => {
+            EngineInput::Originate {
+                request,
+                missed,
+                reply,
+            } => {
                 // The number may leave through a trunk, as a user's call may.
                 let router = self.routing.router(now.unix_secs, None, true);
                 let svc = services(&router, &self.anchor, &self.endpoints);
+                let agent = request.agent.clone();
                 let result = self.engine.originate(now.instant, request, svc, out);
+                if let (Ok(call), Some(missed)) = (&result, missed) {
+                    self.quick.placed(*call, missed, agent);
+                }
                 let _ = reply.send(result);
             }
             EngineInput::LiveCalls(reply) => {
@@ -305,6 +315,9 @@ impl EngineDriver {
             }
             if let Some(rec) = &mut self.recording {
                 rec.note_event(&ev);
+            }
+            if let EngineEventKind::Record(record) = &ev.kind {
+                self.quick.on_record(record, &mut writes);
             }
             deliver(ev, &mut writes, &self.bus);
         }

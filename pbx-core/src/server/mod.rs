@@ -6,6 +6,7 @@ mod engine_driver;
 mod handler;
 mod housekeeping;
 mod ivr;
+mod quick_callbacks;
 mod startup;
 
 use std::net::SocketAddr;
@@ -191,6 +192,7 @@ fn b2bua_parts(
         acd: acd_host(config, i.start, &i.agent_states),
         queue_names: config.queues.iter().map(|q| q.name.to_string()).collect(),
         recording: None,
+        quick: Default::default(),
     };
     let host = crate::sip::B2buaHost {
         engine: handle,

@@ -3,6 +3,7 @@
 //! (WAL mode, busy timeout).
 
 mod cdr;
+mod missed_callbacks;
 mod outbox;
 mod queue_events;
 mod sqlite;
@@ -10,6 +11,7 @@ mod trajectory;
 mod write_behind;
 
 pub use cdr::{CdrFilter, CdrQueue, CdrWriter, RecordingRef, StepWrite, StoredCdr};
+pub use missed_callbacks::MissedCallback;
 pub use outbox::{OutboxEvent, StoredEvent};
 pub use sqlite::{Store, StoreError, UserRow};
 pub use trajectory::StoredTrajectory;
