@@ -34,6 +34,12 @@ pub(crate) enum RecordingsCmd {
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
     },
+    /// A call's transcript (`recording.transcribe`): one line per segment,
+    /// start and end in the recording, the speaker (caller / agent), text.
+    Transcript {
+        /// The call id.
+        call_id: String,
+    },
 }
 
 /// `pbx recordings list|get`.
@@ -80,6 +86,32 @@ pub(crate) fn run(path: Option<&Path>, action: RecordingsCmd) -> anyhow::Result<
                         or(&p.queue),
                         or(&p.agent),
                         or(&e.key),
+                    )?;
+                }
+                Ok(())
+            })?;
+        }
+        RecordingsCmd::Transcript { call_id } => {
+            let segments = access
+                .transcript(&call_id)
+                .with_context(|| format!("reading the transcript of {call_id}"))?;
+            if segments.is_empty() {
+                crate::output::note!(
+                    "no transcript of {call_id} (yet): recording.transcribe is off, the call was                      silent, or its recording waits for a worker"
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            crate::output::stdout(|out| {
+                writeln!(out, "start	end	speaker	text")?;
+                for s in &segments {
+                    let speaker = if s.channel == 0 { "caller" } else { "agent" };
+                    let mark = if s.edited { " (edited)" } else { "" };
+                    writeln!(
+                        out,
+                        "{:.1}	{:.1}	{speaker}	{}{mark}",
+                        s.start_ms as f64 / 1000.0,
+                        s.end_ms as f64 / 1000.0,
+                        s.text
                     )?;
                 }
                 Ok(())

@@ -22,6 +22,10 @@ pub(super) struct RawRecording {
     retention_days: Option<Spanned<u32>>,
     /// Give up an upload after this many attempts (0: never).
     max_attempts: Option<u32>,
+    /// Transcribe finished recordings with pocketsphinx (SPEC §15).
+    transcribe: Option<bool>,
+    /// Recognizer threads (1-16, default 1).
+    transcribe_workers: Option<Spanned<u32>>,
     s3: Option<Spanned<RawS3>>,
 }
 
@@ -123,12 +127,20 @@ pub(super) fn build(
             ));
         }
     }
+    let workers = match &raw.transcribe_workers {
+        Some(w) if !(1..=16).contains(w.get_ref()) => {
+            return Err(pos.at(w, "recording.transcribe_workers must be 1 to 16"));
+        }
+        Some(w) => *w.get_ref() as usize,
+        None => 1,
+    };
     Ok(RecordingConfig {
         mode,
         spool,
         upload,
         index: data_dir.join("recordings.sqlite"),
         retention_days: raw.retention_days.as_ref().map(|d| *d.get_ref()),
+        transcribe_workers: raw.transcribe.unwrap_or(false).then_some(workers),
     })
 }
 
@@ -188,6 +200,10 @@ mod tests {
         let e = parse("[recording.s3]\nbucket = \"rec\"\nendpoint = \"http://s3.example.com\"\n")
             .unwrap_err();
         assert!(e.message.contains("allow_http"), "{e}");
+        let e = parse("[recording]\ntranscribe = true\ntranscribe_workers = 0\n").unwrap_err();
+        assert_eq!(e.line, 6, "{e}");
+        let c = parse("[recording]\ntranscribe = true\n").unwrap();
+        assert_eq!(c.recording.transcribe_workers, Some(1));
         let e = parse("[recording]\nretention_days = 0\n").unwrap_err();
         assert_eq!(e.line, 5, "{e}");
         let e = parse("[recording]\nprefix = \"/x\"\n").unwrap_err();

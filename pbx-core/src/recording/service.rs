@@ -56,6 +56,9 @@ pub enum StartError {
     /// The recorder thread could not be spawned.
     #[error("recording: cannot spawn the recorder thread: {0}")]
     Thread(std::io::Error),
+    /// `recording.transcribe` is on but cannot run.
+    #[error(transparent)]
+    Transcriber(#[from] super::transcripts::TranscriberError),
 }
 
 /// The running recording service: the recorder thread (its handle joins
@@ -98,11 +101,20 @@ impl Recordings {
             index.clone(),
             records.clone(),
         )?;
+        let transcriber = config
+            .transcribe_workers
+            .map(|w| super::transcripts::Transcriber::start(w, index.clone()))
+            .transpose()?;
         {
             let (store, records, uploads) = (store.clone(), records.clone(), uploads.notifier());
+            let spool = spool.clone();
             recorder.on_spooled(move |meta| {
                 let key = store.wav_key(meta.started_at, &meta.call_id).to_string();
                 records.recording_state(meta.call_id.as_str(), meta.state.as_str(), Some(key));
+                // Read for the transcript before the uploader may delete it.
+                if let (Some(t), recorder::RecordingState::Spooled) = (&transcriber, meta.state) {
+                    t.spooled(&meta.call_id, &spool.wav_path(&meta.call_id));
+                }
                 uploads.spooled(&meta.call_id, meta.state);
             });
         }
