@@ -348,3 +348,110 @@ fn a_recorded_call_is_transcribed_after_it_ends() {
         assert!(!f[3].trim().is_empty(), "empty segment: {r}");
     }
 }
+
+/// kill -9 of pbx in the middle of a recorded call: after the restart the
+/// recording is recovered from the spool (its WAV header fixed), uploaded,
+/// and plays the seconds recorded before the crash in stereo.
+#[test]
+fn a_recording_cut_by_kill_9_is_recovered_and_uploaded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let extra = "[calls]\nengine = \"b2bua\"\n[media]\nanchor = \"always\"\n\
+                 [recording]\nmode = \"always\"\n";
+    let (server, port, config) = start_server_with(root, extra);
+    std::thread::sleep(Duration::from_millis(300));
+    let target = format!("127.0.0.1:{port}");
+    let (caller_tone, callee_tone) = (root.join("caller.wav"), root.join("callee.wav"));
+    write_tone(&caller_tone, CALLER_HZ, 30.0);
+    write_tone(&callee_tone, CALLEE_HZ, 30.0);
+    let phone = |user: &str, mode: &[&str], tone: &Path, log: &str| {
+        let log = std::fs::File::create(root.join(log)).unwrap();
+        Kill(
+            pbx()
+                .args(["phone", "--user", user, "--password", &format!("{user}-pw")])
+                .args(["--server", &target])
+                .args(mode)
+                .arg("--play")
+                .arg(tone)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let _bob = phone(
+        "2002",
+        &["answer", "--duration", "20s", "--wait", "20s"],
+        &callee_tone,
+        "bob.log",
+    );
+    wait_registered(&config, "2002@127.0.0.1", root);
+    let _alice = phone(
+        "2001",
+        &["call", "2002", "--duration", "20s"],
+        &caller_tone,
+        "alice.log",
+    );
+    let log = |f: &str| std::fs::read_to_string(root.join(f)).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let call = loop {
+        let text =
+            String::from_utf8_lossy(&admin(&config, &["recordings", "list"]).stdout).into_owned();
+        if let Some(l) = text.lines().skip(1).find(|l| l.contains("\trecording\t")) {
+            break l.split('\t').next().unwrap().to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no recording in progress:\n{text}\npbx:\n{}",
+            log("pbx.log")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // Three seconds of the call on disk, then the crash.
+    std::thread::sleep(Duration::from_secs(3));
+    drop(server); // SIGKILL
+    let _server = super::restart_server(root, &config);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = String::from_utf8_lossy(
+            &admin(&config, &["recordings", "list", "--call", &call]).stdout,
+        )
+        .into_owned();
+        if text.contains("\tuploaded\t") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cut recording was not uploaded after the restart:\n{text}\npbx:\n{}",
+            log("pbx.log")
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = root.join("got.wav");
+    let got = admin(
+        &config,
+        &["recordings", "get", &call, "-o", out.to_str().unwrap()],
+    );
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    let (rate, samples) = read_wav(&out);
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
+    assert!(
+        left.len() as f64 >= 2.0 * rate,
+        "at least two seconds survived: {} samples",
+        left.len()
+    );
+    assert!(
+        tone_share(&left, rate, CALLER_HZ) > 0.5,
+        "the caller's tone on the left"
+    );
+    assert!(
+        tone_share(&right, rate, CALLEE_HZ) > 0.5,
+        "the callee's tone on the right"
+    );
+}
