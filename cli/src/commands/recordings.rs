@@ -34,6 +34,17 @@ pub(crate) enum RecordingsCmd {
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
     },
+    /// Pause a live call's recording (silence in the file until resumed;
+    /// the span is in the recording's metadata).
+    Pause {
+        /// The call id (`pbx calls`).
+        call_id: String,
+    },
+    /// Resume a paused recording.
+    Resume {
+        /// The call id.
+        call_id: String,
+    },
     /// A call's transcript (`recording.transcribe`): one line per segment,
     /// start and end in the recording, the speaker (caller / agent), text.
     Transcript {
@@ -45,6 +56,27 @@ pub(crate) enum RecordingsCmd {
 /// `pbx recordings list|get`.
 pub(crate) fn run(path: Option<&Path>, action: RecordingsCmd) -> anyhow::Result<ExitCode> {
     let config = super::load_config(path)?;
+    if let RecordingsCmd::Pause { call_id } | RecordingsCmd::Resume { call_id } = &action {
+        let op = if matches!(action, RecordingsCmd::Pause { .. }) {
+            "pause"
+        } else {
+            "resume"
+        };
+        let (status, body) = super::admin_http::request(
+            &config,
+            "live calls",
+            "POST",
+            &format!("/recordings/{call_id}/{op}"),
+        )?;
+        if status != 200 {
+            anyhow::bail!(
+                "server answered {status}: {}",
+                super::admin_http::error_of(&body)
+            );
+        }
+        crate::output::note!("recording of {call_id}: {op}d");
+        return Ok(ExitCode::SUCCESS);
+    }
     let access = RecordingAccess::for_admin(&config.recording)
         .with_context(|| format!("opening the recordings of {}", config.source))?;
     let offset = i64::from(config.dialplan.utc_offset_secs);
@@ -117,6 +149,7 @@ pub(crate) fn run(path: Option<&Path>, action: RecordingsCmd) -> anyhow::Result<
                 Ok(())
             })?;
         }
+        RecordingsCmd::Pause { .. } | RecordingsCmd::Resume { .. } => {}
         RecordingsCmd::Get { call_id, output } => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -6,7 +6,9 @@
 //! `uploaded` with the object key, and `GET /recordings/ID` serves Range
 //! requests (206 with the right bytes) and a JSON 404 for unknown calls.
 //! With `recording.transcribe` the spoken caller side is transcribed after
-//! the call (`pbx recordings transcript ID`).
+//! the call (`pbx recordings transcript ID`); a recording can be paused and
+//! resumed (pause code, `pbx recordings pause/resume`), and one cut by kill -9
+//! is recovered after the restart.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -453,5 +455,132 @@ fn a_recording_cut_by_kill_9_is_recovered_and_uploaded() {
     assert!(
         tone_share(&right, rate, CALLEE_HZ) > 0.5,
         "the callee's tone on the right"
+    );
+}
+
+/// Pause and resume: the caller presses the pause code (`*1`) as soon as
+/// the call connects, `pbx recordings resume` takes the audio again two
+/// seconds later; the file is silence where the recording was paused and
+/// the tones after it. Pausing a call that is not recorded is refused.
+#[test]
+fn the_pause_code_and_resume_leave_silence_in_the_recording() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let extra = format!(
+        "[calls]\nengine = \"b2bua\"\n[media]\nanchor = \"always\"\n[metrics]\nlisten = \"{metrics}\"\n\
+         [recording]\nmode = \"always\"\npause_code = \"*1\"\n"
+    );
+    let (_server, port, config) = start_server_with(root, &extra);
+    std::thread::sleep(Duration::from_millis(300));
+    let target = format!("127.0.0.1:{port}");
+    let (caller_tone, callee_tone) = (root.join("caller.wav"), root.join("callee.wav"));
+    write_tone(&caller_tone, CALLER_HZ, 20.0);
+    write_tone(&callee_tone, CALLEE_HZ, 20.0);
+    let phone = |user: &str, mode: &[&str], tone: &Path, log: &str| {
+        let log = std::fs::File::create(root.join(log)).unwrap();
+        Kill(
+            pbx()
+                .args(["phone", "--user", user, "--password", &format!("{user}-pw")])
+                .args(["--server", &target])
+                .args(mode)
+                .arg("--play")
+                .arg(tone)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let _bob = phone(
+        "2002",
+        &["answer", "--duration", "20s", "--wait", "20s"],
+        &callee_tone,
+        "bob.log",
+    );
+    wait_registered(&config, "2002@127.0.0.1", root);
+    let no_call = admin(&config, &["recordings", "pause", "c0000000000000001"]);
+    assert!(!no_call.status.success());
+    assert!(
+        String::from_utf8_lossy(&no_call.stderr).contains("not being recorded"),
+        "{}",
+        String::from_utf8_lossy(&no_call.stderr)
+    );
+    let mut alice = phone(
+        "2001",
+        &["call", "2002", "--duration", "6s", "--dtmf", "*1"],
+        &caller_tone,
+        "alice.log",
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let call = loop {
+        let text = String::from_utf8_lossy(&admin(&config, &["calls"]).stdout).into_owned();
+        if let Some(l) = text.lines().find(|l| l.contains("\tanswered\t")) {
+            break l.split('\t').next().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "no answered call: {text}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    // The pause code paused it already: a second pause is refused.
+    let again = admin(&config, &["recordings", "pause", &call]);
+    assert!(!again.status.success(), "the pause code did not pause");
+    let resume = admin(&config, &["recordings", "resume", &call]);
+    assert!(
+        resume.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resume.stderr)
+    );
+    assert!(alice.0.wait().unwrap().success(), "the call failed");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = String::from_utf8_lossy(
+            &admin(&config, &["recordings", "list", "--call", &call]).stdout,
+        )
+        .into_owned();
+        if text.contains("\tuploaded\t") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not uploaded: {text}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = root.join("got.wav");
+    assert!(admin(
+        &config,
+        &["recordings", "get", &call, "-o", out.to_str().unwrap()]
+    )
+    .status
+    .success());
+    let (rate, samples) = read_wav(&out);
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    let second = rate as usize;
+    assert!(left.len() > 4 * second, "{} samples", left.len());
+    // Paused within the first half second (the two keys' RFC 4733 events)
+    // for about two seconds: 0.8-1.6 s is silent; the second before the
+    // hangup has the caller's tone.
+    let loud: Vec<u32> = left
+        .chunks(second / 10)
+        .map(|w| {
+            w.iter()
+                .map(|s| u32::from(s.unsigned_abs()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let quiet = left[second * 8 / 10..second * 16 / 10]
+        .iter()
+        .all(|s| s.unsigned_abs() < 64);
+    assert!(
+        quiet,
+        "audio recorded while paused; peaks per 100 ms: {loud:?}"
+    );
+    let tail = &left[left.len() - 2 * second..left.len() - second];
+    assert!(
+        tone_share(tail, rate, CALLER_HZ) > 0.5,
+        "no tone after the resume"
     );
 }

@@ -138,6 +138,7 @@ fn router(state: ApiState) -> Router {
         .route("/agents/:agent/:op", only("POST", post(agents::operate)))
         .route("/reload", only("POST", post(reload::reload)))
         .route("/recordings/:id", only("GET", get(recordings::download)))
+        .route("/recordings/:id/:op", only("POST", post(recordings::pause)))
         .route("/conferences", only("GET", get(conferences::list)))
         .route("/conferences/:room", only("GET", get(conferences::roster)))
         .route(

@@ -64,6 +64,15 @@ pub enum EngineInput {
         /// Where the result goes.
         reply: tokio::sync::oneshot::Sender<Result<CallId, CommandError>>,
     },
+    /// Pause (true) or resume the recording of a live call; Err says why not.
+    RecordingPause {
+        /// The call.
+        call: CallId,
+        /// Pause or resume.
+        paused: bool,
+        /// The outcome.
+        reply: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
     /// The live calls, for `pbx calls`.
     LiveCalls(tokio::sync::oneshot::Sender<Vec<LiveCall>>),
     /// An operation on an agent (`pbx agents login NAME`, ...), handled by
@@ -169,6 +178,22 @@ impl EngineHandle {
             reply,
         })?;
         rx.await.unwrap_or(Err(CommandError::NotRunning))
+    }
+
+    /// Pauses (true) or resumes a live call's recording; the inner Err says
+    /// why not (not recorded, already paused).
+    pub async fn recording_pause(
+        &self,
+        call: CallId,
+        paused: bool,
+    ) -> Result<Result<(), String>, CommandError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.try_send(EngineInput::RecordingPause {
+            call,
+            paused,
+            reply,
+        })?;
+        rx.await.map_err(|_| CommandError::NotRunning)
     }
 
     /// The live calls.

@@ -26,7 +26,7 @@ mod upload;
 use std::path::PathBuf;
 
 pub use access::{AccessError, RecordingAccess};
-pub use service::{RecordingHook, Recordings, StartError};
+pub use service::{PauseError, RecordingHook, Recordings, StartError};
 pub use transcripts::TranscriberError;
 
 /// Which calls are recorded (`recording.mode`).
@@ -80,6 +80,9 @@ pub struct RecordingConfig {
     /// Finished recordings are transcribed by this many pocketsphinx
     /// workers (`recording.transcribe`; None: not transcribed).
     pub transcribe_workers: Option<usize>,
+    /// Keys pressed in a recorded call that pause / resume its recording
+    /// (`recording.pause_code`, e.g. `*1`; None: no in-call code).
+    pub pause_code: Option<String>,
 }
 
 impl Default for RecordingConfig {
@@ -91,6 +94,7 @@ impl Default for RecordingConfig {
             index: PathBuf::from("data/recordings.sqlite"),
             retention_days: None,
             transcribe_workers: None,
+            pause_code: None,
         }
     }
 }

@@ -168,6 +168,17 @@ impl EngineDriver {
                 }
                 let _ = reply.send(result);
             }
+            EngineInput::RecordingPause {
+                call,
+                paused,
+                reply,
+            } => {
+                let result = match &mut self.recording {
+                    Some(rec) => rec.set_paused(call, paused).map_err(|e| e.to_string()),
+                    None => Err("recording is off (recording.mode = \"off\")".to_owned()),
+                };
+                let _ = reply.send(result);
+            }
             EngineInput::LiveCalls(reply) => {
                 let _ = reply.send(self.engine.live_calls(now.instant));
             }
