@@ -212,6 +212,12 @@ impl WebRtcLeg {
                 .marker(rtp.marker()),
         );
         self.drain(now);
+        // str0m's pacer learns of the queued packet on its next timeout,
+        // which is due at once: run it now so the SRTP datagram leaves in
+        // this call rather than one driver wake-up later.
+        if self.rtc_timeout.is_some_and(|t| t <= now) {
+            self.handle_timeout(now);
+        }
         Ok(())
     }
 

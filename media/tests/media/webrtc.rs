@@ -114,6 +114,8 @@ impl Browser {
             payload,
         ));
         self.drain(now);
+        // The pacer releases the packet on its (immediately due) timeout.
+        self.handle_timeout(now);
     }
 
     fn drain(&mut self, _now: Instant) {
@@ -289,7 +291,14 @@ fn browser_offer_connects_and_audio_flows_both_ways() {
     }
 
     // Relay -> browser: plain PCMU in, SRTP out, decrypted by the browser.
-    for seq in 1..=5u16 {
+    p.leg
+        .send_rtp(p.now, &plain_rtp(0, 1, &[1; 160]))
+        .expect("sent");
+    match p.leg.poll_output() {
+        Some(LegOutput::Transmit { data, .. }) => p.browser.handle(p.now, p.leg_local(), &data),
+        other => panic!("the SRTP datagram leaves in the same call: {other:?}"),
+    }
+    for seq in 2..=5u16 {
         let payload = [seq as u8; 160];
         p.leg
             .send_rtp(p.now, &plain_rtp(0, seq, &payload))
