@@ -184,5 +184,42 @@ fn websocket_phone_registers_with_digest_and_is_reached_on_its_connection() {
             }
         };
         assert_eq!(answer.status(), 486, "{}", answer.raw);
+
+        // A frame that is no SIP message closes only that connection, with
+        // the reason in the log.
+        let mut bad = WsPhone::connect(ws_addr).await;
+        bad.send("hello, not SIP".into()).await;
+        let end = tokio::time::timeout(WAIT, async {
+            loop {
+                match bad.ws.next().await {
+                    Some(Ok(Message::Close(frame))) => break frame.map(|f| f.reason.to_string()),
+                    Some(Ok(_)) => continue,
+                    Some(Err(_)) | None => break None,
+                }
+            }
+        })
+        .await
+        .expect("the bad connection is closed");
+        if let Some(reason) = end {
+            assert!(reason.contains("malformed SIP frame"), "{reason}");
+        }
+        let deadline = std::time::Instant::now() + WAIT;
+        while !pbx.log_text().contains("malformed SIP frame") {
+            assert!(std::time::Instant::now() < deadline, "no logged reason:\n{}", pbx.log_text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let options = format!(
+            "OPTIONS sip:{ws_addr} SIP/2.0\r\nVia: SIP/2.0/WS {BROWSER_HOST};branch=z9hG4bKwsopt;rport\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=o1\r\nTo: <sip:{ws_addr}>\r\n\
+             Call-ID: ws-options\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        );
+        phone.send(options).await;
+        let pong = loop {
+            let m = phone.recv().await;
+            if m.header("CSeq") == Some("1 OPTIONS") {
+                break m;
+            }
+        };
+        assert_eq!(pong.status(), 200, "the good connection still works: {}", pong.raw);
     });
 }

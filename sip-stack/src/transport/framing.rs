@@ -124,6 +124,30 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any frame content gets an answer, never a panic; a frame called
+        /// a message always has a complete header section.
+        #[test]
+        fn arbitrary_ws_frames_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            if let Ok(WsFrame::Message) = ws_frame(&data) {
+                proptest::prop_assert!(memchr::memmem::find(&data, b"\r\n\r\n").is_some());
+            }
+        }
+
+        /// A valid message with arbitrary body bytes is one frame, with or
+        /// without Content-Length.
+        #[test]
+        fn any_body_fits_one_frame(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256), with_cl: bool) {
+            let mut m = b"MESSAGE sip:a SIP/2.0\r\nVia: SIP/2.0/WS x.invalid\r\n".to_vec();
+            if with_cl {
+                m.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
+            }
+            m.extend_from_slice(b"\r\n");
+            m.extend_from_slice(&body);
+            proptest::prop_assert_eq!(ws_frame(&m), Ok(WsFrame::Message));
+        }
+    }
+
     #[test]
     fn keepalives() {
         assert_eq!(
