@@ -1,12 +1,14 @@
 //! SIP over WebSocket (RFC 7118) against `pbx serve`: a browser-like phone on
 //! a `ws:` listener registers with digest auth, shows up in
 //! `pbx registrations` with its connection as the contact, answers OPTIONS
-//! and receives a call proxied to it over that same connection.
+//! and receives a call proxied to it over that same connection; a malformed
+//! frame closes only its connection. The same REGISTER over `wss:`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -20,20 +22,24 @@ const WAIT: Duration = Duration::from_secs(5);
 /// The invalid host a browser phone puts in its Via and Contact (RFC 7118 §5.2).
 const BROWSER_HOST: &str = "df7jal23ls0d.invalid";
 
-struct WsPhone {
-    ws: WebSocketStream<TcpStream>,
+struct WsPhone<S = TcpStream> {
+    ws: WebSocketStream<S>,
     seq: u32,
 }
 
 impl WsPhone {
     async fn connect(addr: SocketAddr) -> Self {
-        let mut req = format!("ws://{addr}/")
-            .into_client_request()
-            .expect("request");
+        let tcp = TcpStream::connect(addr).await.expect("TCP connect");
+        Self::upgrade(&format!("ws://{addr}/"), tcp).await
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WsPhone<S> {
+    async fn upgrade(url: &str, stream: S) -> Self {
+        let mut req = url.into_client_request().expect("request");
         req.headers_mut()
             .insert("Sec-WebSocket-Protocol", "sip".parse().expect("header"));
-        let tcp = TcpStream::connect(addr).await.expect("TCP connect");
-        let (ws, _) = tokio_tungstenite::client_async(req, tcp)
+        let (ws, _) = tokio_tungstenite::client_async(req, stream)
             .await
             .expect("WebSocket upgrade");
         Self { ws, seq: 0 }
@@ -56,24 +62,29 @@ impl WsPhone {
         }
     }
 
-    fn register_msg(&mut self, user: &str, auth: Option<&str>) -> String {
+    fn register_msg_over(&mut self, via: &str, user: &str, auth: Option<&str>) -> String {
         self.seq += 1;
         let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
         // JsSIP-shaped, without Content-Length (optional over WebSocket).
         format!(
             "REGISTER sip:127.0.0.1 SIP/2.0\r\n\
-             Via: SIP/2.0/WS {BROWSER_HOST};branch=z9hG4bKws{seq};rport\r\n\
+             Via: SIP/2.0/{via} {BROWSER_HOST};branch=z9hG4bKws{seq};rport\r\n\
              Max-Forwards: 69\r\nTo: <sip:{user}@127.0.0.1>\r\nFrom: <sip:{user}@127.0.0.1>;tag=wsphone\r\n\
              Call-ID: ws-register-{user}\r\nCSeq: {seq} REGISTER\r\n\
-             Contact: <sip:{user}@{BROWSER_HOST};transport=ws>;expires=600\r\n\
+             Contact: <sip:{user}@{BROWSER_HOST};transport={transport}>;expires=600\r\n\
              User-Agent: ws-e2e\r\n{auth}\r\n",
-            seq = self.seq
+            seq = self.seq,
+            transport = via.to_ascii_lowercase()
         )
     }
 
     /// REGISTER → 401 → REGISTER with MD5 digest credentials; the final answer.
     async fn register(&mut self, user: &str, password: &str) -> Msg {
-        let first = self.register_msg(user, None);
+        self.register_over("WS", user, password).await
+    }
+
+    async fn register_over(&mut self, via: &str, user: &str, password: &str) -> Msg {
+        let first = self.register_msg_over(via, user, None);
         self.send(first).await;
         let challenge = self.recv().await;
         assert_eq!(challenge.status(), 401, "{}", challenge.raw);
@@ -95,7 +106,7 @@ impl WsPhone {
             "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", \
              response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"wscnonce\""
         );
-        let second = self.register_msg(user, Some(&auth));
+        let second = self.register_msg_over(via, user, Some(&auth));
         self.send(second).await;
         self.recv().await
     }
@@ -221,5 +232,54 @@ fn websocket_phone_registers_with_digest_and_is_reached_on_its_connection() {
             }
         };
         assert_eq!(pong.status(), 200, "the good connection still works: {}", pong.raw);
+    });
+}
+
+#[test]
+fn websocket_phone_registers_over_wss() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+    let (cert_pem, key_pem) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    std::fs::write(&cert_pem, cert.cert.pem()).expect("write");
+    std::fs::write(&key_pem, cert.key_pair.serialize_pem()).expect("write");
+    let wss_port = free_port();
+    let pbx = Pbx::start_config(|port, data| {
+        format!(
+            "[server]\ndomain = \"127.0.0.1\"\nlisten = [\"udp:127.0.0.1:{port}\"]\n\
+             data_dir = \"{}\"\nudp_threads = 1\n\n\
+             [[server.tls]]\nlisten = \"127.0.0.1:{wss_port}\"\ntransport = \"wss\"\ncert = {cert_pem:?}\nkey = {key_pem:?}\n\n\
+             [metrics]\nlisten = \"off\"\n{}",
+            data.display(),
+            users_toml(&BASE_USERS)
+        )
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert.cert.der().clone()).expect("root");
+        let client = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client));
+        let tcp = TcpStream::connect(("127.0.0.1", wss_port))
+            .await
+            .expect("connect");
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let tls = connector.connect(name, tcp).await.expect("TLS handshake");
+        let mut phone = WsPhone::upgrade(&format!("wss://localhost:{wss_port}/"), tls).await;
+        let ok = phone.register_over("WSS", "bob", &password("bob")).await;
+        assert_eq!(ok.status(), 200, "{}", ok.raw);
+        let contact = format!("sip:bob@{BROWSER_HOST};transport=wss");
+        let out = wait_registrations(&pbx, |o| {
+            o.contains(&contact) && o.contains("via WSS 127.0.0.1:")
+        });
+        assert!(out.contains(&contact) && out.contains("via WSS"), "{out}");
     });
 }
