@@ -47,7 +47,7 @@ pub struct Listen {
     pub transport: Transport,
     /// Address to bind.
     pub addr: SocketAddr,
-    /// TLS certificate and key (PEM), for `tls` listeners.
+    /// TLS certificate and key (PEM), for `tls` and `wss` listeners.
     pub tls: Option<(PathBuf, PathBuf)>,
 }
 

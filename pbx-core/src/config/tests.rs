@@ -26,6 +26,43 @@ fn semantic_error_has_position() {
 }
 
 #[test]
+fn websocket_listeners() {
+    let dir = std::env::temp_dir().join(format!("pbx-config-wss-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("c.pem"), dir.join("k.pem"));
+    std::fs::write(&cert, "x").unwrap();
+    std::fs::write(&key, "x").unwrap();
+    let text = format!(
+        "[server]\nlisten = [\"udp:127.0.0.1:5060\", \"ws:127.0.0.1:8080\"]\n\
+         [[server.tls]]\nlisten = \"127.0.0.1:8443\"\ntransport = \"wss\"\ncert = {cert:?}\nkey = {key:?}\n\
+         [[server.tls]]\nlisten = \"127.0.0.1:5061\"\ncert = {cert:?}\nkey = {key:?}\n"
+    );
+    let c = Config::from_str_named(&text, "x.toml").unwrap();
+    let kinds: Vec<_> = c
+        .listen
+        .iter()
+        .map(|l| (l.transport, l.addr.port(), l.tls.is_some()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (Transport::Udp, 5060, false),
+            (Transport::Ws, 8080, false),
+            (Transport::Wss, 8443, true),
+            (Transport::Tls, 5061, true),
+        ]
+    );
+    // WSS needs a certificate, so it is not a plain listen entry.
+    let err =
+        Config::from_str_named("[server]\nlisten = [\"wss:127.0.0.1:1\"]\n", "x.toml").unwrap_err();
+    assert!(err.message.contains("[[server.tls]]"), "{err}");
+    let bad = text.replace("\"wss\"", "\"udp\"");
+    let err = Config::from_str_named(&bad, "x.toml").unwrap_err();
+    assert!(err.message.contains("\"tls\" or \"wss\""), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn unknown_key_is_an_error() {
     let err = Config::from_str_named("[registrar]\nmin_expire = 3\n", "x.toml").unwrap_err();
     assert_eq!(err.line, 2, "{err}");

@@ -174,7 +174,13 @@ impl Startup<'_> {
             .await
             .map_err(ServerError::Bind)?;
         let mut listeners = Vec::new();
-        for t in [Transport::Udp, Transport::Tcp, Transport::Tls] {
+        for t in [
+            Transport::Udp,
+            Transport::Tcp,
+            Transport::Tls,
+            Transport::Ws,
+            Transport::Wss,
+        ] {
             for a in transports.local_addrs(t) {
                 listeners.push((t, a));
             }
@@ -411,12 +417,11 @@ fn transport_config(config: &Config) -> TransportConfig {
             .map(|l| l.addr)
             .collect()
     };
-    TransportConfig {
-        udp: of(Transport::Udp),
-        tcp: of(Transport::Tcp),
-        tls: config
+    let secure = |t: Transport| {
+        config
             .listen
             .iter()
+            .filter(|l| l.transport == t)
             .filter_map(|l| {
                 l.tls.as_ref().map(|(c, k)| {
                     (
@@ -428,7 +433,14 @@ fn transport_config(config: &Config) -> TransportConfig {
                     )
                 })
             })
-            .collect(),
+            .collect()
+    };
+    TransportConfig {
+        udp: of(Transport::Udp),
+        tcp: of(Transport::Tcp),
+        tls: secure(Transport::Tls),
+        ws: of(Transport::Ws),
+        wss: secure(Transport::Wss),
         udp_threads,
         ..TransportConfig::default()
     }
