@@ -396,6 +396,30 @@ impl Startup<'_> {
     }
 }
 
+impl Startup<'_> {
+    /// Step 9 (B2BUA mode): the webhook worker over the event outbox, on
+    /// its own connection and thread; stopped after the record writer has
+    /// flushed the last events.
+    pub(super) fn start_webhooks(
+        &self,
+        db: &std::path::Path,
+        engine: bool,
+        metrics: Arc<Metrics>,
+    ) -> Result<Option<crate::webhooks::WebhookWorker>, ServerError> {
+        if !engine {
+            if !self.config.webhooks.is_empty() {
+                tracing::warn!("[[webhooks]] need the B2BUA's events: set calls.engine = \"b2bua\"");
+            }
+            return Ok(None);
+        }
+        Ok(Some(crate::webhooks::WebhookWorker::start(
+            db,
+            self.config.webhooks.clone(),
+            metrics,
+        )?))
+    }
+}
+
 /// The listeners of `[[listen]]` as the transports want them.
 fn transport_config(config: &Config) -> TransportConfig {
     let udp_threads = if config.udp_threads == 0 {

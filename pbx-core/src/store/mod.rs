@@ -7,10 +7,15 @@ mod outbox;
 mod queue_events;
 mod sqlite;
 mod trajectory;
+mod webhooks;
 mod write_behind;
 
 pub use cdr::{CdrFilter, CdrQueue, CdrWriter, RecordingRef, StepWrite, StoredCdr};
 pub use outbox::{OutboxEvent, StoredEvent};
 pub use sqlite::{Store, StoreError, UserRow};
 pub use trajectory::StoredTrajectory;
+pub use webhooks::{
+    AttemptRecord, DeadLetter, DueDelivery, LastCall, NewSubscription, StoredSubscription,
+    SubscriptionId, SubscriptionSource, WebhookEvent,
+};
 pub use write_behind::WriteBehind;

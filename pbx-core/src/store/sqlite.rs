@@ -110,6 +110,7 @@ impl Store {
         conn.execute_batch(super::outbox::SCHEMA).map_err(wrap)?;
         conn.execute_batch(super::queue_events::SCHEMA)
             .map_err(wrap)?;
+        conn.execute_batch(super::webhooks::SCHEMA).map_err(wrap)?;
         Ok(Self {
             conn,
             path: path.to_owned(),
