@@ -42,9 +42,20 @@ pub fn is_phone_number(s: &str) -> bool {
     !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// The masked form of `number`; text that is not a phone number (a SIP
-/// URI, a name) comes back unchanged.
+/// The masked form of `number`; in a `sip:`/`sips:`/`tel:` URI the user
+/// part is masked when it is a phone number; other text (a name, an
+/// extension-less URI) comes back unchanged.
 pub fn mask_number(number: &str) -> String {
+    for scheme in ["sip:", "sips:", "tel:"] {
+        if let Some(rest) = number.strip_prefix(scheme) {
+            let end = rest.find(['@', ';', '>']).unwrap_or(rest.len());
+            let (user, tail) = rest.split_at(end);
+            if is_phone_number(user) {
+                return format!("{scheme}{}{tail}", mask_number(user));
+            }
+            return number.to_owned();
+        }
+    }
     if !is_phone_number(number) {
         return number.to_owned();
     }

@@ -282,7 +282,7 @@ impl Enricher {
                 "call_id": c.call_id,
                 "at": iso8601(c.at_ms),
                 "direction": c.direction,
-                "agent": c.agent,
+                "agent": user_of(&c.agent),
                 "outcome": c.outcome,
             })
         });
@@ -343,6 +343,15 @@ impl Enricher {
             body: envelope("call.missed", e.at_ms, data),
         }))
     }
+}
+
+/// The user part of a SIP URI (`sip:1002@host` → `1002`); other text as is.
+fn user_of(party: &str) -> &str {
+    let rest = party
+        .strip_prefix("sip:")
+        .or_else(|| party.strip_prefix("sips:"))
+        .unwrap_or(party);
+    rest.split(['@', ';']).next().unwrap_or(rest)
 }
 
 fn str_of(v: &Value, key: &str) -> String {
