@@ -136,6 +136,13 @@ impl Enricher {
             } else {
                 e.call_id.clone()
             };
+            // Every event of a call names it as `call_id` (queue events
+            // carry the ACD's number as `call`).
+            let mut data = data.clone();
+            if let Some(obj) = data.as_object_mut().filter(|_| !e.call_id.is_empty()) {
+                obj.entry("call_id")
+                    .or_insert_with(|| Value::String(e.call_id.clone()));
+            }
             Planned::Ready(WebhookEvent {
                 wseq: 0,
                 event_id: e.event_id.clone(),
@@ -143,7 +150,7 @@ impl Enricher {
                 order_key,
                 kind: kind.to_owned(),
                 at_ms: e.at_ms,
-                body: envelope(kind, e.at_ms, data.clone()),
+                body: envelope(kind, e.at_ms, data),
             })
         };
         match e.kind.as_str() {
