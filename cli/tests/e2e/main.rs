@@ -19,3 +19,4 @@ mod proxy;
 mod register;
 mod trunks;
 mod trunks_dns;
+mod webhooks;
