@@ -13,7 +13,12 @@ use pbx_core::store::{OutboxEvent, Store};
 use pbx_core::webhooks::signature::{verify, Secret};
 use serde_json::{json, Value};
 
-use crate::harness::{free_port, Pbx};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use pbx_core::b2bua::cdr::{CallRecord, LegRecord};
+
+use crate::harness::{free_port, password, users_toml, Pbx};
 use crate::proxy::{register_contact, TRUSTED};
 use crate::require_sipp;
 
@@ -24,6 +29,8 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub(crate) struct Hook {
     pub(crate) id: String,
     pub(crate) body: Value,
+    /// When it arrived (Unix ms).
+    pub(crate) at_ms: u64,
 }
 
 /// A minimal HTTP/1.1 webhook receiver on 127.0.0.1 (keep-alive, one
@@ -116,7 +123,11 @@ fn serve(conn: TcpStream, seen: &Mutex<Vec<Hook>>, delay: Duration) {
         );
         std::thread::sleep(delay);
         let json: Value = serde_json::from_slice(&body).expect("JSON body");
-        seen.lock().expect("hooks").push(Hook { id, body: json });
+        seen.lock().expect("hooks").push(Hook {
+            id,
+            body: json,
+            at_ms: unix_ms(),
+        });
         if conn
             .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
             .is_err()
@@ -124,6 +135,13 @@ fn serve(conn: TcpStream, seen: &Mutex<Vec<Hook>>, delay: Duration) {
             return;
         }
     }
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64
 }
 
 fn webhooks_toml(url: &str, masked: bool) -> String {
@@ -289,4 +307,156 @@ fn kill_9_with_undelivered_events_loses_none_and_keeps_the_order() {
     let out = pbx.admin(&["webhooks", "dead"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no dead letters"));
+}
+
+/// Yesterday's answered call of `caller`, as its record.
+fn yesterdays_call(caller: &str) -> CallRecord {
+    let start_ms = unix_ms() - 86_400_000;
+    CallRecord {
+        call_id: "c00000000000beef".into(),
+        caller: caller.into(),
+        callee: "500".into(),
+        direction: "inbound".into(),
+        did: None,
+        trunk: None,
+        caller_e164: None,
+        callee_e164: None,
+        start_ms,
+        ring_ms: Some(start_ms + 100),
+        answer_ms: Some(start_ms + 900),
+        end_ms: start_ms + 60_000,
+        duration_s: 60,
+        billsec: 60,
+        disposition: "ANSWERED".into(),
+        hangup_cause: "call.normal".into(),
+        hangup_side: "caller".into(),
+        hold_s: 0,
+        legs: vec![
+            LegRecord {
+                leg: 0,
+                sip_call_id: "y1@test".into(),
+                party: format!("sip:{caller}@127.0.0.1"),
+                status: 200,
+                codec: None,
+            },
+            LegRecord {
+                leg: 1,
+                sip_call_id: "y2@test".into(),
+                party: "sip:2002@127.0.0.1".into(),
+                status: 200,
+                codec: None,
+            },
+        ],
+    }
+}
+
+/// SPEC §7 acceptance: a second call from a number that called yesterday,
+/// through an IVR menu (key 2) into queue `support`: the agent's pop has
+/// yesterday's call as `last_call`, the key path `2`, the caller region of
+/// the prefix table, the skill group and agent, and it arrives before the
+/// agent answers.
+#[test]
+fn spec_7_pop_of_a_queued_caller_with_key_path_region_and_last_call() {
+    require_sipp!();
+    const CALLER: &str = "13812345678";
+    let rx = HookReceiver::start(0, Duration::ZERO);
+    let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/prompts");
+    let flows = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        flows.path().join("entry.toml"),
+        format!(
+            "[flow]\nname = \"entry\"\nprompts = \"{}\"\n\
+             [nodes.menu]\ntype = \"menu\"\nprompts = [\"main_menu\"]\ntimeout = \"8s\"\n\
+             exits = {{ \"2\" = \"support\", default = \"bye\" }}\n\
+             [nodes.support]\ntype = \"transfer\"\ntarget = \"queue:support\"\n\
+             [nodes.bye]\ntype = \"hangup\"\nreason = \"no_choice\"\n",
+            prompts.display()
+        ),
+    )
+    .expect("write the flow");
+    let (relay, _) = crate::harness::relay_range();
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let pbx = Pbx::start_with_metrics(
+        &format!(
+            "{TRUSTED}\n[calls]\nengine = \"b2bua\"\n\n\
+             [media]\nanchor = \"always\"\naddress = \"127.0.0.1\"\nport_min = {relay}\nport_max = {}\n\
+             endpoint_port_min = {}\nendpoint_port_max = {}\nprompts_dir = \"{}\"\n\n\
+             [ivr]\nflows_dir = \"{}\"\n\n\
+             [[dialplan]]\nextension = \"500\"\ntype = \"ivr\"\nflow = \"entry\"\n\n\
+             [[queues]]\nname = \"support\"\nring_timeout_s = 10\nwrap_up_s = 1\n\n\
+             [[agents]]\nname = \"2002\"\nskills = [\"support:5\"]\n\n{}\n{}",
+            relay + 49,
+            relay + 50,
+            relay + 99,
+            prompts.display(),
+            flows.path().display(),
+            webhooks_toml(&rx.url(), false),
+            users_toml(&[CALLER, "2002"]),
+        ),
+        &metrics,
+    );
+    Store::open(&pbx.dir().join("data/pbx.sqlite"))
+        .expect("store")
+        .insert_cdrs(&[yesterdays_call(CALLER)])
+        .expect("yesterday's record");
+    let login = pbx.admin(&["agents", "login", "2002"]);
+    assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
+    let server = format!("127.0.0.1:{}", pbx.port);
+    let phone = |user: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_pbx"))
+            .args(["phone", "--user", user, "--password", &password(user)])
+            .args(["--server", &server])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn pbx phone")
+    };
+    // The agent's phone: sipp rings (180), answers 200 ms later.
+    let agent_port = free_port();
+    register_contact(&pbx, "2002", agent_port, false);
+    let agent = pbx.sipp("b2b_uas").server().local_port(agent_port).spawn();
+    let caller = phone(CALLER, &["call", "500", "--dtmf", "2", "--duration", "4s"])
+        .wait_with_output()
+        .expect("caller exits");
+    let agent = agent.wait();
+    assert!(
+        caller.status.success(),
+        "caller:\n{}",
+        String::from_utf8_lossy(&caller.stderr)
+    );
+    agent.assert_ok("the agent's phone answered the queue's offer");
+    rx.wait_for("the pop and queue.connect", Duration::from_secs(10), |h| {
+        h.iter().any(|h| h.body["type"] == "call.ringing")
+            && h.iter().any(|h| h.body["type"] == "queue.connect")
+    });
+    let hooks = rx.hooks();
+    let pop = hooks
+        .iter()
+        .find(|h| h.body["type"] == "call.ringing")
+        .expect("pop");
+    let d = &pop.body["data"];
+    assert_eq!(d["caller"], CALLER, "{d}");
+    assert_eq!(d["agent"], "2002");
+    assert_eq!(d["direction"], "inbound");
+    assert_eq!(d["skill_group"]["name"], "support");
+    assert_eq!(d["caller_region"], "China Beijing (China Mobile)");
+    assert_eq!(d["ivr_key_path"]["summary"], "2", "{d}");
+    assert_eq!(d["ivr_key_path"]["steps"][0]["key"], "2");
+    assert_eq!(d["ivr_key_path"]["steps"][0]["node"], "menu");
+    assert_eq!(d["last_call"]["call_id"], "c00000000000beef");
+    assert_eq!(d["last_call"]["agent"], "2002");
+    assert_eq!(d["customer_match"]["status"], "unknown");
+    let connect = hooks
+        .iter()
+        .find(|h| h.body["type"] == "queue.connect")
+        .expect("connect");
+    let answered_at = connect.body["data"]["at_unix_ms"].as_u64().expect("at_unix_ms");
+    assert!(
+        pop.at_ms < answered_at,
+        "the pop ({}) arrived before the agent answered ({answered_at})",
+        pop.at_ms
+    );
+    assert_eq!(connect.body["data"]["call_id"], d["call_id"]);
 }

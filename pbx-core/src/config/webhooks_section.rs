@@ -54,6 +54,7 @@ pub(super) struct RawDelivery {
     retry_for_s: Option<u64>,
     client_error_attempts: Option<Spanned<u32>>,
     poll_interval_ms: Option<Spanned<u64>>,
+    outbox_commit_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -181,6 +182,12 @@ pub(super) fn build(
             pos,
         )?
         .map_or(d.poll_interval, Duration::from_millis),
+        outbox_commit: positive(
+            &delivery.outbox_commit_ms,
+            "webhook_delivery.outbox_commit_ms",
+            pos,
+        )?
+        .map_or(d.outbox_commit, Duration::from_millis),
     };
     let lookup = match &crm.lookup_url {
         None => None,

@@ -189,9 +189,15 @@ impl Startup<'_> {
     pub(super) fn call_engine(&mut self, i: EngineInputs<'_>) -> Result<CallEngine, ServerError> {
         let (config, rng) = (self.config, &mut self.rng);
         let cdr_writer = match config.calls.engine {
+            // With webhooks the outbox is committed more often: a pop
+            // leaves at most one commit interval after the ringing.
             crate::config::CallEngine::B2bua => Some(crate::store::CdrWriter::start(
                 Store::open(&i.opened.db)?,
-                Duration::from_millis(100),
+                if config.webhooks.is_empty() {
+                    Duration::from_millis(100)
+                } else {
+                    config.webhooks.delivery.outbox_commit
+                },
             )),
             crate::config::CallEngine::Proxy => None,
         };

@@ -146,8 +146,13 @@ pub struct DeliveryConfig {
     /// Attempts for a 4xx other than 408/410/429 before the dead letter:
     /// default 5.
     pub client_error_attempts: u32,
-    /// How often the outbox is looked at: default 20 ms.
+    /// How often the outbox is looked at: default 10 ms.
     pub poll_interval: Duration,
+    /// How often the record writer commits the engine's events (the
+    /// outbox) while `[[webhooks]]` are configured: default 20 ms (100 ms
+    /// without webhooks). A pop leaves at most this plus `poll_interval`
+    /// after the ringing.
+    pub outbox_commit: Duration,
 }
 
 impl Default for DeliveryConfig {
@@ -160,7 +165,8 @@ impl Default for DeliveryConfig {
             retry_max_delay: Duration::from_secs(3600),
             retry_for: Duration::from_secs(24 * 3600),
             client_error_attempts: 5,
-            poll_interval: Duration::from_millis(20),
+            poll_interval: Duration::from_millis(10),
+            outbox_commit: Duration::from_millis(20),
         }
     }
 }
