@@ -210,3 +210,84 @@ pub(super) fn build(
         ca_files: crm.ca_file.iter().map(|f| base.join(f)).collect(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::config::Config;
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    fn parse(extra: &str) -> Result<Config, crate::config::ConfigError> {
+        Config::from_str_named(
+            &format!("[server]\nlisten = [\"udp:127.0.0.1:5060\"]\n{extra}"),
+            "t.toml",
+        )
+    }
+
+    #[test]
+    fn subscriptions_delivery_and_crm_are_read() {
+        let c = parse(&format!(
+            "[[webhooks]]\nurl = \"http://127.0.0.1:9/h\"\nsecrets = [\"{SECRET}\", \"{SECRET}\"]\n\
+             events = [\"call.*\", \"queue.offer\"]\n\
+             [[webhooks]]\nname = \"raw\"\nurl = \"https://crm.example/h\"\nsecret = \"{SECRET}\"\nmasked = false\n\
+             [webhook_delivery]\ntimeout_ms = 1500\nretry_for_s = 3600\noutbox_commit_ms = 50\n\
+             [crm]\nlookup_url = \"http://127.0.0.1:9/lookup\"\nlookup_budget_ms = 250\n"
+        ))
+        .unwrap();
+        let w = &c.webhooks;
+        assert_eq!(w.subscriptions.len(), 2);
+        let first = &w.subscriptions[0];
+        assert_eq!(first.name, "http://127.0.0.1:9/h", "the URL names an unnamed entry");
+        assert_eq!(first.secrets.len(), 2);
+        assert!(first.masked, "masked by default (SPEC §18)");
+        assert!(first.events[0].matches("call.ended") && !first.events[0].matches("queue.enter"));
+        assert!(!w.subscriptions[1].masked);
+        assert!(w.subscriptions[1].events[0].matches("agent.state"), "default `*`");
+        assert_eq!(w.delivery.timeout, Duration::from_millis(1500));
+        assert_eq!(w.delivery.retry_for, Duration::from_secs(3600));
+        assert_eq!(w.delivery.outbox_commit, Duration::from_millis(50));
+        let l = w.lookup.as_ref().unwrap();
+        assert_eq!(l.budget, Duration::from_millis(250));
+        assert_eq!(l.cache_ttl, Duration::from_secs(60));
+        assert!(parse("").unwrap().webhooks.is_empty());
+    }
+
+    #[test]
+    fn errors_name_their_place() {
+        let cases = [
+            (
+                "[[webhooks]]\nurl = \"ftp://x\"\nsecret = \"whsec_x\"\n".to_owned(),
+                "t.toml:3:7: webhooks.url `ftp://x`: an http:// or https:// URL expected",
+            ),
+            (
+                "[[webhooks]]\nurl = \"http://x/h\"\nsecret = \"nope\"\n".to_owned(),
+                "t.toml:4:10: webhooks.secret: bad webhook secret: must start with `whsec_`",
+            ),
+            (
+                "[[webhooks]]\nurl = \"http://x/h\"\n".to_owned(),
+                "t.toml:3:7: webhooks: a `secret = \"whsec_…\"` (or `secrets = [...]`) is required",
+            ),
+            (
+                format!("[[webhooks]]\nurl = \"http://x/h\"\nsecret = \"{SECRET}\"\nevents = [\"ca*ll\"]\n"),
+                "t.toml:5:11: webhooks.events `ca*ll`: use an event type (`call.ringing`), `call.*` or `*`",
+            ),
+            (
+                format!("[[webhooks]]\nurl = \"http://x/h\"\nsecret = \"{SECRET}\"\n[[webhooks]]\nurl = \"http://x/h\"\nsecret = \"{SECRET}\"\n"),
+                "t.toml:6:7: webhooks: the name `http://x/h` is used twice",
+            ),
+            (
+                "[webhook_delivery]\ntimeout_ms = 0\n".to_owned(),
+                "t.toml:4:14: webhook_delivery.timeout_ms must be greater than 0",
+            ),
+            (
+                "[crm]\nlookup_url = \"x\"\n".to_owned(),
+                "t.toml:4:14: crm.lookup_url `x`: an http:// or https:// URL expected",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse(&text).unwrap_err().to_string(), want, "{text}");
+        }
+    }
+}
