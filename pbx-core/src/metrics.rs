@@ -96,10 +96,7 @@ impl Histogram {
     }
 
     fn render(&self, out: &mut String, name: &str, help: &str) {
-        let _ = writeln!(
-            out,
-            "# HELP pbx_{name} {help}\n# TYPE pbx_{name} histogram"
-        );
+        let _ = writeln!(out, "# HELP pbx_{name} {help}\n# TYPE pbx_{name} histogram");
         let mut cumulative = 0;
         for (i, b) in self.buckets.iter().enumerate() {
             cumulative += b.get();

@@ -67,8 +67,11 @@ async fn receiver(script: Script) -> (SocketAddr, Arc<Mutex<Vec<Seen>>>) {
                             .unwrap_or_default()
                             .to_owned()
                     };
-                    let (id, ts, sig) =
-                        (h("webhook-id"), h("webhook-timestamp"), h("webhook-signature"));
+                    let (id, ts, sig) = (
+                        h("webhook-id"),
+                        h("webhook-timestamp"),
+                        h("webhook-signature"),
+                    );
                     let secret = Secret::parse(SECRET).unwrap();
                     let ts: i64 = ts.parse().expect("webhook-timestamp is a number");
                     assert!(
@@ -165,9 +168,15 @@ async fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 /// Event ids accepted (2xx) per call, in arrival order, and every
 /// attempt's id per call.
 fn per_call(seen: &[Seen]) -> (HashMap<String, Vec<String>>, HashMap<String, Vec<String>>) {
-    let (mut ok, mut all) = (HashMap::<String, Vec<String>>::new(), HashMap::<String, Vec<String>>::new());
+    let (mut ok, mut all) = (
+        HashMap::<String, Vec<String>>::new(),
+        HashMap::<String, Vec<String>>::new(),
+    );
     for s in seen {
-        let call = s.body["data"]["call_id"].as_str().unwrap_or_default().to_owned();
+        let call = s.body["data"]["call_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         all.entry(call.clone()).or_default().push(s.id.clone());
         if (200..300).contains(&s.status) {
             ok.entry(call).or_default().push(s.id.clone());
@@ -219,7 +228,10 @@ async fn a_receiver_that_fails_times_out_and_recovers_gets_every_event_in_order_
         let expected: Vec<String> = (0..5).map(|i| format!("evt_{c}_{i}")).collect();
         let mut accepted = ok.get(c).cloned().unwrap_or_default();
         accepted.dedup();
-        assert_eq!(accepted, expected, "call {c}: every event once accepted, in order");
+        assert_eq!(
+            accepted, expected,
+            "call {c}: every event once accepted, in order"
+        );
         // No attempt of a later event before the earlier one was accepted:
         // the attempts' ids never go back.
         let attempts = &all[c];
@@ -228,7 +240,10 @@ async fn a_receiver_that_fails_times_out_and_recovers_gets_every_event_in_order_
             "call {c}: attempts in order {attempts:?}"
         );
     }
-    assert!(metrics.webhooks.failed.get() >= 9, "6 errors and 3 timeouts counted");
+    assert!(
+        metrics.webhooks.failed.get() >= 9,
+        "6 errors and 3 timeouts counted"
+    );
     assert_eq!(metrics.webhooks.dead.get(), 0);
     let subs = store.list_subscriptions().unwrap();
     assert_eq!((subs[0].pending, subs[0].delivered), (0, 40));
@@ -267,7 +282,9 @@ async fn gone_disables_and_other_4xx_dead_letter_without_blocking_the_call() {
         metrics.clone(),
     )
     .unwrap();
-    store.insert_events(&call_events("c01", 3, now_ms())).unwrap();
+    store
+        .insert_events(&call_events("c01", 3, now_ms()))
+        .unwrap();
     wait_for("picky's deliveries", Duration::from_secs(10), || {
         metrics.webhooks.delivered.get() >= 2 && metrics.webhooks.dead.get() >= 1
     })
@@ -299,7 +316,10 @@ async fn crm() -> SocketAddr {
         "/lookup",
         axum::routing::post(|body: String| async move {
             let req: Value = serde_json::from_str(&body).unwrap();
-            assert!(req["agent"].is_string() && req["call_id"].is_string(), "{req}");
+            assert!(
+                req["agent"].is_string() && req["call_id"].is_string(),
+                "{req}"
+            );
             match req["number"].as_str() {
                 Some("13800000001") => {
                     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -325,9 +345,21 @@ fn queued_call(call: &str, number: &str, at: u64) -> Vec<OutboxEvent> {
         payload,
     };
     vec![
-        ev(1, "call.created", json!({"caller": number, "callee": "4008123456"})),
-        ev(2, "queue.enter", json!({"queue": "support", "kind": {"type": "enter", "number": number, "service_number": "4008123456", "priority": 0, "position": 1}})),
-        ev(3, "queue.offer", json!({"queue": "support", "agent": "1002", "kind": {"type": "offer", "offer": 1, "ring_timeout_ms": 15000}})),
+        ev(
+            1,
+            "call.created",
+            json!({"caller": number, "callee": "4008123456"}),
+        ),
+        ev(
+            2,
+            "queue.enter",
+            json!({"queue": "support", "kind": {"type": "enter", "number": number, "service_number": "4008123456", "priority": 0, "position": 1}}),
+        ),
+        ev(
+            3,
+            "queue.offer",
+            json!({"queue": "support", "agent": "1002", "kind": {"type": "offer", "offer": 1, "ring_timeout_ms": 15000}}),
+        ),
     ]
 }
 
@@ -367,26 +399,46 @@ async fn a_lookup_past_its_budget_pops_unknown_then_customer_matched() {
     let mut rows = queued_call("c0a", "13800000001", at);
     rows.extend(queued_call("c0b", "13900000002", at));
     store.insert_events(&rows).unwrap();
-    wait_for("two pops and a customer.matched", Duration::from_secs(10), || {
-        seen.lock().len() >= 3 && plain_seen.lock().len() >= 2
-    })
+    wait_for(
+        "two pops and a customer.matched",
+        Duration::from_secs(10),
+        || seen.lock().len() >= 3 && plain_seen.lock().len() >= 2,
+    )
     .await;
     worker.shutdown();
     let seen = seen.lock().clone();
-    let of = |id: &str| seen.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("{id} in {seen:?}")).body.clone();
+    let of = |id: &str| {
+        seen.iter()
+            .find(|s| s.id == id)
+            .unwrap_or_else(|| panic!("{id} in {seen:?}"))
+            .body
+            .clone()
+    };
     let slow = of("pop_c0a_1");
     assert_eq!(slow["type"], "call.ringing");
-    assert_eq!(slow["data"]["customer_match"], json!({"status": "unknown", "customer_ids": []}));
+    assert_eq!(
+        slow["data"]["customer_match"],
+        json!({"status": "unknown", "customer_ids": []})
+    );
     assert_eq!(slow["data"]["caller"], "138****0001", "masked subscription");
     assert_eq!(slow["data"]["skill_group"]["name"], "support");
     assert_eq!(slow["data"]["agent"], "1002");
     let fast = of("pop_c0b_1");
-    assert_eq!(fast["data"]["customer_match"], json!({"status": "multiple", "customer_ids": ["cu2", "cu3"]}));
+    assert_eq!(
+        fast["data"]["customer_match"],
+        json!({"status": "multiple", "customer_ids": ["cu2", "cu3"]})
+    );
     let matched = of("match_pop_c0a_1");
     assert_eq!(matched["type"], "customer.matched");
-    assert_eq!(matched["data"]["customer_match"], json!({"status": "unique", "customer_ids": ["cu1"]}));
+    assert_eq!(
+        matched["data"]["customer_match"],
+        json!({"status": "unique", "customer_ids": ["cu1"]})
+    );
     let pos = |id: &str| seen.iter().position(|s| s.id == id).unwrap();
-    assert!(pos("pop_c0a_1") < pos("match_pop_c0a_1"), "the match follows its pop");
+    assert!(
+        pos("pop_c0a_1") < pos("match_pop_c0a_1"),
+        "the match follows its pop"
+    );
     assert_eq!(metrics.webhooks.lookups_late.get(), 1);
     assert_eq!(metrics.webhooks.pops.get(), 2);
     // The unmasked subscription gets the full number, identical otherwise.

@@ -54,8 +54,9 @@ fn parse_since(s: &str, offset_secs: i64, now_ms: u64) -> anyhow::Result<u64> {
             return Ok(now_ms.saturating_sub(n.saturating_mul(mult)));
         }
     }
-    super::cdr::parse_local(s, offset_secs)
-        .with_context(|| format!("--since `{s}`: use YYYY-MM-DD[THH:MM] or an age like 30m, 2h, 1d"))
+    super::cdr::parse_local(s, offset_secs).with_context(|| {
+        format!("--since `{s}`: use YYYY-MM-DD[THH:MM] or an age like 30m, 2h, 1d")
+    })
 }
 
 fn check_subscription(store: &Store, id: Option<i64>) -> anyhow::Result<Option<SubscriptionId>> {
@@ -83,7 +84,16 @@ pub(crate) fn run(path: Option<&Path>, cmd: WebhooksCmd) -> anyhow::Result<ExitC
                 writeln!(
                     out,
                     "{:<4} {:<16} {:<9} {:<7} {:>7} {:>8} {:>5} {:>9} {:<19} {:<20} url",
-                    "id", "name", "state", "masked", "cursor", "pending", "dead", "delivered", "last delivered", "events"
+                    "id",
+                    "name",
+                    "state",
+                    "masked",
+                    "cursor",
+                    "pending",
+                    "dead",
+                    "delivered",
+                    "last delivered",
+                    "events"
                 )?;
                 for s in &subs {
                     let state = match &s.state_reason {
@@ -101,8 +111,10 @@ pub(crate) fn run(path: Option<&Path>, cmd: WebhooksCmd) -> anyhow::Result<ExitC
                         s.pending,
                         s.dead,
                         s.delivered,
-                        s.last_delivered_ms
-                            .map_or_else(|| "-".to_owned(), |ms| super::cdr::format_local(ms, offset)),
+                        s.last_delivered_ms.map_or_else(
+                            || "-".to_owned(),
+                            |ms| super::cdr::format_local(ms, offset)
+                        ),
                         s.sub.events.join(","),
                         s.sub.url
                     )?;
@@ -132,7 +144,8 @@ pub(crate) fn run(path: Option<&Path>, cmd: WebhooksCmd) -> anyhow::Result<ExitC
                         d.event.kind,
                         d.event.event_id,
                         d.attempts,
-                        d.last_status.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+                        d.last_status
+                            .map_or_else(|| "-".to_owned(), |s| s.to_string()),
                         d.last_error.as_deref().unwrap_or("-")
                     )?;
                 }
@@ -176,7 +189,10 @@ mod tests {
         assert_eq!(parse_since("30m", 0, now).unwrap(), now - 1_800_000);
         assert_eq!(parse_since("1d", 0, now).unwrap(), 9 * 86_400_000);
         assert_eq!(parse_since("1970-01-02", 0, now).unwrap(), 86_400_000);
-        assert_eq!(parse_since("1970-01-02T01:00", 3600, now).unwrap(), 86_400_000);
+        assert_eq!(
+            parse_since("1970-01-02T01:00", 3600, now).unwrap(),
+            86_400_000
+        );
         assert!(parse_since("yesterday", 0, now).is_err());
     }
 }

@@ -163,7 +163,11 @@ fn b2bua_toml() -> String {
 fn a_call_pops_and_its_events_arrive_in_order() {
     require_sipp!();
     let rx = HookReceiver::start(0, Duration::ZERO);
-    let pbx = Pbx::start(&format!("{}\n{}", b2bua_toml(), webhooks_toml(&rx.url(), false)));
+    let pbx = Pbx::start(&format!(
+        "{}\n{}",
+        b2bua_toml(),
+        webhooks_toml(&rx.url(), false)
+    ));
     let mut call_ids = Vec::new();
     for n in 1..=2 {
         let port = free_port();
@@ -175,17 +179,37 @@ fn a_call_pops_and_its_events_arrive_in_order() {
             h.iter().filter(|h| h.body["type"] == "call.ended").count() == n
         });
         let hooks = rx.hooks();
-        let ended = hooks.iter().rev().find(|h| h.body["type"] == "call.ended").expect("ended");
-        let call = ended.body["data"]["call_id"].as_str().expect("call id").to_owned();
+        let ended = hooks
+            .iter()
+            .rev()
+            .find(|h| h.body["type"] == "call.ended")
+            .expect("ended");
+        let call = ended.body["data"]["call_id"]
+            .as_str()
+            .expect("call id")
+            .to_owned();
         let kinds: Vec<&str> = hooks
             .iter()
             .filter(|h| h.body["data"]["call_id"] == call.as_str())
             .map(|h| h.body["type"].as_str().unwrap_or_default())
-            .filter(|k| ["call.created", "call.ringing", "call.answered", "call.ended"].contains(k))
+            .filter(|k| {
+                [
+                    "call.created",
+                    "call.ringing",
+                    "call.answered",
+                    "call.ended",
+                ]
+                .contains(k)
+            })
             .collect();
         assert_eq!(
             kinds,
-            ["call.created", "call.ringing", "call.answered", "call.ended"],
+            [
+                "call.created",
+                "call.ringing",
+                "call.answered",
+                "call.ended"
+            ],
             "call {call}"
         );
         let pop = hooks
@@ -211,7 +235,10 @@ fn a_call_pops_and_its_events_arrive_in_order() {
     }
     let out = pbx.admin(&["webhooks", "list"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.contains("crm") && text.contains("active"), "{text}");
+    assert!(
+        out.status.success() && text.contains("crm") && text.contains("active"),
+        "{text}"
+    );
 }
 
 /// `count` calls of three events each, straight into the outbox (as the
@@ -261,12 +288,18 @@ fn kill_9_with_undelivered_events_loses_none_and_keeps_the_order() {
     let ids = write_outbox(&db, CALLS);
     let start = Instant::now();
     while pending_of(&pbx) != Some(3 * CALLS as u64) {
-        assert!(start.elapsed() < Duration::from_secs(10), "all 60 queued: {:?}", pending_of(&pbx));
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "all 60 queued: {:?}",
+            pending_of(&pbx)
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // The receiver comes up, slow; pbx dies mid-way.
     let rx = HookReceiver::start(port, Duration::from_millis(40));
-    rx.wait_for("a third delivered", Duration::from_secs(15), |h| h.len() >= CALLS);
+    rx.wait_for("a third delivered", Duration::from_secs(15), |h| {
+        h.len() >= CALLS
+    });
     pbx.kill9();
     let before = rx.hooks().len();
     assert!(before < 3 * CALLS, "killed before the end ({before})");
@@ -277,12 +310,19 @@ fn kill_9_with_undelivered_events_loses_none_and_keeps_the_order() {
     let hooks = rx.hooks();
     let mut first_seen: HashMap<String, Vec<String>> = HashMap::new();
     for h in &hooks {
-        let call = h.body["data"]["call_id"].as_str().expect("call id").to_owned();
+        let call = h.body["data"]["call_id"]
+            .as_str()
+            .expect("call id")
+            .to_owned();
         let list = first_seen.entry(call).or_default();
         if !list.contains(&h.id) {
             list.push(h.id.clone());
         }
-        assert!(h.body["data"].get("step").is_some(), "body as stored: {}", h.body);
+        assert!(
+            h.body["data"].get("step").is_some(),
+            "body as stored: {}",
+            h.body
+        );
     }
     for c in 0..CALLS {
         let call = format!("c{c:016x}");
@@ -291,7 +331,10 @@ fn kill_9_with_undelivered_events_loses_none_and_keeps_the_order() {
     }
     // At-least-once: only what was in flight at the kill comes twice.
     let dups = hooks.len() - 3 * CALLS;
-    assert!(dups <= 8, "{dups} duplicates (at most the 8 attempts in flight)");
+    assert!(
+        dups <= 8,
+        "{dups} duplicates (at most the 8 attempts in flight)"
+    );
     let start = Instant::now();
     while pending_of(&pbx) != Some(0) {
         assert!(start.elapsed() < Duration::from_secs(5), "nothing pending");
@@ -300,10 +343,16 @@ fn kill_9_with_undelivered_events_loses_none_and_keeps_the_order() {
 
     // Replay: everything of the last hour goes out again.
     let out = pbx.admin(&["webhooks", "replay", "--since", "1h"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("60 deliveries queued"));
     let total = hooks.len();
-    rx.wait_for("the replay", Duration::from_secs(20), |h| h.len() >= total + 3 * CALLS);
+    rx.wait_for("the replay", Duration::from_secs(20), |h| {
+        h.len() >= total + 3 * CALLS
+    });
     let out = pbx.admin(&["webhooks", "dead"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no dead letters"));
@@ -400,7 +449,11 @@ fn spec_7_pop_of_a_queued_caller_with_key_path_region_and_last_call() {
         .insert_cdrs(&[yesterdays_call(CALLER)])
         .expect("yesterday's record");
     let login = pbx.admin(&["agents", "login", "2002"]);
-    assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
+    assert!(
+        login.status.success(),
+        "{}",
+        String::from_utf8_lossy(&login.stderr)
+    );
     let server = format!("127.0.0.1:{}", pbx.port);
     let phone = |user: &str, args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_pbx"))
@@ -452,7 +505,9 @@ fn spec_7_pop_of_a_queued_caller_with_key_path_region_and_last_call() {
         .iter()
         .find(|h| h.body["type"] == "queue.connect")
         .expect("connect");
-    let answered_at = connect.body["data"]["at_unix_ms"].as_u64().expect("at_unix_ms");
+    let answered_at = connect.body["data"]["at_unix_ms"]
+        .as_u64()
+        .expect("at_unix_ms");
     assert!(
         pop.at_ms < answered_at,
         "the pop ({}) arrived before the agent answered ({answered_at})",

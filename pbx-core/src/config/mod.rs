@@ -234,13 +234,8 @@ impl Config {
             pos.error(offset, e.message().trim_end())
         })?;
         let ivr = build_ivr(&raw, &pos, base, check)?;
-        let webhooks = webhooks_section::build(
-            &raw.webhooks,
-            &raw.webhook_delivery,
-            &raw.crm,
-            base,
-            &pos,
-        )?;
+        let webhooks =
+            webhooks_section::build(&raw.webhooks, &raw.webhook_delivery, &raw.crm, base, &pos)?;
         let mut config = build(raw, &pos)?;
         config.ivr = ivr;
         config.webhooks = webhooks;

@@ -139,7 +139,10 @@ pub(super) fn build(
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         };
-        let name = h.name.as_ref().map_or_else(|| h.url.get_ref().clone(), |n| n.get_ref().clone());
+        let name = h
+            .name
+            .as_ref()
+            .map_or_else(|| h.url.get_ref().clone(), |n| n.get_ref().clone());
         if !names.insert(name.clone()) {
             let at = h.name.as_ref().unwrap_or(&h.url);
             return Err(pos.at(at, format!("webhooks: the name `{name}` is used twice")));
@@ -164,12 +167,18 @@ pub(super) fn build(
             pos,
         )?
         .unwrap_or(d.per_subscription),
-        retry_base: positive(&delivery.retry_base_ms, "webhook_delivery.retry_base_ms", pos)?
-            .map_or(d.retry_base, Duration::from_millis),
+        retry_base: positive(
+            &delivery.retry_base_ms,
+            "webhook_delivery.retry_base_ms",
+            pos,
+        )?
+        .map_or(d.retry_base, Duration::from_millis),
         retry_max_delay: delivery
             .retry_max_delay_s
             .map_or(d.retry_max_delay, Duration::from_secs),
-        retry_for: delivery.retry_for_s.map_or(d.retry_for, Duration::from_secs),
+        retry_for: delivery
+            .retry_for_s
+            .map_or(d.retry_for, Duration::from_secs),
         client_error_attempts: positive(
             &delivery.client_error_attempts,
             "webhook_delivery.client_error_attempts",
@@ -239,12 +248,18 @@ mod tests {
         let w = &c.webhooks;
         assert_eq!(w.subscriptions.len(), 2);
         let first = &w.subscriptions[0];
-        assert_eq!(first.name, "http://127.0.0.1:9/h", "the URL names an unnamed entry");
+        assert_eq!(
+            first.name, "http://127.0.0.1:9/h",
+            "the URL names an unnamed entry"
+        );
         assert_eq!(first.secrets.len(), 2);
         assert!(first.masked, "masked by default (SPEC §18)");
         assert!(first.events[0].matches("call.ended") && !first.events[0].matches("queue.enter"));
         assert!(!w.subscriptions[1].masked);
-        assert!(w.subscriptions[1].events[0].matches("agent.state"), "default `*`");
+        assert!(
+            w.subscriptions[1].events[0].matches("agent.state"),
+            "default `*`"
+        );
         assert_eq!(w.delivery.timeout, Duration::from_millis(1500));
         assert_eq!(w.delivery.retry_for, Duration::from_secs(3600));
         assert_eq!(w.delivery.outbox_commit, Duration::from_millis(50));
@@ -259,23 +274,23 @@ mod tests {
         let cases = [
             (
                 "[[webhooks]]\nurl = \"ftp://x\"\nsecret = \"whsec_x\"\n".to_owned(),
-                "t.toml:3:7: webhooks.url `ftp://x`: an http:// or https:// URL expected",
+                "t.toml:4:7: webhooks.url `ftp://x`: an http:// or https:// URL expected",
             ),
             (
                 "[[webhooks]]\nurl = \"http://x/h\"\nsecret = \"nope\"\n".to_owned(),
-                "t.toml:4:10: webhooks.secret: bad webhook secret: must start with `whsec_`",
+                "t.toml:5:10: webhooks.secret: bad webhook secret: must start with `whsec_`",
             ),
             (
                 "[[webhooks]]\nurl = \"http://x/h\"\n".to_owned(),
-                "t.toml:3:7: webhooks: a `secret = \"whsec_…\"` (or `secrets = [...]`) is required",
+                "t.toml:4:7: webhooks: a `secret = \"whsec_…\"` (or `secrets = [...]`) is required",
             ),
             (
                 format!("[[webhooks]]\nurl = \"http://x/h\"\nsecret = \"{SECRET}\"\nevents = [\"ca*ll\"]\n"),
-                "t.toml:5:11: webhooks.events `ca*ll`: use an event type (`call.ringing`), `call.*` or `*`",
+                "t.toml:6:11: webhooks.events `ca*ll`: use an event type (`call.ringing`), `call.*` or `*`",
             ),
             (
                 format!("[[webhooks]]\nurl = \"http://x/h\"\nsecret = \"{SECRET}\"\n[[webhooks]]\nurl = \"http://x/h\"\nsecret = \"{SECRET}\"\n"),
-                "t.toml:6:7: webhooks: the name `http://x/h` is used twice",
+                "t.toml:7:7: webhooks: the name `http://x/h` is used twice",
             ),
             (
                 "[webhook_delivery]\ntimeout_ms = 0\n".to_owned(),

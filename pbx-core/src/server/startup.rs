@@ -414,7 +414,9 @@ impl Startup<'_> {
     ) -> Result<Option<crate::webhooks::WebhookWorker>, ServerError> {
         if !engine {
             if !self.config.webhooks.is_empty() {
-                tracing::warn!("[[webhooks]] need the B2BUA's events: set calls.engine = \"b2bua\"");
+                tracing::warn!(
+                    "[[webhooks]] need the B2BUA's events: set calls.engine = \"b2bua\""
+                );
             }
             return Ok(None);
         }

@@ -16,6 +16,6 @@ pub use sqlite::{Store, StoreError, UserRow};
 pub use trajectory::StoredTrajectory;
 pub use webhooks::{
     AttemptRecord, DeadLetter, DueDelivery, LastCall, NewSubscription, StoredSubscription,
-    SubscriptionId, SubscriptionSource, WebhookEvent,
+    SubscriptionId, SubscriptionSource, WebhookEvent, WebhookUpdate,
 };
 pub use write_behind::WriteBehind;

@@ -424,6 +424,131 @@ impl Store {
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 
+    /// The first `limit` outbox rows of one call, oldest first (by the
+    /// `event_outbox_call` index).
+    pub fn outbox_events_of(
+        &self,
+        call: &str,
+        limit: usize,
+    ) -> Result<Vec<super::StoredEvent>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, event_id, call_id, kind, at_ms, payload FROM event_outbox \
+                 WHERE call_id = ?1 ORDER BY seq LIMIT ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![call, limit as i64], |row| {
+                let payload: String = row.get(5)?;
+                Ok(super::StoredEvent {
+                    seq: row.get(0)?,
+                    event: super::OutboxEvent {
+                        event_id: row.get(1)?,
+                        call_id: row.get(2)?,
+                        kind: row.get(3)?,
+                        at_ms: row.get::<_, i64>(4)? as u64,
+                        payload: serde_json::from_str(&payload).unwrap_or_default(),
+                    },
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Records the outcomes of finished attempts in one transaction.
+    pub fn apply_webhook_updates(&mut self, updates: &[WebhookUpdate]) -> Result<(), StoreError> {
+        let path = self.path().to_owned();
+        let wrap = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        for u in updates {
+            match u {
+                WebhookUpdate::Delivered { sub, wseq, now_ms } => {
+                    let n = tx
+                        .execute(
+                            "DELETE FROM webhook_deliveries WHERE sub_id = ?1 AND wseq = ?2",
+                            params![sub.0, wseq],
+                        )
+                        .map_err(wrap)?;
+                    if n > 0 {
+                        tx.execute(
+                            "UPDATE webhook_subscriptions SET delivered = delivered + 1, \
+                             last_delivered_ms = ?2 WHERE id = ?1",
+                            params![sub.0, *now_ms as i64],
+                        )
+                        .map_err(wrap)?;
+                    }
+                }
+                WebhookUpdate::Retry {
+                    sub,
+                    wseq,
+                    attempt,
+                    next_at_ms,
+                } => {
+                    tx.execute(
+                        "UPDATE webhook_deliveries SET attempts = ?3, first_attempt_ms = ?4, \
+                         next_at_ms = ?5, last_status = ?6, last_error = ?7 \
+                         WHERE sub_id = ?1 AND wseq = ?2",
+                        params![
+                            sub.0,
+                            wseq,
+                            attempt.attempts,
+                            attempt.first_attempt_ms as i64,
+                            *next_at_ms as i64,
+                            attempt.status,
+                            attempt.error
+                        ],
+                    )
+                    .map_err(wrap)?;
+                }
+                WebhookUpdate::Dead {
+                    sub,
+                    wseq,
+                    attempt,
+                    now_ms,
+                } => {
+                    tx.execute(
+                        "DELETE FROM webhook_deliveries WHERE sub_id = ?1 AND wseq = ?2",
+                        params![sub.0, wseq],
+                    )
+                    .map_err(wrap)?;
+                    tx.execute(
+                        "INSERT OR REPLACE INTO webhook_dead_letters (sub_id, wseq, attempts, \
+                         last_status, last_error, died_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![
+                            sub.0,
+                            wseq,
+                            attempt.attempts,
+                            attempt.status,
+                            attempt.error,
+                            *now_ms as i64
+                        ],
+                    )
+                    .map_err(wrap)?;
+                }
+                WebhookUpdate::Pause { sub, until_ms } => {
+                    tx.execute(
+                        "UPDATE webhook_subscriptions SET paused_until_ms = ?2 WHERE id = ?1",
+                        params![sub.0, *until_ms as i64],
+                    )
+                    .map_err(wrap)?;
+                }
+                WebhookUpdate::Disable { sub, reason } => {
+                    tx.execute(
+                        "UPDATE webhook_subscriptions SET state = 'disabled', state_reason = ?2 \
+                         WHERE id = ?1",
+                        params![sub.0, reason],
+                    )
+                    .map_err(wrap)?;
+                }
+            }
+        }
+        tx.commit().map_err(wrap)
+    }
+
     /// The last `event_outbox` position (0 when empty).
     pub fn outbox_last_seq(&self) -> Result<i64, StoreError> {
         self.conn
@@ -811,6 +936,57 @@ impl Store {
             .optional()
             .map_err(|e| self.err(e))
     }
+}
+
+/// One change of delivery state ([`Store::apply_webhook_updates`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WebhookUpdate {
+    /// Answered 2xx: the delivery is done.
+    Delivered {
+        /// The subscription.
+        sub: SubscriptionId,
+        /// The event.
+        wseq: i64,
+        /// When (Unix ms).
+        now_ms: u64,
+    },
+    /// Failed; next attempt at `next_at_ms`.
+    Retry {
+        /// The subscription.
+        sub: SubscriptionId,
+        /// The event.
+        wseq: i64,
+        /// The attempt.
+        attempt: AttemptRecord,
+        /// When to try again (Unix ms).
+        next_at_ms: u64,
+    },
+    /// Given up: to the dead letters.
+    Dead {
+        /// The subscription.
+        sub: SubscriptionId,
+        /// The event.
+        wseq: i64,
+        /// The last attempt.
+        attempt: AttemptRecord,
+        /// When (Unix ms).
+        now_ms: u64,
+    },
+    /// No attempts for the subscription before `until_ms`.
+    Pause {
+        /// The subscription.
+        sub: SubscriptionId,
+        /// Until (Unix ms).
+        until_ms: u64,
+    },
+    /// The subscription is disabled.
+    Disable {
+        /// The subscription.
+        sub: SubscriptionId,
+        /// Why (`410 Gone`).
+        reason: String,
+    },
 }
 
 /// The previous call of a number (the pop's `last_call`).

@@ -136,7 +136,10 @@ impl CustomerLookup {
                 HttpOutcome::Response { status, body } if (200..300).contains(&status) => {
                     let m = CustomerMatch::parse_answer(&body);
                     if m.is_none() {
-                        tracing::warn!(status, "customer lookup: answer is not {{\"customer_ids\": [...]}}");
+                        tracing::warn!(
+                            status,
+                            "customer lookup: answer is not {{\"customer_ids\": [...]}}"
+                        );
                     }
                     m
                 }

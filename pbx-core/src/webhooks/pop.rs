@@ -178,7 +178,9 @@ impl Enricher {
                 let queue = p.get("queue").and_then(Value::as_str).map(str::to_owned);
                 let offer = p.pointer("/kind/offer").map(Value::to_string);
                 let id = format!("pop_{call}_{}", offer.unwrap_or_else(|| ev.seq.to_string()));
-                out.push(Planned::Pop(self.pop(store, ev, id, agent, queue, "inbound")?));
+                out.push(Planned::Pop(
+                    self.pop(store, ev, id, agent, queue, "inbound")?,
+                ));
             }
             "call.ringing" => {
                 // A direct call ringing a user (a queued call is answered
@@ -191,7 +193,9 @@ impl Enricher {
                 };
                 let agent = Some(info.callee.clone()).filter(|c| !c.is_empty());
                 let id = format!("pop_{call}_ring");
-                out.push(Planned::Pop(self.pop(store, ev, id, agent, None, direction)?));
+                out.push(Planned::Pop(
+                    self.pop(store, ev, id, agent, None, direction)?,
+                ));
             }
             "queue.connect" => {
                 self.info(store, &call)?.connected = true;
@@ -231,7 +235,7 @@ impl Enricher {
     fn info(&mut self, store: &Store, call: &str) -> Result<&mut CallInfo, StoreError> {
         if !self.calls.contains_key(call) {
             let mut info = CallInfo::default();
-            for row in store.events_after(0, Some(call), 64)? {
+            for row in store.outbox_events_of(call, 64)? {
                 let p = &row.event.payload;
                 match row.event.kind.as_str() {
                     "call.created" => {
@@ -362,5 +366,8 @@ fn user_of(party: &str) -> &str {
 }
 
 fn str_of(v: &Value, key: &str) -> String {
-    v.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }

@@ -77,6 +77,7 @@ impl RegionTable {
 
     /// The region of a caller: its number as received, else its E.164 form.
     pub fn region_of_any(&self, number: &str, e164: Option<&str>) -> Option<&str> {
-        self.region_of(number).or_else(|| e164.and_then(|e| self.region_of(e)))
+        self.region_of(number)
+            .or_else(|| e164.and_then(|e| self.region_of(e)))
     }
 }

@@ -59,10 +59,7 @@ pub fn parse_retry_after(value: &str, now_ms: u64) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let at = httpdate::parse_http_date(v).ok()?;
-    let at_ms = at
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_millis() as u64;
+    let at_ms = at.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as u64;
     Some(Duration::from_millis(at_ms.saturating_sub(now_ms)))
 }
 

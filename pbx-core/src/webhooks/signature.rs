@@ -44,8 +44,8 @@ impl Secret {
 
     /// `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`.
     pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key)
-            .expect("HMAC takes keys of any length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
         mac.update(id.as_bytes());
         mac.update(b".");
         mac.update(timestamp.to_string().as_bytes());
@@ -67,8 +67,8 @@ pub fn signature_header(secrets: &[Secret], id: &str, timestamp: i64, body: &[u8
 /// Whether one of the `v1,` signatures of `header` is `secret`'s signature
 /// of the message (what a receiver does; constant-time comparison).
 pub fn verify(secret: &Secret, header: &str, id: &str, timestamp: i64, body: &[u8]) -> bool {
-    let mut mac = Hmac::<Sha256>::new_from_slice(&secret.key)
-        .expect("HMAC takes keys of any length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(&secret.key).expect("HMAC takes keys of any length");
     mac.update(format!("{id}.{timestamp}.").as_bytes());
     mac.update(body);
     header.split(' ').any(|sig| {

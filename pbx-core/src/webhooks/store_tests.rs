@@ -6,9 +6,9 @@ use crate::b2bua::cdr::{CallRecord, LegRecord};
 use crate::store::{
     AttemptRecord, NewSubscription, OutboxEvent, Store, SubscriptionSource, WebhookEvent,
 };
+use crate::webhooks::lookup::CustomerMatch;
 use crate::webhooks::pop::{Enricher, Planned};
 use crate::webhooks::regions::RegionTable;
-use crate::webhooks::lookup::CustomerMatch;
 use crate::webhooks::DEFAULT_REGIONS;
 
 fn store() -> (tempfile::TempDir, Store) {
@@ -58,28 +58,69 @@ fn deliveries_are_due_in_order_per_call_and_dead_letters_release_the_call() {
     assert_eq!(s.webhook_enrich_cursor().unwrap(), 3);
     let events = s.webhook_events_after(0, 10).unwrap();
     assert_eq!(events.len(), 3);
-    let queued: Vec<(i64, String)> = events.iter().map(|e| (e.wseq, e.order_key.clone())).collect();
-    s.enqueue_deliveries(id, &queued, events[2].wseq, 100).unwrap();
+    let queued: Vec<(i64, String)> = events
+        .iter()
+        .map(|e| (e.wseq, e.order_key.clone()))
+        .collect();
+    s.enqueue_deliveries(id, &queued, events[2].wseq, 100)
+        .unwrap();
     // Only each call's head is due: e1 (c1) and e2 (c2), not e3.
-    let due: Vec<String> = s.due_deliveries(id, 100, 10).unwrap().into_iter().map(|d| d.event.event_id).collect();
+    let due: Vec<String> = s
+        .due_deliveries(id, 100, 10)
+        .unwrap()
+        .into_iter()
+        .map(|d| d.event.event_id)
+        .collect();
     assert_eq!(due, ["e1", "e2"]);
     // e1 fails and waits: c1 is held back, c2 is not.
-    let fail = AttemptRecord { attempts: 1, first_attempt_ms: 100, status: Some(500), error: None };
+    let fail = AttemptRecord {
+        attempts: 1,
+        first_attempt_ms: 100,
+        status: Some(500),
+        error: None,
+    };
     s.schedule_retry(id, events[0].wseq, &fail, 5_000).unwrap();
-    let due: Vec<String> = s.due_deliveries(id, 200, 10).unwrap().into_iter().map(|d| d.event.event_id).collect();
+    let due: Vec<String> = s
+        .due_deliveries(id, 200, 10)
+        .unwrap()
+        .into_iter()
+        .map(|d| d.event.event_id)
+        .collect();
     assert_eq!(due, ["e2"]);
     s.mark_delivered(id, events[1].wseq, 200).unwrap();
     let due = s.due_deliveries(id, 5_000, 10).unwrap();
     assert_eq!(due.len(), 1);
-    assert_eq!((due[0].event.event_id.as_str(), due[0].attempts, due[0].first_attempt_ms), ("e1", 1, Some(100)));
+    assert_eq!(
+        (
+            due[0].event.event_id.as_str(),
+            due[0].attempts,
+            due[0].first_attempt_ms
+        ),
+        ("e1", 1, Some(100))
+    );
     // e1 dies: e3 may go.
     s.dead_letter(id, events[0].wseq, &fail, 6_000).unwrap();
-    let due: Vec<String> = s.due_deliveries(id, 6_000, 10).unwrap().into_iter().map(|d| d.event.event_id).collect();
+    let due: Vec<String> = s
+        .due_deliveries(id, 6_000, 10)
+        .unwrap()
+        .into_iter()
+        .map(|d| d.event.event_id)
+        .collect();
     assert_eq!(due, ["e3"]);
     let dead = s.dead_letters(None).unwrap();
-    assert_eq!((dead.len(), dead[0].event.event_id.as_str(), dead[0].last_status), (1, "e1", Some(500)));
+    assert_eq!(
+        (
+            dead.len(),
+            dead[0].event.event_id.as_str(),
+            dead[0].last_status
+        ),
+        (1, "e1", Some(500))
+    );
     let listed = &s.list_subscriptions().unwrap()[0];
-    assert_eq!((listed.pending, listed.dead, listed.delivered, listed.cursor), (1, 1, 1, events[2].wseq));
+    assert_eq!(
+        (listed.pending, listed.dead, listed.delivered, listed.cursor),
+        (1, 1, 1, events[2].wseq)
+    );
 
     // Replay since the start: the dead letter and the delivered one are queued again.
     let n = s.replay_since(0, Some(id), |_, _| true, 7_000).unwrap();
@@ -91,20 +132,38 @@ fn deliveries_are_due_in_order_per_call_and_dead_letters_release_the_call() {
 #[test]
 fn config_subscriptions_are_synced_by_name() {
     let (_d, mut s) = store();
-    s.append_webhook_events(&[wev("old", "c0", "call.created", 1)], 1).unwrap();
-    let ids = s.sync_config_subscriptions(&[sub("a"), sub("b")], 1).unwrap();
-    let api = s.add_subscription(&NewSubscription { source: SubscriptionSource::Api, ..sub("api") }, 2).unwrap();
+    s.append_webhook_events(&[wev("old", "c0", "call.created", 1)], 1)
+        .unwrap();
+    let ids = s
+        .sync_config_subscriptions(&[sub("a"), sub("b")], 1)
+        .unwrap();
+    let api = s
+        .add_subscription(
+            &NewSubscription {
+                source: SubscriptionSource::Api,
+                ..sub("api")
+            },
+            2,
+        )
+        .unwrap();
     let all = s.list_subscriptions().unwrap();
     assert_eq!(all.len(), 3);
-    assert_eq!(all[0].cursor, 1, "a new subscription starts at the end of the log");
-    s.enqueue_deliveries(ids[1], &[(1, "c0".into())], 1, 5).unwrap();
+    assert_eq!(
+        all[0].cursor, 1,
+        "a new subscription starts at the end of the log"
+    );
+    s.enqueue_deliveries(ids[1], &[(1, "c0".into())], 1, 5)
+        .unwrap();
     // `b` leaves the file, `a` changes its URL: b and its deliveries go, the API one stays.
     let mut a = sub("a");
     a.url = "http://127.0.0.1:10/new".into();
     let again = s.sync_config_subscriptions(&[a], 3).unwrap();
     assert_eq!(again, vec![ids[0]]);
     let all = s.list_subscriptions().unwrap();
-    assert_eq!(all.iter().map(|x| x.sub.name.as_str()).collect::<Vec<_>>(), ["a", "api"]);
+    assert_eq!(
+        all.iter().map(|x| x.sub.name.as_str()).collect::<Vec<_>>(),
+        ["a", "api"]
+    );
     assert_eq!(all[0].sub.url, "http://127.0.0.1:10/new");
     assert!(s.due_deliveries(ids[1], 10, 10).unwrap().is_empty());
     assert!(s.remove_subscription(api).unwrap());
@@ -112,7 +171,13 @@ fn config_subscriptions_are_synced_by_name() {
 }
 
 fn outbox(seq: u64, call: &str, kind: &str, at: u64, payload: serde_json::Value) -> OutboxEvent {
-    OutboxEvent { event_id: format!("evt_{call}_{seq}"), call_id: call.into(), kind: kind.into(), at_ms: at, payload }
+    OutboxEvent {
+        event_id: format!("evt_{call}_{seq}"),
+        call_id: call.into(),
+        kind: kind.into(),
+        at_ms: at,
+        payload,
+    }
 }
 
 fn record(id: &str, caller: &str, start_ms: u64) -> CallRecord {
@@ -136,8 +201,20 @@ fn record(id: &str, caller: &str, start_ms: u64) -> CallRecord {
         hangup_side: "caller".into(),
         hold_s: 0,
         legs: vec![
-            LegRecord { leg: 0, sip_call_id: "a@x".into(), party: format!("sip:{caller}@x"), status: 200, codec: None },
-            LegRecord { leg: 1, sip_call_id: "b@x".into(), party: "sip:1002@y".into(), status: 200, codec: None },
+            LegRecord {
+                leg: 0,
+                sip_call_id: "a@x".into(),
+                party: format!("sip:{caller}@x"),
+                status: 200,
+                codec: None,
+            },
+            LegRecord {
+                leg: 1,
+                sip_call_id: "b@x".into(),
+                party: "sip:1002@y".into(),
+                status: 200,
+                codec: None,
+            },
         ],
     }
 }
@@ -147,7 +224,8 @@ fn a_queue_offer_becomes_the_screen_pop_of_spec_7() {
     let (_d, mut s) = store();
     let day = 86_400_000;
     let now = 1_780_000_000_000;
-    s.insert_cdrs(&[record("cprev", "13812345678", now - day)]).unwrap();
+    s.insert_cdrs(&[record("cprev", "13812345678", now - day)])
+        .unwrap();
     let call = "c00000000000000a1";
     s.insert_events(&[
         outbox(1, call, "call.created", now, json!({"caller": "13812345678", "callee": "4008123456"})),
@@ -159,11 +237,33 @@ fn a_queue_offer_becomes_the_screen_pop_of_spec_7() {
     // A fresh enricher per row: what a restarted worker sees (state from the store).
     let mut planned = Vec::new();
     for row in &rows {
-        planned.extend(Enricher::new(RegionTable::parse(DEFAULT_REGIONS, "r").unwrap()).plan(&s, row).unwrap());
+        planned.extend(
+            Enricher::new(RegionTable::parse(DEFAULT_REGIONS, "r").unwrap())
+                .plan(&s, row)
+                .unwrap(),
+        );
     }
-    let kinds: Vec<String> = planned.iter().map(|p| match p { Planned::Ready(e) => e.kind.clone(), Planned::Pop(_) => "POP".into() }).collect();
-    assert_eq!(kinds, ["call.created", "queue.enter", "queue.offer", "POP", "queue.abandon", "call.missed"]);
-    let Some(Planned::Pop(draft)) = planned.iter().find(|p| matches!(p, Planned::Pop(_))) else { unreachable!() };
+    let kinds: Vec<String> = planned
+        .iter()
+        .map(|p| match p {
+            Planned::Ready(e) => e.kind.clone(),
+            Planned::Pop(_) => "POP".into(),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "call.created",
+            "queue.enter",
+            "queue.offer",
+            "POP",
+            "queue.abandon",
+            "call.missed"
+        ]
+    );
+    let Some(Planned::Pop(draft)) = planned.iter().find(|p| matches!(p, Planned::Pop(_))) else {
+        unreachable!()
+    };
     assert_eq!(draft.lookup.agent.as_deref(), Some("1002"));
     let pop = draft.clone().finish(&CustomerMatch::of(vec!["cu9".into()]));
     assert_eq!(pop.event_id, format!("pop_{call}_7"));
@@ -174,15 +274,32 @@ fn a_queue_offer_becomes_the_screen_pop_of_spec_7() {
     assert_eq!(d["service_number"], "4008123456");
     assert_eq!(d["direction"], "inbound");
     assert_eq!(d["caller_region"], "China Beijing (China Mobile)");
-    assert_eq!(d["skill_group"], json!({"id": "support", "name": "support"}));
+    assert_eq!(
+        d["skill_group"],
+        json!({"id": "support", "name": "support"})
+    );
     assert_eq!(d["ring_at"], crate::webhooks::pop::iso8601(now + 20));
     assert_eq!(d["last_call"]["call_id"], "cprev");
     assert_eq!(d["last_call"]["agent"], "1002");
     assert_eq!(d["last_call"]["outcome"], "ANSWERED");
-    assert_eq!(d["customer_match"], json!({"status": "unique", "customer_ids": ["cu9"]}));
-    assert_eq!(d["carried_context"], json!({"ticket_ids": [], "from_agent": null}));
+    assert_eq!(
+        d["customer_match"],
+        json!({"status": "unique", "customer_ids": ["cu9"]})
+    );
+    assert_eq!(
+        d["carried_context"],
+        json!({"ticket_ids": [], "from_agent": null})
+    );
     assert_eq!(d["ivr_key_path"], json!({"summary": "", "steps": []}));
-    let Some(Planned::Ready(missed)) = planned.last() else { unreachable!() };
+    let Some(Planned::Ready(missed)) = planned.last() else {
+        unreachable!()
+    };
     let m: serde_json::Value = serde_json::from_str(&missed.body).unwrap();
-    assert_eq!((m["data"]["reason"].as_str(), m["data"]["skill_group"]["id"].as_str()), (Some("abandon"), Some("support")));
+    assert_eq!(
+        (
+            m["data"]["reason"].as_str(),
+            m["data"]["skill_group"]["id"].as_str()
+        ),
+        (Some("abandon"), Some("support"))
+    );
 }

@@ -21,16 +21,39 @@ fn signature_matches_the_standard_webhooks_reference_vector() {
     assert_eq!(s.sign(SPEC_ID, SPEC_TS, SPEC_BODY.as_bytes()), SPEC_SIG);
     assert!(verify(&s, SPEC_SIG, SPEC_ID, SPEC_TS, SPEC_BODY.as_bytes()));
     // Any change of id, timestamp or body breaks it.
-    assert!(!verify(&s, SPEC_SIG, "msg_other", SPEC_TS, SPEC_BODY.as_bytes()));
-    assert!(!verify(&s, SPEC_SIG, SPEC_ID, SPEC_TS + 1, SPEC_BODY.as_bytes()));
-    assert!(!verify(&s, SPEC_SIG, SPEC_ID, SPEC_TS, br#"{"test": 2432232315}"#));
+    assert!(!verify(
+        &s,
+        SPEC_SIG,
+        "msg_other",
+        SPEC_TS,
+        SPEC_BODY.as_bytes()
+    ));
+    assert!(!verify(
+        &s,
+        SPEC_SIG,
+        SPEC_ID,
+        SPEC_TS + 1,
+        SPEC_BODY.as_bytes()
+    ));
+    assert!(!verify(
+        &s,
+        SPEC_SIG,
+        SPEC_ID,
+        SPEC_TS,
+        br#"{"test": 2432232315}"#
+    ));
 }
 
 #[test]
 fn rotating_secrets_sign_twice_and_either_verifies() {
     let new = Secret::parse("whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk=").unwrap();
     let old = Secret::parse(SPEC_SECRET).unwrap();
-    let header = signature_header(&[new.clone(), old.clone()], SPEC_ID, SPEC_TS, SPEC_BODY.as_bytes());
+    let header = signature_header(
+        &[new.clone(), old.clone()],
+        SPEC_ID,
+        SPEC_TS,
+        SPEC_BODY.as_bytes(),
+    );
     let parts: Vec<&str> = header.split(' ').collect();
     assert_eq!(parts.len(), 2);
     assert_eq!(parts[1], SPEC_SIG);
@@ -39,12 +62,23 @@ fn rotating_secrets_sign_twice_and_either_verifies() {
         assert!(verify(s, &header, SPEC_ID, SPEC_TS, SPEC_BODY.as_bytes()));
     }
     let stranger = Secret::parse("whsec_WldYWVo0NTY3ODlBQkNERUZHSElKS0xNTk9QUVJTVFVW").unwrap();
-    assert!(!verify(&stranger, &header, SPEC_ID, SPEC_TS, SPEC_BODY.as_bytes()));
+    assert!(!verify(
+        &stranger,
+        &header,
+        SPEC_ID,
+        SPEC_TS,
+        SPEC_BODY.as_bytes()
+    ));
 }
 
 #[test]
 fn malformed_secrets_are_refused() {
-    for bad in ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_%%%", "whsec_c2hvcnQ=", "whsec_"] {
+    for bad in [
+        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "whsec_%%%",
+        "whsec_c2hvcnQ=",
+        "whsec_",
+    ] {
         assert!(Secret::parse(bad).is_err(), "{bad}");
     }
     let dbg = format!("{:?}", Secret::parse(SPEC_SECRET).unwrap());
@@ -65,7 +99,10 @@ fn masking_follows_the_spec_18_examples() {
     assert_eq!(mask_number("+8613812345678"), "+86138****5678");
     assert_eq!(mask_number("+14155550123"), "+1415****123");
     // Not a phone number: unchanged.
-    assert_eq!(mask_number("sip:alice@example.com"), "sip:alice@example.com");
+    assert_eq!(
+        mask_number("sip:alice@example.com"),
+        "sip:alice@example.com"
+    );
     assert_eq!(
         mask_number("sip:13812345678@10.0.0.1:5060"),
         "sip:138****5678@10.0.0.1:5060"
@@ -91,20 +128,32 @@ fn masking_reaches_every_number_field_of_a_payload() {
     assert_eq!(v["data"]["record"]["caller_e164"], "+86138****5678");
     assert_eq!(v["data"]["record"]["legs"][0]["party"], "138****5678");
     assert_eq!(v["data"]["call_id"], "c00000000000000a1", "ids untouched");
-    assert_eq!(v["data"]["last_call"]["agent"], "1001", "agents are not numbers to hide");
+    assert_eq!(
+        v["data"]["last_call"]["agent"], "1001",
+        "agents are not numbers to hide"
+    );
 }
 
 #[test]
 fn regions_by_longest_prefix() {
     let t = RegionTable::parse(DEFAULT_REGIONS, "regions.csv").unwrap();
     assert!(t.len() > 10);
-    assert_eq!(t.region_of("13812345678"), Some("China Beijing (China Mobile)"));
+    assert_eq!(
+        t.region_of("13812345678"),
+        Some("China Beijing (China Mobile)")
+    );
     assert_eq!(t.region_of("13899999999"), Some("China Mobile"));
     assert_eq!(t.region_of("+862155550000"), Some("China Shanghai"));
     assert_eq!(t.region_of("+33123456789"), None);
-    assert_eq!(t.region_of_any("1001", Some("+8610123")), Some("China Beijing"));
+    assert_eq!(
+        t.region_of_any("1001", Some("+8610123")),
+        Some("China Beijing")
+    );
     let err = RegionTable::parse("# c\n138,ok\nabc,x\n", "r.csv").unwrap_err();
-    assert_eq!(err.to_string(), "r.csv:3: the prefix must be digits, optionally after `+`");
+    assert_eq!(
+        err.to_string(),
+        "r.csv:3: the prefix must be digits, optionally after `+`"
+    );
     assert!(RegionTable::parse("138\n", "r.csv").is_err());
 }
 
@@ -156,29 +205,56 @@ fn backoff_doubles_with_jitter_and_caps() {
 fn decisions_per_status() {
     let c = delivery();
     let t0 = 1_000_000;
-    assert_eq!(decide(&c, &answered(204, None), 1, t0, t0, 0.5), Decision::Delivered);
-    assert_eq!(decide(&c, &answered(410, None), 1, t0, t0, 0.5), Decision::Disable);
+    assert_eq!(
+        decide(&c, &answered(204, None), 1, t0, t0, 0.5),
+        Decision::Delivered
+    );
+    assert_eq!(
+        decide(&c, &answered(410, None), 1, t0, t0, 0.5),
+        Decision::Disable
+    );
     // 429: the subscription pauses for Retry-After.
     assert_eq!(
         decide(&c, &answered(429, Some(30)), 1, t0, t0, 0.5),
-        Decision::Retry { at_ms: t0 + 30_000, pause_subscription: true, throttle: false }
+        Decision::Retry {
+            at_ms: t0 + 30_000,
+            pause_subscription: true,
+            throttle: false
+        }
     );
     // 503 with Retry-After: honoured, subscription throttled.
     assert_eq!(
         decide(&c, &answered(503, Some(7)), 2, t0, t0, 0.5),
-        Decision::Retry { at_ms: t0 + 7_000, pause_subscription: false, throttle: true }
+        Decision::Retry {
+            at_ms: t0 + 7_000,
+            pause_subscription: false,
+            throttle: true
+        }
     );
     // 500 / timeout: backoff.
     match decide(&c, &AttemptOutcome::TimedOut, 3, t0, t0, 1.0) {
-        Decision::Retry { at_ms, throttle: true, .. } => assert_eq!(at_ms, t0 + 4_000),
+        Decision::Retry {
+            at_ms,
+            throttle: true,
+            ..
+        } => assert_eq!(at_ms, t0 + 4_000),
         d => panic!("{d:?}"),
     }
     // Other 4xx: retried, then dead after client_error_attempts.
-    assert!(matches!(decide(&c, &answered(400, None), 2, t0, t0, 0.5), Decision::Retry { .. }));
-    assert_eq!(decide(&c, &answered(400, None), 3, t0, t0, 0.5), Decision::Dead);
+    assert!(matches!(
+        decide(&c, &answered(400, None), 2, t0, t0, 0.5),
+        Decision::Retry { .. }
+    ));
+    assert_eq!(
+        decide(&c, &answered(400, None), 3, t0, t0, 0.5),
+        Decision::Dead
+    );
     // About a day after the first attempt: dead.
     let later = t0 + 86_400_000 - 1_000;
-    assert_eq!(decide(&c, &answered(500, None), 30, t0, later, 1.0), Decision::Dead);
+    assert_eq!(
+        decide(&c, &answered(500, None), 30, t0, later, 1.0),
+        Decision::Dead
+    );
 }
 
 #[test]
@@ -198,11 +274,16 @@ fn lookup_answers_give_the_three_statuses() {
     let m = |b: &str| CustomerMatch::parse_answer(b).map(|m| m.status);
     assert_eq!(m(r#"{"customer_ids": []}"#), Some(MatchStatus::Unknown));
     assert_eq!(m(r#"{"customer_ids": ["cu1"]}"#), Some(MatchStatus::Unique));
-    assert_eq!(m(r#"{"customer_ids": [1, 2, 3]}"#), Some(MatchStatus::Multiple));
+    assert_eq!(
+        m(r#"{"customer_ids": [1, 2, 3]}"#),
+        Some(MatchStatus::Multiple)
+    );
     assert_eq!(m(r#"{"customers": []}"#), None);
     assert_eq!(m("not json"), None);
     assert_eq!(
-        CustomerMatch::parse_answer(r#"{"customer_ids": [7, "x"]}"#).unwrap().customer_ids,
+        CustomerMatch::parse_answer(r#"{"customer_ids": [7, "x"]}"#)
+            .unwrap()
+            .customer_ids,
         ["7", "x"]
     );
 }

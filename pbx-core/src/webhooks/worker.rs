@@ -22,7 +22,7 @@ use crate::http_client::{HttpClient, HttpOutcome};
 use crate::metrics::Metrics;
 use crate::store::{
     AttemptRecord, DueDelivery, NewSubscription, Store, StoreError, StoredSubscription,
-    SubscriptionId, SubscriptionSource, WebhookEvent,
+    SubscriptionId, SubscriptionSource, WebhookEvent, WebhookUpdate,
 };
 
 /// Outbox rows enriched per round.
@@ -171,6 +171,7 @@ impl Worker {
     }
 
     async fn run(mut self, stop: Arc<AtomicBool>) {
+        let mut updates = Vec::new();
         loop {
             let stopping = stop.load(Ordering::SeqCst);
             if let Err(e) = self.round(!stopping).await {
@@ -180,26 +181,40 @@ impl Worker {
                 break;
             }
             tokio::select! {
-                Some(d) = self.done_rx.recv() => self.finish(d),
+                Some(d) = self.done_rx.recv() => self.finish(d, &mut updates),
                 _ = tokio::time::sleep(self.config.delivery.poll_interval) => {}
             }
             while let Ok(d) = self.done_rx.try_recv() {
-                self.finish(d);
+                self.finish(d, &mut updates);
             }
+            self.apply(&mut updates);
         }
         let deadline = tokio::time::Instant::now() + DRAIN;
         while self.inflight_total > 0 {
             match tokio::time::timeout_at(deadline, self.done_rx.recv()).await {
-                Ok(Some(d)) => self.finish(d),
+                Ok(Some(d)) => self.finish(d, &mut updates),
                 _ => break,
             }
         }
+        self.apply(&mut updates);
         if self.inflight_total > 0 {
             tracing::warn!(
                 attempts = self.inflight_total,
                 "webhook attempts still in flight at shutdown; they are sent again after restart"
             );
         }
+    }
+
+    /// Writes the finished attempts' outcomes in one transaction (a
+    /// failure leaves them pending: sent again, at least once).
+    fn apply(&mut self, updates: &mut Vec<WebhookUpdate>) {
+        if updates.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.apply_webhook_updates(updates) {
+            tracing::error!(error = %e, updates = updates.len(), "recording webhook attempts failed; they are sent again");
+        }
+        updates.clear();
     }
 
     async fn round(&mut self, dispatch: bool) -> Result<(), StoreError> {
@@ -395,17 +410,11 @@ impl Worker {
         });
     }
 
-    fn finish(&mut self, d: Done) {
+    fn finish(&mut self, d: Done, updates: &mut Vec<WebhookUpdate>) {
         if let Some(keys) = self.inflight.get_mut(&d.sub) {
             keys.remove(&d.event.order_key);
         }
         self.inflight_total = self.inflight_total.saturating_sub(1);
-        if let Err(e) = self.record(&d) {
-            tracing::error!(error = %e, sub = %d.sub, event = %d.event.event_id, "recording a webhook attempt failed; it is sent again");
-        }
-    }
-
-    fn record(&mut self, d: &Done) -> Result<(), StoreError> {
         let m = &self.metrics.webhooks;
         if matches!(d.outcome, AttemptOutcome::Answered { .. }) {
             m.attempt_latency.observe(d.took);
@@ -431,15 +440,20 @@ impl Worker {
             status,
             error,
         };
+        let (sub, wseq) = (d.sub, d.event.wseq);
         match decision {
             Decision::Delivered => {
-                self.store.mark_delivered(d.sub, d.event.wseq, now)?;
+                updates.push(WebhookUpdate::Delivered {
+                    sub,
+                    wseq,
+                    now_ms: now,
+                });
                 m.delivered.inc();
                 if d.event.kind == "call.ringing" && d.attempts == 1 {
                     m.ring_to_delivered
                         .observe(Duration::from_millis(now.saturating_sub(d.event.at_ms)));
                 }
-                self.throttled.remove(&d.sub);
+                self.throttled.remove(&sub);
             }
             Decision::Retry {
                 at_ms,
@@ -447,31 +461,50 @@ impl Worker {
                 throttle,
             } => {
                 m.failed.inc();
-                self.store
-                    .schedule_retry(d.sub, d.event.wseq, &attempt, at_ms)?;
+                updates.push(WebhookUpdate::Retry {
+                    sub,
+                    wseq,
+                    attempt,
+                    next_at_ms: at_ms,
+                });
                 if pause_subscription {
-                    self.store.pause_subscription(d.sub, at_ms)?;
+                    updates.push(WebhookUpdate::Pause {
+                        sub,
+                        until_ms: at_ms,
+                    });
                 }
                 if throttle {
-                    self.throttled.insert(d.sub);
+                    self.throttled.insert(sub);
                 }
-                tracing::debug!(sub = %d.sub, event = %d.event.event_id, ?status, attempts = d.attempts, "webhook attempt failed; retrying");
+                tracing::debug!(%sub, event = %d.event.event_id, ?status, attempts = d.attempts, "webhook attempt failed; retrying");
             }
             Decision::Dead => {
                 m.failed.inc();
                 m.dead.inc();
-                self.store.dead_letter(d.sub, d.event.wseq, &attempt, now)?;
-                tracing::warn!(sub = %d.sub, event = %d.event.event_id, ?status, attempts = d.attempts, "webhook delivery given up (dead letter)");
+                updates.push(WebhookUpdate::Dead {
+                    sub,
+                    wseq,
+                    attempt,
+                    now_ms: now,
+                });
+                tracing::warn!(%sub, event = %d.event.event_id, ?status, attempts = d.attempts, "webhook delivery given up (dead letter)");
             }
             Decision::Disable => {
                 m.failed.inc();
                 m.disabled.inc();
-                self.store.schedule_retry(d.sub, d.event.wseq, &attempt, now)?;
-                self.store
-                    .set_subscription_state(d.sub, "disabled", Some("410 Gone"))?;
-                tracing::warn!(sub = %d.sub, "webhook endpoint answered 410 Gone: subscription disabled");
+                // Kept queued (due now) for when the subscription is enabled again.
+                updates.push(WebhookUpdate::Retry {
+                    sub,
+                    wseq,
+                    attempt,
+                    next_at_ms: now,
+                });
+                updates.push(WebhookUpdate::Disable {
+                    sub,
+                    reason: "410 Gone".into(),
+                });
+                tracing::warn!(%sub, "webhook endpoint answered 410 Gone: subscription disabled");
             }
         }
-        Ok(())
     }
 }
