@@ -29,6 +29,8 @@ use crate::store::{
 const ENRICH_BATCH: usize = 500;
 /// Webhook events queued per subscription per round.
 const FAN_OUT_BATCH: usize = 1000;
+/// How often a worker without subscriptions looks for new ones.
+const IDLE_POLL: Duration = Duration::from_millis(250);
 /// How long shutdown waits for attempts in flight.
 const DRAIN: Duration = Duration::from_secs(2);
 
@@ -174,15 +176,25 @@ impl Worker {
         let mut updates = Vec::new();
         loop {
             let stopping = stop.load(Ordering::SeqCst);
-            if let Err(e) = self.round(!stopping).await {
-                tracing::error!(error = %e, "webhook round failed; retrying next round");
-            }
+            let idle = match self.round(!stopping).await {
+                Ok(listening) => !listening && self.inflight_total == 0,
+                Err(e) => {
+                    tracing::error!(error = %e, "webhook round failed; retrying next round");
+                    false
+                }
+            };
             if stopping {
                 break;
             }
+            // Without subscriptions, look for new ones (the API) now and then.
+            let pause = if idle {
+                IDLE_POLL
+            } else {
+                self.config.delivery.poll_interval
+            };
             tokio::select! {
                 Some(d) = self.done_rx.recv() => self.finish(d, &mut updates),
-                _ = tokio::time::sleep(self.config.delivery.poll_interval) => {}
+                _ = tokio::time::sleep(pause) => {}
             }
             while let Ok(d) = self.done_rx.try_recv() {
                 self.finish(d, &mut updates);
@@ -217,7 +229,8 @@ impl Worker {
         updates.clear();
     }
 
-    async fn round(&mut self, dispatch: bool) -> Result<(), StoreError> {
+    /// One round; returns whether any subscription exists.
+    async fn round(&mut self, dispatch: bool) -> Result<bool, StoreError> {
         let subs = self.store.subscriptions_brief()?;
         if subs.is_empty() {
             // Nobody listens: skip what happened meanwhile (a subscription
@@ -226,7 +239,7 @@ impl Worker {
             if last > self.store.webhook_enrich_cursor()? {
                 self.store.append_webhook_events(&[], last)?;
             }
-            return Ok(());
+            return Ok(false);
         }
         self.enrich().await?;
         let mut late = Vec::new();
@@ -248,7 +261,7 @@ impl Worker {
                 }
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Outbox rows after the cursor become webhook events (pops wait for

@@ -7,7 +7,6 @@ use rusqlite::{params, OptionalExtension};
 use super::{event_row, StoredSubscription, SubscriptionId, WebhookEvent, EVENT_COLS};
 use crate::store::{Store, StoreError};
 
-
 /// A delivery that is due.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueDelivery {

@@ -167,7 +167,6 @@ pub struct WebhookEvent {
     pub body: String,
 }
 
-
 fn event_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<WebhookEvent> {
     Ok(WebhookEvent {
         wseq: r.get(at)?,
@@ -537,5 +536,4 @@ impl Store {
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
-
 }
