@@ -28,6 +28,10 @@ pub fn envelope(kind: &str, at_ms: u64, data: Value) -> String {
     json!({ "type": kind, "timestamp": iso8601(at_ms), "data": data }).to_string()
 }
 
+/// Live calls remembered at most (beyond, the memory is dropped and
+/// rebuilt from the outbox).
+const MAX_CALLS: usize = 200_000;
+
 /// What the enricher knows of a live call.
 #[derive(Debug, Clone, Default)]
 struct CallInfo {
@@ -153,6 +157,11 @@ impl Enricher {
                 body: envelope(kind, e.at_ms, data),
             })
         };
+        if self.calls.len() > MAX_CALLS {
+            // Calls whose end this worker never saw (a crash meanwhile):
+            // forget them all; what a live call needs is read back.
+            self.calls.clear();
+        }
         match e.kind.as_str() {
             "call.created" => {
                 let info = self.calls.entry(call).or_default();
