@@ -326,4 +326,30 @@ mod tests {
         assert!(text.contains("pbx_sip_responses_sent_total{class=\"4xx\"} 1\n"));
         assert!(text.contains("pbx_registrations 2\n"));
     }
+
+    #[test]
+    fn renders_webhook_counters_and_histograms() {
+        let m = Metrics::default();
+        m.webhooks.delivered.add(3);
+        m.webhooks.dead.inc();
+        m.webhooks
+            .ring_to_delivered
+            .observe(std::time::Duration::from_millis(30));
+        m.webhooks
+            .ring_to_delivered
+            .observe(std::time::Duration::from_millis(700));
+        let text = m.render(&Gauges::default());
+        assert!(text.contains("pbx_webhook_deliveries_total 3\n"), "{text}");
+        assert!(text.contains("pbx_webhook_dead_letters_total 1\n"));
+        assert!(text.contains("# TYPE pbx_webhook_ring_to_delivered_seconds histogram\n"));
+        assert!(text.contains("pbx_webhook_ring_to_delivered_seconds_bucket{le=\"0.025\"} 0\n"));
+        assert!(text.contains("pbx_webhook_ring_to_delivered_seconds_bucket{le=\"0.05\"} 1\n"));
+        assert!(text.contains("pbx_webhook_ring_to_delivered_seconds_bucket{le=\"1\"} 2\n"));
+        assert!(text.contains("pbx_webhook_ring_to_delivered_seconds_bucket{le=\"+Inf\"} 2\n"));
+        assert!(
+            text.contains("pbx_webhook_ring_to_delivered_seconds_sum 0.73\n"),
+            "{text}"
+        );
+        assert!(text.contains("pbx_webhook_ring_to_delivered_seconds_count 2\n"));
+    }
 }
