@@ -116,6 +116,12 @@ enum Command {
         #[command(subcommand)]
         action: Option<commands::conference::ConferenceCmd>,
     },
+    /// CRM webhooks: `list` (state, cursor, pending, dead letters), `dead`,
+    /// `replay --since TIME [--subscription ID]`, `enable ID`.
+    Webhooks {
+        #[command(subcommand)]
+        action: commands::webhooks::WebhooksCmd,
+    },
     /// Softphone: interactive console, or `call` / `answer` for scripts.
     Phone(commands::phone::PhoneArgs),
 }
@@ -155,6 +161,7 @@ fn main() -> ExitCode {
         Command::Conference { room, action } => {
             commands::conference::run(cli.config.as_deref(), &room, action)
         }
+        Command::Webhooks { action } => commands::webhooks::run(cli.config.as_deref(), action),
         Command::Phone(args) => commands::phone::run(args),
     };
     match result {

@@ -15,6 +15,7 @@ pub(crate) mod reload;
 pub(crate) mod serve;
 pub(crate) mod trunks;
 pub(crate) mod users;
+pub(crate) mod webhooks;
 
 use std::path::Path;
 

@@ -20,3 +20,4 @@ mod register;
 mod trunks;
 mod trunks_dns;
 mod websocket;
+mod webhooks;

@@ -20,6 +20,7 @@ mod position;
 mod queues_section;
 mod recording_section;
 mod server_section;
+mod webhooks_section;
 
 use auth_section::{
     build_algorithms, build_expires, build_max_contacts, build_nonce_ttl, build_trusted,
@@ -138,6 +139,9 @@ pub struct Config {
     pub ivr: IvrConfig,
     /// Call recording (`[recording]`).
     pub recording: crate::recording::RecordingConfig,
+    /// CRM webhooks and the customer lookup hook (`[[webhooks]]`,
+    /// `[webhook_delivery]`, `[crm]`).
+    pub webhooks: crate::webhooks::WebhooksConfig,
     /// Where the config came from.
     pub source: String,
 }
@@ -177,6 +181,12 @@ struct RawConfig {
     acd: acd::AcdConfig,
     #[serde(default)]
     recording: recording_section::RawRecording,
+    #[serde(default)]
+    webhooks: Vec<webhooks_section::RawWebhook>,
+    #[serde(default)]
+    webhook_delivery: webhooks_section::RawDelivery,
+    #[serde(default)]
+    crm: webhooks_section::RawCrm,
 }
 
 impl Config {
@@ -224,8 +234,11 @@ impl Config {
             pos.error(offset, e.message().trim_end())
         })?;
         let ivr = build_ivr(&raw, &pos, base, check)?;
+        let webhooks =
+            webhooks_section::build(&raw.webhooks, &raw.webhook_delivery, &raw.crm, base, &pos)?;
         let mut config = build(raw, &pos)?;
         config.ivr = ivr;
+        config.webhooks = webhooks;
         Ok(config)
     }
 
@@ -328,6 +341,7 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         acd: raw.acd,
         ivr: IvrConfig::default(),
         recording,
+        webhooks: crate::webhooks::WebhooksConfig::default(),
         source: pos.file.to_owned(),
     })
 }

@@ -50,6 +50,9 @@ pub enum ServerError {
     /// Call recording could not start (spool, index, store).
     #[error(transparent)]
     Recording(#[from] crate::recording::StartError),
+    /// The webhook worker did not start.
+    #[error(transparent)]
+    Webhooks(#[from] crate::webhooks::WebhookError),
     /// The admin token could not be read or created.
     #[error("cannot read or create the admin token {}: {source}", path.display())]
     AdminToken {
@@ -75,6 +78,7 @@ pub struct Server {
     transports: Transports,
     write_behind: Option<WriteBehind>,
     cdr_writer: Option<crate::store::CdrWriter>,
+    webhooks: Option<crate::webhooks::WebhookWorker>,
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
     metrics_addr: Option<SocketAddr>,
@@ -314,6 +318,8 @@ impl Server {
             metrics: &metrics,
             stop: &stop,
         })?;
+        let webhooks =
+            step.start_webhooks(&opened.db, engine.cdr_writer.is_some(), metrics.clone())?;
         let core = step.sip_core(SipCoreInputs {
             registrar,
             auth,
@@ -341,6 +347,7 @@ impl Server {
             transports,
             write_behind: Some(write_behind),
             cdr_writer: engine.cdr_writer,
+            webhooks,
             stop,
             threads: bg.threads,
             metrics_addr: http.as_ref().map(|h| h.1),
@@ -436,6 +443,11 @@ impl Server {
             let _ = tokio::task::spawn_blocking(move || wb.shutdown()).await;
         }
         if let Some(w) = self.cdr_writer.take() {
+            let _ = tokio::task::spawn_blocking(move || w.shutdown()).await;
+        }
+        // After the writers: the last events are in the outbox (and are
+        // sent now or after the next start).
+        if let Some(w) = self.webhooks.take() {
             let _ = tokio::task::spawn_blocking(move || w.shutdown()).await;
         }
         tracing::info!("stopped");

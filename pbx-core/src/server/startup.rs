@@ -195,9 +195,15 @@ impl Startup<'_> {
     pub(super) fn call_engine(&mut self, i: EngineInputs<'_>) -> Result<CallEngine, ServerError> {
         let (config, rng) = (self.config, &mut self.rng);
         let cdr_writer = match config.calls.engine {
+            // With webhooks the outbox is committed more often: a pop
+            // leaves at most one commit interval after the ringing.
             crate::config::CallEngine::B2bua => Some(crate::store::CdrWriter::start(
                 Store::open(&i.opened.db)?,
-                Duration::from_millis(100),
+                if config.webhooks.is_empty() {
+                    Duration::from_millis(100)
+                } else {
+                    config.webhooks.delivery.outbox_commit
+                },
             )),
             crate::config::CallEngine::Proxy => None,
         };
@@ -399,6 +405,32 @@ impl Startup<'_> {
             .map_err(|source| ServerError::Metrics { addr, source })?;
         tracing::info!(%bound, "metrics on http://{bound}/metrics");
         Ok(Some((task, bound)))
+    }
+}
+
+impl Startup<'_> {
+    /// Step 9 (B2BUA mode): the webhook worker over the event outbox, on
+    /// its own connection and thread; stopped after the record writer has
+    /// flushed the last events.
+    pub(super) fn start_webhooks(
+        &self,
+        db: &std::path::Path,
+        engine: bool,
+        metrics: Arc<Metrics>,
+    ) -> Result<Option<crate::webhooks::WebhookWorker>, ServerError> {
+        if !engine {
+            if !self.config.webhooks.is_empty() {
+                tracing::warn!(
+                    "[[webhooks]] need the B2BUA's events: set calls.engine = \"b2bua\""
+                );
+            }
+            return Ok(None);
+        }
+        Ok(Some(crate::webhooks::WebhookWorker::start(
+            db,
+            self.config.webhooks.clone(),
+            metrics,
+        )?))
     }
 }
 

@@ -8,6 +8,7 @@ mod outbox;
 mod queue_events;
 mod sqlite;
 mod trajectory;
+mod webhooks;
 mod write_behind;
 
 pub use cdr::{CdrFilter, CdrQueue, CdrWriter, RecordingRef, StepWrite, StoredCdr};
@@ -15,4 +16,8 @@ pub use missed_callbacks::MissedCallback;
 pub use outbox::{OutboxEvent, StoredEvent};
 pub use sqlite::{Store, StoreError, UserRow};
 pub use trajectory::StoredTrajectory;
+pub use webhooks::{
+    AttemptRecord, DeadLetter, DueDelivery, LastCall, NewSubscription, StoredSubscription,
+    SubscriptionId, SubscriptionSource, WebhookEvent, WebhookUpdate,
+};
 pub use write_behind::WriteBehind;

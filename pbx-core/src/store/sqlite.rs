@@ -112,6 +112,7 @@ impl Store {
             .map_err(wrap)?;
         conn.execute_batch(super::missed_callbacks::SCHEMA)
             .map_err(wrap)?;
+        conn.execute_batch(super::webhooks::SCHEMA).map_err(wrap)?;
         Ok(Self {
             conn,
             path: path.to_owned(),
