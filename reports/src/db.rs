@@ -87,6 +87,21 @@ pub struct Rebuilt {
     pub rows: usize,
 }
 
+/// Aggregates `batch` for `[from_ms, to_ms)` and groups the rows of
+/// `kind` by `period`, keeping those that pass `filter`.
+pub fn raw_cube(batch: &RawBatch, kind: Kind, from_ms: i64, to_ms: i64, period: Period, filter: &DimFilter, s: &ReportSettings) -> Cube {
+    let Some(c) = aggregate(batch, from_ms, to_ms, s).remove(&kind) else {
+        return Cube::new(kind);
+    };
+    let off = s.offset_ms();
+    let mut c = c.by_period(|slot| Some(period.key(slot, off)));
+    let d = def(kind);
+    c.rows.retain(|(_, dims), _| {
+        filter.equal.iter().all(|(name, v)| d.dims.iter().position(|x| x == name).is_none_or(|i| &dims[i] == v))
+    });
+    c
+}
+
 /// The report side of the store.
 pub struct ReportDb {
     conn: Connection,
@@ -357,17 +372,9 @@ impl ReportDb {
         } else {
             raw_ranges.push((from_ms, to_ms));
         }
-        let off = s.offset_ms();
         for (x, y) in raw_ranges.into_iter().filter(|(x, y)| x < y) {
             let batch = self.load_raw(x, y, s)?;
-            if let Some(c) = aggregate(&batch, x, y, s).remove(&kind) {
-                let mut c = c.by_period(|slot| Some(period.key(slot, off)));
-                let d = def(kind);
-                c.rows.retain(|(_, dims), _| {
-                    filter.equal.iter().all(|(name, v)| d.dims.iter().position(|x| x == name).is_none_or(|i| &dims[i] == v))
-                });
-                out.merge(c);
-            }
+            out.merge(raw_cube(&batch, kind, x, y, period, filter, s));
         }
         Ok(out)
     }
