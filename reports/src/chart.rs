@@ -128,7 +128,18 @@ where
     let (xs, series) = series_of(t);
     let n = xs.len().max(1);
     let ymax = series.iter().flat_map(|s| s.points.iter().flatten()).fold(0.0_f64, |a, &b| a.max(b));
-    let ymax = if ymax <= 0.0 { 1.0 } else { ymax * 1.15 };
+    let counts = t
+        .rows
+        .iter()
+        .flat_map(|r| t.chart.series.iter().filter_map(|&j| r.get(j)))
+        .all(|c| matches!(c, Cell::Count(_)));
+    let ymax = match (ymax <= 0.0, counts) {
+        (true, _) => 1.0,
+        // Whole numbers on the axis: room above the highest bar.
+        (false, true) => (ymax * 1.15).ceil().max(ymax + 1.0),
+        (false, false) => ymax * 1.15,
+    };
+    let y_ticks = if counts { (ymax as usize + 1).min(11) } else { 11 };
     let (x0, x1) = match t.chart.kind {
         ChartKind::Line => (0.0, (n.max(2) - 1) as f64),
         ChartKind::Bar => (-0.5, n as f64 - 0.5),
@@ -140,7 +151,10 @@ where
         .y_label_area_size(70)
         .build_cartesian_2d(x0..x1, 0.0..ymax)
         .map_err(e)?;
-    let every = n.div_ceil(12).max(1);
+    // As many x labels as fit side by side (about 7 px per character).
+    let longest = xs.iter().map(|x| x.chars().count()).max().unwrap_or(1);
+    let fit = (950 / (longest * 7 + 14)).max(1);
+    let every = n.div_ceil(fit).max(1);
     let labels = xs.clone();
     let fmt = move |x: &f64| {
         let i = x.round();
@@ -158,6 +172,8 @@ where
         .configure_mesh()
         .x_labels(n.min(48) + 1)
         .x_label_formatter(&fmt)
+        .y_labels(y_ticks)
+        .y_label_formatter(&|y: &f64| if counts { format!("{y:.0}") } else { format!("{y:.1}") })
         .x_desc(t.columns[t.chart.x].label)
         .y_desc(y_desc(t))
         .label_style(("sans-serif", 13))
