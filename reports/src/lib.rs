@@ -46,11 +46,13 @@
 #![warn(missing_docs)]
 
 pub mod aggregate;
+pub mod aggregator;
 pub mod catalog;
 pub mod chart;
 pub mod db;
 pub mod generate;
 pub mod render;
+pub mod request;
 pub mod settings;
 pub mod summary;
 pub mod value;
@@ -62,6 +64,7 @@ use std::path::{Path, PathBuf};
 
 pub use catalog::{Query, Report, Table, REPORTS};
 pub use db::{Period, ReportDb};
+pub use request::Request;
 pub use settings::{AgentOrg, ReportSettings, Viewer};
 
 /// A report error.

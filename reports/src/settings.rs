@@ -215,6 +215,22 @@ impl Regions {
             .map_or(UNKNOWN_REGION, |(_, r)| r.as_str())
     }
 
+    /// The prefix table shipped with pbx (`fixtures/regions.csv`).
+    pub fn embedded() -> Self {
+        Self::parse("fixtures/regions.csv", include_str!("../../fixtures/regions.csv"))
+            .expect("the shipped prefix table is valid")
+    }
+
+    /// `<data_dir>/regions.csv` when it exists, else [`Regions::embedded`].
+    pub fn load(data_dir: &std::path::Path) -> Result<Self> {
+        let path = data_dir.join("regions.csv");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::parse(&path.display().to_string(), &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::embedded()),
+            Err(e) => Err(Error::Argument(format!("{}: {e}", path.display()))),
+        }
+    }
+
     /// How many prefixes are known.
     pub fn len(&self) -> usize {
         self.by_prefix.len()

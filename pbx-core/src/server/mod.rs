@@ -49,6 +49,9 @@ pub enum ServerError {
     /// Call recording could not start (spool, index, store).
     #[error(transparent)]
     Recording(#[from] crate::recording::StartError),
+    /// The report aggregator could not start (its settings, its thread).
+    #[error("cannot start the report aggregator: {0}")]
+    Reports(String),
     /// The admin token could not be read or created.
     #[error("cannot read or create the admin token {}: {source}", path.display())]
     AdminToken {
