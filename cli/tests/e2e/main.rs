@@ -17,5 +17,6 @@ mod max_contacts;
 mod presentation;
 mod proxy;
 mod register;
+mod reports;
 mod trunks;
 mod trunks_dns;
