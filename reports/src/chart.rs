@@ -162,7 +162,7 @@ where
             return String::new();
         }
         let i = i as usize;
-        if i % every == 0 {
+        if i.is_multiple_of(every) {
             labels.get(i).cloned().unwrap_or_default()
         } else {
             String::new()
