@@ -79,10 +79,12 @@ fn benches(c: &mut Criterion) {
         assert!(!t.rows.is_empty(), "{name} has rows");
         g.bench_function(name, |b| b.iter(|| catalog::run(name, &month, &s, &db).expect("report")));
     }
-    // "Today" with the watermark 20 minutes behind: summaries + raw tail.
-    let wm = month.to_ms - 20 * 60_000;
+    // "Today" at 14:20 on the last day, the last run at 14:00: summaries
+    // up to 14:00 plus 20 minutes of raw calls and events.
+    let today_start = month.to_ms - DAY_MS;
+    let wm = today_start + 14 * 3_600_000;
     db.conn().execute("UPDATE rpt_meta SET watermark_ms = ?1", [wm]).expect("watermark");
-    let today = Query { from_ms: month.to_ms - DAY_MS, ..month.clone() };
+    let today = Query { from_ms: today_start, to_ms: wm + 20 * 60_000, ..month.clone() };
     g.bench_function("queues today (raw tail of 20 min)", |b| b.iter(|| catalog::run("queues", &today, &s, &db).expect("report")));
     g.finish();
     db.rebuild(month.from_ms, month.to_ms, &s).expect("rebuild");

@@ -28,7 +28,15 @@
 //! satisfied), anything else or no key is a click without response. The
 //! survey counts for the last agent the call was connected to (SPEC §13.3);
 //! the click is split by the call's direction: inbound, outbound, or
-//! inbound-transferred (the call had a queue transfer).
+//! inbound-transferred (the call had a queue transfer). Trajectories are
+//! purged after 15 days (SPEC §5): the summary rows keep the figures, but
+//! a rebuild of a range older than that finds no surveys (the server's own
+//! runs rebuild at most the previous day).
+//!
+//! # Call tags
+//!
+//! Tags are read from `cdr_tags(call_id, tag)`, created here if the store
+//! has none yet ([`ReportDb::tag_call`] writes one).
 //!
 //! # Readings of ambiguous formulas (SPEC §26)
 //!

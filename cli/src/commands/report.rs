@@ -86,6 +86,13 @@ pub(crate) fn run(path: Option<&Path>, args: ReportArgs) -> anyhow::Result<ExitC
         let started = std::time::Instant::now();
         if args.from.is_some() || args.to.is_some() {
             let (q, s) = request.query(&settings, now_ms())?;
+            if q.from_ms < now_ms() - 14 * reports::settings::DAY_MS {
+                // The IVR trajectories (survey answers) are purged after 15 days (SPEC §5).
+                crate::output::note!(
+                    "note: survey figures of days whose trajectories were purged (older than the trajectory \
+                     retention, 15 days by default) are rebuilt as 0"
+                );
+            }
             let r = db.rebuild(q.from_ms, q.to_ms, &s)?;
             crate::output::note!(
                 "rebuilt {} slots: {} calls, {} queue events, {} summary rows in {:.2} s",
