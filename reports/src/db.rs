@@ -209,12 +209,16 @@ impl ReportDb {
             batch.calls.push(r.map_err(|e| self.err(e))?);
         }
         self.load_legs(&mut batch, from_ms, to_ms)?;
-        // Every event of the range; after it only what one-call resolution reads.
+        // Every event of the range; before it what says who served a call
+        // (surveys of calls answered earlier); after it only what one-call
+        // resolution reads.
+        let before = "SELECT event FROM queue_events WHERE at_ms >= ?1 AND at_ms < ?2 AND kind IN \
+                      ('enter', 'connect', 'callback_connected', 'transfer') ORDER BY id";
         let all = "SELECT event FROM queue_events WHERE at_ms >= ?1 AND at_ms < ?2 AND kind NOT IN \
                    ('offer', 'ring_no_answer', 'callback_requested', 'callback_placed', 'callback_failed') ORDER BY id";
         let after = "SELECT event FROM queue_events WHERE at_ms >= ?1 AND at_ms < ?2 AND kind IN \
                      ('enter', 'connect', 'callback_connected') ORDER BY id";
-        for (sql, a, b) in [(all, from_ms - MARGIN_MS, to_ms), (after, to_ms, tail)] {
+        for (sql, a, b) in [(before, from_ms - MARGIN_MS, from_ms), (all, from_ms, to_ms), (after, to_ms, tail)] {
             let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.missing(e))?;
             let rows = stmt
                 .query_map(params![a, b], |r| r.get::<_, String>(0))
