@@ -104,13 +104,28 @@ struct CallQueue {
 }
 
 /// Summary rows per slot for `[from_ms, to_ms)`.
-pub fn aggregate(batch: &RawBatch, from_ms: i64, to_ms: i64, s: &ReportSettings) -> BTreeMap<Kind, Cube> {
-    let mut out: BTreeMap<Kind, Cube> = summary::TABLES.iter().map(|t| (t.kind, Cube::new(t.kind))).collect();
+pub fn aggregate(
+    batch: &RawBatch,
+    from_ms: i64,
+    to_ms: i64,
+    s: &ReportSettings,
+) -> BTreeMap<Kind, Cube> {
+    let mut out: BTreeMap<Kind, Cube> = summary::TABLES
+        .iter()
+        .map(|t| (t.kind, Cube::new(t.kind)))
+        .collect();
     let in_range = |t: i64| (from_ms..to_ms).contains(&t);
     let per_call = index_calls(&batch.events);
-    let calls_by_id: HashMap<&str, &RawCall> = batch.calls.iter().map(|c| (c.call_id.as_str(), c)).collect();
+    let calls_by_id: HashMap<&str, &RawCall> = batch
+        .calls
+        .iter()
+        .map(|c| (c.call_id.as_str(), c))
+        .collect();
     let agent_of = |c: &RawCall| -> Option<String> {
-        if let Some(a) = per_call.get(c.call_id.as_str()).and_then(|q| q.agent.clone()) {
+        if let Some(a) = per_call
+            .get(c.call_id.as_str())
+            .and_then(|q| q.agent.clone())
+        {
             return Some(a);
         }
         match c.direction.as_str() {
@@ -142,12 +157,22 @@ pub fn aggregate(batch: &RawBatch, from_ms: i64, to_ms: i64, s: &ReportSettings)
             "outbound" => {
                 let answered = c.disposition == "ANSWERED";
                 let number = c.callee_e164.as_deref().unwrap_or(&c.callee);
-                ("out", answered, false, if answered { c.billsec * 1000 } else { 0 }, number)
+                (
+                    "out",
+                    answered,
+                    false,
+                    if answered { c.billsec * 1000 } else { 0 },
+                    number,
+                )
             }
             _ => continue,
         };
         let values = [1, i64::from(answered), i64::from(abandoned), talk_ms];
-        let dims = vec![dir.to_owned(), c.did.clone().unwrap_or_default(), c.trunk.clone().unwrap_or_default()];
+        let dims = vec![
+            dir.to_owned(),
+            c.did.clone().unwrap_or_default(),
+            c.trunk.clone().unwrap_or_default(),
+        ];
         cube(&mut out, Kind::Calls).add((slot, dims), &values);
         let region = s.regions.region_of(number).to_owned();
         cube(&mut out, Kind::Regions).add((slot, vec![dir.to_owned(), region]), &values);
@@ -167,13 +192,20 @@ pub fn aggregate(batch: &RawBatch, from_ms: i64, to_ms: i64, s: &ReportSettings)
             let milli = |v: f64| (v * 1000.0).round() as i64;
             let (mos, worst) = (milli(leg.mos_avg), milli(leg.mos_worst));
             let (loss, jitter) = (milli(leg.loss_max_pct), milli(leg.jitter_max_ms));
-            let dims = vec![c.trunk.clone().unwrap_or_default(), agent.clone().unwrap_or_default()];
-            cube(&mut out, Kind::Quality).add((slot, dims), &[1, mos, worst, loss, loss, jitter, jitter]);
+            let dims = vec![
+                c.trunk.clone().unwrap_or_default(),
+                agent.clone().unwrap_or_default(),
+            ];
+            cube(&mut out, Kind::Quality)
+                .add((slot, dims), &[1, mos, worst, loss, loss, jitter, jitter]);
         }
     }
 
     for (call_id, tag) in &batch.tags {
-        if let Some(c) = calls_by_id.get(call_id.as_str()).filter(|c| in_range(c.start_ms)) {
+        if let Some(c) = calls_by_id
+            .get(call_id.as_str())
+            .filter(|c| in_range(c.start_ms))
+        {
             cube(&mut out, Kind::Tags).bump(slot_of(c.start_ms), vec![tag.clone()], 0, 1);
         }
     }
@@ -183,7 +215,9 @@ pub fn aggregate(batch: &RawBatch, from_ms: i64, to_ms: i64, s: &ReportSettings)
     for sv in batch.surveys.iter().filter(|sv| in_range(sv.started_ms)) {
         let call = calls_by_id.get(sv.call_id.as_str());
         let q = per_call.get(sv.call_id.as_str());
-        let agent = q.and_then(|q| q.agent.clone()).or_else(|| call.and_then(|c| agent_of(c)));
+        let agent = q
+            .and_then(|q| q.agent.clone())
+            .or_else(|| call.and_then(|c| agent_of(c)));
         let Some(agent) = agent else { continue };
         let outbound = call.is_some_and(|c| c.direction == "outbound");
         let click = if outbound {
@@ -198,7 +232,12 @@ pub fn aggregate(batch: &RawBatch, from_ms: i64, to_ms: i64, s: &ReportSettings)
         agents.bump(slot, vec![agent.clone()], click, 1);
         if let Some(score) = survey_score(&sv.key_path) {
             agents.bump(slot, vec![agent.clone()], ag::SURVEY_RESPONSES, 1);
-            agents.bump(slot, vec![agent.clone()], ag::SURVEY_SCORE_SUM, i64::from(score));
+            agents.bump(
+                slot,
+                vec![agent.clone()],
+                ag::SURVEY_SCORE_SUM,
+                i64::from(score),
+            );
             if score >= s.satisfied_min {
                 agents.bump(slot, vec![agent], ag::SURVEY_SATISFIED, 1);
             }
@@ -237,9 +276,12 @@ fn index_calls(events: &[QueueEvent]) -> HashMap<String, CallQueue> {
                 if let EventKind::CallbackConnected { callback_call, .. } = &e.kind {
                     via_callback.insert(*callback_call, call);
                 }
-                per_call.entry(call.to_string()).or_default().agent = e.agent.as_ref().map(ToString::to_string);
+                per_call.entry(call.to_string()).or_default().agent =
+                    e.agent.as_ref().map(ToString::to_string);
             }
-            EventKind::Abandon { .. } => per_call.entry(call.to_string()).or_default().abandoned = true,
+            EventKind::Abandon { .. } => {
+                per_call.entry(call.to_string()).or_default().abandoned = true
+            }
             EventKind::Transfer { talk_ms, .. } => {
                 let q = per_call.entry(original.to_string()).or_default();
                 q.transferred = true;
@@ -271,7 +313,13 @@ struct Answer {
     queue_slot: Option<i64>,
 }
 
-fn queue_and_agent_events(out: &mut BTreeMap<Kind, Cube>, events: &[QueueEvent], from_ms: i64, to_ms: i64, s: &ReportSettings) {
+fn queue_and_agent_events(
+    out: &mut BTreeMap<Kind, Cube>,
+    events: &[QueueEvent],
+    from_ms: i64,
+    to_ms: i64,
+    s: &ReportSettings,
+) {
     let in_range = |t: i64| (from_ms..to_ms).contains(&t);
     let mut visits: HashMap<(String, acd::CallId), Visit> = HashMap::new();
     let mut numbers: HashMap<acd::CallId, String> = HashMap::new();
@@ -290,7 +338,10 @@ fn queue_and_agent_events(out: &mut BTreeMap<Kind, Cube>, events: &[QueueEvent],
             if matches!(r.to, AgentState::Reserved) {
                 agents.bump(slot, who.clone(), ag::PRESENTED, 1);
             }
-            if matches!((&r.from, &r.to), (AgentState::Reserved, AgentState::OnCall(CallKind::Queue))) {
+            if matches!(
+                (&r.from, &r.to),
+                (AgentState::Reserved, AgentState::OnCall(CallKind::Queue))
+            ) {
                 agents.bump(slot, who.clone(), ag::PICKED, 1);
                 for (i, t) in acd::stats::THRESHOLDS_S.iter().enumerate() {
                     if r.from_duration_ms <= t * 1000 {
@@ -306,7 +357,9 @@ fn queue_and_agent_events(out: &mut BTreeMap<Kind, Cube>, events: &[QueueEvent],
             }
             continue;
         }
-        let (Some(call), Some(queue)) = (e.call, e.queue.as_ref()) else { continue };
+        let (Some(call), Some(queue)) = (e.call, e.queue.as_ref()) else {
+            continue;
+        };
         let queue = queue.to_string();
         let original = via_callback.get(&call).copied().unwrap_or(call);
         let agent = e.agent.as_ref().map(ToString::to_string);
@@ -317,7 +370,13 @@ fn queue_and_agent_events(out: &mut BTreeMap<Kind, Cube>, events: &[QueueEvent],
                     queues.bump(slot, vec![queue.clone()], qq::OFFERED, 1);
                 }
                 numbers.insert(call, number.clone());
-                visits.insert((queue, call), Visit { slot, number: number.clone() });
+                visits.insert(
+                    (queue, call),
+                    Visit {
+                        slot,
+                        number: number.clone(),
+                    },
+                );
             }
             EventKind::Connect { wait_ms, .. } | EventKind::CallbackConnected { wait_ms, .. } => {
                 if let EventKind::CallbackConnected { callback_call, .. } = &e.kind {
@@ -346,7 +405,14 @@ fn queue_and_agent_events(out: &mut BTreeMap<Kind, Cube>, events: &[QueueEvent],
                     .map(|v| v.number.clone())
                     .or_else(|| numbers.get(&call).cloned())
                     .unwrap_or_default();
-                answers.push(Answer { at, call, number, agent, queue, queue_slot });
+                answers.push(Answer {
+                    at,
+                    call,
+                    number,
+                    agent,
+                    queue,
+                    queue_slot,
+                });
             }
             EventKind::Abandon { wait_ms, .. } => {
                 if let Some(slot) = visits.get(&(queue.clone(), call)).and_then(|v| v.slot) {
@@ -370,14 +436,28 @@ fn queue_and_agent_events(out: &mut BTreeMap<Kind, Cube>, events: &[QueueEvent],
             _ => {}
         }
     }
-    one_call_resolution(&answers, &mut queues, &mut agents, from_ms, to_ms, s.ocr_window_ms);
+    one_call_resolution(
+        &answers,
+        &mut queues,
+        &mut agents,
+        from_ms,
+        to_ms,
+        s.ocr_window_ms,
+    );
     cube(out, Kind::Queues).merge(queues);
     cube(out, Kind::Agents).merge(agents);
 }
 
 /// An answer in the range is resolved unless another call of the same
 /// number reaches an agent within the window after it (SPEC §13.3).
-fn one_call_resolution(answers: &[Answer], queues: &mut Cube, agents: &mut Cube, from_ms: i64, to_ms: i64, window_ms: i64) {
+fn one_call_resolution(
+    answers: &[Answer],
+    queues: &mut Cube,
+    agents: &mut Cube,
+    from_ms: i64,
+    to_ms: i64,
+    window_ms: i64,
+) {
     let mut by_number: HashMap<&str, Vec<(i64, acd::CallId)>> = HashMap::new();
     for a in answers.iter().filter(|a| !a.number.is_empty()) {
         by_number.entry(&a.number).or_default().push((a.at, a.call));
@@ -390,11 +470,21 @@ fn one_call_resolution(answers: &[Answer], queues: &mut Cube, agents: &mut Cube,
         });
         if let Some(slot) = a.queue_slot {
             queues.bump(slot, vec![a.queue.clone()], qq::OCR_ANSWERED, 1);
-            queues.bump(slot, vec![a.queue.clone()], qq::OCR_RESOLVED, i64::from(resolved));
+            queues.bump(
+                slot,
+                vec![a.queue.clone()],
+                qq::OCR_RESOLVED,
+                i64::from(resolved),
+            );
         }
         if let (Some(agent), true) = (&a.agent, (from_ms..to_ms).contains(&a.at)) {
             agents.bump(slot_of(a.at), vec![agent.clone()], ag::OCR_ANSWERED, 1);
-            agents.bump(slot_of(a.at), vec![agent.clone()], ag::OCR_RESOLVED, i64::from(resolved));
+            agents.bump(
+                slot_of(a.at),
+                vec![agent.clone()],
+                ag::OCR_RESOLVED,
+                i64::from(resolved),
+            );
         }
     }
 }

@@ -18,21 +18,40 @@ pub const INTERVAL: Duration = Duration::from_secs(15 * 60);
 
 /// Unix ms now (the thread's clock; the runs themselves take `now` as an argument).
 fn unix_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// One tick: the incremental run, then the nightly one if it is due.
 pub fn tick(db: &mut ReportDb, now_ms: i64, s: &ReportSettings) -> crate::Result<()> {
     let r = db.run_incremental(now_ms, s)?;
-    tracing::debug!(from = r.from_ms, to = r.to_ms, calls = r.calls, rows = r.rows, "reports: incremental aggregation");
+    tracing::debug!(
+        from = r.from_ms,
+        to = r.to_ms,
+        calls = r.calls,
+        rows = r.rows,
+        "reports: incremental aggregation"
+    );
     if let Some(n) = db.run_nightly(now_ms, s)? {
-        tracing::info!(from = n.from_ms, to = n.to_ms, calls = n.calls, rows = n.rows, "reports: nightly rebuild of the previous day");
+        tracing::info!(
+            from = n.from_ms,
+            to = n.to_ms,
+            calls = n.calls,
+            rows = n.rows,
+            "reports: nightly rebuild of the previous day"
+        );
     }
     Ok(())
 }
 
 /// Starts the thread over the store at `db`.
-pub fn spawn(db: PathBuf, settings: ReportSettings, interval: Duration, stop: Arc<AtomicBool>) -> std::io::Result<JoinHandle<()>> {
+pub fn spawn(
+    db: PathBuf,
+    settings: ReportSettings,
+    interval: Duration,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new().name("pbx-reports".into()).spawn(move || {
         let mut next = Instant::now();
         while !stop.load(Ordering::Relaxed) {

@@ -35,7 +35,9 @@ impl Query {
     /// Checks the range.
     pub fn validate(&self) -> Result<()> {
         if self.from_ms >= self.to_ms {
-            return Err(Error::Argument("the range is empty: --from must be before --to".into()));
+            return Err(Error::Argument(
+                "the range is empty: --from must be before --to".into(),
+            ));
         }
         if self.to_ms - self.from_ms > 400 * DAY_MS {
             return Err(Error::Argument("the range is longer than 400 days".into()));
@@ -44,7 +46,12 @@ impl Query {
     }
 
     fn trend(&self) -> Period {
-        self.by.unwrap_or(if self.to_ms - self.from_ms <= 2 * DAY_MS { Period::Hour } else { Period::Day })
+        self.by
+            .unwrap_or(if self.to_ms - self.from_ms <= 2 * DAY_MS {
+                Period::Hour
+            } else {
+                Period::Day
+            })
     }
 }
 
@@ -52,11 +59,27 @@ impl Query {
 /// in-memory aggregation.
 pub trait Source {
     /// Rows of `kind` for the range, grouped by `period`, filtered.
-    fn cube(&self, kind: Kind, from_ms: i64, to_ms: i64, period: Period, filter: &DimFilter, s: &ReportSettings) -> Result<Cube>;
+    fn cube(
+        &self,
+        kind: Kind,
+        from_ms: i64,
+        to_ms: i64,
+        period: Period,
+        filter: &DimFilter,
+        s: &ReportSettings,
+    ) -> Result<Cube>;
 }
 
 impl Source for ReportDb {
-    fn cube(&self, kind: Kind, from_ms: i64, to_ms: i64, period: Period, filter: &DimFilter, s: &ReportSettings) -> Result<Cube> {
+    fn cube(
+        &self,
+        kind: Kind,
+        from_ms: i64,
+        to_ms: i64,
+        period: Period,
+        filter: &DimFilter,
+        s: &ReportSettings,
+    ) -> Result<Cube> {
         ReportDb::cube(self, kind, from_ms, to_ms, period, filter, s)
     }
 }
@@ -116,7 +139,9 @@ impl Table {
 
     /// The first row whose first cell is `label`.
     pub fn row_of(&self, label: &str) -> Option<usize> {
-        self.rows.iter().position(|r| matches!(r.first(), Some(Cell::Text(t)) if t == label))
+        self.rows
+            .iter()
+            .position(|r| matches!(r.first(), Some(Cell::Text(t)) if t == label))
     }
 }
 
@@ -131,21 +156,66 @@ pub struct Report {
 
 /// Every report.
 pub const REPORTS: &[Report] = &[
-    Report { name: "inbound-trend", about: "inbound calls and outcomes per hour/day" },
-    Report { name: "service-numbers", about: "inbound calls and outcomes per service number" },
-    Report { name: "inbound-slots", about: "inbound calls per half-hour of working hours, averaged per day" },
-    Report { name: "inbound-regions", about: "inbound calls and outcomes per caller region" },
-    Report { name: "queue-trend", about: "skill groups per hour/day: answer rates, service level, waits, talk" },
-    Report { name: "queues", about: "skill-group comparison: answer rates, service level, waits, talk" },
-    Report { name: "department-workload", about: "answered calls, AHT and outbound billing minutes per department" },
-    Report { name: "agent-workload", about: "pickup rates, work days, AHT, billing minutes per agent" },
-    Report { name: "agent-satisfaction", about: "survey results and survey transfers per agent" },
-    Report { name: "outbound-trend", about: "outbound answer rate per half-hour of working hours" },
-    Report { name: "outbound-regions", about: "outbound answer rate and talk per callee region" },
-    Report { name: "one-call-resolution", about: "one-call resolution rate per agent and skill group" },
-    Report { name: "call-tags", about: "top 10 call tags per day" },
-    Report { name: "trunk-slots", about: "inbound calls per trunk and half-hour of working hours, averaged per day" },
-    Report { name: "call-quality", about: "MOS, loss and jitter per day, trunk and agent" },
+    Report {
+        name: "inbound-trend",
+        about: "inbound calls and outcomes per hour/day",
+    },
+    Report {
+        name: "service-numbers",
+        about: "inbound calls and outcomes per service number",
+    },
+    Report {
+        name: "inbound-slots",
+        about: "inbound calls per half-hour of working hours, averaged per day",
+    },
+    Report {
+        name: "inbound-regions",
+        about: "inbound calls and outcomes per caller region",
+    },
+    Report {
+        name: "queue-trend",
+        about: "skill groups per hour/day: answer rates, service level, waits, talk",
+    },
+    Report {
+        name: "queues",
+        about: "skill-group comparison: answer rates, service level, waits, talk",
+    },
+    Report {
+        name: "department-workload",
+        about: "answered calls, AHT and outbound billing minutes per department",
+    },
+    Report {
+        name: "agent-workload",
+        about: "pickup rates, work days, AHT, billing minutes per agent",
+    },
+    Report {
+        name: "agent-satisfaction",
+        about: "survey results and survey transfers per agent",
+    },
+    Report {
+        name: "outbound-trend",
+        about: "outbound answer rate per half-hour of working hours",
+    },
+    Report {
+        name: "outbound-regions",
+        about: "outbound answer rate and talk per callee region",
+    },
+    Report {
+        name: "one-call-resolution",
+        about: "one-call resolution rate per agent and skill group",
+    },
+    Report {
+        name: "call-tags",
+        about: "top 10 call tags per day",
+    },
+    Report {
+        name: "trunk-slots",
+        about: "inbound calls per trunk and half-hour of working hours, averaged per day",
+    },
+    Report {
+        name: "call-quality",
+        about: "MOS, loss and jitter per day, trunk and agent",
+    },
 ];
 
 const fn col(key: &'static str, label: &'static str) -> Column {
@@ -155,10 +225,21 @@ const fn col(key: &'static str, label: &'static str) -> Column {
 /// Computes report `name` for `q`.
 pub fn run(name: &str, q: &Query, s: &ReportSettings, src: &dyn Source) -> Result<Table> {
     q.validate()?;
-    let r = REPORTS.iter().find(|r| r.name == name).ok_or_else(|| Error::UnknownReport(name.to_owned()))?;
+    let r = REPORTS
+        .iter()
+        .find(|r| r.name == name)
+        .ok_or_else(|| Error::UnknownReport(name.to_owned()))?;
     let mut t = match r.name {
         "inbound-trend" => inbound_trend(q, s, src)?,
-        "service-numbers" => by_dim(q, s, src, Kind::Calls, "in", 1, col("service_number", "service number"))?,
+        "service-numbers" => by_dim(
+            q,
+            s,
+            src,
+            Kind::Calls,
+            "in",
+            1,
+            col("service_number", "service number"),
+        )?,
         "inbound-regions" => by_dim(q, s, src, Kind::Regions, "in", 1, col("region", "region"))?,
         "inbound-slots" => slots(q, s, src, "in", false)?,
         "trunk-slots" => slots(q, s, src, "in", true)?,
@@ -174,7 +255,12 @@ pub fn run(name: &str, q: &Query, s: &ReportSettings, src: &dyn Source) -> Resul
         _ => call_quality(q, s, src)?,
     };
     t.report = r.name;
-    t.title = format!("{} — {} to {}", r.about, label_ms(q.from_ms, s, false), label_ms(q.to_ms, s, false));
+    t.title = format!(
+        "{} — {} to {}",
+        r.about,
+        label_ms(q.from_ms, s, false),
+        label_ms(q.to_ms, s, false)
+    );
     Ok(t)
 }
 
@@ -183,7 +269,11 @@ fn filter(q: &Query, dir: Option<&str>) -> DimFilter {
     if let Some(d) = dir {
         f.equal.push(("dir", d.to_owned()));
     }
-    for (dim, v) in [("queue", &q.queue), ("agent", &q.agent), ("trunk", &q.trunk)] {
+    for (dim, v) in [
+        ("queue", &q.queue),
+        ("agent", &q.agent),
+        ("trunk", &q.trunk),
+    ] {
         if let Some(v) = v {
             f.equal.push((dim, v.clone()));
         }
@@ -192,7 +282,13 @@ fn filter(q: &Query, dir: Option<&str>) -> DimFilter {
 }
 
 fn table(columns: Vec<Column>, rows: Vec<Vec<Cell>>, chart: ChartSpec) -> Table {
-    Table { report: "", title: String::new(), columns, rows, chart }
+    Table {
+        report: "",
+        title: String::new(),
+        columns,
+        rows,
+        chart,
+    }
 }
 
 /// Sums a cube's rows per (period, one dimension).
@@ -255,23 +351,53 @@ fn periods(q: &Query, s: &ReportSettings, p: Period) -> Vec<i64> {
 
 fn inbound_trend(q: &Query, s: &ReportSettings, src: &dyn Source) -> Result<Table> {
     let p = q.trend();
-    let c = src.cube(Kind::Calls, q.from_ms, q.to_ms, p, &filter(q, Some("in")), s)?;
+    let c = src.cube(
+        Kind::Calls,
+        q.from_ms,
+        q.to_ms,
+        p,
+        &filter(q, Some("in")),
+        s,
+    )?;
     let sums = fold(&c, None, 4);
     let rows = periods(q, s, p)
         .into_iter()
         .map(|k| {
-            let v = sums.get(&(k, String::new())).cloned().unwrap_or_else(|| vec![0; 4]);
+            let v = sums
+                .get(&(k, String::new()))
+                .cloned()
+                .unwrap_or_else(|| vec![0; 4]);
             let mut row = vec![Cell::Text(period_label(p, k, s))];
             row.extend(outcome_cells(&v));
             row
         })
         .collect();
-    let chart = ChartSpec { kind: ChartKind::Line, x: 0, series: vec![1, 2, 3, 4], group: None };
+    let chart = ChartSpec {
+        kind: ChartKind::Line,
+        x: 0,
+        series: vec![1, 2, 3, 4],
+        group: None,
+    };
     Ok(table(outcome_columns(col("period", "period")), rows, chart))
 }
 
-fn by_dim(q: &Query, s: &ReportSettings, src: &dyn Source, kind: Kind, dir: &str, dim: usize, first: Column) -> Result<Table> {
-    let c = src.cube(kind, q.from_ms, q.to_ms, Period::Total, &filter(q, Some(dir)), s)?;
+fn by_dim(
+    q: &Query,
+    s: &ReportSettings,
+    src: &dyn Source,
+    kind: Kind,
+    dir: &str,
+    dim: usize,
+    first: Column,
+) -> Result<Table> {
+    let c = src.cube(
+        kind,
+        q.from_ms,
+        q.to_ms,
+        Period::Total,
+        &filter(q, Some(dir)),
+        s,
+    )?;
     let rows = fold(&c, Some(dim), 4)
         .into_iter()
         .map(|((_, d), v)| {
@@ -280,7 +406,12 @@ fn by_dim(q: &Query, s: &ReportSettings, src: &dyn Source, kind: Kind, dir: &str
             row
         })
         .collect();
-    let chart = ChartSpec { kind: ChartKind::Bar, x: 0, series: vec![1, 2, 3, 4], group: None };
+    let chart = ChartSpec {
+        kind: ChartKind::Bar,
+        x: 0,
+        series: vec![1, 2, 3, 4],
+        group: None,
+    };
     Ok(table(outcome_columns(first), rows, chart))
 }
 
@@ -295,11 +426,27 @@ fn in_hours(slot: i64, s: &ReportSettings) -> bool {
 }
 
 fn per_day(n: i64, days: i64) -> Cell {
-    Cell::Decimal(Frac::new(n.max(0) as u128, days.max(0) as u128), Unit::PerDay)
+    Cell::Decimal(
+        Frac::new(n.max(0) as u128, days.max(0) as u128),
+        Unit::PerDay,
+    )
 }
 
-fn slots(q: &Query, s: &ReportSettings, src: &dyn Source, dir: &str, per_trunk: bool) -> Result<Table> {
-    let c = src.cube(Kind::Calls, q.from_ms, q.to_ms, Period::HalfHourOfDay, &filter(q, Some(dir)), s)?;
+fn slots(
+    q: &Query,
+    s: &ReportSettings,
+    src: &dyn Source,
+    dir: &str,
+    per_trunk: bool,
+) -> Result<Table> {
+    let c = src.cube(
+        Kind::Calls,
+        q.from_ms,
+        q.to_ms,
+        Period::HalfHourOfDay,
+        &filter(q, Some(dir)),
+        s,
+    )?;
     let sums = fold(&c, per_trunk.then_some(2), 4);
     let days = days_in_interval(q, s);
     let trunks: BTreeSet<String> = if per_trunk {
@@ -310,15 +457,28 @@ fn slots(q: &Query, s: &ReportSettings, src: &dyn Source, dir: &str, per_trunk: 
     let mut rows = Vec::new();
     for trunk in &trunks {
         for slot in (0..48).filter(|&i| in_hours(i, s)) {
-            let v = sums.get(&(slot, trunk.clone())).cloned().unwrap_or_else(|| vec![0; 4]);
+            let v = sums
+                .get(&(slot, trunk.clone()))
+                .cloned()
+                .unwrap_or_else(|| vec![0; 4]);
             let mut row = vec![Cell::Text(half_hour_label(slot))];
             if per_trunk {
-                row.insert(0, Cell::Text(if trunk.is_empty() { "—".into() } else { trunk.clone() }));
+                row.insert(
+                    0,
+                    Cell::Text(if trunk.is_empty() {
+                        "—".into()
+                    } else {
+                        trunk.clone()
+                    }),
+                );
             }
             row.push(per_day(v[ca::CALLS], days));
             row.push(per_day(v[ca::ANSWERED], days));
             row.push(per_day(v[ca::ABANDONED], days));
-            row.push(Cell::Decimal(avg_seconds(v[ca::TALK_MS], v[ca::ANSWERED]), Unit::Seconds));
+            row.push(Cell::Decimal(
+                avg_seconds(v[ca::TALK_MS], v[ca::ANSWERED]),
+                Unit::Seconds,
+            ));
             rows.push(row);
         }
     }
@@ -331,20 +491,40 @@ fn slots(q: &Query, s: &ReportSettings, src: &dyn Source, dir: &str, per_trunk: 
     ];
     let chart = if per_trunk {
         columns.insert(0, col("trunk", "trunk"));
-        ChartSpec { kind: ChartKind::Line, x: 1, series: vec![2], group: Some(0) }
+        ChartSpec {
+            kind: ChartKind::Line,
+            x: 1,
+            series: vec![2],
+            group: Some(0),
+        }
     } else {
-        ChartSpec { kind: ChartKind::Line, x: 0, series: vec![1, 2, 3], group: None }
+        ChartSpec {
+            kind: ChartKind::Line,
+            x: 0,
+            series: vec![1, 2, 3],
+            group: None,
+        }
     };
     Ok(table(columns, rows, chart))
 }
 
 fn outbound_trend(q: &Query, s: &ReportSettings, src: &dyn Source) -> Result<Table> {
-    let c = src.cube(Kind::Calls, q.from_ms, q.to_ms, Period::HalfHourOfDay, &filter(q, Some("out")), s)?;
+    let c = src.cube(
+        Kind::Calls,
+        q.from_ms,
+        q.to_ms,
+        Period::HalfHourOfDay,
+        &filter(q, Some("out")),
+        s,
+    )?;
     let sums = fold(&c, None, 4);
     let rows = (0..48)
         .filter(|&i| in_hours(i, s))
         .map(|slot| {
-            let v = sums.get(&(slot, String::new())).cloned().unwrap_or_else(|| vec![0; 4]);
+            let v = sums
+                .get(&(slot, String::new()))
+                .cloned()
+                .unwrap_or_else(|| vec![0; 4]);
             vec![
                 Cell::Text(half_hour_label(slot)),
                 Cell::Count(v[ca::CALLS]),
@@ -353,12 +533,33 @@ fn outbound_trend(q: &Query, s: &ReportSettings, src: &dyn Source) -> Result<Tab
             ]
         })
         .collect();
-    let columns = vec![col("slot", "slot"), col("attempts", "attempts"), col("connected", "connected"), col("answer_rate", "answer rate")];
-    Ok(table(columns, rows, ChartSpec { kind: ChartKind::Line, x: 0, series: vec![3], group: None }))
+    let columns = vec![
+        col("slot", "slot"),
+        col("attempts", "attempts"),
+        col("connected", "connected"),
+        col("answer_rate", "answer rate"),
+    ];
+    Ok(table(
+        columns,
+        rows,
+        ChartSpec {
+            kind: ChartKind::Line,
+            x: 0,
+            series: vec![3],
+            group: None,
+        },
+    ))
 }
 
 fn outbound_regions(q: &Query, s: &ReportSettings, src: &dyn Source) -> Result<Table> {
-    let c = src.cube(Kind::Regions, q.from_ms, q.to_ms, Period::Total, &filter(q, Some("out")), s)?;
+    let c = src.cube(
+        Kind::Regions,
+        q.from_ms,
+        q.to_ms,
+        Period::Total,
+        &filter(q, Some("out")),
+        s,
+    )?;
     let rows = fold(&c, Some(1), 4)
         .into_iter()
         .map(|((_, region), v)| {
@@ -380,7 +581,16 @@ fn outbound_regions(q: &Query, s: &ReportSettings, src: &dyn Source) -> Result<T
         col("talk_s", "talk"),
         col("avg_talk_s", "avg talk"),
     ];
-    Ok(table(columns, rows, ChartSpec { kind: ChartKind::Bar, x: 0, series: vec![3], group: None }))
+    Ok(table(
+        columns,
+        rows,
+        ChartSpec {
+            kind: ChartKind::Bar,
+            x: 0,
+            series: vec![3],
+            group: None,
+        },
+    ))
 }
 
 fn queues(q: &Query, s: &ReportSettings, src: &dyn Source, p: Period) -> Result<Table> {
@@ -392,7 +602,10 @@ fn queues(q: &Query, s: &ReportSettings, src: &dyn Source, p: Period) -> Result<
     let mut rows = Vec::new();
     for name in &names {
         for &k in &keys {
-            let v = sums.get(&(k, name.clone())).cloned().unwrap_or_else(|| vec![0; n]);
+            let v = sums
+                .get(&(k, name.clone()))
+                .cloned()
+                .unwrap_or_else(|| vec![0; n]);
             let mut row = Vec::new();
             if p != Period::Total {
                 row.push(Cell::Text(period_label(p, k, s)));
@@ -410,8 +623,14 @@ fn queues(q: &Query, s: &ReportSettings, src: &dyn Source, p: Period) -> Result<
                 Cell::Percent(ratio(v[qq::WITHIN_15 + 2], offered)),
                 Cell::Percent(ratio(v[qq::WITHIN_T], offered)),
                 Cell::Percent(ratio(v[qq::ABANDONED], offered)),
-                Cell::Decimal(avg_seconds(v[qq::ANSWERED_WAIT_MS], v[qq::ANSWERED]), Unit::Seconds),
-                Cell::Decimal(avg_seconds(v[qq::ABANDONED_WAIT_MS], v[qq::ABANDONED]), Unit::Seconds),
+                Cell::Decimal(
+                    avg_seconds(v[qq::ANSWERED_WAIT_MS], v[qq::ANSWERED]),
+                    Unit::Seconds,
+                ),
+                Cell::Decimal(
+                    avg_seconds(v[qq::ABANDONED_WAIT_MS], v[qq::ABANDONED]),
+                    Unit::Seconds,
+                ),
                 Cell::Decimal(avg_seconds(v[qq::TALK_MS], v[qq::ANSWERED]), Unit::Seconds),
             ]);
             rows.push(row);
@@ -434,10 +653,20 @@ fn queues(q: &Query, s: &ReportSettings, src: &dyn Source, p: Period) -> Result<
         col("avg_talk_s", "avg talk"),
     ];
     let chart = if p == Period::Total {
-        ChartSpec { kind: ChartKind::Bar, x: 0, series: vec![5, 9], group: None }
+        ChartSpec {
+            kind: ChartKind::Bar,
+            x: 0,
+            series: vec![5, 9],
+            group: None,
+        }
     } else {
         columns.insert(0, col("period", "period"));
-        ChartSpec { kind: ChartKind::Line, x: 0, series: vec![10], group: Some(1) }
+        ChartSpec {
+            kind: ChartKind::Line,
+            x: 0,
+            series: vec![10],
+            group: Some(1),
+        }
     };
     Ok(table(columns, rows, chart))
 }
@@ -448,8 +677,19 @@ struct AgentSums {
     days: BTreeSet<i64>,
 }
 
-fn agent_sums(q: &Query, s: &ReportSettings, src: &dyn Source) -> Result<BTreeMap<String, AgentSums>> {
-    let c = src.cube(Kind::Agents, q.from_ms, q.to_ms, Period::Day, &filter(q, None), s)?;
+fn agent_sums(
+    q: &Query,
+    s: &ReportSettings,
+    src: &dyn Source,
+) -> Result<BTreeMap<String, AgentSums>> {
+    let c = src.cube(
+        Kind::Agents,
+        q.from_ms,
+        q.to_ms,
+        Period::Day,
+        &filter(q, None),
+        s,
+    )?;
     let n = crate::summary::def(Kind::Agents).metrics.len();
     let visible = s.visible_agents(&q.viewer);
     let mut out: BTreeMap<String, AgentSums> = BTreeMap::new();
@@ -458,7 +698,10 @@ fn agent_sums(q: &Query, s: &ReportSettings, src: &dyn Source) -> Result<BTreeMa
         if visible.as_ref().is_some_and(|set| !set.contains(agent)) {
             continue;
         }
-        let e = out.entry(agent.clone()).or_insert_with(|| AgentSums { v: vec![0; n], days: BTreeSet::new() });
+        let e = out.entry(agent.clone()).or_insert_with(|| AgentSums {
+            v: vec![0; n],
+            days: BTreeSet::new(),
+        });
         for (a, b) in e.v.iter_mut().zip(v) {
             *a += b;
         }
@@ -469,7 +712,10 @@ fn agent_sums(q: &Query, s: &ReportSettings, src: &dyn Source) -> Result<BTreeMa
     // Visible agents without activity still get a row.
     if let Some(set) = &visible {
         for a in set {
-            out.entry(a.clone()).or_insert_with(|| AgentSums { v: vec![0; n], days: BTreeSet::new() });
+            out.entry(a.clone()).or_insert_with(|| AgentSums {
+                v: vec![0; n],
+                days: BTreeSet::new(),
+            });
         }
     }
     Ok(out)
@@ -494,10 +740,22 @@ fn agent_workload(q: &Query, s: &ReportSettings, src: &dyn Source) -> Result<Tab
                 Cell::Count(a.days.len() as i64),
                 Cell::Count(v[ag::IN_ANSWERED]),
                 Cell::Count(v[ag::OUT_ANSWERED]),
-                Cell::Decimal(avg_seconds(handle_ms(v), v[ag::IN_ANSWERED] + v[ag::OUT_ANSWERED]), Unit::Seconds),
-                Cell::Decimal(avg_seconds(v[ag::IN_TALK_MS] + v[ag::IN_WRAP_MS], v[ag::IN_ANSWERED]), Unit::Seconds),
-                Cell::Decimal(avg_seconds(v[ag::OUT_TALK_MS], v[ag::OUT_ANSWERED]), Unit::Seconds),
-                Cell::Decimal(avg_seconds(v[ag::IN_WRAP_MS], v[ag::IN_ANSWERED]), Unit::Seconds),
+                Cell::Decimal(
+                    avg_seconds(handle_ms(v), v[ag::IN_ANSWERED] + v[ag::OUT_ANSWERED]),
+                    Unit::Seconds,
+                ),
+                Cell::Decimal(
+                    avg_seconds(v[ag::IN_TALK_MS] + v[ag::IN_WRAP_MS], v[ag::IN_ANSWERED]),
+                    Unit::Seconds,
+                ),
+                Cell::Decimal(
+                    avg_seconds(v[ag::OUT_TALK_MS], v[ag::OUT_ANSWERED]),
+                    Unit::Seconds,
+                ),
+                Cell::Decimal(
+                    avg_seconds(v[ag::IN_WRAP_MS], v[ag::IN_ANSWERED]),
+                    Unit::Seconds,
+                ),
                 Cell::Count(v[ag::BILLING_MIN]),
             ]
         })
@@ -522,7 +780,16 @@ fn agent_workload(q: &Query, s: &ReportSettings, src: &dyn Source) -> Result<Tab
         col("avg_wrap_up_in_s", "avg wrap-up in"),
         col("billing_minutes", "billing min"),
     ];
-    Ok(table(columns, rows, ChartSpec { kind: ChartKind::Bar, x: 0, series: vec![3, 4, 5], group: None }))
+    Ok(table(
+        columns,
+        rows,
+        ChartSpec {
+            kind: ChartKind::Bar,
+            x: 0,
+            series: vec![3, 4, 5],
+            group: None,
+        },
+    ))
 }
 
 fn department_workload(q: &Query, s: &ReportSettings, src: &dyn Source) -> Result<Table> {
@@ -545,7 +812,10 @@ fn department_workload(q: &Query, s: &ReportSettings, src: &dyn Source) -> Resul
                 Cell::Count(days),
                 Cell::Count(v[ag::IN_ANSWERED]),
                 Cell::Count(v[ag::OUT_ANSWERED]),
-                Cell::Decimal(avg_seconds(handle_ms(&v), v[ag::IN_ANSWERED] + v[ag::OUT_ANSWERED]), Unit::Seconds),
+                Cell::Decimal(
+                    avg_seconds(handle_ms(&v), v[ag::IN_ANSWERED] + v[ag::OUT_ANSWERED]),
+                    Unit::Seconds,
+                ),
                 Cell::Decimal(avg_seconds(handle_ms(&v), 1), Unit::Seconds),
                 Cell::Count(v[ag::BILLING_MIN]),
             ]
@@ -561,7 +831,16 @@ fn department_workload(q: &Query, s: &ReportSettings, src: &dyn Source) -> Resul
         col("handle_s", "handle time"),
         col("billing_minutes", "billing min"),
     ];
-    Ok(table(columns, rows, ChartSpec { kind: ChartKind::Bar, x: 0, series: vec![3, 4, 7], group: None }))
+    Ok(table(
+        columns,
+        rows,
+        ChartSpec {
+            kind: ChartKind::Bar,
+            x: 0,
+            series: vec![3, 4, 7],
+            group: None,
+        },
+    ))
 }
 
 fn satisfaction(q: &Query, s: &ReportSettings, src: &dyn Source) -> Result<Table> {
@@ -574,7 +853,13 @@ fn satisfaction(q: &Query, s: &ReportSettings, src: &dyn Source) -> Result<Table
                 Cell::Count(v[ag::SURVEY_RESPONSES]),
                 Cell::Count(v[ag::SURVEY_SATISFIED]),
                 Cell::Percent(ratio(v[ag::SURVEY_SATISFIED], v[ag::SURVEY_RESPONSES])),
-                Cell::Decimal(Frac::new(v[ag::SURVEY_SCORE_SUM].max(0) as u128, v[ag::SURVEY_RESPONSES].max(0) as u128), Unit::Score),
+                Cell::Decimal(
+                    Frac::new(
+                        v[ag::SURVEY_SCORE_SUM].max(0) as u128,
+                        v[ag::SURVEY_RESPONSES].max(0) as u128,
+                    ),
+                    Unit::Score,
+                ),
                 Cell::Count(v[ag::SURVEY_IN]),
                 Cell::Count(v[ag::SURVEY_IN + 1]),
                 Cell::Count(v[ag::SURVEY_IN + 2]),
@@ -591,25 +876,68 @@ fn satisfaction(q: &Query, s: &ReportSettings, src: &dyn Source) -> Result<Table
         col("survey_clicks_outbound", "clicks out"),
         col("survey_clicks_inbound_transferred", "clicks in-transferred"),
     ];
-    Ok(table(columns, rows, ChartSpec { kind: ChartKind::Bar, x: 0, series: vec![3], group: None }))
+    Ok(table(
+        columns,
+        rows,
+        ChartSpec {
+            kind: ChartKind::Bar,
+            x: 0,
+            series: vec![3],
+            group: None,
+        },
+    ))
 }
 
 fn one_call_resolution(q: &Query, s: &ReportSettings, src: &dyn Source) -> Result<Table> {
     let mut rows = Vec::new();
     for (agent, a) in agent_sums(q, s, src)? {
         let (n, r) = (a.v[ag::OCR_ANSWERED], a.v[ag::OCR_RESOLVED]);
-        rows.push(vec![Cell::text("agent"), Cell::Text(agent), Cell::Count(n), Cell::Count(r), Cell::Percent(ratio(r, n))]);
+        rows.push(vec![
+            Cell::text("agent"),
+            Cell::Text(agent),
+            Cell::Count(n),
+            Cell::Count(r),
+            Cell::Percent(ratio(r, n)),
+        ]);
     }
     if matches!(q.viewer, Viewer::Admin) {
-        let c = src.cube(Kind::Queues, q.from_ms, q.to_ms, Period::Total, &filter(q, None), s)?;
+        let c = src.cube(
+            Kind::Queues,
+            q.from_ms,
+            q.to_ms,
+            Period::Total,
+            &filter(q, None),
+            s,
+        )?;
         let n = crate::summary::def(Kind::Queues).metrics.len();
         for ((_, queue), v) in fold(&c, Some(0), n) {
             let (a, r) = (v[qq::OCR_ANSWERED], v[qq::OCR_RESOLVED]);
-            rows.push(vec![Cell::text("queue"), Cell::Text(queue), Cell::Count(a), Cell::Count(r), Cell::Percent(ratio(r, a))]);
+            rows.push(vec![
+                Cell::text("queue"),
+                Cell::Text(queue),
+                Cell::Count(a),
+                Cell::Count(r),
+                Cell::Percent(ratio(r, a)),
+            ]);
         }
     }
-    let columns = vec![col("scope", "scope"), col("name", "name"), col("answered", "answered"), col("resolved", "resolved"), col("one_call_resolution", "resolution")];
-    Ok(table(columns, rows, ChartSpec { kind: ChartKind::Bar, x: 1, series: vec![4], group: None }))
+    let columns = vec![
+        col("scope", "scope"),
+        col("name", "name"),
+        col("answered", "answered"),
+        col("resolved", "resolved"),
+        col("one_call_resolution", "resolution"),
+    ];
+    Ok(table(
+        columns,
+        rows,
+        ChartSpec {
+            kind: ChartKind::Bar,
+            x: 1,
+            series: vec![4],
+            group: None,
+        },
+    ))
 }
 
 /// The tags kept per period (SPEC §13.4).
@@ -626,18 +954,38 @@ fn call_tags(q: &Query, s: &ReportSettings, src: &dyn Source) -> Result<Table> {
     for (k, mut tags) in per {
         tags.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
         for (rank, (n, tag)) in tags.into_iter().take(TOP_TAGS).enumerate() {
-            rows.push(vec![Cell::Text(period_label(p, k, s)), Cell::Count(rank as i64 + 1), Cell::Text(tag), Cell::Count(n)]);
+            rows.push(vec![
+                Cell::Text(period_label(p, k, s)),
+                Cell::Count(rank as i64 + 1),
+                Cell::Text(tag),
+                Cell::Count(n),
+            ]);
         }
     }
-    let columns = vec![col("period", "period"), col("rank", "rank"), col("tag", "tag"), col("calls", "calls")];
-    Ok(table(columns, rows, ChartSpec { kind: ChartKind::Bar, x: 2, series: vec![3], group: None }))
+    let columns = vec![
+        col("period", "period"),
+        col("rank", "rank"),
+        col("tag", "tag"),
+        col("calls", "calls"),
+    ];
+    Ok(table(
+        columns,
+        rows,
+        ChartSpec {
+            kind: ChartKind::Bar,
+            x: 2,
+            series: vec![3],
+            group: None,
+        },
+    ))
 }
 
 fn call_quality(q: &Query, s: &ReportSettings, src: &dyn Source) -> Result<Table> {
     let p = q.by.unwrap_or(Period::Day);
     let mut c = src.cube(Kind::Quality, q.from_ms, q.to_ms, p, &filter(q, None), s)?;
     let visible = s.visible_agents(&q.viewer);
-    c.rows.retain(|(_, d), _| visible.as_ref().is_none_or(|set| set.contains(&d[1])));
+    c.rows
+        .retain(|(_, d), _| visible.as_ref().is_none_or(|set| set.contains(&d[1])));
     let mut keys: Vec<_> = c.rows.iter().collect();
     keys.sort_by(|a, b| a.0.cmp(b.0));
     let milli = |v: i64| Frac::new(v.max(0) as u128, 1000);
@@ -645,7 +993,13 @@ fn call_quality(q: &Query, s: &ReportSettings, src: &dyn Source) -> Result<Table
     let rows = keys
         .into_iter()
         .map(|((k, d), v)| {
-            let dash = |x: &String| if x.is_empty() { "—".to_owned() } else { x.clone() };
+            let dash = |x: &String| {
+                if x.is_empty() {
+                    "—".to_owned()
+                } else {
+                    x.clone()
+                }
+            };
             let n = v[qu::LEGS];
             vec![
                 Cell::Text(period_label(p, *k, s)),
@@ -653,11 +1007,24 @@ fn call_quality(q: &Query, s: &ReportSettings, src: &dyn Source) -> Result<Table
                 Cell::Text(dash(&d[1])),
                 Cell::Count(n),
                 Cell::Decimal(mean(v[qu::MOS_SUM], n), Unit::Mos),
-                Cell::Decimal(if n > 0 { milli(v[qu::MOS_WORST]) } else { None }, Unit::Mos),
+                Cell::Decimal(
+                    if n > 0 { milli(v[qu::MOS_WORST]) } else { None },
+                    Unit::Mos,
+                ),
                 Cell::Decimal(mean(v[qu::LOSS_SUM], n), Unit::LossPercent),
-                Cell::Decimal(if n > 0 { milli(v[qu::LOSS_MAX]) } else { None }, Unit::LossPercent),
+                Cell::Decimal(
+                    if n > 0 { milli(v[qu::LOSS_MAX]) } else { None },
+                    Unit::LossPercent,
+                ),
                 Cell::Decimal(mean(v[qu::JITTER_SUM], n), Unit::Millis),
-                Cell::Decimal(if n > 0 { milli(v[qu::JITTER_MAX]) } else { None }, Unit::Millis),
+                Cell::Decimal(
+                    if n > 0 {
+                        milli(v[qu::JITTER_MAX])
+                    } else {
+                        None
+                    },
+                    Unit::Millis,
+                ),
             ]
         })
         .collect();
@@ -673,7 +1040,16 @@ fn call_quality(q: &Query, s: &ReportSettings, src: &dyn Source) -> Result<Table
         col("avg_max_jitter_ms", "avg max jitter"),
         col("max_jitter_ms", "max jitter"),
     ];
-    Ok(table(columns, rows, ChartSpec { kind: ChartKind::Bar, x: 2, series: vec![4, 5], group: None }))
+    Ok(table(
+        columns,
+        rows,
+        ChartSpec {
+            kind: ChartKind::Bar,
+            x: 2,
+            series: vec![4, 5],
+            group: None,
+        },
+    ))
 }
 
 /// `HH:MM-HH:MM` of half-hour `i` of the day.

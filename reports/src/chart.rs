@@ -70,7 +70,10 @@ fn series_of(t: &Table) -> (Vec<String>, Vec<Series>) {
                 for r in &t.rows {
                     points[pos(&label(r, spec.x))] = r.get(j).and_then(Cell::plot);
                 }
-                out.push(Series { name: t.columns[j].label.to_owned(), points });
+                out.push(Series {
+                    name: t.columns[j].label.to_owned(),
+                    points,
+                });
             }
         }
         Some(g) => {
@@ -87,7 +90,10 @@ fn series_of(t: &Table) -> (Vec<String>, Vec<Series>) {
                     for r in t.rows.iter().filter(|r| label(r, g) == name) {
                         points[pos(&label(r, spec.x))] = r.get(j).and_then(Cell::plot);
                     }
-                    out.push(Series { name: format!("{name} {}", t.columns[j].label), points });
+                    out.push(Series {
+                        name: format!("{name} {}", t.columns[j].label),
+                        points,
+                    });
                 }
             }
         }
@@ -96,22 +102,41 @@ fn series_of(t: &Table) -> (Vec<String>, Vec<Series>) {
 }
 
 fn y_desc(t: &Table) -> String {
-    let cols: Vec<&Cell> = t.rows.iter().flat_map(|r| t.chart.series.iter().filter_map(|&j| r.get(j))).collect();
+    let cols: Vec<&Cell> = t
+        .rows
+        .iter()
+        .flat_map(|r| t.chart.series.iter().filter_map(|&j| r.get(j)))
+        .collect();
     if !cols.is_empty() && cols.iter().all(|c| matches!(c, Cell::Percent(_))) {
         "percent".into()
     } else {
-        t.chart.series.iter().map(|&j| t.columns[j].label).collect::<Vec<_>>().join(" / ")
+        t.chart
+            .series
+            .iter()
+            .map(|&j| t.columns[j].label)
+            .collect::<Vec<_>>()
+            .join(" / ")
     }
 }
 
 /// Draws `t` into `path` (`.svg` or `.png`).
 pub fn render(t: &Table, path: &Path) -> Result<()> {
-    let err = |why: String| Error::Chart { path: path.to_owned(), why };
+    let err = |why: String| Error::Chart {
+        path: path.to_owned(),
+        why,
+    };
     if t.rows.is_empty() {
-        return Err(err("nothing to chart: the report has no rows in this range".into()));
+        return Err(err(
+            "nothing to chart: the report has no rows in this range".into(),
+        ));
     }
     load_font().map_err(err)?;
-    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("svg") => draw(SVGBackend::new(path, SIZE).into_drawing_area(), t),
         Some("png") => draw(BitMapBackend::new(path, SIZE).into_drawing_area(), t),
         _ => Err("the chart file must end in .svg or .png".to_owned()),
@@ -119,7 +144,10 @@ pub fn render(t: &Table, path: &Path) -> Result<()> {
     .map_err(err)
 }
 
-fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, t: &Table) -> std::result::Result<(), String>
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    t: &Table,
+) -> std::result::Result<(), String>
 where
     DB::ErrorType: 'static,
 {
@@ -127,7 +155,10 @@ where
     root.fill(&WHITE).map_err(e)?;
     let (xs, series) = series_of(t);
     let n = xs.len().max(1);
-    let ymax = series.iter().flat_map(|s| s.points.iter().flatten()).fold(0.0_f64, |a, &b| a.max(b));
+    let ymax = series
+        .iter()
+        .flat_map(|s| s.points.iter().flatten())
+        .fold(0.0_f64, |a, &b| a.max(b));
     let counts = t
         .rows
         .iter()
@@ -139,7 +170,11 @@ where
         (false, true) => (ymax * 1.15).ceil().max(ymax + 1.0),
         (false, false) => ymax * 1.15,
     };
-    let y_ticks = if counts { (ymax as usize + 1).min(11) } else { 11 };
+    let y_ticks = if counts {
+        (ymax as usize + 1).min(11)
+    } else {
+        11
+    };
     let (x0, x1) = match t.chart.kind {
         ChartKind::Line => (0.0, (n.max(2) - 1) as f64),
         ChartKind::Bar => (-0.5, n as f64 - 0.5),
@@ -173,7 +208,13 @@ where
         .x_labels(n.min(48) + 1)
         .x_label_formatter(&fmt)
         .y_labels(y_ticks)
-        .y_label_formatter(&|y: &f64| if counts { format!("{y:.0}") } else { format!("{y:.1}") })
+        .y_label_formatter(&|y: &f64| {
+            if counts {
+                format!("{y:.0}")
+            } else {
+                format!("{y:.1}")
+            }
+        })
         .x_desc(t.columns[t.chart.x].label)
         .y_desc(y_desc(t))
         .label_style(("sans-serif", 13))
@@ -183,17 +224,24 @@ where
     let k = series.len().max(1) as f64;
     for (i, s) in series.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
-        let legend = move |(x, y): (i32, i32)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], color.filled());
+        let legend =
+            move |(x, y): (i32, i32)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], color.filled());
         match t.chart.kind {
             ChartKind::Line => {
-                let pts: Vec<(f64, f64)> =
-                    s.points.iter().enumerate().filter_map(|(x, v)| v.map(|v| (x as f64, v))).collect();
+                let pts: Vec<(f64, f64)> = s
+                    .points
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(x, v)| v.map(|v| (x as f64, v)))
+                    .collect();
                 chart
                     .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
                     .map_err(e)?
                     .label(s.name.clone())
                     .legend(legend);
-                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(e)?;
+                chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                    .map_err(e)?;
             }
             ChartKind::Bar => {
                 let w = 0.8 / k;
@@ -203,7 +251,11 @@ where
                         Rectangle::new([(left, 0.0), (left + w * 0.95, v)], color.filled())
                     })
                 });
-                chart.draw_series(bars).map_err(e)?.label(s.name.clone()).legend(legend);
+                chart
+                    .draw_series(bars)
+                    .map_err(e)?
+                    .label(s.name.clone())
+                    .legend(legend);
             }
         }
     }

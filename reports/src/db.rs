@@ -89,7 +89,15 @@ pub struct Rebuilt {
 
 /// Aggregates `batch` for `[from_ms, to_ms)` and groups the rows of
 /// `kind` by `period`, keeping those that pass `filter`.
-pub fn raw_cube(batch: &RawBatch, kind: Kind, from_ms: i64, to_ms: i64, period: Period, filter: &DimFilter, s: &ReportSettings) -> Cube {
+pub fn raw_cube(
+    batch: &RawBatch,
+    kind: Kind,
+    from_ms: i64,
+    to_ms: i64,
+    period: Period,
+    filter: &DimFilter,
+    s: &ReportSettings,
+) -> Cube {
     let Some(c) = aggregate(batch, from_ms, to_ms, s).remove(&kind) else {
         return Cube::new(kind);
     };
@@ -97,7 +105,12 @@ pub fn raw_cube(batch: &RawBatch, kind: Kind, from_ms: i64, to_ms: i64, period: 
     let mut c = c.by_period(|slot| Some(period.key(slot, off)));
     let d = def(kind);
     c.rows.retain(|(_, dims), _| {
-        filter.equal.iter().all(|(name, v)| d.dims.iter().position(|x| x == name).is_none_or(|i| &dims[i] == v))
+        filter.equal.iter().all(|(name, v)| {
+            d.dims
+                .iter()
+                .position(|x| x == name)
+                .is_none_or(|i| &dims[i] == v)
+        })
     });
     c
 }
@@ -127,8 +140,16 @@ CREATE TABLE IF NOT EXISTS cdr_tags (
 fn schema() -> String {
     let mut sql = String::from(SCHEMA_META);
     for t in &summary::TABLES {
-        let dims: Vec<String> = t.dims.iter().map(|d| format!("{d} TEXT NOT NULL")).collect();
-        let metrics: Vec<String> = t.metrics.iter().map(|(m, _)| format!("{m} INTEGER NOT NULL")).collect();
+        let dims: Vec<String> = t
+            .dims
+            .iter()
+            .map(|d| format!("{d} TEXT NOT NULL"))
+            .collect();
+        let metrics: Vec<String> = t
+            .metrics
+            .iter()
+            .map(|(m, _)| format!("{m} INTEGER NOT NULL"))
+            .collect();
         sql.push_str(&format!(
             "CREATE TABLE IF NOT EXISTS {} (slot INTEGER NOT NULL, {}, {}, PRIMARY KEY (slot, {})) WITHOUT ROWID;\n",
             t.sql,
@@ -149,14 +170,21 @@ impl ReportDb {
         let wrap = |e| Error::sqlite(path, e);
         let conn = Connection::open(path).map_err(wrap)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(wrap)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(wrap)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(wrap)?;
         // Reads of a month walk many pages of a large file: a bigger page
         // cache and memory-mapped reads keep them off the read() path.
-        conn.pragma_update(None, "cache_size", -65_536).map_err(wrap)?;
-        conn.pragma_update(None, "mmap_size", 268_435_456).map_err(wrap)?;
+        conn.pragma_update(None, "cache_size", -65_536)
+            .map_err(wrap)?;
+        conn.pragma_update(None, "mmap_size", 268_435_456)
+            .map_err(wrap)?;
         conn.execute_batch(&schema()).map_err(wrap)?;
-        Ok(Self { conn, path: path.to_owned() })
+        Ok(Self {
+            conn,
+            path: path.to_owned(),
+        })
     }
 
     fn err(&self, e: rusqlite::Error) -> Error {
@@ -171,7 +199,9 @@ impl ReportDb {
     /// Slots below this are summarized (0: none yet).
     pub fn watermark(&self) -> Result<i64> {
         self.conn
-            .query_row("SELECT watermark_ms FROM rpt_meta WHERE id = 1", [], |r| r.get(0))
+            .query_row("SELECT watermark_ms FROM rpt_meta WHERE id = 1", [], |r| {
+                r.get(0)
+            })
             .map_err(|e| self.err(e))
     }
 
@@ -218,7 +248,11 @@ impl ReportDb {
                    ('offer', 'ring_no_answer', 'callback_requested', 'callback_placed', 'callback_failed') ORDER BY id";
         let after = "SELECT event FROM queue_events WHERE at_ms >= ?1 AND at_ms < ?2 AND kind IN \
                      ('enter', 'connect', 'callback_connected') ORDER BY id";
-        for (sql, a, b) in [(before, from_ms - MARGIN_MS, from_ms), (all, from_ms, to_ms), (after, to_ms, tail)] {
+        for (sql, a, b) in [
+            (before, from_ms - MARGIN_MS, from_ms),
+            (all, from_ms, to_ms),
+            (after, to_ms, tail),
+        ] {
             let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.missing(e))?;
             let rows = stmt
                 .query_map(params![a, b], |r| r.get::<_, String>(0))
@@ -240,7 +274,11 @@ impl ReportDb {
             .map_err(|e| self.missing(e))?;
         let rows = stmt
             .query_map(params![from_ms, to_ms, s.survey_flow], |r| {
-                Ok(RawSurvey { call_id: r.get(0)?, started_ms: r.get(1)?, key_path: r.get(2)? })
+                Ok(RawSurvey {
+                    call_id: r.get(0)?,
+                    started_ms: r.get(1)?,
+                    key_path: r.get(2)?,
+                })
             })
             .map_err(|e| self.err(e))?;
         for r in rows {
@@ -275,12 +313,21 @@ impl ReportDb {
             .query_map(params![from_ms, to_ms], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
-                    RawLeg { mos_avg: r.get(1)?, mos_worst: r.get(2)?, loss_max_pct: r.get(3)?, jitter_max_ms: r.get(4)? },
+                    RawLeg {
+                        mos_avg: r.get(1)?,
+                        mos_worst: r.get(2)?,
+                        loss_max_pct: r.get(3)?,
+                        jitter_max_ms: r.get(4)?,
+                    },
                 ))
             })
             .map_err(|e| self.err(e))?;
-        let index: std::collections::HashMap<String, usize> =
-            batch.calls.iter().enumerate().map(|(i, c)| (c.call_id.clone(), i)).collect();
+        let index: std::collections::HashMap<String, usize> = batch
+            .calls
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.call_id.clone(), i))
+            .collect();
         for r in rows {
             let (id, leg) = r.map_err(|e| self.err(e))?;
             if let Some(&i) = index.get(&id) {
@@ -293,7 +340,10 @@ impl ReportDb {
     /// A raw table missing means the store was never used by `pbx serve`.
     fn missing(&self, e: rusqlite::Error) -> Error {
         if e.to_string().contains("no such table") {
-            Error::NoRawTables { path: self.path.clone(), why: e.to_string() }
+            Error::NoRawTables {
+                path: self.path.clone(),
+                why: e.to_string(),
+            }
         } else {
             self.err(e)
         }
@@ -305,7 +355,11 @@ impl ReportDb {
     pub fn rebuild(&mut self, from_ms: i64, to_ms: i64, s: &ReportSettings) -> Result<Rebuilt> {
         let from = summary::slot_of(from_ms);
         let to = summary::slot_of(to_ms + SLOT_MS - 1);
-        let mut total = Rebuilt { from_ms: from, to_ms: to, ..Rebuilt::default() };
+        let mut total = Rebuilt {
+            from_ms: from,
+            to_ms: to,
+            ..Rebuilt::default()
+        };
         let mut a = from;
         while a < to {
             let b = (a + DAY_MS).min(to);
@@ -326,12 +380,26 @@ impl ReportDb {
         let tx = self.conn.transaction().map_err(wrap)?;
         let mut rows = 0;
         for t in &summary::TABLES {
-            tx.execute(&format!("DELETE FROM {} WHERE slot >= ?1 AND slot < ?2", t.sql), params![from, to])
-                .map_err(wrap)?;
-            let Some(cube) = cubes.get(&t.kind) else { continue };
-            let cols: Vec<&str> = t.dims.iter().copied().chain(t.metrics.iter().map(|m| m.0)).collect();
+            tx.execute(
+                &format!("DELETE FROM {} WHERE slot >= ?1 AND slot < ?2", t.sql),
+                params![from, to],
+            )
+            .map_err(wrap)?;
+            let Some(cube) = cubes.get(&t.kind) else {
+                continue;
+            };
+            let cols: Vec<&str> = t
+                .dims
+                .iter()
+                .copied()
+                .chain(t.metrics.iter().map(|m| m.0))
+                .collect();
             let marks = vec!["?"; cols.len() + 1].join(", ");
-            let sql = format!("INSERT INTO {} (slot, {}) VALUES ({marks})", t.sql, cols.join(", "));
+            let sql = format!(
+                "INSERT INTO {} (slot, {}) VALUES ({marks})",
+                t.sql,
+                cols.join(", ")
+            );
             let mut stmt = tx.prepare_cached(&sql).map_err(wrap)?;
             for ((slot, dims), values) in &cube.rows {
                 let mut args: Vec<Value> = vec![Value::Integer(*slot)];
@@ -341,10 +409,19 @@ impl ReportDb {
                 rows += 1;
             }
         }
-        tx.execute("UPDATE rpt_meta SET watermark_ms = MAX(watermark_ms, ?1) WHERE id = 1", params![to])
-            .map_err(wrap)?;
+        tx.execute(
+            "UPDATE rpt_meta SET watermark_ms = MAX(watermark_ms, ?1) WHERE id = 1",
+            params![to],
+        )
+        .map_err(wrap)?;
         tx.commit().map_err(wrap)?;
-        Ok(Rebuilt { from_ms: from, to_ms: to, calls: batch.calls.len(), events: batch.events.len(), rows })
+        Ok(Rebuilt {
+            from_ms: from,
+            to_ms: to,
+            calls: batch.calls.len(),
+            events: batch.events.len(),
+            rows,
+        })
     }
 
     /// The 15-minute run: rebuilds from the watermark (less the
@@ -353,7 +430,11 @@ impl ReportDb {
     pub fn run_incremental(&mut self, now_ms: i64, s: &ReportSettings) -> Result<Rebuilt> {
         let wm = self.watermark()?;
         let lookback = s.ocr_window_ms.max(MARGIN_MS);
-        let start = if wm == 0 { now_ms - DAY_MS } else { wm.min(now_ms) - lookback };
+        let start = if wm == 0 {
+            now_ms - DAY_MS
+        } else {
+            wm.min(now_ms) - lookback
+        };
         let end = summary::slot_of(now_ms);
         if start >= end {
             return Ok(Rebuilt::default());
@@ -368,7 +449,9 @@ impl ReportDb {
         let today = s.local_day(now_ms);
         let done: i64 = self
             .conn
-            .query_row("SELECT nightly_day FROM rpt_meta WHERE id = 1", [], |r| r.get(0))
+            .query_row("SELECT nightly_day FROM rpt_meta WHERE id = 1", [], |r| {
+                r.get(0)
+            })
             .map_err(|e| self.err(e))?;
         if done >= today {
             return Ok(None);
@@ -376,7 +459,10 @@ impl ReportDb {
         let day_start = today * DAY_MS - s.offset_ms();
         let r = self.rebuild(day_start - DAY_MS, day_start, s)?;
         self.conn
-            .execute("UPDATE rpt_meta SET nightly_day = ?1 WHERE id = 1", params![today])
+            .execute(
+                "UPDATE rpt_meta SET nightly_day = ?1 WHERE id = 1",
+                params![today],
+            )
             .map_err(|e| self.err(e))?;
         Ok(Some(r))
     }
@@ -384,7 +470,15 @@ impl ReportDb {
     /// The rows of `kind` for `[from_ms, to_ms)` grouped by `period`:
     /// summary rows of the whole slots below the watermark, the rest
     /// aggregated from the raw tables.
-    pub fn cube(&self, kind: Kind, from_ms: i64, to_ms: i64, period: Period, filter: &DimFilter, s: &ReportSettings) -> Result<Cube> {
+    pub fn cube(
+        &self,
+        kind: Kind,
+        from_ms: i64,
+        to_ms: i64,
+        period: Period,
+        filter: &DimFilter,
+        s: &ReportSettings,
+    ) -> Result<Cube> {
         let wm = self.watermark()?;
         let a = summary::slot_of(from_ms + SLOT_MS - 1);
         let b = summary::slot_of(to_ms.min(wm));
@@ -404,7 +498,15 @@ impl ReportDb {
         Ok(out)
     }
 
-    fn summarized(&self, kind: Kind, a: i64, b: i64, period: Period, filter: &DimFilter, s: &ReportSettings) -> Result<Cube> {
+    fn summarized(
+        &self,
+        kind: Kind,
+        a: i64,
+        b: i64,
+        period: Period,
+        filter: &DimFilter,
+        s: &ReportSettings,
+    ) -> Result<Cube> {
         let d = def(kind);
         let key = period.sql(s.offset_ms());
         let metrics: Vec<String> = d
@@ -435,8 +537,12 @@ impl ReportDb {
         let rows = stmt
             .query_map(params_from_iter(args), |r| {
                 let p: i64 = r.get(0)?;
-                let dims = (0..n).map(|i| r.get::<_, String>(1 + i)).collect::<rusqlite::Result<Vec<_>>>()?;
-                let vals = (0..d.metrics.len()).map(|i| r.get::<_, i64>(1 + n + i)).collect::<rusqlite::Result<Vec<_>>>()?;
+                let dims = (0..n)
+                    .map(|i| r.get::<_, String>(1 + i))
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let vals = (0..d.metrics.len())
+                    .map(|i| r.get::<_, i64>(1 + n + i))
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
                 Ok(((p, dims), vals))
             })
             .map_err(|e| self.err(e))?;
@@ -451,7 +557,10 @@ impl ReportDb {
     /// Tags a call (`cdr_tags`; the call-tag report counts them).
     pub fn tag_call(&self, call_id: &str, tag: &str) -> Result<()> {
         self.conn
-            .execute("INSERT OR IGNORE INTO cdr_tags (call_id, tag) VALUES (?1, ?2)", params![call_id, tag])
+            .execute(
+                "INSERT OR IGNORE INTO cdr_tags (call_id, tag) VALUES (?1, ?2)",
+                params![call_id, tag],
+            )
             .map_err(|e| self.err(e))?;
         Ok(())
     }
@@ -459,7 +568,11 @@ impl ReportDb {
     /// Whether the summary tables hold anything below the watermark.
     pub fn last_nightly_day(&self) -> Result<Option<i64>> {
         self.conn
-            .query_row("SELECT nightly_day FROM rpt_meta WHERE id = 1 AND nightly_day > 0", [], |r| r.get(0))
+            .query_row(
+                "SELECT nightly_day FROM rpt_meta WHERE id = 1 AND nightly_day > 0",
+                [],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| self.err(e))
     }

@@ -12,7 +12,10 @@
 
 use std::path::Path;
 
-use acd::{AgentId, AgentState, AgentStateRecord, CallId, CallKind, EventKind, OfferId, QueueEvent, QueueId, StateCause};
+use acd::{
+    AgentId, AgentState, AgentStateRecord, CallId, CallKind, EventKind, OfferId, QueueEvent,
+    QueueId, StateCause,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rusqlite::{params, Connection};
@@ -67,15 +70,33 @@ pub struct Plan {
 /// The queues generated calls enter.
 pub const QUEUES: [&str; 5] = ["sales", "support", "billing", "tech", "vip"];
 /// Service numbers.
-pub const SERVICES: [&str; 4] = ["+31201110000", "+31201110001", "+31201110002", "+31201110003"];
+pub const SERVICES: [&str; 4] = [
+    "+31201110000",
+    "+31201110001",
+    "+31201110002",
+    "+31201110003",
+];
 /// Trunks.
 pub const TRUNKS: [&str; 3] = ["carrier-a", "carrier-b", "carrier-c"];
 /// Caller number prefixes (see `fixtures/regions.csv`).
-pub const PREFIXES: [&str; 10] =
-    ["+3120", "+3110", "+3130", "+3170", "+3140", "+3150", "+4930", "+4989", "+3314", "+3222"];
+pub const PREFIXES: [&str; 10] = [
+    "+3120", "+3110", "+3130", "+3170", "+3140", "+3150", "+4930", "+4989", "+3314", "+3222",
+];
 const TAGS: [&str; 14] = [
-    "billing", "complaint", "new-order", "refund", "address-change", "password", "outage", "upgrade", "cancel", "vip",
-    "spam", "callback", "warranty", "delivery",
+    "billing",
+    "complaint",
+    "new-order",
+    "refund",
+    "address-change",
+    "password",
+    "outage",
+    "upgrade",
+    "cancel",
+    "vip",
+    "spam",
+    "callback",
+    "warranty",
+    "delivery",
 ];
 
 /// The agents of a plan with leaders and departments: `a01` leads the
@@ -96,7 +117,11 @@ pub fn agents(n: usize) -> Vec<AgentOrg> {
 
 /// Report settings matching a generated store.
 pub fn settings(plan: &Plan) -> ReportSettings {
-    let regions = PREFIXES.iter().map(|p| format!("{p},region{p}")).collect::<Vec<_>>().join("\n");
+    let regions = PREFIXES
+        .iter()
+        .map(|p| format!("{p},region{p}"))
+        .collect::<Vec<_>>()
+        .join("\n");
     ReportSettings {
         agents: agents(plan.agents),
         regions: crate::settings::Regions::parse("generated", &format!("prefix,region\n{regions}"))
@@ -115,7 +140,14 @@ struct Writer<'c> {
 }
 
 impl Writer<'_> {
-    fn event(&mut self, at: i64, call: Option<u64>, queue: Option<&str>, agent: Option<&str>, kind: EventKind) -> rusqlite::Result<()> {
+    fn event(
+        &mut self,
+        at: i64,
+        call: Option<u64>,
+        queue: Option<&str>,
+        agent: Option<&str>,
+        kind: EventKind,
+    ) -> rusqlite::Result<()> {
         self.seq += 1;
         let e = QueueEvent {
             seq: self.seq,
@@ -125,7 +157,8 @@ impl Writer<'_> {
             agent: agent.map(AgentId::from),
             kind,
         };
-        let json = serde_json::to_string(&e).map_err(|err| rusqlite::Error::ToSqlConversionFailure(Box::new(err)))?;
+        let json = serde_json::to_string(&e)
+            .map_err(|err| rusqlite::Error::ToSqlConversionFailure(Box::new(err)))?;
         self.ev.execute(params![
             at,
             e.kind.name(),
@@ -138,7 +171,17 @@ impl Writer<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn state(&mut self, at: i64, agent: &str, from: AgentState, to: AgentState, cause: StateCause, call: u64, queue: &str, dur: i64) -> rusqlite::Result<()> {
+    fn state(
+        &mut self,
+        at: i64,
+        agent: &str,
+        from: AgentState,
+        to: AgentState,
+        cause: StateCause,
+        call: u64,
+        queue: &str,
+        dur: i64,
+    ) -> rusqlite::Result<()> {
         let r = AgentStateRecord {
             agent: AgentId::from(agent),
             at_unix_ms: at as u64,
@@ -150,7 +193,13 @@ impl Writer<'_> {
             queue: Some(QueueId::from(queue)),
             from_duration_ms: dur.max(0) as u64,
         };
-        self.event(at, Some(call), Some(queue), Some(agent), EventKind::AgentState(r))
+        self.event(
+            at,
+            Some(call),
+            Some(queue),
+            Some(agent),
+            EventKind::AgentState(r),
+        )
     }
 }
 
@@ -167,8 +216,10 @@ pub struct Generated {
 pub fn generate(path: &Path, plan: &Plan) -> Result<Generated> {
     let wrap = |e| Error::sqlite(path, e);
     let mut conn = Connection::open(path).map_err(wrap)?;
-    conn.pragma_update(None, "journal_mode", "WAL").map_err(wrap)?;
-    conn.pragma_update(None, "synchronous", "OFF").map_err(wrap)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(wrap)?;
+    conn.pragma_update(None, "synchronous", "OFF")
+        .map_err(wrap)?;
     conn.execute_batch(RAW_SCHEMA).map_err(wrap)?;
     conn.execute_batch("CREATE TABLE IF NOT EXISTS cdr_tags (call_id TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (call_id, tag));")
         .map_err(wrap)?;
@@ -209,7 +260,9 @@ pub fn generate(path: &Path, plan: &Plan) -> Result<Generated> {
             // Traffic between 07:00 and 21:00, written in time order as the
             // engine appends it (so the store's pages are laid out as in service).
             let mut starts: Vec<i64> = (0..plan.calls_per_day)
-                .map(|_| plan.start_ms + day * DAY_MS + rng.gen_range(7 * 3_600_000..21 * 3_600_000))
+                .map(|_| {
+                    plan.start_ms + day * DAY_MS + rng.gen_range(7 * 3_600_000..21 * 3_600_000)
+                })
                 .collect();
             starts.sort_unstable();
             for start in starts {
@@ -225,62 +278,179 @@ pub fn generate(path: &Path, plan: &Plan) -> Result<Generated> {
     Ok(out)
 }
 
-fn one_call(w: &mut Writer<'_>, rng: &mut StdRng, agents: &[String], id: u64, start: i64) -> rusqlite::Result<()> {
+fn one_call(
+    w: &mut Writer<'_>,
+    rng: &mut StdRng,
+    agents: &[String],
+    id: u64,
+    start: i64,
+) -> rusqlite::Result<()> {
     let call_id = CallId(id).to_string();
     let trunk = TRUNKS[rng.gen_range(0..TRUNKS.len())];
-    let number = format!("{}{:07}", PREFIXES[rng.gen_range(0..PREFIXES.len())], rng.gen_range(0..10_000_000));
+    let number = format!(
+        "{}{:07}",
+        PREFIXES[rng.gen_range(0..PREFIXES.len())],
+        rng.gen_range(0..10_000_000)
+    );
     let agent = agents[rng.gen_range(0..agents.len())].as_str();
     let inbound = rng.gen_bool(0.75);
     let (talk_s, answered, direction, caller, callee, did) = if inbound {
         let service = SERVICES[rng.gen_range(0..SERVICES.len())];
         let queue = QUEUES[rng.gen_range(0..QUEUES.len())];
         let enter = start + 4_000;
-        w.event(enter, Some(id), Some(queue), None, EventKind::Enter {
-            number: number.clone(),
-            service_number: Some(service.into()),
-            priority: 0,
-            position: 1,
-        })?;
+        w.event(
+            enter,
+            Some(id),
+            Some(queue),
+            None,
+            EventKind::Enter {
+                number: number.clone(),
+                service_number: Some(service.into()),
+                priority: 0,
+                position: 1,
+            },
+        )?;
         let wait = (rng.gen_range(0.0f64..1.0).powi(2) * 90_000.0) as i64;
         let roll = rng.gen_range(0..100);
         let talk_s = if roll < 82 {
             let ring = rng.gen_range(1_000..25_000);
             let offer_at = enter + wait - ring;
-            w.event(offer_at, Some(id), Some(queue), Some(agent), EventKind::Offer { offer: OfferId(id), ring_timeout_ms: 30_000 })?;
-            w.state(offer_at, agent, AgentState::Available, AgentState::Reserved, StateCause::Offer, id, queue, 60_000)?;
+            w.event(
+                offer_at,
+                Some(id),
+                Some(queue),
+                Some(agent),
+                EventKind::Offer {
+                    offer: OfferId(id),
+                    ring_timeout_ms: 30_000,
+                },
+            )?;
+            w.state(
+                offer_at,
+                agent,
+                AgentState::Available,
+                AgentState::Reserved,
+                StateCause::Offer,
+                id,
+                queue,
+                60_000,
+            )?;
             let connect = enter + wait;
-            w.event(connect, Some(id), Some(queue), Some(agent), EventKind::Connect { offer: OfferId(id), wait_ms: wait as u64, ring_ms: ring as u64 })?;
-            w.state(connect, agent, AgentState::Reserved, AgentState::OnCall(CallKind::Queue), StateCause::Answered, id, queue, ring)?;
+            w.event(
+                connect,
+                Some(id),
+                Some(queue),
+                Some(agent),
+                EventKind::Connect {
+                    offer: OfferId(id),
+                    wait_ms: wait as u64,
+                    ring_ms: ring as u64,
+                },
+            )?;
+            w.state(
+                connect,
+                agent,
+                AgentState::Reserved,
+                AgentState::OnCall(CallKind::Queue),
+                StateCause::Answered,
+                id,
+                queue,
+                ring,
+            )?;
             let talk = rng.gen_range(20_000..600_000);
             let end = connect + talk;
-            w.event(end, Some(id), Some(queue), Some(agent), EventKind::Complete { talk_ms: talk as u64, hold_ms: 0 })?;
-            w.state(end, agent, AgentState::OnCall(CallKind::Queue), AgentState::WrapUp, StateCause::CallEnded, id, queue, talk)?;
+            w.event(
+                end,
+                Some(id),
+                Some(queue),
+                Some(agent),
+                EventKind::Complete {
+                    talk_ms: talk as u64,
+                    hold_ms: 0,
+                },
+            )?;
+            w.state(
+                end,
+                agent,
+                AgentState::OnCall(CallKind::Queue),
+                AgentState::WrapUp,
+                StateCause::CallEnded,
+                id,
+                queue,
+                talk,
+            )?;
             let wrap = rng.gen_range(5_000..60_000);
-            w.state(end + wrap, agent, AgentState::WrapUp, AgentState::Available, StateCause::WrapUpExpired, id, queue, wrap)?;
+            w.state(
+                end + wrap,
+                agent,
+                AgentState::WrapUp,
+                AgentState::Available,
+                StateCause::WrapUpExpired,
+                id,
+                queue,
+                wrap,
+            )?;
             if rng.gen_bool(0.2) {
-                w.survey.execute(params![call_id, end + 500, rng.gen_range(1..=5).to_string()])?;
+                w.survey.execute(params![
+                    call_id,
+                    end + 500,
+                    rng.gen_range(1..=5).to_string()
+                ])?;
             }
             Some(talk / 1000)
         } else if roll < 94 {
-            w.event(enter + wait, Some(id), Some(queue), None, EventKind::Abandon { position: 1, wait_ms: wait as u64 })?;
+            w.event(
+                enter + wait,
+                Some(id),
+                Some(queue),
+                None,
+                EventKind::Abandon {
+                    position: 1,
+                    wait_ms: wait as u64,
+                },
+            )?;
             None
         } else {
-            w.event(enter + 90_000, Some(id), Some(queue), None, EventKind::Overflow {
-                reason: acd::OverflowReason::MaxWait,
-                target: None,
-                wait_ms: 90_000,
-            })?;
+            w.event(
+                enter + 90_000,
+                Some(id),
+                Some(queue),
+                None,
+                EventKind::Overflow {
+                    reason: acd::OverflowReason::MaxWait,
+                    target: None,
+                    wait_ms: 90_000,
+                },
+            )?;
             None
         };
-        (talk_s.unwrap_or(0), true, "inbound", number.clone(), service.to_owned(), Some(service))
+        (
+            talk_s.unwrap_or(0),
+            true,
+            "inbound",
+            number.clone(),
+            service.to_owned(),
+            Some(service),
+        )
     } else {
         let answered = rng.gen_bool(0.65);
         let talk = if answered { rng.gen_range(10..900) } else { 0 };
-        (talk, answered, "outbound", agent.to_owned(), number.clone(), None)
+        (
+            talk,
+            answered,
+            "outbound",
+            agent.to_owned(),
+            number.clone(),
+            None,
+        )
     };
     let billsec = talk_s;
     let end = start + 4_000 + 90_000 + billsec * 1000;
-    let (caller_e164, callee_e164) = if inbound { (Some(number.as_str()), did) } else { (None, Some(number.as_str())) };
+    let (caller_e164, callee_e164) = if inbound {
+        (Some(number.as_str()), did)
+    } else {
+        (None, Some(number.as_str()))
+    };
     w.cdr.execute(params![
         call_id,
         caller,
@@ -301,12 +471,20 @@ fn one_call(w: &mut Writer<'_>, rng: &mut StdRng, agents: &[String], id: u64, st
         for leg in 0..2 {
             let loss: f64 = rng.gen_range(0.0..4.0);
             let mos = 4.4 - loss * 0.3;
-            w.leg.execute(params![call_id, leg, mos, mos - rng.gen_range(0.0..0.6), rng.gen_range(1.0..40.0), loss])?;
+            w.leg.execute(params![
+                call_id,
+                leg,
+                mos,
+                mos - rng.gen_range(0.0..0.6),
+                rng.gen_range(1.0..40.0),
+                loss
+            ])?;
         }
     }
     if rng.gen_bool(0.3) {
         let i = (rng.gen_range(0.0f64..1.0).powi(2) * TAGS.len() as f64) as usize;
-        w.tag.execute(params![call_id, TAGS[i.min(TAGS.len() - 1)]])?;
+        w.tag
+            .execute(params![call_id, TAGS[i.min(TAGS.len() - 1)]])?;
     }
     Ok(())
 }

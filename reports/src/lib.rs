@@ -126,7 +126,10 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn sqlite(path: &Path, source: rusqlite::Error) -> Self {
-        Self::Sqlite { path: path.to_owned(), source }
+        Self::Sqlite {
+            path: path.to_owned(),
+            source,
+        }
     }
 }
 

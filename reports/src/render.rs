@@ -9,7 +9,11 @@ use crate::value::Cell;
 
 /// A terminal table: the title, a header, a rule and the rows.
 pub fn terminal(t: &Table) -> String {
-    let cells: Vec<Vec<String>> = t.rows.iter().map(|r| r.iter().map(Cell::display).collect()).collect();
+    let cells: Vec<Vec<String>> = t
+        .rows
+        .iter()
+        .map(|r| r.iter().map(Cell::display).collect())
+        .collect();
     let mut width: Vec<usize> = t.columns.iter().map(|c| c.label.chars().count()).collect();
     for r in &cells {
         for (w, c) in width.iter_mut().zip(r) {
@@ -17,7 +21,11 @@ pub fn terminal(t: &Table) -> String {
         }
     }
     let numeric: Vec<bool> = (0..t.columns.len())
-        .map(|i| t.rows.iter().any(|r| !matches!(r.get(i), Some(Cell::Text(_)))))
+        .map(|i| {
+            t.rows
+                .iter()
+                .any(|r| !matches!(r.get(i), Some(Cell::Text(_))))
+        })
         .collect();
     let mut out = String::new();
     let _ = writeln!(out, "{}", t.title);
@@ -74,8 +82,12 @@ pub fn json(t: &Table) -> serde_json::Value {
         .rows
         .iter()
         .map(|r| {
-            let obj: serde_json::Map<String, serde_json::Value> =
-                t.columns.iter().zip(r).map(|(c, v)| (c.key.to_owned(), v.json())).collect();
+            let obj: serde_json::Map<String, serde_json::Value> = t
+                .columns
+                .iter()
+                .zip(r)
+                .map(|(c, v)| (c.key.to_owned(), v.json()))
+                .collect();
             serde_json::Value::Object(obj)
         })
         .collect();

@@ -31,23 +31,36 @@ pub struct Request {
 
 /// Parses local `YYYY-MM-DD[THH:MM]` at UTC offset `offset_secs` into Unix ms.
 pub fn parse_local(text: &str, offset_secs: i32) -> Result<i64> {
-    let bad = || Error::Argument(format!("bad time `{text}`: use YYYY-MM-DD or YYYY-MM-DDTHH:MM"));
+    let bad = || {
+        Error::Argument(format!(
+            "bad time `{text}`: use YYYY-MM-DD or YYYY-MM-DDTHH:MM"
+        ))
+    };
     let (date, time) = match text.trim().split_once(['T', ' ']) {
         Some((d, t)) => (d, Some(t)),
         None => (text.trim(), None),
     };
     let mut parts = date.split('-');
-    let (Some(y), Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(bad());
     };
-    let (y, m, d): (i64, u32, u32) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?, d.parse().map_err(|_| bad())?);
+    let (y, m, d): (i64, u32, u32) = (
+        y.parse().map_err(|_| bad())?,
+        m.parse().map_err(|_| bad())?,
+        d.parse().map_err(|_| bad())?,
+    );
     if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return Err(bad());
     }
     let mut secs = days_from_civil(y, m, d) * 86_400;
     if let Some(t) = time {
         let (h, mi) = t.split_once(':').ok_or_else(bad)?;
-        let (h, mi): (i64, i64) = (h.parse().map_err(|_| bad())?, mi.parse().map_err(|_| bad())?);
+        let (h, mi): (i64, i64) = (
+            h.parse().map_err(|_| bad())?,
+            mi.parse().map_err(|_| bad())?,
+        );
         if !(0..24).contains(&h) || !(0..60).contains(&mi) {
             return Err(bad());
         }
@@ -63,7 +76,9 @@ pub fn parse_period(text: &str) -> Result<Period> {
         "hour" => Ok(Period::Hour),
         "day" => Ok(Period::Day),
         "total" => Ok(Period::Total),
-        other => Err(Error::Argument(format!("--by `{other}`: use half-hour, hour, day or total"))),
+        other => Err(Error::Argument(format!(
+            "--by `{other}`: use half-hour, hour, day or total"
+        ))),
     }
 }
 
@@ -73,14 +88,18 @@ pub fn parse_viewer(text: &str, s: &ReportSettings) -> Result<Viewer> {
         if s.is_agent(id) {
             Ok(id.to_owned())
         } else {
-            Err(Error::Argument(format!("viewer `{text}`: `{id}` is no configured agent ([[agents]])")))
+            Err(Error::Argument(format!(
+                "viewer `{text}`: `{id}` is no configured agent ([[agents]])"
+            )))
         }
     };
     match text.split_once(':') {
         None if text == "admin" => Ok(Viewer::Admin),
         Some(("leader", id)) => Ok(Viewer::Leader(known(id)?)),
         Some(("agent", id)) => Ok(Viewer::Agent(known(id)?)),
-        _ => Err(Error::Argument(format!("viewer `{text}`: use admin, leader:ID or agent:ID"))),
+        _ => Err(Error::Argument(format!(
+            "viewer `{text}`: use admin, leader:ID or agent:ID"
+        ))),
     }
 }
 
@@ -108,7 +127,12 @@ impl Request {
             agent: self.agent.clone(),
             trunk: self.trunk.clone(),
             by: self.by.as_deref().map(parse_period).transpose()?,
-            viewer: self.viewer.as_deref().map(|v| parse_viewer(v, s)).transpose()?.unwrap_or_default(),
+            viewer: self
+                .viewer
+                .as_deref()
+                .map(|v| parse_viewer(v, s))
+                .transpose()?
+                .unwrap_or_default(),
         };
         q.validate()?;
         Ok((q, settings))
@@ -123,21 +147,60 @@ mod tests {
     fn local_times_and_defaults() {
         let day = days_from_civil(2026, 11, 2) * DAY_MS;
         assert_eq!(parse_local("2026-11-02", 0).unwrap(), day);
-        assert_eq!(parse_local("2026-11-02T09:30", 3600).unwrap(), day + 8 * 3_600_000 + 1_800_000);
-        for bad in ["2026-13-01", "2026-11", "x", "2026-11-02T25:00", "2026-11-02T09"] {
+        assert_eq!(
+            parse_local("2026-11-02T09:30", 3600).unwrap(),
+            day + 8 * 3_600_000 + 1_800_000
+        );
+        for bad in [
+            "2026-13-01",
+            "2026-11",
+            "x",
+            "2026-11-02T25:00",
+            "2026-11-02T09",
+        ] {
             assert!(parse_local(bad, 0).is_err(), "{bad}");
         }
-        let s = ReportSettings { utc_offset_secs: 3600, ..ReportSettings::default() };
+        let s = ReportSettings {
+            utc_offset_secs: 3600,
+            ..ReportSettings::default()
+        };
         // 23:30 UTC on Nov 2 is Nov 3 locally: "today" starts Nov 2 23:00 UTC.
-        let (q, _) = Request::default().query(&s, day + 23 * 3_600_000 + 1_800_000).unwrap();
-        assert_eq!((q.from_ms, q.to_ms), (day + 23 * 3_600_000, day + 47 * 3_600_000));
-        let r = Request { from: Some("2026-11-03".into()), to: Some("2026-11-02".into()), ..Request::default() };
+        let (q, _) = Request::default()
+            .query(&s, day + 23 * 3_600_000 + 1_800_000)
+            .unwrap();
+        assert_eq!(
+            (q.from_ms, q.to_ms),
+            (day + 23 * 3_600_000, day + 47 * 3_600_000)
+        );
+        let r = Request {
+            from: Some("2026-11-03".into()),
+            to: Some("2026-11-02".into()),
+            ..Request::default()
+        };
         assert!(r.query(&s, 0).is_err(), "empty range");
-        let r = Request { by: Some("week".into()), ..Request::default() };
-        assert!(r.query(&s, day).unwrap_err().to_string().contains("--by `week`"));
-        let r = Request { viewer: Some("leader:zz".into()), ..Request::default() };
-        assert!(r.query(&s, day).unwrap_err().to_string().contains("no configured agent"));
-        let r = Request { hours: Some("09:00-17:00".into()), viewer: Some("admin".into()), ..Request::default() };
+        let r = Request {
+            by: Some("week".into()),
+            ..Request::default()
+        };
+        assert!(r
+            .query(&s, day)
+            .unwrap_err()
+            .to_string()
+            .contains("--by `week`"));
+        let r = Request {
+            viewer: Some("leader:zz".into()),
+            ..Request::default()
+        };
+        assert!(r
+            .query(&s, day)
+            .unwrap_err()
+            .to_string()
+            .contains("no configured agent"));
+        let r = Request {
+            hours: Some("09:00-17:00".into()),
+            viewer: Some("admin".into()),
+            ..Request::default()
+        };
         assert_eq!(r.query(&s, day).unwrap().1.working_hours, (540, 1020));
     }
 }

@@ -116,7 +116,11 @@ impl ReportSettings {
 
     /// Parses `HH:MM-HH:MM` into working hours (end may be `24:00`).
     pub fn parse_hours(text: &str) -> Result<(u32, u32)> {
-        let bad = || Error::Argument(format!("working hours `{text}`: use HH:MM-HH:MM, e.g. 08:00-20:00"));
+        let bad = || {
+            Error::Argument(format!(
+                "working hours `{text}`: use HH:MM-HH:MM, e.g. 08:00-20:00"
+            ))
+        };
         let (a, b) = text.split_once('-').ok_or_else(bad)?;
         let minutes = |t: &str| -> Option<u32> {
             let (h, m) = t.trim().split_once(':')?;
@@ -194,7 +198,9 @@ impl Regions {
                 line: i + 1,
                 why: why.to_owned(),
             };
-            let (prefix, region) = line.split_once(',').ok_or_else(|| err("expected `prefix,region`"))?;
+            let (prefix, region) = line
+                .split_once(',')
+                .ok_or_else(|| err("expected `prefix,region`"))?;
             let prefix = normalize(prefix.trim());
             if prefix.is_empty() || region.trim().is_empty() {
                 return Err(err("empty prefix or region"));
@@ -217,8 +223,11 @@ impl Regions {
 
     /// The prefix table shipped with pbx (`fixtures/regions.csv`).
     pub fn embedded() -> Self {
-        Self::parse("fixtures/regions.csv", include_str!("../../fixtures/regions.csv"))
-            .expect("the shipped prefix table is valid")
+        Self::parse(
+            "fixtures/regions.csv",
+            include_str!("../../fixtures/regions.csv"),
+        )
+        .expect("the shipped prefix table is valid")
     }
 
     /// `<data_dir>/regions.csv` when it exists, else [`Regions::embedded`].

@@ -2,7 +2,9 @@
 //! over the pure path (aggregation in memory); `tests/store.rs`-style
 //! checks of the SQLite path are in `db_tests.rs`.
 
-use acd::{AgentState, AgentStateRecord, CallId, CallKind, EventKind, OfferId, QueueEvent, StateCause};
+use acd::{
+    AgentState, AgentStateRecord, CallId, CallKind, EventKind, OfferId, QueueEvent, StateCause,
+};
 
 use crate::aggregate::{RawBatch, RawCall, RawLeg, RawSurvey};
 use crate::catalog::{self, days_from_civil, Query, Source, Table};
@@ -25,9 +27,19 @@ pub(super) fn at(d: i64, h: i64, m: i64, s: i64) -> i64 {
 }
 
 pub(super) enum Outcome {
-    Answered { agent: &'static str, wait_s: i64, ring_s: i64, talk_s: i64, wrap_s: i64 },
-    Abandoned { wait_s: i64 },
-    Overflow { wait_s: i64 },
+    Answered {
+        agent: &'static str,
+        wait_s: i64,
+        ring_s: i64,
+        talk_s: i64,
+        wrap_s: i64,
+    },
+    Abandoned {
+        wait_s: i64,
+    },
+    Overflow {
+        wait_s: i64,
+    },
 }
 
 #[derive(Default)]
@@ -37,7 +49,14 @@ pub(super) struct Fx {
 }
 
 impl Fx {
-    pub(super) fn ev(&mut self, at: i64, call: u64, queue: Option<&str>, agent: Option<&str>, kind: EventKind) {
+    pub(super) fn ev(
+        &mut self,
+        at: i64,
+        call: u64,
+        queue: Option<&str>,
+        agent: Option<&str>,
+        kind: EventKind,
+    ) {
         self.seq += 1;
         self.batch.events.push(QueueEvent {
             seq: self.seq,
@@ -49,7 +68,15 @@ impl Fx {
         });
     }
 
-    pub(super) fn state(&mut self, at: i64, agent: &str, from: AgentState, to: AgentState, cause: StateCause, dur_ms: i64) {
+    pub(super) fn state(
+        &mut self,
+        at: i64,
+        agent: &str,
+        from: AgentState,
+        to: AgentState,
+        cause: StateCause,
+        dur_ms: i64,
+    ) {
         let r = AgentStateRecord {
             agent: agent.into(),
             at_unix_ms: at as u64,
@@ -73,7 +100,17 @@ impl Fx {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn cdr(&mut self, id: u64, dir: &str, start: i64, caller: &str, callee: &str, answered: bool, billsec: i64, trunk: &str) -> &mut RawCall {
+    pub(super) fn cdr(
+        &mut self,
+        id: u64,
+        dir: &str,
+        start: i64,
+        caller: &str,
+        callee: &str,
+        answered: bool,
+        billsec: i64,
+        trunk: &str,
+    ) -> &mut RawCall {
         self.batch.calls.push(RawCall {
             call_id: CallId(id).to_string(),
             direction: dir.into(),
@@ -92,48 +129,166 @@ impl Fx {
     }
 
     /// An inbound call through `queue`, entering 2 s after it started.
-    pub(super) fn queued(&mut self, id: u64, start: i64, queue: &str, number: &str, outcome: Outcome) {
+    pub(super) fn queued(
+        &mut self,
+        id: u64,
+        start: i64,
+        queue: &str,
+        number: &str,
+        outcome: Outcome,
+    ) {
         let enter = start + 2_000;
-        self.ev(enter, id, Some(queue), None, EventKind::Enter { number: number.into(), service_number: None, priority: 0, position: 1 });
+        self.ev(
+            enter,
+            id,
+            Some(queue),
+            None,
+            EventKind::Enter {
+                number: number.into(),
+                service_number: None,
+                priority: 0,
+                position: 1,
+            },
+        );
         let billsec = match outcome {
-            Outcome::Answered { agent, wait_s, ring_s, talk_s, wrap_s } => {
+            Outcome::Answered {
+                agent,
+                wait_s,
+                ring_s,
+                talk_s,
+                wrap_s,
+            } => {
                 let connect = enter + wait_s * 1000;
                 let offer = connect - ring_s * 1000;
-                self.ev(offer, id, Some(queue), Some(agent), EventKind::Offer { offer: OfferId(id), ring_timeout_ms: 30_000 });
-                self.state(offer, agent, AgentState::Available, AgentState::Reserved, StateCause::Offer, 1_000);
-                self.ev(connect, id, Some(queue), Some(agent), EventKind::Connect { offer: OfferId(id), wait_ms: (wait_s * 1000) as u64, ring_ms: (ring_s * 1000) as u64 });
-                self.state(connect, agent, AgentState::Reserved, AgentState::OnCall(CallKind::Queue), StateCause::Answered, ring_s * 1000);
+                self.ev(
+                    offer,
+                    id,
+                    Some(queue),
+                    Some(agent),
+                    EventKind::Offer {
+                        offer: OfferId(id),
+                        ring_timeout_ms: 30_000,
+                    },
+                );
+                self.state(
+                    offer,
+                    agent,
+                    AgentState::Available,
+                    AgentState::Reserved,
+                    StateCause::Offer,
+                    1_000,
+                );
+                self.ev(
+                    connect,
+                    id,
+                    Some(queue),
+                    Some(agent),
+                    EventKind::Connect {
+                        offer: OfferId(id),
+                        wait_ms: (wait_s * 1000) as u64,
+                        ring_ms: (ring_s * 1000) as u64,
+                    },
+                );
+                self.state(
+                    connect,
+                    agent,
+                    AgentState::Reserved,
+                    AgentState::OnCall(CallKind::Queue),
+                    StateCause::Answered,
+                    ring_s * 1000,
+                );
                 let end = connect + talk_s * 1000;
-                self.ev(end, id, Some(queue), Some(agent), EventKind::Complete { talk_ms: (talk_s * 1000) as u64, hold_ms: 0 });
-                self.state(end, agent, AgentState::OnCall(CallKind::Queue), AgentState::WrapUp, StateCause::CallEnded, talk_s * 1000);
-                self.state(end + wrap_s * 1000, agent, AgentState::WrapUp, AgentState::Available, StateCause::WrapUpExpired, wrap_s * 1000);
+                self.ev(
+                    end,
+                    id,
+                    Some(queue),
+                    Some(agent),
+                    EventKind::Complete {
+                        talk_ms: (talk_s * 1000) as u64,
+                        hold_ms: 0,
+                    },
+                );
+                self.state(
+                    end,
+                    agent,
+                    AgentState::OnCall(CallKind::Queue),
+                    AgentState::WrapUp,
+                    StateCause::CallEnded,
+                    talk_s * 1000,
+                );
+                self.state(
+                    end + wrap_s * 1000,
+                    agent,
+                    AgentState::WrapUp,
+                    AgentState::Available,
+                    StateCause::WrapUpExpired,
+                    wrap_s * 1000,
+                );
                 2 + wait_s + talk_s
             }
             Outcome::Abandoned { wait_s } => {
-                self.ev(enter + wait_s * 1000, id, Some(queue), None, EventKind::Abandon { position: 1, wait_ms: (wait_s * 1000) as u64 });
+                self.ev(
+                    enter + wait_s * 1000,
+                    id,
+                    Some(queue),
+                    None,
+                    EventKind::Abandon {
+                        position: 1,
+                        wait_ms: (wait_s * 1000) as u64,
+                    },
+                );
                 2 + wait_s
             }
             Outcome::Overflow { wait_s } => {
-                self.ev(enter + wait_s * 1000, id, Some(queue), None, EventKind::Overflow {
-                    reason: acd::OverflowReason::MaxWait,
-                    target: None,
-                    wait_ms: (wait_s * 1000) as u64,
-                });
+                self.ev(
+                    enter + wait_s * 1000,
+                    id,
+                    Some(queue),
+                    None,
+                    EventKind::Overflow {
+                        reason: acd::OverflowReason::MaxWait,
+                        target: None,
+                        wait_ms: (wait_s * 1000) as u64,
+                    },
+                );
                 2 + wait_s
             }
         };
         // The B2BUA answers queue calls itself: the record says ANSWERED either way.
-        self.cdr(id, "inbound", start, number, "+31201110000", true, billsec, "carrier-a");
+        self.cdr(
+            id,
+            "inbound",
+            start,
+            number,
+            "+31201110000",
+            true,
+            billsec,
+            "carrier-a",
+        );
     }
 
     pub(super) fn survey(&mut self, id: u64, started: i64, keys: &str) {
-        self.batch.surveys.push(RawSurvey { call_id: CallId(id).to_string(), started_ms: started, key_path: keys.into() });
+        self.batch.surveys.push(RawSurvey {
+            call_id: CallId(id).to_string(),
+            started_ms: started,
+            key_path: keys.into(),
+        });
     }
 
     pub(super) fn leg(&mut self, id: u64, mos: f64, worst: f64, loss: f64, jitter: f64) {
         let call_id = CallId(id).to_string();
-        let c = self.batch.calls.iter_mut().find(|c| c.call_id == call_id).expect("the call exists");
-        c.legs.push(RawLeg { mos_avg: mos, mos_worst: worst, loss_max_pct: loss, jitter_max_ms: jitter });
+        let c = self
+            .batch
+            .calls
+            .iter_mut()
+            .find(|c| c.call_id == call_id)
+            .expect("the call exists");
+        c.legs.push(RawLeg {
+            mos_avg: mos,
+            mos_worst: worst,
+            loss_max_pct: loss,
+            jitter_max_ms: jitter,
+        });
     }
 }
 
@@ -141,13 +296,25 @@ impl Fx {
 pub(super) struct Memory<'a>(pub(super) &'a RawBatch);
 
 impl Source for Memory<'_> {
-    fn cube(&self, kind: Kind, from_ms: i64, to_ms: i64, period: Period, filter: &DimFilter, s: &ReportSettings) -> crate::Result<Cube> {
+    fn cube(
+        &self,
+        kind: Kind,
+        from_ms: i64,
+        to_ms: i64,
+        period: Period,
+        filter: &DimFilter,
+        s: &ReportSettings,
+    ) -> crate::Result<Cube> {
         Ok(raw_cube(self.0, kind, from_ms, to_ms, period, filter, s))
     }
 }
 
 pub(super) fn settings() -> ReportSettings {
-    let org = |a: &str, l: Option<&str>, d: &str| AgentOrg { agent: a.into(), leader: l.map(Into::into), department: Some(d.into()) };
+    let org = |a: &str, l: Option<&str>, d: &str| AgentOrg {
+        agent: a.into(),
+        leader: l.map(Into::into),
+        department: Some(d.into()),
+    };
     ReportSettings {
         agents: vec![
             org("a01", None, "sales"),
@@ -155,13 +322,21 @@ pub(super) fn settings() -> ReportSettings {
             org("a03", Some("a02"), "service"),
             org("a04", None, "service"),
         ],
-        regions: Regions::parse("test", "prefix,region\n+3120,Amsterdam\n+31,Netherlands\n+49,Germany\n").unwrap(),
+        regions: Regions::parse(
+            "test",
+            "prefix,region\n+3120,Amsterdam\n+31,Netherlands\n+49,Germany\n",
+        )
+        .unwrap(),
         ..ReportSettings::default()
     }
 }
 
 pub(super) fn day_query(days: i64) -> Query {
-    Query { from_ms: day0(), to_ms: day0() + days * DAY_MS, ..Query::default() }
+    Query {
+        from_ms: day0(),
+        to_ms: day0() + days * DAY_MS,
+        ..Query::default()
+    }
 }
 
 pub(super) fn run(name: &str, q: &Query, fx: &Fx) -> Table {
@@ -170,8 +345,12 @@ pub(super) fn run(name: &str, q: &Query, fx: &Fx) -> Table {
 
 /// The displayed cell of the row labelled `row` in column `key`.
 pub(super) fn shown(t: &Table, row: &str, key: &str) -> String {
-    let r = t.row_of(row).unwrap_or_else(|| panic!("no row {row} in {t:#?}"));
-    t.cell(r, key).unwrap_or_else(|| panic!("no column {key}")).display()
+    let r = t
+        .row_of(row)
+        .unwrap_or_else(|| panic!("no row {row} in {t:#?}"));
+    t.cell(r, key)
+        .unwrap_or_else(|| panic!("no column {key}"))
+        .display()
 }
 
 /// SPEC §13.4: 10 offered calls (answered after 5, 12, 18, 25, 40 s; 3
@@ -181,16 +360,28 @@ fn acceptance_day() -> Fx {
     let answered = [5, 12, 18, 25, 40, 60, 60];
     for (i, w) in answered.iter().enumerate() {
         let talk_s = 100 * (i as i64 + 1);
-        fx.queued(i as u64 + 1, at(0, 10, i as i64, 0), "sales", &format!("+3120555000{i}"), Outcome::Answered {
-            agent: "a01",
-            wait_s: *w,
-            ring_s: 3,
-            talk_s,
-            wrap_s: 10,
-        });
+        fx.queued(
+            i as u64 + 1,
+            at(0, 10, i as i64, 0),
+            "sales",
+            &format!("+3120555000{i}"),
+            Outcome::Answered {
+                agent: "a01",
+                wait_s: *w,
+                ring_s: 3,
+                talk_s,
+                wrap_s: 10,
+            },
+        );
     }
     for (i, w) in [10, 20, 40].iter().enumerate() {
-        fx.queued(20 + i as u64, at(0, 11, i as i64, 0), "sales", &format!("+4930555000{i}"), Outcome::Abandoned { wait_s: *w });
+        fx.queued(
+            20 + i as u64,
+            at(0, 11, i as i64, 0),
+            "sales",
+            &format!("+4930555000{i}"),
+            Outcome::Abandoned { wait_s: *w },
+        );
     }
     fx
 }
@@ -213,12 +404,31 @@ fn seed_acceptance_figures_of_section_13_4() {
     assert_eq!(shown(&t, "sales", "avg_talk_s"), "400.00 s");
 
     // The same figures as the ACD's own formulas (acd::stats).
-    let acd = acd::stats::queue_stats(&fx.batch.events, &"sales".into(), day0() as u64, (day0() + DAY_MS) as u64, 20);
+    let acd = acd::stats::queue_stats(
+        &fx.batch.events,
+        &"sales".into(),
+        day0() as u64,
+        (day0() + DAY_MS) as u64,
+        20,
+    );
     assert_eq!((acd.offered, acd.answered, acd.abandoned), (10, 7, 3));
-    assert_eq!(acd.answer_rate().unwrap().to_string(), shown(&t, "sales", "answer_rate"));
-    assert_eq!(acd.service_level().unwrap().to_string(), shown(&t, "sales", "service_level"));
-    for (n, key) in [(15, "answer_rate_15s"), (20, "answer_rate_20s"), (30, "answer_rate_30s")] {
-        assert_eq!(acd.answer_rate_within(n).unwrap().to_string(), shown(&t, "sales", key));
+    assert_eq!(
+        acd.answer_rate().unwrap().to_string(),
+        shown(&t, "sales", "answer_rate")
+    );
+    assert_eq!(
+        acd.service_level().unwrap().to_string(),
+        shown(&t, "sales", "service_level")
+    );
+    for (n, key) in [
+        (15, "answer_rate_15s"),
+        (20, "answer_rate_20s"),
+        (30, "answer_rate_30s"),
+    ] {
+        assert_eq!(
+            acd.answer_rate_within(n).unwrap().to_string(),
+            shown(&t, "sales", key)
+        );
     }
 
     // A queue threshold of 30 s moves the service level, not the fixed rates.
@@ -232,8 +442,26 @@ fn seed_acceptance_figures_of_section_13_4() {
 #[test]
 fn section_6_acceptance_25_s_answer_and_40_s_abandon() {
     let mut fx = Fx::default();
-    fx.queued(1, at(0, 9, 0, 0), "support", "+3120111", Outcome::Answered { agent: "a02", wait_s: 25, ring_s: 2, talk_s: 60, wrap_s: 0 });
-    fx.queued(2, at(0, 9, 5, 0), "support", "+3120112", Outcome::Abandoned { wait_s: 40 });
+    fx.queued(
+        1,
+        at(0, 9, 0, 0),
+        "support",
+        "+3120111",
+        Outcome::Answered {
+            agent: "a02",
+            wait_s: 25,
+            ring_s: 2,
+            talk_s: 60,
+            wrap_s: 0,
+        },
+    );
+    fx.queued(
+        2,
+        at(0, 9, 5, 0),
+        "support",
+        "+3120112",
+        Outcome::Abandoned { wait_s: 40 },
+    );
     let t = run("queues", &day_query(1), &fx);
     assert_eq!(shown(&t, "support", "answer_rate_15s"), "0.00 %");
     assert_eq!(shown(&t, "support", "answer_rate_20s"), "0.00 %");
@@ -245,20 +473,104 @@ fn section_6_acceptance_25_s_answer_and_40_s_abandon() {
 /// SPEC §13.4: 2 inbound + 1 outbound answered calls, 900 s handle → AHT 300 s.
 fn workload_fixture() -> Fx {
     let mut fx = Fx::default();
-    fx.state(at(0, 8, 0, 0), "a01", AgentState::LoggedOut, AgentState::Available, StateCause::Login, 0);
+    fx.state(
+        at(0, 8, 0, 0),
+        "a01",
+        AgentState::LoggedOut,
+        AgentState::Available,
+        StateCause::Login,
+        0,
+    );
     // Inbound: talk 170 + wrap 30, talk 310 + wrap 40 = 550 s.
-    fx.queued(1, at(0, 9, 0, 0), "sales", "+3120100", Outcome::Answered { agent: "a01", wait_s: 8, ring_s: 10, talk_s: 170, wrap_s: 30 });
-    fx.queued(2, at(1, 9, 0, 0), "sales", "+3120101", Outcome::Answered { agent: "a01", wait_s: 9, ring_s: 16, talk_s: 310, wrap_s: 40 });
+    fx.queued(
+        1,
+        at(0, 9, 0, 0),
+        "sales",
+        "+3120100",
+        Outcome::Answered {
+            agent: "a01",
+            wait_s: 8,
+            ring_s: 10,
+            talk_s: 170,
+            wrap_s: 30,
+        },
+    );
+    fx.queued(
+        2,
+        at(1, 9, 0, 0),
+        "sales",
+        "+3120101",
+        Outcome::Answered {
+            agent: "a01",
+            wait_s: 9,
+            ring_s: 16,
+            talk_s: 310,
+            wrap_s: 40,
+        },
+    );
     // A third offer answered after 25 s of ringing, a fourth not answered.
-    fx.queued(3, at(1, 10, 0, 0), "vip", "+3120102", Outcome::Answered { agent: "a02", wait_s: 30, ring_s: 25, talk_s: 60, wrap_s: 0 });
-    fx.state(at(1, 11, 0, 0), "a02", AgentState::Available, AgentState::Reserved, StateCause::Offer, 5_000);
-    fx.state(at(1, 11, 0, 30), "a02", AgentState::Reserved, AgentState::Available, StateCause::OfferFailed, 30_000);
+    fx.queued(
+        3,
+        at(1, 10, 0, 0),
+        "vip",
+        "+3120102",
+        Outcome::Answered {
+            agent: "a02",
+            wait_s: 30,
+            ring_s: 25,
+            talk_s: 60,
+            wrap_s: 0,
+        },
+    );
+    fx.state(
+        at(1, 11, 0, 0),
+        "a02",
+        AgentState::Available,
+        AgentState::Reserved,
+        StateCause::Offer,
+        5_000,
+    );
+    fx.state(
+        at(1, 11, 0, 30),
+        "a02",
+        AgentState::Reserved,
+        AgentState::Available,
+        StateCause::OfferFailed,
+        30_000,
+    );
     // Outbound: 350 s answered (6 billing minutes), one unanswered.
-    fx.cdr(10, "outbound", at(1, 14, 0, 0), "a01", "+3120999", true, 350, "carrier-b");
-    fx.cdr(11, "outbound", at(1, 15, 0, 0), "a01", "+4930999", false, 0, "carrier-b");
+    fx.cdr(
+        10,
+        "outbound",
+        at(1, 14, 0, 0),
+        "a01",
+        "+3120999",
+        true,
+        350,
+        "carrier-b",
+    );
+    fx.cdr(
+        11,
+        "outbound",
+        at(1, 15, 0, 0),
+        "a01",
+        "+4930999",
+        false,
+        0,
+        "carrier-b",
+    );
     // a04: outbound only — 61 s → 2 min, 60 s → 1 min, 1 s → 1 min.
     for (i, b) in [61, 60, 1].iter().enumerate() {
-        fx.cdr(20 + i as u64, "outbound", at(2, 10, i as i64, 0), "a04", "+3110999", true, *b, "carrier-b");
+        fx.cdr(
+            20 + i as u64,
+            "outbound",
+            at(2, 10, i as i64, 0),
+            "a04",
+            "+3110999",
+            true,
+            *b,
+            "carrier-b",
+        );
     }
     fx
 }
@@ -274,7 +586,11 @@ fn agent_workload_aht_pickups_billing_and_work_days() {
     assert_eq!(shown(&t, "a01", "aht_out_s"), "350.00 s");
     assert_eq!(shown(&t, "a01", "avg_wrap_up_in_s"), "35.00 s");
     assert_eq!(shown(&t, "a01", "billing_minutes"), "6");
-    assert_eq!(shown(&t, "a01", "work_days"), "2", "day 0 (login, a call) and day 1 (calls)");
+    assert_eq!(
+        shown(&t, "a01", "work_days"),
+        "2",
+        "day 0 (login, a call) and day 1 (calls)"
+    );
     assert_eq!(shown(&t, "a01", "department"), "sales");
     // a01 rang twice: 10 s and 16 s.
     assert_eq!(shown(&t, "a01", "pickup_rate_15s"), "50.00 %");
@@ -300,16 +616,32 @@ fn viewer_scope_leader_sees_self_and_subordinates() {
     let fx = workload_fixture();
     let s = settings();
     let agents = |viewer: Viewer| -> Vec<String> {
-        let q = Query { viewer, ..day_query(3) };
+        let q = Query {
+            viewer,
+            ..day_query(3)
+        };
         let t = catalog::run("agent-workload", &q, &s, &Memory(&fx.batch)).unwrap();
         t.rows.iter().map(|r| r[0].display()).collect()
     };
-    assert_eq!(agents(Viewer::Admin), ["a01", "a02", "a04"], "every agent with data");
+    assert_eq!(
+        agents(Viewer::Admin),
+        ["a01", "a02", "a04"],
+        "every agent with data"
+    );
     // a01 leads a02, who leads a03 (no data, still listed).
     assert_eq!(agents(Viewer::Leader("a01".into())), ["a01", "a02", "a03"]);
     assert_eq!(agents(Viewer::Leader("a02".into())), ["a02", "a03"]);
     assert_eq!(agents(Viewer::Agent("a04".into())), ["a04"]);
-    let dep = catalog::run("department-workload", &Query { viewer: Viewer::Leader("a02".into()), ..day_query(3) }, &s, &Memory(&fx.batch)).unwrap();
+    let dep = catalog::run(
+        "department-workload",
+        &Query {
+            viewer: Viewer::Leader("a02".into()),
+            ..day_query(3)
+        },
+        &s,
+        &Memory(&fx.batch),
+    )
+    .unwrap();
     assert_eq!(shown(&dep, "sales", "agents"), "1", "a02 only");
 }
 
@@ -326,19 +658,38 @@ fn exact_half_up_rounding_and_dashes() {
     // 0.125 → 0.13 and 2.675 → 2.68 (a float would print 2.67).
     assert_eq!(Frac::new(1, 8).unwrap().to_string(), "0.13");
     assert_eq!(Frac::new(2675, 1000).unwrap().to_string(), "2.68");
-    assert_eq!(format!("{:.2}", 2.675_f64), "2.67", "why floats are not used");
+    assert_eq!(
+        format!("{:.2}", 2.675_f64),
+        "2.67",
+        "why floats are not used"
+    );
     assert_eq!(Frac::new(1, 0), None);
     let none = Cell::Percent(None);
-    assert_eq!((none.display(), none.csv(), none.json()), ("—".into(), "—".into(), serde_json::Value::Null));
-    assert_eq!(Cell::Percent(Ratio::new(7, 10)).json(), serde_json::json!(70.0));
+    assert_eq!(
+        (none.display(), none.csv(), none.json()),
+        ("—".into(), "—".into(), serde_json::Value::Null)
+    );
+    assert_eq!(
+        Cell::Percent(Ratio::new(7, 10)).json(),
+        serde_json::json!(70.0)
+    );
 }
 
 #[test]
 fn empty_queue_prints_dashes_never_zero() {
     let mut fx = Fx::default();
     // The queue had a caller on day 0 only; day 1's trend row is all dashes.
-    fx.queued(1, at(0, 9, 0, 0), "sales", "+3120111", Outcome::Overflow { wait_s: 90 });
-    let q = Query { by: Some(Period::Day), ..day_query(2) };
+    fx.queued(
+        1,
+        at(0, 9, 0, 0),
+        "sales",
+        "+3120111",
+        Outcome::Overflow { wait_s: 90 },
+    );
+    let q = Query {
+        by: Some(Period::Day),
+        ..day_query(2)
+    };
     let t = run("queue-trend", &q, &fx);
     assert_eq!(t.rows.len(), 2);
     assert_eq!(t.cell(0, "overflowed").unwrap().display(), "1");
@@ -349,5 +700,9 @@ fn empty_queue_prints_dashes_never_zero() {
     }
     let json = crate::render::json(&t);
     assert_eq!(json["rows"][1]["service_level"], serde_json::Value::Null);
-    assert!(crate::render::csv(&t).lines().nth(2).unwrap().contains(",—,"));
+    assert!(crate::render::csv(&t)
+        .lines()
+        .nth(2)
+        .unwrap()
+        .contains(",—,"));
 }

@@ -134,7 +134,9 @@ impl Cell {
         match self {
             Self::Text(s) => serde_json::Value::String(s.clone()),
             Self::Count(n) => serde_json::Value::from(*n),
-            Self::Percent(Some(r)) => serde_json::Value::from(r.percent_hundredths() as f64 / 100.0),
+            Self::Percent(Some(r)) => {
+                serde_json::Value::from(r.percent_hundredths() as f64 / 100.0)
+            }
             Self::Decimal(Some(v), _) => serde_json::Value::from(v.rounded_f64()),
             Self::Percent(None) | Self::Decimal(None, _) => serde_json::Value::Null,
         }

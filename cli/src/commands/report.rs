@@ -60,7 +60,11 @@ pub(crate) fn run(path: Option<&Path>, args: ReportArgs) -> anyhow::Result<ExitC
     if args.name == "list" {
         return crate::output::stdout(|out| {
             use std::io::Write as _;
-            let width = reports::REPORTS.iter().map(|r| r.name.len()).max().unwrap_or(0);
+            let width = reports::REPORTS
+                .iter()
+                .map(|r| r.name.len())
+                .max()
+                .unwrap_or(0);
             for r in reports::REPORTS {
                 writeln!(out, "{:width$}  {}", r.name, r.about)?;
             }
@@ -71,7 +75,8 @@ pub(crate) fn run(path: Option<&Path>, args: ReportArgs) -> anyhow::Result<ExitC
     let config = super::load_config(path)?;
     let settings = pbx_core::api::reports::settings_of(&config)?;
     let db_path = config.db_path();
-    let mut db = reports::ReportDb::open(&db_path).with_context(|| format!("the store of {}", config.source))?;
+    let mut db = reports::ReportDb::open(&db_path)
+        .with_context(|| format!("the store of {}", config.source))?;
     let request = reports::Request {
         from: args.from.clone(),
         to: args.to.clone(),

@@ -18,16 +18,30 @@ const CONTACT_CENTER: &str = "[calls]\nengine = \"b2bua\"\n\
 
 fn get(port: u16, token: &str, path: &str) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
-    write!(s, "GET {path} HTTP/1.0\r\nAuthorization: Bearer {token}\r\n\r\n").expect("send");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+    .expect("send");
     let mut resp = String::new();
     s.read_to_string(&mut resp).expect("read");
     let status = resp.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, resp.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned())
+    (
+        status,
+        resp.split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_owned(),
+    )
 }
 
 fn stdout_ok(out: std::process::Output) -> String {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
@@ -40,57 +54,140 @@ fn reports_from_the_cli_and_the_api_agree() {
     // The server's aggregator runs once at start.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let wm = reports::ReportDb::open(&db).and_then(|d| d.watermark()).unwrap_or(0);
+        let wm = reports::ReportDb::open(&db)
+            .and_then(|d| d.watermark())
+            .unwrap_or(0);
         if wm > 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "the aggregator did not run; log:\n{}", pbx.log_text());
+        assert!(
+            Instant::now() < deadline,
+            "the aggregator did not run; log:\n{}",
+            pbx.log_text()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let start_ms = reports::catalog::days_from_civil(2026, 11, 2) * reports::settings::DAY_MS;
-    let plan = reports::generate::Plan { start_ms, days: 2, calls_per_day: 800, agents: 4, seed: 3 };
+    let plan = reports::generate::Plan {
+        start_ms,
+        days: 2,
+        calls_per_day: 800,
+        agents: 4,
+        seed: 3,
+    };
     reports::generate::generate(&db, &plan).expect("generate");
 
     let range = ["--from", "2026-11-02", "--to", "2026-11-04"];
     let out = pbx.admin(&[&["report", "aggregate"][..], &range].concat());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("1600 calls"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("1600 calls"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let token = pbx_core::admin_token::read(&data).expect("the admin token");
     let q = "from=2026-11-02&to=2026-11-04";
     let csv = stdout_ok(pbx.admin(&[&["report", "queues"][..], &range, &["--csv"]].concat()));
     assert_eq!(csv.lines().count(), 6, "a header and five queues:\n{csv}");
-    assert!(csv.starts_with("queue,offered,answered,abandoned,overflowed,answer_rate,"), "{csv}");
-    let (status, body) = get(metrics, &token, &format!("/api/v1/reports/queues?{q}&format=csv"));
+    assert!(
+        csv.starts_with("queue,offered,answered,abandoned,overflowed,answer_rate,"),
+        "{csv}"
+    );
+    let (status, body) = get(
+        metrics,
+        &token,
+        &format!("/api/v1/reports/queues?{q}&format=csv"),
+    );
     assert_eq!((status, body.as_str()), (200, csv.as_str()));
 
     // A team leader sees self and subordinates only, through either door.
-    let cli: serde_json::Value =
-        serde_json::from_str(&stdout_ok(pbx.admin(&[&["report", "agent-workload"][..], &range, &["--as", "leader:a01", "--json"]].concat())))
-            .expect("JSON");
-    let agents: Vec<&str> = cli["rows"].as_array().expect("rows").iter().map(|r| r["agent"].as_str().unwrap_or("")).collect();
+    let cli: serde_json::Value = serde_json::from_str(&stdout_ok(
+        pbx.admin(
+            &[
+                &["report", "agent-workload"][..],
+                &range,
+                &["--as", "leader:a01", "--json"],
+            ]
+            .concat(),
+        ),
+    ))
+    .expect("JSON");
+    let agents: Vec<&str> = cli["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["agent"].as_str().unwrap_or(""))
+        .collect();
     assert_eq!(agents, ["a01", "a03"]);
-    let (status, body) = get(metrics, &token, &format!("/api/v1/reports/agent-workload?{q}&viewer=leader:a01"));
+    let (status, body) = get(
+        metrics,
+        &token,
+        &format!("/api/v1/reports/agent-workload?{q}&viewer=leader:a01"),
+    );
     assert_eq!(status, 200, "{body}");
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&body).expect("JSON"), cli);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).expect("JSON"),
+        cli
+    );
 
     // The terminal table and a chart.
-    let table = stdout_ok(pbx.admin(&[&["report", "inbound-trend"][..], &range, &["--by", "day"]].concat()));
-    assert!(table.lines().nth(1).is_some_and(|l| l.starts_with("period")), "{table}");
-    assert_eq!(table.lines().count(), 3 + 2, "title, header, rule, two days:\n{table}");
+    let table = stdout_ok(
+        pbx.admin(&[&["report", "inbound-trend"][..], &range, &["--by", "day"]].concat()),
+    );
+    assert!(
+        table
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("period")),
+        "{table}"
+    );
+    assert_eq!(
+        table.lines().count(),
+        3 + 2,
+        "title, header, rule, two days:\n{table}"
+    );
     let png = pbx.dir().join("queues.png");
-    let out = pbx.admin(&[&["report", "queues"][..], &range, &["--chart", png.to_str().expect("path")]].concat());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = pbx.admin(
+        &[
+            &["report", "queues"][..],
+            &range,
+            &["--chart", png.to_str().expect("path")],
+        ]
+        .concat(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(&std::fs::read(&png).expect("chart")[1..4], b"PNG");
-    assert_eq!(stdout_ok(pbx.admin(&["report", "list"])).lines().count(), reports::REPORTS.len());
+    assert_eq!(
+        stdout_ok(pbx.admin(&["report", "list"])).lines().count(),
+        reports::REPORTS.len()
+    );
 
     // Errors: clear words, the right status.
     let (status, body) = get(metrics, &token, "/api/v1/reports/nope");
     assert_eq!(status, 404, "{body}");
     let (status, body) = get(metrics, &token, "/api/v1/reports/queues?form=2026-11-02");
-    assert!(status == 400 && body.contains("unknown parameter `form`"), "{status} {body}");
-    let (status, _) = get(metrics, &token, "/api/v1/reports/queues?from=2026-11-05&to=2026-11-04");
+    assert!(
+        status == 400 && body.contains("unknown parameter `form`"),
+        "{status} {body}"
+    );
+    let (status, _) = get(
+        metrics,
+        &token,
+        "/api/v1/reports/queues?from=2026-11-05&to=2026-11-04",
+    );
     assert_eq!(status, 400);
     let out = pbx.admin(&["report", "queues", "--as", "leader:zz"]);
-    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no configured agent"));
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("no configured agent")
+    );
 }

@@ -100,7 +100,10 @@ pub(super) async fn report(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let Some(access) = s.admin.reports.clone() else {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "reports are not available on this server");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "reports are not available on this server",
+        );
     };
     if !::reports::REPORTS.iter().any(|r| r.name == name) {
         return error(StatusCode::NOT_FOUND, ::reports::Error::UnknownReport(name));
@@ -125,7 +128,10 @@ pub(super) async fn report(
     match run {
         Ok(Ok(table)) if csv => {
             let mut resp = ::reports::render::csv(&table).into_response();
-            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            );
             resp
         }
         Ok(Ok(table)) => json_response(StatusCode::OK, &::reports::render::json(&table)),

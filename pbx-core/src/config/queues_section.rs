@@ -12,17 +12,27 @@ use super::position::Positioner;
 use super::ConfigError;
 
 /// What `build` makes of the sections.
-pub(super) type Built = (Vec<acd::QueueConfig>, Vec<acd::AgentProfile>, Vec<reports::AgentOrg>);
+pub(super) type Built = (
+    Vec<acd::QueueConfig>,
+    Vec<acd::AgentProfile>,
+    Vec<reports::AgentOrg>,
+);
 
 /// Takes `leader` and `department` out of an `[[agents]]` entry and reads
 /// the rest as the ACD's profile.
-fn split_agent(a: &Spanned<toml::Table>, pos: &Positioner<'_>) -> Result<(acd::AgentProfile, Option<String>, Option<String>), ConfigError> {
+fn split_agent(
+    a: &Spanned<toml::Table>,
+    pos: &Positioner<'_>,
+) -> Result<(acd::AgentProfile, Option<String>, Option<String>), ConfigError> {
     let mut table = a.get_ref().clone();
     let mut text = |key: &str| -> Result<Option<String>, ConfigError> {
         match table.remove(key) {
             None => Ok(None),
             Some(toml::Value::String(v)) if !v.trim().is_empty() => Ok(Some(v)),
-            Some(_) => Err(pos.at(a, format_args!("agents: `{key}` must be a non-empty string"))),
+            Some(_) => Err(pos.at(
+                a,
+                format_args!("agents: `{key}` must be a non-empty string"),
+            )),
         }
     };
     let leader = text("leader")?;
@@ -44,7 +54,11 @@ pub(super) fn build(
     let mut org = Vec::new();
     for a in raw_agents {
         let (profile, leader, department) = split_agent(a, pos)?;
-        org.push(reports::AgentOrg { agent: profile.name.to_string(), leader, department });
+        org.push(reports::AgentOrg {
+            agent: profile.name.to_string(),
+            leader,
+            department,
+        });
         agents.push(Spanned::new(a.span(), profile));
     }
     let agents = &agents[..];
@@ -94,18 +108,39 @@ pub(super) fn build(
 
 /// Every leader is another configured agent, and following leaders never
 /// comes back to where it started.
-fn check_leaders(org: &[reports::AgentOrg], raw: &[Spanned<toml::Table>], pos: &Positioner<'_>) -> Result<(), ConfigError> {
-    let leader_of = |name: &str| org.iter().find(|o| o.agent == name).and_then(|o| o.leader.as_deref());
+fn check_leaders(
+    org: &[reports::AgentOrg],
+    raw: &[Spanned<toml::Table>],
+    pos: &Positioner<'_>,
+) -> Result<(), ConfigError> {
+    let leader_of = |name: &str| {
+        org.iter()
+            .find(|o| o.agent == name)
+            .and_then(|o| o.leader.as_deref())
+    };
     for (o, a) in org.iter().zip(raw) {
         let Some(l) = &o.leader else { continue };
         if !org.iter().any(|x| &x.agent == l) {
-            return Err(pos.at(a, format_args!("agents: `{}` has leader `{l}`, which no [[agents]] entry defines", o.agent)));
+            return Err(pos.at(
+                a,
+                format_args!(
+                    "agents: `{}` has leader `{l}`, which no [[agents]] entry defines",
+                    o.agent
+                ),
+            ));
         }
         let mut seen = vec![o.agent.as_str()];
         let mut cur = Some(l.as_str());
         while let Some(c) = cur {
             if seen.contains(&c) {
-                return Err(pos.at(a, format_args!("agents: the leaders of `{}` form a cycle ({} → {c})", o.agent, seen.join(" → "))));
+                return Err(pos.at(
+                    a,
+                    format_args!(
+                        "agents: the leaders of `{}` form a cycle ({} → {c})",
+                        o.agent,
+                        seen.join(" → ")
+                    ),
+                ));
             }
             seen.push(c);
             cur = leader_of(c);

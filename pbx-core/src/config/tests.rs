@@ -223,14 +223,29 @@ fn agents_leaders_and_departments() {
     assert_eq!(c.agent_org[0].department.as_deref(), Some("sales"));
     assert_eq!(c.agent_org[1].leader.as_deref(), Some("a1"));
     let unknown = format!("{base}[[agents]]\nname = \"a1\"\nleader = \"boss\"\n");
-    let err = Config::from_str_named(&unknown, "x.toml").unwrap_err().to_string();
-    assert!(err.contains("leader `boss`, which no [[agents]] entry defines") && err.contains("x.toml:"), "{err}");
+    let err = Config::from_str_named(&unknown, "x.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("leader `boss`, which no [[agents]] entry defines") && err.contains("x.toml:"),
+        "{err}"
+    );
     let cycle = format!("{base}[[agents]]\nname = \"a1\"\nleader = \"a2\"\n[[agents]]\nname = \"a2\"\nleader = \"a1\"\n");
-    let err = Config::from_str_named(&cycle, "x.toml").unwrap_err().to_string();
+    let err = Config::from_str_named(&cycle, "x.toml")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("form a cycle"), "{err}");
     let typo = format!("{base}[[agents]]\nname = \"a1\"\nskils = [\"sales:5\"]\n");
-    let err = Config::from_str_named(&typo, "x.toml").unwrap_err().to_string();
-    assert!(err.contains("skils"), "unknown keys are still errors: {err}");
+    let err = Config::from_str_named(&typo, "x.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("skils"),
+        "unknown keys are still errors: {err}"
+    );
     let bad = format!("{base}[[agents]]\nname = \"a1\"\nleader = 3\n");
-    assert!(Config::from_str_named(&bad, "x.toml").unwrap_err().to_string().contains("`leader` must be a non-empty string"));
+    assert!(Config::from_str_named(&bad, "x.toml")
+        .unwrap_err()
+        .to_string()
+        .contains("`leader` must be a non-empty string"));
 }

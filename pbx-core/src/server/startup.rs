@@ -347,9 +347,16 @@ impl Startup<'_> {
         }
         if core.b2bua.is_some() {
             // Report summaries every 15 minutes and nightly (SPEC §13).
-            let settings = crate::api::reports::settings_of(config).map_err(|e| ServerError::Reports(e.to_string()))?;
-            let thread = reports::aggregator::spawn(opened.db.clone(), settings, reports::aggregator::INTERVAL, stop.clone());
-            bg.threads.push(thread.map_err(|e| ServerError::Reports(e.to_string()))?);
+            let settings = crate::api::reports::settings_of(config)
+                .map_err(|e| ServerError::Reports(e.to_string()))?;
+            let thread = reports::aggregator::spawn(
+                opened.db.clone(),
+                settings,
+                reports::aggregator::INTERVAL,
+                stop.clone(),
+            );
+            bg.threads
+                .push(thread.map_err(|e| ServerError::Reports(e.to_string()))?);
         }
         bg.threads.extend([
             housekeeping::spawn_timers(core.clone(), transports.clone(), stop.clone(), start),

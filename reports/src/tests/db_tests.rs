@@ -82,12 +82,17 @@ fn combined() -> Fx {
     shift(inbound_day_for_db(), 200, &mut fx);
     fx.batch.events.sort_by_key(|e| e.at_unix_ms);
     fx.survey(1, at(0, 10, 20, 0), "5");
-    fx.batch.tags.push((acd::CallId(1).to_string(), "billing".into()));
+    fx.batch
+        .tags
+        .push((acd::CallId(1).to_string(), "billing".into()));
     fx
 }
 
 fn all_reports(src: &dyn catalog::Source, q: &Query, s: &ReportSettings) -> Vec<catalog::Table> {
-    REPORTS.iter().map(|r| catalog::run(r.name, q, s, src).unwrap()).collect()
+    REPORTS
+        .iter()
+        .map(|r| catalog::run(r.name, q, s, src).unwrap())
+        .collect()
 }
 
 #[test]
@@ -101,7 +106,11 @@ fn summaries_and_the_raw_tail_give_the_raw_figures() {
     let want = all_reports(&Memory(&fx.batch), &q, &s);
     let mut db = ReportDb::open(&path).unwrap();
     assert_eq!(db.watermark().unwrap(), 0);
-    assert_eq!(all_reports(&db, &q, &s), want, "nothing summarized: all from the raw rows");
+    assert_eq!(
+        all_reports(&db, &q, &s),
+        want,
+        "nothing summarized: all from the raw rows"
+    );
     // Summaries up to day 1 10:00, the rest raw.
     let r = db.rebuild(day0(), at(1, 10, 0, 0), &s).unwrap();
     assert!(r.rows > 0 && r.calls > 0, "{r:?}");
@@ -109,17 +118,34 @@ fn summaries_and_the_raw_tail_give_the_raw_figures() {
     assert_eq!(all_reports(&db, &q, &s), want, "summaries + raw tail");
     // A range starting mid-slot, and one inside the summarized part.
     for q in [
-        Query { from_ms: at(0, 9, 15, 0), to_ms: at(2, 0, 0, 0), ..Query::default() },
-        Query { from_ms: at(0, 10, 0, 0), to_ms: at(0, 12, 0, 0), ..Query::default() },
+        Query {
+            from_ms: at(0, 9, 15, 0),
+            to_ms: at(2, 0, 0, 0),
+            ..Query::default()
+        },
+        Query {
+            from_ms: at(0, 10, 0, 0),
+            to_ms: at(0, 12, 0, 0),
+            ..Query::default()
+        },
     ] {
-        assert_eq!(all_reports(&db, &q, &s), all_reports(&Memory(&fx.batch), &q, &s));
+        assert_eq!(
+            all_reports(&db, &q, &s),
+            all_reports(&Memory(&fx.batch), &q, &s)
+        );
     }
     // Everything summarized; rebuilding twice changes nothing.
-    db.rebuild(day0() - DAY_MS, day0() + 4 * DAY_MS, &s).unwrap();
-    db.rebuild(day0() - DAY_MS, day0() + 4 * DAY_MS, &s).unwrap();
+    db.rebuild(day0() - DAY_MS, day0() + 4 * DAY_MS, &s)
+        .unwrap();
+    db.rebuild(day0() - DAY_MS, day0() + 4 * DAY_MS, &s)
+        .unwrap();
     assert_eq!(all_reports(&db, &q, &s), want);
     let sales = &want[REPORTS.iter().position(|r| r.name == "queues").unwrap()];
-    assert_eq!(super::shown(sales, "sales", "answer_rate"), "66.67 %", "15 offered, 10 answered");
+    assert_eq!(
+        super::shown(sales, "sales", "answer_rate"),
+        "66.67 %",
+        "15 offered, 10 answered"
+    );
 }
 
 #[test]
@@ -132,26 +158,49 @@ fn incremental_and_nightly_runs() {
     let mut db = ReportDb::open(&path).unwrap();
     let now = at(1, 10, 7, 0);
     let r = db.run_incremental(now, &s).unwrap();
-    assert_eq!((r.from_ms, r.to_ms), (at(0, 10, 0, 0), at(1, 10, 0, 0)), "first run: a day back to the current slot");
+    assert_eq!(
+        (r.from_ms, r.to_ms),
+        (at(0, 10, 0, 0), at(1, 10, 0, 0)),
+        "first run: a day back to the current slot"
+    );
     // 15 minutes later: from the watermark less the 24 h window.
     let r = db.run_incremental(now + 15 * 60_000, &s).unwrap();
     assert_eq!((r.from_ms, r.to_ms), (at(0, 10, 0, 0), at(1, 10, 0, 0)));
     let r = db.run_incremental(now + 30 * 60_000, &s).unwrap();
     assert_eq!(r.to_ms, at(1, 10, 30, 0));
     let night = db.run_nightly(at(2, 0, 20, 0), &s).unwrap().unwrap();
-    assert_eq!((night.from_ms, night.to_ms), (at(1, 0, 0, 0), at(2, 0, 0, 0)));
-    assert!(db.run_nightly(at(2, 5, 0, 0), &s).unwrap().is_none(), "once a day");
+    assert_eq!(
+        (night.from_ms, night.to_ms),
+        (at(1, 0, 0, 0), at(2, 0, 0, 0))
+    );
+    assert!(
+        db.run_nightly(at(2, 5, 0, 0), &s).unwrap().is_none(),
+        "once a day"
+    );
     assert!(db.run_nightly(at(3, 0, 5, 0), &s).unwrap().is_some());
     // Today's figures include the minutes after the watermark.
-    let q = Query { from_ms: at(1, 0, 0, 0), to_ms: at(2, 0, 0, 0), ..Query::default() };
-    assert_eq!(all_reports(&db, &q, &s), all_reports(&Memory(&fx.batch), &q, &s));
+    let q = Query {
+        from_ms: at(1, 0, 0, 0),
+        to_ms: at(2, 0, 0, 0),
+        ..Query::default()
+    };
+    assert_eq!(
+        all_reports(&db, &q, &s),
+        all_reports(&Memory(&fx.batch), &q, &s)
+    );
 }
 
 #[test]
 fn a_generated_store_reports_the_same_from_summaries_and_raw() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pbx.sqlite");
-    let plan = Plan { start_ms: day0(), days: 2, calls_per_day: 1500, agents: 12, seed: 7 };
+    let plan = Plan {
+        start_ms: day0(),
+        days: 2,
+        calls_per_day: 1500,
+        agents: 12,
+        seed: 7,
+    };
     let g = generate::generate(&path, &plan).unwrap();
     assert_eq!(g.calls, 3000);
     assert!(g.events > 3000 * 3, "{g:?}");
@@ -166,7 +215,10 @@ fn a_generated_store_reports_the_same_from_summaries_and_raw() {
     let queues = &got[REPORTS.iter().position(|r| r.name == "queues").unwrap()];
     assert_eq!(queues.rows.len(), generate::QUEUES.len());
     // A leader of the generated org sees half the agents.
-    let lead = Query { viewer: crate::Viewer::Leader("a01".into()), ..q.clone() };
+    let lead = Query {
+        viewer: crate::Viewer::Leader("a01".into()),
+        ..q.clone()
+    };
     let t = catalog::run("agent-workload", &lead, &s, &db).unwrap();
     assert_eq!(t.rows.len(), 5, "a01 and a03..a06");
 }
@@ -177,12 +229,18 @@ fn clear_errors_for_missing_stores_and_tables() {
     let missing = dir.path().join("none.sqlite");
     assert!(matches!(ReportDb::open(&missing), Err(Error::NoStore(_))));
     let empty = dir.path().join("empty.sqlite");
-    rusqlite::Connection::open(&empty).unwrap().execute_batch("CREATE TABLE x (a)").unwrap();
+    rusqlite::Connection::open(&empty)
+        .unwrap()
+        .execute_batch("CREATE TABLE x (a)")
+        .unwrap();
     let db = ReportDb::open(&empty).unwrap();
     let err = catalog::run("queues", &day_query(1), &settings(), &db).unwrap_err();
     assert!(matches!(err, Error::NoRawTables { .. }), "{err}");
     assert!(err.to_string().contains("run `pbx serve`"));
     let bad = crate::settings::Regions::parse("r.csv", "prefix,region\n+31\n").unwrap_err();
     assert_eq!(bad.to_string(), "r.csv:2: expected `prefix,region`");
-    assert!(crate::settings::Regions::parse("r.csv", "+31,NL\n").is_err(), "header required");
+    assert!(
+        crate::settings::Regions::parse("r.csv", "+31,NL\n").is_err(),
+        "header required"
+    );
 }
