@@ -171,6 +171,13 @@ fn reports_from_the_cli_and_the_api_agree() {
         reports::REPORTS.len()
     );
 
+    let (status, body) = get(metrics, &token, "/api/v1/reports");
+    let list: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(
+        (status, list["reports"].as_array().map(Vec::len)),
+        (200, Some(reports::REPORTS.len()))
+    );
+
     // Errors: clear words, the right status.
     let (status, body) = get(metrics, &token, "/api/v1/reports/nope");
     assert_eq!(status, 404, "{body}");
