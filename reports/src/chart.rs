@@ -170,6 +170,8 @@ where
         (false, true) => (ymax * 1.15).ceil().max(ymax + 1.0),
         (false, false) => ymax * 1.15,
     };
+    // Room above the data for the legend when several series share it.
+    let ymax = if series.len() > 2 { ymax * 1.2 } else { ymax };
     let y_ticks = if counts {
         (ymax as usize + 1).min(11)
     } else {

@@ -75,7 +75,9 @@ pub mod queues {
     pub const OVERFLOWED: usize = 3;
     /// Answered with wait ≤ 15 s (then 20 s, 30 s at +1, +2).
     pub const WITHIN_15: usize = 4;
-    /// Answered with wait ≤ the queue's threshold T.
+    /// Answered with wait ≤ the queue's threshold T, as configured when the
+    /// slot was aggregated: after changing `service_level_s`, rebuild older
+    /// slots (`pbx report aggregate --from --to`).
     pub const WITHIN_T: usize = 7;
     /// Σ wait of answered calls (ms).
     pub const ANSWERED_WAIT_MS: usize = 8;
