@@ -98,6 +98,9 @@ enum Command {
         #[arg(long)]
         max: Option<u32>,
     },
+    /// Call reports (SPEC §13): `list`, `aggregate`, or NAME with `--from
+    /// --to [--queue --agent --trunk --by --as] [--csv | --json | --chart FILE]`.
+    Report(commands::report::ReportArgs),
     /// Reload the running server's IVR flows now; reports each file
     /// (file:line:column on errors), fails if one was refused.
     Reload,
@@ -155,6 +158,7 @@ fn main() -> ExitCode {
             min,
             max,
         } => commands::queues::run_repeat(cli.config.as_deref(), days, number, queue, min, max),
+        Command::Report(args) => commands::report::run(cli.config.as_deref(), args),
         Command::Reload => commands::reload::run(cli.config.as_deref()),
         Command::Ivr { action } => commands::ivr::run(cli.config.as_deref(), action),
         Command::Conferences => commands::conference::run_list(cli.config.as_deref()),

@@ -12,6 +12,7 @@ pub(crate) mod queues;
 pub(crate) mod recordings;
 pub(crate) mod registrations;
 pub(crate) mod reload;
+pub(crate) mod report;
 pub(crate) mod serve;
 pub(crate) mod trunks;
 pub(crate) mod users;

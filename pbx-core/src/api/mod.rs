@@ -17,6 +17,7 @@ mod errors;
 mod metrics;
 mod recordings;
 pub(crate) mod reload;
+pub mod reports;
 mod trunks;
 
 use std::net::SocketAddr;
@@ -53,6 +54,8 @@ pub struct Admin {
     pub config_file: Option<PathBuf>,
     /// Call recordings (`GET /recordings/ID`), when `[recording]` is on.
     pub recordings: Option<Arc<crate::recording::RecordingAccess>>,
+    /// The report store and settings (`/api/v1/reports/…`); None: 503.
+    pub reports: Option<Arc<reports::ReportsAccess>>,
 }
 
 /// The call engine's parts the API drives (B2BUA mode).
@@ -139,6 +142,8 @@ fn router(state: ApiState) -> Router {
         .route("/reload", only("POST", post(reload::reload)))
         .route("/recordings/:id", only("GET", get(recordings::download)))
         .route("/recordings/:id/:op", only("POST", post(recordings::pause)))
+        .route("/api/v1/reports", only("GET", get(reports::list)))
+        .route("/api/v1/reports/:name", only("GET", get(reports::report)))
         .route("/conferences", only("GET", get(conferences::list)))
         .route("/conferences/:room", only("GET", get(conferences::roster)))
         .route(

@@ -133,6 +133,8 @@ pub struct Config {
     pub queues: Vec<acd::QueueConfig>,
     /// Agents: users with skills (`[[agents]]`).
     pub agents: Vec<acd::AgentProfile>,
+    /// The agents' team leaders and departments (`[[agents]] leader`, `department`).
+    pub agent_org: Vec<reports::AgentOrg>,
     /// Contact-center engine settings (`[acd]`).
     pub acd: acd::AcdConfig,
     /// IVR flows (`[ivr]`).
@@ -176,7 +178,7 @@ struct RawConfig {
     #[serde(default)]
     queues: Vec<toml::Spanned<acd::QueueConfig>>,
     #[serde(default)]
-    agents: Vec<toml::Spanned<acd::AgentProfile>>,
+    agents: Vec<toml::Spanned<toml::Table>>,
     #[serde(default)]
     acd: acd::AcdConfig,
     #[serde(default)]
@@ -295,7 +297,7 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         .map_err(|e| pos.error(e.offset, e.message))?;
     let trunks_dns = crate::trunks::dns::build_config(&raw.trunks_dns)
         .map_err(|e| pos.error(e.offset, e.message))?;
-    let (queues, agents) = queues_section::build(&raw.queues, &raw.agents, pos)?;
+    let (queues, agents, agent_org) = queues_section::build(&raw.queues, &raw.agents, pos)?;
     let endpoints = build_endpoints(&raw.media, media.address, pos)?;
     let (recordings_dir, prompts_dir) = media_dirs(&raw.media, &data_dir);
     calls.music_on_hold = music_on_hold(&raw.calls, &prompts_dir, pos)?;
@@ -338,6 +340,7 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         trunks_dns,
         queues,
         agents,
+        agent_org,
         acd: raw.acd,
         ivr: IvrConfig::default(),
         recording,

@@ -243,3 +243,46 @@ fn embedded_default_spells_out_the_registrar_policy() {
         crate::registrar::MaxContactsPolicy::ReplaceOldest
     );
 }
+
+/// `[[agents]] leader` and `department` (the reports' scope, SPEC §2)
+/// are read beside the ACD profile; a leader must be another agent and
+/// leaders must not form a cycle.
+#[test]
+fn agents_leaders_and_departments() {
+    let base = "[calls]\nengine = \"b2bua\"\n[[queues]]\nname = \"sales\"\n";
+    let text = format!(
+        "{base}[[agents]]\nname = \"a1\"\nskills = [\"sales:5\"]\ndepartment = \"sales\"\n\
+         [[agents]]\nname = \"a2\"\nskills = [\"sales:3\"]\nleader = \"a1\"\nwrap_up_s = 5\n"
+    );
+    let c = Config::from_str_named(&text, "x.toml").unwrap();
+    assert_eq!(c.agents.len(), 2);
+    assert_eq!(c.agents[1].wrap_up_s, Some(5));
+    assert_eq!(c.agent_org[0].department.as_deref(), Some("sales"));
+    assert_eq!(c.agent_org[1].leader.as_deref(), Some("a1"));
+    let unknown = format!("{base}[[agents]]\nname = \"a1\"\nleader = \"boss\"\n");
+    let err = Config::from_str_named(&unknown, "x.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("leader `boss`, which no [[agents]] entry defines") && err.contains("x.toml:"),
+        "{err}"
+    );
+    let cycle = format!("{base}[[agents]]\nname = \"a1\"\nleader = \"a2\"\n[[agents]]\nname = \"a2\"\nleader = \"a1\"\n");
+    let err = Config::from_str_named(&cycle, "x.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("form a cycle"), "{err}");
+    let typo = format!("{base}[[agents]]\nname = \"a1\"\nskils = [\"sales:5\"]\n");
+    let err = Config::from_str_named(&typo, "x.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("skils"),
+        "unknown keys are still errors: {err}"
+    );
+    let bad = format!("{base}[[agents]]\nname = \"a1\"\nleader = 3\n");
+    assert!(Config::from_str_named(&bad, "x.toml")
+        .unwrap_err()
+        .to_string()
+        .contains("`leader` must be a non-empty string"));
+}

@@ -53,6 +53,9 @@ pub enum ServerError {
     /// The webhook worker did not start.
     #[error(transparent)]
     Webhooks(#[from] crate::webhooks::WebhookError),
+    /// The report aggregator could not start (its settings, its thread).
+    #[error("cannot start the report aggregator: {0}")]
+    Reports(String),
     /// The admin token could not be read or created.
     #[error("cannot read or create the admin token {}: {source}", path.display())]
     AdminToken {

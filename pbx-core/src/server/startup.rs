@@ -357,6 +357,19 @@ impl Startup<'_> {
             ));
             bg.tasks.extend(ivr::spawn_sighup(flows, dir));
         }
+        if core.b2bua.is_some() {
+            // Report summaries every 15 minutes and nightly (SPEC §13).
+            let settings = crate::api::reports::settings_of(config)
+                .map_err(|e| ServerError::Reports(e.to_string()))?;
+            let thread = reports::aggregator::spawn(
+                opened.db.clone(),
+                settings,
+                reports::aggregator::INTERVAL,
+                stop.clone(),
+            );
+            bg.threads
+                .push(thread.map_err(|e| ServerError::Reports(e.to_string()))?);
+        }
         bg.threads.extend([
             housekeeping::spawn_timers(core.clone(), transports.clone(), stop.clone(), start),
             housekeeping::spawn_housekeeping(
@@ -397,6 +410,7 @@ impl Startup<'_> {
             flows,
             config_file,
             recordings,
+            reports: crate::api::reports::access(config),
         };
         let clock = Clock::new(self.start);
         let state = crate::api::ApiState::new(core.clone(), transports.clone(), clock, admin);

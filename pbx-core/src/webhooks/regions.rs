@@ -20,7 +20,9 @@ impl RegionTable {
         let mut table = Self::default();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
+            // The header line (`prefix,region`, as the reports read it).
+            let header = i == 0 && line.eq_ignore_ascii_case("prefix,region");
+            if header || line.is_empty() || line.starts_with('#') {
                 continue;
             }
             let bad = |why: &'static str| WebhookError::Regions {
