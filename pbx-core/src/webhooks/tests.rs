@@ -144,7 +144,8 @@ fn regions_by_longest_prefix() {
     );
     assert_eq!(t.region_of("13899999999"), Some("China Mobile"));
     assert_eq!(t.region_of("+862155550000"), Some("China Shanghai"));
-    assert_eq!(t.region_of("+33123456789"), None);
+    assert_eq!(t.region_of("+33123456789"), Some("France"));
+    assert_eq!(t.region_of("+81312345678"), None);
     assert_eq!(
         t.region_of_any("1001", Some("+8610123")),
         Some("China Beijing")
