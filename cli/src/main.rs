@@ -84,6 +84,8 @@ enum Command {
         /// Resolved entries too.
         #[arg(long)]
         all: bool,
+        #[command(subcommand)]
+        action: Option<commands::missed::MissedCmd>,
     },
     /// Numbers that called more than once (exact match).
     RepeatCallers {
@@ -103,6 +105,9 @@ enum Command {
         #[arg(long)]
         max: Option<u32>,
     },
+    /// Call reports (SPEC §13): `list`, `aggregate`, or NAME with `--from
+    /// --to [--queue --agent --trunk --by --as] [--csv | --json | --chart FILE]`.
+    Report(commands::report::ReportArgs),
     /// Reload the running server's IVR flows now; reports each file
     /// (file:line:column on errors), fails if one was refused.
     Reload,
@@ -120,6 +125,12 @@ enum Command {
         room: String,
         #[command(subcommand)]
         action: Option<commands::conference::ConferenceCmd>,
+    },
+    /// CRM webhooks: `list` (state, cursor, pending, dead letters), `dead`,
+    /// `replay --since TIME [--subscription ID]`, `enable ID`.
+    Webhooks {
+        #[command(subcommand)]
+        action: commands::webhooks::WebhooksCmd,
     },
     /// Softphone: interactive console, or `call` / `answer` for scripts.
     Phone(commands::phone::PhoneArgs),
@@ -139,9 +150,15 @@ fn main() -> ExitCode {
         Command::Trunks => commands::trunks::run(cli.config.as_deref()),
         Command::Agents { action } => commands::queues::run_agents(cli.config.as_deref(), action),
         Command::Queues { action } => commands::queues::run_queues(cli.config.as_deref(), action),
-        Command::Missed { queue, days, all } => {
-            commands::queues::run_missed(cli.config.as_deref(), queue, days, all)
-        }
+        Command::Missed {
+            queue,
+            days,
+            all,
+            action: Some(action),
+        } => commands::missed::run(cli.config.as_deref(), action, queue, days, all),
+        Command::Missed {
+            queue, days, all, ..
+        } => commands::queues::run_missed(cli.config.as_deref(), queue, days, all),
         Command::RepeatCallers {
             days,
             number,
@@ -149,12 +166,14 @@ fn main() -> ExitCode {
             min,
             max,
         } => commands::queues::run_repeat(cli.config.as_deref(), days, number, queue, min, max),
+        Command::Report(args) => commands::report::run(cli.config.as_deref(), args),
         Command::Reload => commands::reload::run(cli.config.as_deref()),
         Command::Ivr { action } => commands::ivr::run(cli.config.as_deref(), action),
         Command::Conferences => commands::conference::run_list(cli.config.as_deref()),
         Command::Conference { room, action } => {
             commands::conference::run(cli.config.as_deref(), &room, action)
         }
+        Command::Webhooks { action } => commands::webhooks::run(cli.config.as_deref(), action),
         Command::Phone(args) => commands::phone::run(args),
     };
     match result {

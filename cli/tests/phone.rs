@@ -23,6 +23,8 @@ mod interop;
 mod moh;
 #[path = "phone/opus.rs"]
 mod opus;
+#[path = "phone/originate.rs"]
+mod originate;
 #[path = "phone/profile.rs"]
 mod profile;
 #[path = "phone/queue.rs"]

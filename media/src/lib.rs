@@ -48,6 +48,8 @@
 //!   [`codec::AudioEncoder::new`] returns [`codec::CodecError::Unavailable`]
 //!   for Opus and SDP negotiation should leave Opus out of
 //!   [`sdp::LocalMedia::codecs`].
+//! - `webrtc` (default): [`webrtc`] legs (ICE-lite, DTLS-SRTP) through
+//!   str0m with its pure-Rust crypto backend; no system library needed.
 //!
 //! # Hot paths
 //! Per-packet work (parse, relay, mix) never allocates: packets are borrowed
@@ -74,6 +76,8 @@ pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
 pub mod stats;
+#[cfg(feature = "webrtc")]
+pub mod webrtc;
 
 pub use error::PacketError;
 pub use rtp::{PayloadType, Ssrc};

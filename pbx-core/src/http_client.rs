@@ -186,6 +186,77 @@ impl HttpClient {
     }
 }
 
+/// The answer to [`HttpClient::post_signed`]: the status and the
+/// `Retry-After` header (RFC 9110 §10.2.3), the body is read and dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostReply {
+    /// HTTP status.
+    pub status: u16,
+    /// The `Retry-After` header as sent (seconds or an HTTP date).
+    pub retry_after: Option<String>,
+}
+
+impl HttpClient {
+    /// POSTs `body` (JSON) to `url` with extra `headers` (webhook
+    /// signatures); connecting, sending and reading the answer together
+    /// take at most `timeout`. `Err(HttpOutcome::Failed | TimedOut)` when no
+    /// answer came.
+    pub async fn post_with_headers(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<PostReply, HttpOutcome> {
+        let uri: hyper::Uri = url
+            .parse()
+            .map_err(|e| HttpOutcome::Failed(format!("bad URL {url}: {e}")))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
+            return Err(HttpOutcome::Failed(format!(
+                "bad URL {url}: http:// or https:// expected"
+            )));
+        }
+        let mut request = hyper::Request::post(uri)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(
+                hyper::header::USER_AGENT,
+                concat!("pbx/", env!("CARGO_PKG_VERSION")),
+            );
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(Full::new(body))
+            .map_err(|e| HttpOutcome::Failed(format!("bad request: {e}")))?;
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| format!("request failed: {}", chain(&e)))?;
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get(hyper::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            Limited::new(response.into_body(), MAX_BODY)
+                .collect()
+                .await
+                .map_err(|e| format!("reading the body failed: {e}"))?;
+            Ok::<_, String>(PostReply {
+                status,
+                retry_after,
+            })
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(reason)) => Err(HttpOutcome::Failed(reason)),
+            Err(_) => Err(HttpOutcome::TimedOut),
+        }
+    }
+}
+
 /// An error with its sources (`client error (Connect): tcp connect error:
 /// Connection refused`).
 fn chain(e: &dyn std::error::Error) -> String {

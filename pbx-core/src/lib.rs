@@ -20,3 +20,4 @@ pub mod server;
 pub mod sip;
 pub mod store;
 pub mod trunks;
+pub mod webhooks;

@@ -60,6 +60,83 @@ pub struct Metrics {
     pub engine_drops: Counter,
     /// Engine events delivered to the call-record writer and outbox.
     pub engine_events: Counter,
+    /// The webhook worker's counters.
+    pub webhooks: WebhookMetrics,
+}
+
+/// A latency histogram (seconds) with fixed buckets.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [Counter; 12],
+    count: Counter,
+    sum_us: Counter,
+}
+
+impl Histogram {
+    /// Upper bounds of the buckets, seconds (the last one is +Inf).
+    pub const BOUNDS: [f64; 11] = [
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ];
+
+    /// Records one observation.
+    pub fn observe(&self, d: std::time::Duration) {
+        let secs = d.as_secs_f64();
+        let i = Self::BOUNDS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(Self::BOUNDS.len());
+        self.buckets[i].inc();
+        self.count.inc();
+        self.sum_us.add(d.as_micros() as u64);
+    }
+
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.count.get()
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP pbx_{name} {help}\n# TYPE pbx_{name} histogram");
+        let mut cumulative = 0;
+        for (i, b) in self.buckets.iter().enumerate() {
+            cumulative += b.get();
+            match Self::BOUNDS.get(i) {
+                Some(le) => {
+                    let _ = writeln!(out, "pbx_{name}_bucket{{le=\"{le}\"}} {cumulative}");
+                }
+                None => {
+                    let _ = writeln!(out, "pbx_{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "pbx_{name}_sum {}\npbx_{name}_count {}",
+            self.sum_us.get() as f64 / 1e6,
+            self.count.get()
+        );
+    }
+}
+
+/// Counters of the webhook worker (`webhooks` module).
+#[derive(Debug, Default)]
+pub struct WebhookMetrics {
+    /// Deliveries answered 2xx.
+    pub delivered: Counter,
+    /// Attempts that failed (any non-2xx, timeout, connection failure).
+    pub failed: Counter,
+    /// Deliveries given up (dead letters).
+    pub dead: Counter,
+    /// Subscriptions disabled by a 410.
+    pub disabled: Counter,
+    /// Screen-pops built.
+    pub pops: Counter,
+    /// Customer lookups that missed the pop's budget.
+    pub lookups_late: Counter,
+    /// One attempt's request-to-answer time.
+    pub attempt_latency: Histogram,
+    /// From ringing (the event's time) to the pop's 2xx.
+    pub ring_to_delivered: Histogram,
 }
 
 /// Values sampled at render time (gauges).
@@ -164,6 +241,33 @@ impl Metrics {
             "Call events, records and quality reports the call engine emitted",
             self.engine_events.get(),
         );
+        let w = &self.webhooks;
+        counter(
+            "webhook_deliveries_total",
+            "Webhook deliveries answered 2xx",
+            w.delivered.get(),
+        );
+        counter(
+            "webhook_failed_attempts_total",
+            "Webhook attempts that failed (non-2xx, timeout, no connection)",
+            w.failed.get(),
+        );
+        counter(
+            "webhook_dead_letters_total",
+            "Webhook deliveries given up (dead letters)",
+            w.dead.get(),
+        );
+        counter(
+            "webhook_subscriptions_disabled_total",
+            "Webhook subscriptions disabled by 410 Gone",
+            w.disabled.get(),
+        );
+        counter("webhook_pops_total", "Screen-pops built", w.pops.get());
+        counter(
+            "webhook_lookups_late_total",
+            "Customer lookups that missed the pop's budget",
+            w.lookups_late.get(),
+        );
         let _ = writeln!(out, "# HELP pbx_sip_responses_sent_total SIP responses sent by class\n# TYPE pbx_sip_responses_sent_total counter");
         for (i, c) in self.responses_out.iter().enumerate() {
             let _ = writeln!(
@@ -188,6 +292,16 @@ impl Metrics {
             "Inputs waiting for the call engine's driver",
             g.engine_queue,
         );
+        self.webhooks.attempt_latency.render(
+            &mut out,
+            "webhook_attempt_seconds",
+            "Webhook attempt time, request to answer",
+        );
+        self.webhooks.ring_to_delivered.render(
+            &mut out,
+            "webhook_ring_to_delivered_seconds",
+            "From ringing to the screen-pop's 2xx",
+        );
         out
     }
 }
@@ -211,5 +325,31 @@ mod tests {
         assert!(text.contains("pbx_sip_responses_sent_total{class=\"2xx\"} 1\n"));
         assert!(text.contains("pbx_sip_responses_sent_total{class=\"4xx\"} 1\n"));
         assert!(text.contains("pbx_registrations 2\n"));
+    }
+
+    #[test]
+    fn renders_webhook_counters_and_histograms() {
+        let m = Metrics::default();
+        m.webhooks.delivered.add(3);
+        m.webhooks.dead.inc();
+        m.webhooks
+            .ring_to_delivered
+            .observe(std::time::Duration::from_millis(30));
+        m.webhooks
+            .ring_to_delivered
+            .observe(std::time::Duration::from_millis(700));
+        let text = m.render(&Gauges::default());
+        assert!(text.contains("pbx_webhook_deliveries_total 3\n"), "{text}");
+        assert!(text.contains("pbx_webhook_dead_letters_total 1\n"));
+        assert!(text.contains("# TYPE pbx_webhook_ring_to_delivered_seconds histogram\n"));
+        assert!(text.contains("pbx_webhook_ring_to_delivered_seconds_bucket{le=\"0.025\"} 0\n"));
+        assert!(text.contains("pbx_webhook_ring_to_delivered_seconds_bucket{le=\"0.05\"} 1\n"));
+        assert!(text.contains("pbx_webhook_ring_to_delivered_seconds_bucket{le=\"1\"} 2\n"));
+        assert!(text.contains("pbx_webhook_ring_to_delivered_seconds_bucket{le=\"+Inf\"} 2\n"));
+        assert!(
+            text.contains("pbx_webhook_ring_to_delivered_seconds_sum 0.73\n"),
+            "{text}"
+        );
+        assert!(text.contains("pbx_webhook_ring_to_delivered_seconds_count 2\n"));
     }
 }

@@ -28,7 +28,7 @@ const LAYERS: &[&[&str]] = &[
     &["store", "routing", "proxy", "queues"],
     // the SIP entry (ingress); call recording (the recorder fed by the
     // engine's driver, state onto the records)
-    &["sip", "recording"],
+    &["sip", "recording", "webhooks"],
     // the configuration file, filled into the parts' own settings
     &["config"],
     // the HTTP API: routes over the engine's handle and the SIP core's counters

@@ -7,15 +7,18 @@ pub(crate) mod cdr_export;
 pub(crate) mod check;
 pub(crate) mod conference;
 pub(crate) mod ivr;
+pub(crate) mod missed;
 pub(crate) mod phone;
 pub(crate) mod queues;
 pub(crate) mod recordings;
 pub(crate) mod registrations;
 pub(crate) mod reload;
+pub(crate) mod report;
 pub(crate) mod serve;
 pub(crate) mod tokens;
 pub(crate) mod trunks;
 pub(crate) mod users;
+pub(crate) mod webhooks;
 
 use std::path::Path;
 

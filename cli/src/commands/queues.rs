@@ -246,8 +246,7 @@ pub(crate) fn run_missed(
     let store = super::open_store(&config)?;
     let now = pbx_core::server::unix_now() * 1000;
     let from = now.saturating_sub(u64::from(days) * 86_400_000);
-    let events = store.queue_events(from, now + 1)?;
-    let list = acd::missed::missed_calls(&acd::missed::from_events(&events));
+    let list = store.missed_calls(from, now + 1)?;
     let group = queue.as_deref().map(acd::QueueId::from);
     let shown: Vec<&acd::missed::MissedCall> = if all {
         list.iter()

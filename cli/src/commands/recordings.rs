@@ -34,11 +34,49 @@ pub(crate) enum RecordingsCmd {
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
     },
+    /// Pause a live call's recording (silence in the file until resumed;
+    /// the span is in the recording's metadata).
+    Pause {
+        /// The call id (`pbx calls`).
+        call_id: String,
+    },
+    /// Resume a paused recording.
+    Resume {
+        /// The call id.
+        call_id: String,
+    },
+    /// A call's transcript (`recording.transcribe`): one line per segment,
+    /// start and end in the recording, the speaker (caller / agent), text.
+    Transcript {
+        /// The call id.
+        call_id: String,
+    },
 }
 
 /// `pbx recordings list|get`.
 pub(crate) fn run(path: Option<&Path>, action: RecordingsCmd) -> anyhow::Result<ExitCode> {
     let config = super::load_config(path)?;
+    if let RecordingsCmd::Pause { call_id } | RecordingsCmd::Resume { call_id } = &action {
+        let op = if matches!(action, RecordingsCmd::Pause { .. }) {
+            "pause"
+        } else {
+            "resume"
+        };
+        let (status, body) = super::admin_http::request(
+            &config,
+            "live calls",
+            "POST",
+            &format!("/recordings/{call_id}/{op}"),
+        )?;
+        if status != 200 {
+            anyhow::bail!(
+                "server answered {status}: {}",
+                super::admin_http::error_of(&body)
+            );
+        }
+        crate::output::note!("recording of {call_id}: {op}d");
+        return Ok(ExitCode::SUCCESS);
+    }
     let access = RecordingAccess::for_admin(&config.recording)
         .with_context(|| format!("opening the recordings of {}", config.source))?;
     let offset = i64::from(config.dialplan.utc_offset_secs);
@@ -85,6 +123,33 @@ pub(crate) fn run(path: Option<&Path>, action: RecordingsCmd) -> anyhow::Result<
                 Ok(())
             })?;
         }
+        RecordingsCmd::Transcript { call_id } => {
+            let segments = access
+                .transcript(&call_id)
+                .with_context(|| format!("reading the transcript of {call_id}"))?;
+            if segments.is_empty() {
+                crate::output::note!(
+                    "no transcript of {call_id} (yet): recording.transcribe is off, the call was                      silent, or its recording waits for a worker"
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            crate::output::stdout(|out| {
+                writeln!(out, "start	end	speaker	text")?;
+                for s in &segments {
+                    let speaker = if s.channel == 0 { "caller" } else { "agent" };
+                    let mark = if s.edited { " (edited)" } else { "" };
+                    writeln!(
+                        out,
+                        "{:.1}	{:.1}	{speaker}	{}{mark}",
+                        s.start_ms as f64 / 1000.0,
+                        s.end_ms as f64 / 1000.0,
+                        s.text
+                    )?;
+                }
+                Ok(())
+            })?;
+        }
+        RecordingsCmd::Pause { .. } | RecordingsCmd::Resume { .. } => {}
         RecordingsCmd::Get { call_id, output } => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -18,5 +18,8 @@ mod max_contacts;
 mod presentation;
 mod proxy;
 mod register;
+mod reports;
 mod trunks;
 mod trunks_dns;
+mod websocket;
+mod webhooks;

@@ -23,7 +23,7 @@ pub(crate) struct Msg {
 }
 
 impl Msg {
-    fn parse(raw: &str) -> Option<Self> {
+    pub(crate) fn parse(raw: &str) -> Option<Self> {
         let head = raw.split("\r\n\r\n").next()?;
         let mut lines = head.split("\r\n");
         let start = lines.next()?.to_owned();
@@ -84,7 +84,7 @@ impl Alg {
         }
     }
 
-    fn h(self, s: &str) -> String {
+    pub(crate) fn h(self, s: &str) -> String {
         match self {
             Self::Md5 => hex::encode(Md5::digest(s.as_bytes())),
             Self::Sha256 => hex::encode(Sha256::digest(s.as_bytes())),
@@ -93,7 +93,7 @@ impl Alg {
 }
 
 /// One parameter of a `Digest a="b", c=d` challenge.
-fn challenge_param<'a>(challenge: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn challenge_param<'a>(challenge: &'a str, name: &str) -> Option<&'a str> {
     let rest = challenge.trim_start().strip_prefix("Digest")?;
     rest.split(',').find_map(|kv| {
         let (k, v) = kv.split_once('=')?;

@@ -325,11 +325,11 @@ fn callers_who_give_up_are_missed_calls_and_repeat_callers() {
         rows.iter().all(|r| r.contains("\t2001\tsupport\t")),
         "{missed}"
     );
-    let repeat = stdout(&admin(&config, &["repeat-callers", "--days", "1"]));
+    let repeat = stdout(&admin(config, &["repeat-callers", "--days", "1"]));
     assert!(repeat.contains("2001\t2\t0\t2\t"), "{repeat}");
-    let bad = admin(&config, &["repeat-callers", "--days", "5"]);
+    let bad = admin(config, &["repeat-callers", "--days", "5"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("choose 1, 2, 3, 7 or 14"));
-    let stats = stats_showing(&config, "abandoned\t2\n");
+    let stats = stats_showing(config, "abandoned\t2\n");
     assert!(stats.contains("abandoned\t2\n"), "{stats}");
     assert!(stats.contains("answer rate\t0.00 %"), "{stats}");
 }
@@ -349,13 +349,9 @@ fn an_offer_that_rings_unanswered_moves_on_to_the_next_agent() {
     );
     let (config, target) = (&srv.config, srv.target());
     // 2001 logs in first (longest idle) but its console never answers.
-    assert!(admin(&config, &["agents", "login", "2001"])
-        .status
-        .success());
+    assert!(admin(config, &["agents", "login", "2001"]).status.success());
     std::thread::sleep(Duration::from_millis(50));
-    assert!(admin(&config, &["agents", "login", "2002"])
-        .status
-        .success());
+    assert!(admin(config, &["agents", "login", "2002"]).status.success());
     let silent_log = std::fs::File::create(root.join("silent.log")).unwrap();
     let _silent = Kill(
         pbx()
@@ -374,7 +370,7 @@ fn an_offer_that_rings_unanswered_moves_on_to_the_next_agent() {
             .spawn()
             .unwrap(),
     );
-    wait_registered(&config, "2001@127.0.0.1", root);
+    wait_registered(config, "2001@127.0.0.1", root);
     let mut answering = phone(
         root,
         &target,
@@ -382,7 +378,7 @@ fn an_offer_that_rings_unanswered_moves_on_to_the_next_agent() {
         &["answer", "--duration", "2s", "--wait", "20s"],
         "bob.log",
     );
-    wait_registered(&config, "2002@127.0.0.1", root);
+    wait_registered(config, "2002@127.0.0.1", root);
     let caller = pbx()
         .args([
             "phone",
@@ -414,7 +410,7 @@ fn an_offer_that_rings_unanswered_moves_on_to_the_next_agent() {
         silent.contains("incoming call"),
         "2001 rang first:\n{silent}"
     );
-    let stats = stats_showing(&config, "answered\t1\n");
+    let stats = stats_showing(config, "answered\t1\n");
     assert!(stats.contains("answered\t1\n"), "{stats}");
 }
 
@@ -436,7 +432,7 @@ fn a_caller_past_max_wait_overflows_to_the_extension() {
         &["answer", "--duration", "2s", "--wait", "20s"],
         "bob.log",
     );
-    wait_registered(&config, "2002@127.0.0.1", root);
+    wait_registered(config, "2002@127.0.0.1", root);
     let started = Instant::now();
     let caller = pbx()
         .args([
@@ -464,7 +460,7 @@ fn a_caller_past_max_wait_overflows_to_the_extension() {
         started.elapsed() < Duration::from_secs(8),
         "the backup hung up after its 2 s, ending the call"
     );
-    let stats = stats_showing(&config, "overflowed\t1\n");
+    let stats = stats_showing(config, "overflowed\t1\n");
     assert!(stats.contains("overflowed\t1\n"), "{stats}");
     let deadline = Instant::now() + Duration::from_secs(5);
     let cdr = loop {
@@ -478,4 +474,198 @@ fn a_caller_past_max_wait_overflows_to_the_extension() {
         cdr.lines().nth(1).is_some_and(|r| r.contains("ANSWERED")),
         "{cdr}"
     );
+}
+
+/// A caller who presses the callback key keeps its place; when the agent
+/// logs in, pbx rings the agent's phone first, then calls the customer back
+/// into the same call: both hear each other, and the record is the agent's
+/// call to the customer.
+#[test]
+fn a_callback_rings_the_agent_then_calls_the_customer_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let srv = QueueServer::start(
+        root,
+        "[[dialplan]]\nextension = \"600\"\ntype = \"queue\"\nqueue = \"support\"\n\
+         [[queues]]\nname = \"support\"\nring_timeout_s = 10\nwrap_up_s = 1\n\
+         callback = { enabled = true, key = \"1\", max_attempts = 2, retry_interval_s = 5, customer_ring_timeout_s = 10 }\n\
+         [[agents]]\nname = \"2002\"\nskills = [\"support:5\"]\n",
+        Some("2002"),
+    );
+    let (config, target) = (srv.config.clone(), srv.target());
+    // Nobody logged in: the caller waits with music, presses 1 and is let go.
+    let mut caller = phone(
+        root,
+        &target,
+        "2001",
+        &["call", "600", "--dtmf", "1", "--duration", "15s"],
+        "caller.log",
+    );
+    let deadline = Instant::now() + Duration::from_secs(12);
+    while caller.0.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "pbx did not end the call after the callback key:\n{}\npbx:\n{}",
+            std::fs::read_to_string(root.join("caller.log")).unwrap_or_default(),
+            std::fs::read_to_string(root.join("pbx.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (agent_tone, customer_tone) = (root.join("agent.wav"), root.join("customer.wav"));
+    write_tone(&agent_tone, 500.0, 20.0);
+    write_tone(&customer_tone, 1300.0, 20.0);
+    let answering = |user: &str, tone: &Path, heard: &str, log: &str| {
+        let (tone, heard) = (tone.to_str().unwrap(), root.join(heard));
+        phone(
+            root,
+            &target,
+            user,
+            &[
+                "answer",
+                "--duration",
+                "4s",
+                "--wait",
+                "30s",
+                "--play",
+                tone,
+                "--record",
+                heard.to_str().unwrap(),
+            ],
+            log,
+        )
+    };
+    let mut customer = answering("2001", &customer_tone, "customer.heard.wav", "customer.log");
+    let mut agent = answering("2002", &agent_tone, "agent.heard.wav", "agent.log");
+    wait_registered(&config, "2001@127.0.0.1", root);
+    wait_registered(&config, "2002@127.0.0.1", root);
+    assert!(admin(&config, &["agents", "login", "2002"])
+        .status
+        .success());
+
+    let deadline = Instant::now() + Duration::from_secs(25);
+    for (who, p) in [("agent", &mut agent), ("customer", &mut customer)] {
+        loop {
+            if let Some(status) = p.0.try_wait().unwrap() {
+                assert!(status.success(), "the {who}'s phone failed");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the {who} was never called back\npbx:\n{}",
+                std::fs::read_to_string(root.join("pbx.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    assert_hears(&root.join("agent.heard.wav"), 1300.0, 500.0, "the agent");
+    assert_hears(
+        &root.join("customer.heard.wav"),
+        500.0,
+        1300.0,
+        "the customer",
+    );
+    // The callback call's record: the agent called the customer.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = stdout(&admin(&config, &["cdr", "--csv"]));
+        if text
+            .lines()
+            .any(|l| l.contains(",2002,2001,") && l.contains("ANSWERED"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no callback record:\n{text}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// SPEC §10: a caller who hangs up in the queue is a missed call; `pbx
+/// missed callback ID --agent A` rings the agent, then the caller; once
+/// the caller answers the entry leaves the list (resolved by that call).
+#[test]
+fn a_quick_callback_resolves_the_missed_call() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let srv = QueueServer::start(
+        root,
+        "[[dialplan]]\nextension = \"600\"\ntype = \"queue\"\nqueue = \"support\"\n\
+         [[queues]]\nname = \"support\"\nring_timeout_s = 10\nwrap_up_s = 1\n\
+         [[agents]]\nname = \"2002\"\nskills = [\"support:5\"]\n",
+        Some("2002"),
+    );
+    let (config, target) = (srv.config.clone(), srv.target());
+    // Nobody logged in: the caller waits 2 s and hangs up (abandoned).
+    let mut caller = phone(
+        root,
+        &target,
+        "2001",
+        &["call", "600", "--duration", "2s"],
+        "caller.log",
+    );
+    assert!(
+        caller.0.wait().unwrap().success(),
+        "the caller's call failed"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let id = loop {
+        let text = stdout(&admin(&config, &["missed"]));
+        if let Some(line) = text.lines().find(|l| l.contains("\t2001\tsupport\t")) {
+            break line.split('\t').next().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "no missed call listed:\n{text}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let bad = admin(
+        &config,
+        &["missed", "callback", "999999", "--agent", "2002"],
+    );
+    assert!(!bad.status.success());
+
+    let (agent_tone, customer_tone) = (root.join("agent.wav"), root.join("customer.wav"));
+    write_tone(&agent_tone, 500.0, 20.0);
+    write_tone(&customer_tone, 1300.0, 20.0);
+    let answering = |user: &str, tone: &Path, log: &str| {
+        phone(
+            root,
+            &target,
+            user,
+            &[
+                "answer",
+                "--duration",
+                "3s",
+                "--wait",
+                "30s",
+                "--play",
+                tone.to_str().unwrap(),
+            ],
+            log,
+        )
+    };
+    let mut customer = answering("2001", &customer_tone, "customer.log");
+    let mut agent = answering("2002", &agent_tone, "agent.log");
+    wait_registered(&config, "2001@127.0.0.1", root);
+    wait_registered(&config, "2002@127.0.0.1", root);
+    let cb = admin(&config, &["missed", "callback", &id, "--agent", "2002"]);
+    assert!(
+        cb.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cb.stderr)
+    );
+    let call = stdout(&cb).trim().to_owned();
+    for (who, p) in [("agent", &mut agent), ("customer", &mut customer)] {
+        assert!(p.0.wait().unwrap().success(), "the {who}'s phone failed");
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let open = stdout(&admin(&config, &["missed"]));
+        let all = stdout(&admin(&config, &["missed", "--all"]));
+        if !open.contains("\t2001\t") && all.contains(&call) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the entry was not resolved by {call}:\nopen:\n{open}\nall:\n{all}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

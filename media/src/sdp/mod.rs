@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 pub mod negotiate;
 pub mod parse;
+pub mod webrtc;
 
 pub use negotiate::{Codec, LocalMedia, Negotiated, NegotiationError};
 pub use parse::{SdpError, SdpErrorKind};

@@ -5,3 +5,5 @@ mod mixer;
 mod pipeline;
 mod relay;
 mod transcode;
+#[cfg(feature = "webrtc")]
+mod webrtc;

@@ -19,6 +19,7 @@ mod errors;
 mod metrics;
 mod recordings;
 pub(crate) mod reload;
+pub mod reports;
 mod trunks;
 pub mod v1;
 
@@ -58,6 +59,8 @@ pub struct Admin {
     pub recordings: Option<Arc<crate::recording::RecordingAccess>>,
     /// The store and tenant settings of `/api/v1` (None: no `/api/v1`).
     pub api: Option<v1::ApiData>,
+    /// The report store and settings (`/api/v1/reports/…`); None: 503.
+    pub reports: Option<Arc<reports::ReportsAccess>>,
 }
 
 /// The call engine's parts the API drives (B2BUA mode).
@@ -140,12 +143,16 @@ pub async fn serve(
 fn router(state: ApiState) -> Router {
     let admin_routes = Router::new()
         .route("/calls", only("GET", get(calls::list)))
+        .route("/calls/originate", only("POST", post(calls::originate)))
         .route("/calls/:id/hangup", only("POST", post(calls::hangup)))
         .route("/trunks", only("GET", get(trunks::list)))
         .route("/acd", only("GET", get(agents::status)))
         .route("/agents/:agent/:op", only("POST", post(agents::operate)))
         .route("/reload", only("POST", post(reload::reload)))
         .route("/recordings/:id", only("GET", get(recordings::download)))
+        .route("/recordings/:id/:op", only("POST", post(recordings::pause)))
+        .route("/api/v1/reports", only("GET", get(reports::list)))
+        .route("/api/v1/reports/:name", only("GET", get(reports::report)))
         .route("/conferences", only("GET", get(conferences::list)))
         .route("/conferences/:room", only("GET", get(conferences::roster)))
         .route(

@@ -58,3 +58,36 @@ pub(super) async fn download(
             )
         })
 }
+
+/// `POST /recordings/ID/pause` and `/recordings/ID/resume` (`pbx recordings
+/// pause|resume ID`): the live call's recording stops taking audio (silence
+/// in the file, a span in its metadata) or takes it again. 200 `{"paused":
+/// bool}`; 409 when the call is not being recorded or is in that state
+/// already; 404 for an unknown operation, 400 for no call id.
+pub(super) async fn pause(
+    State(s): State<ApiState>,
+    Path((id, op)): Path<(String, String)>,
+) -> Response {
+    let paused = match op.as_str() {
+        "pause" => true,
+        "resume" => false,
+        other => {
+            let body = serde_json::json!({
+                "error": format!("no recording operation `{other}`: use pause or resume"),
+            });
+            return json_response(StatusCode::NOT_FOUND, &body);
+        }
+    };
+    let Some(call) = crate::b2bua::CallId::parse(&id) else {
+        let body = serde_json::json!({ "error": format!("`{id}` is no call id (c followed by 16 hex digits)") });
+        return json_response(StatusCode::BAD_REQUEST, &body);
+    };
+    let Some(b2bua) = &s.b2bua else {
+        return super::errors::command_error(&crate::b2bua::CommandError::NotRunning);
+    };
+    match b2bua.engine.recording_pause(call, paused).await {
+        Ok(Ok(())) => json_response(StatusCode::OK, &serde_json::json!({ "paused": paused })),
+        Ok(Err(why)) => json_response(StatusCode::CONFLICT, &serde_json::json!({ "error": why })),
+        Err(e) => super::errors::command_error(&e),
+    }
+}

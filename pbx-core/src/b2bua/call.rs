@@ -197,6 +197,9 @@ pub enum CallInput {
     Resume(Side),
     /// The call goes elsewhere.
     Transferred(String),
+    /// pbx dials this number for a call it placed, the first party (the
+    /// agent) having answered: the outbound pop's moment (SPEC §9).
+    Dialing(String),
     /// A digit from a leg.
     Dtmf(LegId, char),
     /// The call is over.
@@ -319,6 +322,7 @@ impl Call {
             }
             (_, CallInput::Hold(_) | CallInput::Resume(_)) => return Err(self.reject("hold")),
             (_, CallInput::Transferred(to)) => self.emit(at, CallEventKind::Transferred { to }),
+            (_, CallInput::Dialing(number)) => self.emit(at, CallEventKind::Dialing { number }),
             (_, CallInput::Dtmf(leg, digit)) => self.emit(at, CallEventKind::Dtmf { leg, digit }),
             (_, CallInput::Hangup(cause, side)) => self.end(at, cause, side),
             (S::Answered, CallInput::Ringing | CallInput::EarlyMedia) => {}

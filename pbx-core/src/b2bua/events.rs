@@ -61,6 +61,12 @@ pub enum CallEventKind {
         /// The new target.
         to: String,
     },
+    /// pbx dials the number of a call it placed (click-to-call, callback),
+    /// its first party having answered.
+    Dialing {
+        /// The number.
+        number: String,
+    },
     /// A DTMF digit from a leg.
     Dtmf {
         /// The leg.
@@ -91,6 +97,7 @@ impl CallEvent {
             CallEventKind::Held { .. } => "call.held",
             CallEventKind::Resumed { .. } => "call.resumed",
             CallEventKind::Transferred { .. } => "call.transferred",
+            CallEventKind::Dialing { .. } => "call.dialing",
             CallEventKind::Dtmf { .. } => "call.dtmf",
             CallEventKind::Ended { .. } => "call.ended",
         }
@@ -113,6 +120,7 @@ impl CallEvent {
                 json!({ "by": by.as_str() })
             }
             CallEventKind::Transferred { to } => json!({ "to": to }),
+            CallEventKind::Dialing { number } => json!({ "number": number }),
             CallEventKind::Dtmf { leg, digit } => {
                 json!({ "leg": leg.0, "digit": digit.to_string() })
             }

@@ -17,7 +17,8 @@ use sip_stack::message::SipMessage;
 use sip_stack::Peer;
 
 use super::app::HttpOutcome;
-use super::engine::{Command, CommandError, CommandResult, HttpJob, LiveCall};
+use super::engine::{Command, CommandError, CommandResult, HttpJob, LiveCall, Originate};
+use super::CallId;
 
 /// Inputs waiting for the engine's driver.
 pub const QUEUE_CAPACITY: usize = 65_536;
@@ -52,6 +53,25 @@ pub enum EngineInput {
         command: Command,
         /// Where the result goes.
         reply: Option<tokio::sync::oneshot::Sender<CommandResult>>,
+    },
+    /// A call for pbx to place (click-to-call, callbacks); the new call's
+    /// id, or why not, goes to `reply`.
+    Originate {
+        /// The call.
+        request: Originate,
+        /// The missed-call entry it calls back (SPEC §10 quick callback).
+        missed: Option<u64>,
+        /// Where the result goes.
+        reply: tokio::sync::oneshot::Sender<Result<CallId, CommandError>>,
+    },
+    /// Pause (true) or resume the recording of a live call; Err says why not.
+    RecordingPause {
+        /// The call.
+        call: CallId,
+        /// Pause or resume.
+        paused: bool,
+        /// The outcome.
+        reply: tokio::sync::oneshot::Sender<Result<(), String>>,
     },
     /// The live calls, for `pbx calls`.
     LiveCalls(tokio::sync::oneshot::Sender<Vec<LiveCall>>),
@@ -140,6 +160,40 @@ impl EngineHandle {
             reply: Some(reply),
         })?;
         rx.await.unwrap_or(Err(CommandError::NotRunning))
+    }
+
+    /// Places a call (the agent's phone first, then the number) and
+    /// returns its id once the agent's phone is being rung.
+    /// With `missed`, the call is a quick callback of that missed-call
+    /// entry: its outcome is stored and a connected one resolves it.
+    pub async fn originate(
+        &self,
+        request: Originate,
+        missed: Option<u64>,
+    ) -> Result<CallId, CommandError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.try_send(EngineInput::Originate {
+            request,
+            missed,
+            reply,
+        })?;
+        rx.await.unwrap_or(Err(CommandError::NotRunning))
+    }
+
+    /// Pauses (true) or resumes a live call's recording; the inner Err says
+    /// why not (not recorded, already paused).
+    pub async fn recording_pause(
+        &self,
+        call: CallId,
+        paused: bool,
+    ) -> Result<Result<(), String>, CommandError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.try_send(EngineInput::RecordingPause {
+            call,
+            paused,
+            reply,
+        })?;
+        rx.await.map_err(|_| CommandError::NotRunning)
     }
 
     /// The live calls.

@@ -45,7 +45,7 @@ use std::fmt;
 use std::time::Instant;
 
 pub use call::{Call, CallState, HangupCause, Side};
-pub use engine::{Command, CommandError, Engine, EngineConfig};
+pub use engine::{Command, CommandError, Engine, EngineConfig, Originate};
 pub use events::{CallEvent, CallEventKind, EngineEvent, EngineEventKind, EventBus};
 pub use handle::{EngineHandle, EngineInput};
 

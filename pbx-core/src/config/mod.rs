@@ -20,6 +20,7 @@ mod position;
 mod queues_section;
 mod recording_section;
 mod server_section;
+mod webhooks_section;
 
 use auth_section::{
     build_algorithms, build_expires, build_max_contacts, build_nonce_ttl, build_trusted,
@@ -47,7 +48,7 @@ pub struct Listen {
     pub transport: Transport,
     /// Address to bind.
     pub addr: SocketAddr,
-    /// TLS certificate and key (PEM), for `tls` listeners.
+    /// TLS certificate and key (PEM), for `tls` and `wss` listeners.
     pub tls: Option<(PathBuf, PathBuf)>,
 }
 
@@ -132,12 +133,17 @@ pub struct Config {
     pub queues: Vec<acd::QueueConfig>,
     /// Agents: users with skills (`[[agents]]`).
     pub agents: Vec<acd::AgentProfile>,
+    /// The agents' team leaders and departments (`[[agents]] leader`, `department`).
+    pub agent_org: Vec<reports::AgentOrg>,
     /// Contact-center engine settings (`[acd]`).
     pub acd: acd::AcdConfig,
     /// IVR flows (`[ivr]`).
     pub ivr: IvrConfig,
     /// Call recording (`[recording]`).
     pub recording: crate::recording::RecordingConfig,
+    /// CRM webhooks and the customer lookup hook (`[[webhooks]]`,
+    /// `[webhook_delivery]`, `[crm]`).
+    pub webhooks: crate::webhooks::WebhooksConfig,
     /// Where the config came from.
     pub source: String,
 }
@@ -172,11 +178,17 @@ struct RawConfig {
     #[serde(default)]
     queues: Vec<toml::Spanned<acd::QueueConfig>>,
     #[serde(default)]
-    agents: Vec<toml::Spanned<acd::AgentProfile>>,
+    agents: Vec<toml::Spanned<toml::Table>>,
     #[serde(default)]
     acd: acd::AcdConfig,
     #[serde(default)]
     recording: recording_section::RawRecording,
+    #[serde(default)]
+    webhooks: Vec<webhooks_section::RawWebhook>,
+    #[serde(default)]
+    webhook_delivery: webhooks_section::RawDelivery,
+    #[serde(default)]
+    crm: webhooks_section::RawCrm,
 }
 
 impl Config {
@@ -224,8 +236,11 @@ impl Config {
             pos.error(offset, e.message().trim_end())
         })?;
         let ivr = build_ivr(&raw, &pos, base, check)?;
+        let webhooks =
+            webhooks_section::build(&raw.webhooks, &raw.webhook_delivery, &raw.crm, base, &pos)?;
         let mut config = build(raw, &pos)?;
         config.ivr = ivr;
+        config.webhooks = webhooks;
         Ok(config)
     }
 
@@ -282,7 +297,7 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         .map_err(|e| pos.error(e.offset, e.message))?;
     let trunks_dns = crate::trunks::dns::build_config(&raw.trunks_dns)
         .map_err(|e| pos.error(e.offset, e.message))?;
-    let (queues, agents) = queues_section::build(&raw.queues, &raw.agents, pos)?;
+    let (queues, agents, agent_org) = queues_section::build(&raw.queues, &raw.agents, pos)?;
     let endpoints = build_endpoints(&raw.media, media.address, pos)?;
     let (recordings_dir, prompts_dir) = media_dirs(&raw.media, &data_dir);
     calls.music_on_hold = music_on_hold(&raw.calls, &prompts_dir, pos)?;
@@ -325,9 +340,11 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
         trunks_dns,
         queues,
         agents,
+        agent_org,
         acd: raw.acd,
         ivr: IvrConfig::default(),
         recording,
+        webhooks: crate::webhooks::WebhooksConfig::default(),
         source: pos.file.to_owned(),
     })
 }

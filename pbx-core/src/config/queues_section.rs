@@ -1,19 +1,67 @@
 //! `[[queues]]`, `[[agents]]` and `[acd]`: the contact center's skill
 //! groups and agents (the `acd` crate's own settings, read as they are and
-//! validated here so that an error names its place in the file).
+//! validated here so that an error names its place in the file). An agent
+//! entry may also name its team leader (`leader = "ID"`, another agent) and
+//! its `department`: the reports' data scope (SPEC §2) and department
+//! workload; they are taken out before the rest is read as the ACD's
+//! profile.
 
 use toml::Spanned;
 
 use super::position::Positioner;
 use super::ConfigError;
 
+/// What `build` makes of the sections.
+pub(super) type Built = (
+    Vec<acd::QueueConfig>,
+    Vec<acd::AgentProfile>,
+    Vec<reports::AgentOrg>,
+);
+
+/// Takes `leader` and `department` out of an `[[agents]]` entry and reads
+/// the rest as the ACD's profile.
+fn split_agent(
+    a: &Spanned<toml::Table>,
+    pos: &Positioner<'_>,
+) -> Result<(acd::AgentProfile, Option<String>, Option<String>), ConfigError> {
+    let mut table = a.get_ref().clone();
+    let mut text = |key: &str| -> Result<Option<String>, ConfigError> {
+        match table.remove(key) {
+            None => Ok(None),
+            Some(toml::Value::String(v)) if !v.trim().is_empty() => Ok(Some(v)),
+            Some(_) => Err(pos.at(
+                a,
+                format_args!("agents: `{key}` must be a non-empty string"),
+            )),
+        }
+    };
+    let leader = text("leader")?;
+    let department = text("department")?;
+    let profile: acd::AgentProfile = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| pos.at(a, format_args!("agents: {}", e.message())))?;
+    Ok((profile, leader, department))
+}
+
 /// The queues and agents, validated: unique names, sane limits, skills
-/// naming configured queues.
+/// naming configured queues, leaders naming other agents without cycles.
 pub(super) fn build(
     queues: &[Spanned<acd::QueueConfig>],
-    agents: &[Spanned<acd::AgentProfile>],
+    raw_agents: &[Spanned<toml::Table>],
     pos: &Positioner<'_>,
-) -> Result<(Vec<acd::QueueConfig>, Vec<acd::AgentProfile>), ConfigError> {
+) -> Result<Built, ConfigError> {
+    let mut agents = Vec::new();
+    let mut org = Vec::new();
+    for a in raw_agents {
+        let (profile, leader, department) = split_agent(a, pos)?;
+        org.push(reports::AgentOrg {
+            agent: profile.name.to_string(),
+            leader,
+            department,
+        });
+        agents.push(Spanned::new(a.span(), profile));
+    }
+    let agents = &agents[..];
     let mut names = std::collections::HashSet::new();
     for q in queues {
         q.get_ref()
@@ -50,8 +98,53 @@ pub(super) fn build(
             }
         }
     }
+    check_leaders(&org, raw_agents, pos)?;
     Ok((
         queues.iter().map(|q| q.get_ref().clone()).collect(),
         agents.iter().map(|a| a.get_ref().clone()).collect(),
+        org,
     ))
+}
+
+/// Every leader is another configured agent, and following leaders never
+/// comes back to where it started.
+fn check_leaders(
+    org: &[reports::AgentOrg],
+    raw: &[Spanned<toml::Table>],
+    pos: &Positioner<'_>,
+) -> Result<(), ConfigError> {
+    let leader_of = |name: &str| {
+        org.iter()
+            .find(|o| o.agent == name)
+            .and_then(|o| o.leader.as_deref())
+    };
+    for (o, a) in org.iter().zip(raw) {
+        let Some(l) = &o.leader else { continue };
+        if !org.iter().any(|x| &x.agent == l) {
+            return Err(pos.at(
+                a,
+                format_args!(
+                    "agents: `{}` has leader `{l}`, which no [[agents]] entry defines",
+                    o.agent
+                ),
+            ));
+        }
+        let mut seen = vec![o.agent.as_str()];
+        let mut cur = Some(l.as_str());
+        while let Some(c) = cur {
+            if seen.contains(&c) {
+                return Err(pos.at(
+                    a,
+                    format_args!(
+                        "agents: the leaders of `{}` form a cycle ({} → {c})",
+                        o.agent,
+                        seen.join(" → ")
+                    ),
+                ));
+            }
+            seen.push(c);
+            cur = leader_of(c);
+        }
+    }
+    Ok(())
 }

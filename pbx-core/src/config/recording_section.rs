@@ -22,6 +22,12 @@ pub(super) struct RawRecording {
     retention_days: Option<Spanned<u32>>,
     /// Give up an upload after this many attempts (0: never).
     max_attempts: Option<u32>,
+    /// Transcribe finished recordings with pocketsphinx (SPEC §15).
+    transcribe: Option<bool>,
+    /// Recognizer threads (1-16, default 1).
+    transcribe_workers: Option<Spanned<u32>>,
+    /// In-call keys that pause / resume the recording (`*1`).
+    pause_code: Option<Spanned<String>>,
     s3: Option<Spanned<RawS3>>,
 }
 
@@ -123,12 +129,31 @@ pub(super) fn build(
             ));
         }
     }
+    let workers = match &raw.transcribe_workers {
+        Some(w) if !(1..=16).contains(w.get_ref()) => {
+            return Err(pos.at(w, "recording.transcribe_workers must be 1 to 16"));
+        }
+        Some(w) => *w.get_ref() as usize,
+        None => 1,
+    };
+    if let Some(code) = &raw.pause_code {
+        let c = code.get_ref();
+        let keys = |k: char| k.is_ascii_digit() || matches!(k, '*' | '#' | 'A'..='D');
+        if c.is_empty() || c.len() > 8 || !c.chars().all(keys) {
+            return Err(pos.at(
+                code,
+                "recording.pause_code: 1 to 8 keys of 0-9 * # A-D (e.g. \"*1\")",
+            ));
+        }
+    }
     Ok(RecordingConfig {
         mode,
         spool,
         upload,
         index: data_dir.join("recordings.sqlite"),
         retention_days: raw.retention_days.as_ref().map(|d| *d.get_ref()),
+        transcribe_workers: raw.transcribe.unwrap_or(false).then_some(workers),
+        pause_code: raw.pause_code.as_ref().map(|c| c.get_ref().clone()),
     })
 }
 
@@ -188,6 +213,13 @@ mod tests {
         let e = parse("[recording.s3]\nbucket = \"rec\"\nendpoint = \"http://s3.example.com\"\n")
             .unwrap_err();
         assert!(e.message.contains("allow_http"), "{e}");
+        let e = parse("[recording]\ntranscribe = true\ntranscribe_workers = 0\n").unwrap_err();
+        assert_eq!(e.line, 6, "{e}");
+        let e = parse("[recording]\npause_code = \"*x\"\n").unwrap_err();
+        assert_eq!(e.line, 5, "{e}");
+        let c = parse("[recording]\ntranscribe = true\npause_code = \"*1\"\n").unwrap();
+        assert_eq!(c.recording.pause_code.as_deref(), Some("*1"));
+        assert_eq!(c.recording.transcribe_workers, Some(1));
         let e = parse("[recording]\nretention_days = 0\n").unwrap_err();
         assert_eq!(e.line, 5, "{e}");
         let e = parse("[recording]\nprefix = \"/x\"\n").unwrap_err();

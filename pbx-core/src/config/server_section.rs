@@ -28,6 +28,8 @@ pub(super) struct RawServer {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTls {
     pub(super) listen: Spanned<String>,
+    /// `tls` (default) or `wss` (SIP over secure WebSocket, RFC 7118).
+    pub(super) transport: Option<Spanned<String>>,
     pub(super) cert: Spanned<String>,
     pub(super) key: Spanned<String>,
 }
@@ -43,16 +45,16 @@ fn parse_listen(spec: &Spanned<String>, pos: &Positioner<'_>) -> Result<Listen, 
     let (proto, addr) = text.split_once(':').ok_or_else(|| {
         pos.at(
             spec,
-            format!("listen entry `{text}`: expected `udp:IP:PORT` or `tcp:IP:PORT`"),
+            format!("listen entry `{text}`: expected `udp:IP:PORT`, `tcp:IP:PORT` or `ws:IP:PORT`"),
         )
     })?;
     let transport: Transport = proto.parse().map_err(|_| {
         pos.at(
             spec,
-            format!("unknown transport `{proto}` (use udp or tcp; tls goes in [[server.tls]])"),
+            format!("unknown transport `{proto}` (use udp, tcp or ws; tls and wss go in [[server.tls]])"),
         )
     })?;
-    if !matches!(transport, Transport::Udp | Transport::Tcp) {
+    if !matches!(transport, Transport::Udp | Transport::Tcp | Transport::Ws) {
         return Err(pos.at(
             spec,
             format!("`{proto}` listeners need a certificate: declare them in [[server.tls]]"),
@@ -68,8 +70,9 @@ fn parse_listen(spec: &Spanned<String>, pos: &Positioner<'_>) -> Result<Listen, 
     })
 }
 
-/// `server.listen` (default UDP and TCP on 127.0.0.1:5060) and the
-/// `[[server.tls]]` listeners, whose certificate and key must exist.
+/// `server.listen` (default UDP and TCP on 127.0.0.1:5060; `ws:` for SIP
+/// over WebSocket) and the `[[server.tls]]` listeners (TLS, or WSS with
+/// `transport = "wss"`), whose certificate and key must exist.
 pub(super) fn build_listen(
     server: &RawServer,
     pos: &Positioner<'_>,
@@ -101,6 +104,13 @@ pub(super) fn build_listen(
             .get_ref()
             .parse()
             .map_err(|e| pos.at(&tls.listen, format!("bad address: {e} (write IP:PORT)")))?;
+        let transport = match &tls.transport {
+            None => Transport::Tls,
+            Some(t) => match t.get_ref().parse() {
+                Ok(t @ (Transport::Tls | Transport::Wss)) => t,
+                _ => return Err(pos.at(t, "transport must be \"tls\" or \"wss\"")),
+            },
+        };
         let cert = PathBuf::from(tls.cert.get_ref());
         let key = PathBuf::from(tls.key.get_ref());
         if !cert.exists() {
@@ -116,7 +126,7 @@ pub(super) fn build_listen(
             ));
         }
         listen.push(Listen {
-            transport: Transport::Tls,
+            transport,
             addr,
             tls: Some((cert, key)),
         });

@@ -26,6 +26,43 @@ fn semantic_error_has_position() {
 }
 
 #[test]
+fn websocket_listeners() {
+    let dir = std::env::temp_dir().join(format!("pbx-config-wss-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("c.pem"), dir.join("k.pem"));
+    std::fs::write(&cert, "x").unwrap();
+    std::fs::write(&key, "x").unwrap();
+    let text = format!(
+        "[server]\nlisten = [\"udp:127.0.0.1:5060\", \"ws:127.0.0.1:8080\"]\n\
+         [[server.tls]]\nlisten = \"127.0.0.1:8443\"\ntransport = \"wss\"\ncert = {cert:?}\nkey = {key:?}\n\
+         [[server.tls]]\nlisten = \"127.0.0.1:5061\"\ncert = {cert:?}\nkey = {key:?}\n"
+    );
+    let c = Config::from_str_named(&text, "x.toml").unwrap();
+    let kinds: Vec<_> = c
+        .listen
+        .iter()
+        .map(|l| (l.transport, l.addr.port(), l.tls.is_some()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (Transport::Udp, 5060, false),
+            (Transport::Ws, 8080, false),
+            (Transport::Wss, 8443, true),
+            (Transport::Tls, 5061, true),
+        ]
+    );
+    // WSS needs a certificate, so it is not a plain listen entry.
+    let err =
+        Config::from_str_named("[server]\nlisten = [\"wss:127.0.0.1:1\"]\n", "x.toml").unwrap_err();
+    assert!(err.message.contains("[[server.tls]]"), "{err}");
+    let bad = text.replace("\"wss\"", "\"udp\"");
+    let err = Config::from_str_named(&bad, "x.toml").unwrap_err();
+    assert!(err.message.contains("\"tls\" or \"wss\""), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn unknown_key_is_an_error() {
     let err = Config::from_str_named("[registrar]\nmin_expire = 3\n", "x.toml").unwrap_err();
     assert_eq!(err.line, 2, "{err}");
@@ -205,4 +242,47 @@ fn embedded_default_spells_out_the_registrar_policy() {
         c.max_contacts_policy,
         crate::registrar::MaxContactsPolicy::ReplaceOldest
     );
+}
+
+/// `[[agents]] leader` and `department` (the reports' scope, SPEC §2)
+/// are read beside the ACD profile; a leader must be another agent and
+/// leaders must not form a cycle.
+#[test]
+fn agents_leaders_and_departments() {
+    let base = "[calls]\nengine = \"b2bua\"\n[[queues]]\nname = \"sales\"\n";
+    let text = format!(
+        "{base}[[agents]]\nname = \"a1\"\nskills = [\"sales:5\"]\ndepartment = \"sales\"\n\
+         [[agents]]\nname = \"a2\"\nskills = [\"sales:3\"]\nleader = \"a1\"\nwrap_up_s = 5\n"
+    );
+    let c = Config::from_str_named(&text, "x.toml").unwrap();
+    assert_eq!(c.agents.len(), 2);
+    assert_eq!(c.agents[1].wrap_up_s, Some(5));
+    assert_eq!(c.agent_org[0].department.as_deref(), Some("sales"));
+    assert_eq!(c.agent_org[1].leader.as_deref(), Some("a1"));
+    let unknown = format!("{base}[[agents]]\nname = \"a1\"\nleader = \"boss\"\n");
+    let err = Config::from_str_named(&unknown, "x.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("leader `boss`, which no [[agents]] entry defines") && err.contains("x.toml:"),
+        "{err}"
+    );
+    let cycle = format!("{base}[[agents]]\nname = \"a1\"\nleader = \"a2\"\n[[agents]]\nname = \"a2\"\nleader = \"a1\"\n");
+    let err = Config::from_str_named(&cycle, "x.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("form a cycle"), "{err}");
+    let typo = format!("{base}[[agents]]\nname = \"a1\"\nskils = [\"sales:5\"]\n");
+    let err = Config::from_str_named(&typo, "x.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("skils"),
+        "unknown keys are still errors: {err}"
+    );
+    let bad = format!("{base}[[agents]]\nname = \"a1\"\nleader = 3\n");
+    assert!(Config::from_str_named(&bad, "x.toml")
+        .unwrap_err()
+        .to_string()
+        .contains("`leader` must be a non-empty string"));
 }

@@ -8,6 +8,7 @@
 //! An SDP body sent by A is taken as A's media and rewritten to relay port B
 //! (the one B talks to), and vice versa.
 
+mod originate;
 mod relay;
 pub mod transcode;
 

@@ -1,4 +1,4 @@
-//! The media relay as the call engine sees it: four operations on one
+//! The media relay as the call engine sees it: six operations on one
 //! call's relay session. [`super::MediaAnchor`] (the `media::relay` pool)
 //! is the implementation in `pbx serve`; the engine only holds a
 //! `&dyn MediaRelay` (beside `MediaEndpoints` for pbx's own media), so a
@@ -32,6 +32,12 @@ pub trait MediaRelay: Send + Sync {
     ) -> Result<Bytes, AnchorError>;
     /// Releases the call's ports.
     fn close(&self, call: &Anchored);
+    /// Opens the relay for a call pbx places itself (click-to-call): pbx's
+    /// offer to the first party (the caller side) and the relay state.
+    fn open_originating(&self) -> Result<(Bytes, Anchored), AnchorError>;
+    /// The first party's answer to that offer: the caller side is pointed
+    /// at it; returns the offer for the callee side.
+    fn caller_answered(&self, call: &mut Anchored, answer: &[u8]) -> Result<Bytes, AnchorError>;
 }
 
 impl MediaRelay for super::MediaAnchor {
@@ -59,5 +65,13 @@ impl MediaRelay for super::MediaAnchor {
 
     fn close(&self, call: &Anchored) {
         super::MediaAnchor::close(self, call)
+    }
+
+    fn open_originating(&self) -> Result<(Bytes, Anchored), AnchorError> {
+        super::MediaAnchor::open_originating(self)
+    }
+
+    fn caller_answered(&self, call: &mut Anchored, answer: &[u8]) -> Result<Bytes, AnchorError> {
+        super::MediaAnchor::caller_answered(self, call, answer)
     }
 }

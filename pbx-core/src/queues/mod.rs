@@ -18,6 +18,9 @@ use acd::{Acd, AgentId, Announcement, OfferFailure, OfferId, ReasonCode};
 use crate::b2bua::app::{AcdEvent, AcdRequest};
 use crate::b2bua::CallId;
 
+mod callbacks;
+pub use callbacks::CallbackCall;
+
 /// An operation on an agent (CLI, API, feature code).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -98,6 +101,12 @@ pub struct AcdHost {
     busy: HashMap<CallId, Vec<AgentId>>,
     /// Per queue: entered, connected, abandoned, overflowed since start.
     counters: HashMap<String, [u64; 4]>,
+    /// Callback calls to place (`callbacks.rs`).
+    to_place: std::collections::VecDeque<CallbackCall>,
+    /// Placed callback calls.
+    placed: HashMap<CallId, callbacks::Placed>,
+    /// Calls to hang up (withdrawn callback offers).
+    to_hang_up: std::collections::VecDeque<CallId>,
 }
 
 /// Why the ACD could not start.
@@ -125,6 +134,9 @@ impl AcdHost {
             prompts: prompts.to_owned(),
             busy: HashMap::new(),
             counters: HashMap::new(),
+            to_place: Default::default(),
+            placed: HashMap::new(),
+            to_hang_up: Default::default(),
         })
     }
 
@@ -132,7 +144,10 @@ impl AcdHost {
     /// (not through a queue, not a feature code) is busy for the queues
     /// until it ends.
     pub fn note_call_start(&mut self, now: acd::Now, call: CallId, caller: &str, callee: &str) {
-        if crate::b2bua::feature_codes::op_of(callee).is_some() || callee.starts_with("queue:") {
+        if crate::b2bua::feature_codes::op_of(callee).is_some()
+            || callee.starts_with("queue:")
+            || self.is_callback_call(call)
+        {
             return;
         }
         for (user, kind) in [
@@ -158,6 +173,10 @@ impl AcdHost {
 
     /// A call of the engine ended: its agents are free again.
     pub fn note_call_end(&mut self, now: acd::Now, call: CallId) {
+        if self.callback_ended(now, call) {
+            self.drain_actions(now);
+            return;
+        }
         for agent in self.busy.remove(&call).unwrap_or_default() {
             if let Err(e) = self.acd.handle_agent_idle(now, &agent) {
                 tracing::debug!(%call, %agent, error = %e, "agent not marked idle");
@@ -375,10 +394,15 @@ impl AcdHost {
                         },
                     ))
                 }
-                acd::Action::CancelOffer { offer, .. } => self
-                    .offers
-                    .remove(&offer)
-                    .map(|c| (acd::CallId(c.0), AcdEvent::CancelOffer(offer.0))),
+                acd::Action::CancelOffer { offer, .. } => {
+                    if self.callback_offer_withdrawn(offer) {
+                        None
+                    } else {
+                        self.offers
+                            .remove(&offer)
+                            .map(|c| (acd::CallId(c.0), AcdEvent::CancelOffer(offer.0)))
+                    }
+                }
                 acd::Action::Connect { offer, call, .. } => {
                     Some((call, AcdEvent::Connect(offer.0)))
                 }
@@ -396,22 +420,30 @@ impl AcdHost {
                 acd::Action::CallbackAccepted { call, .. } => {
                     Some((call, AcdEvent::CallbackAccepted))
                 }
-                acd::Action::CallbackCallAgent { callback, .. } => {
-                    // Placing calls without a caller (originate) is not built
-                    // yet: the request fails, which the ACD retries and then
-                    // gives up on, with events that say so.
-                    tracing::warn!(
-                        ?callback,
-                        "callback not placed: pbx cannot originate calls yet"
-                    );
-                    if let Err(e) = self.acd.handle_callback_failed(now, callback) {
-                        tracing::debug!(error = %e, "callback failure not taken");
-                    }
+                acd::Action::CallbackCallAgent {
+                    offer,
+                    callback,
+                    agent,
+                    number,
+                    ring_timeout_ms,
+                    ..
+                } => {
+                    self.to_place.push_back(CallbackCall {
+                        offer,
+                        callback,
+                        agent: agent.to_string(),
+                        number,
+                        ring: Duration::from_millis(ring_timeout_ms),
+                    });
                     None
                 }
                 acd::Action::CallbackCallCustomer { callback, .. } => {
-                    if let Err(e) = self.acd.handle_callback_failed(now, callback) {
-                        tracing::debug!(error = %e, "callback failure not taken");
+                    // The placed call dials the customer by itself once the
+                    // agent answers; without one there is nobody to connect.
+                    if !self.callback_in_progress(callback) {
+                        if let Err(e) = self.acd.handle_callback_failed(now, callback) {
+                            tracing::debug!(error = %e, "callback failure not taken");
+                        }
                     }
                     None
                 }

@@ -88,6 +88,13 @@ impl RecordingAccess {
         })
     }
 
+    /// The transcript of `id` (SPEC §15), in time order; empty while it is
+    /// being made or when transcription is off.
+    pub fn transcript(&self, id: &str) -> Result<Vec<recorder::transcript::Segment>, AccessError> {
+        let call = CallId::new(id).map_err(|_| AccessError::NotFound(id.to_owned()))?;
+        Ok(self.index.transcript(&call)?)
+    }
+
     /// Writes `id`'s whole WAV to `path`; returns its size.
     pub async fn download(&self, id: &str, path: &std::path::Path) -> Result<u64, AccessError> {
         use tokio::io::AsyncWriteExt;

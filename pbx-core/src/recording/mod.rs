@@ -14,16 +14,20 @@
 //! removes it and finishes the recording. The call record's
 //! `recording_state` goes `recording` → `spooled` (closed and fsynced) →
 //! `uploaded` (verified in the store) or `failed`; `recording_key` is the
-//! object key.
+//! object key. With `recording.transcribe`, every spooled recording is also
+//! handed to a bounded pool of pocketsphinx workers (`transcripts.rs`) whose
+//! segments land in the recordings index (`pbx recordings transcript ID`).
 
 mod access;
 mod service;
+mod transcripts;
 mod upload;
 
 use std::path::PathBuf;
 
 pub use access::{AccessError, RecordingAccess};
-pub use service::{RecordingHook, Recordings, StartError};
+pub use service::{PauseError, RecordingHook, Recordings, StartError};
+pub use transcripts::TranscriberError;
 
 /// Which calls are recorded (`recording.mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -73,6 +77,12 @@ pub struct RecordingConfig {
     pub index: PathBuf,
     /// Uploaded recordings older than this many days are deleted (None: kept).
     pub retention_days: Option<u32>,
+    /// Finished recordings are transcribed by this many pocketsphinx
+    /// workers (`recording.transcribe`; None: not transcribed).
+    pub transcribe_workers: Option<usize>,
+    /// Keys pressed in a recorded call that pause / resume its recording
+    /// (`recording.pause_code`, e.g. `*1`; None: no in-call code).
+    pub pause_code: Option<String>,
 }
 
 impl Default for RecordingConfig {
@@ -83,6 +93,8 @@ impl Default for RecordingConfig {
             upload: recorder::UploadConfig::default(),
             index: PathBuf::from("data/recordings.sqlite"),
             retention_days: None,
+            transcribe_workers: None,
+            pause_code: None,
         }
     }
 }

@@ -32,6 +32,12 @@ enum Cmd {
         call: CallId,
         now: Instant,
     },
+    /// Pause (true) or resume the call's recording.
+    Pause {
+        call: CallId,
+        paused: bool,
+        now: Instant,
+    },
     Stopped(RecordStopped),
 }
 
@@ -56,6 +62,9 @@ pub enum StartError {
     /// The recorder thread could not be spawned.
     #[error("recording: cannot spawn the recorder thread: {0}")]
     Thread(std::io::Error),
+    /// `recording.transcribe` is on but cannot run.
+    #[error(transparent)]
+    Transcriber(#[from] super::transcripts::TranscriberError),
 }
 
 /// The running recording service: the recorder thread (its handle joins
@@ -98,11 +107,20 @@ impl Recordings {
             index.clone(),
             records.clone(),
         )?;
+        let transcriber = config
+            .transcribe_workers
+            .map(|w| super::transcripts::Transcriber::start(w, index.clone()))
+            .transpose()?;
         {
             let (store, records, uploads) = (store.clone(), records.clone(), uploads.notifier());
+            let spool = spool.clone();
             recorder.on_spooled(move |meta| {
                 let key = store.wav_key(meta.started_at, &meta.call_id).to_string();
                 records.recording_state(meta.call_id.as_str(), meta.state.as_str(), Some(key));
+                // Read for the transcript before the uploader may delete it.
+                if let (Some(t), recorder::RecordingState::Spooled) = (&transcriber, meta.state) {
+                    t.spooled(&meta.call_id, &spool.wav_path(&meta.call_id));
+                }
                 uploads.spooled(&meta.call_id, meta.state);
             });
         }
@@ -128,6 +146,9 @@ impl Recordings {
             started: HashSet::new(),
             to_start: Vec::new(),
             to_stop: Vec::new(),
+            paused: HashSet::new(),
+            pause_code: config.pause_code.clone(),
+            keys: HashMap::new(),
         };
         Ok((Self { thread, access }, hook))
     }
@@ -179,6 +200,20 @@ impl RecorderThread {
             Cmd::Stop { call, now } => {
                 if let Some(a) = self.active.remove(&call) {
                     self.stop(call, a, now);
+                }
+            }
+            Cmd::Pause { call, paused, now } => {
+                let Some(a) = self.active.get(&call) else {
+                    return;
+                };
+                let done = if paused {
+                    a.rec.tap().pause(now)
+                } else {
+                    a.rec.tap().resume(now)
+                };
+                match done {
+                    Ok(()) => tracing::info!(%call, paused, "recording paused / resumed"),
+                    Err(e) => tracing::warn!(%call, error = %e, "recording not paused / resumed"),
                 }
             }
             Cmd::Stopped(s) => {
@@ -247,9 +282,79 @@ pub struct RecordingHook {
     started: HashSet<CallId>,
     to_start: Vec<CallId>,
     to_stop: Vec<CallId>,
+    /// Recordings paused now.
+    paused: HashSet<CallId>,
+    /// The in-call key sequence that pauses / resumes (`recording.pause_code`).
+    pause_code: Option<String>,
+    /// Per recorded call, the keys pressed toward the pause code so far.
+    keys: HashMap<CallId, String>,
+}
+
+/// Why a pause or resume was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PauseError {
+    /// The call is not being recorded.
+    #[error("call {0} is not being recorded")]
+    NotRecording(CallId),
+    /// It is paused already (pause) or not paused (resume).
+    #[error("the recording of call {0} is {1} already")]
+    Already(CallId, &'static str),
 }
 
 impl RecordingHook {
+    /// Pauses (true) or resumes the recording of `call` (the CLI, the API,
+    /// the in-call pause code): the paused stretch is silence in the file
+    /// and a span in the recording's metadata.
+    pub fn set_paused(&mut self, call: CallId, paused: bool) -> Result<(), PauseError> {
+        if !self.started.contains(&call) {
+            return Err(PauseError::NotRecording(call));
+        }
+        let changed = if paused {
+            self.paused.insert(call)
+        } else {
+            self.paused.remove(&call)
+        };
+        if !changed {
+            return Err(PauseError::Already(
+                call,
+                if paused { "paused" } else { "running" },
+            ));
+        }
+        let _ = self.tx.send(Cmd::Pause {
+            call,
+            paused,
+            now: Instant::now(),
+        });
+        Ok(())
+    }
+
+    /// A key pressed in a recorded call: the pause code toggles the pause.
+    fn note_key(&mut self, call: CallId, digit: char) {
+        let Some(code) = self.pause_code.as_deref() else {
+            return;
+        };
+        if !self.started.contains(&call) {
+            return;
+        }
+        let typed = self.keys.entry(call).or_default();
+        typed.push(digit);
+        if !code.starts_with(typed.as_str()) {
+            // Start again from this key if it begins the code.
+            typed.clear();
+            if code.starts_with(digit) {
+                typed.push(digit);
+            }
+        }
+        if typed == code {
+            typed.clear();
+            let pause = !self.paused.contains(&call);
+            if let Err(e) = self.set_paused(call, pause) {
+                tracing::debug!(%call, error = %e, "pause code ignored");
+            }
+        }
+    }
+
     /// An engine event of this step.
     pub fn note_event(&mut self, ev: &EngineEvent) {
         let EngineEventKind::Call(call) = &ev.kind else {
@@ -269,6 +374,7 @@ impl RecordingHook {
             CallEventKind::Bridged { .. } if self.mode == RecordingMode::Always => {
                 self.to_start.push(call.call);
             }
+            CallEventKind::Dtmf { digit, .. } => self.note_key(call.call, *digit),
             CallEventKind::Ended { .. } => self.to_stop.push(call.call),
             _ => {}
         }
@@ -308,6 +414,8 @@ impl RecordingHook {
         }
         for call in std::mem::take(&mut self.to_stop) {
             self.parties.remove(&call);
+            self.paused.remove(&call);
+            self.keys.remove(&call);
             if self.started.remove(&call) {
                 let _ = self.tx.send(Cmd::Stop { call, now });
             }

@@ -56,6 +56,8 @@ pub(super) struct EngineDriver {
     pub(super) queue_names: Vec<String>,
     /// Call recording (None: `recording.mode = "off"`).
     pub(super) recording: Option<crate::recording::RecordingHook>,
+    /// Quick callbacks of missed calls in progress.
+    pub(super) quick: super::quick_callbacks::QuickCallbacks,
 }
 
 impl EngineDriver {
@@ -151,6 +153,32 @@ impl EngineDriver {
                     let _ = reply.send(result);
                 }
             }
+            EngineInput::Originate {
+                request,
+                missed,
+                reply,
+            } => {
+                // The number may leave through a trunk, as a user's call may.
+                let router = self.routing.router(now.unix_secs, None, true);
+                let svc = services(&router, &self.anchor, &self.endpoints);
+                let agent = request.agent.clone();
+                let result = self.engine.originate(now.instant, request, svc, out);
+                if let (Ok(call), Some(missed)) = (&result, missed) {
+                    self.quick.placed(*call, missed, agent);
+                }
+                let _ = reply.send(result);
+            }
+            EngineInput::RecordingPause {
+                call,
+                paused,
+                reply,
+            } => {
+                let result = match &mut self.recording {
+                    Some(rec) => rec.set_paused(call, paused).map_err(|e| e.to_string()),
+                    None => Err("recording is off (recording.mode = \"off\")".to_owned()),
+                };
+                let _ = reply.send(result);
+            }
             EngineInput::LiveCalls(reply) => {
                 let _ = reply.send(self.engine.live_calls(now.instant));
             }
@@ -238,6 +266,31 @@ impl EngineDriver {
                 self.engine
                     .handle_acd_event(now.instant, call, event, svc, out);
             }
+            while let Some(cb) = acd.poll_callback_call() {
+                idle = false;
+                // The customer's number may leave through a trunk.
+                let router = self.routing.router(now.unix_secs, None, true);
+                let svc = services(&router, &self.anchor, &self.endpoints);
+                let request = crate::b2bua::Originate {
+                    agent: cb.agent.clone(),
+                    number: cb.number.clone(),
+                    ring: cb.ring,
+                };
+                let result = self
+                    .engine
+                    .originate(now.instant, request, svc, out)
+                    .map_err(|e| e.to_string());
+                acd.callback_placed(acd_now(&now), cb, result);
+            }
+            while let Some(call) = acd.poll_hangup() {
+                idle = false;
+                let router = self.routing.router(now.unix_secs, None, false);
+                let svc = services(&router, &self.anchor, &self.endpoints);
+                let command = crate::b2bua::Command::Hangup(call);
+                if let Err(e) = self.engine.handle_command(now.instant, command, svc, out) {
+                    tracing::debug!(%call, error = %e, "callback call not hung up");
+                }
+            }
             if idle {
                 return;
             }
@@ -265,12 +318,17 @@ impl EngineDriver {
                     CallEventKind::Created { caller, callee } => {
                         acd.note_call_start(now, call.call, caller, callee)
                     }
+                    CallEventKind::Dialing { .. } => acd.note_dialing(now, call.call),
+                    CallEventKind::Answered => acd.note_answered(now, call.call),
                     CallEventKind::Ended { .. } => acd.note_call_end(now, call.call),
                     _ => {}
                 }
             }
             if let Some(rec) = &mut self.recording {
                 rec.note_event(&ev);
+            }
+            if let EngineEventKind::Record(record) = &ev.kind {
+                self.quick.on_record(record, &mut writes);
             }
             deliver(ev, &mut writes, &self.bus);
         }

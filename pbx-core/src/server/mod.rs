@@ -6,6 +6,7 @@ mod engine_driver;
 mod handler;
 mod housekeeping;
 mod ivr;
+mod quick_callbacks;
 mod startup;
 
 use std::net::SocketAddr;
@@ -49,6 +50,12 @@ pub enum ServerError {
     /// Call recording could not start (spool, index, store).
     #[error(transparent)]
     Recording(#[from] crate::recording::StartError),
+    /// The webhook worker did not start.
+    #[error(transparent)]
+    Webhooks(#[from] crate::webhooks::WebhookError),
+    /// The report aggregator could not start (its settings, its thread).
+    #[error("cannot start the report aggregator: {0}")]
+    Reports(String),
     /// The admin token could not be read or created.
     #[error("cannot read or create the admin token {}: {source}", path.display())]
     AdminToken {
@@ -74,6 +81,7 @@ pub struct Server {
     transports: Transports,
     write_behind: Option<WriteBehind>,
     cdr_writer: Option<crate::store::CdrWriter>,
+    webhooks: Option<crate::webhooks::WebhookWorker>,
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
     metrics_addr: Option<SocketAddr>,
@@ -191,6 +199,7 @@ fn b2bua_parts(
         acd: acd_host(config, i.start, &i.agent_states),
         queue_names: config.queues.iter().map(|q| q.name.to_string()).collect(),
         recording: None,
+        quick: Default::default(),
     };
     let host = crate::sip::B2buaHost {
         engine: handle,
@@ -312,6 +321,8 @@ impl Server {
             metrics: &metrics,
             stop: &stop,
         })?;
+        let webhooks =
+            step.start_webhooks(&opened.db, engine.cdr_writer.is_some(), metrics.clone())?;
         let core = step.sip_core(SipCoreInputs {
             registrar,
             auth,
@@ -339,6 +350,7 @@ impl Server {
             transports,
             write_behind: Some(write_behind),
             cdr_writer: engine.cdr_writer,
+            webhooks,
             stop,
             threads: bg.threads,
             metrics_addr: http.as_ref().map(|h| h.1),
@@ -434,6 +446,11 @@ impl Server {
             let _ = tokio::task::spawn_blocking(move || wb.shutdown()).await;
         }
         if let Some(w) = self.cdr_writer.take() {
+            let _ = tokio::task::spawn_blocking(move || w.shutdown()).await;
+        }
+        // After the writers: the last events are in the outbox (and are
+        // sent now or after the next start).
+        if let Some(w) = self.webhooks.take() {
             let _ = tokio::task::spawn_blocking(move || w.shutdown()).await;
         }
         tracing::info!("stopped");

@@ -175,7 +175,13 @@ impl Startup<'_> {
             .await
             .map_err(ServerError::Bind)?;
         let mut listeners = Vec::new();
-        for t in [Transport::Udp, Transport::Tcp, Transport::Tls] {
+        for t in [
+            Transport::Udp,
+            Transport::Tcp,
+            Transport::Tls,
+            Transport::Ws,
+            Transport::Wss,
+        ] {
             for a in transports.local_addrs(t) {
                 listeners.push((t, a));
             }
@@ -190,9 +196,15 @@ impl Startup<'_> {
     pub(super) fn call_engine(&mut self, i: EngineInputs<'_>) -> Result<CallEngine, ServerError> {
         let (config, rng) = (self.config, &mut self.rng);
         let cdr_writer = match config.calls.engine {
+            // With webhooks the outbox is committed more often: a pop
+            // leaves at most one commit interval after the ringing.
             crate::config::CallEngine::B2bua => Some(crate::store::CdrWriter::start(
                 Store::open(&i.opened.db)?,
-                Duration::from_millis(100),
+                if config.webhooks.is_empty() {
+                    Duration::from_millis(100)
+                } else {
+                    config.webhooks.delivery.outbox_commit
+                },
             )),
             crate::config::CallEngine::Proxy => None,
         };
@@ -346,6 +358,19 @@ impl Startup<'_> {
             ));
             bg.tasks.extend(ivr::spawn_sighup(flows, dir));
         }
+        if core.b2bua.is_some() {
+            // Report summaries every 15 minutes and nightly (SPEC §13).
+            let settings = crate::api::reports::settings_of(config)
+                .map_err(|e| ServerError::Reports(e.to_string()))?;
+            let thread = reports::aggregator::spawn(
+                opened.db.clone(),
+                settings,
+                reports::aggregator::INTERVAL,
+                stop.clone(),
+            );
+            bg.threads
+                .push(thread.map_err(|e| ServerError::Reports(e.to_string()))?);
+        }
         bg.threads.extend([
             housekeeping::spawn_timers(core.clone(), transports.clone(), stop.clone(), start),
             housekeeping::spawn_housekeeping(
@@ -395,6 +420,7 @@ impl Startup<'_> {
                     .map(|q| (q.name.to_string(), q.service_level_s))
                     .collect(),
             }),
+            reports: crate::api::reports::access(config),
         };
         let clock = Clock::new(self.start);
         let state = crate::api::ApiState::new(core.clone(), transports.clone(), clock, admin);
@@ -403,6 +429,32 @@ impl Startup<'_> {
             .map_err(|source| ServerError::Metrics { addr, source })?;
         tracing::info!(%bound, "metrics on http://{bound}/metrics");
         Ok(Some((task, bound)))
+    }
+}
+
+impl Startup<'_> {
+    /// Step 9 (B2BUA mode): the webhook worker over the event outbox, on
+    /// its own connection and thread; stopped after the record writer has
+    /// flushed the last events.
+    pub(super) fn start_webhooks(
+        &self,
+        db: &std::path::Path,
+        engine: bool,
+        metrics: Arc<Metrics>,
+    ) -> Result<Option<crate::webhooks::WebhookWorker>, ServerError> {
+        if !engine {
+            if !self.config.webhooks.is_empty() {
+                tracing::warn!(
+                    "[[webhooks]] need the B2BUA's events: set calls.engine = \"b2bua\""
+                );
+            }
+            return Ok(None);
+        }
+        Ok(Some(crate::webhooks::WebhookWorker::start(
+            db,
+            self.config.webhooks.clone(),
+            metrics,
+        )?))
     }
 }
 
@@ -421,12 +473,11 @@ fn transport_config(config: &Config) -> TransportConfig {
             .map(|l| l.addr)
             .collect()
     };
-    TransportConfig {
-        udp: of(Transport::Udp),
-        tcp: of(Transport::Tcp),
-        tls: config
+    let secure = |t: Transport| {
+        config
             .listen
             .iter()
+            .filter(|l| l.transport == t)
             .filter_map(|l| {
                 l.tls.as_ref().map(|(c, k)| {
                     (
@@ -438,7 +489,14 @@ fn transport_config(config: &Config) -> TransportConfig {
                     )
                 })
             })
-            .collect(),
+            .collect()
+    };
+    TransportConfig {
+        udp: of(Transport::Udp),
+        tcp: of(Transport::Tcp),
+        tls: secure(Transport::Tls),
+        ws: of(Transport::Ws),
+        wss: secure(Transport::Wss),
         udp_threads,
         ..TransportConfig::default()
     }

@@ -159,6 +159,8 @@ pub enum StepWrite {
     Event(super::OutboxEvent),
     /// A queue event (`store/queue_events.rs`).
     Queue(Box<acd::QueueEvent>),
+    /// An ended quick callback of a missed call (`store/missed_callbacks.rs`).
+    MissedCallback(super::MissedCallback),
 }
 
 impl Store {
@@ -185,6 +187,7 @@ impl Store {
                     StepWrite::Quality(call_id, q) => quality(&tx, call_id, q),
                     StepWrite::Event(e) => super::outbox::insert(&tx, e),
                     StepWrite::Queue(e) => super::queue_events::insert(&tx, e),
+                    StepWrite::MissedCallback(m) => super::missed_callbacks::insert(&tx, m),
                 }),
             }
             .map_err(wrap)?;

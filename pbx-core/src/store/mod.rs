@@ -3,6 +3,7 @@
 //! (WAL mode, busy timeout).
 
 mod cdr;
+mod missed_callbacks;
 mod outbox;
 mod queue_events;
 mod record_notes;
@@ -13,6 +14,7 @@ pub mod synthetic;
 mod tokens;
 mod trajectory;
 mod user_admin;
+mod webhooks;
 mod write_behind;
 
 /// The schemas of the API's tables (tokens, record annotations, saved
@@ -26,6 +28,7 @@ const API_SCHEMAS: [&str; 5] = [
 ];
 
 pub use cdr::{CdrFilter, CdrQueue, CdrWriter, RecordingRef, StepWrite, StoredCdr};
+pub use missed_callbacks::MissedCallback;
 pub use outbox::{OutboxEvent, StoredEvent};
 pub use record_notes::{Annotations, Note, Supplement};
 pub use records::{LegView, Outcome, RecordCursor, RecordFilter, RecordPage, RecordSummary};
@@ -34,4 +37,8 @@ pub use sqlite::{Store, StoreError, UserRow};
 pub use tokens::{token_hash, TokenRow, TOKEN_PREFIX};
 pub use trajectory::StoredTrajectory;
 pub use user_admin::{UserPatch, UserProfile, UserQuery, ROLES};
+pub use webhooks::{
+    AttemptRecord, DeadLetter, DueDelivery, LastCall, NewSubscription, StoredSubscription,
+    SubscriptionId, SubscriptionSource, WebhookEvent, WebhookUpdate,
+};
 pub use write_behind::WriteBehind;

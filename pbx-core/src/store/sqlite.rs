@@ -113,6 +113,9 @@ impl Store {
         for schema in super::API_SCHEMAS {
             conn.execute_batch(schema).map_err(wrap)?;
         }
+        conn.execute_batch(super::missed_callbacks::SCHEMA)
+            .map_err(wrap)?;
+        conn.execute_batch(super::webhooks::SCHEMA).map_err(wrap)?;
         Ok(Self {
             conn,
             path: path.to_owned(),

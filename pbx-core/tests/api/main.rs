@@ -513,7 +513,8 @@ async fn numbers_are_masked_in_every_output_without_the_numbers_scope() {
     )
     .await
     .error(422, "masked_number");
-    // an unmasked one passes every check; the engine cannot place it yet
+    // an unmasked one passes every check and reaches the engine, which
+    // has no phone of agent 7001 to ring
     api.req(
         "POST",
         "/calls",
@@ -521,7 +522,7 @@ async fn numbers_are_masked_in_every_output_without_the_numbers_scope() {
         Some(serde_json::json!({"number": "13912345678", "agent": "7001"})),
     )
     .await
-    .error(501, "not_implemented");
+    .error(409, "conflict");
     api.stop().await;
 }
 

@@ -2,9 +2,9 @@
 //! under /var/cache) against the OpenAPI document of a running server: every
 //! operation's answers must match the document (status codes, content
 //! types, schemas), invalid input must be refused, no 5xx, auth enforced.
-//! Click-to-call and quick callback are left out: they answer 501 until
-//! the engine can originate calls. The event stream is left out: it never
-//! ends.
+//! Click-to-call and quick callback are left out: they place real calls
+//! (their answers are pinned by the API tests). The event stream is left
+//! out: it never ends.
 
 use std::process::Command;
 use std::time::Duration;

@@ -23,15 +23,23 @@ pub struct TransportConfig {
     pub tcp: Vec<SocketAddr>,
     /// TLS listen addresses, each with its certificate.
     pub tls: Vec<(SocketAddr, TlsConfig)>,
+    /// SIP-over-WebSocket listen addresses (RFC 7118, `ws:`).
+    pub ws: Vec<SocketAddr>,
+    /// Secure WebSocket listen addresses (`wss:`), each with its certificate.
+    pub wss: Vec<(SocketAddr, TlsConfig)>,
+    /// How often an open WebSocket connection is sent a ping frame; its pong
+    /// (or any other frame) counts as traffic for `tcp_idle_timeout`, so a
+    /// browser that vanished without a close is noticed. Default 30 s.
+    pub ws_ping_interval: Duration,
     /// Receiver threads per UDP socket, all blocking on the same socket
     /// (the kernel wakes one waiter per datagram). Default: number of CPUs.
     pub udp_threads: usize,
     /// SO_RCVBUF and SO_SNDBUF for UDP sockets, in bytes. Default 4 MiB.
     pub recv_buffer: usize,
-    /// A TCP/TLS connection with no traffic in either direction for this long
+    /// A TCP/TLS/WS connection with no traffic in either direction for this long
     /// is closed. Default 10 minutes (clients keep alive with RFC 5626 CRLF pings).
     pub tcp_idle_timeout: Duration,
-    /// Maximum number of simultaneously open TCP/TLS connections (inbound and
+    /// Maximum number of simultaneously open TCP/TLS/WS connections (inbound and
     /// outbound together); further accepts are closed at once. Default 10 000.
     pub max_connections: usize,
     /// Largest message accepted on a stream; a peer that sends more without a
@@ -54,6 +62,9 @@ impl Default for TransportConfig {
             udp: Vec::new(),
             tcp: Vec::new(),
             tls: Vec::new(),
+            ws: Vec::new(),
+            wss: Vec::new(),
+            ws_ping_interval: Duration::from_secs(30),
             udp_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             recv_buffer: 4 << 20,
             tcp_idle_timeout: Duration::from_secs(600),
@@ -80,6 +91,9 @@ pub enum ConfigError {
     /// `max_message_size` is too small to hold any SIP message.
     #[error("max_message_size must be at least 1024 bytes")]
     MessageSizeTooSmall,
+    /// `ws_ping_interval` is zero while WebSocket listeners are configured.
+    #[error("ws_ping_interval must be positive")]
+    NoPingInterval,
 }
 
 impl TransportConfig {
@@ -93,6 +107,9 @@ impl TransportConfig {
         }
         if self.max_message_size < 1024 {
             return Err(ConfigError::MessageSizeTooSmall);
+        }
+        if self.ws_ping_interval.is_zero() && !(self.ws.is_empty() && self.wss.is_empty()) {
+            return Err(ConfigError::NoPingInterval);
         }
         Ok(())
     }
@@ -124,5 +141,11 @@ mod tests {
             ..TransportConfig::default()
         };
         assert_eq!(tiny.validate(), Err(ConfigError::MessageSizeTooSmall));
+        let no_ping = TransportConfig {
+            ws: vec!["127.0.0.1:0".parse().expect("literal")],
+            ws_ping_interval: Duration::ZERO,
+            ..TransportConfig::default()
+        };
+        assert_eq!(no_ping.validate(), Err(ConfigError::NoPingInterval));
     }
 }

@@ -1,6 +1,6 @@
-//! The tokio transport driver: UDP, TCP and TLS sockets moving complete SIP
-//! messages as [`Bytes`]. It knows nothing about SIP beyond stream framing
-//! (RFC 3261 §18.3) and RFC 5626 keep-alives.
+//! The tokio transport driver: UDP, TCP, TLS and WebSocket (WS/WSS, RFC 7118)
+//! sockets moving complete SIP messages as [`Bytes`]. It knows nothing about
+//! SIP beyond stream framing (RFC 3261 §18.3) and RFC 5626 keep-alives.
 //!
 //! Received messages go to one [`Handler`], called synchronously on the
 //! receiving thread (UDP: dedicated std threads) or task (TCP/TLS).
@@ -35,6 +35,7 @@ mod stats;
 mod stream;
 mod tls;
 mod udp;
+mod ws;
 
 use std::io;
 use std::net::SocketAddr;
@@ -54,6 +55,7 @@ use tokio_util::task::TaskTracker;
 
 pub use config::{ConfigError, TlsConfig, TransportConfig};
 pub use stats::{StatsSnapshot, TransportStats};
+pub use ws::SUBPROTOCOL as WS_SUBPROTOCOL;
 
 use crate::peer::{Peer, Transport};
 use registry::Registry;
@@ -96,6 +98,10 @@ pub enum SendError {
     /// The connection's send queue is full (slow or stalled peer).
     #[error("send queue full")]
     QueueFull,
+    /// No open WebSocket connection to this peer: WebSocket clients are
+    /// reachable only on the connection they opened (RFC 7118 §5).
+    #[error("no open {0} connection to this peer")]
+    NoConnection(Transport),
     /// `max_connections` is reached, so no new outbound connection is opened.
     #[error("connection limit reached")]
     TooManyConnections,
@@ -115,6 +121,7 @@ struct Limits {
     max_message_size: usize,
     send_queue: usize,
     connect_timeout: Duration,
+    ws_ping_interval: Duration,
 }
 
 /// State shared by the handle, the tasks and (parts of it) the UDP threads.
@@ -124,6 +131,8 @@ struct Shared {
     udp: Vec<UdpEndpoint>,
     tcp_local: Vec<SocketAddr>,
     tls_local: Vec<SocketAddr>,
+    ws_local: Vec<SocketAddr>,
+    wss_local: Vec<SocketAddr>,
     registry: Mutex<Registry>,
     runtime: tokio::runtime::Handle,
     cancel: CancellationToken,
@@ -168,14 +177,16 @@ impl std::fmt::Debug for Transports {
             )
             .field("tcp", &self.inner.shared.tcp_local)
             .field("tls", &self.inner.shared.tls_local)
+            .field("ws", &self.inner.shared.ws_local)
+            .field("wss", &self.inner.shared.wss_local)
             .finish_non_exhaustive()
     }
 }
 
 impl Transports {
     /// Binds every configured address (port 0 allowed, see [`Self::local_addr`])
-    /// and starts the receivers. Must be called inside a tokio runtime: TCP and
-    /// TLS run as tasks on it; UDP receivers are dedicated std threads.
+    /// and starts the receivers. Must be called inside a tokio runtime: TCP,
+    /// TLS and WebSocket run as tasks on it; UDP receivers are dedicated std threads.
     pub async fn start(config: TransportConfig, handler: Arc<dyn Handler>) -> io::Result<Self> {
         config
             .validate()
@@ -185,6 +196,7 @@ impl Transports {
             .iter()
             .map(|&a| UdpEndpoint::bind(a, config.recv_buffer))
             .collect::<io::Result<Vec<_>>>()?;
+        let local = |l: &TcpListener| l.local_addr();
         let mut tcp = Vec::new();
         for &addr in &config.tcp {
             tcp.push(TcpListener::bind(addr).await?);
@@ -194,7 +206,20 @@ impl Transports {
             let acceptor = TlsAcceptor::from(tls::server_config(cert)?);
             tls.push((TcpListener::bind(addr).await?, acceptor));
         }
-        let local = |l: &TcpListener| l.local_addr();
+        let mut ws = Vec::new();
+        for &addr in &config.ws {
+            ws.push((TcpListener::bind(addr).await?, None));
+        }
+        for (addr, cert) in &config.wss {
+            let acceptor = TlsAcceptor::from(tls::server_config(cert)?);
+            ws.push((TcpListener::bind(addr).await?, Some(acceptor)));
+        }
+        let ws_locals = |secure: bool| {
+            ws.iter()
+                .filter(|(_, a)| a.is_some() == secure)
+                .map(|(l, _)| local(l))
+                .collect::<io::Result<Vec<_>>>()
+        };
         let shared = Arc::new(Shared {
             handler,
             stats: Arc::default(),
@@ -203,6 +228,8 @@ impl Transports {
                 .iter()
                 .map(|(l, _)| local(l))
                 .collect::<io::Result<_>>()?,
+            ws_local: ws_locals(false)?,
+            wss_local: ws_locals(true)?,
             udp,
             registry: Mutex::default(),
             runtime: tokio::runtime::Handle::current(),
@@ -215,6 +242,7 @@ impl Transports {
                 max_message_size: config.max_message_size,
                 send_queue: config.send_queue,
                 connect_timeout: config.connect_timeout,
+                ws_ping_interval: config.ws_ping_interval,
             },
         });
         let udp_stop = Arc::new(AtomicBool::new(false));
@@ -240,13 +268,22 @@ impl Transports {
         for listener in tcp {
             shared
                 .tracker
-                .spawn(stream::accept_loop(shared.clone(), listener, None));
+                .spawn(stream::accept_loop(shared.clone(), listener, None, false));
         }
         for (listener, acceptor) in tls {
             shared.tracker.spawn(stream::accept_loop(
                 shared.clone(),
                 listener,
                 Some(acceptor),
+                false,
+            ));
+        }
+        for (listener, acceptor) in ws {
+            shared.tracker.spawn(stream::accept_loop(
+                shared.clone(),
+                listener,
+                acceptor,
+                true,
             ));
         }
         Ok(Self {
@@ -264,7 +301,8 @@ impl Transports {
     /// family. TCP/TLS: on `peer.conn` if that connection is open, else on
     /// any open connection to `peer.addr` (RFC 3261 §18.2.2, connection
     /// reuse), else on a new outbound connection opened in the background;
-    /// data queued for it is dropped if the connect fails.
+    /// data queued for it is dropped if the connect fails. WS/WSS: only on
+    /// an open connection (by `peer.conn`, else by address), never a new one.
     pub fn send(&self, peer: &Peer, data: Bytes) -> Result<(), SendError> {
         let shared = &self.inner.shared;
         match peer.transport {
@@ -281,8 +319,9 @@ impl Transports {
                 TransportStats::inc(&shared.stats.sent);
                 Ok(())
             }
-            Transport::Tcp | Transport::Tls => self.send_stream(peer, data),
-            t @ (Transport::Ws | Transport::Wss) => Err(SendError::NoTransport(t)),
+            Transport::Tcp | Transport::Tls | Transport::Ws | Transport::Wss => {
+                self.send_stream(peer, data)
+            }
         }
     }
 
@@ -306,6 +345,7 @@ impl Transports {
             },
         };
         let can_open = match peer.transport {
+            t @ (Transport::Ws | Transport::Wss) => return Err(SendError::NoConnection(t)),
             Transport::Tls => shared.tls_connector.is_some(),
             _ => !shared.tcp_local.is_empty(),
         };
@@ -332,7 +372,8 @@ impl Transports {
             Transport::Udp => shared.udp.first().map(|u| u.local),
             Transport::Tcp => shared.tcp_local.first().copied(),
             Transport::Tls => shared.tls_local.first().copied(),
-            Transport::Ws | Transport::Wss => None,
+            Transport::Ws => shared.ws_local.first().copied(),
+            Transport::Wss => shared.wss_local.first().copied(),
         }
     }
 
@@ -343,11 +384,12 @@ impl Transports {
             Transport::Udp => shared.udp.iter().map(|u| u.local).collect(),
             Transport::Tcp => shared.tcp_local.clone(),
             Transport::Tls => shared.tls_local.clone(),
-            Transport::Ws | Transport::Wss => Vec::new(),
+            Transport::Ws => shared.ws_local.clone(),
+            Transport::Wss => shared.wss_local.clone(),
         }
     }
 
-    /// Number of TCP/TLS connections registered (open or being opened).
+    /// Number of TCP/TLS/WS connections registered (open or being opened).
     pub fn connection_count(&self) -> usize {
         self.inner.shared.registry.lock().len()
     }

@@ -1,6 +1,7 @@
 //! TCP and TLS: accept loops, outbound connects, and one task per connection
 //! that frames the byte stream into messages (RFC 3261 §18.3) and writes
-//! queued messages. TLS runs the same code over tokio-rustls.
+//! queued messages. TLS runs the same code over tokio-rustls. WebSocket
+//! listeners share the accept loop and hand the (TLS) stream to [`super::ws`].
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -20,7 +21,7 @@ use super::{Incoming, Shared};
 use crate::peer::{ConnId, Peer, Transport};
 
 /// How long a closing connection may take to flush and send close_notify/FIN.
-const CLOSE_GRACE: Duration = Duration::from_secs(1);
+pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// Read buffer growth step.
 const READ_CHUNK: usize = 8 << 10;
 
@@ -51,16 +52,19 @@ impl Drop for OpenGuard {
     }
 }
 
-/// Accepts connections on `listener` until shutdown.
+/// Accepts connections on `listener` until shutdown; `ws` makes it a
+/// WebSocket listener (WS, or WSS with `tls`).
 pub(crate) async fn accept_loop(
     shared: Arc<Shared>,
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
+    ws: bool,
 ) {
-    let transport = if tls.is_some() {
-        Transport::Tls
-    } else {
-        Transport::Tcp
+    let transport = match (tls.is_some(), ws) {
+        (false, false) => Transport::Tcp,
+        (true, false) => Transport::Tls,
+        (false, true) => Transport::Ws,
+        (true, true) => Transport::Wss,
     };
     let Ok(local) = listener.local_addr() else {
         return;
@@ -91,6 +95,7 @@ pub(crate) async fn accept_loop(
         shared.tracker.spawn(async move {
             let shared = task_shared;
             match tls {
+                None if ws => super::ws::serve(&shared, transport, remote, local, stream).await,
                 None => serve(&shared, transport, remote, local, stream).await,
                 Some(acceptor) => {
                     let handshake = tokio::time::timeout(shared.limits.connect_timeout, acceptor.accept(stream));
@@ -102,7 +107,11 @@ pub(crate) async fn accept_loop(
                             Err(_) => return tracing::debug!(%remote, "TLS accept timed out"),
                         },
                     };
-                    serve(&shared, transport, remote, local, stream).await;
+                    if ws {
+                        super::ws::serve(&shared, transport, remote, local, stream).await;
+                    } else {
+                        serve(&shared, transport, remote, local, stream).await;
+                    }
                 }
             }
             drop(guard);
@@ -338,26 +347,26 @@ async fn write_loop(
 }
 
 /// Last time the connection carried traffic, for the idle timeout.
-struct Activity {
+pub(crate) struct Activity {
     start: Instant,
     last_ms: AtomicU64,
 }
 
 impl Activity {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             start: Instant::now(),
             last_ms: AtomicU64::new(0),
         }
     }
 
-    fn touch(&self) {
+    pub(crate) fn touch(&self) {
         let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last_ms.store(ms, Relaxed);
     }
 
     /// Completes once no traffic was seen for `idle`.
-    async fn idle(&self, idle: Duration) {
+    pub(crate) async fn idle(&self, idle: Duration) {
         loop {
             let last = self.last_ms.load(Relaxed);
             let deadline = (self.start + Duration::from_millis(last)).checked_add(idle);

@@ -4,3 +4,4 @@ mod common;
 mod stream;
 mod tls;
 mod udp;
+mod ws;

@@ -9,12 +9,12 @@ use crate::common::{eventually, loopback, request, Node};
 
 /// A CA and a server certificate for 127.0.0.1 it signed, as PEM files in a
 /// fresh directory.
-struct Pki {
+pub(crate) struct Pki {
     dir: PathBuf,
 }
 
 impl Pki {
-    fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("pbx-transport-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let (ca, ca_key) = ca(name);
@@ -30,14 +30,14 @@ impl Pki {
         Self { dir }
     }
 
-    fn server(&self) -> TlsConfig {
+    pub(crate) fn server(&self) -> TlsConfig {
         TlsConfig {
             cert_pem: self.dir.join("cert.pem"),
             key_pem: self.dir.join("key.pem"),
         }
     }
 
-    fn ca(&self) -> PathBuf {
+    pub(crate) fn ca(&self) -> PathBuf {
         self.dir.join("ca.pem")
     }
 }

@@ -3,11 +3,11 @@
 //! `POST /missed/{id}/callback` (SPEC §10).
 //!
 //! Click-to-call and callback check the request fully (scope, the agent,
-//! a masked number is refused with 422 `masked_number`, SPEC §18) and then
-//! answer 501 `not_implemented`: placing the agent leg first and then the
-//! customer needs the engine's originate command, which is not in the
-//! engine yet. The routes are in the OpenAPI document so the CRM can be
-//! written against them.
+//! a masked number is refused with 422 `masked_number`, SPEC §18), then
+//! the engine's originate rings the agent's phone and, once it answers,
+//! dials the number for it: 201 with the new call's id; 409 when the agent
+//! has no phone registered or the number routes nowhere now. A connected
+//! quick callback resolves its missed call (`missed.resolved`).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -20,7 +20,7 @@ use super::error::{ApiError, ApiResult, J};
 use super::mask::{is_masked, mask_number};
 use super::{now_ms, state};
 use crate::api::ApiState;
-use crate::b2bua::{CallId, Command};
+use crate::b2bua::{CallId, Command, CommandError, Originate};
 
 pub(super) async fn live(State(s): State<ApiState>, p: Principal) -> ApiResult<Response> {
     p.require(Scope::Read)?;
@@ -90,14 +90,35 @@ pub(super) struct DialBody {
     agent: Option<String>,
 }
 
-fn not_yet(what: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_implemented",
-        format!(
-            "{what} needs the call engine's originate command, which this pbx does not have yet"
-        ),
-    )
+/// How long the agent's phone rings before the call is given up.
+const AGENT_RING: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Places the call (agent first, then `number`); 201 `{"call_id"}`.
+async fn place(
+    s: &ApiState,
+    agent: String,
+    number: String,
+    missed: Option<u64>,
+) -> ApiResult<Response> {
+    let Some(b) = &s.b2bua else {
+        return Err(ApiError::unavailable("no call engine (proxy mode)"));
+    };
+    let request = Originate {
+        agent,
+        number,
+        ring: AGENT_RING,
+    };
+    match b.engine.originate(request, missed).await {
+        Ok(id) => Ok((
+            StatusCode::CREATED,
+            Json(serde_json::json!({ "call_id": id.to_string() })),
+        )
+            .into_response()),
+        Err(e @ (CommandError::Unreachable(_) | CommandError::NoRoute(..))) => {
+            Err(ApiError::conflict(e.to_string()))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The agent a dial request rings: the given one (admin, or the token's
@@ -116,7 +137,7 @@ fn dialing_agent(p: &Principal, given: Option<String>) -> ApiResult<String> {
 }
 
 pub(super) async fn click_to_call(
-    State(_s): State<ApiState>,
+    State(s): State<ApiState>,
     p: Principal,
     J(body): J<DialBody>,
 ) -> ApiResult<Response> {
@@ -135,8 +156,8 @@ pub(super) async fn click_to_call(
             "number `{number}`: digits with an optional leading +"
         )));
     }
-    dialing_agent(&p, body.agent)?;
-    Err(not_yet("click-to-call"))
+    let agent = dialing_agent(&p, body.agent)?;
+    place(&s, agent, number.to_owned(), None).await
 }
 
 #[derive(Deserialize, Default)]
@@ -158,11 +179,10 @@ pub(super) async fn callback(
     };
     let v1 = state(&s)?.clone();
     let now = now_ms();
-    let list = v1
+    let missed = v1
         .db
-        .run(move |st| st.queue_events(now.saturating_sub(31 * 86_400_000), now + 1))
+        .run(move |st| st.missed_calls(now.saturating_sub(31 * 86_400_000), now + 1))
         .await?;
-    let missed = acd::missed::missed_calls(&acd::missed::from_events(&list));
     let Some(entry) = missed.iter().find(|m| m.id == missed_id) else {
         return Err(ApiError::not_found(format!("no missed call {id}")));
     };
@@ -175,6 +195,7 @@ pub(super) async fn callback(
                 .unwrap_or_default()
         )));
     }
-    dialing_agent(&p, body.agent)?;
-    Err(not_yet("quick callback"))
+    let agent = dialing_agent(&p, body.agent)?;
+    let number = entry.caller.clone();
+    place(&s, agent, number, Some(missed_id)).await
 }

@@ -92,6 +92,15 @@ impl Engine {
                 }
                 return;
             }
+            // An answered caller's leg (an originated call's agent) takes
+            // no provisional response.
+            Action::Progress { leg, .. }
+                if entry
+                    .leg(*leg)
+                    .is_some_and(|l| l.state == LegState::Answered) =>
+            {
+                return;
+            }
             Action::Progress { leg, status, sdp } => match session_of(*leg) {
                 Some(s) => self.ua.progress(now, s, StatusCode(*status), sdp.clone()),
                 None => return stale(id, &action),
@@ -116,6 +125,17 @@ impl Engine {
                 None => return stale(id, &action),
             },
             Action::Reject { leg, cause } => match session_of(*leg) {
+                // An answered leg (an originated call's agent) is hung up.
+                Some(s)
+                    if entry
+                        .leg(*leg)
+                        .is_some_and(|l| l.state == LegState::Answered) =>
+                {
+                    if let Some(l) = entry.leg_mut(*leg) {
+                        l.state = LegState::Ended;
+                    }
+                    self.ua.hangup(now, s)
+                }
                 Some(s) => {
                     if let Some(l) = entry.leg_mut(*leg) {
                         l.state = LegState::Ended;

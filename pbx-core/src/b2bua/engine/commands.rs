@@ -35,6 +35,18 @@ pub enum CommandError {
     /// The engine's input queue is full; try again.
     #[error("the call engine is overloaded; try again")]
     Busy,
+    /// A call to place needs the media relay (`[media] anchor`), or its
+    /// ports ran out.
+    #[error("no media relay for the call: pbx places calls only with `[media] anchor` on and ports free")]
+    NoMedia,
+    /// The number of a call to place routes nowhere now: the SIP status
+    /// and cause code a caller would get.
+    #[error("{0} cannot be dialed now: {1} ({2})")]
+    NoRoute(String, u16, &'static str),
+    /// The party to ring first has no phone registered (or its number
+    /// routes to no phone).
+    #[error("{0} has no registered phone to ring")]
+    Unreachable(String),
 }
 
 /// A command's result: how many calls it ended.

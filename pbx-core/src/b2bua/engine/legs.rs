@@ -40,6 +40,9 @@ impl Engine {
         let Some(&(id, leg)) = self.sessions.get(&session) else {
             return;
         };
+        if leg == LegId::CALLER && self.on_first_party(now, id, &ev, svc) {
+            return;
+        }
         let leg_event = match ev {
             UaEvent::Ringing { .. } => {
                 self.set_leg(id, leg, |l| l.state = LegState::Ringing);
@@ -275,6 +278,7 @@ impl Engine {
                 caller_id,
                 join: None,
                 moh: None,
+                originating: None,
             },
         );
         self.sessions.insert(session, (id, LegId::CALLER));

@@ -20,6 +20,7 @@ mod media_actions;
 #[cfg(test)]
 mod media_tests;
 mod moh;
+mod originate;
 #[cfg(test)]
 mod tests;
 mod xfer;
@@ -43,6 +44,7 @@ use crate::sans_io::Outbox;
 
 pub use commands::{Command, CommandError, CommandResult};
 pub use jobs::HttpJob;
+pub use originate::Originate;
 
 /// Settings of an [`Engine`].
 #[derive(Debug, Clone)]
@@ -198,6 +200,10 @@ struct CallEntry {
     join: Option<xfer::Join>,
     /// Music on hold playing to a held party.
     moh: Option<moh::Moh>,
+    /// A call pbx placed whose first party has not answered yet
+    /// (`originate.rs`; leg 0 is pbx's own INVITE): where the number goes
+    /// once it answers.
+    originating: Option<Routing>,
 }
 
 impl sip_stack::deadlines::Deadline for CallEntry {
