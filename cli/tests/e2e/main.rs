@@ -21,5 +21,5 @@ mod register;
 mod reports;
 mod trunks;
 mod trunks_dns;
-mod websocket;
 mod webhooks;
+mod websocket;
