@@ -29,6 +29,33 @@ fn admin(config: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// A `pbx phone` (`mode`: `answer …` or `call …`) of user `user` at
+/// `target`, playing `tone` when given, logging to `root/log`.
+fn phone(
+    root: &Path,
+    target: &str,
+    user: &str,
+    mode: &[&str],
+    tone: Option<&Path>,
+    log: &str,
+) -> Kill {
+    let log = std::fs::File::create(root.join(log)).unwrap();
+    let mut cmd = pbx();
+    cmd.args(["phone", "--user", user, "--password", &format!("{user}-pw")])
+        .args(["--server", target])
+        .args(mode);
+    if let Some(tone) = tone {
+        cmd.arg("--play").arg(tone);
+    }
+    Kill(
+        cmd.stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
 /// One raw HTTP/1.0 GET with the admin token and extra headers: status,
 /// head and body bytes.
 fn get(addr: std::net::SocketAddr, path: &str, token: &str, extra: &str) -> (u16, String, Vec<u8>) {
@@ -98,20 +125,7 @@ fn a_bridged_call_is_recorded_in_stereo_uploaded_and_served_with_ranges() {
     write_tone(&caller_tone, CALLER_HZ, 10.0);
     write_tone(&callee_tone, CALLEE_HZ, 10.0);
     let phone = |user: &str, mode: &[&str], tone: &Path, log: &str| {
-        let log = std::fs::File::create(root.join(log)).unwrap();
-        Kill(
-            pbx()
-                .args(["phone", "--user", user, "--password", &format!("{user}-pw")])
-                .args(["--server", &target])
-                .args(mode)
-                .arg("--play")
-                .arg(tone)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        )
+        phone(root, &target, user, mode, Some(tone), log)
     };
     let _bob = phone(
         "2002",
@@ -285,20 +299,7 @@ fn a_recorded_call_is_transcribed_after_it_ends() {
     let (_server, port, config) = start_server_with(root, extra);
     std::thread::sleep(Duration::from_millis(300));
     let target = format!("127.0.0.1:{port}");
-    let phone = |user: &str, mode: &[&str], log: &str| {
-        let log = std::fs::File::create(root.join(log)).unwrap();
-        Kill(
-            pbx()
-                .args(["phone", "--user", user, "--password", &format!("{user}-pw")])
-                .args(["--server", &target])
-                .args(mode)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        )
-    };
+    let phone = |user: &str, mode: &[&str], log: &str| phone(root, &target, user, mode, None, log);
     let _bob = phone(
         "2002",
         &["answer", "--duration", "8s", "--wait", "20s"],
@@ -367,20 +368,7 @@ fn a_recording_cut_by_kill_9_is_recovered_and_uploaded() {
     write_tone(&caller_tone, CALLER_HZ, 30.0);
     write_tone(&callee_tone, CALLEE_HZ, 30.0);
     let phone = |user: &str, mode: &[&str], tone: &Path, log: &str| {
-        let log = std::fs::File::create(root.join(log)).unwrap();
-        Kill(
-            pbx()
-                .args(["phone", "--user", user, "--password", &format!("{user}-pw")])
-                .args(["--server", &target])
-                .args(mode)
-                .arg("--play")
-                .arg(tone)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        )
+        phone(root, &target, user, mode, Some(tone), log)
     };
     let _bob = phone(
         "2002",
@@ -481,20 +469,7 @@ fn the_pause_code_and_resume_leave_silence_in_the_recording() {
     write_tone(&caller_tone, CALLER_HZ, 20.0);
     write_tone(&callee_tone, CALLEE_HZ, 20.0);
     let phone = |user: &str, mode: &[&str], tone: &Path, log: &str| {
-        let log = std::fs::File::create(root.join(log)).unwrap();
-        Kill(
-            pbx()
-                .args(["phone", "--user", user, "--password", &format!("{user}-pw")])
-                .args(["--server", &target])
-                .args(mode)
-                .arg("--play")
-                .arg(tone)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        )
+        phone(root, &target, user, mode, Some(tone), log)
     };
     let _bob = phone(
         "2002",

@@ -27,8 +27,12 @@ async fn schemathesis_finds_the_document_true() {
     let token = api.token("fuzz", "read,calls,agents,admin,numbers", Some("7001"));
     let url = format!("{}/openapi.json", api.base);
     let origin = api.base.trim_end_matches("/api/v1").to_owned();
+    // schemathesis keeps a cache under its working directory: a temporary one.
+    let cwd = tempfile::tempdir().expect("a temporary directory");
+    let dir = cwd.path().to_owned();
     let run = tokio::task::spawn_blocking(move || {
         let mut cmd = Command::new(&st);
+        cmd.current_dir(&dir);
         cmd.args([
             "run",
             &url,
