@@ -131,8 +131,10 @@ INSERT OR IGNORE INTO rpt_meta (id, watermark_ms, nightly_day) VALUES (1, 0, 0);
 CREATE TABLE IF NOT EXISTS cdr_tags (
     call_id TEXT NOT NULL,
     tag TEXT NOT NULL,
+    at_ms INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (call_id, tag)
 );
+CREATE INDEX IF NOT EXISTS cdr_tags_tag ON cdr_tags (tag, call_id);
 ";
 
 /// The summary tables are clustered by slot (`WITHOUT ROWID`): a range of

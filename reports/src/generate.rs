@@ -221,7 +221,7 @@ pub fn generate(path: &Path, plan: &Plan) -> Result<Generated> {
     conn.pragma_update(None, "synchronous", "OFF")
         .map_err(wrap)?;
     conn.execute_batch(RAW_SCHEMA).map_err(wrap)?;
-    conn.execute_batch("CREATE TABLE IF NOT EXISTS cdr_tags (call_id TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (call_id, tag));")
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS cdr_tags (call_id TEXT NOT NULL, tag TEXT NOT NULL, at_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (call_id, tag));")
         .map_err(wrap)?;
     let mut rng = StdRng::seed_from_u64(plan.seed);
     let names: Vec<String> = agents(plan.agents).into_iter().map(|a| a.agent).collect();

@@ -35,7 +35,7 @@
 //!
 //! # Call tags
 //!
-//! Tags are read from `cdr_tags(call_id, tag)`, created here if the store
+//! Tags are read from `cdr_tags(call_id, tag, at_ms)` (the API writes them), created here if the store
 //! has none yet ([`ReportDb::tag_call`] writes one).
 //!
 //! # Readings of ambiguous formulas (SPEC §26)

@@ -20,7 +20,7 @@ CREATE INDEX IF NOT EXISTS cdr_notes_call ON cdr_notes (call_id, id);
 CREATE TABLE IF NOT EXISTS cdr_tags (
     call_id TEXT NOT NULL,
     tag TEXT NOT NULL,
-    at_ms INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (call_id, tag)
 );
 CREATE INDEX IF NOT EXISTS cdr_tags_tag ON cdr_tags (tag, call_id);
