@@ -94,20 +94,19 @@ impl QueueServer {
     }
 }
 
+/// `pbx phone` as `user` (password `USER-pw`) at `target`; the mode follows.
+fn phone_cmd(target: &str, user: &str) -> std::process::Command {
+    let mut cmd = pbx();
+    cmd.args(["phone", "--user", user, "--password", &format!("{user}-pw")])
+        .args(["--server", target]);
+    cmd
+}
+
 /// A one-shot `pbx phone` (`mode`: `answer …` or `call …`) logging to `log`.
 fn phone(root: &Path, target: &str, user: &str, mode: &[&str], log: &str) -> Kill {
     let log = std::fs::File::create(root.join(log)).unwrap();
     Kill(
-        pbx()
-            .args([
-                "phone",
-                "--user",
-                user,
-                "--password",
-                &format!("{user}-pw"),
-                "--server",
-                target,
-            ])
+        phone_cmd(target, user)
             .args(mode)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -148,16 +147,7 @@ fn a_caller_in_the_queue_reaches_the_logged_in_agent() {
     let (heard_c, heard_a) = (root.join("c-heard.wav"), root.join("a-heard.wav"));
     let agent_log = std::fs::File::create(root.join("bob.log")).unwrap();
     let mut agent = Kill(
-        pbx()
-            .args([
-                "phone",
-                "--user",
-                "2002",
-                "--password",
-                "2002-pw",
-                "--server",
-                &target,
-            ])
+        phone_cmd(&target, "2002")
             .args(["answer", "--duration", "4s", "--wait", "20s"])
             .arg("--play")
             .arg(&tone_a)
@@ -170,16 +160,7 @@ fn a_caller_in_the_queue_reaches_the_logged_in_agent() {
             .unwrap(),
     );
     wait_registered(&config, "2002@127.0.0.1", root);
-    let caller = pbx()
-        .args([
-            "phone",
-            "--user",
-            "2001",
-            "--password",
-            "2001-pw",
-            "--server",
-            &target,
-        ])
+    let caller = phone_cmd(&target, "2001")
         .args(["call", "600", "--duration", "8s"])
         .arg("--play")
         .arg(&tone_c)
@@ -236,16 +217,7 @@ fn a_caller_in_the_queue_reaches_the_logged_in_agent() {
 
     // Feature codes from the agent's own phone: *52 break, *53 ready.
     for (code, want) in [("*52", "break"), ("*53", "available")] {
-        let out = pbx()
-            .args([
-                "phone",
-                "--user",
-                "2002",
-                "--password",
-                "2002-pw",
-                "--server",
-                &target,
-            ])
+        let out = phone_cmd(&target, "2002")
             .args(["call", code, "--duration", "4s"])
             .stdin(Stdio::null())
             .output()
@@ -290,16 +262,7 @@ fn callers_who_give_up_are_missed_calls_and_repeat_callers() {
     let (config, target) = (&srv.config, srv.target());
     // Nobody is logged in: two calls wait 2 s each and give up.
     for _ in 0..2 {
-        let out = pbx()
-            .args([
-                "phone",
-                "--user",
-                "2001",
-                "--password",
-                "2001-pw",
-                "--server",
-                &target,
-            ])
+        let out = phone_cmd(&target, "2001")
             .args(["call", "600", "--duration", "2s"])
             .stdin(Stdio::null())
             .output()
@@ -354,16 +317,7 @@ fn an_offer_that_rings_unanswered_moves_on_to_the_next_agent() {
     assert!(admin(config, &["agents", "login", "2002"]).status.success());
     let silent_log = std::fs::File::create(root.join("silent.log")).unwrap();
     let _silent = Kill(
-        pbx()
-            .args([
-                "phone",
-                "--user",
-                "2001",
-                "--password",
-                "2001-pw",
-                "--server",
-                &target,
-            ])
+        phone_cmd(&target, "2001")
             .stdin(Stdio::piped())
             .stdout(silent_log.try_clone().unwrap())
             .stderr(silent_log)
@@ -379,16 +333,7 @@ fn an_offer_that_rings_unanswered_moves_on_to_the_next_agent() {
         "bob.log",
     );
     wait_registered(config, "2002@127.0.0.1", root);
-    let caller = pbx()
-        .args([
-            "phone",
-            "--user",
-            "1001",
-            "--password",
-            "1001-pw",
-            "--server",
-            &target,
-        ])
+    let caller = phone_cmd(&target, "1001")
         .args(["call", "600", "--duration", "8s"])
         .stdin(Stdio::null())
         .output()
@@ -434,16 +379,7 @@ fn a_caller_past_max_wait_overflows_to_the_extension() {
     );
     wait_registered(config, "2002@127.0.0.1", root);
     let started = Instant::now();
-    let caller = pbx()
-        .args([
-            "phone",
-            "--user",
-            "2001",
-            "--password",
-            "2001-pw",
-            "--server",
-            &target,
-        ])
+    let caller = phone_cmd(&target, "2001")
         .args(["call", "600", "--duration", "8s"])
         .stdin(Stdio::null())
         .output()

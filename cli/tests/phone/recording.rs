@@ -56,6 +56,45 @@ fn phone(
     )
 }
 
+/// `pbx serve` with the B2BUA, anchored media, the admin listener on a free
+/// port and `[recording]` lines `recording`: (server, SIP target, config,
+/// admin address).
+fn recording_server(
+    root: &Path,
+    recording: &str,
+) -> (Kill, String, std::path::PathBuf, std::net::SocketAddr) {
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let extra = format!(
+        "[calls]\nengine = \"b2bua\"\n[media]\nanchor = \"always\"\n[metrics]\nlisten = \"{metrics}\"\n\
+         [recording]\n{recording}"
+    );
+    let (server, port, config) = start_server_with(root, &extra);
+    std::thread::sleep(Duration::from_millis(300));
+    (server, format!("127.0.0.1:{port}"), config, metrics)
+}
+
+/// Waits up to `secs` until `call`'s recording is listed as uploaded.
+fn wait_uploaded(config: &Path, call: &str, secs: u64, root: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let text =
+            String::from_utf8_lossy(&admin(config, &["recordings", "list", "--call", call]).stdout)
+                .into_owned();
+        if text.contains("\tuploaded\t") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the recording of {call} was not uploaded:\n{text}\npbx:\n{}",
+            std::fs::read_to_string(root.join("pbx.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// One raw HTTP/1.0 GET with the admin token and extra headers: status,
 /// head and body bytes.
 fn get(addr: std::net::SocketAddr, path: &str, token: &str, extra: &str) -> (u16, String, Vec<u8>) {
@@ -110,17 +149,7 @@ fn uploaded_record(config: &Path, call: &str) -> std::collections::HashMap<Strin
 fn a_bridged_call_is_recorded_in_stereo_uploaded_and_served_with_ranges() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let extra = format!(
-        "[calls]\nengine = \"b2bua\"\n[media]\nanchor = \"always\"\n[metrics]\nlisten = \"{metrics}\"\n\
-         [recording]\nmode = \"always\"\n"
-    );
-    let (_server, port, config) = start_server_with(root, &extra);
-    std::thread::sleep(Duration::from_millis(300));
-    let target = format!("127.0.0.1:{port}");
+    let (_server, target, config, metrics) = recording_server(root, "mode = \"always\"\n");
     let (caller_tone, callee_tone) = (root.join("caller.wav"), root.join("callee.wav"));
     write_tone(&caller_tone, CALLER_HZ, 10.0);
     write_tone(&callee_tone, CALLEE_HZ, 10.0);
@@ -294,11 +323,8 @@ fn a_recorded_call_is_transcribed_after_it_ends() {
             .status()
             .is_ok_and(|s| s.success());
     assert!(made, "espeak-ng and sox (scripts/deps.sh installs them)");
-    let extra = "[calls]\nengine = \"b2bua\"\n[media]\nanchor = \"always\"\n\
-                 [recording]\nmode = \"always\"\ntranscribe = true\n";
-    let (_server, port, config) = start_server_with(root, extra);
-    std::thread::sleep(Duration::from_millis(300));
-    let target = format!("127.0.0.1:{port}");
+    let (_server, target, config, _) =
+        recording_server(root, "mode = \"always\"\ntranscribe = true\n");
     let phone = |user: &str, mode: &[&str], log: &str| phone(root, &target, user, mode, None, log);
     let _bob = phone(
         "2002",
@@ -359,11 +385,7 @@ fn a_recorded_call_is_transcribed_after_it_ends() {
 fn a_recording_cut_by_kill_9_is_recovered_and_uploaded() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    let extra = "[calls]\nengine = \"b2bua\"\n[media]\nanchor = \"always\"\n\
-                 [recording]\nmode = \"always\"\n";
-    let (server, port, config) = start_server_with(root, extra);
-    std::thread::sleep(Duration::from_millis(300));
-    let target = format!("127.0.0.1:{port}");
+    let (server, target, config, _) = recording_server(root, "mode = \"always\"\n");
     let (caller_tone, callee_tone) = (root.join("caller.wav"), root.join("callee.wav"));
     write_tone(&caller_tone, CALLER_HZ, 30.0);
     write_tone(&callee_tone, CALLEE_HZ, 30.0);
@@ -402,22 +424,7 @@ fn a_recording_cut_by_kill_9_is_recovered_and_uploaded() {
     std::thread::sleep(Duration::from_secs(3));
     drop(server); // SIGKILL
     let _server = super::restart_server(root, &config);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let text = String::from_utf8_lossy(
-            &admin(&config, &["recordings", "list", "--call", &call]).stdout,
-        )
-        .into_owned();
-        if text.contains("\tuploaded\t") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the cut recording was not uploaded after the restart:\n{text}\npbx:\n{}",
-            log("pbx.log")
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    wait_uploaded(&config, &call, 20, root);
     let out = root.join("got.wav");
     let got = admin(
         &config,
@@ -454,17 +461,8 @@ fn a_recording_cut_by_kill_9_is_recovered_and_uploaded() {
 fn the_pause_code_and_resume_leave_silence_in_the_recording() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let extra = format!(
-        "[calls]\nengine = \"b2bua\"\n[media]\nanchor = \"always\"\n[metrics]\nlisten = \"{metrics}\"\n\
-         [recording]\nmode = \"always\"\npause_code = \"*1\"\n"
-    );
-    let (_server, port, config) = start_server_with(root, &extra);
-    std::thread::sleep(Duration::from_millis(300));
-    let target = format!("127.0.0.1:{port}");
+    let (_server, target, config, _) =
+        recording_server(root, "mode = \"always\"\npause_code = \"*1\"\n");
     let (caller_tone, callee_tone) = (root.join("caller.wav"), root.join("callee.wav"));
     write_tone(&caller_tone, CALLER_HZ, 20.0);
     write_tone(&callee_tone, CALLEE_HZ, 20.0);
@@ -511,18 +509,7 @@ fn the_pause_code_and_resume_leave_silence_in_the_recording() {
         String::from_utf8_lossy(&resume.stderr)
     );
     assert!(alice.0.wait().unwrap().success(), "the call failed");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = String::from_utf8_lossy(
-            &admin(&config, &["recordings", "list", "--call", &call]).stdout,
-        )
-        .into_owned();
-        if text.contains("\tuploaded\t") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "not uploaded: {text}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_uploaded(&config, &call, 10, root);
     let out = root.join("got.wav");
     assert!(admin(
         &config,

@@ -26,6 +26,10 @@ impl QuickCallbacks {
     /// A finished call's record: when it was a quick callback, its row (and
     /// `missed.resolved` when the customer answered) join the step.
     pub(super) fn on_record(&mut self, record: &CallRecord, writes: &mut Vec<StepWrite>) {
+        // Every call's record passes here; nearly none is a quick callback.
+        if self.calls.is_empty() {
+            return;
+        }
         let Some(call) = CallId::parse(&record.call_id) else {
             return;
         };

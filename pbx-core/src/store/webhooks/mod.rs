@@ -313,32 +313,7 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([], |r| {
-                let source: String = r.get(6)?;
-                Ok(StoredSubscription {
-                    id: SubscriptionId(r.get(0)?),
-                    sub: NewSubscription {
-                        name: r.get(1)?,
-                        url: r.get(2)?,
-                        secrets: parse_list(&r.get::<_, String>(3)?),
-                        events: parse_list(&r.get::<_, String>(4)?),
-                        masked: r.get(5)?,
-                        source: if source == "api" {
-                            SubscriptionSource::Api
-                        } else {
-                            SubscriptionSource::Config
-                        },
-                    },
-                    state: r.get(7)?,
-                    state_reason: r.get(8)?,
-                    cursor: r.get(9)?,
-                    paused_until_ms: r.get::<_, i64>(10)? as u64,
-                    delivered: r.get::<_, i64>(11)? as u64,
-                    last_delivered_ms: r.get::<_, Option<i64>>(12)?.map(|v| v as u64),
-                    pending: r.get::<_, i64>(13)? as u64,
-                    dead: r.get::<_, i64>(14)? as u64,
-                })
-            })
+            .query_map([], |r| subscription_row(r, true))
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
@@ -355,32 +330,7 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([], |r| {
-                let source: String = r.get(6)?;
-                Ok(StoredSubscription {
-                    id: SubscriptionId(r.get(0)?),
-                    sub: NewSubscription {
-                        name: r.get(1)?,
-                        url: r.get(2)?,
-                        secrets: parse_list(&r.get::<_, String>(3)?),
-                        events: parse_list(&r.get::<_, String>(4)?),
-                        masked: r.get(5)?,
-                        source: if source == "api" {
-                            SubscriptionSource::Api
-                        } else {
-                            SubscriptionSource::Config
-                        },
-                    },
-                    state: r.get(7)?,
-                    state_reason: r.get(8)?,
-                    cursor: r.get(9)?,
-                    paused_until_ms: r.get::<_, i64>(10)? as u64,
-                    delivered: r.get::<_, i64>(11)? as u64,
-                    last_delivered_ms: r.get::<_, Option<i64>>(12)?.map(|v| v as u64),
-                    pending: 0,
-                    dead: 0,
-                })
-            })
+            .query_map([], |r| subscription_row(r, false))
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
@@ -536,4 +486,41 @@ impl Store {
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
+}
+
+/// A `webhook_subscriptions` row in the column order of the listings (id …
+/// last_delivered_ms), with the pending and dead-letter counts after it
+/// when `counts`.
+fn subscription_row(r: &rusqlite::Row<'_>, counts: bool) -> rusqlite::Result<StoredSubscription> {
+    let source: String = r.get(6)?;
+    let count = |i: usize| -> rusqlite::Result<u64> {
+        if counts {
+            Ok(r.get::<_, i64>(i)? as u64)
+        } else {
+            Ok(0)
+        }
+    };
+    Ok(StoredSubscription {
+        id: SubscriptionId(r.get(0)?),
+        sub: NewSubscription {
+            name: r.get(1)?,
+            url: r.get(2)?,
+            secrets: parse_list(&r.get::<_, String>(3)?),
+            events: parse_list(&r.get::<_, String>(4)?),
+            masked: r.get(5)?,
+            source: if source == "api" {
+                SubscriptionSource::Api
+            } else {
+                SubscriptionSource::Config
+            },
+        },
+        state: r.get(7)?,
+        state_reason: r.get(8)?,
+        cursor: r.get(9)?,
+        paused_until_ms: r.get::<_, i64>(10)? as u64,
+        delivered: r.get::<_, i64>(11)? as u64,
+        last_delivered_ms: r.get::<_, Option<i64>>(12)?.map(|v| v as u64),
+        pending: count(13)?,
+        dead: count(14)?,
+    })
 }
