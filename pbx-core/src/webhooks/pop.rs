@@ -153,6 +153,8 @@ pub struct Enricher {
     regions: RegionTable,
     flows: TicketFlows,
     calls: HashMap<String, CallInfo>,
+    /// The outbox row being planned (a rebuilt call info stops before it).
+    current_seq: i64,
 }
 
 impl Enricher {
@@ -162,6 +164,7 @@ impl Enricher {
             regions,
             flows: TicketFlows::default(),
             calls: HashMap::new(),
+            current_seq: i64::MAX,
         }
     }
 
@@ -177,6 +180,7 @@ impl Enricher {
         let p = &e.payload;
         let call = e.call_id.clone();
         let mut out = Vec::new();
+        self.current_seq = ev.seq;
         let pass = |kind: &str, data: &Value| {
             let order_key = if e.call_id.is_empty() {
                 match p.get("agent").and_then(Value::as_str) {
@@ -318,12 +322,17 @@ impl Enricher {
         Ok(out)
     }
 
-    /// The call's info, read back from its outbox rows when this process
-    /// did not see them (a restart).
+    /// The call's info, read back from its outbox rows before the one being
+    /// planned when this process did not see them (a restart).
     fn info(&mut self, store: &Store, call: &str) -> Result<&mut CallInfo, StoreError> {
         if !self.calls.contains_key(call) {
             let mut info = CallInfo::default();
-            for row in store.outbox_events_of(call, 64)? {
+            let before = self.current_seq;
+            for row in store
+                .outbox_events_of(call, 64)?
+                .into_iter()
+                .filter(|r| r.seq < before)
+            {
                 let p = &row.event.payload;
                 match row.event.kind.as_str() {
                     "call.created" => {
