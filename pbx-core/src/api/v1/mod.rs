@@ -12,6 +12,7 @@
 //! the `numbers` scope every phone number is masked ([`mask`]).
 
 pub(crate) mod auth;
+mod call_control;
 mod call_tickets;
 mod calls;
 mod contact;
@@ -164,6 +165,9 @@ fn routes() -> Routes {
             get(calls::live).post(calls::click_to_call),
         )
         .at("/calls/:id/hangup", "POST", post(calls::hangup))
+        .at("/calls/:id/hold", "POST", post(call_control::hold))
+        .at("/calls/:id/unhold", "POST", post(call_control::unhold))
+        .at("/calls/:id/transfer", "POST", post(call_control::transfer))
         .at(
             "/calls/:id/tickets",
             "GET, POST",

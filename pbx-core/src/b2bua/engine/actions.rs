@@ -67,6 +67,14 @@ impl Engine {
                 self.acd_requests.push_back((id, request.clone()));
                 return;
             }
+            Action::NotifyTransfer { leg, status } if entry.api_transferor == Some(*leg) => {
+                // An API transfer: the transferor asked nothing by SIP.
+                tracing::info!(call = %id, leg = %leg, status, "API transfer progress");
+                if *status >= 200 {
+                    entry.api_transferor = None;
+                }
+                return;
+            }
             Action::NotifyTransfer { leg, status } => match session_of(*leg) {
                 Some(s) => self.ua.notify_transfer(now, s, StatusCode(*status)),
                 None => return stale(id, &action),

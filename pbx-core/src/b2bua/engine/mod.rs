@@ -12,6 +12,7 @@
 //! [`EngineEvent`] through [`Engine::poll_event`]; the driver delivers them.
 
 mod actions;
+mod call_control;
 mod commands;
 mod handover;
 mod jobs;
@@ -200,6 +201,11 @@ struct CallEntry {
     join: Option<xfer::Join>,
     /// Music on hold playing to a held party.
     moh: Option<moh::Moh>,
+    /// The leg pbx transfers away for the API (blind, no REFER): its
+    /// transfer progress is not NOTIFYed.
+    api_transferor: Option<LegId>,
+    /// pbx placed the call (`originate.rs`): leg 0 is the agent.
+    originated: bool,
     /// A call pbx placed whose first party has not answered yet
     /// (`originate.rs`; leg 0 is pbx's own INVITE): where the number goes
     /// once it answers.

@@ -177,6 +177,8 @@ impl Engine {
                 caller_id: None,
                 join: None,
                 moh: None,
+                api_transferor: None,
+                originated: true,
                 originating: Some(onward),
             },
         );
