@@ -13,12 +13,12 @@ mod attended_b2bua;
 mod audio;
 #[path = "support/baresip.rs"]
 mod baresip;
-#[path = "phone/crm_calls.rs"]
-mod crm_calls;
 #[path = "phone/conference.rs"]
 mod conference;
 #[path = "phone/conference_admin.rs"]
 mod conference_admin;
+#[path = "phone/crm_calls.rs"]
+mod crm_calls;
 #[path = "phone/interop.rs"]
 mod interop;
 #[path = "phone/moh.rs"]

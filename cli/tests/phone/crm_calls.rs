@@ -163,7 +163,8 @@ fn spec_8_2_tickets_travel_across_two_blind_transfers_with_api_hold_and_transfer
     let (_a, mut a_in) = console(root, &server, "2001", &tone);
     std::thread::sleep(Duration::from_millis(500));
     let token = pbx_core::admin_token::read(&root.join("data")).expect("admin token");
-    let call = |method: &str, path: &str, body: Option<Value>| api(&http, &token, method, path, body);
+    let call =
+        |method: &str, path: &str, body: Option<Value>| api(&http, &token, method, path, body);
     let say = |w: &mut ChildStdin, line: &str| writeln!(w, "{line}").unwrap();
     let (http_ref, token_ref) = (&http, &token);
     let answered = |n: usize| {
@@ -193,7 +194,11 @@ fn spec_8_2_tickets_travel_across_two_blind_transfers_with_api_hold_and_transfer
     let (s, v) = call("POST", &format!("/calls/{id}/unhold"), None);
     assert_eq!((s, v["held"].clone()), (200, json!(false)), "{v}");
     let (s, v) = call("POST", &format!("/calls/{id}/unhold"), None);
-    assert_eq!((s, v["code"].clone()), (409, json!("conflict")), "not held: {v}");
+    assert_eq!(
+        (s, v["code"].clone()),
+        (409, json!("conflict")),
+        "not held: {v}"
+    );
     std::thread::sleep(Duration::from_millis(500));
     // B transfers from the phone (REFER); C answers and creates T2.
     say(&mut b_in, "transfer 2003");
@@ -213,9 +218,17 @@ fn spec_8_2_tickets_travel_across_two_blind_transfers_with_api_hold_and_transfer
         &format!("/calls/{id}/tickets"),
         Some(json!({"ticket_id": "T2", "flow": "Complaint", "agent": "2003"})),
     );
-    assert_eq!((s, v["ticket_ids"].clone()), (201, json!(["T1", "T2"])), "{v}");
+    assert_eq!(
+        (s, v["ticket_ids"].clone()),
+        (201, json!(["T1", "T2"])),
+        "{v}"
+    );
     // The CRM transfers C's call to D.
-    let (s, v) = call("POST", &format!("/calls/{id}/transfer"), Some(json!({"to": "2004"})));
+    let (s, v) = call(
+        "POST",
+        &format!("/calls/{id}/transfer"),
+        Some(json!({"to": "2004"})),
+    );
     assert_eq!((s, v["state"].clone()), (202, json!("transferring")), "{v}");
     std::thread::sleep(Duration::from_millis(1200));
     say(&mut d_in, "answer");
@@ -229,14 +242,21 @@ fn spec_8_2_tickets_travel_across_two_blind_transfers_with_api_hold_and_transfer
             .collect();
         (pops.len() >= 3).then_some(pops)
     });
-    let agents: Vec<&str> = pops.iter().map(|p| p["agent"].as_str().unwrap_or("")).collect();
+    let agents: Vec<&str> = pops
+        .iter()
+        .map(|p| p["agent"].as_str().unwrap_or(""))
+        .collect();
     assert_eq!(agents, ["2002", "2003", "2004"], "{pops:#?}");
     let d = &pops[2]["carried_context"];
     assert_eq!(d["ticket_ids"], json!(["T1", "T2"]), "{d}");
     assert_eq!(d["from_agent"], "2003");
     assert_eq!(d["customer_id"], "K7");
     let c = &pops[1]["carried_context"];
-    assert_eq!((c["ticket_ids"].clone(), c["from_agent"].clone()), (json!(["T1"]), json!("2002")), "{c}");
+    assert_eq!(
+        (c["ticket_ids"].clone(), c["from_agent"].clone()),
+        (json!(["T1"]), json!("2002")),
+        "{c}"
+    );
     std::thread::sleep(Duration::from_millis(800));
     say(&mut a_in, "hangup");
     // The record lists both tickets (one record, every leg of the call).
@@ -246,7 +266,10 @@ fn spec_8_2_tickets_travel_across_two_blind_transfers_with_api_hold_and_transfer
     });
     assert_eq!(record["ticket_ids"], json!(["T1", "T2"]), "{record}");
     assert_eq!(record["customer_id"], "K7");
-    assert!(record["legs"].as_array().is_some_and(|l| l.len() >= 4), "{record}");
+    assert!(
+        record["legs"].as_array().is_some_and(|l| l.len() >= 4),
+        "{record}"
+    );
     let kinds: Vec<String> = hooks
         .lock()
         .unwrap()

@@ -285,9 +285,15 @@ impl Enricher {
                 let target = transfer_user(&to).map(str::to_owned);
                 if let Some(agent) = target {
                     if store.user_realm(&agent)?.is_some() {
+                        let caller = self.info(store, &call)?.caller.clone();
+                        let direction = if store.user_realm(&caller)?.is_some() {
+                            "internal"
+                        } else {
+                            "inbound"
+                        };
                         let id = format!("pop_{call}_xfer{}", ev.seq);
                         let draft =
-                            self.pop(store, ev, id, Some(agent.clone()), None, "inbound")?;
+                            self.pop(store, ev, id, Some(agent.clone()), None, direction)?;
                         self.info(store, &call)?.reached(&agent);
                         out.push(Planned::Pop(draft));
                     }
