@@ -66,7 +66,7 @@ async fn webhook_subscriptions_crud() {
     assert!(!one.body.contains("whsec_"));
     // The store (what the delivery worker reads) has it.
     let stored = api.store().list_subscriptions().unwrap();
-    assert_eq!(stored[0].sub.secrets, [secret.clone()]);
+    assert_eq!(stored[0].sub.secrets, std::slice::from_ref(&secret));
     assert_eq!(stored[0].sub.url, "http://127.0.0.1:9/h");
     // Change, disable, rotate.
     let r = api
