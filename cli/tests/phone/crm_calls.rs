@@ -213,10 +213,23 @@ fn spec_8_2_tickets_travel_across_two_blind_transfers_with_api_hold_and_transfer
             .count();
         (bridged >= 2 && v["call_id"] == id.as_str()).then_some(())
     });
-    let (s, v) = call(
+    // C's own token (agent 2003, not a party the call was dialed to).
+    let c_token = pbx_core::store::Store::open(&root.join("data").join("pbx.sqlite"))
+        .unwrap()
+        .create_token(
+            "agent-2003",
+            &["read".into(), "calls".into()],
+            Some("2003"),
+            1,
+        )
+        .unwrap()
+        .1;
+    let (s, v) = api(
+        &http,
+        &c_token,
         "POST",
         &format!("/calls/{id}/tickets"),
-        Some(json!({"ticket_id": "T2", "flow": "Complaint", "agent": "2003"})),
+        Some(json!({"ticket_id": "T2", "flow": "Complaint"})),
     );
     assert_eq!(
         (s, v["ticket_ids"].clone()),

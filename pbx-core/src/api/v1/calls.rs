@@ -72,11 +72,26 @@ pub(super) async fn own_live_call<'a>(
     let own = p.own_agent();
     match calls.iter().find(|c| c.id == call) {
         None => Err(ApiError::not_found(format!("no live call {id}"))),
-        Some(c) if own.is_some_and(|a| c.caller != a && c.callee != a) => Err(ApiError::not_found(
-            format!("no live call {id} of agent {}", own.unwrap_or_default()),
-        )),
+        Some(c) if own.is_some_and(|a| !takes_part(c, a)) => Err(ApiError::not_found(format!(
+            "no live call {id} of agent {}",
+            own.unwrap_or_default()
+        ))),
         Some(_) => Ok((call, &b.engine)),
     }
+}
+
+/// Whether `agent` is the caller, the dialed party or on a leg of `c` (a
+/// transfer target).
+fn takes_part(c: &crate::b2bua::engine::LiveCall, agent: &str) -> bool {
+    c.caller == agent
+        || c.callee == agent
+        || c.parties.iter().any(|p| {
+            let rest = p
+                .strip_prefix("sip:")
+                .or_else(|| p.strip_prefix("sips:"))
+                .unwrap_or(p);
+            rest.split(['@', ';']).next() == Some(agent)
+        })
 }
 
 pub(super) async fn hangup(

@@ -155,6 +155,9 @@ pub struct LiveCall {
     pub app: &'static str,
     /// Number of legs (ended ones included).
     pub legs: usize,
+    /// The parties (SIP URIs) of the legs still up: the agent a call was
+    /// transferred to is one.
+    pub parties: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -475,6 +478,12 @@ impl Engine {
                 age_s: c.call.duration_ms(now) / 1000,
                 app: c.app.name(),
                 legs: c.legs.len(),
+                parties: c
+                    .legs
+                    .iter()
+                    .filter(|l| l.state != LegState::Ended)
+                    .map(|l| l.party.clone())
+                    .collect(),
             })
             .collect()
     }
