@@ -20,6 +20,7 @@ use sip_stack::ua::Body;
 use super::{Engine, Services};
 use crate::b2bua::app::{LegEvent, LegState};
 use crate::b2bua::call::{CallInput, CallState, Side};
+use crate::b2bua::sdp::is_hold;
 use crate::b2bua::{CallId, CommandError, LegId};
 
 impl Engine {
@@ -36,6 +37,11 @@ impl Engine {
         }
         if entry.join.is_some() {
             return refuse("an attended transfer is joining it");
+        }
+        // The applications whose answered calls are a bridge (a conference
+        // room or a feature code has no agent leg to act for).
+        if !["bridge", "queue", "ivr", "trunk"].contains(&entry.app.name()) {
+            return refuse("it is not a two-party call");
         }
         match super::xfer::sole_other(entry, LegId::CALLER) {
             Ok(leg) => Ok(leg),
@@ -92,6 +98,9 @@ impl Engine {
         let (Some(holder_sdp), held_session) = (h.remote_sdp.clone(), p.session) else {
             return refuse("no media description of the agent to offer");
         };
+        if is_hold(&holder_sdp.data) {
+            return refuse("the agent's phone holds the call: resume it on the phone");
+        }
         let holder_side = h.caller_side;
         let Some(eps) = svc.endpoints else {
             return refuse("no media endpoints");

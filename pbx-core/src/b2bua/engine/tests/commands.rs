@@ -216,3 +216,22 @@ fn api_transfer_moves_the_caller_to_the_target_without_notifying_the_agent() {
         Err(CommandError::NoSuchCall(_))
     ));
 }
+
+#[test]
+fn api_unhold_leaves_a_phones_hold_to_the_phone() {
+    let (mut w, _music) = super::moh::with_music();
+    let (call, bob) = w.answered_call();
+    let id = w.engine.live_calls(w.now)[0].id;
+    w.alice_holds(call);
+    let bob_held = ANSWER.replace("t=0 0\r\n", "t=0 0\r\na=recvonly\r\n");
+    w.bob.answer(w.now, bob, Some(Body::sdp(bob_held))).unwrap();
+    w.run();
+    let Err(CommandError::Refused(_, why)) = w.command(Command::Unhold(id)) else {
+        panic!("the phone's hold is the phone's to end")
+    };
+    assert!(why.contains("phone"), "{why}");
+    assert!(matches!(
+        w.command(Command::Hold(id)),
+        Err(CommandError::Refused(..))
+    ));
+}
