@@ -97,3 +97,88 @@ impl Store {
         Ok(out)
     }
 }
+
+impl Store {
+    /// The callback requests still waiting (requested, neither connected
+    /// nor given up), read back from the queue events after a restart: they
+    /// go back to their queues at the places their entry times give them.
+    pub fn pending_callbacks(&self) -> Result<Vec<acd::CallbackRequest>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT event FROM queue_events WHERE kind IN \
+                 ('callback_requested', 'callback_failed', 'callback_connected') ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        let mut pending: Vec<acd::CallbackRequest> = Vec::new();
+        for json in rows {
+            let json = json.map_err(|e| self.err(e))?;
+            let Ok(ev) = serde_json::from_str::<acd::QueueEvent>(&json) else {
+                continue;
+            };
+            match ev.kind {
+                acd::EventKind::CallbackRequested {
+                    callback,
+                    number,
+                    wait_ms,
+                    ..
+                } => {
+                    let (Some(call), Some(queue)) = (ev.call, ev.queue) else {
+                        continue;
+                    };
+                    pending.retain(|r| r.id != callback);
+                    pending.push(acd::CallbackRequest {
+                        id: callback,
+                        call,
+                        queue,
+                        number,
+                        service_number: None,
+                        priority: 0,
+                        entered_unix_ms: ev.at_unix_ms.saturating_sub(wait_ms),
+                        attempts: 0,
+                    });
+                }
+                acd::EventKind::CallbackFailed {
+                    callback, gave_up, ..
+                } => {
+                    if gave_up {
+                        pending.retain(|r| r.id != callback);
+                    } else if let Some(r) = pending.iter_mut().find(|r| r.id == callback) {
+                        r.attempts += 1;
+                    }
+                }
+                acd::EventKind::CallbackConnected { callback, .. } => {
+                    pending.retain(|r| r.id != callback);
+                }
+                _ => {}
+            }
+        }
+        // The service number and priority the customer entered with.
+        for r in &mut pending {
+            let enter: Option<String> = self
+                .conn
+                .query_row(
+                    "SELECT event FROM queue_events WHERE kind = 'enter' AND call_id = ?1 \
+                     ORDER BY id DESC LIMIT 1",
+                    params![r.call.to_string()],
+                    |row| row.get(0),
+                )
+                .ok();
+            if let Some(acd::EventKind::Enter {
+                service_number,
+                priority,
+                ..
+            }) = enter
+                .and_then(|j| serde_json::from_str::<acd::QueueEvent>(&j).ok())
+                .map(|e| e.kind)
+            {
+                r.service_number = service_number;
+                r.priority = priority;
+            }
+        }
+        Ok(pending)
+    }
+}
