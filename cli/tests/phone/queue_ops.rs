@@ -46,21 +46,48 @@ fn wait_state(config: &Path, agent: &str, want: &str, root: &Path) {
     }
 }
 
-fn wait_exit(p: &mut Kill, who: &str, root: &Path, within: Duration) {
-    let deadline = Instant::now() + within;
+/// Waits until `aor` has `n` registered contacts.
+fn wait_contacts(config: &Path, aor: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Some(status) = p.0.try_wait().unwrap() {
-            assert!(
-                status.success(),
-                "{who} failed\npbx:\n{}",
-                std::fs::read_to_string(root.join("pbx.log")).unwrap_or_default()
-            );
+        let text = stdout(&admin(config, &["registrations"]));
+        let found = text
+            .lines()
+            .filter(|l| l.starts_with(&format!("{aor}\t")))
+            .count();
+        if found == n {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "{who} never finished\npbx:\n{}",
-            std::fs::read_to_string(root.join("pbx.log")).unwrap_or_default()
+            "{aor}: {found} contacts, not {n}:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn wait_exit(p: &mut Kill, who: &str, root: &Path, within: Duration) {
+    let deadline = Instant::now() + within;
+    let logs = || {
+        let mut text = String::new();
+        for e in std::fs::read_dir(root).unwrap().flatten() {
+            let path = e.path();
+            if path.extension().is_some_and(|x| x == "log") {
+                let body = std::fs::read_to_string(&path).unwrap_or_default();
+                text += &format!("--- {}:\n{body}\n", path.display());
+            }
+        }
+        text
+    };
+    loop {
+        if let Some(status) = p.0.try_wait().unwrap() {
+            assert!(status.success(), "{who} failed\n{}", logs());
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{who} never finished\n{}",
+            logs()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -85,7 +112,7 @@ fn kill_9_while_an_offer_rings_keeps_callbacks_and_reload_serves_them() {
         .success());
     // 2002's console rings and never answers.
     let silent_log = std::fs::File::create(root.join("silent.log")).unwrap();
-    let silent = Kill(
+    let mut silent = Kill(
         phone_cmd(&target, "2002")
             .stdin(Stdio::piped())
             .stdout(silent_log.try_clone().unwrap())
@@ -123,7 +150,6 @@ fn kill_9_while_an_offer_rings_keeps_callbacks_and_reload_serves_them() {
     std::thread::sleep(Duration::from_millis(500));
 
     drop(srv.server); // kill -9 while the offer rings
-    drop(silent);
     drop(support_caller);
     let _server = restart_server(root, &config);
     wait_state(&config, "2002", "available", root);
@@ -157,6 +183,15 @@ fn kill_9_while_an_offer_rings_keeps_callbacks_and_reload_serves_them() {
             log,
         )
     };
+    // The console quits (unregistering from the restarted server): the
+    // callback must ring the answering phone, not the console.
+    {
+        use std::io::Write;
+        let mut stdin = silent.0.stdin.take().unwrap();
+        stdin.write_all(b"hangup\nquit\n").unwrap();
+    }
+    wait_exit(&mut silent, "the console", root, Duration::from_secs(10));
+    wait_contacts(&config, "2002@127.0.0.1", 0);
     let (agent_heard, customer_heard) = (root.join("agent.heard.wav"), root.join("cust.heard.wav"));
     let mut customer = answering("1001", &customer_tone, &customer_heard, "customer.log");
     let mut agent = answering("2002", &agent_tone, &agent_heard, "agent.log");
