@@ -182,3 +182,106 @@ impl Store {
         Ok(pending)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use acd::{CallId, CallbackId, EventKind, QueueEvent, QueueId};
+
+    use super::*;
+
+    fn ev(seq: u64, at: u64, call: u64, queue: &str, kind: EventKind) -> QueueEvent {
+        QueueEvent {
+            seq,
+            at_unix_ms: at,
+            call: Some(CallId(call)),
+            queue: Some(QueueId::from(queue)),
+            agent: None,
+            kind,
+        }
+    }
+
+    fn requested(callback: u64, wait_ms: u64) -> EventKind {
+        EventKind::CallbackRequested {
+            callback: CallbackId(callback),
+            number: format!("+3120{callback}"),
+            position: 1,
+            wait_ms,
+        }
+    }
+
+    #[test]
+    fn pending_callbacks_are_those_neither_connected_nor_given_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+        let events = [
+            ev(
+                1,
+                1_000,
+                7,
+                "sales",
+                EventKind::Enter {
+                    number: "+31207".into(),
+                    service_number: Some("4000".into()),
+                    priority: 4,
+                    position: 1,
+                },
+            ),
+            ev(2, 31_000, 7, "sales", requested(1, 30_000)),
+            ev(3, 32_000, 8, "sales", requested(2, 5_000)),
+            ev(4, 33_000, 9, "billing", requested(3, 1_000)),
+            ev(
+                5,
+                40_000,
+                7,
+                "sales",
+                EventKind::CallbackFailed {
+                    callback: CallbackId(1),
+                    attempt: 1,
+                    gave_up: false,
+                },
+            ),
+            ev(
+                6,
+                41_000,
+                8,
+                "sales",
+                EventKind::CallbackFailed {
+                    callback: CallbackId(2),
+                    attempt: 1,
+                    gave_up: true,
+                },
+            ),
+            ev(
+                7,
+                42_000,
+                9,
+                "billing",
+                EventKind::CallbackConnected {
+                    callback: CallbackId(3),
+                    callback_call: CallId(99),
+                    wait_ms: 9_000,
+                    attempt: 1,
+                },
+            ),
+        ];
+        let tx = store.conn.unchecked_transaction().unwrap();
+        for e in &events {
+            insert(&tx, e).unwrap();
+        }
+        tx.commit().unwrap();
+        let pending = store.pending_callbacks().unwrap();
+        assert_eq!(
+            pending,
+            [acd::CallbackRequest {
+                id: CallbackId(1),
+                call: CallId(7),
+                queue: QueueId::from("sales"),
+                number: "+31201".into(),
+                service_number: Some("4000".into()),
+                priority: 4,
+                entered_unix_ms: 1_000,
+                attempts: 1,
+            }]
+        );
+    }
+}
