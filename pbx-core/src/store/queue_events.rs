@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS queue_events (
 );
 CREATE INDEX IF NOT EXISTS queue_events_at ON queue_events (at_ms);
 CREATE INDEX IF NOT EXISTS queue_events_agent ON queue_events (agent, id);
+CREATE INDEX IF NOT EXISTS queue_events_kind ON queue_events (kind, id);
 ";
 
 pub(super) fn insert(tx: &rusqlite::Transaction<'_>, e: &acd::QueueEvent) -> rusqlite::Result<()> {
