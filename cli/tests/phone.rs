@@ -31,6 +31,8 @@ mod originate;
 mod profile;
 #[path = "phone/queue.rs"]
 mod queue;
+#[path = "phone/queue_ops.rs"]
+mod queue_ops;
 #[path = "phone/recording.rs"]
 mod recording;
 #[path = "phone/sipp.rs"]

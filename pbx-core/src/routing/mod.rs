@@ -91,8 +91,9 @@ impl Router for CoreRouter<'_> {
         }
         // Targets named by applications (IVR transfers, queue overflow):
         // `queue:NAME` and `flow:NAME` are no dialable numbers.
-        if let Some(queue) = dialed.strip_prefix("queue:") {
-            return self.queue(queue, 0);
+        if let Some(target) = dialed.strip_prefix("queue:") {
+            let (queue, priority) = queue_target(target);
+            return self.queue(queue, priority);
         }
         if let Some(flow) = dialed.strip_prefix("flow:") {
             return self.ivr(flow);
@@ -322,5 +323,14 @@ fn trunk_attempt(
         },
         max_calls: t.max_calls,
         setup_timeout: t.setup_timeout,
+    }
+}
+
+/// `NAME` or `NAME;priority=N` of a `queue:` target named by an
+/// application (an IVR flow's `priority` variable); a bad priority is 0.
+fn queue_target(target: &str) -> (&str, u8) {
+    match target.split_once(";priority=") {
+        Some((queue, p)) => (queue, p.parse().unwrap_or(0)),
+        None => (target, 0),
     }
 }
