@@ -1,0 +1,426 @@
+//! The agent desktop in a real browser: Debian's Chromium, driven by
+//! Playwright (`tests/browser/desktop.mjs`), logs in at `pbx serve`'s
+//! `/desktop/` with SIP credentials, registers over SIP over WebSocket and
+//! calls through pbx with WebRTC media (ICE-lite, DTLS-SRTP) bridged to plain
+//! RTP `pbx phone`s. Its microphone is a 440 Hz WAV; the phones play 1000 Hz.
+//! Both directions are checked by spectrum: the page's remote stream with
+//! WebAudio, the phones' recordings with Goertzel.
+//!
+//! Needs `node` and `chromium` (`scripts/deps.sh` installs Chromium and the
+//! pinned playwright-core); with `PBX_E2E_REQUIRE_SIPP` set (as `test.sh`
+//! does) a missing one fails the test, otherwise it is skipped.
+
+#[path = "support/audio.rs"]
+mod audio;
+#[path = "support/baresip.rs"]
+mod baresip;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use audio::{read_wav, tone_share, write_tone};
+use baresip::{free_udp_port, have};
+
+/// The browser's microphone and the phones' tone.
+const MIC_HZ: f64 = 440.0;
+const PHONE_HZ: f64 = 1000.0;
+
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn pbx() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pbx"))
+}
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// Whether node, Chromium and playwright-core are here (installing the
+/// pinned playwright-core with `npm ci` when it is missing).
+fn available() -> bool {
+    static READY: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let ready = READY.get_or_init(|| {
+        for cmd in ["node", "npm", "chromium"] {
+            if !have(cmd) {
+                return Err(format!("{cmd} not found (scripts/deps.sh installs it)"));
+            }
+        }
+        if !browser_dir().join("node_modules/playwright-core").is_dir() {
+            let st = Command::new("npm")
+                .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
+                .current_dir(browser_dir())
+                .status()
+                .map_err(|e| e.to_string())?;
+            if !st.success() {
+                return Err("npm ci in cli/tests/browser failed".into());
+            }
+        }
+        Ok(())
+    });
+    match ready {
+        Ok(()) => true,
+        Err(why) => {
+            assert!(
+                std::env::var_os("PBX_E2E_REQUIRE_SIPP").is_none(),
+                "the browser tests need it: {why}"
+            );
+            eprintln!("skipping: {why}");
+            false
+        }
+    }
+}
+
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `pbx serve` with UDP/TCP/WS listeners, the HTTP listener (desktop and
+/// API), queue `support` (600, agent 2001), IVR flow `desk` (500: key 2
+/// transfers to 2002) and users 2001–2003 (password `USER-pw`).
+struct Desk {
+    _server: Kill,
+    root: PathBuf,
+    config: PathBuf,
+    sip_port: u16,
+    http: String,
+}
+
+impl Desk {
+    fn start(root: &Path) -> Self {
+        let sip_port = free_udp_port();
+        let ws_port = free_tcp_port();
+        let http_port = free_tcp_port();
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+        let flows = root.join("ivr");
+        std::fs::create_dir_all(&flows).unwrap();
+        std::fs::write(
+            flows.join("desk.toml"),
+            format!(
+                "[flow]\nname = \"desk\"\nstart = \"menu\"\nprompts = \"{}\"\n\
+                 [nodes.menu]\ntype = \"menu\"\nprompts = [\"main_menu\"]\ntimeout = \"10s\"\nretries = 1\n\
+                 [nodes.menu.exits]\n\"2\" = \"agent\"\ntimeout = \"bye\"\ndefault = \"bye\"\n\
+                 [nodes.agent]\ntype = \"transfer\"\ntarget = \"ext:2002\"\n\
+                 [nodes.bye]\ntype = \"hangup\"\n",
+                fixtures.join("prompts").display()
+            ),
+        )
+        .unwrap();
+        let config = root.join("pbx.toml");
+        let mut text = format!(
+            "[server]\ndomain = \"127.0.0.1\"\n\
+             listen = [\"udp:127.0.0.1:{sip_port}\", \"tcp:127.0.0.1:{sip_port}\", \"ws:127.0.0.1:{ws_port}\"]\n\
+             data_dir = \"{}\"\n\
+             [calls]\nengine = \"b2bua\"\n\
+             [media]\nanchor = \"always\"\nprompts_dir = \"{}\"\n\
+             [metrics]\nlisten = \"127.0.0.1:{http_port}\"\n\
+             [ivr]\nflows_dir = \"{}\"\n\
+             [[dialplan]]\nextension = \"500\"\ntype = \"ivr\"\nflow = \"desk\"\n\
+             [[dialplan]]\nextension = \"600\"\ntype = \"queue\"\nqueue = \"support\"\n\
+             [[queues]]\nname = \"support\"\nring_timeout_s = 25\nwrap_up_s = 2\n\
+             [[agents]]\nname = \"2001\"\nskills = [\"support:5\"]\n",
+            root.join("data").display(),
+            fixtures.join("prompts").display(),
+            flows.display(),
+        );
+        for u in ["2001", "2002", "2003"] {
+            text.push_str(&format!("[[users]]\nname = \"{u}\"\npassword = \"{u}-pw\"\n"));
+        }
+        std::fs::write(&config, text).unwrap();
+        let log = std::fs::File::create(root.join("pbx.log")).unwrap();
+        let server = Kill(
+            pbx()
+                .args(["--config", config.to_str().unwrap(), "serve"])
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+        let http = format!("http://127.0.0.1:{http_port}");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !get(http_port, "/desktop/config.json").contains("\"ws\"") {
+            assert!(
+                Instant::now() < deadline,
+                "pbx never served /desktop/config.json:\n{}",
+                std::fs::read_to_string(root.join("pbx.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            _server: server,
+            root: root.to_owned(),
+            config,
+            sip_port,
+            http,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.root.join("pbx.log")).unwrap_or_default()
+    }
+
+    /// A `pbx phone` as `user` playing the phone tone and recording what it
+    /// hears to `USER.heard.wav`; `mode` is `answer …` or `call …`.
+    fn phone(&self, user: &str, transport: &str, mode: &[&str]) -> (Kill, PathBuf) {
+        let tone = self.root.join("phone-tone.wav");
+        if !tone.exists() {
+            write_tone(&tone, PHONE_HZ, 30.0);
+        }
+        let heard = self.root.join(format!("{user}.heard.wav"));
+        let log = std::fs::File::create(self.root.join(format!("{user}.log"))).unwrap();
+        let child = pbx()
+            .args(["phone", "--user", user, "--password", &format!("{user}-pw")])
+            .args(["--server", &format!("127.0.0.1:{}", self.sip_port)])
+            .args(["--transport", transport])
+            .args(mode)
+            .arg("--play")
+            .arg(&tone)
+            .arg("--record")
+            .arg(&heard)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        (Kill(child), heard)
+    }
+
+    fn wait_registered(&self, aor: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let out = pbx()
+                .args(["--config", self.config.to_str().unwrap(), "registrations"])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&out.stdout).contains(aor) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{aor} never registered:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Chromium on the desktop as user 2001 running `scenario` with `env`;
+    /// its stdout lines arrive on the channel, its stderr goes to
+    /// `browser-SCENARIO.log`, screenshots to `<root>/shots`.
+    fn browser(&self, scenario: &str, env: &[(&str, &str)]) -> (Kill, mpsc::Receiver<String>) {
+        let mic = self.root.join("mic.wav");
+        write_tone(&mic, MIC_HZ, 30.0);
+        let shots = self.root.join("shots");
+        std::fs::create_dir_all(&shots).unwrap();
+        let log = std::fs::File::create(self.root.join(format!("browser-{scenario}.log"))).unwrap();
+        let mut child = Command::new("node")
+            .arg(browser_dir().join("desktop.mjs"))
+            .arg(scenario)
+            .env("PBX_HTTP", &self.http)
+            .env("PBX_USER", "2001")
+            .env("PBX_PASSWORD", "2001-pw")
+            .env("PBX_MIC_WAV", &mic)
+            .env("PBX_SHOTS", &shots)
+            .envs(env.iter().copied())
+            .current_dir(browser_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        (Kill(child), rx)
+    }
+
+    /// The browser's final JSON line (its other lines are signals).
+    fn result(&self, scenario: &str, rx: &mpsc::Receiver<String>, within: Duration) -> serde_json::Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx.recv_timeout(left).unwrap_or_else(|_| {
+                panic!("the browser gave no result:\n{}\npbx:\n{}", self.browser_log(scenario), self.log())
+            });
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if v.get("ok").is_some() {
+                assert_eq!(
+                    v["ok"],
+                    true,
+                    "browser {scenario}: {v:#}\n{}\npbx:\n{}",
+                    self.browser_log(scenario),
+                    self.log()
+                );
+                assert!(v.get("pageErrors").is_none(), "the page threw: {}", self.browser_log(scenario));
+                return v;
+            }
+        }
+    }
+
+    fn browser_log(&self, scenario: &str) -> String {
+        std::fs::read_to_string(self.root.join(format!("browser-{scenario}.log"))).unwrap_or_default()
+    }
+}
+
+/// `GET path` on 127.0.0.1:port, the whole answer ("" when refused).
+fn get(port: u16, path: &str) -> String {
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// The browser heard the phones' tone: the peak at PHONE_HZ and most power near it.
+fn assert_browser_heard(v: &serde_json::Value) {
+    let heard = &v["heard"];
+    let peak = heard["peakHz"].as_f64().unwrap_or(0.0);
+    let share = heard["share"].as_f64().unwrap_or(0.0);
+    assert!(
+        (peak - PHONE_HZ).abs() <= 30.0 && share > 0.5,
+        "the browser hears {PHONE_HZ} Hz: {heard}"
+    );
+}
+
+/// The phone's recording holds the browser's microphone tone for at least a
+/// second of 100 ms windows with sound, and not its own tone.
+fn assert_phone_heard(path: &Path, who: &str) {
+    let (rate, samples) = read_wav(path);
+    let window = (rate / 10.0) as usize;
+    let loud: Vec<&[i16]> = samples
+        .chunks_exact(window)
+        .filter(|w| w.iter().any(|s| s.unsigned_abs() > 256))
+        .collect();
+    assert!(loud.len() >= 10, "{who} heard {} windows of sound", loud.len());
+    let mean = |f: f64| loud.iter().map(|w| tone_share(w, rate, f)).sum::<f64>() / loud.len() as f64;
+    let (hit, miss) = (mean(MIC_HZ), mean(PHONE_HZ));
+    assert!(hit > 0.5 && miss < 0.05, "{who} hears the browser's {MIC_HZ} Hz: share {hit:.3}, own tone {miss:.3}");
+}
+
+fn hear_hz() -> String {
+    (PHONE_HZ as u32).to_string()
+}
+
+fn browser_calls_a_phone(transport: &str) {
+    if !available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let desk = Desk::start(tmp.path());
+    let (mut phone, heard) = desk.phone("2002", transport, &["answer", "--duration", "6s", "--wait", "60s"]);
+    desk.wait_registered("2002@127.0.0.1");
+    let hz = hear_hz();
+    let (_b, rx) = desk.browser("call", &[("PBX_NUMBER", "2002"), ("PBX_HEAR_HZ", &hz), ("PBX_WAIT_END_MS", "15000")]);
+    let v = desk.result("call", &rx, Duration::from_secs(60));
+    assert_browser_heard(&v);
+    let st = phone.0.wait().unwrap();
+    assert!(st.success(), "2002 ({transport}) answered and hung up cleanly");
+    assert_phone_heard(&heard, &format!("2002 over {transport}"));
+    keep_shots(&desk, &format!("call-{transport}"));
+}
+
+#[test]
+fn the_browser_calls_a_udp_phone_and_they_hear_each_other() {
+    browser_calls_a_phone("udp");
+}
+
+#[test]
+fn the_browser_calls_a_tcp_phone_and_they_hear_each_other() {
+    browser_calls_a_phone("tcp");
+}
+
+#[test]
+fn a_phone_calls_the_browser_which_answers_from_the_page() {
+    if !available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let desk = Desk::start(tmp.path());
+    let hz = hear_hz();
+    let (_b, rx) = desk.browser("answer", &[("PBX_HEAR_HZ", &hz), ("PBX_WAIT_END_MS", "15000")]);
+    desk.wait_registered("2001@127.0.0.1");
+    let (mut phone, heard) = desk.phone("2002", "udp", &["call", "2001", "--duration", "6s"]);
+    let v = desk.result("answer", &rx, Duration::from_secs(60));
+    assert_browser_heard(&v);
+    assert!(phone.0.wait().unwrap().success(), "2002's call connected");
+    assert_phone_heard(&heard, "2002");
+    keep_shots(&desk, "answer");
+}
+
+#[test]
+fn dtmf_from_the_page_keypad_reaches_an_ivr_menu() {
+    if !available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let desk = Desk::start(tmp.path());
+    // key 2 of the menu transfers the caller to 2002
+    let (mut phone, heard) = desk.phone("2002", "udp", &["answer", "--duration", "5s", "--wait", "60s"]);
+    desk.wait_registered("2002@127.0.0.1");
+    let (_b, rx) = desk.browser(
+        "call",
+        &[("PBX_NUMBER", "500"), ("PBX_DIGITS", "2"), ("PBX_WAIT_END_MS", "20000")],
+    );
+    let v = desk.result("call", &rx, Duration::from_secs(60));
+    assert!(phone.0.wait().unwrap().success(), "the menu's key 2 rang 2002: {v}");
+    assert_phone_heard(&heard, "2002 after the IVR");
+}
+
+#[test]
+fn a_browser_agent_answers_a_queue_call_with_the_pop_filled() {
+    if !available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let desk = Desk::start(tmp.path());
+    let hz = hear_hz();
+    let (_b, rx) = desk.browser("agent", &[("PBX_HEAR_HZ", &hz), ("PBX_WAIT_END_MS", "15000")]);
+    // the page logged the agent in and made it available
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("the agent never became available:\n{}", desk.browser_log("agent")));
+        if line.contains("\"ready\":true") {
+            break;
+        }
+    }
+    let (mut caller, heard) = desk.phone("2003", "udp", &["call", "600", "--duration", "8s"]);
+    let v = desk.result("agent", &rx, Duration::from_secs(60));
+    assert_eq!(v["pop"]["Skill group"], "support", "{v}");
+    assert!(v["agentState"].as_str().unwrap_or_default().starts_with("available"), "{v}");
+    assert_browser_heard(&v);
+    assert!(caller.0.wait().unwrap().success(), "the queue call connected");
+    assert_phone_heard(&heard, "the caller");
+    keep_shots(&desk, "agent");
+}
+
+/// Copies the screenshots to `PBX_BROWSER_SHOTS` when set (for looking at them).
+fn keep_shots(desk: &Desk, name: &str) {
+    let Some(dir) = std::env::var_os("PBX_BROWSER_SHOTS") else {
+        return;
+    };
+    let dir = PathBuf::from(dir).join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(desk.root.join("shots")).unwrap().flatten() {
+        let _ = std::fs::copy(e.path(), dir.join(e.file_name()));
+    }
+}
