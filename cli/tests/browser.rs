@@ -215,11 +215,16 @@ impl Desk {
 
     /// Chromium on the desktop as user 2001 running `scenario` with `env`;
     /// its stdout lines arrive on the channel, its stderr goes to
-    /// `browser-SCENARIO.log`, screenshots to `<root>/shots`.
+    /// `browser-SCENARIO.log`, screenshots to `<root>/shots`, or to
+    /// `$PBX_BROWSER_SHOTS/TEST` when that is set (to look at them).
     fn browser(&self, scenario: &str, env: &[(&str, &str)]) -> (Kill, mpsc::Receiver<String>) {
         let mic = self.root.join("mic.wav");
         write_tone(&mic, MIC_HZ, 30.0);
-        let shots = self.root.join("shots");
+        let test = std::thread::current().name().unwrap_or("test").to_owned();
+        let shots = match std::env::var_os("PBX_BROWSER_SHOTS") {
+            Some(dir) => PathBuf::from(dir).join(test),
+            None => self.root.join("shots"),
+        };
         std::fs::create_dir_all(&shots).unwrap();
         let log = std::fs::File::create(self.root.join(format!("browser-{scenario}.log"))).unwrap();
         let mut child = Command::new("node")
@@ -334,7 +339,6 @@ fn browser_calls_a_phone(transport: &str) {
     let st = phone.0.wait().unwrap();
     assert!(st.success(), "2002 ({transport}) answered and hung up cleanly");
     assert_phone_heard(&heard, &format!("2002 over {transport}"));
-    keep_shots(&desk, &format!("call-{transport}"));
 }
 
 #[test]
@@ -362,7 +366,6 @@ fn a_phone_calls_the_browser_which_answers_from_the_page() {
     assert_browser_heard(&v);
     assert!(phone.0.wait().unwrap().success(), "2002's call connected");
     assert_phone_heard(&heard, "2002");
-    keep_shots(&desk, "answer");
 }
 
 #[test]
@@ -410,17 +413,4 @@ fn a_browser_agent_answers_a_queue_call_with_the_pop_filled() {
     assert_browser_heard(&v);
     assert!(caller.0.wait().unwrap().success(), "the queue call connected");
     assert_phone_heard(&heard, "the caller");
-    keep_shots(&desk, "agent");
-}
-
-/// Copies the screenshots to `PBX_BROWSER_SHOTS` when set (for looking at them).
-fn keep_shots(desk: &Desk, name: &str) {
-    let Some(dir) = std::env::var_os("PBX_BROWSER_SHOTS") else {
-        return;
-    };
-    let dir = PathBuf::from(dir).join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    for e in std::fs::read_dir(desk.root.join("shots")).unwrap().flatten() {
-        let _ = std::fs::copy(e.path(), dir.join(e.file_name()));
-    }
 }

@@ -40,6 +40,11 @@ const FILES: &[Asset] = &[
         body: include_bytes!("../../../desktop/assets/desktop.css"),
     },
     Asset {
+        name: "favicon.svg",
+        mime: "image/svg+xml",
+        body: include_bytes!("../../../desktop/assets/favicon.svg"),
+    },
+    Asset {
         name: "vendor/jssip.min.js",
         mime: "text/javascript; charset=utf-8",
         body: include_bytes!("../../../desktop/assets/vendor/jssip.min.js"),
@@ -122,7 +127,8 @@ mod tests {
     #[test]
     fn the_page_loads_only_embedded_scripts() {
         let html = std::str::from_utf8(FILES[0].body).unwrap();
-        for src in html.split("src=\"").skip(1).map(|s| s.split('"').next().unwrap()) {
+        let refs = html.split("src=\"").skip(1).chain(html.split("href=\"").skip(1));
+        for src in refs.map(|s| s.split('"').next().unwrap()) {
             assert!(FILES.iter().any(|f| f.name == src), "index.html loads {src}, which is not embedded");
         }
     }

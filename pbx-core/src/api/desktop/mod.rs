@@ -23,7 +23,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use sip_stack::transport::Transport;
+use sip_stack::Transport;
 
 use super::{only, ApiState};
 
