@@ -137,7 +137,9 @@ impl Desk {
             flows.display(),
         );
         for u in ["2001", "2002", "2003"] {
-            text.push_str(&format!("[[users]]\nname = \"{u}\"\npassword = \"{u}-pw\"\n"));
+            text.push_str(&format!(
+                "[[users]]\nname = \"{u}\"\npassword = \"{u}-pw\"\n"
+            ));
         }
         std::fs::write(&config, text).unwrap();
         let log = std::fs::File::create(root.join("pbx.log")).unwrap();
@@ -208,7 +210,11 @@ impl Desk {
             if String::from_utf8_lossy(&out.stdout).contains(aor) {
                 return;
             }
-            assert!(Instant::now() < deadline, "{aor} never registered:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "{aor} never registered:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -255,12 +261,21 @@ impl Desk {
     }
 
     /// The browser's final JSON line (its other lines are signals).
-    fn result(&self, scenario: &str, rx: &mpsc::Receiver<String>, within: Duration) -> serde_json::Value {
+    fn result(
+        &self,
+        scenario: &str,
+        rx: &mpsc::Receiver<String>,
+        within: Duration,
+    ) -> serde_json::Value {
         let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = rx.recv_timeout(left).unwrap_or_else(|_| {
-                panic!("the browser gave no result:\n{}\npbx:\n{}", self.browser_log(scenario), self.log())
+                panic!(
+                    "the browser gave no result:\n{}\npbx:\n{}",
+                    self.browser_log(scenario),
+                    self.log()
+                )
             });
             let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
             if v.get("ok").is_some() {
@@ -271,27 +286,56 @@ impl Desk {
                     self.browser_log(scenario),
                     self.log()
                 );
-                assert!(v.get("pageErrors").is_none(), "the page threw: {}", self.browser_log(scenario));
+                assert!(
+                    v.get("pageErrors").is_none(),
+                    "the page threw: {}",
+                    self.browser_log(scenario)
+                );
                 return v;
             }
         }
     }
 
     fn browser_log(&self, scenario: &str) -> String {
-        std::fs::read_to_string(self.root.join(format!("browser-{scenario}.log"))).unwrap_or_default()
+        std::fs::read_to_string(self.root.join(format!("browser-{scenario}.log")))
+            .unwrap_or_default()
     }
 }
 
 /// `GET path` on 127.0.0.1:port, the whole answer ("" when refused).
 fn get(port: u16, path: &str) -> String {
+    http(port, "GET", path, None, "")
+}
+
+/// One HTTP/1.1 request (with a bearer token, a JSON body); the whole answer.
+fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> String {
     let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
         return String::new();
     };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let _ = write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     out
+}
+
+/// The status code and JSON body of an answer of [`http`].
+fn status_json(answer: &str) -> (u16, serde_json::Value) {
+    let code = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    (code, serde_json::from_str(body).unwrap_or_default())
 }
 
 /// The browser heard the phones' tone: the peak at PHONE_HZ and most power near it.
@@ -314,14 +358,116 @@ fn assert_phone_heard(path: &Path, who: &str) {
         .chunks_exact(window)
         .filter(|w| w.iter().any(|s| s.unsigned_abs() > 256))
         .collect();
-    assert!(loud.len() >= 10, "{who} heard {} windows of sound", loud.len());
-    let mean = |f: f64| loud.iter().map(|w| tone_share(w, rate, f)).sum::<f64>() / loud.len() as f64;
+    assert!(
+        loud.len() >= 10,
+        "{who} heard {} windows of sound",
+        loud.len()
+    );
+    let mean =
+        |f: f64| loud.iter().map(|w| tone_share(w, rate, f)).sum::<f64>() / loud.len() as f64;
     let (hit, miss) = (mean(MIC_HZ), mean(PHONE_HZ));
-    assert!(hit > 0.5 && miss < 0.05, "{who} hears the browser's {MIC_HZ} Hz: share {hit:.3}, own tone {miss:.3}");
+    assert!(
+        hit > 0.5 && miss < 0.05,
+        "{who} hears the browser's {MIC_HZ} Hz: share {hit:.3}, own tone {miss:.3}"
+    );
 }
 
 fn hear_hz() -> String {
     (PHONE_HZ as u32).to_string()
+}
+
+#[test]
+fn the_desktop_login_takes_sip_credentials_and_hands_out_an_agent_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let desk = Desk::start(tmp.path());
+    let port: u16 = desk.http.rsplit(':').next().unwrap().parse().unwrap();
+    let page = get(port, "/desktop/");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("content-security-policy") && page.contains("pbx agent desktop"));
+    let (code, cfg) = status_json(&get(port, "/desktop/config.json"));
+    assert_eq!(code, 200);
+    assert_eq!(cfg["domain"], "127.0.0.1");
+    assert_eq!(cfg["ws"][0]["scheme"], "ws", "{cfg}");
+
+    let login = |user: &str, pw: &str| {
+        status_json(&http(
+            port,
+            "POST",
+            "/desktop/login",
+            None,
+            &format!("{{\"user\":\"{user}\",\"password\":\"{pw}\"}}"),
+        ))
+    };
+    let (code, err) = login("2001", "wrong");
+    assert_eq!(code, 401, "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("wrong user or password"),
+        "{err}"
+    );
+    assert_eq!(
+        login("nobody", "x").0,
+        401,
+        "an unknown user looks like a wrong password"
+    );
+    let (code, bad) = status_json(&http(port, "POST", "/desktop/login", None, "{\"user\":1}"));
+    assert!((400..500).contains(&code), "{code} {bad}");
+
+    let (code, ok) = login("2001", "2001-pw");
+    assert_eq!(code, 200, "{ok}");
+    assert_eq!(ok["agent"], "2001", "2001 is an agent: {ok}");
+    let token = ok["token"].as_str().unwrap().to_owned();
+    // the token sees its own agent only, and may change only its own state
+    let (code, agents) = status_json(&http(port, "GET", "/api/v1/agents", Some(&token), ""));
+    assert_eq!(code, 200, "{agents}");
+    let items = agents["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{agents}");
+    assert_eq!(items[0]["agent"], "2001");
+    let (code, _) = status_json(&http(
+        port,
+        "POST",
+        "/api/v1/agents/2001/state",
+        Some(&token),
+        "{\"state\":\"login\"}",
+    ));
+    assert_eq!(code, 200);
+    let (code, other) = status_json(&http(
+        port,
+        "POST",
+        "/api/v1/agents/2002/state",
+        Some(&token),
+        "{\"state\":\"login\"}",
+    ));
+    assert_eq!(code, 403, "{other}");
+    // a second login replaces the first token; logout revokes the live one
+    let (_, again) = login("2001", "2001-pw");
+    let fresh = again["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        status_json(&http(port, "GET", "/api/v1/agents", Some(&token), "")).0,
+        401
+    );
+    let (code, me) = login("2002", "2002-pw");
+    assert_eq!(code, 200);
+    assert!(me["agent"].is_null(), "2002 is no agent: {me}");
+    assert!(http(port, "POST", "/desktop/logout", Some(&fresh), "").starts_with("HTTP/1.1 204"));
+    assert_eq!(
+        status_json(&http(port, "GET", "/api/v1/agents", Some(&fresh), "")).0,
+        401
+    );
+    assert_eq!(
+        status_json(&http(port, "POST", "/desktop/logout", Some(&fresh), "")).0,
+        401
+    );
+    // failed logins count towards the SIP ban of the source (20 by default)
+    let codes: Vec<u16> = (0..25).map(|_| login("2001", "guess").0).collect();
+    assert_eq!(codes.last(), Some(&429), "{codes:?}");
+    assert_eq!(
+        login("2001", "2001-pw").0,
+        429,
+        "a banned source cannot log in at all"
+    );
 }
 
 fn browser_calls_a_phone(transport: &str) {
@@ -330,14 +476,28 @@ fn browser_calls_a_phone(transport: &str) {
     }
     let tmp = tempfile::tempdir().unwrap();
     let desk = Desk::start(tmp.path());
-    let (mut phone, heard) = desk.phone("2002", transport, &["answer", "--duration", "6s", "--wait", "60s"]);
+    let (mut phone, heard) = desk.phone(
+        "2002",
+        transport,
+        &["answer", "--duration", "6s", "--wait", "60s"],
+    );
     desk.wait_registered("2002@127.0.0.1");
     let hz = hear_hz();
-    let (_b, rx) = desk.browser("call", &[("PBX_NUMBER", "2002"), ("PBX_HEAR_HZ", &hz), ("PBX_WAIT_END_MS", "15000")]);
+    let (_b, rx) = desk.browser(
+        "call",
+        &[
+            ("PBX_NUMBER", "2002"),
+            ("PBX_HEAR_HZ", &hz),
+            ("PBX_WAIT_END_MS", "15000"),
+        ],
+    );
     let v = desk.result("call", &rx, Duration::from_secs(60));
     assert_browser_heard(&v);
     let st = phone.0.wait().unwrap();
-    assert!(st.success(), "2002 ({transport}) answered and hung up cleanly");
+    assert!(
+        st.success(),
+        "2002 ({transport}) answered and hung up cleanly"
+    );
     assert_phone_heard(&heard, &format!("2002 over {transport}"));
 }
 
@@ -359,7 +519,10 @@ fn a_phone_calls_the_browser_which_answers_from_the_page() {
     let tmp = tempfile::tempdir().unwrap();
     let desk = Desk::start(tmp.path());
     let hz = hear_hz();
-    let (_b, rx) = desk.browser("answer", &[("PBX_HEAR_HZ", &hz), ("PBX_WAIT_END_MS", "15000")]);
+    let (_b, rx) = desk.browser(
+        "answer",
+        &[("PBX_HEAR_HZ", &hz), ("PBX_WAIT_END_MS", "15000")],
+    );
     desk.wait_registered("2001@127.0.0.1");
     let (mut phone, heard) = desk.phone("2002", "udp", &["call", "2001", "--duration", "6s"]);
     let v = desk.result("answer", &rx, Duration::from_secs(60));
@@ -376,14 +539,25 @@ fn dtmf_from_the_page_keypad_reaches_an_ivr_menu() {
     let tmp = tempfile::tempdir().unwrap();
     let desk = Desk::start(tmp.path());
     // key 2 of the menu transfers the caller to 2002
-    let (mut phone, heard) = desk.phone("2002", "udp", &["answer", "--duration", "5s", "--wait", "60s"]);
+    let (mut phone, heard) = desk.phone(
+        "2002",
+        "udp",
+        &["answer", "--duration", "5s", "--wait", "60s"],
+    );
     desk.wait_registered("2002@127.0.0.1");
     let (_b, rx) = desk.browser(
         "call",
-        &[("PBX_NUMBER", "500"), ("PBX_DIGITS", "2"), ("PBX_WAIT_END_MS", "20000")],
+        &[
+            ("PBX_NUMBER", "500"),
+            ("PBX_DIGITS", "2"),
+            ("PBX_WAIT_END_MS", "20000"),
+        ],
     );
     let v = desk.result("call", &rx, Duration::from_secs(60));
-    assert!(phone.0.wait().unwrap().success(), "the menu's key 2 rang 2002: {v}");
+    assert!(
+        phone.0.wait().unwrap().success(),
+        "the menu's key 2 rang 2002: {v}"
+    );
     assert_phone_heard(&heard, "2002 after the IVR");
 }
 
@@ -395,13 +569,21 @@ fn a_browser_agent_answers_a_queue_call_with_the_pop_filled() {
     let tmp = tempfile::tempdir().unwrap();
     let desk = Desk::start(tmp.path());
     let hz = hear_hz();
-    let (_b, rx) = desk.browser("agent", &[("PBX_HEAR_HZ", &hz), ("PBX_WAIT_END_MS", "15000")]);
+    let (_b, rx) = desk.browser(
+        "agent",
+        &[("PBX_HEAR_HZ", &hz), ("PBX_WAIT_END_MS", "15000")],
+    );
     // the page logged the agent in and made it available
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let line = rx
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .unwrap_or_else(|_| panic!("the agent never became available:\n{}", desk.browser_log("agent")));
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the agent never became available:\n{}",
+                    desk.browser_log("agent")
+                )
+            });
         if line.contains("\"ready\":true") {
             break;
         }
@@ -409,8 +591,17 @@ fn a_browser_agent_answers_a_queue_call_with_the_pop_filled() {
     let (mut caller, heard) = desk.phone("2003", "udp", &["call", "600", "--duration", "8s"]);
     let v = desk.result("agent", &rx, Duration::from_secs(60));
     assert_eq!(v["pop"]["Skill group"], "support", "{v}");
-    assert!(v["agentState"].as_str().unwrap_or_default().starts_with("available"), "{v}");
+    assert!(
+        v["agentState"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("available"),
+        "{v}"
+    );
     assert_browser_heard(&v);
-    assert!(caller.0.wait().unwrap().success(), "the queue call connected");
+    assert!(
+        caller.0.wait().unwrap().success(),
+        "the queue call connected"
+    );
     assert_phone_heard(&heard, "the caller");
 }

@@ -120,6 +120,7 @@ try {
   await waitText(page, '#reg-state', 'registered');
   step('registered');
   result.registered = true;
+  await page.screenshot({ path: `${shots}/${scenario}-desk.png`, fullPage: true });
 
   if (scenario === 'call') {
     await page.fill('#number', env.PBX_NUMBER);
@@ -133,6 +134,7 @@ try {
       await waitText(page, '#agent-state', 'available');
       step('agent available');
       result.agentState = await text(page, '#agent-state');
+      await page.screenshot({ path: `${shots}/${scenario}-available.png`, fullPage: true });
       // the caller may dial now
       console.log(JSON.stringify({ ready: true }));
     }

@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 
 use axum::extract::Path;
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
-    REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH, REFERRER_POLICY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -75,7 +75,10 @@ fn serve(name: &str, headers: &HeaderMap) -> Response {
     let fresh = headers
         .get(IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag.to_str().unwrap_or_default()));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == etag.to_str().unwrap_or_default())
+        });
     let mut resp = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -121,15 +124,24 @@ mod tests {
             again.insert(IF_NONE_MATCH, resp.headers()[ETAG].clone());
             assert_eq!(serve(f.name, &again).status(), StatusCode::NOT_MODIFIED);
         }
-        assert_eq!(serve("../Cargo.toml", &HeaderMap::new()).status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            serve("../Cargo.toml", &HeaderMap::new()).status(),
+            StatusCode::NOT_FOUND
+        );
     }
 
     #[test]
     fn the_page_loads_only_embedded_scripts() {
         let html = std::str::from_utf8(FILES[0].body).unwrap();
-        let refs = html.split("src=\"").skip(1).chain(html.split("href=\"").skip(1));
+        let refs = html
+            .split("src=\"")
+            .skip(1)
+            .chain(html.split("href=\"").skip(1));
         for src in refs.map(|s| s.split('"').next().unwrap()) {
-            assert!(FILES.iter().any(|f| f.name == src), "index.html loads {src}, which is not embedded");
+            assert!(
+                FILES.iter().any(|f| f.name == src),
+                "index.html loads {src}, which is not embedded"
+            );
         }
     }
 }

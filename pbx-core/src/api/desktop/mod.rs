@@ -30,7 +30,10 @@ use super::{only, ApiState};
 /// The desktop's routes (merged at the top level by [`super::router`]).
 pub(super) fn router() -> Router<ApiState> {
     Router::new()
-        .route("/desktop", only("GET", get(|| async { Redirect::permanent("/desktop/") })))
+        .route(
+            "/desktop",
+            only("GET", get(|| async { Redirect::permanent("/desktop/") })),
+        )
         .route("/desktop/", only("GET", get(assets::index)))
         .route("/desktop/config.json", only("GET", get(config)))
         .route("/desktop/login", only("POST", post(login::login)))
