@@ -170,8 +170,17 @@ impl Desk {
         }
     }
 
+    /// pbx's log and the phones' (for failure messages).
     fn log(&self) -> String {
-        std::fs::read_to_string(self.root.join("pbx.log")).unwrap_or_default()
+        let mut out = std::fs::read_to_string(self.root.join("pbx.log")).unwrap_or_default();
+        for e in std::fs::read_dir(&self.root).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".log") && name != "pbx.log" && !name.starts_with("browser-") {
+                let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+                out.push_str(&format!("\n--- {name}:\n{text}"));
+            }
+        }
+        out
     }
 
     /// A `pbx phone` as `user` playing the phone tone and recording what it

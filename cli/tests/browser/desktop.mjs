@@ -130,7 +130,6 @@ try {
   } else if (scenario === 'answer' || scenario === 'agent') {
     if (scenario === 'agent') {
       await page.click('#state-login');
-      await page.click('#state-ready');
       await waitText(page, '#agent-state', 'available');
       step('agent available');
       result.agentState = await text(page, '#agent-state');

@@ -248,7 +248,8 @@
     const body = await r.json();
     const me = (body.items || []).find((a) => a.agent === st.agent);
     if (!me) return;
-    $('agent-state').textContent = me.reason ? `${me.state} (${me.reason})` : me.state;
+    const state = me.state.replace(/_/g, ' ');
+    $('agent-state').textContent = me.reason ? `${state} (${me.reason})` : state;
     $('agent-since').textContent = me.state_duration_s !== null && me.state_duration_s !== undefined
       ? `for ${me.state_duration_s} s` : '';
   }
