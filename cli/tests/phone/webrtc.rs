@@ -26,7 +26,10 @@ struct Server {
 /// 500 → IVR flow `entry` (key 1 → 2002).
 fn start(root: &Path) -> Server {
     let port = free_udp_port();
-    let ws_port = free_udp_port();
+    let ws_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
     let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/prompts");
     let flows = root.join("flows");
     std::fs::create_dir_all(&flows).unwrap();
@@ -105,7 +108,7 @@ fn answering_phone(
     if tcp {
         cmd.args(["--transport", "tcp"]);
     }
-    let kill = Kill(
+    let phone = Kill(
         cmd.args(["answer", "--duration", secs, "--wait", "30s"])
             .arg("--play")
             .arg(tone)
@@ -117,8 +120,27 @@ fn answering_phone(
             .spawn()
             .unwrap(),
     );
-    wait_registered(&s.config, &format!("{user}@127.0.0.1"), root);
-    kill
+    let aor = format!("{user}@127.0.0.1");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let out = pbx()
+            .args(["--config", s.config.to_str().unwrap(), "registrations"])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&out.stdout).contains(&aor) {
+            return phone;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{aor} never registered:
+{}
+pbx:
+{}",
+            log_of(root, &format!("{user}.log")),
+            log_of(root, "pbx.log")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// The browser heard `want` Hz (and not `other`) for at least a second.

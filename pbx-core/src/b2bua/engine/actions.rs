@@ -201,6 +201,7 @@ impl Engine {
                     to: leg.to.clone(),
                     body: offer.clone(),
                     credentials: leg.credentials.clone(),
+                    flow: None,
                 };
                 self.place_leg(now, id, opts, svc);
                 return;
@@ -263,6 +264,7 @@ impl Engine {
             };
             let mut to_uri = Uri::sip(self.config.domain.clone());
             to_uri.user = Some(to_user.to_owned());
+            let flow = target.flow;
             let (from, target) = entry.presented(target.uri);
             let opts = CallOptions {
                 target,
@@ -270,6 +272,7 @@ impl Engine {
                 to: Some(NameAddr::new(to_uri)),
                 body: offer.clone(),
                 credentials: None,
+                flow,
             };
             self.place_leg(now, id, opts, svc);
         }
@@ -282,7 +285,7 @@ impl Engine {
         };
         let leg = LegId(entry.next_leg);
         entry.next_leg += 1;
-        if is_browser(&opts.target) {
+        if is_browser(&opts) {
             // A browser gets pbx's WebRTC offer (its leg ends in pbx).
             let offered = match (svc.anchor, &entry.anchor, opts.body.take()) {
                 (Some(relay), Some(anchored), Some(body)) => relay
@@ -398,11 +401,10 @@ fn leg_record(l: &Leg) -> LegRecord {
     }
 }
 
-/// Whether a contact is a browser phone: its URI says the WebSocket
-/// transport (RFC 7118 §5.2, `;transport=ws` also for WSS contacts).
-fn is_browser(uri: &Uri) -> bool {
-    matches!(
-        uri.transport(),
-        Some(sip_stack::Transport::Ws | sip_stack::Transport::Wss)
-    )
+/// Whether a leg goes to a browser phone: it registered over WS/WSS (its
+/// flow), or its contact says the WebSocket transport (RFC 7118 §5.2).
+fn is_browser(opts: &CallOptions) -> bool {
+    use sip_stack::Transport::{Ws, Wss};
+    opts.flow.is_some_and(|f| matches!(f.transport, Ws | Wss))
+        || matches!(opts.target.transport(), Some(Ws | Wss))
 }
