@@ -7,7 +7,7 @@
   const $ = (id) => document.getElementById(id);
   const st = {
     cfg: null, token: null, user: null, agent: null, ua: null, session: null,
-    statsTimer: null, clockTimer: null, answeredAt: 0, stream: null, lastEventId: null,
+    statsTimer: null, clockTimer: null, agentSince: null, answeredAt: 0, stream: null, lastEventId: null,
   };
 
   // ---- server settings and login -------------------------------------------------
@@ -64,7 +64,7 @@
     $('who').textContent = `${st.user}@${st.cfg.domain}` + (st.agent ? ' · agent' : '');
     $('agent').hidden = !st.agent;
     startPhone(wsUrl, user, password);
-    if (st.agent) refreshAgent();
+    if (st.agent) { refreshAgent(); setInterval(agentTick, 1000); }
     streamEvents();
   }
 
@@ -162,6 +162,7 @@
       pressed('mute', false);
       $('call-timer').textContent = '';
       setCall(`ended (${e.cause || 'normal'})`);
+      if (st.agent) setTimeout(refreshAgent, 300);
     };
     s.on('ended', end);
     s.on('failed', end);
@@ -250,8 +251,14 @@
     if (!me) return;
     const state = me.state.replace(/_/g, ' ');
     $('agent-state').textContent = me.reason ? `${state} (${me.reason})` : state;
-    $('agent-since').textContent = me.state_duration_s !== null && me.state_duration_s !== undefined
-      ? `for ${me.state_duration_s} s` : '';
+    st.agentSince = typeof me.state_duration_s === 'number' ? Date.now() - me.state_duration_s * 1000 : null;
+    agentTick();
+  }
+
+  function agentTick() {
+    if (st.agentSince === null) { $('agent-since').textContent = ''; return; }
+    const s = Math.max(0, Math.floor((Date.now() - st.agentSince) / 1000));
+    $('agent-since').textContent = s < 60 ? `for ${s} s` : `for ${Math.floor(s / 60)} min ${s % 60} s`;
   }
 
   async function setState(state, reason) {
@@ -334,10 +341,8 @@
   }
 
   function fillPopFromSip(s) {
-    const req = s._request;
     setPop([
       ['Caller', peerOf(s)],
-      ['Called', req && req.ruri ? req.ruri.user : ''],
       ['Rang at', new Date().toLocaleTimeString()],
     ]);
   }
@@ -348,7 +353,6 @@
     const current = new Map([...$('pop-fields').querySelectorAll('dd')].map((d) => [d.dataset.field, d.textContent]));
     setPop([
       ['Caller', kind.caller || p.caller || current.get('Caller')],
-      ['Called', current.get('Called')],
       ['Skill group', p.queue || kind.queue],
       ['Waited', kind.wait_ms !== undefined ? `${Math.round(kind.wait_ms / 1000)} s` : current.get('Waited')],
       ['Position', kind.position],
