@@ -97,6 +97,8 @@ struct Desk {
     config: PathBuf,
     sip_port: u16,
     http: String,
+    /// The WSS listener's URL.
+    wss: String,
 }
 
 impl Desk {
@@ -119,11 +121,19 @@ impl Desk {
             ),
         )
         .unwrap();
+        // WSS with a self-signed certificate (Chromium runs with
+        // --ignore-certificate-errors)
+        let wss_port = free_tcp_port();
+        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let (cert_pem, key_pem) = (root.join("cert.pem"), root.join("key.pem"));
+        std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
+        std::fs::write(&key_pem, cert.key_pair.serialize_pem()).unwrap();
         let config = root.join("pbx.toml");
         let mut text = format!(
             "[server]\ndomain = \"127.0.0.1\"\n\
              listen = [\"udp:127.0.0.1:{sip_port}\", \"tcp:127.0.0.1:{sip_port}\", \"ws:127.0.0.1:{ws_port}\"]\n\
              data_dir = \"{}\"\n\
+             [[server.tls]]\nlisten = \"127.0.0.1:{wss_port}\"\ntransport = \"wss\"\ncert = {cert_pem:?}\nkey = {key_pem:?}\n\
              [calls]\nengine = \"b2bua\"\n\
              [media]\nanchor = \"always\"\nprompts_dir = \"{}\"\n\
              [metrics]\nlisten = \"127.0.0.1:{http_port}\"\n\
@@ -167,13 +177,18 @@ impl Desk {
             config,
             sip_port,
             http,
+            wss: format!("wss://127.0.0.1:{wss_port}"),
         }
     }
 
     /// pbx's log and the phones' (for failure messages).
     fn log(&self) -> String {
         let mut out = std::fs::read_to_string(self.root.join("pbx.log")).unwrap_or_default();
-        for e in std::fs::read_dir(&self.root).into_iter().flatten().flatten() {
+        for e in std::fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let name = e.file_name().to_string_lossy().into_owned();
             if name.ends_with(".log") && name != "pbx.log" && !name.starts_with("browser-") {
                 let text = std::fs::read_to_string(e.path()).unwrap_or_default();
@@ -210,13 +225,20 @@ impl Desk {
     }
 
     fn wait_registered(&self, aor: &str) {
+        self.wait_registered_via(aor, "");
+    }
+
+    /// Waits for a binding of `aor` whose line in `pbx registrations` has
+    /// `via` (e.g. `via WSS`: the connection it came over).
+    fn wait_registered_via(&self, aor: &str, via: &str) {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let out = pbx()
                 .args(["--config", self.config.to_str().unwrap(), "registrations"])
                 .output()
                 .unwrap();
-            if String::from_utf8_lossy(&out.stdout).contains(aor) {
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            if text.lines().any(|l| l.starts_with(aor) && l.contains(via)) {
                 return;
             }
             assert!(
@@ -479,7 +501,8 @@ fn the_desktop_login_takes_sip_credentials_and_hands_out_an_agent_token() {
     );
 }
 
-fn browser_calls_a_phone(transport: &str) {
+/// The browser (over WSS when `wss`, else WS) calls a `pbx phone` on `transport`.
+fn browser_calls_a_phone(transport: &str, wss: bool) {
     if !available() {
         return;
     }
@@ -492,14 +515,18 @@ fn browser_calls_a_phone(transport: &str) {
     );
     desk.wait_registered("2002@127.0.0.1");
     let hz = hear_hz();
-    let (_b, rx) = desk.browser(
-        "call",
-        &[
-            ("PBX_NUMBER", "2002"),
-            ("PBX_HEAR_HZ", &hz),
-            ("PBX_WAIT_END_MS", "15000"),
-        ],
-    );
+    let mut env = vec![
+        ("PBX_NUMBER", "2002"),
+        ("PBX_HEAR_HZ", hz.as_str()),
+        ("PBX_WAIT_END_MS", "15000"),
+    ];
+    if wss {
+        env.push(("PBX_WS_URL", desk.wss.as_str()));
+    }
+    let (_b, rx) = desk.browser("call", &env);
+    if wss {
+        desk.wait_registered_via("2001@127.0.0.1", "via WSS");
+    }
     let v = desk.result("call", &rx, Duration::from_secs(60));
     assert_browser_heard(&v);
     let st = phone.0.wait().unwrap();
@@ -511,13 +538,13 @@ fn browser_calls_a_phone(transport: &str) {
 }
 
 #[test]
-fn the_browser_calls_a_udp_phone_and_they_hear_each_other() {
-    browser_calls_a_phone("udp");
+fn the_browser_over_wss_calls_a_udp_phone_and_they_hear_each_other() {
+    browser_calls_a_phone("udp", true);
 }
 
 #[test]
-fn the_browser_calls_a_tcp_phone_and_they_hear_each_other() {
-    browser_calls_a_phone("tcp");
+fn the_browser_over_ws_calls_a_tcp_phone_and_they_hear_each_other() {
+    browser_calls_a_phone("tcp", false);
 }
 
 #[test]

@@ -10,7 +10,8 @@
 //   env: PBX_HTTP (http://127.0.0.1:PORT), PBX_USER, PBX_PASSWORD, PBX_MIC_WAV,
 //        PBX_SHOTS (screenshot directory), PBX_CHROMIUM (default /usr/bin/chromium),
 //        PBX_NUMBER (what to dial), PBX_HEAR_HZ (the tone the browser should hear),
-//        PBX_DIGITS (DTMF to press once connected), PBX_TRANSFER (blind transfer target)
+//        PBX_DIGITS (DTMF to press once connected), PBX_TRANSFER (blind transfer target),
+//        PBX_WS_URL (the SIP WebSocket URL to type in, e.g. a wss: one)
 // Scenarios: call (dial PBX_NUMBER), answer (wait for a call and answer it),
 //            agent (log in to queues, become available, answer the queue call).
 import { chromium } from 'playwright-core';
@@ -29,6 +30,8 @@ const browser = await chromium.launch({
     '--use-fake-device-for-media-stream',
     `--use-file-for-fake-audio-capture=${env.PBX_MIC_WAV}`,
     '--autoplay-policy=no-user-gesture-required',
+    // the tests' WSS listener has a self-signed certificate
+    '--ignore-certificate-errors',
   ],
 });
 
@@ -116,6 +119,10 @@ try {
   await page.screenshot({ path: `${shots}/${scenario}-login.png` });
   await page.fill('#user', env.PBX_USER);
   await page.fill('#password', env.PBX_PASSWORD);
+  if (env.PBX_WS_URL) {
+    await page.click('#login-form summary');
+    await page.fill('#ws-url', env.PBX_WS_URL);
+  }
   await page.click('#login-form button[type=submit]');
   await waitText(page, '#reg-state', 'registered');
   step('registered');
