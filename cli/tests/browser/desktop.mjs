@@ -11,7 +11,8 @@
 //        PBX_SHOTS (screenshot directory), PBX_CHROMIUM (default /usr/bin/chromium),
 //        PBX_NUMBER (what to dial), PBX_HEAR_HZ (the tone the browser should hear),
 //        PBX_DIGITS (DTMF to press once connected), PBX_TRANSFER (blind transfer target),
-//        PBX_WS_URL (the SIP WebSocket URL to type in, e.g. a wss: one)
+//        PBX_WS_URL (the SIP WebSocket URL to type in, e.g. a wss: one),
+//        PBX_HOLD (hold and resume once connected, then listen again)
 // Scenarios: call (dial PBX_NUMBER), answer (wait for a call and answer it),
 //            agent (log in to queues, become available, answer the queue call).
 import { chromium } from 'playwright-core';
@@ -98,6 +99,22 @@ async function connected(page) {
     rtt: await text(page, '#q-rtt'),
   };
   await page.screenshot({ path: `${shots}/${scenario}-connected.png`, fullPage: true });
+  if (env.PBX_HOLD) {
+    await page.click('#hold');
+    await waitText(page, '#call-state', 'on hold');
+    step('on hold');
+    await page.screenshot({ path: `${shots}/${scenario}-on-hold.png`, fullPage: true });
+    await page.waitForTimeout(1000);
+    step(`after a second on hold: ${await text(page, '#call-state')}`);
+    await page.click('#hold');
+    await waitText(page, '#call-state', 'connected');
+    step('resumed');
+    if (env.PBX_HEAR_HZ) {
+      await page.waitForTimeout(500);
+      result.heardAfterHold = await hear(page, Number(env.PBX_HEAR_HZ));
+      step(`heard after hold: peak ${result.heardAfterHold.peakHz} Hz`);
+    }
+  }
   for (const d of env.PBX_DIGITS || '') {
     await page.click(`#keypad button[data-key="${d}"]`);
     step(`pressed ${d}`);
@@ -106,7 +123,9 @@ async function connected(page) {
   if (env.PBX_TRANSFER) {
     await page.fill('#transfer-to', env.PBX_TRANSFER);
     await page.click('#transfer');
-    step(`transferred to ${env.PBX_TRANSFER}`);
+    step(`transferring to ${env.PBX_TRANSFER}`);
+    await page.waitForTimeout(2000);
+    step(`transfer: ${await text(page, '#phone-error')} / call ${await text(page, '#call-state')}`);
   }
 }
 

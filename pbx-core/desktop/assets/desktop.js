@@ -150,8 +150,8 @@
       st.clockTimer = setInterval(tick, 1000);
       st.statsTimer = setInterval(quality, 1000);
     });
-    s.on('hold', () => setCall('on hold'));
-    s.on('unhold', () => setCall('connected'));
+    s.on('hold', (e) => { console.info(`hold by ${e.originator}`); setCall('on hold'); });
+    s.on('unhold', (e) => { console.info(`unhold by ${e.originator}`); setCall('connected'); });
     s.on('muted', () => pressed('mute', true));
     s.on('unmuted', () => pressed('mute', false));
     const end = (e) => {
@@ -212,7 +212,24 @@
   function transfer(ev) {
     ev.preventDefault();
     const to = $('transfer-to').value.trim();
-    if (st.session && to) st.session.refer(`sip:${to}@${st.cfg.domain}`);
+    if (!st.session || !to) return;
+    $('phone-error').textContent = '';
+    const failed = (e) => {
+      const why = e.cause || (e.response && `${e.response.status_code} ${e.response.reason_phrase}`)
+        || (e.status_line && `${e.status_line.status_code} ${e.status_line.reason_phrase}`) || 'refused';
+      $('phone-error').textContent = `transfer to ${to} failed: ${why}`;
+    };
+    try {
+      st.session.refer(`sip:${to}@${st.cfg.domain}`, {
+        eventHandlers: {
+          requestFailed: failed,
+          failed,
+          accepted: () => { $('phone-error').textContent = `transferred to ${to}`; },
+        },
+      });
+    } catch (e) {
+      failed({ cause: e.message });
+    }
   }
 
   async function quality() {

@@ -353,7 +353,13 @@ impl MediaAnchor {
                     Err(AnchorError::BadSdp("WebRTC leg not answered yet".into()))
                 })?
             } else {
-                sides.callee_answered(&self.webrtc, call.id.0, body)?
+                // a running browser callee re-offers (holds, resumes) or
+                // answers a re-offer; before that its body is the answer
+                // to pbx's first offer
+                match sides.reoffer_plain(Side::B, body) {
+                    Some(plain) => plain?,
+                    None => sides.callee_answered(&self.webrtc, call.id.0, body)?,
+                }
             };
             plain.as_bytes()
         } else {
@@ -366,13 +372,13 @@ impl MediaAnchor {
             if !sides.callee_is_webrtc() {
                 return Ok(out);
             }
-            sides.reoffer_webrtc(Side::B, &out)
+            sides.reoffer_webrtc(Side::B, &out, offer)
         } else {
             if !sides.caller_is_webrtc() {
                 return Ok(out);
             }
             if offer {
-                sides.reoffer_webrtc(Side::A, &out)
+                sides.reoffer_webrtc(Side::A, &out, true)
             } else {
                 let relay_port = SocketAddr::new(address, call.ports.0.rtp);
                 Some(sides.answer_caller(&self.webrtc, call.id.0, &out, relay_port))

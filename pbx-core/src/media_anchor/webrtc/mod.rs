@@ -243,10 +243,15 @@ impl WebRtcSides {
     /// or resumes): what the browser gets is pbx's earlier description
     /// with the new direction, a new version, and `a=setup:actpass`
     /// (RFC 5763 §5: an offer is actpass); the DTLS association stays.
+    ///
+    /// As an answer (`offer` false: the browser callee re-offered) it says
+    /// `a=setup:passive`: pbx stays the DTLS server the browser chose when it
+    /// answered pbx's first offer `active` (browsers do).
     pub(super) fn reoffer_webrtc(
         &self,
         side: Side,
         plain: &[u8],
+        offer: bool,
     ) -> Option<Result<String, AnchorError>> {
         let state = match side {
             Side::A => self.a.as_ref()?,
@@ -266,7 +271,7 @@ impl WebRtcSides {
         for m in &mut ours.media {
             for a in &mut m.attributes {
                 if a.name == "setup" {
-                    a.value = Some("actpass".into());
+                    a.value = Some(if offer { "actpass" } else { "passive" }.into());
                 }
             }
         }
