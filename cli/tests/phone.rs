@@ -13,6 +13,8 @@ mod attended_b2bua;
 mod audio;
 #[path = "support/baresip.rs"]
 mod baresip;
+#[path = "phone/browser.rs"]
+mod browser;
 #[path = "phone/conference.rs"]
 mod conference;
 #[path = "phone/conference_admin.rs"]
@@ -41,6 +43,8 @@ mod sipp;
 mod transcode;
 #[path = "phone/transport.rs"]
 mod transport;
+#[path = "phone/webrtc.rs"]
+mod webrtc;
 
 use std::io::Write;
 use std::path::Path;

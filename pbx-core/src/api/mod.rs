@@ -15,6 +15,7 @@
 mod agents;
 mod calls;
 mod conferences;
+mod desktop;
 mod errors;
 mod metrics;
 mod recordings;
@@ -129,6 +130,7 @@ pub async fn serve(
         let stopping = async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
         };
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(stopping)
             .await
@@ -174,6 +176,7 @@ fn router(state: ApiState) -> Router {
     Router::new()
         .route("/metrics", only("GET", get(metrics::render)))
         .merge(admin_routes)
+        .merge(desktop::router())
         .nest("/api/v1", v1::router(state.clone()))
         .fallback(errors::not_found)
         .with_state(state)

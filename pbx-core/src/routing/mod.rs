@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 use sip_stack::message::{NameAddr, Uri};
+use sip_stack::Transport;
 
 use crate::auth::Users;
 use crate::b2bua::app::{CallClass, DialTarget, Direction, LegSpec};
@@ -257,8 +258,12 @@ impl CoreRouter<'_> {
         let bindings = self.ctx.location.lookup(&aor, self.unix_secs);
         let targets: Vec<DialTarget> = bindings
             .iter()
-            .filter_map(|b| Uri::parse(&b.uri).ok())
-            .map(|uri| DialTarget { uri })
+            .filter_map(|b| {
+                let uri = Uri::parse(&b.uri).ok()?;
+                let ws = matches!(b.source.transport, Transport::Ws | Transport::Wss);
+                let flow = (ws && b.source.conn.is_some()).then_some(b.source);
+                Some(DialTarget { uri, flow })
+            })
             .collect();
         if !targets.is_empty() {
             Routing::Dial(targets)

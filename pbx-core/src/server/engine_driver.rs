@@ -229,6 +229,11 @@ impl EngineDriver {
                 let svc = services(&router, &self.anchor, &self.endpoints);
                 self.engine.handle_relay_dtmf(now.instant, dtmf, svc, out);
             }
+            for ended in anchor.poll_webrtc_ended() {
+                let svc = services(&router, &self.anchor, &self.endpoints);
+                self.engine
+                    .handle_webrtc_ended(now.instant, &ended, svc, out);
+            }
         }
     }
 

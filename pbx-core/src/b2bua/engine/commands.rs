@@ -97,6 +97,30 @@ impl Engine {
         Ok(ended)
     }
 
+    /// A WebRTC leg of a relayed call ended by itself (from
+    /// `MediaAnchor::poll_webrtc_ended`): the call ends with the leg's
+    /// `webrtc.*` code as its cause (BYE to the other leg, or the final
+    /// response to an unanswered caller), as for an administrative hangup.
+    pub fn handle_webrtc_ended(
+        &mut self,
+        now: Instant,
+        ended: &crate::media_anchor::WebRtcEnded,
+        svc: Services<'_>,
+        out: &mut Outbox,
+    ) {
+        let Some(id) = self.calls.iter().find_map(|(id, c)| {
+            c.anchor
+                .as_ref()
+                .is_some_and(|a| a.relay_id() == ended.relay_id)
+                .then_some(*id)
+        }) else {
+            return;
+        };
+        tracing::info!(call = %id, side = ?ended.side, code = ended.code, "WebRTC leg ended the call");
+        self.end_call(now, id, HangupCause::WebRtc(ended.code), svc);
+        self.pump(now, svc, out);
+    }
+
     /// Ends a call from pbx's side: the call state machine takes the
     /// hangup, then the usual teardown (BYE or final response to every
     /// leg, relay and endpoints released, record written).

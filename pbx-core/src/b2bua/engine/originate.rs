@@ -125,6 +125,7 @@ impl Engine {
             to: Some(NameAddr::new(user_uri(&req.agent))),
             body: Some(Body::sdp(offer)),
             credentials: None,
+            flow: target.flow,
         };
         let session = match self.ua.call_with(now, opts) {
             Ok(s) => s,
