@@ -12,7 +12,9 @@
 
 #[path = "support/audio.rs"]
 mod audio;
+// only its port and PATH helpers
 #[path = "support/baresip.rs"]
+#[allow(dead_code)]
 mod baresip;
 
 use std::io::{BufRead, BufReader, Read, Write};
