@@ -8,7 +8,9 @@ fn embedded_default_is_valid() {
     let c = Config::embedded();
     assert_eq!(c.domain, "127.0.0.1");
     assert!(c.users.len() >= 2);
-    assert_eq!(c.listen.len(), 2);
+    // UDP, TCP and the WebSocket listener of the agent desktop
+    assert_eq!(c.listen.len(), 3);
+    assert!(c.listen.iter().any(|l| l.transport == sip_stack::Transport::Ws));
 }
 
 #[test]
