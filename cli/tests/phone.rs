@@ -31,6 +31,8 @@ mod profile;
 mod queue;
 #[path = "phone/recording.rs"]
 mod recording;
+#[path = "phone/recording_policy.rs"]
+mod recording_policy;
 #[path = "phone/sipp.rs"]
 mod sipp;
 #[path = "phone/transcode.rs"]

@@ -19,6 +19,8 @@
 //! segments land in the recordings index (`pbx recordings transcript ID`).
 
 mod access;
+mod hook;
+mod policy;
 mod service;
 mod transcripts;
 mod upload;
@@ -26,10 +28,13 @@ mod upload;
 use std::path::PathBuf;
 
 pub use access::{AccessError, RecordingAccess};
-pub use service::{PauseError, RecordingHook, Recordings, StartError};
+pub use hook::{PauseError, RecordingHook};
+pub use policy::{combine, resolve, Levels, Policy, PolicyConfig};
+pub use service::{Recordings, StartError};
 pub use transcripts::TranscriberError;
 
-/// Which calls are recorded (`recording.mode`).
+/// Which calls are recorded by default (`recording.mode`); the dial-plan
+/// entries, users, trunks and queues may say otherwise (`policy.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RecordingMode {
     /// None (the default).
@@ -39,6 +44,8 @@ pub enum RecordingMode {
     Always,
     /// Calls answered by a queue agent.
     Queues,
+    /// Every bridged call once a party presses `recording.start_code`.
+    OnDemand,
 }
 
 impl RecordingMode {
@@ -48,6 +55,7 @@ impl RecordingMode {
             "off" => Self::Off,
             "always" => Self::Always,
             "queues" => Self::Queues,
+            "on_demand" | "on-demand" => Self::OnDemand,
             _ => return None,
         })
     }
@@ -58,6 +66,7 @@ impl RecordingMode {
             Self::Off => "off",
             Self::Always => "always",
             Self::Queues => "queues",
+            Self::OnDemand => "on_demand",
         }
     }
 }
@@ -83,6 +92,9 @@ pub struct RecordingConfig {
     /// Keys pressed in a recorded call that pause / resume its recording
     /// (`recording.pause_code`, e.g. `*1`; None: no in-call code).
     pub pause_code: Option<String>,
+    /// Per-user, -trunk and -queue policies and the start code
+    /// (the dial-plan entries carry their own, `policy.rs`).
+    pub policy: PolicyConfig,
 }
 
 impl Default for RecordingConfig {
@@ -95,6 +107,7 @@ impl Default for RecordingConfig {
             retention_days: None,
             transcribe_workers: None,
             pause_code: None,
+            policy: PolicyConfig::default(),
         }
     }
 }

@@ -5,24 +5,25 @@
 //! recorder thread, which does the blocking work: `Recorder::start`
 //! (fsyncs), `RelayRecording::finish` (may wait for queue room).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use recorder::{Index, Parties, Recorder, RelayRecording, SampleRate, StartRequest, Store};
 
 use super::access::RecordingAccess;
+use super::hook::RecordingHook;
 use super::upload::{UploadLoop, UploadStop};
-use super::{RecordingConfig, RecordingMode};
-use crate::b2bua::{CallEventKind, CallId, Engine, EngineEvent, EngineEventKind};
+use super::RecordingConfig;
+use crate::b2bua::CallId;
 use crate::media_anchor::{MediaAnchor, RecordStopped};
 use crate::store::CdrQueue;
 
 /// What the recorder thread is asked to do.
-enum Cmd {
+pub(super) enum Cmd {
     Start {
         call: CallId,
         relay: u64,
@@ -57,7 +58,7 @@ pub enum StartError {
     #[error("recording: {0}")]
     Recorder(#[from] recorder::Error),
     /// `[recording]` needs the media relay (`media.anchor`).
-    #[error("recording.mode = \"{0}\" needs media.anchor = \"always\" or \"nat\"")]
+    #[error("recording (recording.mode = \"{0}\" or a recording policy) needs media.anchor = \"always\" or \"nat\"")]
     NoRelay(&'static str),
     /// The recorder thread could not be spawned.
     #[error("recording: cannot spawn the recorder thread: {0}")]
@@ -86,6 +87,7 @@ impl Recordings {
         config: &RecordingConfig,
         anchor: Option<Arc<MediaAnchor>>,
         records: CdrQueue,
+        dialplan: crate::routing::SharedDialplan,
         stop: Arc<AtomicBool>,
     ) -> Result<(Self, RecordingHook), StartError> {
         let anchor = anchor.ok_or(StartError::NoRelay(config.mode.as_str()))?;
@@ -139,17 +141,13 @@ impl Recordings {
             .spawn(move || thread.run(&rx, &stop, upload_stop))
             .map_err(StartError::Thread)?;
         tracing::info!(mode = config.mode.as_str(), spool = %config.spool.dir.display(), "call recording on");
-        let hook = RecordingHook {
-            mode: config.mode,
+        let hook = RecordingHook::new(
+            config.mode,
+            config.policy.clone(),
+            dialplan,
+            config.pause_code.clone(),
             tx,
-            parties: HashMap::new(),
-            started: HashSet::new(),
-            to_start: Vec::new(),
-            to_stop: Vec::new(),
-            paused: HashSet::new(),
-            pause_code: config.pause_code.clone(),
-            keys: HashMap::new(),
-        };
+        );
         Ok((Self { thread, access }, hook))
     }
 }
@@ -268,163 +266,5 @@ impl RecorderThread {
         if let Err(e) = a.rec.finish(now) {
             tracing::warn!(%call, error = %e, "recording not finished");
         }
-    }
-}
-
-/// The driver's side: notes bridged calls and call ends, sends the
-/// requests after each step. Never blocks.
-pub struct RecordingHook {
-    mode: RecordingMode,
-    tx: Sender<Cmd>,
-    /// Live calls' parties (caller, callee; queue and agent once connected).
-    parties: HashMap<CallId, Parties>,
-    /// Calls whose recording was requested.
-    started: HashSet<CallId>,
-    to_start: Vec<CallId>,
-    to_stop: Vec<CallId>,
-    /// Recordings paused now.
-    paused: HashSet<CallId>,
-    /// The in-call key sequence that pauses / resumes (`recording.pause_code`).
-    pause_code: Option<String>,
-    /// Per recorded call, the keys pressed toward the pause code so far.
-    keys: HashMap<CallId, String>,
-}
-
-/// Why a pause or resume was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PauseError {
-    /// The call is not being recorded.
-    #[error("call {0} is not being recorded")]
-    NotRecording(CallId),
-    /// It is paused already (pause) or not paused (resume).
-    #[error("the recording of call {0} is {1} already")]
-    Already(CallId, &'static str),
-}
-
-impl RecordingHook {
-    /// Pauses (true) or resumes the recording of `call` (the CLI, the API,
-    /// the in-call pause code): the paused stretch is silence in the file
-    /// and a span in the recording's metadata.
-    pub fn set_paused(&mut self, call: CallId, paused: bool) -> Result<(), PauseError> {
-        if !self.started.contains(&call) {
-            return Err(PauseError::NotRecording(call));
-        }
-        let changed = if paused {
-            self.paused.insert(call)
-        } else {
-            self.paused.remove(&call)
-        };
-        if !changed {
-            return Err(PauseError::Already(
-                call,
-                if paused { "paused" } else { "running" },
-            ));
-        }
-        let _ = self.tx.send(Cmd::Pause {
-            call,
-            paused,
-            now: Instant::now(),
-        });
-        Ok(())
-    }
-
-    /// A key pressed in a recorded call: the pause code toggles the pause.
-    fn note_key(&mut self, call: CallId, digit: char) {
-        let Some(code) = self.pause_code.as_deref() else {
-            return;
-        };
-        if !self.started.contains(&call) {
-            return;
-        }
-        let typed = self.keys.entry(call).or_default();
-        typed.push(digit);
-        if !code.starts_with(typed.as_str()) {
-            // Start again from this key if it begins the code.
-            typed.clear();
-            if code.starts_with(digit) {
-                typed.push(digit);
-            }
-        }
-        if typed == code {
-            typed.clear();
-            let pause = !self.paused.contains(&call);
-            if let Err(e) = self.set_paused(call, pause) {
-                tracing::debug!(%call, error = %e, "pause code ignored");
-            }
-        }
-    }
-
-    /// An engine event of this step.
-    pub fn note_event(&mut self, ev: &EngineEvent) {
-        let EngineEventKind::Call(call) = &ev.kind else {
-            return;
-        };
-        match &call.kind {
-            CallEventKind::Created { caller, callee } => {
-                self.parties.insert(
-                    call.call,
-                    Parties {
-                        caller: Some(caller.clone()),
-                        callee: Some(callee.clone()),
-                        ..Parties::default()
-                    },
-                );
-            }
-            CallEventKind::Bridged { .. } if self.mode == RecordingMode::Always => {
-                self.to_start.push(call.call);
-            }
-            CallEventKind::Dtmf { digit, .. } => self.note_key(call.call, *digit),
-            CallEventKind::Ended { .. } => self.to_stop.push(call.call),
-            _ => {}
-        }
-    }
-
-    /// A queue event of this step: a connected agent makes a queue call
-    /// recordable (`mode = "queues"`) and names queue and agent.
-    pub fn note_queue_event(&mut self, ev: &acd::QueueEvent) {
-        let (acd::EventKind::Connect { .. }, Some(call)) = (&ev.kind, ev.call) else {
-            return;
-        };
-        let call = CallId(call.0);
-        let p = self.parties.entry(call).or_default();
-        p.queue = ev.queue.as_ref().map(ToString::to_string);
-        p.agent = ev.agent.as_ref().map(ToString::to_string);
-        if self.mode != RecordingMode::Off {
-            self.to_start.push(call);
-        }
-    }
-
-    /// After the step's records are queued: starts the recordings of the
-    /// calls bridged in it (on their relay sessions), then stops those of
-    /// the calls that ended.
-    pub fn flush(&mut self, engine: &Engine, now: Instant) {
-        for call in std::mem::take(&mut self.to_start) {
-            let Some(relay) = engine.relay_session(call) else {
-                tracing::debug!(%call, "bridged call without relayed media: not recorded");
-                continue;
-            };
-            self.started.insert(call);
-            let parties = self.parties.get(&call).cloned().unwrap_or_default();
-            let _ = self.tx.send(Cmd::Start {
-                call,
-                relay,
-                parties,
-            });
-        }
-        for call in std::mem::take(&mut self.to_stop) {
-            self.parties.remove(&call);
-            self.paused.remove(&call);
-            self.keys.remove(&call);
-            if self.started.remove(&call) {
-                let _ = self.tx.send(Cmd::Stop { call, now });
-            }
-        }
-    }
-
-    /// A recording tap the relay removed: its sink goes to the recorder
-    /// thread (never dropped on the driver's thread).
-    pub fn record_stopped(&self, stopped: RecordStopped) {
-        let _ = self.tx.send(Cmd::Stopped(stopped));
     }
 }

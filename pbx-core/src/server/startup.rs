@@ -247,12 +247,14 @@ impl Startup<'_> {
         }
         let recordings = match (&mut parts, &cdr_writer) {
             (Some(parts), Some(w))
-                if config.recording.mode != crate::recording::RecordingMode::Off =>
+                if config.recording.mode != crate::recording::RecordingMode::Off
+                    || config.recording.policy.records_any(&config.dialplan) =>
             {
                 let (service, hook) = crate::recording::Recordings::start(
                     &config.recording,
                     anchor,
                     w.queue(),
+                    parts.1.routing.dialplan.clone(),
                     i.stop.clone(),
                 )?;
                 parts.1.recording = Some(hook);
