@@ -31,14 +31,20 @@ mod profile;
 mod queue;
 #[path = "phone/recording.rs"]
 mod recording;
+#[path = "phone/recording_links.rs"]
+mod recording_links;
 #[path = "phone/recording_policy.rs"]
 mod recording_policy;
+#[path = "phone/recording_s3.rs"]
+mod recording_s3;
 #[path = "phone/sipp.rs"]
 mod sipp;
 #[path = "phone/transcode.rs"]
 mod transcode;
 #[path = "phone/transport.rs"]
 mod transport;
+#[path = "support/weed.rs"]
+mod weed;
 
 use std::io::Write;
 use std::path::Path;

@@ -14,7 +14,13 @@ use super::wait_registered;
 
 /// One call from 2001 to `dial` (answered by 2002), the caller pressing
 /// `dtmf` once connected: the call id, after the caller hung up.
-fn one_call(root: &Path, target: &str, config: &Path, dial: &str, dtmf: Option<&str>) -> String {
+pub(super) fn one_call(
+    root: &Path,
+    target: &str,
+    config: &Path,
+    dial: &str,
+    dtmf: Option<&str>,
+) -> String {
     let (caller_tone, callee_tone) = (root.join("caller.wav"), root.join("callee.wav"));
     if !caller_tone.exists() {
         write_tone(&caller_tone, CALLER_HZ, 10.0);

@@ -173,6 +173,10 @@ fn router(state: ApiState) -> Router {
         ));
     Router::new()
         .route("/metrics", only("GET", get(metrics::render)))
+        .route(
+            "/links/recordings/:id",
+            only("GET", get(recordings::signed)),
+        )
         .merge(admin_routes)
         .nest("/api/v1", v1::router(state.clone()))
         .fallback(errors::not_found)

@@ -252,6 +252,7 @@ pub(super) fn build(
         spool,
         upload,
         index: data_dir.join("recordings.sqlite"),
+        link_key: data_dir.join("recording-link.key"),
         retention_days: raw.retention_days.as_ref().map(|d| *d.get_ref()),
         transcribe_workers: raw.transcribe.unwrap_or(false).then_some(workers),
         pause_code: raw.pause_code.as_ref().map(|c| c.get_ref().clone()),

@@ -20,6 +20,7 @@
 
 mod access;
 mod hook;
+mod links;
 mod policy;
 mod service;
 mod transcripts;
@@ -29,6 +30,7 @@ use std::path::PathBuf;
 
 pub use access::{AccessError, RecordingAccess};
 pub use hook::{PauseError, RecordingHook};
+pub use links::{LinkKey, MAX_LINK_SECS};
 pub use policy::{combine, resolve, Levels, Policy, PolicyConfig};
 pub use service::{Recordings, StartError};
 pub use transcripts::TranscriberError;
@@ -84,6 +86,8 @@ pub struct RecordingConfig {
     pub upload: recorder::UploadConfig,
     /// The recordings index (`<data_dir>/recordings.sqlite`).
     pub index: PathBuf,
+    /// The secret of signed download links (`<data_dir>/recording-link.key`).
+    pub link_key: PathBuf,
     /// Uploaded recordings older than this many days are deleted (None: kept).
     pub retention_days: Option<u32>,
     /// Finished recordings are transcribed by this many pocketsphinx
@@ -104,6 +108,7 @@ impl Default for RecordingConfig {
             spool: recorder::SpoolConfig::default(),
             upload: recorder::UploadConfig::default(),
             index: PathBuf::from("data/recordings.sqlite"),
+            link_key: PathBuf::from("data/recording-link.key"),
             retention_days: None,
             transcribe_workers: None,
             pause_code: None,

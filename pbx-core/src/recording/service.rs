@@ -60,6 +60,9 @@ pub enum StartError {
     /// `[recording]` needs the media relay (`media.anchor`).
     #[error("recording (recording.mode = \"{0}\" or a recording policy) needs media.anchor = \"always\" or \"nat\"")]
     NoRelay(&'static str),
+    /// The signed-link secret could not be read or made.
+    #[error("recording: the link key {0}: {1}")]
+    LinkKey(String, std::io::Error),
     /// The recorder thread could not be spawned.
     #[error("recording: cannot spawn the recorder thread: {0}")]
     Thread(std::io::Error),
@@ -127,7 +130,9 @@ impl Recordings {
             });
         }
         let upload_stop = uploads.spawn();
-        let access = Arc::new(RecordingAccess::serving(index, spool, store.clone()));
+        let link = super::LinkKey::load_or_create(&config.link_key)
+            .map_err(|e| StartError::LinkKey(config.link_key.display().to_string(), e))?;
+        let access = Arc::new(RecordingAccess::serving(index, spool, store.clone(), link));
         let (tx, rx) = crossbeam_channel::unbounded();
         let thread = RecorderThread {
             recorder: Some(recorder),
