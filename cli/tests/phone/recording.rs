@@ -372,9 +372,21 @@ fn a_recorded_call_is_transcribed_after_it_ends() {
         rows.iter().all(|r| r.split('\t').nth(2) == Some("caller")),
         "only the caller spoke: {text}"
     );
-    // G.711 at 8 kHz through a 16 kHz en-US model recognizes few of the
-    // words (the recorder crate's own test pins them at 16 kHz); here the
-    // pipeline is pinned: text on the caller's channel, within the speech.
+    // G.711 at 8 kHz through the 16 kHz en-US model, folded up to 16 kHz
+    // (recorder's pocketsphinx.rs): some of the sentence's words come back
+    // (1 to 4 of its 8 in the runs measured; "tomorrow" in every one).
+    let said = "hello world please call me back tomorrow morning";
+    let heard: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .filter_map(|r| r.split('\t').nth(3))
+        .flat_map(str::split_whitespace)
+        .filter(|w| said.split(' ').any(|s| s == *w))
+        .collect();
+    eprintln!("words recognized: {heard:?} of {said:?}");
+    assert!(
+        !heard.is_empty(),
+        "none of {said:?} in the transcript: {text}"
+    );
     for r in &rows {
         let f: Vec<&str> = r.split('\t').collect();
         let (start, end): (f64, f64) = (f[0].parse().unwrap(), f[1].parse().unwrap());
