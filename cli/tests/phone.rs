@@ -31,6 +31,8 @@ mod profile;
 mod queue;
 #[path = "phone/recording.rs"]
 mod recording;
+#[path = "phone/recording_conference.rs"]
+mod recording_conference;
 #[path = "phone/recording_links.rs"]
 mod recording_links;
 #[path = "phone/recording_policy.rs"]

@@ -43,6 +43,8 @@ struct Live {
     queue_connected: bool,
     /// Keys pressed toward the start code so far.
     start_typed: String,
+    /// The conference room the dial plan sent it to.
+    room: Option<String>,
 }
 
 /// The driver's side: notes calls, sends the requests after each step.
@@ -57,6 +59,11 @@ pub struct RecordingHook {
     started: HashSet<CallId>,
     to_start: Vec<(CallId, Trigger)>,
     to_stop: Vec<CallId>,
+    /// Conference calls answered in this step.
+    to_join: Vec<CallId>,
+    /// Recorded rooms and the calls in them (a room's session is recorded
+    /// from its first recorded call until the last one ends).
+    rooms: HashMap<String, HashSet<CallId>>,
     /// Recordings paused now.
     paused: HashSet<CallId>,
     /// The in-call key sequence that pauses / resumes (`recording.pause_code`).
@@ -111,6 +118,8 @@ impl RecordingHook {
             started: HashSet::new(),
             to_start: Vec::new(),
             to_stop: Vec::new(),
+            to_join: Vec::new(),
+            rooms: HashMap::new(),
             paused: HashSet::new(),
             pause_code,
             keys: HashMap::new(),
@@ -186,6 +195,7 @@ impl RecordingHook {
                 Some(Route::User(u)) => live.users.push(u),
                 Some(Route::Trunk { trunk, .. }) => live.route_trunk = Some(trunk),
                 Some(Route::Queue { queue, .. }) => live.route_queue = Some(queue),
+                Some(Route::Conference { room, .. }) => live.room = Some(room),
                 _ => {}
             }
         }
@@ -202,6 +212,7 @@ impl RecordingHook {
                 self.note_created(call.call, caller, callee, call.unix_ms);
             }
             CallEventKind::Bridged { .. } => self.to_start.push((call.call, Trigger::Bridged)),
+            CallEventKind::Answered => self.to_join.push(call.call),
             CallEventKind::Dtmf { digit, .. } => self.note_key(call.call, *digit),
             CallEventKind::Ended { .. } => self.to_stop.push(call.call),
             _ => {}
@@ -299,12 +310,45 @@ impl RecordingHook {
                 parties,
             });
         }
+        self.flush_rooms(engine, now);
         for call in std::mem::take(&mut self.to_stop) {
             self.calls.remove(&call);
             self.paused.remove(&call);
             self.keys.remove(&call);
             if self.started.remove(&call) {
                 let _ = self.tx.send(Cmd::Stop { call, now });
+            }
+        }
+    }
+
+    /// Conference rooms (SPEC §22): a room is recorded as one mix while a
+    /// call whose policy is `always` is in it; its session's recording ends
+    /// when the last such call ends.
+    fn flush_rooms(&mut self, engine: &Engine, now: Instant) {
+        for call in std::mem::take(&mut self.to_join) {
+            let Some(room) = self.calls.get(&call).and_then(|l| l.room.clone()) else {
+                continue;
+            };
+            if resolve(&self.levels(call, engine)) != Some(Policy::Always) {
+                continue;
+            }
+            let members = self.rooms.entry(room.clone()).or_default();
+            if members.is_empty() {
+                let _ = self.tx.send(Cmd::StartRoom { room });
+            }
+            members.insert(call);
+        }
+        for call in &self.to_stop {
+            let Some(room) = self.calls.get(call).and_then(|l| l.room.as_ref()) else {
+                continue;
+            };
+            let Some(members) = self.rooms.get_mut(room) else {
+                continue;
+            };
+            if members.remove(call) && members.is_empty() {
+                let room = room.clone();
+                self.rooms.remove(&room);
+                let _ = self.tx.send(Cmd::StopRoom { room, now });
             }
         }
     }

@@ -12,7 +12,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use recorder::{Index, Parties, Recorder, RelayRecording, SampleRate, StartRequest, Store};
+use recorder::{
+    Index, Parties, Recorder, RelayRecording, RoomRecording, SampleRate, StartRequest, Store,
+};
 
 use super::access::RecordingAccess;
 use super::hook::RecordingHook;
@@ -40,6 +42,15 @@ pub(super) enum Cmd {
         now: Instant,
     },
     Stopped(RecordStopped),
+    /// Record a conference room's mix (SPEC §22).
+    StartRoom {
+        room: String,
+    },
+    /// Its session ended.
+    StopRoom {
+        room: String,
+        now: Instant,
+    },
 }
 
 /// A recording in progress.
@@ -89,6 +100,7 @@ impl Recordings {
     pub fn start(
         config: &RecordingConfig,
         anchor: Option<Arc<MediaAnchor>>,
+        endpoints: Option<Arc<crate::b2bua::media::EndpointService>>,
         records: CdrQueue,
         dialplan: crate::routing::SharedDialplan,
         stop: Arc<AtomicBool>,
@@ -140,6 +152,8 @@ impl Recordings {
             records,
             store,
             active: HashMap::new(),
+            endpoints,
+            rooms: HashMap::new(),
         };
         let thread = std::thread::Builder::new()
             .name("pbx-recorder".into())
@@ -163,6 +177,10 @@ struct RecorderThread {
     records: CdrQueue,
     store: Store,
     active: HashMap<CallId, Active>,
+    /// pbx's media endpoints, whose mixer has the conference rooms.
+    endpoints: Option<Arc<crate::b2bua::media::EndpointService>>,
+    /// Rooms recorded now.
+    rooms: HashMap<String, Arc<RoomRecording>>,
 }
 
 impl RecorderThread {
@@ -185,6 +203,9 @@ impl RecorderThread {
         let now = Instant::now();
         for (call, a) in std::mem::take(&mut self.active) {
             self.stop(call, a, now);
+        }
+        for room in self.rooms.keys().cloned().collect::<Vec<_>>() {
+            self.stop_room(&room, now);
         }
         if let Some(r) = self.recorder.take() {
             // Closes, fsyncs and spools what is open (the hooks mark the records).
@@ -219,6 +240,8 @@ impl RecorderThread {
                     Err(e) => tracing::warn!(%call, error = %e, "recording not paused / resumed"),
                 }
             }
+            Cmd::StartRoom { room } => self.start_room(room),
+            Cmd::StopRoom { room, now } => self.stop_room(&room, now),
             Cmd::Stopped(s) => {
                 tracing::debug!(relay = s.relay_id, stats = ?s.stats, "relay stopped feeding a recording");
             }
@@ -259,6 +282,54 @@ impl RecorderThread {
             // Refused (disk full, already recorded): logged and counted by
             // the recorder; the call goes on unrecorded.
             Err(e) => tracing::warn!(%call, error = %e, "call not recorded"),
+        }
+    }
+
+    /// One mixed recording of the room's session, `room-<room>-<start>`.
+    fn start_room(&mut self, room: String) {
+        let (Some(recorder), Some(endpoints)) = (&self.recorder, &self.endpoints) else {
+            tracing::debug!(room, "no media endpoints: conference not recorded");
+            return;
+        };
+        if self.rooms.contains_key(&room) {
+            return;
+        }
+        let started_at = chrono::Utc::now();
+        let id = recorder::CallId::sanitized(&format!(
+            "room-{room}-{}",
+            started_at.format("%Y%m%dT%H%M%S%3f")
+        ));
+        let req = StartRequest {
+            call_id: id.clone(),
+            parties: Parties {
+                caller: Some("conference".to_owned()),
+                callee: Some(room.clone()),
+                ..Parties::default()
+            },
+            sample_rate: SampleRate::Hz8000,
+            started_at,
+            now: Instant::now(),
+        };
+        match recorder.start(req) {
+            Ok(tap) => {
+                let rec = Arc::new(RoomRecording::new(tap));
+                endpoints.host().record_room(&room, Some(rec.clone()));
+                tracing::info!(room, recording = %id, "conference room recorded");
+                self.rooms.insert(room, rec);
+            }
+            Err(e) => tracing::warn!(room, error = %e, "conference room not recorded"),
+        }
+    }
+
+    fn stop_room(&mut self, room: &str, now: Instant) {
+        let Some(rec) = self.rooms.remove(room) else {
+            return;
+        };
+        if let Some(endpoints) = &self.endpoints {
+            endpoints.host().record_room(room, None);
+        }
+        if let Err(e) = rec.finish(now) {
+            tracing::warn!(room, error = %e, "room recording not finished");
         }
     }
 

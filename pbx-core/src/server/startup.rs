@@ -253,6 +253,7 @@ impl Startup<'_> {
                 let (service, hook) = crate::recording::Recordings::start(
                     &config.recording,
                     anchor,
+                    parts.1.endpoints.clone(),
                     w.queue(),
                     parts.1.routing.dialplan.clone(),
                     i.stop.clone(),
