@@ -17,6 +17,13 @@
 //! object key. With `recording.transcribe`, every spooled recording is also
 //! handed to a bounded pool of pocketsphinx workers (`transcripts.rs`) whose
 //! segments land in the recordings index (`pbx recordings transcript ID`).
+//!
+//! Which calls (`policy.rs`, applied by `hook.rs`): `recording.mode` plus
+//! the policies of dial-plan entries, trunks, users and queues (`always`,
+//! `never`, `on_demand` started by `recording.start_code`). Conference
+//! rooms are recorded as one mix per room session (the mixer's room sink,
+//! `recorder::RoomRecording`). Signed, expiring download links
+//! (`links.rs`) and the `recording.ready` outbox event (`upload.rs`).
 
 mod access;
 mod hook;
