@@ -37,6 +37,8 @@ mod recording_conference;
 mod recording_links;
 #[path = "phone/recording_policy.rs"]
 mod recording_policy;
+#[path = "phone/recording_queue.rs"]
+mod recording_queue;
 #[path = "phone/recording_s3.rs"]
 mod recording_s3;
 #[path = "phone/sipp.rs"]
