@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/deps.sh
+# The desktop's vendored JsSIP is exactly what its pinned npm packages build.
+scripts/desktop-assets.sh --check
 export PBX_E2E_REQUIRE_SIPP=1
 cargo test --workspace --locked "$@"
 # The softphone on a sound card: cpal over ALSA, whose `null` device stands

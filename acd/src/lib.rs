@@ -89,8 +89,8 @@ pub use config::{
     OverflowTarget, QueueConfig, RelaxStep, Strategy,
 };
 pub use engine::{
-    Acd, Action, AgentSnapshot, Announcement, CallerInfo, CancelReason, Error, QueueStatus, Result,
-    MAX_OVERFLOW_HOPS,
+    Acd, Action, AgentSnapshot, Announcement, CallerInfo, CancelReason, Error, QueueStatus,
+    ReloadSummary, Result, MAX_OVERFLOW_HOPS,
 };
 pub use events::{EventKind, OfferFailure, OverflowReason, QueueEvent};
 pub use ids::{AgentId, CallId, CallbackId, Mono, Now, OfferId, QueueId, ReasonCode};

@@ -13,10 +13,14 @@ mod attended_b2bua;
 mod audio;
 #[path = "support/baresip.rs"]
 mod baresip;
+#[path = "phone/browser.rs"]
+mod browser;
 #[path = "phone/conference.rs"]
 mod conference;
 #[path = "phone/conference_admin.rs"]
 mod conference_admin;
+#[path = "phone/crm_calls.rs"]
+mod crm_calls;
 #[path = "phone/interop.rs"]
 mod interop;
 #[path = "phone/moh.rs"]
@@ -29,6 +33,8 @@ mod originate;
 mod profile;
 #[path = "phone/queue.rs"]
 mod queue;
+#[path = "phone/queue_ops.rs"]
+mod queue_ops;
 #[path = "phone/recording.rs"]
 mod recording;
 #[path = "phone/recording_conference.rs"]
@@ -47,6 +53,8 @@ mod sipp;
 mod transcode;
 #[path = "phone/transport.rs"]
 mod transport;
+#[path = "phone/webrtc.rs"]
+mod webrtc;
 #[path = "support/weed.rs"]
 mod weed;
 

@@ -338,12 +338,16 @@ impl Acd {
 
     /// Rebuilds the agent's memberships from its profile, keeping member
     /// order and today's counters of queues it stays in.
-    fn apply_skills(&mut self, a: u32) {
+    pub(super) fn apply_skills(&mut self, a: u32) {
         let skills = self.agent(a).profile.skills.clone();
         let old = std::mem::take(&mut self.agent_mut(a).members);
         let mut members = Vec::with_capacity(skills.len());
         for s in &skills {
-            let q = self.queue_ix[&s.queue];
+            // A skill of a queue a reload removed (an agent kept until its
+            // call ends) serves nothing new.
+            let Some(&q) = self.queue_ix.get(&s.queue) else {
+                continue;
+            };
             let m = match old.iter().find(|m| m.queue == q) {
                 Some(m) => Membership {
                     level: s.level,
@@ -367,6 +371,15 @@ impl Acd {
             };
             members.push(m);
         }
+        // A removed queue's callers are still served by its agents.
+        for m in &old {
+            if self.draining(m.queue) && !members.iter().any(|n| n.queue == m.queue) {
+                members.push(Membership {
+                    key: None,
+                    ..m.clone()
+                });
+            }
+        }
         for m in &old {
             if !members.iter().any(|n| n.queue == m.queue) {
                 self.queues[m.queue as usize].members.retain(|&x| x != a);
@@ -376,7 +389,7 @@ impl Acd {
     }
 
     /// Adds (`dir` = 1) or removes (-1) the agent from its queues' counters.
-    fn count_agent(&mut self, a: u32, dir: i32) {
+    pub(super) fn count_agent(&mut self, a: u32, dir: i32) {
         let (logged, staffed) = {
             let s = &self.agent(a).state;
             (s.is_logged_in(), s.is_staffed())

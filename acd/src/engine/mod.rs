@@ -8,6 +8,7 @@ mod agents;
 mod callbacks;
 mod callers;
 mod offers;
+mod reconfigure;
 #[cfg(test)]
 mod tests;
 
@@ -27,6 +28,7 @@ use crate::strategy::AvailKey;
 use crate::timers::{Timer, Timers};
 
 pub use agents::AgentSnapshot;
+pub use reconfigure::ReloadSummary;
 
 /// Errors of the engine's inputs. None of them changes any state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -368,6 +370,8 @@ struct QueueRt {
     logged_in: u32,
     staffed: u32,
     entries: u32,
+    /// Removed by a reload: takes no new callers (see `reconfigure.rs`).
+    retired: bool,
 }
 
 impl QueueRt {
@@ -388,6 +392,7 @@ impl QueueRt {
             logged_in: 0,
             staffed: 0,
             entries: 0,
+            retired: false,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `pbx reload`: asks the running server to reload what can change without
-//! a restart (the dial plan of its configuration file, the IVR flows of
-//! `[ivr] flows_dir`) through its local HTTP endpoint (POST /reload on
+//! a restart (the dial plan, queues and agents of its configuration file,
+//! the IVR flows of `[ivr] flows_dir`) through its local HTTP endpoint (POST /reload on
 //! metrics.listen) and prints the per-file report.
 //! Exits non-zero when a file was refused: its previous version stays in
 //! service.
@@ -44,6 +44,7 @@ fn print_report(out: &mut impl Write, report: &Value) -> std::io::Result<bool> {
         )?,
         None => {}
     }
+    print_queues(out, &report["queues"])?;
     let ivr = &report["ivr"];
     if ivr.is_null() {
         if dialplan.is_null() {
@@ -91,6 +92,60 @@ fn print_report(out: &mut impl Write, report: &Value) -> std::io::Result<bool> {
         .unwrap_or_default();
     writeln!(out, "flows in service: {}", flows.join(", "))?;
     Ok(ok)
+}
+
+/// The queues-and-agents part: what changed (nothing printed when the
+/// server has no engine).
+fn print_queues(out: &mut impl Write, q: &Value) -> std::io::Result<()> {
+    match q["status"].as_str() {
+        Some("ok") => {}
+        Some(_) => {
+            return writeln!(
+                out,
+                "error  queues and agents refused, the previous ones stay in service\n       {}",
+                q["error"].as_str().unwrap_or("")
+            )
+        }
+        None => return Ok(()),
+    }
+    let list = |key: &str| -> String {
+        q[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|v| match v {
+                        Value::String(s) => s.clone(),
+                        other => format!(
+                            "{} ({} waiting, kept until served)",
+                            other["queue"].as_str().unwrap_or("?"),
+                            other["waiting"]
+                        ),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    };
+    let mut parts = Vec::new();
+    for (key, label) in [
+        ("queues_added", "queues added"),
+        ("queues_changed", "queues changed"),
+        ("queues_removed", "queues removed"),
+        ("agents_added", "agents added"),
+        ("agents_changed", "agents changed"),
+        ("agents_removed", "agents removed"),
+        ("agents_kept", "agents kept until their queue call ends"),
+    ] {
+        let names = list(key);
+        if !names.is_empty() {
+            parts.push(format!("{label}: {names}"));
+        }
+    }
+    if parts.is_empty() {
+        writeln!(out, "ok     queues and agents (unchanged)")
+    } else {
+        writeln!(out, "ok     queues and agents ({})", parts.join("; "))
+    }
 }
 
 pub(crate) fn run(path: Option<&Path>) -> anyhow::Result<ExitCode> {
@@ -166,5 +221,31 @@ mod tests {
             String::from_utf8(text).unwrap(),
             "ok     /etc/pbx.toml (dial plan, 4 entries)\n"
         );
+    }
+
+    #[test]
+    fn queue_changes_are_listed() {
+        let report = serde_json::json!({
+            "ok": true, "ivr": null,
+            "dialplan": {"file": "/etc/pbx.toml", "status": "ok", "entries": 1},
+            "queues": {"status": "ok", "queues_added": ["billing"], "queues_changed": [],
+                       "queues_removed": [{"queue": "sales", "waiting": 2}],
+                       "agents_added": ["cy"], "agents_changed": [], "agents_removed": [],
+                       "agents_kept": []}
+        });
+        let mut text = Vec::new();
+        assert!(print_report(&mut text, &report).unwrap());
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            "ok     /etc/pbx.toml (dial plan, 1 entries)\n\
+             ok     queues and agents (queues added: billing; queues removed: sales (2 waiting, kept until served); agents added: cy)\n"
+        );
+        let bad = serde_json::json!({"ok": false, "ivr": null,
+            "queues": {"status": "error", "error": "agent ann: unknown queue nope"}});
+        let mut text = Vec::new();
+        assert!(!print_report(&mut text, &bad).unwrap());
+        assert!(String::from_utf8(text)
+            .unwrap()
+            .contains("unknown queue nope"));
     }
 }

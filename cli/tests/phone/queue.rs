@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::audio::write_tone;
 use super::{assert_hears, pbx, restart_server, start_server_with, wait_registered, Kill};
 
-fn admin(config: &Path, args: &[&str]) -> Output {
+pub(super) fn admin(config: &Path, args: &[&str]) -> Output {
     pbx()
         .args(["--config", config.to_str().unwrap()])
         .args(args)
@@ -20,7 +20,7 @@ fn admin(config: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn stdout(o: &Output) -> String {
+pub(super) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -37,7 +37,7 @@ fn stats_showing(config: &Path, want: &str) -> String {
     }
 }
 
-fn agent_state(config: &Path, agent: &str) -> String {
+pub(super) fn agent_state(config: &Path, agent: &str) -> String {
     let out = admin(config, &["agents"]);
     stdout(&out)
         .lines()
@@ -49,17 +49,17 @@ fn agent_state(config: &Path, agent: &str) -> String {
 
 /// A running `pbx serve` for these tests: B2BUA with the relay, the admin
 /// listener on a free port, `tail` (dial plan, queues, agents) after it.
-struct QueueServer {
-    server: Kill,
+pub(super) struct QueueServer {
+    pub(super) server: Kill,
     port: u16,
-    config: std::path::PathBuf,
+    pub(super) config: std::path::PathBuf,
     metrics: std::net::SocketAddr,
 }
 
 impl QueueServer {
     /// Starts it and waits until `pbx agents` answers (with `probe`, an
     /// agent of `tail`; None: a short pause).
-    fn start(root: &Path, tail: &str, probe: Option<&str>) -> Self {
+    pub(super) fn start(root: &Path, tail: &str, probe: Option<&str>) -> Self {
         let metrics = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -89,13 +89,13 @@ impl QueueServer {
         }
     }
 
-    fn target(&self) -> String {
+    pub(super) fn target(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 }
 
 /// `pbx phone` as `user` (password `USER-pw`) at `target`; the mode follows.
-fn phone_cmd(target: &str, user: &str) -> std::process::Command {
+pub(super) fn phone_cmd(target: &str, user: &str) -> std::process::Command {
     let mut cmd = pbx();
     cmd.args(["phone", "--user", user, "--password", &format!("{user}-pw")])
         .args(["--server", target]);
@@ -103,7 +103,7 @@ fn phone_cmd(target: &str, user: &str) -> std::process::Command {
 }
 
 /// A one-shot `pbx phone` (`mode`: `answer …` or `call …`) logging to `log`.
-fn phone(root: &Path, target: &str, user: &str, mode: &[&str], log: &str) -> Kill {
+pub(super) fn phone(root: &Path, target: &str, user: &str, mode: &[&str], log: &str) -> Kill {
     let log = std::fs::File::create(root.join(log)).unwrap();
     Kill(
         phone_cmd(target, user)

@@ -162,10 +162,17 @@ pub struct Participant {
     pub quality_in: QualityMonitor,
     /// Quality of what we send to the participant.
     pub quality_out: QualityMonitor,
+    /// Whisper (SPEC §21 supervision): the participant's voice goes to
+    /// this participant only, not into the room's mix.
+    pub whisper_to: Option<ParticipantId>,
     pub(crate) input: Vec<i16>,
     pub(crate) has_input: bool,
     pub(crate) output: Vec<i16>,
     pub(crate) contributes: bool,
+    /// Whispering this tick (voice sent to `whisper_to` only).
+    pub(crate) whispers: bool,
+    /// Heard a whisper this tick (output is not the plain mix).
+    pub(crate) whispered: bool,
     pub(crate) above: u8,
     pub(crate) below: u16,
 }
@@ -185,7 +192,7 @@ impl Participant {
     /// the same payload to all such participants (listeners, muted and
     /// silent speakers) instead of encoding per participant.
     pub fn hears_full_mix(&self) -> bool {
-        !self.contributes
+        !self.contributes && !self.whispered
     }
 }
 
@@ -325,10 +332,13 @@ impl Room {
             level_rms: 0,
             quality_in: QualityMonitor::new(),
             quality_out: QualityMonitor::new(),
+            whisper_to: None,
             input: vec![0; self.frame_len],
             has_input: false,
             output: vec![0; self.frame_len],
             contributes: false,
+            whispers: false,
+            whispered: false,
             above: 0,
             below: 0,
         });
@@ -345,6 +355,13 @@ impl Room {
     pub fn leave(&mut self, id: ParticipantId) -> Result<(), ConferenceError> {
         let i = self.index(id)?;
         self.participants.remove(i);
+        // a whisper to someone who left is no whisper: back to silence
+        // until changed (never into the mix by surprise)
+        for p in &mut self.participants {
+            if p.whisper_to == Some(id) {
+                p.whisper_to = Some(p.id);
+            }
+        }
         self.events.push_back(RoomEvent::Left(id));
         Ok(())
     }
@@ -492,6 +509,25 @@ impl Room {
         let i = self.index(target)?;
         self.participants[i].presenter = presenter;
         self.participants[i].featured = featured;
+        Ok(())
+    }
+
+    /// Whisper (SPEC §21, moderator or supervisor): `who`'s voice is
+    /// heard by `to` only (None: by the room again, as its role allows).
+    /// The whisperer still hears the room. A supervisor whispering to an
+    /// agent: the agent hears the supervisor, the customer does not.
+    pub fn set_whisper(
+        &mut self,
+        by: ParticipantId,
+        who: ParticipantId,
+        to: Option<ParticipantId>,
+    ) -> Result<(), ConferenceError> {
+        self.require(by, &[Role::Moderator, Role::Supervisor])?;
+        if let Some(t) = to {
+            self.index(t)?;
+        }
+        let i = self.index(who)?;
+        self.participants[i].whisper_to = to;
         Ok(())
     }
 

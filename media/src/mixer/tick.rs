@@ -60,7 +60,10 @@ pub fn mix_room(room: &mut Room) {
                 events.push_back(RoomEvent::TalkingStopped(p.id));
             }
         }
-        p.contributes = p.has_input && p.speaks() && p.gain_q12 > 0;
+        let voice = p.has_input && p.speaks() && p.gain_q12 > 0;
+        p.whispers = voice && p.whisper_to.is_some();
+        p.whispered = false;
+        p.contributes = voice && !p.whispers;
         if p.contributes {
             let g = p.gain_q12;
             for (m, &x) in mix.iter_mut().zip(p.input.iter()) {
@@ -81,6 +84,38 @@ pub fn mix_room(room: &mut Room) {
             p.output.copy_from_slice(full_mix);
         }
         p.has_input = false;
+    }
+    add_whispers(participants);
+}
+
+/// Adds each whisperer's voice to its target's output only (supervisor
+/// whisper, SPEC §21). Nothing to do, and no scan, without whisperers.
+fn add_whispers(participants: &mut [super::room::Participant]) {
+    if !participants.iter().any(|p| p.whispers) {
+        return;
+    }
+    for w in 0..participants.len() {
+        let (src, to, g) = {
+            let p = &participants[w];
+            match (p.whispers, p.whisper_to) {
+                (true, Some(to)) if to != p.id => (w, to, p.gain_q12),
+                _ => continue,
+            }
+        };
+        let Some(t) = participants.iter().position(|p| p.id == to) else {
+            continue;
+        };
+        let (whisperer, target) = if src < t {
+            let (a, b) = participants.split_at_mut(t);
+            (&a[src], &mut b[0])
+        } else {
+            let (a, b) = participants.split_at_mut(src);
+            (&b[0], &mut a[t])
+        };
+        for (o, &x) in target.output.iter_mut().zip(whisperer.input.iter()) {
+            *o = sat16(i32::from(*o) + ((i32::from(x) * g) >> 12));
+        }
+        target.whispered = true;
     }
 }
 

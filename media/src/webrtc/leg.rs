@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::media::{Direction, MediaKind, Mid, Pt};
+use str0m::format::{Codec, FormatParams};
+use str0m::media::{Direction, Frequency, MediaKind, Mid, Pt};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::rtp::{RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig, RtcError};
@@ -47,15 +48,32 @@ impl std::fmt::Debug for WebRtcLeg {
 
 fn rtc(config: &WebRtcConfig, now: Instant) -> Rtc {
     let c = &config.codecs;
-    RtcConfig::new()
+    let mut rtc = RtcConfig::new()
         .set_crypto_provider(Arc::new(str0m_rust_crypto::default_provider()))
         .set_ice_lite(true)
         .set_rtp_mode(true)
         .clear_codecs()
         .enable_opus(c.opus, false)
         .enable_pcmu(c.pcmu, false)
-        .enable_pcma(c.pcma, false)
-        .build(now)
+        .enable_pcma(c.pcma, false);
+    if c.telephone_event {
+        // str0m matches telephone-event by clock rate: one payload type per
+        // rate (an answer keeps the offerer's numbers)
+        for (pt, rate) in [
+            (101, Frequency::EIGHT_KHZ),
+            (110, Frequency::FORTY_EIGHT_KHZ),
+        ] {
+            rtc.codec_config().add_config(
+                Pt::new_with_value(pt),
+                None,
+                Codec::Tele,
+                rate,
+                None,
+                FormatParams::default(),
+            );
+        }
+    }
+    rtc.build(now)
 }
 
 fn negotiation(e: impl std::fmt::Display) -> WebRtcError {

@@ -65,6 +65,9 @@ pub struct WebRtcCodecs {
     pub pcmu: bool,
     /// G.711 A-law.
     pub pcma: bool,
+    /// RFC 4733 telephone-event (DTMF) at 8 kHz and 48 kHz, beside the
+    /// audio codec.
+    pub telephone_event: bool,
 }
 
 impl Default for WebRtcCodecs {
@@ -73,6 +76,7 @@ impl Default for WebRtcCodecs {
             opus: true,
             pcmu: true,
             pcma: true,
+            telephone_event: true,
         }
     }
 }

@@ -473,6 +473,7 @@ fn offers_pbx_cannot_bridge_are_refused() {
             opus: false,
             pcmu: false,
             pcma: false,
+            telephone_event: false,
         },
         ..Pair::config()
     };

@@ -15,6 +15,7 @@
 mod agents;
 mod calls;
 mod conferences;
+mod desktop;
 mod errors;
 mod metrics;
 mod recordings;
@@ -129,6 +130,7 @@ pub async fn serve(
         let stopping = async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
         };
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(stopping)
             .await
@@ -178,6 +180,7 @@ fn router(state: ApiState) -> Router {
             only("GET", get(recordings::signed)),
         )
         .merge(admin_routes)
+        .merge(desktop::router())
         .nest("/api/v1", v1::router(state.clone()))
         .fallback(errors::not_found)
         .with_state(state)

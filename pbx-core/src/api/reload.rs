@@ -22,10 +22,15 @@ use crate::routing::SharedDialplan;
 /// reload: the server picks up `pbx users` changes from the store. Answers
 /// 200 with `{"ok": bool, "ivr": {dir, files: [{file, flow, status,
 /// diagnostics: [{severity, file, line, column, message}]}], flows},
-/// "dialplan": {file, status, entries | error}}` (`ivr` is null when no
-/// flows are served, `dialplan` when the server runs on the embedded
-/// defaults or without the B2BUA).
+/// "dialplan": {file, status, entries | error}, "queues": {status,
+/// queues_added, queues_changed, queues_removed: [{queue, waiting}],
+/// agents_added, agents_changed, agents_removed, agents_kept} | {status,
+/// error}}` (`ivr` is null when no flows are served, `dialplan` and
+/// `queues` when the server runs on the embedded defaults or without the
+/// B2BUA). Queues and agents follow `queues/reload.rs`'s rules: waiting
+/// callers are never dropped.
 pub(super) async fn reload(State(s): State<ApiState>) -> Response {
+    let engine = s.b2bua.as_ref().map(|b| b.engine.clone());
     let joined = tokio::task::spawn_blocking(move || {
         let ivr = s
             .admin
@@ -38,47 +43,63 @@ pub(super) async fn reload(State(s): State<ApiState>) -> Response {
             .as_deref()
             .zip(s.b2bua.as_ref())
             .map(|(file, b2bua)| reload_dialplan(&b2bua.dialplan, file));
-        let ok = ivr.as_ref().is_none_or(|r| r.0) && dialplan.as_ref().is_none_or(|r| r.0);
-        let mut body = serde_json::json!({
-            "ok": ok,
-            "ivr": ivr.map(|r| r.1),
-            "dialplan": dialplan.map(|r| r.1),
-        });
-        if body["ivr"].is_null() {
-            body["note"] =
-                "no IVR flows served ([ivr] flows_dir unset, or calls.engine is not \"b2bua\")"
-                    .into();
-        }
-        body
+        (ivr, dialplan)
     })
     .await;
-    match joined {
-        Ok(body) => json_response(StatusCode::OK, &body),
-        Err(e) => json_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &serde_json::json!({ "ok": false, "error": format!("reload failed: {e}") }),
-        ),
+    let (ivr, dialplan) = match joined {
+        Ok(parts) => parts,
+        Err(e) => {
+            return json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &serde_json::json!({ "ok": false, "error": format!("reload failed: {e}") }),
+            )
+        }
+    };
+    let (dialplan, config) = match dialplan {
+        Some((ok, body, config)) => (Some((ok, body)), config),
+        None => (None, None),
+    };
+    let queues = match (engine, config) {
+        (Some(engine), Some(config)) => Some(crate::queues::reload_json(&engine, config).await),
+        _ => None,
+    };
+    let ok = ivr.as_ref().is_none_or(|r| r.0)
+        && dialplan.as_ref().is_none_or(|r| r.0)
+        && queues.as_ref().is_none_or(|r| r.0);
+    let mut body = serde_json::json!({
+        "ok": ok,
+        "ivr": ivr.map(|r| r.1),
+        "dialplan": dialplan.map(|r| r.1),
+        "queues": queues.map(|r| r.1),
+    });
+    if body["ivr"].is_null() {
+        body["note"] =
+            "no IVR flows served ([ivr] flows_dir unset, or calls.engine is not \"b2bua\")".into();
     }
+    json_response(StatusCode::OK, &body)
 }
 
 /// Reads the dial plan of `file` again and puts it in service if the
 /// whole file is valid (IVR flow names are checked at call time, as the
 /// flows reload on their own).
-fn reload_dialplan(in_service: &SharedDialplan, file: &Path) -> (bool, serde_json::Value) {
+fn reload_dialplan(
+    in_service: &SharedDialplan,
+    file: &Path,
+) -> (bool, serde_json::Value, Option<crate::config::Config>) {
     let shown = file.display().to_string();
     match crate::config::Config::from_file_for_admin(file) {
         Ok(config) => {
             let entries = config.dialplan.entries.len();
-            *in_service.write() = Arc::new(config.dialplan);
+            *in_service.write() = Arc::new(config.dialplan.clone());
             tracing::info!(file = %shown, entries, "dial plan reloaded");
             let body = serde_json::json!({ "file": shown, "status": "ok", "entries": entries });
-            (true, body)
+            (true, body, Some(config))
         }
         Err(e) => {
             tracing::warn!(file = %shown, error = %e, "dial plan not reloaded");
             let body =
                 serde_json::json!({ "file": shown, "status": "error", "error": e.to_string() });
-            (false, body)
+            (false, body, None)
         }
     }
 }

@@ -19,6 +19,10 @@ use super::{LegId, Timestamp};
 pub struct DialTarget {
     /// Request-URI (a registered contact).
     pub uri: Uri,
+    /// The connection the contact registered on, for a WebSocket client
+    /// (a browser: its contact is no address, RFC 7118 §5.2); such a target
+    /// also gets pbx's WebRTC offer.
+    pub flow: Option<sip_stack::Peer>,
 }
 
 /// Where a leg stands.

@@ -89,6 +89,9 @@ pub enum HangupCause {
     Administrative,
     /// pbx is shutting down and ended the call first.
     Shutdown,
+    /// A WebRTC leg failed (wrong DTLS fingerprint, ICE or DTLS timeout,
+    /// consent lost): the leg's `webrtc.*` code.
+    WebRtc(&'static str),
 }
 
 impl HangupCause {
@@ -107,6 +110,7 @@ impl HangupCause {
             Self::Transferred => "call.transferred",
             Self::Administrative => "admin.hangup",
             Self::Shutdown => "pbx.shutdown",
+            Self::WebRtc(code) => code,
         }
     }
 
@@ -135,6 +139,7 @@ impl HangupCause {
             Self::Transferred => 200,
             Self::Administrative => 480,
             Self::Shutdown => 503,
+            Self::WebRtc(_) => 488,
         }
     }
 }
@@ -342,7 +347,10 @@ impl Call {
         // said, unless it ended by an attended transfer or pbx ended it.
         let kept = matches!(
             cause,
-            HangupCause::Transferred | HangupCause::Administrative | HangupCause::Shutdown
+            HangupCause::Transferred
+                | HangupCause::Administrative
+                | HangupCause::Shutdown
+                | HangupCause::WebRtc(_)
         );
         let cause = if self.state == CallState::Answered && !kept {
             HangupCause::Normal

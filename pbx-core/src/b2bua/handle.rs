@@ -87,6 +87,14 @@ pub enum EngineInput {
     },
     /// Queues and agents now, as JSON (`pbx queues`, `pbx agents`).
     AcdStatus(tokio::sync::oneshot::Sender<serde_json::Value>),
+    /// `pbx reload`: put the configuration's `[[queues]]` / `[[agents]]`
+    /// in service (`queues/reload.rs`); Ok describes what changed.
+    ReloadAcd {
+        /// The configuration read again.
+        config: Box<crate::config::Config>,
+        /// The outcome.
+        reply: tokio::sync::oneshot::Sender<Result<serde_json::Value, String>>,
+    },
     /// Finish what is queued, deliver the engine's last events and stop.
     Stop,
 }
@@ -209,6 +217,19 @@ impl EngineHandle {
         self.try_send(EngineInput::Agent {
             agent: agent.to_owned(),
             op: op.to_owned(),
+            reply,
+        })?;
+        rx.await.map_err(|_| CommandError::NotRunning)
+    }
+
+    /// Puts `config`'s queues and agents in service; Err says why not.
+    pub async fn reload_acd(
+        &self,
+        config: crate::config::Config,
+    ) -> Result<Result<serde_json::Value, String>, CommandError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.try_send(EngineInput::ReloadAcd {
+            config: Box::new(config),
             reply,
         })?;
         rx.await.map_err(|_| CommandError::NotRunning)

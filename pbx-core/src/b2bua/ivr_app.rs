@@ -243,7 +243,16 @@ impl IvrApp {
                     None => self.refuse(&target, "flow not loaded", out),
                 };
             }
-            TransferTarget::Queue(q) => format!("queue:{q}"),
+            TransferTarget::Queue(q) => {
+                match queue_priority(self.interp.variables().get(PRIORITY_VAR)) {
+                    Ok(Some(p)) => format!("queue:{q};priority={p}"),
+                    Ok(None) => format!("queue:{q}"),
+                    Err(bad) => {
+                        tracing::warn!(call = %view.call.id(), queue = %q, value = %bad, "IVR variable `priority` is no number 0-255; the caller queues with priority 0");
+                        format!("queue:{q}")
+                    }
+                }
+            }
             _ => return self.refuse(&target, "SIP URI targets are not supported", out),
         };
         self.phase = Phase::Transferring(target.clone());
@@ -513,6 +522,19 @@ impl Application for IvrApp {
         let last = self.last?;
         let ms = deadline.timestamp_millis() - i64::try_from(last.unix_ms).unwrap_or(i64::MAX);
         Some(last.instant + Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+    }
+}
+
+/// The flow variable whose value is the caller's priority in a `queue:`
+/// transfer (0 normal, up to 255; higher is served sooner).
+pub const PRIORITY_VAR: &str = "priority";
+
+/// Reads the `priority` variable: None when unset or empty, the text when it
+/// is no number 0–255.
+fn queue_priority(value: Option<&String>) -> Result<Option<u8>, String> {
+    match value.map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v.parse::<u8>().map(Some).map_err(|_| v.to_owned()),
     }
 }
 

@@ -77,6 +77,14 @@ const PING: &str =
 const PONG: &str =
     "[flow]\nname = \"pong\"\n[nodes.go]\ntype = \"transfer\"\ntarget = \"flow:ping\"\n";
 
+/// A flow that sets the caller's queue priority (`vip`: 7, `junk`: no
+/// number) and transfers to the sales queue.
+fn priority_flow(name: &str, value: &str) -> String {
+    format!(
+        "[flow]\nname = \"{name}\"\nstart = \"mark\"\n[nodes.mark]\ntype = \"set\"\nvars = {{ priority = \"{value}\" }}\nexits = {{ next = \"go\" }}\n[nodes.go]\ntype = \"transfer\"\ntarget = \"queue:sales\"\n"
+    )
+}
+
 fn prompt(name: &str) -> PathBuf {
     PathBuf::from(PROMPTS).join(format!("{name}.wav"))
 }
@@ -100,6 +108,8 @@ impl Harness {
             ("second", second_flow()),
             ("ping", PING.to_owned()),
             ("pong", PONG.to_owned()),
+            ("vip", priority_flow("vip", "7")),
+            ("junk", priority_flow("junk", "high")),
         ];
         for (name, text) in flows {
             let path = dir.path().join(format!("{name}.toml"));
@@ -432,6 +442,27 @@ fn queue_transfer_hands_the_caller_to_the_queue() {
         "{out:?}"
     );
     assert!(!hangs_up_caller(&out), "{out:?}");
+}
+
+fn dialed(out: &[Action]) -> Vec<&str> {
+    out.iter()
+        .filter_map(|a| match a {
+            Action::DialNumber { number } => Some(number.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn priority_variable_goes_with_the_queue_transfer() {
+    let mut h = Harness::with_flow("vip");
+    let out = h.ev(LegEvent::Incoming { offer: None });
+    assert_eq!(dialed(&out), ["queue:sales;priority=7"], "{out:?}");
+    assert!(!hangs_up_caller(&out), "{out:?}");
+    // not a number: the caller still queues, with priority 0
+    let mut h = Harness::with_flow("junk");
+    let out = h.ev(LegEvent::Incoming { offer: None });
+    assert_eq!(dialed(&out), ["queue:sales"], "{out:?}");
 }
 
 #[test]

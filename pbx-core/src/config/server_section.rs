@@ -70,7 +70,8 @@ fn parse_listen(spec: &Spanned<String>, pos: &Positioner<'_>) -> Result<Listen, 
     })
 }
 
-/// `server.listen` (default UDP and TCP on 127.0.0.1:5060; `ws:` for SIP
+/// `server.listen` (default UDP and TCP on 127.0.0.1:5060 and WebSocket on
+/// 127.0.0.1:5066 for the agent desktop; `ws:` for SIP
 /// over WebSocket) and the `[[server.tls]]` listeners (TLS, or WSS with
 /// `transport = "wss"`), whose certificate and key must exist.
 pub(super) fn build_listen(
@@ -94,6 +95,12 @@ pub(super) fn build_listen(
             listen.push(Listen {
                 transport: Transport::Tcp,
                 addr,
+                tls: None,
+            });
+            // SIP over WebSocket for the agent desktop's browser phones.
+            listen.push(Listen {
+                transport: Transport::Ws,
+                addr: "127.0.0.1:5066".parse().expect("literal address"),
                 tls: None,
             });
         }

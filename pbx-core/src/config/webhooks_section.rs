@@ -18,6 +18,9 @@
 //! lookup_url = "https://crm.example.com/pbx/lookup"
 //! lookup_budget_ms = 300
 //! regions_file = "regions.csv"        # default: the shipped fixtures/regions.csv
+//! ticket_flows = ["Consulting", "Complaint"]   # the pop's `ticket_flow`: default the first
+//! queue_ticket_flows = { support = "Complaint" }   # a skill group's inbound flow
+//! outbound_ticket_flows = { "1001" = "Consulting" } # an agent's outbound flow
 //! ```
 
 use std::path::Path;
@@ -29,7 +32,7 @@ use toml::Spanned;
 use super::{ConfigError, Positioner};
 use crate::webhooks::signature::Secret;
 use crate::webhooks::{
-    DeliveryConfig, EventFilter, LookupConfig, SubscriptionConfig, WebhooksConfig,
+    DeliveryConfig, EventFilter, LookupConfig, SubscriptionConfig, TicketFlows, WebhooksConfig,
 };
 
 #[derive(Deserialize)]
@@ -66,6 +69,41 @@ pub(super) struct RawCrm {
     lookup_cache_s: Option<u64>,
     regions_file: Option<String>,
     ca_file: Option<String>,
+    ticket_flows: Option<Vec<String>>,
+    queue_ticket_flows: Option<Spanned<std::collections::BTreeMap<String, String>>>,
+    outbound_ticket_flows: Option<Spanned<std::collections::BTreeMap<String, String>>>,
+}
+
+/// `[crm] ticket_flows` and the per-queue / per-agent choices, which must
+/// name one of them.
+fn ticket_flows(crm: &RawCrm, pos: &Positioner<'_>) -> Result<TicketFlows, ConfigError> {
+    let flows = crm.ticket_flows.clone().unwrap_or_default();
+    let mut out = TicketFlows {
+        flows,
+        ..TicketFlows::default()
+    };
+    for (raw, what) in [
+        (&crm.queue_ticket_flows, "crm.queue_ticket_flows"),
+        (&crm.outbound_ticket_flows, "crm.outbound_ticket_flows"),
+    ] {
+        let Some(map) = raw else { continue };
+        if let Some((k, v)) = map.get_ref().iter().find(|(_, v)| !out.flows.contains(v)) {
+            return Err(pos.at(
+                map,
+                format!(
+                    "{what}.{k} = `{v}`: not one of crm.ticket_flows {:?}",
+                    out.flows
+                ),
+            ));
+        }
+        let target = if what == "crm.queue_ticket_flows" {
+            &mut out.by_queue
+        } else {
+            &mut out.outbound_by_agent
+        };
+        *target = map.get_ref().clone();
+    }
+    Ok(out)
 }
 
 fn http_url(url: &Spanned<String>, what: &str, pos: &Positioner<'_>) -> Result<(), ConfigError> {
@@ -217,6 +255,7 @@ pub(super) fn build(
         lookup,
         regions_file: crm.regions_file.as_ref().map(|f| base.join(f)),
         ca_files: crm.ca_file.iter().map(|f| base.join(f)).collect(),
+        ticket_flows: ticket_flows(crm, pos)?,
     })
 }
 
@@ -267,6 +306,32 @@ mod tests {
         assert_eq!(l.budget, Duration::from_millis(250));
         assert_eq!(l.cache_ttl, Duration::from_secs(60));
         assert!(parse("").unwrap().webhooks.is_empty());
+    }
+
+    #[test]
+    fn ticket_flows_are_read_and_checked() {
+        let c = parse(
+            "[crm]\nticket_flows = [\"Consulting\", \"Complaint\"]\n\
+             queue_ticket_flows = { support = \"Complaint\" }\n\
+             outbound_ticket_flows = { \"1001\" = \"Complaint\" }\n",
+        )
+        .unwrap();
+        let f = &c.webhooks.ticket_flows;
+        assert_eq!(f.inbound(Some("support")), Some("Complaint"));
+        assert_eq!(f.inbound(Some("sales")), Some("Consulting"));
+        assert_eq!(f.inbound(None), Some("Consulting"));
+        assert_eq!(f.outbound(Some("1001")), Some("Complaint"));
+        assert_eq!(f.outbound(Some("1002")), Some("Consulting"));
+        assert_eq!(parse("").unwrap().webhooks.ticket_flows.inbound(None), None);
+        let err = parse(
+            "[crm]\nticket_flows = [\"Consulting\"]\nqueue_ticket_flows = { support = \"Sales\" }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "t.toml:5:22: crm.queue_ticket_flows.support = `Sales`: not one of crm.ticket_flows [\"Consulting\"]"
+        );
     }
 
     #[test]

@@ -11,11 +11,14 @@
 mod originate;
 mod relay;
 pub mod transcode;
+#[cfg_attr(not(feature = "webrtc"), path = "webrtc_off.rs")]
+mod webrtc;
 
 pub use relay::MediaRelay;
+pub use webrtc::{is_webrtc_body, WebRtcEnded, WebRtcSides};
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,6 +89,8 @@ pub struct Anchored {
     caller: Option<CallerMedia>,
     /// The codec the caller was answered with (it stays for the call).
     caller_codec: Arc<Mutex<Option<(Codec, PayloadType)>>>,
+    /// The sides of the call that are WebRTC legs (`webrtc.rs`).
+    webrtc: Arc<Mutex<WebRtcSides>>,
 }
 
 /// A DTMF key pressed on a leg of an anchored call, seen by the relay
@@ -107,6 +112,7 @@ struct Drained {
     closed: Vec<(u64, (LegStats, LegStats))>,
     dtmf: Vec<RelayDtmf>,
     record_stopped: Vec<RecordStopped>,
+    webrtc_ended: Vec<WebRtcEnded>,
 }
 
 /// A relay session stopped feeding a recording sink
@@ -133,7 +139,12 @@ pub struct MediaAnchor {
     relay: RelayPool,
     next_id: AtomicU64,
     drained: Mutex<Drained>,
+    webrtc: webrtc::WebRtcHost,
+    webrtc_ended: crossbeam_channel::Receiver<WebRtcEnded>,
 }
+
+/// WebRTC legs that ended kept for a consumer that never comes.
+const MAX_PENDING_WEBRTC_ENDED: usize = 1024;
 
 /// The anchored calls of one shard, by Call-ID.
 #[derive(Default)]
@@ -196,11 +207,14 @@ impl MediaAnchor {
         };
         driver.validate().map_err(std::io::Error::other)?;
         let relay = RelayPool::spawn(driver, config.threads)?;
+        let (ended_tx, webrtc_ended) = crossbeam_channel::unbounded();
         Ok(Self {
+            webrtc: webrtc::WebRtcHost::new(config.address, ended_tx)?,
             config,
             relay,
             next_id: AtomicU64::new(1),
             drained: Mutex::new(Drained::default()),
+            webrtc_ended,
         })
     }
 
@@ -243,6 +257,16 @@ impl MediaAnchor {
         caller_tag: &str,
         bridging: bool,
     ) -> Result<(Bytes, Anchored), AnchorError> {
+        // A browser's offer: its WebRTC leg ends on a socket of its own,
+        // which stands for the caller in the relay as a plain RTP party.
+        let mut sides = WebRtcSides::default();
+        let plain;
+        let body = if bridging && is_webrtc_body(body) {
+            plain = sides.open_caller(&self.webrtc, body)?;
+            plain.as_bytes()
+        } else {
+            body
+        };
         let mut sdp = parse(body)?;
         let a = LegConfig::from_sdp(&sdp).unwrap_or(LegConfig {
             remote_rtp: None,
@@ -278,6 +302,7 @@ impl MediaAnchor {
             ports,
             caller,
             caller_codec: Arc::default(),
+            webrtc: Arc::new(Mutex::new(sides)),
         };
         Ok((Bytes::from(sdp.to_string()), anchored))
     }
@@ -308,6 +333,75 @@ impl MediaAnchor {
     }
 
     fn update_with(
+        &self,
+        call: &Anchored,
+        body: &[u8],
+        sender_is_caller: bool,
+        offer: bool,
+    ) -> Result<Bytes, AnchorError> {
+        let mut sides = call.webrtc.lock();
+        // A WebRTC sender's body: the plain one standing for it.
+        let from_browser = if sender_is_caller {
+            sides.caller_is_webrtc()
+        } else {
+            sides.callee_is_webrtc() && is_webrtc_body(body)
+        };
+        let plain;
+        let body = if from_browser {
+            plain = if sender_is_caller {
+                sides.reoffer_plain(Side::A, body).unwrap_or_else(|| {
+                    Err(AnchorError::BadSdp("WebRTC leg not answered yet".into()))
+                })?
+            } else {
+                // a running browser callee re-offers (holds, resumes) or
+                // answers a re-offer; before that its body is the answer
+                // to pbx's first offer
+                match sides.reoffer_plain(Side::B, body) {
+                    Some(plain) => plain?,
+                    None => sides.callee_answered(&self.webrtc, call.id.0, body)?,
+                }
+            };
+            plain.as_bytes()
+        } else {
+            body
+        };
+        let out = self.update_plain(call, body, sender_is_caller, offer)?;
+        // A WebRTC receiver: the WebRTC body standing for the plain one.
+        let address = self.config.address;
+        let webrtc = if sender_is_caller {
+            if !sides.callee_is_webrtc() {
+                return Ok(out);
+            }
+            sides.reoffer_webrtc(Side::B, &out, offer)
+        } else {
+            if !sides.caller_is_webrtc() {
+                return Ok(out);
+            }
+            if offer {
+                sides.reoffer_webrtc(Side::A, &out, true)
+            } else {
+                let relay_port = SocketAddr::new(address, call.ports.0.rtp);
+                Some(sides.answer_caller(&self.webrtc, call.id.0, &out, relay_port))
+            }
+        };
+        match webrtc {
+            Some(sdp) => Ok(Bytes::from(sdp?)),
+            None => Err(AnchorError::BadSdp("WebRTC leg not negotiated yet".into())),
+        }
+    }
+
+    /// pbx's offer to a callee that is a browser (registered over WS/WSS):
+    /// `offer` is the plain offer for the callee side (from
+    /// [`MediaAnchor::open_bridging`]); returns the WebRTC offer, whose
+    /// answer [`MediaAnchor::update`] turns back into plain RTP.
+    pub fn offer_webrtc(&self, call: &Anchored, offer: &[u8]) -> Result<Bytes, AnchorError> {
+        let relay_port = SocketAddr::new(self.config.address, call.ports.1.rtp);
+        let mut sides = call.webrtc.lock();
+        let sdp = sides.offer_callee(&self.webrtc, offer, relay_port)?;
+        Ok(Bytes::from(sdp))
+    }
+
+    fn update_plain(
         &self,
         call: &Anchored,
         body: &[u8],
@@ -358,9 +452,19 @@ impl MediaAnchor {
         Ok(Bytes::from(sdp.to_string()))
     }
 
-    /// Releases a call's ports.
+    /// Releases a call's ports (and stops its WebRTC legs).
     pub fn close(&self, call: &Anchored) {
+        self.webrtc.close(&mut call.webrtc.lock());
         self.relay.send(Command::Close(call.id));
+    }
+
+    /// Drains relay events and returns the WebRTC legs that ended by
+    /// themselves (wrong fingerprint, ICE or DTLS timeout, ...) since the
+    /// last call: the engine ends their calls with the code as the cause.
+    pub fn poll_webrtc_ended(&self) -> Vec<WebRtcEnded> {
+        let mut d = self.drained.lock();
+        self.drain(&mut d);
+        std::mem::take(&mut d.webrtc_ended)
     }
 
     /// Sets (or replaces) the recording tap of relay session `relay_id`:
@@ -409,6 +513,12 @@ impl MediaAnchor {
     }
 
     fn drain(&self, d: &mut Drained) {
+        while let Ok(ended) = self.webrtc_ended.try_recv() {
+            if d.webrtc_ended.len() == MAX_PENDING_WEBRTC_ENDED {
+                d.webrtc_ended.remove(0);
+            }
+            d.webrtc_ended.push(ended);
+        }
         while let Ok(ev) = self.relay.events.try_recv() {
             match ev {
                 RelayEvent::Closed { id, expired, stats } => {

@@ -66,6 +66,7 @@ impl MediaAnchor {
             ports,
             caller: None,
             caller_codec: Arc::default(),
+            webrtc: Arc::default(),
         };
         Ok((Bytes::from(offer), anchored))
     }

@@ -38,6 +38,13 @@ pub trait MediaRelay: Send + Sync {
     /// The first party's answer to that offer: the caller side is pointed
     /// at it; returns the offer for the callee side.
     fn caller_answered(&self, call: &mut Anchored, answer: &[u8]) -> Result<Bytes, AnchorError>;
+    /// pbx's offer to a callee that is a browser (its registration came
+    /// over WS/WSS): the WebRTC offer standing for the plain `offer` of
+    /// the callee side. Default: unsupported (the leg fails with 488).
+    fn offer_webrtc(&self, call: &Anchored, offer: &[u8]) -> Result<Bytes, AnchorError> {
+        let _ = (call, offer);
+        Err(AnchorError::BadSdp("this relay has no WebRTC legs".into()))
+    }
 }
 
 impl MediaRelay for super::MediaAnchor {
@@ -73,5 +80,9 @@ impl MediaRelay for super::MediaAnchor {
 
     fn caller_answered(&self, call: &mut Anchored, answer: &[u8]) -> Result<Bytes, AnchorError> {
         super::MediaAnchor::caller_answered(self, call, answer)
+    }
+
+    fn offer_webrtc(&self, call: &Anchored, offer: &[u8]) -> Result<Bytes, AnchorError> {
+        super::MediaAnchor::offer_webrtc(self, call, offer)
     }
 }

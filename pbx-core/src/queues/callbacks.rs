@@ -49,6 +49,20 @@ pub(super) struct Placed {
 }
 
 impl AcdHost {
+    /// Puts the callback requests stored before a restart back in their
+    /// queues (at the places their entry times give them); requests of
+    /// queues no longer configured are logged and dropped.
+    pub fn restore_callbacks(&mut self, now: acd::Now, requests: Vec<acd::CallbackRequest>) {
+        let n = requests.len();
+        for r in self.acd.restore_callbacks(now, requests) {
+            tracing::warn!(callback = r.id.0, queue = %r.queue, number = %r.number, "callback request of a queue no longer configured dropped");
+        }
+        if n > 0 {
+            tracing::info!(callbacks = n, "callback requests restored");
+        }
+        self.drain_actions(now);
+    }
+
     /// The next callback call to place (the driver originates it and
     /// reports with [`AcdHost::callback_placed`]).
     pub fn poll_callback_call(&mut self) -> Option<CallbackCall> {

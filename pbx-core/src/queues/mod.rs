@@ -19,7 +19,9 @@ use crate::b2bua::app::{AcdEvent, AcdRequest};
 use crate::b2bua::CallId;
 
 mod callbacks;
+mod reload;
 pub use callbacks::CallbackCall;
+pub(crate) use reload::reload_json;
 
 /// An operation on an agent (CLI, API, feature code).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 use sip_stack::message::{NameAddr, Uri};
+use sip_stack::Transport;
 
 use crate::auth::Users;
 use crate::b2bua::app::{CallClass, DialTarget, Direction, LegSpec};
@@ -91,8 +92,9 @@ impl Router for CoreRouter<'_> {
         }
         // Targets named by applications (IVR transfers, queue overflow):
         // `queue:NAME` and `flow:NAME` are no dialable numbers.
-        if let Some(queue) = dialed.strip_prefix("queue:") {
-            return self.queue(queue, 0);
+        if let Some(target) = dialed.strip_prefix("queue:") {
+            let (queue, priority) = queue_target(target);
+            return self.queue(queue, priority);
         }
         if let Some(flow) = dialed.strip_prefix("flow:") {
             return self.ivr(flow);
@@ -256,8 +258,12 @@ impl CoreRouter<'_> {
         let bindings = self.ctx.location.lookup(&aor, self.unix_secs);
         let targets: Vec<DialTarget> = bindings
             .iter()
-            .filter_map(|b| Uri::parse(&b.uri).ok())
-            .map(|uri| DialTarget { uri })
+            .filter_map(|b| {
+                let uri = Uri::parse(&b.uri).ok()?;
+                let ws = matches!(b.source.transport, Transport::Ws | Transport::Wss);
+                let flow = (ws && b.source.conn.is_some()).then_some(b.source);
+                Some(DialTarget { uri, flow })
+            })
             .collect();
         if !targets.is_empty() {
             Routing::Dial(targets)
@@ -322,5 +328,14 @@ fn trunk_attempt(
         },
         max_calls: t.max_calls,
         setup_timeout: t.setup_timeout,
+    }
+}
+
+/// `NAME` or `NAME;priority=N` of a `queue:` target named by an
+/// application (an IVR flow's `priority` variable); a bad priority is 0.
+fn queue_target(target: &str) -> (&str, u8) {
+    match target.split_once(";priority=") {
+        Some((queue, p)) => (queue, p.parse().unwrap_or(0)),
+        None => (target, 0),
     }
 }

@@ -204,6 +204,9 @@ impl EngineDriver {
                 };
                 let _ = reply.send(status);
             }
+            EngineInput::ReloadAcd { config, reply } => {
+                let _ = reply.send(self.reload_acd(&config, &now));
+            }
             EngineInput::Stop => return true,
         }
         // Send as we go: a batch of inputs must not hold back the first answers.
@@ -225,6 +228,11 @@ impl EngineDriver {
             for dtmf in anchor.poll_dtmf() {
                 let svc = services(&router, &self.anchor, &self.endpoints);
                 self.engine.handle_relay_dtmf(now.instant, dtmf, svc, out);
+            }
+            for ended in anchor.poll_webrtc_ended() {
+                let svc = services(&router, &self.anchor, &self.endpoints);
+                self.engine
+                    .handle_webrtc_ended(now.instant, &ended, svc, out);
             }
         }
     }
@@ -358,7 +366,7 @@ impl EngineDriver {
 }
 
 /// The ACD's clock reading: the driver's monotonic and wall clocks.
-fn acd_now(now: &crate::sans_io::Now) -> acd::Now {
+pub(super) fn acd_now(now: &crate::sans_io::Now) -> acd::Now {
     let unix_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(now.unix_secs * 1000, |d| d.as_millis() as u64);

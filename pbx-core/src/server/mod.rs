@@ -6,6 +6,7 @@ mod engine_driver;
 mod handler;
 mod housekeeping;
 mod ivr;
+mod queue_reload;
 mod quick_callbacks;
 mod startup;
 
@@ -107,6 +108,8 @@ struct B2buaInputs<'a> {
     start: Instant,
     /// Agents' last stored states (restart recovery).
     agent_states: Vec<acd::AgentStateRecord>,
+    /// Callback requests still waiting (restart recovery).
+    callbacks: Vec<acd::CallbackRequest>,
 }
 
 /// The call engine of `calls.engine = "b2bua"`: pbx's user agent on the
@@ -196,7 +199,7 @@ fn b2bua_parts(
         jobs,
         records: i.cdr,
         bus: EventBus::default(),
-        acd: acd_host(config, i.start, &i.agent_states),
+        acd: acd_host(config, i.start, &i.agent_states, i.callbacks),
         queue_names: config.queues.iter().map(|q| q.name.to_string()).collect(),
         recording: None,
         quick: Default::default(),
@@ -213,7 +216,9 @@ fn b2bua_parts(
 /// The music each queue's callers hear: `<prompts_dir>/<class>.wav` for the
 /// queue's `music_on_hold` class when it exists, else `calls.music_on_hold`,
 /// else `<prompts_dir>/moh.wav` (None: silence).
-fn queue_music(config: &Config) -> std::collections::HashMap<String, Option<std::path::PathBuf>> {
+pub(super) fn queue_music(
+    config: &Config,
+) -> std::collections::HashMap<String, Option<std::path::PathBuf>> {
     let fallback = config
         .calls
         .music_on_hold
@@ -235,11 +240,13 @@ fn queue_music(config: &Config) -> std::collections::HashMap<String, Option<std:
 }
 
 /// The contact-center engine for `[[queues]]` / `[[agents]]` (None without
-/// queues), with the agents' states from before a restart reconciled.
+/// queues), with the agents' states from before a restart reconciled and
+/// the callback requests still waiting back in their queues.
 fn acd_host(
     config: &Config,
     start: Instant,
     last: &[acd::AgentStateRecord],
+    callbacks: Vec<acd::CallbackRequest>,
 ) -> Option<crate::queues::AcdHost> {
     if config.queues.is_empty() {
         return None;
@@ -264,6 +271,7 @@ fn acd_host(
     if let Err(e) = host.recover(now, last) {
         tracing::warn!(error = %e, "agent states not restored");
     }
+    host.restore_callbacks(now, callbacks);
     tracing::info!(
         queues = config.queues.len(),
         agents = config.agents.len(),

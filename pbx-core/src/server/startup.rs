@@ -47,6 +47,8 @@ pub(super) struct Opened {
     pub(super) write_behind: WriteBehind,
     /// The agents' last stored states (the ACD's restart recovery).
     pub(super) agent_states: Vec<acd::AgentStateRecord>,
+    /// Callback requests still waiting (put back in their queues).
+    pub(super) callbacks: Vec<acd::CallbackRequest>,
 }
 
 /// The SIP core once the transports run; messages arriving before it is
@@ -120,6 +122,7 @@ impl Startup<'_> {
         location.load(bindings);
         let users_version = store.users_version()?;
         let agent_states = store.last_agent_states()?;
+        let callbacks = store.pending_callbacks()?;
         let write_behind = WriteBehind::start(Store::open(&db)?, Duration::from_millis(100));
         Ok(Opened {
             db,
@@ -127,6 +130,7 @@ impl Startup<'_> {
             users,
             users_version,
             agent_states,
+            callbacks,
             location,
             write_behind,
         })
@@ -234,6 +238,7 @@ impl Startup<'_> {
                     metrics: i.metrics.clone(),
                     start: self.start,
                     agent_states: i.opened.agent_states.clone(),
+                    callbacks: i.opened.callbacks.clone(),
                 },
             ))
         });

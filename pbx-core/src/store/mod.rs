@@ -2,6 +2,7 @@
 //! shared by `pbx serve` and the admin subcommands, which may run at the same time
 //! (WAL mode, busy timeout).
 
+mod call_tickets;
 mod cdr;
 mod missed_callbacks;
 mod outbox;
@@ -19,7 +20,8 @@ mod write_behind;
 
 /// The schemas of the API's tables (tokens, record annotations, saved
 /// queries, user profiles) and the records' indexes, run by [`Store::open`].
-const API_SCHEMAS: [&str; 5] = [
+const API_SCHEMAS: [&str; 6] = [
+    call_tickets::SCHEMA,
     tokens::SCHEMA,
     record_notes::SCHEMA,
     saved_queries::SCHEMA,
@@ -27,6 +29,7 @@ const API_SCHEMAS: [&str; 5] = [
     records::SCHEMA,
 ];
 
+pub use call_tickets::{CallTicket, NewCallTicket};
 pub use cdr::{CdrFilter, CdrQueue, CdrWriter, RecordingRef, StepWrite, StoredCdr};
 pub use missed_callbacks::MissedCallback;
 pub use outbox::{OutboxEvent, StoredEvent};

@@ -82,7 +82,46 @@ pub(super) fn insert(tx: &rusqlite::Transaction<'_>, r: &TrajectoryRecord) -> ru
             json(serde_json::to_string(t))?,
         ],
     )?;
+    if let Some(event) = ivr_completed(r, part, &key_path) {
+        super::outbox::insert(tx, &event)?;
+    }
     Ok(())
+}
+
+/// The `ivr.completed` outbox row of a finished trajectory part (SPEC §5:
+/// the call left the flow), written in the part's transaction; the id is
+/// per part, so a part written again (a retried commit, an amended
+/// outcome) keeps its first event.
+fn ivr_completed(
+    r: &TrajectoryRecord,
+    part: i64,
+    key_path: &ivr::KeyPath,
+) -> Option<super::OutboxEvent> {
+    let t = &r.trajectory;
+    let ended = t.ended_at?;
+    let iso =
+        |d: chrono::DateTime<chrono::Utc>| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    Some(super::OutboxEvent {
+        event_id: format!("ivr_{}_{part}", r.call_id),
+        call_id: r.call_id.clone(),
+        kind: "ivr.completed".into(),
+        at_ms: ended.timestamp_millis().max(0) as u64,
+        payload: serde_json::json!({
+            "call_id": r.call_id,
+            "flow": t.flow,
+            "part": part,
+            "started_at": iso(t.started_at),
+            "ended_at": iso(ended),
+            "outcome": t.outcome,
+            "ivr_key_path": {
+                "summary": key_path.summary,
+                "steps": key_path.steps.iter().map(|s| serde_json::json!({
+                    "node": s.node, "key": s.key.to_string(), "at": iso(s.at),
+                })).collect::<Vec<_>>(),
+            },
+            "entries": t.entries,
+        }),
+    })
 }
 
 impl Store {
@@ -255,5 +294,24 @@ mod tests {
             .map(|s| (s.record.part, &s.record.trajectory))
             .collect();
         assert_eq!(parts, [(0, &first), (1, &second)]);
+        // Each part left the flow once: one `ivr.completed` per part, in
+        // the part's transaction (the repeated write keeps its event).
+        let events = store.events_after(0, Some("c9"), 10).unwrap();
+        let done: Vec<(&str, &str, i64)> = events
+            .iter()
+            .map(|e| {
+                (
+                    e.event.kind.as_str(),
+                    e.event.payload["ivr_key_path"]["summary"].as_str().unwrap(),
+                    e.event.payload["part"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(done, [("ivr.completed", "2", 0), ("ivr.completed", "2", 1)]);
+        let p = &events[0].event.payload;
+        assert_eq!(p["flow"], "t");
+        assert_eq!(p["ivr_key_path"]["steps"][0]["node"], "m");
+        assert_eq!(p["entries"].as_array().unwrap().len(), first.entries.len());
+        assert!(p["outcome"].is_object() || p["outcome"].is_string(), "{p}");
     }
 }

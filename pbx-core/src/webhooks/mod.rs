@@ -199,6 +199,40 @@ pub struct WebhooksConfig {
     pub regions_file: Option<PathBuf>,
     /// CA files trusted for `https://` endpoints besides the Mozilla roots.
     pub ca_files: Vec<PathBuf>,
+    /// The ticket flows the pop names as `ticket_flow` (SPEC §8.2).
+    pub ticket_flows: TicketFlows,
+}
+
+/// The ticket flows (ticket types) of the CRM (`[crm] ticket_flows`,
+/// `[crm.queue_ticket_flows]`, `[crm.outbound_ticket_flows]`): an inbound
+/// pop's `ticket_flow` is its skill group's flow, else the first flow; an
+/// outbound one the agent's outbound flow, else the first (SPEC §8.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TicketFlows {
+    /// Every flow, the default first (empty: `ticket_flow` is null).
+    pub flows: Vec<String>,
+    /// Skill group (queue) → its inbound pop's flow.
+    pub by_queue: std::collections::BTreeMap<String, String>,
+    /// Agent → their outbound flow.
+    pub outbound_by_agent: std::collections::BTreeMap<String, String>,
+}
+
+impl TicketFlows {
+    /// The flow of an inbound pop from `queue` (none: a direct call).
+    pub fn inbound(&self, queue: Option<&str>) -> Option<&str> {
+        queue
+            .and_then(|q| self.by_queue.get(q))
+            .or(self.flows.first())
+            .map(String::as_str)
+    }
+
+    /// The flow of `agent`'s outbound call.
+    pub fn outbound(&self, agent: Option<&str>) -> Option<&str> {
+        agent
+            .and_then(|a| self.outbound_by_agent.get(a))
+            .or(self.flows.first())
+            .map(String::as_str)
+    }
 }
 
 impl WebhooksConfig {

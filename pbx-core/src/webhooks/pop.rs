@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 
 use super::lookup::{CustomerMatch, LookupRequest};
 use super::regions::RegionTable;
-use crate::store::{Store, StoreError, StoredEvent, WebhookEvent};
+use super::TicketFlows;
+use crate::store::{CallTicket, Store, StoreError, StoredEvent, WebhookEvent};
 
 /// ISO 8601 (UTC, milliseconds) of Unix ms.
 pub fn iso8601(ms: u64) -> String {
@@ -40,6 +41,29 @@ struct CallInfo {
     service_number: Option<String>,
     queue: Option<String>,
     connected: bool,
+    /// The user a direct call rings (an agent once answered).
+    ringing: Option<String>,
+    /// The agents the call reached, in order (SPEC §8.2 carry-over).
+    agents: Vec<String>,
+}
+
+impl CallInfo {
+    /// Adds an agent to the chain (not twice in a row).
+    fn reached(&mut self, agent: &str) {
+        if !agent.is_empty() && self.agents.last().map(String::as_str) != Some(agent) {
+            self.agents.push(agent.to_owned());
+        }
+    }
+}
+
+/// The user a `call.transferred` target names (`carol`, `ext:1002`,
+/// `sip:1002@host`); None for queues, flows and external numbers.
+fn transfer_user(to: &str) -> Option<&str> {
+    if to.starts_with("queue:") || to.starts_with("flow:") || to.starts_with("tel:") {
+        return None;
+    }
+    let t = user_of(to.strip_prefix("ext:").unwrap_or(to));
+    (!t.is_empty()).then_some(t)
 }
 
 /// A pop waiting for its customer match.
@@ -60,6 +84,20 @@ pub struct PopDraft {
 }
 
 impl PopDraft {
+    /// Sets `last_ticket` (SPEC §7: only once the customer is located,
+    /// i.e. a unique match): the customer's newest ticket.
+    pub fn set_last_ticket(&mut self, t: Option<&CallTicket>) {
+        if let Some(obj) = self.data.as_object_mut() {
+            obj.insert(
+                "last_ticket".into(),
+                t.map_or(
+                    Value::Null,
+                    |t| json!({ "ticket_no": t.ticket_id, "flow": t.flow, "call_id": t.call_id }),
+                ),
+            );
+        }
+    }
+
     /// The pop with its customer match.
     pub fn finish(mut self, m: &CustomerMatch) -> WebhookEvent {
         if let Some(obj) = self.data.as_object_mut() {
@@ -113,7 +151,10 @@ pub fn customer_matched(draft: &PopDraft, m: &CustomerMatch, now_ms: u64) -> Web
 /// Turns outbox rows into webhook events.
 pub struct Enricher {
     regions: RegionTable,
+    flows: TicketFlows,
     calls: HashMap<String, CallInfo>,
+    /// The outbox row being planned (a rebuilt call info stops before it).
+    current_seq: i64,
 }
 
 impl Enricher {
@@ -121,8 +162,16 @@ impl Enricher {
     pub fn new(regions: RegionTable) -> Self {
         Self {
             regions,
+            flows: TicketFlows::default(),
             calls: HashMap::new(),
+            current_seq: i64::MAX,
         }
+    }
+
+    /// The ticket flows the pops name (SPEC §8.2).
+    pub fn with_flows(mut self, flows: TicketFlows) -> Self {
+        self.flows = flows;
+        self
     }
 
     /// What `ev` gives (nothing, one or two events).
@@ -131,6 +180,7 @@ impl Enricher {
         let p = &e.payload;
         let call = e.call_id.clone();
         let mut out = Vec::new();
+        self.current_seq = ev.seq;
         let pass = |kind: &str, data: &Value| {
             let order_key = if e.call_id.is_empty() {
                 match p.get("agent").and_then(Value::as_str) {
@@ -201,14 +251,53 @@ impl Enricher {
                     "inbound"
                 };
                 let agent = Some(info.callee.clone()).filter(|c| !c.is_empty());
+                if store.user_realm(&info.callee)?.is_some() {
+                    self.info(store, &call)?.ringing = agent.clone();
+                }
                 let id = format!("pop_{call}_ring");
                 out.push(Planned::Pop(
                     self.pop(store, ev, id, agent, None, direction)?,
                 ));
             }
-            "queue.connect" => {
-                self.info(store, &call)?.connected = true;
+            "call.answered" => {
+                let info = self.info(store, &call)?;
+                if let Some(a) = info.ringing.take() {
+                    info.reached(&a);
+                }
                 out.push(pass(&e.kind, p));
+            }
+            "queue.connect" => {
+                let info = self.info(store, &call)?;
+                info.connected = true;
+                if let Some(a) = p.get("agent").and_then(Value::as_str) {
+                    info.reached(a);
+                }
+                out.push(pass(&e.kind, p));
+            }
+            "call.transferred" => {
+                // A blind transfer (REFER, IVR, queue overflow) to a user:
+                // the target's pop, carrying the earlier legs' context
+                // (SPEC §8.2). The target's ringing is no event of its own
+                // (the call was answered), so the pop leaves with the
+                // transfer.
+                out.push(pass(&e.kind, p));
+                let to = str_of(p, "to");
+                let target = transfer_user(&to).map(str::to_owned);
+                if let Some(agent) = target {
+                    if store.user_realm(&agent)?.is_some() {
+                        let caller = self.info(store, &call)?.caller.clone();
+                        let direction = if store.user_realm(&caller)?.is_some() {
+                            "internal"
+                        } else {
+                            "inbound"
+                        };
+                        let id = format!("pop_{call}_xfer{}", ev.seq);
+                        let draft =
+                            self.pop(store, ev, id, Some(agent.clone()), None, direction)?;
+                        self.info(store, &call)?.reached(&agent);
+                        out.push(Planned::Pop(draft));
+                    }
+                }
             }
             "queue.abandon" => {
                 out.push(pass(&e.kind, p));
@@ -239,12 +328,17 @@ impl Enricher {
         Ok(out)
     }
 
-    /// The call's info, read back from its outbox rows when this process
-    /// did not see them (a restart).
+    /// The call's info, read back from its outbox rows before the one being
+    /// planned when this process did not see them (a restart).
     fn info(&mut self, store: &Store, call: &str) -> Result<&mut CallInfo, StoreError> {
         if !self.calls.contains_key(call) {
             let mut info = CallInfo::default();
-            for row in store.outbox_events_of(call, 64)? {
+            let before = self.current_seq;
+            for row in store
+                .outbox_events_of(call, 64)?
+                .into_iter()
+                .filter(|r| r.seq < before)
+            {
                 let p = &row.event.payload;
                 match row.event.kind.as_str() {
                     "call.created" => {
@@ -261,7 +355,27 @@ impl Enricher {
                             .map(str::to_owned);
                         info.queue = p.get("queue").and_then(Value::as_str).map(str::to_owned);
                     }
-                    "queue.connect" => info.connected = true,
+                    "call.ringing" if store.user_realm(&info.callee)?.is_some() => {
+                        info.ringing = Some(info.callee.clone());
+                    }
+                    "call.answered" => {
+                        if let Some(a) = info.ringing.take() {
+                            info.reached(&a);
+                        }
+                    }
+                    "queue.connect" => {
+                        info.connected = true;
+                        if let Some(a) = p.get("agent").and_then(Value::as_str) {
+                            info.reached(a);
+                        }
+                    }
+                    "call.transferred" => {
+                        if let Some(a) = transfer_user(&str_of(p, "to")) {
+                            if store.user_realm(a)?.is_some() {
+                                info.reached(a);
+                            }
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -284,9 +398,28 @@ impl Enricher {
         let info = self.info(store, &call)?.clone();
         let caller = info.caller.clone();
         let service_number = info.service_number.clone().unwrap_or(info.callee.clone());
-        let skill_group = queue
-            .or(info.queue.clone())
-            .map(|q| json!({ "id": q, "name": q }));
+        let queue = queue.or(info.queue.clone());
+        let ticket_flow = self.flows.inbound(queue.as_deref()).map(str::to_owned);
+        let skill_group = queue.map(|q| json!({ "id": q, "name": q }));
+        let tickets = store.call_tickets(&call)?;
+        // The agent the call comes from: the last one it reached (not the
+        // one this pop rings, on a rebuilt chain).
+        let from_agent = info
+            .agents
+            .iter()
+            .rev()
+            .find(|a| Some(a.as_str()) != agent.as_deref())
+            .cloned();
+        let carried_context = json!({
+            "ticket_ids": tickets.iter().map(|t| t.ticket_id.as_str()).collect::<Vec<_>>(),
+            "from_agent": from_agent,
+            "customer_id": store.call_customer(&call)?,
+            "agents": info.agents,
+            "tickets": tickets
+                .iter()
+                .map(|t| json!({ "ticket_no": t.ticket_id, "flow": t.flow, "agent": t.agent, "at": iso8601(t.at_ms) }))
+                .collect::<Vec<_>>(),
+        });
         let (mut summary, mut steps) = (Vec::new(), Vec::new());
         for part in store.trajectories_of(&call)? {
             let path = part.record.trajectory.key_path();
@@ -318,8 +451,8 @@ impl Enricher {
             "ivr_key_path": { "summary": summary.join(">"), "steps": steps },
             "last_call": last_call,
             "last_ticket": null,
-            "ticket_flow": null,
-            "carried_context": { "ticket_ids": [], "from_agent": null },
+            "ticket_flow": ticket_flow,
+            "carried_context": carried_context,
         });
         Ok(PopDraft {
             event_id,

@@ -42,6 +42,14 @@ impl Secret {
         Ok(Self { key })
     }
 
+    /// A new random secret (`whsec_` + base64 of 32 random bytes).
+    pub fn generate() -> String {
+        use rand::RngCore as _;
+        let mut key = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut key);
+        format!("whsec_{}", STANDARD.encode(key))
+    }
+
     /// `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`.
     pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
         let mut mac =

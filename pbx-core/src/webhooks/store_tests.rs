@@ -288,8 +288,14 @@ fn a_queue_offer_becomes_the_screen_pop_of_spec_7() {
     );
     assert_eq!(
         d["carried_context"],
-        json!({"ticket_ids": [], "from_agent": null})
+        json!({"ticket_ids": [], "from_agent": null, "customer_id": null, "agents": [], "tickets": []})
     );
+    assert_eq!(
+        d["ticket_flow"],
+        serde_json::Value::Null,
+        "no flows configured"
+    );
+    assert_eq!(d["last_ticket"], serde_json::Value::Null);
     assert_eq!(d["ivr_key_path"], json!({"summary": "", "steps": []}));
     let Some(Planned::Ready(missed)) = planned.last() else {
         unreachable!()
@@ -302,4 +308,137 @@ fn a_queue_offer_becomes_the_screen_pop_of_spec_7() {
         ),
         (Some("abandon"), Some("support"))
     );
+}
+
+/// The pops of `rows`, each planned by a fresh enricher when `fresh` (a
+/// restarted worker), else by one; finished with a unique match of K7 and
+/// the customer's last ticket, as the worker does.
+fn pops_of(s: &Store, rows: &[crate::store::StoredEvent], fresh: bool) -> Vec<serde_json::Value> {
+    let flows = crate::webhooks::TicketFlows {
+        flows: vec!["Consulting".into(), "Complaint".into()],
+        ..Default::default()
+    };
+    let new = || {
+        Enricher::new(RegionTable::parse(DEFAULT_REGIONS, "r").unwrap()).with_flows(flows.clone())
+    };
+    let mut one = new();
+    let mut out = Vec::new();
+    for row in rows {
+        let planned = if fresh {
+            new().plan(s, row).unwrap()
+        } else {
+            one.plan(s, row).unwrap()
+        };
+        for p in planned {
+            if let Planned::Pop(mut d) = p {
+                d.set_last_ticket(s.last_ticket_of_customer("K7").unwrap().as_ref());
+                let e = d.finish(&CustomerMatch::of(vec!["K7".into()]));
+                out.push(
+                    serde_json::from_str::<serde_json::Value>(&e.body).unwrap()["data"].clone(),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn spec_8_2_two_blind_transfers_carry_the_tickets_of_every_leg() {
+    use crate::store::NewCallTicket;
+    let (_d, mut s) = store();
+    let users: Vec<(String, crate::auth::Credentials)> = ["2002", "2003", "2004"]
+        .iter()
+        .map(|u| {
+            (
+                u.to_string(),
+                crate::auth::Credentials::from_password(u, "pbx.test", "pw"),
+            )
+        })
+        .collect();
+    s.upsert_users("pbx.test", &users, 1).unwrap();
+    let now = 1_780_000_000_000;
+    let call = "c00000000000000b1";
+    let ticket = |id: &str, agent: &str| NewCallTicket {
+        ticket_id: id.into(),
+        flow: Some("Complaint".into()),
+        agent: Some(agent.into()),
+        customer_id: Some("K7".into()),
+    };
+    // A (2002) answers, creates T1, blind-transfers to B (2003); B creates
+    // T2 and transfers to C (2004).
+    s.insert_events(&[
+        outbox(
+            1,
+            call,
+            "call.created",
+            now,
+            json!({"caller": "13812345678", "callee": "2002"}),
+        ),
+        outbox(2, call, "call.ringing", now + 10, json!({})),
+        outbox(3, call, "call.answered", now + 20, json!({})),
+    ])
+    .unwrap();
+    s.attach_call_ticket(call, &ticket("T1", "2002"), now + 30)
+        .unwrap();
+    s.insert_events(&[outbox(
+        4,
+        call,
+        "call.transferred",
+        now + 40,
+        json!({"to": "2003"}),
+    )])
+    .unwrap();
+    s.attach_call_ticket(call, &ticket("T2", "2003"), now + 50)
+        .unwrap();
+    s.insert_events(&[
+        outbox(
+            5,
+            call,
+            "call.transferred",
+            now + 60,
+            json!({"to": "sip:2004@pbx.test"}),
+        ),
+        outbox(
+            6,
+            call,
+            "call.transferred",
+            now + 70,
+            json!({"to": "queue:support"}),
+        ),
+    ])
+    .unwrap();
+    let rows = s.events_after(0, None, 10).unwrap();
+    for fresh in [false, true] {
+        let pops = pops_of(&s, &rows, fresh);
+        assert_eq!(
+            pops.len(),
+            3,
+            "A's, B's and C's pops (none for a queue target)"
+        );
+        let agents: Vec<&str> = pops.iter().map(|p| p["agent"].as_str().unwrap()).collect();
+        assert_eq!(agents, ["2002", "2003", "2004"]);
+        let c = &pops[2]["carried_context"];
+        assert_eq!(c["ticket_ids"], json!(["T1", "T2"]), "fresh={fresh}: {c}");
+        assert_eq!(c["from_agent"], "2003");
+        assert_eq!(c["customer_id"], "K7");
+        assert_eq!(c["agents"], json!(["2002", "2003"]));
+        assert_eq!(c["tickets"][0]["agent"], "2002");
+        assert_eq!(
+            pops[2]["last_ticket"],
+            json!({"ticket_no": "T2", "flow": "Complaint", "call_id": call})
+        );
+        assert_eq!(
+            pops[2]["ticket_flow"], "Consulting",
+            "no skill group: the first flow"
+        );
+        // The planned pops read the store as it is now (rows replayed after
+        // both tickets): B's pop comes from A.
+        assert_eq!(pops[1]["carried_context"]["from_agent"], "2002");
+        assert_eq!(
+            pops[0]["carried_context"]["from_agent"],
+            serde_json::Value::Null
+        );
+    }
+    // The record lists both tickets (every leg of the call is this record).
+    assert_eq!(s.annotations(call).unwrap().ticket_ids, ["T1", "T2"]);
 }

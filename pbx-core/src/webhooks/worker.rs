@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 use tokio::sync::mpsc;
 
-use super::lookup::{CustomerLookup, CustomerMatch, LookupAnswer};
+use super::lookup::{CustomerLookup, CustomerMatch, LookupAnswer, MatchStatus};
 use super::pop::{customer_matched, Enricher, Planned};
 use super::regions::RegionTable;
 use super::retry::{decide, parse_retry_after, AttemptOutcome, Decision};
@@ -156,7 +156,7 @@ impl Worker {
             .map(|l| CustomerLookup::new(l, client.clone()));
         Self {
             store,
-            enricher: Enricher::new(regions),
+            enricher: Enricher::new(regions).with_flows(config.ticket_flows.clone()),
             lookup,
             client,
             metrics,
@@ -294,7 +294,7 @@ impl Worker {
         for (p, answer) in planned.into_iter().zip(answers) {
             match p {
                 Planned::Ready(e) => events.push(e),
-                Planned::Pop(draft) => {
+                Planned::Pop(mut draft) => {
                     self.metrics.webhooks.pops.inc();
                     let m = match answer {
                         Some(LookupAnswer::Now(m)) => m,
@@ -310,6 +310,11 @@ impl Worker {
                         }
                         None => CustomerMatch::unknown(),
                     };
+                    if let ([customer], MatchStatus::Unique) = (&m.customer_ids[..], m.status) {
+                        draft.set_last_ticket(
+                            self.store.last_ticket_of_customer(customer)?.as_ref(),
+                        );
+                    }
                     events.push(draft.finish(&m));
                 }
             }

@@ -3,6 +3,7 @@
 //! masked output, pagination, saved queries, users administration, the
 //! event stream, and schemathesis against the OpenAPI document.
 
+mod crm;
 mod harness;
 mod schemathesis;
 

@@ -4,7 +4,9 @@
 //! types, schemas), invalid input must be refused, no 5xx, auth enforced.
 //! Click-to-call and quick callback are left out: they place real calls
 //! (their answers are pinned by the API tests). The event stream is left
-//! out: it never ends.
+//! out: it never ends. Creating a webhook subscription is left out: the
+//! server's delivery worker would POST events to whatever URL the fuzzer
+//! made up (its answers are pinned by `webhook_subscriptions_crud`).
 
 use std::process::Command;
 use std::time::Duration;
@@ -48,6 +50,8 @@ async fn schemathesis_finds_the_document_true() {
             "/missed/{id}/callback",
             "--exclude-path",
             "/events",
+            "--exclude-operation-id",
+            "createWebhook",
             "--max-examples",
             "30",
             "--phases",

@@ -25,6 +25,10 @@ pub struct CallOptions {
     /// instead of the account's (None: the account's): a B2BUA leg to a SIP
     /// trunk authenticates with the trunk's account.
     pub credentials: Option<super::Credentials>,
+    /// The connection to send this session's requests on when the target
+    /// is no address (RFC 7118 §5.2: a WebSocket client registers an
+    /// `.invalid` contact and is reached on its registration's flow).
+    pub flow: Option<crate::peer::Peer>,
 }
 
 impl CallOptions {
@@ -36,6 +40,7 @@ impl CallOptions {
             to: None,
             body: None,
             credentials: None,
+            flow: None,
         }
     }
 }

@@ -73,7 +73,7 @@ pub(super) fn set_body(headers: &mut Headers, data: &mut bytes::Bytes, body: Opt
 }
 
 /// A URI's host as a socket address, when it is an IP literal.
-fn literal(uri: &Uri) -> Option<SocketAddr> {
+pub(super) fn literal(uri: &Uri) -> Option<SocketAddr> {
     let host = uri.host.trim_start_matches('[').trim_end_matches(']');
     let ip: IpAddr = host.parse().ok()?;
     let port = uri
@@ -114,7 +114,10 @@ impl UserAgent {
                     }
                     addr
                 }
-                None => proxy.ok_or_else(|| UaError::NoRoute(Box::new(uri)))?,
+                None => match self.flow_of(req) {
+                    Some(flow) => return Ok(flow),
+                    None => proxy.ok_or_else(|| UaError::NoRoute(Box::new(uri)))?,
+                },
             }
         } else {
             proxy.ok_or_else(|| UaError::NoRoute(Box::new(req.uri.clone())))?
@@ -124,6 +127,16 @@ impl UserAgent {
             addr: target,
             conn: None,
         })
+    }
+
+    /// The connection of the session `req` belongs to (by Call-ID), when
+    /// it has one ([`super::session::Session::flow`]).
+    fn flow_of(&self, req: &Request) -> Option<Peer> {
+        let call_id = req.call_id().ok()?;
+        self.by_call_id
+            .get(call_id)?
+            .iter()
+            .find_map(|id| self.sessions.get(id)?.flow.clone())
     }
 
     /// Adds credentials answering the challenge in `resp` (401 or 407) to

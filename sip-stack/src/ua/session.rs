@@ -99,6 +99,10 @@ pub(super) struct Session {
     pub(super) reliability: Reliability,
     /// Credentials for challenges to this session's INVITE (None: the account's).
     pub(super) credentials: Option<super::Credentials>,
+    /// The connection this session's requests go on when their target is
+    /// no address (a WebSocket client's `.invalid` contact, RFC 7118 §5.2):
+    /// the incoming INVITE's connection, or [`super::CallOptions::flow`].
+    pub(super) flow: Option<Peer>,
 }
 
 impl Session {
@@ -126,6 +130,7 @@ impl Session {
             refresh_reinvite: false,
             reliability: Reliability::default(),
             credentials: None,
+            flow: None,
         }
     }
 

@@ -33,6 +33,7 @@ impl UserAgent {
             to,
             body,
             credentials,
+            flow,
         } = opts;
         let id = SessionId(self.next_session);
         self.next_session += 1;
@@ -72,8 +73,12 @@ impl UserAgent {
             .push(Header::new(HeaderName::Supported, "100rel"));
         let local_sdp = body.clone();
         set_body(&mut req.headers, &mut req.body, body);
-        let peer = self.next_hop(&req, false)?;
+        let peer = match &flow {
+            Some(f) if super::helpers::literal(&req.uri).is_none() => f.clone(),
+            _ => self.next_hop(&req, false)?,
+        };
         let mut session = Session::new(Role::Uac, Phase::Calling, local_tag);
+        session.flow = flow;
         session.invite_seq = 1;
         session.local_sdp = local_sdp;
         session.credentials = credentials;

@@ -4,6 +4,7 @@
 mod agents;
 mod callbacks;
 mod queues;
+mod reload;
 mod strategies;
 
 use super::*;

@@ -146,3 +146,117 @@ fn talker_events_with_hysteresis() {
     );
     assert_eq!(m.room(room).unwrap().participant(p).unwrap().level_rms, 0);
 }
+
+/// Supervision of an agent's call in one room (SPEC §21): customer 400 Hz,
+/// agent 700 Hz, supervisor 1100 Hz. Listen: the supervisor hears both,
+/// nobody hears the supervisor. Whisper: the agent hears the supervisor,
+/// the customer does not. Barge: all three hear each other. Modes switch
+/// live (the administrator's rights: presenter flag and whisper target).
+#[test]
+fn supervisor_listen_whisper_barge_by_spectrum() {
+    let (customer, agent, sup) = (ParticipantId(1), ParticipantId(2), ParticipantId(3));
+    let admin = ParticipantId::ADMIN;
+    let mut m = Mixer::new(160);
+    let room = RoomId(7);
+    m.create_room(room, "supervise", RoomLimits::default())
+        .unwrap();
+    {
+        let r = m.room_mut(room).unwrap();
+        r.join(customer, Role::Speaker, "c", "c").unwrap();
+        r.join(agent, Role::Speaker, "a", "a").unwrap();
+        r.join(sup, Role::Supervisor, "s", "s").unwrap();
+    }
+    let freqs = [(customer, 400.0), (agent, 700.0), (sup, 1100.0)];
+    // What each one hears over 10 ticks: (customer, agent, supervisor).
+    let run = |m: &mut Mixer, t0: usize| -> [Vec<i16>; 3] {
+        let mut heard: [Vec<i16>; 3] = Default::default();
+        for t in 0..10 {
+            for (id, f) in freqs {
+                m.push_audio(room, id, &sine(f, 6000.0, 160, (t0 + t) * 160))
+                    .unwrap();
+            }
+            m.tick();
+            m.for_each_output(|_, p, out| {
+                let k = freqs.iter().position(|(id, _)| *id == p).unwrap();
+                heard[k].extend_from_slice(out);
+            });
+        }
+        heard
+    };
+    let hears = |h: &[i16], f: f32| power(&h[800..], f) > 1e6;
+    // [customer, agent, supervisor] × [400, 700, 1100]
+    let table = |h: &[Vec<i16>; 3]| -> [[bool; 3]; 3] {
+        let row = |v: &[i16]| [hears(v, 400.0), hears(v, 700.0), hears(v, 1100.0)];
+        [row(&h[0]), row(&h[1]), row(&h[2])]
+    };
+
+    let listen = table(&run(&mut m, 0));
+    assert_eq!(
+        listen,
+        [
+            [false, true, false],
+            [true, false, false],
+            [true, true, false]
+        ],
+        "listen"
+    );
+
+    {
+        let r = m.room_mut(room).unwrap();
+        r.set_presenter(admin, sup, true, false).unwrap();
+        r.set_whisper(admin, sup, Some(agent)).unwrap();
+    }
+    let whisper = table(&run(&mut m, 10));
+    assert_eq!(
+        whisper,
+        [
+            [false, true, false],
+            [true, false, true],
+            [true, true, false]
+        ],
+        "whisper"
+    );
+    let r = m.room(room).unwrap();
+    assert!(
+        !r.participant(agent).unwrap().hears_full_mix(),
+        "the agent's output carries the whisper"
+    );
+
+    m.room_mut(room)
+        .unwrap()
+        .set_whisper(admin, sup, None)
+        .unwrap();
+    let barge = table(&run(&mut m, 20));
+    assert_eq!(
+        barge,
+        [
+            [false, true, true],
+            [true, false, true],
+            [true, true, false]
+        ],
+        "barge"
+    );
+
+    // The supervisor leaves: the call goes on between the two.
+    m.room_mut(room).unwrap().leave(sup).unwrap();
+    let mut heard: [Vec<i16>; 2] = Default::default();
+    for t in 0..10 {
+        for (id, f) in &freqs[..2] {
+            m.push_audio(room, *id, &sine(*f, 6000.0, 160, (30 + t) * 160))
+                .unwrap();
+        }
+        m.tick();
+        m.for_each_output(|_, p, out| {
+            heard[if p == customer { 0 } else { 1 }].extend_from_slice(out)
+        });
+    }
+    assert!(hears(&heard[0], 700.0) && !hears(&heard[0], 400.0));
+    assert!(hears(&heard[1], 400.0) && !hears(&heard[1], 700.0));
+    // Only a moderator or supervisor sets a whisper.
+    assert_eq!(
+        m.room_mut(room)
+            .unwrap()
+            .set_whisper(customer, agent, Some(customer)),
+        Err(ConferenceError::NotPermitted(customer))
+    );
+}

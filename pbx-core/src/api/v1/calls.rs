@@ -52,13 +52,15 @@ pub(super) async fn live(State(s): State<ApiState>, p: Principal) -> ApiResult<R
     Ok(Json(serde_json::json!({ "items": items })).into_response())
 }
 
-pub(super) async fn hangup(
-    State(s): State<ApiState>,
-    p: Principal,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    p.require(Scope::Calls)?;
-    let Some(call) = CallId::parse(&id) else {
+/// The live call `id` (of the token's agent, for an agent's token) and the
+/// engine: 404 for an id that is no live call (or not the agent's), 503 in
+/// proxy mode.
+pub(super) async fn own_live_call<'a>(
+    s: &'a ApiState,
+    p: &Principal,
+    id: &str,
+) -> ApiResult<(CallId, &'a crate::b2bua::EngineHandle)> {
+    let Some(call) = CallId::parse(id) else {
         return Err(ApiError::not_found(format!(
             "no live call {id} (ids are c followed by 16 hex digits)"
         )));
@@ -66,18 +68,40 @@ pub(super) async fn hangup(
     let Some(b) = &s.b2bua else {
         return Err(ApiError::unavailable("no call engine (proxy mode)"));
     };
-    if let Some(own) = p.own_agent() {
-        let calls = b.engine.live_calls().await?;
-        if !calls
-            .iter()
-            .any(|c| c.id == call && (c.caller == own || c.callee == own))
-        {
-            return Err(ApiError::not_found(format!(
-                "no live call {id} of agent {own}"
-            )));
-        }
+    let calls = b.engine.live_calls().await?;
+    let own = p.own_agent();
+    match calls.iter().find(|c| c.id == call) {
+        None => Err(ApiError::not_found(format!("no live call {id}"))),
+        Some(c) if own.is_some_and(|a| !takes_part(c, a)) => Err(ApiError::not_found(format!(
+            "no live call {id} of agent {}",
+            own.unwrap_or_default()
+        ))),
+        Some(_) => Ok((call, &b.engine)),
     }
-    let ended = b.engine.command(Command::Hangup(call)).await?;
+}
+
+/// Whether `agent` is the caller, the dialed party or on a leg of `c` (a
+/// transfer target).
+fn takes_part(c: &crate::b2bua::engine::LiveCall, agent: &str) -> bool {
+    c.caller == agent
+        || c.callee == agent
+        || c.parties.iter().any(|p| {
+            let rest = p
+                .strip_prefix("sip:")
+                .or_else(|| p.strip_prefix("sips:"))
+                .unwrap_or(p);
+            rest.split(['@', ';']).next() == Some(agent)
+        })
+}
+
+pub(super) async fn hangup(
+    State(s): State<ApiState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    p.require(Scope::Calls)?;
+    let (call, engine) = own_live_call(&s, &p, &id).await?;
+    let ended = engine.command(Command::Hangup(call)).await?;
     Ok(Json(serde_json::json!({ "ended": ended })).into_response())
 }
 

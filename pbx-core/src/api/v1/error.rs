@@ -91,6 +91,7 @@ impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> Self {
         match e {
             CommandError::NoSuchCall(_) => Self::not_found(e.to_string()),
+            CommandError::Refused(..) => Self::conflict(e.to_string()),
             _ => Self::unavailable(e.to_string()),
         }
     }

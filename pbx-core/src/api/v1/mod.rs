@@ -12,6 +12,8 @@
 //! the `numbers` scope every phone number is masked ([`mask`]).
 
 pub(crate) mod auth;
+mod call_control;
+mod call_tickets;
 mod calls;
 mod contact;
 mod db;
@@ -20,6 +22,7 @@ pub(crate) mod mask;
 mod records;
 mod records_io;
 mod stream;
+mod subscriptions;
 mod tokens;
 mod users;
 
@@ -162,6 +165,14 @@ fn routes() -> Routes {
             get(calls::live).post(calls::click_to_call),
         )
         .at("/calls/:id/hangup", "POST", post(calls::hangup))
+        .at("/calls/:id/hold", "POST", post(call_control::hold))
+        .at("/calls/:id/unhold", "POST", post(call_control::unhold))
+        .at("/calls/:id/transfer", "POST", post(call_control::transfer))
+        .at(
+            "/calls/:id/tickets",
+            "GET, POST",
+            get(call_tickets::list).post(call_tickets::attach),
+        )
         .at("/agents", "GET", get(contact::agents))
         .at("/agents/:id/state", "POST", post(contact::agent_state))
         .at("/queues", "GET", get(contact::queues))
@@ -191,6 +202,23 @@ fn routes() -> Routes {
         )
         .at("/tokens/:id", "DELETE", delete(tokens::revoke))
         .at("/events", "GET", get(stream::events))
+        .at(
+            "/webhooks",
+            "GET, POST",
+            get(subscriptions::list).post(subscriptions::create),
+        )
+        .at(
+            "/webhooks/:id",
+            "GET, PATCH, DELETE",
+            get(subscriptions::get_one)
+                .patch(subscriptions::update)
+                .delete(subscriptions::remove),
+        )
+        .at(
+            "/webhooks/:id/rotate-secret",
+            "POST",
+            post(subscriptions::rotate_secret),
+        )
 }
 
 /// The `/api/v1` router (nested by [`crate::api`]).

@@ -149,3 +149,30 @@ fn today_is_the_tenant_day() {
     assert_eq!(to - from, 86_400_000);
     assert!(from <= now && now < to);
 }
+
+#[test]
+fn the_webhook_catalogue_names_the_pop_and_ivr_completed() {
+    let doc = doc();
+    let hooks = doc["webhooks"]
+        .as_object()
+        .expect("an OpenAPI 3.1 `webhooks` catalogue");
+    for name in [
+        "call.ringing",
+        "ivr.completed",
+        "customer.matched",
+        "call.missed",
+    ] {
+        let schema = &hooks[name]["post"]["requestBody"]["content"]["application/json"]["schema"];
+        assert_eq!(schema["properties"]["type"]["const"], name, "{name}");
+    }
+    let pop = &doc["components"]["schemas"]["ScreenPop"]["properties"];
+    for f in [
+        "last_ticket",
+        "ticket_flow",
+        "carried_context",
+        "ivr_key_path",
+        "customer_match",
+    ] {
+        assert!(pop.get(f).is_some(), "ScreenPop lacks {f}");
+    }
+}

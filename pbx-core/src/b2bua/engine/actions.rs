@@ -29,7 +29,7 @@ impl Engine {
                 let targets = targets.clone();
                 let offer = offer.clone();
                 let to = entry.call.callee().to_owned();
-                self.dial(now, id, targets, offer, &to);
+                self.dial(now, id, targets, offer, &to, svc);
                 return;
             }
             Action::DialNumber { number } => {
@@ -39,7 +39,9 @@ impl Engine {
                     entry.caller_id = caller_id;
                 }
                 match routing {
-                    super::Routing::Dial(targets) => self.dial(now, id, targets, offer, number),
+                    super::Routing::Dial(targets) => {
+                        self.dial(now, id, targets, offer, number, svc)
+                    }
                     // A transfer to an IVR / room / trunk: that application
                     // takes the call over (`handover.rs`).
                     super::Routing::App(app) => self.hand_over(id, app),
@@ -65,6 +67,14 @@ impl Engine {
             }
             Action::Acd(request) => {
                 self.acd_requests.push_back((id, request.clone()));
+                return;
+            }
+            Action::NotifyTransfer { leg, status } if entry.api_transferor == Some(*leg) => {
+                // An API transfer: the transferor asked nothing by SIP.
+                tracing::info!(call = %id, leg = %leg, status, "API transfer progress");
+                if *status >= 200 {
+                    entry.api_transferor = None;
+                }
                 return;
             }
             Action::NotifyTransfer { leg, status } => match session_of(*leg) {
@@ -199,8 +209,9 @@ impl Engine {
                     to: leg.to.clone(),
                     body: offer.clone(),
                     credentials: leg.credentials.clone(),
+                    flow: None,
                 };
-                self.place_leg(now, id, opts);
+                self.place_leg(now, id, opts, svc);
                 return;
             }
             Action::Classify(class) => {
@@ -224,7 +235,7 @@ impl Engine {
         let offer = entry.caller_offer.clone();
         let caller = entry.call.caller().to_owned();
         match svc.router.route(&caller, number).split().0 {
-            super::Routing::Dial(targets) => self.dial(now, id, targets, offer, number),
+            super::Routing::Dial(targets) => self.dial(now, id, targets, offer, number, svc),
             other => {
                 let status = match other {
                     super::Routing::Refuse(cause) => cause.status(),
@@ -253,6 +264,7 @@ impl Engine {
         targets: Vec<crate::b2bua::app::DialTarget>,
         offer: Option<sip_stack::ua::Body>,
         to_user: &str,
+        svc: Services<'_>,
     ) {
         for target in targets {
             let Some(entry) = self.calls.get(&id) else {
@@ -260,6 +272,7 @@ impl Engine {
             };
             let mut to_uri = Uri::sip(self.config.domain.clone());
             to_uri.user = Some(to_user.to_owned());
+            let flow = target.flow;
             let (from, target) = entry.presented(target.uri);
             let opts = CallOptions {
                 target,
@@ -267,18 +280,36 @@ impl Engine {
                 to: Some(NameAddr::new(to_uri)),
                 body: offer.clone(),
                 credentials: None,
+                flow,
             };
-            self.place_leg(now, id, opts);
+            self.place_leg(now, id, opts, svc);
         }
     }
 
     /// Places one outbound leg; failing that, the leg fails at once (503).
-    fn place_leg(&mut self, now: Instant, id: CallId, opts: CallOptions) {
+    fn place_leg(&mut self, now: Instant, id: CallId, mut opts: CallOptions, svc: Services<'_>) {
         let Some(entry) = self.calls.get_mut(&id) else {
             return;
         };
         let leg = LegId(entry.next_leg);
         entry.next_leg += 1;
+        if is_browser(&opts) {
+            // A browser gets pbx's WebRTC offer (its leg ends in pbx).
+            let offered = match (svc.anchor, &entry.anchor, opts.body.take()) {
+                (Some(relay), Some(anchored), Some(body)) => relay
+                    .offer_webrtc(anchored, &body.data)
+                    .map(|data| Some(sip_stack::ua::Body { data, ..body })),
+                (_, _, body) => Ok(body),
+            };
+            match offered {
+                Ok(body) => opts.body = body,
+                Err(e) => {
+                    tracing::info!(call = %id, target = %opts.target, error = %e, "no WebRTC offer for a browser");
+                    self.pending.push_back((id, LegEvent::Failed(leg, 488)));
+                    return;
+                }
+            }
+        }
         // The party without the header components of a presentation.
         let mut party = opts.target.clone();
         party.headers.clear();
@@ -376,4 +407,12 @@ fn leg_record(l: &Leg) -> LegRecord {
         status: l.status,
         codec: l.codec.clone(),
     }
+}
+
+/// Whether a leg goes to a browser phone: it registered over WS/WSS (its
+/// flow), or its contact says the WebSocket transport (RFC 7118 §5.2).
+fn is_browser(opts: &CallOptions) -> bool {
+    use sip_stack::Transport::{Ws, Wss};
+    opts.flow.is_some_and(|f| matches!(f.transport, Ws | Wss))
+        || matches!(opts.target.transport(), Some(Ws | Wss))
 }

@@ -20,6 +20,14 @@ pub enum Command {
     /// End every live call (`pbx.shutdown`): the first step of a graceful
     /// stop, before the listeners close.
     HangupAll,
+    /// Put the caller of an answered call on hold (music on hold), as if
+    /// its agent had held it (`call_control.rs`).
+    Hold(CallId),
+    /// Take it off hold again.
+    Unhold(CallId),
+    /// Blind-transfer the caller of an answered call to a number or
+    /// extension; its agent leaves once the target answers.
+    Transfer(CallId, String),
 }
 
 /// Why a command was refused.
@@ -47,6 +55,10 @@ pub enum CommandError {
     /// routes to no phone).
     #[error("{0} has no registered phone to ring")]
     Unreachable(String),
+    /// The call cannot do that now (not answered, no agent leg, already
+    /// held, no music on hold configured...).
+    #[error("call {0}: {1}")]
+    Refused(CallId, String),
 }
 
 /// A command's result: how many calls it ended.
@@ -77,9 +89,36 @@ impl Engine {
                 }
                 ids.len()
             }
+            Command::Hold(id) => self.api_hold(now, id, svc)?,
+            Command::Unhold(id) => self.api_unhold(now, id, svc)?,
+            Command::Transfer(id, to) => self.api_transfer(id, to)?,
         };
         self.pump(now, svc, out);
         Ok(ended)
+    }
+
+    /// A WebRTC leg of a relayed call ended by itself (from
+    /// `MediaAnchor::poll_webrtc_ended`): the call ends with the leg's
+    /// `webrtc.*` code as its cause (BYE to the other leg, or the final
+    /// response to an unanswered caller), as for an administrative hangup.
+    pub fn handle_webrtc_ended(
+        &mut self,
+        now: Instant,
+        ended: &crate::media_anchor::WebRtcEnded,
+        svc: Services<'_>,
+        out: &mut Outbox,
+    ) {
+        let Some(id) = self.calls.iter().find_map(|(id, c)| {
+            c.anchor
+                .as_ref()
+                .is_some_and(|a| a.relay_id() == ended.relay_id)
+                .then_some(*id)
+        }) else {
+            return;
+        };
+        tracing::info!(call = %id, side = ?ended.side, code = ended.code, "WebRTC leg ended the call");
+        self.end_call(now, id, HangupCause::WebRtc(ended.code), svc);
+        self.pump(now, svc, out);
     }
 
     /// Ends a call from pbx's side: the call state machine takes the

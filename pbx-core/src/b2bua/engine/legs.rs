@@ -278,6 +278,8 @@ impl Engine {
                 caller_id,
                 join: None,
                 moh: None,
+                api_transferor: None,
+                originated: false,
                 originating: None,
             },
         );

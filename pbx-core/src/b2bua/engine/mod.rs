@@ -12,6 +12,7 @@
 //! [`EngineEvent`] through [`Engine::poll_event`]; the driver delivers them.
 
 mod actions;
+mod call_control;
 mod commands;
 mod handover;
 mod jobs;
@@ -154,6 +155,9 @@ pub struct LiveCall {
     pub app: &'static str,
     /// Number of legs (ended ones included).
     pub legs: usize,
+    /// The parties (SIP URIs) of the legs still up: the agent a call was
+    /// transferred to is one.
+    pub parties: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -200,6 +204,11 @@ struct CallEntry {
     join: Option<xfer::Join>,
     /// Music on hold playing to a held party.
     moh: Option<moh::Moh>,
+    /// The leg pbx transfers away for the API (blind, no REFER): its
+    /// transfer progress is not NOTIFYed.
+    api_transferor: Option<LegId>,
+    /// pbx placed the call (`originate.rs`): leg 0 is the agent.
+    originated: bool,
     /// A call pbx placed whose first party has not answered yet
     /// (`originate.rs`; leg 0 is pbx's own INVITE): where the number goes
     /// once it answers.
@@ -475,6 +484,12 @@ impl Engine {
                 age_s: c.call.duration_ms(now) / 1000,
                 app: c.app.name(),
                 legs: c.legs.len(),
+                parties: c
+                    .legs
+                    .iter()
+                    .filter(|l| l.state != LegState::Ended)
+                    .map(|l| l.party.clone())
+                    .collect(),
             })
             .collect()
     }

@@ -39,7 +39,7 @@ const MUSIC_PLAY: u64 = u64::MAX;
 #[derive(Debug, Clone)]
 pub(super) struct Moh {
     /// The leg that holds.
-    holder: LegId,
+    pub(super) holder: LegId,
     /// The leg that hears the music.
     pub(super) held: LegId,
     /// The endpoint playing it.
@@ -116,16 +116,21 @@ impl Engine {
         let inactive = String::from_utf8_lossy(&body.data)
             .lines()
             .any(|l| l.trim() == "a=inactive");
-        self.start_music(now, id, leg, held, inactive, svc)
+        self.start_music(now, id, leg, held, inactive, true, svc)
     }
 
-    fn start_music(
+    /// Re-INVITEs `held` to the music and parks the relay toward it; with
+    /// `answer_holder`, answers the holder's hold offer (an API hold has
+    /// none: pbx holds for the agent).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn start_music(
         &mut self,
         now: Instant,
         id: CallId,
         holder: LegId,
         held: LegId,
         inactive: bool,
+        answer_holder: bool,
         svc: Services<'_>,
     ) -> bool {
         let Some(eps) = svc.endpoints else {
@@ -168,8 +173,10 @@ impl Engine {
             content_type: answer.content_type,
             data: with_direction(&answer.data, direction).into(),
         };
-        if let Err(e) = self.ua.answer(now, holder_session, Some(answer.clone())) {
-            tracing::debug!(call = %id, error = %e, "hold not answered");
+        if answer_holder {
+            if let Err(e) = self.ua.answer(now, holder_session, Some(answer.clone())) {
+                tracing::debug!(call = %id, error = %e, "hold not answered");
+            }
         }
         self.endpoints.insert(ep, MediaLeg::new(id, held));
         let Some(entry) = self.calls.get_mut(&id) else {
@@ -269,7 +276,7 @@ impl Engine {
 
     /// Ends the music of call `id` (the held party goes back to the relay
     /// with the next offer relayed to it) and returns what was playing.
-    fn end_music(
+    pub(super) fn end_music(
         &mut self,
         id: CallId,
         eps: &dyn crate::b2bua::media::MediaEndpoints,

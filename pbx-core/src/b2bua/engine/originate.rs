@@ -125,6 +125,7 @@ impl Engine {
             to: Some(NameAddr::new(user_uri(&req.agent))),
             body: Some(Body::sdp(offer)),
             credentials: None,
+            flow: target.flow,
         };
         let session = match self.ua.call_with(now, opts) {
             Ok(s) => s,
@@ -177,6 +178,8 @@ impl Engine {
                 caller_id: None,
                 join: None,
                 moh: None,
+                api_transferor: None,
+                originated: true,
                 originating: Some(onward),
             },
         );

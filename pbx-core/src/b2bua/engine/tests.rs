@@ -59,6 +59,7 @@ impl Router for Bob {
             ))),
             "carol" | "1003" => Routing::Dial(vec![DialTarget {
                 uri: Uri::parse("sip:carol@10.0.0.4:5060").unwrap(),
+                flow: None,
             }]),
             // Out through two trunks: Bob's carrier first, then Carol's.
             "0201234567" => Routing::App(Box::new(trunk_route(self.1.clone()))),
@@ -177,6 +178,7 @@ impl World {
             router: Bob(
                 vec![DialTarget {
                     uri: Uri::parse("sip:bob@10.0.0.3:5060").unwrap(),
+                    flow: None,
                 }],
                 crate::trunks::Slots::new(2),
                 None,

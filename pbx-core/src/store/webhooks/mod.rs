@@ -392,6 +392,34 @@ impl Store {
         Ok(())
     }
 
+    /// Changes what is given of an API subscription (None keeps a field);
+    /// returns whether it exists.
+    pub fn update_subscription(
+        &self,
+        id: SubscriptionId,
+        url: Option<&str>,
+        events: Option<&[String]>,
+        masked: Option<bool>,
+        secrets: Option<&[String]>,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE webhook_subscriptions SET url = COALESCE(?2, url), \
+                 events = COALESCE(?3, events), masked = COALESCE(?4, masked), \
+                 secrets = COALESCE(?5, secrets) WHERE id = ?1",
+                params![
+                    id.0,
+                    url,
+                    events.map(json_list),
+                    masked,
+                    secrets.map(json_list)
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(n > 0)
+    }
+
     /// Pauses a subscription until `until_ms` (429, Retry-After).
     pub fn pause_subscription(&self, id: SubscriptionId, until_ms: u64) -> Result<(), StoreError> {
         self.conn

@@ -16,10 +16,10 @@ const EP_OFFER: &str = "v=0\r\no=- 9 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0
 
 /// Offers music and logs what it is asked.
 #[derive(Clone, Default)]
-struct Music(Arc<Mutex<Vec<String>>>);
+pub(super) struct Music(Arc<Mutex<Vec<String>>>);
 
 impl Music {
-    fn log(&self) -> Vec<String> {
+    pub(super) fn log(&self) -> Vec<String> {
         self.0.lock().unwrap().clone()
     }
     fn note(&self, s: String) {
@@ -77,7 +77,7 @@ impl MediaEndpoints for Music {
     fn room_op(&self, _id: EndpointId, _op: RoomOp) {}
 }
 
-fn with_music() -> (World, Music) {
+pub(super) fn with_music() -> (World, Music) {
     let mut w = World::new();
     let music = Music::default();
     w.eps = Some(Box::new(music.clone()));
