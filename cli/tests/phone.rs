@@ -37,6 +37,16 @@ mod queue;
 mod queue_ops;
 #[path = "phone/recording.rs"]
 mod recording;
+#[path = "phone/recording_conference.rs"]
+mod recording_conference;
+#[path = "phone/recording_links.rs"]
+mod recording_links;
+#[path = "phone/recording_policy.rs"]
+mod recording_policy;
+#[path = "phone/recording_queue.rs"]
+mod recording_queue;
+#[path = "phone/recording_s3.rs"]
+mod recording_s3;
 #[path = "phone/sipp.rs"]
 mod sipp;
 #[path = "phone/transcode.rs"]
@@ -45,6 +55,8 @@ mod transcode;
 mod transport;
 #[path = "phone/webrtc.rs"]
 mod webrtc;
+#[path = "support/weed.rs"]
+mod weed;
 
 use std::io::Write;
 use std::path::Path;

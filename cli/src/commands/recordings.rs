@@ -45,6 +45,15 @@ pub(crate) enum RecordingsCmd {
         /// The call id.
         call_id: String,
     },
+    /// A signed download link of a call's recording that works without the
+    /// admin token until it expires (`GET /links/recordings/ID?…`).
+    Link {
+        /// The call id.
+        call_id: String,
+        /// How long the link works (`30m`, `1h`, `24h`; at most a week).
+        #[arg(long, default_value = "1h", value_parser = crate::phone::parse_duration)]
+        expires: std::time::Duration,
+    },
     /// A call's transcript (`recording.transcribe`): one line per segment,
     /// start and end in the recording, the speaker (caller / agent), text.
     Transcript {
@@ -75,6 +84,28 @@ pub(crate) fn run(path: Option<&Path>, action: RecordingsCmd) -> anyhow::Result<
             );
         }
         crate::output::note!("recording of {call_id}: {op}d");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let RecordingsCmd::Link { call_id, expires } = &action {
+        let secs = expires.as_secs().max(1);
+        let (status, body) = super::admin_http::request(
+            &config,
+            "recording links",
+            "POST",
+            &format!("/recordings/{call_id}/link?expires_secs={secs}"),
+        )?;
+        if status != 200 {
+            anyhow::bail!(
+                "server answered {status}: {}",
+                super::admin_http::error_of(&body)
+            );
+        }
+        let v: serde_json::Value = serde_json::from_str(&body).context("the server's link")?;
+        let url = v["url"].as_str().unwrap_or_default();
+        let addr = config
+            .metrics_listen
+            .map_or_else(String::new, |a| format!("http://{a}"));
+        crate::output::stdout(|out| writeln!(out, "{addr}{url}"))?;
         return Ok(ExitCode::SUCCESS);
     }
     let access = RecordingAccess::for_admin(&config.recording)
@@ -149,7 +180,8 @@ pub(crate) fn run(path: Option<&Path>, action: RecordingsCmd) -> anyhow::Result<
                 Ok(())
             })?;
         }
-        RecordingsCmd::Pause { .. } | RecordingsCmd::Resume { .. } => {}
+        RecordingsCmd::Pause { .. } | RecordingsCmd::Resume { .. } | RecordingsCmd::Link { .. } => {
+        }
         RecordingsCmd::Get { call_id, output } => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

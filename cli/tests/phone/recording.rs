@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 use super::audio::{read_wav, tone_share, write_tone};
 use super::{pbx, start_server_with, wait_registered, Kill};
 
-const CALLER_HZ: f64 = 600.0;
-const CALLEE_HZ: f64 = 1400.0;
+pub(super) const CALLER_HZ: f64 = 600.0;
+pub(super) const CALLEE_HZ: f64 = 1400.0;
 
-fn admin(config: &Path, args: &[&str]) -> Output {
+pub(super) fn admin(config: &Path, args: &[&str]) -> Output {
     pbx()
         .args(["--config", config.to_str().unwrap()])
         .args(args)
@@ -31,7 +31,7 @@ fn admin(config: &Path, args: &[&str]) -> Output {
 
 /// A `pbx phone` (`mode`: `answer …` or `call …`) of user `user` at
 /// `target`, playing `tone` when given, logging to `root/log`.
-fn phone(
+pub(super) fn phone(
     root: &Path,
     target: &str,
     user: &str,
@@ -59,7 +59,7 @@ fn phone(
 /// `pbx serve` with the B2BUA, anchored media, the admin listener on a free
 /// port and `[recording]` lines `recording`: (server, SIP target, config,
 /// admin address).
-fn recording_server(
+pub(super) fn recording_server(
     root: &Path,
     recording: &str,
 ) -> (Kill, String, std::path::PathBuf, std::net::SocketAddr) {
@@ -77,7 +77,7 @@ fn recording_server(
 }
 
 /// Waits up to `secs` until `call`'s recording is listed as uploaded.
-fn wait_uploaded(config: &Path, call: &str, secs: u64, root: &Path) {
+pub(super) fn wait_uploaded(config: &Path, call: &str, secs: u64, root: &Path) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let text =
@@ -97,7 +97,12 @@ fn wait_uploaded(config: &Path, call: &str, secs: u64, root: &Path) {
 
 /// One raw HTTP/1.0 GET with the admin token and extra headers: status,
 /// head and body bytes.
-fn get(addr: std::net::SocketAddr, path: &str, token: &str, extra: &str) -> (u16, String, Vec<u8>) {
+pub(super) fn get(
+    addr: std::net::SocketAddr,
+    path: &str,
+    token: &str,
+    extra: &str,
+) -> (u16, String, Vec<u8>) {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     write!(
         s,
@@ -121,7 +126,10 @@ fn get(addr: std::net::SocketAddr, path: &str, token: &str, extra: &str) -> (u16
 
 /// The CSV row of `pbx cdr --csv` for `call` once its recording is
 /// uploaded, as (column → value).
-fn uploaded_record(config: &Path, call: &str) -> std::collections::HashMap<String, String> {
+pub(super) fn uploaded_record(
+    config: &Path,
+    call: &str,
+) -> std::collections::HashMap<String, String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let text = String::from_utf8_lossy(&admin(config, &["cdr", "--csv"]).stdout).into_owned();
@@ -364,9 +372,21 @@ fn a_recorded_call_is_transcribed_after_it_ends() {
         rows.iter().all(|r| r.split('\t').nth(2) == Some("caller")),
         "only the caller spoke: {text}"
     );
-    // G.711 at 8 kHz through a 16 kHz en-US model recognizes few of the
-    // words (the recorder crate's own test pins them at 16 kHz); here the
-    // pipeline is pinned: text on the caller's channel, within the speech.
+    // G.711 at 8 kHz through the 16 kHz en-US model, folded up to 16 kHz
+    // (recorder's pocketsphinx.rs): some of the sentence's words come back
+    // (1 to 4 of its 8 in the runs measured; "tomorrow" in every one).
+    let said = "hello world please call me back tomorrow morning";
+    let heard: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .filter_map(|r| r.split('\t').nth(3))
+        .flat_map(str::split_whitespace)
+        .filter(|w| said.split(' ').any(|s| s == *w))
+        .collect();
+    eprintln!("words recognized: {heard:?} of {said:?}");
+    assert!(
+        !heard.is_empty(),
+        "none of {said:?} in the transcript: {text}"
+    );
     for r in &rows {
         let f: Vec<&str> = r.split('\t').collect();
         let (start, end): (f64, f64) = (f[0].parse().unwrap(), f[1].parse().unwrap());

@@ -45,6 +45,8 @@ pub struct EndpointHost {
     clips: ClipCache,
     beep: Arc<[i16]>,
     rooms: Mutex<HashMap<String, RoomId>>,
+    /// The mixer's control channel (room recordings).
+    mixer_control: Sender<Control>,
     open: Mutex<HashMap<EndpointId, Open>>,
     next_id: AtomicU32,
     thread: Option<JoinHandle<()>>,
@@ -71,6 +73,7 @@ impl EndpointHost {
                 let _ = sink_waker.wake();
             }
         })?;
+        let mixer_control = mixer.control.clone();
         let mut driver =
             Driver::new(cfg.clone(), poll, crx, etx, mixer, mrx).map_err(std::io::Error::other)?;
         let thread = std::thread::Builder::new()
@@ -88,6 +91,7 @@ impl EndpointHost {
             clips: ClipCache::new(),
             beep: clip::beep(),
             rooms: Mutex::default(),
+            mixer_control,
             open: Mutex::default(),
             next_id: AtomicU32::new(1),
             thread: Some(thread),
@@ -315,6 +319,22 @@ impl EndpointHost {
             role,
             display: display.to_owned(),
         });
+        room_id
+    }
+
+    /// Records room `room`'s mix into `sink` from the next tick (None:
+    /// stops); the room may be joined later (SPEC §22).
+    pub fn record_room(
+        &self,
+        room: &str,
+        sink: Option<Arc<dyn crate::mixer::RoomRecordSink>>,
+    ) -> RoomId {
+        let room_id = {
+            let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+            let next = RoomId(rooms.len() as u32 + 1);
+            *rooms.entry(room.to_owned()).or_insert(next)
+        };
+        let _ = self.mixer_control.send(Control::Record(room_id, sink));
         room_id
     }
 

@@ -10,4 +10,5 @@ pub mod tick;
 pub use room::{
     ConferenceError, Participant, ParticipantId, Role, Room, RoomEvent, RoomId, RoomLimits,
 };
+pub use thread::RoomRecordSink;
 pub use tick::{Mixer, MixerEvent};

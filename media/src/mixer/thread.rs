@@ -3,6 +3,7 @@
 //! audio frames in, events out — and handing each participant's mix to a
 //! sink callback.
 
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,14 @@ pub struct AudioFrame {
     pub len: usize,
     /// Samples.
     pub samples: [i16; MAX_FRAME],
+}
+
+/// Receives a recorded room's mix (every contributor, SPEC §22) each
+/// tick, on the mixer thread: it must neither block nor allocate.
+pub trait RoomRecordSink: Send + Sync + std::fmt::Debug {
+    /// `pcm` is the tick's mix; `position` the sample position of its first
+    /// sample since the sink was set (ticks without the room count too).
+    fn mix(&self, position: u64, pcm: &[i16]);
 }
 
 /// Control commands (moderator API, DTMF, join/leave).
@@ -70,6 +79,9 @@ pub enum Control {
     Shutdown,
     /// Forget a room (its last participant left): roster, lock and bans go.
     RemoveRoom(RoomId),
+    /// Record the room's mix into the sink (None: stop). The room need not
+    /// exist yet; a sink outlives the room's removal until replaced.
+    Record(RoomId, Option<Arc<dyn RoomRecordSink>>),
 }
 
 /// One roster line (SPEC §20 participant fields that change live).
@@ -134,10 +146,16 @@ impl MixerHandle {
             .spawn(move || {
                 let mut mixer = Mixer::new(frame_len.min(MAX_FRAME));
                 let mut next = Instant::now() + tick;
+                let mut recorded: Vec<(RoomId, Arc<dyn RoomRecordSink>, u64)> = Vec::new();
                 loop {
                     while let Ok(c) = crx.try_recv() {
                         if matches!(c, Control::Shutdown) {
                             return;
+                        }
+                        if let Control::Record(room, sink) = c {
+                            recorded.retain(|(r, _, _)| *r != room);
+                            recorded.extend(sink.map(|s| (room, s, 0)));
+                            continue;
                         }
                         if let Err(e) = apply(&mut mixer, c) {
                             let _ = otx.send(MixerOutput::Refused(e));
@@ -152,6 +170,13 @@ impl MixerHandle {
                     }
                     mixer.tick();
                     mixer.for_each_output(&mut sink);
+                    let n = mixer.frame_len() as u64;
+                    for (room, rec, position) in &mut recorded {
+                        if let Some(r) = mixer.room(*room) {
+                            rec.mix(*position, r.full_mix());
+                        }
+                        *position += n;
+                    }
                     while let Some(e) = mixer.poll_event() {
                         let _ = otx.send(MixerOutput::Event(e));
                     }
@@ -242,7 +267,7 @@ fn apply(m: &mut Mixer, c: Control) -> Result<(), ConferenceError> {
             let _ = reply.send(roster);
             Ok(())
         }
-        Control::Shutdown => Ok(()),
+        Control::Shutdown | Control::Record(..) => Ok(()),
         Control::RemoveRoom(r) => {
             m.remove_room(r);
             Ok(())

@@ -135,3 +135,68 @@ fn mixer_thread_ticks_and_applies_moderator_ops() {
         "first observation is the baseline"
     );
 }
+
+/// A room sink, as the recorder's: every tick's positions and first samples.
+#[derive(Debug, Default)]
+struct Taken(Mutex<Vec<(u64, usize, i16)>>);
+
+impl media::mixer::RoomRecordSink for Taken {
+    fn mix(&self, position: u64, pcm: &[i16]) {
+        self.0.lock().unwrap().push((position, pcm.len(), pcm[0]));
+    }
+}
+
+#[test]
+fn a_recorded_room_hands_its_full_mix_to_the_sink_each_tick_until_stopped() {
+    let h = MixerHandle::spawn(160, Duration::from_millis(20), |_, _, _| {}).unwrap();
+    let (room, p) = (RoomId(7), ParticipantId(1));
+    let taken = Arc::new(Taken::default());
+    // Set before the room exists: ticks without it advance the position.
+    h.control
+        .send(Control::Record(room, Some(taken.clone())))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    h.control
+        .send(Control::CreateRoom(room, "r".into(), RoomLimits::default()))
+        .unwrap();
+    h.control
+        .send(Control::Join(
+            room,
+            p,
+            Role::Speaker,
+            "A".into(),
+            "a".into(),
+        ))
+        .unwrap();
+    let mut f = AudioFrame {
+        room,
+        participant: p,
+        len: 160,
+        samples: [0; MAX_FRAME],
+    };
+    f.samples[..160].fill(777);
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while !taken.0.lock().unwrap().iter().any(|t| t.2 == 777) {
+        assert!(h.send_audio(f));
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sink never got the speaker's audio"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.control.send(Control::Record(room, None)).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let got = taken.0.lock().unwrap().clone();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        taken.0.lock().unwrap().len(),
+        got.len(),
+        "mixes after the stop"
+    );
+    assert!(got.iter().all(|t| t.1 == 160), "{got:?}");
+    assert!(got[0].0 > 0, "the ticks before the room counted: {got:?}");
+    assert!(
+        got.windows(2).all(|w| w[1].0 == w[0].0 + 160),
+        "positions advance a frame per tick: {got:?}"
+    );
+}

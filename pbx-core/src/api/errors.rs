@@ -32,7 +32,7 @@ pub(super) async fn not_found(uri: Uri) -> Response {
         "error": format!("no such endpoint {}", uri.path()),
         "endpoints": [
             "GET /metrics", "GET /calls", "POST /calls/ID/hangup", "POST /calls/originate", "GET /trunks", "POST /reload",
-            "GET /acd", "POST /agents/NAME/OP", "GET /recordings/CALL_ID", "POST /recordings/CALL_ID/pause|resume",
+            "GET /acd", "POST /agents/NAME/OP", "GET /recordings/CALL_ID", "POST /recordings/CALL_ID/pause|resume|link", "GET /links/recordings/CALL_ID?expires&sig",
             "GET /conferences", "GET /conferences/ROOM", "GET /conferences/ROOM/ID/quality",
             "POST /conferences/ROOM/OP", "POST /conferences/ROOM/ID/OP",
         ],

@@ -175,6 +175,10 @@ fn router(state: ApiState) -> Router {
         ));
     Router::new()
         .route("/metrics", only("GET", get(metrics::render)))
+        .route(
+            "/links/recordings/:id",
+            only("GET", get(recordings::signed)),
+        )
         .merge(admin_routes)
         .merge(desktop::router())
         .nest("/api/v1", v1::router(state.clone()))

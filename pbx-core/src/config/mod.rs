@@ -301,7 +301,20 @@ fn build(raw: RawConfig, pos: &Positioner<'_>) -> Result<Config, ConfigError> {
     let endpoints = build_endpoints(&raw.media, media.address, pos)?;
     let (recordings_dir, prompts_dir) = media_dirs(&raw.media, &data_dir);
     calls.music_on_hold = music_on_hold(&raw.calls, &prompts_dir, pos)?;
-    let recording = recording_section::build(&raw.recording, &data_dir, pos)?;
+    let known = recording_section::Known {
+        trunks: &trunks,
+        queues: &queues,
+        on_demand_entries: raw
+            .dialplan
+            .iter()
+            .filter_map(|e| e.recording_at())
+            .filter(|(w, _)| {
+                crate::recording::Policy::parse(w) == Some(crate::recording::Policy::OnDemand)
+            })
+            .map(|(_, at)| at)
+            .collect(),
+    };
+    let recording = recording_section::build(&raw.recording, &data_dir, &known, pos)?;
 
     let mut aliases = Vec::new();
     for a in raw.server.aliases {

@@ -2,13 +2,14 @@
 //! spool, the object store, retention — filled into the `recorder` crate's
 //! own settings ([`crate::recording::RecordingConfig`]).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
 
 use super::{ConfigError, Positioner};
-use crate::recording::{RecordingConfig, RecordingMode};
+use crate::recording::{Policy, PolicyConfig, RecordingConfig, RecordingMode};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -28,7 +29,112 @@ pub(super) struct RawRecording {
     transcribe_workers: Option<Spanned<u32>>,
     /// In-call keys that pause / resume the recording (`*1`).
     pause_code: Option<Spanned<String>>,
+    /// In-call keys that start an `on_demand` recording (`*2`).
+    start_code: Option<Spanned<String>>,
+    /// Per-user policies (`"1001" = "never"`).
+    #[serde(default)]
+    users: BTreeMap<String, Spanned<String>>,
+    /// Per-trunk policies.
+    #[serde(default)]
+    trunks: BTreeMap<String, Spanned<String>>,
+    /// Per-queue policies.
+    #[serde(default)]
+    queues: BTreeMap<String, Spanned<String>>,
     s3: Option<Spanned<RawS3>>,
+}
+
+/// The names a policy table may use: configured trunks and queues (users
+/// may live in the store, so any user name is accepted).
+pub(super) struct Known<'a> {
+    pub trunks: &'a [crate::trunks::TrunkConfig],
+    pub queues: &'a [acd::QueueConfig],
+    /// Offsets of the dial-plan entries' `recording = "on_demand"` values.
+    pub on_demand_entries: Vec<usize>,
+}
+
+fn policy_word(
+    p: &Spanned<String>,
+    key: &str,
+    pos: &Positioner<'_>,
+) -> Result<Policy, ConfigError> {
+    Policy::parse(p.get_ref()).ok_or_else(|| {
+        pos.at(
+            p,
+            format!(
+                "{key} `{}`: use \"always\", \"never\" or \"on_demand\"",
+                p.get_ref()
+            ),
+        )
+    })
+}
+
+/// `[recording.users]`, `.trunks`, `.queues` and `start_code`.
+fn build_policies(
+    raw: &RawRecording,
+    mode: RecordingMode,
+    known: &Known<'_>,
+    pos: &Positioner<'_>,
+) -> Result<PolicyConfig, ConfigError> {
+    let mut out = PolicyConfig::default();
+    let mut on_demand_at = known.on_demand_entries.first().copied();
+    let tables = [
+        ("users", &raw.users, &mut out.users),
+        ("trunks", &raw.trunks, &mut out.trunks),
+        ("queues", &raw.queues, &mut out.queues),
+    ];
+    for (table, raw_map, map) in tables {
+        for (name, word) in raw_map {
+            let key = format!("recording.{table}.{name}");
+            let policy = policy_word(word, &key, pos)?;
+            let exists = match table {
+                "trunks" => known.trunks.iter().any(|t| t.name == *name),
+                "queues" => known.queues.iter().any(|q| q.name.as_str() == name),
+                _ => true,
+            };
+            if !exists {
+                let what = &table[..table.len() - 1];
+                return Err(pos.at(
+                    word,
+                    format!("{key}: there is no {what} `{name}` (see [[{table}]])"),
+                ));
+            }
+            if policy == Policy::OnDemand && on_demand_at.is_none() {
+                on_demand_at = Some(word.span().start);
+            }
+            map.insert(name.clone(), policy);
+        }
+    }
+    if mode == RecordingMode::OnDemand && on_demand_at.is_none() {
+        on_demand_at = raw.mode.as_ref().map(|m| m.span().start);
+    }
+    if let Some(code) = &raw.start_code {
+        check_code(code, "start_code", pos)?;
+        if raw.pause_code.as_ref().map(|p| p.get_ref()) == Some(code.get_ref()) {
+            return Err(pos.at(
+                code,
+                "recording.start_code must differ from recording.pause_code",
+            ));
+        }
+        out.start_code = Some(code.get_ref().clone());
+    } else if let Some(at) = on_demand_at {
+        return Err(pos.error(
+            at,
+            "\"on_demand\" recording needs recording.start_code (the keys that start it, e.g. \"*2\")",
+        ));
+    }
+    Ok(out)
+}
+
+fn check_code(code: &Spanned<String>, key: &str, pos: &Positioner<'_>) -> Result<(), ConfigError> {
+    let c = code.get_ref();
+    let keys = |k: char| k.is_ascii_digit() || matches!(k, '*' | '#' | 'A'..='D');
+    if c.is_empty() || c.len() > 8 || !c.chars().all(keys) {
+        return Err(pos.at(
+            code,
+            format!("recording.{key}: 1 to 8 keys of 0-9 * # A-D (e.g. \"*1\")"),
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -51,6 +157,7 @@ struct RawS3 {
 pub(super) fn build(
     raw: &RawRecording,
     data_dir: &Path,
+    known: &Known<'_>,
     pos: &Positioner<'_>,
 ) -> Result<RecordingConfig, ConfigError> {
     let mode = match &raw.mode {
@@ -59,7 +166,7 @@ pub(super) fn build(
             pos.at(
                 m,
                 format!(
-                    "recording.mode `{}`: use \"off\", \"always\" or \"queues\"",
+                    "recording.mode `{}`: use \"off\", \"always\", \"queues\" or \"on_demand\"",
                     m.get_ref()
                 ),
             )
@@ -137,23 +244,19 @@ pub(super) fn build(
         None => 1,
     };
     if let Some(code) = &raw.pause_code {
-        let c = code.get_ref();
-        let keys = |k: char| k.is_ascii_digit() || matches!(k, '*' | '#' | 'A'..='D');
-        if c.is_empty() || c.len() > 8 || !c.chars().all(keys) {
-            return Err(pos.at(
-                code,
-                "recording.pause_code: 1 to 8 keys of 0-9 * # A-D (e.g. \"*1\")",
-            ));
-        }
+        check_code(code, "pause_code", pos)?;
     }
+    let policy = build_policies(raw, mode, known, pos)?;
     Ok(RecordingConfig {
         mode,
         spool,
         upload,
         index: data_dir.join("recordings.sqlite"),
+        link_key: data_dir.join("recording-link.key"),
         retention_days: raw.retention_days.as_ref().map(|d| *d.get_ref()),
         transcribe_workers: raw.transcribe.unwrap_or(false).then_some(workers),
         pause_code: raw.pause_code.as_ref().map(|c| c.get_ref().clone()),
+        policy,
     })
 }
 
@@ -225,5 +328,60 @@ mod tests {
         let e = parse("[recording]\nprefix = \"/x\"\n").unwrap_err();
         assert!(e.message.starts_with("recording.prefix"), "{e}");
         assert!(parse("[recording]\nmood = \"always\"\n").is_err());
+    }
+
+    #[test]
+    fn policies_per_user_trunk_queue_and_dialplan_entry() {
+        use crate::recording::Policy;
+        let c = parse(
+            "[recording]\nstart_code = \"*2\"\n[recording.users]\n\"1001\" = \"never\"\n\
+             \"1002\" = \"on_demand\"\n[[queues]]\nname = \"sales\"\n\
+             [recording.queues]\nsales = \"always\"\n\
+             [[dialplan]]\nextension = \"500\"\ntype = \"user\"\nuser = \"1002\"\nrecording = \"never\"\n",
+        )
+        .unwrap();
+        let p = &c.recording.policy;
+        assert_eq!(p.users.get("1001"), Some(&Policy::Never));
+        assert_eq!(p.users.get("1002"), Some(&Policy::OnDemand));
+        assert_eq!(p.queues.get("sales"), Some(&Policy::Always));
+        assert_eq!(p.start_code.as_deref(), Some("*2"));
+        assert_eq!(c.dialplan.entries[0].recording, Some(Policy::Never));
+        assert!(p.records_any(&c.dialplan));
+    }
+
+    #[test]
+    fn policy_errors_name_their_place() {
+        // Line 6 col 10: the bad word.
+        let e = parse("[recording]\n[recording.users]\n\"1001\" = \"sometimes\"\n").unwrap_err();
+        assert_eq!((e.line, e.column), (6, 10), "{e}");
+        assert!(e.message.contains("recording.users.1001"), "{e}");
+        let e = parse("[recording.trunks]\ncarrier = \"always\"\n").unwrap_err();
+        assert_eq!(e.line, 5, "{e}");
+        assert!(e.message.contains("no trunk `carrier`"), "{e}");
+        let e = parse("[recording.queues]\nsales = \"always\"\n").unwrap_err();
+        assert!(e.message.contains("no queue `sales`"), "{e}");
+        // on_demand without a start code: at the word that needs it.
+        let e = parse("[recording.users]\n\"1001\" = \"on_demand\"\n").unwrap_err();
+        assert_eq!(e.line, 5, "{e}");
+        assert!(e.message.contains("start_code"), "{e}");
+        let e = parse("[recording]\nmode = \"on_demand\"\n").unwrap_err();
+        assert_eq!(e.line, 5, "{e}");
+        let e = parse(
+            "[[dialplan]]\nextension = \"500\"\ntype = \"user\"\nuser = \"1\"\nrecording = \"on_demand\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 8, "{e}");
+        let e = parse(
+            "[[dialplan]]\nextension = \"500\"\ntype = \"user\"\nuser = \"1\"\nrecording = \"maybe\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 8, "{e}");
+        assert!(e.message.contains("\"never\""), "{e}");
+        let e = parse("[recording]\npause_code = \"*1\"\nstart_code = \"*1\"\n").unwrap_err();
+        assert_eq!(e.line, 6, "{e}");
+        let e = parse("[recording]\nstart_code = \"x\"\n").unwrap_err();
+        assert!(e.message.starts_with("recording.start_code"), "{e}");
+        let c = parse("[recording]\nmode = \"on_demand\"\nstart_code = \"*2\"\n").unwrap();
+        assert_eq!(c.recording.mode, RecordingMode::OnDemand);
     }
 }

@@ -167,6 +167,9 @@ pub struct Entry {
     pub condition: Condition,
     /// How the caller is presented on the route's legs (templates).
     pub caller_id: CallerId,
+    /// The entry's recording policy (`recording = "always" | "never" |
+    /// "on_demand"`; None: the other levels decide).
+    pub recording: Option<crate::recording::Policy>,
 }
 
 /// A dialed number resolved by the dial plan.
@@ -224,6 +227,16 @@ impl Dialplan {
     /// extension plan.
     pub fn route(&self, dialed: &str, unix_secs: u64) -> Option<Route> {
         self.lookup(dialed, unix_secs).map(|r| r.route)
+    }
+
+    /// The first entry that routes `dialed` at `unix_secs` (what
+    /// [`Self::lookup`] resolves).
+    pub fn entry_for(&self, dialed: &str, unix_secs: u64) -> Option<&Entry> {
+        let local = unix_secs as i64 + i64::from(self.utc_offset_secs);
+        self.entries
+            .iter()
+            .filter(|e| e.condition.holds(local))
+            .find(|e| e.resolve(dialed).is_some())
     }
 
     /// Like [`Self::route`], with the entry's caller-id presentation.

@@ -48,9 +48,18 @@ pub struct RawEntry {
     caller_id_number: Option<Spanned<String>>,
     caller_id_name: Option<Spanned<String>>,
     privacy: Option<bool>,
+    /// Recording policy of the entry's calls.
+    recording: Option<Spanned<String>>,
 }
 
 impl RawEntry {
+    /// The entry's `recording` word with its offset.
+    pub fn recording_at(&self) -> Option<(&str, usize)> {
+        self.recording
+            .as_ref()
+            .map(|r| (r.get_ref().as_str(), r.span().start))
+    }
+
     /// The flow of a `type = "ivr"` entry with the offset of its `type`.
     pub fn ivr_flow(&self) -> Option<(&str, usize)> {
         (self.kind.get_ref() == "ivr")
@@ -141,11 +150,24 @@ fn build_entry(r: &RawEntry) -> Result<Entry, RawError> {
         }
     }
     let caller_id = caller_id(r, &pattern)?;
+    let recording = match &r.recording {
+        None => None,
+        Some(p) => Some(crate::recording::Policy::parse(p.get_ref()).ok_or_else(|| {
+            at(
+                p,
+                format!(
+                    "dialplan recording `{}`: use \"always\", \"never\" or \"on_demand\"",
+                    p.get_ref()
+                ),
+            )
+        })?),
+    };
     Ok(Entry {
         pattern,
         target,
         condition: condition(r)?,
         caller_id,
+        recording,
     })
 }
 

@@ -6,6 +6,7 @@ fn entry(pattern: Pattern, target: Target) -> Entry {
         target,
         condition: Condition::default(),
         caller_id: CallerId::default(),
+        recording: None,
     }
 }
 

@@ -48,16 +48,29 @@ pub struct RecordingAccess {
     index: Arc<Index>,
     spool: SpoolSide,
     store: Store,
+    /// The secret of signed links (the server's; None for the CLI).
+    link: Option<super::LinkKey>,
 }
 
 impl RecordingAccess {
     /// The server's access (it owns the spool).
-    pub fn serving(index: Arc<Index>, spool: Arc<Spool>, store: Store) -> Self {
+    pub fn serving(
+        index: Arc<Index>,
+        spool: Arc<Spool>,
+        store: Store,
+        link: super::LinkKey,
+    ) -> Self {
         Self {
             index,
             spool: SpoolSide::Owned(spool),
             store,
+            link: Some(link),
         }
+    }
+
+    /// The signed-link secret (the server's access only).
+    pub fn link_key(&self) -> Option<&super::LinkKey> {
+        self.link.as_ref()
     }
 
     /// Access for an admin command: the index and store of `config`, the
@@ -67,6 +80,7 @@ impl RecordingAccess {
             index: Arc::new(Index::open(&config.index)?),
             spool: SpoolSide::Dir(config.spool.dir.clone()),
             store: Store::from_config(&config.upload)?,
+            link: None,
         })
     }
 

@@ -17,8 +17,18 @@
 //! object key. With `recording.transcribe`, every spooled recording is also
 //! handed to a bounded pool of pocketsphinx workers (`transcripts.rs`) whose
 //! segments land in the recordings index (`pbx recordings transcript ID`).
+//!
+//! Which calls (`policy.rs`, applied by `hook.rs`): `recording.mode` plus
+//! the policies of dial-plan entries, trunks, users and queues (`always`,
+//! `never`, `on_demand` started by `recording.start_code`). Conference
+//! rooms are recorded as one mix per room session (the mixer's room sink,
+//! `recorder::RoomRecording`). Signed, expiring download links
+//! (`links.rs`) and the `recording.ready` outbox event (`upload.rs`).
 
 mod access;
+mod hook;
+mod links;
+mod policy;
 mod service;
 mod transcripts;
 mod upload;
@@ -26,10 +36,14 @@ mod upload;
 use std::path::PathBuf;
 
 pub use access::{AccessError, RecordingAccess};
-pub use service::{PauseError, RecordingHook, Recordings, StartError};
+pub use hook::{PauseError, RecordingHook};
+pub use links::{LinkKey, MAX_LINK_SECS};
+pub use policy::{combine, resolve, Levels, Policy, PolicyConfig};
+pub use service::{Recordings, StartError};
 pub use transcripts::TranscriberError;
 
-/// Which calls are recorded (`recording.mode`).
+/// Which calls are recorded by default (`recording.mode`); the dial-plan
+/// entries, users, trunks and queues may say otherwise (`policy.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RecordingMode {
     /// None (the default).
@@ -39,6 +53,8 @@ pub enum RecordingMode {
     Always,
     /// Calls answered by a queue agent.
     Queues,
+    /// Every bridged call once a party presses `recording.start_code`.
+    OnDemand,
 }
 
 impl RecordingMode {
@@ -48,6 +64,7 @@ impl RecordingMode {
             "off" => Self::Off,
             "always" => Self::Always,
             "queues" => Self::Queues,
+            "on_demand" | "on-demand" => Self::OnDemand,
             _ => return None,
         })
     }
@@ -58,6 +75,7 @@ impl RecordingMode {
             Self::Off => "off",
             Self::Always => "always",
             Self::Queues => "queues",
+            Self::OnDemand => "on_demand",
         }
     }
 }
@@ -75,6 +93,8 @@ pub struct RecordingConfig {
     pub upload: recorder::UploadConfig,
     /// The recordings index (`<data_dir>/recordings.sqlite`).
     pub index: PathBuf,
+    /// The secret of signed download links (`<data_dir>/recording-link.key`).
+    pub link_key: PathBuf,
     /// Uploaded recordings older than this many days are deleted (None: kept).
     pub retention_days: Option<u32>,
     /// Finished recordings are transcribed by this many pocketsphinx
@@ -83,6 +103,9 @@ pub struct RecordingConfig {
     /// Keys pressed in a recorded call that pause / resume its recording
     /// (`recording.pause_code`, e.g. `*1`; None: no in-call code).
     pub pause_code: Option<String>,
+    /// Per-user, -trunk and -queue policies and the start code
+    /// (the dial-plan entries carry their own, `policy.rs`).
+    pub policy: PolicyConfig,
 }
 
 impl Default for RecordingConfig {
@@ -92,9 +115,11 @@ impl Default for RecordingConfig {
             spool: recorder::SpoolConfig::default(),
             upload: recorder::UploadConfig::default(),
             index: PathBuf::from("data/recordings.sqlite"),
+            link_key: PathBuf::from("data/recording-link.key"),
             retention_days: None,
             transcribe_workers: None,
             pause_code: None,
+            policy: PolicyConfig::default(),
         }
     }
 }

@@ -5,24 +5,27 @@
 //! recorder thread, which does the blocking work: `Recorder::start`
 //! (fsyncs), `RelayRecording::finish` (may wait for queue room).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use recorder::{Index, Parties, Recorder, RelayRecording, SampleRate, StartRequest, Store};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use recorder::{
+    Index, Parties, Recorder, RelayRecording, RoomRecording, SampleRate, StartRequest, Store,
+};
 
 use super::access::RecordingAccess;
+use super::hook::RecordingHook;
 use super::upload::{UploadLoop, UploadStop};
-use super::{RecordingConfig, RecordingMode};
-use crate::b2bua::{CallEventKind, CallId, Engine, EngineEvent, EngineEventKind};
+use super::RecordingConfig;
+use crate::b2bua::CallId;
 use crate::media_anchor::{MediaAnchor, RecordStopped};
 use crate::store::CdrQueue;
 
 /// What the recorder thread is asked to do.
-enum Cmd {
+pub(super) enum Cmd {
     Start {
         call: CallId,
         relay: u64,
@@ -39,6 +42,15 @@ enum Cmd {
         now: Instant,
     },
     Stopped(RecordStopped),
+    /// Record a conference room's mix (SPEC §22).
+    StartRoom {
+        room: String,
+    },
+    /// Its session ended.
+    StopRoom {
+        room: String,
+        now: Instant,
+    },
 }
 
 /// A recording in progress.
@@ -57,8 +69,11 @@ pub enum StartError {
     #[error("recording: {0}")]
     Recorder(#[from] recorder::Error),
     /// `[recording]` needs the media relay (`media.anchor`).
-    #[error("recording.mode = \"{0}\" needs media.anchor = \"always\" or \"nat\"")]
+    #[error("recording (recording.mode = \"{0}\" or a recording policy) needs media.anchor = \"always\" or \"nat\"")]
     NoRelay(&'static str),
+    /// The signed-link secret could not be read or made.
+    #[error("recording: the link key {0}: {1}")]
+    LinkKey(String, std::io::Error),
     /// The recorder thread could not be spawned.
     #[error("recording: cannot spawn the recorder thread: {0}")]
     Thread(std::io::Error),
@@ -85,7 +100,9 @@ impl Recordings {
     pub fn start(
         config: &RecordingConfig,
         anchor: Option<Arc<MediaAnchor>>,
+        endpoints: Option<Arc<crate::b2bua::media::EndpointService>>,
         records: CdrQueue,
+        dialplan: crate::routing::SharedDialplan,
         stop: Arc<AtomicBool>,
     ) -> Result<(Self, RecordingHook), StartError> {
         let anchor = anchor.ok_or(StartError::NoRelay(config.mode.as_str()))?;
@@ -125,7 +142,9 @@ impl Recordings {
             });
         }
         let upload_stop = uploads.spawn();
-        let access = Arc::new(RecordingAccess::serving(index, spool, store.clone()));
+        let link = super::LinkKey::load_or_create(&config.link_key)
+            .map_err(|e| StartError::LinkKey(config.link_key.display().to_string(), e))?;
+        let access = Arc::new(RecordingAccess::serving(index, spool, store.clone(), link));
         let (tx, rx) = crossbeam_channel::unbounded();
         let thread = RecorderThread {
             recorder: Some(recorder),
@@ -133,23 +152,21 @@ impl Recordings {
             records,
             store,
             active: HashMap::new(),
+            endpoints,
+            rooms: HashMap::new(),
         };
         let thread = std::thread::Builder::new()
             .name("pbx-recorder".into())
             .spawn(move || thread.run(&rx, &stop, upload_stop))
             .map_err(StartError::Thread)?;
         tracing::info!(mode = config.mode.as_str(), spool = %config.spool.dir.display(), "call recording on");
-        let hook = RecordingHook {
-            mode: config.mode,
+        let hook = RecordingHook::new(
+            config.mode,
+            config.policy.clone(),
+            dialplan,
+            config.pause_code.clone(),
             tx,
-            parties: HashMap::new(),
-            started: HashSet::new(),
-            to_start: Vec::new(),
-            to_stop: Vec::new(),
-            paused: HashSet::new(),
-            pause_code: config.pause_code.clone(),
-            keys: HashMap::new(),
-        };
+        );
         Ok((Self { thread, access }, hook))
     }
 }
@@ -160,6 +177,10 @@ struct RecorderThread {
     records: CdrQueue,
     store: Store,
     active: HashMap<CallId, Active>,
+    /// pbx's media endpoints, whose mixer has the conference rooms.
+    endpoints: Option<Arc<crate::b2bua::media::EndpointService>>,
+    /// Rooms recorded now.
+    rooms: HashMap<String, Arc<RoomRecording>>,
 }
 
 impl RecorderThread {
@@ -182,6 +203,9 @@ impl RecorderThread {
         let now = Instant::now();
         for (call, a) in std::mem::take(&mut self.active) {
             self.stop(call, a, now);
+        }
+        for room in self.rooms.keys().cloned().collect::<Vec<_>>() {
+            self.stop_room(&room, now);
         }
         if let Some(r) = self.recorder.take() {
             // Closes, fsyncs and spools what is open (the hooks mark the records).
@@ -216,6 +240,8 @@ impl RecorderThread {
                     Err(e) => tracing::warn!(%call, error = %e, "recording not paused / resumed"),
                 }
             }
+            Cmd::StartRoom { room } => self.start_room(room),
+            Cmd::StopRoom { room, now } => self.stop_room(&room, now),
             Cmd::Stopped(s) => {
                 tracing::debug!(relay = s.relay_id, stats = ?s.stats, "relay stopped feeding a recording");
             }
@@ -259,6 +285,54 @@ impl RecorderThread {
         }
     }
 
+    /// One mixed recording of the room's session, `room-<room>-<start>`.
+    fn start_room(&mut self, room: String) {
+        let (Some(recorder), Some(endpoints)) = (&self.recorder, &self.endpoints) else {
+            tracing::debug!(room, "no media endpoints: conference not recorded");
+            return;
+        };
+        if self.rooms.contains_key(&room) {
+            return;
+        }
+        let started_at = chrono::Utc::now();
+        let id = recorder::CallId::sanitized(&format!(
+            "room-{room}-{}",
+            started_at.format("%Y%m%dT%H%M%S%3f")
+        ));
+        let req = StartRequest {
+            call_id: id.clone(),
+            parties: Parties {
+                caller: Some("conference".to_owned()),
+                callee: Some(room.clone()),
+                ..Parties::default()
+            },
+            sample_rate: SampleRate::Hz8000,
+            started_at,
+            now: Instant::now(),
+        };
+        match recorder.start(req) {
+            Ok(tap) => {
+                let rec = Arc::new(RoomRecording::new(tap));
+                endpoints.host().record_room(&room, Some(rec.clone()));
+                tracing::info!(room, recording = %id, "conference room recorded");
+                self.rooms.insert(room, rec);
+            }
+            Err(e) => tracing::warn!(room, error = %e, "conference room not recorded"),
+        }
+    }
+
+    fn stop_room(&mut self, room: &str, now: Instant) {
+        let Some(rec) = self.rooms.remove(room) else {
+            return;
+        };
+        if let Some(endpoints) = &self.endpoints {
+            endpoints.host().record_room(room, None);
+        }
+        if let Err(e) = rec.finish(now) {
+            tracing::warn!(room, error = %e, "room recording not finished");
+        }
+    }
+
     fn stop(&self, call: CallId, a: Active, now: Instant) {
         self.anchor.stop_record(a.relay);
         // After the call's record (the driver sends the stop once the
@@ -268,163 +342,5 @@ impl RecorderThread {
         if let Err(e) = a.rec.finish(now) {
             tracing::warn!(%call, error = %e, "recording not finished");
         }
-    }
-}
-
-/// The driver's side: notes bridged calls and call ends, sends the
-/// requests after each step. Never blocks.
-pub struct RecordingHook {
-    mode: RecordingMode,
-    tx: Sender<Cmd>,
-    /// Live calls' parties (caller, callee; queue and agent once connected).
-    parties: HashMap<CallId, Parties>,
-    /// Calls whose recording was requested.
-    started: HashSet<CallId>,
-    to_start: Vec<CallId>,
-    to_stop: Vec<CallId>,
-    /// Recordings paused now.
-    paused: HashSet<CallId>,
-    /// The in-call key sequence that pauses / resumes (`recording.pause_code`).
-    pause_code: Option<String>,
-    /// Per recorded call, the keys pressed toward the pause code so far.
-    keys: HashMap<CallId, String>,
-}
-
-/// Why a pause or resume was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PauseError {
-    /// The call is not being recorded.
-    #[error("call {0} is not being recorded")]
-    NotRecording(CallId),
-    /// It is paused already (pause) or not paused (resume).
-    #[error("the recording of call {0} is {1} already")]
-    Already(CallId, &'static str),
-}
-
-impl RecordingHook {
-    /// Pauses (true) or resumes the recording of `call` (the CLI, the API,
-    /// the in-call pause code): the paused stretch is silence in the file
-    /// and a span in the recording's metadata.
-    pub fn set_paused(&mut self, call: CallId, paused: bool) -> Result<(), PauseError> {
-        if !self.started.contains(&call) {
-            return Err(PauseError::NotRecording(call));
-        }
-        let changed = if paused {
-            self.paused.insert(call)
-        } else {
-            self.paused.remove(&call)
-        };
-        if !changed {
-            return Err(PauseError::Already(
-                call,
-                if paused { "paused" } else { "running" },
-            ));
-        }
-        let _ = self.tx.send(Cmd::Pause {
-            call,
-            paused,
-            now: Instant::now(),
-        });
-        Ok(())
-    }
-
-    /// A key pressed in a recorded call: the pause code toggles the pause.
-    fn note_key(&mut self, call: CallId, digit: char) {
-        let Some(code) = self.pause_code.as_deref() else {
-            return;
-        };
-        if !self.started.contains(&call) {
-            return;
-        }
-        let typed = self.keys.entry(call).or_default();
-        typed.push(digit);
-        if !code.starts_with(typed.as_str()) {
-            // Start again from this key if it begins the code.
-            typed.clear();
-            if code.starts_with(digit) {
-                typed.push(digit);
-            }
-        }
-        if typed == code {
-            typed.clear();
-            let pause = !self.paused.contains(&call);
-            if let Err(e) = self.set_paused(call, pause) {
-                tracing::debug!(%call, error = %e, "pause code ignored");
-            }
-        }
-    }
-
-    /// An engine event of this step.
-    pub fn note_event(&mut self, ev: &EngineEvent) {
-        let EngineEventKind::Call(call) = &ev.kind else {
-            return;
-        };
-        match &call.kind {
-            CallEventKind::Created { caller, callee } => {
-                self.parties.insert(
-                    call.call,
-                    Parties {
-                        caller: Some(caller.clone()),
-                        callee: Some(callee.clone()),
-                        ..Parties::default()
-                    },
-                );
-            }
-            CallEventKind::Bridged { .. } if self.mode == RecordingMode::Always => {
-                self.to_start.push(call.call);
-            }
-            CallEventKind::Dtmf { digit, .. } => self.note_key(call.call, *digit),
-            CallEventKind::Ended { .. } => self.to_stop.push(call.call),
-            _ => {}
-        }
-    }
-
-    /// A queue event of this step: a connected agent makes a queue call
-    /// recordable (`mode = "queues"`) and names queue and agent.
-    pub fn note_queue_event(&mut self, ev: &acd::QueueEvent) {
-        let (acd::EventKind::Connect { .. }, Some(call)) = (&ev.kind, ev.call) else {
-            return;
-        };
-        let call = CallId(call.0);
-        let p = self.parties.entry(call).or_default();
-        p.queue = ev.queue.as_ref().map(ToString::to_string);
-        p.agent = ev.agent.as_ref().map(ToString::to_string);
-        if self.mode != RecordingMode::Off {
-            self.to_start.push(call);
-        }
-    }
-
-    /// After the step's records are queued: starts the recordings of the
-    /// calls bridged in it (on their relay sessions), then stops those of
-    /// the calls that ended.
-    pub fn flush(&mut self, engine: &Engine, now: Instant) {
-        for call in std::mem::take(&mut self.to_start) {
-            let Some(relay) = engine.relay_session(call) else {
-                tracing::debug!(%call, "bridged call without relayed media: not recorded");
-                continue;
-            };
-            self.started.insert(call);
-            let parties = self.parties.get(&call).cloned().unwrap_or_default();
-            let _ = self.tx.send(Cmd::Start {
-                call,
-                relay,
-                parties,
-            });
-        }
-        for call in std::mem::take(&mut self.to_stop) {
-            self.parties.remove(&call);
-            self.paused.remove(&call);
-            self.keys.remove(&call);
-            if self.started.remove(&call) {
-                let _ = self.tx.send(Cmd::Stop { call, now });
-            }
-        }
-    }
-
-    /// A recording tap the relay removed: its sink goes to the recorder
-    /// thread (never dropped on the driver's thread).
-    pub fn record_stopped(&self, stopped: RecordStopped) {
-        let _ = self.tx.send(Cmd::Stopped(stopped));
     }
 }

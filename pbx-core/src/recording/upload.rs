@@ -15,7 +15,7 @@ use recorder::{CallId, Index, RecordingState, Spool, Store, SystemClock, Uploade
 use tokio::sync::Notify;
 
 use super::RecordingConfig;
-use crate::store::CdrQueue;
+use crate::store::{CdrQueue, OutboxEvent, StepWrite};
 
 /// How often retention runs (when configured).
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
@@ -190,7 +190,8 @@ impl UploadLoop {
     }
 
     /// Call records of pending recordings the index now says are uploaded
-    /// (with their key) or failed.
+    /// (with their key, and a `recording.ready` event in the outbox) or
+    /// failed.
     fn mark_records(&self) {
         let ids: Vec<CallId> = self.pending.lock().iter().cloned().collect();
         for id in ids {
@@ -198,6 +199,9 @@ impl UploadLoop {
                 Ok(Some(e))
                     if matches!(e.state, RecordingState::Uploaded | RecordingState::Failed) =>
                 {
+                    if e.state == RecordingState::Uploaded {
+                        self.records.step(vec![StepWrite::Event(ready_event(&e))]);
+                    }
                     self.records
                         .recording_state(id.as_str(), e.state.as_str(), e.key);
                     self.pending.lock().remove(&id);
@@ -206,5 +210,30 @@ impl UploadLoop {
                 Err(e) => tracing::warn!(call = %id, error = %e, "recording index not readable"),
             }
         }
+    }
+}
+
+/// The `recording.ready` outbox event of an uploaded, verified recording
+/// (one per call: its id is the idempotency key, a repeat is ignored).
+fn ready_event(e: &recorder::IndexEntry) -> OutboxEvent {
+    let m = &e.meta;
+    let id = m.call_id.as_str();
+    OutboxEvent {
+        event_id: format!("evt_{id}_recording_ready"),
+        call_id: id.to_owned(),
+        kind: "recording.ready".to_owned(),
+        at_ms: chrono::Utc::now().timestamp_millis().max(0) as u64,
+        payload: serde_json::json!({
+            "call_id": id,
+            "key": e.key,
+            "sha256": m.sha256,
+            "size": m.size,
+            "duration_ms": m.duration_ms,
+            "started_at": m.started_at.to_rfc3339(),
+            "caller": m.parties.caller,
+            "callee": m.parties.callee,
+            "queue": m.parties.queue,
+            "agent": m.parties.agent,
+        }),
     }
 }

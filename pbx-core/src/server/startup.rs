@@ -252,12 +252,15 @@ impl Startup<'_> {
         }
         let recordings = match (&mut parts, &cdr_writer) {
             (Some(parts), Some(w))
-                if config.recording.mode != crate::recording::RecordingMode::Off =>
+                if config.recording.mode != crate::recording::RecordingMode::Off
+                    || config.recording.policy.records_any(&config.dialplan) =>
             {
                 let (service, hook) = crate::recording::Recordings::start(
                     &config.recording,
                     anchor,
+                    parts.1.endpoints.clone(),
                     w.queue(),
+                    parts.1.routing.dialplan.clone(),
                     i.stop.clone(),
                 )?;
                 parts.1.recording = Some(hook);

@@ -382,6 +382,12 @@ impl Engine {
             .min()
     }
 
+    /// The trunk carrying `call` (inbound or outbound; None: none or
+    /// unknown call): the recording policy of trunks.
+    pub fn call_trunk(&self, call: CallId) -> Option<&str> {
+        self.calls.get(&call)?.class.trunk.as_deref()
+    }
+
     /// The relay session anchoring `call`'s media ([`Anchored::relay_id`];
     /// None for an unknown or unanchored call): the driver sets a
     /// recording tap on it when the call is to be recorded.
