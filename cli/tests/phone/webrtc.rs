@@ -76,10 +76,16 @@ fn start(root: &Path) -> Server {
     );
     let ws = std::net::SocketAddr::from(([127, 0, 0, 1], ws_port));
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(ws).is_err() {
-        assert!(Instant::now() < deadline, "pbx never listened on {ws}");
+    let sip = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    while std::net::TcpStream::connect(ws).is_err() || std::net::TcpStream::connect(sip).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "pbx never listened on {ws} and {sip}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // as the other phone tests: the listeners' threads settle
+    std::thread::sleep(Duration::from_millis(300));
     Server {
         _kill: kill,
         port,
