@@ -508,25 +508,20 @@ impl Browser {
     fn tick(&mut self) {
         self.pump_ws();
         let mut buf = [0u8; 2048];
-        loop {
-            match self.udp.recv_from(&mut buf) {
-                Ok((n, from)) => {
-                    let now = Instant::now();
-                    if let Ok(contents) = DatagramRecv::try_from(&buf[..n]) {
-                        let input = Input::Receive(
-                            now,
-                            Receive {
-                                proto: Protocol::Udp,
-                                source: from,
-                                destination: self.addr,
-                                contents,
-                            },
-                        );
-                        let _ = self.rtc.handle_input(input);
-                        self.drain(now);
-                    }
-                }
-                Err(_) => break,
+        while let Ok((n, from)) = self.udp.recv_from(&mut buf) {
+            let now = Instant::now();
+            if let Ok(contents) = DatagramRecv::try_from(&buf[..n]) {
+                let input = Input::Receive(
+                    now,
+                    Receive {
+                        proto: Protocol::Udp,
+                        source: from,
+                        destination: self.addr,
+                        contents,
+                    },
+                );
+                let _ = self.rtc.handle_input(input);
+                self.drain(now);
             }
         }
         let now = Instant::now();

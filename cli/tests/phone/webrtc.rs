@@ -2,7 +2,8 @@
 //! browser over a real SIP-over-WebSocket connection and real UDP (ICE,
 //! DTLS-SRTP, rtcp-mux) against `pbx serve`, and calls or is called by
 //! `pbx phone` processes over UDP and TCP. Audio is checked by spectrum both
-//! ways; RFC 4733 keys from the browser drive an IVR menu; a wrong
+//! ways; RFC 4733 keys from the browser drive an IVR menu; a browser and a
+//! phone hear each other in a conference room; a wrong
 //! fingerprint and a DTLS timeout end the call with the `webrtc.*` cause in
 //! the call record.
 
@@ -56,6 +57,7 @@ fn start(root: &Path) -> Server {
              [ivr]\nflows_dir = \"{}\"\n\
              [metrics]\nlisten = \"off\"\n\
              [[dialplan]]\nextension = \"500\"\ntype = \"ivr\"\nflow = \"entry\"\n\
+             [[dialplan]]\nextension = \"800\"\ntype = \"conference\"\nmoderator_pin = \"42\"\n\
              [[users]]\nname = \"2001\"\npassword = \"2001-pw\"\n\
              [[users]]\nname = \"2002\"\npassword = \"2002-pw\"\n\
              [[users]]\nname = \"2003\"\npassword = \"2003-pw\"\n",
@@ -76,10 +78,16 @@ fn start(root: &Path) -> Server {
     );
     let ws = std::net::SocketAddr::from(([127, 0, 0, 1], ws_port));
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(ws).is_err() {
-        assert!(Instant::now() < deadline, "pbx never listened on {ws}");
+    let sip = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    while std::net::TcpStream::connect(ws).is_err() || std::net::TcpStream::connect(sip).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "pbx never listened on {ws} and {sip}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // as the other phone tests: the listeners' threads settle
+    std::thread::sleep(Duration::from_millis(300));
     Server {
         _kill: kill,
         port,
@@ -145,8 +153,11 @@ pbx:
 
 /// The browser heard `want` Hz (and not `other`) for at least a second.
 fn browser_hears(b: &Browser, want: f64, other: f64, root: &Path) {
-    let loud: Vec<&[i16]> = b
-        .heard
+    browser_heard(&b.heard, want, other, root);
+}
+
+fn browser_heard(heard: &[i16], want: f64, other: f64, root: &Path) {
+    let loud: Vec<&[i16]> = heard
         .chunks_exact(800)
         .filter(|w| w.iter().any(|s| s.unsigned_abs() > 256))
         .collect();
@@ -290,6 +301,45 @@ fn browser_keys_drive_an_ivr_menu() {
         "key 1 transferred the browser to 2002:\n{op_log}\npbx:\n{}",
         log_of(root, "pbx.log")
     );
+}
+
+#[test]
+fn browser_and_phone_talk_in_a_conference_room() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let s = start(root);
+    let (tone, heard) = (root.join("p1000.wav"), root.join("phone-heard.wav"));
+    write_tone(&tone, 1000.0, 20.0);
+    let log = std::fs::File::create(root.join("2002.log")).unwrap();
+    let mut guest = Kill(
+        pbx()
+            .args(["phone", "--user", "2002", "--password", "2002-pw"])
+            .args(["--server", &format!("127.0.0.1:{}", s.port)])
+            .args(["call", "800", "--duration", "9s", "--dtmf", "#"])
+            .arg("--play")
+            .arg(&tone)
+            .arg("--record")
+            .arg(&heard)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let mut b = Browser::connect(s.ws, "2003", "2003-pw", Law::Pcmu, 440.0);
+    b.register();
+    assert_eq!(b.call("800", |o| o), 200, "{}", log_of(root, "pbx.log"));
+    b.run(Duration::from_millis(1500));
+    assert!(b.connected, "{}", log_of(root, "pbx.log"));
+    // '#': join as a guest (no moderator PIN)
+    b.press(11);
+    b.run(Duration::from_secs(6));
+    b.hangup();
+    let _ = guest.0.wait();
+    // the last 3 s: the room's mix (the guest's tone), not the prompts
+    let tail = &b.heard[b.heard.len().saturating_sub(24_000)..];
+    browser_heard(tail, 1000.0, 440.0, root);
+    assert_hears(&heard, 440.0, 1000.0, "the phone in the room");
 }
 
 #[test]

@@ -136,7 +136,7 @@ impl UserAgent {
         self.by_call_id
             .get(call_id)?
             .iter()
-            .find_map(|id| self.sessions.get(id)?.flow.clone())
+            .find_map(|id| self.sessions.get(id)?.flow)
     }
 
     /// Adds credentials answering the challenge in `resp` (401 or 407) to

@@ -122,7 +122,7 @@ impl UserAgent {
         session.invite_seq = req.cseq().map_or(0, |c| c.seq);
         session.reliability = self.reliability_of(&req);
         session.replaces = replaces;
-        session.flow = peer.conn.is_some().then(|| peer.clone());
+        session.flow = peer.conn.is_some().then_some(peer);
         session.pending = Some(PendingInvite {
             tx,
             request: req,

@@ -74,7 +74,7 @@ impl UserAgent {
         let local_sdp = body.clone();
         set_body(&mut req.headers, &mut req.body, body);
         let peer = match &flow {
-            Some(f) if super::helpers::literal(&req.uri).is_none() => f.clone(),
+            Some(f) if super::helpers::literal(&req.uri).is_none() => *f,
             _ => self.next_hop(&req, false)?,
         };
         let mut session = Session::new(Role::Uac, Phase::Calling, local_tag);

@@ -129,3 +129,26 @@ fn call_without_any_credentials_ends_with_the_challenge() {
         })
     );
 }
+
+#[test]
+fn a_target_that_is_no_address_is_reached_on_the_given_flow() {
+    let mut caller = config(1, 2);
+    caller.outbound_proxy = None;
+    let mut net = Net::new(vec![caller, config(2, 1)]);
+    // a browser's contact (RFC 7118 §5.2): no address to send to
+    let browser = Uri::parse("sip:u2@df7jal23ls0d.invalid;transport=ws").expect("uri");
+    let no_flow = net.uas[0].call_with(net.now, CallOptions::new(browser.clone()));
+    assert!(matches!(no_flow, Err(UaError::NoRoute(_))), "{no_flow:?}");
+    let mut opts = CallOptions::new(browser);
+    opts.flow = Some(crate::Peer::udp(addr(2)));
+    opts.body = Some(sdp("sendrecv"));
+    net.uas[0]
+        .call_with(net.now, opts)
+        .expect("call on the flow");
+    net.advance(Duration::from_millis(10));
+    assert!(
+        matches!(net.events_of(1).first(), Some(UaEvent::IncomingCall { .. })),
+        "the INVITE went on the flow: {:?}",
+        net.events_of(1)
+    );
+}
