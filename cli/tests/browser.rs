@@ -591,10 +591,8 @@ fn the_page_holds_resumes_and_blind_transfers_its_call() {
         (after["peakHz"].as_f64().unwrap_or(0.0) - PHONE_HZ).abs() <= 30.0,
         "the audio came back after the hold: {after}"
     );
-    // the browser's REFER (from the page's Transfer) rang 2003, which answered
-    // (its exit status says the call connected). What 2003 hears after a
-    // transfer away from a WebRTC leg is not checked: the relay still routes
-    // that side through the browser's WebRTC leg (known gap, issue 17).
+    // the browser's REFER (from the page's Transfer) rang 2003, which
+    // answered and hears 2002's tone: the browser's WebRTC side left the path
     let steps = v["steps"].to_string();
     assert!(
         steps.contains("transferred to 2003"),
@@ -606,7 +604,27 @@ fn the_page_holds_resumes_and_blind_transfers_its_call() {
         desk.browser_log("answer"),
         desk.log()
     );
-    let _ = carol_heard;
+    let (rate, samples) = read_wav(&carol_heard);
+    let window = (rate / 10.0) as usize;
+    let loud: Vec<&[i16]> = samples
+        .chunks_exact(window)
+        .filter(|w| w.iter().any(|s| s.unsigned_abs() > 256))
+        .collect();
+    assert!(
+        loud.len() >= 10,
+        "2003 heard {} windows of sound after the transfer:\n{}",
+        loud.len(),
+        desk.log()
+    );
+    let share = loud
+        .iter()
+        .map(|w| tone_share(w, rate, PHONE_HZ))
+        .sum::<f64>()
+        / loud.len() as f64;
+    assert!(
+        share > 0.5,
+        "2003 hears 2002's {PHONE_HZ} Hz after the transfer: {share:.3}"
+    );
     let _ = bob.0.wait();
 }
 

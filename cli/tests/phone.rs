@@ -47,6 +47,8 @@ mod recording_policy;
 mod recording_queue;
 #[path = "phone/recording_s3.rs"]
 mod recording_s3;
+#[path = "phone/recording_transfer.rs"]
+mod recording_transfer;
 #[path = "phone/sipp.rs"]
 mod sipp;
 #[path = "phone/transcode.rs"]

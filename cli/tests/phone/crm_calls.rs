@@ -97,7 +97,8 @@ fn api(addr: &str, token: &str, method: &str, path: &str, body: Option<Value>) -
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
-fn console(root: &Path, server: &str, user: &str, tone: &Path) -> (Kill, ChildStdin) {
+/// `pbx phone` as `user` in console mode (commands on its stdin) playing `tone`.
+pub(super) fn console(root: &Path, server: &str, user: &str, tone: &Path) -> (Kill, ChildStdin) {
     let log = std::fs::File::create(root.join(format!("{user}.log"))).unwrap();
     let mut child = pbx()
         .args(["phone", "--user", user, "--password", &format!("{user}-pw")])

@@ -60,7 +60,9 @@ pub(super) async fn reload(State(s): State<ApiState>) -> Response {
         None => (None, None),
     };
     let queues = match (engine, config) {
-        (Some(engine), Some(config)) => Some(crate::queues::reload_json(&engine, config).await),
+        (Some(engine), Some(config)) => {
+            Some(crate::queues::reload_json(&engine, config.acd_reload()).await)
+        }
         _ => None,
     };
     let ok = ivr.as_ref().is_none_or(|r| r.0)

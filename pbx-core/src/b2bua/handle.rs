@@ -20,6 +20,24 @@ use super::app::HttpOutcome;
 use super::engine::{Command, CommandError, CommandResult, HttpJob, LiveCall, Originate};
 use super::CallId;
 
+/// What `pbx reload` puts in service for the contact center: the
+/// configuration's `[acd]`, `[[queues]]` and `[[agents]]`, and each queue's
+/// music on hold (None: silence). Built by the configuration's side, so the
+/// engine's inputs name no configuration file.
+#[derive(Debug, Clone)]
+pub struct AcdReload {
+    /// `[acd]` (used when the first queues appear; otherwise needs a restart).
+    pub acd: acd::AcdConfig,
+    /// `[[queues]]`.
+    pub queues: Vec<acd::QueueConfig>,
+    /// `[[agents]]`.
+    pub agents: Vec<acd::AgentProfile>,
+    /// Where the queues' prompts are.
+    pub prompts_dir: std::path::PathBuf,
+    /// Each queue's music on hold file.
+    pub music: std::collections::HashMap<String, Option<std::path::PathBuf>>,
+}
+
 /// Inputs waiting for the engine's driver.
 pub const QUEUE_CAPACITY: usize = 65_536;
 
@@ -90,8 +108,8 @@ pub enum EngineInput {
     /// `pbx reload`: put the configuration's `[[queues]]` / `[[agents]]`
     /// in service (`queues/reload.rs`); Ok describes what changed.
     ReloadAcd {
-        /// The configuration read again.
-        config: Box<crate::config::Config>,
+        /// The contact-center part of the configuration read again.
+        settings: Box<AcdReload>,
         /// The outcome.
         reply: tokio::sync::oneshot::Sender<Result<serde_json::Value, String>>,
     },
@@ -225,11 +243,11 @@ impl EngineHandle {
     /// Puts `config`'s queues and agents in service; Err says why not.
     pub async fn reload_acd(
         &self,
-        config: crate::config::Config,
+        settings: AcdReload,
     ) -> Result<Result<serde_json::Value, String>, CommandError> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.try_send(EngineInput::ReloadAcd {
-            config: Box::new(config),
+            settings: Box::new(settings),
             reply,
         })?;
         rx.await.map_err(|_| CommandError::NotRunning)

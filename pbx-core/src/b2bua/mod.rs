@@ -47,7 +47,7 @@ use std::time::Instant;
 pub use call::{Call, CallState, HangupCause, Side};
 pub use engine::{Command, CommandError, Engine, EngineConfig, Originate};
 pub use events::{CallEvent, CallEventKind, EngineEvent, EngineEventKind, EventBus};
-pub use handle::{EngineHandle, EngineInput};
+pub use handle::{AcdReload, EngineHandle, EngineInput};
 
 /// pbx's own, stable identifier of a call (not a SIP Call-ID: a call has one
 /// Call-ID per leg).

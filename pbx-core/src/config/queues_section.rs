@@ -148,3 +148,39 @@ fn check_leaders(
     }
     Ok(())
 }
+
+impl super::Config {
+    /// The music each queue's callers hear: `<prompts_dir>/<class>.wav` for
+    /// the queue's `music_on_hold` class when it exists, else
+    /// `calls.music_on_hold`, else `<prompts_dir>/moh.wav` (None: silence).
+    pub fn queue_music(&self) -> std::collections::HashMap<String, Option<std::path::PathBuf>> {
+        let fallback = self
+            .calls
+            .music_on_hold
+            .clone()
+            .or_else(|| Some(self.prompts_dir.join("moh.wav")).filter(|p| p.is_file()));
+        self.queues
+            .iter()
+            .map(|q| {
+                let own = self.prompts_dir.join(format!("{}.wav", q.music_on_hold));
+                let music = if own.is_file() {
+                    Some(own)
+                } else {
+                    fallback.clone()
+                };
+                (q.name.to_string(), music)
+            })
+            .collect()
+    }
+
+    /// The contact-center settings `pbx reload` hands the running engine.
+    pub fn acd_reload(&self) -> crate::b2bua::AcdReload {
+        crate::b2bua::AcdReload {
+            acd: self.acd.clone(),
+            queues: self.queues.clone(),
+            agents: self.agents.clone(),
+            prompts_dir: self.prompts_dir.clone(),
+            music: self.queue_music(),
+        }
+    }
+}

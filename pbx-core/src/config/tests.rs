@@ -10,7 +10,10 @@ fn embedded_default_is_valid() {
     assert!(c.users.len() >= 2);
     // UDP, TCP and the WebSocket listener of the agent desktop
     assert_eq!(c.listen.len(), 3);
-    assert!(c.listen.iter().any(|l| l.transport == sip_stack::Transport::Ws));
+    assert!(c
+        .listen
+        .iter()
+        .any(|l| l.transport == sip_stack::Transport::Ws));
 }
 
 #[test]

@@ -14,6 +14,8 @@
 //! 501 / 480 until their features land.
 
 pub mod raw;
+mod recording_policy;
+pub use recording_policy::RecordingPolicy;
 #[cfg(test)]
 mod tests;
 
@@ -169,7 +171,7 @@ pub struct Entry {
     pub caller_id: CallerId,
     /// The entry's recording policy (`recording = "always" | "never" |
     /// "on_demand"`; None: the other levels decide).
-    pub recording: Option<crate::recording::Policy>,
+    pub recording: Option<RecordingPolicy>,
 }
 
 /// A dialed number resolved by the dial plan.

@@ -152,7 +152,7 @@ fn build_entry(r: &RawEntry) -> Result<Entry, RawError> {
     let caller_id = caller_id(r, &pattern)?;
     let recording = match &r.recording {
         None => None,
-        Some(p) => Some(crate::recording::Policy::parse(p.get_ref()).ok_or_else(|| {
+        Some(p) => Some(super::RecordingPolicy::parse(p.get_ref()).ok_or_else(|| {
             at(
                 p,
                 format!(

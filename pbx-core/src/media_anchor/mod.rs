@@ -8,11 +8,13 @@
 //! An SDP body sent by A is taken as A's media and rewritten to relay port B
 //! (the one B talks to), and vice versa.
 
+mod direction;
 mod originate;
 mod relay;
 pub mod transcode;
 #[cfg_attr(not(feature = "webrtc"), path = "webrtc_off.rs")]
 mod webrtc;
+pub use direction::with_direction;
 
 pub use relay::MediaRelay;
 pub use webrtc::{is_webrtc_body, WebRtcEnded, WebRtcSides};
@@ -340,6 +342,11 @@ impl MediaAnchor {
         offer: bool,
     ) -> Result<Bytes, AnchorError> {
         let mut sides = call.webrtc.lock();
+        if !sender_is_caller && sides.callee_is_webrtc() && !is_webrtc_body(body) {
+            // a plain party answers in the browser callee's place (it
+            // transferred the call): the browser's side goes
+            self.webrtc.close_callee(&mut sides);
+        }
         // A WebRTC sender's body: the plain one standing for it.
         let from_browser = if sender_is_caller {
             sides.caller_is_webrtc()

@@ -35,6 +35,8 @@ impl WebRtcHost {
         Ok(Self)
     }
     pub(super) fn close(&self, _: &mut WebRtcSides) {}
+
+    pub(super) fn close_callee(&self, _: &mut WebRtcSides) {}
 }
 
 /// The WebRTC sides of one call: none in this build.

@@ -27,13 +27,13 @@ impl AcdHost {
     }
 }
 
-/// `POST /reload`'s `queues` part: `config`'s queues and agents sent to the
+/// `POST /reload`'s `queues` part: the configuration's queues and agents sent to the
 /// engine's driver; (ok, JSON).
 pub(crate) async fn reload_json(
     engine: &crate::b2bua::EngineHandle,
-    config: crate::config::Config,
+    settings: crate::b2bua::AcdReload,
 ) -> (bool, serde_json::Value) {
-    match engine.reload_acd(config).await {
+    match engine.reload_acd(settings).await {
         Ok(Ok(body)) => (true, body),
         Ok(Err(error)) => {
             tracing::warn!(%error, "queues and agents not reloaded");

@@ -12,37 +12,8 @@
 
 use std::collections::HashMap;
 
-/// A recording policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Policy {
-    /// Recorded from the bridge.
-    Always,
-    /// Never recorded (wins over every other level).
-    Never,
-    /// Recorded once a party presses `recording.start_code`.
-    OnDemand,
-}
-
-impl Policy {
-    /// Reads `always`, `never` or `on_demand` (also `on-demand`).
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "always" => Self::Always,
-            "never" => Self::Never,
-            "on_demand" | "on-demand" => Self::OnDemand,
-            _ => return None,
-        })
-    }
-
-    /// The config word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Always => "always",
-            Self::Never => "never",
-            Self::OnDemand => "on_demand",
-        }
-    }
-}
+/// A recording policy (defined beside the dial plan, whose entries carry one).
+pub use crate::dialplan::RecordingPolicy as Policy;
 
 /// The named policies of `[recording]` (the dial-plan entries carry their own).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -204,8 +204,8 @@ impl EngineDriver {
                 };
                 let _ = reply.send(status);
             }
-            EngineInput::ReloadAcd { config, reply } => {
-                let _ = reply.send(self.reload_acd(&config, &now));
+            EngineInput::ReloadAcd { settings, reply } => {
+                let _ = reply.send(self.reload_acd(&settings, &now));
             }
             EngineInput::Stop => return true,
         }

@@ -189,7 +189,7 @@ fn b2bua_parts(
             trunks: trunks.clone(),
             ivr,
             prompts_dir: config.prompts_dir.clone(),
-            queues: Arc::new(queue_music(config)),
+            queues: Arc::new(config.queue_music()),
         },
         anchor: i.anchor,
         endpoints: endpoints.clone(),
@@ -211,32 +211,6 @@ fn b2bua_parts(
         endpoints,
     };
     (host, driver, jobs_rx)
-}
-
-/// The music each queue's callers hear: `<prompts_dir>/<class>.wav` for the
-/// queue's `music_on_hold` class when it exists, else `calls.music_on_hold`,
-/// else `<prompts_dir>/moh.wav` (None: silence).
-pub(super) fn queue_music(
-    config: &Config,
-) -> std::collections::HashMap<String, Option<std::path::PathBuf>> {
-    let fallback = config
-        .calls
-        .music_on_hold
-        .clone()
-        .or_else(|| Some(config.prompts_dir.join("moh.wav")).filter(|p| p.is_file()));
-    config
-        .queues
-        .iter()
-        .map(|q| {
-            let own = config.prompts_dir.join(format!("{}.wav", q.music_on_hold));
-            let music = if own.is_file() {
-                Some(own)
-            } else {
-                fallback.clone()
-            };
-            (q.name.to_string(), music)
-        })
-        .collect()
 }
 
 /// The contact-center engine for `[[queues]]` / `[[agents]]` (None without

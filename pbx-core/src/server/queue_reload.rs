@@ -7,13 +7,13 @@
 use std::sync::Arc;
 
 use super::engine_driver::{acd_now, EngineDriver};
-use crate::config::Config;
+use crate::b2bua::AcdReload;
 
 impl EngineDriver {
     /// Reloads the queues and agents of `config`; Ok describes the change.
     pub(super) fn reload_acd(
         &mut self,
-        config: &Config,
+        config: &AcdReload,
         now: &crate::sans_io::Now,
     ) -> Result<serde_json::Value, String> {
         let at = acd_now(now);
@@ -40,7 +40,7 @@ impl EngineDriver {
             }
         };
         self.queue_names = config.queues.iter().map(|q| q.name.to_string()).collect();
-        self.routing.queues = Arc::new(super::queue_music(config));
+        self.routing.queues = Arc::new(config.music.clone());
         // The decisions the reload made (offers to newly skilled agents)
         // reach the calls in the drain after this input.
         tracing::info!(

@@ -129,6 +129,15 @@ impl WebRtcHost {
         })
     }
 
+    /// Stops the callee's side: a plain party took the browser's place (a
+    /// blind transfer by the browser). Quietly: the browser's leg is being
+    /// hung up, its DTLS close is no failure of the call.
+    pub(super) fn close_callee(&self, sides: &mut WebRtcSides) {
+        if let Some(State::Running { running, .. }) = sides.b.take() {
+            running.stop(&self.waker);
+        }
+    }
+
     /// Stops what runs of a call's sides.
     pub(super) fn close(&self, sides: &mut WebRtcSides) {
         for state in [sides.a.take(), sides.b.take()].into_iter().flatten() {
@@ -370,6 +379,6 @@ fn with_direction_of(sdp: &str, of: &SessionDescription) -> String {
         .position(|m| m.media == "audio")
         .map(|i| of.media_direction(i))
         .unwrap_or_default();
-    let out = crate::b2bua::sdp::with_direction(sdp.as_bytes(), direction.as_str());
+    let out = super::with_direction(sdp.as_bytes(), direction.as_str());
     String::from_utf8_lossy(&out).into_owned()
 }
