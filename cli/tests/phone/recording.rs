@@ -77,6 +77,24 @@ pub(super) fn recording_server(
 }
 
 /// Waits up to `secs` until `call`'s recording is listed as uploaded.
+/// `pbx recordings get CALL -o OUT`: the WAV's rate and its left (caller)
+/// and right (pbx side) channels.
+pub(super) fn fetch_channels(config: &Path, call: &str, out: &Path) -> (f64, Vec<i16>, Vec<i16>) {
+    let got = admin(
+        config,
+        &["recordings", "get", call, "-o", out.to_str().unwrap()],
+    );
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    let (rate, samples) = read_wav(out);
+    let left = samples.iter().step_by(2).copied().collect();
+    let right = samples.iter().skip(1).step_by(2).copied().collect();
+    (rate, left, right)
+}
+
 pub(super) fn wait_uploaded(config: &Path, call: &str, secs: u64, root: &Path) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
@@ -230,19 +248,8 @@ fn a_bridged_call_is_recorded_in_stereo_uploaded_and_served_with_ranges() {
 
     // Stereo: the caller's tone left, the callee's right.
     let out = root.join("got.wav");
-    let got = admin(
-        &config,
-        &["recordings", "get", &call, "-o", out.to_str().unwrap()],
-    );
-    assert!(
-        got.status.success(),
-        "{}",
-        String::from_utf8_lossy(&got.stderr)
-    );
-    let (rate, samples) = read_wav(&out);
+    let (rate, left, right) = fetch_channels(&config, &call, &out);
     assert_eq!(rate, 8000.0);
-    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
-    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
     assert!(
         left.len() > 8000,
         "at least a second recorded: {} samples",
@@ -446,18 +453,7 @@ fn a_recording_cut_by_kill_9_is_recovered_and_uploaded() {
     let _server = super::restart_server(root, &config);
     wait_uploaded(&config, &call, 20, root);
     let out = root.join("got.wav");
-    let got = admin(
-        &config,
-        &["recordings", "get", &call, "-o", out.to_str().unwrap()],
-    );
-    assert!(
-        got.status.success(),
-        "{}",
-        String::from_utf8_lossy(&got.stderr)
-    );
-    let (rate, samples) = read_wav(&out);
-    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
-    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
+    let (rate, left, right) = fetch_channels(&config, &call, &out);
     assert!(
         left.len() as f64 >= 2.0 * rate,
         "at least two seconds survived: {} samples",

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::audio::{read_wav, tone_share, write_tone};
-use super::recording::{admin, phone, recording_server, wait_uploaded};
+use super::audio::{tone_share, write_tone};
+use super::recording::{admin, fetch_channels, phone, recording_server, wait_uploaded};
 use super::wait_registered;
 
 const A_HZ: f64 = 700.0;
@@ -68,17 +68,7 @@ fn a_recorded_room_gives_one_mixed_recording_per_session() {
     assert!(id.starts_with("room-800-"), "{line}");
     wait_uploaded(&config, &id, 15, root);
     let out = root.join("room.wav");
-    let got = admin(
-        &config,
-        &["recordings", "get", &id, "-o", out.to_str().unwrap()],
-    );
-    assert!(
-        got.status.success(),
-        "{}",
-        String::from_utf8_lossy(&got.stderr)
-    );
-    let (rate, samples) = read_wav(&out);
-    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    let (rate, left, _) = fetch_channels(&config, &id, &out);
     let secs = left.len() as f64 / rate;
     assert!((3.0..10.0).contains(&secs), "{secs:.1} s recorded");
     // Both parties are in the mix while both are in the room.

@@ -6,9 +6,11 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use super::audio::{read_wav, tone_share, write_tone};
+use super::audio::{tone_share, write_tone};
 use super::crm_calls::console;
-use super::recording::{admin, phone, recording_server, uploaded_record, CALLEE_HZ, CALLER_HZ};
+use super::recording::{
+    admin, fetch_channels, phone, recording_server, uploaded_record, CALLEE_HZ, CALLER_HZ,
+};
 use super::wait_registered;
 
 /// C's tone (B plays `CALLEE_HZ`, A `CALLER_HZ`).
@@ -105,18 +107,7 @@ fn one_recording_spans_a_blind_transfer() {
     };
     uploaded_record(&config, &call);
     let out = root.join("got.wav");
-    let got = admin(
-        &config,
-        &["recordings", "get", &call, "-o", out.to_str().unwrap()],
-    );
-    assert!(
-        got.status.success(),
-        "{}",
-        String::from_utf8_lossy(&got.stderr)
-    );
-    let (rate, samples) = read_wav(&out);
-    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
-    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
+    let (rate, left, right) = fetch_channels(&config, &call, &out);
     let a_left = windows_of(&left, rate, CALLER_HZ);
     let (b_right, c_right) = (
         windows_of(&right, rate, CALLEE_HZ),
