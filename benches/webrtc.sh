@@ -27,6 +27,11 @@ trap 'rm -f "$out"; [ -n "${rtp_pid:-}" ] && kill "$rtp_pid" 2>/dev/null || true
 "$bin" "$calls" "$secs" 30000 webrtc | tee -a "$out"
 "$bin" "$calls" "$secs" 30000 plain | tee -a "$out"
 
+# rtpengine is for this bench only (not a test dependency): install it here
+if ! command -v rtpengine >/dev/null; then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends rtpengine-daemon >/dev/null || true
+fi
 if command -v rtpengine >/dev/null; then
     ng_port=22230
     rtpengine --config-file=none --foreground --log-stderr --log-level=3 --table=-1 \

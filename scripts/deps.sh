@@ -5,7 +5,7 @@
 set -euo pipefail
 
 run_pkgs=(gcc pkg-config libopus-dev)
-test_pkgs=(sip-tester baresip sox espeak-ng iproute2 procps libasound2-dev pocketsphinx pocketsphinx-en-us python3-venv fonts-dejavu-core chromium rtpengine-daemon)
+test_pkgs=(sip-tester baresip sox espeak-ng iproute2 procps libasound2-dev pocketsphinx pocketsphinx-en-us python3-venv fonts-dejavu-core chromium)
 
 pkgs=("${run_pkgs[@]}")
 [ "${1:-}" = "--run" ] || pkgs+=("${test_pkgs[@]}")
