@@ -342,7 +342,10 @@ impl MediaAnchor {
         offer: bool,
     ) -> Result<Bytes, AnchorError> {
         let mut sides = call.webrtc.lock();
-        if !sender_is_caller && sides.callee_is_webrtc() && !is_webrtc_body(body) {
+        // the callee's body parsed once: WebRTC from the browser, or plain
+        let callee_browser = !sender_is_caller && sides.callee_is_webrtc();
+        let callee_webrtc_body = callee_browser && is_webrtc_body(body);
+        if callee_browser && !callee_webrtc_body {
             // a plain party answers in the browser callee's place (it
             // transferred the call): the browser's side goes
             self.webrtc.close_callee(&mut sides);
@@ -351,7 +354,7 @@ impl MediaAnchor {
         let from_browser = if sender_is_caller {
             sides.caller_is_webrtc()
         } else {
-            sides.callee_is_webrtc() && is_webrtc_body(body)
+            callee_webrtc_body
         };
         let plain;
         let body = if from_browser {

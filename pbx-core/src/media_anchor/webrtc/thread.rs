@@ -85,6 +85,7 @@ fn run(
     let mut buf = [0u8; 2048];
     let mut plain = [0u8; 2048];
     let mut stopping = false;
+    let mut read_timeout: Option<Duration> = None;
     loop {
         let now = Instant::now();
         if !stopping && stop.load(Ordering::Acquire) {
@@ -120,11 +121,16 @@ fn run(
             // already closed has nothing more to say
             return None;
         }
+        // whole milliseconds, set only when they change: in a call's steady
+        // state the wait is IDLE and no setsockopt rides along each packet
         let wait = leg
             .poll_timeout()
-            .map_or(IDLE, |t| t.saturating_duration_since(now).min(IDLE))
-            .max(Duration::from_millis(1));
-        let _ = socket.set_read_timeout(Some(wait));
+            .map_or(IDLE, |t| t.saturating_duration_since(now).min(IDLE));
+        let wait = Duration::from_millis((wait.as_millis() as u64).max(1));
+        if read_timeout != Some(wait) {
+            let _ = socket.set_read_timeout(Some(wait));
+            read_timeout = Some(wait);
+        }
         match socket.recv_from(&mut buf) {
             Ok((n, from)) if from == relay_port => {
                 let data = &buf[..n];
